@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Architectural outcome of a guest access handled by a model.
+ *
+ * Models never deliver exceptions themselves: an access function returns one
+ * of these and the machine layer delivers it through the guest's own vectors
+ * (x86 IDT, arm64 VBAR_EL1), as KVM injects the fault its emulation decided.
+ */
+#ifndef VIRTMODEL_FAULT_H
+#define VIRTMODEL_FAULT_H
+
+typedef enum vmdl_fault {
+    VMDL_FAULT_NONE = 0,        /* access completed */
+    VMDL_FAULT_UD = 6,          /* x86 #UD */
+    VMDL_FAULT_GP = 13,         /* x86 #GP(0) */
+    VMDL_FAULT_PF = 14,         /* x86 #PF (memory operand not mapped) */
+    VMDL_FAULT_UNDEF = 0x100,   /* arm64 UNDEFINED instruction (ESR EC 0) */
+    VMDL_FAULT_UNCLAIMED = 0x200, /* the handler does not own this access */
+} vmdl_fault;
+
+const char *vmdl_fault_name(vmdl_fault f);
+
+#endif

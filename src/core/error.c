@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "virtmodel/error.h"
+#include "virtmodel/fault.h"
+
+static _Thread_local char last_message[512];
+
+const char *vmdl_strerror(int err)
+{
+    switch (err) {
+    case VMDL_OK: return "success";
+    case VMDL_EINVAL: return "invalid argument";
+    case VMDL_ENOMEM: return "out of memory";
+    case VMDL_ERANGE: return "value out of range";
+    case VMDL_ENOENT: return "no such object";
+    case VMDL_EBADBLOB: return "malformed state blob";
+    case VMDL_EVERSION: return "state blob version mismatch";
+    case VMDL_EIO: return "I/O error";
+    case VMDL_EFORMAT: return "malformed input";
+    case VMDL_ENOTSUP: return "not supported";
+    case VMDL_ESTATE: return "invalid in the current state";
+    case VMDL_EBACKEND: return "emulator backend error";
+    default: return "unknown error";
+    }
+}
+
+int vmdl_fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_message, sizeof(last_message), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+const char *vmdl_last_error(void)
+{
+    return last_message;
+}
+
+void vmdl_clear_error(void)
+{
+    last_message[0] = '\0';
+}
+
+const char *vmdl_fault_name(vmdl_fault f)
+{
+    switch (f) {
+    case VMDL_FAULT_NONE: return "none";
+    case VMDL_FAULT_UD: return "#UD";
+    case VMDL_FAULT_GP: return "#GP(0)";
+    case VMDL_FAULT_PF: return "#PF";
+    case VMDL_FAULT_UNDEF: return "UNDEF";
+    case VMDL_FAULT_UNCLAIMED: return "unclaimed";
+    }
+    return "?";
+}

@@ -1,0 +1,1 @@
+typedef int vmdl_machine_placeholder_t;
