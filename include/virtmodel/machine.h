@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine layer: a VM (guest memory, devices, attached models) and its
+ * vCPUs, each stepped by one Unicorn engine, with a run call that returns
+ * KVM-style exits.
+ *
+ * Exits that an attached model claims (an MSR range, an MMIO window, a
+ * system register, the VMX instructions...) are completed inside the run
+ * call, as KVM's in-kernel devices complete them; the rest come back to the
+ * caller in struct vmdl_exit, and the caller completes them with
+ * vmdl_vcpu_complete*() before running again, as a VMM does after KVM_RUN.
+ */
+#ifndef VIRTMODEL_MACHINE_H
+#define VIRTMODEL_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtmodel/fault.h"
+#include "virtmodel/guest_mem.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmdl_vm;
+struct vmdl_vcpu;
+
+enum vmdl_arch {
+    VMDL_ARCH_X86_64 = 1,
+    VMDL_ARCH_ARM64 = 2,
+};
+
+enum vmdl_x86_vendor {
+    VMDL_VENDOR_INTEL = 0,
+    VMDL_VENDOR_AMD = 1,
+};
+
+/* Guest-memory conventions (QEMU-compatible, see docs/guest-guide.md). */
+#define VMDL_X86_RAM_BASE 0x0ull
+#define VMDL_X86_DEFAULT_LOAD 0x100000ull
+#define VMDL_ARM64_RAM_BASE 0x40000000ull
+#define VMDL_ARM64_DEFAULT_LOAD 0x40080000ull
+#define VMDL_DEFAULT_RAM_SIZE (64ull << 20)
+#define VMDL_X86_COM1_PORT 0x3F8
+#define VMDL_X86_DEBUG_EXIT_PORT 0xF4
+#define VMDL_ARM64_PL011_BASE 0x09000000ull
+#define VMDL_PSCI_SYSTEM_OFF 0x84000008u
+#define VMDL_PSCI_SYSTEM_RESET 0x84000009u
+#define VMDL_MAX_VCPUS 64
+
+struct vmdl_vm_config {
+    enum vmdl_arch arch;
+    enum vmdl_x86_vendor vendor; /* x86 only: CPUID vendor string */
+    uint64_t ram_base;           /* 0: the architecture's default */
+    uint64_t ram_size;           /* 0: VMDL_DEFAULT_RAM_SIZE */
+    unsigned nr_vcpus;           /* 0: one */
+    /*
+     * Instructions a vCPU runs before the scheduler moves to the next one
+     * when several are runnable (deterministic round robin); 0: 100000.
+     */
+    uint64_t quantum;
+    /* Console sink: bytes the guest writes to COM1 / PL011 (NULL: stdout). */
+    void (*console)(void *opaque, const char *buf, size_t len);
+    void *console_opaque;
+};
+
+int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);
+void vmdl_vm_destroy(struct vmdl_vm *vm);
+
+enum vmdl_arch vmdl_vm_arch(const struct vmdl_vm *vm);
+unsigned vmdl_vm_nr_vcpus(const struct vmdl_vm *vm);
+struct vmdl_vcpu *vmdl_vm_vcpu(struct vmdl_vm *vm, unsigned index);
+struct vmdl_vm *vmdl_vcpu_vm(struct vmdl_vcpu *vcpu);
+unsigned vmdl_vcpu_index(const struct vmdl_vcpu *vcpu);
+
+/* Guest physical memory as models see it (RAM only). */
+const struct vmdl_guest_mem *vmdl_vm_guest_mem(struct vmdl_vm *vm);
+/* Host pointer to RAM at gpa..gpa+len, or NULL when not all RAM. */
+void *vmdl_vm_ram_ptr(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
+uint64_t vmdl_vm_ram_base(const struct vmdl_vm *vm);
+uint64_t vmdl_vm_ram_size(const struct vmdl_vm *vm);
+
+/* ------------------------------------------------------------------ */
+/* Registers                                                          */
+
+enum vmdl_reg {
+    /* x86-64 */
+    VMDL_X86_RAX, VMDL_X86_RCX, VMDL_X86_RDX, VMDL_X86_RBX,
+    VMDL_X86_RSP, VMDL_X86_RBP, VMDL_X86_RSI, VMDL_X86_RDI,
+    VMDL_X86_R8, VMDL_X86_R9, VMDL_X86_R10, VMDL_X86_R11,
+    VMDL_X86_R12, VMDL_X86_R13, VMDL_X86_R14, VMDL_X86_R15,
+    VMDL_X86_RIP, VMDL_X86_RFLAGS,
+    /* The control registers as the guest sees them (virtualized). */
+    VMDL_X86_CR0, VMDL_X86_CR2, VMDL_X86_CR3, VMDL_X86_CR4, VMDL_X86_CR8,
+    VMDL_X86_EFER,
+    /* arm64 */
+    VMDL_ARM64_X0 = 0x100, /* X0..X30 are VMDL_ARM64_X0 + n */
+    VMDL_ARM64_SP = VMDL_ARM64_X0 + 31,
+    VMDL_ARM64_PC, VMDL_ARM64_PSTATE, VMDL_ARM64_VBAR_EL1,
+    VMDL_ARM64_ELR_EL1, VMDL_ARM64_SPSR_EL1, VMDL_ARM64_ESR_EL1,
+};
+
+int vmdl_vcpu_get_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t *val);
+int vmdl_vcpu_set_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t val);
+
+/* ------------------------------------------------------------------ */
+/* Exits                                                              */
+
+enum vmdl_exit_reason {
+    VMDL_EXIT_NONE = 0,
+    VMDL_EXIT_MSR_READ,      /* x86 RDMSR nobody claimed: complete with value */
+    VMDL_EXIT_MSR_WRITE,     /* x86 WRMSR nobody claimed */
+    VMDL_EXIT_IO,            /* x86 IN/OUT nobody claimed */
+    VMDL_EXIT_MMIO,          /* access outside RAM nobody claimed */
+    VMDL_EXIT_SYSREG,        /* arm64 MRS/MSR/SYS nobody claimed */
+    VMDL_EXIT_VMX,           /* x86 VMX instruction with no VMX model */
+    VMDL_EXIT_SEAM,          /* x86 SEAMCALL/TDCALL... with no TDX model */
+    VMDL_EXIT_HYPERCALL,     /* arm64 HVC/SMC nobody claimed */
+    VMDL_EXIT_HLT,           /* HLT/WFI with no interrupt that could wake it */
+    VMDL_EXIT_SHUTDOWN,      /* guest ended the run (debug-exit, SYSTEM_OFF) */
+    VMDL_EXIT_RESET,         /* guest asked for a VM reset (already done) */
+    VMDL_EXIT_MAX_INSNS,     /* the instruction budget ran out */
+    VMDL_EXIT_TIMEOUT,       /* the wall-clock budget ran out */
+    VMDL_EXIT_FAULT_LOOP,    /* exception with no usable guest handler */
+    VMDL_EXIT_INTERNAL_ERROR,
+};
+
+const char *vmdl_exit_reason_name(enum vmdl_exit_reason r);
+
+/* Instructions of the VMX and SEAM families, as decoded by the harness. */
+enum vmdl_x86_special {
+    VMDL_INSN_VMXON = 1, VMDL_INSN_VMXOFF, VMDL_INSN_VMCLEAR,
+    VMDL_INSN_VMPTRLD, VMDL_INSN_VMPTRST, VMDL_INSN_VMREAD,
+    VMDL_INSN_VMWRITE, VMDL_INSN_VMLAUNCH, VMDL_INSN_VMRESUME,
+    VMDL_INSN_VMCALL, VMDL_INSN_VMFUNC, VMDL_INSN_INVEPT, VMDL_INSN_INVVPID,
+    VMDL_INSN_SEAMCALL, VMDL_INSN_TDCALL, VMDL_INSN_SEAMRET, VMDL_INSN_SEAMOPS,
+};
+
+/* One decoded x86 operand: a register, or memory at a linear address. */
+struct vmdl_x86_operand {
+    enum { VMDL_OPND_NONE, VMDL_OPND_REG, VMDL_OPND_MEM } kind;
+    enum vmdl_reg reg;   /* VMDL_OPND_REG: the 64-bit register */
+    uint64_t addr;       /* VMDL_OPND_MEM: effective (linear) address */
+};
+
+struct vmdl_x86_insn {
+    enum vmdl_x86_special kind;
+    unsigned length;                 /* bytes */
+    /*
+     * Operands in Intel order: VMREAD dst=op[0] (r/m64), src=op[1] (r64
+     * encoding); VMWRITE dst=op[0] (r64 encoding), src=op[1] (r/m64);
+     * VMXON/VMCLEAR/VMPTRLD/VMPTRST op[0] = m64.
+     */
+    struct vmdl_x86_operand op[2];
+    char text[64];                   /* disassembly for traces */
+};
+
+struct vmdl_sysreg_access {
+    uint8_t op0, op1, crn, crm, op2;
+    uint8_t rt;                      /* 31 = XZR */
+    bool is_write;                   /* MSR/SYS: true; MRS/SYSL: false */
+    bool is_sys;                     /* SYS/SYSL instruction (op0 == 1) */
+    uint64_t value;                  /* value written / value to return */
+};
+
+struct vmdl_exit {
+    enum vmdl_exit_reason reason;
+    unsigned vcpu;                   /* index of the vCPU that exited */
+    uint64_t pc;                     /* RIP / PC of the instruction */
+    union {
+        struct { uint32_t index; uint64_t data; } msr;
+        struct { uint16_t port; uint8_t size; bool is_write; uint32_t data; } io;
+        struct { uint64_t addr; uint8_t size; bool is_write; uint64_t data; } mmio;
+        struct vmdl_sysreg_access sysreg;
+        struct vmdl_x86_insn insn;   /* VMDL_EXIT_VMX, VMDL_EXIT_SEAM */
+        struct { uint16_t imm; bool is_smc; uint64_t x[4]; } hypercall;
+        struct { int status; } shutdown;
+        struct { unsigned vector; uint64_t error_code; } fault;
+        struct { char message[160]; } internal;
+    } u;
+};
+
+/*
+ * Run the VM's vCPUs (deterministic round robin when there are several)
+ * until an exit must go to the caller.  Returns 0 with *exit filled, or a
+ * negative vmdl_err when the call itself is wrong.
+ */
+int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit);
+
+/* Complete the pending exit of vcpu: supply the read value (MSR, IN, MMIO
+ * read, MRS, ...) or accept a write; the instruction retires. */
+int vmdl_vcpu_complete(struct vmdl_vcpu *vcpu, uint64_t value);
+/* Complete the pending exit by raising an architectural fault instead. */
+int vmdl_vcpu_complete_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault);
+
+/* Bound every later vmdl_vm_run: total retired instructions (0: none) and
+ * wall-clock seconds (0: none). */
+void vmdl_vm_set_limits(struct vmdl_vm *vm, uint64_t max_insns, double timeout_s);
+
+/* ------------------------------------------------------------------ */
+/* Interrupts                                                         */
+
+/*
+ * Inject an external interrupt: x86 `vector` through the guest IDT when
+ * RFLAGS.IF allows it and no STI/MOV SS shadow is active (held pending
+ * otherwise); arm64 IRQ through VBAR_EL1 when PSTATE.I is clear (vector
+ * ignored).  A queued interrupt also wakes a HLT/WFI.
+ */
+int vmdl_vcpu_inject_irq(struct vmdl_vcpu *vcpu, unsigned vector);
+int vmdl_vcpu_inject_nmi(struct vmdl_vcpu *vcpu);
+
+/*
+ * An interrupt controller model attaches through these operations, as KVM's
+ * in-kernel irqchip: the machine asks it before each guest entry whether an
+ * interrupt is deliverable and acknowledges the vector it delivers.
+ */
+struct vmdl_irqchip_ops {
+    /* x86: highest deliverable vector or -1; arm64: >=0 while the IRQ line
+     * is asserted.  Called with interrupts enabled in the guest. */
+    int (*pending)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* x86: the vector was delivered (IRR -> ISR).  arm64: unused (NULL). */
+    void (*ack)(void *opaque, struct vmdl_vcpu *vcpu, int vector);
+    /* A pending NMI (x86) to take, consumed by the call; NULL if none. */
+    bool (*take_nmi)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* Virtual time advanced to `now` retired instructions (timers). */
+    void (*advance)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now);
+    /* Next virtual time at which something fires, UINT64_MAX for none. */
+    uint64_t (*next_event)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* The vCPU is entering HLT/WFI (GICv5 syncs priorities here). */
+    void (*halt)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* May this vCPU run? (false: waiting for INIT/SIPI) */
+    bool (*runnable)(void *opaque, struct vmdl_vcpu *vcpu);
+};
+int vmdl_vm_set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
+                        void *opaque);
+
+/* ------------------------------------------------------------------ */
+/* Handlers that models register: the in-kernel side of an exit.       */
+
+struct vmdl_msr_ops {
+    vmdl_fault (*read)(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,
+                       uint64_t *value);
+    vmdl_fault (*write)(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,
+                        uint64_t value);
+};
+/* Claim MSRs first..last (inclusive). Later registrations win on overlap. */
+int vmdl_vm_add_msr_range(struct vmdl_vm *vm, uint32_t first, uint32_t last,
+                          const struct vmdl_msr_ops *ops, void *opaque);
+
+struct vmdl_io_ops {
+    vmdl_fault (*read)(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
+                       unsigned size, uint32_t *value);
+    vmdl_fault (*write)(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
+                        unsigned size, uint32_t value);
+};
+int vmdl_vm_add_io_range(struct vmdl_vm *vm, uint16_t first, uint16_t last,
+                         const struct vmdl_io_ops *ops, void *opaque);
+
+struct vmdl_mmio_ops {
+    /* offset is relative to the region base; size 1, 2, 4 or 8. */
+    uint64_t (*read)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t offset,
+                     unsigned size);
+    void (*write)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t offset,
+                  unsigned size, uint64_t value);
+};
+/* A device window outside RAM (page-aligned). */
+int vmdl_vm_add_mmio(struct vmdl_vm *vm, uint64_t base, uint64_t size,
+                     const struct vmdl_mmio_ops *ops, void *opaque);
+
+/* arm64 system registers and system instructions: each handler is asked in
+ * turn; it returns VMDL_FAULT_UNCLAIMED for encodings it does not own. */
+typedef vmdl_fault (*vmdl_sysreg_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                     struct vmdl_sysreg_access *access);
+int vmdl_vm_add_sysreg_handler(struct vmdl_vm *vm, vmdl_sysreg_fn fn,
+                               void *opaque);
+
+/* x86 VMX and SEAM instruction handlers (one each).  The handler reads and
+ * writes registers and memory through the vcpu API and returns the fault to
+ * raise, or VMDL_FAULT_NONE to retire the instruction. */
+typedef vmdl_fault (*vmdl_x86_insn_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                       const struct vmdl_x86_insn *insn);
+int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque);
+int vmdl_vm_set_seam_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque);
+
+/* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
+ * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */
+typedef bool (*vmdl_hypercall_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                  uint16_t imm, bool is_smc);
+int vmdl_vm_add_hypercall_handler(struct vmdl_vm *vm, vmdl_hypercall_fn fn,
+                                  void *opaque);
+
+/* Called on every VM reset (guest request or vmdl_vm_reset), after the
+ * vCPUs are back at their reset state. */
+typedef void (*vmdl_reset_fn)(void *opaque, struct vmdl_vm *vm);
+int vmdl_vm_add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
+int vmdl_vm_reset(struct vmdl_vm *vm);
+/* Guest memory survives a reset; the image is reloaded when the harness
+ * set one with vmdl_vm_set_reset_image(). */
+
+/* Called when the VM is destroyed: models free what they attached. */
+typedef void (*vmdl_destroy_fn)(void *opaque);
+int vmdl_vm_add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);
+
+/* ------------------------------------------------------------------ */
+/* x86 CPUID table (per VM).  Models publish their leaves here.        */
+
+struct vmdl_cpuid_entry {
+    uint32_t leaf, subleaf;
+    uint32_t eax, ebx, ecx, edx;
+};
+int vmdl_vm_set_cpuid(struct vmdl_vm *vm, const struct vmdl_cpuid_entry *e);
+/* Returns 0 and fills *e when the table has the leaf (subleaf matched for
+ * leaves that have them), VMDL_ENOENT otherwise. */
+int vmdl_vm_get_cpuid(struct vmdl_vm *vm, uint32_t leaf, uint32_t subleaf,
+                      struct vmdl_cpuid_entry *e);
+
+/* ------------------------------------------------------------------ */
+/* Virtual time and event counts                                      */
+
+/* Instructions retired by this vCPU so far (exact at every exit). */
+uint64_t vmdl_vcpu_insns(struct vmdl_vcpu *vcpu);
+/* Taken branches retired, counted only while enabled (it costs a hook). */
+uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu);
+/*
+ * Ask for exact instruction accounting (and branch counting) while `on`:
+ * a model with a live counter or an armed timer turns it on.  Counted, so
+ * several users may hold it.
+ */
+void vmdl_vcpu_need_insn_count(struct vmdl_vcpu *vcpu, bool on);
+/* Ask the run loop to come back to the models no later than after `insns`
+ * more retired instructions (a counter overflow, a timer deadline). */
+void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns);
+
+/* Per-vCPU x86 state the machine keeps virtual (guest believes CPL0). */
+bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu);
+
+/* x86 INIT/SIPI from an interrupt controller: reset the vCPU to wait for
+ * SIPI, then start it in real-mode-like 64-bit entry at vector << 12. */
+int vmdl_vcpu_x86_init(struct vmdl_vcpu *vcpu);
+int vmdl_vcpu_x86_sipi(struct vmdl_vcpu *vcpu, uint8_t vector);
+
+/* Trace: one line per exit to the stream (NULL: off). */
+void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream /* FILE * */);
+
+/* Raise arm64 UNDEF / x86 #GP etc. in the guest now (from a handler). */
+int vmdl_vcpu_raise_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
