@@ -232,6 +232,10 @@ struct vmdl_irqchip_ops {
     void (*halt)(void *opaque, struct vmdl_vcpu *vcpu);
     /* May this vCPU run? (false: waiting for INIT/SIPI) */
     bool (*runnable)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* x86 MOV from/to CR8: the task-priority class (TPR[7:4]).  NULL: the
+     * machine keeps CR8 as a plain register. */
+    uint64_t (*get_cr8)(void *opaque, struct vmdl_vcpu *vcpu);
+    void (*set_cr8)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t cr8);
 };
 int vmdl_vm_set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
                         void *opaque);
