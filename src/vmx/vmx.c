@@ -1,0 +1,781 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-vCPU VMX root-operation state and the VMX instructions (SDM Vol. 3C
+ * chapter "VMX Instruction Reference"), with KVM's nested-VMX choices where
+ * the SDM leaves room; each such choice is marked "KVM:" below.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtmodel/bits.h"
+#include "virtmodel/blob.h"
+#include "virtmodel/error.h"
+#include "virtmodel/vmx.h"
+
+#define CR4_VMXE (1ull << 13)
+#define PAGE_MASK_4K 0xfffull
+#define AR_BYTES_KEEP 0x1f0ffull
+
+struct vmdl_vmx {
+    const struct vmdl_vmx_model *model;
+    struct vmdl_guest_mem mem;
+    bool vmxon;
+    uint64_t vmxon_ptr;
+    uint64_t current;           /* current-VMCS pointer */
+    uint64_t feat_ctl;          /* IA32_FEATURE_CONTROL */
+    uint64_t feat_ctl_reset;
+    uint16_t ar_first, ar_last; /* GUEST_ES_AR_BYTES..GUEST_TR_AR_BYTES */
+    uint16_t err_offset;        /* VM_INSTRUCTION_ERROR in vmcs12 */
+    uint8_t cache[VMDL_VMCS12_SIZE];
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t revision(const struct vmdl_vmx *vmx)
+{
+    return (uint32_t)(vmdl_vmx_model_caps(vmx->model)->basic &
+                      VMDL_VMX_BASIC_REVISION_MASK);
+}
+
+static bool page_addr_valid(const struct vmdl_vmx *vmx, uint64_t p)
+{
+    unsigned bits = vmdl_vmx_model_caps(vmx->model)->phys_addr_bits;
+    return !(p & PAGE_MASK_4K) && !(p >> bits);
+}
+
+static bool has_current(const struct vmdl_vmx *vmx)
+{
+    return vmx->current != VMDL_VMX_INVALID_PTR;
+}
+
+static void result_init(struct vmdl_vmx_result *res, const struct vmdl_vmx_ctx *ctx)
+{
+    memset(res, 0, sizeof(*res));
+    res->rflags = ctx->rflags;
+}
+
+static int fault(struct vmdl_vmx_result *res, vmdl_fault f)
+{
+    res->fault = f;
+    return VMDL_OK;
+}
+
+static int succeed(struct vmdl_vmx_result *res)
+{
+    res->status = VMDL_VMX_SUCCEED;
+    res->rflags &= ~VMDL_RFLAGS_ARITH;
+    return VMDL_OK;
+}
+
+static int fail_invalid(struct vmdl_vmx_result *res)
+{
+    res->status = VMDL_VMX_FAIL_INVALID;
+    res->rflags = (res->rflags & ~VMDL_RFLAGS_ARITH) | VMDL_RFLAGS_CF;
+    return VMDL_OK;
+}
+
+static int fail_valid(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res,
+                      uint32_t err)
+{
+    res->status = VMDL_VMX_FAIL_VALID;
+    res->error = err;
+    res->rflags = (res->rflags & ~VMDL_RFLAGS_ARITH) | VMDL_RFLAGS_ZF;
+    put_le(vmx->cache + vmx->err_offset, err, 4);
+    return VMDL_OK;
+}
+
+/* SDM "VMfail(ErrorNumber)". */
+static int vmfail(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res, uint32_t err)
+{
+    return has_current(vmx) ? fail_valid(vmx, res, err) : fail_invalid(res);
+}
+
+/* Write the cached vmcs12 back to its region (KVM ignores failures). */
+static void writeback(struct vmdl_vmx *vmx)
+{
+    if (has_current(vmx))
+        (void)vmdl_guest_write(&vmx->mem, vmx->current, vmx->cache,
+                               VMDL_VMCS12_SIZE);
+}
+
+/* Checks common to every instruction but VMXON: #UD outside VMX operation,
+ * #GP(0) at CPL > 0.  Returns true when the instruction is finished. */
+static bool common_checks(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                          struct vmdl_vmx_result *res)
+{
+    if (!vmx->vmxon || !(ctx->cr4 & CR4_VMXE)) {
+        fault(res, VMDL_FAULT_UD);
+        return true;
+    }
+    if (ctx->cpl) {
+        fault(res, VMDL_FAULT_GP);
+        return true;
+    }
+    return false;
+}
+
+static int check_args(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                      const struct vmdl_vmx_result *res, const char *fn)
+{
+    if (!vmx || !ctx || !res)
+        return vmdl_fail(VMDL_EINVAL, "%s: NULL argument", fn);
+    if (ctx->cpl > 3)
+        return vmdl_fail(VMDL_EINVAL, "%s: cpl %u is not 0..3", fn, ctx->cpl);
+    return VMDL_OK;
+}
+
+/* An operand source: a value already read, or memory still to read. */
+struct src {
+    bool mem;
+    uint64_t value;
+    uint64_t addr;
+};
+
+static vmdl_fault mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v)
+{
+    if (!vmdl_is_canonical48(addr) || !vmdl_is_canonical48(addr + 7))
+        return VMDL_FAULT_GP;
+    uint8_t b[8];
+    if (vmdl_guest_read(&vmx->mem, addr, b, 8))
+        return VMDL_FAULT_PF;
+    *v = get_le(b, 8);
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault mem_write64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t v)
+{
+    if (!vmdl_is_canonical48(addr) || !vmdl_is_canonical48(addr + 7))
+        return VMDL_FAULT_GP;
+    uint8_t b[8];
+    put_le(b, v, 8);
+    if (vmdl_guest_write(&vmx->mem, addr, b, 8))
+        return VMDL_FAULT_PF;
+    return VMDL_FAULT_NONE;
+}
+
+/* Fetch a source operand; false (and res->fault set) on a fault. */
+static bool fetch(struct vmdl_vmx *vmx, const struct src *s, uint64_t *v,
+                  struct vmdl_vmx_result *res)
+{
+    if (!s->mem) {
+        *v = s->value;
+        return true;
+    }
+    vmdl_fault f = mem_read64(vmx, s->addr, v);
+    if (f != VMDL_FAULT_NONE) {
+        fault(res, f);
+        return false;
+    }
+    return true;
+}
+
+/* ---- lifecycle ---- */
+
+int vmdl_vmx_create(const struct vmdl_vmx_model *model,
+                    const struct vmdl_guest_mem *mem, struct vmdl_vmx **out)
+{
+    if (!model || !mem || !out || !mem->read || !mem->write)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_create: NULL model, memory or output");
+    struct vmdl_vmx *vmx = calloc(1, sizeof(*vmx));
+    if (!vmx)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_vmx_create: out of memory");
+    vmx->model = model;
+    vmx->mem = *mem;
+    vmx->ar_first = vmdl_vmcs_field_by_name("GUEST_ES_AR_BYTES")->encoding;
+    vmx->ar_last = vmdl_vmcs_field_by_name("GUEST_TR_AR_BYTES")->encoding;
+    vmx->err_offset = vmdl_vmcs_field_by_name("VM_INSTRUCTION_ERROR")->offset;
+    vmdl_vmx_reset(vmx);
+    *out = vmx;
+    return VMDL_OK;
+}
+
+void vmdl_vmx_destroy(struct vmdl_vmx *vmx)
+{
+    free(vmx);
+}
+
+void vmdl_vmx_reset(struct vmdl_vmx *vmx)
+{
+    if (!vmx)
+        return;
+    vmx->vmxon = false;
+    vmx->vmxon_ptr = VMDL_VMX_INVALID_PTR;
+    vmx->current = VMDL_VMX_INVALID_PTR;
+    vmx->feat_ctl = vmx->feat_ctl_reset;
+    memset(vmx->cache, 0, sizeof(vmx->cache));
+}
+
+const struct vmdl_vmx_model *vmdl_vmx_get_model(const struct vmdl_vmx *vmx)
+{
+    return vmx ? vmx->model : NULL;
+}
+
+/* ---- instructions ---- */
+
+static int do_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    const struct src *op, struct vmdl_vmx_result *res)
+{
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
+    result_init(res, ctx);
+    /* KVM checks CR4.VMXE itself (hardware can't: L1 runs with VMXE=1). */
+    if (!(ctx->cr4 & CR4_VMXE))
+        return fault(res, VMDL_FAULT_UD);
+    /* CPL is checked both outside and in VMX root operation, before the
+     * VMfail for "already in VMX operation". */
+    if (ctx->cpl)
+        return fault(res, VMDL_FAULT_GP);
+    if (vmx->vmxon)
+        return vmfail(vmx, res, VMDL_VMXERR_VMXON_IN_VMX_ROOT);
+    if ((ctx->cr0 & c->cr0_fixed0) != c->cr0_fixed0 || (ctx->cr0 & ~c->cr0_fixed1) ||
+        (ctx->cr4 & c->cr4_fixed0) != c->cr4_fixed0 || (ctx->cr4 & ~c->cr4_fixed1))
+        return fault(res, VMDL_FAULT_GP);
+    const uint64_t need = VMDL_FEAT_CTL_LOCKED | VMDL_FEAT_CTL_VMX_OUTSIDE_SMX;
+    if ((vmx->feat_ctl & need) != need)
+        return fault(res, VMDL_FAULT_GP);
+    uint64_t ptr;
+    if (!fetch(vmx, op, &ptr, res))
+        return VMDL_OK;
+    if (!page_addr_valid(vmx, ptr))
+        return fail_invalid(res);
+    /* rev[30:0] must match and rev[31] (shadow indicator) be 0.  KVM: a
+     * region outside RAM fails the same way (its read fails). */
+    uint8_t b[4];
+    if (vmdl_guest_read(&vmx->mem, ptr, b, 4) || get_le(b, 4) != revision(vmx))
+        return fail_invalid(res);
+    vmx->vmxon = true;
+    vmx->vmxon_ptr = ptr;
+    vmx->current = VMDL_VMX_INVALID_PTR;
+    return succeed(res);
+}
+
+int vmdl_vmx_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                   uint64_t ptr, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmxon");
+    if (err)
+        return err;
+    struct src s = {false, ptr, 0};
+    return do_vmxon(vmx, ctx, &s, res);
+}
+
+int vmdl_vmx_vmxoff(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmxoff");
+    if (err)
+        return err;
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    /* KVM (free_nested): the cached vmcs12 is dropped, not written back;
+     * the SDM asks software to VMCLEAR first. */
+    vmx->vmxon = false;
+    vmx->vmxon_ptr = VMDL_VMX_INVALID_PTR;
+    vmx->current = VMDL_VMX_INVALID_PTR;
+    return succeed(res);
+}
+
+static int do_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                      const struct src *op, struct vmdl_vmx_result *res)
+{
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    uint64_t ptr;
+    if (!fetch(vmx, op, &ptr, res))
+        return VMDL_OK;
+    if (!page_addr_valid(vmx, ptr))
+        return vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_INVALID_ADDRESS);
+    if (ptr == vmx->vmxon_ptr)
+        return vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_VMXON_POINTER);
+    if (ptr == vmx->current) {
+        writeback(vmx);
+        vmx->current = VMDL_VMX_INVALID_PTR;
+    }
+    /* Launch state <- clear in the region (KVM ignores a write failure). */
+    uint8_t zero[4] = {0};
+    (void)vmdl_guest_write(&vmx->mem, ptr + VMDL_VMCS12_OFF_LAUNCH_STATE, zero, 4);
+    return succeed(res);
+}
+
+int vmdl_vmx_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t ptr, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmclear");
+    if (err)
+        return err;
+    struct src s = {false, ptr, 0};
+    return do_vmclear(vmx, ctx, &s, res);
+}
+
+static int do_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                      const struct src *op, struct vmdl_vmx_result *res)
+{
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    uint64_t ptr;
+    if (!fetch(vmx, op, &ptr, res))
+        return VMDL_OK;
+    if (!page_addr_valid(vmx, ptr))
+        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
+    if (ptr == vmx->vmxon_ptr)
+        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_VMXON_POINTER);
+    if (ptr == vmx->current)
+        return succeed(res);
+    uint8_t hdr[4];
+    /* KVM: an unbacked region reads as all-ones, which cannot match the
+     * revision id, hence error 11 rather than 9. */
+    if (vmdl_guest_read(&vmx->mem, ptr, hdr, 4))
+        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
+    uint32_t h = (uint32_t)get_le(hdr, 4);
+    bool shadow = h >> 31;
+    if ((h & 0x7fffffffu) != revision(vmx) ||
+        (shadow && !vmdl_vmx_model_has(vmx->model, VMDL_VMXF_SHADOW_VMCS)))
+        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
+    static _Thread_local uint8_t region[VMDL_VMCS12_SIZE];
+    if (vmdl_guest_read(&vmx->mem, ptr, region, sizeof(region)))
+        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
+    writeback(vmx);
+    memcpy(vmx->cache, region, sizeof(region));
+    vmx->current = ptr;
+    return succeed(res);
+}
+
+int vmdl_vmx_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t ptr, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmptrld");
+    if (err)
+        return err;
+    struct src s = {false, ptr, 0};
+    return do_vmptrld(vmx, ctx, &s, res);
+}
+
+int vmdl_vmx_vmptrst(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmptrst");
+    if (err)
+        return err;
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    res->value = vmx->current;
+    return succeed(res);
+}
+
+static uint64_t cache_read(const struct vmdl_vmx *vmx, const struct vmdl_vmcs_field *f)
+{
+    return get_le(vmx->cache + f->offset, vmdl_vmcs_enc_bytes(f->encoding));
+}
+
+static void cache_write(struct vmdl_vmx *vmx, const struct vmdl_vmcs_field *f,
+                        uint64_t v)
+{
+    put_le(vmx->cache + f->offset, v, vmdl_vmcs_enc_bytes(f->encoding));
+}
+
+int vmdl_vmx_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    uint64_t field, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmread");
+    if (err)
+        return err;
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    if (!has_current(vmx))
+        return fail_invalid(res);
+    const struct vmdl_vmcs_field *f = vmdl_vmx_model_field(vmx->model, field);
+    if (!f)
+        return fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+    res->value = cache_read(vmx, f);
+    return succeed(res);
+}
+
+static int do_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                      uint64_t field, const struct src *op,
+                      struct vmdl_vmx_result *res)
+{
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    if (!has_current(vmx))
+        return fail_invalid(res);
+    /* KVM reads a memory source before the field checks. */
+    uint64_t value;
+    if (!fetch(vmx, op, &value, res))
+        return VMDL_OK;
+    const struct vmdl_vmcs_field *f = vmdl_vmx_model_field(vmx->model, field);
+    if (!f)
+        return fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
+    if (vmdl_vmcs_enc_type(f->encoding) == VMDL_VMCS_TYPE_READ_ONLY &&
+        !(c->misc & VMDL_VMX_MISC_VMWRITE_ANY))
+        return fail_valid(vmx, res, VMDL_VMXERR_VMWRITE_READ_ONLY_COMPONENT);
+    /* KVM: drop the AR-bytes reserved bits as some CPUs do, so that L1
+     * sees the same value whichever path reads it back. */
+    if (c->ar_bytes_drop_reserved && f->encoding >= vmx->ar_first &&
+        f->encoding <= vmx->ar_last)
+        value &= AR_BYTES_KEEP;
+    cache_write(vmx, f, value);
+    return succeed(res);
+}
+
+int vmdl_vmx_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t field, uint64_t value, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmwrite");
+    if (err)
+        return err;
+    struct src s = {false, value, 0};
+    return do_vmwrite(vmx, ctx, field, &s, res);
+}
+
+int vmdl_vmx_vmlaunch(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                      bool resume, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmlaunch");
+    if (err)
+        return err;
+    result_init(res, ctx);
+    if (common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    if (!has_current(vmx))
+        return fail_invalid(res);
+    /* A shadow VMCS cannot be the target of a VM entry. */
+    if (get_le(vmx->cache + VMDL_VMCS12_OFF_REVISION, 4) >> 31)
+        return fail_invalid(res);
+    if (ctx->mov_ss_blocking)
+        return fail_valid(vmx, res, VMDL_VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
+    bool launched = get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4) != 0;
+    if (!resume && launched)
+        return fail_valid(vmx, res, VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+    if (resume && !launched)
+        return fail_valid(vmx, res, VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    res->status = VMDL_VMX_ENTRY;
+    return VMDL_OK;
+}
+
+int vmdl_vmx_entry_done(struct vmdl_vmx *vmx)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_entry_done: NULL vmx");
+    if (!has_current(vmx))
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vmx_entry_done: no current VMCS");
+    put_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 1, 4);
+    return VMDL_OK;
+}
+
+/* ---- whole instructions ---- */
+
+const char *vmdl_vmx_insn_name(enum vmdl_vmx_insn insn)
+{
+    switch (insn) {
+    case VMDL_VMX_INSN_VMXON: return "vmxon";
+    case VMDL_VMX_INSN_VMXOFF: return "vmxoff";
+    case VMDL_VMX_INSN_VMCLEAR: return "vmclear";
+    case VMDL_VMX_INSN_VMPTRLD: return "vmptrld";
+    case VMDL_VMX_INSN_VMPTRST: return "vmptrst";
+    case VMDL_VMX_INSN_VMREAD: return "vmread";
+    case VMDL_VMX_INSN_VMWRITE: return "vmwrite";
+    case VMDL_VMX_INSN_VMLAUNCH: return "vmlaunch";
+    case VMDL_VMX_INSN_VMRESUME: return "vmresume";
+    }
+    return "?";
+}
+
+static bool is_kind(const struct vmdl_vmx_operand *op, int kind)
+{
+    return op && (int)op->kind == kind;
+}
+
+static bool is_rm(const struct vmdl_vmx_operand *op)
+{
+    return is_kind(op, VMDL_VMX_OPND_REG) || is_kind(op, VMDL_VMX_OPND_MEM);
+}
+
+int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                  enum vmdl_vmx_insn insn, struct vmdl_vmx_operand *op0,
+                  struct vmdl_vmx_operand *op1, struct vmdl_vmx_result *res)
+{
+    int err = check_args(vmx, ctx, res, "vmdl_vmx_exec");
+    if (err)
+        return err;
+    if (op0)
+        op0->written = false;
+    if (op1)
+        op1->written = false;
+    result_init(res, ctx);
+    switch (insn) {
+    case VMDL_VMX_INSN_VMXON:
+    case VMDL_VMX_INSN_VMCLEAR:
+    case VMDL_VMX_INSN_VMPTRLD: {
+        /* The register form of these opcodes is not these instructions. */
+        if (!is_kind(op0, VMDL_VMX_OPND_MEM))
+            return fault(res, VMDL_FAULT_UD);
+        struct src s = {true, 0, op0->addr};
+        if (insn == VMDL_VMX_INSN_VMXON)
+            return do_vmxon(vmx, ctx, &s, res);
+        if (insn == VMDL_VMX_INSN_VMCLEAR)
+            return do_vmclear(vmx, ctx, &s, res);
+        return do_vmptrld(vmx, ctx, &s, res);
+    }
+    case VMDL_VMX_INSN_VMPTRST: {
+        if (!is_kind(op0, VMDL_VMX_OPND_MEM))
+            return fault(res, VMDL_FAULT_UD);
+        vmdl_vmx_vmptrst(vmx, ctx, res);
+        if (res->fault == VMDL_FAULT_NONE) {
+            vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
+            if (f != VMDL_FAULT_NONE) {
+                result_init(res, ctx);
+                return fault(res, f);
+            }
+        }
+        return VMDL_OK;
+    }
+    case VMDL_VMX_INSN_VMXOFF:
+        return vmdl_vmx_vmxoff(vmx, ctx, res);
+    case VMDL_VMX_INSN_VMLAUNCH:
+    case VMDL_VMX_INSN_VMRESUME:
+        return vmdl_vmx_vmlaunch(vmx, ctx, insn == VMDL_VMX_INSN_VMRESUME, res);
+    case VMDL_VMX_INSN_VMREAD:
+        if (!is_rm(op0) || !is_kind(op1, VMDL_VMX_OPND_REG))
+            return fault(res, VMDL_FAULT_UD);
+        vmdl_vmx_vmread(vmx, ctx, op1->value, res);
+        if (res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_SUCCEED)
+            return VMDL_OK;
+        if (op0->kind == VMDL_VMX_OPND_REG) {
+            op0->value = res->value;
+            op0->written = true;
+        } else {
+            vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
+            if (f != VMDL_FAULT_NONE) {
+                result_init(res, ctx);
+                return fault(res, f);
+            }
+        }
+        return VMDL_OK;
+    case VMDL_VMX_INSN_VMWRITE: {
+        if (!is_kind(op0, VMDL_VMX_OPND_REG) || !is_rm(op1))
+            return fault(res, VMDL_FAULT_UD);
+        struct src s = {op1->kind == VMDL_VMX_OPND_MEM, op1->value, op1->addr};
+        return do_vmwrite(vmx, ctx, op0->value, &s, res);
+    }
+    }
+    return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_exec: unknown instruction %d", (int)insn);
+}
+
+/* ---- MSRs ---- */
+
+vmdl_fault vmdl_vmx_rdmsr(struct vmdl_vmx *vmx, uint32_t index, uint64_t *value)
+{
+    if (!vmx || !value)
+        return VMDL_FAULT_GP;
+    if (index == VMDL_MSR_IA32_FEATURE_CONTROL) {
+        *value = vmx->feat_ctl;
+        return VMDL_FAULT_NONE;
+    }
+    if (index >= VMDL_MSR_VMX_BASIC && index <= VMDL_MSR_VMX_PROCBASED_CTLS3) {
+        if (vmdl_vmx_model_msr(vmx->model, index, value))
+            return VMDL_FAULT_GP;
+        return VMDL_FAULT_NONE;
+    }
+    return VMDL_FAULT_UNCLAIMED;
+}
+
+vmdl_fault vmdl_vmx_wrmsr(struct vmdl_vmx *vmx, uint32_t index, uint64_t value)
+{
+    if (!vmx)
+        return VMDL_FAULT_GP;
+    if (index == VMDL_MSR_IA32_FEATURE_CONTROL) {
+        if ((vmx->feat_ctl & VMDL_FEAT_CTL_LOCKED) || (value & ~VMDL_FEAT_CTL_VALID))
+            return VMDL_FAULT_GP;
+        vmx->feat_ctl = value;
+        return VMDL_FAULT_NONE;
+    }
+    /* KVM: the capability MSRs are read-only to the guest (host-initiated
+     * writes only). */
+    if (index >= VMDL_MSR_VMX_BASIC && index <= VMDL_MSR_VMX_PROCBASED_CTLS3)
+        return VMDL_FAULT_GP;
+    return VMDL_FAULT_UNCLAIMED;
+}
+
+int vmdl_vmx_set_feature_control(struct vmdl_vmx *vmx, uint64_t value)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_set_feature_control: NULL vmx");
+    if (value & ~VMDL_FEAT_CTL_VALID)
+        return vmdl_fail(VMDL_EINVAL,
+                         "vmdl_vmx_set_feature_control: value 0x%llx has bits "
+                         "outside 0x%llx",
+                         (unsigned long long)value,
+                         (unsigned long long)VMDL_FEAT_CTL_VALID);
+    vmx->feat_ctl = value;
+    vmx->feat_ctl_reset = value;
+    return VMDL_OK;
+}
+
+/* ---- inspection ---- */
+
+bool vmdl_vmx_in_vmx_operation(const struct vmdl_vmx *vmx)
+{
+    return vmx && vmx->vmxon;
+}
+
+uint64_t vmdl_vmx_vmxon_ptr(const struct vmdl_vmx *vmx)
+{
+    return vmx ? vmx->vmxon_ptr : VMDL_VMX_INVALID_PTR;
+}
+
+uint64_t vmdl_vmx_current_vmptr(const struct vmdl_vmx *vmx)
+{
+    return vmx ? vmx->current : VMDL_VMX_INVALID_PTR;
+}
+
+bool vmdl_vmx_launched(const struct vmdl_vmx *vmx)
+{
+    return vmx && has_current(vmx) &&
+           get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4) != 0;
+}
+
+static int peek_poke_field(const struct vmdl_vmx *vmx, uint64_t field,
+                           const struct vmdl_vmcs_field **f, const char *fn)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "%s: NULL vmx", fn);
+    if (!has_current(vmx))
+        return vmdl_fail(VMDL_ESTATE, "%s: no current VMCS", fn);
+    *f = vmdl_vmx_model_field(vmx->model, field);
+    if (!*f)
+        return vmdl_fail(VMDL_ENOENT,
+                         "%s: field 0x%llx is unknown or unsupported by profile %s",
+                         fn, (unsigned long long)field,
+                         vmdl_vmx_model_caps(vmx->model)->name);
+    return VMDL_OK;
+}
+
+int vmdl_vmx_peek(const struct vmdl_vmx *vmx, uint64_t field, uint64_t *value)
+{
+    const struct vmdl_vmcs_field *f = NULL;
+    int err = peek_poke_field(vmx, field, &f, "vmdl_vmx_peek");
+    if (err)
+        return err;
+    if (!value)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_peek: NULL value");
+    *value = cache_read(vmx, f);
+    return VMDL_OK;
+}
+
+int vmdl_vmx_poke(struct vmdl_vmx *vmx, uint64_t field, uint64_t value)
+{
+    const struct vmdl_vmcs_field *f = NULL;
+    int err = peek_poke_field(vmx, field, &f, "vmdl_vmx_poke");
+    if (err)
+        return err;
+    cache_write(vmx, f, value);
+    return VMDL_OK;
+}
+
+int vmdl_vmx_flush(struct vmdl_vmx *vmx)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_flush: NULL vmx");
+    if (!has_current(vmx))
+        return VMDL_OK;
+    int err = vmdl_guest_write(&vmx->mem, vmx->current, vmx->cache, VMDL_VMCS12_SIZE);
+    if (err)
+        return vmdl_fail(err, "vmdl_vmx_flush: vmcs12 region 0x%llx is not RAM",
+                         (unsigned long long)vmx->current);
+    return VMDL_OK;
+}
+
+/* ---- state blob ---- */
+
+#define VMX_BLOB_MAGIC VMDL_BLOB_MAGIC('V', 'M', 'X', '1')
+#define VMX_BLOB_VERSION 1
+
+int vmdl_vmx_save(const struct vmdl_vmx *vmx, uint8_t **blob, size_t *len)
+{
+    if (!vmx || !blob || !len)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_save: NULL argument");
+    struct vmdl_blob_writer w;
+    vmdl_blob_begin(&w, VMX_BLOB_MAGIC, VMX_BLOB_VERSION);
+    vmdl_blob_put_u32(&w, vmdl_vmx_model_fingerprint(vmx->model));
+    vmdl_blob_put_u64(&w, vmx->feat_ctl);
+    vmdl_blob_put_u64(&w, vmx->feat_ctl_reset);
+    vmdl_blob_put_u8(&w, vmx->vmxon);
+    vmdl_blob_put_u64(&w, vmx->vmxon_ptr);
+    vmdl_blob_put_u64(&w, vmx->current);
+    vmdl_blob_put_u8(&w, has_current(vmx));
+    if (has_current(vmx))
+        vmdl_blob_put_bytes(&w, vmx->cache, VMDL_VMCS12_SIZE);
+    return vmdl_blob_finish(&w, blob, len);
+}
+
+int vmdl_vmx_load(struct vmdl_vmx *vmx, const void *blob, size_t len)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_load: NULL vmx");
+    struct vmdl_blob_reader r;
+    int err = vmdl_blob_open(&r, blob, len, VMX_BLOB_MAGIC, VMX_BLOB_VERSION,
+                             "vmx state");
+    if (err)
+        return err;
+    struct vmdl_vmx *t = malloc(sizeof(*t));
+    if (!t)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_vmx_load: out of memory");
+    *t = *vmx;
+    uint32_t fp = vmdl_blob_get_u32(&r);
+    t->feat_ctl = vmdl_blob_get_u64(&r);
+    t->feat_ctl_reset = vmdl_blob_get_u64(&r);
+    uint8_t on = vmdl_blob_get_u8(&r);
+    t->vmxon_ptr = vmdl_blob_get_u64(&r);
+    t->current = vmdl_blob_get_u64(&r);
+    uint8_t cached = vmdl_blob_get_u8(&r);
+    if (!r.err) {
+        if (fp != vmdl_vmx_model_fingerprint(vmx->model))
+            vmdl_blob_reject(&r, "saved with another VMX capability profile");
+        else if (on > 1 || cached > 1)
+            vmdl_blob_reject(&r, "flag byte is not 0 or 1");
+        else if ((t->feat_ctl | t->feat_ctl_reset) & ~VMDL_FEAT_CTL_VALID)
+            vmdl_blob_reject(&r, "IA32_FEATURE_CONTROL has reserved bits set");
+        else if (!on && (t->vmxon_ptr != VMDL_VMX_INVALID_PTR ||
+                         t->current != VMDL_VMX_INVALID_PTR))
+            vmdl_blob_reject(&r, "pointers set outside VMX operation");
+        else if (on && !page_addr_valid(t, t->vmxon_ptr))
+            vmdl_blob_reject(&r, "invalid VMXON pointer");
+        else if (t->current != VMDL_VMX_INVALID_PTR &&
+                 (!page_addr_valid(t, t->current) || t->current == t->vmxon_ptr))
+            vmdl_blob_reject(&r, "invalid current-VMCS pointer");
+        else if (cached != (t->current != VMDL_VMX_INVALID_PTR))
+            vmdl_blob_reject(&r, "cached vmcs12 present without a current VMCS or missing");
+    }
+    t->vmxon = on == 1;
+    if (!r.err) {
+        if (cached)
+            vmdl_blob_get_bytes(&r, t->cache, VMDL_VMCS12_SIZE);
+        else
+            memset(t->cache, 0, VMDL_VMCS12_SIZE);
+    }
+    err = vmdl_blob_close(&r);
+    if (!err)
+        *vmx = *t;
+    free(t);
+    return err;
+}
