@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to src/tdx: the metadata store shared by profiles and modules. */
+#ifndef VMDL_TDX_INTERNAL_H
+#define VMDL_TDX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtmodel/tdx.h"
+
+/* One uint64_t per element, laid out in table order: the layout struct
+ * exists only so that offsetof() derives each entry's first slot. */
+struct tdx_layout {
+#define X(name, id, nf, ne, def) uint64_t name[(nf) * (ne)];
+    VMDL_TDX_FIELD_TABLE(X)
+#undef X
+};
+#define TDX_TOTAL_ELEMS (sizeof(struct tdx_layout) / sizeof(uint64_t))
+
+extern const uint16_t tdx_elem_base[VMDL_TDX_NR_FIELDS];
+
+#define TDX_F_PRESENT  1u
+#define TDX_F_READABLE 2u
+
+struct tdx_store {
+    char name[VMDL_TDX_PROFILE_NAME_MAX];
+    uint8_t size_check;                 /* enum vmdl_tdx_size_check */
+    uint8_t flags[VMDL_TDX_NR_FIELDS];  /* TDX_F_* */
+    uint64_t v[TDX_TOTAL_ELEMS];
+};
+
+struct vmdl_tdx_profile {
+    struct tdx_store s;
+};
+
+/* Every entry present and readable, every element at its default. */
+void tdx_store_defaults(struct tdx_store *s);
+
+#endif
