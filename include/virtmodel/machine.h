@@ -64,6 +64,12 @@ struct vmdl_vm_config {
     /* Console sink: bytes the guest writes to COM1 / PL011 (NULL: stdout). */
     void (*console)(void *opaque, const char *buf, size_t len);
     void *console_opaque;
+    /*
+     * x86: MSRs no model claims come back to the caller as
+     * VMDL_EXIT_MSR_READ/WRITE (as with KVM_CAP_X86_USER_SPACE_MSR) instead
+     * of raising #GP in the guest (KVM's default).
+     */
+    bool msr_exits_to_caller;
 };
 
 int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);
@@ -300,8 +306,15 @@ int vmdl_vm_add_hypercall_handler(struct vmdl_vm *vm, vmdl_hypercall_fn fn,
 typedef void (*vmdl_reset_fn)(void *opaque, struct vmdl_vm *vm);
 int vmdl_vm_add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
 int vmdl_vm_reset(struct vmdl_vm *vm);
-/* Guest memory survives a reset; the image is reloaded when the harness
- * set one with vmdl_vm_set_reset_image(). */
+/*
+ * Set where the vCPUs start (the image's entry point).  Call after loading
+ * the image: the RAM contents at that moment are what a VM reset restores
+ * for the image's own bytes (QEMU reloads its ROM blobs the same way); RAM
+ * outside the loaded segments keeps its contents across a reset.
+ */
+int vmdl_vm_set_entry(struct vmdl_vm *vm, uint64_t entry);
+/* Mark guest-physical gpa..gpa+len as image bytes restored on reset. */
+int vmdl_vm_add_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
 
 /* Called when the VM is destroyed: models free what they attached. */
 typedef void (*vmdl_destroy_fn)(void *opaque);

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exact retired-instruction counting without a per-instruction hook.
+ *
+ * Unicorn can count instructions only by hooking every one of them, which
+ * costs many times the instruction itself.  Instead, while somebody needs
+ * virtual time (a live PMU counter, an armed APIC timer, several vCPUs to
+ * schedule, an instruction budget), one UC_HOOK_BLOCK fires at the start of
+ * each translation block; the block's instruction layout is decoded once
+ * with Capstone and cached, so the hook adds a precomputed count.  When the
+ * engine stops inside a block (a trap), the count is corrected to the
+ * faulting instruction's position.  QEMU ends a translation block at every
+ * branch, so "blocks that ran to a final branch" is the retired-branch count.
+ * With nobody needing time, no hook is installed at all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine_internal.h"
+
+static unsigned block_hash(uint64_t addr)
+{
+    return (unsigned)((addr >> 2) ^ (addr >> 13)) & (BLOCK_HASH_SIZE - 1);
+}
+
+static bool is_branch_insn(cs_insn *in)
+{
+    if (!in->detail)
+        return false;
+    for (unsigned g = 0; g < in->detail->groups_count; g++) {
+        switch (in->detail->groups[g]) {
+        case CS_GRP_JUMP: case CS_GRP_CALL: case CS_GRP_RET:
+        case CS_GRP_IRET: case CS_GRP_BRANCH_RELATIVE:
+            return true;
+        default: break;
+        }
+    }
+    return false;
+}
+
+static bool is_shadow_insn(struct vmdl_vm *vm, cs_insn *in)
+{
+    if (vm->arch != VMDL_ARCH_X86_64)
+        return false;
+    if (in->id == X86_INS_STI)
+        return true;
+    /* MOV SS / POP SS also block interrupts for one instruction. */
+    if (in->id == X86_INS_POP || in->id == X86_INS_MOV) {
+        cs_x86 *x = &in->detail->x86;
+        if (x->op_count >= 1 && x->operands[0].type == X86_OP_REG &&
+            x->operands[0].reg == X86_REG_SS)
+            return true;
+    }
+    return false;
+}
+
+static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
+                                      uint32_t size)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    struct block_info *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->addr = addr;
+    b->size = size;
+    uint8_t *code = malloc(size ? size : 1);
+    if (!code || uc_mem_read(vcpu->uc, addr, code, size) != UC_ERR_OK) {
+        free(code);
+        /* Unknown layout: count it as one instruction. */
+        b->ninsns = 1;
+        return b;
+    }
+    cs_insn *insns = NULL;
+    size_t n = cs_disasm(vm->cs, code, size, addr, 0, &insns);
+    b->offsets = calloc(n ? n : 1, sizeof(uint16_t));
+    if (!b->offsets) {
+        cs_free(insns, n);
+        free(code);
+        free(b);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        b->offsets[i] = (uint16_t)(insns[i].address - addr);
+    b->ninsns = n ? (uint32_t)n : 1;
+    if (n) {
+        b->ends_in_branch = is_branch_insn(&insns[n - 1]);
+        b->ends_in_shadow = is_shadow_insn(vm, &insns[n - 1]);
+    }
+    cs_free(insns, n);
+    free(code);
+    return b;
+}
+
+static struct block_info *lookup_block(struct vmdl_vcpu *vcpu, uint64_t addr,
+                                       uint32_t size)
+{
+    unsigned h = block_hash(addr);
+    for (struct block_info *b = vcpu->blocks[h]; b; b = b->next)
+        if (b->addr == addr && b->size == size)
+            return b;
+    struct block_info *b = build_block(vcpu, addr, size);
+    if (!b)
+        return NULL;
+    b->next = vcpu->blocks[h];
+    vcpu->blocks[h] = b;
+    return b;
+}
+
+static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vmdl_vcpu *vcpu = user;
+    struct block_info *prev = vcpu->cur_block;
+    if (prev && prev->ends_in_branch)
+        vcpu->branches++;
+    struct block_info *b = lookup_block(vcpu, addr, size);
+    vcpu->cur_block = b;
+    vcpu->cur_block_base = vcpu->insns;
+    vcpu->insns += b ? b->ninsns : 1;
+    /* Stop before running a block that would cross the deadline. */
+    if (vcpu->cur_block_base >= vcpu->kick_deadline) {
+        if (vcpu->stop == STOP_NONE)
+            vcpu->stop = STOP_KICK;
+        uc_emu_stop(uc);
+    }
+}
+
+void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    vcpu->kick_deadline = vmdl__next_deadline(vcpu);
+    bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
+                vcpu->kick_deadline != UINT64_MAX;
+    vcpu->cur_block = NULL;
+    if (need == vcpu->block_hook_on)
+        return;
+    if (need) {
+        if (uc_hook_add(vcpu->uc, &vcpu->block_hook, UC_HOOK_BLOCK, (void *)block_cb,
+                        vcpu, 1, 0) != UC_ERR_OK)
+            return;
+    } else {
+        uc_hook_del(vcpu->uc, vcpu->block_hook);
+    }
+    vcpu->block_hook_on = need;
+    /* Translated blocks carry their hooks: retranslate. */
+    uc_ctl_flush_tlb(vcpu->uc);
+}
+
+void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
+{
+    struct block_info *b = vcpu->cur_block;
+    if (!vcpu->block_hook_on || !b)
+        return;
+    if (pc >= b->addr && pc < b->addr + b->size) {
+        /* Stopped inside the block: instructions before pc retired. */
+        uint32_t i = 0;
+        while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
+            i++;
+        vcpu->insns = vcpu->cur_block_base + i;
+    } else {
+        /* The whole block ran, including its final instruction. */
+        if (b->ends_in_branch)
+            vcpu->branches++;
+        if (b->ends_in_shadow && pc == b->addr + b->size)
+            vcpu->shadow_at = pc;
+    }
+    vcpu->cur_block = NULL;
+}
+
+bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc)
+{
+    return vcpu->shadow_at && vcpu->shadow_at == pc;
+}
+
+void vmdl__count_free(struct vmdl_vcpu *vcpu)
+{
+    for (unsigned h = 0; h < BLOCK_HASH_SIZE; h++) {
+        struct block_info *b = vcpu->blocks[h];
+        while (b) {
+            struct block_info *n = b->next;
+            free(b->offsets);
+            free(b);
+            b = n;
+        }
+        vcpu->blocks[h] = NULL;
+    }
+}

@@ -1,1 +1,0 @@
-typedef int vmdl_machine_placeholder_t;

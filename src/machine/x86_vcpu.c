@@ -1,0 +1,1224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 vCPU over Unicorn.
+ *
+ * The guest believes it runs at CPL0; underneath it runs at CPL3 with IOPL 3
+ * so that every privileged instruction (RDMSR, WRMSR, HLT, MOV CR, LIDT,
+ * ...) raises #GP and reaches us, while CLI/STI/POPF/IRETQ run natively and
+ * keep RFLAGS.IF exact.  Unicorn never delivers exceptions through the guest
+ * IDT, so this file does: it builds the interrupt frame on the guest stack
+ * and jumps to the gate's handler, exactly as the CPU would.  See
+ * docs/architecture.md for the whole picture and DESIGN.md's measured facts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine_internal.h"
+#include "virtmodel/bits.h"
+#include "virtmodel/error.h"
+
+/* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
+#define HIDDEN_BASE 0x7FFFFFF00000ull
+#define HIDDEN_SIZE 0x10000ull
+#define HIDDEN_GDT (HIDDEN_BASE + 0x0)
+#define HIDDEN_IRETQ (HIDDEN_BASE + 0x100)
+#define HIDDEN_HLT (HIDDEN_BASE + 0x110)
+#define HIDDEN_STACK (HIDDEN_BASE + 0x8000)
+#define SEL_USER_CS 0x1B
+#define SEL_USER_SS 0x23
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_FIXED 0x3002ull /* bit 1 and IOPL 3 */
+#define VCPU_STACK_STRIDE 0x10000ull
+
+/* Virtual control-register reset values: long mode with paging, as the
+ * harness presents it (first 4 GiB identity-mapped). */
+#define CR0_RESET 0x80000011ull /* PG | ET | PE */
+#define CR4_RESET 0x00000020ull /* PAE */
+#define EFER_RESET 0x00000500ull /* LMA | LME */
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_EFER 0xC0000080
+#define MSR_IA32_FS_BASE 0xC0000100
+#define MSR_IA32_GS_BASE 0xC0000101
+#define MSR_IA32_KERNEL_GS_BASE 0xC0000102
+
+static const int gpr_uc[16] = {
+    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+    UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+
+int vmdl__x86_reg(enum vmdl_reg r)
+{
+    if (r >= VMDL_X86_RAX && r <= VMDL_X86_R15)
+        return gpr_uc[r - VMDL_X86_RAX];
+    if (r == VMDL_X86_RIP)
+        return UC_X86_REG_RIP;
+    if (r == VMDL_X86_RFLAGS)
+        return UC_X86_REG_RFLAGS;
+    return -1;
+}
+
+static uint64_t rd(struct vmdl_vcpu *v, int ucreg)
+{
+    uint64_t x = 0;
+    uc_reg_read(v->uc, ucreg, &x);
+    return x;
+}
+
+static void wr(struct vmdl_vcpu *v, int ucreg, uint64_t x)
+{
+    uc_reg_write(v->uc, ucreg, &x);
+}
+
+/* ---------------- exception delivery through the guest IDT ------------- */
+
+static int push_frame(struct vmdl_vcpu *v, uint64_t *rsp, uint64_t val)
+{
+    *rsp -= 8;
+    void *p = vmdl_vm_ram_ptr(v->vm, *rsp, 8);
+    if (!p)
+        return -1;
+    memcpy(p, &val, 8);
+    return 0;
+}
+
+static bool has_error_code(unsigned vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 ||
+           vector == 21 || vector == 29 || vector == 30;
+}
+
+/* Deliver one event; returns 0, or -1 when the IDT or stack cannot take it. */
+static int deliver_once(struct vmdl_vcpu *v, unsigned vector, bool has_err,
+                        uint64_t err, uint64_t return_rip, unsigned *fail_vec,
+                        uint64_t *fail_err)
+{
+    uint8_t gate[16];
+    if ((uint64_t)vector * 16 + 15 > v->idtr_limit ||
+        vmdl_guest_read(&v->vm->mem, v->idtr_base + vector * 16, gate, 16)) {
+        *fail_vec = 13;
+        *fail_err = vector * 8 + 2; /* IDT bit set in the error code */
+        return -1;
+    }
+    uint8_t type_attr = gate[5];
+    unsigned type = type_attr & 0xF;
+    if (!(type_attr & 0x80) || (type != 0xE && type != 0xF)) {
+        *fail_vec = (type_attr & 0x80) ? 13 : 11; /* #GP or #NP */
+        *fail_err = vector * 8 + 2;
+        return -1;
+    }
+    uint64_t handler = (uint64_t)gate[0] | (uint64_t)gate[1] << 8 |
+                       (uint64_t)gate[6] << 16 | (uint64_t)gate[7] << 24 |
+                       (uint64_t)gate[8] << 32 | (uint64_t)gate[9] << 40 |
+                       (uint64_t)gate[10] << 48 | (uint64_t)gate[11] << 56;
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
+    uint64_t old_rsp = rd(v, UC_X86_REG_RSP);
+    uint64_t rsp = old_rsp & ~0xFull; /* 64-bit mode aligns the frame */
+    if (push_frame(v, &rsp, SEL_USER_SS) || push_frame(v, &rsp, old_rsp) ||
+        push_frame(v, &rsp, rflags) || push_frame(v, &rsp, SEL_USER_CS) ||
+        push_frame(v, &rsp, return_rip) || (has_err && push_frame(v, &rsp, err))) {
+        *fail_vec = 8;
+        *fail_err = 0;
+        return -1;
+    }
+    rflags &= ~((1ull << 8) | (1ull << 14) | (1ull << 16) | (1ull << 17));
+    if (type == 0xE)
+        rflags &= ~RFLAGS_IF;
+    wr(v, UC_X86_REG_RSP, rsp);
+    wr(v, UC_X86_REG_RFLAGS, rflags | RFLAGS_FIXED);
+    wr(v, UC_X86_REG_RIP, handler);
+    v->halted = false;
+    return 0;
+}
+
+/*
+ * Deliver an event with the architecture's escalation: a fault while
+ * delivering becomes #DF, a fault while delivering #DF is a triple fault
+ * (returns VMDL_ESTATE and the caller ends the run with a fault-loop exit).
+ */
+int vmdl__x86_deliver(struct vmdl_vcpu *v, unsigned vector, bool has_err,
+                      uint64_t err, uint64_t return_rip)
+{
+    unsigned fv;
+    uint64_t fe;
+    if (!deliver_once(v, vector, has_err, err, return_rip, &fv, &fe))
+        return VMDL_OK;
+    if (vector != 8 &&
+        !deliver_once(v, 8, true, 0, return_rip, &fv, &fe))
+        return VMDL_OK;
+    return vmdl_fail(VMDL_ESTATE, "triple fault: vector %u could not be "
+                     "delivered (IDT base 0x%llx limit 0x%x, RSP 0x%llx)",
+                     vector, (unsigned long long)v->idtr_base, v->idtr_limit,
+                     (unsigned long long)rd(v, UC_X86_REG_RSP));
+}
+
+/* ---------------- the QEMU exception-state fix (DESIGN.md fact 3) ------ */
+
+static void clear_exception_state(struct vmdl_vcpu *v)
+{
+    int off = v->vm->x86_exc_offset;
+    if (off < 0)
+        return;
+    uc_context_save(v->uc, v->ctx);
+    int32_t none = -1;
+    memcpy((char *)v->ctx + off, &none, sizeof(none));
+    uc_context_restore(v->uc, v->ctx);
+}
+
+/* ---------------- hooks ---------------- */
+
+static void set_stop(struct vmdl_vcpu *v, enum stop_kind k)
+{
+    if (v->stop == STOP_NONE)
+        v->stop = k;
+    uc_emu_stop(v->uc);
+}
+
+static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    if (v->stop != STOP_NONE && v->stop != STOP_KICK) {
+        uc_emu_stop(v->uc);
+        return;
+    }
+    v->stop = STOP_NONE;
+    v->stop_vector = intno;
+    set_stop(v, STOP_INTR);
+}
+
+static bool invalid_cb(uc_engine *uc, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK)
+        v->stop = STOP_INVALID;
+    return true; /* stop: RIP stays at the instruction */
+}
+
+static int cpuid_cb(uc_engine *uc, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    uint32_t leaf = (uint32_t)rd(v, UC_X86_REG_RAX);
+    uint32_t sub = (uint32_t)rd(v, UC_X86_REG_RCX);
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(v->vm, leaf, sub, &e)) {
+        /* Out-of-range leaves return the highest basic leaf's data on
+         * Intel; zeros are what KVM returns for absent leaves it knows. */
+        memset(&e, 0, sizeof(e));
+    }
+    if (leaf == 1) {
+        /* Initial APIC ID in EBX[31:24]. */
+        e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
+    }
+    wr(v, UC_X86_REG_RAX, e.eax);
+    wr(v, UC_X86_REG_RBX, e.ebx);
+    wr(v, UC_X86_REG_RCX, e.ecx);
+    wr(v, UC_X86_REG_RDX, e.edx);
+    return 1; /* skip Unicorn's own CPUID */
+}
+
+static uint32_t size_mask(int size)
+{
+    return size >= 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+}
+
+static void io_exit(struct vmdl_vcpu *v, uint16_t port, int size, bool is_write,
+                    uint32_t value)
+{
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.reason = VMDL_EXIT_IO;
+    v->exit.u.io.port = port;
+    v->exit.u.io.size = (uint8_t)size;
+    v->exit.u.io.is_write = is_write;
+    v->exit.u.io.data = value;
+    v->pending = is_write ? PENDING_IO_OUT : PENDING_IO_IN;
+    v->pending_size = (uint8_t)size;
+    set_stop(v, STOP_IO_EXIT);
+}
+
+static uint32_t in_cb(uc_engine *uc, uint32_t port, int size, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    struct vmdl_vm *vm = v->vm;
+    if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7) {
+        switch (port - VMDL_X86_COM1_PORT) {
+        case 5: return 0x60;  /* LSR: transmitter empty, holding reg empty */
+        case 2: return 0x01;  /* IIR: no interrupt pending */
+        default: return 0;
+        }
+    }
+    struct io_range *r = vmdl__find_io(vm, (uint16_t)port);
+    if (r && r->ops->read) {
+        uint32_t val = 0;
+        vmdl_fault f = r->ops->read(r->opaque, v, (uint16_t)port, (unsigned)size, &val);
+        if (f == VMDL_FAULT_NONE)
+            return val & size_mask(size);
+    }
+    if (port == 0x80 || port == 0x64 || port == VMDL_X86_DEBUG_EXIT_PORT)
+        return port == 0x64 ? 0 : size_mask(size);
+    io_exit(v, (uint16_t)port, size, false, 0);
+    return 0;
+}
+
+static void out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
+                   void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    struct vmdl_vm *vm = v->vm;
+    value &= size_mask(size);
+    if (port == VMDL_X86_COM1_PORT) {
+        char c = (char)value;
+        vmdl__console(vm, &c, 1);
+        return;
+    }
+    if (port > VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7)
+        return; /* UART configuration: accepted and ignored */
+    if (port == VMDL_X86_DEBUG_EXIT_PORT) {
+        v->stop_status = (int)((value << 1) | 1);
+        set_stop(v, STOP_SHUTDOWN);
+        return;
+    }
+    if (port == 0x604 && size == 2 && (value & 0x2000)) {
+        v->stop_status = 0; /* ACPI PM1a: SLP_EN, QEMU's power-off */
+        set_stop(v, STOP_SHUTDOWN);
+        return;
+    }
+    if ((port == 0xCF9 && (value & 0x04)) || (port == 0x64 && value == 0xFE)) {
+        set_stop(v, STOP_RESET);
+        return;
+    }
+    struct io_range *r = vmdl__find_io(vm, (uint16_t)port);
+    if (r && r->ops->write &&
+        r->ops->write(r->opaque, v, (uint16_t)port, (unsigned)size, value) ==
+            VMDL_FAULT_NONE)
+        return;
+    if (port == 0x80 || port == 0xCF9 || port == 0x604)
+        return;
+    io_exit(v, (uint16_t)port, size, true, value);
+}
+
+static bool unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr,
+                        int size, int64_t value, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    if (v->stop != STOP_NONE && v->stop != STOP_KICK)
+        return false;
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.u.mmio.addr = addr;
+    v->exit.u.mmio.size = (uint8_t)size;
+    v->exit.u.mmio.is_write = type == UC_MEM_WRITE_UNMAPPED;
+    v->exit.u.mmio.data = (uint64_t)value;
+    v->stop = STOP_MMIO;
+    v->stop_vector = type;
+    return false;
+}
+
+/* ---------------- engine set-up ---------------- */
+
+static int uc_check(uc_err e, const char *what)
+{
+    if (e == UC_ERR_OK)
+        return VMDL_OK;
+    return vmdl_fail(VMDL_EBACKEND, "x86 vCPU: %s failed: %s", what, uc_strerror(e));
+}
+
+static int setup_hidden(struct vmdl_vcpu *v)
+{
+    static const uint64_t gdt[5] = {
+        0,
+        0x00AF9A000000FFFFull, /* 0x08: 64-bit code, DPL0 */
+        0x00CF92000000FFFFull, /* 0x10: data, DPL0 */
+        0x00AFFA000000FFFFull, /* 0x18: 64-bit code, DPL3 */
+        0x00CFF2000000FFFFull, /* 0x20: data, DPL3 */
+    };
+    static const uint8_t iretq[] = {0x48, 0xCF};
+    static const uint8_t hlt[] = {0xF4};
+    int err = uc_check(uc_mem_map(v->uc, HIDDEN_BASE, HIDDEN_SIZE, UC_PROT_ALL),
+                       "mapping the private area");
+    if (err)
+        return err;
+    uc_mem_write(v->uc, HIDDEN_GDT, gdt, sizeof(gdt));
+    uc_mem_write(v->uc, HIDDEN_IRETQ, iretq, sizeof(iretq));
+    uc_mem_write(v->uc, HIDDEN_HLT, hlt, sizeof(hlt));
+    uc_x86_mmr gdtr = {0, HIDDEN_GDT, sizeof(gdt) - 1, 0};
+    return uc_check(uc_reg_write(v->uc, UC_X86_REG_GDTR, &gdtr), "loading the GDT");
+}
+
+/* Enter ring 3 at rip through an IRETQ frame (DESIGN.md fact 2). */
+static int enter_ring3(struct vmdl_vcpu *v, uint64_t rip, uint64_t rsp)
+{
+    uint64_t frame[5] = {rip, SEL_USER_CS, RFLAGS_FIXED, rsp, SEL_USER_SS};
+    uint64_t sp = HIDDEN_STACK - sizeof(frame);
+    uc_mem_write(v->uc, sp, frame, sizeof(frame));
+    wr(v, UC_X86_REG_RSP, sp);
+    v->stop = STOP_NONE;
+    uc_err e = uc_emu_start(v->uc, HIDDEN_IRETQ, rip, 0, 0);
+    if (e != UC_ERR_OK || rd(v, UC_X86_REG_RIP) != rip ||
+        (rd(v, UC_X86_REG_CS) & 3) != 3)
+        return vmdl_fail(VMDL_EBACKEND, "x86 vCPU %u: could not enter the "
+                         "deprivileged guest mode (%s)", v->index, uc_strerror(e));
+    v->started = true;
+    return VMDL_OK;
+}
+
+/*
+ * Find where QEMU keeps "the exception being delivered" in the saved
+ * context: save, raise one #GP (HLT at CPL3), save again; the one int32
+ * that went from -1 to 13 is it.  Fails loudly if the layout is not as
+ * expected, since every later trap depends on it.
+ */
+static int calibrate_exception_state(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    size_t size = uc_context_size(v->uc);
+    char *before = malloc(size), *after = malloc(size);
+    if (!before || !after) {
+        free(before);
+        free(after);
+        return vmdl_fail(VMDL_ENOMEM, "x86 vCPU: out of memory");
+    }
+    uc_context_save(v->uc, v->ctx);
+    memcpy(before, v->ctx, size);
+    v->stop = STOP_NONE;
+    uc_emu_start(v->uc, HIDDEN_HLT, 0, 0, 0);
+    bool trapped = v->stop == STOP_INTR && v->stop_vector == 13;
+    uc_context_save(v->uc, v->ctx);
+    memcpy(after, v->ctx, size);
+    int found = -1, count = 0;
+    for (size_t off = 0; off + 4 <= size; off += 4) {
+        int32_t a, b;
+        memcpy(&a, before + off, 4);
+        memcpy(&b, after + off, 4);
+        if (a == -1 && b == 13) {
+            found = (int)off;
+            count++;
+        }
+    }
+    free(before);
+    free(after);
+    v->stop = STOP_NONE;
+    if (!trapped || count != 1)
+        return vmdl_fail(VMDL_EBACKEND,
+                         "x86 start-up self-check failed: HLT at CPL3 %s #GP and "
+                         "%d candidate exception-state fields were found (need "
+                         "exactly 1); this Unicorn build behaves unlike 2.0.1",
+                         trapped ? "raised" : "did not raise", count);
+    vm->x86_exc_offset = found;
+    clear_exception_state(v);
+    return VMDL_OK;
+}
+
+int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    int err = uc_check(uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc), "uc_open");
+    if (err)
+        return err;
+    err = uc_check(uc_mem_map_ptr(v->uc, vm->ram_base, vm->ram_size, UC_PROT_ALL,
+                                  vm->ram), "mapping guest RAM");
+    if (err)
+        return err;
+    if ((err = setup_hidden(v)))
+        return err;
+    if ((err = uc_check(uc_context_alloc(v->uc, &v->ctx), "uc_context_alloc")))
+        return err;
+    struct {
+        int type;
+        void *cb;
+        int insn;
+    } hooks[] = {
+        {UC_HOOK_INTR, (void *)intr_cb, 0},
+        {UC_HOOK_INSN_INVALID, (void *)invalid_cb, 0},
+        {UC_HOOK_INSN, (void *)cpuid_cb, UC_X86_INS_CPUID},
+        {UC_HOOK_INSN, (void *)in_cb, UC_X86_INS_IN},
+        {UC_HOOK_INSN, (void *)out_cb, UC_X86_INS_OUT},
+        {UC_HOOK_MEM_UNMAPPED, (void *)unmapped_cb, 0},
+    };
+    for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+        uc_err e = hooks[i].type == UC_HOOK_INSN
+                       ? uc_hook_add(v->uc, &v->hooks[v->nr_hooks], UC_HOOK_INSN,
+                                     hooks[i].cb, v, 1, 0, hooks[i].insn)
+                       : uc_hook_add(v->uc, &v->hooks[v->nr_hooks], hooks[i].type,
+                                     hooks[i].cb, v, 1, 0);
+        if ((err = uc_check(e, "uc_hook_add")))
+            return err;
+        v->nr_hooks++;
+    }
+    if ((err = enter_ring3(v, HIDDEN_HLT, HIDDEN_STACK - 0x1000)))
+        return err;
+    return calibrate_exception_state(v);
+}
+
+int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
+{
+    struct vmdl_vm *vm = v->vm;
+    for (unsigned i = 0; i < 16; i++)
+        wr(v, gpr_uc[i], 0);
+    uint64_t stack = vm->ram_base + vm->ram_size - v->index * VCPU_STACK_STRIDE - 16;
+    wr(v, UC_X86_REG_RDI, v->index);
+    wr(v, UC_X86_REG_RIP, entry);
+    wr(v, UC_X86_REG_RSP, stack);
+    wr(v, UC_X86_REG_RFLAGS, RFLAGS_FIXED);
+    v->cr0 = CR0_RESET;
+    v->cr2 = v->cr3 = v->cr8 = 0;
+    v->cr4 = CR4_RESET;
+    v->efer = EFER_RESET;
+    v->xcr0 = 1;
+    v->idtr_base = v->gdtr_base = v->kernel_gs_base = 0;
+    v->idtr_limit = 0;
+    v->gdtr_limit = 0xFFFF;
+    uc_x86_mmr idtr = {0, 0, 0, 0};
+    uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
+    v->halted = v->nmi_pending = v->nmi_blocked = false;
+    v->queued_irq = -1;
+    v->pending = PENDING_NONE;
+    v->start_pc = entry;
+    v->shadow_at = 0;
+    return VMDL_OK;
+}
+
+int vmdl_vcpu_x86_init(struct vmdl_vcpu *v)
+{
+    if (!v || v->vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_init: not an x86 vCPU");
+    vmdl__x86_vcpu_reset(v, v->vm->entry);
+    v->wait_for_sipi = true;
+    return VMDL_OK;
+}
+
+int vmdl_vcpu_x86_sipi(struct vmdl_vcpu *v, uint8_t vector)
+{
+    if (!v || v->vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_sipi: not an x86 vCPU");
+    if (!v->wait_for_sipi)
+        return VMDL_OK; /* SIPI is ignored unless the CPU waits for it */
+    vmdl__x86_vcpu_reset(v, (uint64_t)vector << 12);
+    v->wait_for_sipi = false;
+    return VMDL_OK;
+}
+
+/* ---------------- operand helpers ---------------- */
+
+/* Map a Capstone register to (GPR index, size in bytes, high-byte). */
+static bool cs_gpr(csh cs, unsigned reg, int *idx, int *size, bool *high)
+{
+    static const char *const n64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                        "rsi", "rdi"};
+    const char *name = cs_reg_name(cs, reg);
+    if (!name)
+        return false;
+    *high = false;
+    for (int i = 0; i < 8; i++) {
+        const char *r = n64[i];
+        char e32[4] = {'e', r[1], r[2], 0}, r16[3] = {r[1], r[2], 0};
+        if (!strcmp(name, r)) { *idx = i; *size = 8; return true; }
+        if (!strcmp(name, e32)) { *idx = i; *size = 4; return true; }
+        if (!strcmp(name, r16)) { *idx = i; *size = 2; return true; }
+    }
+    static const char *const low8[8] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil"};
+    static const char *const high8[4] = {"ah", "ch", "dh", "bh"};
+    for (int i = 0; i < 8; i++)
+        if (!strcmp(name, low8[i])) { *idx = i; *size = 1; return true; }
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, high8[i])) { *idx = i; *size = 1; *high = true; return true; }
+    if (name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
+        int n = atoi(name + 1);
+        if (n < 8 || n > 15)
+            return false;
+        const char *suffix = name + (n >= 10 ? 3 : 2);
+        *idx = n;
+        *size = !*suffix ? 8 : *suffix == 'd' ? 4 : *suffix == 'w' ? 2 : 1;
+        return true;
+    }
+    return false;
+}
+
+static void write_gpr_sized(struct vmdl_vcpu *v, int idx, int size, bool high,
+                            uint64_t val)
+{
+    uint64_t old = rd(v, gpr_uc[idx]);
+    uint64_t nv;
+    switch (size) {
+    case 8: nv = val; break;
+    case 4: nv = (uint32_t)val; break; /* 32-bit writes zero-extend */
+    case 2: nv = (old & ~0xFFFFull) | (val & 0xFFFF); break;
+    default:
+        nv = high ? (old & ~0xFF00ull) | ((val & 0xFF) << 8)
+                  : (old & ~0xFFull) | (val & 0xFF);
+        break;
+    }
+    wr(v, gpr_uc[idx], nv);
+}
+
+static uint64_t seg_base(struct vmdl_vcpu *v, unsigned cs_seg)
+{
+    if (cs_seg == X86_REG_FS)
+        return rd(v, UC_X86_REG_FS_BASE);
+    if (cs_seg == X86_REG_GS)
+        return rd(v, UC_X86_REG_GS_BASE);
+    return 0;
+}
+
+static uint64_t reg_value(struct vmdl_vcpu *v, unsigned cs_reg, uint64_t next_rip)
+{
+    if (cs_reg == X86_REG_INVALID)
+        return 0;
+    if (cs_reg == X86_REG_RIP)
+        return next_rip;
+    int idx, size;
+    bool high;
+    if (!cs_gpr(v->vm->cs, cs_reg, &idx, &size, &high))
+        return 0;
+    uint64_t x = rd(v, gpr_uc[idx]);
+    if (high)
+        return (x >> 8) & 0xFF;
+    return size == 8 ? x : x & ((1ull << (8 * size)) - 1);
+}
+
+uint64_t vmdl__x86_mem_addr(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op)
+{
+    uint64_t next = in->address + in->size;
+    uint64_t a = seg_base(v, op->mem.segment) + reg_value(v, op->mem.base, next) +
+                 reg_value(v, op->mem.index, next) * (uint64_t)op->mem.scale +
+                 (uint64_t)op->mem.disp;
+    return a;
+}
+
+static void retire(struct vmdl_vcpu *v, unsigned len)
+{
+    wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
+    v->insns++;
+}
+
+/* ---------------- MSRs ---------------- */
+
+static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val)
+{
+    switch (idx) {
+    case MSR_IA32_EFER: *val = v->efer; return VMDL_FAULT_NONE;
+    case MSR_IA32_FS_BASE: *val = rd(v, UC_X86_REG_FS_BASE); return VMDL_FAULT_NONE;
+    case MSR_IA32_GS_BASE: *val = rd(v, UC_X86_REG_GS_BASE); return VMDL_FAULT_NONE;
+    case MSR_IA32_KERNEL_GS_BASE: *val = v->kernel_gs_base; return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC: *val = v->insns; return VMDL_FAULT_NONE;
+    default: return VMDL_FAULT_UNCLAIMED;
+    }
+}
+
+static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
+{
+    switch (idx) {
+    case MSR_IA32_EFER:
+        /* SCE, LME, LMA (read-only here), NXE; LME/LMA may not change in
+         * long mode. */
+        if (val & ~((1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11)))
+            return VMDL_FAULT_GP;
+        if ((val ^ v->efer) & ((1ull << 8) | (1ull << 10)))
+            return VMDL_FAULT_GP;
+        v->efer = val;
+        return VMDL_FAULT_NONE;
+    case MSR_IA32_FS_BASE:
+    case MSR_IA32_GS_BASE:
+    case MSR_IA32_KERNEL_GS_BASE:
+        if (!vmdl_is_canonical48(val))
+            return VMDL_FAULT_GP;
+        if (idx == MSR_IA32_FS_BASE)
+            wr(v, UC_X86_REG_FS_BASE, val);
+        else if (idx == MSR_IA32_GS_BASE)
+            wr(v, UC_X86_REG_GS_BASE, val);
+        else
+            v->kernel_gs_base = val;
+        return VMDL_FAULT_NONE;
+    default: return VMDL_FAULT_UNCLAIMED;
+    }
+}
+
+/* ---------------- privileged-instruction emulation ---------------- */
+
+enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE };
+
+static enum emu_result raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip)
+{
+    if (f == VMDL_FAULT_NONE)
+        return EMU_DONE;
+    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 : 13;
+    if (vmdl__x86_deliver(v, vec, has_error_code(vec), 0, rip))
+        return EMU_TRIPLE;
+    return EMU_DONE;
+}
+
+static enum emu_result emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                               unsigned len)
+{
+    struct vmdl_vm *vm = v->vm;
+    uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
+    uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
+    vmdl_fault f = VMDL_FAULT_UNCLAIMED;
+    struct msr_range *r = vmdl__find_msr(vm, idx);
+    if (r)
+        f = is_write ? r->ops->write(r->opaque, v, idx, val)
+                     : r->ops->read(r->opaque, v, idx, &val);
+    if (f == VMDL_FAULT_UNCLAIMED)
+        f = is_write ? builtin_wrmsr(v, idx, val) : builtin_rdmsr(v, idx, &val);
+    char out[64];
+    if (f == VMDL_FAULT_UNCLAIMED) {
+        if (vm->cfg.msr_exits_to_caller) {
+            memset(&v->exit, 0, sizeof(v->exit));
+            v->exit.reason = is_write ? VMDL_EXIT_MSR_WRITE : VMDL_EXIT_MSR_READ;
+            v->exit.pc = rip;
+            v->exit.u.msr.index = idx;
+            v->exit.u.msr.data = is_write ? val : 0;
+            v->pending = is_write ? PENDING_MSR_WRITE : PENDING_MSR_READ;
+            v->pending_len = len;
+            vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, "to caller");
+            return EMU_TO_CALLER;
+        }
+        f = VMDL_FAULT_GP; /* KVM's default for an MSR nobody handles */
+    }
+    if (f != VMDL_FAULT_NONE) {
+        snprintf(out, sizeof(out), "msr 0x%x: %s", idx, vmdl_fault_name(f));
+        vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
+        return raise(v, f, rip);
+    }
+    if (!is_write) {
+        wr(v, UC_X86_REG_RAX, (uint32_t)val);
+        wr(v, UC_X86_REG_RDX, val >> 32);
+    }
+    snprintf(out, sizeof(out), "msr 0x%x = 0x%llx", idx, (unsigned long long)val);
+    vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
+    retire(v, len);
+    return EMU_DONE;
+}
+
+static bool cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit)
+{
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(vm, leaf, 0, &e))
+        return false;
+    uint32_t r = reg == 0 ? e.eax : reg == 1 ? e.ebx : reg == 2 ? e.ecx : e.edx;
+    return (r >> bit) & 1;
+}
+
+/* CR4 bits this vCPU accepts: the architectural ones that its CPUID table
+ * advertises (VMXE needs CPUID.1:ECX.VMX, as KVM's kvm_is_valid_cr4). */
+static uint64_t cr4_allowed(struct vmdl_vcpu *v)
+{
+    uint64_t ok = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
+                  (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) |
+                  (1u << 10) | (1u << 16) | (1u << 18);
+    if (cpuid_has(v->vm, 1, 2, 5))
+        ok |= 1u << 13; /* VMXE */
+    if (cpuid_has(v->vm, 1, 2, 6))
+        ok |= 1u << 14; /* SMXE */
+    return ok;
+}
+
+static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
+                                  uint64_t rip)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
+        x->operands[1].type != X86_OP_REG)
+        return EMU_NOT_EMULATED;
+    const char *dst = cs_reg_name(v->vm->cs, x->operands[0].reg);
+    const char *src = cs_reg_name(v->vm->cs, x->operands[1].reg);
+    bool to_cr = dst && !strncmp(dst, "cr", 2);
+    const char *crn = to_cr ? dst : src;
+    if (!crn || strncmp(crn, "cr", 2))
+        return EMU_NOT_EMULATED;
+    int n = atoi(crn + 2);
+    int idx, size;
+    bool high;
+    if (!cs_gpr(v->vm->cs, x->operands[to_cr ? 1 : 0].reg, &idx, &size, &high))
+        return EMU_NOT_EMULATED;
+    char out[64];
+    if (!to_cr) {
+        uint64_t val;
+        enum vmdl_reg map[9] = {VMDL_X86_CR0, 0, VMDL_X86_CR2, VMDL_X86_CR3,
+                                VMDL_X86_CR4, 0, 0, 0, VMDL_X86_CR8};
+        if (n > 8 || (n != 0 && !map[n]))
+            return raise(v, VMDL_FAULT_UD, rip);
+        vmdl_vcpu_get_reg(v, map[n], &val);
+        wr(v, gpr_uc[idx], val);
+        snprintf(out, sizeof(out), "cr%d -> 0x%llx", n, (unsigned long long)val);
+        vmdl__trace_exit(v, "mov-cr", rip, out);
+        retire(v, in->size);
+        return EMU_DONE;
+    }
+    uint64_t val = rd(v, gpr_uc[idx]);
+    vmdl_fault f = VMDL_FAULT_NONE;
+    switch (n) {
+    case 0:
+        /* Paging and protection stay on in long mode; reserved bits fault. */
+        if ((val >> 32) || !(val & 1) || !(val & (1ull << 31)) ||
+            ((val & (1ull << 29)) && !(val & (1ull << 30))))
+            f = VMDL_FAULT_GP;
+        else
+            v->cr0 = val | (1u << 4);
+        break;
+    case 2: v->cr2 = val; break;
+    case 3:
+        if (val >> 52)
+            f = VMDL_FAULT_GP;
+        else
+            v->cr3 = val; /* recorded: the harness keeps its identity map */
+        break;
+    case 4:
+        if ((val & ~cr4_allowed(v)) || !(val & (1u << 5)))
+            f = VMDL_FAULT_GP; /* reserved bit, or clearing PAE in long mode */
+        else
+            v->cr4 = val;
+        break;
+    case 8:
+        if (val > 15)
+            f = VMDL_FAULT_GP;
+        else
+            vmdl_vcpu_set_reg(v, VMDL_X86_CR8, val);
+        break;
+    default:
+        f = VMDL_FAULT_UD;
+        break;
+    }
+    snprintf(out, sizeof(out), "cr%d <- 0x%llx%s%s", n, (unsigned long long)val,
+             f ? " " : "", f ? vmdl_fault_name(f) : "");
+    vmdl__trace_exit(v, "mov-cr", rip, out);
+    if (f)
+        return raise(v, f, rip);
+    retire(v, in->size);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_descriptor_table(struct vmdl_vcpu *v, const cs_insn *in,
+                                            uint64_t rip, bool idt)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (x->op_count != 1 || x->operands[0].type != X86_OP_MEM)
+        return EMU_NOT_EMULATED;
+    uint64_t addr = vmdl__x86_mem_addr(v, in, &x->operands[0]);
+    uint8_t buf[10];
+    if (!vmdl_is_canonical48(addr))
+        return raise(v, VMDL_FAULT_GP, rip);
+    if (vmdl_guest_read(&v->vm->mem, addr, buf, sizeof(buf)))
+        return raise(v, VMDL_FAULT_PF, rip);
+    uint16_t limit = (uint16_t)(buf[0] | buf[1] << 8);
+    uint64_t base = 0;
+    memcpy(&base, buf + 2, 8);
+    if (idt) {
+        v->idtr_base = base;
+        v->idtr_limit = limit;
+        /* Mirror it so that SIDT (which does not trap at CPL3) reads back
+         * what the guest loaded; Unicorn never uses it for delivery. */
+        uc_x86_mmr idtr = {0, base, limit, 0};
+        uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
+    } else {
+        v->gdtr_base = base;
+        v->gdtr_limit = limit;
+    }
+    char out[64];
+    snprintf(out, sizeof(out), "base 0x%llx limit 0x%x", (unsigned long long)base, limit);
+    vmdl__trace_exit(v, idt ? "lidt" : "lgdt", rip, out);
+    retire(v, in->size);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len)
+{
+    /* RDPMC reads a counter by index: route it to the counter's MSR so that
+     * the PMU model answers (AMD: PERF_CTRn of the core extension). */
+    uint32_t ecx = (uint32_t)rd(v, UC_X86_REG_RCX);
+    uint32_t msr = v->vm->cfg.vendor == VMDL_VENDOR_AMD ? 0xC0010201 + 2 * ecx
+                                                        : 0xC1 + ecx;
+    if (ecx >= 16)
+        return raise(v, VMDL_FAULT_GP, rip);
+    struct msr_range *r = vmdl__find_msr(v->vm, msr);
+    uint64_t val = 0;
+    vmdl_fault f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+    if (f == VMDL_FAULT_UNCLAIMED)
+        f = VMDL_FAULT_GP;
+    if (f)
+        return raise(v, f, rip);
+    wr(v, UC_X86_REG_RAX, (uint32_t)val);
+    wr(v, UC_X86_REG_RDX, val >> 32);
+    retire(v, len);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_gp(struct vmdl_vcpu *v, uint64_t rip)
+{
+    cs_insn *in = NULL;
+    if (vmdl__x86_insn_length(v, rip, NULL, 0, &in) <= 0)
+        return EMU_NOT_EMULATED;
+    enum emu_result r = EMU_NOT_EMULATED;
+    switch (in->id) {
+    case X86_INS_RDMSR: r = emu_msr(v, false, rip, in->size); break;
+    case X86_INS_WRMSR: r = emu_msr(v, true, rip, in->size); break;
+    case X86_INS_RDPMC: r = emu_rdpmc(v, rip, in->size); break;
+    case X86_INS_HLT: {
+        struct vmdl_vm *vm = v->vm;
+        vmdl__trace_exit(v, "hlt", rip, "halted");
+        retire(v, in->size);
+        v->halted = true;
+        if (vm->irqchip && vm->irqchip->halt)
+            vm->irqchip->halt(vm->irqchip_opaque, v);
+        r = EMU_DONE;
+        break;
+    }
+    case X86_INS_MOV: r = emu_mov_cr(v, in, rip); break;
+    case X86_INS_LIDT: r = emu_descriptor_table(v, in, rip, true); break;
+    case X86_INS_LGDT: r = emu_descriptor_table(v, in, rip, false); break;
+    case X86_INS_CLTS:
+        v->cr0 &= ~(1ull << 3);
+        retire(v, in->size);
+        r = EMU_DONE;
+        break;
+    case X86_INS_LMSW: {
+        /* LMSW loads CR0[3:0] and cannot clear PE. */
+        const cs_x86 *x = &in->detail->x86;
+        uint64_t val = 0;
+        if (x->operands[0].type == X86_OP_REG)
+            val = reg_value(v, x->operands[0].reg, rip + in->size);
+        else
+            vmdl_guest_read(&v->vm->mem, vmdl__x86_mem_addr(v, in, &x->operands[0]), &val, 2);
+        v->cr0 = (v->cr0 & ~0xEull) | (val & 0xF) | (v->cr0 & 1);
+        retire(v, in->size);
+        r = EMU_DONE;
+        break;
+    }
+    case X86_INS_SWAPGS: {
+        uint64_t gs = rd(v, UC_X86_REG_GS_BASE);
+        wr(v, UC_X86_REG_GS_BASE, v->kernel_gs_base);
+        v->kernel_gs_base = gs;
+        retire(v, in->size);
+        r = EMU_DONE;
+        break;
+    }
+    case X86_INS_XSETBV: {
+        uint32_t ecx = (uint32_t)rd(v, UC_X86_REG_RCX);
+        uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
+        if (ecx != 0 || !(val & 1) || (val & ~7ull) || ((val & 4) && !(val & 2))) {
+            r = raise(v, VMDL_FAULT_GP, rip);
+        } else {
+            v->xcr0 = val;
+            retire(v, in->size);
+            r = EMU_DONE;
+        }
+        break;
+    }
+    case X86_INS_INVLPG: case X86_INS_INVD: case X86_INS_WBINVD:
+    case X86_INS_LTR: case X86_INS_LLDT: case X86_INS_INVPCID:
+        /* No TLB, caches or task state to model: retire. */
+        vmdl__trace_exit(v, "priv-nop", rip, "retired");
+        retire(v, in->size);
+        r = EMU_DONE;
+        break;
+    default:
+        break;
+    }
+    cs_free(in, 1);
+    return r;
+}
+
+/* ---------------- VMX / SEAM ---------------- */
+
+static enum emu_result emu_special(struct vmdl_vcpu *v, uint64_t rip)
+{
+    struct vmdl_vm *vm = v->vm;
+    struct vmdl_x86_insn insn;
+    if (vmdl__x86_decode_special(v, rip, &insn))
+        return EMU_NOT_EMULATED;
+    bool seam = insn.kind >= VMDL_INSN_SEAMCALL;
+    vmdl_x86_insn_fn fn = seam ? vm->seam_fn : vm->vmx_fn;
+    void *opaque = seam ? vm->seam_opaque : vm->vmx_opaque;
+    if (!fn) {
+        memset(&v->exit, 0, sizeof(v->exit));
+        v->exit.reason = seam ? VMDL_EXIT_SEAM : VMDL_EXIT_VMX;
+        v->exit.pc = rip;
+        v->exit.u.insn = insn;
+        v->pending = PENDING_INSN;
+        v->pending_len = insn.length;
+        vmdl__trace_exit(v, seam ? "seam" : "vmx", rip, "to caller");
+        return EMU_TO_CALLER;
+    }
+    vmdl_fault f = fn(opaque, v, &insn);
+    char out[48];
+    snprintf(out, sizeof(out), "%s", f ? vmdl_fault_name(f) : "done");
+    vmdl__trace_exit(v, seam ? "seam" : "vmx", rip, out);
+    if (f)
+        return raise(v, f, rip);
+    retire(v, insn.length);
+    return EMU_DONE;
+}
+
+/* ---------------- MMIO to the caller ---------------- */
+
+static enum emu_result mmio_exit(struct vmdl_vcpu *v, uint64_t rip)
+{
+    bool fetch = v->stop_vector == UC_MEM_FETCH_UNMAPPED;
+    uint64_t addr = fetch ? rip : v->exit.u.mmio.addr;
+    if (addr >= (1ull << 32)) {
+        /* Beyond the identity-mapped 4 GiB nothing is mapped: #PF, with
+         * CR2 and the error code's W/R and I/D bits as the CPU reports. */
+        v->cr2 = addr;
+        uint64_t ec = (v->exit.u.mmio.is_write ? 2 : 0) | (fetch ? 16 : 0);
+        if (vmdl__x86_deliver(v, 14, true, ec, rip))
+            return EMU_TRIPLE;
+        vmdl__trace_exit(v, "page-fault", rip, "#PF");
+        return EMU_DONE;
+    }
+    if (fetch)
+        return EMU_NOT_EMULATED;
+    v->exit.reason = VMDL_EXIT_MMIO;
+    v->exit.pc = rip;
+    cs_insn *in = NULL;
+    int len = vmdl__x86_insn_length(v, rip, NULL, 0, &in);
+    if (len <= 0)
+        return EMU_NOT_EMULATED;
+    v->pending_len = (unsigned)len;
+    v->pending = v->exit.u.mmio.is_write ? PENDING_MMIO_WRITE : PENDING_MMIO_READ;
+    v->pending_reg = 0xFF;
+    if (!v->exit.u.mmio.is_write) {
+        /* Only plain loads into a register can be completed later. */
+        const cs_x86 *x = &in->detail->x86;
+        int idx, size;
+        bool high;
+        if ((in->id == X86_INS_MOV || in->id == X86_INS_MOVZX ||
+             in->id == X86_INS_MOVSX || in->id == X86_INS_MOVSXD) &&
+            x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
+            cs_gpr(v->vm->cs, x->operands[0].reg, &idx, &size, &high) && !high) {
+            v->pending_reg = (uint8_t)idx;
+            v->pending_size = (uint8_t)size;
+            v->exit.u.mmio.data = in->id == X86_INS_MOVSX || in->id == X86_INS_MOVSXD;
+        } else {
+            cs_free(in, 1);
+            v->pending = PENDING_NONE;
+            return EMU_NOT_EMULATED;
+        }
+    }
+    cs_free(in, 1);
+    vmdl__trace_exit(v, "mmio", rip, "to caller");
+    return EMU_TO_CALLER;
+}
+
+int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
+{
+    enum pending_kind p = v->pending;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    v->pending = PENDING_NONE;
+    if (fault != VMDL_FAULT_NONE) {
+        if (p == PENDING_IO_IN || p == PENDING_IO_OUT)
+            return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_complete_fault: port I/O "
+                             "has completed already and cannot fault");
+        if (raise(v, fault, rip) == EMU_TRIPLE)
+            return vmdl_fail(VMDL_ESTATE, "%s", vmdl_last_error());
+        return VMDL_OK;
+    }
+    switch (p) {
+    case PENDING_MSR_READ:
+        wr(v, UC_X86_REG_RAX, (uint32_t)value);
+        wr(v, UC_X86_REG_RDX, value >> 32);
+        retire(v, v->pending_len);
+        break;
+    case PENDING_MSR_WRITE:
+    case PENDING_MMIO_WRITE:
+    case PENDING_INSN:
+        retire(v, v->pending_len);
+        break;
+    case PENDING_IO_IN: {
+        /* IN has retired with 0 in AL/AX/EAX: put the caller's value there. */
+        int size = v->pending_size;
+        write_gpr_sized(v, 0, size == 4 ? 4 : size, false, value);
+        break;
+    }
+    case PENDING_IO_OUT:
+        break;
+    case PENDING_MMIO_READ: {
+        unsigned sz = v->exit.u.mmio.size;
+        uint64_t val = sz >= 8 ? value : value & ((1ull << (8 * sz)) - 1);
+        if (v->exit.u.mmio.data) /* sign-extending load */
+            val = vmdl_sign_extend(val, 8 * sz);
+        write_gpr_sized(v, v->pending_reg, v->pending_size, false, val);
+        retire(v, v->pending_len);
+        break;
+    }
+    default:
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_complete: nothing to complete");
+    }
+    return VMDL_OK;
+}
+
+/* ---------------- interrupt injection ---------------- */
+
+/* Deliver what is pending and allowed; true when something was delivered. */
+static int inject_pending(struct vmdl_vcpu *v, bool *triple)
+{
+    struct vmdl_vm *vm = v->vm;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
+        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
+        v->nmi_pending = true;
+    if (v->nmi_pending) {
+        v->nmi_pending = false;
+        if (vmdl__x86_deliver(v, 2, false, 0, rip))
+            *triple = true;
+        vmdl__trace_exit(v, "nmi", rip, "delivered vector 2");
+        return 1;
+    }
+    if (!(rd(v, UC_X86_REG_RFLAGS) & RFLAGS_IF))
+        return 0;
+    if (vmdl__last_insn_was_shadow(v, rip))
+        return -1; /* STI / MOV SS shadow: one more instruction first */
+    int vec = v->queued_irq;
+    bool from_chip = false;
+    if (vec < 0 && vm->irqchip && vm->irqchip->pending) {
+        vec = vm->irqchip->pending(vm->irqchip_opaque, v);
+        from_chip = vec >= 0;
+    }
+    if (vec < 0)
+        return 0;
+    if (from_chip && vm->irqchip->ack)
+        vm->irqchip->ack(vm->irqchip_opaque, v, vec);
+    else
+        v->queued_irq = -1;
+    if (vmdl__x86_deliver(v, (unsigned)vec, false, 0, rip))
+        *triple = true;
+    char out[32];
+    snprintf(out, sizeof(out), "delivered vector %d", vec);
+    vmdl__trace_exit(v, "interrupt", rip, out);
+    return 1;
+}
+
+/* ---------------- run ---------------- */
+
+static void fault_loop_exit(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
+{
+    memset(exit, 0, sizeof(*exit));
+    exit->reason = VMDL_EXIT_FAULT_LOOP;
+    exit->pc = rip;
+    snprintf(exit->u.internal.message, sizeof(exit->u.internal.message), "%s",
+             vmdl_last_error());
+    (void)v;
+}
+
+static void internal_exit(struct vmdl_exit *exit, uint64_t rip, const char *fmt,
+                          const char *arg, uint64_t a2)
+{
+    memset(exit, 0, sizeof(*exit));
+    exit->reason = VMDL_EXIT_INTERNAL_ERROR;
+    exit->pc = rip;
+    snprintf(exit->u.internal.message, sizeof(exit->u.internal.message), fmt,
+             arg, (unsigned long long)a2);
+}
+
+int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
+{
+    struct vmdl_vm *vm = v->vm;
+    bool triple = false;
+    v->halted = false;
+    int inj = inject_pending(v, &triple);
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    if (triple) {
+        fault_loop_exit(v, exit, rip);
+        *to_caller = true;
+        return VMDL_OK;
+    }
+    vmdl__count_update_hook(v);
+    v->stop = STOP_NONE;
+    v->shadow_at = 0;
+    uint64_t timeout_us = 0;
+    if (vm->timeout_s > 0) {
+        double left = vm->timeout_s - (vmdl__now() - vm->run_started);
+        timeout_us = left > 0 ? (uint64_t)(left * 1e6) + 1 : 1;
+    }
+    uc_err e = uc_emu_start(v->uc, rip, 0, timeout_us, inj < 0 ? 1 : 0);
+    rip = rd(v, UC_X86_REG_RIP);
+    vmdl__count_at_stop(v, rip);
+    enum emu_result r = EMU_DONE;
+    switch (v->stop) {
+    case STOP_NONE:
+    case STOP_KICK:
+        if (e != UC_ERR_OK) {
+            internal_exit(exit, rip, "Unicorn stopped: %s (RIP 0x%llx)",
+                          uc_strerror(e), rip);
+            *to_caller = true;
+        }
+        return VMDL_OK;
+    case STOP_INTR:
+        clear_exception_state(v);
+        if (v->stop_vector == 13) {
+            r = emu_gp(v, rip);
+            if (r == EMU_NOT_EMULATED)
+                r = raise(v, VMDL_FAULT_GP, rip);
+        } else {
+            unsigned vec = v->stop_vector;
+            if (vec == 3 || vec == 4) {
+                /* INT3/INTO are traps: the frame returns after them (QEMU
+                 * reports RIP past the instruction already). */
+            }
+            char out[32];
+            snprintf(out, sizeof(out), "vector %u to guest", vec);
+            vmdl__trace_exit(v, "exception", rip, out);
+            if (vec < 256 && vmdl__x86_deliver(v, vec, has_error_code(vec), 0, rip))
+                r = EMU_TRIPLE;
+        }
+        break;
+    case STOP_INVALID:
+        r = emu_special(v, rip);
+        if (r == EMU_NOT_EMULATED) {
+            vmdl__trace_exit(v, "invalid", rip, "#UD");
+            r = raise(v, VMDL_FAULT_UD, rip);
+        }
+        break;
+    case STOP_IO_EXIT:
+        v->exit.pc = rip;
+        *exit = v->exit;
+        vmdl__trace_exit(v, "io", rip, "to caller");
+        *to_caller = true;
+        return VMDL_OK;
+    case STOP_MMIO:
+        r = mmio_exit(v, rip);
+        if (r == EMU_NOT_EMULATED) {
+            internal_exit(exit, rip, "%s at 0x%llx that cannot be emulated "
+                          "(not RAM, no device, not a plain MOV)",
+                          v->stop_vector == UC_MEM_FETCH_UNMAPPED ? "instruction fetch"
+                                                                  : "memory access",
+                          v->stop_vector == UC_MEM_FETCH_UNMAPPED ? rip
+                                                                  : v->exit.u.mmio.addr);
+            *to_caller = true;
+            return VMDL_OK;
+        }
+        break;
+    case STOP_SHUTDOWN:
+        memset(exit, 0, sizeof(*exit));
+        exit->reason = VMDL_EXIT_SHUTDOWN;
+        exit->pc = rip;
+        exit->u.shutdown.status = v->stop_status;
+        vmdl__trace_exit(v, "shutdown", rip, "guest powered off");
+        *to_caller = true;
+        return VMDL_OK;
+    case STOP_RESET:
+        vmdl__trace_exit(v, "reset", rip, "VM reset");
+        if (vmdl_vm_reset(vm))
+            return vmdl_fail(VMDL_ESTATE, "%s", vmdl_last_error());
+        memset(exit, 0, sizeof(*exit));
+        exit->reason = VMDL_EXIT_RESET;
+        exit->pc = rip;
+        *to_caller = true;
+        return VMDL_OK;
+    default:
+        break;
+    }
+    if (r == EMU_TRIPLE) {
+        fault_loop_exit(v, exit, rip);
+        *to_caller = true;
+    } else if (r == EMU_TO_CALLER) {
+        *exit = v->exit;
+        *to_caller = true;
+    }
+    return VMDL_OK;
+}
