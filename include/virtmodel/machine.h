@@ -48,6 +48,10 @@ enum vmdl_x86_vendor {
 #define VMDL_ARM64_PL011_BASE 0x09000000ull
 #define VMDL_PSCI_SYSTEM_OFF 0x84000008u
 #define VMDL_PSCI_SYSTEM_RESET 0x84000009u
+/* arm64: HVC #0 with x0 = VMDL_HC_EXIT ends the run with status x1 (a
+ * vendor-specific hypervisor call; under QEMU it returns NOT_SUPPORTED and
+ * a guest falls back to PSCI SYSTEM_OFF).  Models use 0xC6000001 and up. */
+#define VMDL_HC_EXIT 0xC6000000u
 #define VMDL_MAX_VCPUS 64
 
 struct vmdl_vm_config {

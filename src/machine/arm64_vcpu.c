@@ -367,8 +367,14 @@ static enum hc_result hypercall(struct vmdl_vcpu *v, uint64_t pc)
     uint32_t fn = (uint32_t)read_x(v, 0);
     wr(v, UC_ARM64_REG_PC, pc + 4);
     v->insns++;
-    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_OFF)
+    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_OFF) {
+        v->stop_status = 0;
         return HC_SHUTDOWN;
+    }
+    if (imm == 0 && fn == VMDL_HC_EXIT) {
+        v->stop_status = (int)(read_x(v, 1) & 0xFF);
+        return HC_SHUTDOWN;
+    }
     if (imm == 0 && fn == VMDL_PSCI_SYSTEM_RESET)
         return HC_RESET;
     if (imm == 0 && fn == PSCI_VERSION) {
@@ -517,6 +523,7 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
         case HC_SHUTDOWN:
             vmdl__trace_exit(v, "psci", at, "SYSTEM_OFF");
             simple_exit(exit, VMDL_EXIT_SHUTDOWN, at);
+            exit->u.shutdown.status = v->stop_status;
             *to_caller = true;
             return VMDL_OK;
         case HC_RESET:

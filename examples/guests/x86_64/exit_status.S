@@ -20,3 +20,5 @@ main:
     jmp 3b
 msg:
     .asciz "exit-status guest: leaving through isa-debug-exit with 0x15\n"
+
+    .section .note.GNU-stack, "", @progbits

@@ -83,3 +83,5 @@ rt_isr_common:
     popq %rax
     addq $16, %rsp            /* vector and error code */
     iretq
+
+    .section .note.GNU-stack, "", @progbits
