@@ -10,6 +10,7 @@
  * (vmdl_vcpu_kick_after) when the first counter can overflow.  With no
  * counter live nothing is hooked.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,6 +252,50 @@ void vmdl_amd_pmu_attach_sync(struct vmdl_amd_pmu_attach *a, unsigned index)
 }
 
 /* ---------------- harness options ---------------- */
+
+static bool vm_is_amd(struct vmdl_vm *vm)
+{
+    struct vmdl_cpuid_entry v0;
+    return vmdl_vm_get_cpuid(vm, 0, 0, &v0) != 0 ||
+           (v0.ebx == 0x68747541u && v0.edx == 0x69746E65u &&
+            v0.ecx == 0x444D4163u);
+}
+
+int vmdl_amd_pmu_config_from_name(const char *name, uint32_t quirks,
+                                  struct vmdl_amd_pmu_config *cfg)
+{
+    if (!cfg)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_amd_pmu_config_from_name: NULL cfg");
+    struct vmdl_amd_pmu_options o;
+    vmdl_amd_pmu_options_init(&o);
+    if (name && strcmp(name, "perfmonv2") != 0) {
+        char arg[64];
+        if (strlen(name) > 40)
+            return vmdl_fail(VMDL_EINVAL, "--pmu %.40s...: too long", name);
+        snprintf(arg, sizeof(arg), "--amd-pmu=%s", name);
+        int r = vmdl_amd_pmu_parse_option(&o, arg);
+        if (r < 0)
+            return r;
+    }
+    o.cfg.quirks = quirks;
+    int err = vmdl_amd_pmu_config_check(&o.cfg);
+    if (err)
+        return err;
+    *cfg = o.cfg;
+    return VMDL_OK;
+}
+
+int vmdl_attach_amd_pmu_named(struct vmdl_vm *vm, const char *name,
+                              uint32_t quirks)
+{
+    if (!vm)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_amd_pmu_named: NULL vm");
+    if (vmdl_vm_arch(vm) != VMDL_ARCH_X86_64 || !vm_is_amd(vm))
+        return VMDL_OK;
+    struct vmdl_amd_pmu_config cfg;
+    int err = vmdl_amd_pmu_config_from_name(name, quirks, &cfg);
+    return err ? err : vmdl_attach_amd_pmu(vm, &cfg);
+}
 
 const char vmdl_amd_pmu_options_help[] =
     "  --amd-pmu[=legacy|core|v2[:N]|off]  attach the AMD PMU (default v2:6)\n"
