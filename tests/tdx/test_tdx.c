@@ -951,6 +951,30 @@ static void test_profile_files(void **state)
     assert_int_equal(vmdl_tdx_profile_open(NULL, &p), VMDL_EINVAL);
 }
 
+#ifdef TDX_PROFILE_DIR
+/* The profile files shipped for the guest tests. */
+static void test_profile_files_in_tree(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = NULL;
+    assert_int_equal(vmdl_tdx_create_named(TDX_PROFILE_DIR "/custom-3.1.04.tdx",
+                                           1, &m), 0);
+    assert_int_equal(vmdl_tdx_init_all(m), 0);
+    static struct vmdl_tdx_sys_info info;
+    assert_int_equal(read_info(m, &info, NULL), 0);
+    char buf[64];
+    vmdl_tdx_format_version(&info.version, buf, sizeof buf);
+    assert_string_equal(buf, "virt/tdx: Module version: 3.1.04");
+    assert_int_equal(info.tdmr.max_tdmrs, 32);
+    vmdl_tdx_destroy(m);
+    struct vmdl_tdx_profile *p = NULL;
+    assert_int_equal(vmdl_tdx_profile_load(TDX_PROFILE_DIR "/bad-value.tdx", &p),
+                     VMDL_EFORMAT);
+    assert_non_null(strstr(vmdl_last_error(),
+                           "bad-value.tdx:4: value 70000 does not fit MAX_TDMRS"));
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 /* State blobs                                                        */
 
@@ -1122,6 +1146,9 @@ int main(void)
         cmocka_unit_test(test_profile_syntax_accepted),
         cmocka_unit_test(test_profile_refusals),
         cmocka_unit_test(test_profile_files),
+#ifdef TDX_PROFILE_DIR
+        cmocka_unit_test(test_profile_files_in_tree),
+#endif
         cmocka_unit_test(test_blob_roundtrip),
         cmocka_unit_test(test_blob_refusals_leave_state),
     };
