@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/* Machine glue for the GICv5 model (include/virtmodel/attach_gicv5.h). */
+#include <stdlib.h>
+
+#include "virtmodel/attach_gicv5.h"
+#include "virtmodel/error.h"
+#include "virtmodel/models.h"
+
+struct gicv5_glue {
+    struct vmdl_gicv5 *g;
+    bool halted[VMDL_GICV5_MAX_VCPUS];   /* put in WFI, not reloaded yet */
+};
+
+/* Load vCPU idx if it is not loaded: on pCPU idx % n, evicting its holder. */
+static int ensure_loaded(struct gicv5_glue *gl, unsigned idx)
+{
+    if (vmdl_gicv5_vcpu_pcpu(gl->g, idx) >= 0)
+        return VMDL_OK;
+    unsigned pcpu = idx % vmdl_gicv5_nr_pcpus(gl->g);
+    int holder = vmdl_gicv5_pcpu_vcpu(gl->g, pcpu);
+    if (holder >= 0)
+        vmdl_gicv5_vcpu_put(gl->g, (unsigned)holder, false);
+    gl->halted[idx] = false;
+    return vmdl_gicv5_vcpu_load(gl->g, idx, pcpu);
+}
+
+static vmdl_fault gv5_sysreg(void *opaque, struct vmdl_vcpu *vcpu,
+                             struct vmdl_sysreg_access *a)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned idx = vmdl_vcpu_index(vcpu);
+    if (!vmdl_gicv5_reg_lookup(a->op0, a->op1, a->crn, a->crm, a->op2))
+        return VMDL_FAULT_UNCLAIMED;
+    if (idx >= vmdl_gicv5_nr_vcpus(gl->g) || ensure_loaded(gl, idx))
+        return VMDL_FAULT_UNDEF;
+    return vmdl_gicv5_sysreg(gl->g, idx, a->op0, a->op1, a->crn, a->crm,
+                             a->op2, a->is_write, &a->value);
+}
+
+static int gv5_pending(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned idx = vmdl_vcpu_index(vcpu);
+    if (idx >= vmdl_gicv5_nr_vcpus(gl->g))
+        return -1;
+    if (gl->halted[idx]) {
+        /* KVM's wake-up check runs on the shadow state while put. */
+        if (!vmdl_gicv5_has_pending_ppi(gl->g, idx))
+            return -1;
+        if (ensure_loaded(gl, idx))
+            return -1;
+        /* KVM's check ignores the active state; the line we report is the
+         * architectural one, so an active PPI does not end the WFI. */
+        return vmdl_gicv5_irq_pending(gl->g, idx);
+    }
+    if (ensure_loaded(gl, idx))
+        return -1;
+    return vmdl_gicv5_irq_pending(gl->g, idx);
+}
+
+static void gv5_halt(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned idx = vmdl_vcpu_index(vcpu);
+    if (idx >= vmdl_gicv5_nr_vcpus(gl->g))
+        return;
+    if (vmdl_gicv5_vcpu_pcpu(gl->g, idx) >= 0)
+        vmdl_gicv5_vcpu_put(gl->g, idx, true);     /* IN_WFI: sync priorities */
+    gl->halted[idx] = true;
+}
+
+static bool gv5_hypercall(void *opaque, struct vmdl_vcpu *vcpu, uint16_t imm,
+                          bool is_smc)
+{
+    struct gicv5_glue *gl = opaque;
+    uint64_t x0 = 0, x1 = 0, x2 = 0;
+    if (imm != 0 || is_smc)
+        return false;
+    vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0, &x0);
+    if ((x0 & 0xFFFFFF00u) != VMDL_GICV5_HVC_BASE || (x0 >> 32))
+        return false;
+    vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0 + 1, &x1);
+    vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0 + 2, &x2);
+    unsigned idx = vmdl_vcpu_index(vcpu);
+    int64_t ret;
+    struct vmdl_gicv5_masks m;
+    switch (x0 & 0xFF) {
+    case VMDL_GICV5_HVC_LINE:
+        vmdl_gicv5_get_masks(gl->g, &m);
+        if (x1 < VMDL_GICV5_NR_PPIS && ((m.userspace[x1 / 64] >> (x1 % 64)) & 1))
+            ret = vmdl_gicv5_irq_line(gl->g, idx, (unsigned)x1, x2 != 0);
+        else
+            ret = vmdl_gicv5_device_line(gl->g, idx,
+                                         x1 > 0xFFFFu ? 0xFFFFu : (unsigned)x1,
+                                         x2 != 0);
+        break;
+    case VMDL_GICV5_HVC_MIGRATE:
+        if (x1 >= vmdl_gicv5_nr_pcpus(gl->g)) {
+            ret = VMDL_ERANGE;
+            break;
+        }
+        if (vmdl_gicv5_vcpu_pcpu(gl->g, idx) >= 0)
+            vmdl_gicv5_vcpu_put(gl->g, idx, false);
+        {
+            int holder = vmdl_gicv5_pcpu_vcpu(gl->g, (unsigned)x1);
+            if (holder >= 0)
+                vmdl_gicv5_vcpu_put(gl->g, (unsigned)holder, false);
+        }
+        gl->halted[idx] = false;
+        ret = vmdl_gicv5_vcpu_load(gl->g, idx, (unsigned)x1);
+        break;
+    case VMDL_GICV5_HVC_WHERE:
+        ret = vmdl_gicv5_vcpu_pcpu(gl->g, idx);
+        break;
+    case VMDL_GICV5_HVC_DVI:
+        ret = vmdl_gicv5_set_dvi(gl->g, idx,
+                                 x1 > 0xFFFFu ? 0xFFFFu : (unsigned)x1, x2 != 0);
+        break;
+    default:
+        ret = VMDL_ENOTSUP;
+        break;
+    }
+    vmdl_vcpu_set_reg(vcpu, VMDL_ARM64_X0, (uint64_t)ret);
+    return true;
+}
+
+static void gv5_reset(void *opaque, struct vmdl_vm *vm)
+{
+    struct gicv5_glue *gl = opaque;
+    (void)vm;
+    vmdl_gicv5_reset(gl->g);
+    for (unsigned i = 0; i < VMDL_GICV5_MAX_VCPUS; i++)
+        gl->halted[i] = false;
+}
+
+static void gv5_destroy(void *opaque)
+{
+    struct gicv5_glue *gl = opaque;
+    vmdl_gicv5_destroy(gl->g);
+    free(gl);
+}
+
+int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
+                         struct vmdl_gicv5 **model)
+{
+    static const struct vmdl_gicv5_options defaults = { .pmu = true };
+    static const struct vmdl_irqchip_ops ops = {
+        .pending = gv5_pending,
+        .halt = gv5_halt,
+    };
+    if (!vm)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_gicv5: vm is NULL");
+    if (vmdl_vm_arch(vm) != VMDL_ARCH_ARM64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_gicv5: the GICv5 model "
+                         "needs an arm64 VM");
+    if (!o)
+        o = &defaults;
+    struct vmdl_gicv5_config cfg = {
+        .nr_vcpus = vmdl_vm_nr_vcpus(vm), .nr_pcpus = o->nr_pcpus,
+        .storage = o->storage, .traps = o->traps, .pmu = o->pmu,
+    };
+    struct gicv5_glue *gl = calloc(1, sizeof(*gl));
+    if (!gl)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_attach_gicv5: out of memory");
+    int err = vmdl_gicv5_create(&cfg, &gl->g);
+    if (err) {
+        free(gl);
+        return err;
+    }
+    if ((err = vmdl_vm_add_destroy_hook(vm, gv5_destroy, gl))) {
+        gv5_destroy(gl);
+        return err;
+    }
+    if ((err = vmdl_vm_add_sysreg_handler(vm, gv5_sysreg, gl)) ||
+        (err = vmdl_vm_set_irqchip(vm, &ops, gl)) ||
+        (err = vmdl_vm_add_hypercall_handler(vm, gv5_hypercall, gl)) ||
+        (err = vmdl_vm_add_reset_hook(vm, gv5_reset, gl)))
+        return err;
+    if (model)
+        *model = gl->g;
+    return VMDL_OK;
+}
+
+int vmdl_attach_gicv5(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o)
+{
+    return vmdl_attach_gicv5_ex(vm, o, NULL);
+}
+
+int vmdl_attach_gicv5_model(struct vmdl_vm *vm,
+                            const struct vmdl_model_options *opts)
+{
+    struct vmdl_gicv5_options o = { .pmu = true };
+    if (opts) {
+        o.nr_pcpus = opts->gicv5_pcpus;
+        o.storage = opts->gicv5_sparse ? VMDL_GICV5_SPARSE : VMDL_GICV5_DENSE;
+    }
+    return vmdl_attach_gicv5(vm, &o);
+}
