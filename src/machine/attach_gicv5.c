@@ -77,7 +77,9 @@ static bool gv5_hypercall(void *opaque, struct vmdl_vcpu *vcpu, uint16_t imm,
     if (imm != 0 || is_smc)
         return false;
     vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0, &x0);
-    if ((x0 & 0xFFFFFF00u) != VMDL_GICV5_HVC_BASE || (x0 >> 32))
+    /* fn 0 (0xC6000000) is the runtime's exit call: not ours. */
+    if ((x0 & 0xFFFFFF00u) != VMDL_GICV5_HVC_BASE || (x0 >> 32) ||
+        (x0 & 0xFF) < VMDL_GICV5_HVC_LINE || (x0 & 0xFF) > VMDL_GICV5_HVC_DVI)
         return false;
     vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0 + 1, &x1);
     vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0 + 2, &x2);
@@ -117,8 +119,7 @@ static bool gv5_hypercall(void *opaque, struct vmdl_vcpu *vcpu, uint16_t imm,
                                  x1 > 0xFFFFu ? 0xFFFFu : (unsigned)x1, x2 != 0);
         break;
     default:
-        ret = VMDL_ENOTSUP;
-        break;
+        return false;
     }
     vmdl_vcpu_set_reg(vcpu, VMDL_ARM64_X0, (uint64_t)ret);
     return true;

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GICv5 PPI guest following the flow of KVM's selftest arm64/vgic_v5.c:
+ * install vectors, enable the CPU interface (every PPI priority 0b10000,
+ * ICC_PCR_EL1 0b10000, ICC_CR0_EL1.EN), enable PPIs, ask the host to inject,
+ * take the IRQ at VBAR_EL1 + 0x280, acknowledge with GICR CDIA, GSB ACK,
+ * deactivate with GIC CDDI, priority drop with GIC CDEOI, then the host
+ * lowers the line.  Done for the edge SW_PPI (3, through the userspace
+ * KVM_IRQ_LINE path) and the level PMUIRQ (23, an in-kernel device), then
+ * priority masking.  Host calls: HVC #0, x0 = 0xC6000001, x1 = PPI,
+ * x2 = level (include/virtmodel/attach_gicv5.h).  Needs the gicv5 model.
+ */
+    .include "guest.inc"
+
+    .equ HVC_LINE, 0xC6000001
+    .equ PPI_SW, 3
+    .equ PPI_PMU, 23
+    .equ TYPE_PPI, (1 << 29)
+
+    .macro FAIL code
+    mov w0, #\code
+    b fail
+    .endm
+
+    /* wait until x19 (IRQs taken) == n, bounded */
+    .macro WAIT_IRQS n, code
+    MOVQ x9, 200000
+1:  cmp x19, #\n
+    b.eq 2f
+    subs x9, x9, #1
+    b.ne 1b
+    FAIL \code
+2:
+    .endm
+
+    .macro HOST_LINE ppi, level
+    MOVQ x0, HVC_LINE
+    mov x1, #\ppi
+    mov x2, #\level
+    hvc #0
+    .endm
+
+    .text
+    .global _start
+_start:
+    adr x1, vectors
+    msr vbar_el1, x1
+    isb
+    mov x19, #0                     /* IRQs taken */
+    mov x20, #0                     /* last INTID */
+    PUTS "gicv5_ppi: start\n"
+
+    /* ICC_IDR0_EL1: 5 priority bits, 16 ID bits (as KVM emulates it) */
+    mrs x1, S3_0_C12_C10_2
+    cmp x1, #0x40
+    b.eq 1f
+    FAIL 2
+1:  /* gicv5_cpu_enable_interrupts() */
+    msr S3_0_C12_C10_6, xzr         /* ICC_PPI_ENABLER0_EL1 */
+    msr S3_0_C12_C10_7, xzr         /* ICC_PPI_ENABLER1_EL1 */
+    MOVQ x1, 0x1010101010101010
+    msr S3_0_C12_C14_0, x1          /* ICC_PPI_PRIORITYR0..15_EL1 */
+    msr S3_0_C12_C14_1, x1
+    msr S3_0_C12_C14_2, x1
+    msr S3_0_C12_C14_3, x1
+    msr S3_0_C12_C14_4, x1
+    msr S3_0_C12_C14_5, x1
+    msr S3_0_C12_C14_6, x1
+    msr S3_0_C12_C14_7, x1
+    msr S3_0_C12_C15_0, x1
+    msr S3_0_C12_C15_1, x1
+    msr S3_0_C12_C15_2, x1
+    msr S3_0_C12_C15_3, x1
+    msr S3_0_C12_C15_4, x1
+    msr S3_0_C12_C15_5, x1
+    msr S3_0_C12_C15_6, x1
+    msr S3_0_C12_C15_7, x1
+    isb
+    mov x1, #0x10
+    msr S3_1_C12_C0_2, x1           /* ICC_PCR_EL1 */
+    mov x1, #1
+    msr S3_1_C12_C0_1, x1           /* ICC_CR0_EL1.EN */
+    /* enable SW_PPI and PMUIRQ; the enable write traps and is masked */
+    MOVQ x1, 0xFFFFFFFFFFFFFFFF
+    msr S3_0_C12_C10_6, x1
+    mrs x2, S3_0_C12_C10_6
+    tbz x2, #PPI_SW, 9f
+    tbz x2, #PPI_PMU, 9f
+    tbnz x2, #5, 9f                 /* PPI 5 is not exposed: RAZ */
+    b 1f
+9:  FAIL 3
+1:  msr daifclr, #2                 /* unmask IRQ */
+
+    /* ---- edge: SW_PPI ---- */
+    HOST_LINE PPI_SW, 1
+    WAIT_IRQS 1, 4
+    MOVQ x1, (TYPE_PPI | PPI_SW)
+    cmp x20, x1
+    b.eq 1f
+    FAIL 5
+1:  PUTS "gicv5_ppi: edge SW_PPI taken, acknowledged, EOIed\n"
+    HOST_LINE PPI_SW, 1             /* second edge */
+    WAIT_IRQS 2, 6
+
+    /* ---- level: PMUIRQ ---- */
+    HOST_LINE PPI_PMU, 1
+    WAIT_IRQS 3, 7
+    MOVQ x1, (TYPE_PPI | PPI_PMU)
+    cmp x20, x1
+    b.eq 1f
+    FAIL 8
+1:  mrs x1, S3_0_C12_C10_0          /* ICC_PPI_HMR0_EL1: PMU is level */
+    tbz x1, #PPI_PMU, 9f
+    tbnz x1, #PPI_SW, 9f
+    b 1f
+9:  FAIL 9
+1:  PUTS "gicv5_ppi: level PMUIRQ taken, line lowered by the host\n"
+
+    /* ---- priorities and masking ---- */
+    mrs x1, S3_0_C12_C14_2          /* PPIs 16..23 */
+    bic x1, x1, #(0xFF << 56)
+    orr x1, x1, #(0x18 << 56)       /* PMU priority 0x18 < mask 0x10 */
+    msr S3_0_C12_C14_2, x1
+    isb
+    HOST_LINE PPI_PMU, 1
+    MOVQ x9, 20000
+1:  subs x9, x9, #1                 /* it must not arrive */
+    b.ne 1b
+    cmp x19, #3
+    b.eq 1f
+    FAIL 10
+1:  mrs x1, S3_0_C12_C10_3          /* ICC_HPPIR_EL1: nothing qualifies */
+    cbz x1, 1f
+    FAIL 11
+1:  mov x1, #0x1F
+    msr S3_1_C12_C0_2, x1           /* open the mask: now it is taken */
+    isb
+    /* The machine re-evaluates the IRQ line only when the engine stops
+     * (a claimed MSR completes inside the hook), so make an exit: */
+    MOVQ x0, 0xC6000003
+    hvc #0
+    WAIT_IRQS 4, 12
+    PUTS "gicv5_ppi: priority mask held the PPI back until PCR opened\n"
+
+    /* nothing pending: GICR CDIA reports no interrupt */
+    msr daifset, #2
+    sysl x1, #0, c12, c3, #0
+    cbz x1, 1f
+    FAIL 13
+1:  PUTS "gicv5_ppi: PASS\n"
+    mov w0, #0
+    bl rt_exit
+
+fail:
+    mov w21, w0
+    PUTS "gicv5_ppi: FAIL "
+    mov x0, x21
+    bl rt_puthex
+    PUTS "\n"
+    mov w0, w21
+    bl rt_exit
+
+/* IRQ handler: acknowledge, deactivate, drop priority, host lowers line. */
+irq_handler:
+    stp x0, x1, [sp, #-48]!
+    stp x2, x3, [sp, #16]
+    str x30, [sp, #32]
+    sysl x1, #0, c12, c3, #0        /* GICR CDIA */
+    tbz x1, #32, 8f                 /* not valid: spurious */
+    sys #0, c12, c0, #1, xzr        /* GSB ACK */
+    and x2, x1, #0xFFFFFFFF
+    sys #0, c12, c2, #0, x2         /* GIC CDDI */
+    sys #0, c12, c1, #7, xzr        /* GIC CDEOI */
+    add x19, x19, #1
+    mov x20, x2
+    MOVQ x0, HVC_LINE
+    and x1, x2, #0xFFFFFF
+    mov x2, #0
+    hvc #0                          /* host lowers the line */
+8:  ldr x30, [sp, #32]
+    ldp x2, x3, [sp, #16]
+    ldp x0, x1, [sp], #48
+    eret
+
+bad_vector:
+    mov w0, #20
+    b fail
+
+    .balign 2048
+vectors:
+    .rept 5
+    b bad_vector
+    .balign 128
+    .endr
+    b irq_handler                   /* +0x280: IRQ, current EL, SP_ELx */
+    .balign 128
+    .rept 10
+    b bad_vector
+    .balign 128
+    .endr
+
+    RT_ROUTINES
