@@ -85,6 +85,9 @@ static bool gv5_hypercall(void *opaque, struct vmdl_vcpu *vcpu, uint16_t imm,
     vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_X0 + 2, &x2);
     unsigned idx = vmdl_vcpu_index(vcpu);
     int64_t ret;
+    /* A vCPU making a hypercall is running: it is loaded somewhere. */
+    if (idx < vmdl_gicv5_nr_vcpus(gl->g))
+        ensure_loaded(gl, idx);
     struct vmdl_gicv5_masks m;
     switch (x0 & 0xFF) {
     case VMDL_GICV5_HVC_LINE:
