@@ -132,6 +132,11 @@ int vmdl_vmx_vmlaunch(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       bool resume, struct vmdl_vmx_result *res);
 /* A VM entry that VMDL_VMX_ENTRY announced completed: launch state <- launched. */
 int vmdl_vmx_entry_done(struct vmdl_vmx *vmx);
+/* ... or failed its (unmodelled) entry checks: turn the VMDL_VMX_ENTRY
+ * result into VMfailValid(error) (error stored, RFLAGS set, launch state
+ * unchanged).  VMDL_ESTATE when res is not a VMDL_VMX_ENTRY result. */
+int vmdl_vmx_entry_failed(struct vmdl_vmx *vmx, uint32_t error,
+                          struct vmdl_vmx_result *res);
 
 /* ---- whole instructions with operands ---- */
 enum vmdl_vmx_insn {

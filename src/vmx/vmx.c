@@ -482,6 +482,19 @@ int vmdl_vmx_entry_done(struct vmdl_vmx *vmx)
     return VMDL_OK;
 }
 
+int vmdl_vmx_entry_failed(struct vmdl_vmx *vmx, uint32_t error,
+                          struct vmdl_vmx_result *res)
+{
+    if (!vmx || !res)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_entry_failed: NULL argument");
+    if (res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_ENTRY ||
+        !has_current(vmx))
+        return vmdl_fail(VMDL_ESTATE,
+                         "vmdl_vmx_entry_failed: not a pending VM entry");
+    fail_valid(vmx, res, error);
+    return VMDL_OK;
+}
+
 /* ---- whole instructions ---- */
 
 const char *vmdl_vmx_insn_name(enum vmdl_vmx_insn insn)

@@ -875,6 +875,13 @@ static void test_vmlaunch_checks(void **state)
     assert_int_equal(r.status, VMDL_VMX_ENTRY);
     assert_int_equal(r.rflags, RFLAGS_IN);      /* untouched */
     assert_false(vmdl_vmx_launched(f.vmx));
+    /* an entry that fails its (unmodelled) checks: VMfailValid(7) */
+    struct vmdl_vmx_result r2 = r;
+    assert_int_equal(vmdl_vmx_entry_failed(f.vmx, VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD, &r2), 0);
+    expect_valid(&f, &r2, VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+    assert_false(vmdl_vmx_launched(f.vmx));
+    assert_int_equal(vmdl_vmx_entry_failed(f.vmx, 7, &r2), VMDL_ESTATE);
+    assert_int_equal(vmdl_vmx_entry_failed(NULL, 7, &r2), VMDL_EINVAL);
     assert_int_equal(vmdl_vmx_entry_done(f.vmx), 0);
     assert_int_equal(vmdl_vmx_vmlaunch(f.vmx, &f.ctx, false, &r), 0);
     expect_valid(&f, &r, VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);

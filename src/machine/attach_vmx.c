@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Machine glue for the vmx model (include/virtmodel/attach_vmx.h).  Only the
+ * public machine API is used.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtmodel/attach_vmx.h"
+#include "virtmodel/error.h"
+#include "virtmodel/models.h"
+
+struct vmdl_vmx_attach {
+    struct vmdl_vmx_model *model;
+    uint64_t feature_control;
+    unsigned n;
+    struct vmdl_vmx *vcpu[];
+};
+
+static struct vmdl_vmx *vmx_of(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu)
+{
+    unsigned i = vmdl_vcpu_index(vcpu);
+    return i < h->n ? h->vcpu[i] : NULL;
+}
+
+static bool load_operand(struct vmdl_vcpu *vcpu, const struct vmdl_x86_operand *in,
+                         struct vmdl_vmx_operand *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (in->kind) {
+    case VMDL_OPND_REG:
+        out->kind = VMDL_VMX_OPND_REG;
+        return vmdl_vcpu_get_reg(vcpu, in->reg, &out->value) == 0;
+    case VMDL_OPND_MEM:
+        out->kind = VMDL_VMX_OPND_MEM;
+        out->addr = in->addr;
+        return true;
+    default:
+        out->kind = VMDL_VMX_OPND_NONE;
+        return true;
+    }
+}
+
+static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
+                           const struct vmdl_x86_insn *insn)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    struct vmdl_vmx *vmx = vmx_of(h, vcpu);
+    if (!vmx)
+        return VMDL_FAULT_UD;
+    enum vmdl_vmx_insn kind;
+    switch (insn->kind) {
+    case VMDL_INSN_VMXON: kind = VMDL_VMX_INSN_VMXON; break;
+    case VMDL_INSN_VMXOFF: kind = VMDL_VMX_INSN_VMXOFF; break;
+    case VMDL_INSN_VMCLEAR: kind = VMDL_VMX_INSN_VMCLEAR; break;
+    case VMDL_INSN_VMPTRLD: kind = VMDL_VMX_INSN_VMPTRLD; break;
+    case VMDL_INSN_VMPTRST: kind = VMDL_VMX_INSN_VMPTRST; break;
+    case VMDL_INSN_VMREAD: kind = VMDL_VMX_INSN_VMREAD; break;
+    case VMDL_INSN_VMWRITE: kind = VMDL_VMX_INSN_VMWRITE; break;
+    case VMDL_INSN_VMLAUNCH: kind = VMDL_VMX_INSN_VMLAUNCH; break;
+    case VMDL_INSN_VMRESUME: kind = VMDL_VMX_INSN_VMRESUME; break;
+    default:
+        return VMDL_FAULT_UD;   /* INVEPT, INVVPID, VMFUNC, VMCALL */
+    }
+    struct vmdl_vmx_ctx ctx = {0};
+    if (vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR0, &ctx.cr0) ||
+        vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR4, &ctx.cr4) ||
+        vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &ctx.rflags))
+        return VMDL_FAULT_UD;
+    struct vmdl_vmx_operand op[2];
+    for (unsigned i = 0; i < 2; i++)
+        if (!load_operand(vcpu, &insn->op[i], &op[i]))
+            return VMDL_FAULT_UD;
+    struct vmdl_vmx_result res;
+    if (vmdl_vmx_exec(vmx, &ctx, kind, &op[0], &op[1], &res))
+        return VMDL_FAULT_UD;
+    if (res.fault != VMDL_FAULT_NONE)
+        return res.fault;
+    if (res.status == VMDL_VMX_ENTRY) {
+        /* L2 is not modelled: report the entry as failing its control
+         * checks (VMfailValid(7)), launch state unchanged. */
+        vmdl_vmx_entry_failed(vmx, VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD, &res);
+    }
+    if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
+        return VMDL_FAULT_UD;
+    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,
+                           uint64_t *value)
+{
+    struct vmdl_vmx *vmx = vmx_of(opaque, vcpu);
+    if (!vmx)
+        return VMDL_FAULT_GP;
+    vmdl_fault f = vmdl_vmx_rdmsr(vmx, index, value);
+    return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
+}
+
+static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,
+                            uint64_t value)
+{
+    struct vmdl_vmx *vmx = vmx_of(opaque, vcpu);
+    if (!vmx)
+        return VMDL_FAULT_GP;
+    vmdl_fault f = vmdl_vmx_wrmsr(vmx, index, value);
+    return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
+}
+
+static const struct vmdl_msr_ops vmx_msr_ops = {msr_read, msr_write};
+
+static void vmx_reset(void *opaque, struct vmdl_vm *vm)
+{
+    (void)vm;
+    struct vmdl_vmx_attach *h = opaque;
+    for (unsigned i = 0; i < h->n; i++)
+        vmdl_vmx_reset(h->vcpu[i]);
+}
+
+static void vmx_free(void *opaque)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    for (unsigned i = 0; i < h->n; i++)
+        vmdl_vmx_destroy(h->vcpu[i]);
+    vmdl_vmx_model_destroy(h->model);
+    free(h);
+}
+
+/* "name[:arch|:kvm]" -> caps. */
+static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
+{
+    char name[64];
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    enum vmdl_vmx_field_policy pol = VMDL_VMX_FIELDS_KVM;
+    if (colon) {
+        size_t len = (size_t)(colon - spec);
+        if (len >= sizeof(name))
+            return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: profile name too long");
+        memcpy(name, spec, len);
+        name[len] = '\0';
+        if (!strcmp(colon + 1, "arch"))
+            pol = VMDL_VMX_FIELDS_ARCH;
+        else if (strcmp(colon + 1, "kvm"))
+            return vmdl_fail(VMDL_EINVAL,
+                             "vmdl_attach_vmx: profile suffix '%s' is neither "
+                             "':kvm' nor ':arch'", colon);
+        spec = name;
+    }
+    int err = vmdl_vmx_profile_get(spec, caps);
+    if (!err)
+        caps->field_policy = pol;
+    return err;
+}
+
+static int set_vmx_cpuid(struct vmdl_vm *vm)
+{
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(vm, 1, 0, &e)) {
+        memset(&e, 0, sizeof(e));
+        e.leaf = 1;
+    }
+    e.ecx |= 1u << 5;
+    return vmdl_vm_set_cpuid(vm, &e);
+}
+
+int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
+                       const char *profile_name_or_null, uint64_t feature_control,
+                       struct vmdl_vmx_attach **handle)
+{
+    if (!vm)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: NULL vm");
+    if (vmdl_vm_arch(vm) != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: VMX needs an x86 VM");
+    struct vmdl_vmx_caps c;
+    int err;
+    if (caps)
+        c = *caps;
+    else if ((err = parse_profile(profile_name_or_null, &c)))
+        return err;
+    unsigned n = vmdl_vm_nr_vcpus(vm);
+    struct vmdl_vmx_attach *h = calloc(1, sizeof(*h) + n * sizeof(h->vcpu[0]));
+    if (!h)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
+    h->feature_control = feature_control;
+    err = vmdl_vmx_model_create(&c, &h->model);
+    if (err) {
+        free(h);
+        return err;
+    }
+    const struct vmdl_guest_mem *mem = vmdl_vm_guest_mem(vm);
+    for (unsigned i = 0; i < n && !err; i++) {
+        err = vmdl_vmx_create(h->model, mem, &h->vcpu[i]);
+        if (!err) {
+            h->n = i + 1;
+            err = vmdl_vmx_set_feature_control(h->vcpu[i], feature_control);
+        }
+    }
+    if (err) {
+        vmx_free(h);
+        return err;
+    }
+    err = vmdl_vm_add_destroy_hook(vm, vmx_free, h);
+    if (err) {
+        vmx_free(h);
+        return err;
+    }
+    /* From here on h is freed with the VM. */
+    if ((err = vmdl_vm_set_vmx_handler(vm, vmx_insn, h)) ||
+        (err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_FEATURE_CONTROL,
+                                     VMDL_MSR_IA32_FEATURE_CONTROL, &vmx_msr_ops, h)) ||
+        (err = vmdl_vm_add_msr_range(vm, VMDL_MSR_VMX_BASIC,
+                                     VMDL_MSR_VMX_PROCBASED_CTLS3, &vmx_msr_ops, h)) ||
+        (err = vmdl_vm_add_reset_hook(vm, vmx_reset, h)) ||
+        (err = set_vmx_cpuid(vm)))
+        return err;
+    if (handle)
+        *handle = h;
+    return VMDL_OK;
+}
+
+int vmdl_attach_vmx(struct vmdl_vm *vm, const char *profile_name_or_null)
+{
+    return vmdl_attach_vmx_ex(vm, NULL, profile_name_or_null,
+                              VMDL_VMX_ATTACH_FEATURE_CONTROL, NULL);
+}
+
+struct vmdl_vmx *vmdl_vmx_attach_vcpu(struct vmdl_vmx_attach *h, unsigned i)
+{
+    return h && i < h->n ? h->vcpu[i] : NULL;
+}
+
+const struct vmdl_vmx_model *vmdl_vmx_attach_model(struct vmdl_vmx_attach *h)
+{
+    return h ? h->model : NULL;
+}
+
+int vmdl_attach_vmx_model(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
+{
+    return vmdl_attach_vmx(vm, opts ? opts->vmx_profile : NULL);
+}
