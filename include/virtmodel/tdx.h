@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtmodel/guest_mem.h"
 #include "virtmodel/tdx_field_id.h"
 #include "virtmodel/tdx_fields.h"
 #include "virtmodel/tdx_profile.h"
@@ -33,6 +34,7 @@ extern "C" {
 #define VMDL_TDH_SYS_INIT      33
 #define VMDL_TDH_SYS_RD        34
 #define VMDL_TDH_SYS_LP_INIT   35
+#define VMDL_TDH_SYS_RDALL     37
 
 /* TDX module completion status codes (RAX after SEAMCALL). */
 #define VMDL_TDX_SUCCESS                        UINT64_C(0x0000000000000000)
@@ -43,6 +45,7 @@ extern "C" {
 #define VMDL_TDX_SYS_LP_INIT_NOT_PENDING        UINT64_C(0xC000050B00000000)
 #define VMDL_TDX_METADATA_FIELD_ID_INCORRECT    UINT64_C(0xC0000C0000000000)
 #define VMDL_TDX_METADATA_FIELD_NOT_READABLE    UINT64_C(0xC0000C0200000000)
+#define VMDL_TDX_METADATA_LIST_OVERFLOW         UINT64_C(0xC0000C0400000000)
 #define VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT UINT64_C(0x00000C0B00000000)
 /* Operand IDs ORed into bits 31:0 of an operand error. */
 #define VMDL_TDX_OPERAND_RAX 0
@@ -122,11 +125,39 @@ void vmdl_tdx_load(struct vmdl_tdx *m);
  *   TDH.SYS.RD       in RDX = field ID (all ones: "first field");
  *                    out RDX = next readable field ID (all ones at the end
  *                    or on error), R8 = the element's value (0 on error)
+ *   TDH.SYS.RDALL    in RDX = guest-physical address of a 4 KiB-aligned
+ *                    page, R8 = first field ID (all ones: from the start);
+ *                    the page receives a metadata list (8-byte list header
+ *                    {u16 list_buff_size, u16 num_sequences, u32 0}, then
+ *                    sequences: a sequence-header field ID whose
+ *                    LAST_ELEMENT_IN_FIELD / LAST_FIELD_IN_SEQUENCE give its
+ *                    shape, followed by one u64 per element); out R8 = next
+ *                    field ID to ask for when the page was too small
+ *                    (status TDX_METADATA_LIST_OVERFLOW), all ones when done.
+ *                    Needs guest memory (vmdl_tdx_set_guest_mem), else the
+ *                    address is refused as TDX_OPERAND_INVALID|RDX.
  * Returns 0 when the instruction executed (whatever its status), or a
  * negative vmdl_err for a bad call (NULL, lp out of range).
  */
 int vmdl_tdx_seamcall(struct vmdl_tdx *m, unsigned lp,
                       struct vmdl_tdx_regs *regs);
+
+/* Guest memory TDH.SYS.RDALL writes its list to (NULL: none).  The
+ * structure is copied; what it points to must outlive the module. */
+void vmdl_tdx_set_guest_mem(struct vmdl_tdx *m, const struct vmdl_guest_mem *mem);
+
+/* Size of the TDH.SYS.RDALL output page and of its list header. */
+#define VMDL_TDX_RDALL_PAGE 4096
+#define VMDL_TDX_MD_LIST_HEADER_SIZE 8
+
+/*
+ * Walk a metadata list as TDH.SYS.RDALL writes it: call fn for every
+ * element (its field ID and value).  Returns 0, or VMDL_EFORMAT when the
+ * list is malformed (sizes disagree, sequence past the end).
+ */
+int vmdl_tdx_md_list_walk(const void *list, size_t len,
+                          void (*fn)(void *opaque, uint64_t id, uint64_t value),
+                          void *opaque);
 
 /* TDH.SYS.RD through the C API: returns the status; *value and *next
  * (either may be NULL) receive R8 and RDX. */

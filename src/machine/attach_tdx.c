@@ -85,6 +85,8 @@ int vmdl_attach_tdx_ex(struct vmdl_vm *vm, const char *profile_name_or_path,
     int err = vmdl_tdx_create_named(name, n ? n : 1, &m);
     if (err)
         return err;
+    /* TDH.SYS.RDALL writes its list into guest RAM. */
+    vmdl_tdx_set_guest_mem(m, vmdl_vm_guest_mem(vm));
     err = vmdl_vm_add_destroy_hook(vm, tdx_free, m);
     if (err) {
         vmdl_tdx_destroy(m);

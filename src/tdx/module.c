@@ -21,13 +21,6 @@ const uint16_t tdx_elem_base[VMDL_TDX_NR_FIELDS] = {
 #undef X
 };
 
-struct vmdl_tdx {
-    struct tdx_store s;
-    enum vmdl_tdx_state state;
-    unsigned nr_lps;
-    uint64_t lp_init;   /* bit n: TDH.SYS.LP.INIT done on LP n */
-};
-
 void tdx_store_defaults(struct tdx_store *s)
 {
     memset(s, 0, sizeof(*s));
@@ -130,7 +123,14 @@ void vmdl_tdx_load(struct vmdl_tdx *m)
     m->lp_init = 0;
 }
 
-static bool readable(const struct vmdl_tdx *m, unsigned f)
+void vmdl_tdx_set_guest_mem(struct vmdl_tdx *m, const struct vmdl_guest_mem *mem)
+{
+    m->have_mem = mem != NULL;
+    if (mem)
+        m->mem = *mem;
+}
+
+bool tdx_readable(const struct vmdl_tdx *m, unsigned f)
 {
     return (m->s.flags[f] & (TDX_F_PRESENT | TDX_F_READABLE)) ==
            (TDX_F_PRESENT | TDX_F_READABLE);
@@ -141,7 +141,7 @@ static uint64_t next_readable(const struct vmdl_tdx *m, unsigned f,
                               unsigned elem)
 {
     for (; f < VMDL_TDX_NR_FIELDS; f++, elem = 0)
-        if (readable(m, f) && elem < vmdl_tdx_field_elems(f))
+        if (tdx_readable(m, f) && elem < vmdl_tdx_field_elems(f))
             return vmdl_tdx_field(f)->base_id + elem;
     return VMDL_TDX_FID_NA;
 }
@@ -230,6 +230,9 @@ int vmdl_tdx_seamcall(struct vmdl_tdx *m, unsigned lp,
         break;
     case VMDL_TDH_SYS_RD:
         regs->rax = sys_rd(m, lp, regs->rdx, &regs->r8, &regs->rdx);
+        break;
+    case VMDL_TDH_SYS_RDALL:
+        regs->rax = tdx_sys_rdall(m, lp, regs->rdx, &regs->r8);
         break;
     default:
         /* Leaves outside this model (TDH.SYS.CONFIG, TDH.MNG.*, ...). */
@@ -347,6 +350,9 @@ int vmdl_tdx_import(struct vmdl_tdx *m, const void *blob, size_t len)
     err = vmdl_blob_close(&r);
     if (err)
         return err;
+    /* The guest-memory binding is the host's, not part of the state. */
+    t.mem = m->mem;
+    t.have_mem = m->have_mem;
     *m = t;
     return VMDL_OK;
 }

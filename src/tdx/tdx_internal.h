@@ -3,6 +3,7 @@
 #ifndef VMDL_TDX_INTERNAL_H
 #define VMDL_TDX_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,28 @@ struct tdx_store {
 struct vmdl_tdx_profile {
     struct tdx_store s;
 };
+
+struct vmdl_tdx {
+    struct tdx_store s;
+    enum vmdl_tdx_state state;
+    unsigned nr_lps;
+    uint64_t lp_init;   /* bit n: TDH.SYS.LP.INIT done on LP n */
+    struct vmdl_guest_mem mem;  /* where TDH.SYS.RDALL writes */
+    bool have_mem;
+};
+
+/* Present and host-readable. */
+bool tdx_readable(const struct vmdl_tdx *m, unsigned f);
+
+/* The TDH.SYS.RDALL leaf (after the module-loaded and leaf checks). */
+uint64_t tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
+                       uint64_t *r8);
+
+/* TDH.SYS.RDALL's list builder, with the buffer size as a parameter (the
+ * leaf uses VMDL_TDX_RDALL_PAGE; tests use small sizes to reach overflow).
+ * Returns the status; *len = bytes of buf written (0: none). */
+uint64_t tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
+                       uint32_t size, uint64_t *next, uint32_t *len);
 
 /* Every entry present and readable, every element at its default. */
 void tdx_store_defaults(struct tdx_store *s);

@@ -13,6 +13,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/tdx.h"
 #include "virtmodel/tdx_reader.h"
+#include "tdx/tdx_internal.h"
 
 #define NA VMDL_TDX_FID_NA
 
@@ -1110,6 +1111,198 @@ static void test_blob_refusals_leave_state(void **state)
     vmdl_tdx_destroy(dst);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* TDH.SYS.RDALL                                                      */
+
+struct collect {
+    struct vmdl_tdx *m;
+    unsigned char seen[VMDL_TDX_NR_FIELDS][64];
+    unsigned n;
+    int dup, bad;
+};
+
+static void collect_fn(void *opaque, uint64_t id, uint64_t value)
+{
+    struct collect *c = opaque;
+    unsigned k;
+    int f = vmdl_tdx_field_by_id(id, &k);
+    uint64_t v = 0;
+    if (f < 0 || vmdl_tdx_sys_rd(c->m, 0, id, &v, NULL) || v != value ||
+        vmdl_tdx_fid_elem_size_code(id) !=
+            vmdl_tdx_fid_elem_size_code(vmdl_tdx_field((unsigned)f)->base_id)) {
+        c->bad++;
+        return;
+    }
+    if (c->seen[f][k]++)
+        c->dup++;
+    c->n++;
+}
+
+static uint8_t rdall_ram[3 * 4096];
+
+static uint64_t rdall(struct vmdl_tdx *m, uint64_t gpa, uint64_t start,
+                      uint64_t *next)
+{
+    struct vmdl_tdx_regs r = {.rax = VMDL_TDH_SYS_RDALL, .rdx = gpa, .r8 = start};
+    assert_int_equal(vmdl_tdx_seamcall(m, 0, &r), 0);
+    *next = r.r8;
+    assert_int_equal(r.rdx, gpa);
+    return r.rax;
+}
+
+static void check_rdall(const char *profile, unsigned want)
+{
+    static struct vmdl_flat_mem flat = {rdall_ram, 0x10000, sizeof rdall_ram};
+    struct vmdl_guest_mem mem;
+    vmdl_flat_mem_init(&mem, &flat);
+    struct vmdl_tdx *m = make_ready(profile);
+    vmdl_tdx_set_guest_mem(m, &mem);
+    memset(rdall_ram, 0xEE, sizeof rdall_ram);
+    uint64_t next = 0;
+    assert_int_equal(rdall(m, 0x11000, NA, &next), VMDL_TDX_SUCCESS);
+    assert_int_equal(next, NA);
+    static struct collect c;
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    uint8_t *page = rdall_ram + 0x1000;
+    uint16_t size = (uint16_t)(page[0] | page[1] << 8);
+    assert_int_equal(vmdl_tdx_md_list_walk(page, 4096, collect_fn, &c), 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.dup, 0);
+    assert_int_equal(c.n, want);
+    /* Only the list's own bytes were written. */
+    assert_int_equal(page[size], 0xEE);
+    assert_int_equal(rdall_ram[0xFFF], 0xEE);
+    /* First sequence: VENDOR_ID and BUILD_DATE (class 8, codes 0-1, 32-bit),
+     * 2 fields of 1 element. */
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h |= (uint64_t)page[8 + i] << (8 * i);
+    assert_int_equal(h, fid("VENDOR_ID") | 1ull << 38);
+    vmdl_tdx_destroy(m);
+}
+
+static void test_rdall_1_5_05(void **s) { (void)s; check_rdall("tdx-1.5.05", 185); }
+static void test_rdall_1_5_08(void **s) { (void)s; check_rdall("tdx-1.5.08", 188); }
+static void test_rdall_2_0_02(void **s) { (void)s; check_rdall("tdx-2.0.02", 189); }
+
+static void test_rdall_errors(void **state)
+{
+    (void)state;
+    static struct vmdl_flat_mem flat = {rdall_ram, 0x10000, sizeof rdall_ram};
+    struct vmdl_guest_mem mem;
+    vmdl_flat_mem_init(&mem, &flat);
+    struct vmdl_tdx *m = make("tdx-1.5.08");
+    uint64_t next = 0;
+    /* LP not initialized (checked before the address). */
+    assert_int_equal(rdall(m, 3, NA, &next), VMDL_TDX_SYS_LP_INIT_NOT_DONE);
+    assert_int_equal(next, NA);
+    assert_int_equal(vmdl_tdx_init_all(m), 0);
+    /* No guest memory bound, misaligned, not RAM. */
+    assert_int_equal(rdall(m, 0x11000, NA, &next),
+                     VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX);
+    vmdl_tdx_set_guest_mem(m, &mem);
+    assert_int_equal(rdall(m, 0x11008, NA, &next),
+                     VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX);
+    assert_int_equal(rdall(m, 0x13000, NA, &next),
+                     VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX);
+    assert_int_equal(rdall(m, 0x0, NA, &next),
+                     VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX);
+    /* Start IDs: not a field start, wrong size, absent, unknown. */
+    assert_int_equal(rdall(m, 0x11000, fid("CPUID_CONFIG_VALUES") + 1, &next),
+                     VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
+    assert_int_equal(rdall(m, 0x11000, fid("MAJOR_VERSION") | 3ull << 32, &next),
+                     VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
+    assert_int_equal(rdall(m, 0x11000, fid("PAMT_PAGE_BITMAP_ENTRY_BITS"), &next),
+                     VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
+    assert_int_equal(rdall(m, 0x11000, 0x0800000100000077ull, &next),
+                     VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
+    assert_int_equal(next, NA);
+    /* A start in the middle: the list begins there; context code ignored. */
+    assert_int_equal(rdall(m, 0x11000, (fid("CPUID_CONFIG_VALUES") + 62) | 1ull << 52,
+                           &next), VMDL_TDX_SUCCESS);
+    uint8_t *page = rdall_ram + 0x1000;
+    assert_int_equal(page[0] | page[1] << 8, 8 + 8 + 16);
+    assert_int_equal(page[2], 1);
+    vmdl_tdx_destroy(m);
+}
+
+static void test_rdall_overflow_resume(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = make_text("vmdl-tdx-profile 1\nname x\n"
+                                   "base tdx-2.0.02\nunreadable CMR_BASE\n");
+    uint8_t buf[4096];
+    uint64_t next = 0;
+    uint32_t len = 99;
+    /* Too small for anything. */
+    assert_int_equal(tdx_dump_list(m, fid("NUM_CMRS"), buf, 23, &next, &len),
+                     VMDL_TDX_METADATA_LIST_OVERFLOW);
+    assert_int_equal(next, fid("NUM_CMRS"));
+    assert_int_equal(len, 0);
+    /* Starting on an unreadable field: its sequence is empty, skipped. */
+    assert_int_equal(tdx_dump_list(m, fid("CMR_BASE") + 3, buf, 4096, &next, &len),
+                     VMDL_TDX_SUCCESS);
+    uint64_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h |= (uint64_t)buf[8 + i] << (8 * i);
+    assert_int_equal(h, fid("CMR_SIZE") | 31ull << 38);
+    /* Small pages (room for at least one 2-element field): every call
+     * overflows but the last, and the pieces
+     * together hold every readable element exactly once. */
+    for (uint32_t size = 32; size <= 112; size += 40) {
+        static struct collect c;
+        memset(&c, 0, sizeof c);
+        c.m = m;
+        uint64_t start = NA;
+        unsigned calls = 0;
+        for (;;) {
+            uint64_t st = tdx_dump_list(m, start, buf, size, &next, &len);
+            calls++;
+            assert_true(len <= size);
+            assert_int_equal(vmdl_tdx_md_list_walk(buf, len, collect_fn, &c), 0);
+            if (st == VMDL_TDX_SUCCESS) {
+                assert_int_equal(next, NA);
+                break;
+            }
+            assert_int_equal(st, VMDL_TDX_METADATA_LIST_OVERFLOW);
+            assert_true(next != NA && next != start);
+            start = next;
+            assert_true(calls < 1000);
+        }
+        assert_int_equal(c.bad, 0);
+        assert_int_equal(c.dup, 0);
+        assert_int_equal(c.n, 189 - 32);
+        assert_true(calls > 5);
+    }
+    vmdl_tdx_destroy(m);
+}
+
+static void test_md_list_walk_refusals(void **state)
+{
+    (void)state;
+    uint8_t b[64] = {0};
+    static struct collect c;
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 4, collect_fn, &c), VMDL_EFORMAT);
+    b[0] = 8;
+    b[4] = 1;  /* reserved */
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 64, collect_fn, &c), VMDL_EFORMAT);
+    b[4] = 0;
+    b[0] = 80; /* bigger than the buffer */
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 64, collect_fn, &c), VMDL_EFORMAT);
+    b[0] = 16;
+    b[2] = 1;  /* one sequence of 1x1 element needs 24 bytes */
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 64, collect_fn, &c), VMDL_EFORMAT);
+    b[0] = 32; /* 8 bytes too many */
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 64, collect_fn, &c), VMDL_EFORMAT);
+    assert_non_null(strstr(vmdl_last_error(), "header says 32"));
+    b[0] = 8;
+    b[2] = 1;  /* a sequence header past the end */
+    assert_int_equal(vmdl_tdx_md_list_walk(b, 64, collect_fn, &c), VMDL_EFORMAT);
+    assert_int_equal(vmdl_tdx_md_list_walk(NULL, 64, collect_fn, &c), VMDL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1149,6 +1342,12 @@ int main(void)
 #ifdef TDX_PROFILE_DIR
         cmocka_unit_test(test_profile_files_in_tree),
 #endif
+        cmocka_unit_test(test_rdall_1_5_05),
+        cmocka_unit_test(test_rdall_1_5_08),
+        cmocka_unit_test(test_rdall_2_0_02),
+        cmocka_unit_test(test_rdall_errors),
+        cmocka_unit_test(test_rdall_overflow_resume),
+        cmocka_unit_test(test_md_list_walk_refusals),
         cmocka_unit_test(test_blob_roundtrip),
         cmocka_unit_test(test_blob_refusals_leave_state),
     };

@@ -5,7 +5,7 @@
  * init (TDH.SYS.LP.INIT), then the global metadata read field by field with
  * TDH.SYS.RD into tdx_sys_info-like structures, the version line Linux
  * prints, and Linux's NO_RBP_MOD feature check.  Then a next-field walk over
- * everything readable.  Run with --tdx-profile NAME|FILE.
+ * everything readable and the same through one TDH.SYS.RDALL list.  Run with --tdx-profile NAME|FILE.
  *
  * Exit: 0 all good; 1 SEAMCALL/metadata failure; 2 the feature check
  * refused the module (as Linux refuses it).
@@ -16,6 +16,7 @@
 #define TDH_SYS_INIT     33
 #define TDH_SYS_RD       34
 #define TDH_SYS_LP_INIT  35
+#define TDH_SYS_RDALL    37
 #define TDX_SUCCESS      0ull
 #define TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT 0x00000C0B00000000ull
 /* Linux's software code for VMfailInvalid (no module loaded). */
@@ -165,6 +166,29 @@ static int walk(unsigned *count)
     return 0;
 }
 
+/* The whole readable metadata as one list (TDH.SYS.RDALL), counted. */
+static uint8_t md_list[4096] __attribute__((aligned(4096)));
+
+static int rdall(unsigned *elems, unsigned *seqs)
+{
+    struct seam_args a = {.rdx = (uint64_t)(uintptr_t)md_list,
+                          .r8 = MD_FIELD_ID_NA};
+    uint64_t st = seamcall(TDH_SYS_RDALL, &a);
+    if (st != TDX_SUCCESS || a.r8 != MD_FIELD_ID_NA)
+        return -5;
+    const uint64_t *q = (const uint64_t *)md_list;
+    unsigned size = q[0] & 0xFFFF, nseq = (q[0] >> 16) & 0xFFFF, off = 1;
+    *elems = 0;
+    for (unsigned s = 0; s < nseq; s++) {
+        uint64_t h = q[off++];
+        unsigned n = (unsigned)(((h >> 34) & 0xF) + 1) * (unsigned)(((h >> 38) & 0x1FF) + 1);
+        *elems += n;
+        off += n;
+    }
+    *seqs = nseq;
+    return off * 8 == size ? 0 : -74; /* EBADMSG */
+}
+
 int main(void)
 {
     struct seam_args a = {0};
@@ -203,6 +227,13 @@ int main(void)
         return 1;
     }
     rt_printf("tdx: next-field walk visited %u readable elements\n", n);
+    unsigned elems = 0, seqs = 0;
+    if (rdall(&elems, &seqs)) {
+        rt_puts("tdx: TDH.SYS.RDALL failed\n");
+        return 1;
+    }
+    rt_printf("tdx: TDH.SYS.RDALL listed %u elements in %u sequences\n",
+              elems, seqs);
 
     if (!(info.tdx_features0 & TDX_FEATURES0_NO_RBP_MOD)) {
         rt_puts("virt/tdx: frame pointer (RBP) clobber bug present, upgrade "
