@@ -459,7 +459,10 @@ int vmdl_napicv_run_selftest_scenario(enum vmdl_napicv_behaviour b,
      * L2's APIC_BASE and x2APIC accesses reach L0, i.e. L1's own APIC. */
     struct vmdl_vmcs_apicv v02 = {.proc_controls = 0};
 
-    /* L1: modify the APIC ID to make KVM inhibit APICv. */
+    /* L1: xapic_enable() (software-enable through SPIV), then modify the
+     * APIC ID to make KVM inhibit APICv. */
+    l1_xapic_write(&s, VMDL_LAPIC_SVR,
+                   l1_xapic_read(&s, VMDL_LAPIC_SVR) | VMDL_LAPIC_SVR_ENABLE);
     l1_xapic_write(&s, VMDL_LAPIC_ID, 1u << 24);
     out->inhibited_in_l1 = !vmdl_lapic_apicv_active(s.apic);
     /* Self-IPI, taken without EOI: in vISR but not in SVI. */
@@ -477,6 +480,9 @@ int vmdl_napicv_run_selftest_scenario(enum vmdl_napicv_behaviour b,
     vmdl_napicv_enter_l2(s.n, &v02);
     vmdl_lapic_msr_write(s.apic, VMDL_MSR_IA32_APIC_BASE,
                          vmdl_lapic_get_base(s.apic) | VMDL_APIC_BASE_EXTD);
+    uint64_t spiv = 0;
+    vmdl_lapic_msr_read(s.apic, X2APIC_MSR(VMDL_LAPIC_SVR), &spiv);
+    vmdl_lapic_msr_write(s.apic, X2APIC_MSR(VMDL_LAPIC_SVR), spiv | VMDL_LAPIC_SVR_ENABLE);
     out->vmcs01_while_l2 = s.n->vmcs01;
     out->pending_while_l2 = s.n->pend;
     vmdl_napicv_exit_l2(s.n);
@@ -515,6 +521,9 @@ int vmdl_napicv_run_selftest_scenario(enum vmdl_napicv_behaviour b,
                          base & ~(VMDL_APIC_BASE_EXTD | VMDL_APIC_BASE_EN));
     vmdl_lapic_msr_write(s.apic, VMDL_MSR_IA32_APIC_BASE,
                          (base & ~VMDL_APIC_BASE_EXTD) | VMDL_APIC_BASE_EN);
+    uint64_t svr = 0;
+    vmdl_lapic_mmio_read(s.apic, VMDL_LAPIC_SVR, 4, &svr);
+    vmdl_lapic_mmio_write(s.apic, VMDL_LAPIC_SVR, 4, svr | VMDL_LAPIC_SVR_ENABLE);
     vmdl_lapic_mmio_write(s.apic, VMDL_LAPIC_ID, 4, 1u << 24);
     vmdl_napicv_exit_l2(s.n);
     vmdl_lapic_msr_read(s.apic, VMDL_MSR_IA32_APIC_BASE, &base);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "virtmodel/bits.h"
 #include "virtmodel/blob.h"
 #include "virtmodel/error.h"
 #include "virtmodel/lapic.h"
