@@ -163,7 +163,7 @@ static uint64_t sys_rd(struct vmdl_tdx *m, unsigned lp, uint64_t id,
     /* LP-scope init implies TDH.SYS.INIT was done. */
     if (!((m->lp_init >> lp) & 1))
         return VMDL_TDX_SYS_LP_INIT_NOT_DONE;
-    if (id == VMDL_TDX_FID_NA) {
+    if (tdx_is_null_id(id)) {   /* context code bits aside */
         *rdx = next_readable(m, 0, 0);
         return VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT;
     }

@@ -153,8 +153,10 @@ uint64_t tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
     if ((gpa & (VMDL_TDX_RDALL_PAGE - 1)) || !m->have_mem ||
         vmdl_guest_read(&m->mem, gpa, page, sizeof(page)))
         return VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX;
-    /* CONTEXT_CODE is implicit (SYS). */
-    if (start != VMDL_TDX_FID_NA)
+    /* CONTEXT_CODE is implicit (SYS); all ones (context aside): start. */
+    if (tdx_is_null_id(start))
+        start = VMDL_TDX_FID_NA;
+    else
         start &= ~(UINT64_C(7) << VMDL_TDX_FID_CONTEXT_SHIFT);
     uint32_t len = 0;
     uint64_t next;

@@ -43,6 +43,12 @@ struct vmdl_tdx {
     bool have_mem;
 };
 
+/* "No field" as the module tests it: all ones, the context code aside. */
+static inline bool tdx_is_null_id(uint64_t id)
+{
+    return (id | UINT64_C(7) << VMDL_TDX_FID_CONTEXT_SHIFT) == VMDL_TDX_FID_NA;
+}
+
 /* Present and host-readable. */
 bool tdx_readable(const struct vmdl_tdx *m, unsigned f);
 

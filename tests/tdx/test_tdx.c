@@ -414,6 +414,11 @@ static unsigned walk(struct vmdl_tdx *m, const struct vmdl_tdx_profile *p)
     assert_int_equal(vmdl_tdx_sys_rd(m, 0, NA, &v, &next),
                      VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT);
     assert_int_equal(v, 0);
+    /* The context code is not part of the "no field" test. */
+    uint64_t first = next;
+    assert_int_equal(vmdl_tdx_sys_rd(m, 0, NA & ~(7ull << 52), &v, &next),
+                     VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT);
+    assert_int_equal(next, first);
     unsigned visits = 0;
     for (id = next; id != NA; id = next) {
         unsigned k;
@@ -1219,6 +1224,10 @@ static void test_rdall_errors(void **state)
     assert_int_equal(rdall(m, 0x11000, 0x0800000100000077ull, &next),
                      VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
     assert_int_equal(next, NA);
+    /* All ones but the context code: from the start. */
+    assert_int_equal(rdall(m, 0x11000, NA & ~(7ull << 52), &next), VMDL_TDX_SUCCESS);
+    assert_int_equal(next, NA);
+    assert_int_equal(rdall_ram[0x1000 + 8], 0);  /* VENDOR_ID's field code */
     /* A start in the middle: the list begins there; context code ignored. */
     assert_int_equal(rdall(m, 0x11000, (fid("CPUID_CONFIG_VALUES") + 62) | 1ull << 52,
                            &next), VMDL_TDX_SUCCESS);
