@@ -7,8 +7,9 @@
  * prints, and Linux's NO_RBP_MOD feature check.  Then a next-field walk over
  * everything readable and the same through one TDH.SYS.RDALL list.  Run with --tdx-profile NAME|FILE.
  *
- * Exit: 0 all good; 1 SEAMCALL/metadata failure; 2 the feature check
- * refused the module (as Linux refuses it).
+ * Exit: 0 all good; 3 the feature check refused the module (as Linux
+ * refuses it), harness status 7; 4 a SEAMCALL or metadata failure, harness
+ * status 9 (values chosen not to collide with the harness's own statuses).
  */
 #include "guest.h"
 
@@ -22,6 +23,9 @@
 /* Linux's software code for VMfailInvalid (no module loaded). */
 #define TDX_SEAMCALL_VMFAILINVALID 0x8000FF00FFFF0000ull
 #define MD_FIELD_ID_NA   0xFFFFFFFFFFFFFFFFull
+
+#define EXIT_REFUSED 3
+#define EXIT_FAILED  4
 
 #define TDX_FEATURES0_TD_PRESERVING (1ull << 1)
 #define TDX_FEATURES0_NO_RBP_MOD    (1ull << 18)
@@ -197,15 +201,15 @@ int main(void)
     if (ret == -19)
         rt_puts("virt/tdx: module not loaded\n");
     if (ret)
-        return 1;
+        return EXIT_FAILED;
     a = (struct seam_args){0};
     if (seamcall_prerr(TDH_SYS_LP_INIT, &a))
-        return 1;
+        return EXIT_FAILED;
 
     ret = get_sys_info();
     if (ret) {
         rt_printf("virt/tdx: reading global metadata failed: %d\n", ret);
-        return 1;
+        return EXIT_FAILED;
     }
     rt_printf("tdx: features0 0x%lx, %u TDMRs x %u reserved areas, PAMT "
               "entries %u/%u/%u bytes\n", info.tdx_features0, info.max_tdmrs,
@@ -224,13 +228,13 @@ int main(void)
     unsigned n = 0;
     if (walk(&n)) {
         rt_puts("tdx: next-field walk failed\n");
-        return 1;
+        return EXIT_FAILED;
     }
     rt_printf("tdx: next-field walk visited %u readable elements\n", n);
     unsigned elems = 0, seqs = 0;
     if (rdall(&elems, &seqs)) {
         rt_puts("tdx: TDH.SYS.RDALL failed\n");
-        return 1;
+        return EXIT_FAILED;
     }
     rt_printf("tdx: TDH.SYS.RDALL listed %u elements in %u sequences\n",
               elems, seqs);
@@ -238,7 +242,7 @@ int main(void)
     if (!(info.tdx_features0 & TDX_FEATURES0_NO_RBP_MOD)) {
         rt_puts("virt/tdx: frame pointer (RBP) clobber bug present, upgrade "
                 "TDX module\n");
-        return 2;
+        return EXIT_REFUSED;
     }
     rt_puts("tdx: module initialized\n");
     return 0;
