@@ -53,13 +53,27 @@ static void pi_set_ndst(struct vmdl_lapic *a, uint8_t *d)
     memcpy(d + VMDL_PI_NDST_BYTE, &ndst, 4);
 }
 
+/* The descriptor to work on: the host buffer itself, or a copy of the guest
+ * one in buf (written back with pi_done). */
+static uint8_t *pi_get(struct vmdl_lapic *a, uint8_t *buf)
+{
+    if (!a->v.pi_in_guest)
+        return a->v.pi_host;
+    return pi_load(a, buf) ? NULL : buf;
+}
+
+static void pi_done(struct vmdl_lapic *a, const uint8_t *d)
+{
+    if (a->v.pi_in_guest)
+        pi_store(a, d);
+}
+
 /* Posted-interrupt processing: merge PIR into VIRR, RVI = max(RVI, PIR). */
 static void pir_to_irr(struct vmdl_lapic *a)
 {
-    uint8_t d[VMDL_PI_DESC_SIZE];
-    if (pi_load(a, d))
-        return;
-    if (!dbit(d, VMDL_PI_ON_BIT))
+    uint8_t buf[VMDL_PI_DESC_SIZE];
+    uint8_t *d = pi_get(a, buf);
+    if (!d || !dbit(d, VMDL_PI_ON_BIT))
         return;
     dset(d, VMDL_PI_ON_BIT, false);
     int high = -1;
@@ -73,7 +87,7 @@ static void pir_to_irr(struct vmdl_lapic *a)
         high = (int)(w * 32 + 31 - (unsigned)__builtin_clz(bits));
         memset(d + 4 * w, 0, 4);
     }
-    pi_store(a, d);
+    pi_done(a, d);
     if (high >= 0) {
         a->v.st.pir_syncs++;
         if ((unsigned)high > RVI(a->v.gis))
@@ -83,8 +97,9 @@ static void pir_to_irr(struct vmdl_lapic *a)
 
 static void post(struct vmdl_lapic *a, uint8_t vec)
 {
-    uint8_t d[VMDL_PI_DESC_SIZE];
-    if (pi_load(a, d))
+    uint8_t buf[VMDL_PI_DESC_SIZE];
+    uint8_t *d = pi_get(a, buf);
+    if (!d)
         return;
     dset(d, vec, true);
     a->v.st.posted++;
@@ -92,7 +107,7 @@ static void post(struct vmdl_lapic *a, uint8_t vec)
         dset(d, VMDL_PI_ON_BIT, true);
         a->v.st.notifications++;
     }
-    pi_store(a, d);
+    pi_done(a, d);
 }
 
 /* ---- backend ops ---- */
