@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtmodel/amd_pmu.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -57,9 +58,16 @@ static void usage(FILE *f)
 "  --apicv             use the APICv backend of the local APIC model\n"
 "  --apicv-deferred-nested-updates   old KVM behaviour (quirk)\n"
 "  --tdx-profile P     TDX module profile name or profile file (tdx model)\n"
-"  --pmu CONFIG        AMD PMU: perfmonv2 (default), core, legacy, off\n"
-"  --pmu-quirk-no-reset        PMU state survives a VM reset (old QEMU)\n"
-"  --pmu-quirk-gp-reserved     #GP on reserved event-select bits (old KVM)\n"
+"  --pmu CONFIG        AMD PMU: perfmonv2 (default), v2:N, core, legacy, off\n"
+"  --pmu-quirk-no-reset        PMU state survives a VM reset (QEMU before\n"
+"                              its fix)\n"
+"  --pmu-quirk-gp-reserved     #GP on reserved event-select bits (KVM before\n"
+"                              2022)\n"
+"  --pmu-quirk-disable-ignored --pmu off does not reach the vCPU (QEMU before\n"
+"                              KVM_PMU_CAP_DISABLE)\n"
+"  --pmu-quirk-no-status-set   GLOBAL_STATUS_SET #GPs (older KVM)\n"
+"  --pmu-quirk-global-ctl-zero GLOBAL_CTL starts at 0 (KVM 6.0-6.9)\n"
+"  --pmu-arch-counters         up to 15 PerfMonV2 counters instead of KVM's 6\n"
 "  --gicv5-pcpus N     modelled physical CPUs for the GICv5 model (default 2)\n"
 "  --gicv5-sparse      sparse PPI storage in the GICv5 model\n"
 "  --help              this text\n"
@@ -103,7 +111,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
            O_STATS, O_RAW, O_LOAD, O_VENDOR, O_MSR, O_VMXP, O_APICV, O_APICVQ,
-           O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_GPCPU, O_GSPARSE, O_HELP };
+           O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_PMUQD, O_PMUQS, O_PMUQZ, O_PMUAC, O_GPCPU, O_GSPARSE, O_HELP };
     static const struct option longopts[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -124,6 +132,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"pmu", required_argument, 0, O_PMU},
         {"pmu-quirk-no-reset", no_argument, 0, O_PMUQR},
         {"pmu-quirk-gp-reserved", no_argument, 0, O_PMUQG},
+        {"pmu-quirk-disable-ignored", no_argument, 0, O_PMUQD},
+        {"pmu-quirk-no-status-set", no_argument, 0, O_PMUQS},
+        {"pmu-quirk-global-ctl-zero", no_argument, 0, O_PMUQZ},
+        {"pmu-arch-counters", no_argument, 0, O_PMUAC},
         {"gicv5-pcpus", required_argument, 0, O_GPCPU},
         {"gicv5-sparse", no_argument, 0, O_GSPARSE},
         {"help", no_argument, 0, O_HELP},
@@ -190,8 +202,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_APICVQ: o->mopts.apicv_nested_quirk = true; break;
         case O_TDXP: o->mopts.tdx_profile = optarg; break;
         case O_PMU: o->mopts.pmu = optarg; break;
-        case O_PMUQR: o->mopts.pmu_quirk_no_reset = true; break;
-        case O_PMUQG: o->mopts.pmu_quirk_gp_reserved = true; break;
+        case O_PMUQR: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_NO_VM_RESET; break;
+        case O_PMUQG: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_EVTSEL_RSVD_GP; break;
+        case O_PMUQD: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_DISABLE_IGNORED; break;
+        case O_PMUQS: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_NO_STATUS_SET; break;
+        case O_PMUQZ: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_GLOBAL_CTL_ZERO; break;
+        case O_PMUAC: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_ARCH_COUNTERS; break;
         case O_GPCPU:
             if (parse_u64(optarg, &n, "--gicv5-pcpus")) return -1;
             if (n < 1 || n > 64) {

@@ -351,8 +351,22 @@ uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu);
  */
 void vmdl_vcpu_need_insn_count(struct vmdl_vcpu *vcpu, bool on);
 /* Ask the run loop to come back to the models no later than after `insns`
- * more retired instructions (a counter overflow, a timer deadline). */
+ * more retired instructions (a counter overflow, a timer deadline).  The
+ * earliest outstanding request wins; it is dropped once reached. */
 void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns);
+
+/*
+ * Models with their own notion of time (a PMU counter that will overflow)
+ * register these: next_event gives the virtual time (retired instructions)
+ * at which the model wants control back, UINT64_MAX for never; advance is
+ * called whenever the run loop regains control with the current time.
+ */
+struct vmdl_time_ops {
+    void (*advance)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now);
+    uint64_t (*next_event)(void *opaque, struct vmdl_vcpu *vcpu);
+};
+int vmdl_vm_add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
+                          void *opaque);
 
 /* Per-vCPU x86 state the machine keeps virtual (guest believes CPL0). */
 bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu);

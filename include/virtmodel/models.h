@@ -8,6 +8,7 @@
 #define VIRTMODEL_MODELS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "virtmodel/machine.h"
 
@@ -17,9 +18,8 @@ struct vmdl_model_options {
     bool apicv;                /* --apicv */
     bool apicv_nested_quirk;   /* --apicv-deferred-nested-updates */
     const char *tdx_profile;   /* --tdx-profile NAME|FILE */
-    const char *pmu;           /* --pmu CONFIG (e.g. "perfmonv2", "legacy", "off") */
-    bool pmu_quirk_no_reset;   /* --pmu-quirk-no-reset: PMU survives VM reset */
-    bool pmu_quirk_gp_reserved;/* --pmu-quirk-gp-reserved: #GP on reserved bits */
+    const char *pmu;           /* --pmu CONFIG: perfmonv2, v2:N, core, legacy, off */
+    uint32_t pmu_quirks;       /* enum vmdl_amd_pmu_quirk bits (--pmu-quirk-*) */
     unsigned gicv5_pcpus;      /* --gicv5-pcpus N (modelled physical CPUs) */
     bool gicv5_sparse;         /* --gicv5-sparse */
 };

@@ -436,33 +436,68 @@ static void simple_exit(struct vmdl_exit *exit, enum vmdl_exit_reason r, uint64_
     exit->pc = pc;
 }
 
+/*
+ * Effective address of a single-register load/store (unsigned 12-bit or
+ * unscaled 9-bit immediate forms), or false for anything else.  Only these
+ * can be completed as a device access.
+ */
+static bool ldst_address(struct vmdl_vcpu *v, uint32_t w, uint64_t *ea, bool *is_load)
+{
+    unsigned rn = (w >> 5) & 0x1F;
+    uint64_t base = rn == 31 ? rd(v, UC_ARM64_REG_SP) : read_x(v, rn);
+    unsigned size = w >> 30;
+    unsigned opc = (w >> 22) & 3;
+    if ((w & 0x3F000000u) == 0x39000000u) {
+        *ea = base + ((uint64_t)((w >> 10) & 0xFFF) << size);
+    } else if ((w & 0x3F200C00u) == 0x38000000u) {
+        int64_t imm9 = (int64_t)((w >> 12) & 0x1FF);
+        if (imm9 & 0x100)
+            imm9 -= 0x200;
+        *ea = base + (uint64_t)imm9;
+    } else {
+        return false;
+    }
+    *is_load = opc != 0;
+    return true;
+}
+
+/*
+ * Unicorn leaves PC at the start of the translation block in an unmapped-
+ * memory hook (the registers are current): decode forward to the load or
+ * store whose address is the one that faulted.
+ */
 static int mmio_to_caller(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t pc)
 {
     if (v->stop_vector == UC_MEM_FETCH_UNMAPPED) {
         simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
         snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
                  "instruction fetch from 0x%llx, which is not RAM",
-                 (unsigned long long)pc);
+                 (unsigned long long)v->exit.u.mmio.addr);
         return 0;
     }
-    uint32_t w = insn_at(v, pc);
-    /* Single-register loads/stores keep Rt in bits 4:0 and are the only
-     * accesses a device exit can complete. */
-    bool ldst = (w & 0x0A000000u) == 0x08000000u;
-    if (!ldst) {
-        simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
-        snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
-                 "access to 0x%llx (no RAM, no device) by an instruction that "
-                 "cannot be completed", (unsigned long long)v->exit.u.mmio.addr);
-        return 0;
+    uint64_t addr = v->exit.u.mmio.addr;
+    for (unsigned n = 0; n < 64; n++, pc += 4) {
+        uint32_t w = insn_at(v, pc);
+        uint64_t ea;
+        bool is_load;
+        if (!ldst_address(v, w, &ea, &is_load) || addr < ea ||
+            addr >= ea + (1u << (w >> 30)))
+            continue;
+        wr(v, UC_ARM64_REG_PC, pc);
+        v->exit.reason = VMDL_EXIT_MMIO;
+        v->exit.pc = pc;
+        v->pending = v->exit.u.mmio.is_write ? PENDING_MMIO_WRITE : PENDING_MMIO_READ;
+        v->pending_reg = w & 0x1F;
+        *exit = v->exit;
+        vmdl__trace_exit(v, "mmio", pc, "to caller");
+        return 1;
     }
-    v->exit.reason = VMDL_EXIT_MMIO;
-    v->exit.pc = pc;
-    v->pending = v->exit.u.mmio.is_write ? PENDING_MMIO_WRITE : PENDING_MMIO_READ;
-    v->pending_reg = w & 0x1F;
-    *exit = v->exit;
-    vmdl__trace_exit(v, "mmio", pc, "to caller");
-    return 1;
+    simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
+    snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
+             "access to 0x%llx (no RAM, no device) by an instruction that "
+             "cannot be completed as a device access",
+             (unsigned long long)addr);
+    return 0;
 }
 
 int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)

@@ -82,6 +82,8 @@ struct vmdl_vcpu {
     unsigned index;
     uc_engine *uc;
     uc_context *ctx;        /* scratch for the x86 exception-state fix */
+    uc_context *io_ctx;     /* registers at an I/O exit (see x86_vcpu.c) */
+    bool exc_dirty;         /* an exception was raised: clear QEMU's state */
     uc_hook hooks[12];
     unsigned nr_hooks;
     uc_hook block_hook;
@@ -160,6 +162,8 @@ struct vmdl_vm {
     unsigned nr_destroys;
     vmdl_x86_insn_fn vmx_fn, seam_fn;
     void *vmx_opaque, *seam_opaque;
+    struct time_hook { const struct vmdl_time_ops *ops; void *opaque; } times[MAX_HANDLERS];
+    unsigned nr_times;
     const struct vmdl_irqchip_ops *irqchip;
     void *irqchip_opaque;
 

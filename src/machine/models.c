@@ -2,10 +2,29 @@
 /* The registry of attachable models, used by the harness's --models. */
 #include <string.h>
 
+#include "virtmodel/attach_amd_pmu.h"
+#include "virtmodel/attach_gicv5.h"
+#include "virtmodel/attach_tdx.h"
+#include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
 #include "virtmodel/models.h"
 
+static int attach_amd_pmu(struct vmdl_vm *vm, const struct vmdl_model_options *o)
+{
+    return vmdl_attach_amd_pmu_named(vm, o->pmu ? o->pmu : "perfmonv2", o->pmu_quirks);
+}
+
+/* Order matters: interrupt controllers first, so that later models (the
+ * PMU's PMI) can find them. */
 static const struct vmdl_model_info models[] = {
+    {"vmx", VMDL_ARCH_X86_64, "VMX vmcs12: field table, VMREAD/VMWRITE, profiles, "
+     "VMCS_ENUM (nested VMX)", vmdl_attach_vmx_model},
+    {"tdx", VMDL_ARCH_X86_64, "TDX module global metadata over SEAMCALL (TDH.SYS.RD)",
+     vmdl_attach_tdx_model},
+    {"amd_pmu", VMDL_ARCH_X86_64, "AMD PMU: K7/core-extension/PerfMonV2 MSRs "
+     "(attaches on --vendor amd)", attach_amd_pmu},
+    {"gicv5", VMDL_ARCH_ARM64, "GICv5 CPU interface, PPIs (vGIC-v5)",
+     vmdl_attach_gicv5_model},
     {NULL, 0, NULL, NULL},
 };
 

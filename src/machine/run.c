@@ -76,6 +76,13 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
         if (ev < d)
             d = ev;
     }
+    for (unsigned i = 0; i < vm->nr_times; i++) {
+        if (!vm->times[i].ops->next_event)
+            continue;
+        uint64_t ev = vm->times[i].ops->next_event(vm->times[i].opaque, vcpu);
+        if (ev < d)
+            d = ev;
+    }
     if (vm->max_insns) {
         uint64_t t = total_insns(vm);
         uint64_t left = t >= vm->max_insns ? 0 : vm->max_insns - t;
@@ -99,6 +106,11 @@ static bool vcpu_runnable(struct vmdl_vcpu *vcpu)
 static void advance_time(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
+    if (vcpu->kick_at <= vcpu->insns)
+        vcpu->kick_at = UINT64_MAX; /* reached: the models get control now */
+    for (unsigned i = 0; i < vm->nr_times; i++)
+        if (vm->times[i].ops->advance)
+            vm->times[i].ops->advance(vm->times[i].opaque, vcpu, vcpu->insns);
     if (vm->irqchip && vm->irqchip->advance)
         vm->irqchip->advance(vm->irqchip_opaque, vcpu, vcpu->insns);
 }
@@ -168,7 +180,9 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
     exit->reason = VMDL_EXIT_HLT;
     if (first_halted) {
         exit->vcpu = first_halted->index;
-        exit->pc = first_halted->exit.pc;
+        vmdl_vcpu_get_reg(first_halted, vm->arch == VMDL_ARCH_X86_64 ? VMDL_X86_RIP
+                                                                    : VMDL_ARM64_PC,
+                          &exit->pc);
     }
     return 0;
 }
@@ -224,6 +238,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         if (err)
             return err;
         vcpu->nr_exits++;
+        advance_time(vcpu);
         if (vm->nr_vcpus > 1 && (vcpu->insns >= vcpu->slice_end || vcpu->halted ||
                                  !vcpu_runnable(vcpu))) {
             vcpu->slice_end = 0;
@@ -389,7 +404,8 @@ void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns)
     uint64_t at = vcpu->insns + insns;
     if (at < vcpu->insns)
         at = UINT64_MAX;
-    vcpu->kick_at = at;
+    if (vcpu->kick_at <= vcpu->insns || at < vcpu->kick_at)
+        vcpu->kick_at = at;
 }
 
 bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu)

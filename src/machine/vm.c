@@ -198,6 +198,8 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
         vmdl__count_free(vcpu);
         if (vcpu->ctx)
             uc_context_free(vcpu->ctx);
+        if (vcpu->io_ctx)
+            uc_context_free(vcpu->io_ctx);
         if (vcpu->uc)
             uc_close(vcpu->uc);
         free(vcpu);
@@ -371,6 +373,19 @@ int vmdl_vm_add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaqu
 {
     return add_cb(vm->destroys, &vm->nr_destroys, (void *)fn, opaque,
                   "vmdl_vm_add_destroy_hook");
+}
+
+int vmdl_vm_add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
+                          void *opaque)
+{
+    if (!vm || !ops)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_time_hook: NULL argument");
+    if (vm->nr_times == MAX_HANDLERS)
+        return REGISTRY_FULL("vmdl_vm_add_time_hook");
+    vm->times[vm->nr_times].ops = ops;
+    vm->times[vm->nr_times].opaque = opaque;
+    vm->nr_times++;
+    return VMDL_OK;
 }
 
 int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque)

@@ -180,6 +180,7 @@ static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;
     struct vmdl_vcpu *v = user;
+    v->exc_dirty = true;
     if (v->stop != STOP_NONE && v->stop != STOP_KICK) {
         uc_emu_stop(v->uc);
         return;
@@ -187,6 +188,20 @@ static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
     v->stop = STOP_NONE;
     v->stop_vector = intno;
     set_stop(v, STOP_INTR);
+}
+
+/*
+ * Hooks are not precise in Unicorn 2.0.1: inside an IN/OUT or unmapped-
+ * memory hook the general registers are current but RIP still holds the
+ * start of the translation block, and after uc_emu_stop() in an I/O hook the
+ * rest of the block still runs.  So an exit that must be precise saves the
+ * registers in the hook, lets the block's tail run with its device effects
+ * suppressed ("tail mode": v->stop already set), restores the registers and
+ * finds the instruction by decoding forward from the stale RIP.
+ */
+static bool in_tail(struct vmdl_vcpu *v)
+{
+    return v->stop != STOP_NONE && v->stop != STOP_KICK;
 }
 
 static bool invalid_cb(uc_engine *uc, void *user)
@@ -237,6 +252,7 @@ static void io_exit(struct vmdl_vcpu *v, uint16_t port, int size, bool is_write,
     v->exit.u.io.data = value;
     v->pending = is_write ? PENDING_IO_OUT : PENDING_IO_IN;
     v->pending_size = (uint8_t)size;
+    uc_context_save(v->uc, v->io_ctx);
     set_stop(v, STOP_IO_EXIT);
 }
 
@@ -245,6 +261,8 @@ static uint32_t in_cb(uc_engine *uc, uint32_t port, int size, void *user)
     (void)uc;
     struct vmdl_vcpu *v = user;
     struct vmdl_vm *vm = v->vm;
+    if (in_tail(v))
+        return 0;
     if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7) {
         switch (port - VMDL_X86_COM1_PORT) {
         case 5: return 0x60;  /* LSR: transmitter empty, holding reg empty */
@@ -271,6 +289,8 @@ static void out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     (void)uc;
     struct vmdl_vcpu *v = user;
     struct vmdl_vm *vm = v->vm;
+    if (in_tail(v))
+        return;
     value &= size_mask(size);
     if (port == VMDL_X86_COM1_PORT) {
         char c = (char)value;
@@ -428,6 +448,8 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
     if ((err = setup_hidden(v)))
         return err;
     if ((err = uc_check(uc_context_alloc(v->uc, &v->ctx), "uc_context_alloc")))
+        return err;
+    if ((err = uc_check(uc_context_alloc(v->uc, &v->io_ctx), "uc_context_alloc")))
         return err;
     struct {
         int type;
@@ -955,11 +977,91 @@ static enum emu_result emu_special(struct vmdl_vcpu *v, uint64_t rip)
     return EMU_DONE;
 }
 
+/* ---------------- finding the instruction behind a hook ---------------- */
+
+struct locate_want {
+    bool io;             /* IN/OUT (else a memory access) */
+    bool is_write;
+    uint16_t port;
+    unsigned size;
+    uint64_t addr;       /* memory: the faulting address */
+};
+
+static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,
+                         const struct locate_want *w)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (w->io) {
+        bool is_in = in->id == X86_INS_IN, is_out = in->id == X86_INS_OUT;
+        if (!(is_in || is_out) || is_out != w->is_write)
+            return false;
+        for (unsigned i = 0; i < x->op_count; i++) {
+            if (x->operands[i].type == X86_OP_IMM)
+                return (uint16_t)x->operands[i].imm == w->port;
+        }
+        return (uint16_t)rd(v, UC_X86_REG_RDX) == w->port; /* port in DX */
+    }
+    if (in->id == X86_INS_LEA || in->id == X86_INS_NOP)
+        return false;
+    for (unsigned i = 0; i < x->op_count; i++) {
+        const cs_x86_op *op = &x->operands[i];
+        if (op->type != X86_OP_MEM)
+            continue;
+        uint64_t ea = vmdl__x86_mem_addr(v, in, op);
+        if (w->addr >= ea && w->addr < ea + (op->size ? op->size : 1))
+            return true;
+    }
+    return false;
+}
+
+/* Decode forward from `from` (a stale RIP no later than the instruction)
+ * to the first instruction that matches; 0 when none within 64. */
+static uint64_t locate_insn(struct vmdl_vcpu *v, uint64_t from,
+                            const struct locate_want *w)
+{
+    uint64_t pc = from;
+    for (unsigned n = 0; n < 64; n++) {
+        cs_insn *in = NULL;
+        int len = vmdl__x86_insn_length(v, pc, NULL, 0, &in);
+        if (len <= 0)
+            return 0;
+        bool ok = insn_matches(v, in, w);
+        cs_free(in, 1);
+        if (ok)
+            return pc;
+        pc += (unsigned)len;
+    }
+    return 0;
+}
+
+/* After an I/O exit's tail ran: back to the registers at the IN/OUT. */
+static bool rewind_io_exit(struct vmdl_vcpu *v)
+{
+    uc_context_restore(v->uc, v->io_ctx);
+    struct locate_want w = {.io = true, .is_write = v->exit.u.io.is_write,
+                            .port = v->exit.u.io.port, .size = v->exit.u.io.size};
+    uint64_t at = locate_insn(v, rd(v, UC_X86_REG_RIP), &w);
+    if (!at)
+        return false;
+    wr(v, UC_X86_REG_RIP, at);
+    v->pending_len = (unsigned)vmdl__x86_insn_length(v, at, NULL, 0, NULL);
+    return true;
+}
+
 /* ---------------- MMIO to the caller ---------------- */
 
 static enum emu_result mmio_exit(struct vmdl_vcpu *v, uint64_t rip)
 {
     bool fetch = v->stop_vector == UC_MEM_FETCH_UNMAPPED;
+    if (!fetch) {
+        /* RIP is stale (the block's start): find the access itself. */
+        struct locate_want w = {.addr = v->exit.u.mmio.addr};
+        uint64_t at = locate_insn(v, rip, &w);
+        if (!at)
+            return EMU_NOT_EMULATED;
+        rip = at;
+        wr(v, UC_X86_REG_RIP, at);
+    }
     uint64_t addr = fetch ? rip : v->exit.u.mmio.addr;
     if (addr >= (1ull << 32)) {
         /* Beyond the identity-mapped 4 GiB nothing is mapped: #PF, with
@@ -1011,9 +1113,6 @@ int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
     uint64_t rip = rd(v, UC_X86_REG_RIP);
     v->pending = PENDING_NONE;
     if (fault != VMDL_FAULT_NONE) {
-        if (p == PENDING_IO_IN || p == PENDING_IO_OUT)
-            return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_complete_fault: port I/O "
-                             "has completed already and cannot fault");
         if (raise(v, fault, rip) == EMU_TRIPLE)
             return vmdl_fail(VMDL_ESTATE, "%s", vmdl_last_error());
         return VMDL_OK;
@@ -1029,13 +1128,13 @@ int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
     case PENDING_INSN:
         retire(v, v->pending_len);
         break;
-    case PENDING_IO_IN: {
-        /* IN has retired with 0 in AL/AX/EAX: put the caller's value there. */
-        int size = v->pending_size;
-        write_gpr_sized(v, 0, size == 4 ? 4 : size, false, value);
+    case PENDING_IO_IN:
+        /* The IN has not executed (rewound): it retires with the value. */
+        write_gpr_sized(v, 0, v->pending_size, false, value);
+        retire(v, v->pending_len);
         break;
-    }
     case PENDING_IO_OUT:
+        retire(v, v->pending_len);
         break;
     case PENDING_MMIO_READ: {
         unsigned sz = v->exit.u.mmio.size;
@@ -1135,7 +1234,10 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         double left = vm->timeout_s - (vmdl__now() - vm->run_started);
         timeout_us = left > 0 ? (uint64_t)(left * 1e6) + 1 : 1;
     }
+    v->exc_dirty = false;
     uc_err e = uc_emu_start(v->uc, rip, 0, timeout_us, inj < 0 ? 1 : 0);
+    if (v->exc_dirty)
+        clear_exception_state(v);
     rip = rd(v, UC_X86_REG_RIP);
     vmdl__count_at_stop(v, rip);
     enum emu_result r = EMU_DONE;
@@ -1149,7 +1251,6 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         }
         return VMDL_OK;
     case STOP_INTR:
-        clear_exception_state(v);
         if (v->stop_vector == 13) {
             r = emu_gp(v, rip);
             if (r == EMU_NOT_EMULATED)
@@ -1175,6 +1276,14 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         }
         break;
     case STOP_IO_EXIT:
+        if (!rewind_io_exit(v)) {
+            v->pending = PENDING_NONE;
+            internal_exit(exit, rip, "%s: could not find the I/O instruction "
+                          "in the block at 0x%llx", "port I/O exit", rip);
+            *to_caller = true;
+            return VMDL_OK;
+        }
+        rip = rd(v, UC_X86_REG_RIP);
         v->exit.pc = rip;
         *exit = v->exit;
         vmdl__trace_exit(v, "io", rip, "to caller");

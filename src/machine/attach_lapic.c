@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Machine glue for the local APIC model (include/virtmodel/attach_lapic.h).
+ * Only the public machine API is used.
+ */
+#include <stdlib.h>
+
+#include "virtmodel/attach_lapic.h"
+#include "virtmodel/error.h"
+#include "virtmodel/lapic_apicv.h"
+#include "virtmodel/models.h"
+
+struct lapic_glue {
+    struct vmdl_vm *vm;
+    struct vmdl_lapic_bus *bus;
+    bool counting[VMDL_MAX_VCPUS]; /* holds vmdl_vcpu_need_insn_count */
+};
+
+static struct vmdl_lapic *apic_of(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_bus_get(g->bus, vmdl_vcpu_index(vcpu));
+}
+
+/* An armed timer needs exact virtual time on its vCPU. */
+static void update_counting(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+{
+    unsigned i = vmdl_vcpu_index(vcpu);
+    bool armed = vmdl_lapic_next_event(apic_of(g, vcpu)) != UINT64_MAX;
+    if (armed != g->counting[i]) {
+        g->counting[i] = armed;
+        vmdl_vcpu_need_insn_count(vcpu, armed);
+    }
+}
+
+static struct vmdl_lapic *sync(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_lapic *a = apic_of(g, vcpu);
+    vmdl_lapic_advance(a, vmdl_vcpu_insns(vcpu));
+    return a;
+}
+
+/* ---- MMIO ---- */
+
+static uint64_t mmio_read(void *opaque, struct vmdl_vcpu *vcpu, uint64_t off,
+                          unsigned size)
+{
+    struct lapic_glue *g = opaque;
+    uint64_t v = 0;
+    if (vmdl_lapic_mmio_read(sync(g, vcpu), off, size, &v) != VMDL_FAULT_NONE)
+        v = ~0ull; /* nothing claims it: open bus */
+    return v;
+}
+
+static void mmio_write(void *opaque, struct vmdl_vcpu *vcpu, uint64_t off,
+                       unsigned size, uint64_t value)
+{
+    struct lapic_glue *g = opaque;
+    vmdl_lapic_mmio_write(sync(g, vcpu), off, size, value);
+    update_counting(g, vcpu);
+}
+
+static const struct vmdl_mmio_ops mmio_ops = {mmio_read, mmio_write};
+
+/* ---- MSRs ---- */
+
+static vmdl_fault msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                           uint64_t *value)
+{
+    struct lapic_glue *g = opaque;
+    vmdl_fault f = vmdl_lapic_msr_read(sync(g, vcpu), idx, value);
+    return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
+}
+
+static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                            uint64_t value)
+{
+    struct lapic_glue *g = opaque;
+    vmdl_fault f = vmdl_lapic_msr_write(sync(g, vcpu), idx, value);
+    update_counting(g, vcpu);
+    return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
+}
+
+static const struct vmdl_msr_ops msr_ops = {msr_read, msr_write};
+
+/* ---- irqchip ---- */
+
+static int chip_pending(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_pending(apic_of(opaque, vcpu));
+}
+
+static void chip_ack(void *opaque, struct vmdl_vcpu *vcpu, int vector)
+{
+    (void)vector; /* the APIC acknowledges its own highest deliverable one */
+    vmdl_lapic_ack(apic_of(opaque, vcpu));
+}
+
+static bool chip_take_nmi(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_take_nmi(apic_of(opaque, vcpu));
+}
+
+static void chip_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
+{
+    struct lapic_glue *g = opaque;
+    vmdl_lapic_advance(apic_of(g, vcpu), now);
+    update_counting(g, vcpu);
+}
+
+static uint64_t chip_next_event(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_next_event(apic_of(opaque, vcpu));
+}
+
+static bool chip_runnable(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_mp_state(apic_of(opaque, vcpu)) == VMDL_LAPIC_MP_RUNNABLE;
+}
+
+static uint64_t chip_get_cr8(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_get_cr8(apic_of(opaque, vcpu));
+}
+
+static void chip_set_cr8(void *opaque, struct vmdl_vcpu *vcpu, uint64_t cr8)
+{
+    vmdl_lapic_set_cr8(apic_of(opaque, vcpu), cr8);
+}
+
+static const struct vmdl_irqchip_ops chip_ops = {
+    .pending = chip_pending,
+    .ack = chip_ack,
+    .take_nmi = chip_take_nmi,
+    .advance = chip_advance,
+    .next_event = chip_next_event,
+    .halt = NULL,
+    .runnable = chip_runnable,
+    .get_cr8 = chip_get_cr8,
+    .set_cr8 = chip_set_cr8,
+};
+
+/* ---- bus events ---- */
+
+static void on_init_sipi(void *opaque, unsigned index, bool is_sipi,
+                         uint8_t vector)
+{
+    struct lapic_glue *g = opaque;
+    struct vmdl_vcpu *vcpu = vmdl_vm_vcpu(g->vm, index);
+    if (!vcpu)
+        return;
+    if (is_sipi) {
+        vmdl_lapic_take_sipi(vmdl_lapic_bus_get(g->bus, index));
+        vmdl_vcpu_x86_sipi(vcpu, vector);
+    } else {
+        vmdl_vcpu_x86_init(vcpu);
+    }
+}
+
+static void lapic_reset(void *opaque, struct vmdl_vm *vm)
+{
+    struct lapic_glue *g = opaque;
+    for (unsigned i = 0; i < vmdl_lapic_bus_count(g->bus); i++) {
+        vmdl_lapic_reset(vmdl_lapic_bus_get(g->bus, i), false);
+        struct vmdl_vcpu *vcpu = vmdl_vm_vcpu(vm, i);
+        if (vcpu)
+            update_counting(g, vcpu);
+    }
+}
+
+static void lapic_free(void *opaque)
+{
+    struct lapic_glue *g = opaque;
+    vmdl_lapic_bus_destroy(g->bus);
+    free(g);
+}
+
+static int set_cpuid_bits(struct vmdl_vm *vm, const struct vmdl_lapic_options *o)
+{
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(vm, 1, 0, &e)) {
+        e = (struct vmdl_cpuid_entry){0};
+        e.leaf = 1;
+    }
+    e.edx |= 1u << 9;
+    if (!o->no_x2apic)
+        e.ecx |= 1u << 21;
+    else
+        e.ecx &= ~(1u << 21);
+    if (!o->no_tsc_deadline)
+        e.ecx |= 1u << 24;
+    else
+        e.ecx &= ~(1u << 24);
+    return vmdl_vm_set_cpuid(vm, &e);
+}
+
+int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
+                         struct vmdl_lapic_bus **busp)
+{
+    static const struct vmdl_lapic_options defaults = {0};
+    if (!vm)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_lapic: NULL vm");
+    if (vmdl_vm_arch(vm) != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_lapic: the local APIC needs an x86 VM");
+    if (!opts)
+        opts = &defaults;
+    struct lapic_glue *g = calloc(1, sizeof(*g));
+    if (!g)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_attach_lapic: out of memory");
+    g->vm = vm;
+    struct vmdl_lapic_bus_config cfg = {
+        .nr_apics = vmdl_vm_nr_vcpus(vm),
+        .x2apic = !opts->no_x2apic,
+        .tsc_deadline = !opts->no_tsc_deadline,
+        .apicv = opts->apicv,
+        .flags = opts->flags,
+        .ops = {.init_sipi = on_init_sipi, .opaque = g},
+    };
+    struct vmdl_cpuid_entry v0;
+    if (!vmdl_vm_get_cpuid(vm, 0, 0, &v0) && v0.ebx == 0x68747541u) /* "Auth" */
+        cfg.amd = true;
+    int err = vmdl_lapic_bus_create(&cfg, &g->bus);
+    if (err) {
+        free(g);
+        return err;
+    }
+    if (opts->apicv)
+        for (unsigned i = 0; i < cfg.nr_apics; i++)
+            vmdl_apicv_set_pi_desc(vmdl_lapic_bus_get(g->bus, i), NULL, 0,
+                                   VMDL_POSTED_INTR_VECTOR);
+    err = vmdl_vm_add_destroy_hook(vm, lapic_free, g);
+    if (err) {
+        lapic_free(g);
+        return err;
+    }
+    /* From here on g is freed with the VM. */
+    err = vmdl_vm_set_irqchip(vm, &chip_ops, g);
+    if (!err)
+        err = vmdl_vm_add_mmio(vm, VMDL_LAPIC_DEFAULT_BASE, 0x1000, &mmio_ops, g);
+    if (!err)
+        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_APIC_BASE,
+                                    VMDL_MSR_IA32_APIC_BASE, &msr_ops, g);
+    if (!err)
+        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_TSC_DEADLINE,
+                                    VMDL_MSR_IA32_TSC_DEADLINE, &msr_ops, g);
+    if (!err)
+        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_X2APIC_FIRST,
+                                    VMDL_MSR_X2APIC_LAST, &msr_ops, g);
+    if (!err)
+        err = vmdl_vm_add_reset_hook(vm, lapic_reset, g);
+    if (!err)
+        err = set_cpuid_bits(vm, opts);
+    if (err)
+        return err;
+    if (busp)
+        *busp = g->bus;
+    return VMDL_OK;
+}
+
+int vmdl_attach_lapic(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts)
+{
+    return vmdl_attach_lapic_ex(vm, opts, NULL);
+}
+
+int vmdl_attach_lapic_model(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
+{
+    struct vmdl_lapic_options o = {0};
+    if (opts) {
+        o.apicv = opts->apicv;
+        o.apicv_nested_quirk = opts->apicv_nested_quirk;
+    }
+    return vmdl_attach_lapic(vm, &o);
+}
