@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Machine glue for the local APIC model (include/virtmodel/lapic.h): one
+ * APIC per vCPU on one bus, as KVM's in-kernel LAPIC.  See docs/lapic.md.
+ *
+ * - xAPIC MMIO window at 0xFEE00000, 4 KiB, routed to the accessing vCPU's
+ *   APIC (in x2APIC mode or disabled: KVM's MMIO hole, reads all ones);
+ * - MSRs 0x1B (IA32_APIC_BASE), 0x6E0 (TSC_DEADLINE), 0x800-0x8FF (x2APIC);
+ * - the VM's irqchip: pending/ack/take_nmi, timer through advance and
+ *   next_event (virtual time = the vCPU's retired instructions), runnable
+ *   (INIT/SIPI), CR8 <-> TPR;
+ * - INIT and SIPI IPIs reset / start the target vCPU through
+ *   vmdl_vcpu_x86_init / vmdl_vcpu_x86_sipi;
+ * - CPUID.1: EDX bit 9 (APIC), ECX bit 21 (x2APIC, unless no_x2apic),
+ *   ECX bit 24 (TSC-deadline timer, unless no_tsc_deadline);
+ * - VM reset puts every APIC back to its RESET state; the bus is freed with
+ *   the VM.
+ */
+#ifndef VIRTMODEL_ATTACH_LAPIC_H
+#define VIRTMODEL_ATTACH_LAPIC_H
+
+#include <stdbool.h>
+
+#include "virtmodel/lapic.h"
+#include "virtmodel/machine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmdl_lapic_options {
+    bool apicv;                  /* APICv backend (posted interrupts, RVI/SVI) */
+    bool apicv_nested_quirk;     /* old deferred nested updates (recorded for
+                                    a VMX model; see lapic_nested.h) */
+    bool no_x2apic;              /* hide x2APIC (EXTD reserved) */
+    bool no_tsc_deadline;        /* hide the TSC-deadline timer */
+    unsigned flags;              /* VMDL_LAPIC_F_* */
+};
+
+/* Attach (opts NULL: defaults, APICv off).  x86 VMs only, once per VM. */
+int vmdl_attach_lapic(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts);
+/* The same, also returning the bus (owned by the VM) for inspection. */
+int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
+                         struct vmdl_lapic_bus **bus);
+
+struct vmdl_model_options;
+/* Registry adapter (include/virtmodel/models.h): uses opts->apicv and
+ * opts->apicv_nested_quirk. */
+int vmdl_attach_lapic_model(struct vmdl_vm *vm,
+                            const struct vmdl_model_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
