@@ -97,8 +97,20 @@ static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index
     if (!pv)
         return VMDL_FAULT_UNCLAIMED;
     sync_one(pv);
+    /*
+     * The WRMSR itself retires under the configuration it replaces, as on
+     * hardware and in KVM's pmu_counters_test: the write that enables a
+     * counter is not counted, the one that disables it is.  (A write that
+     * then faults was counted one instruction too many; it does not retire.)
+     */
+    if (pv->counting)
+        vmdl_amd_pmu_retire(pv->pmu, 1, 0, 0);
     vmdl_fault f = vmdl_amd_pmu_wrmsr(pv->pmu, index, value);
     update_counting(pv);
+    /* The machine adds the WRMSR to its count after this handler returns:
+     * it has been accounted for already. */
+    if (f == VMDL_FAULT_NONE)
+        pv->last_insns = vmdl_vcpu_insns(pv->vcpu) + 1;
     return f;
 }
 

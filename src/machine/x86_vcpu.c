@@ -861,6 +861,12 @@ static enum emu_result emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len
     struct msr_range *r = vmdl__find_msr(v->vm, msr);
     uint64_t val = 0;
     vmdl_fault f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+    if (f != VMDL_FAULT_NONE && v->vm->cfg.vendor == VMDL_VENDOR_AMD && ecx < 4) {
+        /* Without the core extension, counters 0-3 are the K7 ones. */
+        msr = 0xC0010004 + ecx;
+        r = vmdl__find_msr(v->vm, msr);
+        f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+    }
     if (f == VMDL_FAULT_UNCLAIMED)
         f = VMDL_FAULT_GP;
     if (f)

@@ -27,7 +27,8 @@ static void on_nmi(struct rt_frame *f)
  * instruction sequence, so count(N) = 2N + constant. */
 static uint64_t run_loop(uint32_t evtsel, uint64_t iters)
 {
-    uint32_t lo, hi;
+    uint32_t lo, hi, msr = PERF_CTL0;
+    /* ECX is rewritten inside (CTL0, then CTR0): it is an in/out operand. */
     __asm__ volatile(
         "wrmsr\n\t"
         "mov %[n], %%r8\n\t"
@@ -35,8 +36,8 @@ static uint64_t run_loop(uint32_t evtsel, uint64_t iters)
         "jnz 1b\n\t"
         "mov $0xC0010201, %%ecx\n\t"
         "rdmsr\n\t"
-        : "=a"(lo), "=d"(hi)
-        : "c"(PERF_CTL0), "a"(evtsel), "d"(0), [n] "r"(iters)
+        : "=a"(lo), "=d"(hi), "+c"(msr)
+        : "a"(evtsel), "d"(0), [n] "r"(iters)
         : "r8", "memory", "cc");
     wrmsr(PERF_CTL0, 0);
     return ((uint64_t)hi << 32) | lo;
