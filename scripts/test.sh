@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build virtmodel twice (plain, and with AddressSanitizer + UBSan) and run the
+# whole ctest suite in each.  Installs missing Debian packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+vmdl_install_deps
+
+jobs=$(nproc 2>/dev/null || echo 2)
+status=0
+for variant in plain sanitize; do
+    dir=build
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    if [[ $variant == sanitize ]]; then
+        dir=build-asan
+        flags=(-DCMAKE_BUILD_TYPE=Debug -DVMDL_SANITIZE=ON -DVMDL_BUILD_BENCH=OFF)
+    fi
+    echo "=== $variant build ($dir) ==="
+    cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+    cmake --build "$dir" -j"$jobs" >/dev/null
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    if ! ctest --test-dir "$dir" -j"$jobs" --output-on-failure; then
+        status=1
+    fi
+done
+exit $status
