@@ -1,0 +1,17 @@
+# Models are pure C: no file outside src/machine (and tools, bench) may
+# include Unicorn or Capstone.
+file(GLOB_RECURSE files ${SRC}/src/*.c ${SRC}/src/*.h ${SRC}/include/*.h)
+set(bad "")
+foreach(f IN LISTS files)
+  if(f MATCHES "/src/machine/")
+    continue()
+  endif()
+  file(STRINGS ${f} hits REGEX "#[ \t]*include[ \t]*[<\"](unicorn|capstone)/")
+  if(hits)
+    list(APPEND bad ${f})
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "Unicorn/Capstone included below the machine layer: ${bad}")
+endif()
+message("layering ok: ${CMAKE_MATCH_COUNT}")
