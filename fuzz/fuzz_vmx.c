@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_vmx: VMX instruction sequences on one vmdl_vmx over a flat guest
+ * memory of 16 pages.
+ *
+ * Input: byte 0 picks the capability profile (and the field policy and the
+ * AR-bytes rule), byte 1 the host's IA32_FEATURE_CONTROL, byte 2 which
+ * pages hold a valid revision id; then operations until the input ends.
+ *
+ * Invariants checked after every step:
+ *  - a fault (#UD/#GP/#PF only) changes neither RFLAGS nor the VMX state;
+ *  - RFLAGS: only CF/PF/AF/ZF/SF/OF may change, exactly as VMsucceed,
+ *    VMfailInvalid (CF) and VMfailValid (ZF) prescribe;
+ *  - VMfailValid only with a current VMCS and an error number from the SDM
+ *    table, which VM_INSTRUCTION_ERROR then reads back;
+ *  - VMREAD/VMWRITE of a field the profile does not support never succeeds;
+ *  - VMREAD returns a value within the field width, equal to what the last
+ *    successful VMWRITE of that field stored (truncated to the width, with
+ *    the _HIGH half aliasing bits 63:32 of its 64-bit field);
+ *  - VMPTRST returns the current-VMCS pointer; VMXON/VMXOFF move in and
+ *    out of VMX operation only on VMsucceed;
+ *  - capability MSRs are read-only, VMCS_ENUM covers every supported field
+ *    index, IA32_FEATURE_CONTROL reads back what was written;
+ *  - save -> load -> save reproduces the blob.
+ */
+#include "fuzz_util.h"
+
+#include "virtmodel/error.h"
+#include "virtmodel/guest_mem.h"
+#include "virtmodel/vmx.h"
+
+#define NPAGES 16
+#define PAGE 4096u
+#define MEM_SIZE (NPAGES * PAGE)
+#define MAX_PROFILES 8
+
+static uint8_t mem_buf[MEM_SIZE];
+static struct vmdl_vmx_model *models[MAX_PROFILES][2][2];
+
+/* What the fuzzer knows about the fields of each VMCS region (by page):
+ * the value of the full 64-bit slot and which bits of it are known. */
+#define NFIELDS 512
+struct shadow {
+    uint64_t val[NFIELDS];
+    uint64_t known[NFIELDS];
+};
+static struct shadow shadows[NPAGES];
+static bool shadow_live[NPAGES]; /* false: nothing known (cleared lazily) */
+
+static const uint32_t sdm_errors[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                      13, 15, 16, 17, 18, 19, 20, 22, 23, 24,
+                                      25, 26, 28};
+
+static bool sdm_error(uint32_t e)
+{
+    for (size_t i = 0; i < sizeof(sdm_errors) / sizeof(sdm_errors[0]); i++)
+        if (sdm_errors[i] == e)
+            return true;
+    return false;
+}
+
+static struct vmdl_vmx_model *get_model(unsigned prof, unsigned policy,
+                                        unsigned ar)
+{
+    struct vmdl_vmx_model **slot = &models[prof][policy][ar];
+    if (*slot)
+        return *slot;
+    struct vmdl_vmx_caps caps;
+    FZ_CHECK(vmdl_vmx_profile_get(vmdl_vmx_profile_name(prof), &caps) == 0,
+             "profile %u: %s", prof, vmdl_last_error());
+    caps.field_policy = policy ? VMDL_VMX_FIELDS_ARCH : VMDL_VMX_FIELDS_KVM;
+    caps.ar_bytes_drop_reserved = ar;
+    FZ_CHECK(vmdl_vmx_model_create(&caps, slot) == 0, "model %s: %s",
+             caps.name, vmdl_last_error());
+    /* Table-level invariants, once per model. */
+    uint64_t vmcs_enum = vmdl_vmx_model_vmcs_enum(*slot);
+    unsigned max_idx = (unsigned)((vmcs_enum >> 1) & 0x1ff), n = 0;
+    FZ_CHECK(vmdl_vmcs_field_count() <= NFIELDS, "table larger than the shadow");
+    for (unsigned i = 0; i < vmdl_vmcs_field_count(); i++) {
+        const struct vmdl_vmcs_field *f = vmdl_vmcs_field_at(i);
+        FZ_CHECK(vmdl_vmcs_field_lookup(f->encoding) == f,
+                 "ROL16 lookup of 0x%x", f->encoding);
+        FZ_CHECK(vmdl_vmcs_field_lookup_linear(f->encoding) == f,
+                 "linear lookup of 0x%x", f->encoding);
+        if (!vmdl_vmx_model_field_supported(*slot, f->encoding))
+            continue;
+        n++;
+        FZ_CHECK(vmdl_vmcs_enc_index(f->encoding) <= max_idx,
+                 "%s index %u above VMCS_ENUM 0x%llx", f->name,
+                 vmdl_vmcs_enc_index(f->encoding),
+                 (unsigned long long)vmcs_enum);
+        FZ_CHECK(f->offset + vmdl_vmcs_enc_bytes(f->encoding) <= VMDL_VMCS12_SIZE,
+                 "%s offset", f->name);
+    }
+    FZ_CHECK(n == vmdl_vmx_model_nr_supported(*slot), "supported count");
+    return *slot;
+}
+
+static int page_of(uint64_t gpa)
+{
+    return gpa < MEM_SIZE ? (int)(gpa / PAGE) : -1;
+}
+
+/* A store to guest memory: whatever we knew of that VMCS region is gone. */
+static void clobber(uint64_t gpa, unsigned len)
+{
+    int a = page_of(gpa), b = page_of(gpa + len - 1);
+    if (a >= 0)
+        shadow_live[a] = false;
+    if (b >= 0)
+        shadow_live[b] = false;
+}
+
+static uint64_t width_mask(uint64_t enc)
+{
+    unsigned bytes = vmdl_vmcs_enc_bytes(enc);
+    return bytes == 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * bytes)) - 1;
+}
+
+/* Slot of a (table) field in the shadow: the table position of its full
+ * encoding. */
+static unsigned slot_of(uint64_t enc)
+{
+    const struct vmdl_vmcs_field *e = vmdl_vmcs_field_lookup(enc & ~UINT64_C(1));
+    FZ_CHECK(e, "field 0x%llx has no full-width entry", (unsigned long long)enc);
+    return vmdl_vmcs_field_id(e);
+}
+
+static void shadow_store_pg(int pg, uint64_t enc, uint64_t v)
+{
+    if (!shadow_live[pg]) {
+        memset(&shadows[pg], 0, sizeof(shadows[pg]));
+        shadow_live[pg] = true;
+    }
+    struct shadow *s = &shadows[pg];
+    unsigned k = slot_of(enc);
+    if (vmdl_vmcs_enc_is_high(enc)) {
+        s->val[k] = (s->val[k] & 0xffffffffu) | (v & 0xffffffffu) << 32;
+        s->known[k] |= UINT64_C(0xffffffff) << 32;
+    } else {
+        uint64_t m = width_mask(enc);
+        s->val[k] = v & m;
+        /* A full write of a 64-bit field sets both halves; a narrower
+         * field has no bits above its width. */
+        s->known[k] = ~UINT64_C(0);
+    }
+}
+
+static bool shadow_expect(int pg, uint64_t enc, uint64_t *v)
+{
+    if (!shadow_live[pg])
+        return false;
+    const struct shadow *s = &shadows[pg];
+    unsigned k = slot_of(enc);
+    if (vmdl_vmcs_enc_is_high(enc)) {
+        if ((s->known[k] >> 32) != 0xffffffffu)
+            return false;
+        *v = s->val[k] >> 32;
+        return true;
+    }
+    uint64_t m = width_mask(enc);
+    if ((s->known[k] & m) != m)
+        return false;
+    *v = s->val[k] & m;
+    return true;
+}
+
+struct run {
+    struct vmdl_vmx *vmx;
+    const struct vmdl_vmx_model *model;
+    struct vmdl_vmx_ctx ctx;
+    uint16_t err_enc;
+};
+
+static uint64_t pick_ptr(struct fz *f)
+{
+    switch (fz_u8(f) & 7) {
+    case 0: return fz_u64(f);
+    case 1: return (uint64_t)fz_pick(f, NPAGES) * PAGE + (fz_u8(f) & 7);
+    case 2: return (uint64_t)(NPAGES + fz_u8(f)) * PAGE;
+    default: return (uint64_t)fz_pick(f, NPAGES) * PAGE;
+    }
+}
+
+static uint64_t pick_field(struct fz *f, const struct vmdl_vmx_model *m)
+{
+    (void)m;
+    switch (fz_u8(f) & 7) {
+    case 0: return fz_u64(f);
+    case 1: return fz_u16(f);
+    case 2: { /* a table field with its access-type bit flipped */
+        const struct vmdl_vmcs_field *e =
+            vmdl_vmcs_field_at(fz_u16(f) % vmdl_vmcs_field_count());
+        return e->encoding ^ 1;
+    }
+    default: {
+        const struct vmdl_vmcs_field *e =
+            vmdl_vmcs_field_at(fz_u16(f) % vmdl_vmcs_field_count());
+        return e->encoding;
+    }
+    }
+}
+
+static void pick_operand(struct fz *f, struct vmdl_vmx_operand *op,
+                         bool want_mem, uint64_t reg_value)
+{
+    memset(op, 0, sizeof(*op));
+    unsigned k = fz_u8(f);
+    if ((k & 15) == 0) {
+        op->kind = (k >> 4) & 1 ? VMDL_VMX_OPND_NONE
+                   : want_mem   ? VMDL_VMX_OPND_REG
+                                : VMDL_VMX_OPND_MEM;
+    } else {
+        op->kind = want_mem ? VMDL_VMX_OPND_MEM : VMDL_VMX_OPND_REG;
+    }
+    if (op->kind == VMDL_VMX_OPND_MEM) {
+        op->addr = (k & 0x30) == 0x30 ? fz_u64(f)
+                                     : (uint64_t)fz_u16(f) % (MEM_SIZE + 64);
+    }
+    op->value = reg_value;
+}
+
+struct snap {
+    bool on;
+    uint64_t vmxon, cur;
+    bool launched;
+};
+
+static void snap(const struct vmdl_vmx *vmx, struct snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->on = vmdl_vmx_in_vmx_operation(vmx);
+    s->vmxon = vmdl_vmx_vmxon_ptr(vmx);
+    s->cur = vmdl_vmx_current_vmptr(vmx);
+    s->launched = vmdl_vmx_launched(vmx);
+}
+
+/* Common checks on a result; returns true when the instruction completed
+ * (no fault). */
+static bool check_result(struct run *r, const struct vmdl_vmx_result *res,
+                         const struct snap *before, const char *what)
+{
+    struct snap after;
+    snap(r->vmx, &after);
+    uint64_t in = r->ctx.rflags;
+    if (res->fault != VMDL_FAULT_NONE) {
+        FZ_CHECK(res->fault == VMDL_FAULT_UD || res->fault == VMDL_FAULT_GP ||
+                     res->fault == VMDL_FAULT_PF,
+                 "%s: fault %d", what, res->fault);
+        FZ_CHECK(res->rflags == in, "%s: fault changed RFLAGS", what);
+        FZ_CHECK(after.on == before->on && after.vmxon == before->vmxon &&
+                     after.cur == before->cur && after.launched == before->launched,
+                 "%s: fault changed the VMX state", what);
+        return false;
+    }
+    FZ_CHECK((res->rflags & ~VMDL_RFLAGS_ARITH) == (in & ~VMDL_RFLAGS_ARITH),
+             "%s: non-arithmetic RFLAGS bits changed (0x%llx -> 0x%llx)", what,
+             (unsigned long long)in, (unsigned long long)res->rflags);
+    uint64_t arith = res->rflags & VMDL_RFLAGS_ARITH;
+    switch (res->status) {
+    case VMDL_VMX_SUCCEED:
+        FZ_CHECK(arith == 0, "%s: VMsucceed with flags 0x%llx", what,
+                 (unsigned long long)arith);
+        break;
+    case VMDL_VMX_FAIL_INVALID:
+        FZ_CHECK(arith == VMDL_RFLAGS_CF, "%s: VMfailInvalid flags 0x%llx",
+                 what, (unsigned long long)arith);
+        FZ_CHECK(after.on == before->on && after.cur == before->cur,
+                 "%s: VMfailInvalid changed the state", what);
+        break;
+    case VMDL_VMX_FAIL_VALID: {
+        FZ_CHECK(arith == VMDL_RFLAGS_ZF, "%s: VMfailValid flags 0x%llx",
+                 what, (unsigned long long)arith);
+        FZ_CHECK(sdm_error(res->error), "%s: error %u not in the SDM table",
+                 what, res->error);
+        FZ_CHECK(after.cur != VMDL_VMX_INVALID_PTR,
+                 "%s: VMfailValid without a current VMCS", what);
+        int pg = page_of(after.cur);
+        if (pg >= 0)
+            shadow_store_pg(pg, r->err_enc, res->error);
+        uint64_t v;
+        if (vmdl_vmx_peek(r->vmx, r->err_enc, &v) == 0)
+            FZ_CHECK(v == res->error, "%s: VM_INSTRUCTION_ERROR %llu != %u",
+                     what, (unsigned long long)v, res->error);
+        break;
+    }
+    case VMDL_VMX_ENTRY:
+        FZ_CHECK(res->rflags == in, "%s: VM entry changed RFLAGS", what);
+        FZ_CHECK(after.cur != VMDL_VMX_INVALID_PTR, "%s: entry without VMCS", what);
+        break;
+    default:
+        FZ_CHECK(0, "%s: status %d", what, res->status);
+    }
+    return true;
+}
+
+static void do_insn(struct run *r, struct fz *f)
+{
+    static const enum vmdl_vmx_insn insns[] = {
+        VMDL_VMX_INSN_VMXON, VMDL_VMX_INSN_VMXOFF, VMDL_VMX_INSN_VMCLEAR,
+        VMDL_VMX_INSN_VMPTRLD, VMDL_VMX_INSN_VMPTRST, VMDL_VMX_INSN_VMREAD,
+        VMDL_VMX_INSN_VMWRITE, VMDL_VMX_INSN_VMLAUNCH, VMDL_VMX_INSN_VMRESUME,
+        VMDL_VMX_INSN_VMREAD, VMDL_VMX_INSN_VMWRITE, VMDL_VMX_INSN_VMPTRLD,
+    };
+    enum vmdl_vmx_insn insn = insns[fz_pick(f, sizeof(insns) / sizeof(insns[0]))];
+    struct vmdl_vmx_operand op0 = {0}, op1 = {0};
+    uint64_t field = 0, value = 0;
+    switch (insn) {
+    case VMDL_VMX_INSN_VMXON:
+    case VMDL_VMX_INSN_VMCLEAR:
+    case VMDL_VMX_INSN_VMPTRLD: {
+        /* Put the pointer in memory at an operand address. */
+        pick_operand(f, &op0, true, 0);
+        uint64_t ptr = pick_ptr(f);
+        if (op0.kind == VMDL_VMX_OPND_MEM && op0.addr <= MEM_SIZE - 8 &&
+            fz_u8(f) < 224) {
+            for (int i = 0; i < 8; i++)
+                mem_buf[op0.addr + i] = (uint8_t)(ptr >> (8 * i));
+            clobber(op0.addr, 8);
+        }
+        break;
+    }
+    case VMDL_VMX_INSN_VMPTRST:
+        pick_operand(f, &op0, true, 0);
+        break;
+    case VMDL_VMX_INSN_VMREAD:
+        field = pick_field(f, r->model);
+        pick_operand(f, &op0, fz_u8(f) < 32, 0);
+        pick_operand(f, &op1, false, field);
+        break;
+    case VMDL_VMX_INSN_VMWRITE:
+        field = pick_field(f, r->model);
+        value = fz_value(f);
+        pick_operand(f, &op0, false, field);
+        pick_operand(f, &op1, fz_u8(f) < 32, value);
+        if (op1.kind == VMDL_VMX_OPND_MEM && op1.addr <= MEM_SIZE - 8) {
+            for (int i = 0; i < 8; i++)
+                mem_buf[op1.addr + i] = (uint8_t)(value >> (8 * i));
+            clobber(op1.addr, 8);
+        }
+        break;
+    default:
+        break;
+    }
+    struct snap before;
+    snap(r->vmx, &before);
+    struct vmdl_vmx_result res;
+    int err = vmdl_vmx_exec(r->vmx, &r->ctx, insn, &op0, &op1, &res);
+    FZ_TRACE("%s field=0x%llx value=0x%llx op0=%d/0x%llx op1=%d/0x%llx -> "
+             "err %d fault %d status %d error %u rflags 0x%llx\n",
+             vmdl_vmx_insn_name(insn), (unsigned long long)field,
+             (unsigned long long)value, op0.kind, (unsigned long long)op0.addr,
+             op1.kind, (unsigned long long)op1.addr, err, res.fault, res.status,
+             res.error, (unsigned long long)res.rflags);
+    FZ_CHECK(err == 0, "vmdl_vmx_exec(%s): %s", vmdl_vmx_insn_name(insn),
+             vmdl_last_error());
+    bool done = check_result(r, &res, &before, vmdl_vmx_insn_name(insn));
+    struct snap after;
+    snap(r->vmx, &after);
+    if (!done) {
+        FZ_CHECK(!op0.written && !op1.written, "fault wrote a register");
+        return;
+    }
+    /* Memory stores of VMREAD/VMPTRST. */
+    if ((insn == VMDL_VMX_INSN_VMPTRST || insn == VMDL_VMX_INSN_VMREAD) &&
+        op0.kind == VMDL_VMX_OPND_MEM && res.status == VMDL_VMX_SUCCEED)
+        clobber(op0.addr, 8);
+    switch (insn) {
+    case VMDL_VMX_INSN_VMXON:
+        if (res.status == VMDL_VMX_SUCCEED) {
+            FZ_CHECK(!before.on && after.on, "VMXON succeeded in VMX operation");
+            FZ_CHECK(after.cur == VMDL_VMX_INVALID_PTR, "VMXON left a VMCS");
+        } else {
+            FZ_CHECK(after.on == before.on, "failed VMXON changed state");
+        }
+        break;
+    case VMDL_VMX_INSN_VMXOFF:
+        FZ_CHECK(res.status == VMDL_VMX_SUCCEED && !after.on &&
+                     after.cur == VMDL_VMX_INVALID_PTR,
+                 "VMXOFF did not leave VMX operation");
+        /* KVM drops the cached vmcs12 without writing it back. */
+        if (page_of(before.cur) >= 0)
+            clobber(before.cur, 1);
+        break;
+    case VMDL_VMX_INSN_VMPTRLD:
+        if (res.status == VMDL_VMX_SUCCEED) {
+            FZ_CHECK(after.cur != VMDL_VMX_INVALID_PTR && !(after.cur & 0xfff),
+                     "VMPTRLD succeeded with pointer 0x%llx",
+                     (unsigned long long)after.cur);
+            FZ_CHECK(after.cur != after.vmxon, "VMPTRLD of the VMXON region");
+        } else {
+            FZ_CHECK(after.cur == before.cur, "failed VMPTRLD changed the VMCS");
+        }
+        break;
+    case VMDL_VMX_INSN_VMCLEAR:
+        if (res.status == VMDL_VMX_SUCCEED && after.cur != before.cur)
+            FZ_CHECK(after.cur == VMDL_VMX_INVALID_PTR, "VMCLEAR switched VMCS");
+        break;
+    case VMDL_VMX_INSN_VMPTRST:
+        FZ_CHECK(res.status == VMDL_VMX_SUCCEED && res.value == after.cur,
+                 "VMPTRST 0x%llx != current 0x%llx",
+                 (unsigned long long)res.value, (unsigned long long)after.cur);
+        break;
+    case VMDL_VMX_INSN_VMREAD:
+    case VMDL_VMX_INSN_VMWRITE: {
+        bool supported = vmdl_vmx_model_field_supported(r->model, field);
+        if (!supported)
+            FZ_CHECK(res.status != VMDL_VMX_SUCCEED,
+                     "%s of unsupported field 0x%llx succeeded",
+                     vmdl_vmx_insn_name(insn), (unsigned long long)field);
+        if (res.status == VMDL_VMX_FAIL_VALID && supported && insn == VMDL_VMX_INSN_VMREAD)
+            FZ_CHECK(0, "VMREAD of supported field 0x%llx failed with %u",
+                     (unsigned long long)field, res.error);
+        if (res.status != VMDL_VMX_SUCCEED)
+            break;
+        FZ_CHECK(vmdl_vmcs_enc_well_formed(field), "ill-formed field 0x%llx "
+                 "accepted", (unsigned long long)field);
+        int pg = page_of(after.cur);
+        if (insn == VMDL_VMX_INSN_VMREAD) {
+            FZ_CHECK((res.value & ~width_mask(field)) == 0,
+                     "VMREAD 0x%llx = 0x%llx wider than the field",
+                     (unsigned long long)field, (unsigned long long)res.value);
+            uint64_t want;
+            if (pg >= 0 && shadow_expect(pg, field, &want))
+                FZ_CHECK(res.value == want, "VMREAD 0x%llx = 0x%llx, last "
+                         "VMWRITE stored 0x%llx", (unsigned long long)field,
+                         (unsigned long long)res.value, (unsigned long long)want);
+            if (op0.kind == VMDL_VMX_OPND_REG)
+                FZ_CHECK(op0.written && op0.value == res.value, "VMREAD reg");
+        } else if (pg >= 0) {
+            uint64_t stored;
+            FZ_CHECK(vmdl_vmx_peek(r->vmx, field, &stored) == 0, "peek");
+            const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(r->model);
+            uint64_t want = value & width_mask(field);
+            const struct vmdl_vmcs_field *e = vmdl_vmcs_field_lookup(field);
+            bool ar = strstr(e->name, "_AR_BYTES") && !strncmp(e->name, "GUEST_", 6);
+            if (c->ar_bytes_drop_reserved && ar)
+                want &= 0x1f0ffu;
+            FZ_CHECK(stored == want, "VMWRITE 0x%llx of 0x%llx stored 0x%llx",
+                     (unsigned long long)field, (unsigned long long)value,
+                     (unsigned long long)stored);
+            shadow_store_pg(pg, field, want);
+        }
+        break;
+    }
+    case VMDL_VMX_INSN_VMLAUNCH:
+    case VMDL_VMX_INSN_VMRESUME:
+        if (res.status == VMDL_VMX_ENTRY) {
+            FZ_CHECK(before.launched == (insn == VMDL_VMX_INSN_VMRESUME),
+                     "entry with launch state %d", before.launched);
+            unsigned c = fz_u8(f) % 3;
+            if (c == 0) {
+                FZ_CHECK(vmdl_vmx_entry_done(r->vmx) == 0, "entry_done");
+                FZ_CHECK(vmdl_vmx_launched(r->vmx), "not launched after entry");
+            } else if (c == 1) {
+                struct snap b2;
+                snap(r->vmx, &b2);
+                FZ_CHECK(vmdl_vmx_entry_failed(r->vmx, 7 + (fz_u8(f) & 1), &res) == 0,
+                         "entry_failed");
+                check_result(r, &res, &b2, "entry_failed");
+                FZ_CHECK(res.status == VMDL_VMX_FAIL_VALID, "entry_failed status");
+            }
+        }
+        break;
+    }
+}
+
+static void do_msr(struct run *r, struct fz *f)
+{
+    uint32_t index;
+    unsigned k = fz_u8(f);
+    if ((k & 3) == 0)
+        index = fz_u32(f);
+    else if ((k & 3) == 1)
+        index = VMDL_MSR_IA32_FEATURE_CONTROL;
+    else
+        index = VMDL_MSR_VMX_BASIC + fz_pick(f, 0x14);
+    bool write = k & 4;
+    uint64_t v = 0;
+    if (write) {
+        v = fz_value(f);
+        uint64_t before = 0;
+        vmdl_fault bf = vmdl_vmx_rdmsr(r->vmx, index, &before);
+        vmdl_fault fl = vmdl_vmx_wrmsr(r->vmx, index, v);
+        FZ_TRACE("wrmsr 0x%x 0x%llx -> %d\n", index, (unsigned long long)v, fl);
+        bool vmx_msr = index == VMDL_MSR_IA32_FEATURE_CONTROL ||
+                       (index >= VMDL_MSR_VMX_BASIC &&
+                        index <= VMDL_MSR_VMX_PROCBASED_CTLS3);
+        FZ_CHECK(vmx_msr || fl == VMDL_FAULT_UNCLAIMED, "foreign MSR claimed");
+        if (index >= VMDL_MSR_VMX_BASIC && index <= VMDL_MSR_VMX_PROCBASED_CTLS3)
+            FZ_CHECK(fl == VMDL_FAULT_GP, "capability MSR 0x%x writable", index);
+        if (index == VMDL_MSR_IA32_FEATURE_CONTROL) {
+            uint64_t after = 0;
+            vmdl_vmx_rdmsr(r->vmx, index, &after);
+            if (fl == VMDL_FAULT_NONE) {
+                FZ_CHECK(!(before & VMDL_FEAT_CTL_LOCKED), "locked MSR written");
+                FZ_CHECK(!(v & ~VMDL_FEAT_CTL_VALID), "reserved bits accepted");
+                FZ_CHECK(after == v, "FEATURE_CONTROL reads 0x%llx",
+                         (unsigned long long)after);
+            } else {
+                FZ_CHECK(fl == VMDL_FAULT_GP && after == before,
+                         "refused write changed FEATURE_CONTROL");
+            }
+        }
+        (void)bf;
+        return;
+    }
+    vmdl_fault fl = vmdl_vmx_rdmsr(r->vmx, index, &v);
+    FZ_TRACE("rdmsr 0x%x -> %d 0x%llx\n", index, fl, (unsigned long long)v);
+    if (index == VMDL_MSR_VMX_VMCS_ENUM && fl == VMDL_FAULT_NONE)
+        FZ_CHECK(v == vmdl_vmx_model_vmcs_enum(r->model), "VMCS_ENUM");
+    if (index != VMDL_MSR_IA32_FEATURE_CONTROL &&
+        !(index >= VMDL_MSR_VMX_BASIC && index <= VMDL_MSR_VMX_PROCBASED_CTLS3))
+        FZ_CHECK(fl == VMDL_FAULT_UNCLAIMED, "foreign MSR 0x%x claimed", index);
+    if (index == VMDL_MSR_VMX_BASIC)
+        FZ_CHECK(fl == VMDL_FAULT_NONE, "IA32_VMX_BASIC unreadable");
+}
+
+static void do_ctx(struct run *r, struct fz *f)
+{
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(r->model);
+    switch (fz_u8(f) & 7) {
+    case 0: r->ctx.cpl = fz_u8(f) & 3; break;
+    case 1: r->ctx.cr4 ^= 1ull << 13; break; /* CR4.VMXE */
+    case 2: r->ctx.cr0 = fz_value(f); break;
+    case 3: r->ctx.cr4 = fz_value(f); break;
+    case 4: r->ctx.mov_ss_blocking = !r->ctx.mov_ss_blocking; break;
+    case 5: r->ctx.rflags = fz_value(f); break;
+    default:
+        r->ctx.cr0 = c->cr0_fixed0;
+        r->ctx.cr4 = c->cr4_fixed0 | (1ull << 13);
+        r->ctx.cpl = 0;
+        r->ctx.mov_ss_blocking = false;
+        r->ctx.rflags = 2;
+        break;
+    }
+}
+
+static void do_state_roundtrip(struct run *r)
+{
+    uint8_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    FZ_CHECK(vmdl_vmx_save(r->vmx, &a, &na) == 0, "save: %s", vmdl_last_error());
+    struct snap before, after;
+    snap(r->vmx, &before);
+    FZ_CHECK(vmdl_vmx_load(r->vmx, a, na) == 0, "load of own blob: %s",
+             vmdl_last_error());
+    snap(r->vmx, &after);
+    FZ_CHECK(vmdl_vmx_save(r->vmx, &b, &nb) == 0, "save 2");
+    FZ_CHECK(na == nb && !memcmp(a, b, na), "save/load/save differs");
+    FZ_CHECK(!memcmp(&before, &after, sizeof(before)), "load changed state");
+    /* A truncated blob is refused and changes nothing. */
+    if (na > 1) {
+        FZ_CHECK(vmdl_vmx_load(r->vmx, a, na - 1) != 0, "truncated blob accepted");
+        snap(r->vmx, &after);
+        FZ_CHECK(!memcmp(&before, &after, sizeof(before)), "refused load changed state");
+    }
+    free(a);
+    free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz f;
+    fz_init(&f, data, size);
+    unsigned nprof = vmdl_vmx_profile_count();
+    if (nprof > MAX_PROFILES)
+        nprof = MAX_PROFILES;
+    unsigned b0 = fz_u8(&f);
+    struct run r = {0};
+    r.model = get_model(b0 % nprof, (b0 >> 4) & 1, !((b0 >> 5) & 1));
+    memset(mem_buf, 0, sizeof(mem_buf));
+    memset(shadow_live, 0, sizeof(shadow_live));
+    struct vmdl_flat_mem flat = {mem_buf, 0, MEM_SIZE};
+    struct vmdl_guest_mem gm;
+    vmdl_flat_mem_init(&gm, &flat);
+    FZ_CHECK(vmdl_vmx_create(r.model, &gm, &r.vmx) == 0, "create");
+    r.err_enc = vmdl_vmcs_field_by_name("VM_INSTRUCTION_ERROR")->encoding;
+
+    unsigned b1 = fz_u8(&f);
+    uint64_t fc = (b1 & 0xc0) ? VMDL_FEAT_CTL_LOCKED | VMDL_FEAT_CTL_VMX_OUTSIDE_SMX
+                              : (b1 & VMDL_FEAT_CTL_VALID);
+    FZ_CHECK(vmdl_vmx_set_feature_control(r.vmx, fc) == 0, "feature control");
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(r.model);
+    uint32_t rev = (uint32_t)(c->basic & VMDL_VMX_BASIC_REVISION_MASK);
+    unsigned pages = fz_u16(&f) | 0x3;
+    for (unsigned p = 0; p < NPAGES; p++) {
+        if (!(pages & (1u << p)))
+            continue;
+        uint32_t v = rev | (p == NPAGES - 1 ? 0x80000000u : 0);
+        memcpy(mem_buf + p * PAGE, &v, 4);
+    }
+    r.ctx.cr0 = c->cr0_fixed0;
+    r.ctx.cr4 = c->cr4_fixed0 | (1ull << 13);
+    r.ctx.rflags = 2;
+
+    unsigned steps = 0;
+    while (fz_more(&f) && steps++ < 4096) {
+        unsigned op = fz_u8(&f);
+        switch (op % 16) {
+        case 0:
+            do_msr(&r, &f);
+            break;
+        case 1:
+            do_ctx(&r, &f);
+            break;
+        case 2:
+            if ((op >> 4) == 0) {
+                FZ_TRACE("reset\n");
+                vmdl_vmx_reset(r.vmx);
+                memset(shadow_live, 0, sizeof(shadow_live));
+            } else if ((op >> 4) < 4) {
+                FZ_TRACE("roundtrip\n");
+                do_state_roundtrip(&r);
+            } else {
+                /* The "guest" scribbles over memory. */
+                uint64_t a = fz_u16(&f) % MEM_SIZE;
+                mem_buf[a] = fz_u8(&f);
+                clobber(a, 1);
+            }
+            break;
+        default:
+            do_insn(&r, &f);
+            break;
+        }
+    }
+    vmdl_vmx_destroy(r.vmx);
+    return 0;
+}
+
+static void write_seeds(const char *dir)
+{
+    struct fz_out o;
+    const unsigned VMXON = 0, VMXOFF = 1, VMCLEAR = 2, VMPTRLD = 3,
+                   VMPTRST = 4, VMREAD = 5, VMWRITE = 6, VMLAUNCH = 7;
+    for (unsigned prof = 0; prof < vmdl_vmx_profile_count() && prof < MAX_PROFILES;
+         prof++) {
+        memset(&o, 0, sizeof(o));
+        fz_put8(&o, prof);
+        fz_put8(&o, 0xc0);
+        fz_put16(&o, 0xffff);
+        /* VMXON [0x100] -> page 1; VMPTRLD [0x108] -> page 2 */
+        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
+        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
+        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
+        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        /* VMWRITE / VMREAD a run of table fields */
+        for (unsigned i = 0; i < 24; i++) {
+            unsigned idx = (i * 7 + prof) % vmdl_vmcs_field_count();
+            fz_put8(&o, 3); fz_put8(&o, VMWRITE);
+            fz_put8(&o, 3); fz_put16(&o, idx);
+            fz_putval(&o, 0x0123456789abcdefull * (i + 1));
+            fz_put8(&o, 1); fz_put8(&o, 200); fz_put8(&o, 1);
+            fz_put8(&o, 3); fz_put8(&o, VMREAD);
+            fz_put8(&o, 3); fz_put16(&o, idx);
+            fz_put8(&o, 200); fz_put8(&o, 1); fz_put8(&o, 1);
+        }
+        fz_put8(&o, 3); fz_put8(&o, VMLAUNCH); fz_put8(&o, 0);
+        fz_put8(&o, 3); fz_put8(&o, VMPTRST); fz_put8(&o, 1); fz_put16(&o, 0x200);
+        fz_put8(&o, 3); fz_put8(&o, VMCLEAR); fz_put8(&o, 1); fz_put16(&o, 0x108);
+        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        fz_put8(&o, 0x12); /* save/load round trip */
+        fz_put8(&o, 3); fz_put8(&o, VMXOFF);
+        fz_put8(&o, 0); fz_put8(&o, 2); fz_put8(&o, 0x0A); /* rdmsr VMCS_ENUM */
+        char name[32];
+        snprintf(name, sizeof(name), "profile%u", prof);
+        fz_save_out(dir, name, &o);
+    }
+}
+
+FZ_SEED_WRITER_MAIN()
