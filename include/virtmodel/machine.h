@@ -246,7 +246,17 @@ struct vmdl_irqchip_ops {
      * machine keeps CR8 as a plain register. */
     uint64_t (*get_cr8)(void *opaque, struct vmdl_vcpu *vcpu);
     void (*set_cr8)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t cr8);
+    /* x86: a performance-monitoring interrupt (LVT PERF).  NULL: an NMI. */
+    void (*pmi)(void *opaque, struct vmdl_vcpu *vcpu);
 };
+
+/* Raise the PMI of a vCPU through the attached interrupt controller (the
+ * local APIC's LVT performance-counter entry), or as an NMI without one. */
+void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu);
+
+/* From inside a handler: leave the engine soon (at the end of the current
+ * translation block) so that the run loop re-evaluates interrupts. */
+void vmdl_vcpu_request_exit(struct vmdl_vcpu *vcpu);
 int vmdl_vm_set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
                         void *opaque);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Machine glue for the AMD PMU model (see include/virtmodel/attach_amd_pmu.h
- * and docs/amd_pmu.md).  Only the public machine API is used.
+ * and docs/amd-pmu.md).  Only the public machine API is used.
  *
  * Counting: while a counter is live the vCPU's instruction (and branch)
  * accounting is switched on with vmdl_vcpu_need_insn_count(); the counters
@@ -31,11 +31,12 @@ struct vmdl_amd_pmu_attach {
     struct pmu_vcpu v[];
 };
 
-/* Default PMI route: an NMI (Linux programs LVTPC for NMI delivery). */
+/* Default PMI route: the machine's interrupt controller (the local APIC's
+ * LVT PERF entry when the lapic model is attached), else an NMI. */
 static void pmi_to_nmi(void *opaque)
 {
     struct pmu_vcpu *pv = opaque;
-    vmdl_vcpu_inject_nmi(pv->vcpu);
+    vmdl_vcpu_raise_pmi(pv->vcpu);
 }
 
 static void snapshot(struct pmu_vcpu *pv)

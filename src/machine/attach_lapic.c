@@ -127,6 +127,14 @@ static void chip_set_cr8(void *opaque, struct vmdl_vcpu *vcpu, uint64_t cr8)
     vmdl_lapic_set_cr8(apic_of(opaque, vcpu), cr8);
 }
 
+/* The PMU's PMI goes through LVT PERF, with KVM's masking rule. */
+static void chip_pmi(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_pmi_sink sink;
+    vmdl_lapic_pmi_sink(apic_of(opaque, vcpu), &sink);
+    sink.raise_pmi(sink.opaque);
+}
+
 static const struct vmdl_irqchip_ops chip_ops = {
     .pending = chip_pending,
     .ack = chip_ack,
@@ -137,6 +145,7 @@ static const struct vmdl_irqchip_ops chip_ops = {
     .runnable = chip_runnable,
     .get_cr8 = chip_get_cr8,
     .set_cr8 = chip_set_cr8,
+    .pmi = chip_pmi,
 };
 
 /* ---- bus events ---- */

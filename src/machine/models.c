@@ -4,6 +4,7 @@
 
 #include "virtmodel/attach_amd_pmu.h"
 #include "virtmodel/attach_gicv5.h"
+#include "virtmodel/attach_lapic.h"
 #include "virtmodel/attach_tdx.h"
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
@@ -17,6 +18,8 @@ static int attach_amd_pmu(struct vmdl_vm *vm, const struct vmdl_model_options *o
 /* Order matters: interrupt controllers first, so that later models (the
  * PMU's PMI) can find them. */
 static const struct vmdl_model_info models[] = {
+    {"lapic", VMDL_ARCH_X86_64, "local APIC: xAPIC/x2APIC, timer, IPIs, APICv "
+     "(--apicv), nested APICv updates", vmdl_attach_lapic_model},
     {"vmx", VMDL_ARCH_X86_64, "VMX vmcs12: field table, VMREAD/VMWRITE, profiles, "
      "VMCS_ENUM (nested VMX)", vmdl_attach_vmx_model},
     {"tdx", VMDL_ARCH_X86_64, "TDX module global metadata over SEAMCALL (TDH.SYS.RD)",

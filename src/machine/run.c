@@ -429,3 +429,24 @@ int vmdl_vcpu_raise_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault)
     vmdl_vcpu_get_reg(vcpu, VMDL_X86_RIP, &pc);
     return vmdl__x86_deliver(vcpu, (unsigned)fault, fault != VMDL_FAULT_UD, 0, pc);
 }
+
+void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (vm->irqchip && vm->irqchip->pmi)
+        vm->irqchip->pmi(vm->irqchip_opaque, vcpu);
+    else if (vm->arch == VMDL_ARCH_X86_64)
+        vcpu->nmi_pending = true;
+    vmdl_vcpu_request_exit(vcpu);
+}
+
+void vmdl_vcpu_request_exit(struct vmdl_vcpu *vcpu)
+{
+    /*
+     * Not uc_emu_stop(): called from an MMIO callback it makes Unicorn
+     * 2.0.1 re-run the block from its start.  The block hook, when installed
+     * (virtual time in use), stops cleanly at the next block boundary; else
+     * the interrupt is taken at the next exit.
+     */
+    vcpu->kick_deadline = 0;
+}

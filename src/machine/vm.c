@@ -303,6 +303,11 @@ static void mmio_write_cb(uc_engine *uc, uint64_t offset, unsigned size,
     struct mmio_binding *b = user;
     if (b->region->ops->write)
         b->region->ops->write(b->region->opaque, b->vcpu, offset, size, value);
+    /* A device write (an ICR write, an EOI, a TPR change) may have made an
+     * interrupt deliverable: let the run loop look at it. */
+    struct vmdl_vm *vm = b->vcpu->vm;
+    if (vm->irqchip)
+        vmdl_vcpu_request_exit(b->vcpu);
 }
 
 static void free_binding(void *p) { free(p); }

@@ -228,6 +228,9 @@ static int cpuid_cb(uc_engine *uc, void *user)
     if (leaf == 1) {
         /* Initial APIC ID in EBX[31:24]. */
         e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
+    } else if (leaf == 0xB || leaf == 0x1F) {
+        /* x2APIC ID of this vCPU in EDX (topology leaves). */
+        e.edx = v->index;
     }
     wr(v, UC_X86_REG_RAX, e.eax);
     wr(v, UC_X86_REG_RBX, e.ebx);
@@ -511,7 +514,9 @@ int vmdl_vcpu_x86_init(struct vmdl_vcpu *v)
     if (!v || v->vm->arch != VMDL_ARCH_X86_64)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_init: not an x86 vCPU");
     vmdl__x86_vcpu_reset(v, v->vm->entry);
-    v->wait_for_sipi = true;
+    /* As KVM: an INIT leaves the BSP runnable (at its start), an AP waits
+     * for SIPI. */
+    v->wait_for_sipi = v->index != 0;
     return VMDL_OK;
 }
 
