@@ -21,6 +21,12 @@
 #define BASE_BSP (1ull << 8)
 #define BASE_EXTD (1ull << 10)
 #define BASE_EN (1ull << 11)
+/*
+ * The machine delivers an interrupt at its next exit, not on the instruction
+ * boundary after STI, so the guest opens its interrupt window around a
+ * trapping RDMSR (as lapic_x2apic.c does); hostile_irq_window.c checks the
+ * architectural window on its own.
+ */
 #define ESR_SEND_ILLEGAL 0x20u
 #define ERR_VEC 0x50
 
@@ -91,7 +97,7 @@ int main(void)
         apic_wr(0x300, (1u << 18) | vec); /* self, fixed, illegal vector */
         CHECK(irr_low_vectors_clear(), "vector %u reached IRR", vec);
         sti();
-        __asm__ volatile("nop");
+        (void)rdmsr(MSR_APIC_BASE); /* traps: the machine delivers here */
         cli();
         CHECK(hits[ERR_VEC] == 1, "LVT error interrupt %u times for vector %u",
               hits[ERR_VEC], vec);
@@ -114,7 +120,7 @@ int main(void)
     CHECK(apic_rd(0x30) == ver && apic_rd(0xA0) == 0, "read-only xAPIC registers written");
 
     /* xAPIC -> x2APIC (legal). */
-    CHECK(wrmsr_safe(MSR_APIC_BASE, base | BASE_EXTD) == HX_NONE, "xAPIC -> x2APIC refused");
+    CHECK(wrmsr_safe(MSR_APIC_BASE, base | BASE_EXTD) == 0, "xAPIC -> x2APIC refused");
     rt_set_handler(ERR_VEC, on_err_x2);
     wrmsr(0x837, ERR_VEC); /* LVT error */
     /* Writes the x2APIC interface refuses. */
@@ -126,20 +132,22 @@ int main(void)
     CHECK(wrmsr_safe(0x83F, 0x100) == HX_GP, "SELF_IPI bits above 7:0 accepted");
     /* Illegal vectors through the x2APIC interface. */
     hits[ERR_VEC] = 0;
-    CHECK(wrmsr_safe(0x83F, 3) == HX_NONE, "SELF_IPI with vector 3 faulted");
+    CHECK(wrmsr_safe(0x83F, 3) == 0, "SELF_IPI with vector 3 faulted");
     CHECK((rdmsr(0x820) & 0xFFFFu) == 0, "SELF_IPI vector 3 reached IRR");
     wrmsr(0x828, 0);
     CHECK(rdmsr(0x828) == ESR_SEND_ILLEGAL, "x2APIC ESR 0x%lx after SELF_IPI vector 3",
           rdmsr(0x828));
-    CHECK(wrmsr_safe(0x830, (1u << 18) | 15) == HX_NONE, "ICR with vector 15 faulted");
+    CHECK(wrmsr_safe(0x830, (1u << 18) | 15) == 0, "ICR with vector 15 faulted");
     CHECK((rdmsr(0x820) & 0xFFFFu) == 0, "ICR vector 15 reached IRR");
     wrmsr(0x828, 0);
     CHECK(rdmsr(0x828) == ESR_SEND_ILLEGAL, "x2APIC ESR 0x%lx after ICR vector 15",
           rdmsr(0x828));
     sti();
-    __asm__ volatile("nop");
+    (void)rdmsr(MSR_APIC_BASE);
     cli();
-    CHECK(hits[ERR_VEC] == 2, "LVT error interrupt %u times in x2APIC mode, want 2",
+    /* Two errors raised the same vector while IF was clear: IRR holds it
+     * once, so it is delivered once. */
+    CHECK(hits[ERR_VEC] == 1, "LVT error interrupt %u times in x2APIC mode, want 1",
           hits[ERR_VEC]);
     wrmsr(0x837, 1u << 16);
 
@@ -150,14 +158,14 @@ int main(void)
     CHECK(wrmsr_safe(MSR_APIC_BASE, x2 & ~BASE_EN) == HX_GP, "x2APIC -> EXTD without EN accepted");
     /* x2APIC -> disabled (legal), then disabled -> x2APIC directly: #GP. */
     const uint64_t off = base & ~BASE_EN;
-    CHECK(wrmsr_safe(MSR_APIC_BASE, off) == HX_NONE, "x2APIC -> disabled refused");
+    CHECK(wrmsr_safe(MSR_APIC_BASE, off) == 0, "x2APIC -> disabled refused");
     CHECK(wrmsr_safe(MSR_APIC_BASE, x2) == HX_GP, "disabled -> x2APIC accepted");
     CHECK(rdmsr(MSR_APIC_BASE) == off, "APIC base 0x%lx, want disabled", rdmsr(MSR_APIC_BASE));
     /* While disabled, the MMIO window is a hole and x2APIC MSRs #GP. */
     CHECK(apic_rd(0x30) == 0xFFFFFFFFu, "MMIO not a hole while disabled");
     CHECK(rdmsr_safe(0x803, &v) == HX_GP, "x2APIC MSR readable while disabled");
     /* disabled -> xAPIC (legal), the registers answer again. */
-    CHECK(wrmsr_safe(MSR_APIC_BASE, base) == HX_NONE, "disabled -> xAPIC refused");
+    CHECK(wrmsr_safe(MSR_APIC_BASE, base) == 0, "disabled -> xAPIC refused");
     CHECK(apic_rd(0x30) == ver, "version 0x%x after re-enabling", apic_rd(0x30));
 
     rt_printf("hostile_apic: %s\n", rt_failures ? "FAILED" : "every illegal access refused");
