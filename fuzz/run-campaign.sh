@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Long fuzz campaign for one target:
+#   fuzz/run-campaign.sh TARGET SECONDS [JOBS]
+# TARGET is vmx, lapic, amd_pmu, gicv5, tdx, elf or blobs.  Builds build-fuzz
+# if needed, fuzzes a working corpus (build-fuzz/campaign/TARGET/corpus,
+# seeded from fuzz/corpus/TARGET and kept between campaigns) with JOBS
+# workers (default: the number of CPUs), then prints the total executions
+# and exec/s.  Crashes land in build-fuzz/campaign/TARGET/artifacts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${1:?usage: fuzz/run-campaign.sh TARGET SECONDS [JOBS]}
+seconds=${2:?usage: fuzz/run-campaign.sh TARGET SECONDS [JOBS]}
+jobs=${3:-$(nproc 2>/dev/null || echo 2)}
+build=build-fuzz
+if [[ ! -x $build/fuzz/fuzz_$target ]]; then
+    CC=clang cmake -S . -B $build -DVMDL_FUZZ=ON -DVMDL_SANITIZE=ON \
+        -DVMDL_BUILD_GUESTS=OFF -DVMDL_BUILD_BENCH=OFF -DVMDL_BUILD_TESTS=OFF >/dev/null
+fi
+cmake --build $build --target fuzz_$target -j"$jobs" >/dev/null
+work=$build/campaign/$target
+mkdir -p "$work/corpus" "$work/artifacts" "$work/logs"
+cp -n fuzz/corpus/"$target"/* "$work/corpus/" 2>/dev/null || true
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+rm -f "$work"/logs/fuzz-*.log
+start=$(date +%s)
+status=0
+(cd "$work/logs" && "$OLDPWD/$build/fuzz/fuzz_$target" -jobs="$jobs" -workers="$jobs" \
+    -max_total_time="$seconds" -print_final_stats=1 \
+    -artifact_prefix="$OLDPWD/$work/artifacts/" "$OLDPWD/$work/corpus" \
+    >/dev/null 2>&1) || status=$?
+elapsed=$(( $(date +%s) - start ))
+execs=$(grep -h "stat::number_of_executed_units" "$work"/logs/fuzz-*.log 2>/dev/null |
+        awk '{s += $2} END {print s + 0}')
+echo "target=$target seconds=$elapsed jobs=$jobs execs=$execs exec_per_s=$(( execs / (elapsed > 0 ? elapsed : 1) ))"
+if [[ $status -ne 0 ]] || ls "$work"/artifacts/crash-* "$work"/artifacts/leak-* \
+        "$work"/artifacts/timeout-* >/dev/null 2>&1; then
+    echo "findings in $work/artifacts (see $work/logs)" >&2
+    exit 1
+fi
