@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostile_far: loads and stores far outside the physical address space
+ * with the MMU off (0x0001_0000_0000_0000 and 0xFFFF_0000_0000_0000: beyond
+ * any PA size).  Architecturally a synchronous Data Abort (ESR_EL1.EC =
+ * 0x25, current EL) with an Address size fault (DFSC 0b0000xx) and FAR_EL1 =
+ * the address, taken at VBAR_EL1 + 0x200.  Exit 0 when both arrived so,
+ * else the failed check's number.
+ * Run: virtmodel-run hostile_far.elf --models none
+ */
+    .include "guest.inc"
+
+    .macro FAR_ACCESS n, addr, insn
+    MOVQ x1, \addr
+    mov x20, #0
+    \insn
+    mov w19, #\n
+    cmp x20, #1
+    b.ne fail
+    lsr x0, x22, #26
+    cmp x0, #0x25
+    b.ne fail
+    cmp x27, x1               /* FAR_EL1 */
+    b.ne fail
+    and x0, x22, #0x3C        /* DFSC[5:2] = 0: address size fault */
+    cbnz x0, fail
+    .endm
+
+    .section .text.start, "ax"
+    .globl _start
+_start:
+    adr x0, vectors
+    msr vbar_el1, x0
+    isb
+    FAR_ACCESS 1, 0x0001000000000000, "ldr x2, [x1]"
+    FAR_ACCESS 2, 0xFFFF000000000000, "str x2, [x1]"
+    PUTS "hostile_far: data aborts with FAR\n"
+    mov w0, #0
+    bl rt_exit
+fail:
+    PUTS "hostile_far: FAILED check "
+    mov x0, x19
+    bl rt_puthex
+    PUTS "\n"
+    mov w0, w19
+    bl rt_exit
+
+    .balign 2048
+vectors:
+    .rept 4
+    .balign 128
+    b unexpected
+    .endr
+    .org vectors + 0x200
+    b sync_handler
+    .org vectors + 0x280
+    b unexpected
+    .org vectors + 0x300
+    b unexpected
+    .org vectors + 0x380
+    b unexpected
+    .org vectors + 0x800
+sync_handler:
+    add x20, x20, #1
+    mrs x22, esr_el1
+    mrs x27, far_el1
+    mrs x25, elr_el1
+    add x25, x25, #4
+    msr elr_el1, x25
+    eret
+unexpected:
+    PUTS "hostile_far: unexpected exception\n"
+    mov w0, #99
+    bl rt_exit
+    RT_ROUTINES
