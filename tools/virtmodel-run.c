@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "virtmodel/amd_pmu.h"
+#include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -53,6 +54,12 @@ static void usage(FILE *f)
 "  --vendor V          x86 CPUID vendor: intel (default) or amd\n"
 "  --msr-exits         unclaimed MSRs exit to this program (which answers #GP)\n"
 "                      instead of faulting inside the machine\n"
+"  --checkpoint FILE   with --checkpoint-after N: after N retired instructions,\n"
+"                      write a whole-VM checkpoint to FILE and stop (status 0)\n"
+"  --checkpoint-after N\n"
+"  --restore FILE      load IMAGE, attach the same models, then continue from\n"
+"                      the checkpoint in FILE (same options as when it was taken)\n"
+"  --digest            print a digest of the final RAM and registers\n"
 "model options:\n"
 "  --vmx-profile NAME  VMX capability profile (vmx model)\n"
 "  --apicv             use the APICv backend of the local APIC model\n"
@@ -101,7 +108,9 @@ struct options {
     const char *models;
     uint64_t vcpus, quantum, ram_mib, max_insns, load_addr;
     double timeout;
-    int trace, stats, msr_exits;
+    int trace, stats, msr_exits, digest;
+    const char *checkpoint, *restore;
+    uint64_t checkpoint_after;
     const char *raw_arch;
     enum vmdl_x86_vendor vendor;
     struct vmdl_model_options mopts;
@@ -111,7 +120,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
            O_STATS, O_RAW, O_LOAD, O_VENDOR, O_MSR, O_VMXP, O_APICV, O_APICVQ,
-           O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_PMUQD, O_PMUQS, O_PMUQZ, O_PMUAC, O_GPCPU, O_GSPARSE, O_HELP };
+           O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_PMUQD, O_PMUQS, O_PMUQZ, O_PMUAC, O_GPCPU, O_GSPARSE, O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP };
     static const struct option longopts[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -138,6 +147,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"pmu-arch-counters", no_argument, 0, O_PMUAC},
         {"gicv5-pcpus", required_argument, 0, O_GPCPU},
         {"gicv5-sparse", no_argument, 0, O_GSPARSE},
+        {"checkpoint", required_argument, 0, O_CKPT},
+        {"checkpoint-after", required_argument, 0, O_CKPT_AT},
+        {"restore", required_argument, 0, O_RESTORE},
+        {"digest", no_argument, 0, O_DIGEST},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0},
     };
@@ -217,6 +230,16 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->mopts.gicv5_pcpus = (unsigned)n;
             break;
         case O_GSPARSE: o->mopts.gicv5_sparse = true; break;
+        case O_CKPT: o->checkpoint = optarg; break;
+        case O_CKPT_AT:
+            if (parse_u64(optarg, &o->checkpoint_after, "--checkpoint-after")) return -1;
+            if (!o->checkpoint_after) {
+                fprintf(stderr, "virtmodel-run: --checkpoint-after must be positive\n");
+                return -1;
+            }
+            break;
+        case O_RESTORE: o->restore = optarg; break;
+        case O_DIGEST: o->digest = 1; break;
         case O_HELP: usage(stdout); exit(0);
         default:
             if (optopt)
@@ -241,6 +264,14 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->raw_arch && strcmp(o->raw_arch, "x86_64") && strcmp(o->raw_arch, "arm64")) {
         fprintf(stderr, "virtmodel-run: --raw must be x86_64 or arm64\n");
+        return -1;
+    }
+    if (!o->checkpoint != !o->checkpoint_after) {
+        fprintf(stderr, "virtmodel-run: --checkpoint and --checkpoint-after go together\n");
+        return -1;
+    }
+    if (o->checkpoint && o->max_insns) {
+        fprintf(stderr, "virtmodel-run: --checkpoint-after and --max-insns exclude each other\n");
         return -1;
     }
     if (o->load_addr != UINT64_MAX && !o->raw_arch) {
@@ -341,9 +372,21 @@ int main(int argc, char **argv)
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;
     }
+    if (o.restore && vmdl_vm_checkpoint_read(vm, o.restore)) {
+        fprintf(stderr, "virtmodel-run: --restore %s: %s\n", o.restore, vmdl_last_error());
+        vmdl_vm_destroy(vm);
+        return EXIT_USAGE;
+    }
     if (o.trace)
         vmdl_vm_set_trace(vm, stderr);
-    vmdl_vm_set_limits(vm, o.max_insns, o.timeout);
+    uint64_t budget = o.max_insns;
+    if (o.checkpoint) {
+        /* The budget counts from where a restored run starts. */
+        budget = o.checkpoint_after;
+        for (unsigned i = 0; i < vmdl_vm_nr_vcpus(vm); i++)
+            budget += vmdl_vcpu_insns(vmdl_vm_vcpu(vm, i));
+    }
+    vmdl_vm_set_limits(vm, budget, o.timeout);
 
     int status = -1;
     uint64_t exits = 0, resets = 0;
@@ -375,6 +418,18 @@ int main(int argc, char **argv)
             status = EXIT_HALTED;
             break;
         case VMDL_EXIT_MAX_INSNS:
+            if (o.checkpoint) {
+                if (vmdl_vm_checkpoint_write(vm, o.checkpoint)) {
+                    fprintf(stderr, "virtmodel-run: --checkpoint %s: %s\n",
+                            o.checkpoint, vmdl_last_error());
+                    status = EXIT_INTERNAL;
+                } else {
+                    fprintf(stderr, "virtmodel-run: checkpoint written to %s after %"
+                            PRIu64 " instructions\n", o.checkpoint, o.checkpoint_after);
+                    status = 0;
+                }
+                break;
+            }
             fprintf(stderr, "virtmodel-run: --max-insns %" PRIu64 " reached: stopping\n",
                     o.max_insns);
             status = EXIT_MAX_INSNS;
@@ -406,6 +461,8 @@ int main(int argc, char **argv)
                 "program, %" PRIu64 " resets, %" PRIu64 " instructions counted, "
                 "status %d\n", vmdl_vm_nr_vcpus(vm), exits, resets, insns, status);
     }
+    if (o.digest)
+        fprintf(stderr, "virtmodel-run: state digest %08x\n", vmdl_vm_state_digest(vm));
     vmdl_vm_destroy(vm);
     return status;
 }

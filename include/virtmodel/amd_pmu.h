@@ -13,7 +13,7 @@
  * branches retired (vmdl_amd_pmu_retire) and it counts, overflows at 48
  * bits and raises the PMI through a struct vmdl_pmi_sink.  Where today's KVM
  * differs from its own past (or from the architecture) the old behaviour is
- * selectable with a quirk bit; docs/amd_pmu.md gives the source of each rule.
+ * selectable with a quirk bit; docs/amd-pmu.md gives the source of each rule.
  */
 #ifndef VIRTMODEL_AMD_PMU_H
 #define VIRTMODEL_AMD_PMU_H
@@ -77,7 +77,7 @@ extern "C" {
 
 /*
  * Quirks: bit n selects an older (or alternative) behaviour instead of what
- * KVM + QEMU do today.  See docs/amd_pmu.md for the history of each.
+ * KVM + QEMU do today.  See docs/amd-pmu.md for the history of each.
  */
 enum vmdl_amd_pmu_quirk {
     /* Writing a reserved event-select bit raises #GP (KVM before the 2022

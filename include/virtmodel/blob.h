@@ -41,6 +41,8 @@ void vmdl_blob_put_u16(struct vmdl_blob_writer *w, uint16_t v);
 void vmdl_blob_put_u32(struct vmdl_blob_writer *w, uint32_t v);
 void vmdl_blob_put_u64(struct vmdl_blob_writer *w, uint64_t v);
 void vmdl_blob_put_bytes(struct vmdl_blob_writer *w, const void *p, size_t n);
+/* A nested blob or byte string: u32 length, then the bytes. */
+void vmdl_blob_put_blob(struct vmdl_blob_writer *w, const void *p, size_t n);
 /*
  * Seal the blob.  On success *out (malloc'd, caller frees) and *out_len
  * receive it and 0 is returned; otherwise a negative vmdl_err, and the
@@ -71,6 +73,9 @@ uint16_t vmdl_blob_get_u16(struct vmdl_blob_reader *r);
 uint32_t vmdl_blob_get_u32(struct vmdl_blob_reader *r);
 uint64_t vmdl_blob_get_u64(struct vmdl_blob_reader *r);
 void vmdl_blob_get_bytes(struct vmdl_blob_reader *r, void *p, size_t n);
+/* Read a nested blob written by vmdl_blob_put_blob: *p points into the
+ * reader's buffer (NULL and 0 after an error). */
+void vmdl_blob_get_blob(struct vmdl_blob_reader *r, const uint8_t **p, size_t *n);
 /* Mark the blob invalid from a semantic check (value out of range, ...). */
 void vmdl_blob_reject(struct vmdl_blob_reader *r, const char *why);
 /* Finish: 0 when no error happened and the payload was consumed exactly. */

@@ -330,6 +330,17 @@ int vmdl_vm_set_entry(struct vmdl_vm *vm, uint64_t entry);
 /* Mark guest-physical gpa..gpa+len as image bytes restored on reset. */
 int vmdl_vm_add_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
 
+/*
+ * Models contribute to whole-VM checkpoints (checkpoint.h) through a state
+ * hook: save returns a malloc'd blob, load validates one and applies it (or
+ * refuses it and changes nothing).  `name` must be unique in the VM.
+ */
+typedef int (*vmdl_state_save_fn)(void *opaque, uint8_t **blob, size_t *len);
+typedef int (*vmdl_state_load_fn)(void *opaque, const uint8_t *blob, size_t len);
+int vmdl_vm_add_state_hook(struct vmdl_vm *vm, const char *name,
+                           vmdl_state_save_fn save, vmdl_state_load_fn load,
+                           void *opaque);
+
 /* Called when the VM is destroyed: models free what they attached. */
 typedef void (*vmdl_destroy_fn)(void *opaque);
 int vmdl_vm_add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);

@@ -94,6 +94,17 @@ void vmdl_blob_put_bytes(struct vmdl_blob_writer *w, const void *src, size_t n)
         memcpy(p, src, n);
 }
 
+void vmdl_blob_put_blob(struct vmdl_blob_writer *w, const void *p, size_t n)
+{
+    if (n > UINT32_MAX) {
+        if (!w->err)
+            w->err = VMDL_ERANGE;
+        return;
+    }
+    vmdl_blob_put_u32(w, (uint32_t)n);
+    vmdl_blob_put_bytes(w, p, n);
+}
+
 void vmdl_blob_discard(struct vmdl_blob_writer *w)
 {
     free(w->buf);
@@ -193,6 +204,14 @@ void vmdl_blob_get_bytes(struct vmdl_blob_reader *r, void *dst, size_t n)
         memcpy(dst, p, n);
     else if (n)
         memset(dst, 0, n);
+}
+
+void vmdl_blob_get_blob(struct vmdl_blob_reader *r, const uint8_t **p, size_t *n)
+{
+    uint32_t len = vmdl_blob_get_u32(r);
+    const uint8_t *q = reader_take(r, len);
+    *p = q;
+    *n = q ? len : 0;
 }
 
 void vmdl_blob_reject(struct vmdl_blob_reader *r, const char *why)

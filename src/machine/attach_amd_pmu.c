@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "virtmodel/attach_amd_pmu.h"
+#include "glue_state.h"
 #include "virtmodel/error.h"
 
 struct pmu_vcpu {
@@ -129,6 +130,46 @@ static void on_reset(void *opaque, struct vmdl_vm *vm)
     }
 }
 
+/* ---- checkpoints: each vCPU's PMU plus the glue's sync point ---- */
+
+#define PMU_GLUE_MAGIC VMDL_BLOB_MAGIC('G', 'P', 'M', 'U')
+
+static int pmu_save_one(void *ctx, unsigned i, uint8_t **b, size_t *n,
+                        uint64_t extra[4])
+{
+    struct vmdl_amd_pmu_attach *a = ctx;
+    extra[0] = a->v[i].last_insns;
+    extra[1] = a->v[i].last_branches;
+    return vmdl_amd_pmu_save(a->v[i].pmu, b, n);
+}
+
+static int pmu_state_save(void *opaque, uint8_t **blob, size_t *len)
+{
+    struct vmdl_amd_pmu_attach *a = opaque;
+    return glue_save_items(PMU_GLUE_MAGIC, a->n, pmu_save_one, a, blob, len);
+}
+
+static int pmu_state_load(void *opaque, const uint8_t *blob, size_t len)
+{
+    struct vmdl_amd_pmu_attach *a = opaque;
+    struct glue_item *items = calloc(a->n ? a->n : 1, sizeof(*items));
+    if (!items)
+        return vmdl_fail(VMDL_ENOMEM, "amd_pmu state: out of memory");
+    int err = glue_parse_items(PMU_GLUE_MAGIC, blob, len, a->n, items, "amd_pmu state");
+    for (unsigned i = 0; !err && i < a->n; i++)
+        err = vmdl_amd_pmu_load(a->v[i].pmu, items[i].blob, items[i].len);
+    for (unsigned i = 0; !err && i < a->n; i++) {
+        /* Re-derive counting (the machine forgot its users), then put the
+         * sync point back where it was. */
+        a->v[i].counting = false;
+        update_counting(&a->v[i]);
+        a->v[i].last_insns = items[i].extra[0];
+        a->v[i].last_branches = items[i].extra[1];
+    }
+    free(items);
+    return err;
+}
+
 static void on_destroy(void *opaque)
 {
     struct vmdl_amd_pmu_attach *a = opaque;
@@ -215,6 +256,8 @@ int vmdl_attach_amd_pmu_ex(struct vmdl_vm *vm, const struct vmdl_amd_pmu_config 
         if ((err = vmdl_vm_add_msr_range(vm, r[k].first, r[k].last, &msr_ops, a)))
             goto fail;
     if ((err = vmdl_vm_add_reset_hook(vm, on_reset, a)))
+        goto fail;
+    if ((err = vmdl_vm_add_state_hook(vm, "amd_pmu", pmu_state_save, pmu_state_load, a)))
         goto fail;
     if ((err = vmdl_vm_add_destroy_hook(vm, on_destroy, a)))
         goto fail;

@@ -5,6 +5,7 @@
 #include "virtmodel/attach_gicv5.h"
 #include "virtmodel/error.h"
 #include "virtmodel/models.h"
+#include "glue_state.h"
 
 struct gicv5_glue {
     struct vmdl_gicv5 *g;
@@ -137,6 +138,82 @@ static void gv5_reset(void *opaque, struct vmdl_vm *vm)
         gl->halted[i] = false;
 }
 
+/* ---- checkpoints ---- */
+
+#define GICV5_GLUE_MAGIC VMDL_BLOB_MAGIC('G', 'G', 'V', '5')
+
+/*
+ * The model exports only put vCPUs.  A put taken as if in WFI syncs every
+ * live register (priorities included) into the shadow state, so the blob
+ * holds the complete state; the vCPUs are loaded back where they were, so
+ * the run that took the checkpoint goes on unchanged.
+ */
+static int gv5_state_save(void *opaque, uint8_t **blob, size_t *len)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned n = vmdl_gicv5_nr_vcpus(gl->g);
+    int where[VMDL_GICV5_MAX_VCPUS];
+    for (unsigned i = 0; i < n; i++) {
+        where[i] = vmdl_gicv5_vcpu_pcpu(gl->g, i);
+        if (where[i] >= 0)
+            vmdl_gicv5_vcpu_put(gl->g, i, true);
+    }
+    uint8_t *inner = NULL;
+    size_t inner_len = 0;
+    int err = vmdl_gicv5_export(gl->g, &inner, &inner_len);
+    for (unsigned i = 0; i < n; i++)
+        if (where[i] >= 0)
+            vmdl_gicv5_vcpu_load(gl->g, i, (unsigned)where[i]);
+    if (err)
+        return err;
+    struct vmdl_blob_writer w;
+    vmdl_blob_begin(&w, GICV5_GLUE_MAGIC, 1);
+    vmdl_blob_put_blob(&w, inner, inner_len);
+    vmdl_blob_put_u32(&w, n);
+    for (unsigned i = 0; i < n; i++) {
+        vmdl_blob_put_u32(&w, (uint32_t)where[i]);
+        vmdl_blob_put_u8(&w, gl->halted[i]);
+    }
+    free(inner);
+    return vmdl_blob_finish(&w, blob, len);
+}
+
+static int gv5_state_load(void *opaque, const uint8_t *blob, size_t len)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned n = vmdl_gicv5_nr_vcpus(gl->g), pcpus = vmdl_gicv5_nr_pcpus(gl->g);
+    struct vmdl_blob_reader r;
+    int err = vmdl_blob_open(&r, blob, len, GICV5_GLUE_MAGIC, 1, "gicv5 state");
+    if (err)
+        return err;
+    const uint8_t *inner;
+    size_t inner_len;
+    vmdl_blob_get_blob(&r, &inner, &inner_len);
+    if (vmdl_blob_get_u32(&r) != n)
+        vmdl_blob_reject(&r, "saved for another number of vCPUs");
+    int where[VMDL_GICV5_MAX_VCPUS];
+    bool halted[VMDL_GICV5_MAX_VCPUS];
+    for (unsigned i = 0; i < n && !r.err; i++) {
+        where[i] = (int32_t)vmdl_blob_get_u32(&r);
+        halted[i] = vmdl_blob_get_u8(&r) != 0;
+        if (where[i] < -1 || where[i] >= (int)pcpus)
+            vmdl_blob_reject(&r, "physical CPU out of range");
+    }
+    if ((err = vmdl_blob_close(&r)))
+        return err;
+    for (unsigned i = 0; i < n; i++)
+        if (vmdl_gicv5_vcpu_pcpu(gl->g, i) >= 0)
+            vmdl_gicv5_vcpu_put(gl->g, i, false);
+    if ((err = vmdl_gicv5_import(gl->g, inner, inner_len)))
+        return err;
+    for (unsigned i = 0; i < n; i++) {
+        gl->halted[i] = halted[i];
+        if (where[i] >= 0 && (err = vmdl_gicv5_vcpu_load(gl->g, i, (unsigned)where[i])))
+            return err;
+    }
+    return VMDL_OK;
+}
+
 static void gv5_destroy(void *opaque)
 {
     struct gicv5_glue *gl = opaque;
@@ -178,7 +255,8 @@ int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
     if ((err = vmdl_vm_add_sysreg_handler(vm, gv5_sysreg, gl)) ||
         (err = vmdl_vm_set_irqchip(vm, &ops, gl)) ||
         (err = vmdl_vm_add_hypercall_handler(vm, gv5_hypercall, gl)) ||
-        (err = vmdl_vm_add_reset_hook(vm, gv5_reset, gl)))
+        (err = vmdl_vm_add_reset_hook(vm, gv5_reset, gl)) ||
+        (err = vmdl_vm_add_state_hook(vm, "gicv5", gv5_state_save, gv5_state_load, gl)))
         return err;
     if (model)
         *model = gl->g;

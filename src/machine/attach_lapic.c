@@ -9,6 +9,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/lapic_apicv.h"
 #include "virtmodel/models.h"
+#include "glue_state.h"
 
 struct lapic_glue {
     struct vmdl_vm *vm;
@@ -176,6 +177,46 @@ static void lapic_reset(void *opaque, struct vmdl_vm *vm)
     }
 }
 
+/* ---- checkpoints ---- */
+
+#define LAPIC_GLUE_MAGIC VMDL_BLOB_MAGIC('G', 'L', 'A', 'P')
+
+static int lapic_save_one(void *ctx, unsigned i, uint8_t **b, size_t *n,
+                          uint64_t extra[4])
+{
+    struct lapic_glue *g = ctx;
+    (void)extra;
+    return vmdl_lapic_export(vmdl_lapic_bus_get(g->bus, i), b, n);
+}
+
+static int lapic_state_save(void *opaque, uint8_t **blob, size_t *len)
+{
+    struct lapic_glue *g = opaque;
+    return glue_save_items(LAPIC_GLUE_MAGIC, vmdl_lapic_bus_count(g->bus),
+                           lapic_save_one, g, blob, len);
+}
+
+static int lapic_state_load(void *opaque, const uint8_t *blob, size_t len)
+{
+    struct lapic_glue *g = opaque;
+    unsigned n = vmdl_lapic_bus_count(g->bus);
+    struct glue_item items[VMDL_MAX_VCPUS];
+    int err = glue_parse_items(LAPIC_GLUE_MAGIC, blob, len, n, items, "lapic state");
+    for (unsigned i = 0; !err && i < n; i++)
+        err = vmdl_lapic_import(vmdl_lapic_bus_get(g->bus, i), items[i].blob, items[i].len);
+    /* The machine forgot who counts: take the APIC's permanent hold again
+     * and re-derive the timer's. */
+    for (unsigned i = 0; !err && i < n; i++) {
+        struct vmdl_vcpu *vcpu = vmdl_vm_vcpu(g->vm, i);
+        g->counting[i] = false;
+        if (vcpu) {
+            vmdl_vcpu_need_insn_count(vcpu, true);
+            update_counting(g, vcpu);
+        }
+    }
+    return err;
+}
+
 static void lapic_free(void *opaque)
 {
     struct lapic_glue *g = opaque;
@@ -257,7 +298,17 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
     if (!err)
         err = vmdl_vm_add_reset_hook(vm, lapic_reset, g);
     if (!err)
+        err = vmdl_vm_add_state_hook(vm, "lapic", lapic_state_save,
+                                     lapic_state_load, g);
+    if (!err)
         err = set_cpuid_bits(vm, opts);
+    /*
+     * Virtual time drives the APIC timer and the TSC-deadline clock: with an
+     * APIC it counts from the start, so that it means the same whether or
+     * not something else (a checkpoint, a budget) also needs it.
+     */
+    for (unsigned i = 0; !err && i < vmdl_vm_nr_vcpus(vm); i++)
+        vmdl_vcpu_need_insn_count(vmdl_vm_vcpu(vm, i), true);
     if (err)
         return err;
     if (busp)

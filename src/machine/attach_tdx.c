@@ -63,6 +63,18 @@ static void tdx_reset(void *opaque, struct vmdl_vm *vm)
     vmdl_tdx_load(opaque);
 }
 
+/* ---- checkpoints: the module's own state blob ---- */
+
+static int tdx_state_save(void *opaque, uint8_t **blob, size_t *len)
+{
+    return vmdl_tdx_export(opaque, blob, len);
+}
+
+static int tdx_state_load(void *opaque, const uint8_t *blob, size_t len)
+{
+    return vmdl_tdx_import(opaque, blob, len);
+}
+
 static void tdx_free(void *opaque)
 {
     vmdl_tdx_destroy(opaque);
@@ -95,6 +107,8 @@ int vmdl_attach_tdx_ex(struct vmdl_vm *vm, const char *profile_name_or_path,
     err = vmdl_vm_set_seam_handler(vm, seam_insn, m);
     if (!err)
         err = vmdl_vm_add_reset_hook(vm, tdx_reset, m);
+    if (!err)
+        err = vmdl_vm_add_state_hook(vm, "tdx", tdx_state_save, tdx_state_load, m);
     if (err)
         return err;   /* m is freed by the destroy hook */
     if (module)

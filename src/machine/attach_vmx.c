@@ -9,6 +9,7 @@
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
 #include "virtmodel/models.h"
+#include "glue_state.h"
 
 struct vmdl_vmx_attach {
     struct vmdl_vmx_model *model;
@@ -117,6 +118,37 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
         vmdl_vmx_reset(h->vcpu[i]);
 }
 
+/* ---- checkpoints ---- */
+
+#define VMX_GLUE_MAGIC VMDL_BLOB_MAGIC('G', 'V', 'M', 'X')
+
+static int vmx_save_one(void *ctx, unsigned i, uint8_t **b, size_t *n,
+                        uint64_t extra[4])
+{
+    struct vmdl_vmx_attach *h = ctx;
+    (void)extra;
+    return vmdl_vmx_save(h->vcpu[i], b, n);
+}
+
+static int vmx_state_save(void *opaque, uint8_t **blob, size_t *len)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    return glue_save_items(VMX_GLUE_MAGIC, h->n, vmx_save_one, h, blob, len);
+}
+
+static int vmx_state_load(void *opaque, const uint8_t *blob, size_t len)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    struct glue_item *items = calloc(h->n ? h->n : 1, sizeof(*items));
+    if (!items)
+        return vmdl_fail(VMDL_ENOMEM, "vmx state: out of memory");
+    int err = glue_parse_items(VMX_GLUE_MAGIC, blob, len, h->n, items, "vmx state");
+    for (unsigned i = 0; !err && i < h->n; i++)
+        err = vmdl_vmx_load(h->vcpu[i], items[i].blob, items[i].len);
+    free(items);
+    return err;
+}
+
 static void vmx_free(void *opaque)
 {
     struct vmdl_vmx_attach *h = opaque;
@@ -211,6 +243,7 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         (err = vmdl_vm_add_msr_range(vm, VMDL_MSR_VMX_BASIC,
                                      VMDL_MSR_VMX_PROCBASED_CTLS3, &vmx_msr_ops, h)) ||
         (err = vmdl_vm_add_reset_hook(vm, vmx_reset, h)) ||
+        (err = vmdl_vm_add_state_hook(vm, "vmx", vmx_state_save, vmx_state_load, h)) ||
         (err = set_vmx_cpuid(vm)))
         return err;
     if (handle)

@@ -110,6 +110,8 @@ struct vmdl_vcpu {
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
     uint64_t idtr_base, gdtr_base;
     uint64_t kernel_gs_base;
+    uint64_t tsc_offset;    /* guest TSC = retired instructions + offset */
+    bool tsc_observed;      /* the guest read the TSC: time counts from now on */
     uint64_t xcr0;
     uint16_t idtr_limit, gdtr_limit;
     bool nmi_pending;
@@ -164,6 +166,13 @@ struct vmdl_vm {
     void *vmx_opaque, *seam_opaque;
     struct time_hook { const struct vmdl_time_ops *ops; void *opaque; } times[MAX_HANDLERS];
     unsigned nr_times;
+    struct state_hook {
+        char name[32];
+        vmdl_state_save_fn save;
+        vmdl_state_load_fn load;
+        void *opaque;
+    } states[MAX_HANDLERS];
+    unsigned nr_states;
     const struct vmdl_irqchip_ops *irqchip;
     void *irqchip_opaque;
 

@@ -501,6 +501,12 @@ int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
     v->gdtr_limit = 0xFFFF;
     uc_x86_mmr idtr = {0, 0, 0, 0};
     uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
+    /* Underneath, CR4.TSD makes RDTSC trap at CPL3 (virtual TSC). */
+    uint64_t real_cr4 = 0;
+    uc_reg_read(v->uc, UC_X86_REG_CR4, &real_cr4);
+    real_cr4 |= 1u << 2;
+    uc_reg_write(v->uc, UC_X86_REG_CR4, &real_cr4);
+    v->tsc_offset = 0;
     v->halted = v->nmi_pending = v->nmi_blocked = false;
     v->queued_irq = -1;
     v->pending = PENDING_NONE;
@@ -626,6 +632,21 @@ static void retire(struct vmdl_vcpu *v, unsigned len)
 
 /* ---------------- MSRs ---------------- */
 
+/*
+ * The guest's TSC is virtual time: retired instructions plus the offset a
+ * guest write to IA32_TSC sets.  RDTSC/RDTSCP trap (CR4.TSD is set under
+ * the guest) so that runs reproduce; the first read turns on exact
+ * instruction counting for good.
+ */
+static uint64_t guest_tsc(struct vmdl_vcpu *v)
+{
+    if (!v->tsc_observed) {
+        v->tsc_observed = true;
+        vmdl_vcpu_need_insn_count(v, true);
+    }
+    return v->insns + v->tsc_offset;
+}
+
 static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val)
 {
     switch (idx) {
@@ -633,7 +654,7 @@ static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val
     case MSR_IA32_FS_BASE: *val = rd(v, UC_X86_REG_FS_BASE); return VMDL_FAULT_NONE;
     case MSR_IA32_GS_BASE: *val = rd(v, UC_X86_REG_GS_BASE); return VMDL_FAULT_NONE;
     case MSR_IA32_KERNEL_GS_BASE: *val = v->kernel_gs_base; return VMDL_FAULT_NONE;
-    case MSR_IA32_TSC: *val = v->insns; return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC: *val = guest_tsc(v); return VMDL_FAULT_NONE;
     default: return VMDL_FAULT_UNCLAIMED;
     }
 }
@@ -649,6 +670,10 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
         if ((val ^ v->efer) & ((1ull << 8) | (1ull << 10)))
             return VMDL_FAULT_GP;
         v->efer = val;
+        return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC:
+        v->tsc_offset = val - v->insns;
+        (void)guest_tsc(v);
         return VMDL_FAULT_NONE;
     case MSR_IA32_FS_BASE:
     case MSR_IA32_GS_BASE:
@@ -892,6 +917,18 @@ static enum emu_result emu_gp(struct vmdl_vcpu *v, uint64_t rip)
     case X86_INS_RDMSR: r = emu_msr(v, false, rip, in->size); break;
     case X86_INS_WRMSR: r = emu_msr(v, true, rip, in->size); break;
     case X86_INS_RDPMC: r = emu_rdpmc(v, rip, in->size); break;
+    case X86_INS_RDTSC:
+    case X86_INS_RDTSCP: {
+        /* Read before retiring: the TSC does not include this RDTSC. */
+        uint64_t tsc = guest_tsc(v);
+        wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
+        wr(v, UC_X86_REG_RDX, tsc >> 32);
+        if (in->id == X86_INS_RDTSCP)
+            wr(v, UC_X86_REG_RCX, v->index); /* IA32_TSC_AUX: the vCPU */
+        retire(v, in->size);
+        r = EMU_DONE;
+        break;
+    }
     case X86_INS_HLT: {
         struct vmdl_vm *vm = v->vm;
         vmdl__trace_exit(v, "hlt", rip, "halted");

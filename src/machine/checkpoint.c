@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Whole-VM checkpoints (include/virtmodel/checkpoint.h): RAM, every vCPU's
+ * architectural and virtual state, and each model's own state blob.
+ *
+ * Restoring is two-phase: the whole file is parsed and checked (container
+ * checksum, configuration, image, model set, every vCPU record) into a
+ * staging copy first; only then is anything applied.  A model that refuses
+ * its blob at that point (it came from our own save, so this means a bug or
+ * a hand-edited file) leaves the VM unusable, and the error says so.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine_internal.h"
+#include "virtmodel/blob.h"
+#include "virtmodel/checkpoint.h"
+#include "virtmodel/error.h"
+#include "virtmodel/loader.h"
+
+#define CKPT_MAGIC VMDL_BLOB_MAGIC('V', 'M', 'C', 'K')
+#define PAGE 4096u
+
+int vmdl_vm_add_state_hook(struct vmdl_vm *vm, const char *name,
+                           vmdl_state_save_fn save, vmdl_state_load_fn load,
+                           void *opaque)
+{
+    if (!vm || !name || !*name || !save || !load || strlen(name) >= 32)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_state_hook: bad argument");
+    for (unsigned i = 0; i < vm->nr_states; i++)
+        if (!strcmp(vm->states[i].name, name))
+            return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_state_hook: '%s' is "
+                             "registered already", name);
+    if (vm->nr_states == MAX_HANDLERS)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_add_state_hook: too many");
+    struct state_hook *h = &vm->states[vm->nr_states++];
+    snprintf(h->name, sizeof(h->name), "%s", name);
+    h->save = save;
+    h->load = load;
+    h->opaque = opaque;
+    return VMDL_OK;
+}
+
+/* ---------------- architectural registers ---------------- */
+
+static const int x86_regs[] = {
+    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+    UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+    UC_X86_REG_RIP, UC_X86_REG_RFLAGS, UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
+    UC_X86_REG_MXCSR,
+};
+#define X86_NR_XMM 16
+
+/* arm64: X0-X28, FP, LR, SP, PC, PSTATE and the EL1 system registers a
+ * guest of this machine uses. */
+static int arm64_regs(int *out)
+{
+    int n = 0;
+    for (int i = 0; i <= 28; i++)
+        out[n++] = UC_ARM64_REG_X0 + i;
+    out[n++] = UC_ARM64_REG_X29;
+    out[n++] = UC_ARM64_REG_X30;
+    out[n++] = UC_ARM64_REG_SP;
+    out[n++] = UC_ARM64_REG_PC;
+    out[n++] = UC_ARM64_REG_PSTATE;
+    out[n++] = UC_ARM64_REG_VBAR_EL1;
+    out[n++] = UC_ARM64_REG_ELR_EL1;
+    out[n++] = UC_ARM64_REG_ESR_EL1;
+    out[n++] = UC_ARM64_REG_FAR_EL1;
+    out[n++] = UC_ARM64_REG_SP_EL0;
+    out[n++] = UC_ARM64_REG_TPIDR_EL0;
+    out[n++] = UC_ARM64_REG_TPIDR_EL1;
+    out[n++] = UC_ARM64_REG_FPCR;
+    out[n++] = UC_ARM64_REG_FPSR;
+    out[n++] = vmdl__arm64_reg(VMDL_ARM64_SPSR_EL1);
+    return n;
+}
+#define ARM64_MAX_REGS 48
+#define ARM64_NR_V 32
+
+static void put_vcpu_time(struct vmdl_blob_writer *w, struct vmdl_vcpu *v, bool with_time)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (vm->arch == VMDL_ARCH_X86_64) {
+        for (unsigned i = 0; i < (sizeof(x86_regs) / sizeof((x86_regs)[0])); i++) {
+            uint64_t x = 0;
+            uc_reg_read(v->uc, x86_regs[i], &x);
+            vmdl_blob_put_u64(w, x);
+        }
+        for (int i = 0; i < X86_NR_XMM; i++) {
+            uint64_t x[2] = {0, 0};
+            uc_reg_read(v->uc, UC_X86_REG_XMM0 + i, x);
+            vmdl_blob_put_u64(w, x[0]);
+            vmdl_blob_put_u64(w, x[1]);
+        }
+        const uint64_t virt[] = {v->cr0, v->cr2, v->cr3, v->cr4, v->cr8, v->efer,
+                                 v->xcr0, v->kernel_gs_base, v->idtr_base,
+                                 v->idtr_limit, v->gdtr_base, v->gdtr_limit,
+                                 v->tsc_offset, v->tsc_observed};
+        for (unsigned i = 0; i < (sizeof(virt) / sizeof((virt)[0])); i++)
+            vmdl_blob_put_u64(w, virt[i]);
+    } else {
+        int regs[ARM64_MAX_REGS];
+        int n = arm64_regs(regs);
+        for (int i = 0; i < n; i++) {
+            uint64_t x = 0;
+            vmdl__arm64_reg_read(v, regs[i], &x);
+            vmdl_blob_put_u64(w, x);
+        }
+        for (int i = 0; i < ARM64_NR_V; i++) {
+            uint64_t x[2] = {0, 0};
+            uc_reg_read(v->uc, UC_ARM64_REG_V0 + i, x);
+            vmdl_blob_put_u64(w, x[0]);
+            vmdl_blob_put_u64(w, x[1]);
+        }
+    }
+    vmdl_blob_put_u8(w, v->halted);
+    vmdl_blob_put_u8(w, v->wait_for_sipi);
+    vmdl_blob_put_u8(w, v->nmi_pending);
+    vmdl_blob_put_u8(w, v->irq_line);
+    vmdl_blob_put_u32(w, (uint32_t)v->queued_irq);
+    if (!with_time)
+        return;
+    vmdl_blob_put_u64(w, v->insns);
+    vmdl_blob_put_u64(w, v->branches);
+    vmdl_blob_put_u64(w, v->kick_at);
+    vmdl_blob_put_u64(w, v->slice_end);
+    vmdl_blob_put_u64(w, v->shadow_at);
+}
+
+static void put_vcpu(struct vmdl_blob_writer *w, struct vmdl_vcpu *v)
+{
+    put_vcpu_time(w, v, true);
+}
+
+/* Staged vCPU record, checked before anything is applied. */
+struct vcpu_rec {
+    uint64_t regs[64];
+    uint64_t vec[2 * ARM64_NR_V];
+    uint64_t virt[14];
+    uint8_t halted, wait_for_sipi, nmi_pending, irq_line;
+    int32_t queued_irq;
+    uint64_t insns, branches, kick_at, slice_end, shadow_at;
+};
+
+static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu_rec *c)
+{
+    unsigned nregs, nvec, nvirt;
+    if (vm->arch == VMDL_ARCH_X86_64) {
+        nregs = (sizeof(x86_regs) / sizeof((x86_regs)[0]));
+        nvec = 2 * X86_NR_XMM;
+        nvirt = 14;
+    } else {
+        int regs[ARM64_MAX_REGS];
+        nregs = (unsigned)arm64_regs(regs);
+        nvec = 2 * ARM64_NR_V;
+        nvirt = 0;
+    }
+    for (unsigned i = 0; i < nregs; i++)
+        c->regs[i] = vmdl_blob_get_u64(r);
+    for (unsigned i = 0; i < nvec; i++)
+        c->vec[i] = vmdl_blob_get_u64(r);
+    for (unsigned i = 0; i < nvirt; i++)
+        c->virt[i] = vmdl_blob_get_u64(r);
+    c->halted = vmdl_blob_get_u8(r);
+    c->wait_for_sipi = vmdl_blob_get_u8(r);
+    c->nmi_pending = vmdl_blob_get_u8(r);
+    c->irq_line = vmdl_blob_get_u8(r);
+    c->queued_irq = (int32_t)vmdl_blob_get_u32(r);
+    c->insns = vmdl_blob_get_u64(r);
+    c->branches = vmdl_blob_get_u64(r);
+    c->kick_at = vmdl_blob_get_u64(r);
+    c->slice_end = vmdl_blob_get_u64(r);
+    c->shadow_at = vmdl_blob_get_u64(r);
+    if (c->halted > 1 || c->wait_for_sipi > 1 || c->nmi_pending > 1 || c->irq_line > 1 ||
+        c->queued_irq < -1 || c->queued_irq > 255)
+        vmdl_blob_reject(r, "vCPU record has out-of-range flags");
+    if (vm->arch == VMDL_ARCH_X86_64 &&
+        (c->virt[9] > 0xFFFF || c->virt[11] > 0xFFFF || c->virt[13] > 1))
+        vmdl_blob_reject(r, "vCPU record has an out-of-range descriptor-table limit");
+}
+
+static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (vm->arch == VMDL_ARCH_X86_64) {
+        for (unsigned i = 0; i < (sizeof(x86_regs) / sizeof((x86_regs)[0])); i++)
+            uc_reg_write(v->uc, x86_regs[i], &c->regs[i]);
+        for (int i = 0; i < X86_NR_XMM; i++)
+            uc_reg_write(v->uc, UC_X86_REG_XMM0 + i, &c->vec[2 * i]);
+        v->cr0 = c->virt[0];
+        v->cr2 = c->virt[1];
+        v->cr3 = c->virt[2];
+        v->cr4 = c->virt[3];
+        v->cr8 = c->virt[4];
+        v->efer = c->virt[5];
+        v->xcr0 = c->virt[6];
+        v->kernel_gs_base = c->virt[7];
+        v->idtr_base = c->virt[8];
+        v->idtr_limit = (uint16_t)c->virt[9];
+        v->gdtr_base = c->virt[10];
+        v->gdtr_limit = (uint16_t)c->virt[11];
+        v->tsc_offset = c->virt[12];
+        v->tsc_observed = c->virt[13] != 0;
+        uc_x86_mmr idtr = {0, v->idtr_base, v->idtr_limit, 0};
+        uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
+    } else {
+        int regs[ARM64_MAX_REGS];
+        int n = arm64_regs(regs);
+        for (int i = 0; i < n; i++)
+            vmdl__arm64_reg_write(v, regs[i], c->regs[i]);
+        for (int i = 0; i < ARM64_NR_V; i++)
+            uc_reg_write(v->uc, UC_ARM64_REG_V0 + i, &c->vec[2 * i]);
+    }
+    v->halted = c->halted;
+    v->wait_for_sipi = c->wait_for_sipi;
+    v->nmi_pending = c->nmi_pending;
+    v->irq_line = c->irq_line;
+    v->queued_irq = c->queued_irq;
+    v->insns = c->insns;
+    v->branches = c->branches;
+    v->kick_at = c->kick_at;
+    v->slice_end = c->slice_end;
+    v->shadow_at = c->shadow_at;
+    v->pending = PENDING_NONE;
+    v->cur_block = NULL;
+    /* Models re-derive who needs instruction counting when they load. */
+    v->count_users = v->tsc_observed ? 1 : 0;
+}
+
+/* ---------------- image identity ---------------- */
+
+static uint32_t image_crc(struct vmdl_vm *vm)
+{
+    uint32_t crc = 0;
+    for (unsigned i = 0; i < vm->nr_images; i++) {
+        const struct image_range *r = &vm->images[i];
+        uint64_t hdr[2] = {r->gpa, r->len};
+        crc = vmdl_crc32(crc, hdr, sizeof(hdr));
+        if (r->copy)
+            crc = vmdl_crc32(crc, r->copy, r->len);
+    }
+    return crc;
+}
+
+/* ---------------- save ---------------- */
+
+static bool page_is_zero(const uint8_t *p)
+{
+    static const uint8_t zero[PAGE];
+    return !memcmp(p, zero, PAGE);
+}
+
+int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
+{
+    if (!vm || !blob || !len)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_checkpoint_save: NULL argument");
+    if (!vm->entry_set)
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: no guest loaded");
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        if (vm->vcpus[i]->pending != PENDING_NONE)
+            return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: vCPU %u has "
+                             "an exit that was not completed", i);
+    struct vmdl_blob_writer w;
+    vmdl_blob_begin(&w, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION);
+    vmdl_blob_put_u32(&w, vm->arch);
+    vmdl_blob_put_u32(&w, vm->cfg.vendor);
+    vmdl_blob_put_u64(&w, vm->ram_base);
+    vmdl_blob_put_u64(&w, vm->ram_size);
+    vmdl_blob_put_u32(&w, vm->nr_vcpus);
+    vmdl_blob_put_u64(&w, vm->cfg.quantum);
+    vmdl_blob_put_u32(&w, image_crc(vm));
+    vmdl_blob_put_u64(&w, vm->entry);
+    vmdl_blob_put_u32(&w, vm->next_vcpu);
+    vmdl_blob_put_u64(&w, vm->reset_count);
+    uint32_t npages = (uint32_t)(vm->ram_size / PAGE), nonzero = 0;
+    for (uint32_t p = 0; p < npages; p++)
+        nonzero += !page_is_zero(vm->ram + (uint64_t)p * PAGE);
+    vmdl_blob_put_u32(&w, nonzero);
+    for (uint32_t p = 0; p < npages; p++) {
+        const uint8_t *pg = vm->ram + (uint64_t)p * PAGE;
+        if (page_is_zero(pg))
+            continue;
+        vmdl_blob_put_u32(&w, p);
+        vmdl_blob_put_bytes(&w, pg, PAGE);
+    }
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        put_vcpu(&w, vm->vcpus[i]);
+    vmdl_blob_put_u32(&w, vm->nr_states);
+    for (unsigned i = 0; i < vm->nr_states; i++) {
+        struct state_hook *h = &vm->states[i];
+        uint8_t *mb = NULL;
+        size_t ml = 0;
+        int err = h->save(h->opaque, &mb, &ml);
+        if (err) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", vmdl_last_error());
+            vmdl_blob_discard(&w);
+            return vmdl_fail(err, "checkpoint: model '%s' could not save: %s",
+                             h->name, msg);
+        }
+        vmdl_blob_put_blob(&w, h->name, strlen(h->name));
+        vmdl_blob_put_blob(&w, mb, ml);
+        free(mb);
+    }
+    return vmdl_blob_finish(&w, blob, len);
+}
+
+/* ---------------- restore ---------------- */
+
+int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
+{
+    if (!vm || !blob)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_checkpoint_restore: NULL argument");
+    if (!vm->entry_set)
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_restore: load the same "
+                         "image into the VM first");
+    struct vmdl_blob_reader r;
+    int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION,
+                             "checkpoint");
+    if (err)
+        return err;
+    uint32_t arch = vmdl_blob_get_u32(&r), vendor = vmdl_blob_get_u32(&r);
+    uint64_t ram_base = vmdl_blob_get_u64(&r), ram_size = vmdl_blob_get_u64(&r);
+    uint32_t nr_vcpus = vmdl_blob_get_u32(&r);
+    uint64_t quantum = vmdl_blob_get_u64(&r);
+    uint32_t icrc = vmdl_blob_get_u32(&r);
+    uint64_t entry = vmdl_blob_get_u64(&r);
+    if (r.err)
+        return vmdl_blob_close(&r);
+    if (arch != vm->arch || vendor != vm->cfg.vendor || ram_base != vm->ram_base ||
+        ram_size != vm->ram_size || nr_vcpus != vm->nr_vcpus || quantum != vm->cfg.quantum)
+        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken from a VM with another "
+                         "configuration (architecture, vendor, RAM, vCPUs or quantum)");
+    if (icrc != image_crc(vm) || entry != vm->entry)
+        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
+    uint32_t next_vcpu = vmdl_blob_get_u32(&r);
+    uint64_t reset_count = vmdl_blob_get_u64(&r);
+    if (next_vcpu >= vm->nr_vcpus)
+        vmdl_blob_reject(&r, "scheduler cursor out of range");
+    uint32_t npages = (uint32_t)(vm->ram_size / PAGE);
+    uint32_t nonzero = vmdl_blob_get_u32(&r);
+    if (nonzero > npages)
+        vmdl_blob_reject(&r, "more RAM pages than the VM has");
+    /* Stage RAM: remember where each page's bytes are, apply later. */
+    const uint8_t **pages = calloc(npages, sizeof(*pages));
+    struct vcpu_rec *recs = calloc(vm->nr_vcpus, sizeof(*recs));
+    struct { const uint8_t *p; size_t n; } *mods = calloc(MAX_HANDLERS, sizeof(*mods));
+    if (!pages || !recs || !mods) {
+        free(pages);
+        free(recs);
+        free(mods);
+        return vmdl_fail(VMDL_ENOMEM, "checkpoint: out of memory");
+    }
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < nonzero && !r.err; i++) {
+        uint32_t idx = vmdl_blob_get_u32(&r);
+        if (idx >= npages || (i && idx <= prev)) {
+            vmdl_blob_reject(&r, "RAM page index out of range or out of order");
+            break;
+        }
+        prev = idx;
+        pages[idx] = r.p + r.pos;
+        uint8_t skip[PAGE];
+        vmdl_blob_get_bytes(&r, skip, PAGE);
+    }
+    for (unsigned i = 0; i < vm->nr_vcpus && !r.err; i++)
+        get_vcpu(&r, vm, &recs[i]);
+    uint32_t nmods = vmdl_blob_get_u32(&r);
+    if (!r.err && nmods != vm->nr_states)
+        vmdl_blob_reject(&r, "the checkpoint's models differ from the VM's "
+                         "(attach the same --models)");
+    for (uint32_t i = 0; i < nmods && !r.err; i++) {
+        const uint8_t *name;
+        size_t nlen;
+        vmdl_blob_get_blob(&r, &name, &nlen);
+        vmdl_blob_get_blob(&r, &mods[i].p, &mods[i].n);
+        if (!r.err && (nlen != strlen(vm->states[i].name) ||
+                       memcmp(name, vm->states[i].name, nlen)))
+            vmdl_blob_reject(&r, "the checkpoint's models differ from the VM's "
+                             "(attach the same --models)");
+    }
+    if ((err = vmdl_blob_close(&r))) {
+        free(pages);
+        free(recs);
+        free(mods);
+        return err;
+    }
+    /* Everything checked: apply. */
+    for (uint32_t p = 0; p < npages; p++) {
+        uint8_t *dst = vm->ram + (uint64_t)p * PAGE;
+        if (pages[p])
+            memcpy(dst, pages[p], PAGE);
+        else
+            memset(dst, 0, PAGE);
+    }
+    vm->next_vcpu = next_vcpu;
+    vm->reset_count = reset_count;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        apply_vcpu(vm->vcpus[i], &recs[i]);
+        uc_ctl_flush_tlb(vm->vcpus[i]->uc); /* code in RAM changed */
+    }
+    err = VMDL_OK;
+    for (uint32_t i = 0; i < nmods; i++) {
+        struct state_hook *h = &vm->states[i];
+        if ((err = h->load(h->opaque, mods[i].p, mods[i].n))) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", vmdl_last_error());
+            err = vmdl_fail(err, "checkpoint: model '%s' refused its state (%s); "
+                            "the VM is now inconsistent and must be destroyed",
+                            h->name, msg);
+            break;
+        }
+    }
+    free(pages);
+    free(recs);
+    free(mods);
+    return err;
+}
+
+int vmdl_vm_checkpoint_write(struct vmdl_vm *vm, const char *path)
+{
+    uint8_t *b;
+    size_t n;
+    int err = vmdl_vm_checkpoint_save(vm, &b, &n);
+    if (err)
+        return err;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(b);
+        return vmdl_fail(VMDL_EIO, "%s: %s", path, strerror(errno));
+    }
+    bool ok = fwrite(b, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    free(b);
+    return ok ? VMDL_OK : vmdl_fail(VMDL_EIO, "%s: write failed", path);
+}
+
+int vmdl_vm_checkpoint_read(struct vmdl_vm *vm, const char *path)
+{
+    uint8_t *b;
+    size_t n;
+    int err = vmdl_read_file(path, &b, &n);
+    if (err)
+        return err;
+    err = vmdl_vm_checkpoint_restore(vm, b, n);
+    free(b);
+    return err;
+}
+
+uint32_t vmdl_vm_state_digest(struct vmdl_vm *vm)
+{
+    uint32_t crc = vmdl_crc32(0, vm->ram, vm->ram_size);
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        struct vmdl_blob_writer w;
+        vmdl_blob_begin(&w, 0, 0);
+        /* Registers and pending events; not the instruction counts, which
+         * exist only while somebody needs virtual time. */
+        put_vcpu_time(&w, vm->vcpus[i], false);
+        if (!w.err)
+            crc = vmdl_crc32(crc, w.buf + VMDL_BLOB_HEADER_SIZE,
+                             w.len - VMDL_BLOB_HEADER_SIZE);
+        vmdl_blob_discard(&w);
+    }
+    return crc;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Whole-VM checkpoints through the C API: a split run equals an
+ * uninterrupted one, taking a checkpoint does not disturb the run, and bad
+ * files are refused before anything changes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "machine_test_util.h"
+#include "virtmodel/blob.h"
+#include "virtmodel/checkpoint.h"
+#include "virtmodel/models.h"
+
+static struct vmdl_vm *guest_vm(const char *rel, unsigned vcpus, const char *models,
+                                struct console_buf *con)
+{
+    struct vmdl_vm *vm = vm_with_guest(rel, vcpus, con);
+    assert_non_null(vm);
+    assert_int_equal(vmdl_attach_models(vm, models, NULL), 0);
+    return vm;
+}
+
+static int run_to_end(struct vmdl_vm *vm)
+{
+    for (;;) {
+        struct vmdl_exit e;
+        assert_int_equal(vmdl_vm_run(vm, &e), 0);
+        if (e.reason == VMDL_EXIT_SHUTDOWN)
+            return e.u.shutdown.status;
+        if (e.reason == VMDL_EXIT_RESET)
+            continue;
+        fail_msg("unexpected exit %s", vmdl_exit_reason_name(e.reason));
+    }
+}
+
+/* Run to n instructions, checkpoint, then either keep running in the same
+ * VM or restore into a fresh one; both must equal the uninterrupted run. */
+static void split_equals_whole(const char *rel, unsigned vcpus, const char *models,
+                               uint64_t n)
+{
+    static struct console_buf whole, first, second, cont;
+    memset(&whole, 0, sizeof(whole));
+    memset(&first, 0, sizeof(first));
+    memset(&second, 0, sizeof(second));
+    memset(&cont, 0, sizeof(cont));
+    struct vmdl_vm *vm = guest_vm(rel, vcpus, models, &whole);
+    int status = run_to_end(vm);
+    uint32_t digest = vmdl_vm_state_digest(vm);
+    vmdl_vm_destroy(vm);
+
+    vm = guest_vm(rel, vcpus, models, &first);
+    vmdl_vm_set_limits(vm, n, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
+    uint8_t *blob;
+    size_t len;
+    assert_int_equal(vmdl_vm_checkpoint_save(vm, &blob, &len), 0);
+    /* Going on in the same VM is undisturbed by the save. */
+    vmdl_vm_set_limits(vm, 0, 0);
+    memcpy(&cont, &first, sizeof(first));
+    assert_int_equal(run_to_end(vm), status);
+    assert_int_equal(vmdl_vm_state_digest(vm), digest);
+    assert_string_equal(first.data, whole.data);
+    vmdl_vm_destroy(vm);
+
+    vm = guest_vm(rel, vcpus, models, &second);
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), 0);
+    assert_int_equal(run_to_end(vm), status);
+    assert_int_equal(vmdl_vm_state_digest(vm), digest);
+    char joined[sizeof(cont.data) * 2];
+    snprintf(joined, sizeof(joined), "%s%s", cont.data, second.data);
+    assert_string_equal(joined, whole.data);
+    vmdl_vm_destroy(vm);
+    free(blob);
+}
+
+static void test_split_x86_faults(void **state)
+{
+    (void)state;
+    split_equals_whole("x86_64/machine_faults.elf", 1, "none", 500);
+}
+
+static void test_split_smp(void **state)
+{
+    (void)state;
+    split_equals_whole("x86_64/machine_smp.elf", 3, "none", 250000);
+}
+
+static void test_split_lapic_timer(void **state)
+{
+    (void)state;
+    split_equals_whole("x86_64/lapic_timer.elf", 1, "lapic", 30000);
+}
+
+static void test_split_vmx(void **state)
+{
+    (void)state;
+    split_equals_whole("x86_64/vmx_fields.elf", 1, "vmx", 20000);
+}
+
+static void test_split_gicv5(void **state)
+{
+    (void)state;
+    split_equals_whole("arm64/gicv5_ppi.elf", 1, "gicv5", 300);
+}
+
+static void test_refuses_bad_files(void **state)
+{
+    (void)state;
+    struct console_buf con = {0};
+    struct vmdl_vm *vm = guest_vm("x86_64/machine_faults.elf", 1, "lapic", &con);
+    vmdl_vm_set_limits(vm, 3000, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    uint8_t *blob;
+    size_t len;
+    assert_int_equal(vmdl_vm_checkpoint_save(vm, &blob, &len), 0);
+    uint32_t before = vmdl_vm_state_digest(vm);
+
+    /* Truncated anywhere. */
+    for (size_t n = 0; n < len; n += len / 97 + 1)
+        assert_int_not_equal(vmdl_vm_checkpoint_restore(vm, blob, n), 0);
+    /* A flipped bit anywhere in the payload. */
+    for (size_t i = VMDL_BLOB_HEADER_SIZE; i < len; i += len / 89 + 1) {
+        blob[i] ^= 0x10;
+        assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EBADBLOB);
+        assert_non_null(strstr(vmdl_last_error(), "checksum"));
+        blob[i] ^= 0x10;
+    }
+    /* Another format version. */
+    blob[4] ^= 1;
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EVERSION);
+    blob[4] ^= 1;
+    assert_int_equal(vmdl_vm_state_digest(vm), before); /* nothing changed */
+
+    /* Another model set, another configuration, another image. */
+    struct console_buf c2 = {0};
+    struct vmdl_vm *other = guest_vm("x86_64/machine_faults.elf", 1, "none", &c2);
+    assert_int_not_equal(vmdl_vm_checkpoint_restore(other, blob, len), 0);
+    assert_non_null(strstr(vmdl_last_error(), "models"));
+    vmdl_vm_destroy(other);
+    other = guest_vm("x86_64/machine_faults.elf", 2, "lapic", &c2);
+    assert_int_equal(vmdl_vm_checkpoint_restore(other, blob, len), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "configuration"));
+    vmdl_vm_destroy(other);
+    other = guest_vm("x86_64/hello.elf", 1, "lapic", &c2);
+    assert_int_equal(vmdl_vm_checkpoint_restore(other, blob, len), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "image"));
+    vmdl_vm_destroy(other);
+
+    /* The good file still restores. */
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), 0);
+    assert_int_equal(vmdl_vm_checkpoint_write(vm, "/nonexistent-dir/ck.bin"), VMDL_EIO);
+    free(blob);
+    vmdl_vm_destroy(vm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_x86_faults),
+        cmocka_unit_test(test_split_smp),
+        cmocka_unit_test(test_split_lapic_timer),
+        cmocka_unit_test(test_split_vmx),
+        cmocka_unit_test(test_split_gicv5),
+        cmocka_unit_test(test_refuses_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
