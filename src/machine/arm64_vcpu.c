@@ -466,8 +466,37 @@ static bool ldst_address(struct vmdl_vcpu *v, uint32_t w, uint64_t *ea, bool *is
  * memory hook (the registers are current): decode forward to the load or
  * store whose address is the one that faulted.
  */
+/* Physical address size of the modelled CPU (Cortex-A72: 44 bits). */
+#define ARM64_PA_BITS 44
+#define ESR_EC_IABT_CUR 0x21u
+#define ESR_EC_DABT_CUR 0x25u
+
 static int mmio_to_caller(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t pc)
 {
+    uint64_t fault_addr = v->exit.u.mmio.addr;
+    bool fetch = v->stop_vector == UC_MEM_FETCH_UNMAPPED;
+    if (fetch)
+        fault_addr = pc;
+    if (fault_addr >> ARM64_PA_BITS) {
+        /* With the MMU off, an address beyond the PA size is an Address
+         * size fault (DFSC/IFSC 0, level 0), reported in ESR_EL1 and FAR_EL1. */
+        uint64_t at = pc;
+        if (!fetch) {
+            for (unsigned n = 0; n < 64; n++, at += 4) {
+                uint64_t ea;
+                bool is_load;
+                uint32_t w = insn_at(v, at);
+                if (ldst_address(v, w, &ea, &is_load) && fault_addr - ea < (1u << (w >> 30)))
+                    break;
+            }
+        }
+        uint32_t esr = ((fetch ? ESR_EC_IABT_CUR : ESR_EC_DABT_CUR) << 26) | ESR_IL |
+                       (v->exit.u.mmio.is_write ? (1u << 6) : 0);
+        uc_reg_write(v->uc, UC_ARM64_REG_FAR_EL1, &fault_addr);
+        take_exception(v, at, 0x000, true, esr);
+        vmdl__trace_exit(v, "abort", at, "address size fault");
+        return 2;
+    }
     if (v->stop_vector == UC_MEM_FETCH_UNMAPPED) {
         simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
         snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
@@ -572,8 +601,7 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
         return VMDL_OK;
     }
     case STOP_MMIO:
-        *to_caller = true;
-        mmio_to_caller(v, exit, pc);
+        *to_caller = mmio_to_caller(v, exit, pc) != 2;
         return VMDL_OK;
     case STOP_INTR:
         if (v->stop_vector == EXCP_SWI) {

@@ -116,8 +116,15 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     vcpu->cur_block = b;
     vcpu->cur_block_base = vcpu->insns;
     vcpu->insns += b ? b->ninsns : 1;
-    /* Stop before running a block that would cross the deadline. */
-    if (vcpu->cur_block_base >= vcpu->kick_deadline) {
+    /* Stop before running a block that would cross the deadline, or when an
+     * interrupt that waited for IF can now be taken (STI ends a block). */
+    bool window_open = false;
+    if (vcpu->irq_window) {
+        uint64_t rflags = 0;
+        uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
+        window_open = rflags & (1u << 9);
+    }
+    if (vcpu->cur_block_base >= vcpu->kick_deadline || window_open) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
         uc_emu_stop(uc);
@@ -129,7 +136,7 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
     struct vmdl_vm *vm = vcpu->vm;
     vcpu->kick_deadline = vmdl__next_deadline(vcpu);
     bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
-                vcpu->kick_deadline != UINT64_MAX;
+                vcpu->kick_deadline != UINT64_MAX || vcpu->irq_window;
     vcpu->cur_block = NULL;
     if (need == vcpu->block_hook_on)
         return;

@@ -35,6 +35,8 @@
 #define CR0_RESET 0x80000011ull /* PG | ET | PE */
 #define CR4_RESET 0x00000020ull /* PAE */
 #define EFER_RESET 0x00000500ull /* LMA | LME */
+/* PE MP EM TS ET NE WP AM NW CD PG */
+#define CR0_DEFINED_BITS 0xE005003Full
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_EFER 0xC0000080
@@ -663,11 +665,13 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
 {
     switch (idx) {
     case MSR_IA32_EFER:
-        /* SCE, LME, LMA (read-only here), NXE; LME/LMA may not change in
-         * long mode. */
+        /* SCE, LME, LMA, NXE.  As KVM's set_efer: LMA is read-only (the
+         * written bit is replaced by the current one), LME may not change
+         * while paging is on, other bits fault. */
         if (val & ~((1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11)))
             return VMDL_FAULT_GP;
-        if ((val ^ v->efer) & ((1ull << 8) | (1ull << 10)))
+        val = (val & ~(1ull << 10)) | (v->efer & (1ull << 10));
+        if ((val ^ v->efer) & (1ull << 8))
             return VMDL_FAULT_GP;
         v->efer = val;
         return VMDL_FAULT_NONE;
@@ -807,12 +811,14 @@ static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
     vmdl_fault f = VMDL_FAULT_NONE;
     switch (n) {
     case 0:
-        /* Paging and protection stay on in long mode; reserved bits fault. */
+        /* As KVM's kvm_set_cr0: bits 63:32 fault, reserved bits 31:0 are
+         * dropped, ET reads as 1; paging and protection stay on in long
+         * mode, and NW without CD faults. */
         if ((val >> 32) || !(val & 1) || !(val & (1ull << 31)) ||
             ((val & (1ull << 29)) && !(val & (1ull << 30))))
             f = VMDL_FAULT_GP;
         else
-            v->cr0 = val | (1u << 4);
+            v->cr0 = (val & CR0_DEFINED_BITS) | (1u << 4);
         break;
     case 2: v->cr2 = val; break;
     case 3:
@@ -994,6 +1000,20 @@ static enum emu_result emu_gp(struct vmdl_vcpu *v, uint64_t rip)
     return r;
 }
 
+/* Instructions Unicorn leaves unimplemented (#UD) that the architecture has:
+ * RDPMC (QEMU does not implement it). */
+static enum emu_result emu_unimplemented(struct vmdl_vcpu *v, uint64_t rip)
+{
+    cs_insn *in = NULL;
+    if (vmdl__x86_insn_length(v, rip, NULL, 0, &in) <= 0)
+        return EMU_NOT_EMULATED;
+    enum emu_result r = EMU_NOT_EMULATED;
+    if (in->id == X86_INS_RDPMC)
+        r = emu_rdpmc(v, rip, in->size);
+    cs_free(in, 1);
+    return r;
+}
+
 /* ---------------- VMX / SEAM ---------------- */
 
 static enum emu_result emu_special(struct vmdl_vcpu *v, uint64_t rip)
@@ -1051,12 +1071,27 @@ static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,
     }
     if (in->id == X86_INS_LEA || in->id == X86_INS_NOP)
         return false;
+    /* Implicit stack accesses. */
+    uint64_t rsp = rd(v, UC_X86_REG_RSP);
+    switch (in->id) {
+    /* (Unsigned differences: the stack may wrap around 2^64.) */
+    case X86_INS_PUSH: case X86_INS_CALL: case X86_INS_PUSHFQ:
+        if (w->addr - (rsp - 8) < 8)
+            return true;
+        break;
+    case X86_INS_POP: case X86_INS_RET: case X86_INS_POPFQ: case X86_INS_IRETQ:
+        if (w->addr - rsp < 8u * (in->id == X86_INS_IRETQ ? 5 : 1))
+            return true;
+        break;
+    default:
+        break;
+    }
     for (unsigned i = 0; i < x->op_count; i++) {
         const cs_x86_op *op = &x->operands[i];
         if (op->type != X86_OP_MEM)
             continue;
         uint64_t ea = vmdl__x86_mem_addr(v, in, op);
-        if (w->addr >= ea && w->addr < ea + (op->size ? op->size : 1))
+        if (w->addr - ea < (uint64_t)(op->size ? op->size : 1))
             return true;
     }
     return false;
@@ -1111,6 +1146,15 @@ static enum emu_result mmio_exit(struct vmdl_vcpu *v, uint64_t rip)
         wr(v, UC_X86_REG_RIP, at);
     }
     uint64_t addr = fetch ? rip : v->exit.u.mmio.addr;
+    if (!vmdl_is_canonical48(addr)) {
+        /* A non-canonical address is #GP(0), not a page fault.  (For a jump
+         * to one, the CPU faults on the jump itself; Unicorn reports the
+         * fetch at the target, so the frame's RIP is the target here.) */
+        if (vmdl__x86_deliver(v, 13, true, 0, rip))
+            return EMU_TRIPLE;
+        vmdl__trace_exit(v, "noncanonical", rip, "#GP(0)");
+        return EMU_DONE;
+    }
     if (addr >= (1ull << 32)) {
         /* Beyond the identity-mapped 4 GiB nothing is mapped: #PF, with
          * CR2 and the error code's W/R and I/D bits as the CPU reports. */
@@ -1216,8 +1260,15 @@ static int inject_pending(struct vmdl_vcpu *v, bool *triple)
         vmdl__trace_exit(v, "nmi", rip, "delivered vector 2");
         return 1;
     }
-    if (!(rd(v, UC_X86_REG_RFLAGS) & RFLAGS_IF))
+    v->irq_window = false;
+    if (!(rd(v, UC_X86_REG_RFLAGS) & RFLAGS_IF)) {
+        /* Something pending waits for STI/POPF/IRETQ, which run natively:
+         * the block hook watches IF until it opens (an interrupt window). */
+        v->irq_window = v->queued_irq >= 0 ||
+                        (vm->irqchip && vm->irqchip->pending &&
+                         vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
         return 0;
+    }
     if (vmdl__last_insn_was_shadow(v, rip))
         return -1; /* STI / MOV SS shadow: one more instruction first */
     int vec = v->queued_irq;
@@ -1318,6 +1369,8 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         break;
     case STOP_INVALID:
         r = emu_special(v, rip);
+        if (r == EMU_NOT_EMULATED)
+            r = emu_unimplemented(v, rip);
         if (r == EMU_NOT_EMULATED) {
             vmdl__trace_exit(v, "invalid", rip, "#UD");
             r = raise(v, VMDL_FAULT_UD, rip);

@@ -31,7 +31,7 @@ int main(void)
     CHECK(read_cr0() == cr0, "CR0 reads 0x%lx after writing reserved bits 27:19, want 0x%lx",
           read_cr0(), cr0);
 
-    EXPECT_VEC(wrmsr_safe(MSR_EFER, efer & ~EFER_LMA), HX_NONE,
+    EXPECT_VEC(wrmsr_safe(MSR_EFER, efer & ~EFER_LMA) ? 13 : HX_NONE, HX_NONE,
                "EFER write with LMA clear (read-only bit, ignored)");
     CHECK(rdmsr(MSR_EFER) == efer, "EFER reads 0x%lx after a write clearing LMA, want 0x%lx",
           rdmsr(MSR_EFER), efer);
