@@ -1126,6 +1126,11 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
             vmdl_blob_reject(&r, "TPR threshold has reserved bits");
         else if (lapic_get(t, VMDL_LAPIC_TDCR) & ~0xBu)
             vmdl_blob_reject(&r, "TDCR has reserved bits");
+        else if (!(a->bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR) &&
+                 ((lapic_get(t, VMDL_LAPIC_ISR) | lapic_get(t, VMDL_LAPIC_IRR)) & 0xFFFFu))
+            /* Vectors 0-15 can never be pending or in service (found by
+             * fuzz_blobs; regression: fuzz/regressions/blobs). */
+            vmdl_blob_reject(&r, "vectors 0-15 pending or in service");
     }
     err = vmdl_blob_close(&r);
     if (err) {

@@ -112,6 +112,10 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     struct block_info *prev = vcpu->cur_block;
     if (prev && prev->ends_in_branch)
         vcpu->branches++;
+    /* A block that ends in STI / MOV SS leaves the next instruction in the
+     * interrupt shadow. */
+    vcpu->shadow_at = prev && prev->ends_in_shadow && addr == prev->addr + prev->size
+                          ? addr : 0;
     struct block_info *b = lookup_block(vcpu, addr, size);
     vcpu->cur_block = b;
     vcpu->cur_block_base = vcpu->insns;
