@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build virtmodel twice (plain, and with AddressSanitizer + UBSan) and run the
-# whole ctest suite in each.  Installs missing Debian packages first.
+# whole ctest suite in each, then a bounded libFuzzer run of every fuzz target
+# (clang build).  Installs missing Debian packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export VMDL_WITH_FUZZ=1
 source scripts/deps.sh
 vmdl_install_deps
 
@@ -24,4 +26,8 @@ for variant in plain sanitize; do
         status=1
     fi
 done
+echo "=== fuzz smoke (build-fuzz, clang + libFuzzer) ==="
+if ! ./scripts/fuzz-smoke.sh; then
+    status=1
+fi
 exit $status
