@@ -270,22 +270,6 @@ static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
     set_stop(v, STOP_INTR);
 }
 
-static bool unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr,
-                        int size, int64_t value, void *user)
-{
-    (void)uc;
-    struct vmdl_vcpu *v = user;
-    if (v->stop != STOP_NONE && v->stop != STOP_KICK)
-        return false;
-    memset(&v->exit, 0, sizeof(v->exit));
-    v->exit.u.mmio.addr = addr;
-    v->exit.u.mmio.size = (uint8_t)size;
-    v->exit.u.mmio.is_write = type == UC_MEM_WRITE_UNMAPPED;
-    v->exit.u.mmio.data = (uint64_t)value;
-    v->stop = STOP_MMIO;
-    v->stop_vector = type;
-    return false;
-}
 
 /* PL011: data register writes are console bytes; the flag register says
  * "transmit FIFO empty, receive FIFO empty". */
@@ -331,7 +315,7 @@ int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
                                     (void *)intr_cb, v, 1, 0), "uc_hook_add")))
         return err;
     if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++],
-                                    UC_HOOK_MEM_UNMAPPED, (void *)unmapped_cb, v, 1, 0),
+                                    UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, v, 1, 0),
                         "uc_hook_add")))
         return err;
     return VMDL_OK;

@@ -203,6 +203,8 @@ struct msr_range *vmdl__find_msr(struct vmdl_vm *vm, uint32_t index);
 struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port);
 void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len);
 double vmdl__now(void);
+bool vmdl__unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                       int64_t value, void *user);
 
 /* insn_count.c */
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);

@@ -533,3 +533,23 @@ int vmdl_vm_reset(struct vmdl_vm *vm)
         ((vmdl_reset_fn)vm->resets[i].fn)(vm->resets[i].opaque, vm);
     return VMDL_OK;
 }
+
+/* Unicorn's unmapped-memory hook, for both architectures: record the access
+ * (unless an earlier stop wins) and stop the engine at once; the vCPU code
+ * then decides between a device exit and an architectural fault. */
+bool vmdl__unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                       int64_t value, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    if (v->stop != STOP_NONE && v->stop != STOP_KICK)
+        return false;
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.u.mmio.addr = addr;
+    v->exit.u.mmio.size = (uint8_t)size;
+    v->exit.u.mmio.is_write = type == UC_MEM_WRITE_UNMAPPED;
+    v->exit.u.mmio.data = (uint64_t)value;
+    v->stop = STOP_MMIO;
+    v->stop_vector = type;
+    return false;
+}

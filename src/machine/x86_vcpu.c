@@ -328,22 +328,6 @@ static void out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     io_exit(v, (uint16_t)port, size, true, value);
 }
 
-static bool unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr,
-                        int size, int64_t value, void *user)
-{
-    (void)uc;
-    struct vmdl_vcpu *v = user;
-    if (v->stop != STOP_NONE && v->stop != STOP_KICK)
-        return false;
-    memset(&v->exit, 0, sizeof(v->exit));
-    v->exit.u.mmio.addr = addr;
-    v->exit.u.mmio.size = (uint8_t)size;
-    v->exit.u.mmio.is_write = type == UC_MEM_WRITE_UNMAPPED;
-    v->exit.u.mmio.data = (uint64_t)value;
-    v->stop = STOP_MMIO;
-    v->stop_vector = type;
-    return false;
-}
 
 /* ---------------- engine set-up ---------------- */
 
@@ -466,7 +450,7 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         {UC_HOOK_INSN, (void *)cpuid_cb, UC_X86_INS_CPUID},
         {UC_HOOK_INSN, (void *)in_cb, UC_X86_INS_IN},
         {UC_HOOK_INSN, (void *)out_cb, UC_X86_INS_OUT},
-        {UC_HOOK_MEM_UNMAPPED, (void *)unmapped_cb, 0},
+        {UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, 0},
     };
     for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
         uc_err e = hooks[i].type == UC_HOOK_INSN

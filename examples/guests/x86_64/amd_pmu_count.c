@@ -50,17 +50,6 @@ static uint64_t count(uint32_t event, uint64_t iters)
 }
 
 
-/* Like Linux's perf_events_lapic_init(): the PMI is an NMI through LVTPC
- * (xAPIC register 0x340), when the vCPU has a local APIC. */
-static void lvtpc_nmi(void)
-{
-    uint32_t a, b, c, d;
-    cpuid_count(1, 0, &a, &b, &c, &d);
-    if (d & (1u << 9)) {
-        mmio_write32(0xFEE000F0, 0x1FF); /* SVR: APIC software-enabled */
-        mmio_write32(0xFEE00340, 0x400); /* LVTPC: delivery mode NMI, unmasked */
-    }
-}
 
 int main(void)
 {
@@ -101,7 +90,7 @@ int main(void)
 
     /* Overflow: start 100 below 2^48; the loop retires insn_base. */
     rt_set_handler(2, on_nmi);
-    lvtpc_nmi();
+    rt_lapic_pmi_as_nmi();
     const uint64_t top = 1ull << 48;
     wrmsr(PERF_CTR0, top - 100);
     uint64_t after = run_loop(EVT_EN | EVT_OS | EVT_INT | 0xC0, n1);

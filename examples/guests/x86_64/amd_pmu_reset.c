@@ -110,24 +110,13 @@ static void boot2(struct pmu_layout l)
 }
 
 
-/* Like Linux's perf_events_lapic_init(): the PMI is an NMI through LVTPC
- * (xAPIC register 0x340), when the vCPU has a local APIC. */
-static void lvtpc_nmi(void)
-{
-    uint32_t a, b, c, d;
-    cpuid_count(1, 0, &a, &b, &c, &d);
-    if (d & (1u << 9)) {
-        mmio_write32(0xFEE000F0, 0x1FF); /* SVR: APIC software-enabled */
-        mmio_write32(0xFEE00340, 0x400); /* LVTPC: delivery mode NMI, unmasked */
-    }
-}
 
 int main(void)
 {
     volatile uint64_t *marker = (volatile uint64_t *)MARKER_ADDR;
     struct pmu_layout l = layout();
     rt_set_handler(2, on_nmi);
-    lvtpc_nmi();
+    rt_lapic_pmi_as_nmi();
     if (*marker != MARKER) {
         *marker = MARKER;
         boot1(l);

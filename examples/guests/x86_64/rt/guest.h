@@ -110,6 +110,10 @@ static inline uint64_t read_rflags(void) { uint64_t v; __asm__ volatile("pushfq;
 static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
 
+/* As Linux's perf_events_lapic_init(): when the vCPU has a local APIC,
+ * software-enable it and route the PMI as an NMI through LVTPC. */
+void rt_lapic_pmi_as_nmi(void);
+
 void *rt_memset(void *d, int c, size_t n);
 void *rt_memcpy(void *d, const void *s, size_t n);
 

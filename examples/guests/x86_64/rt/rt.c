@@ -228,6 +228,16 @@ static void idt_init(void)
 
 unsigned rt_cpu(void) { return boot_cpu_index; }
 
+void rt_lapic_pmi_as_nmi(void)
+{
+    uint32_t a, b, c, d;
+    cpuid_count(1, 0, &a, &b, &c, &d);
+    if (d & (1u << 9)) {
+        mmio_write32(0xFEE000F0, 0x1FF); /* SVR: APIC software-enabled */
+        mmio_write32(0xFEE00340, 0x400); /* LVTPC: delivery mode NMI, unmasked */
+    }
+}
+
 __attribute__((weak)) void ap_main(unsigned cpu)
 {
     (void)cpu;
