@@ -524,13 +524,10 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
     }
     vmdl__count_update_hook(v);
     v->stop = STOP_NONE;
-    uint64_t timeout_us = 0;
-    if (vm->timeout_s > 0) {
-        double left = vm->timeout_s - (vmdl__now() - vm->run_started);
-        timeout_us = left > 0 ? (uint64_t)(left * 1e6) + 1 : 1;
-    }
     uint64_t pc = rd(v, UC_ARM64_REG_PC);
-    uc_err e = uc_emu_start(v->uc, pc, 0, timeout_us, 0);
+    vmdl__engine_enter(v);
+    uc_err e = uc_emu_start(v->uc, pc, 0, 0, 0);
+    vmdl__engine_leave(v);
     pc = rd(v, UC_ARM64_REG_PC);
     vmdl__count_at_stop(v, pc);
     switch (v->stop) {

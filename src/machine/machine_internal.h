@@ -7,6 +7,8 @@
 #define VMDL_MACHINE_INTERNAL_H
 
 #include <capstone/capstone.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unicorn/unicorn.h>
 
@@ -191,6 +193,16 @@ struct vmdl_vm {
     double timeout_s;
     double run_started;
     bool limits_armed;
+    /* --timeout: one watchdog thread per armed run that stops whichever
+     * engine runs once the deadline passes (Unicorn's own per-call timeout
+     * starts a thread on every uc_emu_start, about 0.3 ms per exit). */
+    pthread_t watchdog;
+    bool watchdog_on;
+    pthread_mutex_t wd_lock;
+    pthread_cond_t wd_cond;
+    bool wd_quit;
+    struct vmdl_vcpu *running;
+    atomic_bool timed_out;
 
     FILE *trace;
     int x86_exc_offset;     /* offset of QEMU's old_exception in uc_context */
@@ -205,6 +217,11 @@ void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len);
 double vmdl__now(void);
 bool vmdl__unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
                        int64_t value, void *user);
+
+/* run.c */
+void vmdl__engine_enter(struct vmdl_vcpu *vcpu);
+void vmdl__engine_leave(struct vmdl_vcpu *vcpu);
+void vmdl__watchdog_stop(struct vmdl_vm *vm);
 
 /* insn_count.c */
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);

@@ -3,7 +3,9 @@
  * The run loop: deterministic round-robin scheduling of the vCPUs, limits,
  * idle skipping to the next timer event, and the exit/complete protocol.
  */
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "machine_internal.h"
 #include "virtmodel/error.h"
@@ -35,9 +37,89 @@ const char *vmdl_exit_reason_name(enum vmdl_exit_reason r)
 
 void vmdl_vm_set_limits(struct vmdl_vm *vm, uint64_t max_insns, double timeout_s)
 {
+    vmdl__watchdog_stop(vm);
     vm->max_insns = max_insns;
     vm->timeout_s = timeout_s > 0 ? timeout_s : 0;
     vm->limits_armed = false;
+    atomic_store(&vm->timed_out, false);
+}
+
+/* ---- the --timeout watchdog ---- */
+
+static void *watchdog_main(void *arg)
+{
+    struct vmdl_vm *vm = arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    double secs = vm->timeout_s - (vmdl__now() - vm->run_started);
+    if (secs < 0)
+        secs = 0;
+    deadline.tv_sec += (time_t)secs;
+    deadline.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&vm->wd_lock);
+    while (!vm->wd_quit &&
+           pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &deadline) != ETIMEDOUT)
+        ;
+    if (!vm->wd_quit)
+        atomic_store(&vm->timed_out, true);
+    /* Keep stopping the running engine until the run loop notices: a stop
+     * that lands between two uc_emu_start calls is otherwise lost. */
+    while (!vm->wd_quit) {
+        if (vm->running)
+            uc_emu_stop(vm->running->uc);
+        struct timespec again;
+        clock_gettime(CLOCK_REALTIME, &again);
+        again.tv_nsec += 10000000L;
+        if (again.tv_nsec >= 1000000000L) {
+            again.tv_sec++;
+            again.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &again);
+    }
+    pthread_mutex_unlock(&vm->wd_lock);
+    return NULL;
+}
+
+static void watchdog_start(struct vmdl_vm *vm)
+{
+    vm->wd_quit = false;
+    vm->watchdog_on = pthread_create(&vm->watchdog, NULL, watchdog_main, vm) == 0;
+}
+
+void vmdl__watchdog_stop(struct vmdl_vm *vm)
+{
+    if (!vm->watchdog_on)
+        return;
+    pthread_mutex_lock(&vm->wd_lock);
+    vm->wd_quit = true;
+    pthread_cond_signal(&vm->wd_cond);
+    pthread_mutex_unlock(&vm->wd_lock);
+    pthread_join(vm->watchdog, NULL);
+    vm->watchdog_on = false;
+}
+
+void vmdl__engine_enter(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (!vm->watchdog_on)
+        return;
+    pthread_mutex_lock(&vm->wd_lock);
+    vm->running = vcpu;
+    pthread_mutex_unlock(&vm->wd_lock);
+}
+
+void vmdl__engine_leave(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (!vm->watchdog_on)
+        return;
+    pthread_mutex_lock(&vm->wd_lock);
+    vm->running = NULL;
+    pthread_mutex_unlock(&vm->wd_lock);
 }
 
 void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream)
@@ -201,10 +283,13 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
     if (!vm->limits_armed) {
         vm->run_started = vmdl__now();
         vm->limits_armed = true;
+        if (vm->timeout_s > 0)
+            watchdog_start(vm);
     }
     for (;;) {
         memset(exit, 0, sizeof(*exit));
-        if (vm->timeout_s > 0 && vmdl__now() - vm->run_started >= vm->timeout_s) {
+        if (vm->timeout_s > 0 && (atomic_load(&vm->timed_out) ||
+                                  vmdl__now() - vm->run_started >= vm->timeout_s)) {
             exit->reason = VMDL_EXIT_TIMEOUT;
             return VMDL_OK;
         }

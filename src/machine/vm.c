@@ -137,6 +137,8 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
     vm->ram_base = base;
     vm->ram_size = size;
     vm->x86_exc_offset = -1;
+    pthread_mutex_init(&vm->wd_lock, NULL);
+    pthread_cond_init(&vm->wd_cond, NULL);
     int err = VMDL_ENOMEM;
     /* RAM must be host-page aligned for uc_mem_map_ptr. */
     if (posix_memalign((void **)&vm->ram, 4096, size)) {
@@ -189,6 +191,7 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
 {
     if (!vm)
         return;
+    vmdl__watchdog_stop(vm);
     for (unsigned i = vm->nr_destroys; i-- > 0;)
         ((vmdl_destroy_fn)vm->destroys[i].fn)(vm->destroys[i].opaque);
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -210,6 +213,8 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
         cs_close(&vm->cs);
     free(vm->cpuid);
     free(vm->ram);
+    pthread_mutex_destroy(&vm->wd_lock);
+    pthread_cond_destroy(&vm->wd_cond);
     free(vm);
 }
 

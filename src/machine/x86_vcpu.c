@@ -1312,13 +1312,10 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     vmdl__count_update_hook(v);
     v->stop = STOP_NONE;
     v->shadow_at = 0;
-    uint64_t timeout_us = 0;
-    if (vm->timeout_s > 0) {
-        double left = vm->timeout_s - (vmdl__now() - vm->run_started);
-        timeout_us = left > 0 ? (uint64_t)(left * 1e6) + 1 : 1;
-    }
     v->exc_dirty = false;
-    uc_err e = uc_emu_start(v->uc, rip, 0, timeout_us, inj < 0 ? 1 : 0);
+    vmdl__engine_enter(v);
+    uc_err e = uc_emu_start(v->uc, rip, 0, 0, inj < 0 ? 1 : 0);
+    vmdl__engine_leave(v);
     if (v->exc_dirty)
         clear_exception_state(v);
     rip = rd(v, UC_X86_REG_RIP);
