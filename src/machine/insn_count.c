@@ -116,14 +116,16 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
      * interrupt shadow. */
     vcpu->shadow_at = prev && prev->ends_in_shadow && addr == prev->addr + prev->size
                           ? addr : 0;
-    struct block_info *b = lookup_block(vcpu, addr, size);
+    /* Loops re-enter the block they just ran: skip the hash lookup. */
+    struct block_info *b = prev && prev->addr == addr && prev->size == size
+                               ? prev : lookup_block(vcpu, addr, size);
     vcpu->cur_block = b;
     vcpu->cur_block_base = vcpu->insns;
     vcpu->insns += b ? b->ninsns : 1;
     /* Stop before running a block that would cross the deadline, or when an
      * interrupt that waited for IF can now be taken (STI ends a block). */
     bool window_open = false;
-    if (vcpu->irq_window) {
+    if (__builtin_expect(vcpu->irq_window, 0)) {
         uint64_t rflags = 0;
         uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
         window_open = rflags & (1u << 9);
