@@ -125,7 +125,10 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     /* Stop before running a block that would cross the deadline, or when an
      * interrupt that waited for IF can now be taken (STI ends a block). */
     bool window_open = false;
-    if (__builtin_expect(vcpu->irq_window, 0)) {
+    if (__builtin_expect(vcpu->irq_window, 0) && vcpu->shadow_at != addr) {
+        /* (In the shadow of an STI, QEMU translates the one instruction
+         * after it as a block of its own: the window is checked again right
+         * after it, without stepping.) */
         uint64_t rflags = 0;
         uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
         window_open = rflags & (1u << 9);
@@ -154,8 +157,13 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
         uc_hook_del(vcpu->uc, vcpu->block_hook);
     }
     vcpu->block_hook_on = need;
-    /* Translated blocks carry their hooks: retranslate. */
-    uc_ctl_flush_tlb(vcpu->uc);
+    /*
+     * Translated blocks carry their hooks: retranslate those of guest RAM.
+     * (A whole-cache flush, uc_ctl_flush_tlb, resets Unicorn's code buffer,
+     * which costs about a second of page zeroing the first time.)
+     */
+    struct vmdl_vm *m = vcpu->vm;
+    uc_ctl_remove_cache(vcpu->uc, m->ram_base, m->ram_base + m->ram_size);
 }
 
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)

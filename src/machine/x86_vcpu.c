@@ -1313,8 +1313,32 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     v->stop = STOP_NONE;
     v->shadow_at = 0;
     v->exc_dirty = false;
+    /*
+     * In an interrupt shadow, run exactly one instruction first.  Unicorn's
+     * instruction count would do it but flushes every translated block each
+     * time it is switched on or off, so stop at the next instruction's
+     * address instead, unless the instruction is a branch.
+     */
+    uint64_t until = 0;
+    size_t count = 0;
+    if (inj < 0) {
+        cs_insn *in = NULL;
+        int len = vmdl__x86_insn_length(v, rip, NULL, 0, &in);
+        bool branch = false;
+        for (unsigned g = 0; len > 0 && g < in->detail->groups_count; g++)
+            branch |= in->detail->groups[g] == CS_GRP_JUMP ||
+                      in->detail->groups[g] == CS_GRP_CALL ||
+                      in->detail->groups[g] == CS_GRP_RET ||
+                      in->detail->groups[g] == CS_GRP_IRET;
+        if (len > 0 && !branch)
+            until = rip + (unsigned)len;
+        else
+            count = 1;
+        if (len > 0)
+            cs_free(in, 1);
+    }
     vmdl__engine_enter(v);
-    uc_err e = uc_emu_start(v->uc, rip, 0, 0, inj < 0 ? 1 : 0);
+    uc_err e = uc_emu_start(v->uc, rip, until, 0, count);
     vmdl__engine_leave(v);
     if (v->exc_dirty)
         clear_exception_state(v);
