@@ -31,11 +31,11 @@ int vmdl_elf_parse(const void *data, size_t size, struct vmdl_image *img)
     if (!data || !img)
         return vmdl_fail(VMDL_EINVAL, "vmdl_elf_parse: NULL argument");
     memset(img, 0, sizeof(*img));
+    if (size < 4 || memcmp(p, "\x7F" "ELF", 4))
+        return vmdl_fail(VMDL_EFORMAT, "ELF: bad magic (not an ELF file)");
     if (size < EHDR_SIZE)
         return vmdl_fail(VMDL_EFORMAT, "ELF: file is %zu bytes, shorter than "
                          "the 64-byte ELF64 header (truncated?)", size);
-    if (memcmp(p, "\x7F" "ELF", 4))
-        return vmdl_fail(VMDL_EFORMAT, "ELF: bad magic (not an ELF file)");
     if (p[4] != 2)
         return vmdl_fail(VMDL_EFORMAT, "ELF: class %u is not ELFCLASS64 "
                          "(a 32-bit image?)", p[4]);
