@@ -80,6 +80,7 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);
 void vmdl_vm_destroy(struct vmdl_vm *vm);
 
 enum vmdl_arch vmdl_vm_arch(const struct vmdl_vm *vm);
+enum vmdl_x86_vendor vmdl_vm_vendor(const struct vmdl_vm *vm);
 unsigned vmdl_vm_nr_vcpus(const struct vmdl_vm *vm);
 struct vmdl_vcpu *vmdl_vm_vcpu(struct vmdl_vm *vm, unsigned index);
 struct vmdl_vm *vmdl_vcpu_vm(struct vmdl_vcpu *vcpu);

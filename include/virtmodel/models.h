@@ -27,6 +27,8 @@ struct vmdl_model_options {
 struct vmdl_model_info {
     const char *name;
     enum vmdl_arch arch;
+    /* x86: "all" attaches the model only on this vendor (-1: any). */
+    int vendor;
     const char *summary;
     int (*attach)(struct vmdl_vm *vm, const struct vmdl_model_options *opts);
 };
@@ -36,7 +38,8 @@ const struct vmdl_model_info *vmdl_models(void);
 
 /*
  * Attach models by a comma-separated list of names, "all" (every model of
- * the VM's architecture) or "none".  Unknown names and models of the other
+ * the VM's architecture and, on x86, vendor: VMX and TDX on Intel, the AMD
+ * PMU on AMD) or "none".  Unknown names and models of the other
  * architecture are refused with a message.
  */
 int vmdl_attach_models(struct vmdl_vm *vm, const char *list,

@@ -18,17 +18,17 @@ static int attach_amd_pmu(struct vmdl_vm *vm, const struct vmdl_model_options *o
 /* Order matters: interrupt controllers first, so that later models (the
  * PMU's PMI) can find them. */
 static const struct vmdl_model_info models[] = {
-    {"lapic", VMDL_ARCH_X86_64, "local APIC: xAPIC/x2APIC, timer, IPIs, APICv "
+    {"lapic", VMDL_ARCH_X86_64, -1, "local APIC: xAPIC/x2APIC, timer, IPIs, APICv "
      "(--apicv), nested APICv updates", vmdl_attach_lapic_model},
-    {"vmx", VMDL_ARCH_X86_64, "VMX vmcs12: field table, VMREAD/VMWRITE, profiles, "
+    {"vmx", VMDL_ARCH_X86_64, VMDL_VENDOR_INTEL, "VMX vmcs12: field table, VMREAD/VMWRITE, profiles, "
      "VMCS_ENUM (nested VMX)", vmdl_attach_vmx_model},
-    {"tdx", VMDL_ARCH_X86_64, "TDX module global metadata over SEAMCALL (TDH.SYS.RD)",
+    {"tdx", VMDL_ARCH_X86_64, VMDL_VENDOR_INTEL, "TDX module global metadata over SEAMCALL (TDH.SYS.RD)",
      vmdl_attach_tdx_model},
-    {"amd_pmu", VMDL_ARCH_X86_64, "AMD PMU: K7/core-extension/PerfMonV2 MSRs "
+    {"amd_pmu", VMDL_ARCH_X86_64, VMDL_VENDOR_AMD, "AMD PMU: K7/core-extension/PerfMonV2 MSRs "
      "(attaches on --vendor amd)", attach_amd_pmu},
-    {"gicv5", VMDL_ARCH_ARM64, "GICv5 CPU interface, PPIs (vGIC-v5)",
+    {"gicv5", VMDL_ARCH_ARM64, -1, "GICv5 CPU interface, PPIs (vGIC-v5)",
      vmdl_attach_gicv5_model},
-    {NULL, 0, NULL, NULL},
+    {NULL, 0, -1, NULL, NULL},
 };
 
 const struct vmdl_model_info *vmdl_models(void)
@@ -56,7 +56,8 @@ int vmdl_attach_models(struct vmdl_vm *vm, const char *list,
         return VMDL_OK;
     if (!strcmp(list, "all")) {
         for (const struct vmdl_model_info *m = models; m->name; m++) {
-            if (m->arch != vmdl_vm_arch(vm))
+            if (m->arch != vmdl_vm_arch(vm) ||
+                (m->vendor >= 0 && m->vendor != (int)vmdl_vm_vendor(vm)))
                 continue;
             int err = m->attach(vm, opts);
             if (err)

@@ -219,6 +219,7 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
 }
 
 enum vmdl_arch vmdl_vm_arch(const struct vmdl_vm *vm) { return vm->arch; }
+enum vmdl_x86_vendor vmdl_vm_vendor(const struct vmdl_vm *vm) { return vm->cfg.vendor; }
 unsigned vmdl_vm_nr_vcpus(const struct vmdl_vm *vm) { return vm->nr_vcpus; }
 struct vmdl_vm *vmdl_vcpu_vm(struct vmdl_vcpu *vcpu) { return vcpu->vm; }
 unsigned vmdl_vcpu_index(const struct vmdl_vcpu *vcpu) { return vcpu->index; }
