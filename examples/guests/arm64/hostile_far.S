@@ -45,21 +45,7 @@ fail:
     mov w0, w19
     bl rt_exit
 
-    .balign 2048
-vectors:
-    .rept 4
-    .balign 128
-    b unexpected
-    .endr
-    .org vectors + 0x200
-    b sync_handler
-    .org vectors + 0x280
-    b unexpected
-    .org vectors + 0x300
-    b unexpected
-    .org vectors + 0x380
-    b unexpected
-    .org vectors + 0x800
+    VECTOR_TABLE vectors, sync_handler, unexpected, unexpected
 sync_handler:
     add x20, x20, #1
     mrs x22, esr_el1
