@@ -49,6 +49,9 @@ static void usage(FILE *f)
 "  --max-insns N       stop after N retired instructions (status 125)\n"
 "  --timeout SECONDS   stop after this wall-clock time (status 124)\n"
 "  --stats             print instructions, exits and resets at the end\n"
+"  --count             count instructions and taken branches exactly from the\n"
+"                      start (one block hook: slower); also reports a branch\n"
+"                      to a non-canonical address on the branch, not the target\n"
 "  --raw ARCH          IMAGE is a raw binary for ARCH (x86_64 or arm64)\n"
 "  --load-addr ADDR    where a raw binary goes and starts (default 0x100000 on\n"
 "                      x86-64, 0x40080000 on arm64)\n"
@@ -110,7 +113,7 @@ struct options {
     const char *models;
     uint64_t vcpus, quantum, ram_mib, max_insns, load_addr;
     double timeout;
-    int trace, stats, msr_exits, digest;
+    int trace, stats, count, msr_exits, digest;
     const char *checkpoint, *restore;
     uint64_t checkpoint_after;
     const char *raw_arch;
@@ -121,7 +124,7 @@ struct options {
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
-           O_STATS, O_RAW, O_LOAD, O_VENDOR, O_MSR, O_VMXP, O_APICV, O_APICVQ,
+           O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR, O_VMXP, O_APICV, O_APICVQ,
            O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_PMUQD, O_PMUQS, O_PMUQZ, O_PMUAC, O_GPCPU, O_GSPARSE, O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP };
     static const struct option longopts[] = {
         {"models", required_argument, 0, O_MODELS},
@@ -132,6 +135,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-insns", required_argument, 0, O_MAXI},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"stats", no_argument, 0, O_STATS},
+        {"count", no_argument, 0, O_COUNT},
         {"raw", required_argument, 0, O_RAW},
         {"load-addr", required_argument, 0, O_LOAD},
         {"vendor", required_argument, 0, O_VENDOR},
@@ -199,6 +203,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case O_STATS: o->stats = 1; break;
+        case O_COUNT: o->count = 1; break;
         case O_RAW: o->raw_arch = optarg; break;
         case O_LOAD:
             if (parse_u64(optarg, &o->load_addr, "--load-addr")) return -1;
@@ -381,6 +386,8 @@ int main(int argc, char **argv)
     }
     if (o.trace)
         vmdl_vm_set_trace(vm, stderr);
+    for (unsigned i = 0; o.count && i < vmdl_vm_nr_vcpus(vm); i++)
+        vmdl_vcpu_need_insn_count(vmdl_vm_vcpu(vm, i), true);
     uint64_t budget = o.max_insns;
     if (o.checkpoint) {
         /* The budget counts from where a restored run starts. */
@@ -456,12 +463,15 @@ int main(int argc, char **argv)
         }
     }
     if (o.stats) {
-        uint64_t insns = 0;
-        for (unsigned i = 0; i < vmdl_vm_nr_vcpus(vm); i++)
+        uint64_t insns = 0, branches = 0;
+        for (unsigned i = 0; i < vmdl_vm_nr_vcpus(vm); i++) {
             insns += vmdl_vcpu_insns(vmdl_vm_vcpu(vm, i));
+            branches += vmdl_vcpu_branches(vmdl_vm_vcpu(vm, i));
+        }
         fprintf(stderr, "virtmodel-run: %u vCPU(s), %" PRIu64 " exits to this "
                 "program, %" PRIu64 " resets, %" PRIu64 " instructions counted, "
-                "status %d\n", vmdl_vm_nr_vcpus(vm), exits, resets, insns, status);
+                "%" PRIu64 " taken branches counted, status %d\n",
+                vmdl_vm_nr_vcpus(vm), exits, resets, insns, branches, status);
     }
     if (o.digest)
         fprintf(stderr, "virtmodel-run: state digest %08x\n", vmdl_vm_state_digest(vm));

@@ -169,6 +169,7 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
 {
     struct block_info *b = vcpu->cur_block;
+    vcpu->ran_block = NULL;
     if (!vcpu->block_hook_on || !b)
         return;
     if (pc >= b->addr && pc < b->addr + b->size) {
@@ -181,10 +182,23 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         /* The whole block ran, including its final instruction. */
         if (b->ends_in_branch)
             vcpu->branches++;
+        vcpu->ran_block = b;
         if (b->ends_in_shadow && pc == b->addr + b->size)
             vcpu->shadow_at = pc;
     }
     vcpu->cur_block = NULL;
+}
+
+bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc)
+{
+    struct block_info *b = vcpu->ran_block;
+    vcpu->ran_block = NULL;
+    if (!b || !b->ends_in_branch || !b->offsets || !b->ninsns)
+        return false;
+    *branch_pc = b->addr + b->offsets[b->ninsns - 1];
+    vcpu->insns--;
+    vcpu->branches--;
+    return true;
 }
 
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc)

@@ -108,6 +108,8 @@ struct vmdl_vcpu {
     unsigned pending_len;   /* length of the instruction to retire */
     uint8_t pending_reg;    /* x86: register a completed load writes */
     uint8_t pending_size;
+    uint8_t pending_string; /* x86: STOS/MOVS/LODS element (x86_vcpu.c) */
+    bool pending_rep;       /* ... with a REP prefix */
 
     /* Virtual x86 state (the guest believes it runs at CPL0). */
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
@@ -132,6 +134,7 @@ struct vmdl_vcpu {
     uint64_t slice_end;     /* scheduler quantum end */
     uint64_t kick_deadline; /* min of the above and timers, this entry */
     struct block_info *cur_block;
+    struct block_info *ran_block; /* ran to its end right before the stop */
     uint64_t shadow_at;     /* x86: RIP right after an STI/MOV SS that ended a block */
     uint64_t cur_block_base; /* insns before cur_block started */
     struct block_info *blocks[BLOCK_HASH_SIZE];
@@ -228,6 +231,11 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
 void vmdl__count_free(struct vmdl_vcpu *vcpu);
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
+/* While counting: the engine stopped fetching right after a block that ended
+ * in a branch (a branch to an address that cannot be fetched).  Gives the
+ * branch's address and takes it back out of the instruction and branch
+ * counts, since it faults instead of retiring. */
+bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc);
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
 
 /* x86_vcpu.c */
