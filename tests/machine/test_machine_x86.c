@@ -155,6 +155,58 @@ static const uint8_t mmio_w[] = {
     0xBB, 0x00, 0x00, 0x00, 0xD0, 0xB8, 0x44, 0x33, 0x22, 0x11, 0x89, 0x03, 0xE6, 0xF4,
 };
 
+/* mov edi, 0xd0000000; mov ecx, 3; mov eax, 0x55; rep stosw;
+ * mov esi, 0xd0000100; std; lodsd; cld; out 0xf4, al */
+static const uint8_t mmio_string[] = {
+    0xBF, 0x00, 0x00, 0x00, 0xD0, 0xB9, 0x03, 0x00, 0x00, 0x00,
+    0xB8, 0x55, 0x00, 0x00, 0x00, 0x66, 0xF3, 0xAB,
+    0xBE, 0x00, 0x01, 0x00, 0xD0, 0xFD, 0xAD, 0xFC, 0xE6, 0xF4,
+};
+
+/* A string instruction on unbacked memory: one MMIO exit per element, with
+ * the pointers and the count moving as each element completes. */
+static void test_mmio_string_element_exits(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, mmio_string, sizeof(mmio_string),
+                                      NULL);
+    assert_non_null(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        struct vmdl_exit e = run(vm);
+        assert_int_equal(e.reason, VMDL_EXIT_MMIO);
+        assert_true(e.u.mmio.is_write);
+        assert_int_equal(e.u.mmio.addr, 0xD0000000u + 2 * i);
+        assert_int_equal(e.u.mmio.size, 2);
+        assert_int_equal(e.u.mmio.data, 0x55);
+        uint64_t rcx;
+        vmdl_vcpu_get_reg(v, VMDL_X86_RCX, &rcx);
+        assert_int_equal(rcx, 3 - i);
+        assert_int_equal(vmdl_vcpu_complete(v, 0), 0);
+    }
+    uint64_t rdi, rcx;
+    vmdl_vcpu_get_reg(v, VMDL_X86_RDI, &rdi);
+    vmdl_vcpu_get_reg(v, VMDL_X86_RCX, &rcx);
+    assert_int_equal(rdi, 0xD0000006u);
+    assert_int_equal(rcx, 0);
+    /* LODSD with DF set: RSI goes down by 4, EAX zero-extends into RAX. */
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_MMIO);
+    assert_false(e.u.mmio.is_write);
+    assert_int_equal(e.u.mmio.addr, 0xD0000100u);
+    assert_int_equal(e.u.mmio.size, 4);
+    assert_int_equal(vmdl_vcpu_complete(v, 0xFFFFFFFF8badf00dull), 0);
+    uint64_t rsi, rax;
+    vmdl_vcpu_get_reg(v, VMDL_X86_RSI, &rsi);
+    vmdl_vcpu_get_reg(v, VMDL_X86_RAX, &rax);
+    assert_int_equal(rsi, 0xD00000FCu);
+    assert_int_equal(rax, 0x8badf00du);
+    e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(e.u.shutdown.status, (0x0d << 1) | 1);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_mmio_read_and_write_exits(void **state)
 {
     (void)state;
@@ -443,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_unclaimed_msr_is_gp_by_default),
         cmocka_unit_test(test_io_in_exit_and_completion),
         cmocka_unit_test(test_mmio_read_and_write_exits),
+        cmocka_unit_test(test_mmio_string_element_exits),
         cmocka_unit_test(test_vmx_instruction_decoded_and_routed),
         cmocka_unit_test(test_seamcall_decoded_without_capstone),
         cmocka_unit_test(test_hlt_with_interrupts_disabled_ends_cleanly),
