@@ -1537,6 +1537,8 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         return VMDL_OK;
     case STOP_MMIO:
         r = mmio_exit(v, rip);
+        if (r == EMU_TRIPLE)    /* at the located access or the undone branch */
+            rip = rd(v, UC_X86_REG_RIP);
         if (r == EMU_NOT_EMULATED) {
             internal_exit(exit, rip, "%s at 0x%llx that cannot be emulated "
                           "(not RAM, no device, not a plain MOV)",

@@ -207,6 +207,42 @@ static void test_mmio_string_element_exits(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* mov rax, 0x8000000000000000; call rax */
+static const uint8_t call_noncanonical[] = {
+    0x48, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0x80, 0xFF, 0xD0,
+};
+
+/* With counting on, the #GP of a CALL to a non-canonical address is on the
+ * CALL: RIP there, the push undone, the CALL not retired.  (No IDT: the #GP
+ * ends in a fault-loop exit at the faulting RIP.)  Without counting it is
+ * reported at the target, the documented limit. */
+static void test_branch_to_noncanonical_faults_on_branch(void **state)
+{
+    (void)state;
+    for (int counting = 0; counting < 2; counting++) {
+        struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, call_noncanonical,
+                                          sizeof(call_noncanonical), NULL);
+        assert_non_null(vm);
+        struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+        if (counting)
+            vmdl_vcpu_need_insn_count(v, true);
+        uint64_t rsp0, rsp;
+        vmdl_vcpu_get_reg(v, VMDL_X86_RSP, &rsp0);
+        struct vmdl_exit e = run(vm);
+        assert_int_equal(e.reason, VMDL_EXIT_FAULT_LOOP);
+        vmdl_vcpu_get_reg(v, VMDL_X86_RSP, &rsp);
+        if (counting) {
+            assert_int_equal(e.pc, 0x10000A);
+            assert_int_equal(rsp, rsp0);
+            assert_int_equal(vmdl_vcpu_insns(v), 1);
+        } else {
+            assert_int_equal(e.pc, 0x8000000000000000ull);
+            assert_int_equal(rsp, rsp0 - 8);
+        }
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_mmio_read_and_write_exits(void **state)
 {
     (void)state;
@@ -494,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_unclaimed_msr_exits_to_caller_when_asked),
         cmocka_unit_test(test_unclaimed_msr_is_gp_by_default),
         cmocka_unit_test(test_io_in_exit_and_completion),
+        cmocka_unit_test(test_branch_to_noncanonical_faults_on_branch),
         cmocka_unit_test(test_mmio_read_and_write_exits),
         cmocka_unit_test(test_mmio_string_element_exits),
         cmocka_unit_test(test_vmx_instruction_decoded_and_routed),
