@@ -56,7 +56,7 @@ static uint8_t *writer_reserve(struct vmdl_blob_writer *w, size_t n)
     if (w->err)
         return NULL;
     if (w->len + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
+        size_t cap = w->cap ? w->cap : 4096;   /* most blobs: one allocation */
         while (cap < w->len + n)
             cap *= 2;
         uint8_t *nb = realloc(w->buf, cap);
