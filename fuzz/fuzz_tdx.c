@@ -36,11 +36,14 @@ struct run {
     struct vmdl_flat_mem flat;
     struct vmdl_guest_mem gm;
     unsigned rdall_lp;
-    /* Bumped by every step that may change the module (anything but RD,
-     * RDALL and the field-ID helpers).  The whole-module checks (chain
-     * walk, round trip) cost hundreds of reads; repeating one on an
-     * unchanged module finds nothing new, so it is skipped. */
+    /* Bumped when what a reader of the module can see changes: its state,
+     * which LPs are initialized, the size rule.  The whole-module checks
+     * (chain walk, round trip) cost hundreds of reads each; repeated on a
+     * module in the same state they find nothing new, so they are skipped
+     * (every single RD and RDALL is still checked against the profile). */
     unsigned gen;
+    unsigned sig;
+    bool ignore_size;
     unsigned walked_gen[NLPS + 1];
     unsigned roundtrip_gen;
 };
@@ -90,6 +93,17 @@ static void check_rd(struct run *r, unsigned lp, uint64_t id, uint64_t status,
     if (next != VMDL_TDX_FID_NA)
         FZ_CHECK(vmdl_tdx_field_by_id(next, NULL) >= 0, "next ID 0x%016llx unknown",
                  (unsigned long long)next);
+}
+
+static void note_changes(struct run *r)
+{
+    unsigned sig = (unsigned)vmdl_tdx_get_state(r->m) | (unsigned)r->ignore_size << 4;
+    for (unsigned lp = 0; lp < NLPS; lp++)
+        sig |= (unsigned)vmdl_tdx_lp_initialized(r->m, lp) << (8 + lp);
+    if (sig != r->sig) {
+        r->sig = sig;
+        r->gen++;
+    }
 }
 
 /* Walk the whole chain from "first field": every readable element once. */
@@ -187,8 +201,6 @@ static void do_seamcall(struct run *r, struct fz *f)
     bool lp_ok = lp < NLPS && vmdl_tdx_lp_initialized(r->m, lp);
     if (in.rax == VMDL_TDH_SYS_RDALL)
         memset(r->page, 0xAA, sizeof(r->page));   /* so stale bytes never pass */
-    else if (in.rax != VMDL_TDH_SYS_RD)
-        r->gen++;
     int e = vmdl_tdx_seamcall(r->m, lp, &regs);
     FZ_TRACE("seamcall lp %u rax 0x%llx rdx 0x%016llx r8 0x%llx -> %d cf %d rax 0x%016llx "
              "rdx 0x%016llx r8 0x%llx\n", lp, (unsigned long long)in.rax,
@@ -252,6 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct run r;
     memset(&r, 0, sizeof(r));
     r.gen = 1;      /* the whole-module checks have not run yet */
+    r.sig = ~0u;
     bool own_profile = true;
     unsigned b0 = fz_u8(&f);
     if (b0 & 0x80) {
@@ -283,11 +296,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vmdl_flat_mem_init(&r.gm, &r.flat);
     if (!(b0 & 0x40))
         vmdl_tdx_set_guest_mem(r.m, &r.gm);
-    if (b0 & 0x20)
+    if (b0 & 0x20) {
+        r.ignore_size = true;
         vmdl_tdx_set_size_check(r.m, VMDL_TDX_SIZE_IGNORE);
+    }
     if (b0 & 0x10) {
         check_status(vmdl_tdx_init_all(r.m));
-        r.gen++;
+        note_changes(&r);
         walk_chain(&r, 0);
     }
     unsigned steps = 0;
@@ -299,17 +314,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 4: {
             unsigned k = fz_u8(&f) % 5;
             FZ_TRACE("lifecycle %u\n", k);
-            r.gen++;
             if (k == 0)
                 vmdl_tdx_unload(r.m);
             else if (k == 1)
                 vmdl_tdx_load(r.m);
             else if (k == 2)
                 check_status(vmdl_tdx_init_all(r.m));
-            else
-                FZ_CHECK(vmdl_tdx_set_size_check(r.m, k == 3 ? VMDL_TDX_SIZE_STRICT
-                                                             : VMDL_TDX_SIZE_IGNORE) == 0,
+            else {
+                r.ignore_size = k == 4;
+                FZ_CHECK(vmdl_tdx_set_size_check(r.m, r.ignore_size ? VMDL_TDX_SIZE_IGNORE
+                                                                    : VMDL_TDX_SIZE_STRICT) == 0,
                          "size check");
+            }
             break;
         }
         case 5:
@@ -332,6 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         }
+        note_changes(&r);
     }
     vmdl_tdx_destroy(r.m);
     if (own_profile)
