@@ -1185,12 +1185,6 @@ static unsigned string_kind(const cs_insn *in)
     }
 }
 
-static bool in_ram(const struct vmdl_vm *vm, uint64_t addr, unsigned size)
-{
-    return addr >= vm->ram_base && size <= vm->ram_size &&
-           addr - vm->ram_base <= vm->ram_size - size;
-}
-
 /* Can this element be completed?  Sets pending_string and pending_rep. */
 static bool string_element(struct vmdl_vcpu *v, const cs_insn *in, bool is_write)
 {
@@ -1199,7 +1193,7 @@ static bool string_element(struct vmdl_vcpu *v, const cs_insn *in, bool is_write
         (kind == STRING_STOS && !is_write))
         return false;
     if (kind == STRING_MOVS && !is_write &&
-        !in_ram(v->vm, rd(v, UC_X86_REG_RDI), v->exit.u.mmio.size))
+        !vmdl_vm_ram_ptr(v->vm, rd(v, UC_X86_REG_RDI), v->exit.u.mmio.size))
         return false;   /* device to device (or to nowhere): not modelled */
     uint8_t rep = in->detail->x86.prefix[0];
     v->pending_string = (uint8_t)kind;
@@ -1350,11 +1344,11 @@ int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
         break;
     case PENDING_MMIO_READ: {
         unsigned sz = v->exit.u.mmio.size;
+        uint64_t val = sz >= 8 ? value : value & ((1ull << (8 * sz)) - 1);
         if (v->pending_string) {
-            complete_string(v, sz >= 8 ? value : value & ((1ull << (8 * sz)) - 1), true);
+            complete_string(v, val, true);
             break;
         }
-        uint64_t val = sz >= 8 ? value : value & ((1ull << (8 * sz)) - 1);
         if (v->exit.u.mmio.data) /* sign-extending load */
             val = vmdl_sign_extend(val, 8 * sz);
         write_gpr_sized(v, v->pending_reg, v->pending_size, false, val);
