@@ -86,6 +86,7 @@ struct vmdl_vcpu {
     uc_context *ctx;        /* scratch for the x86 exception-state fix */
     uc_context *io_ctx;     /* registers at an I/O exit (see x86_vcpu.c) */
     bool exc_dirty;         /* an exception was raised: clear QEMU's state */
+    bool stop_rip_exact;    /* x86: RIP is at the faulting access (TLB fill) */
     bool irq_window;        /* x86: an interrupt waits for RFLAGS.IF */
     uc_hook hooks[12];
     unsigned nr_hooks;

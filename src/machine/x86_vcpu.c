@@ -425,6 +425,39 @@ static int calibrate_exception_state(struct vmdl_vcpu *v)
     return VMDL_OK;
 }
 
+/*
+ * Unicorn >= 2.1 translation hook (UC_TLB_VIRTUAL).  The machine presents a
+ * flat long-mode address space: every canonical address translates to the
+ * same physical address, RAM or not (unbacked ones then reach the unmapped
+ * hook with the full address).  A non-canonical address has no translation:
+ * the access is recorded as a stop here, and Unicorn ends uc_emu_start with
+ * UC_ERR_EXCEPTION and RIP restored to the faulting instruction.  Without
+ * this hook Unicorn 2.1's flat 64-bit mode drops address bits 63:52, so a
+ * read of 0x8000000000000000 silently read RAM at 0 (measured).
+ */
+static bool tlb_fill_cb(uc_engine *uc, uint64_t vaddr, uc_mem_type type,
+                        uc_tlb_entry *entry, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    if (vmdl_is_canonical48(vaddr)) {
+        entry->paddr = vaddr;
+        entry->perms = UC_PROT_ALL;
+        return true;
+    }
+    if (v->stop != STOP_NONE && v->stop != STOP_KICK)
+        return false;
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.u.mmio.addr = vaddr;
+    v->exit.u.mmio.is_write = type == UC_MEM_WRITE;
+    v->stop = STOP_MMIO;
+    v->stop_vector = type == UC_MEM_FETCH   ? UC_MEM_FETCH_UNMAPPED
+                     : type == UC_MEM_WRITE ? UC_MEM_WRITE_UNMAPPED
+                                            : UC_MEM_READ_UNMAPPED;
+    v->stop_rip_exact = true;
+    return false;
+}
+
 int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
@@ -436,6 +469,8 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
     if (err)
         return err;
     if ((err = setup_hidden(v)))
+        return err;
+    if ((err = uc_check(uc_ctl_tlb_mode(v->uc, UC_TLB_VIRTUAL), "uc_ctl_tlb_mode")))
         return err;
     if ((err = uc_check(uc_context_alloc(v->uc, &v->ctx), "uc_context_alloc")))
         return err;
@@ -452,6 +487,7 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         {UC_HOOK_INSN, (void *)in_cb, UC_X86_INS_IN},
         {UC_HOOK_INSN, (void *)out_cb, UC_X86_INS_OUT},
         {UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, 0},
+        {UC_HOOK_TLB_FILL, (void *)tlb_fill_cb, 0},
     };
     for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
         uc_err e = hooks[i].type == UC_HOOK_INSN
@@ -488,10 +524,13 @@ int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
     v->gdtr_limit = 0xFFFF;
     uc_x86_mmr idtr = {0, 0, 0, 0};
     uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
-    /* Underneath, CR4.TSD makes RDTSC trap at CPL3 (virtual TSC). */
+    /* Underneath, CR4.TSD makes RDTSC trap at CPL3 (virtual TSC), and
+     * OSFXSR|OSXMMEXCPT keep SSE usable: Unicorn >= 2.1 recomputes its
+     * hflags from a CR4 write, and with OSFXSR clear SSE instructions are
+     * #UD (2.0.1 let them run whatever CR4 held; measured). */
     uint64_t real_cr4 = 0;
     uc_reg_read(v->uc, UC_X86_REG_CR4, &real_cr4);
-    real_cr4 |= 1u << 2;
+    real_cr4 |= (1u << 2) | (1u << 9) | (1u << 10);
     uc_reg_write(v->uc, UC_X86_REG_CR4, &real_cr4);
     v->tsc_offset = 0;
     v->halted = v->nmi_pending = v->nmi_blocked = false;
@@ -1235,7 +1274,9 @@ static void complete_string(struct vmdl_vcpu *v, uint64_t value, bool is_read)
 static enum emu_result mmio_exit(struct vmdl_vcpu *v, uint64_t rip)
 {
     bool fetch = v->stop_vector == UC_MEM_FETCH_UNMAPPED;
-    if (!fetch) {
+    bool exact = v->stop_rip_exact;
+    v->stop_rip_exact = false;
+    if (!fetch && !exact) {
         /* RIP is stale (the block's start): find the access itself. */
         struct locate_want w = {.addr = v->exit.u.mmio.addr};
         uint64_t at = locate_insn(v, rip, &w);
@@ -1445,6 +1486,7 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     }
     vmdl__count_update_hook(v);
     v->stop = STOP_NONE;
+    v->stop_rip_exact = false;
     v->shadow_at = 0;
     v->exc_dirty = false;
     /*
