@@ -14,6 +14,8 @@ typedef enum vmdl_fault {
     VMDL_FAULT_UD = 6,          /* x86 #UD */
     VMDL_FAULT_GP = 13,         /* x86 #GP(0) */
     VMDL_FAULT_PF = 14,         /* x86 #PF (memory operand not mapped) */
+    VMDL_FAULT_VC = 29,         /* x86 #VC: an SEV-ES guest's intercepted
+                                   instruction; error code = SVM exit code */
     VMDL_FAULT_UNDEF = 0x100,   /* arm64 UNDEFINED instruction (ESR EC 0) */
     VMDL_FAULT_UNCLAIMED = 0x200, /* the handler does not own this access */
 } vmdl_fault;

@@ -52,6 +52,7 @@ const char *vmdl_fault_name(vmdl_fault f)
     case VMDL_FAULT_UD: return "#UD";
     case VMDL_FAULT_GP: return "#GP(0)";
     case VMDL_FAULT_PF: return "#PF";
+    case VMDL_FAULT_VC: return "#VC";
     case VMDL_FAULT_UNDEF: return "UNDEF";
     case VMDL_FAULT_UNCLAIMED: return "unclaimed";
     }
