@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_blobs: every model's state import (vmx, lapic, amd_pmu, gicv5, tdx)
- * and vmdl_blob_open on hostile blobs.
+ * fuzz_blobs: every model's state import (vmx, lapic, amd_pmu, gicv5, tdx,
+ * sev_es) and vmdl_blob_open on hostile blobs.
  *
  * Input: byte 0 picks the importer, byte 1 how the blob is made:
  *   raw          the rest of the input is the blob;
@@ -21,7 +21,9 @@
  *            only for existing counters (read through the MSRs);
  *   lapic    PPR consistent with TPR and ISR; and, with VMDL_FUZZ_STRICT=1,
  *            no vector below 16 in IRR/ISR (see docs/robustness.md);
- *   vmx      the current and VMXON pointers are page-aligned or invalid.
+ *   vmx      the current and VMXON pointers are page-aligned or invalid;
+ *   sev_es   VM features within the module's supported set, a launched
+ *            VMSA's SEV_FEATURES equal to the VM's, SEV_STATUS consistent.
  */
 #include "fuzz_util.h"
 
@@ -30,16 +32,19 @@
 #include "virtmodel/error.h"
 #include "virtmodel/gicv5.h"
 #include "virtmodel/lapic.h"
+#include "virtmodel/sev_es.h"
 #include "virtmodel/tdx.h"
 #include "virtmodel/vmx.h"
 
-enum { M_VMX, M_LAPIC, M_PMU, M_GICV5, M_TDX, M_RAW, M_COUNT };
+/* M_SEV_ES comes after M_RAW so that the older seeds keep their kinds. */
+enum { M_VMX, M_LAPIC, M_PMU, M_GICV5, M_TDX, M_RAW, M_SEV_ES, M_COUNT };
 
 static uint8_t vmx_mem[3 * 4096];
 static struct vmdl_flat_mem vmx_flat = {vmx_mem, 0, sizeof(vmx_mem)};
 static struct vmdl_guest_mem vmx_gm;
 static struct vmdl_vmx_model *vmx_model;
 static struct vmdl_tdx_profile *tdx_profile;
+static struct vmdl_sev_es_module *sev_module;
 
 struct obj {
     int kind;
@@ -99,6 +104,23 @@ static void obj_create(struct obj *o, int kind)
         o->p = m;
         break;
     }
+    case M_SEV_ES: {
+        if (!sev_module) {
+            struct vmdl_sev_es_cpu cpu;
+            struct vmdl_sev_es_load_params lp;
+            vmdl_sev_es_cpu_default(&cpu);
+            vmdl_sev_es_load_params_init(&lp);
+            FZ_CHECK(vmdl_sev_es_module_load(&cpu, &lp, &sev_module) == 0, "sev module");
+        }
+        struct vmdl_sev_es_vm *vm;
+        struct vmdl_sev_es_vcpu *v;
+        FZ_CHECK(vmdl_sev_es_vm_create(sev_module, VMDL_KVM_X86_SEV_ES_VM, &vm) == 0,
+                 "sev vm");
+        for (int i = 0; i < 2; i++)
+            FZ_CHECK(vmdl_sev_es_vcpu_create(vm, &v) == 0, "sev vcpu");
+        o->p = vm;
+        break;
+    }
     }
 }
 
@@ -110,6 +132,7 @@ static void obj_destroy(struct obj *o)
     case M_PMU: vmdl_amd_pmu_destroy(o->p); break;
     case M_GICV5: vmdl_gicv5_destroy(o->p); break;
     case M_TDX: vmdl_tdx_destroy(o->p); break;
+    case M_SEV_ES: vmdl_sev_es_vm_destroy(o->p); break;
     }
 }
 
@@ -120,6 +143,7 @@ static int obj_export(struct obj *o, uint8_t **b, size_t *n)
     case M_LAPIC: return vmdl_lapic_export(o->p, b, n);
     case M_PMU: return vmdl_amd_pmu_save(o->p, b, n);
     case M_GICV5: return vmdl_gicv5_export(o->p, b, n);
+    case M_SEV_ES: return vmdl_sev_es_vm_save(o->p, b, n);
     default: return vmdl_tdx_export(o->p, b, n);
     }
 }
@@ -131,7 +155,29 @@ static int obj_import(struct obj *o, const uint8_t *b, size_t n)
     case M_LAPIC: return vmdl_lapic_import(o->p, b, n);
     case M_PMU: return vmdl_amd_pmu_load(o->p, b, n);
     case M_GICV5: return vmdl_gicv5_import(o->p, b, n);
+    case M_SEV_ES: return vmdl_sev_es_vm_load(o->p, b, n);
     default: return vmdl_tdx_import(o->p, b, n);
+    }
+}
+
+/* Init (INIT2 with or without DebugSwap), launch step by step, a world
+ * switch with a DR write in between. */
+static void sev_exercise(struct vmdl_sev_es_vm *vm, struct fz *f)
+{
+    static const uint32_t cmds[] = {VMDL_KVM_SEV_LAUNCH_START,
+                                    VMDL_KVM_SEV_LAUNCH_UPDATE_VMSA,
+                                    VMDL_KVM_SEV_LAUNCH_MEASURE,
+                                    VMDL_KVM_SEV_LAUNCH_FINISH};
+    struct vmdl_sev_init d;
+    memset(&d, 0, sizeof(d));
+    d.vmsa_features = fz_bool(f) ? VMDL_SVM_SEV_FEAT_DEBUG_SWAP : 0;
+    vmdl_sev_es_mem_enc_op(vm, VMDL_KVM_SEV_INIT2, &d);
+    vmdl_sev_es_mem_enc_op(vm, cmds[fz_u8(f) % 4], NULL);
+    struct vmdl_sev_es_vcpu *v = vmdl_sev_es_vm_vcpu(vm, fz_u8(f) & 1);
+    if (vmdl_sev_es_vcpu_enter(v) == 0) {
+        uint64_t val = fz_value(f);
+        vmdl_sev_es_mov_dr(v, true, fz_u8(f) & 7, false, &val, NULL);
+        vmdl_sev_es_vcpu_exit(v);
     }
 }
 
@@ -180,6 +226,9 @@ static void obj_exercise(struct obj *o, struct fz *f)
             vmdl_tdx_init_all(o->p);
             if (fz_bool(f))
                 vmdl_tdx_unload(o->p);
+            break;
+        case M_SEV_ES:
+            sev_exercise(o->p, f);
             break;
         }
     }
@@ -249,6 +298,23 @@ static void post_import_checks(struct obj *o)
         uint64_t cur = vmdl_vmx_current_vmptr(o->p), on = vmdl_vmx_vmxon_ptr(o->p);
         FZ_CHECK(cur == VMDL_VMX_INVALID_PTR || !(cur & 0xfff), "imported VMCS ptr");
         FZ_CHECK(on == VMDL_VMX_INVALID_PTR || !(on & 0xfff), "imported VMXON ptr");
+        break;
+    }
+    case M_SEV_ES: {
+        struct vmdl_sev_es_vm *vm = o->p;
+        uint64_t feat = vmdl_sev_es_vm_vmsa_features(vm);
+        FZ_CHECK(!(feat & ~vmdl_sev_es_module_supported_vmsa_features(sev_module)),
+                 "imported VM features 0x%llx", (unsigned long long)feat);
+        for (unsigned i = 0; i < vmdl_sev_es_vm_nr_vcpus(vm); i++) {
+            struct vmdl_sev_es_vcpu *v = vmdl_sev_es_vm_vcpu(vm, i);
+            uint64_t sf = vmdl_sev_es_vcpu_sev_features(v);
+            FZ_CHECK(sf == (vmdl_sev_es_vcpu_protected(v) ? feat : 0),
+                     "imported VMSA features 0x%llx", (unsigned long long)sf);
+            uint64_t st = vmdl_sev_es_sev_status(v);
+            FZ_CHECK(!vmdl_sev_es_vm_active(vm) ||
+                         st == (3 | ((sf & VMDL_SVM_SEV_FEAT_DEBUG_SWAP) ? 0x80u : 0)),
+                     "imported SEV_STATUS 0x%llx", (unsigned long long)st);
+        }
         break;
     }
     default:
@@ -362,8 +428,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static void write_seeds(const char *dir)
 {
-    const char *names[] = {"vmx", "lapic", "amd_pmu", "gicv5", "tdx"};
-    for (int k = 0; k < M_RAW; k++) {
+    const char *names[] = {"vmx", "lapic", "amd_pmu", "gicv5", "tdx", NULL, "sev_es"};
+    for (int k = 0; k < M_COUNT; k++) {
+        if (k == M_RAW)
+            continue;
         for (unsigned mode = 0; mode < 3; mode++) {
             struct fz_out o;
             memset(&o, 0, sizeof(o));
