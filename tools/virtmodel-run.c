@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtmodel/amd_pmu.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
@@ -64,23 +63,6 @@ static void usage(FILE *f)
 "  --restore FILE      load IMAGE, attach the same models, then continue from\n"
 "                      the checkpoint in FILE (same options as when it was taken)\n"
 "  --digest            print a digest of the final RAM and registers\n"
-"model options:\n"
-"  --vmx-profile NAME  VMX capability profile (vmx model)\n"
-"  --apicv             use the APICv backend of the local APIC model\n"
-"  --apicv-deferred-nested-updates   old KVM behaviour (quirk)\n"
-"  --tdx-profile P     TDX module profile name or profile file (tdx model)\n"
-"  --pmu CONFIG        AMD PMU: perfmonv2 (default), v2:N, core, legacy, off\n"
-"  --pmu-quirk-no-reset        PMU state survives a VM reset (QEMU before\n"
-"                              its fix)\n"
-"  --pmu-quirk-gp-reserved     #GP on reserved event-select bits (KVM before\n"
-"                              2022)\n"
-"  --pmu-quirk-disable-ignored --pmu off does not reach the vCPU (QEMU before\n"
-"                              KVM_PMU_CAP_DISABLE)\n"
-"  --pmu-quirk-no-status-set   GLOBAL_STATUS_SET #GPs (older KVM)\n"
-"  --pmu-quirk-global-ctl-zero GLOBAL_CTL starts at 0 (KVM 6.0-6.9)\n"
-"  --pmu-arch-counters         up to 15 PerfMonV2 counters instead of KVM's 6\n"
-"  --gicv5-pcpus N     modelled physical CPUs for the GICv5 model (default 2)\n"
-"  --gicv5-sparse      sparse PPI storage in the GICv5 model\n"
 "  --help              this text\n"
 "\n"
 "exit status: the guest's (x86: isa-debug-exit gives (value << 1) | 1, ACPI\n"
@@ -89,10 +71,17 @@ static void usage(FILE *f)
 "or image, 3 when every vCPU halted with nothing to wake it, 4 on a triple\n"
 "fault, 5 on an internal error, 124 on --timeout, 125 on --max-insns.\n"
 "\n"
-"models:\n");
-    for (const struct vmdl_model_info *m = vmdl_models(); m->name; m++)
-        fprintf(f, "  %-10s %-7s %s\n", m->name,
-                m->arch == VMDL_ARCH_X86_64 ? "x86-64" : "arm64", m->summary);
+"models (and their options):\n");
+    for (const struct vmdl_model_desc *const *m = vmdl_models(); *m; m++) {
+        fprintf(f, "  %-10s %-7s %s\n", (*m)->name, vmdl_arch_name((*m)->arch),
+                (*m)->summary);
+        for (const struct vmdl_model_option *mo = (*m)->options; mo && mo->name; mo++) {
+            char spec[64];
+            snprintf(spec, sizeof(spec), "--%s%s%s", mo->name, mo->arg ? " " : "",
+                     mo->arg ? mo->arg : "");
+            fprintf(f, "      %-32s %s\n", spec, mo->help);
+        }
+    }
 }
 
 static int parse_u64(const char *s, uint64_t *out, const char *what)
@@ -124,9 +113,9 @@ struct options {
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
-           O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR, O_VMXP, O_APICV, O_APICVQ,
-           O_TDXP, O_PMU, O_PMUQR, O_PMUQG, O_PMUQD, O_PMUQS, O_PMUQZ, O_PMUAC, O_GPCPU, O_GSPARSE, O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP };
-    static const struct option longopts[] = {
+           O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
+           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL };
+    static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
         {"quantum", required_argument, 0, O_QUANTUM},
@@ -140,26 +129,23 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"load-addr", required_argument, 0, O_LOAD},
         {"vendor", required_argument, 0, O_VENDOR},
         {"msr-exits", no_argument, 0, O_MSR},
-        {"vmx-profile", required_argument, 0, O_VMXP},
-        {"apicv", no_argument, 0, O_APICV},
-        {"apicv-deferred-nested-updates", no_argument, 0, O_APICVQ},
-        {"tdx-profile", required_argument, 0, O_TDXP},
-        {"pmu", required_argument, 0, O_PMU},
-        {"pmu-quirk-no-reset", no_argument, 0, O_PMUQR},
-        {"pmu-quirk-gp-reserved", no_argument, 0, O_PMUQG},
-        {"pmu-quirk-disable-ignored", no_argument, 0, O_PMUQD},
-        {"pmu-quirk-no-status-set", no_argument, 0, O_PMUQS},
-        {"pmu-quirk-global-ctl-zero", no_argument, 0, O_PMUQZ},
-        {"pmu-arch-counters", no_argument, 0, O_PMUAC},
-        {"gicv5-pcpus", required_argument, 0, O_GPCPU},
-        {"gicv5-sparse", no_argument, 0, O_GSPARSE},
         {"checkpoint", required_argument, 0, O_CKPT},
         {"checkpoint-after", required_argument, 0, O_CKPT_AT},
         {"restore", required_argument, 0, O_RESTORE},
         {"digest", no_argument, 0, O_DIGEST},
         {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0},
     };
+    /* Then every option the models declare (model.h). */
+    struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + 64 + 1];
+    unsigned nopts = sizeof(fixed) / sizeof(fixed[0]);
+    memcpy(longopts, fixed, sizeof(fixed));
+    for (const struct vmdl_model_desc *const *m = vmdl_models(); *m; m++)
+        for (const struct vmdl_model_option *mo = (*m)->options;
+             mo && mo->name && nopts < sizeof(longopts) / sizeof(longopts[0]) - 1; mo++)
+            longopts[nopts++] = (struct option){mo->name,
+                                                mo->arg ? required_argument : no_argument,
+                                                0, O_MODEL};
+    longopts[nopts] = (struct option){0, 0, 0, 0};
     memset(o, 0, sizeof(*o));
     o->models = "all";
     o->vcpus = 1;
@@ -167,8 +153,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->load_addr = UINT64_MAX;
     opterr = 0;
     int c;
-    uint64_t n;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    int idx = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
         switch (c) {
         case O_MODELS: o->models = optarg; break;
         case O_VCPUS:
@@ -217,26 +203,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             break;
         case O_MSR: o->msr_exits = 1; break;
-        case O_VMXP: o->mopts.vmx_profile = optarg; break;
-        case O_APICV: o->mopts.apicv = true; break;
-        case O_APICVQ: o->mopts.apicv_nested_quirk = true; break;
-        case O_TDXP: o->mopts.tdx_profile = optarg; break;
-        case O_PMU: o->mopts.pmu = optarg; break;
-        case O_PMUQR: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_NO_VM_RESET; break;
-        case O_PMUQG: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_EVTSEL_RSVD_GP; break;
-        case O_PMUQD: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_DISABLE_IGNORED; break;
-        case O_PMUQS: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_NO_STATUS_SET; break;
-        case O_PMUQZ: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_GLOBAL_CTL_ZERO; break;
-        case O_PMUAC: o->mopts.pmu_quirks |= VMDL_AMD_PMU_QUIRK_ARCH_COUNTERS; break;
-        case O_GPCPU:
-            if (parse_u64(optarg, &n, "--gicv5-pcpus")) return -1;
-            if (n < 1 || n > 64) {
-                fprintf(stderr, "virtmodel-run: --gicv5-pcpus must be 1..64\n");
+        case O_MODEL:
+            if (vmdl_model_options_set(&o->mopts, longopts[idx].name,
+                                       optarg ? optarg : "")) {
+                fprintf(stderr, "virtmodel-run: %s\n", vmdl_last_error());
                 return -1;
             }
-            o->mopts.gicv5_pcpus = (unsigned)n;
             break;
-        case O_GSPARSE: o->mopts.gicv5_sparse = true; break;
         case O_CKPT: o->checkpoint = optarg; break;
         case O_CKPT_AT:
             if (parse_u64(optarg, &o->checkpoint_after, "--checkpoint-after")) return -1;

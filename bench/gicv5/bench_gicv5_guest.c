@@ -29,7 +29,9 @@ static double round_trip_ns(const char *image, bool sparse)
     }
     struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_ARM64, .console = quiet};
     struct vmdl_vm *vm;
-    struct vmdl_model_options o = {.gicv5_sparse = sparse};
+    struct vmdl_model_options o = {0};
+    if (sparse)
+        vmdl_model_options_set(&o, "gicv5-sparse", "");
     if (vmdl_vm_create(&cfg, &vm) || vmdl_vm_load_elf(vm, data, size) ||
         vmdl_attach_models(vm, "gicv5", &o)) {
         fprintf(stderr, "bench: %s\n", vmdl_last_error());

@@ -48,10 +48,6 @@ int vmdl_attach_gicv5(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o);
 int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
                          struct vmdl_gicv5 **model);
 
-struct vmdl_model_options;
-/* Registry adapter (models.h): uses opts->gicv5_pcpus, opts->gicv5_sparse. */
-int vmdl_attach_gicv5_model(struct vmdl_vm *vm,
-                            const struct vmdl_model_options *opts);
 
 #ifdef __cplusplus
 }

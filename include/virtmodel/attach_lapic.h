@@ -43,11 +43,6 @@ int vmdl_attach_lapic(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts)
 int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
                          struct vmdl_lapic_bus **bus);
 
-struct vmdl_model_options;
-/* Registry adapter (include/virtmodel/models.h): uses opts->apicv and
- * opts->apicv_nested_quirk. */
-int vmdl_attach_lapic_model(struct vmdl_vm *vm,
-                            const struct vmdl_model_options *opts);
 
 #ifdef __cplusplus
 }

@@ -36,10 +36,6 @@ int vmdl_attach_tdx(struct vmdl_vm *vm, const char *profile_name_or_path);
 int vmdl_attach_tdx_ex(struct vmdl_vm *vm, const char *profile_name_or_path,
                        struct vmdl_tdx **module);
 
-struct vmdl_model_options;
-/* Registry adapter (include/virtmodel/models.h): uses opts->tdx_profile. */
-int vmdl_attach_tdx_model(struct vmdl_vm *vm,
-                          const struct vmdl_model_options *opts);
 
 #ifdef __cplusplus
 }

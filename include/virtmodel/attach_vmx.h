@@ -56,9 +56,6 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
 struct vmdl_vmx *vmdl_vmx_attach_vcpu(struct vmdl_vmx_attach *h, unsigned i);
 const struct vmdl_vmx_model *vmdl_vmx_attach_model(struct vmdl_vmx_attach *h);
 
-struct vmdl_model_options;
-/* Registry adapter (include/virtmodel/models.h): uses opts->vmx_profile. */
-int vmdl_attach_vmx_model(struct vmdl_vm *vm, const struct vmdl_model_options *opts);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtmodel/arch.h"
 #include "virtmodel/fault.h"
 #include "virtmodel/guest_mem.h"
 
@@ -26,11 +27,6 @@ extern "C" {
 
 struct vmdl_vm;
 struct vmdl_vcpu;
-
-enum vmdl_arch {
-    VMDL_ARCH_X86_64 = 1,
-    VMDL_ARCH_ARM64 = 2,
-};
 
 enum vmdl_x86_vendor {
     VMDL_VENDOR_INTEL = 0,
@@ -258,11 +254,11 @@ void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu);
 /* From inside a handler: leave the engine soon (at the end of the current
  * translation block) so that the run loop re-evaluates interrupts. */
 void vmdl_vcpu_request_exit(struct vmdl_vcpu *vcpu);
-int vmdl_vm_set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
-                        void *opaque);
 
 /* ------------------------------------------------------------------ */
-/* Handlers that models register: the in-kernel side of an exit.       */
+/* Handlers: the in-kernel side of an exit.  Models declare theirs in a  */
+/* struct vmdl_model_desc (model.h); a caller with a device of its own  */
+/* may register single handlers with the vmdl_vm_add_* calls below.    */
 
 struct vmdl_msr_ops {
     vmdl_fault (*read)(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,
@@ -301,25 +297,22 @@ typedef vmdl_fault (*vmdl_sysreg_fn)(void *opaque, struct vmdl_vcpu *vcpu,
 int vmdl_vm_add_sysreg_handler(struct vmdl_vm *vm, vmdl_sysreg_fn fn,
                                void *opaque);
 
-/* x86 VMX and SEAM instruction handlers (one each).  The handler reads and
+/* x86 VMX instruction handler (one; a model serving the SEAM family
+ * declares it in its model description, model.h).  The handler reads and
  * writes registers and memory through the vcpu API and returns the fault to
  * raise, or VMDL_FAULT_NONE to retire the instruction. */
 typedef vmdl_fault (*vmdl_x86_insn_fn)(void *opaque, struct vmdl_vcpu *vcpu,
                                        const struct vmdl_x86_insn *insn);
 int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque);
-int vmdl_vm_set_seam_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque);
 
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */
 typedef bool (*vmdl_hypercall_fn)(void *opaque, struct vmdl_vcpu *vcpu,
                                   uint16_t imm, bool is_smc);
-int vmdl_vm_add_hypercall_handler(struct vmdl_vm *vm, vmdl_hypercall_fn fn,
-                                  void *opaque);
 
 /* Called on every VM reset (guest request or vmdl_vm_reset), after the
  * vCPUs are back at their reset state. */
 typedef void (*vmdl_reset_fn)(void *opaque, struct vmdl_vm *vm);
-int vmdl_vm_add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
 int vmdl_vm_reset(struct vmdl_vm *vm);
 /*
  * Set where the vCPUs start (the image's entry point).  Call after loading
@@ -332,19 +325,15 @@ int vmdl_vm_set_entry(struct vmdl_vm *vm, uint64_t entry);
 int vmdl_vm_add_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
 
 /*
- * Models contribute to whole-VM checkpoints (checkpoint.h) through a state
- * hook: save returns a malloc'd blob, load validates one and applies it (or
- * refuses it and changes nothing).  `name` must be unique in the VM.
+ * Models contribute to whole-VM checkpoints (checkpoint.h) through the
+ * save/load pair of their description (model.h): save returns a malloc'd blob, load validates one and applies it (or
+ * refuses it and changes nothing).  Model names are unique in a VM.
  */
 typedef int (*vmdl_state_save_fn)(void *opaque, uint8_t **blob, size_t *len);
 typedef int (*vmdl_state_load_fn)(void *opaque, const uint8_t *blob, size_t len);
-int vmdl_vm_add_state_hook(struct vmdl_vm *vm, const char *name,
-                           vmdl_state_save_fn save, vmdl_state_load_fn load,
-                           void *opaque);
 
 /* Called when the VM is destroyed: models free what they attached. */
 typedef void (*vmdl_destroy_fn)(void *opaque);
-int vmdl_vm_add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);
 
 /* ------------------------------------------------------------------ */
 /* x86 CPUID table (per VM).  Models publish their leaves here.        */
@@ -387,8 +376,6 @@ struct vmdl_time_ops {
     void (*advance)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now);
     uint64_t (*next_event)(void *opaque, struct vmdl_vcpu *vcpu);
 };
-int vmdl_vm_add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
-                          void *opaque);
 
 /* Per-vCPU x86 state the machine keeps virtual (guest believes CPL0). */
 bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu);

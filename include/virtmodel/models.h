@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The model registry: attach models to a VM by name, as the harness's
- * --models option does.  Each model also has its own attach function (see
- * include/virtmodel/attach_*.h) for callers that want full control.
+ * The model list: attach models to a VM by name, as the harness's --models
+ * option does, with the options each model declares (model.h).  Each model
+ * also has its own attach function (include/virtmodel/attach_*.h) for
+ * callers that want full control.
  */
 #ifndef VIRTMODEL_MODELS_H
 #define VIRTMODEL_MODELS_H
@@ -11,30 +12,37 @@
 #include <stdint.h>
 
 #include "virtmodel/machine.h"
+#include "virtmodel/model.h"
 
-/* Options the harness passes to the models it attaches. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMDL_MAX_MODEL_OPTIONS 32
+
+/* Option values given on the command line, by option name (without the
+ * dashes); a flag's value is "". */
 struct vmdl_model_options {
-    const char *vmx_profile;   /* --vmx-profile NAME */
-    bool apicv;                /* --apicv */
-    bool apicv_nested_quirk;   /* --apicv-deferred-nested-updates */
-    const char *tdx_profile;   /* --tdx-profile NAME|FILE */
-    const char *pmu;           /* --pmu CONFIG: perfmonv2, v2:N, core, legacy, off */
-    uint32_t pmu_quirks;       /* enum vmdl_amd_pmu_quirk bits (--pmu-quirk-*) */
-    unsigned gicv5_pcpus;      /* --gicv5-pcpus N (modelled physical CPUs) */
-    bool gicv5_sparse;         /* --gicv5-sparse */
+    unsigned n;
+    struct {
+        const char *name;
+        const char *value;
+    } opt[VMDL_MAX_MODEL_OPTIONS];
 };
 
-struct vmdl_model_info {
-    const char *name;
-    enum vmdl_arch arch;
-    /* x86: "all" attaches the model only on this vendor (-1: any). */
-    int vendor;
-    const char *summary;
-    int (*attach)(struct vmdl_vm *vm, const struct vmdl_model_options *opts);
-};
+/* Record an option (the strings are not copied).  A repeated option keeps
+ * its last value.  VMDL_ENOMEM when the list is full. */
+int vmdl_model_options_set(struct vmdl_model_options *o, const char *name,
+                           const char *value);
+/* The value of an option, or NULL when it was not given (o may be NULL). */
+const char *vmdl_model_option(const struct vmdl_model_options *o, const char *name);
 
-/* All models this build knows, terminated by an entry with name NULL. */
-const struct vmdl_model_info *vmdl_models(void);
+/* All models this build knows, terminated by NULL. */
+const struct vmdl_model_desc *const *vmdl_models(void);
+
+/* The model that declares option `name` (without the dashes), or NULL. */
+const struct vmdl_model_desc *vmdl_model_of_option(const char *name,
+                                                   const struct vmdl_model_option **opt);
 
 /*
  * Attach models by a comma-separated list of names, "all" (every model of
@@ -45,4 +53,7 @@ const struct vmdl_model_info *vmdl_models(void);
 int vmdl_attach_models(struct vmdl_vm *vm, const char *list,
                        const struct vmdl_model_options *opts);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

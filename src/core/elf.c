@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Strict ELF64 parsing for guest images (no machine dependency). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "virtmodel/error.h"
-#include "virtmodel/loader.h"
+#include "virtmodel/image.h"
 
 #define EM_X86_64 62
 #define EM_AARCH64 183

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "virtmodel/attach_amd_pmu.h"
+#include "virtmodel/model.h"
+#include "virtmodel/models.h"
 #include "glue_state.h"
 #include "virtmodel/error.h"
 
@@ -214,6 +216,8 @@ static int publish_cpuid(struct vmdl_vm *vm, const struct vmdl_amd_pmu_config *c
     return VMDL_OK;
 }
 
+extern const struct vmdl_model_desc vmdl_amd_pmu_model;
+
 int vmdl_attach_amd_pmu_ex(struct vmdl_vm *vm, const struct vmdl_amd_pmu_config *cfg,
                            struct vmdl_amd_pmu_attach **out)
 {
@@ -250,28 +254,14 @@ int vmdl_attach_amd_pmu_ex(struct vmdl_vm *vm, const struct vmdl_amd_pmu_config 
     }
     if ((err = publish_cpuid(vm, cfg)))
         goto fail;
-    size_t nr = 0;
-    const struct vmdl_amd_pmu_msr_range *r = vmdl_amd_pmu_msr_ranges(&nr);
-    for (size_t k = 0; k < nr; k++)
-        if ((err = vmdl_vm_add_msr_range(vm, r[k].first, r[k].last, &msr_ops, a)))
-            goto fail;
-    if ((err = vmdl_vm_add_reset_hook(vm, on_reset, a)))
-        goto fail;
-    if ((err = vmdl_vm_add_state_hook(vm, "amd_pmu", pmu_state_save, pmu_state_load, a)))
-        goto fail;
-    if ((err = vmdl_vm_add_destroy_hook(vm, on_destroy, a)))
-        goto fail;
+    /* From here on the attachment is freed with the VM. */
+    if ((err = vmdl_vm_add_model(vm, &vmdl_amd_pmu_model, a)))
+        return err;
     if (out)
         *out = a;
     return VMDL_OK;
 fail:
-    /* Handlers already registered keep pointing at the attachment, so it
-     * is freed by the VM's destroy hook, emptied (it then claims nothing). */
-    for (unsigned i = 0; i < a->n; i++)
-        vmdl_amd_pmu_destroy(a->v[i].pmu);
-    a->n = 0;
-    if (vmdl_vm_add_destroy_hook(vm, on_destroy, a) != 0)
-        free(a);
+    on_destroy(a);
     return err;
 }
 
@@ -427,3 +417,66 @@ int vmdl_amd_pmu_parse_option(struct vmdl_amd_pmu_options *o, const char *arg)
     }
     return 1;
 }
+
+/* ---------------- the model description ---------------- */
+
+/* The harness's quirk flags (--pmu-quirk-*), by option name. */
+static const struct {
+    const char *option;
+    uint32_t quirk;
+} harness_quirks[] = {
+    {"pmu-quirk-no-reset", VMDL_AMD_PMU_QUIRK_NO_VM_RESET},
+    {"pmu-quirk-gp-reserved", VMDL_AMD_PMU_QUIRK_EVTSEL_RSVD_GP},
+    {"pmu-quirk-disable-ignored", VMDL_AMD_PMU_QUIRK_DISABLE_IGNORED},
+    {"pmu-quirk-no-status-set", VMDL_AMD_PMU_QUIRK_NO_STATUS_SET},
+    {"pmu-quirk-global-ctl-zero", VMDL_AMD_PMU_QUIRK_GLOBAL_CTL_ZERO},
+    {"pmu-arch-counters", VMDL_AMD_PMU_QUIRK_ARCH_COUNTERS},
+};
+
+static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
+{
+    const char *name = vmdl_model_option(opts, "pmu");
+    uint32_t quirks = 0;
+    for (size_t i = 0; i < sizeof(harness_quirks) / sizeof(harness_quirks[0]); i++)
+        if (vmdl_model_option(opts, harness_quirks[i].option))
+            quirks |= harness_quirks[i].quirk;
+    return vmdl_attach_amd_pmu_named(vm, name ? name : "perfmonv2", quirks);
+}
+
+/* Where the PMU's MSRs lie (amd_pmu_tables.c has the per-register rows):
+ * K7 PERF_CTL0-3 and PERF_CTR0-3, the core-extension pairs, and the
+ * PerfMonV2 global registers.  The model answers UNCLAIMED inside these
+ * for what its configuration lacks. */
+static const struct vmdl_msr_range pmu_msrs[] = {
+    {VMDL_MSR_K7_EVNTSEL0, VMDL_MSR_K7_PERFCTR0 + 3},
+    {VMDL_MSR_F15H_PERF_CTL0, VMDL_MSR_F15H_PERF_CTL0 + 2 * VMDL_AMD_PMU_MAX_COUNTERS - 1},
+    {VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS, VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET},
+};
+
+static const struct vmdl_model_option pmu_options[] = {
+    {"pmu", "CONFIG", "AMD PMU: perfmonv2 (default), v2:N, core, legacy, off"},
+    {"pmu-quirk-no-reset", NULL, "PMU state survives a VM reset (QEMU before its fix)"},
+    {"pmu-quirk-gp-reserved", NULL, "#GP on reserved event-select bits (KVM before 2022)"},
+    {"pmu-quirk-disable-ignored", NULL, "--pmu off does not reach the vCPU (QEMU "
+     "before KVM_PMU_CAP_DISABLE)"},
+    {"pmu-quirk-no-status-set", NULL, "GLOBAL_STATUS_SET #GPs (older KVM)"},
+    {"pmu-quirk-global-ctl-zero", NULL, "GLOBAL_CTL starts at 0 (KVM 6.0-6.9)"},
+    {"pmu-arch-counters", NULL, "up to 15 PerfMonV2 counters instead of KVM's 6"},
+    {NULL, NULL, NULL},
+};
+
+const struct vmdl_model_desc vmdl_amd_pmu_model = {
+    .name = "amd_pmu",
+    .arch = VMDL_ARCH_X86_64,
+    .vendor = VMDL_VENDOR_AMD,
+    .summary = "AMD PMU: K7/core-extension/PerfMonV2 MSRs (attaches on --vendor amd)",
+    .options = pmu_options,
+    .attach = attach_from_options,
+    .msrs = pmu_msrs,
+    .nr_msrs = sizeof(pmu_msrs) / sizeof(pmu_msrs[0]),
+    .msr_ops = &msr_ops,
+    .reset = on_reset,
+    .destroy = on_destroy,
+    .save = pmu_state_save,
+    .load = pmu_state_load,
+};

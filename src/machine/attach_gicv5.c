@@ -4,6 +4,7 @@
 
 #include "virtmodel/attach_gicv5.h"
 #include "virtmodel/error.h"
+#include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "glue_state.h"
 
@@ -221,14 +222,12 @@ static void gv5_destroy(void *opaque)
     free(gl);
 }
 
+extern const struct vmdl_model_desc vmdl_gicv5_model;
+
 int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
                          struct vmdl_gicv5 **model)
 {
     static const struct vmdl_gicv5_options defaults = { .pmu = true };
-    static const struct vmdl_irqchip_ops ops = {
-        .pending = gv5_pending,
-        .halt = gv5_halt,
-    };
     if (!vm)
         return vmdl_fail(VMDL_EINVAL, "vmdl_attach_gicv5: vm is NULL");
     if (vmdl_vm_arch(vm) != VMDL_ARCH_ARM64)
@@ -248,15 +247,7 @@ int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
         free(gl);
         return err;
     }
-    if ((err = vmdl_vm_add_destroy_hook(vm, gv5_destroy, gl))) {
-        gv5_destroy(gl);
-        return err;
-    }
-    if ((err = vmdl_vm_add_sysreg_handler(vm, gv5_sysreg, gl)) ||
-        (err = vmdl_vm_set_irqchip(vm, &ops, gl)) ||
-        (err = vmdl_vm_add_hypercall_handler(vm, gv5_hypercall, gl)) ||
-        (err = vmdl_vm_add_reset_hook(vm, gv5_reset, gl)) ||
-        (err = vmdl_vm_add_state_hook(vm, "gicv5", gv5_state_save, gv5_state_load, gl)))
+    if ((err = vmdl_vm_add_model(vm, &vmdl_gicv5_model, gl)))
         return err;
     if (model)
         *model = gl->g;
@@ -268,13 +259,46 @@ int vmdl_attach_gicv5(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o)
     return vmdl_attach_gicv5_ex(vm, o, NULL);
 }
 
-int vmdl_attach_gicv5_model(struct vmdl_vm *vm,
-                            const struct vmdl_model_options *opts)
+static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
 {
     struct vmdl_gicv5_options o = { .pmu = true };
-    if (opts) {
-        o.nr_pcpus = opts->gicv5_pcpus;
-        o.storage = opts->gicv5_sparse ? VMDL_GICV5_SPARSE : VMDL_GICV5_DENSE;
+    const char *pcpus = vmdl_model_option(opts, "gicv5-pcpus");
+    if (pcpus) {
+        char *end;
+        unsigned long n = strtoul(pcpus, &end, 0);
+        if (!*pcpus || *end || pcpus[0] == '-' || n < 1 || n > VMDL_GICV5_MAX_VCPUS)
+            return vmdl_fail(VMDL_EINVAL, "--gicv5-pcpus: '%s' is not 1..%d",
+                             pcpus, VMDL_GICV5_MAX_VCPUS);
+        o.nr_pcpus = (unsigned)n;
     }
+    o.storage = vmdl_model_option(opts, "gicv5-sparse") ? VMDL_GICV5_SPARSE
+                                                        : VMDL_GICV5_DENSE;
     return vmdl_attach_gicv5(vm, &o);
 }
+
+static const struct vmdl_irqchip_ops gv5_chip_ops = {
+    .pending = gv5_pending,
+    .halt = gv5_halt,
+};
+
+static const struct vmdl_model_option gicv5_options[] = {
+    {"gicv5-pcpus", "N", "modelled physical CPUs for the GICv5 model (default 2)"},
+    {"gicv5-sparse", NULL, "sparse PPI storage in the GICv5 model"},
+    {NULL, NULL, NULL},
+};
+
+const struct vmdl_model_desc vmdl_gicv5_model = {
+    .name = "gicv5",
+    .arch = VMDL_ARCH_ARM64,
+    .vendor = -1,
+    .summary = "GICv5 CPU interface, PPIs (vGIC-v5)",
+    .options = gicv5_options,
+    .attach = attach_from_options,
+    .sysreg = gv5_sysreg,
+    .hypercall = gv5_hypercall,
+    .irqchip = &gv5_chip_ops,
+    .reset = gv5_reset,
+    .destroy = gv5_destroy,
+    .save = gv5_state_save,
+    .load = gv5_state_load,
+};

@@ -8,6 +8,7 @@
 #include "virtmodel/attach_lapic.h"
 #include "virtmodel/error.h"
 #include "virtmodel/lapic_apicv.h"
+#include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "glue_state.h"
 
@@ -243,6 +244,8 @@ static int set_cpuid_bits(struct vmdl_vm *vm, const struct vmdl_lapic_options *o
     return vmdl_vm_set_cpuid(vm, &e);
 }
 
+extern const struct vmdl_model_desc vmdl_lapic_model;
+
 int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
                          struct vmdl_lapic_bus **busp)
 {
@@ -277,29 +280,8 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
         for (unsigned i = 0; i < cfg.nr_apics; i++)
             vmdl_apicv_set_pi_desc(vmdl_lapic_bus_get(g->bus, i), NULL, 0,
                                    VMDL_POSTED_INTR_VECTOR);
-    err = vmdl_vm_add_destroy_hook(vm, lapic_free, g);
-    if (err) {
-        lapic_free(g);
-        return err;
-    }
     /* From here on g is freed with the VM. */
-    err = vmdl_vm_set_irqchip(vm, &chip_ops, g);
-    if (!err)
-        err = vmdl_vm_add_mmio(vm, VMDL_LAPIC_DEFAULT_BASE, 0x1000, &mmio_ops, g);
-    if (!err)
-        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_APIC_BASE,
-                                    VMDL_MSR_IA32_APIC_BASE, &msr_ops, g);
-    if (!err)
-        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_TSC_DEADLINE,
-                                    VMDL_MSR_IA32_TSC_DEADLINE, &msr_ops, g);
-    if (!err)
-        err = vmdl_vm_add_msr_range(vm, VMDL_MSR_X2APIC_FIRST,
-                                    VMDL_MSR_X2APIC_LAST, &msr_ops, g);
-    if (!err)
-        err = vmdl_vm_add_reset_hook(vm, lapic_reset, g);
-    if (!err)
-        err = vmdl_vm_add_state_hook(vm, "lapic", lapic_state_save,
-                                     lapic_state_load, g);
+    err = vmdl_vm_add_model(vm, &vmdl_lapic_model, g);
     if (!err)
         err = set_cpuid_bits(vm, opts);
     /*
@@ -321,12 +303,47 @@ int vmdl_attach_lapic(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts)
     return vmdl_attach_lapic_ex(vm, opts, NULL);
 }
 
-int vmdl_attach_lapic_model(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
+static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
 {
     struct vmdl_lapic_options o = {0};
-    if (opts) {
-        o.apicv = opts->apicv;
-        o.apicv_nested_quirk = opts->apicv_nested_quirk;
-    }
+    o.apicv = vmdl_model_option(opts, "apicv") != NULL;
+    o.apicv_nested_quirk = vmdl_model_option(opts, "apicv-deferred-nested-updates") != NULL;
     return vmdl_attach_lapic(vm, &o);
 }
+
+static const struct vmdl_msr_range lapic_msrs[] = {
+    {VMDL_MSR_IA32_APIC_BASE, VMDL_MSR_IA32_APIC_BASE},
+    {VMDL_MSR_IA32_TSC_DEADLINE, VMDL_MSR_IA32_TSC_DEADLINE},
+    {VMDL_MSR_X2APIC_FIRST, VMDL_MSR_X2APIC_LAST},
+};
+
+static const struct vmdl_mmio_window lapic_mmio[] = {
+    {VMDL_LAPIC_DEFAULT_BASE, 0x1000},
+};
+
+static const struct vmdl_model_option lapic_options[] = {
+    {"apicv", NULL, "use the APICv backend of the local APIC model"},
+    {"apicv-deferred-nested-updates", NULL, "old KVM behaviour (quirk)"},
+    {NULL, NULL, NULL},
+};
+
+const struct vmdl_model_desc vmdl_lapic_model = {
+    .name = "lapic",
+    .arch = VMDL_ARCH_X86_64,
+    .vendor = -1,
+    .summary = "local APIC: xAPIC/x2APIC, timer, IPIs, APICv (--apicv), nested "
+               "APICv updates",
+    .options = lapic_options,
+    .attach = attach_from_options,
+    .msrs = lapic_msrs,
+    .nr_msrs = sizeof(lapic_msrs) / sizeof(lapic_msrs[0]),
+    .msr_ops = &msr_ops,
+    .mmio = lapic_mmio,
+    .nr_mmio = sizeof(lapic_mmio) / sizeof(lapic_mmio[0]),
+    .mmio_ops = &mmio_ops,
+    .irqchip = &chip_ops,
+    .reset = lapic_reset,
+    .destroy = lapic_free,
+    .save = lapic_state_save,
+    .load = lapic_state_load,
+};

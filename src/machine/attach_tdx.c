@@ -8,6 +8,7 @@
 
 #include "virtmodel/attach_tdx.h"
 #include "virtmodel/error.h"
+#include "virtmodel/model.h"
 #include "virtmodel/models.h"
 
 /* RFLAGS arithmetic flags that VMsucceed/VMfail* define. */
@@ -80,6 +81,8 @@ static void tdx_free(void *opaque)
     vmdl_tdx_destroy(opaque);
 }
 
+extern const struct vmdl_model_desc vmdl_tdx_model;
+
 int vmdl_attach_tdx_ex(struct vmdl_vm *vm, const char *profile_name_or_path,
                        struct vmdl_tdx **module)
 {
@@ -99,18 +102,9 @@ int vmdl_attach_tdx_ex(struct vmdl_vm *vm, const char *profile_name_or_path,
         return err;
     /* TDH.SYS.RDALL writes its list into guest RAM. */
     vmdl_tdx_set_guest_mem(m, vmdl_vm_guest_mem(vm));
-    err = vmdl_vm_add_destroy_hook(vm, tdx_free, m);
-    if (err) {
-        vmdl_tdx_destroy(m);
-        return err;
-    }
-    err = vmdl_vm_set_seam_handler(vm, seam_insn, m);
-    if (!err)
-        err = vmdl_vm_add_reset_hook(vm, tdx_reset, m);
-    if (!err)
-        err = vmdl_vm_add_state_hook(vm, "tdx", tdx_state_save, tdx_state_load, m);
+    err = vmdl_vm_add_model(vm, &vmdl_tdx_model, m);
     if (err)
-        return err;   /* m is freed by the destroy hook */
+        return err;   /* m is freed with the VM */
     if (module)
         *module = m;
     return VMDL_OK;
@@ -121,8 +115,27 @@ int vmdl_attach_tdx(struct vmdl_vm *vm, const char *profile_name_or_path)
     return vmdl_attach_tdx_ex(vm, profile_name_or_path, NULL);
 }
 
-int vmdl_attach_tdx_model(struct vmdl_vm *vm,
-                          const struct vmdl_model_options *opts)
+static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
 {
-    return vmdl_attach_tdx(vm, opts ? opts->tdx_profile : NULL);
+    return vmdl_attach_tdx(vm, vmdl_model_option(opts, "tdx-profile"));
 }
+
+static const struct vmdl_model_option tdx_options[] = {
+    {"tdx-profile", "P", "TDX module profile name or profile file (tdx model)"},
+    {NULL, NULL, NULL},
+};
+
+const struct vmdl_model_desc vmdl_tdx_model = {
+    .name = "tdx",
+    .arch = VMDL_ARCH_X86_64,
+    .vendor = VMDL_VENDOR_INTEL,
+    .summary = "TDX module global metadata over SEAMCALL (TDH.SYS.RD)",
+    .options = tdx_options,
+    .attach = attach_from_options,
+    .insn_family = VMDL_INSNS_SEAM,
+    .insn = seam_insn,
+    .reset = tdx_reset,
+    .destroy = tdx_free,
+    .save = tdx_state_save,
+    .load = tdx_state_load,
+};

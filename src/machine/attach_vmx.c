@@ -8,6 +8,7 @@
 
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
+#include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "glue_state.h"
 
@@ -158,6 +159,8 @@ static void vmx_free(void *opaque)
     free(h);
 }
 
+extern const struct vmdl_model_desc vmdl_vmx_model;
+
 /* "name[:arch|:kvm]" -> caps. */
 static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
 {
@@ -231,20 +234,8 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         vmx_free(h);
         return err;
     }
-    err = vmdl_vm_add_destroy_hook(vm, vmx_free, h);
-    if (err) {
-        vmx_free(h);
-        return err;
-    }
     /* From here on h is freed with the VM. */
-    if ((err = vmdl_vm_set_vmx_handler(vm, vmx_insn, h)) ||
-        (err = vmdl_vm_add_msr_range(vm, VMDL_MSR_IA32_FEATURE_CONTROL,
-                                     VMDL_MSR_IA32_FEATURE_CONTROL, &vmx_msr_ops, h)) ||
-        (err = vmdl_vm_add_msr_range(vm, VMDL_MSR_VMX_BASIC,
-                                     VMDL_MSR_VMX_PROCBASED_CTLS3, &vmx_msr_ops, h)) ||
-        (err = vmdl_vm_add_reset_hook(vm, vmx_reset, h)) ||
-        (err = vmdl_vm_add_state_hook(vm, "vmx", vmx_state_save, vmx_state_load, h)) ||
-        (err = set_vmx_cpuid(vm)))
+    if ((err = vmdl_vm_add_model(vm, &vmdl_vmx_model, h)) || (err = set_vmx_cpuid(vm)))
         return err;
     if (handle)
         *handle = h;
@@ -267,7 +258,37 @@ const struct vmdl_vmx_model *vmdl_vmx_attach_model(struct vmdl_vmx_attach *h)
     return h ? h->model : NULL;
 }
 
-int vmdl_attach_vmx_model(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
+static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
 {
-    return vmdl_attach_vmx(vm, opts ? opts->vmx_profile : NULL);
+    return vmdl_attach_vmx(vm, vmdl_model_option(opts, "vmx-profile"));
 }
+
+static const struct vmdl_msr_range vmx_msrs[] = {
+    {VMDL_MSR_IA32_FEATURE_CONTROL, VMDL_MSR_IA32_FEATURE_CONTROL},
+    {VMDL_MSR_VMX_BASIC, VMDL_MSR_VMX_PROCBASED_CTLS3},
+};
+
+static const struct vmdl_model_option vmx_options[] = {
+    {"vmx-profile", "NAME", "VMX capability profile (sapphire-rapids, skylake, "
+     "broadwell, nehalem, core2; suffix :kvm or :arch picks the field policy)"},
+    {NULL, NULL, NULL},
+};
+
+const struct vmdl_model_desc vmdl_vmx_model = {
+    .name = "vmx",
+    .arch = VMDL_ARCH_X86_64,
+    .vendor = VMDL_VENDOR_INTEL,
+    .summary = "VMX vmcs12: field table, VMREAD/VMWRITE, profiles, VMCS_ENUM "
+               "(nested VMX)",
+    .options = vmx_options,
+    .attach = attach_from_options,
+    .msrs = vmx_msrs,
+    .nr_msrs = sizeof(vmx_msrs) / sizeof(vmx_msrs[0]),
+    .msr_ops = &vmx_msr_ops,
+    .insn_family = VMDL_INSNS_VMX,
+    .insn = vmx_insn,
+    .reset = vmx_reset,
+    .destroy = vmx_free,
+    .save = vmx_state_save,
+    .load = vmx_state_load,
+};

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine_internal.h"
+#include "arch_ops.h"
 #include "virtmodel/blob.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
@@ -22,101 +22,13 @@
 #define CKPT_MAGIC VMDL_BLOB_MAGIC('V', 'M', 'C', 'K')
 #define PAGE 4096u
 
-int vmdl_vm_add_state_hook(struct vmdl_vm *vm, const char *name,
-                           vmdl_state_save_fn save, vmdl_state_load_fn load,
-                           void *opaque)
-{
-    if (!vm || !name || !*name || !save || !load || strlen(name) >= 32)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_state_hook: bad argument");
-    for (unsigned i = 0; i < vm->nr_states; i++)
-        if (!strcmp(vm->states[i].name, name))
-            return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_state_hook: '%s' is "
-                             "registered already", name);
-    if (vm->nr_states == MAX_HANDLERS)
-        return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_add_state_hook: too many");
-    struct state_hook *h = &vm->states[vm->nr_states++];
-    snprintf(h->name, sizeof(h->name), "%s", name);
-    h->save = save;
-    h->load = load;
-    h->opaque = opaque;
-    return VMDL_OK;
-}
+/* ---------------- vCPU records ---------------- */
 
-/* ---------------- architectural registers ---------------- */
-
-static const int x86_regs[] = {
-    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
-    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
-    UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
-    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
-    UC_X86_REG_RIP, UC_X86_REG_RFLAGS, UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
-    UC_X86_REG_MXCSR,
-};
-#define X86_NR_XMM 16
-
-/* arm64: X0-X28, FP, LR, SP, PC, PSTATE and the EL1 system registers a
- * guest of this machine uses. */
-static int arm64_regs(int *out)
-{
-    int n = 0;
-    for (int i = 0; i <= 28; i++)
-        out[n++] = UC_ARM64_REG_X0 + i;
-    out[n++] = UC_ARM64_REG_X29;
-    out[n++] = UC_ARM64_REG_X30;
-    out[n++] = UC_ARM64_REG_SP;
-    out[n++] = UC_ARM64_REG_PC;
-    out[n++] = UC_ARM64_REG_PSTATE;
-    out[n++] = UC_ARM64_REG_VBAR_EL1;
-    out[n++] = UC_ARM64_REG_ELR_EL1;
-    out[n++] = UC_ARM64_REG_ESR_EL1;
-    out[n++] = UC_ARM64_REG_FAR_EL1;
-    out[n++] = UC_ARM64_REG_SP_EL0;
-    out[n++] = UC_ARM64_REG_TPIDR_EL0;
-    out[n++] = UC_ARM64_REG_TPIDR_EL1;
-    out[n++] = UC_ARM64_REG_FPCR;
-    out[n++] = UC_ARM64_REG_FPSR;
-    out[n++] = vmdl__arm64_reg(VMDL_ARM64_SPSR_EL1);
-    return n;
-}
-#define ARM64_MAX_REGS 48
-#define ARM64_NR_V 32
-
+/* A record: the architecture's words, then the pending events, then
+ * (checkpoints only, not digests) virtual time. */
 static void put_vcpu_time(struct vmdl_blob_writer *w, struct vmdl_vcpu *v, bool with_time)
 {
-    struct vmdl_vm *vm = v->vm;
-    if (vm->arch == VMDL_ARCH_X86_64) {
-        for (unsigned i = 0; i < (sizeof(x86_regs) / sizeof((x86_regs)[0])); i++) {
-            uint64_t x = 0;
-            uc_reg_read(v->uc, x86_regs[i], &x);
-            vmdl_blob_put_u64(w, x);
-        }
-        for (int i = 0; i < X86_NR_XMM; i++) {
-            uint64_t x[2] = {0, 0};
-            uc_reg_read(v->uc, UC_X86_REG_XMM0 + i, x);
-            vmdl_blob_put_u64(w, x[0]);
-            vmdl_blob_put_u64(w, x[1]);
-        }
-        const uint64_t virt[] = {v->cr0, v->cr2, v->cr3, v->cr4, v->cr8, v->efer,
-                                 v->xcr0, v->kernel_gs_base, v->idtr_base,
-                                 v->idtr_limit, v->gdtr_base, v->gdtr_limit,
-                                 v->tsc_offset, v->tsc_observed};
-        for (unsigned i = 0; i < (sizeof(virt) / sizeof((virt)[0])); i++)
-            vmdl_blob_put_u64(w, virt[i]);
-    } else {
-        int regs[ARM64_MAX_REGS];
-        int n = arm64_regs(regs);
-        for (int i = 0; i < n; i++) {
-            uint64_t x = 0;
-            vmdl__arm64_reg_read(v, regs[i], &x);
-            vmdl_blob_put_u64(w, x);
-        }
-        for (int i = 0; i < ARM64_NR_V; i++) {
-            uint64_t x[2] = {0, 0};
-            uc_reg_read(v->uc, UC_ARM64_REG_V0 + i, x);
-            vmdl_blob_put_u64(w, x[0]);
-            vmdl_blob_put_u64(w, x[1]);
-        }
-    }
+    v->vm->arch_ops->save_state(v, w);
     vmdl_blob_put_u8(w, v->halted);
     vmdl_blob_put_u8(w, v->wait_for_sipi);
     vmdl_blob_put_u8(w, v->nmi_pending);
@@ -138,9 +50,7 @@ static void put_vcpu(struct vmdl_blob_writer *w, struct vmdl_vcpu *v)
 
 /* Staged vCPU record, checked before anything is applied. */
 struct vcpu_rec {
-    uint64_t regs[64];
-    uint64_t vec[2 * ARM64_NR_V];
-    uint64_t virt[14];
+    uint64_t arch[VMDL_ARCH_STATE_WORDS];
     uint8_t halted, wait_for_sipi, nmi_pending, irq_line;
     int32_t queued_irq;
     uint64_t insns, branches, kick_at, slice_end, shadow_at;
@@ -148,23 +58,7 @@ struct vcpu_rec {
 
 static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu_rec *c)
 {
-    unsigned nregs, nvec, nvirt;
-    if (vm->arch == VMDL_ARCH_X86_64) {
-        nregs = (sizeof(x86_regs) / sizeof((x86_regs)[0]));
-        nvec = 2 * X86_NR_XMM;
-        nvirt = 14;
-    } else {
-        int regs[ARM64_MAX_REGS];
-        nregs = (unsigned)arm64_regs(regs);
-        nvec = 2 * ARM64_NR_V;
-        nvirt = 0;
-    }
-    for (unsigned i = 0; i < nregs; i++)
-        c->regs[i] = vmdl_blob_get_u64(r);
-    for (unsigned i = 0; i < nvec; i++)
-        c->vec[i] = vmdl_blob_get_u64(r);
-    for (unsigned i = 0; i < nvirt; i++)
-        c->virt[i] = vmdl_blob_get_u64(r);
+    vm->arch_ops->load_state(r, c->arch);
     c->halted = vmdl_blob_get_u8(r);
     c->wait_for_sipi = vmdl_blob_get_u8(r);
     c->nmi_pending = vmdl_blob_get_u8(r);
@@ -178,43 +72,11 @@ static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu
     if (c->halted > 1 || c->wait_for_sipi > 1 || c->nmi_pending > 1 || c->irq_line > 1 ||
         c->queued_irq < -1 || c->queued_irq > 255)
         vmdl_blob_reject(r, "vCPU record has out-of-range flags");
-    if (vm->arch == VMDL_ARCH_X86_64 &&
-        (c->virt[9] > 0xFFFF || c->virt[11] > 0xFFFF || c->virt[13] > 1))
-        vmdl_blob_reject(r, "vCPU record has an out-of-range descriptor-table limit");
 }
 
 static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
 {
-    struct vmdl_vm *vm = v->vm;
-    if (vm->arch == VMDL_ARCH_X86_64) {
-        for (unsigned i = 0; i < (sizeof(x86_regs) / sizeof((x86_regs)[0])); i++)
-            uc_reg_write(v->uc, x86_regs[i], &c->regs[i]);
-        for (int i = 0; i < X86_NR_XMM; i++)
-            uc_reg_write(v->uc, UC_X86_REG_XMM0 + i, &c->vec[2 * i]);
-        v->cr0 = c->virt[0];
-        v->cr2 = c->virt[1];
-        v->cr3 = c->virt[2];
-        v->cr4 = c->virt[3];
-        v->cr8 = c->virt[4];
-        v->efer = c->virt[5];
-        v->xcr0 = c->virt[6];
-        v->kernel_gs_base = c->virt[7];
-        v->idtr_base = c->virt[8];
-        v->idtr_limit = (uint16_t)c->virt[9];
-        v->gdtr_base = c->virt[10];
-        v->gdtr_limit = (uint16_t)c->virt[11];
-        v->tsc_offset = c->virt[12];
-        v->tsc_observed = c->virt[13] != 0;
-        uc_x86_mmr idtr = {0, v->idtr_base, v->idtr_limit, 0};
-        uc_reg_write(v->uc, UC_X86_REG_IDTR, &idtr);
-    } else {
-        int regs[ARM64_MAX_REGS];
-        int n = arm64_regs(regs);
-        for (int i = 0; i < n; i++)
-            vmdl__arm64_reg_write(v, regs[i], c->regs[i]);
-        for (int i = 0; i < ARM64_NR_V; i++)
-            uc_reg_write(v->uc, UC_ARM64_REG_V0 + i, &c->vec[2 * i]);
-    }
+    v->vm->arch_ops->apply_state(v, c->arch);
     v->halted = c->halted;
     v->wait_for_sipi = c->wait_for_sipi;
     v->nmi_pending = c->nmi_pending;
@@ -227,8 +89,6 @@ static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
     v->shadow_at = c->shadow_at;
     v->pending = PENDING_NONE;
     v->cur_block = NULL;
-    /* Models re-derive who needs instruction counting when they load. */
-    v->count_users = v->tsc_observed ? 1 : 0;
 }
 
 /* ---------------- image identity ---------------- */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine_internal.h"
+#include "arch_ops.h"
 
 static unsigned block_hash(uint64_t addr)
 {
@@ -34,22 +34,6 @@ static bool is_branch_insn(cs_insn *in)
             return true;
         default: break;
         }
-    }
-    return false;
-}
-
-static bool is_shadow_insn(struct vmdl_vm *vm, cs_insn *in)
-{
-    if (vm->arch != VMDL_ARCH_X86_64)
-        return false;
-    if (in->id == X86_INS_STI)
-        return true;
-    /* MOV SS / POP SS also block interrupts for one instruction. */
-    if (in->id == X86_INS_POP || in->id == X86_INS_MOV) {
-        cs_x86 *x = &in->detail->x86;
-        if (x->op_count >= 1 && x->operands[0].type == X86_OP_REG &&
-            x->operands[0].reg == X86_REG_SS)
-            return true;
     }
     return false;
 }
@@ -84,7 +68,8 @@ static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
     b->ninsns = n ? (uint32_t)n : 1;
     if (n) {
         b->ends_in_branch = is_branch_insn(&insns[n - 1]);
-        b->ends_in_shadow = is_shadow_insn(vm, &insns[n - 1]);
+        b->ends_in_shadow = vm->arch_ops->insn_is_shadow &&
+                            vm->arch_ops->insn_is_shadow(&insns[n - 1]);
     }
     cs_free(insns, n);
     free(code);
@@ -129,9 +114,7 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         /* (In the shadow of an STI, QEMU translates the one instruction
          * after it as a block of its own: the window is checked again right
          * after it, without stepping.) */
-        uint64_t rflags = 0;
-        uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
-        window_open = rflags & (1u << 9);
+        window_open = vcpu->vm->arch_ops->irq_window_open(vcpu);
     }
     if (vcpu->cur_block_base >= vcpu->kick_deadline || window_open) {
         if (vcpu->stop == STOP_NONE)

@@ -9,11 +9,6 @@
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 
-static const char *arch_name(enum vmdl_arch a)
-{
-    return a == VMDL_ARCH_X86_64 ? "x86-64" : "arm64";
-}
-
 int vmdl_vm_load_elf(struct vmdl_vm *vm, const void *data, size_t size)
 {
     struct vmdl_image img;
@@ -22,7 +17,7 @@ int vmdl_vm_load_elf(struct vmdl_vm *vm, const void *data, size_t size)
         return err;
     if (img.arch != vm->arch)
         return vmdl_fail(VMDL_EFORMAT, "ELF: an %s image cannot run in an %s VM",
-                         arch_name(img.arch), arch_name(vm->arch));
+                         vmdl_arch_name(img.arch), vmdl_arch_name(vm->arch));
     for (unsigned i = 0; i < img.nr_segments; i++) {
         const struct vmdl_image_segment *s = &img.seg[i];
         if (!vmdl_vm_ram_ptr(vm, s->paddr, s->memsz))

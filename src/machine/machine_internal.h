@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal structures of the machine layer.  Only src/machine sees Unicorn
- * and Capstone.
+ * Internal structures of the machine layer, shared by the generic code
+ * (vm.c, registry.c, run.c, scheduler.c, checkpoint.c, insn_count.c, ...)
+ * and the architectures (x86/, arm64/).  Generic code reaches an
+ * architecture only through vm->arch_ops (arch_ops.h).  Only src/machine
+ * sees Unicorn and Capstone.
  */
 #ifndef VMDL_MACHINE_INTERNAL_H
 #define VMDL_MACHINE_INTERNAL_H
@@ -13,6 +16,7 @@
 #include <unicorn/unicorn.h>
 
 #include "virtmodel/machine.h"
+#include "virtmodel/model.h"
 
 #define MAX_HANDLERS 32
 
@@ -35,8 +39,16 @@ struct mmio_region {
     struct vmdl_vm *vm;
 };
 
-struct cb_entry {
-    void *fn;
+struct sysreg_handler { vmdl_sysreg_fn fn; void *opaque; };
+struct hypercall_handler { vmdl_hypercall_fn fn; void *opaque; };
+struct reset_hook { vmdl_reset_fn fn; void *opaque; };
+struct destroy_hook { vmdl_destroy_fn fn; void *opaque; };
+struct time_hook { const struct vmdl_time_ops *ops; void *opaque; };
+struct insn_handler { vmdl_x86_insn_fn fn; void *opaque; };
+struct state_hook {
+    char name[32];
+    vmdl_state_save_fn save;
+    vmdl_state_load_fn load;
     void *opaque;
 };
 
@@ -79,15 +91,15 @@ enum stop_kind {
     STOP_FAULT,         /* a handler asked for a fault: deliver it */
 };
 
+/*
+ * The architecture-independent part of a vCPU.  Each architecture embeds
+ * it as the first member of its own vCPU structure (x86/x86.h,
+ * arm64/arm64.h) and allocates it (arch_ops->vcpu_size).
+ */
 struct vmdl_vcpu {
     struct vmdl_vm *vm;
     unsigned index;
     uc_engine *uc;
-    uc_context *ctx;        /* scratch for the x86 exception-state fix */
-    uc_context *io_ctx;     /* registers at an I/O exit (see x86_vcpu.c) */
-    bool exc_dirty;         /* an exception was raised: clear QEMU's state */
-    bool stop_rip_exact;    /* x86: RIP is at the faulting access (TLB fill) */
-    bool irq_window;        /* x86: an interrupt waits for RFLAGS.IF */
     uc_hook hooks[12];
     unsigned nr_hooks;
     uc_hook block_hook;
@@ -96,7 +108,7 @@ struct vmdl_vcpu {
     /* Lifecycle. */
     bool started;           /* entered the guest (x86: CPL3 via IRETQ) */
     bool halted;            /* in HLT / WFI */
-    bool wait_for_sipi;     /* x86: after INIT, until SIPI */
+    bool wait_for_sipi;     /* waiting for a start-up event (x86 INIT/SIPI) */
     uint64_t start_pc;      /* where the vCPU begins on (re)start */
 
     /* Exit in progress. */
@@ -107,25 +119,15 @@ struct vmdl_vcpu {
     enum pending_kind pending;
     struct vmdl_exit exit;  /* the exit the caller sees */
     unsigned pending_len;   /* length of the instruction to retire */
-    uint8_t pending_reg;    /* x86: register a completed load writes */
+    uint8_t pending_reg;    /* register a completed load writes */
     uint8_t pending_size;
-    uint8_t pending_string; /* x86: STOS/MOVS/LODS element (x86_vcpu.c) */
-    bool pending_rep;       /* ... with a REP prefix */
 
-    /* Virtual x86 state (the guest believes it runs at CPL0). */
-    uint64_t cr0, cr2, cr3, cr4, cr8, efer;
-    uint64_t idtr_base, gdtr_base;
-    uint64_t kernel_gs_base;
-    uint64_t tsc_offset;    /* guest TSC = retired instructions + offset */
-    bool tsc_observed;      /* the guest read the TSC: time counts from now on */
-    uint64_t xcr0;
-    uint16_t idtr_limit, gdtr_limit;
+    /* Pending events (saved in checkpoints). */
     bool nmi_pending;
-    bool nmi_blocked;       /* between NMI delivery and its IRETQ */
+    bool nmi_blocked;       /* between NMI delivery and its return */
     int queued_irq;         /* vector injected by the caller, -1 none */
-
-    /* arm64. */
-    bool irq_line;          /* caller-asserted IRQ (no irqchip) */
+    bool irq_line;          /* caller-asserted IRQ line (no irqchip) */
+    bool irq_window;        /* an interrupt waits for the guest to unmask */
 
     /* Virtual time. */
     uint64_t insns;         /* retired instructions, exact at exits */
@@ -136,7 +138,7 @@ struct vmdl_vcpu {
     uint64_t kick_deadline; /* min of the above and timers, this entry */
     struct block_info *cur_block;
     struct block_info *ran_block; /* ran to its end right before the stop */
-    uint64_t shadow_at;     /* x86: RIP right after an STI/MOV SS that ended a block */
+    uint64_t shadow_at;     /* PC right after an interrupt-shadow insn ending a block */
     uint64_t cur_block_base; /* insns before cur_block started */
     struct block_info *blocks[BLOCK_HASH_SIZE];
 
@@ -144,9 +146,12 @@ struct vmdl_vcpu {
     uint64_t nr_exits;
 };
 
+struct vmdl_arch_ops;
+
 struct vmdl_vm {
     struct vmdl_vm_config cfg;
     enum vmdl_arch arch;
+    const struct vmdl_arch_ops *arch_ops;
     uint8_t *ram;
     uint64_t ram_base, ram_size;
     struct vmdl_guest_mem mem;
@@ -155,30 +160,25 @@ struct vmdl_vm {
     unsigned next_vcpu;     /* round-robin cursor */
     csh cs;                 /* Capstone handle */
 
+    /* Routing tables (registry.c). */
     struct msr_range msrs[MAX_HANDLERS];
     unsigned nr_msrs;
     struct io_range ios[MAX_HANDLERS];
     unsigned nr_ios;
     struct mmio_region mmios[MAX_HANDLERS];
     unsigned nr_mmios;
-    struct cb_entry sysregs[MAX_HANDLERS];
+    struct sysreg_handler sysregs[MAX_HANDLERS];
     unsigned nr_sysregs;
-    struct cb_entry hypercalls[MAX_HANDLERS];
+    struct hypercall_handler hypercalls[MAX_HANDLERS];
     unsigned nr_hypercalls;
-    struct cb_entry resets[MAX_HANDLERS];
+    struct reset_hook resets[MAX_HANDLERS];
     unsigned nr_resets;
-    struct cb_entry destroys[MAX_HANDLERS];
+    struct destroy_hook destroys[MAX_HANDLERS];
     unsigned nr_destroys;
-    vmdl_x86_insn_fn vmx_fn, seam_fn;
-    void *vmx_opaque, *seam_opaque;
-    struct time_hook { const struct vmdl_time_ops *ops; void *opaque; } times[MAX_HANDLERS];
+    struct insn_handler vmx, seam;
+    struct time_hook times[MAX_HANDLERS];
     unsigned nr_times;
-    struct state_hook {
-        char name[32];
-        vmdl_state_save_fn save;
-        vmdl_state_load_fn load;
-        void *opaque;
-    } states[MAX_HANDLERS];
+    struct state_hook states[MAX_HANDLERS];
     unsigned nr_states;
     const struct vmdl_irqchip_ops *irqchip;
     void *irqchip_opaque;
@@ -209,23 +209,47 @@ struct vmdl_vm {
     atomic_bool timed_out;
 
     FILE *trace;
-    int x86_exc_offset;     /* offset of QEMU's old_exception in uc_context */
-    size_t ctx_size;
     bool entry_set;
 };
 
 /* vm.c */
-struct msr_range *vmdl__find_msr(struct vmdl_vm *vm, uint32_t index);
-struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port);
 void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len);
 double vmdl__now(void);
+
+/* registry.c: routing and the model-only hooks */
+struct msr_range *vmdl__find_msr(struct vmdl_vm *vm, uint32_t index);
+struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port);
+int vmdl__add_hypercall(struct vmdl_vm *vm, vmdl_hypercall_fn fn, void *opaque);
+int vmdl__add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
+int vmdl__add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);
+int vmdl__add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
+                        void *opaque);
+int vmdl__set_insn_handler(struct vmdl_vm *vm, enum vmdl_insn_family family,
+                           vmdl_x86_insn_fn fn, void *opaque);
+int vmdl__set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
+                      void *opaque);
+int vmdl__add_state_hook(struct vmdl_vm *vm, const char *name,
+                         vmdl_state_save_fn save, vmdl_state_load_fn load,
+                         void *opaque);
+/* The sysreg handlers in turn; VMDL_FAULT_UNCLAIMED when none claims it. */
+vmdl_fault vmdl__route_sysreg(struct vmdl_vcpu *vcpu, struct vmdl_sysreg_access *a);
+/* The hypercall handlers in turn; true when one claimed the call. */
+bool vmdl__route_hypercall(struct vmdl_vcpu *vcpu, uint16_t imm, bool is_smc);
+void vmdl__run_reset_hooks(struct vmdl_vm *vm);
+void vmdl__run_destroy_hooks(struct vmdl_vm *vm);
+/* Unicorn's unmapped-memory hook, for every architecture. */
 bool vmdl__unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
                        int64_t value, void *user);
 
-/* run.c */
+/* watchdog.c */
 void vmdl__engine_enter(struct vmdl_vcpu *vcpu);
 void vmdl__engine_leave(struct vmdl_vcpu *vcpu);
+void vmdl__watchdog_start(struct vmdl_vm *vm);
 void vmdl__watchdog_stop(struct vmdl_vm *vm);
+
+/* run.c */
+bool vmdl__irq_asserted(struct vmdl_vcpu *vcpu);
+void vmdl__halt(struct vmdl_vcpu *vcpu);
 
 /* insn_count.c */
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
@@ -239,35 +263,11 @@ bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc);
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
 
-/* x86_vcpu.c */
-int vmdl__x86_vcpu_init(struct vmdl_vcpu *vcpu);
-int vmdl__x86_vcpu_reset(struct vmdl_vcpu *vcpu, uint64_t entry);
-int vmdl__x86_run(struct vmdl_vcpu *vcpu, struct vmdl_exit *exit, bool *to_caller);
-int vmdl__x86_complete(struct vmdl_vcpu *vcpu, uint64_t value, vmdl_fault fault);
-int vmdl__x86_deliver(struct vmdl_vcpu *vcpu, unsigned vector, bool has_error,
-                      uint64_t error_code, uint64_t return_rip);
-int vmdl__x86_reg(enum vmdl_reg r);
-uint64_t vmdl__x86_mem_addr(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op);
-
-/* x86_decode.c */
-int vmdl__x86_decode_special(struct vmdl_vcpu *vcpu, uint64_t rip,
-                             struct vmdl_x86_insn *insn);
-int vmdl__x86_insn_length(struct vmdl_vcpu *vcpu, uint64_t rip, char *text,
-                          size_t text_len, cs_insn **out);
-void vmdl__disasm(struct vmdl_vcpu *vcpu, uint64_t pc, char *buf, size_t len);
-
-/* arm64_vcpu.c */
-int vmdl__arm64_vcpu_init(struct vmdl_vcpu *vcpu);
-int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *vcpu, uint64_t entry);
-int vmdl__arm64_run(struct vmdl_vcpu *vcpu, struct vmdl_exit *exit, bool *to_caller);
-int vmdl__arm64_complete(struct vmdl_vcpu *vcpu, uint64_t value, vmdl_fault fault);
-int vmdl__arm64_reg(enum vmdl_reg r);
-int vmdl__arm64_reg_read(struct vmdl_vcpu *v, int reg, uint64_t *x);
-int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x);
-int vmdl__arm64_deliver_undef(struct vmdl_vcpu *vcpu, uint64_t pc);
-
-/* trace */
+/* trace.c */
 void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
                       const char *outcome);
+/* Read what is readable at pc, up to max bytes (an instruction may end
+ * right before the end of RAM); the number of bytes read. */
+size_t vmdl__fetch(struct vmdl_vcpu *vcpu, uint64_t pc, uint8_t *buf, size_t max);
 
 #endif

@@ -3,11 +3,9 @@
  * The run loop: deterministic round-robin scheduling of the vCPUs, limits,
  * idle skipping to the next timer event, and the exit/complete protocol.
  */
-#include <errno.h>
 #include <string.h>
-#include <time.h>
 
-#include "machine_internal.h"
+#include "arch_ops.h"
 #include "virtmodel/error.h"
 
 const char *vmdl_exit_reason_name(enum vmdl_exit_reason r)
@@ -42,101 +40,6 @@ void vmdl_vm_set_limits(struct vmdl_vm *vm, uint64_t max_insns, double timeout_s
     vm->timeout_s = timeout_s > 0 ? timeout_s : 0;
     vm->limits_armed = false;
     atomic_store(&vm->timed_out, false);
-}
-
-/* ---- the --timeout watchdog ---- */
-
-static void *watchdog_main(void *arg)
-{
-    struct vmdl_vm *vm = arg;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    double secs = vm->timeout_s - (vmdl__now() - vm->run_started);
-    if (secs < 0)
-        secs = 0;
-    deadline.tv_sec += (time_t)secs;
-    deadline.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&vm->wd_lock);
-    while (!vm->wd_quit &&
-           pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &deadline) != ETIMEDOUT)
-        ;
-    if (!vm->wd_quit)
-        atomic_store(&vm->timed_out, true);
-    /* Keep stopping the running engine until the run loop notices: a stop
-     * that lands between two uc_emu_start calls is otherwise lost. */
-    while (!vm->wd_quit) {
-        if (vm->running)
-            uc_emu_stop(vm->running->uc);
-        struct timespec again;
-        clock_gettime(CLOCK_REALTIME, &again);
-        again.tv_nsec += 10000000L;
-        if (again.tv_nsec >= 1000000000L) {
-            again.tv_sec++;
-            again.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&vm->wd_cond, &vm->wd_lock, &again);
-    }
-    pthread_mutex_unlock(&vm->wd_lock);
-    return NULL;
-}
-
-static void watchdog_start(struct vmdl_vm *vm)
-{
-    vm->wd_quit = false;
-    vm->watchdog_on = pthread_create(&vm->watchdog, NULL, watchdog_main, vm) == 0;
-}
-
-void vmdl__watchdog_stop(struct vmdl_vm *vm)
-{
-    if (!vm->watchdog_on)
-        return;
-    pthread_mutex_lock(&vm->wd_lock);
-    vm->wd_quit = true;
-    pthread_cond_signal(&vm->wd_cond);
-    pthread_mutex_unlock(&vm->wd_lock);
-    pthread_join(vm->watchdog, NULL);
-    vm->watchdog_on = false;
-}
-
-void vmdl__engine_enter(struct vmdl_vcpu *vcpu)
-{
-    struct vmdl_vm *vm = vcpu->vm;
-    if (!vm->watchdog_on)
-        return;
-    pthread_mutex_lock(&vm->wd_lock);
-    vm->running = vcpu;
-    pthread_mutex_unlock(&vm->wd_lock);
-}
-
-void vmdl__engine_leave(struct vmdl_vcpu *vcpu)
-{
-    struct vmdl_vm *vm = vcpu->vm;
-    if (!vm->watchdog_on)
-        return;
-    pthread_mutex_lock(&vm->wd_lock);
-    vm->running = NULL;
-    pthread_mutex_unlock(&vm->wd_lock);
-}
-
-void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream)
-{
-    vm->trace = stream;
-}
-
-void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
-                      const char *outcome)
-{
-    FILE *f = vcpu->vm->trace;
-    if (!f)
-        return;
-    char text[96];
-    vmdl__disasm(vcpu, pc, text, sizeof(text));
-    fprintf(f, "[vcpu%u] %-10s pc=0x%08llx  %-32s -> %s\n", vcpu->index, what,
-            (unsigned long long)pc, text, outcome);
 }
 
 static uint64_t total_insns(struct vmdl_vm *vm)
@@ -197,36 +100,24 @@ static void advance_time(struct vmdl_vcpu *vcpu)
         vm->irqchip->advance(vm->irqchip_opaque, vcpu, vcpu->insns);
 }
 
-/* Could an interrupt end this vCPU's HLT/WFI right now? */
-static bool can_wake(struct vmdl_vcpu *vcpu)
+/* Is an external interrupt waiting (queued by the caller, the IRQ line,
+ * or the interrupt controller)? */
+bool vmdl__irq_asserted(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vm->arch == VMDL_ARCH_X86_64) {
-        if (vcpu->nmi_pending)
-            return true;
-        if (vm->irqchip && vm->irqchip->take_nmi) {
-            /* take_nmi consumes: remember it as pending. */
-            if (vm->irqchip->take_nmi(vm->irqchip_opaque, vcpu)) {
-                vcpu->nmi_pending = true;
-                return true;
-            }
-        }
-        uint64_t rflags = 0;
-        vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &rflags);
-        if (!(rflags & (1u << 9)))
-            return false;
-    }
     if (vcpu->queued_irq >= 0 || vcpu->irq_line)
         return true;
     return vm->irqchip && vm->irqchip->pending &&
            vm->irqchip->pending(vm->irqchip_opaque, vcpu) >= 0;
 }
 
-static int arch_run(struct vmdl_vcpu *vcpu, struct vmdl_exit *exit, bool *to_caller)
+/* The vCPU enters HLT / WFI (the GICv5 syncs priorities here). */
+void vmdl__halt(struct vmdl_vcpu *vcpu)
 {
-    return vcpu->vm->arch == VMDL_ARCH_X86_64
-               ? vmdl__x86_run(vcpu, exit, to_caller)
-               : vmdl__arm64_run(vcpu, exit, to_caller);
+    struct vmdl_vm *vm = vcpu->vm;
+    vcpu->halted = true;
+    if (vm->irqchip && vm->irqchip->halt)
+        vm->irqchip->halt(vm->irqchip_opaque, vcpu);
 }
 
 static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
@@ -262,9 +153,7 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
     exit->reason = VMDL_EXIT_HLT;
     if (first_halted) {
         exit->vcpu = first_halted->index;
-        vmdl_vcpu_get_reg(first_halted, vm->arch == VMDL_ARCH_X86_64 ? VMDL_X86_RIP
-                                                                    : VMDL_ARM64_PC,
-                          &exit->pc);
+        vmdl_vcpu_get_reg(first_halted, vm->arch_ops->pc_reg, &exit->pc);
     }
     return 0;
 }
@@ -284,7 +173,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         vm->run_started = vmdl__now();
         vm->limits_armed = true;
         if (vm->timeout_s > 0)
-            watchdog_start(vm);
+            vmdl__watchdog_start(vm);
     }
     for (;;) {
         memset(exit, 0, sizeof(*exit));
@@ -303,7 +192,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
             if (!vcpu_runnable(v))
                 continue;
             advance_time(v);
-            if (v->halted && !can_wake(v))
+            if (v->halted && !vm->arch_ops->can_wake(v))
                 continue;
             vcpu = v;
             break;
@@ -319,7 +208,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         else if (vm->nr_vcpus == 1)
             vcpu->slice_end = UINT64_MAX;
         bool to_caller = false;
-        int err = arch_run(vcpu, exit, &to_caller);
+        int err = vm->arch_ops->run(vcpu, exit, &to_caller);
         if (err)
             return err;
         vcpu->nr_exits++;
@@ -343,9 +232,7 @@ int vmdl_vcpu_complete(struct vmdl_vcpu *vcpu, uint64_t value)
     if (vcpu->pending == PENDING_NONE)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_complete: vCPU %u has no "
                          "exit to complete", vcpu->index);
-    return vcpu->vm->arch == VMDL_ARCH_X86_64
-               ? vmdl__x86_complete(vcpu, value, VMDL_FAULT_NONE)
-               : vmdl__arm64_complete(vcpu, value, VMDL_FAULT_NONE);
+    return vcpu->vm->arch_ops->complete(vcpu, value, VMDL_FAULT_NONE);
 }
 
 int vmdl_vcpu_complete_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault)
@@ -355,122 +242,39 @@ int vmdl_vcpu_complete_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault)
     if (vcpu->pending == PENDING_NONE)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_complete_fault: vCPU %u has "
                          "no exit to complete", vcpu->index);
-    bool x86 = vcpu->vm->arch == VMDL_ARCH_X86_64;
-    if (fault == VMDL_FAULT_NONE || fault == VMDL_FAULT_UNCLAIMED ||
-        (x86 && fault == VMDL_FAULT_UNDEF) || (!x86 && fault != VMDL_FAULT_UNDEF))
+    const struct vmdl_arch_ops *ops = vcpu->vm->arch_ops;
+    if (!ops->fault_valid(fault))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_complete_fault: %s is not a "
                          "fault of this architecture", vmdl_fault_name(fault));
-    return x86 ? vmdl__x86_complete(vcpu, 0, fault)
-               : vmdl__arm64_complete(vcpu, 0, fault);
+    return ops->complete(vcpu, 0, fault);
 }
 
 int vmdl_vcpu_inject_irq(struct vmdl_vcpu *vcpu, unsigned vector)
 {
     if (!vcpu)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_inject_irq: NULL vcpu");
-    if (vcpu->vm->arch == VMDL_ARCH_ARM64) {
-        vcpu->irq_line = true;
-        return VMDL_OK;
-    }
-    if (vector < 32 || vector > 255)
-        return vmdl_fail(VMDL_ERANGE, "vmdl_vcpu_inject_irq: vector %u is not "
-                         "an external-interrupt vector (32..255)", vector);
-    if (vcpu->queued_irq >= 0)
-        return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_inject_irq: vector %d is "
-                         "still waiting for delivery", vcpu->queued_irq);
-    vcpu->queued_irq = (int)vector;
-    return VMDL_OK;
+    return vcpu->vm->arch_ops->inject_irq(vcpu, vector);
 }
 
 int vmdl_vcpu_inject_nmi(struct vmdl_vcpu *vcpu)
 {
-    if (!vcpu || vcpu->vm->arch != VMDL_ARCH_X86_64)
+    if (!vcpu || !vcpu->vm->arch_ops->inject_nmi)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_inject_nmi: not an x86 vCPU");
-    vcpu->nmi_pending = true;
-    return VMDL_OK;
+    return vcpu->vm->arch_ops->inject_nmi(vcpu);
 }
 
 int vmdl_vcpu_get_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t *val)
 {
     if (!vcpu || !val)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: NULL argument");
-    if (vcpu->vm->arch == VMDL_ARCH_X86_64) {
-        switch (reg) {
-        case VMDL_X86_CR0: *val = vcpu->cr0; return VMDL_OK;
-        case VMDL_X86_CR2: *val = vcpu->cr2; return VMDL_OK;
-        case VMDL_X86_CR3: *val = vcpu->cr3; return VMDL_OK;
-        case VMDL_X86_CR4: *val = vcpu->cr4; return VMDL_OK;
-        case VMDL_X86_EFER: *val = vcpu->efer; return VMDL_OK;
-        case VMDL_X86_CR8: {
-            struct vmdl_vm *vm = vcpu->vm;
-            *val = vm->irqchip && vm->irqchip->get_cr8
-                       ? vm->irqchip->get_cr8(vm->irqchip_opaque, vcpu)
-                       : vcpu->cr8;
-            return VMDL_OK;
-        }
-        default: break;
-        }
-        int ucr = vmdl__x86_reg(reg);
-        if (ucr < 0)
-            return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: %d is not an x86 "
-                             "register", (int)reg);
-        *val = 0;
-        return uc_reg_read(vcpu->uc, ucr, val) == UC_ERR_OK
-                   ? VMDL_OK
-                   : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
-    }
-    int ucr = vmdl__arm64_reg(reg);
-    if (ucr < 0)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: %d is not an arm64 "
-                         "register", (int)reg);
-    return vmdl__arm64_reg_read(vcpu, ucr, val) == 0
-               ? VMDL_OK
-               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
+    return vcpu->vm->arch_ops->get_reg(vcpu, reg, val);
 }
 
 int vmdl_vcpu_set_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t val)
 {
     if (!vcpu)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_set_reg: NULL vcpu");
-    if (vcpu->vm->arch == VMDL_ARCH_X86_64) {
-        switch (reg) {
-        case VMDL_X86_CR0: vcpu->cr0 = val; return VMDL_OK;
-        case VMDL_X86_CR2: vcpu->cr2 = val; return VMDL_OK;
-        case VMDL_X86_CR3: vcpu->cr3 = val; return VMDL_OK;
-        case VMDL_X86_CR4: vcpu->cr4 = val; return VMDL_OK;
-        case VMDL_X86_EFER: vcpu->efer = val; return VMDL_OK;
-        case VMDL_X86_CR8: {
-            struct vmdl_vm *vm = vcpu->vm;
-            if (val > 15)
-                return vmdl_fail(VMDL_ERANGE, "vmdl_vcpu_set_reg: CR8 0x%llx "
-                                 "has reserved bits", (unsigned long long)val);
-            if (vm->irqchip && vm->irqchip->set_cr8)
-                vm->irqchip->set_cr8(vm->irqchip_opaque, vcpu, val);
-            else
-                vcpu->cr8 = val;
-            return VMDL_OK;
-        }
-        case VMDL_X86_RFLAGS:
-            /* The guest runs at IOPL 3 underneath (see x86_vcpu.c). */
-            val = (val & ~0x3000ull) | 0x3002ull;
-            break;
-        default: break;
-        }
-        int ucr = vmdl__x86_reg(reg);
-        if (ucr < 0)
-            return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_set_reg: %d is not an x86 "
-                             "register", (int)reg);
-        return uc_reg_write(vcpu->uc, ucr, &val) == UC_ERR_OK
-                   ? VMDL_OK
-                   : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
-    }
-    int ucr = vmdl__arm64_reg(reg);
-    if (ucr < 0)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_set_reg: %d is not an arm64 "
-                         "register", (int)reg);
-    return vmdl__arm64_reg_write(vcpu, ucr, val) == 0
-               ? VMDL_OK
-               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
+    return vcpu->vm->arch_ops->set_reg(vcpu, reg, val);
 }
 
 uint64_t vmdl_vcpu_insns(struct vmdl_vcpu *vcpu) { return vcpu->insns; }
@@ -493,35 +297,26 @@ void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns)
         vcpu->kick_at = at;
 }
 
-bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu)
-{
-    return vcpu->vm->arch == VMDL_ARCH_X86_64 && (vcpu->efer & (1u << 10));
-}
-
 int vmdl_vcpu_raise_fault(struct vmdl_vcpu *vcpu, vmdl_fault fault)
 {
     if (!vcpu)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_raise_fault: NULL vcpu");
-    uint64_t pc = 0;
-    if (vcpu->vm->arch == VMDL_ARCH_ARM64) {
-        if (fault != VMDL_FAULT_UNDEF)
-            return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_raise_fault: arm64 takes UNDEF only");
-        vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_PC, &pc);
-        return vmdl__arm64_deliver_undef(vcpu, pc);
-    }
-    if (fault != VMDL_FAULT_GP && fault != VMDL_FAULT_UD && fault != VMDL_FAULT_PF)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_raise_fault: not an x86 fault");
-    vmdl_vcpu_get_reg(vcpu, VMDL_X86_RIP, &pc);
-    return vmdl__x86_deliver(vcpu, (unsigned)fault, fault != VMDL_FAULT_UD, 0, pc);
+    const struct vmdl_arch_ops *ops = vcpu->vm->arch_ops;
+    if (!ops->fault_valid(fault))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_raise_fault: %s is not a fault "
+                         "of this architecture", vmdl_fault_name(fault));
+    return ops->raise_fault(vcpu, fault);
 }
 
+/* Without an interrupt controller that takes it, a PMI is an NMI (x86);
+ * an architecture without NMIs drops it. */
 void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     if (vm->irqchip && vm->irqchip->pmi)
         vm->irqchip->pmi(vm->irqchip_opaque, vcpu);
-    else if (vm->arch == VMDL_ARCH_X86_64)
-        vcpu->nmi_pending = true;
+    else if (vm->arch_ops->inject_nmi)
+        vm->arch_ops->inject_nmi(vcpu);
     vmdl_vcpu_request_exit(vcpu);
 }
 

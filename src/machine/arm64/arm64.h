@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The arm64 vCPU over Unicorn (internal to src/machine/arm64/): EL1, MMU
+ * off.  System-register accesses QEMU does not know (every GICv5 register
+ * and system instruction) raise UNDEF, which reaches UC_HOOK_INTR with the
+ * PC at the instruction (DESIGN.md fact 6); the hook decodes MRS/MSR/SYS,
+ * asks the handlers, writes Xt and resumes at PC+4 without leaving the
+ * engine.  Whatever needs the run loop (an exit to the caller, an exception
+ * to deliver, an IRQ that became deliverable) stops the engine instead.
+ * Exceptions are delivered here, through VBAR_EL1, since Unicorn does not.
+ *   vcpu.c       engine set-up, reset, registers, exception delivery
+ *   trap.c       the trap hook: system registers, HVC/SMC, PSCI
+ *   run.c        one entry into the engine, MMIO exits, completion
+ *   arm64_ops.c  the struct vmdl_arch_ops table, checkpoint words
+ */
+#ifndef VMDL_ARM64_H
+#define VMDL_ARM64_H
+
+#include "../arch_ops.h"
+
+#define EXCP_UDEF 1
+#define EXCP_SWI 2
+#define EXCP_HVC 11
+#define EXCP_SMC 13
+#define PSTATE_I (1u << 7)
+#define PSTATE_DAIF 0x3C0u
+#define PSTATE_EL1H 0x5u
+#define INSN_WFI 0xD503207Fu
+#define ESR_IL (1u << 25)
+#define ESR_EC_UNKNOWN 0x00u
+#define ESR_EC_SVC64 0x15u
+
+/* Unicorn 2.0.1 has no SPSR_EL1 register id: reach it as a CP register. */
+#define REG_SPSR_EL1 0x10000
+
+struct arm64_vcpu {
+    struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
+};
+
+/* vcpu.c */
+int vmdl__arm64_reg(enum vmdl_reg r);
+int vmdl__arm64_reg_read(struct vmdl_vcpu *v, int reg, uint64_t *x);
+int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x);
+uint64_t vmdl__arm64_rd(struct vmdl_vcpu *v, int reg);
+void vmdl__arm64_wr(struct vmdl_vcpu *v, int reg, uint64_t x);
+uint64_t vmdl__arm64_read_x(struct vmdl_vcpu *v, unsigned n);
+void vmdl__arm64_write_x(struct vmdl_vcpu *v, unsigned n, uint64_t val);
+void vmdl__arm64_set_stop(struct vmdl_vcpu *v, enum stop_kind k);
+void vmdl__arm64_take_exception(struct vmdl_vcpu *v, uint64_t return_pc,
+                                unsigned vector_offset, bool sync, uint32_t esr);
+int vmdl__arm64_deliver_undef(struct vmdl_vcpu *v, uint64_t pc);
+void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v);
+uint32_t vmdl__arm64_insn_at(struct vmdl_vcpu *v, uint64_t pc);
+int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v);
+int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry);
+
+/* trap.c */
+void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user);
+bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc);
+enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET };
+enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc);
+
+/* run.c */
+int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
+int vmdl__arm64_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault);
+
+#endif

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The arm64 implementation of the architecture interface (arch_ops.h):
+ * register table and access, interrupts, faults, checkpoint words.
+ */
+#include <string.h>
+
+#include "arm64.h"
+#include "virtmodel/error.h"
+
+#define R(n) {VMDL_ARM64_X0 + n, "x" #n, UC_ARM64_REG_X##n}
+
+/* Register ids in API order (contiguous: vmdl__arch_reg indexes by id). */
+static const struct vmdl_arch_reg arm64_regs[] = {
+    R(0), R(1), R(2), R(3), R(4), R(5), R(6), R(7), R(8), R(9), R(10),
+    R(11), R(12), R(13), R(14), R(15), R(16), R(17), R(18), R(19), R(20),
+    R(21), R(22), R(23), R(24), R(25), R(26), R(27), R(28), R(29), R(30),
+    {VMDL_ARM64_SP, "sp", UC_ARM64_REG_SP},
+    {VMDL_ARM64_PC, "pc", UC_ARM64_REG_PC},
+    {VMDL_ARM64_PSTATE, "cpsr", UC_ARM64_REG_PSTATE},
+    {VMDL_ARM64_VBAR_EL1, "vbar_el1", UC_ARM64_REG_VBAR_EL1},
+    {VMDL_ARM64_ELR_EL1, "elr_el1", UC_ARM64_REG_ELR_EL1},
+    {VMDL_ARM64_SPSR_EL1, "spsr_el1", REG_SPSR_EL1},
+    {VMDL_ARM64_ESR_EL1, "esr_el1", UC_ARM64_REG_ESR_EL1},
+};
+
+static int get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
+{
+    const struct vmdl_arch_reg *r = vmdl__arch_reg(&vmdl__arm64_ops, reg);
+    if (!r)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: %d is not an arm64 "
+                         "register", (int)reg);
+    return vmdl__arm64_reg_read(v, r->uc, val) == 0
+               ? VMDL_OK
+               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
+}
+
+static int set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
+{
+    const struct vmdl_arch_reg *r = vmdl__arch_reg(&vmdl__arm64_ops, reg);
+    if (!r)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_set_reg: %d is not an arm64 "
+                         "register", (int)reg);
+    return vmdl__arm64_reg_write(v, r->uc, val) == 0
+               ? VMDL_OK
+               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
+}
+
+/* RAM may not cover the PL011. */
+static int check_layout(uint64_t base, uint64_t size)
+{
+    if (base < VMDL_ARM64_PL011_BASE + 0x1000 && base + size > VMDL_ARM64_PL011_BASE)
+        return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: arm64 RAM overlaps the "
+                         "PL011 at 0x09000000");
+    return VMDL_OK;
+}
+
+static void vcpu_free(struct vmdl_vcpu *v)
+{
+    (void)v;
+}
+
+/* The IRQ line (no irqchip): the vector has no meaning on arm64. */
+static int inject_irq(struct vmdl_vcpu *v, unsigned vector)
+{
+    (void)vector;
+    v->irq_line = true;
+    return VMDL_OK;
+}
+
+/* WFI wakes on an asserted interrupt whatever PSTATE.I says. */
+static bool can_wake(struct vmdl_vcpu *v)
+{
+    return vmdl__irq_asserted(v);
+}
+
+static bool irq_window_open(struct vmdl_vcpu *v)
+{
+    return !(vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE) & PSTATE_I);
+}
+
+static bool fault_valid(vmdl_fault f)
+{
+    return f == VMDL_FAULT_UNDEF;
+}
+
+static int raise_fault(struct vmdl_vcpu *v, vmdl_fault f)
+{
+    (void)f;
+    return vmdl__arm64_deliver_undef(v, vmdl__arm64_rd(v, UC_ARM64_REG_PC));
+}
+
+/* A synchronous exception (ESR in error_code) or an asynchronous one, at
+ * vector offset 0x000 / 0x080 / 0x100 / 0x180 of the current-EL group. */
+static int deliver_exception(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev)
+{
+    vmdl__arm64_take_exception(v, ev->return_pc, ev->vector, ev->has_error,
+                               (uint32_t)ev->error_code);
+    return VMDL_OK;
+}
+
+/* The MMU is off: addresses are physical. */
+static int translate(struct vmdl_vcpu *v, uint64_t va, uint64_t *pa)
+{
+    (void)v;
+    *pa = va;
+    return VMDL_OK;
+}
+
+static void disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len)
+{
+    uint8_t code[4];
+    size_t n = vmdl__fetch(v, pc, code, 4);
+    cs_insn *in = NULL;
+    if (n && cs_disasm(v->vm->cs, code, n, pc, 1, &in) == 1) {
+        snprintf(buf, len, "%s %s", in->mnemonic, in->op_str);
+        cs_free(in, 1);
+        return;
+    }
+    if (n == 4) {
+        uint32_t w;
+        memcpy(&w, code, 4);
+        snprintf(buf, len, ".inst 0x%08x", w);
+        return;
+    }
+    snprintf(buf, len, "(undecodable)");
+}
+
+/* ---------------- checkpoint words ---------------- */
+
+/* Record layout (version 1 of the checkpoint format): X0-X28, FP, LR, SP,
+ * PC, PSTATE and the EL1 system registers a guest of this machine uses,
+ * then V0-V31 as two words each. */
+static const int state_regs[] = {
+    UC_ARM64_REG_X0, UC_ARM64_REG_X1, UC_ARM64_REG_X2, UC_ARM64_REG_X3,
+    UC_ARM64_REG_X4, UC_ARM64_REG_X5, UC_ARM64_REG_X6, UC_ARM64_REG_X7,
+    UC_ARM64_REG_X8, UC_ARM64_REG_X9, UC_ARM64_REG_X10, UC_ARM64_REG_X11,
+    UC_ARM64_REG_X12, UC_ARM64_REG_X13, UC_ARM64_REG_X14, UC_ARM64_REG_X15,
+    UC_ARM64_REG_X16, UC_ARM64_REG_X17, UC_ARM64_REG_X18, UC_ARM64_REG_X19,
+    UC_ARM64_REG_X20, UC_ARM64_REG_X21, UC_ARM64_REG_X22, UC_ARM64_REG_X23,
+    UC_ARM64_REG_X24, UC_ARM64_REG_X25, UC_ARM64_REG_X26, UC_ARM64_REG_X27,
+    UC_ARM64_REG_X28, UC_ARM64_REG_X29, UC_ARM64_REG_X30,
+    UC_ARM64_REG_SP, UC_ARM64_REG_PC, UC_ARM64_REG_PSTATE,
+    UC_ARM64_REG_VBAR_EL1, UC_ARM64_REG_ELR_EL1, UC_ARM64_REG_ESR_EL1,
+    UC_ARM64_REG_FAR_EL1, UC_ARM64_REG_SP_EL0, UC_ARM64_REG_TPIDR_EL0,
+    UC_ARM64_REG_TPIDR_EL1, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR, REG_SPSR_EL1,
+};
+#define NR_STATE_REGS (sizeof(state_regs) / sizeof(state_regs[0]))
+#define NR_V 32
+
+static void save_state(struct vmdl_vcpu *v, struct vmdl_blob_writer *w)
+{
+    for (unsigned i = 0; i < NR_STATE_REGS; i++)
+        vmdl_blob_put_u64(w, vmdl__arm64_rd(v, state_regs[i]));
+    for (int i = 0; i < NR_V; i++) {
+        uint64_t x[2] = {0, 0};
+        uc_reg_read(v->uc, UC_ARM64_REG_V0 + i, x);
+        vmdl_blob_put_u64(w, x[0]);
+        vmdl_blob_put_u64(w, x[1]);
+    }
+}
+
+static void load_state(struct vmdl_blob_reader *r, uint64_t *words)
+{
+    for (unsigned i = 0; i < NR_STATE_REGS + 2 * NR_V; i++)
+        words[i] = vmdl_blob_get_u64(r);
+}
+
+static void apply_state(struct vmdl_vcpu *v, const uint64_t *words)
+{
+    for (unsigned i = 0; i < NR_STATE_REGS; i++)
+        vmdl__arm64_wr(v, state_regs[i], words[i]);
+    for (int i = 0; i < NR_V; i++)
+        uc_reg_write(v->uc, UC_ARM64_REG_V0 + i, &words[NR_STATE_REGS + 2 * i]);
+    v->count_users = 0; /* models re-derive who counts when they load */
+}
+
+const struct vmdl_arch_ops vmdl__arm64_ops = {
+    .arch = VMDL_ARCH_ARM64,
+    .vcpu_size = sizeof(struct arm64_vcpu),
+    .default_ram_base = VMDL_ARM64_RAM_BASE,
+    .cs_arch = CS_ARCH_ARM64,
+    .cs_mode = CS_MODE_ARM,
+    .pc_reg = VMDL_ARM64_PC,
+    .check_layout = check_layout,
+    .vm_init = NULL,
+    .vcpu_init = vmdl__arm64_vcpu_init,
+    .vcpu_reset = vmdl__arm64_vcpu_reset,
+    .vcpu_free = vcpu_free,
+    .run = vmdl__arm64_run,
+    .complete = vmdl__arm64_complete,
+    .fault_valid = fault_valid,
+    .raise_fault = raise_fault,
+    .deliver_exception = deliver_exception,
+    .inject_irq = inject_irq,
+    .inject_nmi = NULL,
+    .can_wake = can_wake,
+    .irq_window_open = irq_window_open,
+    .regs = arm64_regs,
+    .nr_regs = sizeof(arm64_regs) / sizeof(arm64_regs[0]),
+    .get_reg = get_reg,
+    .set_reg = set_reg,
+    .translate = translate,
+    .disasm = disasm,
+    .insn_is_shadow = NULL,
+    .save_state = save_state,
+    .load_state = load_state,
+    .apply_state = apply_state,
+};

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* The arm64 trap hook: system registers, HVC/SMC, and PSCI. */
+#include <string.h>
+
+#include "arm64.h"
+#include "virtmodel/error.h"
+
+#define PSCI_VERSION 0x84000000u
+
+/* ---------------- decode ---------------- */
+
+static bool decode_sysreg(uint32_t w, struct vmdl_sysreg_access *a)
+{
+    /* System instruction class: 1101 0101 00 L op0 op1 CRn CRm op2 Rt. */
+    if ((w & 0xFFC00000u) != 0xD5000000u)
+        return false;
+    memset(a, 0, sizeof(*a));
+    bool l = (w >> 21) & 1;
+    a->op0 = (w >> 19) & 3;
+    a->op1 = (w >> 16) & 7;
+    a->crn = (w >> 12) & 0xF;
+    a->crm = (w >> 8) & 0xF;
+    a->op2 = (w >> 5) & 7;
+    a->rt = w & 0x1F;
+    if (a->op0 == 0)
+        return false; /* hints, barriers, MSR (immediate) */
+    a->is_sys = a->op0 == 1;
+    a->is_write = !l;
+    return true;
+}
+
+bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc)
+{
+    /* HVC #imm: D4000002 | imm16 << 5; SMC #imm: D4000003 | imm16 << 5. */
+    if ((w & 0xFFE0001Fu) == 0xD4000002u || (w & 0xFFE0001Fu) == 0xD4000003u) {
+        *imm = (uint16_t)((w >> 5) & 0xFFFF);
+        *is_smc = (w & 3) == 3;
+        return true;
+    }
+    return false;
+}
+
+/* ---------------- the trap hook ---------------- */
+
+static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
+                                  struct vmdl_sysreg_access *a)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (a->is_write)
+        a->value = vmdl__arm64_read_x(v, a->rt);
+    vmdl_fault f = vmdl__route_sysreg(v, a);
+    char out[80];
+    if (f == VMDL_FAULT_UNCLAIMED) {
+        memset(&v->exit, 0, sizeof(v->exit));
+        v->exit.reason = VMDL_EXIT_SYSREG;
+        v->exit.pc = pc;
+        v->exit.u.sysreg = *a;
+        v->pending = PENDING_SYSREG;
+        vmdl__trace_exit(v, "sysreg", pc, "to caller");
+        vmdl__arm64_set_stop(v, STOP_SYSREG_EXIT);
+        return;
+    }
+    if (f != VMDL_FAULT_NONE) {
+        vmdl__trace_exit(v, "sysreg", pc, "UNDEF");
+        vmdl__arm64_set_stop(v, STOP_FAULT);
+        return;
+    }
+    if (!a->is_write)
+        vmdl__arm64_write_x(v, a->rt, a->value);
+    if (vm->trace) {
+        snprintf(out, sizeof(out), "%s 0x%llx", a->is_write ? "wrote" : "read",
+                 (unsigned long long)a->value);
+        vmdl__trace_exit(v, "sysreg", pc, out);
+    }
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
+    v->insns++;
+    /* A write may have made an interrupt deliverable (e.g. an enable). */
+    if (!(vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE) & PSTATE_I) && vmdl__irq_asserted(v))
+        vmdl__arm64_set_stop(v, STOP_IRQ);
+}
+
+void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
+    if (v->stop != STOP_NONE && v->stop != STOP_KICK) {
+        uc_emu_stop(v->uc);
+        return;
+    }
+    v->stop_vector = intno;
+    if (intno == EXCP_UDEF) {
+        uint32_t w = vmdl__arm64_insn_at(v, pc);
+        struct vmdl_sysreg_access a;
+        uint16_t imm;
+        bool smc;
+        if (decode_sysreg(w, &a)) {
+            handle_sysreg_in_hook(v, pc, &a);
+            return;
+        }
+        if (vmdl__arm64_decode_hypercall(w, &imm, &smc)) {
+            v->exit.u.hypercall.imm = imm;
+            v->exit.u.hypercall.is_smc = smc;
+            v->exit.pc = pc;
+            vmdl__arm64_set_stop(v, STOP_HYPERCALL);
+            return;
+        }
+        vmdl__arm64_set_stop(v, STOP_FAULT);
+        return;
+    }
+    if (intno == EXCP_HVC || intno == EXCP_SMC) {
+        /* Taken to a higher EL in QEMU: the return address is past it. */
+        uint64_t at = vmdl__arm64_insn_at(v, pc - 4) ? pc - 4 : pc;
+        uint16_t imm = 0;
+        bool smc = intno == EXCP_SMC;
+        vmdl__arm64_decode_hypercall(vmdl__arm64_insn_at(v, at), &imm, &smc);
+        v->exit.u.hypercall.imm = imm;
+        v->exit.u.hypercall.is_smc = smc;
+        v->exit.pc = at;
+        vmdl__arm64_set_stop(v, STOP_HYPERCALL);
+        return;
+    }
+    vmdl__arm64_set_stop(v, STOP_INTR);
+}
+
+/* ---------------- hypercalls (PSCI) ---------------- */
+
+enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc)
+{
+    uint16_t imm = v->exit.u.hypercall.imm;
+    bool smc = v->exit.u.hypercall.is_smc;
+    uint32_t fn = (uint32_t)vmdl__arm64_read_x(v, 0);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
+    v->insns++;
+    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_OFF) {
+        v->stop_status = 0;
+        return HC_SHUTDOWN;
+    }
+    if (imm == 0 && fn == VMDL_HC_EXIT) {
+        v->stop_status = (int)(vmdl__arm64_read_x(v, 1) & 0xFF);
+        return HC_SHUTDOWN;
+    }
+    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_RESET)
+        return HC_RESET;
+    if (imm == 0 && fn == PSCI_VERSION) {
+        vmdl__arm64_write_x(v, 0, 0x10001); /* PSCI 1.1 */
+        return HC_DONE;
+    }
+    if (vmdl__route_hypercall(v, imm, smc))
+        return HC_DONE;
+    /* Nobody claimed it: the caller completes it (x0 = its value). */
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc);
+    v->insns--;
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.reason = VMDL_EXIT_HYPERCALL;
+    v->exit.pc = pc;
+    v->exit.u.hypercall.imm = imm;
+    v->exit.u.hypercall.is_smc = smc;
+    for (unsigned i = 0; i < 4; i++)
+        v->exit.u.hypercall.x[i] = vmdl__arm64_read_x(v, i);
+    v->pending = PENDING_HYPERCALL;
+    return HC_TO_CALLER;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* arm64 vCPU: engine set-up, reset, registers, exception delivery. */
+#include <string.h>
+
+#include "arm64.h"
+#include "virtmodel/error.h"
+
+#define PL011_DR 0x000
+#define PL011_FR 0x018
+
+int vmdl__arm64_reg(enum vmdl_reg r)
+{
+    if (r >= VMDL_ARM64_X0 && r <= VMDL_ARM64_X0 + 28)
+        return UC_ARM64_REG_X0 + (int)(r - VMDL_ARM64_X0);
+    if ((int)r == VMDL_ARM64_X0 + 29)
+        return UC_ARM64_REG_X29;
+    if ((int)r == VMDL_ARM64_X0 + 30)
+        return UC_ARM64_REG_X30;
+    switch (r) {
+    case VMDL_ARM64_SP: return UC_ARM64_REG_SP;
+    case VMDL_ARM64_PC: return UC_ARM64_REG_PC;
+    case VMDL_ARM64_PSTATE: return UC_ARM64_REG_PSTATE;
+    case VMDL_ARM64_VBAR_EL1: return UC_ARM64_REG_VBAR_EL1;
+    case VMDL_ARM64_ELR_EL1: return UC_ARM64_REG_ELR_EL1;
+    case VMDL_ARM64_SPSR_EL1: return REG_SPSR_EL1;
+    case VMDL_ARM64_ESR_EL1: return UC_ARM64_REG_ESR_EL1;
+    default: return -1;
+    }
+}
+
+int vmdl__arm64_reg_read(struct vmdl_vcpu *v, int reg, uint64_t *x)
+{
+    if (reg == REG_SPSR_EL1) {
+        uc_arm64_cp_reg cp = {.crn = 4, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 0};
+        uc_err e = uc_reg_read(v->uc, UC_ARM64_REG_CP_REG, &cp);
+        *x = cp.val;
+        return e == UC_ERR_OK ? 0 : -1;
+    }
+    *x = 0;
+    return uc_reg_read(v->uc, reg, x) == UC_ERR_OK ? 0 : -1;
+}
+
+int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x)
+{
+    if (reg == REG_SPSR_EL1) {
+        uc_arm64_cp_reg cp = {.crn = 4, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 0, .val = x};
+        return uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &cp) == UC_ERR_OK ? 0 : -1;
+    }
+    return uc_reg_write(v->uc, reg, &x) == UC_ERR_OK ? 0 : -1;
+}
+
+uint64_t vmdl__arm64_rd(struct vmdl_vcpu *v, int reg)
+{
+    uint64_t x = 0;
+    vmdl__arm64_reg_read(v, reg, &x);
+    return x;
+}
+
+void vmdl__arm64_wr(struct vmdl_vcpu *v, int reg, uint64_t x)
+{
+    vmdl__arm64_reg_write(v, reg, x);
+}
+
+uint64_t vmdl__arm64_read_x(struct vmdl_vcpu *v, unsigned n)
+{
+    return n == 31 ? 0 : vmdl__arm64_rd(v, vmdl__arm64_reg(VMDL_ARM64_X0 + n));
+}
+
+void vmdl__arm64_write_x(struct vmdl_vcpu *v, unsigned n, uint64_t val)
+{
+    if (n != 31)
+        vmdl__arm64_wr(v, vmdl__arm64_reg(VMDL_ARM64_X0 + n), val);
+}
+
+void vmdl__arm64_set_stop(struct vmdl_vcpu *v, enum stop_kind k)
+{
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK)
+        v->stop = k;
+    uc_emu_stop(v->uc);
+}
+
+/* ---------------- exception delivery ---------------- */
+
+void vmdl__arm64_take_exception(struct vmdl_vcpu *v, uint64_t return_pc,
+                           unsigned vector_offset, bool sync, uint32_t esr)
+{
+    uint64_t pstate = vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE);
+    /* Current EL with SP_EL1 (EL1h) uses the 0x200 group, EL1t the 0x000. */
+    uint64_t base = (pstate & 1) ? 0x200 : 0x000;
+    vmdl__arm64_wr(v, UC_ARM64_REG_ELR_EL1, return_pc);
+    vmdl__arm64_wr(v, REG_SPSR_EL1, pstate);
+    if (sync)
+        vmdl__arm64_wr(v, UC_ARM64_REG_ESR_EL1, esr);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PSTATE, (pstate & ~0xFull) | PSTATE_DAIF | PSTATE_EL1H);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, vmdl__arm64_rd(v, UC_ARM64_REG_VBAR_EL1) + base + vector_offset);
+    v->halted = false;
+}
+
+int vmdl__arm64_deliver_undef(struct vmdl_vcpu *v, uint64_t pc)
+{
+    vmdl__arm64_take_exception(v, pc, 0x000, true, (ESR_EC_UNKNOWN << 26) | ESR_IL);
+    v->insns++;
+    return VMDL_OK;
+}
+
+void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v)
+{
+    uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
+    vmdl__arm64_take_exception(v, pc, 0x080, false, 0);
+    vmdl__trace_exit(v, "irq", pc, "IRQ taken at VBAR_EL1+0x280");
+}
+
+uint32_t vmdl__arm64_insn_at(struct vmdl_vcpu *v, uint64_t pc)
+{
+    uint32_t w = 0;
+    if (uc_mem_read(v->uc, pc, &w, 4) != UC_ERR_OK)
+        return 0;
+    return w;
+}
+
+
+/* PL011: data register writes are console bytes; the flag register says
+ * "transmit FIFO empty, receive FIFO empty". */
+static uint64_t pl011_read(uc_engine *uc, uint64_t off, unsigned size, void *user)
+{
+    (void)uc; (void)size; (void)user;
+    return off == PL011_FR ? 0x90 : 0;
+}
+
+static void pl011_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t val,
+                        void *user)
+{
+    (void)uc; (void)size;
+    struct vmdl_vcpu *v = user;
+    if (off == PL011_DR) {
+        char c = (char)val;
+        vmdl__console(v->vm, &c, 1);
+    }
+}
+
+/* ---------------- set-up ---------------- */
+
+static int uc_check(uc_err e, const char *what)
+{
+    if (e == UC_ERR_OK)
+        return VMDL_OK;
+    return vmdl_fail(VMDL_EBACKEND, "arm64 vCPU: %s failed: %s", what, uc_strerror(e));
+}
+
+int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    int err = uc_check(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &v->uc), "uc_open");
+    if (err)
+        return err;
+    if ((err = uc_check(uc_mem_map_ptr(v->uc, vm->ram_base, vm->ram_size,
+                                       UC_PROT_ALL, vm->ram), "mapping guest RAM")))
+        return err;
+    if ((err = uc_check(uc_mmio_map(v->uc, VMDL_ARM64_PL011_BASE, 0x1000, pl011_read,
+                                    v, pl011_write, v), "mapping the PL011")))
+        return err;
+    if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++], UC_HOOK_INTR,
+                                    (void *)vmdl__arm64_intr_cb, v, 1, 0), "uc_hook_add")))
+        return err;
+    if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++],
+                                    UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, v, 1, 0),
+                        "uc_hook_add")))
+        return err;
+    return VMDL_OK;
+}
+
+int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
+{
+    struct vmdl_vm *vm = v->vm;
+    for (unsigned i = 0; i <= 30; i++)
+        vmdl__arm64_write_x(v, i, 0);
+    vmdl__arm64_write_x(v, 0, v->index);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PSTATE, PSTATE_DAIF | PSTATE_EL1H);
+    vmdl__arm64_wr(v, UC_ARM64_REG_SP, vm->ram_base + vm->ram_size - v->index * 0x10000ull - 16);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, entry);
+    vmdl__arm64_wr(v, UC_ARM64_REG_VBAR_EL1, 0);
+    v->halted = false;
+    v->irq_line = false;
+    v->pending = PENDING_NONE;
+    v->start_pc = entry;
+    v->started = true;
+    return VMDL_OK;
+}

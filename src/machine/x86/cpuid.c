@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86 CPUID table of a VM (models publish their leaves in it) and the
+ * CPUID hook that answers the guest from it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86.h"
+#include "virtmodel/error.h"
+
+int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
+{
+    (void)uc;
+    struct vmdl_vcpu *v = user;
+    uint32_t leaf = (uint32_t)rd(v, UC_X86_REG_RAX);
+    uint32_t sub = (uint32_t)rd(v, UC_X86_REG_RCX);
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(v->vm, leaf, sub, &e)) {
+        /* Out-of-range leaves return the highest basic leaf's data on
+         * Intel; zeros are what KVM returns for absent leaves it knows. */
+        memset(&e, 0, sizeof(e));
+    }
+    if (leaf == 1) {
+        /* Initial APIC ID in EBX[31:24]. */
+        e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
+    } else if (leaf == 0xB || leaf == 0x1F) {
+        /* x2APIC ID of this vCPU in EDX (topology leaves). */
+        e.edx = v->index;
+    }
+    wr(v, UC_X86_REG_RAX, e.eax);
+    wr(v, UC_X86_REG_RBX, e.ebx);
+    wr(v, UC_X86_REG_RCX, e.ecx);
+    wr(v, UC_X86_REG_RDX, e.edx);
+    return 1; /* skip Unicorn's own CPUID */
+}
+
+bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit)
+{
+    struct vmdl_cpuid_entry e;
+    if (vmdl_vm_get_cpuid(vm, leaf, 0, &e))
+        return false;
+    uint32_t r = reg == 0 ? e.eax : reg == 1 ? e.ebx : reg == 2 ? e.ecx : e.edx;
+    return (r >> bit) & 1;
+}
+
+/* Leaves whose output depends on ECX (subleaf). */
+static bool leaf_has_subleaves(uint32_t leaf)
+{
+    return leaf == 4 || leaf == 7 || leaf == 0xB || leaf == 0xD ||
+           leaf == 0xF || leaf == 0x10 || leaf == 0x12 || leaf == 0x14 ||
+           leaf == 0x17 || leaf == 0x18 || leaf == 0x1F || leaf == 0x21 ||
+           leaf == 0x8000001D || leaf == 0x80000020 || leaf == 0x80000026;
+}
+
+int vmdl_vm_set_cpuid(struct vmdl_vm *vm, const struct vmdl_cpuid_entry *e)
+{
+    if (!vm || !e)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_cpuid: NULL argument");
+    uint32_t sub = leaf_has_subleaves(e->leaf) ? e->subleaf : 0;
+    for (unsigned i = 0; i < vm->nr_cpuid; i++)
+        if (vm->cpuid[i].leaf == e->leaf && vm->cpuid[i].subleaf == sub) {
+            vm->cpuid[i] = *e;
+            vm->cpuid[i].subleaf = sub;
+            return VMDL_OK;
+        }
+    if (vm->nr_cpuid == vm->cap_cpuid) {
+        unsigned cap = vm->cap_cpuid ? vm->cap_cpuid * 2 : 16;
+        void *p = realloc(vm->cpuid, cap * sizeof(*vm->cpuid));
+        if (!p)
+            return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_set_cpuid: out of memory");
+        vm->cpuid = p;
+        vm->cap_cpuid = cap;
+    }
+    vm->cpuid[vm->nr_cpuid] = *e;
+    vm->cpuid[vm->nr_cpuid].subleaf = sub;
+    vm->nr_cpuid++;
+    return VMDL_OK;
+}
+
+int vmdl_vm_get_cpuid(struct vmdl_vm *vm, uint32_t leaf, uint32_t subleaf,
+                      struct vmdl_cpuid_entry *e)
+{
+    if (!vm || !e)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_get_cpuid: NULL argument");
+    uint32_t sub = leaf_has_subleaves(leaf) ? subleaf : 0;
+    for (unsigned i = 0; i < vm->nr_cpuid; i++)
+        if (vm->cpuid[i].leaf == leaf && vm->cpuid[i].subleaf == sub) {
+            *e = vm->cpuid[i];
+            return VMDL_OK;
+        }
+    return VMDL_ENOENT;
+}
+
+/* The table every x86 VM starts with; models add their leaves. */
+void vmdl__x86_vm_init(struct vmdl_vm *vm)
+{
+    static const char intel[12] = "GenuineIntel", amd[12] = "AuthenticAMD";
+    const char *v = vm->cfg.vendor == VMDL_VENDOR_AMD ? amd : intel;
+    struct vmdl_cpuid_entry e = {0};
+    uint32_t w[3];
+    memcpy(w, v, 12);
+    e.leaf = 0;
+    e.eax = 0xD;
+    e.ebx = w[0];
+    e.edx = w[1];
+    e.ecx = w[2];
+    vmdl_vm_set_cpuid(vm, &e);
+    /* Leaf 1: family 6 (Intel) / 0x19 (AMD); FPU TSC MSR PAE CX8 CMOV PAT
+     * FXSR SSE SSE2 in EDX; SSE3 SSSE3 CX16 SSE4.1/4.2 POPCNT and the
+     * hypervisor bit in ECX.  APIC and x2APIC bits are the APIC model's. */
+    memset(&e, 0, sizeof(e));
+    e.leaf = 1;
+    e.eax = vm->cfg.vendor == VMDL_VENDOR_AMD ? 0x00A00F11 : 0x000806F8;
+    e.edx = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
+            (1u << 15) | (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26);
+    e.ecx = (1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) |
+            (1u << 23) | (1u << 31);
+    vmdl_vm_set_cpuid(vm, &e);
+    memset(&e, 0, sizeof(e));
+    e.leaf = 0x80000000;
+    e.eax = 0x80000022;
+    e.ebx = w[0];
+    e.edx = w[1];
+    e.ecx = w[2];
+    vmdl_vm_set_cpuid(vm, &e);
+    memset(&e, 0, sizeof(e));
+    e.leaf = 0x80000001;
+    e.edx = (1u << 11) | (1u << 20) | (1u << 29); /* SYSCALL NX LM */
+    e.ecx = 1u << 0;                               /* LAHF/SAHF */
+    vmdl_vm_set_cpuid(vm, &e);
+    memset(&e, 0, sizeof(e));
+    e.leaf = 0x80000008;
+    e.eax = 0x3028; /* 40-bit physical, 48-bit virtual addresses */
+    vmdl_vm_set_cpuid(vm, &e);
+}
+

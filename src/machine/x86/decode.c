@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86 decoding helpers over Capstone: general registers by Capstone id,
+ * effective addresses, instruction lengths, and the VMX/SEAM instruction
+ * decoder (Capstone 4.0.2 does not know the SEAM family: decoded from
+ * their bytes).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86.h"
+#include "virtmodel/error.h"
+
+
+const int vmdl__x86_gpr_uc[16] = {
+    UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+    UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+};
+
+/* Map a Capstone register to (GPR index, size in bytes, high-byte). */
+bool vmdl__x86_cs_gpr(csh cs, unsigned reg, int *idx, int *size, bool *high)
+{
+    static const char *const n64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                        "rsi", "rdi"};
+    const char *name = cs_reg_name(cs, reg);
+    if (!name)
+        return false;
+    *high = false;
+    for (int i = 0; i < 8; i++) {
+        const char *r = n64[i];
+        char e32[4] = {'e', r[1], r[2], 0}, r16[3] = {r[1], r[2], 0};
+        if (!strcmp(name, r)) { *idx = i; *size = 8; return true; }
+        if (!strcmp(name, e32)) { *idx = i; *size = 4; return true; }
+        if (!strcmp(name, r16)) { *idx = i; *size = 2; return true; }
+    }
+    static const char *const low8[8] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil"};
+    static const char *const high8[4] = {"ah", "ch", "dh", "bh"};
+    for (int i = 0; i < 8; i++)
+        if (!strcmp(name, low8[i])) { *idx = i; *size = 1; return true; }
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, high8[i])) { *idx = i; *size = 1; *high = true; return true; }
+    if (name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
+        int n = atoi(name + 1);
+        if (n < 8 || n > 15)
+            return false;
+        const char *suffix = name + (n >= 10 ? 3 : 2);
+        *idx = n;
+        *size = !*suffix ? 8 : *suffix == 'd' ? 4 : *suffix == 'w' ? 2 : 1;
+        return true;
+    }
+    return false;
+}
+
+void vmdl__x86_write_gpr_sized(struct vmdl_vcpu *v, int idx, int size, bool high,
+                            uint64_t val)
+{
+    uint64_t old = rd(v, vmdl__x86_gpr_uc[idx]);
+    uint64_t nv;
+    switch (size) {
+    case 8: nv = val; break;
+    case 4: nv = (uint32_t)val; break; /* 32-bit writes zero-extend */
+    case 2: nv = (old & ~0xFFFFull) | (val & 0xFFFF); break;
+    default:
+        nv = high ? (old & ~0xFF00ull) | ((val & 0xFF) << 8)
+                  : (old & ~0xFFull) | (val & 0xFF);
+        break;
+    }
+    wr(v, vmdl__x86_gpr_uc[idx], nv);
+}
+
+static uint64_t seg_base(struct vmdl_vcpu *v, unsigned cs_seg)
+{
+    if (cs_seg == X86_REG_FS)
+        return rd(v, UC_X86_REG_FS_BASE);
+    if (cs_seg == X86_REG_GS)
+        return rd(v, UC_X86_REG_GS_BASE);
+    return 0;
+}
+
+uint64_t vmdl__x86_reg_value(struct vmdl_vcpu *v, unsigned cs_reg, uint64_t next_rip)
+{
+    if (cs_reg == X86_REG_INVALID)
+        return 0;
+    if (cs_reg == X86_REG_RIP)
+        return next_rip;
+    int idx, size;
+    bool high;
+    if (!vmdl__x86_cs_gpr(v->vm->cs, cs_reg, &idx, &size, &high))
+        return 0;
+    uint64_t x = rd(v, vmdl__x86_gpr_uc[idx]);
+    if (high)
+        return (x >> 8) & 0xFF;
+    return size == 8 ? x : x & ((1ull << (8 * size)) - 1);
+}
+
+uint64_t vmdl__x86_mem_addr(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op)
+{
+    uint64_t next = in->address + in->size;
+    uint64_t a = seg_base(v, op->mem.segment) + vmdl__x86_reg_value(v, op->mem.base, next) +
+                 vmdl__x86_reg_value(v, op->mem.index, next) * (uint64_t)op->mem.scale +
+                 (uint64_t)op->mem.disp;
+    return a;
+}
+
+/* The SEAM family, 66 0F 01 xx (unknown to Capstone 4.0.2). */
+static const struct seam_insn {
+    uint8_t byte;
+    enum vmdl_x86_special kind;
+    const char *name;
+} seam_insns[] = {
+    {0xCF, VMDL_INSN_SEAMCALL, "seamcall"}, {0xCC, VMDL_INSN_TDCALL, "tdcall"},
+    {0xCD, VMDL_INSN_SEAMRET, "seamret"}, {0xCE, VMDL_INSN_SEAMOPS, "seamops"},
+};
+
+static const struct seam_insn *seam_insn(const uint8_t *code, size_t n)
+{
+    if (n < 4 || code[0] != 0x66 || code[1] != 0x0F || code[2] != 0x01)
+        return NULL;
+    for (unsigned i = 0; i < sizeof(seam_insns) / sizeof(seam_insns[0]); i++)
+        if (code[3] == seam_insns[i].byte)
+            return &seam_insns[i];
+    return NULL;
+}
+
+static const char *seam_name(const uint8_t *code, size_t n)
+{
+    const struct seam_insn *s = seam_insn(code, n);
+    return s ? s->name : NULL;
+}
+
+int vmdl__x86_insn_length(struct vmdl_vcpu *v, uint64_t rip, char *text,
+                          size_t text_len, cs_insn **out)
+{
+    uint8_t code[15];
+    size_t n = vmdl__fetch(v, rip, code, sizeof(code));
+    cs_insn *in = NULL;
+    if (!n || cs_disasm(v->vm->cs, code, n, rip, 1, &in) != 1)
+        return -1;
+    if (text)
+        snprintf(text, text_len, "%s %s", in->mnemonic, in->op_str);
+    int len = in->size;
+    if (out)
+        *out = in;
+    else
+        cs_free(in, 1);
+    return len;
+}
+
+void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len)
+{
+    uint8_t code[15];
+    size_t n = vmdl__fetch(v, pc, code, sizeof(code));
+    cs_insn *in = NULL;
+    if (n && cs_disasm(v->vm->cs, code, n, pc, 1, &in) == 1) {
+        snprintf(buf, len, "%s %s", in->mnemonic, in->op_str);
+        cs_free(in, 1);
+        return;
+    }
+    /* Capstone 4.0.2 does not know the SEAM instructions. */
+    const char *name = seam_name(code, n);
+    snprintf(buf, len, "%s", name ? name : "(undecodable)");
+}
+
+static void fill_operand(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op,
+                         struct vmdl_x86_operand *out)
+{
+    static const struct { const char *name; enum vmdl_reg reg; } regs[] = {
+        {"rax", VMDL_X86_RAX}, {"rcx", VMDL_X86_RCX}, {"rdx", VMDL_X86_RDX},
+        {"rbx", VMDL_X86_RBX}, {"rsp", VMDL_X86_RSP}, {"rbp", VMDL_X86_RBP},
+        {"rsi", VMDL_X86_RSI}, {"rdi", VMDL_X86_RDI}, {"r8", VMDL_X86_R8},
+        {"r9", VMDL_X86_R9}, {"r10", VMDL_X86_R10}, {"r11", VMDL_X86_R11},
+        {"r12", VMDL_X86_R12}, {"r13", VMDL_X86_R13}, {"r14", VMDL_X86_R14},
+        {"r15", VMDL_X86_R15},
+    };
+    memset(out, 0, sizeof(*out));
+    if (op->type == X86_OP_MEM) {
+        out->kind = VMDL_OPND_MEM;
+        out->addr = vmdl__x86_mem_addr(v, in, op);
+    } else if (op->type == X86_OP_REG) {
+        const char *name = cs_reg_name(v->vm->cs, op->reg);
+        for (unsigned i = 0; name && i < sizeof(regs) / sizeof(regs[0]); i++)
+            if (!strcmp(name, regs[i].name)) {
+                out->kind = VMDL_OPND_REG;
+                out->reg = regs[i].reg;
+            }
+    }
+}
+
+int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,
+                             struct vmdl_x86_insn *insn)
+{
+    memset(insn, 0, sizeof(*insn));
+    uint8_t code[15];
+    size_t n = vmdl__fetch(v, rip, code, sizeof(code));
+    const struct seam_insn *s = seam_insn(code, n);
+    if (s) {
+        insn->kind = s->kind;
+        insn->length = 4;
+        snprintf(insn->text, sizeof(insn->text), "%s", s->name);
+        return VMDL_OK;
+    }
+    cs_insn *in = NULL;
+    if (!n || cs_disasm(v->vm->cs, code, n, rip, 1, &in) != 1)
+        return VMDL_ENOENT;
+    static const struct { unsigned id; enum vmdl_x86_special k; } map[] = {
+        {X86_INS_VMXON, VMDL_INSN_VMXON}, {X86_INS_VMXOFF, VMDL_INSN_VMXOFF},
+        {X86_INS_VMCLEAR, VMDL_INSN_VMCLEAR}, {X86_INS_VMPTRLD, VMDL_INSN_VMPTRLD},
+        {X86_INS_VMPTRST, VMDL_INSN_VMPTRST}, {X86_INS_VMREAD, VMDL_INSN_VMREAD},
+        {X86_INS_VMWRITE, VMDL_INSN_VMWRITE}, {X86_INS_VMLAUNCH, VMDL_INSN_VMLAUNCH},
+        {X86_INS_VMRESUME, VMDL_INSN_VMRESUME}, {X86_INS_VMCALL, VMDL_INSN_VMCALL},
+        {X86_INS_VMFUNC, VMDL_INSN_VMFUNC}, {X86_INS_INVEPT, VMDL_INSN_INVEPT},
+        {X86_INS_INVVPID, VMDL_INSN_INVVPID},
+    };
+    int err = VMDL_ENOENT;
+    for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (in->id != map[i].id)
+            continue;
+        insn->kind = map[i].k;
+        insn->length = in->size;
+        snprintf(insn->text, sizeof(insn->text), "%.15s %.46s", in->mnemonic, in->op_str);
+        const cs_x86 *x = &in->detail->x86;
+        for (unsigned o = 0; o < x->op_count && o < 2; o++)
+            fill_operand(v, in, &x->operands[o], &insn->op[o]);
+        err = VMDL_OK;
+        break;
+    }
+    cs_free(in, 1);
+    return err;
+}
+
+bool vmdl__x86_insn_is_branch(const cs_insn *in)
+{
+    if (!in->detail)
+        return false;
+    for (unsigned g = 0; g < in->detail->groups_count; g++) {
+        switch (in->detail->groups[g]) {
+        case CS_GRP_JUMP: case CS_GRP_CALL: case CS_GRP_RET: case CS_GRP_IRET:
+            return true;
+        default: break;
+        }
+    }
+    return false;
+}
+
+/* STI, and MOV SS / POP SS, block interrupts for one instruction. */
+bool vmdl__x86_insn_is_shadow(const cs_insn *in)
+{
+    if (in->id == X86_INS_STI)
+        return true;
+    if ((in->id == X86_INS_POP || in->id == X86_INS_MOV) && in->detail) {
+        const cs_x86 *x = &in->detail->x86;
+        if (x->op_count >= 1 && x->operands[0].type == X86_OP_REG &&
+            x->operands[0].reg == X86_REG_SS)
+            return true;
+    }
+    return false;
+}

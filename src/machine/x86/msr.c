@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86 MSR routing: RDMSR/WRMSR go to the model that claims the index, then
+ * to the few MSRs the machine itself keeps (EFER, FS/GS bases, TSC), then to
+ * the caller or #GP; RDPMC reads a counter through its MSR; RDTSC is
+ * virtual time.
+ */
+#include <string.h>
+
+#include "x86.h"
+#include "virtmodel/bits.h"
+#include "virtmodel/error.h"
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_EFER 0xC0000080
+#define MSR_IA32_FS_BASE 0xC0000100
+#define MSR_IA32_GS_BASE 0xC0000101
+#define MSR_IA32_KERNEL_GS_BASE 0xC0000102
+
+/*
+ * The guest's TSC is virtual time: retired instructions plus the offset a
+ * guest write to IA32_TSC sets.  RDTSC/RDTSCP trap (CR4.TSD is set under
+ * the guest) so that runs reproduce; the first read turns on exact
+ * instruction counting for good.
+ */
+static uint64_t guest_tsc(struct vmdl_vcpu *v)
+{
+    if (!X86(v)->tsc_observed) {
+        X86(v)->tsc_observed = true;
+        vmdl_vcpu_need_insn_count(v, true);
+    }
+    return v->insns + X86(v)->tsc_offset;
+}
+
+static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val)
+{
+    switch (idx) {
+    case MSR_IA32_EFER: *val = X86(v)->efer; return VMDL_FAULT_NONE;
+    case MSR_IA32_FS_BASE: *val = rd(v, UC_X86_REG_FS_BASE); return VMDL_FAULT_NONE;
+    case MSR_IA32_GS_BASE: *val = rd(v, UC_X86_REG_GS_BASE); return VMDL_FAULT_NONE;
+    case MSR_IA32_KERNEL_GS_BASE: *val = X86(v)->kernel_gs_base; return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC: *val = guest_tsc(v); return VMDL_FAULT_NONE;
+    default: return VMDL_FAULT_UNCLAIMED;
+    }
+}
+
+static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
+{
+    switch (idx) {
+    case MSR_IA32_EFER:
+        /* SCE, LME, LMA, NXE.  As KVM's set_efer: LMA is read-only (the
+         * written bit is replaced by the current one), LME may not change
+         * while paging is on, other bits fault. */
+        if (val & ~((1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11)))
+            return VMDL_FAULT_GP;
+        val = (val & ~(1ull << 10)) | (X86(v)->efer & (1ull << 10));
+        if ((val ^ X86(v)->efer) & (1ull << 8))
+            return VMDL_FAULT_GP;
+        X86(v)->efer = val;
+        return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC:
+        X86(v)->tsc_offset = val - v->insns;
+        (void)guest_tsc(v);
+        return VMDL_FAULT_NONE;
+    case MSR_IA32_FS_BASE:
+    case MSR_IA32_GS_BASE:
+    case MSR_IA32_KERNEL_GS_BASE:
+        if (!vmdl_is_canonical48(val))
+            return VMDL_FAULT_GP;
+        if (idx == MSR_IA32_FS_BASE)
+            wr(v, UC_X86_REG_FS_BASE, val);
+        else if (idx == MSR_IA32_GS_BASE)
+            wr(v, UC_X86_REG_GS_BASE, val);
+        else
+            X86(v)->kernel_gs_base = val;
+        return VMDL_FAULT_NONE;
+    default: return VMDL_FAULT_UNCLAIMED;
+    }
+}
+
+enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                               unsigned len)
+{
+    struct vmdl_vm *vm = v->vm;
+    uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
+    uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
+    vmdl_fault f = VMDL_FAULT_UNCLAIMED;
+    struct msr_range *r = vmdl__find_msr(vm, idx);
+    if (r)
+        f = is_write ? r->ops->write(r->opaque, v, idx, val)
+                     : r->ops->read(r->opaque, v, idx, &val);
+    if (f == VMDL_FAULT_UNCLAIMED)
+        f = is_write ? builtin_wrmsr(v, idx, val) : builtin_rdmsr(v, idx, &val);
+    char out[64];
+    if (f == VMDL_FAULT_UNCLAIMED) {
+        if (vm->cfg.msr_exits_to_caller) {
+            memset(&v->exit, 0, sizeof(v->exit));
+            v->exit.reason = is_write ? VMDL_EXIT_MSR_WRITE : VMDL_EXIT_MSR_READ;
+            v->exit.pc = rip;
+            v->exit.u.msr.index = idx;
+            v->exit.u.msr.data = is_write ? val : 0;
+            v->pending = is_write ? PENDING_MSR_WRITE : PENDING_MSR_READ;
+            v->pending_len = len;
+            vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, "to caller");
+            return EMU_TO_CALLER;
+        }
+        f = VMDL_FAULT_GP; /* KVM's default for an MSR nobody handles */
+    }
+    if (f != VMDL_FAULT_NONE) {
+        snprintf(out, sizeof(out), "msr 0x%x: %s", idx, vmdl_fault_name(f));
+        vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
+        return vmdl__x86_raise(v, f, rip);
+    }
+    if (!is_write) {
+        wr(v, UC_X86_REG_RAX, (uint32_t)val);
+        wr(v, UC_X86_REG_RDX, val >> 32);
+    }
+    snprintf(out, sizeof(out), "msr 0x%x = 0x%llx", idx, (unsigned long long)val);
+    vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
+    vmdl__x86_retire(v, len);
+    return EMU_DONE;
+}
+
+enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len)
+{
+    /* RDPMC reads a counter by index: route it to the counter's MSR so that
+     * the PMU model answers (AMD: PERF_CTRn of the core extension). */
+    uint32_t ecx = (uint32_t)rd(v, UC_X86_REG_RCX);
+    uint32_t msr = v->vm->cfg.vendor == VMDL_VENDOR_AMD ? 0xC0010201 + 2 * ecx
+                                                        : 0xC1 + ecx;
+    if (ecx >= 16)
+        return vmdl__x86_raise(v, VMDL_FAULT_GP, rip);
+    struct msr_range *r = vmdl__find_msr(v->vm, msr);
+    uint64_t val = 0;
+    vmdl_fault f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+    if (f != VMDL_FAULT_NONE && v->vm->cfg.vendor == VMDL_VENDOR_AMD && ecx < 4) {
+        /* Without the core extension, counters 0-3 are the K7 ones. */
+        msr = 0xC0010004 + ecx;
+        r = vmdl__find_msr(v->vm, msr);
+        f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+    }
+    if (f == VMDL_FAULT_UNCLAIMED)
+        f = VMDL_FAULT_GP;
+    if (f)
+        return vmdl__x86_raise(v, f, rip);
+    wr(v, UC_X86_REG_RAX, (uint32_t)val);
+    wr(v, UC_X86_REG_RDX, val >> 32);
+    vmdl__x86_retire(v, len);
+    return EMU_DONE;
+}
+
+enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in)
+{
+    /* Read before retiring: the TSC does not include this RDTSC. */
+    uint64_t tsc = guest_tsc(v);
+    wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
+    wr(v, UC_X86_REG_RDX, tsc >> 32);
+    if (in->id == X86_INS_RDTSCP)
+        wr(v, UC_X86_REG_RCX, v->index); /* IA32_TSC_AUX: the vCPU */
+    vmdl__x86_retire(v, in->size);
+    return EMU_DONE;
+}

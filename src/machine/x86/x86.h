@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 vCPU over Unicorn (internal to src/machine/x86/).
+ *
+ * The guest believes it runs at CPL0; underneath it runs at CPL3 with IOPL 3
+ * so that every privileged instruction (RDMSR, WRMSR, HLT, MOV CR, LIDT,
+ * ...) raises #GP and reaches us, while CLI/STI/POPF/IRETQ run natively and
+ * keep RFLAGS.IF exact.  Unicorn never delivers exceptions through the guest
+ * IDT, so deliver.c does.  The files, by concern:
+ *   vcpu.c     engine set-up, reset, INIT/SIPI
+ *   run.c      one entry into the engine and the dispatch of its stop
+ *   deliver.c  exception and interrupt delivery through the guest IDT
+ *   emulate.c  privileged instructions (MOV CR, LIDT, HLT, ...) and VMX/SEAM
+ *   msr.c      RDMSR/WRMSR/RDPMC routing and the built-in MSRs
+ *   cpuid.c    the CPUID table and the CPUID hook
+ *   io.c       port I/O hooks and exits
+ *   mmio.c     MMIO exits, string elements, non-canonical and >4 GiB faults
+ *   decode.c   Capstone helpers: operands, lengths, the VMX/SEAM decoder
+ *   regs.c     register table and access, checkpoint words
+ *   x86_ops.c  the struct vmdl_arch_ops table
+ */
+#ifndef VMDL_X86_H
+#define VMDL_X86_H
+
+#include "../arch_ops.h"
+
+/* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
+#define HIDDEN_BASE 0x7FFFFFF00000ull
+#define HIDDEN_SIZE 0x10000ull
+#define HIDDEN_GDT (HIDDEN_BASE + 0x0)
+#define HIDDEN_IRETQ (HIDDEN_BASE + 0x100)
+#define HIDDEN_HLT (HIDDEN_BASE + 0x110)
+#define HIDDEN_STACK (HIDDEN_BASE + 0x8000)
+#define SEL_USER_CS 0x1B
+#define SEL_USER_SS 0x23
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_DF (1ull << 10)
+#define RFLAGS_FIXED 0x3002ull /* bit 1 and IOPL 3 */
+
+struct x86_vcpu {
+    struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
+    uc_context *ctx;            /* scratch for the exception-state fix */
+    uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
+    bool exc_dirty;             /* an exception was raised: clear QEMU's state */
+    bool stop_rip_exact;        /* RIP is at the faulting access (TLB fill) */
+    int exc_offset;             /* offset of QEMU's old_exception in uc_context */
+    uint8_t pending_string;     /* STOS/MOVS/LODS element (mmio.c) */
+    bool pending_rep;           /* ... with a REP prefix */
+
+    /* Virtual x86 state (the guest believes it runs at CPL0). */
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    uint64_t idtr_base, gdtr_base;
+    uint64_t kernel_gs_base;
+    uint64_t tsc_offset;        /* guest TSC = retired instructions + offset */
+    bool tsc_observed;          /* the guest read the TSC: time counts from now on */
+    uint64_t xcr0;
+    uint16_t idtr_limit, gdtr_limit;
+};
+
+static inline struct x86_vcpu *X86(struct vmdl_vcpu *v)
+{
+    return (struct x86_vcpu *)v;
+}
+
+static inline uint64_t rd(struct vmdl_vcpu *v, int ucreg)
+{
+    uint64_t x = 0;
+    uc_reg_read(v->uc, ucreg, &x);
+    return x;
+}
+
+static inline void wr(struct vmdl_vcpu *v, int ucreg, uint64_t x)
+{
+    uc_reg_write(v->uc, ucreg, &x);
+}
+
+/* Outcome of handling a trapped instruction or access. */
+enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE };
+
+extern const int vmdl__x86_gpr_uc[16];
+
+/* vcpu.c */
+int vmdl__x86_vcpu_init(struct vmdl_vcpu *v);
+int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry);
+void vmdl__x86_vcpu_free(struct vmdl_vcpu *v);
+void vmdl__x86_clear_exception_state(struct vmdl_vcpu *v);
+void vmdl__x86_set_stop(struct vmdl_vcpu *v, enum stop_kind k);
+
+/* run.c */
+int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
+int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault);
+void vmdl__x86_retire(struct vmdl_vcpu *v, unsigned len);
+
+/* deliver.c */
+bool vmdl__x86_has_error_code(unsigned vector);
+int vmdl__x86_deliver(struct vmdl_vcpu *v, unsigned vector, bool has_err,
+                      uint64_t err, uint64_t return_rip);
+int vmdl__x86_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev);
+enum emu_result vmdl__x86_raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip);
+/* Deliver what is pending and allowed: 1 delivered, 0 nothing, -1 in an
+ * interrupt shadow (one more instruction first).  *triple on failure. */
+int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple);
+int vmdl__x86_inject_irq(struct vmdl_vcpu *v, unsigned vector);
+int vmdl__x86_inject_nmi(struct vmdl_vcpu *v);
+bool vmdl__x86_can_wake(struct vmdl_vcpu *v);
+bool vmdl__x86_irq_window_open(struct vmdl_vcpu *v);
+bool vmdl__x86_fault_valid(vmdl_fault f);
+int vmdl__x86_raise_fault(struct vmdl_vcpu *v, vmdl_fault f);
+
+/* emulate.c */
+enum emu_result vmdl__x86_emu_gp(struct vmdl_vcpu *v, uint64_t rip);
+enum emu_result vmdl__x86_emu_invalid(struct vmdl_vcpu *v, uint64_t rip);
+
+/* msr.c */
+enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                                  unsigned len);
+enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len);
+enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in);
+
+/* cpuid.c */
+void vmdl__x86_vm_init(struct vmdl_vm *vm);
+int vmdl__x86_cpuid_cb(uc_engine *uc, void *user);
+bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit);
+
+/* io.c */
+uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user);
+void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
+                      void *user);
+bool vmdl__x86_rewind_io_exit(struct vmdl_vcpu *v);
+/* Hook results are unreliable after a stop was requested (tail mode). */
+bool vmdl__x86_in_tail(struct vmdl_vcpu *v);
+
+/* mmio.c */
+enum emu_result vmdl__x86_mmio_exit(struct vmdl_vcpu *v, uint64_t rip);
+void vmdl__x86_complete_string(struct vmdl_vcpu *v, uint64_t value, bool is_read);
+/* Decode forward from a stale RIP to the instruction that made an access
+ * (io: port I/O, else memory at addr); 0 when none within 64. */
+struct locate_want {
+    bool io;             /* IN/OUT (else a memory access) */
+    bool is_write;
+    uint16_t port;
+    unsigned size;
+    uint64_t addr;       /* memory: the faulting address */
+};
+uint64_t vmdl__x86_locate_insn(struct vmdl_vcpu *v, uint64_t from,
+                               const struct locate_want *w);
+
+/* decode.c */
+bool vmdl__x86_cs_gpr(csh cs, unsigned reg, int *idx, int *size, bool *high);
+void vmdl__x86_write_gpr_sized(struct vmdl_vcpu *v, int idx, int size, bool high,
+                               uint64_t val);
+uint64_t vmdl__x86_reg_value(struct vmdl_vcpu *v, unsigned cs_reg, uint64_t next_rip);
+uint64_t vmdl__x86_mem_addr(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op);
+int vmdl__x86_insn_length(struct vmdl_vcpu *v, uint64_t rip, char *text,
+                          size_t text_len, cs_insn **out);
+int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,
+                             struct vmdl_x86_insn *insn);
+void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len);
+bool vmdl__x86_insn_is_shadow(const cs_insn *in);
+bool vmdl__x86_insn_is_branch(const cs_insn *in);
+
+/* regs.c */
+int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val);
+int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val);
+int vmdl__x86_translate(struct vmdl_vcpu *v, uint64_t va, uint64_t *pa);
+void vmdl__x86_save_state(struct vmdl_vcpu *v, struct vmdl_blob_writer *w);
+void vmdl__x86_load_state(struct vmdl_blob_reader *r, uint64_t *words);
+void vmdl__x86_apply_state(struct vmdl_vcpu *v, const uint64_t *words);
+
+#endif

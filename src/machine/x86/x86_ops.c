@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* The x86-64 implementation of the architecture interface (arch_ops.h). */
+#include "x86.h"
+#include "virtmodel/error.h"
+
+/* Register ids in API order (contiguous: vmdl__arch_reg indexes by id). */
+static const struct vmdl_arch_reg x86_regs[] = {
+    {VMDL_X86_RAX, "rax", UC_X86_REG_RAX}, {VMDL_X86_RCX, "rcx", UC_X86_REG_RCX},
+    {VMDL_X86_RDX, "rdx", UC_X86_REG_RDX}, {VMDL_X86_RBX, "rbx", UC_X86_REG_RBX},
+    {VMDL_X86_RSP, "rsp", UC_X86_REG_RSP}, {VMDL_X86_RBP, "rbp", UC_X86_REG_RBP},
+    {VMDL_X86_RSI, "rsi", UC_X86_REG_RSI}, {VMDL_X86_RDI, "rdi", UC_X86_REG_RDI},
+    {VMDL_X86_R8, "r8", UC_X86_REG_R8}, {VMDL_X86_R9, "r9", UC_X86_REG_R9},
+    {VMDL_X86_R10, "r10", UC_X86_REG_R10}, {VMDL_X86_R11, "r11", UC_X86_REG_R11},
+    {VMDL_X86_R12, "r12", UC_X86_REG_R12}, {VMDL_X86_R13, "r13", UC_X86_REG_R13},
+    {VMDL_X86_R14, "r14", UC_X86_REG_R14}, {VMDL_X86_R15, "r15", UC_X86_REG_R15},
+    {VMDL_X86_RIP, "rip", UC_X86_REG_RIP}, {VMDL_X86_RFLAGS, "eflags", UC_X86_REG_RFLAGS},
+    /* Virtual: the guest's view, kept by the machine (the engine runs the
+     * guest at CPL3 with its own control registers). */
+    {VMDL_X86_CR0, "cr0", -1}, {VMDL_X86_CR2, "cr2", -1}, {VMDL_X86_CR3, "cr3", -1},
+    {VMDL_X86_CR4, "cr4", -1}, {VMDL_X86_CR8, "cr8", -1}, {VMDL_X86_EFER, "efer", -1},
+};
+
+/* RAM must stay below the local APIC / IOAPIC window. */
+static int check_layout(uint64_t base, uint64_t size)
+{
+    if (base + size > 0xFEC00000ull)
+        return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: x86 RAM would overlap "
+                         "the APIC window at 0xFEC00000");
+    return VMDL_OK;
+}
+
+const struct vmdl_arch_ops vmdl__x86_ops = {
+    .arch = VMDL_ARCH_X86_64,
+    .vcpu_size = sizeof(struct x86_vcpu),
+    .default_ram_base = VMDL_X86_RAM_BASE,
+    .cs_arch = CS_ARCH_X86,
+    .cs_mode = CS_MODE_64,
+    .pc_reg = VMDL_X86_RIP,
+    .insn_families = (1u << VMDL_INSNS_VMX) | (1u << VMDL_INSNS_SEAM),
+    .check_layout = check_layout,
+    .vm_init = vmdl__x86_vm_init,
+    .vcpu_init = vmdl__x86_vcpu_init,
+    .vcpu_reset = vmdl__x86_vcpu_reset,
+    .vcpu_free = vmdl__x86_vcpu_free,
+    .run = vmdl__x86_run,
+    .complete = vmdl__x86_complete,
+    .fault_valid = vmdl__x86_fault_valid,
+    .raise_fault = vmdl__x86_raise_fault,
+    .deliver_exception = vmdl__x86_deliver_event,
+    .inject_irq = vmdl__x86_inject_irq,
+    .inject_nmi = vmdl__x86_inject_nmi,
+    .can_wake = vmdl__x86_can_wake,
+    .irq_window_open = vmdl__x86_irq_window_open,
+    .regs = x86_regs,
+    .nr_regs = sizeof(x86_regs) / sizeof(x86_regs[0]),
+    .get_reg = vmdl__x86_get_reg,
+    .set_reg = vmdl__x86_set_reg,
+    .translate = vmdl__x86_translate,
+    .disasm = vmdl__x86_disasm,
+    .insn_is_shadow = vmdl__x86_insn_is_shadow,
+    .save_state = vmdl__x86_save_state,
+    .load_state = vmdl__x86_load_state,
+    .apply_state = vmdl__x86_apply_state,
+};
