@@ -171,6 +171,128 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
 
 /* ---------------- restore ---------------- */
 
+/* The whole checkpoint, parsed and checked, not applied yet. */
+struct staged {
+    uint32_t next_vcpu;
+    uint64_t reset_count;
+    const uint8_t **pages;             /* per RAM page: its bytes, or NULL (zero) */
+    struct vcpu_rec *recs;
+    struct { const uint8_t *p; size_t n; } mods[MAX_HANDLERS];
+};
+
+static void staged_free(struct staged *st)
+{
+    free(st->pages);
+    free(st->recs);
+}
+
+/* The header: the same VM configuration and image as this VM's. */
+static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r)
+{
+    uint32_t arch = vmdl_blob_get_u32(r), vendor = vmdl_blob_get_u32(r);
+    uint64_t ram_base = vmdl_blob_get_u64(r), ram_size = vmdl_blob_get_u64(r);
+    uint32_t nr_vcpus = vmdl_blob_get_u32(r);
+    uint64_t quantum = vmdl_blob_get_u64(r);
+    uint32_t icrc = vmdl_blob_get_u32(r);
+    uint64_t entry = vmdl_blob_get_u64(r);
+    if (r->err)
+        return vmdl_blob_close(r);
+    if (arch != vm->arch || vendor != vm->cfg.vendor || ram_base != vm->ram_base ||
+        ram_size != vm->ram_size || nr_vcpus != vm->nr_vcpus || quantum != vm->cfg.quantum)
+        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken from a VM with another "
+                         "configuration (architecture, vendor, RAM, vCPUs or quantum)");
+    if (icrc != image_crc(vm) || entry != vm->entry)
+        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
+    return VMDL_OK;
+}
+
+static void stage_ram(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *st)
+{
+    uint32_t npages = (uint32_t)(vm->ram_size / PAGE);
+    uint32_t nonzero = vmdl_blob_get_u32(r);
+    if (nonzero > npages)
+        vmdl_blob_reject(r, "more RAM pages than the VM has");
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < nonzero && !r->err; i++) {
+        uint32_t idx = vmdl_blob_get_u32(r);
+        if (idx >= npages || (i && idx <= prev)) {
+            vmdl_blob_reject(r, "RAM page index out of range or out of order");
+            break;
+        }
+        prev = idx;
+        st->pages[idx] = r->p + r->pos;
+        uint8_t skip[PAGE];
+        vmdl_blob_get_bytes(r, skip, PAGE);
+    }
+}
+
+static void stage_models(struct vmdl_vm *vm, struct vmdl_blob_reader *r,
+                         struct staged *st)
+{
+    uint32_t nmods = vmdl_blob_get_u32(r);
+    if (!r->err && nmods != vm->nr_states)
+        vmdl_blob_reject(r, "the checkpoint's models differ from the VM's "
+                         "(attach the same --models)");
+    for (uint32_t i = 0; i < nmods && !r->err; i++) {
+        const uint8_t *name;
+        size_t nlen;
+        vmdl_blob_get_blob(r, &name, &nlen);
+        vmdl_blob_get_blob(r, &st->mods[i].p, &st->mods[i].n);
+        if (!r->err && (nlen != strlen(vm->states[i].name) ||
+                        memcmp(name, vm->states[i].name, nlen)))
+            vmdl_blob_reject(r, "the checkpoint's models differ from the VM's "
+                             "(attach the same --models)");
+    }
+}
+
+/* Parse and check everything after the header into *st. */
+static int stage(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *st)
+{
+    st->next_vcpu = vmdl_blob_get_u32(r);
+    st->reset_count = vmdl_blob_get_u64(r);
+    if (st->next_vcpu >= vm->nr_vcpus)
+        vmdl_blob_reject(r, "scheduler cursor out of range");
+    st->pages = calloc(vm->ram_size / PAGE, sizeof(*st->pages));
+    st->recs = calloc(vm->nr_vcpus, sizeof(*st->recs));
+    if (!st->pages || !st->recs)
+        return vmdl_fail(VMDL_ENOMEM, "checkpoint: out of memory");
+    stage_ram(vm, r, st);
+    for (unsigned i = 0; i < vm->nr_vcpus && !r->err; i++)
+        get_vcpu(r, vm, &st->recs[i]);
+    stage_models(vm, r, st);
+    return vmdl_blob_close(r);
+}
+
+static int apply(struct vmdl_vm *vm, const struct staged *st)
+{
+    uint32_t npages = (uint32_t)(vm->ram_size / PAGE);
+    for (uint32_t p = 0; p < npages; p++) {
+        uint8_t *dst = vm->ram + (uint64_t)p * PAGE;
+        if (st->pages[p])
+            memcpy(dst, st->pages[p], PAGE);
+        else
+            memset(dst, 0, PAGE);
+    }
+    vm->next_vcpu = st->next_vcpu;
+    vm->reset_count = st->reset_count;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        apply_vcpu(vm->vcpus[i], &st->recs[i]);
+        uc_ctl_flush_tlb(vm->vcpus[i]->uc); /* code in RAM changed */
+    }
+    for (uint32_t i = 0; i < vm->nr_states; i++) {
+        struct state_hook *h = &vm->states[i];
+        int err = h->load(h->opaque, st->mods[i].p, st->mods[i].n);
+        if (err) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", vmdl_last_error());
+            return vmdl_fail(err, "checkpoint: model '%s' refused its state (%s); "
+                             "the VM is now inconsistent and must be destroyed",
+                             h->name, msg);
+        }
+    }
+    return VMDL_OK;
+}
+
 int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
 {
     if (!vm || !blob)
@@ -181,103 +303,13 @@ int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
     struct vmdl_blob_reader r;
     int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION,
                              "checkpoint");
-    if (err)
+    if (err || (err = check_header(vm, &r)))
         return err;
-    uint32_t arch = vmdl_blob_get_u32(&r), vendor = vmdl_blob_get_u32(&r);
-    uint64_t ram_base = vmdl_blob_get_u64(&r), ram_size = vmdl_blob_get_u64(&r);
-    uint32_t nr_vcpus = vmdl_blob_get_u32(&r);
-    uint64_t quantum = vmdl_blob_get_u64(&r);
-    uint32_t icrc = vmdl_blob_get_u32(&r);
-    uint64_t entry = vmdl_blob_get_u64(&r);
-    if (r.err)
-        return vmdl_blob_close(&r);
-    if (arch != vm->arch || vendor != vm->cfg.vendor || ram_base != vm->ram_base ||
-        ram_size != vm->ram_size || nr_vcpus != vm->nr_vcpus || quantum != vm->cfg.quantum)
-        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken from a VM with another "
-                         "configuration (architecture, vendor, RAM, vCPUs or quantum)");
-    if (icrc != image_crc(vm) || entry != vm->entry)
-        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
-    uint32_t next_vcpu = vmdl_blob_get_u32(&r);
-    uint64_t reset_count = vmdl_blob_get_u64(&r);
-    if (next_vcpu >= vm->nr_vcpus)
-        vmdl_blob_reject(&r, "scheduler cursor out of range");
-    uint32_t npages = (uint32_t)(vm->ram_size / PAGE);
-    uint32_t nonzero = vmdl_blob_get_u32(&r);
-    if (nonzero > npages)
-        vmdl_blob_reject(&r, "more RAM pages than the VM has");
-    /* Stage RAM: remember where each page's bytes are, apply later. */
-    const uint8_t **pages = calloc(npages, sizeof(*pages));
-    struct vcpu_rec *recs = calloc(vm->nr_vcpus, sizeof(*recs));
-    struct { const uint8_t *p; size_t n; } *mods = calloc(MAX_HANDLERS, sizeof(*mods));
-    if (!pages || !recs || !mods) {
-        free(pages);
-        free(recs);
-        free(mods);
-        return vmdl_fail(VMDL_ENOMEM, "checkpoint: out of memory");
-    }
-    uint32_t prev = 0;
-    for (uint32_t i = 0; i < nonzero && !r.err; i++) {
-        uint32_t idx = vmdl_blob_get_u32(&r);
-        if (idx >= npages || (i && idx <= prev)) {
-            vmdl_blob_reject(&r, "RAM page index out of range or out of order");
-            break;
-        }
-        prev = idx;
-        pages[idx] = r.p + r.pos;
-        uint8_t skip[PAGE];
-        vmdl_blob_get_bytes(&r, skip, PAGE);
-    }
-    for (unsigned i = 0; i < vm->nr_vcpus && !r.err; i++)
-        get_vcpu(&r, vm, &recs[i]);
-    uint32_t nmods = vmdl_blob_get_u32(&r);
-    if (!r.err && nmods != vm->nr_states)
-        vmdl_blob_reject(&r, "the checkpoint's models differ from the VM's "
-                         "(attach the same --models)");
-    for (uint32_t i = 0; i < nmods && !r.err; i++) {
-        const uint8_t *name;
-        size_t nlen;
-        vmdl_blob_get_blob(&r, &name, &nlen);
-        vmdl_blob_get_blob(&r, &mods[i].p, &mods[i].n);
-        if (!r.err && (nlen != strlen(vm->states[i].name) ||
-                       memcmp(name, vm->states[i].name, nlen)))
-            vmdl_blob_reject(&r, "the checkpoint's models differ from the VM's "
-                             "(attach the same --models)");
-    }
-    if ((err = vmdl_blob_close(&r))) {
-        free(pages);
-        free(recs);
-        free(mods);
-        return err;
-    }
-    /* Everything checked: apply. */
-    for (uint32_t p = 0; p < npages; p++) {
-        uint8_t *dst = vm->ram + (uint64_t)p * PAGE;
-        if (pages[p])
-            memcpy(dst, pages[p], PAGE);
-        else
-            memset(dst, 0, PAGE);
-    }
-    vm->next_vcpu = next_vcpu;
-    vm->reset_count = reset_count;
-    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        apply_vcpu(vm->vcpus[i], &recs[i]);
-        uc_ctl_flush_tlb(vm->vcpus[i]->uc); /* code in RAM changed */
-    }
-    err = VMDL_OK;
-    for (uint32_t i = 0; i < nmods; i++) {
-        struct state_hook *h = &vm->states[i];
-        if ((err = h->load(h->opaque, mods[i].p, mods[i].n))) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%s", vmdl_last_error());
-            err = vmdl_fail(err, "checkpoint: model '%s' refused its state (%s); "
-                            "the VM is now inconsistent and must be destroyed",
-                            h->name, msg);
-            break;
-        }
-    }
-    free(pages);
-    free(recs);
-    free(mods);
+    struct staged st = {0};
+    err = stage(vm, &r, &st);
+    if (!err)
+        err = apply(vm, &st);
+    staged_free(&st);
     return err;
 }
 

@@ -133,7 +133,7 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
     if (need == vcpu->block_hook_on)
         return;
     if (need) {
-        if (uc_hook_add(vcpu->uc, &vcpu->block_hook, UC_HOOK_BLOCK, (void *)block_cb,
+        if (uc_hook_add(vcpu->uc, &vcpu->block_hook, UC_HOOK_BLOCK, UC_CB(block_cb),
                         vcpu, 1, 0) != UC_ERR_OK)
             return;
     } else {

@@ -13,12 +13,28 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <unicorn/unicorn.h>
 
 #include "virtmodel/machine.h"
 #include "virtmodel/model.h"
 
 #define MAX_HANDLERS 32
+
+/*
+ * Unicorn takes every hook callback as a void *.  ISO C has no conversion
+ * from a function pointer to void *; POSIX guarantees they have the same
+ * representation, so copy the bits instead of casting (-Wpedantic clean).
+ */
+typedef void (*vmdl__any_fn)(void);
+_Static_assert(sizeof(vmdl__any_fn) == sizeof(void *), "function pointer size");
+static inline void *vmdl__uc_cb(vmdl__any_fn fn)
+{
+    void *p;
+    memcpy(&p, &fn, sizeof(p));
+    return p;
+}
+#define UC_CB(fn) vmdl__uc_cb((vmdl__any_fn)(fn))
 
 struct msr_range {
     uint32_t first, last;

@@ -160,10 +160,10 @@ int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
                                     v, pl011_write, v), "mapping the PL011")))
         return err;
     if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++], UC_HOOK_INTR,
-                                    (void *)vmdl__arm64_intr_cb, v, 1, 0), "uc_hook_add")))
+                                    UC_CB(vmdl__arm64_intr_cb), v, 1, 0), "uc_hook_add")))
         return err;
     if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++],
-                                    UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, v, 1, 0),
+                                    UC_HOOK_MEM_UNMAPPED, UC_CB(vmdl__unmapped_cb), v, 1, 0),
                         "uc_hook_add")))
         return err;
     return VMDL_OK;

@@ -213,12 +213,12 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         void *cb;
         int insn;
     } hooks[] = {
-        {UC_HOOK_INTR, (void *)intr_cb, 0},
-        {UC_HOOK_INSN_INVALID, (void *)invalid_cb, 0},
-        {UC_HOOK_INSN, (void *)vmdl__x86_cpuid_cb, UC_X86_INS_CPUID},
-        {UC_HOOK_INSN, (void *)vmdl__x86_in_cb, UC_X86_INS_IN},
-        {UC_HOOK_INSN, (void *)vmdl__x86_out_cb, UC_X86_INS_OUT},
-        {UC_HOOK_MEM_UNMAPPED, (void *)vmdl__unmapped_cb, 0},
+        {UC_HOOK_INTR, UC_CB(intr_cb), 0},
+        {UC_HOOK_INSN_INVALID, UC_CB(invalid_cb), 0},
+        {UC_HOOK_INSN, UC_CB(vmdl__x86_cpuid_cb), UC_X86_INS_CPUID},
+        {UC_HOOK_INSN, UC_CB(vmdl__x86_in_cb), UC_X86_INS_IN},
+        {UC_HOOK_INSN, UC_CB(vmdl__x86_out_cb), UC_X86_INS_OUT},
+        {UC_HOOK_MEM_UNMAPPED, UC_CB(vmdl__unmapped_cb), 0},
     };
     for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
         uc_err e = hooks[i].type == UC_HOOK_INSN
