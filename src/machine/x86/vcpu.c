@@ -219,6 +219,7 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         {UC_HOOK_INSN, UC_CB(vmdl__x86_in_cb), UC_X86_INS_IN},
         {UC_HOOK_INSN, UC_CB(vmdl__x86_out_cb), UC_X86_INS_OUT},
         {UC_HOOK_MEM_UNMAPPED, UC_CB(vmdl__unmapped_cb), 0},
+        {UC_HOOK_TLB_FILL, UC_CB(tlb_fill_cb), 0},
     };
     for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
         uc_err e = hooks[i].type == UC_HOOK_INSN
