@@ -36,6 +36,20 @@ enum vmdl_insn_family {
     VMDL_INSNS_SEAM,      /* SEAMCALL, TDCALL, SEAMRET, SEAMOPS */
 };
 
+/*
+ * x86 MOV to/from DRn (dr = 0..15 as encoded; the guest runs at CPL3 underneath,
+ * so every MOV DR traps).  A read returns the value in *value, a write takes
+ * it from there.  A fault with an error code (#VC) also sets *error_code.
+ * VMDL_FAULT_UNCLAIMED: not this model's access (the machine raises #GP).
+ */
+typedef vmdl_fault (*vmdl_x86_dr_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                     bool write, unsigned dr, uint64_t *value,
+                                     uint64_t *error_code);
+/* The vCPU enters (entering true) or leaves the guest: called around every
+ * stretch it spends in the engine, as VMRUN and #VMEXIT bracket a run. */
+typedef void (*vmdl_world_switch_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                     bool entering);
+
 /* One command-line option of a model (the harness's --NAME [ARG]). */
 struct vmdl_model_option {
     const char *name;     /* without the dashes: "vmx-profile" */
@@ -48,6 +62,7 @@ struct vmdl_model_desc {
     const char *name;
     enum vmdl_arch arch;
     int vendor;           /* x86: "all" attaches it only on this vendor; -1 any */
+    bool not_in_all;      /* a VM type rather than a device: only by name */
     const char *summary;
     const struct vmdl_model_option *options;   /* ends with name NULL; may be NULL */
     /* Create an instance from the harness options and add it to the VM
@@ -70,6 +85,8 @@ struct vmdl_model_desc {
     vmdl_x86_insn_fn insn;           /* x86 VMX or SEAM family */
     const struct vmdl_irqchip_ops *irqchip;   /* at most one per VM */
     const struct vmdl_time_ops *time;
+    vmdl_x86_dr_fn dr;               /* x86 MOV DR (at most one per VM) */
+    vmdl_world_switch_fn world_switch;
 
     /* ---- lifecycle ---- */
     vmdl_reset_fn reset;             /* after every VM reset */

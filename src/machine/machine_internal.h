@@ -61,6 +61,8 @@ struct reset_hook { vmdl_reset_fn fn; void *opaque; };
 struct destroy_hook { vmdl_destroy_fn fn; void *opaque; };
 struct time_hook { const struct vmdl_time_ops *ops; void *opaque; };
 struct insn_handler { vmdl_x86_insn_fn fn; void *opaque; };
+struct dr_handler { vmdl_x86_dr_fn fn; void *opaque; };
+struct switch_hook { vmdl_world_switch_fn fn; void *opaque; };
 struct state_hook {
     char name[32];
     vmdl_state_save_fn save;
@@ -192,6 +194,9 @@ struct vmdl_vm {
     struct destroy_hook destroys[MAX_HANDLERS];
     unsigned nr_destroys;
     struct insn_handler vmx, seam;
+    struct dr_handler dr;
+    struct switch_hook switches[MAX_HANDLERS];
+    unsigned nr_switches;
     struct time_hook times[MAX_HANDLERS];
     unsigned nr_times;
     struct state_hook states[MAX_HANDLERS];
@@ -238,6 +243,10 @@ struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port);
 int vmdl__add_hypercall(struct vmdl_vm *vm, vmdl_hypercall_fn fn, void *opaque);
 int vmdl__add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
 int vmdl__add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);
+int vmdl__set_dr_handler(struct vmdl_vm *vm, vmdl_x86_dr_fn fn, void *opaque);
+int vmdl__add_switch_hook(struct vmdl_vm *vm, vmdl_world_switch_fn fn, void *opaque);
+/* Tell the world-switch hooks that a vCPU enters or leaves the engine. */
+void vmdl__world_switch(struct vmdl_vcpu *v, bool entering);
 int vmdl__add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
                         void *opaque);
 int vmdl__set_insn_handler(struct vmdl_vm *vm, enum vmdl_insn_family family,

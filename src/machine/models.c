@@ -75,7 +75,7 @@ static const struct vmdl_model_desc *find(const char *name, size_t len)
 static int attach_all(struct vmdl_vm *vm, const struct vmdl_model_options *opts)
 {
     for (const struct vmdl_model_desc *const *m = models; *m; m++) {
-        if ((*m)->arch != vmdl_vm_arch(vm) ||
+        if ((*m)->arch != vmdl_vm_arch(vm) || (*m)->not_in_all ||
             ((*m)->vendor >= 0 && (*m)->vendor != (int)vmdl_vm_vendor(vm)))
             continue;
         int err = (*m)->attach(vm, opts);

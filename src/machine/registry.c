@@ -176,6 +176,32 @@ int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaqu
     return vmdl__set_insn_handler(vm, VMDL_INSNS_VMX, fn, opaque);
 }
 
+int vmdl__set_dr_handler(struct vmdl_vm *vm, vmdl_x86_dr_fn fn, void *opaque)
+{
+    if (vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_model: MOV DR handler on a "
+                         "VM that is not x86");
+    if (vm->dr.fn)
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vm_add_model: a MOV DR handler is "
+                         "already attached");
+    vm->dr = (struct dr_handler){fn, opaque};
+    return VMDL_OK;
+}
+
+int vmdl__add_switch_hook(struct vmdl_vm *vm, vmdl_world_switch_fn fn, void *opaque)
+{
+    ADD(vm->switches, vm->nr_switches, ((struct switch_hook){fn, opaque}),
+        "world-switch hooks");
+    return VMDL_OK;
+}
+
+void vmdl__world_switch(struct vmdl_vcpu *v, bool entering)
+{
+    struct vmdl_vm *vm = v->vm;
+    for (unsigned i = 0; i < vm->nr_switches; i++)
+        vm->switches[i].fn(vm->switches[i].opaque, v, entering);
+}
+
 int vmdl__set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
                       void *opaque)
 {
@@ -267,6 +293,8 @@ static int add_model_exclusive(struct vmdl_vm *vm, const struct vmdl_model_desc 
     int err = VMDL_OK;
     if (!err && d->irqchip)
         err = vmdl__set_irqchip(vm, d->irqchip, model);
+    if (!err && d->dr)
+        err = vmdl__set_dr_handler(vm, d->dr, model);
     if (!err && (d->save || d->load))
         err = vmdl__add_state_hook(vm, d->name, d->save, d->load, model);
     return err;
@@ -286,6 +314,8 @@ static int add_model_handlers(struct vmdl_vm *vm, const struct vmdl_model_desc *
         err = vmdl__add_time_hook(vm, d->time, model);
     if (!err && d->reset)
         err = vmdl__add_reset_hook(vm, d->reset, model);
+    if (!err && d->world_switch)
+        err = vmdl__add_switch_hook(vm, d->world_switch, model);
     return err;
 }
 

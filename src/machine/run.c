@@ -208,7 +208,9 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         else if (vm->nr_vcpus == 1)
             vcpu->slice_end = UINT64_MAX;
         bool to_caller = false;
+        vmdl__world_switch(vcpu, true);
         int err = vm->arch_ops->run(vcpu, exit, &to_caller);
+        vmdl__world_switch(vcpu, false);
         if (err)
             return err;
         vcpu->nr_exits++;

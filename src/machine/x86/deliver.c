@@ -90,14 +90,21 @@ int vmdl__x86_deliver(struct vmdl_vcpu *v, unsigned vector, bool has_err,
                      (unsigned long long)rd(v, UC_X86_REG_RSP));
 }
 
-enum emu_result vmdl__x86_raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip)
+enum emu_result vmdl__x86_raise_code(struct vmdl_vcpu *v, vmdl_fault f,
+                                     uint64_t code, uint64_t rip)
 {
     if (f == VMDL_FAULT_NONE)
         return EMU_DONE;
-    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 : 13;
-    if (vmdl__x86_deliver(v, vec, vmdl__x86_has_error_code(vec), 0, rip))
+    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 :
+                   f == VMDL_FAULT_VC ? 29 : 13;
+    if (vmdl__x86_deliver(v, vec, vmdl__x86_has_error_code(vec), code, rip))
         return EMU_TRIPLE;
     return EMU_DONE;
+}
+
+enum emu_result vmdl__x86_raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip)
+{
+    return vmdl__x86_raise_code(v, f, 0, rip);
 }
 
 int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple)

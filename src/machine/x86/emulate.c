@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Emulation of the x86 privileged instructions that trap at CPL3 (#GP):
- * MOV to/from CR, LIDT/LGDT, HLT, CLTS, LMSW, SWAPGS, XSETBV, the TLB/cache
- * no-ops; the instructions Unicorn leaves undefined (RDPMC); and the VMX and
- * SEAM families, handed to the model that serves them or to the caller.
+ * MOV to/from CR and DR (DR: to the model that serves it), LIDT/LGDT, HLT,
+ * CLTS, LMSW, SWAPGS, XSETBV, the TLB/cache no-ops; the instructions Unicorn
+ * leaves undefined (RDPMC); and the VMX and SEAM families, handed to the
+ * model that serves them or to the caller.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,47 @@ static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
     return EMU_DONE;
 }
 
+/* MOV to/from DRn: answered by the model that serves DR accesses (SEV-ES);
+ * without one the #GP stands. */
+static enum emu_result emu_mov_dr(struct vmdl_vcpu *v, const cs_insn *in,
+                                  uint64_t rip)
+{
+    const cs_x86 *x = &in->detail->x86;
+    const struct dr_handler *h = &v->vm->dr;
+    if (!h->fn || x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
+        x->operands[1].type != X86_OP_REG)
+        return EMU_NOT_EMULATED;
+    const char *dst = cs_reg_name(v->vm->cs, x->operands[0].reg);
+    bool to_dr = dst && !strncmp(dst, "dr", 2);
+    const char *drn = to_dr ? dst : cs_reg_name(v->vm->cs, x->operands[1].reg);
+    int idx, size;
+    bool high;
+    if (!drn || strncmp(drn, "dr", 2) ||
+        !vmdl__x86_cs_gpr(v->vm->cs, x->operands[to_dr ? 1 : 0].reg, &idx, &size, &high))
+        return EMU_NOT_EMULATED;
+    unsigned n = (unsigned)atoi(drn + 2);
+    uint64_t val = to_dr ? rd(v, vmdl__x86_gpr_uc[idx]) : 0, code = 0;
+    vmdl_fault f = h->fn(h->opaque, v, to_dr, n, &val, &code);
+    char out[80];
+    snprintf(out, sizeof(out), "dr%u %s 0x%llx%s%s", n, to_dr ? "<-" : "->",
+             (unsigned long long)val, f ? " " : "", f ? vmdl_fault_name(f) : "");
+    vmdl__trace_exit(v, "mov-dr", rip, out);
+    if (f == VMDL_FAULT_UNCLAIMED)
+        return EMU_NOT_EMULATED;
+    if (f)
+        return vmdl__x86_raise_code(v, f, code, rip);
+    if (!to_dr)
+        wr(v, vmdl__x86_gpr_uc[idx], val);
+    vmdl__x86_retire(v, in->size);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_mov(struct vmdl_vcpu *v, const cs_insn *in, uint64_t rip)
+{
+    enum emu_result r = emu_mov_cr(v, in, rip);
+    return r == EMU_NOT_EMULATED ? emu_mov_dr(v, in, rip) : r;
+}
+
 static enum emu_result emu_descriptor_table(struct vmdl_vcpu *v, const cs_insn *in,
                                             uint64_t rip, bool idt)
 {
@@ -193,7 +235,7 @@ static enum emu_result emu_one(struct vmdl_vcpu *v, const cs_insn *in, uint64_t 
     case X86_INS_RDTSC:
     case X86_INS_RDTSCP: return vmdl__x86_emu_rdtsc(v, in);
     case X86_INS_HLT: return emu_hlt(v, in, rip);
-    case X86_INS_MOV: return emu_mov_cr(v, in, rip);
+    case X86_INS_MOV: return emu_mov(v, in, rip);
     case X86_INS_LIDT: return emu_descriptor_table(v, in, rip, true);
     case X86_INS_LGDT: return emu_descriptor_table(v, in, rip, false);
     case X86_INS_CLTS:

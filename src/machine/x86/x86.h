@@ -97,6 +97,9 @@ int vmdl__x86_deliver(struct vmdl_vcpu *v, unsigned vector, bool has_err,
                       uint64_t err, uint64_t return_rip);
 int vmdl__x86_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev);
 enum emu_result vmdl__x86_raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip);
+/* The same with an error code (#VC: the SVM exit code). */
+enum emu_result vmdl__x86_raise_code(struct vmdl_vcpu *v, vmdl_fault f,
+                                     uint64_t code, uint64_t rip);
 /* Deliver what is pending and allowed: 1 delivered, 0 nothing, -1 in an
  * interrupt shadow (one more instruction first).  *triple on failure. */
 int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple);
