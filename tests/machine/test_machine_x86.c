@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "machine_test_util.h"
+#include "virtmodel/model.h"
 
 #define TEST_MSR 0x4B564D00u
 
@@ -315,6 +316,82 @@ static void test_vmx_instruction_decoded_and_routed(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* mov rax, 0x1234; mov dr3, rax; mov rbx, dr3; out 0xe0, al (no device:
+ * an exit to the caller); mov al, bl; out 0xf4, al */
+static const uint8_t mov_dr_code[] = {
+    0x48, 0xB8, 0x34, 0x12, 0, 0, 0, 0, 0, 0, 0x0F, 0x23, 0xD8, 0x0F, 0x21, 0xDB,
+    0xE6, 0xE0, 0x88, 0xD8, 0xE6, 0xF4,
+};
+
+struct dr_model {
+    uint64_t dr3;
+    unsigned calls, enters, exits;
+    bool in;
+};
+
+static vmdl_fault dr_model_access(void *opaque, struct vmdl_vcpu *vcpu, bool write,
+                                  unsigned dr, uint64_t *value, uint64_t *code)
+{
+    (void)vcpu;
+    (void)code;
+    struct dr_model *m = opaque;
+    if (dr != 3)
+        return VMDL_FAULT_UNCLAIMED;
+    m->calls++;
+    if (write)
+        m->dr3 = *value;
+    else
+        *value = m->dr3;
+    return VMDL_FAULT_NONE;
+}
+
+static void dr_model_switch(void *opaque, struct vmdl_vcpu *vcpu, bool entering)
+{
+    (void)vcpu;
+    struct dr_model *m = opaque;
+    assert_int_not_equal(m->in, entering); /* strictly alternating */
+    m->in = entering;
+    if (entering)
+        m->enters++;
+    else
+        m->exits++;
+}
+
+static const struct vmdl_model_desc dr_model_desc = {
+    .name = "dr-test", .arch = VMDL_ARCH_X86_64, .vendor = -1,
+    .dr = dr_model_access, .world_switch = dr_model_switch,
+};
+
+/* MOV DR reaches the model's DR handler (the guest's #GP at CPL3 is
+ * emulated), and a world switch brackets every stretch in the engine: an
+ * exit to the caller is one. At most one DR handler per VM. */
+static void test_mov_dr_routed_and_world_switch(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, mov_dr_code,
+                                      sizeof(mov_dr_code), NULL);
+    assert_non_null(vm);
+    struct dr_model m = {0}, other = {0};
+    assert_int_equal(vmdl_vm_add_model(vm, &dr_model_desc, &m), 0);
+    assert_int_equal(vmdl_vm_add_model(vm, &dr_model_desc, &other), VMDL_ESTATE);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_IO);
+    assert_int_equal(e.u.io.port, 0xE0);
+    assert_int_equal(m.calls, 2);
+    assert_int_equal(m.dr3, 0x1234);
+    assert_false(m.in);
+    assert_int_equal(m.enters, m.exits);
+    unsigned before = m.enters;
+    assert_int_equal(vmdl_vcpu_complete(vmdl_vm_vcpu(vm, 0), 0), 0);
+    e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(e.u.shutdown.status, (0x34 << 1) | 1);
+    assert_true(m.enters > before);
+    assert_int_equal(m.enters, m.exits);
+    assert_int_equal(other.calls + other.enters, 0);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_seamcall_decoded_without_capstone(void **state)
 {
     (void)state;
@@ -534,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_mmio_read_and_write_exits),
         cmocka_unit_test(test_mmio_string_element_exits),
         cmocka_unit_test(test_vmx_instruction_decoded_and_routed),
+        cmocka_unit_test(test_mov_dr_routed_and_world_switch),
         cmocka_unit_test(test_seamcall_decoded_without_capstone),
         cmocka_unit_test(test_hlt_with_interrupts_disabled_ends_cleanly),
         cmocka_unit_test(test_undefined_opcode_without_idt_is_fault_loop),

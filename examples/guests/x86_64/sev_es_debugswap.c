@@ -11,8 +11,8 @@
  *   vc_handle_dr7_write/read do; DR0-3 are shared with the host and, with a
  *   host breakpoint armed, read back as the host's after a world switch.
  *
- * A world switch is forced with an OUT to port 0x80, which no device claims:
- * the access leaves the guest and comes back.
+ * A world switch is forced with an OUT to port 0xE0, which no device claims:
+ * the access exits to the VMM (the harness completes it) and comes back.
  */
 #include "guest.h"
 
@@ -66,7 +66,7 @@ static inline uint64_t read_dr0(void) { uint64_t v; __asm__ volatile("mov %%dr0,
 
 static void world_switch(void)
 {
-    outb(0x80, 0);
+    outb(0xE0, 0);
 }
 
 int main(void)
