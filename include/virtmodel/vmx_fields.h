@@ -5,7 +5,7 @@
  * architectural encoding, its offset in the vmcs12 layout and the VMX
  * feature it depends on.
  *
- * The list itself is data in one file (src/vmx/vmcs12_fields.def); width,
+ * The list itself is data in one file (include/virtmodel/vmcs12_fields.def); width,
  * type, index and access type are derived from the encoding bits:
  *
  *   bit  0      access type   0 full, 1 high (upper 32 bits of a 64-bit field)

@@ -97,7 +97,7 @@ int vmdl_amd_pmu_config_from_cpuid(unsigned family, uint32_t ecx_80000001,
  * 6 (PerfCtrExtCore) or 4 counters; then capped at
  * KVM_MAX_NR_AMD_GP_COUNTERS.
  */
-void amd_pmu_effective(const struct vmdl_amd_pmu_config *cfg,
+void vmdl__amd_pmu_effective(const struct vmdl_amd_pmu_config *cfg,
                        struct amd_pmu_effective *eff)
 {
     memset(eff, 0, sizeof(*eff));
@@ -129,7 +129,7 @@ int vmdl_amd_pmu_cpuid(const struct vmdl_amd_pmu_config *cfg,
     if (err)
         return err;
     struct amd_pmu_effective eff;
-    amd_pmu_effective(cfg, &eff);
+    vmdl__amd_pmu_effective(cfg, &eff);
     memset(out, 0, sizeof(out[0]) * VMDL_AMD_PMU_CPUID_LEAVES);
 
     /* Fn8000_0001 ECX[23] PerfCtrExtCore: only that bit is ours. */
@@ -169,7 +169,7 @@ int vmdl_amd_pmu_create(const struct vmdl_amd_pmu_config *cfg,
     pmu->cfg = *cfg;
     if (!pmu->cfg.family)
         pmu->cfg.family = DEFAULT_FAMILY;
-    amd_pmu_effective(&pmu->cfg, &pmu->eff);
+    vmdl__amd_pmu_effective(&pmu->cfg, &pmu->eff);
     if (sink)
         pmu->sink = *sink;
     vmdl_amd_pmu_creation_reset(pmu);
@@ -212,7 +212,7 @@ const struct vmdl_amd_pmu_config *vmdl_amd_pmu_get_config(const struct vmdl_amd_
     return pmu ? &pmu->cfg : NULL;
 }
 
-uint64_t amd_pmu_counter_valid_mask(const struct vmdl_amd_pmu *pmu)
+uint64_t vmdl__amd_pmu_counter_valid_mask(const struct vmdl_amd_pmu *pmu)
 {
     return pmu->eff.nr ? VMDL_GENMASK(pmu->eff.nr - 1, 0) : 0;
 }
@@ -230,8 +230,8 @@ void vmdl_amd_pmu_creation_reset(struct vmdl_amd_pmu *pmu)
     memset(&pmu->r, 0, sizeof(pmu->r));
     if (pmu->eff.version >= 2 &&
         !(pmu->cfg.quirks & VMDL_AMD_PMU_QUIRK_GLOBAL_CTL_ZERO))
-        pmu->r.global_ctl = amd_pmu_counter_valid_mask(pmu);
-    amd_pmu_recalc(pmu);
+        pmu->r.global_ctl = vmdl__amd_pmu_counter_valid_mask(pmu);
+    vmdl__amd_pmu_recalc(pmu);
 }
 
 /*
@@ -250,7 +250,7 @@ void vmdl_amd_pmu_vm_reset(struct vmdl_amd_pmu *pmu)
     memset(pmu->r.ctr, 0, sizeof(pmu->r.ctr));
     pmu->r.global_ctl = 0;
     pmu->r.global_status = 0;
-    amd_pmu_recalc(pmu);
+    vmdl__amd_pmu_recalc(pmu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -262,7 +262,7 @@ void vmdl_amd_pmu_vm_reset(struct vmdl_amd_pmu *pmu)
  * and OS or USR (KVM gives perf exclude_kernel = !OS, exclude_user = !USR,
  * so with both clear nothing is counted).
  */
-void amd_pmu_recalc(struct vmdl_amd_pmu *pmu)
+void vmdl__amd_pmu_recalc(struct vmdl_amd_pmu *pmu)
 {
     pmu->live = pmu->os_mask = pmu->usr_mask = pmu->branch_mask = 0;
     for (unsigned i = 0; i < pmu->eff.nr; i++) {
@@ -367,7 +367,7 @@ static vmdl_fault decode(const struct vmdl_amd_pmu *pmu, uint32_t index,
                          const struct amd_pmu_msr_desc **out, unsigned *ctr,
                          bool *is_ctl, bool *legacy_off)
 {
-    const struct amd_pmu_msr_desc *d = amd_pmu_msr_lookup(index);
+    const struct amd_pmu_msr_desc *d = vmdl__amd_pmu_msr_lookup(index);
     *legacy_off = false;
     if (!d)
         return VMDL_FAULT_UNCLAIMED;
@@ -458,7 +458,7 @@ vmdl_fault vmdl_amd_pmu_wrmsr(struct vmdl_amd_pmu *pmu, uint32_t index,
         return f;
     if (legacy_off)
         return VMDL_FAULT_NONE; /* dropped */
-    uint64_t valid = amd_pmu_counter_valid_mask(pmu);
+    uint64_t valid = vmdl__amd_pmu_counter_valid_mask(pmu);
     switch (d->kind) {
     case MSR_KIND_CTL:
     case MSR_KIND_CTR:
@@ -493,7 +493,7 @@ vmdl_fault vmdl_amd_pmu_wrmsr(struct vmdl_amd_pmu *pmu, uint32_t index,
         pmu->r.global_status |= value & valid;
         return VMDL_FAULT_NONE;
     }
-    amd_pmu_recalc(pmu);
+    vmdl__amd_pmu_recalc(pmu);
     return VMDL_FAULT_NONE;
 }
 

@@ -33,9 +33,9 @@ struct amd_pmu_msr_desc {
     const char *name;
 };
 
-extern const struct amd_pmu_msr_desc amd_pmu_msr_table[];
-extern const size_t amd_pmu_msr_table_len;
-const struct amd_pmu_msr_desc *amd_pmu_msr_lookup(uint32_t index);
+extern const struct amd_pmu_msr_desc vmdl__amd_pmu_msr_table[];
+extern const size_t vmdl__amd_pmu_msr_table_len;
+const struct amd_pmu_msr_desc *vmdl__amd_pmu_msr_lookup(uint32_t index);
 
 /* The configuration as it takes effect (quirks applied, defaults filled). */
 struct amd_pmu_effective {
@@ -46,7 +46,7 @@ struct amd_pmu_effective {
     unsigned cpuid_nr;     /* EBX[3:0] as published */
 };
 
-void amd_pmu_effective(const struct vmdl_amd_pmu_config *cfg,
+void vmdl__amd_pmu_effective(const struct vmdl_amd_pmu_config *cfg,
                        struct amd_pmu_effective *eff);
 
 /* Architectural registers: the exported state. */
@@ -63,14 +63,14 @@ struct vmdl_amd_pmu {
     struct vmdl_pmi_sink sink;
     struct amd_pmu_regs r;
     uint64_t pmis;
-    /* Derived from r by amd_pmu_recalc(); never exported. */
+    /* Derived from r by vmdl__amd_pmu_recalc(); never exported. */
     uint32_t live;         /* counters that may count */
     uint32_t os_mask;      /* live & OS */
     uint32_t usr_mask;     /* live & USR */
     uint32_t branch_mask;  /* live & counting branches */
 };
 
-void amd_pmu_recalc(struct vmdl_amd_pmu *pmu);
-uint64_t amd_pmu_counter_valid_mask(const struct vmdl_amd_pmu *pmu);
+void vmdl__amd_pmu_recalc(struct vmdl_amd_pmu *pmu);
+uint64_t vmdl__amd_pmu_counter_valid_mask(const struct vmdl_amd_pmu *pmu);
 
 #endif

@@ -79,7 +79,7 @@ int vmdl_amd_pmu_load(struct vmdl_amd_pmu *pmu, const void *blob, size_t len)
     t.global_status = vmdl_blob_get_u64(&r);
     uint64_t pmis = vmdl_blob_get_u64(&r);
 
-    uint64_t valid = amd_pmu_counter_valid_mask(pmu);
+    uint64_t valid = vmdl__amd_pmu_counter_valid_mask(pmu);
     for (unsigned i = 0; i < VMDL_AMD_PMU_MAX_COUNTERS && !r.err; i++) {
         if (t.ctl[i] & VMDL_AMD_EVTSEL_RESERVED)
             vmdl_blob_reject(&r, "reserved event-select bits set");
@@ -98,6 +98,6 @@ int vmdl_amd_pmu_load(struct vmdl_amd_pmu *pmu, const void *blob, size_t len)
 
     pmu->r = t;
     pmu->pmis = pmis;
-    amd_pmu_recalc(pmu);
+    vmdl__amd_pmu_recalc(pmu);
     return VMDL_OK;
 }

@@ -12,28 +12,31 @@
  * the guest needs for it (AMD APM vol. 2 13.2.1-13.2.3; Linux
  * msr-index.h; KVM get_gp_pmc_amd / amd_is_valid_msr).
  */
-const struct amd_pmu_msr_desc amd_pmu_msr_table[] = {
-    { VMDL_MSR_K7_EVNTSEL0, VMDL_MSR_K7_EVNTSEL0 + 3,
-      MSR_KIND_CTL, 1, NEED_LEGACY, "K7 PERF_CTL0-3" },
-    { VMDL_MSR_K7_PERFCTR0, VMDL_MSR_K7_PERFCTR0 + 3,
-      MSR_KIND_CTR, 1, NEED_LEGACY, "K7 PERF_CTR0-3" },
-    { VMDL_MSR_F15H_PERF_CTL0,
-      VMDL_MSR_F15H_PERF_CTL0 + 2 * VMDL_AMD_PMU_MAX_COUNTERS - 1,
-      MSR_KIND_PAIR, 2, NEED_CORE, "core PERF_CTL/PERF_CTR pairs" },
-    { VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS,
-      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS,
-      MSR_KIND_GSTATUS, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS" },
-    { VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_CTL, VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_CTL,
-      MSR_KIND_GCTL, 0, NEED_V2, "PERF_CNTR_GLOBAL_CTL" },
-    { VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CLR,
-      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CLR,
-      MSR_KIND_GCLR, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_CLR" },
-    { VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,
-      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,
-      MSR_KIND_GSET, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_SET" },
-};
-const size_t amd_pmu_msr_table_len = sizeof(amd_pmu_msr_table) /
-                                     sizeof(amd_pmu_msr_table[0]);
+#define AMD_PMU_MSRS(X)                                                      \
+    X(VMDL_MSR_K7_EVNTSEL0, VMDL_MSR_K7_EVNTSEL0 + 3,                        \
+      MSR_KIND_CTL, 1, NEED_LEGACY, "K7 PERF_CTL0-3")                          \
+    X(VMDL_MSR_K7_PERFCTR0, VMDL_MSR_K7_PERFCTR0 + 3,                        \
+      MSR_KIND_CTR, 1, NEED_LEGACY, "K7 PERF_CTR0-3")                          \
+    X(VMDL_MSR_F15H_PERF_CTL0,                                               \
+      VMDL_MSR_F15H_PERF_CTL0 + 2 * VMDL_AMD_PMU_MAX_COUNTERS - 1,           \
+      MSR_KIND_PAIR, 2, NEED_CORE, "core PERF_CTL/PERF_CTR pairs")             \
+    X(VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS,                                \
+      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS,                                \
+      MSR_KIND_GSTATUS, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS")                 \
+    X(VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_CTL, VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_CTL, \
+      MSR_KIND_GCTL, 0, NEED_V2, "PERF_CNTR_GLOBAL_CTL")                       \
+    X(VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CLR,                            \
+      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CLR,                            \
+      MSR_KIND_GCLR, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_CLR")                \
+    X(VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,                            \
+      VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,                            \
+      MSR_KIND_GSET, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_SET")
+
+#define AMD_PMU_DESC(first, last, kind, stride, need, name) \
+    {first, last, kind, stride, need, name},
+const struct amd_pmu_msr_desc vmdl__amd_pmu_msr_table[] = {AMD_PMU_MSRS(AMD_PMU_DESC)};
+const size_t vmdl__amd_pmu_msr_table_len = sizeof(vmdl__amd_pmu_msr_table) /
+                                     sizeof(vmdl__amd_pmu_msr_table[0]);
 
 /*
  * Events (AMD PPR for family 17h/19h, "Core Performance Monitor Counters";
@@ -68,36 +71,28 @@ const struct vmdl_amd_pmu_event *vmdl_amd_pmu_event_of(uint64_t evtsel)
     return NULL;
 }
 
-/* Ranges for handler registration, derived from the MSR table. */
-static struct vmdl_amd_pmu_msr_range range_cache[sizeof(amd_pmu_msr_table) /
-                                                 sizeof(amd_pmu_msr_table[0])];
-static _Atomic int range_ready;
+/* Ranges for handler registration: the same rows, as a constant (no lazy
+ * cache shared between threads). */
+#define AMD_PMU_RANGE(first, last, kind, stride, need, name) {first, last, name},
+static const struct vmdl_amd_pmu_msr_range ranges[] = {AMD_PMU_MSRS(AMD_PMU_RANGE)};
 
 const struct vmdl_amd_pmu_msr_range *vmdl_amd_pmu_msr_ranges(size_t *count)
 {
-    if (!range_ready) {
-        for (size_t i = 0; i < amd_pmu_msr_table_len; i++) {
-            range_cache[i].first = amd_pmu_msr_table[i].first;
-            range_cache[i].last = amd_pmu_msr_table[i].last;
-            range_cache[i].name = amd_pmu_msr_table[i].name;
-        }
-        range_ready = 1;
-    }
     if (count)
-        *count = amd_pmu_msr_table_len;
-    return range_cache;
+        *count = sizeof(ranges) / sizeof(ranges[0]);
+    return ranges;
 }
 
-const struct amd_pmu_msr_desc *amd_pmu_msr_lookup(uint32_t index)
+const struct amd_pmu_msr_desc *vmdl__amd_pmu_msr_lookup(uint32_t index)
 {
-    for (size_t i = 0; i < amd_pmu_msr_table_len; i++)
-        if (index >= amd_pmu_msr_table[i].first &&
-            index <= amd_pmu_msr_table[i].last)
-            return &amd_pmu_msr_table[i];
+    for (size_t i = 0; i < vmdl__amd_pmu_msr_table_len; i++)
+        if (index >= vmdl__amd_pmu_msr_table[i].first &&
+            index <= vmdl__amd_pmu_msr_table[i].last)
+            return &vmdl__amd_pmu_msr_table[i];
     return NULL;
 }
 
 bool vmdl_amd_pmu_owns_msr(uint32_t index)
 {
-    return amd_pmu_msr_lookup(index) != NULL;
+    return vmdl__amd_pmu_msr_lookup(index) != NULL;
 }

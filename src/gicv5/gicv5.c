@@ -78,7 +78,7 @@ static void pcpu_reset(struct gv5_pcpu *p)
     p->hfgitr = vmdl_gicv5_fgt_defined(FGT_I);
 }
 
-void gv5_vcpu_reset(struct vmdl_gicv5 *g, struct gv5_vcpu *v)
+void vmdl__gv5_vcpu_reset(struct vmdl_gicv5 *g, struct gv5_vcpu *v)
 {
     struct gv5_irq *irqs = v->irqs;
     int pcpu = v->pcpu;
@@ -176,7 +176,7 @@ int vmdl_gicv5_create(const struct vmdl_gicv5_config *cfg,
         if (!g->vcpus[i].irqs)
             goto nomem;
         g->vcpus[i].pcpu = -1;
-        gv5_vcpu_reset(g, &g->vcpus[i]);
+        vmdl__gv5_vcpu_reset(g, &g->vcpus[i]);
     }
     for (unsigned i = 0; i < np; i++)
         pcpu_reset(&g->pcpus[i]);
@@ -404,7 +404,7 @@ int vmdl_gicv5_reset(struct vmdl_gicv5 *g)
     for (unsigned i = 0; i < g->nr_vcpus; i++) {
         if (g->vcpus[i].pcpu >= 0)
             vmdl_gicv5_vcpu_put(g, i, false);
-        gv5_vcpu_reset(g, &g->vcpus[i]);
+        vmdl__gv5_vcpu_reset(g, &g->vcpus[i]);
     }
     for (unsigned i = 0; i < g->nr_pcpus; i++)
         pcpu_reset(&g->pcpus[i]);

@@ -89,6 +89,6 @@ static inline struct gv5_irq *gv5_irq(const struct vmdl_gicv5 *g,
                           gv5_once_ = 1;                                      \
                  gv5_once_; gv5_once_ = 0)
 
-void gv5_vcpu_reset(struct vmdl_gicv5 *g, struct gv5_vcpu *v);
+void vmdl__gv5_vcpu_reset(struct vmdl_gicv5 *g, struct gv5_vcpu *v);
 
 #endif

@@ -161,7 +161,7 @@ int vmdl_gicv5_import(struct vmdl_gicv5 *g, const void *blob, size_t len)
     for (unsigned c = 0; c < g->nr_vcpus; c++) {
         struct gv5_vcpu *v = &g->vcpus[c];
         struct vmdl_gicv5_stats keep = v->st;
-        gv5_vcpu_reset(g, v);
+        vmdl__gv5_vcpu_reset(g, v);
         v->vmcr = st[c].v.vmcr;
         v->apr = st[c].v.apr;
         v->icsr = st[c].v.icsr;

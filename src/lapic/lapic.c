@@ -235,17 +235,17 @@ static int accept_irq(struct vmdl_lapic *a, unsigned dm, unsigned vec,
 
 void vmdl_lapic_error(struct vmdl_lapic *a, uint32_t bit)
 {
-    static _Thread_local int depth;
     if (a->bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR)
         return;
     a->esr_pending |= bit;
     /* An LVT error entry with an illegal vector would report itself
-     * forever; deliver at most one level deep. */
-    if (depth)
+     * forever; deliver at most one level deep (per APIC: no state is shared
+     * between VMs or threads). */
+    if (a->error_depth)
         return;
-    depth++;
+    a->error_depth++;
     vmdl_lapic_local_deliver(a, VMDL_LAPIC_LVT_ERROR);
-    depth--;
+    a->error_depth--;
 }
 
 int vmdl_lapic_local_deliver(struct vmdl_lapic *a, unsigned lvt_offset)

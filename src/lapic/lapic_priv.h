@@ -66,6 +66,7 @@ struct vmdl_lapic {
     uint32_t initial_id;           /* vcpu_id: x2APIC ID, xAPIC ID at reset */
     uint64_t apic_base;
     uint32_t esr_pending;          /* errors since the last ESR write */
+    unsigned error_depth;          /* LVT error delivery in progress (lapic.c) */
     /* timer */
     uint64_t now;                  /* virtual time (instructions) */
     uint64_t timer_start;

@@ -14,21 +14,21 @@
 #include "virtmodel/error.h"
 #include "tdx/tdx_internal.h"
 
-const uint16_t tdx_elem_base[VMDL_TDX_NR_FIELDS] = {
+const uint16_t vmdl__tdx_elem_base[VMDL_TDX_NR_FIELDS] = {
 #define X(name, id, nf, ne, def) \
     (uint16_t)(offsetof(struct tdx_layout, name) / sizeof(uint64_t)),
     VMDL_TDX_FIELD_TABLE(X)
 #undef X
 };
 
-void tdx_store_defaults(struct tdx_store *s)
+void vmdl__tdx_store_defaults(struct tdx_store *s)
 {
     memset(s, 0, sizeof(*s));
     for (unsigned i = 0; i < VMDL_TDX_NR_FIELDS; i++) {
         s->flags[i] = TDX_F_PRESENT | TDX_F_READABLE;
         uint64_t mask = vmdl_tdx_fid_elem_mask(vmdl_tdx_field(i)->base_id);
         for (unsigned k = 0; k < vmdl_tdx_field_elems(i); k++)
-            s->v[tdx_elem_base[i] + k] = vmdl_tdx_field(i)->def & mask;
+            s->v[vmdl__tdx_elem_base[i] + k] = vmdl_tdx_field(i)->def & mask;
     }
 }
 
@@ -130,7 +130,7 @@ void vmdl_tdx_set_guest_mem(struct vmdl_tdx *m, const struct vmdl_guest_mem *mem
         m->mem = *mem;
 }
 
-bool tdx_readable(const struct vmdl_tdx *m, unsigned f)
+bool vmdl__tdx_readable(const struct vmdl_tdx *m, unsigned f)
 {
     return (m->s.flags[f] & (TDX_F_PRESENT | TDX_F_READABLE)) ==
            (TDX_F_PRESENT | TDX_F_READABLE);
@@ -141,7 +141,7 @@ static uint64_t next_readable(const struct vmdl_tdx *m, unsigned f,
                               unsigned elem)
 {
     for (; f < VMDL_TDX_NR_FIELDS; f++, elem = 0)
-        if (tdx_readable(m, f) && elem < vmdl_tdx_field_elems(f))
+        if (vmdl__tdx_readable(m, f) && elem < vmdl_tdx_field_elems(f))
             return vmdl_tdx_field(f)->base_id + elem;
     return VMDL_TDX_FID_NA;
 }
@@ -180,7 +180,7 @@ static uint64_t sys_rd(struct vmdl_tdx *m, unsigned lp, uint64_t id,
         return VMDL_TDX_METADATA_FIELD_ID_INCORRECT;
     if (!(m->s.flags[f] & TDX_F_READABLE))
         return VMDL_TDX_METADATA_FIELD_NOT_READABLE;
-    *r8 = m->s.v[tdx_elem_base[f] + elem] & vmdl_tdx_fid_elem_mask(base);
+    *r8 = m->s.v[vmdl__tdx_elem_base[f] + elem] & vmdl_tdx_fid_elem_mask(base);
     *rdx = next_readable(m, (unsigned)f, elem + 1);
     return VMDL_TDX_SUCCESS;
 }
@@ -232,7 +232,7 @@ int vmdl_tdx_seamcall(struct vmdl_tdx *m, unsigned lp,
         regs->rax = sys_rd(m, lp, regs->rdx, &regs->r8, &regs->rdx);
         break;
     case VMDL_TDH_SYS_RDALL:
-        regs->rax = tdx_sys_rdall(m, lp, regs->rdx, &regs->r8);
+        regs->rax = vmdl__tdx_sys_rdall(m, lp, regs->rdx, &regs->r8);
         break;
     default:
         /* Leaves outside this model (TDH.SYS.CONFIG, TDH.MNG.*, ...). */
@@ -297,7 +297,7 @@ int vmdl_tdx_export(const struct vmdl_tdx *m, uint8_t **blob, size_t *len)
         vmdl_blob_put_u8(&w, m->s.flags[f]);
         vmdl_blob_put_u16(&w, (uint16_t)vmdl_tdx_field_elems(f));
         for (unsigned k = 0; k < vmdl_tdx_field_elems(f); k++)
-            vmdl_blob_put_u64(&w, m->s.v[tdx_elem_base[f] + k]);
+            vmdl_blob_put_u64(&w, m->s.v[vmdl__tdx_elem_base[f] + k]);
     }
     return vmdl_blob_finish(&w, blob, len);
 }
@@ -332,7 +332,7 @@ int vmdl_tdx_import(struct vmdl_tdx *m, const void *blob, size_t len)
             uint64_t v = vmdl_blob_get_u64(&r);
             if (v & ~mask)
                 vmdl_blob_reject(&r, "element value wider than its field");
-            t.s.v[tdx_elem_base[f] + k] = v;
+            t.s.v[vmdl__tdx_elem_base[f] + k] = v;
         }
     }
     if (t.state > VMDL_TDX_SYSINIT_DONE)

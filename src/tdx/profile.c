@@ -241,7 +241,7 @@ static int do_base(struct parser *p, const char *name)
         memcpy(keep_name.name, p->s->name, sizeof(keep_name.name));
         struct parser sub = {.origin = builtins[i].name, .depth = p->depth + 1,
                              .s = p->s};
-        tdx_store_defaults(p->s);
+        vmdl__tdx_store_defaults(p->s);
         int err = parse_text(&sub, builtins[i].text, strlen(builtins[i].text));
         if (err)
             return err;
@@ -337,7 +337,7 @@ static int do_field(struct parser *p, char *rest)
     if (!(p->s->flags[f] & TDX_F_PRESENT))
         return perr(p, "%s is absent: add 'present %s' first",
                     vmdl_tdx_field(f)->name, vmdl_tdx_field(f)->name);
-    p->s->v[tdx_elem_base[f] + elem] = v;
+    p->s->v[vmdl__tdx_elem_base[f] + elem] = v;
     return VMDL_OK;
 }
 
@@ -461,7 +461,7 @@ int vmdl_tdx_profile_parse(const char *text, size_t len, const char *origin,
     struct vmdl_tdx_profile *prof = malloc(sizeof(*prof));
     if (!prof)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_tdx_profile_parse: out of memory");
-    tdx_store_defaults(&prof->s);
+    vmdl__tdx_store_defaults(&prof->s);
     struct parser p = {.origin = origin ? origin : "<profile>", .s = &prof->s};
     int err = parse_text(&p, text, len);
     if (err) {
@@ -558,7 +558,7 @@ int vmdl_tdx_profile_get(const struct vmdl_tdx_profile *p, unsigned field,
         *value = 0;
         return VMDL_ENOENT;
     }
-    *value = p->s.v[tdx_elem_base[field] + elem];
+    *value = p->s.v[vmdl__tdx_elem_base[field] + elem];
     return VMDL_OK;
 }
 

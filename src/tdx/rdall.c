@@ -30,11 +30,11 @@ static uint64_t pos_id(struct pos p)
 /* The next readable field after p (the first one when p.f < 0). */
 static struct pos next_field(const struct vmdl_tdx *m, struct pos p)
 {
-    if (p.f >= 0 && tdx_readable(m, (unsigned)p.f) &&
+    if (p.f >= 0 && vmdl__tdx_readable(m, (unsigned)p.f) &&
         p.fi + 1 < vmdl_tdx_field((unsigned)p.f)->nr_fields)
         return (struct pos){p.f, p.fi + 1};
     for (unsigned f = (unsigned)(p.f + 1); f < VMDL_TDX_NR_FIELDS; f++)
-        if (tdx_readable(m, f))
+        if (vmdl__tdx_readable(m, f))
             return (struct pos){(int)f, 0};
     return (struct pos){-1, 0};
 }
@@ -62,7 +62,7 @@ static bool sequential(struct pos a, struct pos b)
            vmdl_tdx_fid_elem_size_code(ia) == vmdl_tdx_fid_elem_size_code(ib);
 }
 
-uint64_t tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
+uint64_t vmdl__tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
                        uint32_t size, uint64_t *next, uint32_t *len)
 {
     *next = VMDL_TDX_FID_NA;
@@ -101,10 +101,10 @@ uint64_t tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
         enum { NO_SPACE, EMPTY, DONE } st = NO_SPACE;
         uint64_t header = 0;
         while (rem >= nelem(cur.f) * 8u) {
-            bool ok = tdx_readable(m, (unsigned)cur.f);
+            bool ok = vmdl__tdx_readable(m, (unsigned)cur.f);
             if (ok) {
                 unsigned n = nelem(cur.f);
-                const uint64_t *v = &m->s.v[tdx_elem_base[cur.f] + cur.fi * n];
+                const uint64_t *v = &m->s.v[vmdl__tdx_elem_base[cur.f] + cur.fi * n];
                 for (unsigned k = 0; k < n; k++)
                     put64(seq + 8 + 8 * (idx + k), v[k]);
                 if (!nfields)
@@ -141,7 +141,7 @@ uint64_t tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
     return status;
 }
 
-uint64_t tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
+uint64_t vmdl__tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
                        uint64_t *r8)
 {
     uint64_t start = *r8;
@@ -160,7 +160,7 @@ uint64_t tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
         start &= ~(UINT64_C(7) << VMDL_TDX_FID_CONTEXT_SHIFT);
     uint32_t len = 0;
     uint64_t next;
-    uint64_t st = tdx_dump_list(m, start, page, sizeof(page), &next, &len);
+    uint64_t st = vmdl__tdx_dump_list(m, start, page, sizeof(page), &next, &len);
     if (len && vmdl_guest_write(&m->mem, gpa, page, len))
         return VMDL_TDX_OPERAND_INVALID | VMDL_TDX_OPERAND_RDX;
     *r8 = next;

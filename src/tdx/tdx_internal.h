@@ -18,7 +18,7 @@ struct tdx_layout {
 };
 #define TDX_TOTAL_ELEMS (sizeof(struct tdx_layout) / sizeof(uint64_t))
 
-extern const uint16_t tdx_elem_base[VMDL_TDX_NR_FIELDS];
+extern const uint16_t vmdl__tdx_elem_base[VMDL_TDX_NR_FIELDS];
 
 #define TDX_F_PRESENT  1u
 #define TDX_F_READABLE 2u
@@ -50,19 +50,19 @@ static inline bool tdx_is_null_id(uint64_t id)
 }
 
 /* Present and host-readable. */
-bool tdx_readable(const struct vmdl_tdx *m, unsigned f);
+bool vmdl__tdx_readable(const struct vmdl_tdx *m, unsigned f);
 
 /* The TDH.SYS.RDALL leaf (after the module-loaded and leaf checks). */
-uint64_t tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
+uint64_t vmdl__tdx_sys_rdall(struct vmdl_tdx *m, unsigned lp, uint64_t gpa,
                        uint64_t *r8);
 
 /* TDH.SYS.RDALL's list builder, with the buffer size as a parameter (the
  * leaf uses VMDL_TDX_RDALL_PAGE; tests use small sizes to reach overflow).
  * Returns the status; *len = bytes of buf written (0: none). */
-uint64_t tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
+uint64_t vmdl__tdx_dump_list(const struct vmdl_tdx *m, uint64_t start, uint8_t *buf,
                        uint32_t size, uint64_t *next, uint32_t *len);
 
 /* Every entry present and readable, every element at its default. */
-void tdx_store_defaults(struct tdx_store *s);
+void vmdl__tdx_store_defaults(struct tdx_store *s);
 
 #endif

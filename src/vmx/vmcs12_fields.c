@@ -31,7 +31,7 @@
 enum {
 #define F(name, enc, off, feat, kvm) VMDL_FID_##name,
 #define F64(name, enc, off, feat, kvm) VMDL_FID_##name, VMDL_FID_##name##_HIGH,
-#include "vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
     VMDL_FID_COUNT
@@ -45,7 +45,7 @@ enum {
 #define F64(name, enc, off, feat, kvm)                                        \
     _Static_assert((((enc) >> 13) & 3) == 1 && ((enc) & 0x9001) == 0,        \
                    #name ": F64() needs a 64-bit full encoding");
-#include "vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
 
@@ -61,7 +61,7 @@ static const struct vmdl_vmcs_field fields[VMDL_FID_COUNT] = {
 #define F64(name, enc, off, feat, kvm)                         \
     {(enc), (off), VMDL_VMXF_##feat, KVM_##kvm, #name},        \
     {(enc) | 1, (off) + 4, VMDL_VMXF_##feat, KVM_##kvm, #name "_HIGH"},
-#include "vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
 };
@@ -76,7 +76,7 @@ static const struct vmdl_vmcs_field fields[VMDL_FID_COUNT] = {
     _Static_assert(ROL16_6(enc) < ROL16_TABLE_SIZE, #name " beyond the ROL16 table");
 #define F64(name, enc, off, feat, kvm)                                        \
     _Static_assert(ROL16_6((enc) | 1) < ROL16_TABLE_SIZE, #name " beyond the ROL16 table");
-#include "vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
 
@@ -88,7 +88,7 @@ static const uint8_t rol16_table[ROL16_TABLE_SIZE] = {
 #define F64(name, enc, off, feat, kvm)                  \
     [ROL16_6(enc)] = VMDL_FID_##name + 1,               \
     [ROL16_6((enc) | 1)] = VMDL_FID_##name##_HIGH + 1,
-#include "vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
 };

@@ -27,6 +27,9 @@ struct vmdl_vmx {
     uint16_t ar_first, ar_last; /* GUEST_ES_AR_BYTES..GUEST_TR_AR_BYTES */
     uint16_t err_offset;        /* VM_INSTRUCTION_ERROR in vmcs12 */
     uint8_t cache[VMDL_VMCS12_SIZE];
+    /* VMPTRLD reads the new region here first, so that a failed read leaves
+     * the current VMCS untouched (per vCPU: nothing shared between threads). */
+    uint8_t incoming[VMDL_VMCS12_SIZE];
 };
 
 /* ---- small helpers ---- */
@@ -347,11 +350,10 @@ static int do_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     if ((h & 0x7fffffffu) != revision(vmx) ||
         (shadow && !vmdl_vmx_model_has(vmx->model, VMDL_VMXF_SHADOW_VMCS)))
         return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
-    static _Thread_local uint8_t region[VMDL_VMCS12_SIZE];
-    if (vmdl_guest_read(&vmx->mem, ptr, region, sizeof(region)))
+    if (vmdl_guest_read(&vmx->mem, ptr, vmx->incoming, sizeof(vmx->incoming)))
         return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
     writeback(vmx);
-    memcpy(vmx->cache, region, sizeof(region));
+    memcpy(vmx->cache, vmx->incoming, sizeof(vmx->incoming));
     vmx->current = ptr;
     return succeed(res);
 }

@@ -1246,12 +1246,12 @@ static void test_rdall_overflow_resume(void **state)
     uint64_t next = 0;
     uint32_t len = 99;
     /* Too small for anything. */
-    assert_int_equal(tdx_dump_list(m, fid("NUM_CMRS"), buf, 23, &next, &len),
+    assert_int_equal(vmdl__tdx_dump_list(m, fid("NUM_CMRS"), buf, 23, &next, &len),
                      VMDL_TDX_METADATA_LIST_OVERFLOW);
     assert_int_equal(next, fid("NUM_CMRS"));
     assert_int_equal(len, 0);
     /* Starting on an unreadable field: its sequence is empty, skipped. */
-    assert_int_equal(tdx_dump_list(m, fid("CMR_BASE") + 3, buf, 4096, &next, &len),
+    assert_int_equal(vmdl__tdx_dump_list(m, fid("CMR_BASE") + 3, buf, 4096, &next, &len),
                      VMDL_TDX_SUCCESS);
     uint64_t h = 0;
     for (int i = 0; i < 8; i++)
@@ -1267,7 +1267,7 @@ static void test_rdall_overflow_resume(void **state)
         uint64_t start = NA;
         unsigned calls = 0;
         for (;;) {
-            uint64_t st = tdx_dump_list(m, start, buf, size, &next, &len);
+            uint64_t st = vmdl__tdx_dump_list(m, start, buf, size, &next, &len);
             calls++;
             assert_true(len <= size);
             assert_int_equal(vmdl_tdx_md_list_walk(buf, len, collect_fn, &c), 0);

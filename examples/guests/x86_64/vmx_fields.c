@@ -42,7 +42,7 @@ struct field {
 static const struct field fields[] = {
 #define F(name, enc, off, feat, kvm) {(enc), #name},
 #define F64(name, enc, off, feat, kvm) {(enc), #name}, {(enc) | 1, #name "_HIGH"},
-#include "../../../src/vmx/vmcs12_fields.def"
+#include "virtmodel/vmcs12_fields.def"
 #undef F
 #undef F64
 };
