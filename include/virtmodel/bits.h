@@ -6,6 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define VMDL_BIT(n) (UINT64_C(1) << (n))
 /* Mask of bits hi..lo inclusive, e.g. VMDL_GENMASK(47, 0). */
 #define VMDL_GENMASK(hi, lo) \
@@ -74,4 +78,7 @@ static inline bool vmdl_is_canonical48(uint64_t va)
     return vmdl_sign_extend(va, 48) == va;
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif

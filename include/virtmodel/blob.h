@@ -21,6 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define VMDL_BLOB_HEADER_SIZE 16
 #define VMDL_BLOB_MAGIC(a, b, c, d)                                      \
     ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) |      \
@@ -84,4 +88,7 @@ int vmdl_blob_close(struct vmdl_blob_reader *r);
 /* CRC-32 (IEEE) of a buffer, chainable: start with crc = 0. */
 uint32_t vmdl_crc32(uint32_t crc, const void *buf, size_t len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

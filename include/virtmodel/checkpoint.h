@@ -26,6 +26,10 @@
 
 #include "virtmodel/machine.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define VMDL_CHECKPOINT_VERSION 1
 
 int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
@@ -39,4 +43,7 @@ int vmdl_vm_checkpoint_read(struct vmdl_vm *vm, const char *path);
  */
 uint32_t vmdl_vm_state_digest(struct vmdl_vm *vm);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

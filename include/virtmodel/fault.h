@@ -9,6 +9,10 @@
 #ifndef VIRTMODEL_FAULT_H
 #define VIRTMODEL_FAULT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum vmdl_fault {
     VMDL_FAULT_NONE = 0,        /* access completed */
     VMDL_FAULT_UD = 6,          /* x86 #UD */
@@ -22,4 +26,7 @@ typedef enum vmdl_fault {
 
 const char *vmdl_fault_name(vmdl_fault f);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct vmdl_guest_mem {
     /* Return 0 on success, a negative vmdl_err when gpa..gpa+len is not RAM. */
     int (*read)(void *opaque, uint64_t gpa, void *buf, size_t len);
@@ -40,4 +44,7 @@ static inline int vmdl_guest_write(const struct vmdl_guest_mem *m,
     return m->write(m->opaque, gpa, buf, len);
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif
