@@ -106,37 +106,6 @@ struct vmdl_napicv_stats {
 int vmdl_napicv_get_stats(const struct vmdl_napicv *n,
                           struct vmdl_napicv_stats *st);
 
-/*
- * The steps of KVM's selftest x86/vmx_apicv_updates_test, run on one APIC
- * with APICv, under behaviour b.  Every observation L1 makes is recorded;
- * `passed` says whether all of the selftest's assertions held and
- * `first_failure` names the first that did not.
- */
-struct vmdl_napicv_scenario {
-    enum vmdl_napicv_behaviour behaviour;
-    bool inhibited_in_l1;          /* APICv inhibited by the modified ID */
-    unsigned good_ipis_1;          /* after L1's first self-IPI: 1 */
-    uint16_t svi_at_launch;        /* vmcs01 SVI at VMLAUNCH */
-    struct vmdl_vmcs_apicv vmcs01_while_l2; /* after L2's x2APIC switch */
-    unsigned pending_while_l2;     /* VMDL_NAPICV_PEND_* then */
-    bool x2apic_after_exit1;
-    struct vmdl_vmcs_apicv vmcs01_after_exit1;
-    unsigned bad_ipis;             /* ICR scribble delivered (must be 0) */
-    bool isr_before_eoi;           /* vector 0xE0 in ISR (must be set) */
-    bool isr_after_eoi;            /* ... after L1's EOI (must be clear) */
-    bool eoi_virtualized;          /* the EOI went through virtual EOI */
-    bool x2apic_after_exit2;       /* must be false */
-    unsigned good_ipis_2;          /* must be 2 */
-    bool isr_final_before_eoi, isr_final_after_eoi;
-    bool passed;
-    char first_failure[96];
-    struct vmdl_napicv_stats stats;
-};
-#define VMDL_NAPICV_GOOD_VECTOR 0xE0
-#define VMDL_NAPICV_BAD_VECTOR 0xF0
-int vmdl_napicv_run_selftest_scenario(enum vmdl_napicv_behaviour b,
-                                      struct vmdl_napicv_scenario *out);
-
 #ifdef __cplusplus
 }
 #endif

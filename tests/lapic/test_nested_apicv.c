@@ -3,6 +3,7 @@
  * the vmx_apicv_updates_test scenario under each behaviour. */
 #include "util.h"
 
+#include "napicv_scenario.h"
 #include "virtmodel/lapic_nested.h"
 
 static struct vmdl_napicv *mk(enum vmdl_napicv_behaviour b)
@@ -138,7 +139,7 @@ static void test_errors(void **state)
     assert_int_equal(vmdl_napicv_get_vmcs(n, 3, &v), VMDL_EINVAL);
     assert_int_equal(vmdl_napicv_attach_lapic(n, NULL), VMDL_EINVAL);
     assert_int_equal(vmdl_napicv_refresh_apicv(NULL, true, 0), VMDL_EINVAL);
-    assert_int_equal(vmdl_napicv_run_selftest_scenario(0, NULL), VMDL_EINVAL);
+    assert_int_equal(napicv_run_selftest_scenario(0, NULL), VMDL_EINVAL);
     vmdl_napicv_destroy(n);
 }
 
@@ -165,8 +166,8 @@ static void test_attach_lapic_routes_updates(void **state)
 static void test_scenario_immediate(void **state)
 {
     (void)state;
-    struct vmdl_napicv_scenario s;
-    assert_int_equal(vmdl_napicv_run_selftest_scenario(VMDL_NAPICV_IMMEDIATE, &s), 0);
+    struct napicv_scenario s;
+    assert_int_equal(napicv_run_selftest_scenario(VMDL_NAPICV_IMMEDIATE, &s), 0);
     assert_true(s.inhibited_in_l1);
     assert_int_equal(s.good_ipis_1, 1);
     assert_int_equal(s.svi_at_launch, 0); /* in vISR, not in SVI */
@@ -195,8 +196,8 @@ static void test_scenario_immediate(void **state)
 static void test_scenario_deferred_quirk(void **state)
 {
     (void)state;
-    struct vmdl_napicv_scenario s;
-    assert_int_equal(vmdl_napicv_run_selftest_scenario(VMDL_NAPICV_DEFERRED_QUIRK, &s), 0);
+    struct napicv_scenario s;
+    assert_int_equal(napicv_run_selftest_scenario(VMDL_NAPICV_DEFERRED_QUIRK, &s), 0);
     assert_true(s.inhibited_in_l1);
     assert_int_equal(s.good_ipis_1, 1);
     /* while L2 ran, vmcs01 still had L1's old xAPIC/inhibited controls */
