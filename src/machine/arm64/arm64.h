@@ -3,7 +3,7 @@
  * The arm64 vCPU over Unicorn (internal to src/machine/arm64/): EL1, MMU
  * off.  System-register accesses QEMU does not know (every GICv5 register
  * and system instruction) raise UNDEF, which reaches UC_HOOK_INTR with the
- * PC at the instruction (DESIGN.md fact 6); the hook decodes MRS/MSR/SYS,
+ * PC at the instruction (docs/unicorn.md fact 6); the hook decodes MRS/MSR/SYS,
  * asks the handlers, writes Xt and resumes at PC+4 without leaving the
  * engine.  Whatever needs the run loop (an exit to the caller, an exception
  * to deliver, an IRQ that became deliverable) stops the engine instead.

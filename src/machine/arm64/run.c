@@ -163,7 +163,7 @@ static int on_hypercall(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_ca
     return VMDL_OK;
 }
 
-/* The engine ran out of work: an error, or WFI (DESIGN.md fact 8: WFI ends
+/* The engine ran out of work: an error, or WFI (docs/unicorn.md fact 8: WFI ends
  * the engine with PC past it). */
 static void on_stopped(struct vmdl_vcpu *v, uc_err e, uint64_t pc,
                        struct vmdl_exit *exit, bool *to_caller)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The x86 vCPU's engine: the private area (GDT, entry stubs), entry into
- * the deprivileged guest mode, the exception-state fix (DESIGN.md fact 3),
+ * the deprivileged guest mode, the exception-state fix (docs/unicorn.md fact 3),
  * the Unicorn hooks, reset, and INIT/SIPI.
  */
 #include <stdlib.h>
@@ -93,7 +93,7 @@ static int setup_hidden(struct vmdl_vcpu *v)
     return uc_check(uc_reg_write(v->uc, UC_X86_REG_GDTR, &gdtr), "loading the GDT");
 }
 
-/* Enter ring 3 at rip through an IRETQ frame (DESIGN.md fact 2). */
+/* Enter ring 3 at rip through an IRETQ frame (docs/unicorn.md fact 2). */
 static int enter_ring3(struct vmdl_vcpu *v, uint64_t rip, uint64_t rsp)
 {
     uint64_t frame[5] = {rip, SEL_USER_CS, RFLAGS_FIXED, rsp, SEL_USER_SS};
