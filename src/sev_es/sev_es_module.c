@@ -249,7 +249,7 @@ int vmdl_sev_es_dev_get_attr(const struct vmdl_sev_es_module *m, uint32_t group,
  * every ASID is taken.  Freed ASIDs are reusable at once (KVM reclaims them
  * with a flush on the next allocation that needs one).
  */
-int sev_es_asid_new(struct vmdl_sev_es_module *m, bool es, unsigned *asid)
+int vmdl__sev_es_asid_new(struct vmdl_sev_es_module *m, bool es, unsigned *asid)
 {
     unsigned lo = es ? 1 : m->cpu.min_sev_asid;
     unsigned hi = es ? m->cpu.min_sev_asid - 1 : m->cpu.max_sev_asid;
@@ -269,7 +269,7 @@ int sev_es_asid_new(struct vmdl_sev_es_module *m, bool es, unsigned *asid)
                      es ? "SEV-ES" : "SEV", lo, hi);
 }
 
-void sev_es_asid_free(struct vmdl_sev_es_module *m, unsigned asid)
+void vmdl__sev_es_asid_free(struct vmdl_sev_es_module *m, unsigned asid)
 {
     if (asid && asid <= m->cpu.max_sev_asid)
         m->asid_used[asid] = 0;

@@ -57,10 +57,10 @@ struct vmdl_sev_es_vm {
 };
 
 /* Shared helpers. */
-void sev_es_dregs_reset(struct vmdl_sev_es_dregs *d);
-uint64_t sev_es_digest_init(void);
-uint64_t sev_es_digest_add(uint64_t h, unsigned index, uint64_t features);
-int sev_es_asid_new(struct vmdl_sev_es_module *m, bool es, unsigned *asid);
-void sev_es_asid_free(struct vmdl_sev_es_module *m, unsigned asid);
+void vmdl__sev_es_dregs_reset(struct vmdl_sev_es_dregs *d);
+uint64_t vmdl__sev_es_digest_init(void);
+uint64_t vmdl__sev_es_digest_add(uint64_t h, unsigned index, uint64_t features);
+int vmdl__sev_es_asid_new(struct vmdl_sev_es_module *m, bool es, unsigned *asid);
+void vmdl__sev_es_asid_free(struct vmdl_sev_es_module *m, unsigned asid);
 
 #endif

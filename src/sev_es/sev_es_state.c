@@ -138,9 +138,9 @@ static void check_digest(struct vmdl_blob_reader *r, const struct vmdl_sev_es_vm
 {
     if (r->err || d->nr_measured > SEV_ES_MAX_RECORDS)
         return;
-    uint64_t h = sev_es_digest_init();
+    uint64_t h = vmdl__sev_es_digest_init();
     for (unsigned i = 0; i < d->nr_measured; i++)
-        h = sev_es_digest_add(h, d->measured_vcpu[i], d->measured[i]);
+        h = vmdl__sev_es_digest_add(h, d->measured_vcpu[i], d->measured[i]);
     if (h != d->digest)
         vmdl_blob_reject(r, "launch digest does not match its records");
 }
@@ -221,7 +221,7 @@ static int settle_asid(struct vmdl_sev_es_vm *vm, const struct decoded *d,
 {
     *asid = vm->asid;
     if (d->vm.active && (!vm->active || vm->es_active != d->vm.es_active)) {
-        int err = sev_es_asid_new(vm->m, d->vm.es_active, asid);
+        int err = vmdl__sev_es_asid_new(vm->m, d->vm.es_active, asid);
         if (err)
             return vmdl_fail(VMDL_ESTATE, "SEV-ES state: no ASID for the "
                              "imported VM (%s)", vmdl_last_error());
@@ -252,7 +252,7 @@ int vmdl_sev_es_vm_load(struct vmdl_sev_es_vm *vm, const void *blob, size_t len)
         err = settle_asid(vm, d, &asid);
     if (!err) {
         if (vm->active && (asid != vm->asid || !d->vm.active))
-            sev_es_asid_free(vm->m, vm->asid);
+            vmdl__sev_es_asid_free(vm->m, vm->asid);
         vm->asid = d->vm.active ? asid : 0;
         commit(vm, d);
     }

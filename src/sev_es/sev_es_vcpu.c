@@ -12,7 +12,7 @@
 #include "sev_es_priv.h"
 #include "virtmodel/error.h"
 
-void sev_es_dregs_reset(struct vmdl_sev_es_dregs *d)
+void vmdl__sev_es_dregs_reset(struct vmdl_sev_es_dregs *d)
 {
     memset(d, 0, sizeof(*d));
     d->dr6 = VMDL_DR6_RESET;
@@ -33,10 +33,10 @@ int vmdl_sev_es_vcpu_create(struct vmdl_sev_es_vm *vm,
         return vmdl_fail(VMDL_ENOMEM, "vmdl_sev_es_vcpu_create: out of memory");
     v->vm = vm;
     v->index = vm->nr_vcpus;
-    sev_es_dregs_reset(&v->vmsa);
-    sev_es_dregs_reset(&v->host);
-    sev_es_dregs_reset(&v->hostsa);
-    sev_es_dregs_reset(&v->live);
+    vmdl__sev_es_dregs_reset(&v->vmsa);
+    vmdl__sev_es_dregs_reset(&v->host);
+    vmdl__sev_es_dregs_reset(&v->hostsa);
+    vmdl__sev_es_dregs_reset(&v->live);
     vm->vcpus[vm->nr_vcpus++] = v;
     *out = v;
     return 0;

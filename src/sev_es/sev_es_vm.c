@@ -44,7 +44,7 @@ int vmdl_sev_es_vm_create(struct vmdl_sev_es_module *m, unsigned type,
     vm->type = type;
     /* sev_vm_init: a VM of an SEV type cannot run before KVM_SEV_INIT2. */
     vm->need_init = type != VMDL_KVM_X86_DEFAULT_VM;
-    vm->digest = sev_es_digest_init();
+    vm->digest = vmdl__sev_es_digest_init();
     m->nr_vms++;
     *out = vm;
     return 0;
@@ -55,7 +55,7 @@ void vmdl_sev_es_vm_destroy(struct vmdl_sev_es_vm *vm)
     if (!vm)
         return;
     if (vm->active)
-        sev_es_asid_free(vm->m, vm->asid);
+        vmdl__sev_es_asid_free(vm->m, vm->asid);
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         free(vm->vcpus[i]);
     vm->m->nr_vms--;
@@ -91,7 +91,7 @@ static int guest_init(struct vmdl_sev_es_vm *vm, const struct vmdl_sev_init *d,
     if (vm->active)
         return vmdl_fail(-EINVAL, "SEV init: the VM is already initialized");
     unsigned asid;
-    int err = sev_es_asid_new(vm->m, es, &asid);
+    int err = vmdl__sev_es_asid_new(vm->m, es, &asid);
     if (err)
         return err;
     vm->active = true;
@@ -173,7 +173,7 @@ static void measure(struct vmdl_sev_es_vm *vm, const struct vmdl_sev_es_vcpu *v)
     }
     if (vm->nr_measured < UINT32_MAX)
         vm->nr_measured++;
-    vm->digest = sev_es_digest_add(vm->digest, v->index, v->sev_features);
+    vm->digest = vmdl__sev_es_digest_add(vm->digest, v->index, v->sev_features);
 }
 
 /* sev_launch_update_vmsa: vCPU by vCPU, stopping at the first failure
@@ -320,12 +320,12 @@ uint64_t vmdl_sev_es_launch_digest(const struct vmdl_sev_es_vm *vm)
 }
 
 /* FNV-1a 64 over little-endian (u32 index, u64 SEV_FEATURES) records. */
-uint64_t sev_es_digest_init(void)
+uint64_t vmdl__sev_es_digest_init(void)
 {
     return UINT64_C(0xcbf29ce484222325);
 }
 
-uint64_t sev_es_digest_add(uint64_t h, unsigned index, uint64_t features)
+uint64_t vmdl__sev_es_digest_add(uint64_t h, unsigned index, uint64_t features)
 {
     uint8_t rec[12];
     for (unsigned i = 0; i < 4; i++)
