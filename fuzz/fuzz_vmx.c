@@ -3,8 +3,9 @@
  * fuzz_vmx: VMX instruction sequences on one vmdl_vmx over a flat guest
  * memory of 16 pages.
  *
- * Input: byte 0 picks the capability profile (and the field policy and the
- * AR-bytes rule), byte 1 the host's IA32_FEATURE_CONTROL, byte 2 which
+ * Input: byte 0 picks the capability profile (and the field policy, the
+ * AR-bytes rule and the launch-state rule), byte 1 the host's
+ * IA32_FEATURE_CONTROL, byte 2 which
  * pages hold a valid revision id; then operations until the input ends.
  *
  * Invariants checked after every step:
@@ -17,6 +18,9 @@
  *  - VMREAD returns a value within the field width, equal to what the last
  *    successful VMWRITE of that field stored (truncated to the width, with
  *    the _HIGH half aliasing bits 63:32 of its 64-bit field);
+ *  - VMLAUNCH/VMRESUME pass the launch-state check exactly when the
+ *    vmcs12 launch-state word allows it (KVM: word != 1 / word != 0; the
+ *    option: word == 0 / word != 0) and fail it with error 4 / 5 otherwise;
  *  - VMPTRST returns the current-VMCS pointer; VMXON/VMXOFF move in and
  *    out of VMX operation only on VMsucceed;
  *  - capability MSRs are read-only, VMCS_ENUM covers every supported field
@@ -35,7 +39,7 @@
 #define MAX_PROFILES 8
 
 static uint8_t mem_buf[MEM_SIZE];
-static struct vmdl_vmx_model *models[MAX_PROFILES][2][2];
+static struct vmdl_vmx_model *models[MAX_PROFILES][2][2][2];
 
 /* What the fuzzer knows about the fields of each VMCS region (by page):
  * the value of the full 64-bit slot and which bits of it are known. */
@@ -60,16 +64,21 @@ static bool sdm_error(uint32_t e)
 }
 
 static struct vmdl_vmx_model *get_model(unsigned prof, unsigned policy,
-                                        unsigned ar)
+                                        unsigned ar, unsigned launch_any)
 {
-    struct vmdl_vmx_model **slot = &models[prof][policy][ar];
+    struct vmdl_vmx_model **slot = &models[prof][policy][ar][launch_any];
     if (*slot)
         return *slot;
     struct vmdl_vmx_caps caps;
     FZ_CHECK(vmdl_vmx_profile_get(vmdl_vmx_profile_name(prof), &caps) == 0,
              "profile %u: %s", prof, vmdl_last_error());
     caps.field_policy = policy ? VMDL_VMX_FIELDS_ARCH : VMDL_VMX_FIELDS_KVM;
+    /* A bare-hardware MISC (CR3-target values) is refused under KVM's
+     * field set: such a profile always runs with the architectural one. */
+    if (VMDL_VMX_MISC_CR3_COUNT(caps.misc))
+        caps.field_policy = VMDL_VMX_FIELDS_ARCH;
     caps.ar_bytes_drop_reserved = ar;
+    caps.launch_state_any_nonzero = launch_any;
     FZ_CHECK(vmdl_vmx_model_create(&caps, slot) == 0, "model %s: %s",
              caps.name, vmdl_last_error());
     /* Table-level invariants, once per model. */
@@ -224,6 +233,7 @@ struct snap {
     bool on;
     uint64_t vmxon, cur;
     bool launched;
+    uint32_t launch_word;
 };
 
 static void snap(const struct vmdl_vmx *vmx, struct snap *s)
@@ -233,6 +243,16 @@ static void snap(const struct vmdl_vmx *vmx, struct snap *s)
     s->vmxon = vmdl_vmx_vmxon_ptr(vmx);
     s->cur = vmdl_vmx_current_vmptr(vmx);
     s->launched = vmdl_vmx_launched(vmx);
+    s->launch_word = vmdl_vmx_launch_state(vmx);
+}
+
+/* Does the launch-state check refuse this entry?  Stated independently of
+ * the model: KVM's nested_vmx_run compares `launch_state == launch`. */
+static bool launch_refused(const struct run *r, uint32_t word, bool resume)
+{
+    if (vmdl_vmx_model_caps(r->model)->launch_state_any_nonzero)
+        return resume ? word == 0 : word != 0;
+    return word == (resume ? 0u : 1u);
 }
 
 /* Common checks on a result; returns true when the instruction completed
@@ -445,9 +465,18 @@ static void do_insn(struct run *r, struct fz *f)
     }
     case VMDL_VMX_INSN_VMLAUNCH:
     case VMDL_VMX_INSN_VMRESUME:
+        if (res.status == VMDL_VMX_FAIL_VALID &&
+            (res.error == 4 || res.error == 5)) {
+            bool resume = insn == VMDL_VMX_INSN_VMRESUME;
+            FZ_CHECK(res.error == (resume ? 5u : 4u), "%s failed with error %u",
+                     resume ? "VMRESUME" : "VMLAUNCH", res.error);
+            FZ_CHECK(launch_refused(r, before.launch_word, resume),
+                     "launch-state word %u refused", before.launch_word);
+        }
         if (res.status == VMDL_VMX_ENTRY) {
-            FZ_CHECK(before.launched == (insn == VMDL_VMX_INSN_VMRESUME),
-                     "entry with launch state %d", before.launched);
+            FZ_CHECK(!launch_refused(r, before.launch_word,
+                                     insn == VMDL_VMX_INSN_VMRESUME),
+                     "entry with launch-state word %u", before.launch_word);
             unsigned c = fz_u8(f) % 3;
             if (c == 0) {
                 FZ_CHECK(vmdl_vmx_entry_done(r->vmx) == 0, "entry_done");
@@ -568,7 +597,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nprof = MAX_PROFILES;
     unsigned b0 = fz_u8(&f);
     struct run r = {0};
-    r.model = get_model(b0 % nprof, (b0 >> 4) & 1, !((b0 >> 5) & 1));
+    r.model = get_model(b0 % nprof, (b0 >> 4) & 1, !((b0 >> 5) & 1), (b0 >> 6) & 1);
     memset(mem_buf, 0, sizeof(mem_buf));
     memset(shadow_live, 0, sizeof(shadow_live));
     struct vmdl_flat_mem flat = {mem_buf, 0, MEM_SIZE};

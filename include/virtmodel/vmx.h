@@ -180,8 +180,12 @@ int vmdl_vmx_set_feature_control(struct vmdl_vmx *vmx, uint64_t value);
 bool vmdl_vmx_in_vmx_operation(const struct vmdl_vmx *vmx);
 uint64_t vmdl_vmx_vmxon_ptr(const struct vmdl_vmx *vmx);
 uint64_t vmdl_vmx_current_vmptr(const struct vmdl_vmx *vmx);
-/* Launch state of the current VMCS (false when none). */
+/* Launch state of the current VMCS: its launch-state word is non-zero
+ * (false when there is no current VMCS). */
 bool vmdl_vmx_launched(const struct vmdl_vmx *vmx);
+/* The raw launch-state word of the current vmcs12 (0 when none): 0 clear,
+ * 1 launched, anything else read from a guest-written region. */
+uint32_t vmdl_vmx_launch_state(const struct vmdl_vmx *vmx);
 /* Host-side access to the cached current vmcs12, bypassing the guest
  * checks (read-only fields writable): VMDL_ESTATE without a current VMCS,
  * VMDL_ENOENT for an unsupported field. */

@@ -58,6 +58,27 @@ extern "C" {
 /* IA32_VMX_MISC bit 29: VMWRITE may write any supported field, including
  * the VM-exit information (read-only) fields. */
 #define VMDL_VMX_MISC_VMWRITE_ANY (1ull << 29)
+/* Other IA32_VMX_MISC bits and fields (SDM Vol. 3D A.6). */
+#define VMDL_VMX_MISC_PREEMPT_RATE_MASK 0x1Full      /* bits 4:0 */
+#define VMDL_VMX_MISC_SAVE_EFER_LMA (1ull << 5)
+#define VMDL_VMX_MISC_ACTIVITY_HLT (1ull << 6)
+#define VMDL_VMX_MISC_ACTIVITY_SHUTDOWN (1ull << 7)
+#define VMDL_VMX_MISC_ACTIVITY_WAIT_SIPI (1ull << 8)
+#define VMDL_VMX_MISC_CR3_COUNT(m) ((unsigned)(((m) >> 16) & 0x1ff))
+#define VMDL_VMX_MISC_MAX_MSR(m) ((unsigned)(((m) >> 25) & 7))
+#define VMDL_VMX_MISC_MSEG_REVID(m) ((uint32_t)((m) >> 32))
+/* The preemption-timer rate KVM emulates and reports to L1. */
+#define VMDL_VMX_MISC_KVM_PREEMPT_RATE 5u
+
+/*
+ * IA32_VMX_MISC as KVM reports it to L1, from the host's value (Linux
+ * arch/x86/kvm/vmx/nested.c, nested_vmx_setup_misc_data): the host's
+ * SAVE_EFER_LMA bit, plus VMWRITE to any field, the emulated preemption-timer
+ * rate 5 and the HLT and wait-for-SIPI activity states; nothing else (no
+ * CR3-target values, no shutdown activity, bits 63:32 zero).  0x20000165
+ * with bit 5, 0x20000145 without.
+ */
+uint64_t vmdl_vmx_kvm_misc(uint64_t host_misc);
 
 /* Which fields a model supports. */
 enum vmdl_vmx_field_policy {
@@ -100,13 +121,23 @@ struct vmdl_vmx_caps {
     /* VMWRITE to a guest AR-bytes field drops the reserved bits (keeps
      * 0x1F0FF) as KVM does on every host; false: stored as written. */
     bool ar_bytes_drop_reserved;
+    /* Launch-state check of VMLAUNCH/VMRESUME.  false (default, KVM's
+     * nested_vmx_run): fail only when the vmcs12 launch-state word equals
+     * the instruction's expectation exactly (VMLAUNCH: word == 1 -> error 4;
+     * VMRESUME: word == 0 -> error 5), so a word holding any other value
+     * passes both.  true: any non-zero word counts as launched (VMLAUNCH
+     * of such a region fails with error 4). */
+    bool launch_state_any_nonzero;
 };
 
 /* ---- named profiles ---- */
 unsigned vmdl_vmx_profile_count(void);
 const char *vmdl_vmx_profile_name(unsigned i);
-/* Copy a named profile ("sapphire-rapids", "skylake", "broadwell",
- * "nehalem", "core2"; NULL = "sapphire-rapids") into *caps. */
+/* Copy a named profile into *caps (NULL = "sapphire-rapids").  What a KVM
+ * L1 sees on such a host: "sapphire-rapids", "skylake", "broadwell",
+ * "nehalem", "core2".  What the bare hardware reports (architectural field
+ * set, the CPU's own IA32_VMX_MISC and IA32_VMX_BASIC): "skylake-bare",
+ * "core2-bare". */
 int vmdl_vmx_profile_get(const char *name, struct vmdl_vmx_caps *caps);
 
 /* ---- custom profile builder ---- */
@@ -124,7 +155,11 @@ bool vmdl_vmx_caps_has(const struct vmdl_vmx_caps *caps, enum vmdl_vmx_feature f
 struct vmdl_vmx_model;
 
 /* Validate and sanitize caps into a model (steps 1-4 above).  VMDL_EINVAL
- * with a message naming the bad MSR when the profile is inconsistent. */
+ * with a message naming the bad MSR when the profile is inconsistent.  With
+ * the KVM field policy IA32_VMX_MISC must also be one KVM would accept from
+ * userspace (vmx_restore_vmx_misc against its own value): no CR3-target
+ * values, no MSR-list size beyond 512, MSEG revision 0, no reserved bits or
+ * feature bits KVM lacks, and rate 5 when the preemption timer is allowed. */
 int vmdl_vmx_model_create(const struct vmdl_vmx_caps *caps,
                           struct vmdl_vmx_model **out);
 void vmdl_vmx_model_destroy(struct vmdl_vmx_model *m);

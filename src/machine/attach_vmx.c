@@ -161,12 +161,13 @@ static void vmx_free(void *opaque)
 
 extern const struct vmdl_model_desc vmdl_vmx_model;
 
-/* "name[:arch|:kvm]" -> caps. */
+/* "name[:arch|:kvm]" -> caps; without a suffix the profile's own policy
+ * (KVM's field set, architectural for the "-bare" profiles). */
 static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
 {
     char name[64];
     const char *colon = spec ? strchr(spec, ':') : NULL;
-    enum vmdl_vmx_field_policy pol = VMDL_VMX_FIELDS_KVM;
+    int pol = -1;
     if (colon) {
         size_t len = (size_t)(colon - spec);
         if (len >= sizeof(name))
@@ -175,15 +176,17 @@ static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
         name[len] = '\0';
         if (!strcmp(colon + 1, "arch"))
             pol = VMDL_VMX_FIELDS_ARCH;
-        else if (strcmp(colon + 1, "kvm"))
+        else if (!strcmp(colon + 1, "kvm"))
+            pol = VMDL_VMX_FIELDS_KVM;
+        else
             return vmdl_fail(VMDL_EINVAL,
                              "vmdl_attach_vmx: profile suffix '%s' is neither "
                              "':kvm' nor ':arch'", colon);
         spec = name;
     }
     int err = vmdl_vmx_profile_get(spec, caps);
-    if (!err)
-        caps->field_policy = pol;
+    if (!err && pol >= 0)
+        caps->field_policy = (enum vmdl_vmx_field_policy)pol;
     return err;
 }
 

@@ -449,6 +449,21 @@ int vmdl_vmx_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     return do_vmwrite(vmx, ctx, field, &s, res);
 }
 
+/*
+ * The launch-state check.  The word comes from guest memory at VMPTRLD, so
+ * it can hold anything.  KVM (nested_vmx_run) fails only on an exact match
+ * with the instruction's expectation, `launch_state == launch`: VMLAUNCH
+ * when the word is 1, VMRESUME when it is 0.  The option treats every
+ * non-zero word as launched.
+ */
+static bool launch_state_refuses(const struct vmdl_vmx *vmx, bool resume)
+{
+    uint32_t word = (uint32_t)get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4);
+    if (vmdl_vmx_model_caps(vmx->model)->launch_state_any_nonzero)
+        return resume ? word == 0 : word != 0;
+    return word == (resume ? 0u : 1u);
+}
+
 int vmdl_vmx_vmlaunch(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       bool resume, struct vmdl_vmx_result *res)
 {
@@ -465,11 +480,9 @@ int vmdl_vmx_vmlaunch(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         return fail_invalid(res);
     if (ctx->mov_ss_blocking)
         return fail_valid(vmx, res, VMDL_VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
-    bool launched = get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4) != 0;
-    if (!resume && launched)
-        return fail_valid(vmx, res, VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
-    if (resume && !launched)
-        return fail_valid(vmx, res, VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    if (launch_state_refuses(vmx, resume))
+        return fail_valid(vmx, res, resume ? VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS
+                                           : VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
     res->status = VMDL_VMX_ENTRY;
     return VMDL_OK;
 }
@@ -665,8 +678,14 @@ uint64_t vmdl_vmx_current_vmptr(const struct vmdl_vmx *vmx)
 
 bool vmdl_vmx_launched(const struct vmdl_vmx *vmx)
 {
-    return vmx && has_current(vmx) &&
-           get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4) != 0;
+    return vmdl_vmx_launch_state(vmx) != 0;
+}
+
+uint32_t vmdl_vmx_launch_state(const struct vmdl_vmx *vmx)
+{
+    if (!vmx || !has_current(vmx))
+        return 0;
+    return (uint32_t)get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4);
 }
 
 static int peek_poke_field(const struct vmdl_vmx *vmx, uint64_t field,

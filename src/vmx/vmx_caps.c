@@ -48,9 +48,70 @@
 #define TRUE_ENTRY_LOW 0x000011fbu
 
 /*
- * Named profiles: plausible values of real parts as a KVM L1 would see them
- * (KVM's revision id and 4 KiB VMCS size).  Values are modelled, not dumps
- * of a specific stepping.
+ * IA32_VMX_MISC of the modelled hardware (SDM Vol. 3D A.6).  Sandy Bridge
+ * and later: timer rate 5, SAVE_EFER_LMA (unrestricted guest), activity
+ * HLT/shutdown/wait-for-SIPI, 4 CR3-target values, VMWRITE to any field,
+ * zero-length injection.  The two old parts: no timer, no unrestricted
+ * guest (bit 5 clear), 4 CR3-target values, no VMWRITE to read-only fields.
+ */
+#define MISC_HW_MODERN 0x600401e5ull
+#define MISC_HW_OLD 0x000401c0ull
+
+/* What KVM reports to L1 from the host's MISC (nested_vmx_setup_misc_data);
+ * a constant expression so the profile table can use it. */
+#define KVM_MISC(hw)                                                        \
+    (((hw) & VMDL_VMX_MISC_SAVE_EFER_LMA) | VMDL_VMX_MISC_VMWRITE_ANY |     \
+     VMDL_VMX_MISC_KVM_PREEMPT_RATE | VMDL_VMX_MISC_ACTIVITY_HLT |          \
+     VMDL_VMX_MISC_ACTIVITY_WAIT_SIPI)
+
+uint64_t vmdl_vmx_kvm_misc(uint64_t host_misc)
+{
+    return KVM_MISC(host_misc);
+}
+
+/* The capability MSRs other than BASIC and MISC, shared by a part's KVM
+ * view and its bare-hardware profile. */
+#define SKYLAKE_CTLS                                                        \
+    .pinbased = CTL(PIN_LOW, 0xffu),                                        \
+    .procbased = CTL(PROC_LOW, 0xfff9fffeu),                                \
+    .exit = CTL(EXIT_LOW, 0x03ffffffu),                                     \
+    .entry = CTL(ENTRY_LOW, 0x0007ffffu),                                   \
+    .true_pinbased = CTL(PIN_LOW, 0xffu),                                   \
+    .true_procbased = CTL(TRUE_PROC_LOW, 0xfff9fffeu),                      \
+    .true_exit = CTL(TRUE_EXIT_LOW, 0x03ffffffu),                           \
+    .true_entry = CTL(TRUE_ENTRY_LOW, 0x0007ffffu),                         \
+    .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,                   \
+    .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x7767ffu,                         \
+    .procbased2 = CTL(0, 0x035f7fffu),                                      \
+    .ept_vpid_cap = 0x00000f0106734141ull,                                  \
+    .vmfunc = 1,                                                            \
+    .phys_addr_bits = 46,                                                   \
+    .ar_bytes_drop_reserved = true
+#define CORE2_CTLS                                                          \
+    .pinbased = CTL(PIN_LOW, 0x3fu),                                        \
+    .procbased = CTL(PROC_LOW, 0x77f9fffeu),                                \
+    .exit = CTL(EXIT_LOW, 0x0003edffu),                                     \
+    .entry = CTL(ENTRY_LOW, 0x00001fffu),                                   \
+    .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,                   \
+    .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x27ffu,                           \
+    .phys_addr_bits = 36,                                                   \
+    .ar_bytes_drop_reserved = true
+/* KVM's TRUE control MSRs on a Core 2 host: the non-TRUE allowed-1 bits
+ * with the default1 bits KVM lets L1 clear (nested_vmx_setup_*_ctls). */
+#define CORE2_TRUE_CTLS                                                     \
+    .true_pinbased = CTL(PIN_LOW, 0x3fu),                                   \
+    .true_procbased = CTL(TRUE_PROC_LOW, 0x77f9fffeu),                      \
+    .true_exit = CTL(TRUE_EXIT_LOW, 0x0003edffu),                           \
+    .true_entry = CTL(TRUE_ENTRY_LOW, 0x00001fffu)
+
+/*
+ * Named profiles.  The first five are plausible parts as a KVM L1 sees them
+ * (KVM's revision id and 4 KiB VMCS size, IA32_VMX_BASIC with TRUE_CTLS and
+ * IA32_VMX_MISC as nested_vmx_setup_basic / nested_vmx_setup_misc_data
+ * build them).  The "-bare" ones are what the hardware itself reports: its
+ * own MISC (CR3-target values, no VMWRITE to read-only fields on Core 2),
+ * no TRUE MSRs on Core 2, and the architectural field set.  Values are
+ * modelled, not dumps of a specific stepping.
  */
 static const struct vmdl_vmx_caps profiles[] = {
     {
@@ -66,7 +127,7 @@ static const struct vmdl_vmx_caps profiles[] = {
         .true_procbased = CTL(TRUE_PROC_LOW, 0xfffbfffeu),
         .true_exit = CTL(TRUE_EXIT_LOW, 0x37ffffffu),
         .true_entry = CTL(TRUE_ENTRY_LOW, 0x0076ffffu),
-        .misc = 0x600401e5u,
+        .misc = KVM_MISC(MISC_HW_MODERN),
         .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
         .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x1ff7fffu,
         .procbased2 = CTL(0, 0xd75fffffu),
@@ -81,22 +142,8 @@ static const struct vmdl_vmx_caps profiles[] = {
          * XSAVES, PML, VMFUNC, shadow VMCS; no SGX, no CET, no tertiary. */
         .name = "skylake",
         .basic = BASIC(VMDL_VMX_BASIC_TRUE_CTLS),
-        .pinbased = CTL(PIN_LOW, 0xffu),
-        .procbased = CTL(PROC_LOW, 0xfff9fffeu),
-        .exit = CTL(EXIT_LOW, 0x03ffffffu),
-        .entry = CTL(ENTRY_LOW, 0x0007ffffu),
-        .true_pinbased = CTL(PIN_LOW, 0xffu),
-        .true_procbased = CTL(TRUE_PROC_LOW, 0xfff9fffeu),
-        .true_exit = CTL(TRUE_EXIT_LOW, 0x03ffffffu),
-        .true_entry = CTL(TRUE_ENTRY_LOW, 0x0007ffffu),
-        .misc = 0x600401e5u,
-        .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
-        .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x7767ffu,
-        .procbased2 = CTL(0, 0x035f7fffu),
-        .ept_vpid_cap = 0x00000f0106734141ull,
-        .vmfunc = 1,
-        .phys_addr_bits = 46,
-        .ar_bytes_drop_reserved = true,
+        .misc = KVM_MISC(MISC_HW_MODERN),
+        SKYLAKE_CTLS,
     },
     {
         /* Xeon E5 v4: PML, VMFUNC, shadow VMCS, posted interrupts; no TSC
@@ -111,7 +158,7 @@ static const struct vmdl_vmx_caps profiles[] = {
         .true_procbased = CTL(TRUE_PROC_LOW, 0xfff9fffeu),
         .true_exit = CTL(TRUE_EXIT_LOW, 0x007fffffu),
         .true_entry = CTL(TRUE_ENTRY_LOW, 0x0000ffffu),
-        .misc = 0x600401e5u,
+        .misc = KVM_MISC(MISC_HW_MODERN),
         .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
         .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x3767ffu,
         .procbased2 = CTL(0, 0x00077fffu),
@@ -123,8 +170,8 @@ static const struct vmdl_vmx_caps profiles[] = {
     {
         /* Core i7 first generation: a few secondary controls (APIC access,
          * EPT, RDTSCP, x2APIC, VPID, WBINVD exiting) and nothing newer: no
-         * posted interrupts, preemption timer, VMFUNC, PML, shadow VMCS;
-         * VMWRITE to read-only fields not allowed (MISC bit 29 clear). */
+         * unrestricted guest (so MISC bit 5 clear), posted interrupts,
+         * preemption timer, VMFUNC, PML, shadow VMCS. */
         .name = "nehalem",
         .basic = BASIC(VMDL_VMX_BASIC_TRUE_CTLS),
         .pinbased = CTL(PIN_LOW, 0x3fu),
@@ -135,7 +182,7 @@ static const struct vmdl_vmx_caps profiles[] = {
         .true_procbased = CTL(TRUE_PROC_LOW, 0xfff9fffeu),
         .true_exit = CTL(TRUE_EXIT_LOW, 0x003fffffu),
         .true_entry = CTL(TRUE_ENTRY_LOW, 0x0000ffffu),
-        .misc = 0x000401c0u,
+        .misc = KVM_MISC(MISC_HW_OLD),
         .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
         .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x67ffu,
         .procbased2 = CTL(0, 0x0000007bu),
@@ -146,18 +193,31 @@ static const struct vmdl_vmx_caps profiles[] = {
     },
     {
         /* Core 2: no secondary controls at all (so no EPT, VPID, ...), no
-         * IA32_PERF_GLOBAL_CTRL/PAT/EFER loading, no TRUE control MSRs. */
+         * IA32_PERF_GLOBAL_CTRL/PAT/EFER loading, no INS/OUTS information.
+         * The host has no TRUE control MSRs, but KVM always gives L1 some
+         * (nested_vmx_setup_basic sets VMX_BASIC_TRUE_CTLS). */
         .name = "core2",
+        .basic = BASIC(VMDL_VMX_BASIC_TRUE_CTLS) & ~VMDL_VMX_BASIC_INOUT,
+        .misc = KVM_MISC(MISC_HW_OLD),
+        CORE2_CTLS,
+        CORE2_TRUE_CTLS,
+    },
+    {
+        /* The skylake part as the hardware reports it. */
+        .name = "skylake-bare",
+        .basic = BASIC(VMDL_VMX_BASIC_TRUE_CTLS),
+        .misc = MISC_HW_MODERN,
+        .field_policy = VMDL_VMX_FIELDS_ARCH,
+        SKYLAKE_CTLS,
+    },
+    {
+        /* The core2 part as the hardware reports it: no TRUE control MSRs,
+         * MISC bit 29 clear (VMWRITE to a read-only field: error 13). */
+        .name = "core2-bare",
         .basic = BASIC(0) & ~VMDL_VMX_BASIC_INOUT,
-        .pinbased = CTL(PIN_LOW, 0x3fu),
-        .procbased = CTL(PROC_LOW, 0x77f9fffeu),
-        .exit = CTL(EXIT_LOW, 0x0003edffu),
-        .entry = CTL(ENTRY_LOW, 0x00001fffu),
-        .misc = 0x000401c0u,
-        .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
-        .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x27ffu,
-        .phys_addr_bits = 36,
-        .ar_bytes_drop_reserved = true,
+        .misc = MISC_HW_OLD,
+        .field_policy = VMDL_VMX_FIELDS_ARCH,
+        CORE2_CTLS,
     },
 };
 
@@ -185,7 +245,8 @@ int vmdl_vmx_profile_get(const char *name, struct vmdl_vmx_caps *caps)
     }
     return vmdl_fail(VMDL_ENOENT,
                      "vmdl_vmx_profile_get: no VMX profile named '%s' "
-                     "(sapphire-rapids, skylake, broadwell, nehalem, core2)",
+                     "(sapphire-rapids, skylake, broadwell, nehalem, core2, "
+                     "skylake-bare, core2-bare)",
                      name);
 }
 
@@ -287,11 +348,13 @@ bool vmdl_vmx_caps_has(const struct vmdl_vmx_caps *c, enum vmdl_vmx_feature f)
 /* ---- the model ---- */
 
 #define MAX_FIELDS 256
-/* KVM's vmcs_shadow_fields.h, in its order. */
+/* Linux arch/x86/kvm/vmx/vmcs_shadow_fields.h, in its order: 24 SHADOW_FIELD_RW,
+ * 12 SHADOW_FIELD_RO. */
 static const uint16_t shadow_rw_all[] = {
     0x0810 /* GUEST_INTR_STATUS */, 0x0812 /* GUEST_PML_INDEX */,
     0x0c08 /* HOST_FS_SELECTOR */, 0x0c0a /* HOST_GS_SELECTOR */,
-    0x4002 /* CPU_BASED_VM_EXEC_CONTROL */, 0x4004 /* EXCEPTION_BITMAP */,
+    0x4002 /* CPU_BASED_VM_EXEC_CONTROL */, 0x4000 /* PIN_BASED_VM_EXEC_CONTROL */,
+    0x4004 /* EXCEPTION_BITMAP */,
     0x4018 /* VM_ENTRY_EXCEPTION_ERROR_CODE */, 0x4016 /* VM_ENTRY_INTR_INFO_FIELD */,
     0x401a /* VM_ENTRY_INSTRUCTION_LEN */, 0x401c /* TPR_THRESHOLD */,
     0x4824 /* GUEST_INTERRUPTIBILITY_INFO */, 0x482e /* VMX_PREEMPTION_TIMER_VALUE */,
@@ -308,6 +371,9 @@ static const uint16_t shadow_ro_all[] = {
     0x6400 /* EXIT_QUALIFICATION */, 0x640a /* GUEST_LINEAR_ADDRESS */,
     0x2400 /* GUEST_PHYSICAL_ADDRESS */, 0x2401 /* GUEST_PHYSICAL_ADDRESS_HIGH */,
 };
+
+_Static_assert(VMDL_ARRAY_SIZE(shadow_rw_all) == 24, "KVM shadows 24 read/write fields");
+_Static_assert(VMDL_ARRAY_SIZE(shadow_ro_all) == 12, "KVM shadows 12 read-only fields");
 
 struct vmdl_vmx_model {
     struct vmdl_vmx_caps caps;
@@ -344,6 +410,40 @@ static int check_true(const char *what, uint64_t msr, uint64_t true_msr)
                          "vmdl_vmx_model_create: TRUE_%s allowed-1 bits differ "
                          "from the non-TRUE MSR", what);
     return check_ctl(what, true_msr);
+}
+
+/*
+ * The checks KVM applies when userspace sets IA32_VMX_MISC for L1 (Linux
+ * arch/x86/kvm/vmx/nested.c, vmx_restore_vmx_misc), against the most KVM
+ * ever reports (vmdl_vmx_kvm_misc with the host's bit 5 set): a profile that
+ * uses KVM's field set must have a MISC that KVM could present.
+ */
+static int check_kvm_misc(const struct vmdl_vmx_caps *c)
+{
+    const uint64_t feature_bits = VMDL_VMX_MISC_SAVE_EFER_LMA | (7ull << 6) |
+                                  (1ull << 14) | (1ull << 15) | (1ull << 28) |
+                                  VMDL_VMX_MISC_VMWRITE_ANY | (1ull << 30);
+    const uint64_t reserved_bits = (1ull << 31) | (0x1full << 9);
+    uint64_t kvm = vmdl_vmx_kvm_misc(VMDL_VMX_MISC_SAVE_EFER_LMA);
+    uint64_t m = c->misc;
+    const char *why = NULL;
+    if (m & (feature_bits | reserved_bits) & ~kvm)
+        why = "sets feature or reserved bits KVM does not offer";
+    else if (allowed1(c->pinbased, PIN_PREEMPT_TIMER) &&
+             (m & VMDL_VMX_MISC_PREEMPT_RATE_MASK) != VMDL_VMX_MISC_KVM_PREEMPT_RATE)
+        why = "has a preemption-timer rate other than KVM's 5";
+    else if (VMDL_VMX_MISC_CR3_COUNT(m))
+        why = "advertises CR3-target values, which KVM's vmcs12 does not hold";
+    else if (VMDL_VMX_MISC_MAX_MSR(m))
+        why = "allows more than 512 MSRs in the load/store lists";
+    else if (VMDL_VMX_MISC_MSEG_REVID(m))
+        why = "has a non-zero MSEG revision";
+    if (!why)
+        return VMDL_OK;
+    return vmdl_fail(VMDL_EINVAL,
+                     "vmdl_vmx_model_create: IA32_VMX_MISC 0x%llx %s (KVM field "
+                     "policy; use the architectural policy for bare-hardware "
+                     "values)", (unsigned long long)m, why);
 }
 
 static int validate(const struct vmdl_vmx_caps *c)
@@ -392,6 +492,8 @@ static int validate(const struct vmdl_vmx_caps *c)
     if (c->field_policy != VMDL_VMX_FIELDS_KVM && c->field_policy != VMDL_VMX_FIELDS_ARCH)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_model_create: bad field_policy %d",
                          (int)c->field_policy);
+    if (c->field_policy == VMDL_VMX_FIELDS_KVM)
+        return check_kvm_misc(c);
     return VMDL_OK;
 }
 
@@ -479,8 +581,9 @@ int vmdl_vmx_model_create(const struct vmdl_vmx_caps *caps,
             v = ~0ull;
         crc = vmdl_crc32(crc, &v, sizeof(v));
     }
-    uint32_t extra[3] = {m->caps.phys_addr_bits, (uint32_t)m->caps.field_policy,
-                         m->caps.ar_bytes_drop_reserved};
+    uint32_t extra[4] = {m->caps.phys_addr_bits, (uint32_t)m->caps.field_policy,
+                         m->caps.ar_bytes_drop_reserved,
+                         m->caps.launch_state_any_nonzero};
     m->fingerprint = vmdl_crc32(crc, extra, sizeof(extra));
     *out = m;
     return VMDL_OK;

@@ -275,7 +275,7 @@ static void test_vmcs_enum_per_profile(void **state)
 {
     (void)state;
     unsigned nr;
-    assert_int_equal(vmdl_vmx_profile_count(), 5);
+    assert_int_equal(vmdl_vmx_profile_count(), 7);
     assert_int_equal(enum_of("sapphire-rapids", VMDL_VMX_FIELDS_KVM, &nr), 0x32);
     assert_int_equal(nr, 184);
     assert_int_equal(enum_of("skylake", VMDL_VMX_FIELDS_KVM, &nr), 0x32);
@@ -291,6 +291,9 @@ static void test_vmcs_enum_per_profile(void **state)
     assert_int_equal(enum_of("broadwell", VMDL_VMX_FIELDS_ARCH, NULL), 0x2e);
     assert_int_equal(enum_of("nehalem", VMDL_VMX_FIELDS_ARCH, NULL), 0x2a);
     assert_int_equal(enum_of("core2", VMDL_VMX_FIELDS_ARCH, NULL), 0x2a);
+    /* the bare-hardware profiles use the architectural set */
+    assert_int_equal(enum_of("skylake-bare", VMDL_VMX_FIELDS_ARCH, NULL), 0x32);
+    assert_int_equal(enum_of("core2-bare", VMDL_VMX_FIELDS_ARCH, NULL), 0x2a);
     /* VMCS_ENUM is computed after filtering: dropping TSC scaling from the
      * full profile lowers it to the ENCLS bitmap / preemption timer index */
     struct vmdl_vmx_caps c;
@@ -440,10 +443,18 @@ static void test_capability_msrs(void **state)
     fx_open(&f, "core2");
     assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_PROCBASED_CTLS2, &v), VMDL_FAULT_GP);
     assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_EPT_VPID_CAP, &v), VMDL_FAULT_GP);
-    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_TRUE_PINBASED_CTLS, &v), VMDL_FAULT_GP);
     assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_VMFUNC, &v), VMDL_FAULT_GP);
     assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_MISC, &v), VMDL_FAULT_NONE);
-    assert_false(v & VMDL_VMX_MISC_VMWRITE_ANY);
+    assert_true(v & VMDL_VMX_MISC_VMWRITE_ANY);   /* KVM: always */
+    fx_close(&f);
+
+    /* the bare Core 2: no TRUE MSRs without BASIC bit 55, no MISC bit 29 */
+    fx_open(&f, "core2-bare");
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_BASIC, &v), VMDL_FAULT_NONE);
+    assert_false(v & VMDL_VMX_BASIC_TRUE_CTLS);
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_TRUE_PINBASED_CTLS, &v), VMDL_FAULT_GP);
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_MISC, &v), VMDL_FAULT_NONE);
+    assert_int_equal(v, 0x000401c0);
     fx_close(&f);
 }
 
@@ -479,8 +490,9 @@ static void test_shadow_lists(void **state)
         const char *p;
         unsigned rw, ro;
     } want[] = {
-        {"sapphire-rapids", 23, 11}, {"skylake", 23, 11}, {"broadwell", 23, 11},
-        {"nehalem", 20, 11}, {"core2", 20, 11},
+        {"sapphire-rapids", 24, 11}, {"skylake", 24, 11}, {"broadwell", 24, 11},
+        {"nehalem", 21, 11}, {"core2", 21, 11}, {"skylake-bare", 24, 11},
+        {"core2-bare", 21, 10},   /* no GUEST_PHYSICAL_ADDRESS without EPT */
     };
     for (unsigned i = 0; i < VMDL_ARRAY_SIZE(want); i++) {
         struct fx f;
@@ -516,6 +528,13 @@ static void round_trip_profile(const char *profile, enum vmdl_vmx_field_policy p
     assert_int_equal(vmdl_vmx_profile_get(profile, &c), 0);
     c.field_policy = pol;
     struct fx f;
+    if (pol == VMDL_VMX_FIELDS_KVM && VMDL_VMX_MISC_CR3_COUNT(c.misc)) {
+        /* a bare-hardware MISC under KVM's field set is refused */
+        struct vmdl_vmx_model *m = NULL;
+        assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+        assert_null(m);
+        return;
+    }
     fx_open_caps(&f, &c);
     fx_enter(&f);
     bool any_ro = (c.misc & VMDL_VMX_MISC_VMWRITE_ANY) != 0;
@@ -603,7 +622,7 @@ static void test_read_only_and_misc29(void **state)
     (void)state;
     struct fx f;
     struct vmdl_vmx_result r;
-    fx_open(&f, "nehalem");
+    fx_open(&f, "core2-bare");   /* MISC bit 29 clear */
     fx_enter(&f);
     vwrite(&f, E_VM_EXIT_REASON, 7, &r);
     expect_valid(&f, &r, VMDL_VMXERR_VMWRITE_READ_ONLY_COMPONENT);
@@ -890,6 +909,234 @@ static void test_vmlaunch_checks(void **state)
     fx_close(&f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Issue 16: what a KVM L1 sees                                        */
+
+/* Linux arch/x86/kvm/vmx/vmcs_shadow_fields.h today: 24 SHADOW_FIELD_RW
+ * (PIN_BASED_VM_EXEC_CONTROL right after CPU_BASED_VM_EXEC_CONTROL) and 12
+ * SHADOW_FIELD_RO (GUEST_PHYSICAL_ADDRESS and its _HIGH half among them). */
+static void test_shadow_lists_as_kvm(void **state)
+{
+    (void)state;
+    struct fx f;
+    const uint16_t *l;
+    fx_open(&f, "sapphire-rapids");
+    unsigned n = vmdl_vmx_model_shadow_fields(f.model, false, &l);
+    assert_int_equal(n, 24);
+    assert_int_equal(l[4], 0x4002);   /* CPU_BASED_VM_EXEC_CONTROL */
+    assert_int_equal(l[5], 0x4000);   /* PIN_BASED_VM_EXEC_CONTROL */
+    /* 12 read-only in KVM's list; the _HIGH half is dropped on a 64-bit
+     * vCPU, which leaves 11 */
+    assert_int_equal(vmdl_vmx_model_shadow_fields(f.model, true, &l), 11);
+    fx_close(&f);
+}
+
+static uint64_t misc_of(const char *profile)
+{
+    struct fx f;
+    uint64_t v = 0;
+    fx_open(&f, profile);
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_MISC, &v), VMDL_FAULT_NONE);
+    fx_close(&f);
+    return v;
+}
+
+/*
+ * IA32_VMX_MISC as KVM reports it to L1 (Linux arch/x86/kvm/vmx/nested.c,
+ * nested_vmx_setup_misc_data): the host's SAVE_EFER_LMA (bit 5) plus
+ * VMWRITE to any field (29), emulated preemption-timer rate 5, activity
+ * states HLT (6) and wait-for-SIPI (8); misc_high = 0 and no CR3-target
+ * values.  Bit 5 follows the host: set where it supports unrestricted guest
+ * (SDM Vol. 3D A.6), clear on the nehalem/core2 profiles.
+ */
+static void test_misc_as_kvm_reports(void **state)
+{
+    (void)state;
+    assert_int_equal(misc_of("sapphire-rapids"), 0x20000165);
+    assert_int_equal(misc_of("skylake"), 0x20000165);
+    assert_int_equal(misc_of("broadwell"), 0x20000165);
+    assert_int_equal(misc_of("nehalem"), 0x20000145);
+    assert_int_equal(misc_of("core2"), 0x20000145);
+    /* Whatever the count of CR3-target values MISC[24:16] advertises,
+     * that many CR3_TARGET_VALUEn fields must be VMREAD-able (SDM Vol. 3C
+     * 25.6.7): on every profile that claims to be KVM's view. */
+    for (unsigned i = 0; i < vmdl_vmx_profile_count(); i++) {
+        struct fx f;
+        struct vmdl_vmx_result r;
+        uint64_t misc = 0;
+        fx_open(&f, vmdl_vmx_profile_name(i));
+        fx_enter(&f);
+        assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_MISC, &misc), VMDL_FAULT_NONE);
+        unsigned cr3 = (unsigned)((misc >> 16) & 0x1ff);
+        for (unsigned k = 0; k < cr3 && k < 4; k++) {
+            vread(&f, E_CR3_TARGET0 + 2 * k, &r);
+            expect_ok(&r);
+        }
+        fx_close(&f);
+    }
+}
+
+/* KVM's IA32_VMX_BASIC always has TRUE_CTLS (bit 55): Linux
+ * arch/x86/kvm/vmx/nested.c, nested_vmx_setup_basic. */
+static void test_core2_basic_true_ctls(void **state)
+{
+    (void)state;
+    struct fx f;
+    uint64_t basic = 0, tpin = 0, pin = 0;
+    fx_open(&f, "core2");
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_BASIC, &basic), VMDL_FAULT_NONE);
+    assert_true(basic & VMDL_VMX_BASIC_TRUE_CTLS);
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_PINBASED_CTLS, &pin), VMDL_FAULT_NONE);
+    assert_int_equal(vmdl_vmx_rdmsr(f.vmx, VMDL_MSR_VMX_TRUE_PINBASED_CTLS, &tpin),
+                     VMDL_FAULT_NONE);
+    assert_int_equal(tpin >> 32, pin >> 32);
+    for (uint32_t i = VMDL_MSR_VMX_TRUE_PINBASED_CTLS; i <= VMDL_MSR_VMX_TRUE_ENTRY_CTLS; i++)
+        assert_int_equal(vmdl_vmx_rdmsr(f.vmx, i, &tpin), VMDL_FAULT_NONE);
+    fx_close(&f);
+}
+
+/*
+ * Launch state as KVM checks it (Linux arch/x86/kvm/vmx/nested.c,
+ * nested_vmx_run): `if (vmcs12->launch_state == launch)` fail with
+ * VMLAUNCH_NONCLEAR_VMCS (4) for VMLAUNCH, VMRESUME_NONLAUNCHED_VMCS (5)
+ * for VMRESUME.  The word comes from guest memory at VMPTRLD; a value
+ * other than 0 or 1 passes both checks.
+ */
+static void launch_with_word(uint32_t word, bool resume, struct vmdl_vmx_result *r)
+{
+    struct fx f;
+    fx_open(&f, "skylake");
+    fx_enter(&f);
+    /* VMCLEAR of another VMCS, then a region whose launch-state word the
+     * guest scribbled over, made current */
+    assert_int_equal(vmdl_vmx_vmclear(f.vmx, &f.ctx, VMCS_B, r), 0);
+    put32(&f, VMCS_B + 8, word);
+    assert_int_equal(vmdl_vmx_vmptrld(f.vmx, &f.ctx, VMCS_B, r), 0);
+    expect_ok(r);
+    assert_int_equal(vmdl_vmx_vmlaunch(f.vmx, &f.ctx, resume, r), 0);
+    if (r->status == VMDL_VMX_FAIL_VALID) {
+        uint64_t e = 0;
+        assert_int_equal(vmdl_vmx_peek(f.vmx, E_VM_INSTRUCTION_ERROR, &e), 0);
+        assert_int_equal(e, r->error);
+    }
+    fx_close(&f);
+}
+
+/* KVM's formula, and the checks of vmx_restore_vmx_misc a profile under the
+ * KVM field policy must pass (Linux arch/x86/kvm/vmx/nested.c). */
+static void test_kvm_misc_and_validation(void **state)
+{
+    (void)state;
+    assert_int_equal(vmdl_vmx_kvm_misc(0x600401e5), 0x20000165);
+    assert_int_equal(vmdl_vmx_kvm_misc(0x000401c0), 0x20000145);
+    assert_int_equal(vmdl_vmx_kvm_misc(0), 0x20000145);
+    assert_int_equal(vmdl_vmx_kvm_misc(~0ull), 0x20000165);
+    assert_int_equal(misc_of("skylake-bare"), 0x600401e5);
+    assert_int_equal(misc_of("core2-bare"), 0x000401c0);
+
+    struct vmdl_vmx_caps c, base;
+    struct vmdl_vmx_model *m = NULL;
+    assert_int_equal(vmdl_vmx_profile_get("skylake-bare", &c), 0);
+    assert_int_equal(c.field_policy, VMDL_VMX_FIELDS_ARCH);
+    c.field_policy = VMDL_VMX_FIELDS_KVM;
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "IA32_VMX_MISC 0x600401e5"));
+    assert_int_equal(vmdl_vmx_profile_get("skylake", &base), 0);
+    c = base; c.misc |= 4ull << 16;                    /* CR3-target values */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "CR3-target"));
+    c = base; c.misc |= 1ull << 31;                    /* reserved */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    c = base; c.misc |= 1ull << 7;                     /* shutdown: KVM lacks it */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    c = base; c.misc = (c.misc & ~0x1full) | 3;        /* timer rate != 5 */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "rate"));
+    c = base; c.misc |= 1ull << 25;                    /* bigger MSR lists */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    c = base; c.misc |= 1ull << 32;                    /* MSEG revision */
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), VMDL_EINVAL);
+    assert_null(m);
+    /* userspace may clear features: VMWRITE-any, the activity states */
+    c = base; c.misc &= ~(VMDL_VMX_MISC_VMWRITE_ANY | VMDL_VMX_MISC_ACTIVITY_WAIT_SIPI);
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), 0);
+    vmdl_vmx_model_destroy(m);
+    /* without the preemption timer the rate is not checked */
+    assert_int_equal(vmdl_vmx_profile_get("nehalem", &c), 0);
+    c.misc &= ~0x1full;
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), 0);
+    vmdl_vmx_model_destroy(m);
+    /* the architectural policy takes any MISC */
+    c = base; c.field_policy = VMDL_VMX_FIELDS_ARCH; c.misc = 0x600401e5;
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), 0);
+    vmdl_vmx_model_destroy(m);
+}
+
+/* The option: any non-zero launch-state word counts as launched. */
+static void test_launch_state_any_nonzero_option(void **state)
+{
+    (void)state;
+    for (uint32_t word = 0; word < 4; word++) {
+        for (int resume = 0; resume < 2; resume++) {
+            struct vmdl_vmx_caps c;
+            struct fx f;
+            struct vmdl_vmx_result r;
+            assert_int_equal(vmdl_vmx_profile_get("skylake", &c), 0);
+            c.launch_state_any_nonzero = true;
+            fx_open_caps(&f, &c);
+            fx_enter(&f);
+            assert_int_equal(vmdl_vmx_vmclear(f.vmx, &f.ctx, VMCS_B, &r), 0);
+            put32(&f, VMCS_B + 8, word);
+            assert_int_equal(vmdl_vmx_vmptrld(f.vmx, &f.ctx, VMCS_B, &r), 0);
+            assert_int_equal(vmdl_vmx_launch_state(f.vmx), word);
+            assert_int_equal(vmdl_vmx_launched(f.vmx), word != 0);
+            assert_int_equal(vmdl_vmx_vmlaunch(f.vmx, &f.ctx, resume, &r), 0);
+            if (resume && word == 0)
+                expect_valid(&f, &r, VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+            else if (!resume && word != 0)
+                expect_valid(&f, &r, VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+            else
+                assert_int_equal(r.status, VMDL_VMX_ENTRY);
+            fx_close(&f);
+        }
+    }
+    /* a different option is a different model: blobs do not cross */
+    struct vmdl_vmx_caps a, b;
+    struct vmdl_vmx_model *ma, *mb;
+    assert_int_equal(vmdl_vmx_profile_get("skylake", &a), 0);
+    b = a;
+    b.launch_state_any_nonzero = true;
+    assert_int_equal(vmdl_vmx_model_create(&a, &ma), 0);
+    assert_int_equal(vmdl_vmx_model_create(&b, &mb), 0);
+    assert_int_not_equal(vmdl_vmx_model_fingerprint(ma), vmdl_vmx_model_fingerprint(mb));
+    vmdl_vmx_model_destroy(ma);
+    vmdl_vmx_model_destroy(mb);
+    assert_int_equal(vmdl_vmx_launch_state(NULL), 0);
+}
+
+static void test_launch_state_kvm_compare(void **state)
+{
+    (void)state;
+    struct vmdl_vmx_result r;
+    launch_with_word(0, false, &r);
+    assert_int_equal(r.status, VMDL_VMX_ENTRY);
+    launch_with_word(0, true, &r);
+    assert_int_equal(r.status, VMDL_VMX_FAIL_VALID);
+    assert_int_equal(r.error, VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    launch_with_word(1, false, &r);
+    assert_int_equal(r.status, VMDL_VMX_FAIL_VALID);
+    assert_int_equal(r.error, VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+    launch_with_word(1, true, &r);
+    assert_int_equal(r.status, VMDL_VMX_ENTRY);
+    /* neither 0 nor 1: KVM lets both through */
+    launch_with_word(2, false, &r);
+    assert_int_equal(r.status, VMDL_VMX_ENTRY);
+    launch_with_word(2, true, &r);
+    assert_int_equal(r.status, VMDL_VMX_ENTRY);
+    launch_with_word(0xffffffffu, false, &r);
+    assert_int_equal(r.status, VMDL_VMX_ENTRY);
+}
+
 static void test_exec_operands(void **state)
 {
     (void)state;
@@ -1138,6 +1385,12 @@ int main(void)
         cmocka_unit_test(test_peek_poke_errors),
         cmocka_unit_test(test_state_round_trip),
         cmocka_unit_test(test_state_refuses_damage),
+        cmocka_unit_test(test_shadow_lists_as_kvm),
+        cmocka_unit_test(test_misc_as_kvm_reports),
+        cmocka_unit_test(test_core2_basic_true_ctls),
+        cmocka_unit_test(test_launch_state_kvm_compare),
+        cmocka_unit_test(test_kvm_misc_and_validation),
+        cmocka_unit_test(test_launch_state_any_nonzero_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,6 +264,12 @@ int main(void)
                   "%s: after _HIGH write 0x%lx", name, (unsigned long)v);
         }
     }
+    /* MISC[24:16] advertises that many CR3-target values (SDM Vol. 3D A.6):
+     * their fields must exist (at most 4 have encodings, 0x6008..0x600e). */
+    unsigned cr3_targets = (unsigned)((misc >> 16) & 0x1ff);
+    for (unsigned k = 0; k < cr3_targets && k < 4; k++)
+        CHECK(ok(vmread(0x6008 + 2 * k, &v)), "MISC advertises %u CR3-target values "
+              "but CR3_TARGET_VALUE%u fails VMREAD", cr3_targets, k);
     CHECK((vmcs_enum & 0x3fe) == (uint64_t)max_index << 1,
           "VMCS_ENUM 0x%lx but highest supported index 0x%x", (unsigned long)vmcs_enum,
           max_index);
@@ -298,6 +304,7 @@ int main(void)
               "%u unsupported\n", (unsigned)NFIELDS, supported, highs, unsupported);
     rt_printf("vmx_fields: read-only fields: %u refused with error 13, %u written "
               "(MISC bit 29 %s)\n", ro_refused, ro_written, vmwrite_any ? "set" : "clear");
+    rt_printf("vmx_fields: %u CR3-target values advertised\n", cr3_targets);
     rt_printf("vmx_fields: %u fields truncated to their width, %u AR-bytes masked, "
               "highest index 0x%x = VMCS_ENUM 0x%lx\n", truncated, ar_masked, max_index,
               (unsigned long)vmcs_enum);
