@@ -54,7 +54,8 @@ extern "C" {
     X(PAMT_4K_ENTRY_SIZE,    0x9100000100000010ull,  1, 1, 0)               \
     X(PAMT_2M_ENTRY_SIZE,    0x9100000100000011ull,  1, 1, 0)               \
     X(PAMT_1G_ENTRY_SIZE,    0x9100000100000012ull,  1, 1, 0)               \
-    X(PAMT_PAGE_BITMAP_ENTRY_BITS, 0x9100000000000013ull, 1, 1, 0)          \
+    /* 16-bit element: the ID Linux's Dynamic PAMT reader uses */         \
+    X(PAMT_PAGE_BITMAP_ENTRY_BITS, 0x9100000100000013ull, 1, 1, 0)          \
     /* class 24: TD control structures */                                  \
     X(TDR_BASE_SIZE,         0x9800000100000000ull,  1, 1, 0)               \
     X(TDCS_BASE_SIZE,        0x9800000100000100ull,  1, 1, 0)               \

@@ -53,7 +53,9 @@ struct vmdl_tdx_sys_info_tdmr {
     uint16_t pamt_4k_entry_size;
     uint16_t pamt_2m_entry_size;
     uint16_t pamt_1g_entry_size;
-    uint8_t pamt_page_bitmap_entry_bits;   /* conditional: Dynamic PAMT */
+    /* conditional: Dynamic PAMT.  A 16-bit element (ID 0x9100000100000013);
+     * Linux stores it in a u8, here the member has the element's size. */
+    uint16_t pamt_page_bitmap_entry_bits;
 };
 
 struct vmdl_tdx_sys_info_td_ctrl {

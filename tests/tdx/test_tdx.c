@@ -229,6 +229,8 @@ static void test_table_linux_ids(void **state)
         {"CPUID_CONFIG_LEAVES", 0x9900000300000400ull},
         {"CPUID_CONFIG_VALUES", 0x9900000300000500ull},
         {"MODULE_HV", 0x8900000100000000ull},
+        /* Dynamic PAMT series, get_tdx_sys_info_tdmr: a 16-bit element */
+        {"PAMT_PAGE_BITMAP_ENTRY_BITS", 0x9100000100000013ull},
     };
     for (unsigned i = 0; i < sizeof(linux_ids) / sizeof(linux_ids[0]); i++)
         assert_int_equal(fid(linux_ids[i].n), linux_ids[i].id);
@@ -312,6 +314,27 @@ static void test_init_sequence_and_states(void **state)
     assert_int_equal(r.r9, 9); /* untouched */
     assert_int_equal(call(m, 1, VMDL_TDH_SYS_RD, 0, fid("MAJOR_VERSION"), NULL),
                      VMDL_TDX_SYS_LP_INIT_NOT_DONE);
+    vmdl_tdx_destroy(m);
+}
+
+/*
+ * Linux's Dynamic PAMT reader (arch/x86/virt/vmx/tdx/tdx_global_metadata.c,
+ * get_tdx_sys_info_tdmr in the Dynamic PAMT series) reads
+ * PAMT_PAGE_BITMAP_ENTRY_BITS with field ID 0x9100000100000013: element
+ * size code 1 (16 bits).  On a module that checks the size code that ID
+ * must be served; the 8-bit ID must not.
+ */
+static void test_dpamt_bits_linux_id(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = make_ready("tdx-2.0.02");
+    assert_int_equal(vmdl_tdx_get_size_check(m), VMDL_TDX_SIZE_STRICT);
+    uint64_t v = 0;
+    assert_int_equal(vmdl_tdx_sys_rd(m, 0, 0x9100000100000013ull, &v, NULL),
+                     VMDL_TDX_SUCCESS);
+    assert_int_equal(v, 1);
+    assert_int_equal(vmdl_tdx_sys_rd(m, 0, 0x9100000000000013ull, &v, NULL),
+                     VMDL_TDX_METADATA_FIELD_ID_INCORRECT);
     vmdl_tdx_destroy(m);
 }
 
@@ -1326,6 +1349,7 @@ int main(void)
         cmocka_unit_test(test_table_lookup_consistent),
         cmocka_unit_test(test_init_sequence_and_states),
         cmocka_unit_test(test_unloaded_vmfailinvalid),
+        cmocka_unit_test(test_dpamt_bits_linux_id),
         cmocka_unit_test(test_bad_leaf_and_args),
         cmocka_unit_test(test_every_field_1_5_05),
         cmocka_unit_test(test_every_field_1_5_08),

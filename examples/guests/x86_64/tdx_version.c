@@ -85,7 +85,7 @@ struct sys_info {
     uint64_t tdx_features0;
     uint16_t max_tdmrs, max_reserved_per_tdmr;
     uint16_t pamt_4k_entry_size, pamt_2m_entry_size, pamt_1g_entry_size;
-    uint8_t pamt_page_bitmap_entry_bits;
+    uint16_t pamt_page_bitmap_entry_bits;   /* Linux: u8 */
     uint16_t tdr_base_size, tdcs_base_size, tdvps_base_size;
     uint64_t attributes_fixed0, attributes_fixed1, xfam_fixed0, xfam_fixed1;
     uint16_t num_cpuid_config, max_vcpus_per_td;
@@ -125,7 +125,7 @@ static int get_sys_info(void)
     READ(0x9100000100000011ull, info.pamt_2m_entry_size);
     READ(0x9100000100000012ull, info.pamt_1g_entry_size);
     if (info.tdx_features0 & TDX_FEATURES0_DYNAMIC_PAMT)
-        READ(0x9100000000000013ull, info.pamt_page_bitmap_entry_bits);
+        READ(0x9100000100000013ull, info.pamt_page_bitmap_entry_bits);
     READ(0x9800000100000000ull, info.tdr_base_size);
     READ(0x9800000100000100ull, info.tdcs_base_size);
     READ(0x9800000100000200ull, info.tdvps_base_size);
