@@ -20,7 +20,9 @@
  *  - TDH.SYS.RDALL writes a well-formed list whose every element reads the
  *    same through TDH.SYS.RD;
  *  - export -> import -> export reproduces the blob, a truncated blob is
- *    refused and changes nothing.
+ *    refused and changes nothing;
+ *  - while TDX_RND_NO_ENTROPY answers are injected, every SEAMCALL gets one
+ *    and nothing else changes (registers, module state, LP init bits).
  */
 #include "fuzz_util.h"
 
@@ -257,6 +259,38 @@ static void do_roundtrip(struct run *r)
     free(y);
 }
 
+/* The module's entropy runs dry for n SEAMCALLs: each answers
+ * TDX_RND_NO_ENTROPY and has no other effect. */
+static void do_no_entropy(struct run *r, struct fz *f)
+{
+    if (vmdl_tdx_get_state(r->m) == VMDL_TDX_UNLOADED)
+        return;
+    unsigned n = 1 + fz_u8(f) % 3;
+    enum vmdl_tdx_state st = vmdl_tdx_get_state(r->m);
+    uint64_t lps = 0;
+    for (unsigned lp = 0; lp < NLPS; lp++)
+        lps |= (uint64_t)vmdl_tdx_lp_initialized(r->m, lp) << lp;
+    vmdl_tdx_inject_no_entropy(r->m, n);
+    for (unsigned i = 0; i < n; i++) {
+        static const uint64_t leaves[] = {VMDL_TDH_SYS_INIT, VMDL_TDH_SYS_RD,
+                                          VMDL_TDH_SYS_LP_INIT, VMDL_TDH_SYS_RDALL};
+        struct vmdl_tdx_regs in = {.rax = leaves[fz_u8(f) % 4], .rcx = fz_u64(f),
+                                   .rdx = fz_u64(f), .r8 = fz_u64(f)};
+        struct vmdl_tdx_regs out = in;
+        FZ_CHECK(vmdl_tdx_seamcall(r->m, fz_u8(f) % NLPS, &out) == 0, "seamcall");
+        FZ_CHECK(!out.cf && out.rax == VMDL_TDX_RND_NO_ENTROPY,
+                 "injected no-entropy answered 0x%016llx", (unsigned long long)out.rax);
+        check_status(out.rax);
+        FZ_CHECK(out.rcx == in.rcx && out.rdx == in.rdx && out.r8 == in.r8,
+                 "no-entropy answer changed registers");
+    }
+    uint64_t lps_after = 0;
+    for (unsigned lp = 0; lp < NLPS; lp++)
+        lps_after |= (uint64_t)vmdl_tdx_lp_initialized(r->m, lp) << lp;
+    FZ_CHECK(vmdl_tdx_get_state(r->m) == st && lps_after == lps,
+             "no-entropy answers changed the module");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz f;
@@ -312,9 +346,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             do_seamcall(&r, &f);
             break;
         case 4: {
-            unsigned k = fz_u8(&f) % 5;
+            unsigned k = fz_u8(&f) % 6;
             FZ_TRACE("lifecycle %u\n", k);
-            if (k == 0)
+            if (k == 5)
+                do_no_entropy(&r, &f);
+            else if (k == 0)
                 vmdl_tdx_unload(r.m);
             else if (k == 1)
                 vmdl_tdx_load(r.m);

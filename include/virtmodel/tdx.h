@@ -43,10 +43,38 @@ extern "C" {
 #define VMDL_TDX_SYS_LP_INIT_NOT_DONE           UINT64_C(0xC000050200000000)
 #define VMDL_TDX_SYS_LP_INIT_DONE               UINT64_C(0xC000050300000000)
 #define VMDL_TDX_SYS_LP_INIT_NOT_PENDING        UINT64_C(0xC000050B00000000)
+#define VMDL_TDX_OPERAND_BUSY                   UINT64_C(0x8000020000000000)
+#define VMDL_TDX_SYS_BUSY                       UINT64_C(0x8000020200000000)
+/* RDRAND/RDSEED ran dry inside the module: the caller retries (Linux's
+ * sc_retry, up to RDRAND_RETRY_LOOPS = 10 calls). */
+#define VMDL_TDX_RND_NO_ENTROPY                 UINT64_C(0x8000020300000000)
+/* Metadata statuses, class 0x0C (TDX module ABI, as listed in the
+ * published module sources' error codes); this model returns the ones
+ * TDH.SYS.RD and TDH.SYS.RDALL can give, the rest are named for callers. */
 #define VMDL_TDX_METADATA_FIELD_ID_INCORRECT    UINT64_C(0xC0000C0000000000)
+#define VMDL_TDX_METADATA_FIELD_NOT_WRITABLE    UINT64_C(0xC0000C0100000000)
 #define VMDL_TDX_METADATA_FIELD_NOT_READABLE    UINT64_C(0xC0000C0200000000)
+#define VMDL_TDX_METADATA_FIELD_VALUE_NOT_VALID UINT64_C(0xC0000C0300000000)
 #define VMDL_TDX_METADATA_LIST_OVERFLOW         UINT64_C(0xC0000C0400000000)
+#define VMDL_TDX_INVALID_METADATA_LIST_HEADER   UINT64_C(0xC0000C0500000000)
+#define VMDL_TDX_REQUIRED_METADATA_FIELD_MISSING UINT64_C(0xC0000C0600000000)
+#define VMDL_TDX_METADATA_ELEMENT_SIZE_INCORRECT UINT64_C(0xC0000C0700000000)
+#define VMDL_TDX_METADATA_LAST_ELEMENT_INCORRECT UINT64_C(0xC0000C0800000000)
+#define VMDL_TDX_METADATA_FIELD_CURRENTLY_NOT_WRITABLE UINT64_C(0xC0000C0900000000)
+#define VMDL_TDX_METADATA_WR_MASK_NOT_VALID     UINT64_C(0xC0000C0A00000000)
 #define VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT UINT64_C(0x00000C0B00000000)
+#define VMDL_TDX_METADATA_FIELD_SKIP            UINT64_C(0x00000C0C00000000)
+
+/*
+ * Linux's software statuses (arch/x86/include/asm/tdx.h): class bits 47:40
+ * all ones, never used by the module.  Linux's SEAMCALL wrapper returns them
+ * when the instruction itself did not reach the module: VMfailInvalid (no
+ * module loaded), #GP or #UD (caught by the exception fixup).
+ */
+#define VMDL_TDX_SW_ERROR               UINT64_C(0x8000FF0000000000)
+#define VMDL_TDX_SEAMCALL_VMFAILINVALID (VMDL_TDX_SW_ERROR | UINT64_C(0xFFFF0000))
+#define VMDL_TDX_SEAMCALL_GP            (VMDL_TDX_SW_ERROR | 13)
+#define VMDL_TDX_SEAMCALL_UD            (VMDL_TDX_SW_ERROR | 6)
 /* Operand IDs ORed into bits 31:0 of an operand error. */
 #define VMDL_TDX_OPERAND_RAX 0
 #define VMDL_TDX_OPERAND_RCX 1
@@ -56,13 +84,42 @@ extern "C" {
 /* Class of a status (bits 63:32), what callers usually compare. */
 #define VMDL_TDX_STATUS_CLASS(s) ((s) & UINT64_C(0xFFFFFFFF00000000))
 
-/* Name of a status ("TDX_SUCCESS", ...) compared by class; "unknown". */
+/* Name of a status ("TDX_SUCCESS", ...): module statuses compared by class,
+ * Linux's software statuses exactly; "unknown". */
 const char *vmdl_tdx_status_name(uint64_t status);
 
-/* Bits of TDX_FEATURES0 the reader cares about (Linux asm/tdx.h). */
-#define VMDL_TDX_FEATURES0_TD_PRESERVING (UINT64_C(1) << 1)
-#define VMDL_TDX_FEATURES0_NO_RBP_MOD    (UINT64_C(1) << 18)
-#define VMDL_TDX_FEATURES0_DYNAMIC_PAMT  (UINT64_C(1) << 36)
+/*
+ * TDX_FEATURES0 bits (TDX module ABI: the module's tdx_features_enum0_t,
+ * bit 36 from Linux's Dynamic PAMT series).  The reader tests
+ * TD_PRESERVING, NO_RBP_MOD and DYNAMIC_PAMT, as Linux does.
+ */
+#define VMDL_TDX_FEATURES0_TD_MIGRATION       (UINT64_C(1) << 0)
+#define VMDL_TDX_FEATURES0_TD_PRESERVING      (UINT64_C(1) << 1)
+#define VMDL_TDX_FEATURES0_SERVICE_TD         (UINT64_C(1) << 2)
+#define VMDL_TDX_FEATURES0_TDG_VP_RDWR        (UINT64_C(1) << 3)
+#define VMDL_TDX_FEATURES0_RELAXED_MEM_MNG_CONCURRENCY (UINT64_C(1) << 4)
+#define VMDL_TDX_FEATURES0_CPUID_VIRT_GUEST_CTRL (UINT64_C(1) << 5)
+#define VMDL_TDX_FEATURES0_TD_PARTITIONING    (UINT64_C(1) << 7)
+#define VMDL_TDX_FEATURES0_LOCAL_ATTESTATION  (UINT64_C(1) << 8)
+#define VMDL_TDX_FEATURES0_TD_ENTRY_ENHANCEMENTS (UINT64_C(1) << 9)
+#define VMDL_TDX_FEATURES0_HOST_PRIORITY_LOCKS (UINT64_C(1) << 10)
+#define VMDL_TDX_FEATURES0_CONFIG_IA32_ARCH_CAP (UINT64_C(1) << 11)
+#define VMDL_TDX_FEATURES0_PENDING_EPT_VIOLATION_V2 (UINT64_C(1) << 16)
+#define VMDL_TDX_FEATURES0_FMS_CONFIG         (UINT64_C(1) << 17)
+#define VMDL_TDX_FEATURES0_NO_RBP_MOD         (UINT64_C(1) << 18)
+#define VMDL_TDX_FEATURES0_L2_TLB_INVD_OPT    (UINT64_C(1) << 19)
+#define VMDL_TDX_FEATURES0_TOPOLOGY_ENUM      (UINT64_C(1) << 20)
+#define VMDL_TDX_FEATURES0_PARTITIONED_TD_MIGRATION (UINT64_C(1) << 21)
+#define VMDL_TDX_FEATURES0_ICSSD              (UINT64_C(1) << 25)
+#define VMDL_TDX_FEATURES0_FIXED_CTR12_PROF   (UINT64_C(1) << 26)
+#define VMDL_TDX_FEATURES0_MAXPA_VIRT         (UINT64_C(1) << 27)
+#define VMDL_TDX_FEATURES0_APX                (UINT64_C(1) << 28)
+#define VMDL_TDX_FEATURES0_CPUID2_VIRT        (UINT64_C(1) << 29)
+#define VMDL_TDX_FEATURES0_DYNAMIC_PAMT       (UINT64_C(1) << 36)
+
+/* Name of a TDX_FEATURES0 bit ("NO_RBP_MOD"), NULL for a bit the ABI does
+ * not define. */
+const char *vmdl_tdx_features0_name(unsigned bit);
 
 enum vmdl_tdx_state {
     VMDL_TDX_UNLOADED = 0,
@@ -159,14 +216,29 @@ int vmdl_tdx_md_list_walk(const void *list, size_t len,
                           void (*fn)(void *opaque, uint64_t id, uint64_t value),
                           void *opaque);
 
-/* TDH.SYS.RD through the C API: returns the status; *value and *next
- * (either may be NULL) receive R8 and RDX. */
+/* TDH.SYS.RD through the C API: returns the status (Linux's
+ * TDX_SEAMCALL_VMFAILINVALID when no module is loaded, as Linux's SEAMCALL
+ * wrapper reports CF=1); *value and *next (either may be NULL) receive R8
+ * and RDX. */
 uint64_t vmdl_tdx_sys_rd(struct vmdl_tdx *m, unsigned lp, uint64_t field_id,
                          uint64_t *value, uint64_t *next);
 
 /* Bring the module up as Linux does: TDH.SYS.INIT once, then
- * TDH.SYS.LP.INIT on every LP.  Returns the first failing status. */
+ * TDH.SYS.LP.INIT on every LP, each call retried while it answers
+ * TDX_RND_NO_ENTROPY (at most VMDL_TDX_RND_RETRY_LOOPS calls, Linux's
+ * sc_retry).  Returns the first failing status; with no module loaded
+ * Linux's TDX_SEAMCALL_VMFAILINVALID. */
 uint64_t vmdl_tdx_init_all(struct vmdl_tdx *m);
+
+/* RDRAND_RETRY_LOOPS (Linux asm/archrandom.h): how many times sc_retry
+ * issues a SEAMCALL that keeps answering TDX_RND_NO_ENTROPY. */
+#define VMDL_TDX_RND_RETRY_LOOPS 10
+
+/* Test hook: the next `count` SEAMCALLs on a loaded module complete with
+ * TDX_RND_NO_ENTROPY and no other effect, as when the module's RDRAND /
+ * RDSEED run dry.  Transient host-side setting, not part of the state blob
+ * (an import clears it). */
+void vmdl_tdx_inject_no_entropy(struct vmdl_tdx *m, unsigned count);
 
 /*
  * State blob (magic "TDXM", version 1): life-cycle state, per-LP init bits,

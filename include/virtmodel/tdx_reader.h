@@ -18,6 +18,12 @@
  *   optional     extras Linux does not read (build number and date): a
  *                TDX_METADATA_FIELD_ID_INCORRECT answer just marks them
  *                missing
+ *
+ * Each read is issued as Linux's read_sys_metadata_field issues it
+ * (seamcall_prerr_ret): repeated while the module answers
+ * TDX_RND_NO_ENTROPY, up to RDRAND_RETRY_LOOPS calls (sc_retry), and a
+ * failure is turned into the errno Linux returns (sc_retry_prerr) with the
+ * line Linux prints.
  */
 #ifndef VIRTMODEL_TDX_READER_H
 #define VIRTMODEL_TDX_READER_H
@@ -101,13 +107,51 @@ struct vmdl_tdx_sys_info {
     unsigned have;                          /* VMDL_TDX_HAVE_* */
 };
 
+/* Linux's errno values (include/uapi/asm-generic/errno-base.h, errno.h). */
+enum vmdl_linux_errno {
+    VMDL_LINUX_EIO = 5,
+    VMDL_LINUX_EACCES = 13,
+    VMDL_LINUX_ENODEV = 19,
+    VMDL_LINUX_EINVAL = 22,
+    VMDL_LINUX_EOPNOTSUPP = 95,
+};
+
+/*
+ * The errno Linux's sc_retry_prerr (arch/x86/virt/vmx/tdx/tdx.c; in newer
+ * trees seamcall_internal.h) makes of a
+ * SEAMCALL's final status: 0 for TDX_SUCCESS, -ENODEV for
+ * TDX_SEAMCALL_VMFAILINVALID (no module), -EOPNOTSUPP for TDX_SEAMCALL_GP,
+ * -EACCES for TDX_SEAMCALL_UD, -EIO for anything else (the module's error;
+ * the only case Linux prints).
+ */
+int vmdl_tdx_seamcall_errno(uint64_t status);
+
+/*
+ * What Linux prints for a failed SEAMCALL (seamcall_err, and with regs the
+ * two register lines of seamcall_err_ret), "virt/tdx: " prefixed, lines
+ * separated by '\n', no trailing newline.  regs: the registers after the
+ * call, or NULL for the first line only.  Returns the length, or a negative
+ * vmdl_err when buf is too small.
+ */
+struct vmdl_tdx_regs;
+int vmdl_tdx_format_seamcall_err(uint64_t fn, uint64_t status,
+                                 const struct vmdl_tdx_regs *regs, char *buf,
+                                 size_t len);
+
 /* What went wrong (or how far it got). */
 struct vmdl_tdx_read_result {
     uint64_t status;         /* status of the failing read, 0 when none */
     uint64_t field_id;       /* ID of the failing read */
     const char *field_name;  /* its name in the field table */
-    unsigned nr_reads;       /* TDH.SYS.RD calls made */
+    unsigned nr_reads;       /* TDH.SYS.RD calls made, retries included */
     int version_ok;          /* the three version fields were read */
+    /* What Linux's get_tdx_sys_info() returns: 0, the sc_retry_prerr errno
+     * of the failing read, or -EINVAL for too many CPUID configurations. */
+    int linux_err;
+    /* For -EIO, the first line Linux prints ("virt/tdx: SEAMCALL
+     * (0x0000000000000022) failed: 0x..."); empty otherwise.  The register
+     * lines need the registers, which the read callback does not carry. */
+    char message[80];
 };
 
 /*

@@ -34,22 +34,53 @@ void vmdl__tdx_store_defaults(struct tdx_store *s)
 
 const char *vmdl_tdx_status_name(uint64_t status)
 {
+#define S(x) {VMDL_##x, #x}
     static const struct { uint64_t s; const char *name; } names[] = {
-        {VMDL_TDX_SUCCESS, "TDX_SUCCESS"},
-        {VMDL_TDX_OPERAND_INVALID, "TDX_OPERAND_INVALID"},
-        {VMDL_TDX_SYS_INIT_NOT_PENDING, "TDX_SYS_INIT_NOT_PENDING"},
-        {VMDL_TDX_SYS_LP_INIT_NOT_DONE, "TDX_SYS_LP_INIT_NOT_DONE"},
-        {VMDL_TDX_SYS_LP_INIT_DONE, "TDX_SYS_LP_INIT_DONE"},
-        {VMDL_TDX_SYS_LP_INIT_NOT_PENDING, "TDX_SYS_LP_INIT_NOT_PENDING"},
-        {VMDL_TDX_METADATA_FIELD_ID_INCORRECT, "TDX_METADATA_FIELD_ID_INCORRECT"},
-        {VMDL_TDX_METADATA_FIELD_NOT_READABLE, "TDX_METADATA_FIELD_NOT_READABLE"},
-        {VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT,
-         "TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT"},
+        S(TDX_SUCCESS), S(TDX_OPERAND_INVALID), S(TDX_OPERAND_BUSY),
+        S(TDX_SYS_BUSY), S(TDX_RND_NO_ENTROPY), S(TDX_SYS_INIT_NOT_PENDING),
+        S(TDX_SYS_LP_INIT_NOT_DONE), S(TDX_SYS_LP_INIT_DONE),
+        S(TDX_SYS_LP_INIT_NOT_PENDING),
+        S(TDX_METADATA_FIELD_ID_INCORRECT), S(TDX_METADATA_FIELD_NOT_WRITABLE),
+        S(TDX_METADATA_FIELD_NOT_READABLE), S(TDX_METADATA_FIELD_VALUE_NOT_VALID),
+        S(TDX_METADATA_LIST_OVERFLOW), S(TDX_INVALID_METADATA_LIST_HEADER),
+        S(TDX_REQUIRED_METADATA_FIELD_MISSING),
+        S(TDX_METADATA_ELEMENT_SIZE_INCORRECT),
+        S(TDX_METADATA_LAST_ELEMENT_INCORRECT),
+        S(TDX_METADATA_FIELD_CURRENTLY_NOT_WRITABLE),
+        S(TDX_METADATA_WR_MASK_NOT_VALID),
+        S(TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT), S(TDX_METADATA_FIELD_SKIP),
     };
+    /* Linux's software statuses share one class: compare them exactly. */
+    static const struct { uint64_t s; const char *name; } sw[] = {
+        S(TDX_SEAMCALL_VMFAILINVALID), S(TDX_SEAMCALL_GP), S(TDX_SEAMCALL_UD),
+    };
+#undef S
+    for (unsigned i = 0; i < sizeof(sw) / sizeof(sw[0]); i++)
+        if (status == sw[i].s)
+            return sw[i].name;
+    if ((status & VMDL_TDX_SW_ERROR) == VMDL_TDX_SW_ERROR)
+        return "unknown";
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (VMDL_TDX_STATUS_CLASS(status) == names[i].s)
             return names[i].name;
     return "unknown";
+}
+
+const char *vmdl_tdx_features0_name(unsigned bit)
+{
+    static const char *const names[64] = {
+        [0] = "TD_MIGRATION", [1] = "TD_PRESERVING", [2] = "SERVICE_TD",
+        [3] = "TDG_VP_RDWR", [4] = "RELAXED_MEM_MNG_CONCURRENCY",
+        [5] = "CPUID_VIRT_GUEST_CTRL", [7] = "TD_PARTITIONING",
+        [8] = "LOCAL_ATTESTATION", [9] = "TD_ENTRY_ENHANCEMENTS",
+        [10] = "HOST_PRIORITY_LOCKS", [11] = "CONFIG_IA32_ARCH_CAP",
+        [16] = "PENDING_EPT_VIOLATION_V2", [17] = "FMS_CONFIG",
+        [18] = "NO_RBP_MOD", [19] = "L2_TLB_INVD_OPT", [20] = "TOPOLOGY_ENUM",
+        [21] = "PARTITIONED_TD_MIGRATION", [25] = "ICSSD",
+        [26] = "FIXED_CTR12_PROF", [27] = "MAXPA_VIRT", [28] = "APX",
+        [29] = "CPUID2_VIRT", [36] = "DYNAMIC_PAMT",
+    };
+    return bit < 64 ? names[bit] : NULL;
 }
 
 int vmdl_tdx_create(const struct vmdl_tdx_profile *profile, unsigned nr_lps,
@@ -121,6 +152,11 @@ void vmdl_tdx_load(struct vmdl_tdx *m)
 {
     m->state = VMDL_TDX_LOADED;
     m->lp_init = 0;
+}
+
+void vmdl_tdx_inject_no_entropy(struct vmdl_tdx *m, unsigned count)
+{
+    m->no_entropy = count;
 }
 
 void vmdl_tdx_set_guest_mem(struct vmdl_tdx *m, const struct vmdl_guest_mem *mem)
@@ -200,6 +236,12 @@ int vmdl_tdx_seamcall(struct vmdl_tdx *m, unsigned lp,
         regs->cf = true;
         return VMDL_OK;
     }
+    if (m->no_entropy) {
+        /* The module found its entropy source dry: nothing else happens. */
+        m->no_entropy--;
+        regs->rax = VMDL_TDX_RND_NO_ENTROPY;
+        return VMDL_OK;
+    }
     uint64_t leaf = regs->rax & 0xFFFF;
     if (regs->rax >> 16) {
         /* Only version 0 of these leaves exists; bits 63:24 reserved. */
@@ -249,7 +291,7 @@ uint64_t vmdl_tdx_sys_rd(struct vmdl_tdx *m, unsigned lp, uint64_t field_id,
     if (vmdl_tdx_seamcall(m, lp, &r))
         return VMDL_TDX_OPERAND_INVALID;
     if (r.cf)
-        r.rax = VMDL_TDX_OPERAND_INVALID;
+        r.rax = VMDL_TDX_SEAMCALL_VMFAILINVALID;
     if (value)
         *value = r.r8;
     if (next)
@@ -257,19 +299,30 @@ uint64_t vmdl_tdx_sys_rd(struct vmdl_tdx *m, unsigned lp, uint64_t field_id,
     return r.rax;
 }
 
+/* One SEAMCALL as Linux's sc_retry issues it: again while the module has
+ * no entropy, at most RDRAND_RETRY_LOOPS times; CF=1 becomes Linux's
+ * TDX_SEAMCALL_VMFAILINVALID. */
+static uint64_t sc_retry(struct vmdl_tdx *m, unsigned lp, uint64_t leaf)
+{
+    uint64_t status;
+    unsigned calls = 0;
+    do {
+        struct vmdl_tdx_regs r = {.rax = leaf};
+        vmdl_tdx_seamcall(m, lp, &r);
+        status = r.cf ? VMDL_TDX_SEAMCALL_VMFAILINVALID : r.rax;
+    } while (status == VMDL_TDX_RND_NO_ENTROPY && ++calls < VMDL_TDX_RND_RETRY_LOOPS);
+    return status;
+}
+
 uint64_t vmdl_tdx_init_all(struct vmdl_tdx *m)
 {
-    struct vmdl_tdx_regs r = {.rax = VMDL_TDH_SYS_INIT};
-    vmdl_tdx_seamcall(m, 0, &r);
-    if (r.cf)
-        return VMDL_TDX_OPERAND_INVALID;
-    if (r.rax)
-        return r.rax;
+    uint64_t status = sc_retry(m, 0, VMDL_TDH_SYS_INIT);
+    if (status)
+        return status;
     for (unsigned lp = 0; lp < m->nr_lps; lp++) {
-        r = (struct vmdl_tdx_regs){.rax = VMDL_TDH_SYS_LP_INIT};
-        vmdl_tdx_seamcall(m, lp, &r);
-        if (r.rax)
-            return r.rax;
+        status = sc_retry(m, lp, VMDL_TDH_SYS_LP_INIT);
+        if (status)
+            return status;
     }
     return VMDL_TDX_SUCCESS;
 }

@@ -76,12 +76,56 @@ struct rd_state {
     struct vmdl_tdx_read_result *res;
 };
 
+int vmdl_tdx_seamcall_errno(uint64_t status)
+{
+    if (status == VMDL_TDX_SUCCESS)
+        return 0;
+    if (status == VMDL_TDX_SEAMCALL_VMFAILINVALID)
+        return -VMDL_LINUX_ENODEV;
+    if (status == VMDL_TDX_SEAMCALL_GP)
+        return -VMDL_LINUX_EOPNOTSUPP;
+    if (status == VMDL_TDX_SEAMCALL_UD)
+        return -VMDL_LINUX_EACCES;
+    return -VMDL_LINUX_EIO;
+}
+
+int vmdl_tdx_format_seamcall_err(uint64_t fn, uint64_t status,
+                                 const struct vmdl_tdx_regs *regs, char *buf,
+                                 size_t len)
+{
+    if (!buf)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_tdx_format_seamcall_err: NULL buf");
+    int n;
+    if (regs)
+        n = snprintf(buf, len,
+                     "virt/tdx: SEAMCALL (0x%016llx) failed: 0x%016llx\n"
+                     "virt/tdx: RCX 0x%016llx RDX 0x%016llx R08 0x%016llx\n"
+                     "virt/tdx: R09 0x%016llx R10 0x%016llx R11 0x%016llx",
+                     (unsigned long long)fn, (unsigned long long)status,
+                     (unsigned long long)regs->rcx, (unsigned long long)regs->rdx,
+                     (unsigned long long)regs->r8, (unsigned long long)regs->r9,
+                     (unsigned long long)regs->r10, (unsigned long long)regs->r11);
+    else
+        n = snprintf(buf, len, "virt/tdx: SEAMCALL (0x%016llx) failed: 0x%016llx",
+                     (unsigned long long)fn, (unsigned long long)status);
+    if (n < 0 || (size_t)n >= len)
+        return vmdl_fail(VMDL_ERANGE,
+                         "vmdl_tdx_format_seamcall_err: buffer of %zu bytes too "
+                         "small", len);
+    return n;
+}
+
 static int fail_read(struct rd_state *st, uint64_t id, unsigned field,
                      uint64_t status)
 {
     st->res->status = status;
     st->res->field_id = id;
     st->res->field_name = vmdl_tdx_field(field)->name;
+    st->res->linux_err = vmdl_tdx_seamcall_errno(status);
+    /* Linux prints only the module's own errors (sc_retry_prerr). */
+    if (st->res->linux_err == -VMDL_LINUX_EIO)
+        vmdl_tdx_format_seamcall_err(VMDL_TDH_SYS_RD, status, NULL,
+                                     st->res->message, sizeof(st->res->message));
     return vmdl_fail(VMDL_EIO,
                      "vmdl_tdx_read_sys_info: TDH.SYS.RD of %s (0x%016llx) "
                      "failed: 0x%016llx (%s)",
@@ -102,9 +146,14 @@ static int read_one(struct rd_state *st, unsigned field, unsigned elem,
                          "vmdl_tdx_read_sys_info: %s is %u bytes but its "
                          "structure member %u", vmdl_tdx_field(field)->name,
                          vmdl_tdx_fid_elem_size(id), size);
-    uint64_t v = 0;
-    uint64_t status = st->rd(st->opaque, id, &v);
-    st->res->nr_reads++;
+    uint64_t v = 0, status;
+    unsigned calls = 0;
+    /* Linux's sc_retry: again while the module has no entropy. */
+    do {
+        v = 0;
+        status = st->rd(st->opaque, id, &v);
+        st->res->nr_reads++;
+    } while (status == VMDL_TDX_RND_NO_ENTROPY && ++calls < VMDL_TDX_RND_RETRY_LOOPS);
     if (status != VMDL_TDX_SUCCESS) {
         if (kind == OPTIONAL &&
             VMDL_TDX_STATUS_CLASS(status) == VMDL_TDX_METADATA_FIELD_ID_INCORRECT) {
@@ -163,10 +212,12 @@ int vmdl_tdx_read_sys_info(vmdl_tdx_rd_fn rd, void *opaque,
         return err;
 
     struct vmdl_tdx_sys_info_td_conf *c = &info->td_conf;
-    if (c->num_cpuid_config > VMDL_TDX_MAX_CPUID_CONFIG)
+    if (c->num_cpuid_config > VMDL_TDX_MAX_CPUID_CONFIG) {
+        result->linux_err = -VMDL_LINUX_EINVAL;
         return vmdl_fail(VMDL_ERANGE,
                          "vmdl_tdx_read_sys_info: NUM_CPUID_CONFIG %u exceeds "
                          "%u", c->num_cpuid_config, VMDL_TDX_MAX_CPUID_CONFIG);
+    }
     bool missing = false;
     for (unsigned i = 0; i < c->num_cpuid_config; i++) {
         err = read_one(&st, VMDL_TDX_F_CPUID_CONFIG_LEAVES, i,

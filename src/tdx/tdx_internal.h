@@ -41,6 +41,7 @@ struct vmdl_tdx {
     uint64_t lp_init;   /* bit n: TDH.SYS.LP.INIT done on LP n */
     struct vmdl_guest_mem mem;  /* where TDH.SYS.RDALL writes */
     bool have_mem;
+    unsigned no_entropy;        /* SEAMCALLs still to answer RND_NO_ENTROPY */
 };
 
 /* "No field" as the module tests it: all ones, the context code aside. */

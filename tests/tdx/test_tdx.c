@@ -761,6 +761,229 @@ static void test_reader_size_mismatch_in_ignore_mode(void **state)
     vmdl_tdx_destroy(m);
 }
 
+/* A read callback that answers TDX_RND_NO_ENTROPY (0x8000020300000000,
+ * Linux asm/tdx.h) a number of times per field before asking the module,
+ * or a fixed status for every read. */
+struct flaky {
+    struct vmdl_tdx_rd_ctx ctx;
+    unsigned dry_per_field;   /* NO_ENTROPY answers before each real read */
+    unsigned left;
+    uint64_t last_id;
+    uint64_t fixed;           /* non-zero: answer this for every read */
+    unsigned calls;
+};
+
+static uint64_t flaky_rd(void *opaque, uint64_t id, uint64_t *value)
+{
+    struct flaky *f = opaque;
+    f->calls++;
+    if (f->fixed)
+        return f->fixed;
+    if (id != f->last_id) {
+        f->last_id = id;
+        f->left = f->dry_per_field;
+    }
+    if (f->left) {
+        f->left--;
+        return 0x8000020300000000ull;
+    }
+    return vmdl_tdx_rd_module(&f->ctx, id, value);
+}
+
+/*
+ * Linux's sc_retry (asm/tdx.h; seamcall_internal.h in newer trees): a
+ * SEAMCALL answering TDX_RND_NO_ENTROPY is issued again, at most
+ * RDRAND_RETRY_LOOPS (10, asm/archrandom.h) times in all.
+ */
+static void test_reader_retries_no_entropy(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = make_ready("tdx-1.5.08");
+    static struct vmdl_tdx_sys_info info;
+    struct vmdl_tdx_read_result res;
+    struct flaky f = {.ctx = {m, 0}, .dry_per_field = 9, .last_id = NA};
+    assert_int_equal(vmdl_tdx_read_sys_info(flaky_rd, &f, &info, &res), 0);
+    assert_int_equal(res.nr_reads, 10u * (3 + 15 + 3 * 6 + 3));
+    assert_int_equal(f.calls, res.nr_reads);
+    assert_int_equal(info.version.minor_version, 5);
+    /* ten dry answers for one read: Linux gives up, -EIO */
+    f = (struct flaky){.ctx = {m, 0}, .dry_per_field = 10, .last_id = NA};
+    assert_int_equal(vmdl_tdx_read_sys_info(flaky_rd, &f, &info, &res), VMDL_EIO);
+    assert_int_equal(res.status, 0x8000020300000000ull);
+    assert_int_equal(res.nr_reads, 10);
+    assert_string_equal(res.field_name, "MINOR_VERSION");
+    vmdl_tdx_destroy(m);
+}
+
+/*
+ * sc_retry_prerr (Linux arch/x86/virt/vmx/tdx/tdx.c): VMfailInvalid ->
+ * -ENODEV, #GP -> -EOPNOTSUPP, #UD -> -EACCES, any module error -> -EIO
+ * with "SEAMCALL (0x%016llx) failed: 0x%016llx" printed; the software
+ * statuses are TDX_SW_ERROR (bit 63 | bits 47:40) | 0xFFFF0000 / trap number
+ * (asm/tdx.h).
+ */
+static void test_seamcall_errno_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(VMDL_TDX_SEAMCALL_VMFAILINVALID, 0x8000FF00FFFF0000ull);
+    assert_int_equal(VMDL_TDX_SEAMCALL_GP, 0x8000FF000000000Dull);
+    assert_int_equal(VMDL_TDX_SEAMCALL_UD, 0x8000FF0000000006ull);
+    assert_int_equal(VMDL_TDX_RND_NO_ENTROPY, 0x8000020300000000ull);
+    assert_int_equal(vmdl_tdx_seamcall_errno(0), 0);
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_SEAMCALL_VMFAILINVALID), -19);
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_SEAMCALL_GP), -95);
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_SEAMCALL_UD), -13);
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_METADATA_FIELD_ID_INCORRECT), -5);
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_RND_NO_ENTROPY), -5);
+    /* an informational status is not TDX_SUCCESS either */
+    assert_int_equal(vmdl_tdx_seamcall_errno(VMDL_TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT), -5);
+
+    char buf[256];
+    struct vmdl_tdx_regs r = {.rcx = 1, .rdx = NA, .r8 = 0, .r9 = 2, .r10 = 3, .r11 = 4};
+    assert_true(vmdl_tdx_format_seamcall_err(34, 0xC0000C0000000000ull, NULL, buf,
+                                             sizeof buf) > 0);
+    assert_string_equal(buf, "virt/tdx: SEAMCALL (0x0000000000000022) failed: "
+                             "0xc0000c0000000000");
+    assert_true(vmdl_tdx_format_seamcall_err(34, 0xC0000C0000000000ull, &r, buf,
+                                             sizeof buf) > 0);
+    assert_string_equal(buf,
+        "virt/tdx: SEAMCALL (0x0000000000000022) failed: 0xc0000c0000000000\n"
+        "virt/tdx: RCX 0x0000000000000001 RDX 0xffffffffffffffff R08 0x0000000000000000\n"
+        "virt/tdx: R09 0x0000000000000002 R10 0x0000000000000003 R11 0x0000000000000004");
+    assert_int_equal(vmdl_tdx_format_seamcall_err(34, 0, &r, buf, 20), VMDL_ERANGE);
+    assert_int_equal(vmdl_tdx_format_seamcall_err(34, 0, NULL, NULL, 20), VMDL_EINVAL);
+}
+
+static void expect_errno(struct flaky *f, int err, int linux_err, const char *msg)
+{
+    static struct vmdl_tdx_sys_info info;
+    struct vmdl_tdx_read_result res;
+    assert_int_equal(vmdl_tdx_read_sys_info(flaky_rd, f, &info, &res), err);
+    assert_int_equal(res.linux_err, linux_err);
+    assert_string_equal(res.message, msg);
+}
+
+static void test_reader_linux_errno(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = make_ready("tdx-1.5.08");
+    struct flaky f = {.ctx = {m, 0}, .last_id = NA};
+    expect_errno(&f, 0, 0, "");
+    f.fixed = VMDL_TDX_SEAMCALL_GP;
+    expect_errno(&f, VMDL_EIO, -VMDL_LINUX_EOPNOTSUPP, "");
+    f.fixed = VMDL_TDX_SEAMCALL_UD;
+    expect_errno(&f, VMDL_EIO, -VMDL_LINUX_EACCES, "");
+    /* no module: the C API reports what Linux's wrapper makes of CF=1 */
+    f.fixed = 0;
+    vmdl_tdx_unload(m);
+    assert_int_equal(vmdl_tdx_sys_rd(m, 0, fid("MINOR_VERSION"), NULL, NULL),
+                     VMDL_TDX_SEAMCALL_VMFAILINVALID);
+    expect_errno(&f, VMDL_EIO, -VMDL_LINUX_ENODEV, "");
+    vmdl_tdx_destroy(m);
+    /* a module error: -EIO and Linux's line */
+    m = make_text("vmdl-tdx-profile 1\nname x\nbase tdx-1.5.08\n"
+                  "unreadable MAX_TDMRS\n");
+    f = (struct flaky){.ctx = {m, 0}, .last_id = NA};
+    expect_errno(&f, VMDL_EIO, -VMDL_LINUX_EIO,
+                 "virt/tdx: SEAMCALL (0x0000000000000022) failed: 0xc0000c0200000000");
+    vmdl_tdx_destroy(m);
+    /* more CPUID configurations than the structure holds: -EINVAL */
+    m = make_text("vmdl-tdx-profile 1\nname x\nbase tdx-1.5.08\n"
+                  "field NUM_CPUID_CONFIG = 129\n");
+    f = (struct flaky){.ctx = {m, 0}, .last_id = NA};
+    expect_errno(&f, VMDL_ERANGE, -VMDL_LINUX_EINVAL, "");
+    vmdl_tdx_destroy(m);
+}
+
+/* vmdl_tdx_init_all retries like Linux's sc_retry; a dry module changes
+ * nothing. */
+static void test_init_all_retries_no_entropy(void **state)
+{
+    (void)state;
+    struct vmdl_tdx *m = make("tdx-1.5.08");
+    vmdl_tdx_inject_no_entropy(m, 9);
+    assert_int_equal(vmdl_tdx_init_all(m), VMDL_TDX_SUCCESS);
+    assert_true(vmdl_tdx_lp_initialized(m, 1));
+    vmdl_tdx_load(m);
+    vmdl_tdx_inject_no_entropy(m, 10);
+    assert_int_equal(vmdl_tdx_init_all(m), VMDL_TDX_RND_NO_ENTROPY);
+    assert_int_equal(vmdl_tdx_get_state(m), VMDL_TDX_LOADED);
+    assert_int_equal(vmdl_tdx_init_all(m), VMDL_TDX_SUCCESS);
+    /* one dry answer per LP.INIT: still brought up */
+    vmdl_tdx_load(m);
+    struct vmdl_tdx_regs r = {.rax = VMDL_TDH_SYS_INIT};
+    assert_int_equal(vmdl_tdx_seamcall(m, 0, &r), 0);
+    assert_int_equal(r.rax, 0);
+    vmdl_tdx_inject_no_entropy(m, 1);
+    r = (struct vmdl_tdx_regs){.rax = VMDL_TDH_SYS_LP_INIT, .rcx = 7};
+    assert_int_equal(vmdl_tdx_seamcall(m, 1, &r), 0);
+    assert_int_equal(r.rax, VMDL_TDX_RND_NO_ENTROPY);
+    assert_int_equal(r.rcx, 7);               /* nothing else happened */
+    assert_false(vmdl_tdx_lp_initialized(m, 1));
+    /* an import clears a pending injection */
+    uint8_t *blob;
+    size_t len;
+    assert_int_equal(vmdl_tdx_export(m, &blob, &len), 0);
+    vmdl_tdx_inject_no_entropy(m, 5);
+    assert_int_equal(vmdl_tdx_import(m, blob, len), 0);
+    free(blob);
+    assert_int_equal(vmdl_tdx_sys_rd(m, 0, NA, NULL, NULL), VMDL_TDX_SYS_LP_INIT_NOT_DONE);
+    vmdl_tdx_unload(m);
+    assert_int_equal(vmdl_tdx_init_all(m), VMDL_TDX_SEAMCALL_VMFAILINVALID);
+    vmdl_tdx_destroy(m);
+}
+
+/* Every metadata status of the ABI's class 0x0C and Linux's software
+ * statuses have names; TDX_FEATURES0 bit names follow the module's
+ * tdx_features_enum0_t (bit 36 DYNAMIC_PAMT from Linux's DPAMT series). */
+static void test_status_and_feature_names(void **state)
+{
+    (void)state;
+    static const struct { uint64_t s; const char *n; } st[] = {
+        {0xC0000C0100000000ull, "TDX_METADATA_FIELD_NOT_WRITABLE"},
+        {0xC0000C0300000000ull, "TDX_METADATA_FIELD_VALUE_NOT_VALID"},
+        {0xC0000C0400000000ull, "TDX_METADATA_LIST_OVERFLOW"},
+        {0xC0000C0500000000ull, "TDX_INVALID_METADATA_LIST_HEADER"},
+        {0xC0000C0600000000ull, "TDX_REQUIRED_METADATA_FIELD_MISSING"},
+        {0xC0000C0700000000ull, "TDX_METADATA_ELEMENT_SIZE_INCORRECT"},
+        {0xC0000C0800000000ull, "TDX_METADATA_LAST_ELEMENT_INCORRECT"},
+        {0xC0000C0900000000ull, "TDX_METADATA_FIELD_CURRENTLY_NOT_WRITABLE"},
+        {0xC0000C0A00000000ull, "TDX_METADATA_WR_MASK_NOT_VALID"},
+        {0x00000C0B00000000ull, "TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT"},
+        {0x00000C0C00000000ull, "TDX_METADATA_FIELD_SKIP"},
+        {0x8000020300000000ull, "TDX_RND_NO_ENTROPY"},
+        {0x8000020200000000ull, "TDX_SYS_BUSY"},
+        {0x8000020000000000ull, "TDX_OPERAND_BUSY"},
+        {0x8000FF00FFFF0000ull, "TDX_SEAMCALL_VMFAILINVALID"},
+        {0x8000FF000000000Dull, "TDX_SEAMCALL_GP"},
+        {0x8000FF0000000006ull, "TDX_SEAMCALL_UD"},
+        {0x8000FF0000000007ull, "unknown"},
+    };
+    for (unsigned i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+        assert_string_equal(vmdl_tdx_status_name(st[i].s), st[i].n);
+    static const struct { unsigned bit; const char *n; } fb[] = {
+        {0, "TD_MIGRATION"}, {1, "TD_PRESERVING"}, {2, "SERVICE_TD"},
+        {3, "TDG_VP_RDWR"}, {4, "RELAXED_MEM_MNG_CONCURRENCY"},
+        {5, "CPUID_VIRT_GUEST_CTRL"}, {7, "TD_PARTITIONING"},
+        {8, "LOCAL_ATTESTATION"}, {9, "TD_ENTRY_ENHANCEMENTS"},
+        {10, "HOST_PRIORITY_LOCKS"}, {11, "CONFIG_IA32_ARCH_CAP"},
+        {16, "PENDING_EPT_VIOLATION_V2"}, {17, "FMS_CONFIG"}, {18, "NO_RBP_MOD"},
+        {19, "L2_TLB_INVD_OPT"}, {20, "TOPOLOGY_ENUM"},
+        {21, "PARTITIONED_TD_MIGRATION"}, {25, "ICSSD"}, {26, "FIXED_CTR12_PROF"},
+        {27, "MAXPA_VIRT"}, {28, "APX"}, {29, "CPUID2_VIRT"}, {36, "DYNAMIC_PAMT"},
+    };
+    unsigned named = 0;
+    for (unsigned b = 0; b < 70; b++)
+        named += vmdl_tdx_features0_name(b) != NULL;
+    assert_int_equal(named, sizeof(fb) / sizeof(fb[0]));
+    for (unsigned i = 0; i < sizeof(fb) / sizeof(fb[0]); i++)
+        assert_string_equal(vmdl_tdx_features0_name(fb[i].bit), fb[i].n);
+    assert_null(vmdl_tdx_features0_name(6));
+    assert_null(vmdl_tdx_features0_name(64));
+    assert_int_equal(VMDL_TDX_FEATURES0_NO_RBP_MOD, 1ull << 18);
+    assert_int_equal(VMDL_TDX_FEATURES0_DYNAMIC_PAMT, 1ull << 36);
+}
+
 static void test_format_version(void **state)
 {
     (void)state;
@@ -1367,6 +1590,11 @@ int main(void)
         cmocka_unit_test(test_reader_conditional_and_optional),
         cmocka_unit_test(test_reader_uninitialized_module),
         cmocka_unit_test(test_reader_size_mismatch_in_ignore_mode),
+        cmocka_unit_test(test_reader_retries_no_entropy),
+        cmocka_unit_test(test_seamcall_errno_mapping),
+        cmocka_unit_test(test_reader_linux_errno),
+        cmocka_unit_test(test_init_all_retries_no_entropy),
+        cmocka_unit_test(test_status_and_feature_names),
         cmocka_unit_test(test_format_version),
         cmocka_unit_test(test_builtin_profiles),
         cmocka_unit_test(test_profile_syntax_accepted),

@@ -20,6 +20,9 @@
 #define TDH_SYS_RDALL    37
 #define TDX_SUCCESS      0ull
 #define TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT 0x00000C0B00000000ull
+/* The module's RDRAND/RDSEED ran dry: Linux's sc_retry calls again. */
+#define TDX_RND_NO_ENTROPY 0x8000020300000000ull
+#define RDRAND_RETRY_LOOPS 10
 /* Linux's software code for VMfailInvalid (no module loaded). */
 #define TDX_SEAMCALL_VMFAILINVALID 0x8000FF00FFFF0000ull
 #define MD_FIELD_ID_NA   0xFFFFFFFFFFFFFFFFull
@@ -58,24 +61,40 @@ static uint64_t seamcall(uint64_t fn, struct seam_args *a)
     return cf ? TDX_SEAMCALL_VMFAILINVALID : rax;
 }
 
-static int seamcall_prerr(uint64_t fn, struct seam_args *a)
+/*
+ * Linux's sc_retry_prerr: the call is repeated while the module has no
+ * entropy; no module is -ENODEV (not printed); a module error is printed
+ * (with the registers for the _ret variants) and -EIO.  #GP/#UD of the
+ * SEAMCALL itself (Linux: -EOPNOTSUPP/-EACCES through its exception fixup)
+ * would be delivered to this guest instead.
+ */
+static int seamcall_prerr(uint64_t fn, struct seam_args *a, int print_regs)
 {
-    uint64_t st = seamcall(fn, a);
+    uint64_t st;
+    int retry = RDRAND_RETRY_LOOPS;
+    do {
+        st = seamcall(fn, a);
+    } while (st == TDX_RND_NO_ENTROPY && --retry);
     if (st == TDX_SUCCESS)
         return 0;
+    if (st == TDX_SEAMCALL_VMFAILINVALID)
+        return -19; /* ENODEV */
     rt_printf("virt/tdx: SEAMCALL (0x%016lx) failed: 0x%016lx\n", fn, st);
-    return st == TDX_SEAMCALL_VMFAILINVALID ? -19 /* ENODEV */ : -5 /* EIO */;
+    if (print_regs) {
+        rt_printf("virt/tdx: RCX 0x%016lx RDX 0x%016lx R08 0x%016lx\n",
+                  a->rcx, a->rdx, a->r8);
+        rt_printf("virt/tdx: R09 0x%016lx R10 0x%016lx R11 0x%016lx\n",
+                  a->r9, a->r10, a->r11);
+    }
+    return -5; /* EIO */
 }
 
 static int read_sys_metadata_field(uint64_t field_id, uint64_t *data)
 {
     struct seam_args a = {.rdx = field_id};
-    int ret = seamcall_prerr(TDH_SYS_RD, &a);
-    if (ret) {
-        rt_printf("virt/tdx: RCX 0x%016lx RDX 0x%016lx R08 0x%016lx\n",
-                  a.rcx, a.rdx, a.r8);
+    int ret = seamcall_prerr(TDH_SYS_RD, &a, 1);
+    if (ret)
         return ret;
-    }
     *data = a.r8;
     return 0;
 }
@@ -197,13 +216,13 @@ int main(void)
 {
     struct seam_args a = {0};
     /* RCX is the module attributes: all bits reserved. */
-    int ret = seamcall_prerr(TDH_SYS_INIT, &a);
+    int ret = seamcall_prerr(TDH_SYS_INIT, &a, 0);
     if (ret == -19)
         rt_puts("virt/tdx: module not loaded\n");
     if (ret)
         return EXIT_FAILED;
     a = (struct seam_args){0};
-    if (seamcall_prerr(TDH_SYS_LP_INIT, &a))
+    if (seamcall_prerr(TDH_SYS_LP_INIT, &a, 0))
         return EXIT_FAILED;
 
     ret = get_sys_info();
