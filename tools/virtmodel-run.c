@@ -17,6 +17,7 @@
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
+#include "virtmodel/multiboot.h"
 
 /* Harness exit statuses other than the guest's own. */
 enum {
@@ -33,7 +34,8 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: virtmodel-run IMAGE [options]\n"
 "\n"
-"Run a guest image (static ELF64 for x86-64 or AArch64, or a raw binary)\n"
+"Run a guest image (static ELF64 for x86-64 or AArch64, a multiboot kernel\n"
+"for x86, as QEMU -kernel boots it, or a raw binary)\n"
 "through virtmodel's machine layer with the models attached.  The guest's\n"
 "console goes to stdout; the guest's exit status becomes this program's.\n"
 "\n"
@@ -51,6 +53,8 @@ static void usage(FILE *f)
 "  --count             count instructions and taken branches exactly from the\n"
 "                      start (one block hook: slower); also reports a branch\n"
 "                      to a non-canonical address on the branch, not the target\n"
+"  --append ARGS       multiboot: the kernel command line (QEMU's -append)\n"
+"  --initrd FILE       multiboot: load FILE as the first module (QEMU's -initrd)\n"
 "  --raw ARCH          IMAGE is a raw binary for ARCH (x86_64 or arm64)\n"
 "  --load-addr ADDR    where a raw binary goes and starts (default 0x100000 on\n"
 "                      x86-64, 0x40080000 on arm64)\n"
@@ -106,6 +110,7 @@ struct options {
     const char *checkpoint, *restore;
     uint64_t checkpoint_after;
     const char *raw_arch;
+    const char *append, *initrd;
     enum vmdl_x86_vendor vendor;
     struct vmdl_model_options mopts;
 };
@@ -114,7 +119,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
-           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL };
+           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL, O_APPEND, O_INITRD };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -134,6 +139,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"restore", required_argument, 0, O_RESTORE},
         {"digest", no_argument, 0, O_DIGEST},
         {"help", no_argument, 0, O_HELP},
+        {"append", required_argument, 0, O_APPEND},
+        {"initrd", required_argument, 0, O_INITRD},
     };
     /* Then every option the models declare (model.h). */
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + 64 + 1];
@@ -220,6 +227,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case O_RESTORE: o->restore = optarg; break;
         case O_DIGEST: o->digest = 1; break;
+        case O_APPEND: o->append = optarg; break;
+        case O_INITRD: o->initrd = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         default:
             if (optopt)
@@ -259,6 +268,33 @@ static int parse_args(int argc, char **argv, struct options *o)
         return -1;
     }
     return 0;
+}
+
+/* A multiboot kernel with --append as its command line and --initrd as its
+ * one module (kvm-unit-tests reads its environment from it). */
+static int load_multiboot(struct vmdl_vm *vm, const struct options *o,
+                          const uint8_t *data, size_t size)
+{
+    uint8_t *initrd = NULL;
+    size_t initrd_size = 0;
+    if (o->initrd && vmdl_read_file(o->initrd, &initrd, &initrd_size))
+        return -1;
+    /* As QEMU: the command line starts with the kernel's file name (the
+     * guest's argv[0]), then -append's text. */
+    size_t len = strlen(o->image) + (o->append ? strlen(o->append) + 1 : 0) + 1;
+    char *cmdline = malloc(len);
+    if (!cmdline) {
+        free(initrd);
+        return vmdl_fail(VMDL_ENOMEM, "out of memory");
+    }
+    snprintf(cmdline, len, "%s%s%s", o->image, o->append ? " " : "",
+             o->append ? o->append : "");
+    struct vmdl_mb_module mod = { initrd, initrd_size, o->initrd };
+    struct vmdl_mb_boot boot = { cmdline, &mod, o->initrd ? 1 : 0 };
+    int err = vmdl_vm_load_multiboot(vm, data, size, &boot);
+    free(cmdline);
+    free(initrd);
+    return err;
 }
 
 /* Complete what no model claimed, as a device-less QEMU machine would. */
@@ -306,8 +342,19 @@ int main(int argc, char **argv)
     }
     enum vmdl_arch arch;
     struct vmdl_image img;
+    struct vmdl_mb_header mbh;
+    bool multiboot = !o.raw_arch && vmdl_elf_parse(data, size, &img) &&
+                     !vmdl_multiboot_find(data, size, &mbh);
+    if ((o.append || o.initrd) && !multiboot) {
+        fprintf(stderr, "virtmodel-run: --append and --initrd apply to multiboot "
+                        "kernels only\n");
+        free(data);
+        return EXIT_USAGE;
+    }
     if (o.raw_arch) {
         arch = strcmp(o.raw_arch, "arm64") ? VMDL_ARCH_X86_64 : VMDL_ARCH_ARM64;
+    } else if (multiboot) {
+        arch = VMDL_ARCH_X86_64;
     } else {
         if (vmdl_elf_parse(data, size, &img)) {
             fprintf(stderr, "virtmodel-run: %s: %s\n", o.image, vmdl_last_error());
@@ -338,6 +385,8 @@ int main(int argc, char **argv)
                         : arch == VMDL_ARCH_X86_64 ? VMDL_X86_DEFAULT_LOAD
                                                    : VMDL_ARM64_DEFAULT_LOAD;
         err = vmdl_vm_load_raw(vm, data, size, addr);
+    } else if (multiboot) {
+        err = load_multiboot(vm, &o, data, size);
     } else {
         err = vmdl_vm_load_elf(vm, data, size);
     }

@@ -120,6 +120,9 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_checkpoint_save: NULL argument");
     if (!vm->entry_set)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: no guest loaded");
+    if (vm->x86h)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vm_checkpoint_save: checkpoints of "
+                         "hosted x86 vCPUs (multiboot guests) are not supported yet");
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         if (vm->vcpus[i]->pending != PENDING_NONE)
             return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: vCPU %u has "
@@ -300,6 +303,9 @@ int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
     if (!vm->entry_set)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_restore: load the same "
                          "image into the VM first");
+    if (vm->x86h)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vm_checkpoint_restore: checkpoints of "
+                         "hosted x86 vCPUs (multiboot guests) are not supported yet");
     struct vmdl_blob_reader r;
     int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION,
                              "checkpoint");

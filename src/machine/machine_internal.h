@@ -165,6 +165,7 @@ struct vmdl_vcpu {
 };
 
 struct vmdl_arch_ops;
+struct vmdl_x86_hosted_vm;
 
 struct vmdl_vm {
     struct vmdl_vm_config cfg;
@@ -231,6 +232,9 @@ struct vmdl_vm {
 
     FILE *trace;
     bool entry_set;
+    /* x86 guests booted like a PC (multiboot): the hosted vCPU's VM state
+     * (x86/hosted.c); NULL otherwise.  Checkpoints refuse it for now. */
+    struct vmdl_x86_hosted_vm *x86h;
 };
 
 /* vm.c */

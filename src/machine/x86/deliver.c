@@ -154,6 +154,8 @@ int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple)
 
 int vmdl__x86_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev)
 {
+    if (X86(v)->hosted)
+        return vmdl__x86h_deliver_event(v, ev);
     return vmdl__x86_deliver(v, ev->vector, ev->has_error, ev->error_code,
                              ev->return_pc);
 }

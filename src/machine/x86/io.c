@@ -66,6 +66,8 @@ uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user)
     }
     if (port == 0x80 || port == 0x64 || port == VMDL_X86_DEBUG_EXIT_PORT)
         return port == 0x64 ? 0 : size_mask(size);
+    if (X86(v)->hosted)
+        return size_mask(size); /* a PC's unassigned ports (no I/O exits yet) */
     io_exit(v, (uint16_t)port, size, false, 0);
     return 0;
 }
@@ -107,7 +109,8 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
         return;
     if (port == 0x80 || port == 0xCF9 || port == 0x604)
         return;
-    io_exit(v, (uint16_t)port, size, true, value);
+    if (!X86(v)->hosted)
+        io_exit(v, (uint16_t)port, size, true, value);
 }
 
 static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,

@@ -23,7 +23,7 @@
  * the guest) so that runs reproduce; the first read turns on exact
  * instruction counting for good.
  */
-static uint64_t guest_tsc(struct vmdl_vcpu *v)
+uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v)
 {
     if (!X86(v)->tsc_observed) {
         X86(v)->tsc_observed = true;
@@ -39,7 +39,7 @@ static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val
     case MSR_IA32_FS_BASE: *val = rd(v, UC_X86_REG_FS_BASE); return VMDL_FAULT_NONE;
     case MSR_IA32_GS_BASE: *val = rd(v, UC_X86_REG_GS_BASE); return VMDL_FAULT_NONE;
     case MSR_IA32_KERNEL_GS_BASE: *val = X86(v)->kernel_gs_base; return VMDL_FAULT_NONE;
-    case MSR_IA32_TSC: *val = guest_tsc(v); return VMDL_FAULT_NONE;
+    case MSR_IA32_TSC: *val = vmdl__x86_guest_tsc(v); return VMDL_FAULT_NONE;
     default: return VMDL_FAULT_UNCLAIMED;
     }
 }
@@ -60,7 +60,7 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
         return VMDL_FAULT_NONE;
     case MSR_IA32_TSC:
         X86(v)->tsc_offset = val - v->insns;
-        (void)guest_tsc(v);
+        (void)vmdl__x86_guest_tsc(v);
         return VMDL_FAULT_NONE;
     case MSR_IA32_FS_BASE:
     case MSR_IA32_GS_BASE:
@@ -152,7 +152,7 @@ enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned 
 enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in)
 {
     /* Read before retiring: the TSC does not include this RDTSC. */
-    uint64_t tsc = guest_tsc(v);
+    uint64_t tsc = vmdl__x86_guest_tsc(v);
     wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
     wr(v, UC_X86_REG_RDX, tsc >> 32);
     if (in->id == X86_INS_RDTSCP)

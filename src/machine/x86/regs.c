@@ -53,6 +53,8 @@ int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
         *val = get_cr8(v);
         return VMDL_OK;
     }
+    if (X86(v)->hosted && vmdl__x86h_get_reg(v, reg, val))
+        return VMDL_OK;   /* the guest's own control registers and EFER */
     if (r->uc < 0) {
         *val = *virtual_reg(v, reg);
         return VMDL_OK;
@@ -71,6 +73,9 @@ int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
                          "register", (int)reg);
     if (reg == VMDL_X86_CR8)
         return set_cr8(v, val);
+    if (X86(v)->hosted && r->uc < 0)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_set_reg: control registers "
+                         "of a hosted x86 vCPU are the guest's own");
     if (r->uc < 0) {
         *virtual_reg(v, reg) = val;
         return VMDL_OK;

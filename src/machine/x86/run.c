@@ -231,6 +231,8 @@ static int dispatch(struct vmdl_vcpu *v, uc_err e, struct vmdl_exit *exit,
 int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
+    if (X86(v)->hosted)
+        return vmdl__x86h_run(v, exit, to_caller);
     v->halted = false;
     int inj = vmdl__x86_inject_pending(v, &triple);
     uint64_t rip = rd(v, UC_X86_REG_RIP);

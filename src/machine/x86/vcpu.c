@@ -231,6 +231,11 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
             return err;
         v->nr_hooks++;
     }
+    /* The ring-0 state before deprivileging: where a hosted vCPU's VMRUN
+     * stub starts from (hosted.c). */
+    if ((err = uc_check(uc_context_alloc(v->uc, &X86(v)->hctx), "uc_context_alloc")))
+        return err;
+    uc_context_save(v->uc, X86(v)->hctx);
     if ((err = enter_ring3(v, HIDDEN_HLT, HIDDEN_STACK - 0x1000)))
         return err;
     return calibrate_exception_state(v);
@@ -239,6 +244,8 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
 int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
 {
     struct vmdl_vm *vm = v->vm;
+    if (X86(v)->hosted)
+        return vmdl__x86h_reset(v, entry);
     for (unsigned i = 0; i < 16; i++)
         wr(v, vmdl__x86_gpr_uc[i], 0);
     uint64_t stack = vm->ram_base + vm->ram_size - v->index * VCPU_STACK_STRIDE - 16;
@@ -290,7 +297,10 @@ int vmdl_vcpu_x86_sipi(struct vmdl_vcpu *v, uint8_t vector)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_sipi: not an x86 vCPU");
     if (!v->wait_for_sipi)
         return VMDL_OK; /* SIPI is ignored unless the CPU waits for it */
-    vmdl__x86_vcpu_reset(v, (uint64_t)vector << 12);
+    if (X86(v)->hosted)
+        vmdl__x86h_sipi(v, vector);   /* real mode at vector:0000 */
+    else
+        vmdl__x86_vcpu_reset(v, (uint64_t)vector << 12);
     v->wait_for_sipi = false;
     return VMDL_OK;
 }
@@ -301,4 +311,6 @@ void vmdl__x86_vcpu_free(struct vmdl_vcpu *v)
         uc_context_free(X86(v)->ctx);
     if (X86(v)->io_ctx)
         uc_context_free(X86(v)->io_ctx);
+    if (X86(v)->hctx)
+        uc_context_free(X86(v)->hctx);
 }

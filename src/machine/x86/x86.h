@@ -37,8 +37,33 @@
 #define RFLAGS_DF (1ull << 10)
 #define RFLAGS_FIXED 0x3002ull /* bit 1 and IOPL 3 */
 
+/* Machine-check state as KVM keeps it per vCPU (hosted.c). */
+#define X86H_MCE_BANKS 10           /* QEMU's default, as KVM userspace sets */
+struct x86h_mce {
+    uint64_t mcg_status, mcg_ctl;
+    uint64_t bank[X86H_MCE_BANKS][4];   /* CTL, STATUS, ADDR, MISC */
+};
+
+/* How the bootstrap processor of a hosted VM starts (multiboot: 32-bit
+ * protected mode), and what the hosted vCPU found at start-up. */
+struct vmdl_x86_hosted_vm {
+    int segs_off;        /* segment caches in a saved engine context */
+    int cr_end_off;      /* end of the control registers there */
+    int err_off;         /* QEMU's pending error code (exit_info_1) */
+    uint32_t eax, ebx;   /* entry registers */
+    uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
+    bool pc_devices;     /* fw_cfg registered (pc.c) */
+};
+
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
+    /* hosted.c: the guest runs at its own privilege level as an SVM guest */
+    uc_context *hctx;           /* ring-0 state at the VMRUN stub */
+    bool hosted;                /* this vCPU is hosted */
+    bool hosted_vmrun;          /* ... and enters through VMRUN next time */
+    uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
+    uint64_t misc_enable;       /* IA32_MISC_ENABLE */
+    struct x86h_mce mce;        /* machine-check banks */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
@@ -78,6 +103,19 @@ static inline void wr(struct vmdl_vcpu *v, int ucreg, uint64_t x)
 enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE };
 
 extern const int vmdl__x86_gpr_uc[16];
+
+/* hosted.c */
+int vmdl__x86h_enable(struct vmdl_vcpu *v);
+int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry);
+int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector);
+int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
+int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev);
+/* CR0/CR2/CR3/CR4/EFER of a hosted vCPU; false for other registers. */
+bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
+/* pc.c: fw_cfg for guests booted like a PC */
+int vmdl__x86_pc_devices(struct vmdl_vm *vm);
+/* msr.c: the guest's TSC (virtual time) */
+uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v);
 
 /* vcpu.c */
 int vmdl__x86_vcpu_init(struct vmdl_vcpu *v);

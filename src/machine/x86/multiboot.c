@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Booting a multiboot (v1) kernel as QEMU's -kernel does: the image, its
+ * modules and the boot information go into RAM (src/core/multiboot.c), and
+ * every vCPU becomes a hosted one (hosted.c) so that the bootstrap
+ * processor starts in 32-bit protected mode with EAX = 0x2BADB002 and EBX
+ * at the information block, and application processors wait for SIPI.
+ */
+#include <string.h>
+
+#include "virtmodel/error.h"
+#include "virtmodel/multiboot.h"
+#include "x86.h"
+
+/* Flat GDT the boot loader leaves behind: null, null, code 0x10, data 0x18
+ * (in the reserved BIOS area of the memory map, as QEMU's option ROM). */
+#define BOOT_GDT 0xFFF00ull
+
+static int register_ranges(struct vmdl_vm *vm, const struct vmdl_image *img,
+                           const struct vmdl_mb_placed *p)
+{
+    int err = VMDL_OK;
+    for (unsigned i = 0; i < img->nr_segments && !err; i++)
+        err = vmdl_vm_add_image_range(vm, img->seg[i].paddr, img->seg[i].memsz);
+    if (!err)
+        err = vmdl_vm_add_image_range(vm, p->used_start, p->used_end - p->used_start);
+    if (!err)
+        err = vmdl_vm_add_image_range(vm, BOOT_GDT, 32);
+    return err;
+}
+
+int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
+                           const struct vmdl_mb_boot *boot)
+{
+    static const uint64_t gdt[4] = { 0, 0, 0x00CF9B000000FFFFull,
+                                     0x00CF93000000FFFFull };
+    if (!vm || !data)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_load_multiboot: NULL argument");
+    if (vm->arch != VMDL_ARCH_X86_64 || vm->ram_base != 0)
+        return vmdl_fail(VMDL_EINVAL, "multiboot: needs an x86 VM with RAM at 0");
+    struct vmdl_image img;
+    struct vmdl_mb_placed placed;
+    int err = vmdl_multiboot_parse(data, size, &img);
+    if (!err)
+        err = vmdl_multiboot_place(&img, data, size, boot, vm->ram, vm->ram_size,
+                                   &placed);
+    if (err)
+        return err;
+    memcpy(vm->ram + BOOT_GDT, gdt, sizeof(gdt));
+    if ((err = register_ranges(vm, &img, &placed)))
+        return err;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        if (!X86(vm->vcpus[i])->hosted && (err = vmdl__x86h_enable(vm->vcpus[i])))
+            return err;
+    vm->x86h->eax = VMDL_MB_BOOT_MAGIC;
+    vm->x86h->ebx = placed.info_addr;
+    vm->x86h->gdt_addr = BOOT_GDT;
+    if ((err = vmdl__x86_pc_devices(vm)))
+        return err;
+    /* The hosted vCPU implements RDTSCP (TSC_AUX from the guest's MSR; see
+     * emulate_ud in hosted.c): advertise it, as KVM does. */
+    struct vmdl_cpuid_entry e;
+    if (!vmdl_vm_get_cpuid(vm, 0x80000001, 0, &e)) {
+        e.edx |= 1u << 27;
+        vmdl_vm_set_cpuid(vm, &e);
+    }
+    /* Machine-check architecture (CPUID.1:EDX MCE, MCA): the banks of
+     * hosted.c. */
+    if (!vmdl_vm_get_cpuid(vm, 1, 0, &e)) {
+        e.edx |= (1u << 7) | (1u << 14);
+        vmdl_vm_set_cpuid(vm, &e);
+    }
+    /* ... and RDPID (CPUID.7.0:ECX[22]) and TSC_ADJUST (EBX[1]) */
+    if (vmdl_vm_get_cpuid(vm, 7, 0, &e)) {
+        memset(&e, 0, sizeof(e));
+        e.leaf = 7;
+    }
+    e.ecx |= 1u << 22;
+    e.ebx |= 1u << 1;     /* IA32_TSC_ADJUST (hosted.c) */
+    vmdl_vm_set_cpuid(vm, &e);
+    return vmdl_vm_set_entry(vm, placed.entry);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hosted x86 vCPU (multiboot guests at their own privilege level):
+ * the boot state QEMU's multiboot loader leaves, exception delivery through
+ * the guest's own 32-bit IDT with the right error code, the architectural
+ * MSRs behind KVM's #GP rules, and the refusals around it.  The guests are
+ * a.out-kludge multiboot images assembled here by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/checkpoint.h"
+#include "virtmodel/error.h"
+#include "virtmodel/machine.h"
+#include "virtmodel/multiboot.h"
+
+#define LOAD 0x100000u
+#define IMG 0x400
+#define CODE 0x20        /* entry offset */
+#define HANDLER 0x80     /* #GP handler offset */
+#define IDTR 0x100
+#define IDT 0x200
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Header at offset 0 loading the whole file at LOAD, entry at CODE, and a
+ * 32-bit IDT whose #GP gate (vector 13) points at HANDLER: pop edi (error
+ * code); pop esi (faulting EIP); hlt. */
+static void make_image(uint8_t *b, const uint8_t *code, size_t n)
+{
+    memset(b, 0xF4, IMG);
+    put32(b, VMDL_MB_HEADER_MAGIC);
+    put32(b + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
+    put32(b + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
+    put32(b + 12, LOAD);          /* header_addr */
+    put32(b + 16, LOAD);          /* load_addr */
+    put32(b + 20, 0);             /* load_end: the whole file */
+    put32(b + 24, 0);             /* no bss */
+    put32(b + 28, LOAD + CODE);   /* entry */
+    memcpy(b + CODE, code, n);
+    static const uint8_t handler[] = { 0x5F, 0x5E, 0xF4 };
+    memcpy(b + HANDLER, handler, sizeof(handler));
+    b[IDTR] = 0x7F;               /* 16 gates */
+    b[IDTR + 1] = 0;
+    put32(b + IDTR + 2, LOAD + IDT);
+    memset(b + IDT, 0, 16 * 8);
+    uint8_t *g = b + IDT + 13 * 8;
+    put32(g, ((LOAD + HANDLER) & 0xFFFF) | (0x10u << 16));
+    put32(g + 4, ((LOAD + HANDLER) & 0xFFFF0000u) | 0x8E00u);
+}
+
+/* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR] */
+#define PROLOGUE 0xBC, 0x00, 0x80, 0x10, 0x00, 0x0F, 0x01, 0x1D, \
+                 0x00, 0x01, 0x10, 0x00
+
+static struct vmdl_vm *boot(const uint8_t *code, size_t n)
+{
+    static uint8_t img[IMG];
+    make_image(img, code, n);
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    const char env[] = "A=1\n";
+    struct vmdl_mb_module mod = { env, sizeof(env) - 1, "env" };
+    struct vmdl_mb_boot mb = { "-x", &mod, 1 };
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, &mb), 0);
+    return vm;
+}
+
+static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
+{
+    uint64_t x = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
+    return x;
+}
+
+static void run_to_hlt(struct vmdl_vm *vm)
+{
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_HLT);
+}
+
+static void test_boot_state_is_multiboot(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), VMDL_MB_BOOT_MAGIC);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 1);
+    assert_int_equal(reg(vm, VMDL_X86_CR0) & 0x80000001u, 1); /* PE, no paging */
+    assert_int_equal(reg(vm, VMDL_X86_RFLAGS) & (1u << 9), 0);  /* IF clear */
+    const uint8_t *mbi = vmdl_vm_ram_ptr(vm, reg(vm, VMDL_X86_RBX), 88);
+    assert_non_null(mbi);
+    assert_int_equal(mbi[20], 1);                               /* one module */
+    vmdl_vm_destroy(vm);
+}
+
+static void test_gp_error_code_through_idt32(void **state)
+{
+    (void)state;
+    /* mov ax, 0x1238; mov ds, ax: the selector lies past the GDT limit */
+    static const uint8_t code[] = { PROLOGUE, 0x66, 0xB8, 0x38, 0x12, 0x8E, 0xD8,
+                                    0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x1238);            /* error code */
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 16);  /* the MOV DS */
+    /* error code, EIP popped; CS and EFLAGS left on the handler's stack */
+    assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x8000 - 8);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_arch_msr_round_trip_and_gp(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB9, 0x81, 0x00, 0x00, 0xC0,          /* mov ecx, STAR */
+        0xB8, 0x44, 0x33, 0x22, 0x11,          /* mov eax, 0x11223344 */
+        0xBA, 0x10, 0x00, 0x08, 0x00,          /* mov edx, 0x00080010 */
+        0x0F, 0x30,                            /* wrmsr */
+        0x31, 0xC0, 0x31, 0xD2,                /* xor eax, eax; xor edx, edx */
+        0x0F, 0x32,                            /* rdmsr */
+        0x89, 0xC3, 0x89, 0xD5,                /* mov ebx, eax; mov ebp, edx */
+        0xB9, 0x82, 0x00, 0x00, 0xC0,          /* mov ecx, LSTAR */
+        0xBA, 0x00, 0x80, 0x00, 0x00,          /* mov edx, 0x8000: not canonical */
+        0x0F, 0x30,                            /* wrmsr -> #GP(0) */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x11223344);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), 0x00080010);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 3);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_unknown_msr_gp(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB9, 0x78, 0x56, 0x34, 0x12,          /* mov ecx, 0x12345678 */
+        0x0F, 0x32,                            /* rdmsr -> #GP(0), as KVM */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 17);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    uint8_t junk[64] = { 0 };
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_multiboot(vm, junk, sizeof(junk), NULL), VMDL_ENOENT);
+    vmdl_vm_destroy(vm);
+    cfg.arch = VMDL_ARCH_ARM64;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    static uint8_t img[IMG];
+    make_image(img, (const uint8_t[]){ 0xF4 }, 1);
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, NULL), VMDL_EINVAL);
+    vmdl_vm_destroy(vm);
+    /* hosted vCPUs have no checkpoint format yet: refused, not corrupted */
+    vm = boot((const uint8_t[]){ 0xF4 }, 1);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(vmdl_vm_checkpoint_save(vm, &blob, &len), VMDL_ENOTSUP);
+    assert_int_equal(vmdl_vcpu_set_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_CR0, 0),
+                     VMDL_ENOTSUP);
+    vmdl_vm_destroy(vm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_boot_state_is_multiboot),
+        cmocka_unit_test(test_gp_error_code_through_idt32),
+        cmocka_unit_test(test_arch_msr_round_trip_and_gp),
+        cmocka_unit_test(test_unknown_msr_gp),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
