@@ -12,6 +12,7 @@
 
 #include "virtmodel/image.h"
 #include "virtmodel/machine.h"
+#include "virtmodel/multiboot.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +28,17 @@ int vmdl_vm_load_raw(struct vmdl_vm *vm, const void *data, size_t size,
 
 /* Read a whole file (malloc'd; caller frees).  Refuses files over 1 GiB. */
 int vmdl_read_file(const char *path, uint8_t **data, size_t *size);
+
+/*
+ * Load a multiboot kernel into an x86 VM (RAM at 0) as QEMU's -kernel does
+ * and make it the entry: the bootstrap processor starts in 32-bit protected
+ * mode (flat CS 0x10 / DS 0x18, paging off, interrupts off) with
+ * EAX = VMDL_MB_BOOT_MAGIC and EBX at the information block; every vCPU
+ * runs the guest at its own privilege level (docs/architecture.md, "Real
+ * x86 guests").  boot may be NULL (no command line, no modules).
+ */
+int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
+                           const struct vmdl_mb_boot *boot);
 
 #ifdef __cplusplus
 }

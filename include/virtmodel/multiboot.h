@@ -92,19 +92,6 @@ int vmdl_multiboot_place(const struct vmdl_image *img, const void *data,
                          uint8_t *ram, uint64_t ram_size,
                          struct vmdl_mb_placed *out);
 
-struct vmdl_vm;
-
-/*
- * Load a multiboot kernel into an x86 VM (RAM at 0) as QEMU's -kernel does
- * and make it the entry: the bootstrap processor starts in 32-bit protected
- * mode (flat CS 0x10 / DS 0x18, paging off, interrupts off) with
- * EAX = VMDL_MB_BOOT_MAGIC and EBX at the information block; every vCPU
- * runs the guest at its own privilege level (docs/architecture.md, "Real
- * guests").  boot may be NULL (no command line, no modules).
- */
-int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
-                           const struct vmdl_mb_boot *boot);
-
 #ifdef __cplusplus
 }
 #endif

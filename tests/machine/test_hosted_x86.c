@@ -16,6 +16,7 @@
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/machine.h"
+#include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
 
 #define LOAD 0x100000u

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "virtmodel/error.h"
-#include "virtmodel/multiboot.h"
+#include "virtmodel/loader.h"
 #include "x86.h"
 
 /* Flat GDT the boot loader leaves behind: null, null, code 0x10, data 0x18
