@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,12 +76,17 @@ static int check_config(const struct vmdl_vm_config *cfg,
 /* RAM, the memory view models use, Capstone, the architecture's defaults. */
 static int setup_vm(struct vmdl_vm *vm)
 {
-    /* RAM must be host-page aligned for uc_mem_map_ptr. */
-    if (posix_memalign((void **)&vm->ram, 4096, vm->ram_size)) {
-        vm->ram = NULL;
-        return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_create: out of memory");
-    }
-    memset(vm->ram, 0, vm->ram_size);
+    /* RAM must be host-page aligned for uc_mem_map_ptr.  An anonymous
+     * mapping is zero and lazy: a page costs host memory only once the guest
+     * (or the loader) touches it, so a 4 GiB guest that uses 1 MiB costs
+     * about 1 MiB (docs/performance.md); NORESERVE keeps large guests from
+     * being refused up front under strict overcommit accounting. */
+    void *ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ram == MAP_FAILED)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_create: cannot map %llu bytes of guest RAM",
+                         (unsigned long long)vm->ram_size);
+    vm->ram = ram;
     vm->mem.read = ram_read;
     vm->mem.write = ram_write;
     vm->mem.opaque = vm;
@@ -169,7 +175,8 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
     if (vm->cs)
         cs_close(&vm->cs);
     free(vm->cpuid);
-    free(vm->ram);
+    if (vm->ram)
+        munmap(vm->ram, vm->ram_size);
     pthread_mutex_destroy(&vm->wd_lock);
     pthread_cond_destroy(&vm->wd_cond);
     free(vm);
