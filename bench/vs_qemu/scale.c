@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop_image.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -30,8 +31,7 @@
 #define VS_QEMU_GUEST_DIR "."
 #endif
 
-static uint8_t *image;
-static size_t image_size, param_off;
+static struct loop_image image;
 
 static void die(const char *what)
 {
@@ -60,34 +60,18 @@ static void load_image(const char *dir)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/x86_loop.elf", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "vmdl_scale: cannot open %s (use --guest-dir)\n", path);
+    if (loop_image_load(path, &image))
         exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    image_size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    image = malloc(image_size);
-    if (!image || fread(image, 1, image_size, f) != image_size)
-        exit(1);
-    fclose(f);
-    uint8_t *p = memmem(image, image_size, "VMDLBNCH", 8);
-    if (!p)
-        exit(1);
-    param_off = (size_t)(p - image);
-    uint64_t op = 0; /* compute */
-    memcpy(image + param_off + 8, &op, 8);
 }
 
 static struct vmdl_vm *make_vm(unsigned vcpus, uint64_t ram, const char *models, uint64_t n)
 {
-    memcpy(image + param_off + 16, &n, 8);
+    loop_image_patch(&image, 0 /* compute */, n);
     struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .nr_vcpus = vcpus, .ram_size = ram};
     struct vmdl_vm *vm;
     if (vmdl_vm_create(&cfg, &vm))
         die("vmdl_vm_create");
-    if (vmdl_vm_load_elf(vm, image, image_size) || vmdl_attach_models(vm, models, NULL))
+    if (vmdl_vm_load_elf(vm, image.data, image.size) || vmdl_attach_models(vm, models, NULL))
         die("load");
     return vm;
 }
@@ -204,6 +188,6 @@ int main(int argc, char **argv)
     vcpu_scaling();
     vm_churn();
     memory_per_vm();
-    free(image);
+    free(image.data);
     return 0;
 }

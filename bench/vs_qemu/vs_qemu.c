@@ -17,7 +17,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -30,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loop_image.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -79,13 +79,7 @@ static const struct row rows[] = {
      1000000, 3000000, 1, ""},
 };
 
-struct image {
-    uint8_t *data;
-    size_t size;
-    size_t param_off;  /* offset of the magic */
-};
-
-static struct image images[2];  /* by enum vmdl_arch index: 0 x86, 1 arm64 */
+static struct loop_image images[2];  /* 0 x86, 1 arm64 */
 static const char *guest_dir = VS_QEMU_GUEST_DIR;
 static bool use_qemu = true;
 
@@ -95,44 +89,18 @@ static void die(const char *what)
     exit(1);
 }
 
-static const char *arch_file(enum vmdl_arch a)
-{
-    return a == VMDL_ARCH_X86_64 ? "x86_loop.elf" : "arm64_loop.elf";
-}
-
-static struct image *image_of(enum vmdl_arch a)
+static struct loop_image *image_of(enum vmdl_arch a)
 {
     return &images[a == VMDL_ARCH_X86_64 ? 0 : 1];
 }
 
 static void load_image(enum vmdl_arch a)
 {
-    struct image *im = image_of(a);
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", guest_dir, arch_file(a));
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "vs_qemu: %s: %s (use --guest-dir)\n", path, strerror(errno));
+    snprintf(path, sizeof(path), "%s/%s", guest_dir,
+             a == VMDL_ARCH_X86_64 ? "x86_loop.elf" : "arm64_loop.elf");
+    if (loop_image_load(path, image_of(a)))
         exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    im->data = malloc((size_t)size);
-    if (!im->data || fread(im->data, 1, (size_t)size, f) != (size_t)size)
-        die("cannot read a guest image");
-    fclose(f);
-    im->size = (size_t)size;
-    uint8_t *p = memmem(im->data, im->size, "VMDLBNCH", 8);
-    if (!p || (size_t)(p - im->data) + 24 > im->size)
-        die("guest image without its parameter block");
-    im->param_off = (size_t)(p - im->data);
-}
-
-static void patch(struct image *im, uint64_t op, uint64_t n)
-{
-    memcpy(im->data + im->param_off + 8, &op, 8);
-    memcpy(im->data + im->param_off + 16, &n, 8);
 }
 
 static uint64_t cpu_ns(void)
@@ -146,8 +114,8 @@ static uint64_t cpu_ns(void)
  * exits no model claims completed as virtmodel-run completes them). */
 static uint64_t run_lib(const struct row *r, uint64_t n)
 {
-    struct image *im = image_of(r->arch);
-    patch(im, (uint64_t)r->lib_op, n);
+    struct loop_image *im = image_of(r->arch);
+    loop_image_patch(im, (uint64_t)r->lib_op, n);
     uint64_t t0 = cpu_ns();
     struct vmdl_vm_config cfg = {.arch = r->arch};
     struct vmdl_vm *vm;
@@ -187,8 +155,8 @@ static uint64_t run_lib(const struct row *r, uint64_t n)
  * from wait4(); the guest's exit status checked. */
 static uint64_t run_qemu(const struct row *r, uint64_t n)
 {
-    struct image *im = image_of(r->arch);
-    patch(im, (uint64_t)r->qemu_op, n);
+    struct loop_image *im = image_of(r->arch);
+    loop_image_patch(im, (uint64_t)r->qemu_op, n);
     char path[] = "/tmp/vs_qemu_XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0 || write(fd, im->data, im->size) != (ssize_t)im->size)
