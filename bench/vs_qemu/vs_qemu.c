@@ -263,8 +263,13 @@ int main(int argc, char **argv)
         printf("| %s | %" PRIu64 " | ", r->name, ln);
         if (q) {
             double qv = per_op(q1, qN, qn, r->per_iter);
-            printf("%" PRIu64 " | %.2f ns | %.2f ns | %.2fx | %s |\n", qn, lv, qv,
-                   qv > 0 ? lv / qv : 0.0, r->note);
+            /* t(N) <= t(1) means N was too small for the noise. */
+            if (lv > 0 && qv > 0)
+                printf("%" PRIu64 " | %.2f ns | %.2f ns | %.2fx | %s |\n", qn, lv, qv,
+                       lv / qv, r->note);
+            else
+                printf("%" PRIu64 " | %.2f ns | %.2f ns | n/a: N too small, raise --scale | %s |\n",
+                       qn, lv, qv, r->note);
         } else {
             printf("- | %.2f ns | - | - | %s |\n", lv, r->note);
         }
