@@ -161,6 +161,23 @@ static void test_unknown_msr_gp(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* QEMU's TCG would take any CR4 value (LA57 included); KVM's rules #GP. */
+static void test_cr4_reserved_bits_gp(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB8, 0xFF, 0xFF, 0xFF, 0xFF,          /* mov eax, 0xffffffff */
+        0x0F, 0x22, 0xE0,                      /* mov cr4, eax -> #GP(0) */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 17);
+    assert_int_equal(reg(vm, VMDL_X86_CR4), 0);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -193,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_gp_error_code_through_idt32),
         cmocka_unit_test(test_arch_msr_round_trip_and_gp),
         cmocka_unit_test(test_unknown_msr_gp),
+        cmocka_unit_test(test_cr4_reserved_bits_gp),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

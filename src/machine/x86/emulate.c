@@ -18,7 +18,7 @@
 
 /* CR4 bits this vCPU accepts: the architectural ones that its CPUID table
  * advertises (VMXE needs CPUID.1:ECX.VMX, as KVM's kvm_is_valid_cr4). */
-static uint64_t cr4_allowed(struct vmdl_vcpu *v)
+uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v)
 {
     uint64_t ok = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
                   (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) |
@@ -83,7 +83,7 @@ static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
             X86(v)->cr3 = val; /* recorded: the harness keeps its identity map */
         break;
     case 4:
-        if ((val & ~cr4_allowed(v)) || !(val & (1u << 5)))
+        if ((val & ~vmdl__x86_cr4_allowed(v)) || !(val & (1u << 5)))
             f = VMDL_FAULT_GP; /* reserved bit, or clearing PAE in long mode */
         else
             X86(v)->cr4 = val;

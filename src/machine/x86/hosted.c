@@ -104,6 +104,8 @@
 /* Exit codes. */
 #define X_CR8_READ 0x08
 #define X_CR8_WRITE 0x18
+#define X_CR0_WRITE 0x10
+#define X_CR4_WRITE 0x14
 #define X_EXCP 0x40
 #define X_RDTSC 0x6E
 #define X_RDPMC 0x6F
@@ -226,7 +228,7 @@ static void write_intercepts(struct vmdl_vcpu *v)
     pw64(v, H_VMCB + C_INTERCEPT, ic);
     pw32(v, H_VMCB + C_EXC, 0xFFFFFFFFu);      /* every exception */
     pw16(v, H_VMCB + C_CR_RD, 1u << 8);        /* CR8: the APIC's TPR */
-    pw16(v, H_VMCB + C_CR_WR, 1u << 8);
+    pw16(v, H_VMCB + C_CR_WR, (1u << 0) | (1u << 4) | (1u << 8));
     pw64(v, H_VMCB + C_IOPM, H_IOPM);
     pw64(v, H_VMCB + C_MSRPM, H_MSRPM);
     pw32(v, H_VMCB + C_ASID, 1);
@@ -364,6 +366,12 @@ static unsigned cpl_of(const struct seg *ss, uint64_t cr0, uint64_t rflags)
     return (ss->flags >> DESC_DPL_SHIFT) & 3;
 }
 
+static void set_cr2(struct vmdl_vcpu *v, uint64_t cr2)
+{
+    X86(v)->h_cr2 = cr2;
+    X86(v)->h_cr2_set = true;
+}
+
 /* The live guest state into the VMCB save area (what do_vmexit would do). */
 static void save_guest(struct vmdl_vcpu *v)
 {
@@ -386,7 +394,11 @@ static void save_guest(struct vmdl_vcpu *v)
     pw32(v, H_VMCB + S_IDTR + 4, i.limit);
     uint64_t cr0 = rd(v, UC_X86_REG_CR0), rflags = rd(v, UC_X86_REG_RFLAGS);
     pw64(v, H_VMCB + S_CR0, cr0);
-    pw64(v, H_VMCB + S_CR2, rd(v, UC_X86_REG_CR2));
+    /* A #PF's address goes in through the VMCB: Unicorn's CR2 write also
+     * loads the value into CR3 (its CR1/CR2/CR3 cases share
+     * cpu_x86_update_cr3; measured on 2.1.1: every later access faulted). */
+    pw64(v, H_VMCB + S_CR2, X86(v)->h_cr2_set ? X86(v)->h_cr2 : rd(v, UC_X86_REG_CR2));
+    X86(v)->h_cr2_set = false;
     pw64(v, H_VMCB + S_CR3, rd(v, UC_X86_REG_CR3));
     pw64(v, H_VMCB + S_CR4, rd(v, UC_X86_REG_CR4));
     pw64(v, H_VMCB + S_EFER, host_rdmsr(v, MSR_EFER));
@@ -588,7 +600,7 @@ static int deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t err
          * otherwise intact (delivery commits nothing before it succeeds). */
         wr(v, UC_X86_REG_RIP, pr64(v, H_VMCB + S_RIP));
         if (nvec == 14)
-            wr(v, UC_X86_REG_CR2, pr64(v, H_VMCB + C_EXIT_INFO2));
+            set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
         vec = df ? 8 : nvec;
         err = df ? 0 : nerr;
         has_err = vector_has_error(vec);
@@ -986,6 +998,82 @@ static int handle_msr(struct vmdl_vcpu *v, bool *triple)
 }
 
 
+/*
+ * MOV to CR0/CR4, CLTS and LMSW: QEMU's TCG applies any value (a reserved
+ * CR4 bit such as LA57 silently changes the paging mode), so the hosted
+ * vCPU checks them as KVM's kvm_set_cr0/kvm_set_cr4 do and then lets QEMU
+ * apply the value (mode switches, hflags, TLB flush).
+ */
+static vmdl_fault check_cr0(struct vmdl_vcpu *v, uint64_t val)
+{
+    uint64_t cur = rd(v, UC_X86_REG_CR0), cr4 = rd(v, UC_X86_REG_CR4);
+    bool lme = host_rdmsr(v, MSR_EFER) & (1ull << 8);
+    if (val >> 32)
+        return VMDL_FAULT_GP;
+    if ((val & (1ull << 29)) && !(val & (1ull << 30)))
+        return VMDL_FAULT_GP;                          /* NW without CD */
+    if ((val & (1ull << 31)) && !(val & 1))
+        return VMDL_FAULT_GP;                          /* PG without PE */
+    if (!(cur & (1ull << 31)) && (val & (1ull << 31)) && lme && !(cr4 & (1ull << 5)))
+        return VMDL_FAULT_GP;                          /* long mode needs PAE */
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    if ((cur & (1ull << 31)) && !(val & (1ull << 31)) && (cs.flags & DESC_L))
+        return VMDL_FAULT_GP;                          /* paging off in 64-bit code */
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault check_cr4(struct vmdl_vcpu *v, uint64_t val)
+{
+    uint64_t cur = rd(v, UC_X86_REG_CR4);
+    bool lma = host_rdmsr(v, MSR_EFER) & (1ull << 10);
+    if (val & ~vmdl__x86_cr4_allowed(v))
+        return VMDL_FAULT_GP;
+    if (lma && !(val & (1ull << 5)))
+        return VMDL_FAULT_GP;                          /* PAE stays in long mode */
+    if (lma && ((val ^ cur) & (1ull << 12)))
+        return VMDL_FAULT_GP;                          /* LA57 fixed in long mode */
+    return VMDL_FAULT_NONE;
+}
+
+static int handle_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
+{
+    uint8_t op[3], rex;
+    int pfx = opcode_at(v, op, &rex);
+    uint64_t val;
+    unsigned len;
+    if (pfx < 0 || op[0] != 0x0F)
+        return fault(v, VMDL_FAULT_UD, triple);
+    if (op[1] == 0x22) {                               /* MOV CRn, reg */
+        val = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
+        len = 3;
+    } else if (op[1] == 0x06 && cr == 0) {            /* CLTS */
+        val = rd(v, UC_X86_REG_CR0) & ~(1ull << 3);
+        len = 2;
+    } else if (op[1] == 0x01 && (op[2] & 0xF8) == 0xF0 && cr == 0) { /* LMSW reg */
+        uint64_t src = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
+        uint64_t cur = rd(v, UC_X86_REG_CR0);
+        val = (cur & ~0xEull) | (src & 0xF) | (cur & 1);   /* cannot clear PE */
+        len = 3;
+    } else {
+        return fault(v, VMDL_FAULT_UD, triple);       /* LMSW from memory: not yet */
+    }
+    if (!(rex & 8) && !(host_rdmsr(v, MSR_EFER) & (1ull << 10)))
+        val = (uint32_t)val;
+    vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
+    char out[48];
+    snprintf(out, sizeof(out), "cr%u <- 0x%llx%s", cr, (unsigned long long)val,
+             f ? " #GP" : "");
+    vmdl__trace_exit(v, "mov-cr", rd(v, UC_X86_REG_RIP), out);
+    if (f)
+        return fault(v, f, triple);
+    wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
+    uc_ctl_flush_tlb(v->uc);
+    retire(v, len + (unsigned)pfx);
+    return VMDL_OK;
+}
+
 /* MOV to/from CR8: the APIC's TPR (bits 7:4) through the irqchip, as KVM. */
 static int handle_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
 {
@@ -1054,7 +1142,7 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         unsigned vec = code - X_EXCP;
         uint32_t e = vector_has_error(vec) ? (uint32_t)err_code(v) : 0;
         if (vec == 14)
-            wr(v, UC_X86_REG_CR2, pr64(v, H_VMCB + C_EXIT_INFO2));
+            set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
         char out[48];
         snprintf(out, sizeof(out), "vector %u error 0x%x to guest", vec, e);
         vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), out);
@@ -1067,6 +1155,9 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
     case X_RDTSCP:
         handle_tsc(v, code == X_RDTSCP);
         return VMDL_OK;
+    case X_CR0_WRITE:
+    case X_CR4_WRITE:
+        return handle_cr_write(v, code - X_CR0_WRITE, triple);
     case X_CR8_READ:
     case X_CR8_WRITE:
         return handle_cr8(v, code == X_CR8_WRITE, triple);

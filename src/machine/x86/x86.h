@@ -64,6 +64,8 @@ struct x86_vcpu {
     uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
     uint64_t misc_enable;       /* IA32_MISC_ENABLE */
     struct x86h_mce mce;        /* machine-check banks */
+    uint64_t h_cr2;             /* CR2 for the next VMRUN (a #PF's address) */
+    bool h_cr2_set;
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
@@ -114,6 +116,8 @@ int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *
 bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
+/* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */
+uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v);
 /* msr.c: the guest's TSC (virtual time) */
 uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v);
 
