@@ -15,7 +15,7 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
     struct vmdl_vcpu *v = user;
     uint32_t leaf = (uint32_t)rd(v, UC_X86_REG_RAX);
     uint32_t sub = (uint32_t)rd(v, UC_X86_REG_RCX);
-    struct vmdl_cpuid_entry e;
+    struct vmdl_cpuid_entry e = {0};
     if (vmdl_vm_get_cpuid(v->vm, leaf, sub, &e)) {
         /* Out-of-range leaves return the highest basic leaf's data on
          * Intel; zeros are what KVM returns for absent leaves it knows. */
@@ -37,7 +37,7 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
 
 bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit)
 {
-    struct vmdl_cpuid_entry e;
+    struct vmdl_cpuid_entry e = {0};
     if (vmdl_vm_get_cpuid(vm, leaf, 0, &e))
         return false;
     uint32_t r = reg == 0 ? e.eax : reg == 1 ? e.ebx : reg == 2 ? e.ecx : e.edx;
