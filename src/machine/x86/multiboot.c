@@ -59,7 +59,7 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
         return err;
     /* The hosted vCPU implements RDTSCP (TSC_AUX from the guest's MSR; see
      * emulate_ud in hosted.c): advertise it, as KVM does. */
-    struct vmdl_cpuid_entry e;
+    struct vmdl_cpuid_entry e = { 0 };
     if (!vmdl_vm_get_cpuid(vm, 0x80000001, 0, &e)) {
         e.edx |= 1u << 27;
         vmdl_vm_set_cpuid(vm, &e);
