@@ -6,6 +6,8 @@
 # seeded from fuzz/corpus/TARGET and kept between campaigns) with JOBS
 # workers (default: the number of CPUs), then prints the total executions
 # and exec/s.  Crashes land in build-fuzz/campaign/TARGET/artifacts.
+# On a terminal (or with VMDL_PROGRESS=1) a progress line goes to stderr
+# once a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: fuzz/run-campaign.sh TARGET SECONDS [JOBS]}
@@ -32,7 +34,32 @@ status=0
 (cd "$work/logs" && "$OLDPWD/$build/fuzz/fuzz_$target" -jobs="$jobs" -workers="$jobs" \
     -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$OLDPWD/$work/artifacts/" "$OLDPWD/$work/corpus" \
-    >/dev/null 2>&1) || status=$?
+    >/dev/null 2>&1) &
+fuzzer=$!
+# Progress: at most once a second, only when stderr is a terminal (or with
+# VMDL_PROGRESS=1): executions so far (each worker's last libFuzzer status
+# line, summed), executions per second over the last interval, and the
+# campaign's elapsed time against its budget.
+progress_line() {
+    local now execs cov
+    now=$(( $(date +%s) - start ))
+    read -r execs cov < <(for f in "$work"/logs/fuzz-*.log; do
+            [[ -f $f ]] && grep -ao '^#[0-9]*[^#]*cov: [0-9]*' "$f" | tail -n 1
+        done | awk '{sub("#", "", $1); e += $1; for (i = 2; i < NF; i++)
+                     if ($i == "cov:" && $(i + 1) > c) c = $(i + 1)}
+                    END {print e + 0, c + 0}')
+    printf 'run-campaign: %s %d/%s s: %d executions, %d exec/s, coverage %d\n' \
+        "$target" "$now" "$seconds" "$execs" $(( execs - last_execs )) "$cov" >&2
+    last_execs=$execs
+}
+last_execs=0
+if [[ -t 2 || ${VMDL_PROGRESS:-0} == 1 ]]; then
+    while kill -0 "$fuzzer" 2>/dev/null; do
+        sleep 1
+        kill -0 "$fuzzer" 2>/dev/null && progress_line
+    done
+fi
+wait "$fuzzer" || status=$?
 elapsed=$(( $(date +%s) - start ))
 execs=$(grep -h "stat::number_of_executed_units" "$work"/logs/fuzz-*.log 2>/dev/null |
         awk '{s += $2} END {print s + 0}')

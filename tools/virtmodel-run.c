@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
@@ -18,6 +19,8 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
 #include "virtmodel/multiboot.h"
+#include "virtmodel/progress.h"
+#include "virtmodel/trace.h"
 
 /* Harness exit statuses other than the guest's own. */
 enum {
@@ -47,6 +50,13 @@ static void usage(FILE *f)
 "  --ram MIB           guest RAM in MiB (default 64)\n"
 "  --trace             one line per exit on stderr: vCPU, reason, PC,\n"
 "                      disassembly, outcome\n"
+"  --trace-format F    text (default) or jsonl: one JSON object per exit with\n"
+"                      vCPU, reason, PC, bytes, disassembly, outcome, virtual\n"
+"                      time (implies --trace; see docs/trace.md)\n"
+"  --trace-file FILE   write the trace to FILE instead of stderr\n"
+"  --progress[=always] a progress line on stderr at most once a second\n"
+"                      (instructions, exits per second, virtual time); only\n"
+"                      when stderr is a terminal unless =always\n"
 "  --max-insns N       stop after N retired instructions (status 125)\n"
 "  --timeout SECONDS   stop after this wall-clock time (status 124)\n"
 "  --stats             print instructions, exits and resets at the end\n"
@@ -107,6 +117,9 @@ struct options {
     uint64_t vcpus, quantum, ram_mib, max_insns, load_addr;
     double timeout;
     int trace, stats, count, msr_exits, digest;
+    enum vmdl_trace_format trace_format;
+    const char *trace_file;
+    int progress; /* 0 off, 1 on a terminal, 2 always */
     const char *checkpoint, *restore;
     uint64_t checkpoint_after;
     const char *raw_arch;
@@ -119,13 +132,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
-           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL, O_APPEND, O_INITRD };
+           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL, O_APPEND, O_INITRD,
+           O_TRACEF, O_TRACEFILE, O_PROGRESS };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
         {"quantum", required_argument, 0, O_QUANTUM},
         {"ram", required_argument, 0, O_RAM},
         {"trace", no_argument, 0, O_TRACE},
+        {"trace-format", required_argument, 0, O_TRACEF},
+        {"trace-file", required_argument, 0, O_TRACEFILE},
+        {"progress", optional_argument, 0, O_PROGRESS},
         {"max-insns", required_argument, 0, O_MAXI},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"stats", no_argument, 0, O_STATS},
@@ -178,6 +195,24 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (parse_u64(optarg, &o->ram_mib, "--ram")) return -1;
             break;
         case O_TRACE: o->trace = 1; break;
+        case O_TRACEF:
+            if (!strcmp(optarg, "text")) o->trace_format = VMDL_TRACE_TEXT;
+            else if (!strcmp(optarg, "jsonl")) o->trace_format = VMDL_TRACE_JSONL;
+            else {
+                fprintf(stderr, "virtmodel-run: --trace-format must be text or jsonl\n");
+                return -1;
+            }
+            o->trace = 1;
+            break;
+        case O_TRACEFILE: o->trace_file = optarg; o->trace = 1; break;
+        case O_PROGRESS:
+            if (!optarg) o->progress = 1;
+            else if (!strcmp(optarg, "always")) o->progress = 2;
+            else {
+                fprintf(stderr, "virtmodel-run: --progress takes no value or =always\n");
+                return -1;
+            }
+            break;
         case O_MAXI:
             if (parse_u64(optarg, &o->max_insns, "--max-insns")) return -1;
             if (!o->max_insns) {
@@ -329,6 +364,25 @@ static void complete_unclaimed(struct vmdl_vm *vm, const struct vmdl_exit *e)
     }
 }
 
+/* --progress: one line per report, with the exit rate since the last one. */
+struct progress {
+    uint64_t last_exits;
+    double last_wall;
+};
+
+static void print_progress(void *opaque, const struct vmdl_vm_stats *s)
+{
+    struct progress *p = opaque;
+    double dt = s->wall_s - p->last_wall;
+    double rate = dt > 0 ? (double)(s->exits - p->last_exits) / dt : 0;
+    fprintf(stderr, "virtmodel-run: progress %.1f s: %" PRIu64 " instructions %s, "
+            "%.0f exits/s (%" PRIu64 " in all), virtual time %" PRIu64
+            " instructions\n", s->wall_s, s->insns,
+            s->exact ? "retired" : "trapped (counting off)", rate, s->exits, s->vtime);
+    p->last_exits = s->exits;
+    p->last_wall = s->wall_s;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -406,8 +460,23 @@ int main(int argc, char **argv)
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;
     }
-    if (o.trace)
-        vmdl_vm_set_trace(vm, stderr);
+    FILE *trace_out = NULL;
+    if (o.trace && o.trace_file) {
+        trace_out = fopen(o.trace_file, "w");
+        if (!trace_out) {
+            fprintf(stderr, "virtmodel-run: --trace-file %s: %s\n", o.trace_file,
+                    strerror(errno));
+            vmdl_vm_destroy(vm);
+            return EXIT_USAGE;
+        }
+    }
+    if (o.trace) {
+        vmdl_vm_set_trace(vm, trace_out ? trace_out : stderr);
+        vmdl_vm_set_trace_format(vm, o.trace_format);
+    }
+    struct progress prog = { .last_exits = 0 };
+    if (o.progress == 2 || (o.progress == 1 && isatty(STDERR_FILENO)))
+        vmdl_vm_set_progress(vm, 1.0, print_progress, &prog);
     for (unsigned i = 0; o.count && i < vmdl_vm_nr_vcpus(vm); i++)
         vmdl_vcpu_need_insn_count(vmdl_vm_vcpu(vm, i), true);
     uint64_t budget = o.max_insns;
@@ -498,5 +567,11 @@ int main(int argc, char **argv)
     if (o.digest)
         fprintf(stderr, "virtmodel-run: state digest %08x\n", vmdl_vm_state_digest(vm));
     vmdl_vm_destroy(vm);
+    if (trace_out && fclose(trace_out)) {
+        fprintf(stderr, "virtmodel-run: --trace-file %s: %s\n", o.trace_file,
+                strerror(errno));
+        if (status == 0)
+            status = EXIT_INTERNAL;
+    }
     return status;
 }

@@ -84,6 +84,10 @@ struct vmdl_arch_ops {
     /* Decoding: one line of disassembly; does this instruction open an
      * interrupt shadow (x86 STI / MOV SS / POP SS; NULL: never)? */
     void (*disasm)(struct vmdl_vcpu *vcpu, uint64_t pc, char *buf, size_t len);
+    /* The guest's own clock at the vCPU's virtual time (x86: the TSC), read
+     * without side effects, for traces; NULL: the architecture has none
+     * the machine models. */
+    uint64_t (*guest_clock)(struct vmdl_vcpu *vcpu);
     bool (*insn_is_shadow)(const cs_insn *insn);
 
     /* Checkpoints: the architectural words of a vCPU record.  save writes

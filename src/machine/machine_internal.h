@@ -19,6 +19,8 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/model.h"
 
+struct vmdl_vm_stats;
+
 #define MAX_HANDLERS 32
 
 /*
@@ -231,6 +233,12 @@ struct vmdl_vm {
     atomic_bool timed_out;
 
     FILE *trace;
+    int trace_format;       /* enum vmdl_trace_format */
+    uint64_t trace_seq;     /* JSON trace: records written */
+    /* Progress report (progress.c), polled by the run loop. */
+    void (*progress_fn)(void *opaque, const struct vmdl_vm_stats *now);
+    void *progress_opaque;
+    double progress_interval, progress_next;
     bool entry_set;
     /* x86 guests booted like a PC (multiboot): the hosted vCPU's VM state
      * (x86/hosted.c); NULL otherwise.  Checkpoints refuse it for now. */
@@ -298,5 +306,10 @@ void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
 /* Read what is readable at pc, up to max bytes (an instruction may end
  * right before the end of RAM); the number of bytes read. */
 size_t vmdl__fetch(struct vmdl_vcpu *vcpu, uint64_t pc, uint8_t *buf, size_t max);
+/* progress.c: report progress if the interval has passed */
+void vmdl__progress_poll(struct vmdl_vm *vm);
+/* trace_json.c: the VMDL_TRACE_JSONL record of one exit */
+void vmdl__trace_json(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
+                      const char *outcome);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "arch_ops.h"
 #include "virtmodel/error.h"
+#include "virtmodel/trace.h"
 
 const char *vmdl_exit_reason_name(enum vmdl_exit_reason r)
 {
@@ -215,6 +216,8 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
             return err;
         vcpu->nr_exits++;
         advance_time(vcpu);
+        if (vm->progress_fn)
+            vmdl__progress_poll(vm);
         if (vm->nr_vcpus > 1 && (vcpu->insns >= vcpu->slice_end || vcpu->halted ||
                                  !vcpu_runnable(vcpu))) {
             vcpu->slice_end = 0;

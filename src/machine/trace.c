@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The exit trace (--trace): one line per exit with its disassembly. */
 #include "arch_ops.h"
+#include "virtmodel/trace.h"
 
 void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream)
 {
@@ -13,6 +14,10 @@ void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
     FILE *f = vcpu->vm->trace;
     if (!f)
         return;
+    if (vcpu->vm->trace_format == VMDL_TRACE_JSONL) {
+        vmdl__trace_json(vcpu, what, pc, outcome);
+        return;
+    }
     char text[96];
     vcpu->vm->arch_ops->disasm(vcpu, pc, text, sizeof(text));
     fprintf(f, "[vcpu%u] %-10s pc=0x%08llx  %-32s -> %s\n", vcpu->index, what,

@@ -23,6 +23,11 @@
  * the guest) so that runs reproduce; the first read turns on exact
  * instruction counting for good.
  */
+uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v)
+{
+    return v->insns + X86(v)->tsc_offset;
+}
+
 uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v)
 {
     if (!X86(v)->tsc_observed) {

@@ -161,6 +161,7 @@ enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t r
                                   unsigned len);
 enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len);
 enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in);
+uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v);
 
 /* cpuid.c */
 void vmdl__x86_vm_init(struct vmdl_vm *vm);

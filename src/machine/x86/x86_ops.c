@@ -57,6 +57,7 @@ const struct vmdl_arch_ops vmdl__x86_ops = {
     .set_reg = vmdl__x86_set_reg,
     .translate = vmdl__x86_translate,
     .disasm = vmdl__x86_disasm,
+    .guest_clock = vmdl__x86_guest_clock,
     .insn_is_shadow = vmdl__x86_insn_is_shadow,
     .save_state = vmdl__x86_save_state,
     .load_state = vmdl__x86_load_state,
