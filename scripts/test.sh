@@ -12,7 +12,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 status=0
 for variant in plain sanitize; do
     dir=build
-    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMDL_SHARED=ON)
     select=()
     if [[ $variant == sanitize ]]; then
         dir=build-asan
