@@ -48,6 +48,43 @@ static void answer_resume(struct vmdl_gdb_session *s, uint8_t pick)
              "console packet '%.20s'", o);
 }
 
+/* Seeds (fuzz/corpus/gdb): GDB sessions as a debugger sends them. */
+static void write_session(const char *dir, const char *name, const char *const *pkts)
+{
+    static char buf[8192];
+    size_t len = 0;
+    for (; *pkts; pkts++) {
+        size_t n = vmdl_gdb_frame(*pkts, strlen(*pkts), buf + len, sizeof(buf) - len - 2);
+        len += n;
+        buf[len++] = '+';
+    }
+    buf[len++] = 0x03;
+    fz_save(dir, name, buf, len);
+}
+
+static void write_seeds(const char *dir)
+{
+    static const char *const session[] = {
+        "qSupported:multiprocess+;swbreak+;hwbreak+", "QStartNoAckMode",
+        "qXfer:features:read:target.xml:0,ffb", "?", "qfThreadInfo", "qsThreadInfo",
+        "Hg1", "g", "p1", "P1=0010000000000000", "m1000,40", "M1000,2:abcd",
+        "Z0,1004,1", "vCont;c", "z0,1004,1", "vCont;s:1", "qC", "D", NULL,
+    };
+    static const char *const breaks[] = {
+        "Z2,1000,8", "Z3,1008,4", "Z4,1010,1", "Z1,40,1", "z2,1000,8", "c", "s", "k", NULL,
+    };
+    static const char *const binary[] = {
+        "X1000,4:\x01}\x03#", "m1000,4", "qThreadExtraInfo,2", "T2", "Hg2",
+        "G0000000000000000000000000000000000000000xxxxxxxxxxxxxxxxxxxx0000000000000000",
+        NULL,
+    };
+    write_session(dir, "session", session);
+    write_session(dir, "breaks", breaks);
+    write_session(dir, "binary", binary);
+}
+
+FZ_SEED_WRITER_MAIN()
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct fake f;
