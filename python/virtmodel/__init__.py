@@ -69,16 +69,6 @@ ARM64_REGS = {f"x{n}": 0x100 + n for n in range(31)}
 ARM64_REGS.update({"sp": 0x11F, "pc": 0x120, "pstate": 0x121, "vbar_el1": 0x122,
                    "elr_el1": 0x123, "spsr_el1": 0x124, "esr_el1": 0x125})
 
-# Model options, by the harness's option names (virtmodel-run --help), with
-# '-' or '_' accepted: value options and flags.
-_PMU_QUIRKS = {"pmu_quirk_gp_reserved": 1 << 0, "pmu_quirk_no_reset": 1 << 1,
-               "pmu_quirk_disable_ignored": 1 << 2, "pmu_quirk_no_status_set": 1 << 3,
-               "pmu_quirk_global_ctl_zero": 1 << 4, "pmu_arch_counters": 1 << 5}
-_STR_OPTS = {"vmx_profile", "tdx_profile", "pmu"}
-_FLAG_OPTS = {"apicv": "apicv", "apicv_deferred_nested_updates": "apicv_nested_quirk",
-              "gicv5_sparse": "gicv5_sparse"}
-
-
 class VmdlError(Exception):
     """A C call failed: code is the negative vmdl_err, message the library's."""
 
@@ -288,24 +278,23 @@ class VM:
             _check(_ffi.vm_load_raw(self._p, buf, len(data), raw_addr))
 
     def attach(self, models="all", **options):
-        """Attach models ("all", "none" or a comma list) with the harness's
-        options as keywords: vmx_profile="skylake", apicv=True, tdx_profile=,
-        pmu="perfmonv2", pmu_quirk_no_reset=True, gicv5_pcpus=4 ..."""
+        """Attach models ("all", "none" or a comma list) with the options the
+        models declare (virtmodel-run --help), as keywords with '_' for '-':
+        vmx_profile="skylake", apicv=True, tdx_profile=..., pmu="perfmonv2",
+        pmu_quirk_no_reset=True, gicv5_pcpus=4 ...  A flag is True (given) or
+        False (left out)."""
         o = _ffi.ModelOptions()
+        keep = []
         for key, val in options.items():
-            k = key.replace("-", "_")
-            if k in _STR_OPTS:
-                setattr(o, k, str(val).encode())
-            elif k in _FLAG_OPTS:
-                setattr(o, _FLAG_OPTS[k], bool(val))
-            elif k in _PMU_QUIRKS:
-                if val:
-                    o.pmu_quirks |= _PMU_QUIRKS[k]
-            elif k == "gicv5_pcpus":
-                o.gicv5_pcpus = int(val)
-            else:
+            name = key.replace("_", "-").encode()
+            if not _ffi.model_of_option(name, None):
                 raise TypeError(f"unknown model option {key!r}")
-        self._model_opts = o  # the C side keeps the strings' pointers
+            if val is False or val is None:
+                continue
+            value = b"" if val is True else str(val).encode()
+            keep += [name, value]
+            _check(_ffi.model_options_set(byref(o), name, value))
+        self._model_opts = (o, keep)  # the C side keeps the strings' pointers
         _check(_ffi.attach_models(self._p, models.encode(), byref(o)))
 
     # ---- running ----

@@ -56,11 +56,13 @@ class VmConfig(Structure):
                 ("msr_exits_to_caller", c_bool)]
 
 
+class _ModelOption(Structure):
+    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+
+
 class ModelOptions(Structure):
-    _fields_ = [("vmx_profile", c_char_p), ("apicv", c_bool),
-                ("apicv_nested_quirk", c_bool), ("tdx_profile", c_char_p),
-                ("pmu", c_char_p), ("pmu_quirks", c_uint32), ("gicv5_pcpus", c_uint),
-                ("gicv5_sparse", c_bool)]
+    """struct vmdl_model_options (models.h): name/value pairs."""
+    _fields_ = [("n", c_uint), ("opt", _ModelOption * 32)]
 
 
 class _Msr(Structure):
@@ -144,6 +146,9 @@ vm_ram_size = _fn("vmdl_vm_ram_size", c_uint64, VM_P)
 vm_load_elf = _fn("vmdl_vm_load_elf", c_int, VM_P, c_void_p, c_size_t)
 vm_load_raw = _fn("vmdl_vm_load_raw", c_int, VM_P, c_void_p, c_size_t, c_uint64)
 attach_models = _fn("vmdl_attach_models", c_int, VM_P, c_char_p, POINTER(ModelOptions))
+model_options_set = _fn("vmdl_model_options_set", c_int, POINTER(ModelOptions), c_char_p,
+                        c_char_p)
+model_of_option = _fn("vmdl_model_of_option", c_void_p, c_char_p, POINTER(c_void_p))
 vm_run = _fn("vmdl_vm_run", c_int, VM_P, POINTER(CExit))
 vcpu_complete = _fn("vmdl_vcpu_complete", c_int, VCPU_P, c_uint64)
 vcpu_complete_fault = _fn("vmdl_vcpu_complete_fault", c_int, VCPU_P, c_int)

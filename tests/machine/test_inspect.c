@@ -27,8 +27,9 @@ static struct vmdl_vm *x86_vm(unsigned vcpus, enum vmdl_x86_vendor vendor,
     struct vmdl_vm *vm = NULL;
     if (vmdl_vm_create(&cfg, &vm) || vmdl_vm_load_raw(vm, exit1, sizeof(exit1), 0x100000))
         return NULL;
-    struct vmdl_model_options o = { .pmu = pmu };
-    if (vmdl_attach_models(vm, models, &o)) {
+    struct vmdl_model_options o = {0};
+    if ((pmu && vmdl_model_options_set(&o, "pmu", pmu)) ||
+        vmdl_attach_models(vm, models, &o)) {
         vmdl_vm_destroy(vm);
         return NULL;
     }
