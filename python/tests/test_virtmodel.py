@@ -190,14 +190,15 @@ def test_model_options_are_checked():
 
 
 def test_vmx_profile_reaches_the_capability_msrs():
-    basic = {}
+    procbased = {}
     for profile in ("skylake", "core2"):
         with x86(EXIT_1) as vm:
             vm.attach("vmx", vmx_profile=profile)
-            basic[profile] = vm.vcpu(0).msr(0x480)  # IA32_VMX_BASIC
-    # Bit 55 (TRUE controls) exists on Skylake, not on Core 2.
-    assert basic["skylake"] >> 55 & 1 == 1
-    assert basic["core2"] >> 55 & 1 == 0
+            procbased[profile] = vm.vcpu(0).msr(0x482)  # IA32_VMX_PROCBASED_CTLS
+    # Allowed-1 bit 31 ("activate secondary controls", MSR bit 63): Skylake
+    # has secondary processor-based controls, Core 2 has none.
+    assert procbased["skylake"] >> 63 & 1 == 1
+    assert procbased["core2"] >> 63 & 1 == 0
 
 
 def test_example_guest_exit_loop_and_console(guest):
