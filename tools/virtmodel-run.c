@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "virtmodel/arm64_boot.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
@@ -63,12 +64,23 @@ static void usage(FILE *f)
 "  --count             count instructions and taken branches exactly from the\n"
 "                      start (one block hook: slower); also reports a branch\n"
 "                      to a non-canonical address on the branch, not the target\n"
-"  --append ARGS       multiboot: the kernel command line (QEMU's -append)\n"
-"  --initrd FILE       multiboot: load FILE as the first module (QEMU's -initrd)\n"
-"  --raw ARCH          IMAGE is a raw binary for ARCH (x86_64 or arm64)\n"
-"  --load-addr ADDR    where a raw binary goes and starts (default 0x100000 on\n"
-"                      x86-64, 0x40080000 on arm64)\n"
+"  --append ARGS       kernel command line: multiboot (QEMU's -append) or the\n"
+"                      arm64 device tree's /chosen bootargs\n"
+"  --initrd FILE       multiboot: the first module; arm64: the initrd (QEMU's\n"
+"                      -initrd)\n"
+"  --raw ARCH          IMAGE is a raw binary for ARCH (x86_64 or arm64); an\n"
+"                      arm64 raw binary or Linux Image (recognized without\n"
+"                      --raw) boots as QEMU's -kernel does: at RAM base +\n"
+"                      0x80000 (or the Image's text offset), x0 = device\n"
+"                      tree, vCPUs other than 0 off until PSCI CPU_ON\n"
+"  --load-addr ADDR    where a raw binary goes and starts, all vCPUs at once\n"
+"                      with x0 = index (no device tree; default 0x100000 on\n"
+"                      x86-64)\n"
 "  --vendor V          x86 CPUID vendor: intel (default) or amd\n"
+"  --dtb FILE          arm64: boot with this device tree instead of the one\n"
+"                      built from the VM's configuration\n"
+"  --dump-dtb FILE     arm64: write the device tree the guest gets to FILE\n"
+"  --no-status-line    arm64: ignore the \"EXIT: STATUS=n\" console line\n"
 "  --msr-exits         unclaimed MSRs exit to this program (which answers #GP)\n"
 "                      instead of faulting inside the machine\n"
 "  --checkpoint FILE   with --checkpoint-after N: after N retired instructions,\n"
@@ -80,8 +92,10 @@ static void usage(FILE *f)
 "  --help              this text\n"
 "\n"
 "exit status: the guest's (x86: isa-debug-exit gives (value << 1) | 1, ACPI\n"
-"power-off gives 0; arm64: PSCI SYSTEM_OFF gives 0, HVC #0 with x0 =\n"
-"0xC6000000 gives x1), or 2 for a bad option\n"
+"power-off gives 0; arm64: PSCI SYSTEM_OFF gives 0, or n when the console\n"
+"printed a line \"EXIT: STATUS=n\" before it (kvm-unit-tests' convention,\n"
+"(code << 1) | 1 as on x86), HVC #0 with x0 = 0xC6000000 gives x1), or 2 for\n"
+"a bad option\n"
 "or image, 3 when every vCPU halted with nothing to wake it, 4 on a triple\n"
 "fault, 5 on an internal error, 124 on --timeout, 125 on --max-insns.\n"
 "\n"
@@ -123,7 +137,8 @@ struct options {
     const char *checkpoint, *restore;
     uint64_t checkpoint_after;
     const char *raw_arch;
-    const char *append, *initrd;
+    const char *append, *initrd, *dtb, *dump_dtb;
+    int no_status_line;
     enum vmdl_x86_vendor vendor;
     struct vmdl_model_options mopts;
 };
@@ -132,7 +147,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_MODELS = 256, O_VCPUS, O_QUANTUM, O_RAM, O_TRACE, O_MAXI, O_TIMEOUT,
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
-           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL, O_APPEND, O_INITRD,
+           O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
+           O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
            O_TRACEF, O_TRACEFILE, O_PROGRESS };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
@@ -150,14 +166,17 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"raw", required_argument, 0, O_RAW},
         {"load-addr", required_argument, 0, O_LOAD},
         {"vendor", required_argument, 0, O_VENDOR},
+        {"append", required_argument, 0, O_APPEND},
+        {"initrd", required_argument, 0, O_INITRD},
+        {"dtb", required_argument, 0, O_DTB},
+        {"dump-dtb", required_argument, 0, O_DUMPDTB},
+        {"no-status-line", no_argument, 0, O_NOSTATUS},
         {"msr-exits", no_argument, 0, O_MSR},
         {"checkpoint", required_argument, 0, O_CKPT},
         {"checkpoint-after", required_argument, 0, O_CKPT_AT},
         {"restore", required_argument, 0, O_RESTORE},
         {"digest", no_argument, 0, O_DIGEST},
         {"help", no_argument, 0, O_HELP},
-        {"append", required_argument, 0, O_APPEND},
-        {"initrd", required_argument, 0, O_INITRD},
     };
     /* Then every option the models declare (model.h). */
     struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + 64 + 1];
@@ -245,6 +264,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             break;
         case O_MSR: o->msr_exits = 1; break;
+        case O_APPEND: o->append = optarg; break;
+        case O_INITRD: o->initrd = optarg; break;
+        case O_DTB: o->dtb = optarg; break;
+        case O_DUMPDTB: o->dump_dtb = optarg; break;
+        case O_NOSTATUS: o->no_status_line = 1; break;
         case O_MODEL:
             if (vmdl_model_options_set(&o->mopts, longopts[idx].name,
                                        optarg ? optarg : "")) {
@@ -262,8 +286,6 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case O_RESTORE: o->restore = optarg; break;
         case O_DIGEST: o->digest = 1; break;
-        case O_APPEND: o->append = optarg; break;
-        case O_INITRD: o->initrd = optarg; break;
         case O_HELP: usage(stdout); exit(0);
         default:
             if (optopt)
@@ -296,6 +318,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->checkpoint && o->max_insns) {
         fprintf(stderr, "virtmodel-run: --checkpoint-after and --max-insns exclude each other\n");
+        return -1;
+    }
+    if (o->dtb && (o->append || o->initrd)) {
+        fprintf(stderr, "virtmodel-run: --dtb carries its own command line and "
+                "initrd: drop --append / --initrd\n");
         return -1;
     }
     if (o->load_addr != UINT64_MAX && !o->raw_arch) {
@@ -383,6 +410,106 @@ static void print_progress(void *opaque, const struct vmdl_vm_stats *s)
     p->last_wall = s->wall_s;
 }
 
+/*
+ * The console: the guest's bytes to stdout.  On arm64 it also remembers a
+ * line "EXIT: STATUS=n": kvm-unit-tests prints it before PSCI SYSTEM_OFF
+ * for VMMs without its chr-testdev device (n = (code << 1) | 1, the status
+ * QEMU's testdev would give), and a power-off after it ends with n.
+ */
+struct console {
+    char line[32];
+    size_t len;
+    int status;
+    bool enabled;
+};
+
+static void console_line(struct console *c)
+{
+    static const char tag[] = "EXIT: STATUS=";
+    size_t n = sizeof(tag) - 1;
+    if (c->len <= n || memcmp(c->line, tag, n))
+        return;
+    int v = 0;
+    size_t i = n;
+    for (; i < c->len && c->line[i] >= '0' && c->line[i] <= '9' && v < 100000; i++)
+        v = v * 10 + (c->line[i] - '0');
+    if (i > n && (i == c->len || c->line[i] == '\r'))
+        c->status = v & 0xFF;
+}
+
+static void console_out(void *opaque, const char *buf, size_t len)
+{
+    struct console *c = opaque;
+    fwrite(buf, 1, len, stdout);
+    fflush(stdout);
+    for (size_t i = 0; c->enabled && i < len; i++) {
+        if (buf[i] == '\n') {
+            console_line(c);
+            c->len = 0;
+        } else if (c->len < sizeof(c->line)) {
+            c->line[c->len++] = buf[i];
+        }
+    }
+}
+
+static int read_opt_file(const char *what, const char *path, uint8_t **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    if (!path)
+        return 0;
+    if (vmdl_read_file(path, data, size)) {
+        fprintf(stderr, "virtmodel-run: %s %s\n", what, vmdl_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size) {
+        fprintf(stderr, "virtmodel-run: --dump-dtb %s: %s\n", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    return fclose(f) ? -1 : 0;
+}
+
+/* An arm64 kernel, booted as QEMU's -kernel does (arm64_boot.h). */
+static int boot_kernel(struct vmdl_vm *vm, const struct options *o, const uint8_t *data,
+                       size_t size)
+{
+    uint8_t *initrd, *dtb;
+    size_t initrd_size, dtb_size;
+    if (read_opt_file("--initrd", o->initrd, &initrd, &initrd_size))
+        return -1;
+    if (read_opt_file("--dtb", o->dtb, &dtb, &dtb_size)) {
+        free(initrd);
+        return -1;
+    }
+    struct vmdl_arm64_boot b = {
+        .kernel = data, .kernel_size = size,
+        .initrd = initrd, .initrd_size = initrd_size,
+        .cmdline = o->append,
+        .dtb = dtb, .dtb_size = dtb_size,
+    };
+    int err = vmdl_vm_boot_arm64(vm, &b);
+    free(initrd);
+    free(dtb);
+    if (err) {
+        fprintf(stderr, "virtmodel-run: %s: %s\n", o->image, vmdl_last_error());
+        return -1;
+    }
+    const void *blob;
+    size_t blob_size;
+    if (o->dump_dtb && (vmdl_vm_arm64_dtb(vm, &blob, &blob_size, NULL) ||
+                        write_file(o->dump_dtb, blob, blob_size)))
+        return -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -399,14 +526,15 @@ int main(int argc, char **argv)
     struct vmdl_mb_header mbh;
     bool multiboot = !o.raw_arch && vmdl_elf_parse(data, size, &img) &&
                      !vmdl_multiboot_find(data, size, &mbh);
-    if ((o.append || o.initrd) && !multiboot) {
-        fprintf(stderr, "virtmodel-run: --append and --initrd apply to multiboot "
-                        "kernels only\n");
-        free(data);
-        return EXIT_USAGE;
-    }
-    if (o.raw_arch) {
+    uint64_t text, isz;
+    bool kernel = false; /* arm64 Linux boot protocol (arm64_boot.h) */
+    if (!o.raw_arch && !multiboot && !vmdl_image_is_elf(data, size) &&
+        vmdl_arm64_image_parse(data, size, &text, &isz) == 1) {
+        arch = VMDL_ARCH_ARM64;
+        kernel = true;
+    } else if (o.raw_arch) {
         arch = strcmp(o.raw_arch, "arm64") ? VMDL_ARCH_X86_64 : VMDL_ARCH_ARM64;
+        kernel = arch == VMDL_ARCH_ARM64 && o.load_addr == UINT64_MAX;
     } else if (multiboot) {
         arch = VMDL_ARCH_X86_64;
     } else {
@@ -419,6 +547,14 @@ int main(int argc, char **argv)
         }
         arch = img.arch;
     }
+    if ((!kernel && (o.dtb || o.dump_dtb)) || (!kernel && !multiboot && (o.append || o.initrd))) {
+        fprintf(stderr, "virtmodel-run: --append and --initrd need a multiboot kernel "
+                "or an arm64 kernel (raw or Linux Image, without --load-addr); --dtb "
+                "and --dump-dtb an arm64 kernel\n");
+        free(data);
+        return EXIT_USAGE;
+    }
+    struct console con = {.status = -1, .enabled = !o.no_status_line};
     struct vmdl_vm_config cfg = {
         .arch = arch,
         .vendor = o.vendor,
@@ -426,6 +562,8 @@ int main(int argc, char **argv)
         .nr_vcpus = (unsigned)o.vcpus,
         .quantum = o.quantum,
         .msr_exits_to_caller = o.msr_exits,
+        .console = console_out,
+        .console_opaque = &con,
     };
     struct vmdl_vm *vm;
     if (vmdl_vm_create(&cfg, &vm)) {
@@ -434,7 +572,15 @@ int main(int argc, char **argv)
         return EXIT_INTERNAL;
     }
     int err;
-    if (o.raw_arch) {
+    if (kernel) {
+        err = boot_kernel(vm, &o, data, size);
+        free(data);
+        if (err) {
+            vmdl_vm_destroy(vm);
+            return EXIT_USAGE;
+        }
+        data = NULL;
+    } else if (o.raw_arch) {
         uint64_t addr = o.load_addr != UINT64_MAX ? o.load_addr
                         : arch == VMDL_ARCH_X86_64 ? VMDL_X86_DEFAULT_LOAD
                                                    : VMDL_ARM64_DEFAULT_LOAD;
@@ -501,6 +647,9 @@ int main(int argc, char **argv)
         switch (e.reason) {
         case VMDL_EXIT_SHUTDOWN:
             status = e.u.shutdown.status;
+            /* A plain power-off after the test printed its status. */
+            if (status == 0 && arch == VMDL_ARCH_ARM64 && con.status >= 0)
+                status = con.status;
             break;
         case VMDL_EXIT_RESET:
             resets++;

@@ -128,7 +128,8 @@ struct vmdl_vcpu {
     /* Lifecycle. */
     bool started;           /* entered the guest (x86: CPL3 via IRETQ) */
     bool halted;            /* in HLT / WFI */
-    bool wait_for_sipi;     /* waiting for a start-up event (x86 INIT/SIPI) */
+    bool wait_for_sipi;     /* waiting for a start-up event (x86 INIT/SIPI,
+                             * arm64 PSCI CPU_ON: arm64/boot.c) */
     uint64_t start_pc;      /* where the vCPU begins on (re)start */
 
     /* Exit in progress. */
@@ -243,6 +244,7 @@ struct vmdl_vm {
     /* x86 guests booted like a PC (multiboot): the hosted vCPU's VM state
      * (x86/hosted.c); NULL otherwise.  Checkpoints refuse it for now. */
     struct vmdl_x86_hosted_vm *x86h;
+    void *arch_vm;          /* the architecture's VM-wide state (arm64/boot.c) */
 };
 
 /* vm.c */

@@ -12,6 +12,8 @@
  *   trap.c       the trap hook: system registers, HVC/SMC, PSCI
  *   run.c        one entry into the engine, MMIO exits, completion
  *   arm64_ops.c  the struct vmdl_arch_ops table, checkpoint words
+ *   boot.c       QEMU -kernel style boot, device tree, EL2/EL3 state, PSCI
+ *   abort.c      aborts from Unicorn's MMU: QEMU's syndrome and address
  */
 #ifndef VMDL_ARM64_H
 #define VMDL_ARM64_H
@@ -35,6 +37,7 @@
 
 struct arm64_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
+    uc_context *ctx;            /* scratch: reading QEMU's abort record (abort.c) */
 };
 
 /* vcpu.c */
@@ -53,11 +56,32 @@ void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v);
 uint32_t vmdl__arm64_insn_at(struct vmdl_vcpu *v, uint64_t pc);
 int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v);
 int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry);
+unsigned vmdl__arm64_pstate_el(uint64_t pstate);
+uint64_t vmdl__arm64_sync_vector(struct vmdl_vcpu *v);
+
+/* boot.c */
+enum vmdl__psci_outcome {
+    VMDL__PSCI_DONE,         /* x0 written: resume after the HVC */
+    VMDL__PSCI_STOPPED,      /* CPU_OFF: the caller is powered off */
+    VMDL__PSCI_WFI,          /* CPU_SUSPEND: wait for an interrupt */
+    VMDL__PSCI_SYSTEM_OFF,
+    VMDL__PSCI_SYSTEM_RESET,
+};
+/* EL3/EL2 state under the guest's EL1, SCTLR_EL1 and the TLB at reset. */
+int vmdl__arm64_reset_sysregs(struct vmdl_vcpu *v);
+void vmdl__arm64_boot_regs(struct vmdl_vcpu *v, uint64_t *x0, bool *off);
+/* x[0..3] in: the caller's x0..x3; out: x[0] the value for x0. */
+int vmdl__arm64_psci(struct vmdl_vcpu *v, uint64_t x[4], enum vmdl__psci_outcome *out);
+
+/* abort.c: where QEMU keeps an abort's syndrome and address. */
+int vmdl__arm64_abort_init(void);
+int vmdl__arm64_abort_info(struct vmdl_vcpu *v, uint32_t *esr, uint64_t *far,
+                           unsigned *target_el);
 
 /* trap.c */
 void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user);
 bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc);
-enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET };
+enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET, HC_ERROR };
 enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc);
 
 /* run.c */

@@ -57,7 +57,10 @@ static int check_layout(uint64_t base, uint64_t size)
 
 static void vcpu_free(struct vmdl_vcpu *v)
 {
-    (void)v;
+    struct arm64_vcpu *a = (struct arm64_vcpu *)v;
+    if (a->ctx)
+        uc_context_free(a->ctx);
+    a->ctx = NULL;
 }
 
 /* The IRQ line (no irqchip): the vector has no meaning on arm64. */

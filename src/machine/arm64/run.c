@@ -74,8 +74,44 @@ static bool ldst_address(struct vmdl_vcpu *v, uint32_t w, uint64_t *ea, bool *is
  */
 /* Physical address size of the modelled CPU (Cortex-A72: 44 bits). */
 #define ARM64_PA_BITS 44
+#define ESR_EC_IABT_LOW 0x20u
 #define ESR_EC_IABT_CUR 0x21u
 #define ESR_EC_DABT_CUR 0x25u
+#define ESR_FSC_EXTABT 0x10u
+#define EXCP_PREFETCH_ABORT 3
+#define EXCP_DATA_ABORT 4
+
+/*
+ * An abort from Unicorn's MMU (translation, permission, access flag,
+ * alignment, address size): QEMU computed the syndrome and address but did
+ * not enter the exception (abort.c).  ELR_EL1 is the faulting instruction,
+ * where Unicorn left the PC.
+ */
+static bool deliver_abort(struct vmdl_vcpu *v, uint64_t pc)
+{
+    uint32_t esr;
+    uint64_t far;
+    unsigned target;
+    if (vmdl__arm64_abort_info(v, &esr, &far, &target) || target != 1)
+        return false;
+    vmdl__arm64_wr(v, UC_ARM64_REG_FAR_EL1, far);
+    vmdl__arm64_take_exception(v, pc, 0x000, true, esr);
+    vmdl__trace_exit(v, "abort", pc, (esr >> 26) == ESR_EC_IABT_CUR ||
+                     (esr >> 26) == ESR_EC_IABT_LOW ? "prefetch abort" : "data abort");
+    return true;
+}
+
+/* An instruction fetch from a physical address with no RAM and no device:
+ * KVM injects a synchronous external abort on instruction fetch
+ * (kvm_inject_pabt: IFSC 0x10, FAR = the virtual address, IL set). */
+static void fetch_external_abort(struct vmdl_vcpu *v, uint64_t pc)
+{
+    uint64_t pstate = vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE);
+    unsigned ec = vmdl__arm64_pstate_el(pstate) == 0 ? ESR_EC_IABT_LOW : ESR_EC_IABT_CUR;
+    vmdl__arm64_wr(v, UC_ARM64_REG_FAR_EL1, pc);
+    vmdl__arm64_take_exception(v, pc, 0x000, true, (ec << 26) | ESR_IL | ESR_FSC_EXTABT);
+    vmdl__trace_exit(v, "abort", pc, "external abort on instruction fetch");
+}
 
 static int mmio_to_caller(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t pc)
 {
@@ -104,9 +140,16 @@ static int mmio_to_caller(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t 
         return 2;
     }
     if (v->stop_vector == UC_MEM_FETCH_UNMAPPED) {
-        simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
+        if (pc != vmdl__arm64_sync_vector(v)) {
+            fetch_external_abort(v, pc);
+            return 2;
+        }
+        /* The abort's own vector cannot be fetched: on hardware an endless
+         * chain of aborts that makes no progress; end the run instead. */
+        simple_exit(exit, VMDL_EXIT_FAULT_LOOP, pc);
         snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
-                 "instruction fetch from 0x%llx, which is not RAM",
+                 "instruction fetch from 0x%llx, which is not RAM, at the "
+                 "exception vector itself (endless prefetch aborts)",
                  (unsigned long long)v->exit.u.mmio.addr);
         return 0;
     }
@@ -141,6 +184,8 @@ static int on_hypercall(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_ca
     switch (vmdl__arm64_hypercall(v, at)) {
     case HC_DONE:
         return VMDL_OK;
+    case HC_ERROR:
+        return vmdl_fail(VMDL_ESTATE, "PSCI: %s", vmdl_last_error());
     case HC_TO_CALLER:
         vmdl__trace_exit(v, "hypercall", at, "to caller");
         *exit = v->exit;
@@ -188,6 +233,9 @@ static int on_exception(struct vmdl_vcpu *v, uint64_t pc, struct vmdl_exit *exit
         vmdl__arm64_take_exception(v, pc, 0x000, true, (ESR_EC_SVC64 << 26) | ESR_IL | imm);
         return VMDL_OK;
     }
+    if ((v->stop_vector == EXCP_PREFETCH_ABORT || v->stop_vector == EXCP_DATA_ABORT) &&
+        deliver_abort(v, pc))
+        return VMDL_OK;
     simple_exit(exit, VMDL_EXIT_INTERNAL_ERROR, pc);
     snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
              "unexpected exception %u from the engine", v->stop_vector);

@@ -4,8 +4,8 @@
 
 #include "arm64.h"
 #include "virtmodel/error.h"
+#include "virtmodel/psci.h"
 
-#define PSCI_VERSION 0x84000000u
 
 /* ---------------- decode ---------------- */
 
@@ -125,6 +125,34 @@ void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user)
 
 /* ---------------- hypercalls (PSCI) ---------------- */
 
+/* PSCI through the model (boot.c), with its action carried out here. */
+static enum hc_result psci_call(struct vmdl_vcpu *v)
+{
+    uint64_t x[4];
+    enum vmdl__psci_outcome o;
+    for (unsigned i = 0; i < 4; i++)
+        x[i] = vmdl__arm64_read_x(v, i);
+    if (vmdl__arm64_psci(v, x, &o))
+        return HC_ERROR;
+    vmdl__arm64_write_x(v, 0, x[0]);
+    switch (o) {
+    case VMDL__PSCI_STOPPED:
+        vmdl__trace_exit(v, "psci", v->exit.pc, "CPU_OFF");
+        break;
+    case VMDL__PSCI_WFI:
+        vmdl__halt(v);
+        break;
+    case VMDL__PSCI_SYSTEM_OFF:
+        v->stop_status = 0;
+        return HC_SHUTDOWN;
+    case VMDL__PSCI_SYSTEM_RESET:
+        return HC_RESET;
+    case VMDL__PSCI_DONE:
+        break;
+    }
+    return HC_DONE;
+}
+
 enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc)
 {
     uint16_t imm = v->exit.u.hypercall.imm;
@@ -132,20 +160,13 @@ enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc)
     uint32_t fn = (uint32_t)vmdl__arm64_read_x(v, 0);
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
     v->insns++;
-    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_OFF) {
-        v->stop_status = 0;
-        return HC_SHUTDOWN;
-    }
     if (imm == 0 && fn == VMDL_HC_EXIT) {
         v->stop_status = (int)(vmdl__arm64_read_x(v, 1) & 0xFF);
         return HC_SHUTDOWN;
     }
-    if (imm == 0 && fn == VMDL_PSCI_SYSTEM_RESET)
-        return HC_RESET;
-    if (imm == 0 && fn == PSCI_VERSION) {
-        vmdl__arm64_write_x(v, 0, 0x10001); /* PSCI 1.1 */
-        return HC_DONE;
-    }
+    /* KVM takes SMCCC calls through HVC #0 and SMC #0 alike. */
+    if (imm == 0 && vmdl_psci_owns(fn))
+        return psci_call(v);
     if (vmdl__route_hypercall(v, imm, smc))
         return HC_DONE;
     /* Nobody claimed it: the caller completes it (x0 = its value). */

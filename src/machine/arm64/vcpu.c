@@ -46,7 +46,19 @@ int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x)
         uc_arm64_cp_reg cp = {.crn = 4, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 0, .val = x};
         return uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &cp) == UC_ERR_OK ? 0 : -1;
     }
-    return uc_reg_write(v->uc, reg, &x) == UC_ERR_OK ? 0 : -1;
+    if (uc_reg_write(v->uc, reg, &x) != UC_ERR_OK)
+        return -1;
+    if (reg == UC_ARM64_REG_PSTATE) {
+        /* Unicorn 2.1.1 does not rebuild QEMU's cached translation flags
+         * (current EL, SP select) on a PSTATE write, so code after an EL
+         * change would be translated for the old EL; any CP-register write
+         * rebuilds them (measured): write SPSR_EL1 back unchanged. */
+        uint64_t spsr;
+        if (vmdl__arm64_reg_read(v, REG_SPSR_EL1, &spsr) ||
+            vmdl__arm64_reg_write(v, REG_SPSR_EL1, spsr))
+            return -1;
+    }
+    return 0;
 }
 
 uint64_t vmdl__arm64_rd(struct vmdl_vcpu *v, int reg)
@@ -81,18 +93,39 @@ void vmdl__arm64_set_stop(struct vmdl_vcpu *v, enum stop_kind k)
 
 /* ---------------- exception delivery ---------------- */
 
+unsigned vmdl__arm64_pstate_el(uint64_t pstate)
+{
+    return (pstate >> 2) & 3;
+}
+
+/* Where a synchronous exception taken now would start: from EL0 (AArch64)
+ * the lower-EL group at 0x400; from EL1 with SP_EL1 (EL1h) the 0x200 group,
+ * with SP_EL0 (EL1t) the 0x000 one. */
+uint64_t vmdl__arm64_sync_vector(struct vmdl_vcpu *v)
+{
+    uint64_t pstate = vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE);
+    uint64_t base = vmdl__arm64_pstate_el(pstate) == 0 ? 0x400
+                    : (pstate & 1)                    ? 0x200 : 0x000;
+    return vmdl__arm64_rd(v, UC_ARM64_REG_VBAR_EL1) + base;
+}
+
 void vmdl__arm64_take_exception(struct vmdl_vcpu *v, uint64_t return_pc,
                            unsigned vector_offset, bool sync, uint32_t esr)
 {
     uint64_t pstate = vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE);
-    /* Current EL with SP_EL1 (EL1h) uses the 0x200 group, EL1t the 0x000. */
-    uint64_t base = (pstate & 1) ? 0x200 : 0x000;
+    uint64_t vector = vmdl__arm64_sync_vector(v) + vector_offset;
     vmdl__arm64_wr(v, UC_ARM64_REG_ELR_EL1, return_pc);
-    vmdl__arm64_wr(v, REG_SPSR_EL1, pstate);
     if (sync)
         vmdl__arm64_wr(v, UC_ARM64_REG_ESR_EL1, esr);
+    /* QEMU keeps the current stack pointer in SP and the other one banked:
+     * bank the one in use, switch to EL1h, load SP_EL1. */
+    bool on_sp_el0 = vmdl__arm64_pstate_el(pstate) == 0 || !(pstate & 1);
+    vmdl__arm64_wr(v, on_sp_el0 ? UC_ARM64_REG_SP_EL0 : UC_ARM64_REG_SP_EL1,
+                   vmdl__arm64_rd(v, UC_ARM64_REG_SP));
     vmdl__arm64_wr(v, UC_ARM64_REG_PSTATE, (pstate & ~0xFull) | PSTATE_DAIF | PSTATE_EL1H);
-    vmdl__arm64_wr(v, UC_ARM64_REG_PC, vmdl__arm64_rd(v, UC_ARM64_REG_VBAR_EL1) + base + vector_offset);
+    vmdl__arm64_wr(v, UC_ARM64_REG_SP, vmdl__arm64_rd(v, UC_ARM64_REG_SP_EL1));
+    vmdl__arm64_wr(v, REG_SPSR_EL1, pstate);
+    vmdl__arm64_wr(v, UC_ARM64_REG_PC, vector);
     v->halted = false;
 }
 
@@ -153,6 +186,11 @@ int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
     int err = uc_check(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &v->uc), "uc_open");
     if (err)
         return err;
+    if ((err = vmdl__arm64_abort_init()))
+        return err;
+    if ((err = uc_check(uc_context_alloc(v->uc, &((struct arm64_vcpu *)v)->ctx),
+                        "uc_context_alloc")))
+        return err;
     if ((err = uc_check(uc_mem_map_ptr(v->uc, vm->ram_base, vm->ram_size,
                                        UC_PROT_ALL, vm->ram), "mapping guest RAM")))
         return err;
@@ -172,10 +210,17 @@ int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
 int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
 {
     struct vmdl_vm *vm = v->vm;
+    uint64_t x0;
+    bool off;
+    vmdl__arm64_wr(v, UC_ARM64_REG_PSTATE, PSTATE_DAIF | PSTATE_EL1H);
+    int err = vmdl__arm64_reset_sysregs(v);
+    if (err)
+        return err;
+    vmdl__arm64_boot_regs(v, &x0, &off);
     for (unsigned i = 0; i <= 30; i++)
         vmdl__arm64_write_x(v, i, 0);
-    vmdl__arm64_write_x(v, 0, v->index);
-    vmdl__arm64_wr(v, UC_ARM64_REG_PSTATE, PSTATE_DAIF | PSTATE_EL1H);
+    vmdl__arm64_write_x(v, 0, x0);
+    v->wait_for_sipi = off;
     vmdl__arm64_wr(v, UC_ARM64_REG_SP, vm->ram_base + vm->ram_size - v->index * 0x10000ull - 16);
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, entry);
     vmdl__arm64_wr(v, UC_ARM64_REG_VBAR_EL1, 0);

@@ -3,7 +3,7 @@
  * hostile_vbar: VBAR_EL1 points at 0x10000000 (no RAM, no device), then an
  * UNDEFINED instruction.  The exception is taken to VBAR_EL1 + 0x200, whose
  * fetch has nothing behind it: on hardware an endless chain of instruction
- * aborts; the machine ends the run with its internal-error exit, status 5,
+ * aborts; the machine ends the run with its fault-loop exit, status 4,
  * naming the address.  Run: virtmodel-run hostile_vbar.elf --models none
  */
     .include "guest.inc"
