@@ -10,11 +10,12 @@ cmake_minimum_required(VERSION 3.25)
 #                                          also Unicorn (the raw baseline)
 #
 # A public header belongs to the layer its name says (vmx*.h to vmx, ...,
-# machine.h/model.h/models.h/loader.h/checkpoint.h/attach_*.h to machine).
+# machine.h/model.h/models.h/loader.h/checkpoint.h/arm64_boot.h/attach_*.h to
+# machine).
 # Quoted includes of a file next to the includer stay in its layer.
 set(VMDL_CORE_HEADERS arch bits blob error fault guest_mem image irq multiboot fw_cfg)
 set(VMDL_MACHINE_HEADERS machine model models loader checkpoint trace progress
-    inspect)
+    inspect arm64_boot)
 file(GLOB VMDL_MODEL_DIRS LIST_DIRECTORIES true RELATIVE ${SRC}/src ${SRC}/src/*)
 list(REMOVE_ITEM VMDL_MODEL_DIRS core machine)
 
