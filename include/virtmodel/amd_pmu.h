@@ -8,6 +8,8 @@
  *     aliasing the same counters as the K7 MSRs
  *   - PerfMonV2 global status / control /      0xC0000300 - 0xC0000303
  *     status-clear / status-set
+ *   - Intel P6 PERFCTR0/1, EVNTSEL0/1          0xC1-0xC2, 0x186-0x187:
+ *     read 0, writes dropped, whatever the configuration (as KVM)
  *
  * A pure state machine: the caller tells it how many instructions and taken
  * branches retired (vmdl_amd_pmu_retire) and it counts, overflows at 48
@@ -39,6 +41,10 @@ extern "C" {
 #define VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_CTL 0xC0000301u
 #define VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_CLR 0xC0000302u
 #define VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET 0xC0000303u
+/* Intel P6 counters: an AMD vCPU under KVM reads them as 0 and drops writes
+ * (kvm_get_msr_common / kvm_set_msr_common), so the model claims them too. */
+#define VMDL_MSR_P6_PERFCTR0 0xC1u  /* and 0xC2 */
+#define VMDL_MSR_P6_EVNTSEL0 0x186u /* and 0x187 */
 
 /* Counters: 4 legacy, 6 with PerfCtrExtCore, CPUID 0x80000022 EBX[3:0]
  * (a 4-bit field, so at most 15) with PerfMonV2. */

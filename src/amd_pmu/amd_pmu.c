@@ -362,6 +362,7 @@ uint64_t vmdl_amd_pmu_pmi_count(const struct vmdl_amd_pmu *pmu)
  * do not #GP on perf MSR writes when vPMU is disabled", 2012).  Everything
  * else the configuration lacks is #GP: amd_is_valid_msr() fails or
  * get_gp_pmc_amd() finds no counter (index >= nr_arch_gp_counters).
+ * NEED_NONE rows (the Intel P6 MSRs) are decoded for every configuration.
  */
 static vmdl_fault decode(const struct vmdl_amd_pmu *pmu, uint32_t index,
                          const struct amd_pmu_msr_desc **out, unsigned *ctr,
@@ -372,6 +373,8 @@ static vmdl_fault decode(const struct vmdl_amd_pmu *pmu, uint32_t index,
     if (!d)
         return VMDL_FAULT_UNCLAIMED;
     *out = d;
+    if (d->need == NEED_NONE)
+        return VMDL_FAULT_NONE;
     if (pmu->eff.version == 0) {
         if (d->need == NEED_LEGACY) {
             *legacy_off = true;
@@ -437,6 +440,7 @@ vmdl_fault vmdl_amd_pmu_rdmsr(struct vmdl_amd_pmu *pmu, uint32_t index,
         *value = 0; /* write-only: reads as 0 */
         break;
     case MSR_KIND_GCLR:
+    case MSR_KIND_P6:
         *value = 0;
         break;
     }
@@ -492,6 +496,8 @@ vmdl_fault vmdl_amd_pmu_wrmsr(struct vmdl_amd_pmu *pmu, uint32_t index,
             return VMDL_FAULT_GP;
         pmu->r.global_status |= value & valid;
         return VMDL_FAULT_NONE;
+    case MSR_KIND_P6:
+        return VMDL_FAULT_NONE; /* dropped, any value (msrs.c) */
     }
     vmdl__amd_pmu_recalc(pmu);
     return VMDL_FAULT_NONE;

@@ -17,12 +17,14 @@ enum amd_pmu_msr_kind {
     MSR_KIND_GCTL,
     MSR_KIND_GCLR,
     MSR_KIND_GSET,
+    MSR_KIND_P6,      /* Intel P6 counter MSRs: read 0, writes dropped */
 };
 
 enum amd_pmu_need {
     NEED_LEGACY, /* any PMU; reads 0 / drops writes when disabled */
     NEED_CORE,   /* PerfCtrExtCore */
     NEED_V2,     /* PerfMonV2 */
+    NEED_NONE,   /* every configuration, the disabled PMU included */
 };
 
 struct amd_pmu_msr_desc {

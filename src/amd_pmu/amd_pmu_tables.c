@@ -30,7 +30,15 @@
       MSR_KIND_GCLR, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_CLR")                \
     X(VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,                            \
       VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET,                            \
-      MSR_KIND_GSET, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_SET")
+      MSR_KIND_GSET, 0, NEED_V2, "PERF_CNTR_GLOBAL_STATUS_SET")              \
+    /* Intel's MSR_P6_PERFCTR0/1 and MSR_P6_EVNTSEL0/1: KVM's               \
+     * kvm_{get,set}_msr_common() (arch/x86/kvm/msrs.c) read them as 0 and  \
+     * drop writes unless the vPMU claims them, which svm/pmu.c never does. \
+     */                                                                      \
+    X(VMDL_MSR_P6_PERFCTR0, VMDL_MSR_P6_PERFCTR0 + 1,                        \
+      MSR_KIND_P6, 0, NEED_NONE, "P6 PERFCTR0-1 (Intel, read 0)")              \
+    X(VMDL_MSR_P6_EVNTSEL0, VMDL_MSR_P6_EVNTSEL0 + 1,                        \
+      MSR_KIND_P6, 0, NEED_NONE, "P6 EVNTSEL0-1 (Intel, read 0)")
 
 #define AMD_PMU_DESC(first, last, kind, stride, need, name) \
     {first, last, kind, stride, need, name},

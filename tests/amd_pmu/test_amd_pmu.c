@@ -402,6 +402,49 @@ static void test_disable_ignored_quirk(void **s)
     vmdl_amd_pmu_destroy(p);
 }
 
+/*
+ * The Intel P6 counter MSRs on an AMD vCPU.  KVM's kvm_get_msr_common() /
+ * kvm_set_msr_common() (arch/x86/kvm/msrs.c; x86.c before the split) route
+ * MSR_P6_PERFCTR0/1 (0xC1, 0xC2) and MSR_P6_EVNTSEL0/1 (0x186, 0x187) to the
+ * vPMU only when kvm_pmu_is_valid_msr() says so, which amd_is_valid_msr()
+ * and amd_msr_idx_to_pmc() (svm/pmu.c) never do: reads return 0 and writes
+ * of any value are dropped, PMU enabled or not.  Nothing counts.
+ */
+static void test_p6_msrs_read_zero_drop_writes(void **s)
+{
+    (void)s;
+    const struct vmdl_amd_pmu_config *cfgs[] = { &CFG_LEGACY, &CFG_CORE,
+                                                 &CFG_V2, &CFG_OFF };
+    const uint32_t p6[] = { 0xC1, 0xC2, 0x186, 0x187 };
+    for (size_t c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++) {
+        struct pmi_rec rec = {0};
+        struct vmdl_amd_pmu *p = mk(cfgs[c], 0, &rec);
+        for (size_t i = 0; i < sizeof(p6) / sizeof(p6[0]); i++) {
+            assert_true(vmdl_amd_pmu_owns_msr(p6[i]));
+            assert_int_equal(rd(p, p6[i]), 0);
+            wr(p, p6[i], LINUX_CYCLES);
+            wr(p, p6[i], ~0ull);
+            assert_int_equal(rd(p, p6[i]), 0);
+        }
+        /* The writes touched no AMD counter and armed nothing. */
+        assert_int_equal(vmdl_amd_pmu_live_mask(p), 0);
+        if (vmdl_amd_pmu_version(p))
+            assert_int_equal(rd(p, K7CTL(0)), 0);
+        vmdl_amd_pmu_retire(p, 1u << 20, 100, 0);
+        assert_int_equal(rec.count, 0);
+        vmdl_amd_pmu_destroy(p);
+    }
+    /* Their neighbours stay someone else's. */
+    struct vmdl_amd_pmu *p = mk(&CFG_V2, 0, NULL);
+    const uint32_t near[] = { 0xC0, 0xC3, 0x185, 0x188 };
+    uint64_t v;
+    for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+        assert_false(vmdl_amd_pmu_owns_msr(near[i]));
+        assert_int_equal(vmdl_amd_pmu_rdmsr(p, near[i], &v), VMDL_FAULT_UNCLAIMED);
+    }
+    vmdl_amd_pmu_destroy(p);
+}
+
 static void test_unclaimed_and_ranges(void **s)
 {
     (void)s;
@@ -416,7 +459,7 @@ static void test_unclaimed_and_ranges(void **s)
     }
     size_t n = 0;
     const struct vmdl_amd_pmu_msr_range *r = vmdl_amd_pmu_msr_ranges(&n);
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 9); /* 7 AMD rows + the two Intel P6 pairs */
     for (size_t i = 0; i < n; i++) {
         assert_true(r[i].first <= r[i].last);
         assert_true(vmdl_amd_pmu_owns_msr(r[i].first));
@@ -1011,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_counters_beyond_configured_fault),
         cmocka_unit_test(test_disabled_pmu),
         cmocka_unit_test(test_disable_ignored_quirk),
+        cmocka_unit_test(test_p6_msrs_read_zero_drop_writes),
         cmocka_unit_test(test_unclaimed_and_ranges),
         cmocka_unit_test(test_evtsel_reserved_bits_cleared),
         cmocka_unit_test(test_evtsel_reserved_gp_quirk),
