@@ -126,13 +126,18 @@ enum vmdl_lapic_mp_state {
 #define VMDL_LAPIC_F_NO_MMIO_HOLE (1u << 1)   /* MMIO while x2APIC/disabled
                                                 is UNCLAIMED instead of
                                                 reads-all-ones/writes-dropped */
-#define VMDL_LAPIC_F_KVM_ESR (1u << 2)        /* never record errors in ESR
-                                                and accept vectors 0-15
-                                                (KVM); default: SDM rules */
+/* (1u << 2) was VMDL_LAPIC_F_KVM_ESR while the SDM's ESR rules were the
+ * default; it is refused now so that old callers notice. */
+#define VMDL_LAPIC_F_SDM_ESR (1u << 4)        /* record send/receive-illegal-
+                                                vector errors in ESR and refuse
+                                                vectors 0-15 (SDM 11.5.3);
+                                                default: KVM, which records no
+                                                error and accepts them */
 #define VMDL_LAPIC_F_LOWEST_PPR (1u << 3)     /* lowest-priority IPIs go to
                                                 the lowest PPR (ties: lowest
                                                 APIC ID) instead of KVM's
                                                 vector hashing */
+#define VMDL_LAPIC_F_ALL 0x1Bu
 
 struct vmdl_lapic_bus;
 struct vmdl_lapic;

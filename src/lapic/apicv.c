@@ -129,8 +129,9 @@ static int av_pending(struct vmdl_lapic *a)
     uint8_t rvi = RVI(a->v.gis);
     /* Virtual-interrupt evaluation: RVI[7:4] > VPPR[7:4]. */
     if (!rvi || (rvi & 0xF0u) <= (lapic_get(a, VMDL_LAPIC_PPR) & 0xF0u)) {
-        /* RVI 0 means "none"; with the KVM_ESR switch vectors 0-15 may
-         * sit in IRR, which the CPU would never deliver either. */
+        /* RVI 0 means "none"; under KVM's ESR rules (the default)
+         * vectors 0-15 may sit in IRR, which the CPU would never deliver
+         * either. */
         return -1;
     }
     return rvi;

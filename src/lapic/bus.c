@@ -22,6 +22,12 @@ int vmdl_lapic_bus_create(const struct vmdl_lapic_bus_config *cfg,
         return vmdl_fail(VMDL_ERANGE,
                          "vmdl_lapic_bus_create: nr_apics %u not in 1..%u",
                          cfg->nr_apics, VMDL_LAPIC_BUS_MAX);
+    if (cfg->flags & ~VMDL_LAPIC_F_ALL)
+        return vmdl_fail(VMDL_EINVAL,
+                         "vmdl_lapic_bus_create: unknown flags 0x%x (bit 2, "
+                         "the old VMDL_LAPIC_F_KVM_ESR, is the default now; "
+                         "VMDL_LAPIC_F_SDM_ESR selects the SDM's ESR rules)",
+                         cfg->flags & ~VMDL_LAPIC_F_ALL);
     if (cfg->apic_ids) {
         for (unsigned i = 0; i < cfg->nr_apics; i++) {
             if (cfg->apic_ids[i] == 0xFFFFFFFFu ||
@@ -208,8 +214,10 @@ void vmdl_lapic_send_ipi(struct vmdl_lapic *a, uint32_t low, uint32_t dest)
     bool level = (low & VMDL_LAPIC_ICR_LEVEL) != 0;
     bool assert_ = (low & VMDL_LAPIC_ICR_ASSERT) != 0;
     a->st.ipis_sent++;
+    /* KVM's kvm_apic_send_ipi() sends any vector; the SDM option refuses
+     * 0-15 with a send-illegal-vector error and sends nothing. */
     if ((dm == VMDL_LAPIC_DM_FIXED || dm == VMDL_LAPIC_DM_LOWEST) && vec < 16 &&
-        !(bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR)) {
+        (bus->cfg.flags & VMDL_LAPIC_F_SDM_ESR)) {
         vmdl_lapic_error(a, VMDL_LAPIC_ESR_SEND_ILLEGAL_VECTOR);
         return;
     }

@@ -235,7 +235,9 @@ static int accept_irq(struct vmdl_lapic *a, unsigned dm, unsigned vec,
 
 void vmdl_lapic_error(struct vmdl_lapic *a, uint32_t bit)
 {
-    if (a->bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR)
+    /* KVM records no APIC error at all: ESR stays 0 (lapic.c has no code
+     * that sets it).  Only the SDM option accumulates them. */
+    if (!(a->bus->cfg.flags & VMDL_LAPIC_F_SDM_ESR))
         return;
     a->esr_pending |= bit;
     /* An LVT error entry with an illegal vector would report itself
@@ -285,7 +287,10 @@ static int accept_irq(struct vmdl_lapic *a, unsigned dm, unsigned vec,
     case VMDL_LAPIC_DM_LOWEST:
         if (!lapic_hw_enabled(a) || !lapic_sw_enabled(a))
             return 0;
-        if (vec < 16 && !(a->bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR)) {
+        /* KVM's __apic_accept_irq() takes vectors 0-15 like any other
+         * (they never rise above PPR, so they stay in IRR); the SDM
+         * refuses them with a receive-illegal-vector error. */
+        if (vec < 16 && (a->bus->cfg.flags & VMDL_LAPIC_F_SDM_ESR)) {
             vmdl_lapic_error(a, VMDL_LAPIC_ESR_RECV_ILLEGAL_VECTOR);
             return 0;
         }
@@ -1127,11 +1132,16 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
             vmdl_blob_reject(&r, "TPR threshold has reserved bits");
         else if (lapic_get(t, VMDL_LAPIC_TDCR) & ~0xBu)
             vmdl_blob_reject(&r, "TDCR has reserved bits");
-        else if (!(a->bus->cfg.flags & VMDL_LAPIC_F_KVM_ESR) &&
-                 ((lapic_get(t, VMDL_LAPIC_ISR) | lapic_get(t, VMDL_LAPIC_IRR)) & 0xFFFFu))
-            /* Vectors 0-15 can never be pending or in service (found by
-             * fuzz_blobs; regression: fuzz/regressions/blobs). */
-            vmdl_blob_reject(&r, "vectors 0-15 pending or in service");
+        else if (lapic_get(t, VMDL_LAPIC_ISR) & 0xFFFFu)
+            /* Vectors 0-15 are class 0, never above PPR: nothing can put
+             * them in service (found by fuzz_blobs; regression:
+             * fuzz/regressions/blobs). */
+            vmdl_blob_reject(&r, "vectors 0-15 in service");
+        else if ((a->bus->cfg.flags & VMDL_LAPIC_F_SDM_ESR) &&
+                 (lapic_get(t, VMDL_LAPIC_IRR) & 0xFFFFu))
+            /* Under the SDM's rules they are refused on receipt; under
+             * KVM's they may sit in IRR. */
+            vmdl_blob_reject(&r, "vectors 0-15 pending (SDM ESR rules)");
     }
     err = vmdl_blob_close(&r);
     if (err) {

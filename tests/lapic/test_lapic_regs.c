@@ -95,6 +95,17 @@ static void test_bus_create_errors(void **state)
     assert_null(vmdl_lapic_bus_get(bus, 2));
     assert_int_equal(vmdl_lapic_bus_count(bus), 2);
     vmdl_lapic_bus_destroy(bus);
+    /* Unknown flags are refused, among them bit 2: it meant "KVM's ESR
+     * rules" while those were not the default and must not silently flip
+     * meaning for an old caller. */
+    c = (struct vmdl_lapic_bus_config){.nr_apics = 1, .flags = 1u << 2};
+    assert_int_equal(vmdl_lapic_bus_create(&c, &bus), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "VMDL_LAPIC_F_SDM_ESR"));
+    c.flags = 1u << 31;
+    assert_int_equal(vmdl_lapic_bus_create(&c, &bus), VMDL_EINVAL);
+    c.flags = VMDL_LAPIC_F_ALL;
+    assert_int_equal(vmdl_lapic_bus_create(&c, &bus), 0);
+    vmdl_lapic_bus_destroy(bus);
 }
 
 static void test_xapic_write_masks(void **state)
