@@ -283,6 +283,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.cfg.traps = (b0 >> 5) & 1 ? VMDL_GICV5_TRAPS_KVM_V1 : VMDL_GICV5_TRAPS_KVM_V3;
     r.cfg.no_timers = (b0 >> 6) & 1;
     r.cfg.pmu = (b0 >> 7) & 1;
+    r.cfg.nr_ppis = (b1 & 4) ? 128 : 0; /* 0: KVM's 64 */
     if (b1 & 1) {
         r.cfg.extra_ppis[0] = fz_u64(&f);
         r.cfg.extra_ppis[1] = fz_u64(&f);
@@ -293,6 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             r.cfg.extra_ppis[0] &= ~(UINT64_C(1) << VMDL_GICV5_PPI_SW);
             r.cfg.extra_level[0] &= r.cfg.extra_ppis[0];
             r.cfg.extra_level[1] &= r.cfg.extra_ppis[1];
+            if (!r.cfg.nr_ppis)
+                r.cfg.extra_ppis[1] = r.cfg.extra_level[1] = 0;
         }
     }
     if (vmdl_gicv5_create(&r.cfg, &r.g))

@@ -16,8 +16,10 @@
 
 static struct vmdl_gicv5 *make(enum vmdl_gicv5_storage st, unsigned extra)
 {
+    /* The 128-PPI option (beyond KVM's 64) keeps the extra PPIs apart from
+     * the architected ones, so every row measures the same layout. */
     struct vmdl_gicv5_config c = { .nr_vcpus = 1, .nr_pcpus = 2,
-                                   .storage = st, .pmu = true };
+                                   .storage = st, .pmu = true, .nr_ppis = 128 };
     /* extra device PPIs from 64 upwards (level-sensitive) */
     for (unsigned i = 0; i < extra && i < 64; i++)
         c.extra_ppis[1] |= UINT64_C(1) << i;

@@ -29,8 +29,15 @@
 extern "C" {
 #endif
 
+/* PPI IDs the GICv5 CPU-interface registers can name (two 64-bit banks);
+ * the architected PPIs are 0-63, 64-127 are IMPLEMENTATION DEFINED. */
 #define VMDL_GICV5_NR_PPIS 128
-#define VMDL_GICV5_MAX_VCPUS 64
+/* KVM's vGIC-v5 handles the 64 architected PPIs only
+ * (VGIC_V5_NR_PRIVATE_IRQS), the model's default; config.nr_ppis = 128 goes
+ * beyond KVM. */
+#define VMDL_GICV5_KVM_NR_PPIS 64
+/* VGIC_V5_MAX_CPUS (include/kvm/arm_vgic.h), max_gic_vcpus for a GICv5 VM. */
+#define VMDL_GICV5_MAX_VCPUS 512
 #define VMDL_GICV5_MAX_PCPUS 16
 #define VMDL_GICV5_PRI_BITS 5
 #define VMDL_GICV5_PRIO_IDLE 32    /* running priority with no active one */
@@ -78,7 +85,11 @@ enum vmdl_gicv5_traps {
 };
 
 struct vmdl_gicv5_config {
-    unsigned nr_vcpus;              /* 1..VMDL_GICV5_MAX_VCPUS */
+    unsigned nr_vcpus;              /* 1..VMDL_GICV5_MAX_VCPUS (0: 1) */
+    /* PPIs that exist: 0 or 64 = KVM's 64 architected PPIs; 128 = also the
+     * IMPLEMENTATION DEFINED PPIs 64-127, which KVM does not handle (a
+     * model extension, e.g. for extra_ppis[1]). */
+    unsigned nr_ppis;
     unsigned nr_pcpus;              /* 0: 2; 1..VMDL_GICV5_MAX_PCPUS */
     enum vmdl_gicv5_storage storage;
     enum vmdl_gicv5_traps traps;
@@ -89,7 +100,8 @@ struct vmdl_gicv5_config {
     bool pmu;
     /* Model extension (not in KVM): further device-owned PPIs to expose, and
      * which of them are level-sensitive.  Lets a test or benchmark vary how
-     * many PPIs a VM exposes.  Must not include SW_PPI. */
+     * many PPIs a VM exposes.  Must not include SW_PPI; word 1 (PPIs
+     * 64-127) needs nr_ppis = 128. */
     uint64_t extra_ppis[2];
     uint64_t extra_level[2];
 };

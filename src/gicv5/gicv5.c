@@ -106,6 +106,16 @@ int vmdl_gicv5_create(const struct vmdl_gicv5_config *cfg,
         return vmdl_fail(VMDL_ERANGE,
                          "vmdl_gicv5_create: nr_pcpus %u exceeds %u", np,
                          VMDL_GICV5_MAX_PCPUS);
+    unsigned nppi = cfg->nr_ppis ? cfg->nr_ppis : VMDL_GICV5_KVM_NR_PPIS;
+    if (nppi != VMDL_GICV5_KVM_NR_PPIS && nppi != VMDL_GICV5_NR_PPIS)
+        return vmdl_fail(VMDL_EINVAL,
+                         "vmdl_gicv5_create: nr_ppis %u is neither 64 (KVM's "
+                         "architected PPIs) nor 128", cfg->nr_ppis);
+    if (nppi == VMDL_GICV5_KVM_NR_PPIS &&
+        (cfg->extra_ppis[1] || cfg->extra_level[1]))
+        return vmdl_fail(VMDL_EINVAL,
+                         "vmdl_gicv5_create: extra PPIs 64-127 need nr_ppis "
+                         "128 (KVM handles the 64 architected PPIs only)");
     if (cfg->storage != VMDL_GICV5_SPARSE && cfg->storage != VMDL_GICV5_DENSE)
         return vmdl_fail(VMDL_EINVAL, "vmdl_gicv5_create: bad storage %d",
                          (int)cfg->storage);
@@ -129,6 +139,8 @@ int vmdl_gicv5_create(const struct vmdl_gicv5_config *cfg,
     g->cfg = *cfg;
     g->cfg.nr_vcpus = nv;
     g->cfg.nr_pcpus = np;
+    g->cfg.nr_ppis = nppi;
+    g->nr_ppis = nppi;
     g->nr_vcpus = nv;
     g->nr_pcpus = np;
 
@@ -157,9 +169,9 @@ int vmdl_gicv5_create(const struct vmdl_gicv5_config *cfg,
     for (unsigned i = 0; i < VMDL_GICV5_NR_PPIS; i++)
         g->slot_of[i] = -1;
     if (cfg->storage == VMDL_GICV5_DENSE) {
-        for (unsigned i = 0; i < VMDL_GICV5_NR_PPIS; i++)
+        for (unsigned i = 0; i < nppi; i++)
             g->slot_of[i] = (int16_t)i;
-        g->nslots = VMDL_GICV5_NR_PPIS;
+        g->nslots = nppi;
     } else {
         GV5_FOR_EACH_EXPOSED(g, ppi)
             g->slot_of[ppi] = (int16_t)g->nslots++;
@@ -614,7 +626,7 @@ static vmdl_fault access_live(struct vmdl_gicv5 *g, unsigned vcpu,
     case VMDL_GICV5_GIC_CDDI: {
         unsigned type = (unsigned)(val >> VMDL_GICV5_INTID_TYPE_SHIFT) & 7u;
         uint64_t id = val & VMDL_GICV5_INTID_ID_MASK;
-        if (type == VMDL_GICV5_TYPE_PPI && id < VMDL_GICV5_NR_PPIS &&
+        if (type == VMDL_GICV5_TYPE_PPI && id < g->nr_ppis &&
             gv5_bit(ex, (unsigned)id))
             gv5_assign(p->activer, (unsigned)id, false);
         return VMDL_FAULT_NONE;
@@ -850,9 +862,9 @@ int vmdl_gicv5_irq_line(struct vmdl_gicv5 *g, unsigned vcpu, unsigned ppi,
     int err = check_vcpu(g, vcpu, "vmdl_gicv5_irq_line");
     if (err)
         return err;
-    if (ppi >= VMDL_GICV5_NR_PPIS)
+    if (ppi >= g->nr_ppis)
         return vmdl_fail(VMDL_ERANGE, "vmdl_gicv5_irq_line: ppi %u out of "
-                         "range (0..127)", ppi);
+                         "range (0..%u)", ppi, g->nr_ppis - 1);
     if (!gv5_bit(g->m.userspace, ppi))
         return vmdl_fail(VMDL_EINVAL, "vmdl_gicv5_irq_line: ppi %u is not "
                          "userspace-driveable (only SW_PPI 3 is)", ppi);
@@ -865,9 +877,9 @@ int vmdl_gicv5_device_line(struct vmdl_gicv5 *g, unsigned vcpu, unsigned ppi,
     int err = check_vcpu(g, vcpu, "vmdl_gicv5_device_line");
     if (err)
         return err;
-    if (ppi >= VMDL_GICV5_NR_PPIS)
+    if (ppi >= g->nr_ppis)
         return vmdl_fail(VMDL_ERANGE, "vmdl_gicv5_device_line: ppi %u out of "
-                         "range (0..127)", ppi);
+                         "range (0..%u)", ppi, g->nr_ppis - 1);
     if (!gv5_bit(g->device_owned, ppi))
         return vmdl_fail(VMDL_EINVAL, "vmdl_gicv5_device_line: ppi %u has no "
                          "in-kernel device owner in this VM", ppi);
@@ -880,9 +892,9 @@ int vmdl_gicv5_set_dvi(struct vmdl_gicv5 *g, unsigned vcpu, unsigned ppi,
     int err = check_vcpu(g, vcpu, "vmdl_gicv5_set_dvi");
     if (err)
         return err;
-    if (ppi >= VMDL_GICV5_NR_PPIS)
+    if (ppi >= g->nr_ppis)
         return vmdl_fail(VMDL_ERANGE, "vmdl_gicv5_set_dvi: ppi %u out of "
-                         "range (0..127)", ppi);
+                         "range (0..%u)", ppi, g->nr_ppis - 1);
     if (!gv5_bit(g->device_owned, ppi) || !is_level(g, ppi))
         return vmdl_fail(VMDL_EINVAL, "vmdl_gicv5_set_dvi: ppi %u is not a "
                          "level-sensitive device PPI", ppi);
@@ -903,9 +915,9 @@ int vmdl_gicv5_get_ppi(const struct vmdl_gicv5 *g, unsigned vcpu,
         return err;
     if (!out)
         return vmdl_fail(VMDL_EINVAL, "vmdl_gicv5_get_ppi: out is NULL");
-    if (ppi >= VMDL_GICV5_NR_PPIS)
+    if (ppi >= g->nr_ppis)
         return vmdl_fail(VMDL_ERANGE, "vmdl_gicv5_get_ppi: ppi %u out of "
-                         "range (0..127)", ppi);
+                         "range (0..%u)", ppi, g->nr_ppis - 1);
     memset(out, 0, sizeof(*out));
     if (!gv5_bit(g->m.exposed, ppi))
         return VMDL_OK;

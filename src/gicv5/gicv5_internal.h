@@ -51,6 +51,7 @@ struct gv5_pcpu {
 struct vmdl_gicv5 {
     struct vmdl_gicv5_config cfg;
     unsigned nr_vcpus, nr_pcpus;
+    unsigned nr_ppis;                /* 64 (KVM) or 128 */
     struct vmdl_gicv5_masks m;       /* stored once per VM */
     uint64_t device_owned[2];        /* PPIs an in-kernel device drives */
     uint64_t fgt[3];                 /* HFGRTR, HFGWTR, HFGITR for guests */

@@ -200,7 +200,7 @@ static void test_default_masks(void **state)
     vmdl_gicv5_destroy(g);
 
     struct vmdl_gicv5_config c = {
-        .nr_vcpus = 1, .no_timers = true,
+        .nr_vcpus = 1, .no_timers = true, .nr_ppis = 128,
         .extra_ppis = { VMDL_BIT(40), VMDL_BIT(5) },
         .extra_level = { 0, VMDL_BIT(5) },
     };
@@ -213,11 +213,64 @@ static void test_default_masks(void **state)
     vmdl_gicv5_destroy(g);
 }
 
+/*
+ * KVM's vGIC-v5 limits: 64 PPIs (the architected ones; VGIC_V5_NR_PRIVATE_IRQS
+ * is 64 in tools/testing/selftests/kvm/arm64/vgic_v5.c, and
+ * arch/arm64/kvm/vgic/vgic-v5-sysregs handlers such as set_gic_ppi_enabler()
+ * ignore the PPI 64-127 registers when it is) and 512 vCPUs
+ * (VGIC_V5_MAX_CPUS in include/kvm/arm_vgic.h, which vgic_v5_probe() makes
+ * max_gic_vcpus).  128 PPIs stay available as an option beyond KVM.
+ */
+static void test_kvm_limits_64_ppis_512_vcpus(void **state)
+{
+    (void)state;
+    struct vmdl_gicv5 *g = NULL;
+    struct vmdl_gicv5_config c = { .nr_vcpus = 512 };
+    assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_nr_vcpus(g), 512);
+    assert_int_equal(vmdl_gicv5_irq_line(g, 511, SW, true), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_irq_line(g, 512, SW, true), VMDL_ERANGE);
+    /* PPIs 64-127 do not exist in the default (KVM) configuration. */
+    struct vmdl_gicv5_ppi_state ps;
+    assert_int_equal(vmdl_gicv5_get_ppi(g, 0, 63, &ps), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_get_ppi(g, 0, 64, &ps), VMDL_ERANGE);
+    assert_int_equal(vmdl_gicv5_device_line(g, 0, 100, true), VMDL_ERANGE);
+    assert_int_equal(vmdl_gicv5_set_dvi(g, 0, 64, true), VMDL_ERANGE);
+    assert_int_equal(vmdl_gicv5_irq_line(g, 0, 127, true), VMDL_ERANGE);
+    vmdl_gicv5_destroy(g);
+    c.nr_vcpus = 513;
+    assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_ERANGE);
+
+    /* A device PPI above 63 needs the 128-PPI option. */
+    c = (struct vmdl_gicv5_config){ .extra_ppis = { 0, VMDL_BIT(5) } };
+    assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "nr_ppis"));
+    c.nr_ppis = 100;
+    assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_EINVAL);
+    c.nr_ppis = 128;
+    assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_device_line(g, 0, 69, true), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_get_ppi(g, 0, 69, &ps), VMDL_OK);
+    assert_true(ps.exposed && ps.pending_latch);
+    vmdl_gicv5_destroy(g);
+
+    /* Dense storage holds one slot per PPI the configuration has. */
+    struct vmdl_gicv5 *d64 = NULL, *d128 = NULL;
+    c = (struct vmdl_gicv5_config){ .storage = VMDL_GICV5_DENSE };
+    assert_int_equal(vmdl_gicv5_create(&c, &d64), VMDL_OK);
+    c.nr_ppis = 128;
+    assert_int_equal(vmdl_gicv5_create(&c, &d128), VMDL_OK);
+    assert_int_equal(vmdl_gicv5_vcpu_bytes(d128) - vmdl_gicv5_vcpu_bytes(d64),
+                     64 * 3);
+    vmdl_gicv5_destroy(d64);
+    vmdl_gicv5_destroy(d128);
+}
+
 static void test_create_errors(void **state)
 {
     (void)state;
     struct vmdl_gicv5 *g = (void *)1;
-    struct vmdl_gicv5_config c = { .nr_vcpus = 65 };
+    struct vmdl_gicv5_config c = { .nr_vcpus = 513 };
     assert_int_equal(vmdl_gicv5_create(&c, &g), VMDL_ERANGE);
     assert_null(g);
     assert_non_null(strstr(vmdl_last_error(), "nr_vcpus"));
@@ -958,7 +1011,7 @@ static uint8_t *script(struct vmdl_gicv5 *g, size_t *len)
 static struct vmdl_gicv5 *mk_extra(enum vmdl_gicv5_storage st)
 {
     struct vmdl_gicv5_config c = {
-        .nr_vcpus = 1, .storage = st, .pmu = true,
+        .nr_vcpus = 1, .storage = st, .pmu = true, .nr_ppis = 128,
         .extra_ppis = { 0, VMDL_BIT(6) }, .extra_level = { 0, VMDL_BIT(6) },
     };
     struct vmdl_gicv5 *g = NULL;
@@ -1130,6 +1183,7 @@ int main(void)
         cmocka_unit_test(test_table_fgt_bits_defined),
         cmocka_unit_test(test_default_masks),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_kvm_limits_64_ppis_512_vcpus),
         cmocka_unit_test(test_reset_values),
         cmocka_unit_test(test_fgt_values_kvm_v3),
         cmocka_unit_test(test_fgt_values_kvm_v1),
