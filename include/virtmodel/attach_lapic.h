@@ -12,7 +12,11 @@
  * - INIT and SIPI IPIs reset / start the target vCPU through
  *   vmdl_vcpu_x86_init / vmdl_vcpu_x86_sipi;
  * - CPUID.1: EDX bit 9 (APIC), ECX bit 21 (x2APIC, unless no_x2apic),
- *   ECX bit 24 (TSC-deadline timer, unless no_tsc_deadline);
+ *   ECX bit 24 (TSC-deadline timer, unless no_tsc_deadline); KVM's leaves
+ *   0x40000000 ("KVMKVMKVM") and 0x40000001 EAX bit 6 (KVM_FEATURE_PV_EOI,
+ *   unless no_pv_eoi) with MSR_KVM_PV_EOI_EN, the flag byte in guest RAM;
+ * - the APIC's exit/entry work (PV EOI, posted-interrupt SN) at every exit
+ *   (the irqchip's advance) and after each interrupt acknowledge;
  * - VM reset puts every APIC back to its RESET state; the bus is freed with
  *   the VM.
  */
@@ -20,6 +24,7 @@
 #define VIRTMODEL_ATTACH_LAPIC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "virtmodel/lapic.h"
 #include "virtmodel/machine.h"
@@ -34,6 +39,8 @@ struct vmdl_lapic_options {
                                     a VMX model; see lapic_nested.h) */
     bool no_x2apic;              /* hide x2APIC (EXTD reserved) */
     bool no_tsc_deadline;        /* hide the TSC-deadline timer */
+    bool no_pv_eoi;              /* hide KVM_FEATURE_PV_EOI (MSR #GPs) */
+    uint32_t min_timer_period_us;/* KVM's periodic floor (0: 200 us) */
     unsigned flags;              /* VMDL_LAPIC_F_* */
 };
 

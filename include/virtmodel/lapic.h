@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "virtmodel/fault.h"
+#include "virtmodel/guest_mem.h"
 #include "virtmodel/irq.h"
 
 #ifdef __cplusplus
@@ -137,7 +138,11 @@ enum vmdl_lapic_mp_state {
                                                 the lowest PPR (ties: lowest
                                                 APIC ID) instead of KVM's
                                                 vector hashing */
-#define VMDL_LAPIC_F_ALL 0x1Bu
+#define VMDL_LAPIC_F_NO_MIN_PERIOD (1u << 5)  /* no floor on the periodic
+                                                timer (KVM with the module
+                                                parameter min_timer_period_us
+                                                = 0); default: KVM's floor */
+#define VMDL_LAPIC_F_ALL 0x3Bu
 
 struct vmdl_lapic_bus;
 struct vmdl_lapic;
@@ -164,9 +169,27 @@ struct vmdl_lapic_bus_config {
     bool apicv;                 /* use the APICv backend (lapic_apicv.h) */
     unsigned flags;             /* VMDL_LAPIC_F_* */
     const uint32_t *apic_ids;   /* optional: APIC ID of each APIC */
+    /* KVM's min_timer_period_us: a periodic timer never fires more often
+     * than this, in virtual microseconds (one APIC bus cycle per retired
+     * instruction = KVM's default 1 ns bus cycle, so 1 us = 1000 ticks).
+     * 0: KVM's default, 200.  VMDL_LAPIC_F_NO_MIN_PERIOD removes it. */
+    uint32_t min_timer_period_us;
+    /* CPUID 0x40000001 EAX bit 6 (KVM_FEATURE_PV_EOI) is not advertised:
+     * MSR_KVM_PV_EOI_EN #GPs.  Default: advertised, as KVM and QEMU do. */
+    bool no_pv_eoi;
     struct vmdl_lapic_bus_ops ops;
 };
 #define VMDL_LAPIC_BUS_MAX 256
+#define VMDL_LAPIC_MIN_TIMER_PERIOD_US 200   /* KVM's module default */
+#define VMDL_LAPIC_TICKS_PER_US 1000         /* 1 ns APIC bus cycle */
+
+/* KVM's paravirtual EOI (Documentation/virt/kvm/x86/msr.rst). */
+#define VMDL_MSR_KVM_PV_EOI_EN 0x4B564D04u
+#define VMDL_KVM_MSR_ENABLED 1ull            /* bit 0 of the MSR */
+#define VMDL_KVM_PV_EOI_FLAG 1u              /* bit 0 of the guest byte */
+#define VMDL_KVM_CPUID_SIGNATURE 0x40000000u /* "KVMKVMKVM\0\0\0" */
+#define VMDL_KVM_CPUID_FEATURES 0x40000001u
+#define VMDL_KVM_FEATURE_PV_EOI 6            /* EAX bit */
 
 /* Create a bus with cfg->nr_apics APICs at their RESET state (APIC 0 BSP). */
 int vmdl_lapic_bus_create(const struct vmdl_lapic_bus_config *cfg,
@@ -181,13 +204,33 @@ unsigned vmdl_lapic_index(const struct vmdl_lapic *apic);
 /* RESET (power-on) or INIT of one APIC, as kvm_lapic_reset(init_event). */
 void vmdl_lapic_reset(struct vmdl_lapic *apic, bool init_event);
 
+/* Guest memory for the PV-EOI flag byte (and nothing else); without it,
+ * enabling PV EOI #GPs like an address outside every memslot. */
+void vmdl_lapic_bus_set_guest_mem(struct vmdl_lapic_bus *bus,
+                                  const struct vmdl_guest_mem *mem);
+
+/*
+ * The vCPU leaves / re-enters the guest (KVM's vcpu_enter_guest around the
+ * hardware entry).  Exit = kvm_lapic_sync_from_vapic: a PV EOI the guest did
+ * by clearing its flag is performed now, a flag still set is cleared.  Every
+ * guest-access function here (MMIO, MSRs, pending, ack, advance, CR8) runs
+ * it first, so a caller needs it only at exits that touch nothing else.
+ * Entry = vmx_vcpu_pi_load (posted-interrupt SN cleared, ON set if PIR
+ * holds vectors) and kvm_lapic_sync_to_vapic (the PV-EOI flag set when the
+ * interrupt just delivered needs no EOI exit).  Call it after acknowledging
+ * an interrupt and before each resumption of the guest.
+ */
+void vmdl_lapic_vcpu_exit(struct vmdl_lapic *apic);
+void vmdl_lapic_vcpu_entry(struct vmdl_lapic *apic);
+
 /* ---- guest accesses ---- */
 /* xAPIC MMIO at offset 0..0xFFF of the APIC base; size 1, 2, 4 or 8. */
 vmdl_fault vmdl_lapic_mmio_read(struct vmdl_lapic *apic, uint64_t offset,
                                 unsigned size, uint64_t *value);
 vmdl_fault vmdl_lapic_mmio_write(struct vmdl_lapic *apic, uint64_t offset,
                                  unsigned size, uint64_t value);
-/* MSRs 0x1B, 0x6E0 and 0x800-0x8FF; UNCLAIMED for any other index. */
+/* MSRs 0x1B, 0x6E0, 0x800-0x8FF and MSR_KVM_PV_EOI_EN; UNCLAIMED for any
+ * other index. */
 vmdl_fault vmdl_lapic_msr_read(struct vmdl_lapic *apic, uint32_t index,
                                uint64_t *value);
 vmdl_fault vmdl_lapic_msr_write(struct vmdl_lapic *apic, uint32_t index,
@@ -248,6 +291,8 @@ struct vmdl_lapic_stats {
     uint64_t nmis, smis, inits, sipis;
     uint64_t timer_fires;
     uint64_t ipis_sent;
+    uint64_t pv_eois;         /* EOIs the guest did through the PV flag */
+    uint64_t timer_periods_raised; /* periodic timers held to the floor */
 };
 void vmdl_lapic_get_stats(const struct vmdl_lapic *apic,
                           struct vmdl_lapic_stats *st);

@@ -60,15 +60,21 @@ uint32_t vmdl_apicv_tpr_threshold(const struct vmdl_lapic *apic);
  * Place the posted-interrupt descriptor: in guest memory at `gpa` (mem not
  * NULL, 64-byte aligned) or in a host buffer inside the model (mem NULL).
  * nv is the notification vector.  The descriptor is cleared, NDST set from
- * the APIC ID (xAPIC: ID in bits 15:8; x2APIC: the 32-bit ID).
+ * the APIC ID (xAPIC: ID in bits 15:8; x2APIC: the 32-bit ID), and SN set,
+ * as KVM's __vmx_vcpu_reset() leaves it at vCPU creation; the next
+ * vmdl_lapic_vcpu_entry() clears it (vmx_vcpu_pi_load).  A RESET sets SN
+ * again, an INIT does not.
  */
 int vmdl_apicv_set_pi_desc(struct vmdl_lapic *apic,
                            const struct vmdl_guest_mem *mem, uint64_t gpa,
                            uint8_t nv);
 int vmdl_apicv_read_pi_desc(const struct vmdl_lapic *apic,
                             uint8_t out[VMDL_PI_DESC_SIZE]);
-/* Post `vector`: PIR bit, then ON and a notification unless SN is set or ON
- * already was.  VMDL_ESTATE when the APIC is not using the APICv backend. */
+/* Post `vector` as a device would (VT-d posted interrupts, IPI
+ * virtualization): PIR bit, then ON and a notification unless SN is set or
+ * ON already was.  (The APIC's own deliveries follow KVM's
+ * __vmx_deliver_posted_interrupt, which ignores SN.)  VMDL_ESTATE when the
+ * APIC is not using the APICv backend. */
 int vmdl_apicv_post(struct vmdl_lapic *apic, uint8_t vector);
 /* Set or clear SN (suppress notification); clearing it with PIR bits
  * outstanding sets ON, as KVM does when the vCPU is loaded again. */

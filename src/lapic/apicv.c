@@ -68,12 +68,14 @@ static void pi_done(struct vmdl_lapic *a, const uint8_t *d)
         pi_store(a, d);
 }
 
-/* Posted-interrupt processing: merge PIR into VIRR, RVI = max(RVI, PIR). */
-static void pir_to_irr(struct vmdl_lapic *a)
+/* Posted-interrupt processing: merge PIR into VIRR, RVI = max(RVI, PIR).
+ * The CPU does it on a notification (ON); `force` also takes vectors posted
+ * while SN kept ON clear (before the descriptor moves away). */
+static void pir_flush(struct vmdl_lapic *a, bool force)
 {
     uint8_t buf[VMDL_PI_DESC_SIZE];
     uint8_t *d = pi_get(a, buf);
-    if (!d || !dbit(d, VMDL_PI_ON_BIT))
+    if (!d || (!force && !dbit(d, VMDL_PI_ON_BIT)))
         return;
     dset(d, VMDL_PI_ON_BIT, false);
     int high = -1;
@@ -95,7 +97,18 @@ static void pir_to_irr(struct vmdl_lapic *a)
     }
 }
 
-static void post(struct vmdl_lapic *a, uint8_t vec)
+static void pir_to_irr(struct vmdl_lapic *a)
+{
+    pir_flush(a, false);
+}
+
+/*
+ * Post `vec`.  honour_sn: a poster that obeys SN (VT-d posted interrupts,
+ * IPI virtualization) sets ON only with SN clear.  KVM's own path,
+ * __vmx_deliver_posted_interrupt() (vmx.c), ignores SN: PIR bit, then ON
+ * and the notification unless ON already was.
+ */
+static void post(struct vmdl_lapic *a, uint8_t vec, bool honour_sn)
 {
     uint8_t buf[VMDL_PI_DESC_SIZE];
     uint8_t *d = pi_get(a, buf);
@@ -103,7 +116,7 @@ static void post(struct vmdl_lapic *a, uint8_t vec)
         return;
     dset(d, vec, true);
     a->v.st.posted++;
-    if (!dbit(d, VMDL_PI_SN_BIT) && !dbit(d, VMDL_PI_ON_BIT)) {
+    if (!(honour_sn && dbit(d, VMDL_PI_SN_BIT)) && !dbit(d, VMDL_PI_ON_BIT)) {
         dset(d, VMDL_PI_ON_BIT, true);
         a->v.st.notifications++;
     }
@@ -115,7 +128,7 @@ static void post(struct vmdl_lapic *a, uint8_t vec)
 static void av_set_irr(struct vmdl_lapic *a, uint8_t vec)
 {
     /* KVM's vmx_deliver_interrupt: with APICv every interrupt is posted. */
-    post(a, vec);
+    post(a, vec, false);
 }
 
 static void av_sync(struct vmdl_lapic *a)
@@ -224,7 +237,7 @@ const struct lapic_backend vmdl_lapic_apicv_backend = {
     .activate = av_activate,
 };
 
-void vmdl_apicv_reset(struct vmdl_lapic *a)
+void vmdl_apicv_reset(struct vmdl_lapic *a, bool init_event)
 {
     a->v.gis = 0;
     memset(a->v.auto_eoi_exit, 0, sizeof(a->v.auto_eoi_exit));
@@ -232,8 +245,31 @@ void vmdl_apicv_reset(struct vmdl_lapic *a)
     if (!pi_load(a, d)) {
         memset(d, 0, 32);                 /* PIR */
         dset(d, VMDL_PI_ON_BIT, false);   /* KVM's apicv_post_state_restore */
+        /* RESET only: __vmx_vcpu_reset() sets SN (and NV) until the vCPU
+         * is next loaded; INIT leaves SN alone. */
+        if (!init_event)
+            dset(d, VMDL_PI_SN_BIT, true);
         pi_store(a, d);
     }
+}
+
+/* vmx_vcpu_pi_load() (posted_intr.c): when the vCPU is loaded, SN is
+ * cleared and, if PIR holds vectors, ON set, so that nothing posted while
+ * notifications were suppressed is lost.  Nothing to do with SN clear. */
+void vmdl_apicv_vcpu_load(struct vmdl_lapic *a)
+{
+    uint8_t d[VMDL_PI_DESC_SIZE];
+    if (pi_load(a, d) || !dbit(d, VMDL_PI_SN_BIT))
+        return;
+    dset(d, VMDL_PI_SN_BIT, false);
+    bool any = false;
+    for (int i = 0; i < 32; i++)
+        any |= d[i] != 0;
+    if (any && !dbit(d, VMDL_PI_ON_BIT)) {
+        dset(d, VMDL_PI_ON_BIT, true);
+        a->v.st.notifications++;
+    }
+    pi_store(a, d);
 }
 
 /* ---- public API ---- */
@@ -306,7 +342,7 @@ int vmdl_apicv_set_pi_desc(struct vmdl_lapic *a,
                          (unsigned long long)gpa);
     uint8_t d[VMDL_PI_DESC_SIZE];
     if (a->be == &vmdl_lapic_apicv_backend)
-        pir_to_irr(a); /* nothing may be lost in the move */
+        pir_flush(a, true); /* nothing may be lost in the move */
     struct lapic_apicv_state old = a->v;
     if (mem) {
         a->v.pi_in_guest = true;
@@ -317,6 +353,9 @@ int vmdl_apicv_set_pi_desc(struct vmdl_lapic *a,
     }
     memset(d, 0, sizeof(d));
     d[VMDL_PI_NV_BYTE] = nv;
+    /* As at vCPU creation (__vmx_vcpu_reset): SN set until the vCPU is
+     * loaded (vmdl_lapic_vcpu_entry). */
+    dset(d, VMDL_PI_SN_BIT, true);
     pi_set_ndst(a, d);
     if (pi_store(a, d)) {
         a->v = old;
@@ -357,7 +396,7 @@ int vmdl_apicv_post(struct vmdl_lapic *a, uint8_t vector)
         return vmdl_fail(VMDL_ESTATE, "vmdl_apicv_post: APIC %u is disabled",
                          a->index);
     lapic_vec_clear(a, VMDL_LAPIC_TMR, vector);
-    post(a, vector);
+    post(a, vector, true);
     a->st.accepted++;
     if (a->bus->cfg.ops.kick)
         a->bus->cfg.ops.kick(a->bus->cfg.ops.opaque, a->index);

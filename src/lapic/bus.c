@@ -51,6 +51,11 @@ int vmdl_lapic_bus_create(const struct vmdl_lapic_bus_config *cfg,
     bus->cfg.apic_ids = NULL; /* not kept: the caller's array */
     bus->n = cfg->nr_apics;
     bus->nr_lvt = cfg->cmci ? 7 : 6;
+    if (!(cfg->flags & VMDL_LAPIC_F_NO_MIN_PERIOD))
+        bus->min_period = (uint64_t)(cfg->min_timer_period_us
+                                         ? cfg->min_timer_period_us
+                                         : VMDL_LAPIC_MIN_TIMER_PERIOD_US) *
+                          VMDL_LAPIC_TICKS_PER_US;
     for (unsigned i = 0; i < bus->n; i++) {
         struct vmdl_lapic *a = aligned_alloc(64, sizeof(*a));
         if (!a) {
@@ -262,4 +267,14 @@ int vmdl_lapic_bus_deliver(struct vmdl_lapic_bus *bus, uint32_t dest,
             cand[n++] = t;
     }
     return deliver_to(bus, cand, n, delivery_mode, vector, true, level);
+}
+
+void vmdl_lapic_bus_set_guest_mem(struct vmdl_lapic_bus *bus,
+                                  const struct vmdl_guest_mem *mem)
+{
+    if (!bus)
+        return;
+    bus->has_mem = mem != NULL;
+    if (mem)
+        bus->mem = *mem;
 }

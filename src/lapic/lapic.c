@@ -368,10 +368,108 @@ static void do_eoi(struct vmdl_lapic *a)
     int v = a->be->eoi(a, &side);
     if (v < 0)
         return;
+    a->isr_cache_valid = false; /* apic_clear_isr(): highest_isr_cache = -1 */
     a->st.eois++;
     if (side)
         vmdl_lapic_eoi_side_effects(a, v);
     vmdl_lapic_notify_isr(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* KVM paravirtual EOI (lapic.c: pv_eoi_*, apic_sync_pv_eoi_{to,from}_guest) */
+
+static bool pv_eoi_enabled(const struct vmdl_lapic *a)
+{
+    return (a->pv_eoi_msr & VMDL_KVM_MSR_ENABLED) != 0;
+}
+
+static uint64_t pv_eoi_gpa(const struct vmdl_lapic *a)
+{
+    return a->pv_eoi_msr & ~VMDL_KVM_MSR_ENABLED;
+}
+
+static int pv_eoi_put(struct vmdl_lapic *a, uint8_t val)
+{
+    if (!a->bus->has_mem)
+        return -1;
+    return vmdl_guest_write(&a->bus->mem, pv_eoi_gpa(a), &val, 1);
+}
+
+/* kvm_lapic_sync_from_vapic(): the guest cleared the flag instead of
+ * writing EOI, so the EOI happens now; a flag still set is cleared (the
+ * next entry sets it again if it still may). */
+void vmdl_lapic_vcpu_exit(struct vmdl_lapic *a)
+{
+    if (!a || !a->pv_eoi_pending)
+        return;
+    a->pv_eoi_pending = false;
+    uint8_t val = 0;
+    /* RAM does not go away under the model, but a restored blob may name
+     * an address the new VM lacks: then there is nothing to read and
+     * nothing is done (KVM would retry at every exit). */
+    if (!a->bus->has_mem ||
+        vmdl_guest_read(&a->bus->mem, pv_eoi_gpa(a), &val, 1))
+        return;
+    if (val & VMDL_KVM_PV_EOI_FLAG) {
+        pv_eoi_put(a, 0);
+        return;
+    }
+    a->st.pv_eois++;
+    do_eoi(a);
+}
+
+/*
+ * kvm_lapic_sync_to_vapic(): offer PV EOI when nothing is pending in IRR,
+ * the last ISR change was the delivery of the in-service vector (so its EOI
+ * cannot unmask anything but the vectors below it), and the vector needs no
+ * EOI exit (KVM: kvm_ioapic_handles_vector; here a level-triggered vector
+ * or one in the EOI-exit bitmap).  With APICv active KVM has no ISR cache
+ * and never offers it.
+ */
+static void pv_eoi_sync_to_guest(struct vmdl_lapic *a)
+{
+    if (!pv_eoi_enabled(a) || !a->isr_cache_valid ||
+        a->be != &vmdl_lapic_sw_backend)
+        return;
+    if (lapic_vec_highest(a, VMDL_LAPIC_IRR) >= 0)
+        return;
+    int vec = lapic_vec_highest(a, VMDL_LAPIC_ISR);
+    if (vec < 0 || lapic_vec_test(a, VMDL_LAPIC_TMR, (unsigned)vec) ||
+        vmdl_bitmap_test(a->v.eoi_exit, (unsigned)vec) ||
+        vmdl_bitmap_test(a->v.auto_eoi_exit, (unsigned)vec))
+        return;
+    if (pv_eoi_put(a, VMDL_KVM_PV_EOI_FLAG))
+        return;
+    a->pv_eoi_pending = true;
+}
+
+void vmdl_lapic_vcpu_entry(struct vmdl_lapic *a)
+{
+    if (!a)
+        return;
+    vmdl_lapic_vcpu_exit(a); /* an entry always follows an exit */
+    if (a->bus->cfg.apicv)
+        vmdl_apicv_vcpu_load(a);
+    pv_eoi_sync_to_guest(a);
+}
+
+/* kvm_lapic_set_pv_eoi() and the MSR_KVM_PV_EOI_EN cases of
+ * kvm_{get,set}_msr_common(): #GP unless CPUID advertises PV EOI; the
+ * address (bits 63:1) must be 4-byte aligned; enabling needs the byte to be
+ * guest RAM (kvm_gfn_to_hva_cache_init); any other value is stored as is. */
+static vmdl_fault pv_eoi_msr_write(struct vmdl_lapic *a, uint64_t value)
+{
+    uint64_t gpa = value & ~VMDL_KVM_MSR_ENABLED;
+    if (a->bus->cfg.no_pv_eoi || (gpa & 3))
+        return VMDL_FAULT_GP;
+    if (value & VMDL_KVM_MSR_ENABLED) {
+        uint8_t probe;
+        if (!a->bus->has_mem ||
+            vmdl_guest_read(&a->bus->mem, gpa, &probe, 1))
+            return VMDL_FAULT_GP;
+    }
+    a->pv_eoi_msr = value;
+    return VMDL_FAULT_NONE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -394,11 +492,30 @@ static void timer_cancel(struct vmdl_lapic *a)
     a->timer_expiry = UINT64_MAX;
 }
 
+/*
+ * KVM's limit_periodic_timer_frequency(): a periodic timer's period is at
+ * least min_timer_period_us (200 us by default).  One-shot and TSC-deadline
+ * timers are not limited.  KVM applies it wherever the period is computed:
+ * TMICT writes, divider changes and LVTT mode changes.
+ */
+static void limit_periodic(struct vmdl_lapic *a)
+{
+    uint64_t floor = a->bus->min_period;
+    if (timer_mode(a) == TM_PERIODIC && a->timer_period &&
+        a->timer_period < floor) {
+        a->timer_period = floor;
+        a->st.timer_periods_raised++;
+    }
+}
+
 static void timer_start(struct vmdl_lapic *a)
 {
     uint32_t tmict = lapic_get(a, VMDL_LAPIC_TMICT);
     a->timer_period = (uint64_t)tmict * a->divide;
+    limit_periodic(a);
     a->timer_start = a->now;
+    /* The first expiry is a full (limited) period away, as KVM's
+     * set_target_expiration(). */
     a->timer_expiry = tmict ? a->now + a->timer_period : UINT64_MAX;
 }
 
@@ -422,11 +539,11 @@ static void timer_check(struct vmdl_lapic *a)
     timer_fire(a);
     if (timer_mode(a) == TM_PERIODIC && a->timer_period) {
         /* Missed periods coalesce into one interrupt, as in KVM. */
-        uint64_t n = (a->now - a->timer_start) / a->timer_period + 1;
-        a->timer_start += (n - 1) * a->timer_period;
-        a->timer_expiry = a->timer_start + a->timer_period;
-        if (a->timer_expiry <= a->now) /* now exactly on a boundary */
-            a->timer_expiry += a->timer_period;
+        /* The next expiry is on the grid of the one that fired (KVM's
+         * advance_periodic_target_expiration adds the period to it), the
+         * first one after now. */
+        uint64_t k = (a->now - a->timer_expiry) / a->timer_period + 1;
+        a->timer_expiry += k * a->timer_period;
         a->timer_start = a->timer_expiry - a->timer_period;
     } else {
         timer_cancel(a);
@@ -446,6 +563,10 @@ static void lvtt_mode_changed(struct vmdl_lapic *a, unsigned old_mode)
     unsigned m = timer_mode(a);
     if (m == old_mode)
         return;
+    /* apic_update_lvtt(): the period a one-shot count gave becomes subject
+     * to the floor once the timer turns periodic (the pending expiry
+     * stays; the periods after it are the new length). */
+    limit_periodic(a);
     if ((m == TM_DEADLINE) != (old_mode == TM_DEADLINE)) {
         /* Switching into or out of TSC-deadline mode disarms everything
          * (SDM 11.5.4.1; KVM apic_update_lvtt). */
@@ -458,7 +579,10 @@ static void lvtt_mode_changed(struct vmdl_lapic *a, unsigned old_mode)
 
 void vmdl_lapic_advance(struct vmdl_lapic *a, uint64_t now)
 {
-    if (!a || now < a->now)
+    if (!a)
+        return;
+    vmdl_lapic_vcpu_exit(a);
+    if (now < a->now)
         return;
     a->now = now;
     timer_check(a);
@@ -627,7 +751,11 @@ void vmdl_lapic_reset(struct vmdl_lapic *a, bool init_event)
     a->timer_start = a->now;
     a->tsc_deadline = 0;
     a->nmi_pending = 0;
-    vmdl_apicv_reset(a);
+    vmdl_apicv_reset(a, init_event);
+    /* kvm_lapic_reset(): PV EOI off and no attention bit, RESET and INIT. */
+    a->pv_eoi_msr = 0;
+    a->pv_eoi_pending = false;
+    a->isr_cache_valid = false;
     vmdl_lapic_update_ppr(a);
     if (!init_event)
         vmdl_lapic_bus_recompute_inhibits(bus);
@@ -770,6 +898,7 @@ static int reg_write(struct vmdl_lapic *a, unsigned off, uint32_t val)
             uint64_t rem = a->timer_expiry > a->now ? a->timer_expiry - a->now : 0;
             rem = rem / old_div * a->divide;
             a->timer_period = (uint64_t)lapic_get(a, VMDL_LAPIC_TMICT) * a->divide;
+            limit_periodic(a); /* update_target_expiration() */
             a->timer_expiry = a->now + rem;
             a->timer_start = a->timer_expiry - a->timer_period;
         }
@@ -799,6 +928,7 @@ vmdl_fault vmdl_lapic_mmio_read(struct vmdl_lapic *a, uint64_t offset,
 {
     if (!a || !value || offset >= LAPIC_PAGE_SIZE)
         return VMDL_FAULT_UNCLAIMED;
+    vmdl_lapic_vcpu_exit(a);
     if (mmio_hole(a)) {
         if (a->bus->cfg.flags & VMDL_LAPIC_F_NO_MMIO_HOLE)
             return VMDL_FAULT_UNCLAIMED;
@@ -821,6 +951,7 @@ vmdl_fault vmdl_lapic_mmio_write(struct vmdl_lapic *a, uint64_t offset,
 {
     if (!a || offset >= LAPIC_PAGE_SIZE)
         return VMDL_FAULT_UNCLAIMED;
+    vmdl_lapic_vcpu_exit(a);
     if (mmio_hole(a))
         return (a->bus->cfg.flags & VMDL_LAPIC_F_NO_MMIO_HOLE)
                    ? VMDL_FAULT_UNCLAIMED
@@ -841,8 +972,15 @@ vmdl_fault vmdl_lapic_msr_read(struct vmdl_lapic *a, uint32_t index,
 {
     if (!a || !value)
         return VMDL_FAULT_UNCLAIMED;
+    vmdl_lapic_vcpu_exit(a);
     if (index == VMDL_MSR_IA32_APIC_BASE) {
         *value = a->apic_base;
+        return VMDL_FAULT_NONE;
+    }
+    if (index == VMDL_MSR_KVM_PV_EOI_EN) {
+        if (a->bus->cfg.no_pv_eoi)
+            return VMDL_FAULT_GP;
+        *value = a->pv_eoi_msr;
         return VMDL_FAULT_NONE;
     }
     if (index == VMDL_MSR_IA32_TSC_DEADLINE) {
@@ -873,8 +1011,11 @@ vmdl_fault vmdl_lapic_msr_write(struct vmdl_lapic *a, uint32_t index,
 {
     if (!a)
         return VMDL_FAULT_UNCLAIMED;
+    vmdl_lapic_vcpu_exit(a);
     if (index == VMDL_MSR_IA32_APIC_BASE)
         return set_base(a, value, false) ? VMDL_FAULT_GP : VMDL_FAULT_NONE;
+    if (index == VMDL_MSR_KVM_PV_EOI_EN)
+        return pv_eoi_msr_write(a, value);
     if (index == VMDL_MSR_IA32_TSC_DEADLINE) {
         /* Writes outside TSC-deadline mode are ignored (SDM 11.5.4.1). */
         if (lapic_hw_enabled(a) && timer_mode(a) == TM_DEADLINE) {
@@ -922,13 +1063,18 @@ void vmdl_lapic_write_nodecode(struct vmdl_lapic *a, unsigned off, uint32_t val)
 
 uint64_t vmdl_lapic_get_cr8(struct vmdl_lapic *a)
 {
-    return a ? (lapic_get(a, VMDL_LAPIC_TPR) >> 4) & 0xF : 0;
+    if (!a)
+        return 0;
+    vmdl_lapic_vcpu_exit(a);
+    return (lapic_get(a, VMDL_LAPIC_TPR) >> 4) & 0xF;
 }
 
 void vmdl_lapic_set_cr8(struct vmdl_lapic *a, uint64_t cr8)
 {
-    if (a)
-        set_tpr(a, (uint32_t)(cr8 & 0xF) << 4);
+    if (!a)
+        return;
+    vmdl_lapic_vcpu_exit(a);
+    set_tpr(a, (uint32_t)(cr8 & 0xF) << 4);
 }
 
 uint32_t vmdl_lapic_peek(const struct vmdl_lapic *a, unsigned offset)
@@ -948,7 +1094,10 @@ const uint8_t *vmdl_lapic_page(const struct vmdl_lapic *a)
 
 int vmdl_lapic_pending(struct vmdl_lapic *a)
 {
-    if (!a || !lapic_hw_enabled(a))
+    if (!a)
+        return -1;
+    vmdl_lapic_vcpu_exit(a);
+    if (!lapic_hw_enabled(a))
         return -1;
     return a->be->pending(a);
 }
@@ -962,6 +1111,8 @@ int vmdl_lapic_ack(struct vmdl_lapic *a)
         return (int)(lapic_get(a, VMDL_LAPIC_SVR) & 0xFF);
     a->be->deliver(a, (uint8_t)v);
     a->st.delivered++;
+    /* apic_set_isr(): highest_isr_cache = vec, software backend only. */
+    a->isr_cache_valid = a->be == &vmdl_lapic_sw_backend;
     vmdl_lapic_notify_isr(a);
     return v;
 }
@@ -1033,6 +1184,8 @@ bool vmdl_lapic_apicv_active(const struct vmdl_lapic *a)
 void vmdl_lapic_set_inhibits(struct vmdl_lapic *a, unsigned inhibits)
 {
     a->apicv_inhibits = inhibits;
+    if ((inhibits != 0) != (a->be == &vmdl_lapic_sw_backend))
+        a->isr_cache_valid = false; /* kvm_apic_update_apicv() */
     const struct lapic_backend *want =
         inhibits ? &vmdl_lapic_sw_backend : &vmdl_lapic_apicv_backend;
     if (want == a->be)
@@ -1052,7 +1205,9 @@ void vmdl_lapic_set_inhibits(struct vmdl_lapic *a, unsigned inhibits)
 /* State export / import                                               */
 
 #define LAPIC_BLOB_MAGIC VMDL_BLOB_MAGIC('L', 'A', 'P', 'C')
-#define LAPIC_BLOB_VERSION 1
+/* Version 2 (issue 16) appends the PV-EOI state; version 1 blobs are still
+ * read, as "PV EOI off, no ISR cache". */
+#define LAPIC_BLOB_VERSION 2
 
 int vmdl_lapic_export(const struct vmdl_lapic *a, uint8_t **blob, size_t *len)
 {
@@ -1081,6 +1236,9 @@ int vmdl_lapic_export(const struct vmdl_lapic *a, uint8_t **blob, size_t *len)
         vmdl_blob_put_u64(&w, a->v.auto_eoi_exit[i]);
     vmdl_blob_put_u32(&w, a->v.tpr_threshold);
     vmdl_blob_put_u8(&w, a->v.pi_nv);
+    vmdl_blob_put_u64(&w, a->pv_eoi_msr);
+    vmdl_blob_put_u8(&w, (uint8_t)((a->pv_eoi_pending ? 1 : 0) |
+                                   (a->isr_cache_valid ? 2 : 0)));
     return vmdl_blob_finish(&w, blob, len);
 }
 
@@ -1089,8 +1247,17 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
     if (!a)
         return vmdl_fail(VMDL_EINVAL, "vmdl_lapic_import: NULL apic");
     struct vmdl_blob_reader r;
-    int err = vmdl_blob_open(&r, blob, len, LAPIC_BLOB_MAGIC,
-                             LAPIC_BLOB_VERSION, "lapic state");
+    /* The header's version word picks the layout; anything but 1 is
+     * checked against the current version by vmdl_blob_open. */
+    uint32_t version = LAPIC_BLOB_VERSION;
+    if (blob && len >= 8) {
+        uint32_t v;
+        memcpy(&v, (const uint8_t *)blob + 4, 4);
+        if (v == 1)
+            version = 1;
+    }
+    int err = vmdl_blob_open(&r, blob, len, LAPIC_BLOB_MAGIC, version,
+                             "lapic state");
     if (err)
         return err;
     struct vmdl_lapic *t = malloc(sizeof(*t));
@@ -1116,6 +1283,14 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
         t->v.auto_eoi_exit[i] = vmdl_blob_get_u64(&r);
     t->v.tpr_threshold = vmdl_blob_get_u32(&r);
     t->v.pi_nv = vmdl_blob_get_u8(&r);
+    uint8_t pv_flags = 0;
+    t->pv_eoi_msr = 0;
+    if (version >= 2) {
+        t->pv_eoi_msr = vmdl_blob_get_u64(&r);
+        pv_flags = vmdl_blob_get_u8(&r);
+    }
+    t->pv_eoi_pending = pv_flags & 1;
+    t->isr_cache_valid = (pv_flags & 2) != 0;
     if (!r.err) {
         if (id != a->initial_id)
             vmdl_blob_reject(&r, "state of another APIC (initial APIC ID differs)");
@@ -1132,6 +1307,14 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
             vmdl_blob_reject(&r, "TPR threshold has reserved bits");
         else if (lapic_get(t, VMDL_LAPIC_TDCR) & ~0xBu)
             vmdl_blob_reject(&r, "TDCR has reserved bits");
+        else if (pv_flags & ~3u)
+            vmdl_blob_reject(&r, "unknown PV-EOI flags");
+        else if (t->pv_eoi_msr & 2)
+            vmdl_blob_reject(&r, "PV-EOI address not 4-byte aligned");
+        else if ((t->pv_eoi_pending || t->pv_eoi_msr) && a->bus->cfg.no_pv_eoi)
+            vmdl_blob_reject(&r, "PV EOI in use but not advertised to this VM");
+        else if (t->pv_eoi_pending && !(t->pv_eoi_msr & VMDL_KVM_MSR_ENABLED))
+            vmdl_blob_reject(&r, "PV-EOI flag pending with PV EOI disabled");
         else if (lapic_get(t, VMDL_LAPIC_ISR) & 0xFFFFu)
             /* Vectors 0-15 are class 0, never above PPR: nothing can put
              * them in service (found by fuzz_blobs; regression:

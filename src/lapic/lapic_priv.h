@@ -74,6 +74,12 @@ struct vmdl_lapic {
     uint64_t timer_expiry;         /* UINT64_MAX: not armed */
     uint64_t tsc_deadline;
     uint32_t divide;
+    /* KVM PV EOI: the MSR as written, KVM_APIC_PV_EOI_PENDING (the flag was
+     * set at the last entry) and highest_isr_cache != -1 (the last ISR
+     * change was a delivery by the software backend). */
+    uint64_t pv_eoi_msr;
+    bool pv_eoi_pending;
+    bool isr_cache_valid;
     /* events */
     unsigned nmi_pending;
     enum vmdl_lapic_mp_state mp_state;
@@ -90,6 +96,9 @@ struct vmdl_lapic_bus {
     unsigned n;
     unsigned nr_lvt;
     unsigned sticky_inhibits;      /* KVM never clears APIC_BASE_MODIFIED */
+    uint64_t min_period;           /* periodic floor in ticks, 0: none */
+    bool has_mem;
+    struct vmdl_guest_mem mem;     /* for the PV-EOI flag */
     struct vmdl_lapic *apics[];
 };
 
@@ -158,7 +167,8 @@ void vmdl_lapic_update_ppr(struct vmdl_lapic *a);
 int vmdl_lapic_ppr_of(uint32_t tpr, int isrv);
 void vmdl_lapic_eoi_side_effects(struct vmdl_lapic *a, int vec);
 void vmdl_lapic_notify_isr(struct vmdl_lapic *a);
-void vmdl_apicv_reset(struct vmdl_lapic *a);
+void vmdl_apicv_reset(struct vmdl_lapic *a, bool init_event);
+void vmdl_apicv_vcpu_load(struct vmdl_lapic *a);
 void vmdl_lapic_error(struct vmdl_lapic *a, uint32_t esr_bit);
 int vmdl_lapic_accept(struct vmdl_lapic *a, unsigned dm, unsigned vec,
                       bool level_assert, bool trig_level);

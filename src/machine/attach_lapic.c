@@ -94,7 +94,9 @@ static int chip_pending(void *opaque, struct vmdl_vcpu *vcpu)
 static void chip_ack(void *opaque, struct vmdl_vcpu *vcpu, int vector)
 {
     (void)vector; /* the APIC acknowledges its own highest deliverable one */
-    vmdl_lapic_ack(apic_of(opaque, vcpu));
+    struct vmdl_lapic *a = apic_of(opaque, vcpu);
+    vmdl_lapic_ack(a);
+    vmdl_lapic_vcpu_entry(a); /* the guest runs next: PV EOI may be offered */
 }
 
 static bool chip_take_nmi(void *opaque, struct vmdl_vcpu *vcpu)
@@ -102,10 +104,14 @@ static bool chip_take_nmi(void *opaque, struct vmdl_vcpu *vcpu)
     return vmdl_lapic_take_nmi(apic_of(opaque, vcpu));
 }
 
+/* Called after every exit and before every entry: the APIC's exit and
+ * entry work (PV EOI, posted-interrupt SN) happens here. */
 static void chip_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
 {
     struct lapic_glue *g = opaque;
-    vmdl_lapic_advance(apic_of(g, vcpu), now);
+    struct vmdl_lapic *a = apic_of(g, vcpu);
+    vmdl_lapic_advance(a, now);
+    vmdl_lapic_vcpu_entry(a);
     update_counting(g, vcpu);
 }
 
@@ -241,6 +247,23 @@ static int set_cpuid_bits(struct vmdl_vm *vm, const struct vmdl_lapic_options *o
         e.ecx |= 1u << 24;
     else
         e.ecx &= ~(1u << 24);
+    int err = vmdl_vm_set_cpuid(vm, &e);
+    if (err || o->no_pv_eoi)
+        return err;
+    /* KVM's paravirtual leaves: the signature, and KVM_FEATURE_PV_EOI. */
+    if (vmdl_vm_get_cpuid(vm, VMDL_KVM_CPUID_SIGNATURE, 0, &e)) {
+        e = (struct vmdl_cpuid_entry){.leaf = VMDL_KVM_CPUID_SIGNATURE,
+                                      .ebx = 0x4B4D564Bu,  /* "KVMK" */
+                                      .ecx = 0x564B4D56u,  /* "VMKV" */
+                                      .edx = 0x0000004Du}; /* "M\0\0\0" */
+    }
+    if (e.eax < VMDL_KVM_CPUID_FEATURES)
+        e.eax = VMDL_KVM_CPUID_FEATURES;
+    if ((err = vmdl_vm_set_cpuid(vm, &e)))
+        return err;
+    if (vmdl_vm_get_cpuid(vm, VMDL_KVM_CPUID_FEATURES, 0, &e))
+        e = (struct vmdl_cpuid_entry){.leaf = VMDL_KVM_CPUID_FEATURES};
+    e.eax |= 1u << VMDL_KVM_FEATURE_PV_EOI;
     return vmdl_vm_set_cpuid(vm, &e);
 }
 
@@ -266,6 +289,8 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
         .tsc_deadline = !opts->no_tsc_deadline,
         .apicv = opts->apicv,
         .flags = opts->flags,
+        .min_timer_period_us = opts->min_timer_period_us,
+        .no_pv_eoi = opts->no_pv_eoi,
         .ops = {.init_sipi = on_init_sipi, .opaque = g},
     };
     struct vmdl_cpuid_entry v0;
@@ -276,6 +301,7 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
         free(g);
         return err;
     }
+    vmdl_lapic_bus_set_guest_mem(g->bus, vmdl_vm_guest_mem(vm));
     if (opts->apicv)
         for (unsigned i = 0; i < cfg.nr_apics; i++)
             vmdl_apicv_set_pi_desc(vmdl_lapic_bus_get(g->bus, i), NULL, 0,
@@ -315,6 +341,7 @@ static const struct vmdl_msr_range lapic_msrs[] = {
     {VMDL_MSR_IA32_APIC_BASE, VMDL_MSR_IA32_APIC_BASE},
     {VMDL_MSR_IA32_TSC_DEADLINE, VMDL_MSR_IA32_TSC_DEADLINE},
     {VMDL_MSR_X2APIC_FIRST, VMDL_MSR_X2APIC_LAST},
+    {VMDL_MSR_KVM_PV_EOI_EN, VMDL_MSR_KVM_PV_EOI_EN},
 };
 
 static const struct vmdl_mmio_window lapic_mmio[] = {

@@ -54,6 +54,7 @@ static void test_host_descriptor_bits(void **state)
     (void)state;
     uint8_t d[64];
     assert_int_equal(vmdl_apicv_set_pi_desc(a, NULL, 0, VMDL_POSTED_INTR_VECTOR), 0);
+    vmdl_lapic_vcpu_entry(a); /* loaded: SN cleared (vmx_vcpu_pi_load) */
     assert_int_equal(vmdl_apicv_read_pi_desc(a, d), 0);
     assert_int_equal(d[34], 0xF2);            /* NV, bits 279:272 */
     assert_int_equal(d[36] | d[37] << 8, 0);  /* NDST: xAPIC ID 0 in 15:8 */
@@ -74,6 +75,53 @@ static void test_host_descriptor_bits(void **state)
         assert_int_equal(d[i], 0);
     assert_true(irr_has(a, 0x55) && irr_has(a, 0x56));
     assert_int_equal(vmdl_apicv_gis(a) & 0xFF, 0x56);
+}
+
+/*
+ * SN (bit 257).  KVM's __vmx_vcpu_reset() (vmx.c) sets pi_desc.nv and SN at
+ * vCPU creation / RESET (not INIT); vmx_vcpu_pi_load() (posted_intr.c)
+ * clears SN when the vCPU is loaded and sets ON if PIR holds vectors.
+ * KVM's own posting, __vmx_deliver_posted_interrupt(), ignores SN; a device
+ * (VT-d posted interrupts) honours it.
+ */
+static void test_sn_at_creation_reset_and_load(void **state)
+{
+    (void)state;
+    uint8_t d[64];
+    assert_int_equal(vmdl_apicv_set_pi_desc(a, NULL, 0, VMDL_POSTED_INTR_VECTOR), 0);
+    assert_int_equal(vmdl_apicv_read_pi_desc(a, d), 0);
+    assert_true(d[32] & 2);                 /* SN set at creation */
+    /* KVM's delivery path ignores SN: ON and a notification anyway */
+    wr(a, VMDL_LAPIC_ICR, SELF_IPI(0x50));
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_true(d[32] & 1);
+    struct vmdl_apicv_stats st;
+    vmdl_apicv_get_stats(a, &st);
+    assert_int_equal(st.notifications, 1);
+    assert_int_equal(vmdl_lapic_ack(a), 0x50);
+    wr(a, VMDL_LAPIC_EOI, 0);
+    /* the first entry loads the vCPU: SN cleared */
+    vmdl_lapic_vcpu_entry(a);
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_false(d[32] & 2);
+    /* INIT keeps SN as it is, RESET sets it again */
+    vmdl_lapic_reset(a, true);
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_false(d[32] & 2);
+    vmdl_lapic_reset(a, false);
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_true(d[32] & 2);
+    assert_int_equal(d[34], VMDL_POSTED_INTR_VECTOR); /* NV kept */
+    /* a device post while SN is set leaves ON clear; loading sets it */
+    sw_enable(a);
+    assert_int_equal(vmdl_apicv_post(a, 0x66), 0);
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_false(d[32] & 1);
+    assert_int_equal(vmdl_lapic_pending(a), -1);
+    vmdl_lapic_vcpu_entry(a);
+    vmdl_apicv_read_pi_desc(a, d);
+    assert_true((d[32] & 3) == 1);          /* ON, not SN */
+    assert_int_equal(vmdl_lapic_pending(a), 0x66);
 }
 
 static void test_suppress_notification(void **state)
@@ -117,6 +165,7 @@ static void test_guest_memory_descriptor(void **state)
     to_x2apic(b);
     sw_enable(b);
     assert_int_equal(vmdl_apicv_set_pi_desc(b, &mem, 0x10080, 0xF3), 0);
+    vmdl_lapic_vcpu_entry(b);
     assert_int_equal(ram[0x80 + 36], 1);
     assert_int_equal(ram[0x80 + 34], 0xF3);
     assert_int_equal(vmdl_apicv_post(b, 0xA5), 0);
@@ -293,6 +342,7 @@ int main(void)
         T(test_post_errors),           T(test_eoi_exit_bitmap),
         T(test_virtual_eoi_uses_svi),  T(test_tpr_threshold),
         T(test_inhibits),              T(test_state_with_pir),
+        T(test_sn_at_creation_reset_and_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

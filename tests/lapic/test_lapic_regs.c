@@ -389,8 +389,9 @@ static void test_state_round_trip(void **state)
     assert_int_equal(vmdl_lapic_import(a, blob, len), 0);
     assert_memory_equal(vmdl_lapic_page(a), page, 4096);
     assert_int_equal(rd(a, VMDL_LAPIC_TMCCT), cc);
-    /* TDCR 0 divides by 2: the period is 2000 instructions */
-    assert_int_equal(vmdl_lapic_next_event(a), 2000);
+    /* TDCR 0 divides by 2: 2000 ticks, raised to KVM's periodic floor of
+     * 200 us = 200,000 ticks (limit_periodic_timer_frequency) */
+    assert_int_equal(vmdl_lapic_next_event(a), 200000);
     /* 0x72 is in service, so 0x61 waits for its EOI */
     assert_int_equal(vmdl_lapic_pending(a), -1);
     wr(a, VMDL_LAPIC_EOI, 0);
@@ -422,9 +423,9 @@ static void test_state_refuses_bad_blobs(void **state)
     assert_non_null(strstr(vmdl_last_error(), "checksum"));
     blob[100] ^= 1;
     /* wrong version */
-    blob[4] = 2;
+    blob[4] = 3;
     assert_int_equal(vmdl_lapic_import(a, blob, len), VMDL_EVERSION);
-    blob[4] = 1;
+    blob[4] = 2;
     /* wrong magic */
     blob[0] ^= 0x20;
     assert_int_equal(vmdl_lapic_import(a, blob, len), VMDL_EBADBLOB);

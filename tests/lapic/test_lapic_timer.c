@@ -10,7 +10,9 @@ static struct vmdl_lapic *a;
 static int setup(void **state)
 {
     (void)state;
-    bus = mkbus(1);
+    /* Short periods keep these cases readable: no periodic floor here;
+     * test_periodic_floor and test_periodic_floor_* cover KVM's. */
+    bus = mkbus_ex(1, false, VMDL_LAPIC_F_NO_MIN_PERIOD, NULL);
     a = vmdl_lapic_bus_get(bus, 0);
     sw_enable(a);
     wr(a, VMDL_LAPIC_TDCR, 0xB); /* divide by 1 */
@@ -102,6 +104,89 @@ static void test_periodic_and_masked(void **state)
     vmdl_lapic_advance(a, 600);
     assert_int_equal(fires(), 6);
     assert_int_equal(vmdl_lapic_pending(a), -1);
+}
+
+/*
+ * KVM's limit_periodic_timer_frequency() (arch/x86/kvm/lapic.c): a periodic
+ * timer's period is raised to min_timer_period_us (module parameter, 200 us
+ * by default).  Virtual time: one bus cycle per instruction, KVM's default
+ * 1 ns APIC bus cycle, so 200 us = 200,000 ticks.  One-shot and TSC-deadline
+ * timers are not limited.
+ */
+#define FLOOR (200u * 1000u)
+
+static struct vmdl_lapic *floor_apic(struct vmdl_lapic_bus **b, uint32_t us)
+{
+    struct vmdl_lapic_bus_config c = {.nr_apics = 1, .x2apic = true,
+                                      .tsc_deadline = true,
+                                      .min_timer_period_us = us};
+    assert_int_equal(vmdl_lapic_bus_create(&c, b), 0);
+    struct vmdl_lapic *x = vmdl_lapic_bus_get(*b, 0);
+    sw_enable(x);
+    wr(x, VMDL_LAPIC_TDCR, 0xB);
+    return x;
+}
+
+static void test_periodic_floor(void **state)
+{
+    (void)state;
+    struct vmdl_lapic_bus *b;
+    struct vmdl_lapic *x = floor_apic(&b, 0);
+    wr(x, VMDL_LAPIC_LVT_TIMER, VMDL_LAPIC_TIMER_PERIODIC | 0x31);
+    wr(x, VMDL_LAPIC_TMICT, 50);
+    /* the first expiry is already a full floor away */
+    assert_int_equal(vmdl_lapic_next_event(x), FLOOR);
+    vmdl_lapic_advance(x, 50);
+    assert_int_equal(vmdl_lapic_pending(x), -1);
+    /* TMCCT counts the limited period down (KVM: remaining / divide) */
+    assert_int_equal(rd(x, VMDL_LAPIC_TMCCT), FLOOR - 50);
+    vmdl_lapic_advance(x, FLOOR);
+    assert_int_equal(vmdl_lapic_ack(x), 0x31);
+    wr(x, VMDL_LAPIC_EOI, 0);
+    assert_int_equal(vmdl_lapic_next_event(x), 2 * FLOOR);
+    struct vmdl_lapic_stats st;
+    vmdl_lapic_get_stats(x, &st);
+    assert_int_equal(st.timer_periods_raised, 1);
+    /* a period at or above the floor is left alone (divide by 2) */
+    wr(x, VMDL_LAPIC_TDCR, 0x0);
+    wr(x, VMDL_LAPIC_TMICT, FLOOR);
+    assert_int_equal(vmdl_lapic_next_event(x), FLOOR + 2 * FLOOR);
+    /* a divider change rescales what is left and limits the period again */
+    wr(x, VMDL_LAPIC_TMICT, 10);
+    assert_int_equal(vmdl_lapic_next_event(x), FLOOR + FLOOR);
+    wr(x, VMDL_LAPIC_TDCR, 0xB);   /* /1: the F left become F/2 */
+    assert_int_equal(vmdl_lapic_next_event(x), FLOOR + FLOOR / 2);
+    vmdl_lapic_advance(x, 2 * FLOOR);
+    assert_int_equal(vmdl_lapic_next_event(x), 2 * FLOOR + FLOOR / 2);
+    vmdl_lapic_bus_destroy(b);
+}
+
+static void test_periodic_floor_not_oneshot_deadline(void **state)
+{
+    (void)state;
+    struct vmdl_lapic_bus *b;
+    struct vmdl_lapic *x = floor_apic(&b, 0);
+    /* one-shot: not limited */
+    wr(x, VMDL_LAPIC_LVT_TIMER, 0x32);
+    wr(x, VMDL_LAPIC_TMICT, 50);
+    assert_int_equal(vmdl_lapic_next_event(x), 50);
+    /* turning it periodic raises the periods after the pending expiry
+     * (apic_update_lvtt) */
+    wr(x, VMDL_LAPIC_LVT_TIMER, VMDL_LAPIC_TIMER_PERIODIC | 0x32);
+    assert_int_equal(vmdl_lapic_next_event(x), 50);
+    vmdl_lapic_advance(x, 50);
+    assert_int_equal(vmdl_lapic_next_event(x), 50 + FLOOR);
+    /* TSC deadline: not limited */
+    wr(x, VMDL_LAPIC_LVT_TIMER, VMDL_LAPIC_TIMER_TSC_DEADLINE | 0x33);
+    assert_int_equal(vmdl_lapic_msr_write(x, VMDL_MSR_IA32_TSC_DEADLINE, 100), VMDL_FAULT_NONE);
+    assert_int_equal(vmdl_lapic_next_event(x), 100);
+    vmdl_lapic_bus_destroy(b);
+    /* the module parameter: another floor, or none */
+    x = floor_apic(&b, 1);
+    wr(x, VMDL_LAPIC_LVT_TIMER, VMDL_LAPIC_TIMER_PERIODIC | 0x31);
+    wr(x, VMDL_LAPIC_TMICT, 50);
+    assert_int_equal(vmdl_lapic_next_event(x), 1000);
+    vmdl_lapic_bus_destroy(b);
 }
 
 static void test_divide_change_rescales(void **state)
@@ -205,6 +290,8 @@ int main(void)
         T(test_periodic_and_masked),  T(test_divide_change_rescales),
         T(test_tsc_deadline),         T(test_mode_switch_stops_count),
         T(test_no_tsc_deadline_support), T(test_timer_after_sw_disable),
+        cmocka_unit_test(test_periodic_floor),
+        cmocka_unit_test(test_periodic_floor_not_oneshot_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

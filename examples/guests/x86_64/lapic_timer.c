@@ -42,7 +42,11 @@ int main(void)
     for (volatile unsigned i = 0; i < 100; i++)
         ;
     uint32_t c2 = apic_read(0x390);
-    CHECK(c1 <= 20000 && c2 < c1, "current count not running: %u %u", c1, c2);
+    /* KVM raises a periodic period below min_timer_period_us (200 us =
+     * 200,000 cycles of its 1 ns APIC bus clock, divide by 1 here), and the
+     * current count runs down that raised period: it may exceed TMICT. */
+    CHECK(c1 <= 200000 && c1 > 20000 && c2 < c1, "current count not running "
+          "down KVM's 200 us floor: %u %u", c1, c2);
     while (ticks < N)
         sti_hlt(), cli();
     apic_write(0x320, (1u << 16) | TIMER_VECTOR); /* mask */
