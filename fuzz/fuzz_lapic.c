@@ -235,13 +235,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.cfg.apicv = b0 & 128;
     /* Bits 0, 1, 3 are the flags themselves; bit 2 selects the SDM's ESR
      * rules (VMDL_LAPIC_F_SDM_ESR, bit 4 of the flags). */
-    r.cfg.flags = (b1 & 0xBu) | ((b1 & 4u) ? VMDL_LAPIC_F_SDM_ESR : 0);
+    r.cfg.flags = (b1 & 0xBu) | ((b1 & 4u) ? VMDL_LAPIC_F_SDM_ESR : 0) |
+                  ((b1 & 0x10u) ? VMDL_LAPIC_F_NO_MIN_PERIOD : 0);
+    r.cfg.no_pv_eoi = (b1 & 0x20u) != 0;
+    r.cfg.min_timer_period_us = (b1 & 0x40u) ? 1 : 0;
     FZ_CHECK(vmdl_lapic_bus_create(&r.cfg, &r.bus) == 0, "bus: %s", vmdl_last_error());
     static uint8_t pi_mem[4096];
     memset(pi_mem, 0, sizeof(pi_mem));
     struct vmdl_flat_mem flat = {pi_mem, 0x10000, sizeof(pi_mem)};
     struct vmdl_guest_mem gm;
     vmdl_flat_mem_init(&gm, &flat);
+    vmdl_lapic_bus_set_guest_mem(r.bus, &gm); /* PV-EOI flag bytes */
 
     check_all(&r);
     unsigned steps = 0;
@@ -296,6 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(fl == VMDL_FAULT_NONE || fl == VMDL_FAULT_GP ||
                          fl == VMDL_FAULT_UNCLAIMED, "msr fault %d", fl);
             bool ours = idx == VMDL_MSR_IA32_APIC_BASE || idx == VMDL_MSR_IA32_TSC_DEADLINE ||
+                        idx == VMDL_MSR_KVM_PV_EOI_EN ||
                         (idx >= VMDL_MSR_X2APIC_FIRST && idx <= VMDL_MSR_X2APIC_LAST);
             FZ_CHECK(ours == (fl != VMDL_FAULT_UNCLAIMED), "MSR 0x%x claim", idx);
             break;
@@ -359,9 +364,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 12: {
-            unsigned k = fz_u8(&f) % 4;
-            int e;
-            if (k == 0)
+            unsigned k = fz_u8(&f) % 7;
+            int e = 0;
+            if (k == 4) {
+                /* PV EOI: an address in (or just past) the flat RAM, any of
+                 * the enable and reserved-alignment bits */
+                uint64_t v = 0x10000 + (fz_u16(&f) & 0x1fff) + (fz_u8(&f) & 3);
+                vmdl_fault fl = vmdl_lapic_msr_write(a, VMDL_MSR_KVM_PV_EOI_EN, v);
+                FZ_CHECK(fl == VMDL_FAULT_NONE || fl == VMDL_FAULT_GP, "PV EOI write %d", fl);
+                if (r.cfg.no_pv_eoi || (v & 2) || ((v & 1) && (v & ~1ull) >= 0x11000))
+                    FZ_CHECK(fl == VMDL_FAULT_GP, "PV EOI 0x%llx accepted",
+                             (unsigned long long)v);
+                uint64_t back = 0;
+                if (fl == VMDL_FAULT_NONE)
+                    FZ_CHECK(vmdl_lapic_msr_read(a, VMDL_MSR_KVM_PV_EOI_EN, &back) ==
+                                 VMDL_FAULT_NONE && back == v, "PV EOI reads 0x%llx",
+                             (unsigned long long)back);
+            } else if (k == 5) {
+                if (fz_bool(&f))
+                    vmdl_lapic_vcpu_entry(a);
+                else
+                    vmdl_lapic_vcpu_exit(a);
+            } else if (k == 6) {
+                /* the guest scribbles on RAM, flag bytes included */
+                pi_mem[fz_u16(&f) & 0xfff] = fz_u8(&f);
+            } else if (k == 0)
                 e = vmdl_apicv_post(a, fz_u8(&f));
             else if (k == 1)
                 e = vmdl_apicv_set_sn(a, fz_bool(&f));
