@@ -256,20 +256,27 @@ void vmdl_apicv_reset(struct vmdl_lapic *a, bool init_event)
 /* vmx_vcpu_pi_load() (posted_intr.c): when the vCPU is loaded, SN is
  * cleared and, if PIR holds vectors, ON set, so that nothing posted while
  * notifications were suppressed is lost.  Nothing to do with SN clear. */
+static void pi_write_sn(struct vmdl_lapic *a, uint8_t *d, bool sn)
+{
+    dset(d, VMDL_PI_SN_BIT, sn);
+    if (!sn) {
+        bool any = false;
+        for (int i = 0; i < 32; i++)
+            any |= d[i] != 0;
+        if (any && !dbit(d, VMDL_PI_ON_BIT)) {
+            dset(d, VMDL_PI_ON_BIT, true);
+            a->v.st.notifications++;
+        }
+    }
+    pi_store(a, d);
+}
+
 void vmdl_apicv_vcpu_load(struct vmdl_lapic *a)
 {
     uint8_t d[VMDL_PI_DESC_SIZE];
     if (pi_load(a, d) || !dbit(d, VMDL_PI_SN_BIT))
         return;
-    dset(d, VMDL_PI_SN_BIT, false);
-    bool any = false;
-    for (int i = 0; i < 32; i++)
-        any |= d[i] != 0;
-    if (any && !dbit(d, VMDL_PI_ON_BIT)) {
-        dset(d, VMDL_PI_ON_BIT, true);
-        a->v.st.notifications++;
-    }
-    pi_store(a, d);
+    pi_write_sn(a, d, false);
 }
 
 /* ---- public API ---- */
@@ -411,17 +418,7 @@ int vmdl_apicv_set_sn(struct vmdl_lapic *a, bool sn)
     uint8_t d[VMDL_PI_DESC_SIZE];
     if (pi_load(a, d))
         return vmdl_fail(VMDL_ERANGE, "vmdl_apicv_set_sn: descriptor not in RAM");
-    dset(d, VMDL_PI_SN_BIT, sn);
-    if (!sn) {
-        bool any = false;
-        for (int i = 0; i < 32; i++)
-            any |= d[i] != 0;
-        if (any && !dbit(d, VMDL_PI_ON_BIT)) {
-            dset(d, VMDL_PI_ON_BIT, true);
-            a->v.st.notifications++;
-        }
-    }
-    pi_store(a, d);
+    pi_write_sn(a, d, sn);
     return 0;
 }
 

@@ -66,6 +66,15 @@ static uint64_t stat_pv_eois(struct vmdl_lapic *a)
     return st.pv_eois;
 }
 
+/* A software-backend APIC with PV EOI enabled at FLAG_GPA. */
+static struct vmdl_lapic *pv_on(struct vmdl_lapic_bus **bus)
+{
+    *bus = mk(false, false, true);
+    struct vmdl_lapic *a = vmdl_lapic_bus_get(*bus, 0);
+    assert_int_equal(wr_msr(a, FLAG_GPA | 1), VMDL_FAULT_NONE);
+    return a;
+}
+
 static void test_msr_rules(void **state)
 {
     (void)state;
@@ -113,9 +122,8 @@ static void test_msr_rules(void **state)
 static void test_guest_clears_flag_kvm_eois(void **state)
 {
     (void)state;
-    struct vmdl_lapic_bus *bus = mk(false, false, true);
-    struct vmdl_lapic *a = vmdl_lapic_bus_get(bus, 0);
-    assert_int_equal(wr_msr(a, FLAG_GPA | 1), VMDL_FAULT_NONE);
+    struct vmdl_lapic_bus *bus;
+    struct vmdl_lapic *a = pv_on(&bus);
     deliver(a, 0x41);
     assert_int_equal(ram[0x100], VMDL_KVM_PV_EOI_FLAG); /* offered */
     assert_true(lapic_isr_has(a, 0x41));
@@ -141,9 +149,8 @@ static void test_guest_clears_flag_kvm_eois(void **state)
 static void test_unused_flag_cleared_at_exit(void **state)
 {
     (void)state;
-    struct vmdl_lapic_bus *bus = mk(false, false, true);
-    struct vmdl_lapic *a = vmdl_lapic_bus_get(bus, 0);
-    assert_int_equal(wr_msr(a, FLAG_GPA | 1), VMDL_FAULT_NONE);
+    struct vmdl_lapic_bus *bus;
+    struct vmdl_lapic *a = pv_on(&bus);
     deliver(a, 0x51);
     vmdl_lapic_vcpu_exit(a);
     assert_int_equal(ram[0x100], 0);
@@ -210,9 +217,8 @@ static void test_not_offered(void **state)
 static void test_state(void **state)
 {
     (void)state;
-    struct vmdl_lapic_bus *bus = mk(false, false, true);
-    struct vmdl_lapic *a = vmdl_lapic_bus_get(bus, 0);
-    assert_int_equal(wr_msr(a, FLAG_GPA | 1), VMDL_FAULT_NONE);
+    struct vmdl_lapic_bus *bus;
+    struct vmdl_lapic *a = pv_on(&bus);
     deliver(a, 0x41);
     uint8_t *blob;
     size_t len;
