@@ -444,13 +444,16 @@ static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_optio
 }
 
 /* Where the PMU's MSRs lie (amd_pmu_tables.c has the per-register rows):
- * K7 PERF_CTL0-3 and PERF_CTR0-3, the core-extension pairs, and the
- * PerfMonV2 global registers.  The model answers UNCLAIMED inside these
+ * K7 PERF_CTL0-3 and PERF_CTR0-3, the core-extension pairs, the PerfMonV2
+ * global registers and the Intel P6 counters.  The model answers UNCLAIMED inside these
  * for what its configuration lacks. */
 static const struct vmdl_msr_range pmu_msrs[] = {
     {VMDL_MSR_K7_EVNTSEL0, VMDL_MSR_K7_PERFCTR0 + 3},
     {VMDL_MSR_F15H_PERF_CTL0, VMDL_MSR_F15H_PERF_CTL0 + 2 * VMDL_AMD_PMU_MAX_COUNTERS - 1},
     {VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS, VMDL_MSR_AMD64_PERF_CNTR_GLOBAL_STATUS_SET},
+    /* Intel's P6 counter MSRs, which KVM reads as 0 on an AMD vCPU. */
+    {VMDL_MSR_P6_PERFCTR0, VMDL_MSR_P6_PERFCTR0 + 1},
+    {VMDL_MSR_P6_EVNTSEL0, VMDL_MSR_P6_EVNTSEL0 + 1},
 };
 
 static const struct vmdl_model_option pmu_options[] = {
