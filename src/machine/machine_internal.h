@@ -242,7 +242,7 @@ struct vmdl_vm {
     double progress_interval, progress_next;
     bool entry_set;
     /* x86 guests booted like a PC (multiboot): the hosted vCPU's VM state
-     * (x86/hosted.c); NULL otherwise.  Checkpoints refuse it for now. */
+     * (x86/hosted_*.c); NULL otherwise.  Checkpoints refuse it for now. */
     struct vmdl_x86_hosted_vm *x86h;
     void *arch_vm;          /* the architecture's VM-wide state (arm64/boot.c) */
 };

@@ -2,7 +2,7 @@
 /*
  * Booting a multiboot (v1) kernel as QEMU's -kernel does: the image, its
  * modules and the boot information go into RAM (src/core/multiboot.c), and
- * every vCPU becomes a hosted one (hosted.c) so that the bootstrap
+ * every vCPU becomes a hosted one (hosted_*.c) so that the bootstrap
  * processor starts in 32-bit protected mode with EAX = 0x2BADB002 and EBX
  * at the information block, and application processors wait for SIPI.
  */
@@ -58,14 +58,14 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
     if ((err = vmdl__x86_pc_devices(vm)))
         return err;
     /* The hosted vCPU implements RDTSCP (TSC_AUX from the guest's MSR; see
-     * emulate_ud in hosted.c): advertise it, as KVM does. */
+     * emulate_ud in hosted_run.c): advertise it, as KVM does. */
     struct vmdl_cpuid_entry e = { 0 };
     if (!vmdl_vm_get_cpuid(vm, 0x80000001, 0, &e)) {
         e.edx |= 1u << 27;
         vmdl_vm_set_cpuid(vm, &e);
     }
     /* Machine-check architecture (CPUID.1:EDX MCE, MCA): the banks of
-     * hosted.c. */
+     * hosted_msr.c. */
     if (!vmdl_vm_get_cpuid(vm, 1, 0, &e)) {
         e.edx |= (1u << 7) | (1u << 14);
         vmdl_vm_set_cpuid(vm, &e);
@@ -76,7 +76,7 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
         e.leaf = 7;
     }
     e.ecx |= 1u << 22;
-    e.ebx |= 1u << 1;     /* IA32_TSC_ADJUST (hosted.c) */
+    e.ebx |= 1u << 1;     /* IA32_TSC_ADJUST (hosted_msr.c) */
     vmdl_vm_set_cpuid(vm, &e);
     return vmdl_vm_set_entry(vm, placed.entry);
 }

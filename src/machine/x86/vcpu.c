@@ -232,7 +232,7 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         v->nr_hooks++;
     }
     /* The ring-0 state before deprivileging: where a hosted vCPU's VMRUN
-     * stub starts from (hosted.c). */
+     * stub starts from (hosted_setup.c). */
     if ((err = uc_check(uc_context_alloc(v->uc, &X86(v)->hctx), "uc_context_alloc")))
         return err;
     uc_context_save(v->uc, X86(v)->hctx);

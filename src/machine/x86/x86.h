@@ -18,6 +18,9 @@
  *   decode.c   Capstone helpers: operands, lengths, the VMX/SEAM decoder
  *   regs.c     register table and access, checkpoint words
  *   x86_ops.c  the struct vmdl_arch_ops table
+ *   multiboot.c, pc.c  PC-style boot (multiboot) and fw_cfg
+ *   hosted_*.c the hosted vCPU for real guests (an SVM guest of QEMU's TCG;
+ *              hosted.h lists its files)
  */
 #ifndef VMDL_X86_H
 #define VMDL_X86_H
@@ -37,7 +40,7 @@
 #define RFLAGS_DF (1ull << 10)
 #define RFLAGS_FIXED 0x3002ull /* bit 1 and IOPL 3 */
 
-/* Machine-check state as KVM keeps it per vCPU (hosted.c). */
+/* Machine-check state as KVM keeps it per vCPU (hosted_msr.c). */
 #define X86H_MCE_BANKS 10           /* QEMU's default, as KVM userspace sets */
 struct x86h_mce {
     uint64_t mcg_status, mcg_ctl;
@@ -57,7 +60,7 @@ struct vmdl_x86_hosted_vm {
 
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
-    /* hosted.c: the guest runs at its own privilege level as an SVM guest */
+    /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
     uc_context *hctx;           /* ring-0 state at the VMRUN stub */
     bool hosted;                /* this vCPU is hosted */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
@@ -106,7 +109,7 @@ enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE };
 
 extern const int vmdl__x86_gpr_uc[16];
 
-/* hosted.c */
+/* hosted_*.c (hosted.h has their internals) */
 int vmdl__x86h_enable(struct vmdl_vcpu *v);
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry);
 int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector);

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "hosted" x86 vCPU (internal to src/machine/x86/hosted_*.c): real
+ * guests (multiboot kernels, kvm-unit-tests) run at their own privilege
+ * level in every mode QEMU implements (real mode, 16/32-bit protected mode,
+ * long mode, with their own GDT/IDT/TSS and page tables), as an SVM guest of
+ * QEMU's TCG.  A hidden stub in the private area runs VMRUN once per entry;
+ * QEMU's intercept checks then stop the engine on exactly the instructions
+ * and exceptions the models must see.
+ *
+ * Measured on Unicorn 2.1.1 (docs/unicorn.md, "The hosted x86 vCPU"):
+ *  - VMRUN works from Unicorn's 64-bit mode once EFER.SVME and
+ *    VM_HSAVE_PA are set; the guest starts in whatever mode the VMCB says.
+ *  - An intercept raises EXCP_VMEXIT + exit code to UC_HOOK_INTR with RIP
+ *    at the instruction.  Unicorn never calls QEMU's do_vmexit, so the CPU
+ *    stays in guest mode with the guest's state live: handle the exit,
+ *    write the registers, resume.  The VMCB's exit fields are not written
+ *    (exit_info_1 stays in QEMU's error_code; #PF's address is written to
+ *    exit_info_2 directly).
+ *  - VMRUN's event injection of type INTR calls QEMU's own interrupt
+ *    delivery (do_interrupt_x86_hardirq): IVT in real mode, 16/32-bit gates,
+ *    64-bit gates with IST, TSS stack switches.  It pushes no error code,
+ *    so hosted_deliver.c pushes it after the delivery.
+ *  - IN/OUT are not intercepted through the IOPM in Unicorn (its port hooks
+ *    run instead), so ports keep their hooks in io.c.
+ *
+ * Delivering an event means re-entering through VMRUN: the guest state goes
+ * to the VMCB, the engine's mode fields (RFLAGS, hflags, CS, SS, control
+ * registers) are spliced back to the host's saved state, and the stub runs.
+ *
+ * The files, by concern:
+ *   hosted_setup.c    VMCB, intercepts, stub, start-up calibration, entry
+ *                     states (multiboot BSP, AP after SIPI)
+ *   hosted_state.c    guest state <-> VMCB, re-entry through VMRUN,
+ *                     host-side MSR access, guest linear memory
+ *   hosted_run.c      the run step and intercept dispatch, SYSCALL/SYSENTER
+ *   hosted_deliver.c  exception/interrupt/NMI delivery, #DF and triple fault
+ *   hosted_cr.c       CR0/CR4/CR8 intercepts
+ *   hosted_msr.c      RDMSR/WRMSR intercepts
+ */
+#ifndef VMDL_X86_HOSTED_H
+#define VMDL_X86_HOSTED_H
+
+#include <string.h>
+
+#include "virtmodel/bits.h"
+#include "virtmodel/error.h"
+#include "x86.h"
+
+/* Private physical pages, outside guest RAM (after vcpu.c's area). */
+#define H_BASE 0x7FFFFFF10000ull
+#define H_SIZE 0x10000ull
+#define H_VMCB (H_BASE + 0x0000)
+#define H_HSAVE (H_BASE + 0x1000)
+#define H_MSRPM (H_BASE + 0x2000)        /* 8 KiB: every MSR intercepted */
+#define H_MSRPM_OPEN (H_BASE + 0x4000)   /* 8 KiB of zeros: host-side access */
+#define H_IOPM (H_BASE + 0x6000)         /* 12 KiB */
+#define H_STUB (H_BASE + 0x9000)
+#define H_CALIB (H_BASE + 0x9100)
+#define H_GDT (H_BASE + 0x9800)
+
+#define MSR_EFER 0xC0000080u
+#define MSR_VM_HSAVE_PA 0xC0010117u
+#define EFER_SVME (1ull << 12)
+#define MISC_ENABLE_RO 0x1880ull
+#define MISC_ENABLE_RESET 0x1800ull /* BTS and PEBS unavailable, as KVM */
+
+/* VMCB control area (AMD APM vol. 2, appendix B). */
+#define C_CR_RD 0x000
+#define C_CR_WR 0x002
+#define C_EXC 0x008
+#define C_INTERCEPT 0x00C
+#define C_IOPM 0x040
+#define C_MSRPM 0x048
+#define C_TSC_OFFSET 0x050
+#define C_ASID 0x058
+#define C_INT_CTL 0x060
+#define C_INT_STATE 0x068
+#define C_EXIT_INFO2 0x080
+#define C_EVENTINJ 0x0A8
+/* Save area. */
+#define S_ES 0x400
+#define S_CS 0x410
+#define S_SS 0x420
+#define S_DS 0x430
+#define S_GDTR 0x460
+#define S_IDTR 0x480
+#define S_CPL 0x4CB
+#define S_EFER 0x4D0
+#define S_CR4 0x548
+#define S_CR3 0x550
+#define S_CR0 0x558
+#define S_DR7 0x560
+#define S_DR6 0x568
+#define S_RFLAGS 0x570
+#define S_RIP 0x578
+#define S_RSP 0x5D8
+#define S_RAX 0x5F8
+#define S_CR2 0x640
+
+/* Intercept vector bits (QEMU numbers them from the INTR bit). */
+#define I_RDTSC 14
+#define I_RDPMC 15
+#define I_HLT 24
+#define I_MSR 28
+#define I_SHUTDOWN 31
+#define I_VMRUN 32
+#define I_VMMCALL 33
+#define I_VMLOAD 34
+#define I_VMSAVE 35
+#define I_STGI 36
+#define I_CLGI 37
+#define I_SKINIT 38
+#define I_RDTSCP 39
+#define I_INVLPGA 26
+
+/* Exit codes. */
+#define X_CR8_READ 0x08
+#define X_CR8_WRITE 0x18
+#define X_CR0_WRITE 0x10
+#define X_CR4_WRITE 0x14
+#define X_EXCP 0x40
+#define X_RDTSC 0x6E
+#define X_RDPMC 0x6F
+#define X_HLT 0x78
+#define X_MSR 0x7C
+#define X_SHUTDOWN 0x7F
+#define X_RDTSCP 0x87
+#define EXCP_VMEXIT 0x100
+/* Pseudo intnos for the SYSCALL/SYSENTER hooks (above every exit code). */
+#define EXCP_SYSCALL 0x10000000u
+#define EXCP_SYSENTER 0x10000001u
+
+/* QEMU's segment-cache flag bits. */
+#define DESC_DPL_SHIFT 13
+#define DESC_B (1u << 22)
+#define DESC_L (1u << 21)
+
+/* SegmentCache is {u32 selector; u64 base; u32 limit; u32 flags} = 24 bytes;
+ * CPUX86State keeps segs[6], ldt, tr, gdt, idt, then cr[5] (QEMU 5.0). */
+#define SEGCACHE 24
+#define R_ES 0
+#define R_CS 1
+#define R_SS 2
+#define R_DS 3
+#define R_FS 4
+#define R_GS 5
+
+struct seg {
+    uint16_t sel;
+    uint64_t base;
+    uint32_t limit, flags;
+};
+
+static inline void pw(struct vmdl_vcpu *v, uint64_t a, const void *p, size_t n)
+{
+    uc_mem_write(v->uc, a, p, n);
+}
+
+static inline void pw64(struct vmdl_vcpu *v, uint64_t a, uint64_t x) { pw(v, a, &x, 8); }
+static inline void pw32(struct vmdl_vcpu *v, uint64_t a, uint32_t x) { pw(v, a, &x, 4); }
+static inline void pw16(struct vmdl_vcpu *v, uint64_t a, uint16_t x) { pw(v, a, &x, 2); }
+
+static inline uint64_t pr64(struct vmdl_vcpu *v, uint64_t a)
+{
+    uint64_t x = 0;
+    uc_mem_read(v->uc, a, &x, 8);
+    return x;
+}
+
+/* ---- the raw engine state (offsets found by calibration) ---------------- */
+
+static inline void seg_from_ctx(const struct vmdl_vcpu *v, const char *ctx, int r,
+                         struct seg *s)
+{
+    const char *p = ctx + v->vm->x86h->segs_off + r * SEGCACHE;
+    uint32_t sel;
+    memcpy(&sel, p, 4);
+    memcpy(&s->base, p + 8, 8);
+    memcpy(&s->limit, p + 16, 4);
+    memcpy(&s->flags, p + 20, 4);
+    s->sel = (uint16_t)sel;
+}
+
+static inline uint32_t ctx_u32(const struct vmdl_vcpu *v, const char *ctx, int off)
+{
+    (void)v;
+    uint32_t x;
+    memcpy(&x, ctx + off, 4);
+    return x;
+}
+
+static inline void vmcb_seg(struct vmdl_vcpu *v, unsigned off, uint16_t sel,
+                     uint32_t flags, uint32_t limit, uint64_t base)
+{
+    pw16(v, H_VMCB + off, sel);
+    pw16(v, H_VMCB + off + 2, (uint16_t)(((flags >> 8) & 0xFF) |
+                                         ((flags >> 12) & 0x0F00)));
+    pw32(v, H_VMCB + off + 4, limit);
+    pw64(v, H_VMCB + off + 8, base);
+}
+
+/* hosted_state.c */
+uint64_t vmdl__x86h_rdmsr(struct vmdl_vcpu *v, uint32_t idx);
+void vmdl__x86h_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val);
+unsigned vmdl__x86h_cpl(const struct seg *ss, uint64_t cr0, uint64_t rflags);
+void vmdl__x86h_set_cr2(struct vmdl_vcpu *v, uint64_t cr2);
+void vmdl__x86h_save_guest(struct vmdl_vcpu *v);
+void vmdl__x86h_splice_host(struct vmdl_vcpu *v);
+void vmdl__x86h_enter(struct vmdl_vcpu *v);
+bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
+                       bool write);
+uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v);
+void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len);
+int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex);
+
+/* hosted_setup.c */
+void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v);
+
+/* hosted_deliver.c */
+bool vmdl__x86h_has_error(unsigned vec);
+int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err,
+                       uint32_t err, bool *triple);
+int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple);
+int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
+/* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */
+int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple);
+
+/* hosted_cr.c */
+int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
+int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
+
+/* hosted_msr.c */
+void vmdl__x86h_mce_reset(struct x86h_mce *m);
+int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple);
+
+/* hosted_run.c */
+int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);
+
+#endif

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control-register intercepts of the hosted x86 vCPU: MOV to CR0/CR4, CLTS
+ * and LMSW checked as KVM checks them, and CR8 as the APIC's TPR.
+ */
+#include <stdio.h>
+
+#include "hosted.h"
+
+/*
+ * MOV to CR0/CR4, CLTS and LMSW: QEMU's TCG applies any value (a reserved
+ * CR4 bit such as LA57 silently changes the paging mode), so the hosted
+ * vCPU checks them as KVM's kvm_set_cr0/kvm_set_cr4 do and then lets QEMU
+ * apply the value (mode switches, hflags, TLB flush).
+ */
+static vmdl_fault check_cr0(struct vmdl_vcpu *v, uint64_t val)
+{
+    uint64_t cur = rd(v, UC_X86_REG_CR0), cr4 = rd(v, UC_X86_REG_CR4);
+    bool lme = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 8);
+    if (val >> 32)
+        return VMDL_FAULT_GP;
+    if ((val & (1ull << 29)) && !(val & (1ull << 30)))
+        return VMDL_FAULT_GP;                          /* NW without CD */
+    if ((val & (1ull << 31)) && !(val & 1))
+        return VMDL_FAULT_GP;                          /* PG without PE */
+    if (!(cur & (1ull << 31)) && (val & (1ull << 31)) && lme && !(cr4 & (1ull << 5)))
+        return VMDL_FAULT_GP;                          /* long mode needs PAE */
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    if ((cur & (1ull << 31)) && !(val & (1ull << 31)) && (cs.flags & DESC_L))
+        return VMDL_FAULT_GP;                          /* paging off in 64-bit code */
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault check_cr4(struct vmdl_vcpu *v, uint64_t val)
+{
+    uint64_t cur = rd(v, UC_X86_REG_CR4);
+    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+    if (val & ~vmdl__x86_cr4_allowed(v))
+        return VMDL_FAULT_GP;
+    if (lma && !(val & (1ull << 5)))
+        return VMDL_FAULT_GP;                          /* PAE stays in long mode */
+    if (lma && ((val ^ cur) & (1ull << 12)))
+        return VMDL_FAULT_GP;                          /* LA57 fixed in long mode */
+    return VMDL_FAULT_NONE;
+}
+
+int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
+{
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    uint64_t val;
+    unsigned len;
+    if (pfx < 0 || op[0] != 0x0F)
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    if (op[1] == 0x22) {                               /* MOV CRn, reg */
+        val = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
+        len = 3;
+    } else if (op[1] == 0x06 && cr == 0) {            /* CLTS */
+        val = rd(v, UC_X86_REG_CR0) & ~(1ull << 3);
+        len = 2;
+    } else if (op[1] == 0x01 && (op[2] & 0xF8) == 0xF0 && cr == 0) { /* LMSW reg */
+        uint64_t src = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
+        uint64_t cur = rd(v, UC_X86_REG_CR0);
+        val = (cur & ~0xEull) | (src & 0xF) | (cur & 1);   /* cannot clear PE */
+        len = 3;
+    } else {
+        /* LMSW from memory: not yet */
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    }
+    if (!(rex & 8) && !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
+        val = (uint32_t)val;
+    vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
+    char out[48];
+    snprintf(out, sizeof(out), "cr%u <- 0x%llx%s", cr, (unsigned long long)val,
+             f ? " #GP" : "");
+    vmdl__trace_exit(v, "mov-cr", rd(v, UC_X86_REG_RIP), out);
+    if (f)
+        return vmdl__x86h_fault(v, f, triple);
+    wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
+    uc_ctl_flush_tlb(v->uc);
+    vmdl__x86h_retire(v, len + (unsigned)pfx);
+    return VMDL_OK;
+}
+
+/* MOV to/from CR8: the APIC's TPR (bits 7:4) through the irqchip, as KVM. */
+int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
+{
+    struct vmdl_vm *vm = v->vm;
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F || (op[1] != 0x20 && op[1] != 0x22))
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
+    if (write) {
+        uint64_t val = rd(v, vmdl__x86_gpr_uc[gpr]);
+        if (val >> 4)
+            return vmdl__x86h_fault(v, VMDL_FAULT_GP, triple);   /* reserved bits */
+        if (vm->irqchip && vm->irqchip->set_cr8)
+            vm->irqchip->set_cr8(vm->irqchip_opaque, v, val);
+    } else {
+        uint64_t val = vm->irqchip && vm->irqchip->get_cr8
+                           ? vm->irqchip->get_cr8(vm->irqchip_opaque, v) : 0;
+        wr(v, vmdl__x86_gpr_uc[gpr], val);
+    }
+    vmdl__x86h_retire(v, 3 + (unsigned)pfx);
+    return VMDL_OK;
+}

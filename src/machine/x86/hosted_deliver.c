@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event delivery for the hosted x86 vCPU: exceptions, software interrupts,
+ * NMIs and irqchip interrupts go through QEMU's own delivery (VMRUN with an
+ * event injection), with the error code pushed afterwards and the
+ * double-fault rules applied to a fault during delivery.
+ */
+#include <string.h>
+
+#include "hosted.h"
+
+/* ---- event delivery ------------------------------------------------- */
+
+bool vmdl__x86h_has_error(unsigned vec)
+{
+    return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
+}
+
+static bool contributory(unsigned vec)
+{
+    return vec == 0 || (vec >= 10 && vec <= 13);
+}
+
+/* Width of the error code the gate's handler receives (0: none). */
+static unsigned error_width(struct vmdl_vcpu *v, unsigned vec)
+{
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0);
+    if (!(cr0 & 1))
+        return 0;                                   /* real mode: never */
+    if (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10))
+        return 8;
+    uc_x86_mmr idtr;
+    uc_reg_read(v->uc, UC_X86_REG_IDTR, &idtr);
+    uint8_t gate[8];
+    if (!vmdl__x86h_lin_rw(v, idtr.base + vec * 8, gate, 8, false))
+        return 4;
+    unsigned type = gate[5] & 0xF;
+    return (type == 6 || type == 7) ? 2 : 4;
+}
+
+/* After QEMU delivered the event: push the error code below the frame. */
+static void push_error(struct vmdl_vcpu *v, unsigned width, uint32_t code)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg ss;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+    uint64_t rsp = rd(v, UC_X86_REG_RSP);
+    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+    uint64_t mask = lma ? ~0ull : (ss.flags & DESC_B) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t nsp = (rsp & ~mask) | ((rsp - width) & mask);
+    uint64_t base = lma ? 0 : ss.base;
+    uint64_t val = code;
+    vmdl__x86h_lin_rw(v, base + (nsp & mask), &val, width, true);
+    wr(v, UC_X86_REG_RSP, nsp);
+}
+
+/*
+ * Deliver vector through the guest's IDT/IVT with QEMU's own delivery:
+ * VMRUN with an INTR-type injection, one instruction (the VMRUN), then the
+ * error code.  A fault while delivering comes back as an exception exit
+ * during that instruction and is combined by the double-fault rules.
+ */
+int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t err,
+                   bool *triple)
+{
+    unsigned first = vec;
+    for (int depth = 0; depth < 3; depth++) {
+        vmdl__x86h_save_guest(v);
+        pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);
+        vmdl__x86h_splice_host(v);
+        wr(v, UC_X86_REG_RAX, H_VMCB);
+        v->stop = STOP_NONE;
+        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+        pw32(v, H_VMCB + C_EVENTINJ, 0);
+        unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
+        if (!(code >= EXCP_VMEXIT + X_EXCP && code < EXCP_VMEXIT + X_EXCP + 32)) {
+            if (has_err) {
+                unsigned w = error_width(v, vec);
+                if (w)
+                    push_error(v, w, err);
+            }
+            v->stop = STOP_NONE;
+            return VMDL_OK;
+        }
+        /* The delivery faulted: #DF for benign-free pairs, else the new one. */
+        unsigned nvec = code - EXCP_VMEXIT - X_EXCP;
+        uc_context_save(v->uc, X86(v)->ctx);
+        uint32_t nerr = ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
+        if (vec == 8) {
+            *triple = true;
+            return vmdl_fail(VMDL_ESTATE, "triple fault: vector %u while "
+                             "delivering #DF (first event %u)", nvec, first);
+        }
+        bool df = (contributory(vec) && contributory(nvec)) ||
+                  (vec == 14 && (nvec == 14 || contributory(nvec)));
+        /* QEMU restored RIP to the VMRUN; the guest state VMRUN loaded is
+         * otherwise intact (delivery commits nothing before it succeeds). */
+        wr(v, UC_X86_REG_RIP, pr64(v, H_VMCB + S_RIP));
+        if (nvec == 14)
+            vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
+        vec = df ? 8 : nvec;
+        err = df ? 0 : nerr;
+        has_err = vmdl__x86h_has_error(vec);
+    }
+    *triple = true;
+    return vmdl_fail(VMDL_ESTATE, "triple fault delivering vector %u", first);
+}
+
+int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple)
+{
+    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 : 13;
+    return vmdl__x86h_deliver(v, vec, vmdl__x86h_has_error(vec), 0, triple);
+}
+
+/* A software interrupt (INT n / INT3 / INTO): QEMU reported it with RIP
+ * already past the instruction; check the gate's DPL, then deliver. */
+int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
+{
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0);
+    if (cr0 & 1) {
+        uc_context_save(v->uc, X86(v)->ctx);
+        struct seg ss;
+        seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+        unsigned cpl = vmdl__x86h_cpl(&ss, cr0, rd(v, UC_X86_REG_RFLAGS));
+        bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+        uc_x86_mmr idtr;
+        uc_reg_read(v->uc, UC_X86_REG_IDTR, &idtr);
+        uint8_t gate[8] = { 0 };
+        unsigned esz = lma ? 16 : 8;
+        if ((uint64_t)vec * esz + esz - 1 <= idtr.limit &&
+            vmdl__x86h_lin_rw(v, idtr.base + (uint64_t)vec * esz, gate, 8, false) &&
+            ((gate[5] >> 5) & 3) < cpl) {
+            /* INT n through a gate of lower DPL: #GP(vector * 8 + 2), on the
+             * INT instruction itself. */
+            return vmdl__x86h_deliver(v, 13, true, vec * 8 + 2, triple);
+        }
+    }
+    return vmdl__x86h_deliver(v, vec, false, 0, triple);
+}
+
+int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
+        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
+        v->nmi_pending = true;
+    if (v->nmi_pending) {
+        /* NMI ignores RFLAGS.IF; blocking until IRET is not modelled. */
+        v->nmi_pending = false;
+        vmdl__trace_exit(v, "nmi", rd(v, UC_X86_REG_RIP), "delivered vector 2");
+        return vmdl__x86h_deliver(v, 2, false, 0, triple) ? -1 : 1;
+    }
+    if (!vm->irqchip || !vm->irqchip->pending)
+        return 0;
+    if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)))
+        return 0;
+    uc_context_save(v->uc, X86(v)->ctx);
+    if (ctx_u32(v, (const char *)X86(v)->ctx, vm->x86h->segs_off - 8) & (1u << 3))
+        return 0;                              /* STI / MOV SS shadow */
+    int vec = vm->irqchip->pending(vm->irqchip_opaque, v);
+    if (vec < 0)
+        return 0;
+    if (vm->irqchip->ack)
+        vm->irqchip->ack(vm->irqchip_opaque, v, vec);
+    vmdl__trace_exit(v, "interrupt", rd(v, UC_X86_REG_RIP), "delivered");
+    return vmdl__x86h_deliver(v, (unsigned)vec, false, 0, triple) ? -1 : 1;
+}
+
+/* The architecture interface's delivery (a fault a model or the caller
+ * raised): through QEMU's delivery like every other event. */
+int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev)
+{
+    bool triple = false;
+    wr(v, UC_X86_REG_RIP, ev->return_pc);
+    return vmdl__x86h_deliver(v, ev->vector, ev->has_error,
+                              (uint32_t)ev->error_code, &triple);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hosted x86 vCPU's run step: enter the guest, and dispatch why the
+ * engine stopped (SVM intercepts, software interrupts, SYSCALL/SYSENTER).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hosted.h"
+
+static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
+{
+    uint64_t tsc = vmdl__x86_guest_tsc(v);
+    wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
+    wr(v, UC_X86_REG_RDX, tsc >> 32);
+    if (rdtscp)
+        wr(v, UC_X86_REG_RCX, (uint32_t)vmdl__x86h_rdmsr(v, 0xC0000103));
+    vmdl__x86h_retire(v, rdtscp ? 3 : 2);
+}
+
+/*
+ * Instructions the machine advertises that QEMU's CPU model lacks (#UD in
+ * the engine): RDTSCP (0F 01 F9) and RDPID (F3 0F C7 /7), both reading
+ * IA32_TSC_AUX.  True when emulated.
+ */
+static bool emulate_ud(struct vmdl_vcpu *v)
+{
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F)
+        return false;
+    if (op[1] == 0x01 && op[2] == 0xF9) {
+        wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + (unsigned)pfx);
+        handle_tsc(v, true);
+        return true;
+    }
+    if (op[1] == 0xC7 && (op[2] & 0xF8) == 0xF8 && pfx >= 1) {
+        unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
+        wr(v, vmdl__x86_gpr_uc[gpr], (uint32_t)vmdl__x86h_rdmsr(v, 0xC0000103));
+        vmdl__x86h_retire(v, 3 + (unsigned)pfx);
+        return true;
+    }
+    return false;
+}
+
+static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (code == X_EXCP + 6 && emulate_ud(v))
+        return VMDL_OK;
+    if (code >= X_EXCP && code < X_EXCP + 32) {
+        unsigned vec = code - X_EXCP;
+        uint32_t e = vmdl__x86h_has_error(vec) ? (uint32_t)vmdl__x86h_err_code(v) : 0;
+        if (vec == 14)
+            vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
+        char out[48];
+        snprintf(out, sizeof(out), "vector %u error 0x%x to guest", vec, e);
+        vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), out);
+        return vmdl__x86h_deliver(v, vec, vmdl__x86h_has_error(vec), e, triple);
+    }
+    switch (code) {
+    case X_MSR:
+        return vmdl__x86h_msr_exit(v, triple);
+    case X_RDTSC:
+    case X_RDTSCP:
+        handle_tsc(v, code == X_RDTSCP);
+        return VMDL_OK;
+    case X_CR0_WRITE:
+    case X_CR4_WRITE:
+        return vmdl__x86h_cr_write(v, code - X_CR0_WRITE, triple);
+    case X_CR8_READ:
+    case X_CR8_WRITE:
+        return vmdl__x86h_cr8(v, code == X_CR8_WRITE, triple);
+    case X_HLT:
+        vmdl__x86h_retire(v, 1);
+        v->halted = true;
+        if (vm->irqchip && vm->irqchip->halt)
+            vm->irqchip->halt(vm->irqchip_opaque, v);
+        return VMDL_OK;
+    case X_SHUTDOWN:
+        *triple = true;
+        return vmdl_fail(VMDL_ESTATE, "shutdown (triple fault) in the guest");
+    case X_RDPMC:
+    default:
+        /* SVM instructions, RDPMC (no PMU path yet): #UD/#GP as a CPU
+         * without those features would give. */
+        return vmdl__x86h_fault(v, code == X_RDPMC ? VMDL_FAULT_GP : VMDL_FAULT_UD,
+                                triple);
+    }
+}
+
+/*
+ * SYSCALL and SYSENTER: Unicorn replaces QEMU's helpers with "call the hooks,
+ * skip the instruction", so the hosted vCPU hooks them and performs the
+ * transfer itself (SDM vol. 2B, SYSCALL / SYSENTER operation): the new flat
+ * CS/SS, RIP and RFLAGS go to the VMCB and VMRUN loads them.
+ */
+static void flat_seg(struct vmdl_vcpu *v, unsigned off, uint16_t sel, bool code,
+                     bool l64)
+{
+    uint32_t flags = code ? (l64 ? 0x00AF9B00u : 0x00CF9B00u) : 0x00CF9300u;
+    vmcb_seg(v, off, sel, flags, 0xFFFFFFFF, 0);
+}
+
+static int do_syscall(struct vmdl_vcpu *v, bool *triple)
+{
+    uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+    uint64_t next = rd(v, UC_X86_REG_RIP);          /* already past it */
+    if (!(efer & 1)) {                               /* EFER.SCE */
+        wr(v, UC_X86_REG_RIP, next - 2);
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    }
+    uint64_t star = vmdl__x86h_rdmsr(v, 0xC0000081), rflags = rd(v, UC_X86_REG_RFLAGS);
+    uint16_t sel = (uint16_t)((star >> 32) & 0xFFFC);
+    bool lma = efer & (1ull << 10);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    vmdl__x86h_save_guest(v);
+    uint64_t rip;
+    if (lma) {
+        wr(v, UC_X86_REG_RCX, next);
+        wr(v, UC_X86_REG_R11, rflags & ~(1ull << 16));
+        rip = vmdl__x86h_rdmsr(v, (cs.flags & DESC_L) ? 0xC0000082 : 0xC0000083);
+        rflags &= ~vmdl__x86h_rdmsr(v, 0xC0000084);
+    } else {
+        wr(v, UC_X86_REG_RCX, (uint32_t)next);
+        rip = (uint32_t)star;
+        rflags &= ~((1ull << 9) | (1ull << 16) | (1ull << 17));
+    }
+    flat_seg(v, S_CS, sel, true, lma);
+    flat_seg(v, S_SS, (uint16_t)(sel + 8), false, false);
+    pw64(v, H_VMCB + S_RIP, rip);
+    pw64(v, H_VMCB + S_RFLAGS, (rflags & ~(1ull << 16)) | 2);
+    uint8_t cpl = 0;
+    pw(v, H_VMCB + S_CPL, &cpl, 1);
+    X86(v)->hosted_vmrun = true;
+    return VMDL_OK;
+}
+
+static int do_sysenter(struct vmdl_vcpu *v, bool *triple)
+{
+    uint64_t cs_msr = vmdl__x86h_rdmsr(v, 0x174);
+    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+    if (!(rd(v, UC_X86_REG_CR0) & 1) || !(cs_msr & 0xFFFC)) {
+        wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) - 2);
+        return vmdl__x86h_fault(v, VMDL_FAULT_GP, triple);
+    }
+    vmdl__x86h_save_guest(v);
+    uint16_t sel = (uint16_t)(cs_msr & 0xFFFC);
+    flat_seg(v, S_CS, sel, true, lma);
+    flat_seg(v, S_SS, (uint16_t)(sel + 8), false, false);
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
+    rflags &= ~((1ull << 9) | (1ull << 16) | (1ull << 17));
+    pw64(v, H_VMCB + S_RFLAGS, rflags | 2);
+    uint64_t eip = vmdl__x86h_rdmsr(v, 0x176), esp = vmdl__x86h_rdmsr(v, 0x175);
+    pw64(v, H_VMCB + S_RIP, lma ? eip : (uint32_t)eip);
+    pw64(v, H_VMCB + S_RSP, lma ? esp : (uint32_t)esp);
+    uint8_t cpl = 0;
+    pw(v, H_VMCB + S_CPL, &cpl, 1);
+    X86(v)->hosted_vmrun = true;
+    return VMDL_OK;
+}
+
+static void syscall_cb(uc_engine *uc, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK) {
+        v->stop = STOP_INTR;
+        v->stop_vector = EXCP_SYSCALL;
+    }
+    uc_emu_stop(uc);
+}
+
+static void sysenter_cb(uc_engine *uc, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK) {
+        v->stop = STOP_INTR;
+        v->stop_vector = EXCP_SYSENTER;
+    }
+    uc_emu_stop(uc);
+}
+
+/* Unicorn skips SYSCALL/SYSENTER after calling these hooks: stop there. */
+int vmdl__x86h_hook_sys(struct vmdl_vcpu *v)
+{
+    uc_hook h;
+    return uc_hook_add(v->uc, &h, UC_HOOK_INSN, UC_CB(syscall_cb), v, 1, 0,
+                       UC_X86_INS_SYSCALL) ||
+           uc_hook_add(v->uc, &h, UC_HOOK_INSN, UC_CB(sysenter_cb), v, 1, 0,
+                       UC_X86_INS_SYSENTER);
+}
+
+int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
+{
+    bool triple = false;
+    v->halted = false;
+    if (X86(v)->hosted_vmrun)
+        vmdl__x86h_enter(v);
+    else if (vmdl__x86h_inject_irq(v, &triple) < 0 || triple)
+        goto triple_fault;
+    if (v->stop == STOP_NONE) {
+        vmdl__count_update_hook(v);
+        v->stop = STOP_NONE;
+        vmdl__engine_enter(v);
+        uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0, 0);
+        vmdl__engine_leave(v);
+        vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
+    }
+    enum stop_kind stop = v->stop;
+    unsigned intno = v->stop_vector;
+    v->stop = STOP_NONE;
+    int err = VMDL_OK;
+    switch (stop) {
+    case STOP_INTR:
+        if (intno == EXCP_SYSCALL)
+            err = do_syscall(v, &triple);
+        else if (intno == EXCP_SYSENTER)
+            err = do_sysenter(v, &triple);
+        else
+            err = intno >= EXCP_VMEXIT ? handle_exit(v, intno - EXCP_VMEXIT, &triple)
+                                       : vmdl__x86h_softint(v, intno, &triple);
+        break;
+    case STOP_SHUTDOWN:
+        memset(exit, 0, sizeof(*exit));
+        exit->reason = VMDL_EXIT_SHUTDOWN;
+        exit->pc = rd(v, UC_X86_REG_RIP);
+        exit->u.shutdown.status = v->stop_status;
+        *to_caller = true;
+        return VMDL_OK;
+    case STOP_NONE:
+    case STOP_KICK:
+        return VMDL_OK;
+    case STOP_INVALID:
+        err = vmdl__x86h_fault(v, VMDL_FAULT_UD, &triple);
+        break;
+    default:
+        memset(exit, 0, sizeof(*exit));
+        exit->reason = VMDL_EXIT_INTERNAL_ERROR;
+        exit->pc = rd(v, UC_X86_REG_RIP);
+        snprintf(exit->u.internal.message, sizeof(exit->u.internal.message),
+                 "hosted x86 vCPU: stop kind %d (address 0x%llx) is not handled "
+                 "yet (port I/O or MMIO for the caller)", (int)stop,
+                 (unsigned long long)v->exit.u.mmio.addr);
+        *to_caller = true;
+        return VMDL_OK;
+    }
+    if (!triple)
+        return err;
+triple_fault:
+    memset(exit, 0, sizeof(*exit));
+    exit->reason = VMDL_EXIT_FAULT_LOOP;
+    exit->pc = rd(v, UC_X86_REG_RIP);
+    snprintf(exit->u.internal.message, sizeof(exit->u.internal.message), "%s",
+             vmdl_last_error());
+    *to_caller = true;
+    return VMDL_OK;
+}

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Setting the hosted x86 vCPU up: the VMCB and its intercepts, the VMRUN
+ * stub, the start-up calibration of the engine's state layout, and the
+ * entry states (multiboot BSP in 32-bit protected mode; an AP after SIPI in
+ * real mode).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hosted.h"
+
+/* ---- set-up and calibration ------------------------------------------- */
+
+static int hfail(const char *what)
+{
+    return vmdl_fail(VMDL_EBACKEND, "hosted x86 vCPU: %s", what);
+}
+
+void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
+{
+    static const unsigned bits[] = { I_RDTSC, I_RDPMC, I_HLT, I_MSR, I_SHUTDOWN,
+        I_VMRUN, I_VMMCALL, I_VMLOAD, I_VMSAVE, I_STGI, I_CLGI, I_SKINIT,
+        I_RDTSCP, I_INVLPGA };
+    uint64_t ic = 0;
+    for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+        ic |= 1ull << bits[i];
+    pw64(v, H_VMCB + C_INTERCEPT, ic);
+    pw32(v, H_VMCB + C_EXC, 0xFFFFFFFFu);      /* every exception */
+    pw16(v, H_VMCB + C_CR_RD, 1u << 8);        /* CR8: the APIC's TPR */
+    pw16(v, H_VMCB + C_CR_WR, (1u << 0) | (1u << 4) | (1u << 8));
+    pw64(v, H_VMCB + C_IOPM, H_IOPM);
+    pw64(v, H_VMCB + C_MSRPM, H_MSRPM);
+    pw32(v, H_VMCB + C_ASID, 1);
+}
+
+static int host_setup(struct vmdl_vcpu *v)
+{
+    static const uint8_t stub[] = { 0x0F, 0x01, 0xD8, 0xF4 };   /* VMRUN; HLT */
+    static uint8_t ones[0x3000], zeros[0x2000];
+    memset(ones, 0xFF, sizeof(ones));
+    pw(v, H_MSRPM, ones, 0x2000);
+    pw(v, H_MSRPM_OPEN, zeros, sizeof(zeros));
+    pw(v, H_IOPM, ones, sizeof(ones));
+    pw(v, H_STUB, stub, sizeof(stub));
+    uc_x86_msr m = { MSR_EFER, 0 };
+    if (uc_reg_read(v->uc, UC_X86_REG_MSR, &m))
+        return hfail("reading EFER");
+    m.value |= EFER_SVME;
+    if (uc_reg_write(v->uc, UC_X86_REG_MSR, &m))
+        return hfail("setting EFER.SVME");
+    uc_x86_msr hs = { MSR_VM_HSAVE_PA, H_HSAVE };
+    if (uc_reg_write(v->uc, UC_X86_REG_MSR, &hs))
+        return hfail("setting VM_HSAVE_PA");
+    vmdl__x86h_write_intercepts(v);
+    return VMDL_OK;
+}
+
+static int find_u64(const char *a, size_t size, uint64_t x)
+{
+    int found = -1;
+    for (size_t off = 0; off + 8 <= size; off += 4)
+        if (!memcmp(a + off, &x, 8)) {
+            if (found >= 0)
+                return -2;
+            found = (int)off;
+        }
+    return found;
+}
+
+/* Where the segment caches and control registers sit in a saved context:
+ * a GDT base and a CR3 with unlikely values are searched for. */
+static int calibrate_layout(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    size_t size = uc_context_size(v->uc);
+    uc_x86_mmr old, gdtr = { 0, 0x00005A5A3C3C1230ull, 0x17, 0 };
+    uc_reg_read(v->uc, UC_X86_REG_GDTR, &old);
+    uc_reg_write(v->uc, UC_X86_REG_GDTR, &gdtr);
+    uint64_t old_cr3 = rd(v, UC_X86_REG_CR3);
+    wr(v, UC_X86_REG_CR3, 0x00006B6B4D4D2000ull);
+    uc_context_save(v->uc, X86(v)->ctx);
+    int g = find_u64((const char *)X86(v)->ctx, size, gdtr.base);
+    int c = find_u64((const char *)X86(v)->ctx, size, 0x00006B6B4D4D2000ull);
+    uc_reg_write(v->uc, UC_X86_REG_GDTR, &old);
+    wr(v, UC_X86_REG_CR3, old_cr3);
+    /* gdt is the 9th cache after segs[0]; its base sits 8 bytes in */
+    int segs = g - 8 * SEGCACHE - 8;
+    if (g < 0 || c != segs + 10 * SEGCACHE + 3 * 8)
+        return hfail("start-up self-check: the engine's state layout is not "
+                     "QEMU 5.0's (segment caches, then control registers)");
+    vm->x86h->segs_off = segs;
+    vm->x86h->cr_end_off = segs + 10 * SEGCACHE + 5 * 8;
+    return VMDL_OK;
+}
+
+/* Where QEMU keeps the pending error code: two guest #GPs with different
+ * selector error codes, one int32 holds both. */
+static int gp_error_code_run(struct vmdl_vcpu *v, uint16_t sel, char *snap)
+{
+    /* 64-bit guest, no paging: mov ds, [rip + 1]; hlt; dw sel (the
+     * selector in no register, so only the error code holds it) */
+    uint8_t code[] = { 0x8E, 0x1D, 0x01, 0x00, 0x00, 0x00, 0xF4,
+                       (uint8_t)sel, (uint8_t)(sel >> 8) };
+    pw(v, H_CALIB, code, sizeof(code));
+    static const uint64_t gdt[3] = { 0, 0x00AF9B000000FFFFull, 0x00CF93000000FFFFull };
+    pw(v, H_GDT, gdt, sizeof(gdt));
+    vmcb_seg(v, S_CS, 8, 0x00AF9B00u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_SS, 16, 0x00CF9300u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_DS, 16, 0x00CF9300u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_ES, 16, 0x00CF9300u, 0xFFFFFFFF, 0);
+    pw64(v, H_VMCB + S_GDTR + 8, H_GDT);
+    pw32(v, H_VMCB + S_GDTR + 4, sizeof(gdt) - 1);
+    pw64(v, H_VMCB + S_CR0, rd(v, UC_X86_REG_CR0));
+    pw64(v, H_VMCB + S_CR4, rd(v, UC_X86_REG_CR4));
+    pw64(v, H_VMCB + S_EFER, vmdl__x86h_rdmsr(v, MSR_EFER));
+    pw64(v, H_VMCB + S_RFLAGS, 2);
+    pw64(v, H_VMCB + S_RIP, H_CALIB);
+    pw64(v, H_VMCB + S_RSP, H_CALIB + 0x600);
+    pw32(v, H_VMCB + C_EVENTINJ, 0);
+    uc_context_restore(v->uc, X86(v)->hctx);
+    wr(v, UC_X86_REG_RAX, H_VMCB);
+    v->stop = STOP_NONE;
+    uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 0);
+    if (v->stop != STOP_INTR || v->stop_vector != EXCP_VMEXIT + X_EXCP + 13)
+        return -1;
+    uc_context_save(v->uc, X86(v)->ctx);
+    memcpy(snap, X86(v)->ctx, uc_context_size(v->uc));
+    return 0;
+}
+
+static int calibrate_error_code(struct vmdl_vcpu *v)
+{
+    size_t size = uc_context_size(v->uc);
+    char *a = malloc(size), *b = malloc(size);
+    int found = -1, count = 0;
+    if (a && b && !gp_error_code_run(v, 0x5678, a) && !gp_error_code_run(v, 0x6ABC, b))
+        for (size_t off = 0; off + 4 <= size; off += 4) {
+            uint32_t x, y;
+            memcpy(&x, a + off, 4);
+            memcpy(&y, b + off, 4);
+            if (x == 0x5678 && y == 0x6ABC) {
+                found = (int)off;
+                count++;
+            }
+        }
+    free(a);
+    free(b);
+    v->stop = STOP_NONE;
+    if (count != 1)
+        return hfail("start-up self-check: an intercepted #GP(selector) did not "
+                     "leave exactly one error-code field (QEMU SVM intercepts "
+                     "unlike Unicorn 2.1.1's)");
+    v->vm->x86h->err_off = found;
+    return VMDL_OK;
+}
+
+/* ---- public pieces ------------------------------------------------------- */
+
+int vmdl__x86h_enable(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!vm->x86h) {
+        vm->x86h = calloc(1, sizeof(*vm->x86h));
+        if (!vm->x86h)
+            return vmdl_fail(VMDL_ENOMEM, "hosted x86 vCPU: out of memory");
+        int e = vmdl__add_destroy_hook(vm, free, vm->x86h);
+        if (e) {
+            free(vm->x86h);
+            vm->x86h = NULL;
+            return e;
+        }
+    }
+    if (uc_ctl_tlb_mode(v->uc, UC_TLB_CPU))
+        return hfail("switching to the guest's own page tables (UC_TLB_CPU)");
+    if (uc_mem_map(v->uc, H_BASE, H_SIZE, UC_PROT_ALL))
+        return hfail("mapping the VMCB and stub pages");
+    /* Back to the ring-0 state x86_vcpu.c saved before deprivileging: VMRUN
+     * needs CPL0. */
+    uc_context_restore(v->uc, X86(v)->hctx);
+    uc_ctl_flush_tlb(v->uc);
+    int err = host_setup(v);
+    if (err)
+        return err;
+    if (!vm->x86h->segs_off && (err = calibrate_layout(v)))
+        return err;
+    /* CR4.PAE in the host: VMRUN loads the guest's CR0 before its CR4, and
+     * QEMU refuses to turn paging on with LME set while the current CR4
+     * lacks PAE (the guest's CR0.PG would silently stay clear). */
+    wr(v, UC_X86_REG_CR4, rd(v, UC_X86_REG_CR4) | (1ull << 5));
+    wr(v, UC_X86_REG_RIP, H_STUB);
+    uc_context_save(v->uc, X86(v)->hctx);
+    if (!vm->x86h->err_off && (err = calibrate_error_code(v)))
+        return err;
+    if (vmdl__x86h_hook_sys(v))
+        return hfail("hooking SYSCALL/SYSENTER");
+    X86(v)->hosted = true;
+    return VMDL_OK;
+}
+
+/* Protected-mode flat segments as QEMU's multiboot ROM leaves them. */
+static void boot_pm32(struct vmdl_vcpu *v, uint64_t entry)
+{
+    const struct vmdl_x86_hosted_vm *b = v->vm->x86h;
+    vmcb_seg(v, S_CS, 0x10, 0x00CF9B00u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_SS, 0x18, 0x00CF9300u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_DS, 0x18, 0x00CF9300u, 0xFFFFFFFF, 0);
+    vmcb_seg(v, S_ES, 0x18, 0x00CF9300u, 0xFFFFFFFF, 0);
+    pw64(v, H_VMCB + S_GDTR + 8, b->gdt_addr);
+    pw32(v, H_VMCB + S_GDTR + 4, 0x1F);
+    pw64(v, H_VMCB + S_CR0, 0x11);                /* PE | ET */
+    pw64(v, H_VMCB + S_RIP, entry);
+    pw64(v, H_VMCB + S_RAX, b->eax);
+    wr(v, UC_X86_REG_RBX, b->ebx);
+}
+
+/* Real mode at vector:0000, as an AP leaves wait-for-SIPI. */
+static void boot_real(struct vmdl_vcpu *v, uint8_t vector)
+{
+    vmcb_seg(v, S_CS, (uint16_t)(vector << 8), 0x00009B00u, 0xFFFF,
+             (uint64_t)vector << 12);
+    vmcb_seg(v, S_SS, 0, 0x00009300u, 0xFFFF, 0);
+    vmcb_seg(v, S_DS, 0, 0x00009300u, 0xFFFF, 0);
+    vmcb_seg(v, S_ES, 0, 0x00009300u, 0xFFFF, 0);
+    pw64(v, H_VMCB + S_GDTR + 8, 0);
+    pw32(v, H_VMCB + S_GDTR + 4, 0xFFFF);
+    pw64(v, H_VMCB + S_CR0, 0x60000010);          /* CD | NW | ET */
+    pw64(v, H_VMCB + S_RIP, 0);
+    pw64(v, H_VMCB + S_RAX, 0);
+}
+
+static void boot_common(struct vmdl_vcpu *v)
+{
+    static const int gprs[] = { UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+        UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_R8,
+        UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
+        UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
+    uc_context_restore(v->uc, X86(v)->hctx);
+    uc_ctl_flush_tlb(v->uc);
+    for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
+        wr(v, gprs[i], 0);
+    vmdl__x86h_write_intercepts(v);
+    pw64(v, H_VMCB + S_IDTR + 8, 0);
+    pw32(v, H_VMCB + S_IDTR + 4, 0x3FF);
+    pw64(v, H_VMCB + S_CR2, 0);
+    pw64(v, H_VMCB + S_CR3, 0);
+    pw64(v, H_VMCB + S_CR4, 0);
+    pw64(v, H_VMCB + S_EFER, 0);
+    pw64(v, H_VMCB + S_DR6, 0xFFFF0FF0);
+    pw64(v, H_VMCB + S_DR7, 0x400);
+    pw64(v, H_VMCB + S_RFLAGS, 2);
+    pw64(v, H_VMCB + S_RSP, 0);
+    uint8_t cpl = 0;
+    pw(v, H_VMCB + S_CPL, &cpl, 1);
+    pw32(v, H_VMCB + C_INT_STATE, 0);
+    pw32(v, H_VMCB + C_EVENTINJ, 0);
+}
+
+int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)
+{
+    boot_common(v);
+    boot_pm32(v, entry);
+    X86(v)->hosted_vmrun = true;
+    v->halted = v->nmi_pending = false;
+    v->queued_irq = -1;
+    v->pending = PENDING_NONE;
+    v->start_pc = entry;
+    X86(v)->tsc_offset = X86(v)->tsc_adjust = 0;
+    X86(v)->misc_enable = MISC_ENABLE_RESET;
+    vmdl__x86h_mce_reset(&X86(v)->mce);
+    return VMDL_OK;
+}
+
+int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector)
+{
+    boot_common(v);
+    boot_real(v, vector);
+    X86(v)->hosted_vmrun = true;
+    v->halted = false;
+    return VMDL_OK;
+}

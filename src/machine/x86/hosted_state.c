@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hosted x86 vCPU's view of the engine: the guest state between the
+ * live engine and the VMCB save area, host-side MSR access, the re-entry
+ * through the VMRUN stub, and reading the guest's linear memory.
+ */
+#include <string.h>
+
+#include "hosted.h"
+
+/* MSR access from outside the guest: QEMU checks the MSR permission map
+ * on every access, also Unicorn's, so point the VMCB at an open map. */
+uint64_t vmdl__x86h_rdmsr(struct vmdl_vcpu *v, uint32_t idx)
+{
+    pw64(v, H_VMCB + C_MSRPM, H_MSRPM_OPEN);
+    uc_x86_msr m = { idx, 0 };
+    uc_reg_read(v->uc, UC_X86_REG_MSR, &m);
+    pw64(v, H_VMCB + C_MSRPM, H_MSRPM);
+    return m.value;
+}
+
+void vmdl__x86h_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
+{
+    pw64(v, H_VMCB + C_MSRPM, H_MSRPM_OPEN);
+    uc_x86_msr m = { idx, val };
+    uc_reg_write(v->uc, UC_X86_REG_MSR, &m);
+    pw64(v, H_VMCB + C_MSRPM, H_MSRPM);
+}
+
+/* ---- state to and from the VMCB ---------------------------------------- */
+
+unsigned vmdl__x86h_cpl(const struct seg *ss, uint64_t cr0, uint64_t rflags)
+{
+    if (!(cr0 & 1))
+        return 0;
+    if (rflags & (1ull << 17))
+        return 3;
+    return (ss->flags >> DESC_DPL_SHIFT) & 3;
+}
+
+void vmdl__x86h_set_cr2(struct vmdl_vcpu *v, uint64_t cr2)
+{
+    X86(v)->h_cr2 = cr2;
+    X86(v)->h_cr2_set = true;
+}
+
+/* The live guest state into the VMCB save area (what do_vmexit would do). */
+void vmdl__x86h_save_guest(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    const char *ctx = (const char *)X86(v)->ctx;
+    static const struct { int r; unsigned off; } segs[] = {
+        { R_ES, S_ES }, { R_CS, S_CS }, { R_SS, S_SS }, { R_DS, S_DS } };
+    struct seg s, ss;
+    for (unsigned i = 0; i < 4; i++) {
+        seg_from_ctx(v, ctx, segs[i].r, &s);
+        vmcb_seg(v, segs[i].off, s.sel, s.flags, s.limit, s.base);
+    }
+    seg_from_ctx(v, ctx, R_SS, &ss);
+    uc_x86_mmr g, i;
+    uc_reg_read(v->uc, UC_X86_REG_GDTR, &g);
+    uc_reg_read(v->uc, UC_X86_REG_IDTR, &i);
+    pw64(v, H_VMCB + S_GDTR + 8, g.base);
+    pw32(v, H_VMCB + S_GDTR + 4, g.limit);
+    pw64(v, H_VMCB + S_IDTR + 8, i.base);
+    pw32(v, H_VMCB + S_IDTR + 4, i.limit);
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0), rflags = rd(v, UC_X86_REG_RFLAGS);
+    pw64(v, H_VMCB + S_CR0, cr0);
+    /* A #PF's address goes in through the VMCB: Unicorn's CR2 write also
+     * loads the value into CR3 (its CR1/CR2/CR3 cases share
+     * cpu_x86_update_cr3; measured on 2.1.1: every later access faulted). */
+    pw64(v, H_VMCB + S_CR2, X86(v)->h_cr2_set ? X86(v)->h_cr2 : rd(v, UC_X86_REG_CR2));
+    X86(v)->h_cr2_set = false;
+    pw64(v, H_VMCB + S_CR3, rd(v, UC_X86_REG_CR3));
+    pw64(v, H_VMCB + S_CR4, rd(v, UC_X86_REG_CR4));
+    pw64(v, H_VMCB + S_EFER, vmdl__x86h_rdmsr(v, MSR_EFER));
+    pw64(v, H_VMCB + S_DR6, rd(v, UC_X86_REG_DR6));
+    pw64(v, H_VMCB + S_DR7, rd(v, UC_X86_REG_DR7));
+    pw64(v, H_VMCB + S_RFLAGS, rflags);
+    pw64(v, H_VMCB + S_RIP, rd(v, UC_X86_REG_RIP));
+    pw64(v, H_VMCB + S_RSP, rd(v, UC_X86_REG_RSP));
+    pw64(v, H_VMCB + S_RAX, rd(v, UC_X86_REG_RAX));
+    uint8_t cpl = (uint8_t)vmdl__x86h_cpl(&ss, cr0, rflags);
+    pw(v, H_VMCB + S_CPL, &cpl, 1);
+    /* hflags bit 3: the interrupt shadow of STI / MOV SS */
+    uint32_t hflags = ctx_u32(v, ctx, v->vm->x86h->segs_off - 8);
+    pw32(v, H_VMCB + C_INT_STATE, (hflags >> 3) & 1);
+}
+
+/*
+ * Re-enter through VMRUN: splice the host's mode fields (RFLAGS through the
+ * control registers: hflags, segment caches, CR0-CR4) into the current
+ * state so that FPU/SSE registers, MSRs and the general registers stay the
+ * guest's, then run the stub.  VMRUN reloads ES/CS/SS/DS, GDTR/IDTR, the
+ * control registers, EFER, RFLAGS, RIP, RSP and RAX from the VMCB; FS, GS,
+ * LDTR and TR are put back from the guest's own saved caches.
+ */
+void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
+{
+    /* The VMRUN runs with an instruction count of 1, and Unicorn compiles
+     * its counting hook into each translation block: blocks cached from an
+     * earlier run would not stop (measured: the handler ran on). */
+    uc_ctl_flush_tb(v->uc);
+    struct vmdl_vm *vm = v->vm;
+    int from = vm->x86h->segs_off - 48, to = vm->x86h->cr_end_off;
+    char *cur = (char *)X86(v)->ctx;
+    uc_context_save(v->uc, X86(v)->ctx);
+    char keep[4 * SEGCACHE];
+    memcpy(keep, cur + vm->x86h->segs_off + R_FS * SEGCACHE, sizeof(keep));
+    memcpy(cur + from, (char *)X86(v)->hctx + from, (size_t)(to - from));
+    /* fs, gs, ldt, tr are contiguous after ds */
+    memcpy(cur + vm->x86h->segs_off + R_FS * SEGCACHE, keep, sizeof(keep));
+    uc_context_restore(v->uc, X86(v)->ctx);
+    uc_ctl_flush_tlb(v->uc);
+}
+
+
+/* Run the first VMRUN of an entry (the stub from the host state). */
+void vmdl__x86h_enter(struct vmdl_vcpu *v)
+{
+    vmdl__x86h_splice_host(v);
+    wr(v, UC_X86_REG_RAX, H_VMCB);
+    v->stop = STOP_NONE;
+    uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+    X86(v)->hosted_vmrun = false;
+}
+
+/* ---- page walk (reading the guest's linear memory) ------------------- */
+
+/* Linear to physical with the guest's current paging mode; no permission
+ * checks and no A/D updates (used to read the IDT and write an error code,
+ * accesses the delivery itself just made). */
+static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
+{
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0), cr4 = rd(v, UC_X86_REG_CR4);
+    uint64_t cr3 = rd(v, UC_X86_REG_CR3);
+    if (!(cr0 & (1ull << 31))) {
+        *pa = la & 0xFFFFFFFFull;
+        return true;
+    }
+    const uint64_t addr_mask = 0x000FFFFFFFFFF000ull;
+    if (!(cr4 & (1ull << 5))) {                      /* 32-bit paging */
+        uint32_t pde = 0, pte = 0;
+        uc_mem_read(v->uc, (cr3 & 0xFFFFF000u) + ((la >> 22) & 0x3FF) * 4, &pde, 4);
+        if (!(pde & 1))
+            return false;
+        if ((pde & 0x80) && (cr4 & (1ull << 4))) {
+            *pa = (pde & 0xFFC00000u) | (la & 0x3FFFFF);
+            return true;
+        }
+        uc_mem_read(v->uc, (pde & 0xFFFFF000u) + ((la >> 12) & 0x3FF) * 4, &pte, 4);
+        if (!(pte & 1))
+            return false;
+        *pa = (pte & 0xFFFFF000u) | (la & 0xFFF);
+        return true;
+    }
+    uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+    int levels = (efer & (1ull << 10)) ? ((cr4 & (1ull << 12)) ? 5 : 4) : 3;
+    uint64_t table = levels == 3 ? (cr3 & 0xFFFFFFE0u) : (cr3 & addr_mask);
+    for (int l = levels; l >= 1; l--) {
+        unsigned shift = 12 + 9 * (unsigned)(l - 1);
+        unsigned idx = l == 3 && levels == 3 ? (unsigned)((la >> 30) & 3)
+                                             : (unsigned)((la >> shift) & 0x1FF);
+        uint64_t e = pr64(v, table + idx * 8);
+        if (!(e & 1))
+            return false;
+        if (l <= 3 && l >= 2 && (e & 0x80) && !(levels == 3 && l == 3)) {
+            uint64_t size = 1ull << shift;
+            *pa = (e & addr_mask & ~(size - 1)) | (la & (size - 1));
+            return true;
+        }
+        table = e & addr_mask;
+    }
+    *pa = table | (la & 0xFFF);
+    return true;
+}
+
+bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bool write)
+{
+    uint8_t *p = buf;
+    while (n) {
+        uint64_t pa;
+        size_t chunk = 0x1000 - (la & 0xFFF);
+        chunk = chunk < n ? chunk : n;
+        if (!walk(v, la, &pa))
+            return false;
+        uc_err e = write ? uc_mem_write(v->uc, pa, p, chunk)
+                         : uc_mem_read(v->uc, pa, p, chunk);
+        if (e)
+            return false;
+        la += chunk;
+        p += chunk;
+        n -= chunk;
+    }
+    return true;
+}
+
+/* ---- the run loop step -------------------------------------------------- */
+
+uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
+}
+
+void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
+{
+    wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
+    v->insns++;
+}
+
+/* The intercepted instruction's opcode bytes after its prefixes: QEMU's
+ * exit_info_1 (read or write) proved unreliable across vCPUs, the bytes
+ * are not. Returns the prefix count, -1 if RIP cannot be read. */
+int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
+{
+    uint8_t b[16];
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+    uint64_t la = (lma && (cs.flags & DESC_L)) ? rip : cs.base + rip;
+    if (!vmdl__x86h_lin_rw(v, la, b, sizeof(b), false))
+        return -1;
+    int n = 0;
+    while (n < 14 && ((b[n] >= 0x40 && b[n] <= 0x4F) || b[n] == 0x66 ||
+                      b[n] == 0x67 || b[n] == 0xF2 || b[n] == 0xF3 ||
+                      b[n] == 0x2E || b[n] == 0x36 || b[n] == 0x3E ||
+                      b[n] == 0x26 || b[n] == 0x64 || b[n] == 0x65))
+        n++;
+    *rex = n && (b[n - 1] & 0xF0) == 0x40 ? b[n - 1] : 0;
+    memcpy(op, b + n, 3);
+    return n;
+}
+
+bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val)
+{
+    switch (reg) {
+    case VMDL_X86_CR0: *val = rd(v, UC_X86_REG_CR0); return true;
+    case VMDL_X86_CR2: *val = rd(v, UC_X86_REG_CR2); return true;
+    case VMDL_X86_CR3: *val = rd(v, UC_X86_REG_CR3); return true;
+    case VMDL_X86_CR4: *val = rd(v, UC_X86_REG_CR4); return true;
+    case VMDL_X86_EFER: *val = vmdl__x86h_rdmsr(v, MSR_EFER); return true;
+    default: return false;
+    }
+}
