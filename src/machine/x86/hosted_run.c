@@ -162,25 +162,17 @@ static int do_sysenter(struct vmdl_vcpu *v, bool *triple)
     return VMDL_OK;
 }
 
-static void syscall_cb(uc_engine *uc, void *user)
+static void stop_for(uc_engine *uc, struct vmdl_vcpu *v, unsigned what)
 {
-    struct vmdl_vcpu *v = user;
     if (v->stop == STOP_NONE || v->stop == STOP_KICK) {
         v->stop = STOP_INTR;
-        v->stop_vector = EXCP_SYSCALL;
+        v->stop_vector = what;
     }
     uc_emu_stop(uc);
 }
 
-static void sysenter_cb(uc_engine *uc, void *user)
-{
-    struct vmdl_vcpu *v = user;
-    if (v->stop == STOP_NONE || v->stop == STOP_KICK) {
-        v->stop = STOP_INTR;
-        v->stop_vector = EXCP_SYSENTER;
-    }
-    uc_emu_stop(uc);
-}
+static void syscall_cb(uc_engine *uc, void *user) { stop_for(uc, user, EXCP_SYSCALL); }
+static void sysenter_cb(uc_engine *uc, void *user) { stop_for(uc, user, EXCP_SYSENTER); }
 
 /* Unicorn skips SYSCALL/SYSENTER after calling these hooks: stop there. */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v)
