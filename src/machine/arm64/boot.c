@@ -173,63 +173,6 @@ int vmdl__arm64_psci(struct vmdl_vcpu *v, uint64_t x[4], enum vmdl__psci_outcome
     return VMDL_OK;
 }
 
-/* ---------------- images ---------------- */
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-int vmdl_arm64_image_parse(const void *data, size_t size, uint64_t *text_offset,
-                           uint64_t *image_size)
-{
-    if (!data || !text_offset || !image_size)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_arm64_image_parse: NULL argument");
-    const uint8_t *d = data;
-    *text_offset = VMDL_ARM64_RAW_TEXT_OFFSET;
-    *image_size = 0;
-    if (size < 64 || le64(d + 56) % (1ull << 32) != VMDL_ARM64_IMAGE_MAGIC)
-        return 0;
-    uint64_t off = le64(d + 8), isz = le64(d + 16);
-    if (isz == 0)
-        return 1; /* before Linux 3.17: text offset unknown, 0x80000 */
-    if (off & 0xFFF || off >= (1ull << 32))
-        return vmdl_fail(VMDL_EFORMAT, "arm64 Image: text_offset 0x%llx is not a "
-                         "page-aligned offset", (unsigned long long)off);
-    if (isz < size || isz >= (1ull << 32))
-        return vmdl_fail(VMDL_EFORMAT, "arm64 Image: image_size 0x%llx is smaller "
-                         "than the file (0x%zx bytes) or absurd",
-                         (unsigned long long)isz, size);
-    *text_offset = off;
-    *image_size = isz;
-    return 1;
-}
-
-int vmdl_arm64_dtb_check(const void *dtb, size_t size)
-{
-    if (!dtb)
-        return vmdl_fail(VMDL_EINVAL, "device tree: NULL");
-    if (size < sizeof(struct fdt_header))
-        return vmdl_fail(VMDL_EFORMAT, "device tree: %zu bytes is shorter than its "
-                         "header", size);
-    if (fdt_magic(dtb) != FDT_MAGIC)
-        return vmdl_fail(VMDL_EFORMAT, "device tree: bad magic 0x%08x (want 0x%08x)",
-                         fdt_magic(dtb), FDT_MAGIC);
-    if (fdt_totalsize(dtb) > size)
-        return vmdl_fail(VMDL_EFORMAT, "device tree: header says %u bytes, the file "
-                         "has %zu", fdt_totalsize(dtb), size);
-    if (fdt_totalsize(dtb) > VMDL_ARM64_DTB_MAX)
-        return vmdl_fail(VMDL_EFORMAT, "device tree: %u bytes (at most 2 MiB)",
-                         fdt_totalsize(dtb));
-    int e = fdt_check_full(dtb, fdt_totalsize(dtb));
-    if (e)
-        return vmdl_fail(VMDL_EFORMAT, "device tree: %s", fdt_strerror(e));
-    return VMDL_OK;
-}
-
 /* ---------------- the device tree ---------------- */
 
 /* libfdt calls with the error folded in: the first failure sticks. */
