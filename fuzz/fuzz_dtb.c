@@ -51,10 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(fdt_totalsize(copy) <= size && fdt_totalsize(copy) <= VMDL_ARM64_DTB_MAX,
                  "accepted tree larger than its input");
         walk(copy);
-        int depth = 0, off = 0;
+        int depth = 0, off = 0, next;
         while (off >= 0 && depth >= 0)
             off = fdt_next_node(copy, off, &depth);
-        FZ_CHECK(off < 0, "accepted tree has a node after the root");
+        FZ_CHECK(off < 0 || fdt_next_tag(copy, off, &next) == FDT_END,
+                 "accepted tree has something after the root");
     }
     uint64_t off, isz;
     vmdl_clear_error();

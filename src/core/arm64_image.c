@@ -59,11 +59,11 @@ static int props_named(const void *dtb)
             return VMDL_OK;
         if (tag != FDT_PROP)
             continue;
-        /* struct fdt_property: len, nameoff (big-endian), then the value. */
-        const uint8_t *p = fdt_offset_ptr(dtb, off, 8);
+        /* struct fdt_property: tag, len, nameoff (big-endian), the value. */
+        const uint8_t *p = fdt_offset_ptr(dtb, off, 12);
         int len;
-        if (!p || !fdt_get_string(dtb, (int)((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
-                                             (uint32_t)p[6] << 8 | p[7]), &len))
+        if (!p || !fdt_get_string(dtb, (int)((uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
+                                             (uint32_t)p[10] << 8 | p[11]), &len))
             return vmdl_fail(VMDL_EFORMAT, "device tree: the property at offset %d has "
                              "no name in the strings block", off);
     }
@@ -101,8 +101,8 @@ int vmdl_arm64_dtb_check(const void *dtb, size_t size)
     if (e)
         return vmdl_fail(VMDL_EFORMAT, "device tree: %s", fdt_strerror(e));
     /* One named root node with named nodes under it, then the end: libfdt
-     * 1.6's full check accepts a structure block with no root node and
-     * nodes after the root's end (both found by fuzz_dtb). */
+     * 1.6's full check accepts a structure block with no root node (found
+     * by fuzz_dtb). */
     int depth = 0, off = 0;
     while (off >= 0 && depth >= 0) {
         if (!fdt_get_name(dtb, off, NULL))
@@ -110,9 +110,12 @@ int vmdl_arm64_dtb_check(const void *dtb, size_t size)
                              off, off ? "" : " (no root node)");
         off = fdt_next_node(dtb, off, &depth);
     }
-    if (off >= 0)
-        return vmdl_fail(VMDL_EFORMAT, "device tree: a node at offset %d follows the "
-                         "root node", off);
+    /* Leaving the root, libfdt returns the offset after its end: FDT_END
+     * must be there. */
+    int next;
+    if (off >= 0 && fdt_next_tag(dtb, off, &next) != FDT_END)
+        return vmdl_fail(VMDL_EFORMAT, "device tree: something at offset %d follows "
+                         "the root node", off);
     return VMDL_OK;
 }
 
