@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* arm64 boot: Image header parsing, device-tree checks (hostile blobs) and
  * the device tree built from the VM's configuration. */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <libfdt.h>
@@ -123,6 +126,96 @@ static void test_hostile_dtbs_refused(void **s)
     vmdl_vm_destroy(vm);
     /* A given tree carries its own bootargs. */
     assert_null(boot(1, "x", good, size));
+}
+
+/* Offset of the first tag of kind `want` in a tree's structure block. */
+static int first_tag(const void *fdt, uint32_t want)
+{
+    int off = 0, next;
+    for (;;) {
+        uint32_t tag = fdt_next_tag(fdt, off, &next);
+        if (tag == want)
+            return off;
+        assert_true(tag != FDT_END && next >= 0);
+        off = next;
+    }
+}
+
+/*
+ * Trees Debian 12's libfdt 1.6.1 fdt_check_full accepts or crashes on, built
+ * from a good one; each must be refused by our own checks before libfdt's
+ * (the crash is a NULL dereference, so a regression shows as a SIGSEGV).
+ */
+static void test_dtbs_libfdt_would_accept(void **s)
+{
+    (void)s;
+    struct vmdl_vm *vm = boot(1, "console=ttyAMA0", NULL, 0);
+    const void *good;
+    size_t size;
+    assert_int_equal(vmdl_vm_arm64_dtb(vm, &good, &size, NULL), VMDL_OK);
+    static uint8_t buf[16384];
+    assert_true(size + 8 <= sizeof(buf));
+    uint32_t st = fdt_off_dt_struct(good);
+
+    /* A property whose name offset points far beyond the strings block. */
+    memcpy(buf, good, size);
+    int prop = first_tag(buf, FDT_PROP);
+    ((fdt32_t *)(buf + st + prop))[2] = cpu_to_fdt32(0x7FFFFF00);
+    vmdl_clear_error();
+    assert_int_equal(vmdl_arm64_dtb_check(buf, size), VMDL_EFORMAT);
+    assert_non_null(strstr(vmdl_last_error(), "strings block"));
+
+    /* No root node: the structure block starts with FDT_END. */
+    memcpy(buf, good, size);
+    ((fdt32_t *)(buf + st))[0] = cpu_to_fdt32(FDT_END);
+    assert_int_equal(vmdl_arm64_dtb_check(buf, size), VMDL_EFORMAT);
+
+    /* A structure block one byte off its 4-byte alignment (everything after
+     * the reservation map moved up by one, offsets and size adjusted). */
+    memset(buf, 0, sizeof(buf));
+    memcpy(buf, good, st);
+    memcpy(buf + st + 1, (const uint8_t *)good + st, size - st);
+    fdt_set_off_dt_struct(buf, st + 1);
+    fdt_set_off_dt_strings(buf, fdt_off_dt_strings(good) + 1);
+    fdt_set_totalsize(buf, (uint32_t)size + 1);
+    vmdl_clear_error();
+    assert_int_equal(vmdl_arm64_dtb_check(buf, size + 1), VMDL_EFORMAT);
+    assert_non_null(strstr(vmdl_last_error(), "misaligned"));
+
+    /* None of them reaches a VM. */
+    assert_null(boot(1, NULL, buf, size + 1));
+    vmdl_vm_destroy(vm);
+}
+
+/* Every input fuzz_dtb found (fuzz/regressions/dtb) is refused. */
+static void test_dtb_fuzz_regressions_refused(void **s)
+{
+    (void)s;
+    DIR *d = opendir(VMDL_DTB_REGRESSIONS);
+    assert_non_null(d);
+    unsigned n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", VMDL_DTB_REGRESSIONS, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t *data = malloc(1 << 16);
+        size_t len = fread(data, 1, 1 << 16, f);
+        fclose(f);
+        /* An exact-size copy, so ASan sees any read past the file. */
+        uint8_t *exact = malloc(len ? len : 1);
+        memcpy(exact, data, len);
+        free(data);
+        vmdl_clear_error();
+        if (vmdl_arm64_dtb_check(exact, len) != VMDL_EFORMAT)
+            fail_msg("%s accepted", e->d_name);
+        free(exact);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 4);
 }
 
 /* Boot a hand-assembled raw image (Linux boot protocol) and run it to its
@@ -257,6 +350,8 @@ int main(void)
         cmocka_unit_test(test_image_header),
         cmocka_unit_test(test_built_tree_follows_virt),
         cmocka_unit_test(test_hostile_dtbs_refused),
+        cmocka_unit_test(test_dtbs_libfdt_would_accept),
+        cmocka_unit_test(test_dtb_fuzz_regressions_refused),
         cmocka_unit_test(test_psci_cpu_on_off_guest),
         cmocka_unit_test(test_el0_undef_to_lower_el_vector),
         cmocka_unit_test(test_mmu_faults_reach_vbar),
