@@ -15,7 +15,7 @@
 
 #include "fuzz_util.h"
 
-#include "virtmodel/arm64_boot.h"
+#include "virtmodel/arm64_image.h"
 #include "virtmodel/error.h"
 
 static void walk(const void *fdt)

@@ -13,7 +13,8 @@
  * follows QEMU's virt machine where a guest looks: /memory, /cpus (enable-
  * method psci, reg = KVM's MPIDR), /psci (HVC conduit), /timer, the PL011 at
  * 0x09000000 with its clock, /chosen (bootargs, stdout-path, initrd).  A
- * caller-supplied device tree is used instead after a structural check.
+ * caller-supplied device tree is used instead after a structural check
+ * (arm64_image.h).
  */
 #ifndef VIRTMODEL_ARM64_BOOT_H
 #define VIRTMODEL_ARM64_BOOT_H
@@ -21,15 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtmodel/arm64_image.h"
 #include "virtmodel/machine.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define VMDL_ARM64_RAW_TEXT_OFFSET 0x80000ull
-#define VMDL_ARM64_IMAGE_MAGIC 0x644D5241u /* "ARM\x64" at offset 56 */
-#define VMDL_ARM64_DTB_MAX (2u << 20)      /* as Linux: at most 2 MiB */
 
 struct vmdl_arm64_boot {
     const void *kernel;      /* Linux Image or raw binary (required) */
@@ -40,18 +38,6 @@ struct vmdl_arm64_boot {
     const void *dtb;         /* optional: use this device tree instead */
     size_t dtb_size;
 };
-
-/* What the image header says.  Returns 1 for a Linux Image (text_offset and
- * image_size from the header; image_size 0 means an old kernel loaded at
- * 0x80000), 0 for a raw image (text_offset 0x80000, image_size 0), or
- * VMDL_EFORMAT for an Image header that cannot be loaded. */
-int vmdl_arm64_image_parse(const void *data, size_t size, uint64_t *text_offset,
-                           uint64_t *image_size);
-
-/* A device tree blob one can hand to a guest: header, sizes and offsets
- * inside the blob, version 17 (or compatible), and a structure block that
- * libfdt can walk to the end.  VMDL_EFORMAT with the reason otherwise. */
-int vmdl_arm64_dtb_check(const void *dtb, size_t size);
 
 /* Load kernel, initrd and device tree into an arm64 VM's RAM, register them
  * as image bytes (restored on reset) and set the boot state above. */

@@ -8,7 +8,7 @@
 #include <libfdt.h>
 #include <string.h>
 
-#include "virtmodel/arm64_boot.h"
+#include "virtmodel/arm64_image.h"
 #include "virtmodel/error.h"
 
 static uint64_t le64(const uint8_t *p)

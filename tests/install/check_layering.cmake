@@ -13,7 +13,8 @@ cmake_minimum_required(VERSION 3.25)
 # machine.h/model.h/models.h/loader.h/checkpoint.h/arm64_boot.h/attach_*.h to
 # machine).
 # Quoted includes of a file next to the includer stay in its layer.
-set(VMDL_CORE_HEADERS arch bits blob error fault guest_mem image irq multiboot fw_cfg)
+set(VMDL_CORE_HEADERS arch bits blob error fault guest_mem image irq multiboot fw_cfg
+    arm64_image)
 set(VMDL_MACHINE_HEADERS machine model models loader checkpoint trace progress
     inspect arm64_boot)
 file(GLOB VMDL_MODEL_DIRS LIST_DIRECTORIES true RELATIVE ${SRC}/src ${SRC}/src/*)
