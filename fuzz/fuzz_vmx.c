@@ -25,13 +25,21 @@
  *    out of VMX operation only on VMsucceed;
  *  - capability MSRs are read-only, VMCS_ENUM covers every supported field
  *    index, IA32_FEATURE_CONTROL reads back what was written;
- *  - save -> load -> save reproduces the blob.
+ *  - save -> load -> save reproduces the blob;
+ *  - nested entries (op 4) from fuzzed vmcs12 contents: a VMfail is 4, 5,
+ *    7, 8 or 26 and changes neither the L1 state nor the launch state; an
+ *    entry failure is reason 33/34 with bit 31, host RIP and RFLAGS 2 loaded,
+ *    launch state unchanged; an entry that enters passes every check on
+ *    its own, loads GUEST_RIP and is launched; the exit that follows (with
+ *    a fuzzed L2 event through the exit decision) leaves L2, loads the host
+ *    state and consumes the entry event; INVEPT/INVVPID fail only with 28.
  */
 #include "fuzz_util.h"
 
 #include "virtmodel/error.h"
 #include "virtmodel/guest_mem.h"
 #include "virtmodel/vmx.h"
+#include "virtmodel/vmx_nested.h"
 
 #define NPAGES 16
 #define PAGE 4096u
@@ -491,6 +499,165 @@ static void do_insn(struct run *r, struct fz *f)
             }
         }
         break;
+    default: /* INVEPT/INVVPID: fuzzed through do_nested */
+        break;
+    }
+}
+
+/* ---- nested entries and exits ---- */
+
+static uint64_t peek0(struct run *r, const char *name)
+{
+    uint64_t v = 0;
+    (void)vmdl_vmx_peek(r->vmx, vmdl_vmcs_field_by_name(name)->encoding, &v);
+    return v;
+}
+
+static void poke_name(struct run *r, const char *name, uint64_t v)
+{
+    (void)vmdl_vmx_poke(r->vmx, vmdl_vmcs_field_by_name(name)->encoding, v);
+}
+
+/* A vmcs12 that enters a 64-bit L2 under the profile, so that single
+ * fuzzed field writes reach the deeper checks. */
+static void make_valid(struct run *r)
+{
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(r->model);
+    bool t = c->basic & VMDL_VMX_BASIC_TRUE_CTLS;
+    poke_name(r, "PIN_BASED_VM_EXEC_CONTROL", (uint32_t)(t ? c->true_pinbased : c->pinbased));
+    poke_name(r, "CPU_BASED_VM_EXEC_CONTROL", (uint32_t)(t ? c->true_procbased : c->procbased));
+    poke_name(r, "VM_EXIT_CONTROLS", (uint32_t)(t ? c->true_exit : c->exit) | VMDL_EXITCTL_HOST_ADDR64);
+    poke_name(r, "VM_ENTRY_CONTROLS", (uint32_t)(t ? c->true_entry : c->entry) | VMDL_ENTRYCTL_IA32E);
+    poke_name(r, "HOST_CR0", c->cr0_fixed0 | 0x10);
+    poke_name(r, "HOST_CR4", c->cr4_fixed0 | 0x20);
+    poke_name(r, "HOST_CS_SELECTOR", 8);
+    poke_name(r, "HOST_TR_SELECTOR", 0x18);
+    poke_name(r, "HOST_RIP", 0x401000);
+    poke_name(r, "GUEST_CR0", c->cr0_fixed0 | 0x10);
+    poke_name(r, "GUEST_CR4", c->cr4_fixed0 | 0x20);
+    poke_name(r, "GUEST_RFLAGS", 2);
+    poke_name(r, "GUEST_RIP", 0x500000);
+    poke_name(r, "GUEST_CS_AR_BYTES", 0xa09b);
+    poke_name(r, "GUEST_SS_AR_BYTES", 0xc093);
+    poke_name(r, "GUEST_DS_AR_BYTES", 0xc093);
+    poke_name(r, "GUEST_ES_AR_BYTES", 0xc093);
+    poke_name(r, "GUEST_FS_AR_BYTES", 0xc093);
+    poke_name(r, "GUEST_GS_AR_BYTES", 0xc093);
+    poke_name(r, "GUEST_LDTR_AR_BYTES", 0x10000);
+    poke_name(r, "GUEST_TR_AR_BYTES", 0x8b);
+    poke_name(r, "GUEST_TR_SELECTOR", 0x18);
+    poke_name(r, "VMCS_LINK_POINTER", UINT64_MAX);
+}
+
+static void do_exit(struct run *r, struct fz *f, struct vmdl_vmx_cpu *cpu)
+{
+    struct vmdl_vmx_l2_event ev = {
+        .kind = (enum vmdl_vmx_l2_kind)(1 + fz_pick(f, VMDL_L2_INVPCID)),
+        .vector = fz_u8(f), .type = fz_u8(f) & 7, .has_error = fz_bool(f),
+        .error_code = fz_u32(f), .addr = fz_u64(f), .value = fz_value(f),
+        .cr = fz_u8(f) & 15, .dr = fz_u8(f) & 7, .gpr = fz_u8(f) & 15,
+        .port = fz_u16(f), .size = (uint8_t)(1u << (fz_u8(f) % 3)), .in = fz_bool(f),
+        .msr = fz_u32(f), .vmx_exit = fz_u8(f), .insn_len = fz_u8(f) & 15,
+    };
+    struct vmdl_vmx_exit_info info;
+    bool wants = vmdl_vmx_l1_wants(r->vmx, &ev, &info);
+    FZ_TRACE("l2 event %d -> %s reason %u\n", ev.kind, wants ? "L1" : "L2", info.reason);
+    FZ_CHECK((info.reason & 0xffff) < 80, "exit reason %u", info.reason);
+    cpu->rip = fz_u64(f);
+    bool vmx_abort = false;
+    FZ_CHECK(vmdl_vmx_nested_exit(r->vmx, &info, cpu, NULL, &vmx_abort) == 0, "exit: %s",
+             vmdl_last_error());
+    FZ_CHECK(!vmdl_vmx_in_guest_mode(r->vmx), "still in L2 after the exit");
+    FZ_CHECK(cpu->rip == peek0(r, "HOST_RIP") && cpu->rflags == 2, "host state not loaded");
+    FZ_CHECK(peek0(r, "VM_EXIT_REASON") == info.reason, "exit reason not stored");
+    FZ_CHECK(!(peek0(r, "VM_ENTRY_INTR_INFO_FIELD") >> 31), "entry event not consumed");
+}
+
+static void do_enter(struct run *r, struct fz *f)
+{
+    struct vmdl_vmx_cpu cpu = {.efer = fz_bool(f) ? 0x501 : 0x1, .rip = 0x1234,
+                               .rflags = r->ctx.rflags};
+    struct vmdl_vmx_cpu before = cpu;
+    uint32_t word = vmdl_vmx_launch_state(r->vmx);
+    bool resume = fz_bool(f);
+    struct vmdl_vmx_result res;
+    struct vmdl_vmx_entry e;
+    FZ_CHECK(vmdl_vmx_nested_enter(r->vmx, &r->ctx, resume, &cpu, NULL, &res, &e) == 0,
+             "nested_enter: %s", vmdl_last_error());
+    FZ_TRACE("nested enter -> outcome %d fault %d status %d error %u check %s\n", e.outcome,
+             res.fault, res.status, res.error, e.check ? e.check : "-");
+    switch (e.outcome) {
+    case VMDL_VMX_ENTRY_VMFAIL:
+        FZ_CHECK(!memcmp(&cpu, &before, sizeof(cpu)), "VMfail changed the L1 state");
+        FZ_CHECK(vmdl_vmx_launch_state(r->vmx) == word, "VMfail changed the launch state");
+        if (res.fault == VMDL_FAULT_NONE && res.status == VMDL_VMX_FAIL_VALID)
+            FZ_CHECK(res.error == 4 || res.error == 5 || res.error == 7 || res.error == 8 ||
+                     res.error == 26, "entry VMfailValid(%u)", res.error);
+        return;
+    case VMDL_VMX_ENTRY_FAIL_EXIT:
+        FZ_CHECK(e.exit_reason == (33u | 0x80000000u) || e.exit_reason == (34u | 0x80000000u),
+                 "entry failure reason 0x%x", e.exit_reason);
+        FZ_CHECK(peek0(r, "VM_EXIT_REASON") == e.exit_reason, "reason not in vmcs12");
+        FZ_CHECK(!vmdl_vmx_in_guest_mode(r->vmx), "L2 active after an entry failure");
+        FZ_CHECK(vmdl_vmx_launch_state(r->vmx) == word, "entry failure launched the VMCS");
+        FZ_CHECK(cpu.rip == peek0(r, "HOST_RIP") && cpu.rflags == 2, "host state not loaded");
+        return;
+    case VMDL_VMX_ENTRY_ENTERED:
+        FZ_CHECK(vmdl_vmx_in_guest_mode(r->vmx) && vmdl_vmx_launch_state(r->vmx) == 1,
+                 "entered without L2 / launch state");
+        FZ_CHECK(vmdl_vmx_check_entry_vmfail(r->vmx, before.efer, NULL) == 0 &&
+                 vmdl_vmx_check_entry_guest(r->vmx, NULL) == 0, "entered past a failing check");
+        FZ_CHECK(cpu.rip == peek0(r, "GUEST_RIP"), "GUEST_RIP not loaded");
+        do_exit(r, f, &cpu);
+        return;
+    }
+    FZ_CHECK(0, "entry outcome %d", e.outcome);
+}
+
+static void do_inv(struct run *r, struct fz *f)
+{
+    bool ept = fz_bool(f);
+    uint64_t type = fz_pick(f, 6) == 0 ? fz_u64(f) : fz_u8(f) & 7;
+    uint64_t addr = fz_pick(f, 8) == 0 ? fz_u64(f) : fz_u16(f) % (MEM_SIZE + 64);
+    struct vmdl_vmx_result res;
+    int err = ept ? vmdl_vmx_invept(r->vmx, &r->ctx, type, addr, &res)
+                  : vmdl_vmx_invvpid(r->vmx, &r->ctx, type, addr, &res);
+    FZ_CHECK(err == 0, "inv: %s", vmdl_last_error());
+    if (res.fault != VMDL_FAULT_NONE)
+        FZ_CHECK(res.fault == VMDL_FAULT_UD || res.fault == VMDL_FAULT_GP ||
+                 res.fault == VMDL_FAULT_PF, "INV* fault %d", res.fault);
+    else if (res.status == VMDL_VMX_FAIL_VALID)
+        FZ_CHECK(res.error == 28, "INV* error %u", res.error);
+    if (res.status == VMDL_VMX_SUCCEED && res.fault == VMDL_FAULT_NONE)
+        FZ_CHECK(type < 4, "INV* type %llu accepted", (unsigned long long)type);
+}
+
+static void do_nested(struct run *r, struct fz *f)
+{
+    uint64_t cur = vmdl_vmx_current_vmptr(r->vmx);
+    switch (fz_u8(f) & 3) {
+    case 0:
+        if (cur != VMDL_VMX_INVALID_PTR) {
+            const struct vmdl_vmcs_field *e =
+                vmdl_vmcs_field_at(fz_u16(f) % vmdl_vmcs_field_count());
+            (void)vmdl_vmx_poke(r->vmx, e->encoding, fz_value(f));
+            clobber(cur, 1);
+        }
+        break;
+    case 1:
+        if (cur != VMDL_VMX_INVALID_PTR) {
+            make_valid(r);
+            clobber(cur, 1);
+        }
+        break;
+    case 2:
+        do_enter(r, f);
+        if (cur != VMDL_VMX_INVALID_PTR)
+            clobber(cur, 1);
+        break;
+    default:
+        do_inv(r, f);
+        break;
     }
 }
 
@@ -648,6 +815,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 clobber(a, 1);
             }
             break;
+        case 4:
+            do_nested(&r, &f);
+            break;
         default:
             do_insn(&r, &f);
             break;
@@ -693,6 +863,27 @@ static void write_seeds(const char *dir)
         fz_put8(&o, 0); fz_put8(&o, 2); fz_put8(&o, 0x0A); /* rdmsr VMCS_ENUM */
         char name[32];
         snprintf(name, sizeof(name), "profile%u", prof);
+        fz_save_out(dir, name, &o);
+        /* Nested: a valid vmcs12, then a VMLAUNCH that enters and exits,
+         * then a VMRESUME after one fuzzed field. */
+        memset(&o, 0, sizeof(o));
+        fz_put8(&o, prof);
+        fz_put8(&o, 0xc0);
+        fz_put16(&o, 0xffff);
+        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
+        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
+        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
+        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
+        fz_put8(&o, 4); fz_put8(&o, 2); fz_put8(&o, 1); fz_put8(&o, 0);
+        for (unsigned i = 0; i < 48; i++)              /* the L2 event and exit */
+            fz_put8(&o, (uint8_t)(i * 37 + prof));
+        fz_put8(&o, 4); fz_put8(&o, 0); fz_put16(&o, (uint16_t)(prof * 13));
+        fz_putval(&o, 0x80000b0dull);
+        fz_put8(&o, 4); fz_put8(&o, 2); fz_put8(&o, 1); fz_put8(&o, 1);
+        fz_put8(&o, 4); fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 1);
+        fz_put8(&o, 2); fz_put16(&o, 0x200);
+        snprintf(name, sizeof(name), "nested%u", prof);
         fz_save_out(dir, name, &o);
     }
 }

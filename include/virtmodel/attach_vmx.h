@@ -11,10 +11,13 @@
  *   non-canonical -> #GP(0), outside RAM -> #PF), RFLAGS is updated as the
  *   SDM says.  The guest is at (virtual) CPL 0; MOV-SS blocking is not
  *   tracked by the machine and taken as clear.
- * - VMLAUNCH/VMRESUME that pass the launch-state checks would enter L2,
- *   which is not modelled: they complete with VMfailValid(7) ("VM entry with
- *   invalid control field(s)") and leave the launch state unchanged.
- * - INVEPT, INVVPID, VMFUNC and VMCALL raise #UD (not modelled).
+ * - VMLAUNCH/VMRESUME that pass the launch-state checks go through the
+ *   control-field and host-state checks of the nested entry
+ *   (vmx_nested.h: VMfailValid 7 or 8 with KVM's rules); an entry that
+ *   passes them would enter L2, which this vCPU cannot run: it completes
+ *   with VMfailValid(7) and leaves the launch state unchanged.
+ * - INVEPT and INVVPID go to the model (types, descriptor, error 28).
+ * - VMFUNC (outside VMX non-root operation) and VMCALL raise #UD.
  * - MSRs 0x3A (IA32_FEATURE_CONTROL) and 0x480-0x492 are claimed.
  * - CPUID.1:ECX bit 5 (VMX) is set, which also lets the guest set CR4.VMXE.
  * - A VM reset puts every vCPU outside VMX operation and restores

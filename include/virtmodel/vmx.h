@@ -143,6 +143,8 @@ enum vmdl_vmx_insn {
     VMDL_VMX_INSN_VMXON = 1, VMDL_VMX_INSN_VMXOFF, VMDL_VMX_INSN_VMCLEAR,
     VMDL_VMX_INSN_VMPTRLD, VMDL_VMX_INSN_VMPTRST, VMDL_VMX_INSN_VMREAD,
     VMDL_VMX_INSN_VMWRITE, VMDL_VMX_INSN_VMLAUNCH, VMDL_VMX_INSN_VMRESUME,
+    /* op0 = r64 type, op1 = m128 descriptor (vmx_nested.h) */
+    VMDL_VMX_INSN_INVEPT, VMDL_VMX_INSN_INVVPID,
 };
 
 /* An operand: a register (its value in, its new value out) or memory at a

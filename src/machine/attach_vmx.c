@@ -10,6 +10,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/model.h"
 #include "virtmodel/models.h"
+#include "virtmodel/vmx_nested.h"
 #include "glue_state.h"
 
 struct vmdl_vmx_attach {
@@ -43,6 +44,18 @@ static bool load_operand(struct vmdl_vcpu *vcpu, const struct vmdl_x86_operand *
     }
 }
 
+/* The control and host-state checks give their own VMfailValid (7 or 8);
+ * an entry that passes them cannot run L2 on this vCPU, so it is refused
+ * as a control-field error (7), launch state unchanged. */
+static void entry_without_l2(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                             struct vmdl_vmx_result *res)
+{
+    uint64_t efer = 0;
+    (void)vmdl_vcpu_get_reg(vcpu, VMDL_X86_EFER, &efer);
+    uint32_t err = vmdl_vmx_check_entry_vmfail(vmx, efer, NULL);
+    vmdl_vmx_entry_failed(vmx, err ? err : VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD, res);
+}
+
 static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
                            const struct vmdl_x86_insn *insn)
 {
@@ -61,8 +74,12 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
     case VMDL_INSN_VMWRITE: kind = VMDL_VMX_INSN_VMWRITE; break;
     case VMDL_INSN_VMLAUNCH: kind = VMDL_VMX_INSN_VMLAUNCH; break;
     case VMDL_INSN_VMRESUME: kind = VMDL_VMX_INSN_VMRESUME; break;
+    case VMDL_INSN_INVEPT: kind = VMDL_VMX_INSN_INVEPT; break;
+    case VMDL_INSN_INVVPID: kind = VMDL_VMX_INSN_INVVPID; break;
     default:
-        return VMDL_FAULT_UD;   /* INVEPT, INVVPID, VMFUNC, VMCALL */
+        /* VMFUNC outside VMX non-root operation is #UD; VMCALL from L1
+         * (a KVM hypercall under KVM) is not modelled. */
+        return VMDL_FAULT_UD;
     }
     struct vmdl_vmx_ctx ctx = {0};
     if (vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR0, &ctx.cr0) ||
@@ -78,11 +95,8 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         return VMDL_FAULT_UD;
     if (res.fault != VMDL_FAULT_NONE)
         return res.fault;
-    if (res.status == VMDL_VMX_ENTRY) {
-        /* L2 is not modelled: report the entry as failing its control
-         * checks (VMfailValid(7)), launch state unchanged. */
-        vmdl_vmx_entry_failed(vmx, VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD, &res);
-    }
+    if (res.status == VMDL_VMX_ENTRY)
+        entry_without_l2(vcpu, vmx, &res);
     if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
         return VMDL_FAULT_UD;
     vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);

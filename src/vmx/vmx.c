@@ -12,40 +12,37 @@
 #include "virtmodel/error.h"
 #include "virtmodel/vmx.h"
 
-#define CR4_VMXE (1ull << 13)
-#define PAGE_MASK_4K 0xfffull
-#define AR_BYTES_KEEP 0x1f0ffull
+#include "vmx_priv.h"
 
-struct vmdl_vmx {
-    const struct vmdl_vmx_model *model;
-    struct vmdl_guest_mem mem;
-    bool vmxon;
-    uint64_t vmxon_ptr;
-    uint64_t current;           /* current-VMCS pointer */
-    uint64_t feat_ctl;          /* IA32_FEATURE_CONTROL */
-    uint64_t feat_ctl_reset;
-    uint16_t ar_first, ar_last; /* GUEST_ES_AR_BYTES..GUEST_TR_AR_BYTES */
-    uint16_t err_offset;        /* VM_INSTRUCTION_ERROR in vmcs12 */
-    uint8_t cache[VMDL_VMCS12_SIZE];
-    /* VMPTRLD reads the new region here first, so that a failed read leaves
-     * the current VMCS untouched (per vCPU: nothing shared between threads). */
-    uint8_t incoming[VMDL_VMCS12_SIZE];
-};
+#define CR4_VMXE (1ull << 13)
+#define AR_BYTES_KEEP 0x1f0ffull
 
 /* ---- small helpers ---- */
 
-static uint64_t get_le(const uint8_t *p, unsigned n)
+uint64_t vmdl__v12(const struct vmdl_vmx *vmx, uint16_t enc)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    const struct vmdl_vmcs_field *f = vmdl_vmcs_field_lookup(enc);
+    return f ? get_le(vmx->cache + f->offset, vmdl_vmcs_enc_bytes(enc)) : 0;
 }
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
+void vmdl__v12_set(struct vmdl_vmx *vmx, uint16_t enc, uint64_t v)
 {
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    const struct vmdl_vmcs_field *f = vmdl_vmcs_field_lookup(enc);
+    if (f)
+        put_le(vmx->cache + f->offset, v, vmdl_vmcs_enc_bytes(enc));
+}
+
+uint64_t vmdl__vmx_ctl_msr(const struct vmdl_vmx_caps *c, enum vmdl_vmx_ctl ctl)
+{
+    bool t = c->basic & VMDL_VMX_BASIC_TRUE_CTLS;
+    switch (ctl) {
+    case VMDL_VMX_CTL_PINBASED: return t ? c->true_pinbased : c->pinbased;
+    case VMDL_VMX_CTL_PROCBASED: return t ? c->true_procbased : c->procbased;
+    case VMDL_VMX_CTL_PROCBASED2: return c->procbased2;
+    case VMDL_VMX_CTL_EXIT: return t ? c->true_exit : c->exit;
+    case VMDL_VMX_CTL_ENTRY: return t ? c->true_entry : c->entry;
+    }
+    return 0;
 }
 
 static uint32_t revision(const struct vmdl_vmx *vmx)
@@ -54,44 +51,44 @@ static uint32_t revision(const struct vmdl_vmx *vmx)
                       VMDL_VMX_BASIC_REVISION_MASK);
 }
 
-static bool page_addr_valid(const struct vmdl_vmx *vmx, uint64_t p)
+bool vmdl__vmx_page_ok(const struct vmdl_vmx *vmx, uint64_t p)
 {
     unsigned bits = vmdl_vmx_model_caps(vmx->model)->phys_addr_bits;
     return !(p & PAGE_MASK_4K) && !(p >> bits);
 }
 
-static bool has_current(const struct vmdl_vmx *vmx)
+bool vmdl__vmx_has_current(const struct vmdl_vmx *vmx)
 {
     return vmx->current != VMDL_VMX_INVALID_PTR;
 }
 
-static void result_init(struct vmdl_vmx_result *res, const struct vmdl_vmx_ctx *ctx)
+void vmdl__vmx_result_init(struct vmdl_vmx_result *res, const struct vmdl_vmx_ctx *ctx)
 {
     memset(res, 0, sizeof(*res));
     res->rflags = ctx->rflags;
 }
 
-static int fault(struct vmdl_vmx_result *res, vmdl_fault f)
+int vmdl__vmx_fault(struct vmdl_vmx_result *res, vmdl_fault f)
 {
     res->fault = f;
     return VMDL_OK;
 }
 
-static int succeed(struct vmdl_vmx_result *res)
+int vmdl__vmx_succeed(struct vmdl_vmx_result *res)
 {
     res->status = VMDL_VMX_SUCCEED;
     res->rflags &= ~VMDL_RFLAGS_ARITH;
     return VMDL_OK;
 }
 
-static int fail_invalid(struct vmdl_vmx_result *res)
+int vmdl__vmx_fail_invalid(struct vmdl_vmx_result *res)
 {
     res->status = VMDL_VMX_FAIL_INVALID;
     res->rflags = (res->rflags & ~VMDL_RFLAGS_ARITH) | VMDL_RFLAGS_CF;
     return VMDL_OK;
 }
 
-static int fail_valid(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res,
+int vmdl__vmx_fail_valid(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res,
                       uint32_t err)
 {
     res->status = VMDL_VMX_FAIL_VALID;
@@ -102,36 +99,36 @@ static int fail_valid(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res,
 }
 
 /* SDM "VMfail(ErrorNumber)". */
-static int vmfail(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res, uint32_t err)
+int vmdl__vmx_vmfail(struct vmdl_vmx *vmx, struct vmdl_vmx_result *res, uint32_t err)
 {
-    return has_current(vmx) ? fail_valid(vmx, res, err) : fail_invalid(res);
+    return vmdl__vmx_has_current(vmx) ? vmdl__vmx_fail_valid(vmx, res, err) : vmdl__vmx_fail_invalid(res);
 }
 
 /* Write the cached vmcs12 back to its region (KVM ignores failures). */
 static void writeback(struct vmdl_vmx *vmx)
 {
-    if (has_current(vmx))
+    if (vmdl__vmx_has_current(vmx))
         (void)vmdl_guest_write(&vmx->mem, vmx->current, vmx->cache,
                                VMDL_VMCS12_SIZE);
 }
 
 /* Checks common to every instruction but VMXON: #UD outside VMX operation,
  * #GP(0) at CPL > 0.  Returns true when the instruction is finished. */
-static bool common_checks(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+bool vmdl__vmx_common_checks(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                           struct vmdl_vmx_result *res)
 {
     if (!vmx->vmxon || !(ctx->cr4 & CR4_VMXE)) {
-        fault(res, VMDL_FAULT_UD);
+        vmdl__vmx_fault(res, VMDL_FAULT_UD);
         return true;
     }
     if (ctx->cpl) {
-        fault(res, VMDL_FAULT_GP);
+        vmdl__vmx_fault(res, VMDL_FAULT_GP);
         return true;
     }
     return false;
 }
 
-static int check_args(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+int vmdl__vmx_check_args(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       const struct vmdl_vmx_result *res, const char *fn)
 {
     if (!vmx || !ctx || !res)
@@ -148,7 +145,7 @@ struct src {
     uint64_t addr;
 };
 
-static vmdl_fault mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v)
+vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v)
 {
     if (!vmdl_is_canonical48(addr) || !vmdl_is_canonical48(addr + 7))
         return VMDL_FAULT_GP;
@@ -178,9 +175,9 @@ static bool fetch(struct vmdl_vmx *vmx, const struct src *s, uint64_t *v,
         *v = s->value;
         return true;
     }
-    vmdl_fault f = mem_read64(vmx, s->addr, v);
+    vmdl_fault f = vmdl__vmx_mem_read64(vmx, s->addr, v);
     if (f != VMDL_FAULT_NONE) {
-        fault(res, f);
+        vmdl__vmx_fault(res, f);
         return false;
     }
     return true;
@@ -219,6 +216,9 @@ void vmdl_vmx_reset(struct vmdl_vmx *vmx)
     vmx->vmxon_ptr = VMDL_VMX_INVALID_PTR;
     vmx->current = VMDL_VMX_INVALID_PTR;
     vmx->feat_ctl = vmx->feat_ctl_reset;
+    vmx->guest_mode = false;
+    vmx->mp_state = VMDL_MP_RUNNABLE;
+    memset(&vmx->ev, 0, sizeof(vmx->ev));
     memset(vmx->cache, 0, sizeof(vmx->cache));
 }
 
@@ -233,42 +233,42 @@ static int do_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                     const struct src *op, struct vmdl_vmx_result *res)
 {
     const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
-    result_init(res, ctx);
+    vmdl__vmx_result_init(res, ctx);
     /* KVM checks CR4.VMXE itself (hardware can't: L1 runs with VMXE=1). */
     if (!(ctx->cr4 & CR4_VMXE))
-        return fault(res, VMDL_FAULT_UD);
+        return vmdl__vmx_fault(res, VMDL_FAULT_UD);
     /* CPL is checked both outside and in VMX root operation, before the
      * VMfail for "already in VMX operation". */
     if (ctx->cpl)
-        return fault(res, VMDL_FAULT_GP);
+        return vmdl__vmx_fault(res, VMDL_FAULT_GP);
     if (vmx->vmxon)
-        return vmfail(vmx, res, VMDL_VMXERR_VMXON_IN_VMX_ROOT);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMXON_IN_VMX_ROOT);
     if ((ctx->cr0 & c->cr0_fixed0) != c->cr0_fixed0 || (ctx->cr0 & ~c->cr0_fixed1) ||
         (ctx->cr4 & c->cr4_fixed0) != c->cr4_fixed0 || (ctx->cr4 & ~c->cr4_fixed1))
-        return fault(res, VMDL_FAULT_GP);
+        return vmdl__vmx_fault(res, VMDL_FAULT_GP);
     const uint64_t need = VMDL_FEAT_CTL_LOCKED | VMDL_FEAT_CTL_VMX_OUTSIDE_SMX;
     if ((vmx->feat_ctl & need) != need)
-        return fault(res, VMDL_FAULT_GP);
+        return vmdl__vmx_fault(res, VMDL_FAULT_GP);
     uint64_t ptr;
     if (!fetch(vmx, op, &ptr, res))
         return VMDL_OK;
-    if (!page_addr_valid(vmx, ptr))
-        return fail_invalid(res);
+    if (!vmdl__vmx_page_ok(vmx, ptr))
+        return vmdl__vmx_fail_invalid(res);
     /* rev[30:0] must match and rev[31] (shadow indicator) be 0.  KVM: a
      * region outside RAM fails the same way (its read fails). */
     uint8_t b[4];
     if (vmdl_guest_read(&vmx->mem, ptr, b, 4) || get_le(b, 4) != revision(vmx))
-        return fail_invalid(res);
+        return vmdl__vmx_fail_invalid(res);
     vmx->vmxon = true;
     vmx->vmxon_ptr = ptr;
     vmx->current = VMDL_VMX_INVALID_PTR;
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 int vmdl_vmx_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                    uint64_t ptr, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmxon");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmxon");
     if (err)
         return err;
     struct src s = {false, ptr, 0};
@@ -278,33 +278,33 @@ int vmdl_vmx_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
 int vmdl_vmx_vmxoff(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                     struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmxoff");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmxoff");
     if (err)
         return err;
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
     /* KVM (free_nested): the cached vmcs12 is dropped, not written back;
      * the SDM asks software to VMCLEAR first. */
     vmx->vmxon = false;
     vmx->vmxon_ptr = VMDL_VMX_INVALID_PTR;
     vmx->current = VMDL_VMX_INVALID_PTR;
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 static int do_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       const struct src *op, struct vmdl_vmx_result *res)
 {
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
     uint64_t ptr;
     if (!fetch(vmx, op, &ptr, res))
         return VMDL_OK;
-    if (!page_addr_valid(vmx, ptr))
-        return vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_INVALID_ADDRESS);
+    if (!vmdl__vmx_page_ok(vmx, ptr))
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_INVALID_ADDRESS);
     if (ptr == vmx->vmxon_ptr)
-        return vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_VMXON_POINTER);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMCLEAR_VMXON_POINTER);
     if (ptr == vmx->current) {
         writeback(vmx);
         vmx->current = VMDL_VMX_INVALID_PTR;
@@ -312,13 +312,13 @@ static int do_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     /* Launch state <- clear in the region (KVM ignores a write failure). */
     uint8_t zero[4] = {0};
     (void)vmdl_guest_write(&vmx->mem, ptr + VMDL_VMCS12_OFF_LAUNCH_STATE, zero, 4);
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 int vmdl_vmx_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                      uint64_t ptr, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmclear");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmclear");
     if (err)
         return err;
     struct src s = {false, ptr, 0};
@@ -328,40 +328,40 @@ int vmdl_vmx_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
 static int do_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       const struct src *op, struct vmdl_vmx_result *res)
 {
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
     uint64_t ptr;
     if (!fetch(vmx, op, &ptr, res))
         return VMDL_OK;
-    if (!page_addr_valid(vmx, ptr))
-        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
+    if (!vmdl__vmx_page_ok(vmx, ptr))
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
     if (ptr == vmx->vmxon_ptr)
-        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_VMXON_POINTER);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_VMXON_POINTER);
     if (ptr == vmx->current)
-        return succeed(res);
+        return vmdl__vmx_succeed(res);
     uint8_t hdr[4];
     /* KVM: an unbacked region reads as all-ones, which cannot match the
      * revision id, hence error 11 rather than 9. */
     if (vmdl_guest_read(&vmx->mem, ptr, hdr, 4))
-        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
     uint32_t h = (uint32_t)get_le(hdr, 4);
     bool shadow = h >> 31;
     if ((h & 0x7fffffffu) != revision(vmx) ||
         (shadow && !vmdl_vmx_model_has(vmx->model, VMDL_VMXF_SHADOW_VMCS)))
-        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INCORRECT_REVISION);
     if (vmdl_guest_read(&vmx->mem, ptr, vmx->incoming, sizeof(vmx->incoming)))
-        return vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_VMPTRLD_INVALID_ADDRESS);
     writeback(vmx);
     memcpy(vmx->cache, vmx->incoming, sizeof(vmx->incoming));
     vmx->current = ptr;
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 int vmdl_vmx_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                      uint64_t ptr, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmptrld");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmptrld");
     if (err)
         return err;
     struct src s = {false, ptr, 0};
@@ -371,14 +371,14 @@ int vmdl_vmx_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
 int vmdl_vmx_vmptrst(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                      struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmptrst");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmptrst");
     if (err)
         return err;
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
     res->value = vmx->current;
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 static uint64_t cache_read(const struct vmdl_vmx *vmx, const struct vmdl_vmcs_field *f)
@@ -395,54 +395,54 @@ static void cache_write(struct vmdl_vmx *vmx, const struct vmdl_vmcs_field *f,
 int vmdl_vmx_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                     uint64_t field, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmread");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmread");
     if (err)
         return err;
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
-    if (!has_current(vmx))
-        return fail_invalid(res);
+    if (!vmdl__vmx_has_current(vmx))
+        return vmdl__vmx_fail_invalid(res);
     const struct vmdl_vmcs_field *f = vmdl_vmx_model_field(vmx->model, field);
     if (!f)
-        return fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+        return vmdl__vmx_fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     res->value = cache_read(vmx, f);
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 static int do_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       uint64_t field, const struct src *op,
                       struct vmdl_vmx_result *res)
 {
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
-    if (!has_current(vmx))
-        return fail_invalid(res);
+    if (!vmdl__vmx_has_current(vmx))
+        return vmdl__vmx_fail_invalid(res);
     /* KVM reads a memory source before the field checks. */
     uint64_t value;
     if (!fetch(vmx, op, &value, res))
         return VMDL_OK;
     const struct vmdl_vmcs_field *f = vmdl_vmx_model_field(vmx->model, field);
     if (!f)
-        return fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+        return vmdl__vmx_fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
     if (vmdl_vmcs_enc_type(f->encoding) == VMDL_VMCS_TYPE_READ_ONLY &&
         !(c->misc & VMDL_VMX_MISC_VMWRITE_ANY))
-        return fail_valid(vmx, res, VMDL_VMXERR_VMWRITE_READ_ONLY_COMPONENT);
+        return vmdl__vmx_fail_valid(vmx, res, VMDL_VMXERR_VMWRITE_READ_ONLY_COMPONENT);
     /* KVM: drop the AR-bytes reserved bits as some CPUs do, so that L1
      * sees the same value whichever path reads it back. */
     if (c->ar_bytes_drop_reserved && f->encoding >= vmx->ar_first &&
         f->encoding <= vmx->ar_last)
         value &= AR_BYTES_KEEP;
     cache_write(vmx, f, value);
-    return succeed(res);
+    return vmdl__vmx_succeed(res);
 }
 
 int vmdl_vmx_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                      uint64_t field, uint64_t value, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmwrite");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmwrite");
     if (err)
         return err;
     struct src s = {false, value, 0};
@@ -467,21 +467,21 @@ static bool launch_state_refuses(const struct vmdl_vmx *vmx, bool resume)
 int vmdl_vmx_vmlaunch(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                       bool resume, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_vmlaunch");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmlaunch");
     if (err)
         return err;
-    result_init(res, ctx);
-    if (common_checks(vmx, ctx, res))
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
-    if (!has_current(vmx))
-        return fail_invalid(res);
+    if (!vmdl__vmx_has_current(vmx))
+        return vmdl__vmx_fail_invalid(res);
     /* A shadow VMCS cannot be the target of a VM entry. */
     if (get_le(vmx->cache + VMDL_VMCS12_OFF_REVISION, 4) >> 31)
-        return fail_invalid(res);
+        return vmdl__vmx_fail_invalid(res);
     if (ctx->mov_ss_blocking)
-        return fail_valid(vmx, res, VMDL_VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
+        return vmdl__vmx_fail_valid(vmx, res, VMDL_VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
     if (launch_state_refuses(vmx, resume))
-        return fail_valid(vmx, res, resume ? VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS
+        return vmdl__vmx_fail_valid(vmx, res, resume ? VMDL_VMXERR_VMRESUME_NONLAUNCHED_VMCS
                                            : VMDL_VMXERR_VMLAUNCH_NONCLEAR_VMCS);
     res->status = VMDL_VMX_ENTRY;
     return VMDL_OK;
@@ -491,7 +491,7 @@ int vmdl_vmx_entry_done(struct vmdl_vmx *vmx)
 {
     if (!vmx)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_entry_done: NULL vmx");
-    if (!has_current(vmx))
+    if (!vmdl__vmx_has_current(vmx))
         return vmdl_fail(VMDL_ESTATE, "vmdl_vmx_entry_done: no current VMCS");
     put_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 1, 4);
     return VMDL_OK;
@@ -503,10 +503,10 @@ int vmdl_vmx_entry_failed(struct vmdl_vmx *vmx, uint32_t error,
     if (!vmx || !res)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_entry_failed: NULL argument");
     if (res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_ENTRY ||
-        !has_current(vmx))
+        !vmdl__vmx_has_current(vmx))
         return vmdl_fail(VMDL_ESTATE,
                          "vmdl_vmx_entry_failed: not a pending VM entry");
-    fail_valid(vmx, res, error);
+    vmdl__vmx_fail_valid(vmx, res, error);
     return VMDL_OK;
 }
 
@@ -524,6 +524,8 @@ const char *vmdl_vmx_insn_name(enum vmdl_vmx_insn insn)
     case VMDL_VMX_INSN_VMWRITE: return "vmwrite";
     case VMDL_VMX_INSN_VMLAUNCH: return "vmlaunch";
     case VMDL_VMX_INSN_VMRESUME: return "vmresume";
+    case VMDL_VMX_INSN_INVEPT: return "invept";
+    case VMDL_VMX_INSN_INVVPID: return "invvpid";
     }
     return "?";
 }
@@ -542,21 +544,21 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                   enum vmdl_vmx_insn insn, struct vmdl_vmx_operand *op0,
                   struct vmdl_vmx_operand *op1, struct vmdl_vmx_result *res)
 {
-    int err = check_args(vmx, ctx, res, "vmdl_vmx_exec");
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_exec");
     if (err)
         return err;
     if (op0)
         op0->written = false;
     if (op1)
         op1->written = false;
-    result_init(res, ctx);
+    vmdl__vmx_result_init(res, ctx);
     switch (insn) {
     case VMDL_VMX_INSN_VMXON:
     case VMDL_VMX_INSN_VMCLEAR:
     case VMDL_VMX_INSN_VMPTRLD: {
         /* The register form of these opcodes is not these instructions. */
         if (!is_kind(op0, VMDL_VMX_OPND_MEM))
-            return fault(res, VMDL_FAULT_UD);
+            return vmdl__vmx_fault(res, VMDL_FAULT_UD);
         struct src s = {true, 0, op0->addr};
         if (insn == VMDL_VMX_INSN_VMXON)
             return do_vmxon(vmx, ctx, &s, res);
@@ -566,13 +568,13 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     }
     case VMDL_VMX_INSN_VMPTRST: {
         if (!is_kind(op0, VMDL_VMX_OPND_MEM))
-            return fault(res, VMDL_FAULT_UD);
+            return vmdl__vmx_fault(res, VMDL_FAULT_UD);
         vmdl_vmx_vmptrst(vmx, ctx, res);
         if (res->fault == VMDL_FAULT_NONE) {
             vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
             if (f != VMDL_FAULT_NONE) {
-                result_init(res, ctx);
-                return fault(res, f);
+                vmdl__vmx_result_init(res, ctx);
+                return vmdl__vmx_fault(res, f);
             }
         }
         return VMDL_OK;
@@ -584,7 +586,7 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         return vmdl_vmx_vmlaunch(vmx, ctx, insn == VMDL_VMX_INSN_VMRESUME, res);
     case VMDL_VMX_INSN_VMREAD:
         if (!is_rm(op0) || !is_kind(op1, VMDL_VMX_OPND_REG))
-            return fault(res, VMDL_FAULT_UD);
+            return vmdl__vmx_fault(res, VMDL_FAULT_UD);
         vmdl_vmx_vmread(vmx, ctx, op1->value, res);
         if (res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_SUCCEED)
             return VMDL_OK;
@@ -594,17 +596,24 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         } else {
             vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
             if (f != VMDL_FAULT_NONE) {
-                result_init(res, ctx);
-                return fault(res, f);
+                vmdl__vmx_result_init(res, ctx);
+                return vmdl__vmx_fault(res, f);
             }
         }
         return VMDL_OK;
     case VMDL_VMX_INSN_VMWRITE: {
         if (!is_kind(op0, VMDL_VMX_OPND_REG) || !is_rm(op1))
-            return fault(res, VMDL_FAULT_UD);
+            return vmdl__vmx_fault(res, VMDL_FAULT_UD);
         struct src s = {op1->kind == VMDL_VMX_OPND_MEM, op1->value, op1->addr};
         return do_vmwrite(vmx, ctx, op0->value, &s, res);
     }
+    case VMDL_VMX_INSN_INVEPT:
+    case VMDL_VMX_INSN_INVVPID:
+        if (!is_kind(op0, VMDL_VMX_OPND_REG) || !is_kind(op1, VMDL_VMX_OPND_MEM))
+            return vmdl__vmx_fault(res, VMDL_FAULT_UD);
+        if (insn == VMDL_VMX_INSN_INVEPT)
+            return vmdl_vmx_invept(vmx, ctx, op0->value, op1->addr, res);
+        return vmdl_vmx_invvpid(vmx, ctx, op0->value, op1->addr, res);
     }
     return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_exec: unknown instruction %d", (int)insn);
 }
@@ -683,7 +692,7 @@ bool vmdl_vmx_launched(const struct vmdl_vmx *vmx)
 
 uint32_t vmdl_vmx_launch_state(const struct vmdl_vmx *vmx)
 {
-    if (!vmx || !has_current(vmx))
+    if (!vmx || !vmdl__vmx_has_current(vmx))
         return 0;
     return (uint32_t)get_le(vmx->cache + VMDL_VMCS12_OFF_LAUNCH_STATE, 4);
 }
@@ -693,7 +702,7 @@ static int peek_poke_field(const struct vmdl_vmx *vmx, uint64_t field,
 {
     if (!vmx)
         return vmdl_fail(VMDL_EINVAL, "%s: NULL vmx", fn);
-    if (!has_current(vmx))
+    if (!vmdl__vmx_has_current(vmx))
         return vmdl_fail(VMDL_ESTATE, "%s: no current VMCS", fn);
     *f = vmdl_vmx_model_field(vmx->model, field);
     if (!*f)
@@ -730,7 +739,7 @@ int vmdl_vmx_flush(struct vmdl_vmx *vmx)
 {
     if (!vmx)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_flush: NULL vmx");
-    if (!has_current(vmx))
+    if (!vmdl__vmx_has_current(vmx))
         return VMDL_OK;
     int err = vmdl_guest_write(&vmx->mem, vmx->current, vmx->cache, VMDL_VMCS12_SIZE);
     if (err)
@@ -756,8 +765,8 @@ int vmdl_vmx_save(const struct vmdl_vmx *vmx, uint8_t **blob, size_t *len)
     vmdl_blob_put_u8(&w, vmx->vmxon);
     vmdl_blob_put_u64(&w, vmx->vmxon_ptr);
     vmdl_blob_put_u64(&w, vmx->current);
-    vmdl_blob_put_u8(&w, has_current(vmx));
-    if (has_current(vmx))
+    vmdl_blob_put_u8(&w, vmdl__vmx_has_current(vmx));
+    if (vmdl__vmx_has_current(vmx))
         vmdl_blob_put_bytes(&w, vmx->cache, VMDL_VMCS12_SIZE);
     return vmdl_blob_finish(&w, blob, len);
 }
@@ -792,10 +801,10 @@ int vmdl_vmx_load(struct vmdl_vmx *vmx, const void *blob, size_t len)
         else if (!on && (t->vmxon_ptr != VMDL_VMX_INVALID_PTR ||
                          t->current != VMDL_VMX_INVALID_PTR))
             vmdl_blob_reject(&r, "pointers set outside VMX operation");
-        else if (on && !page_addr_valid(t, t->vmxon_ptr))
+        else if (on && !vmdl__vmx_page_ok(t, t->vmxon_ptr))
             vmdl_blob_reject(&r, "invalid VMXON pointer");
         else if (t->current != VMDL_VMX_INVALID_PTR &&
-                 (!page_addr_valid(t, t->current) || t->current == t->vmxon_ptr))
+                 (!vmdl__vmx_page_ok(t, t->current) || t->current == t->vmxon_ptr))
             vmdl_blob_reject(&r, "invalid current-VMCS pointer");
         else if (cached != (t->current != VMDL_VMX_INVALID_PTR))
             vmdl_blob_reject(&r, "cached vmcs12 present without a current VMCS or missing");

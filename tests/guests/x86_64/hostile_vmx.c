@@ -11,7 +11,11 @@
  *     fail with VMfailInvalid; VMPTRST stores all ones; VMXON again and
  *     VMPTRLD of the VMXON region fail with VMfailInvalid (the error numbers
  *     15 and 10 need a current VMCS to be reported: VMfailValid);
- *   - INVEPT/INVVPID/VMFUNC: #UD (not exposed);
+ *   - INVEPT/INVVPID: #UD when IA32_VMX_PROCBASED_CTLS2 / EPT_VPID_CAP do
+ *     not offer them (core2), else, with no current VMCS, a bad descriptor
+ *     (EPTP 0, VPID 0) gives VMfailInvalid and a type the MSR does not list
+ *     VMfailInvalid too (error 28 needs a current VMCS); VMFUNC outside
+ *     non-root operation: #UD;
  *   - after VMXOFF, VMREAD is #UD again.
  * Run: virtmodel-run hostile_vmx.elf --models vmx
  */
@@ -102,10 +106,26 @@ int main(void)
     CHECK((fl & ARITH) == CF, "VMXON in VMX root: RFLAGS 0x%lx, want VMfailInvalid", fl);
     EXPECT_VEC(VMX_TRY("vmptrld %1", "m"(p)), HX_NONE, "VMPTRLD of the VMXON region");
     CHECK((fl & ARITH) == CF, "VMPTRLD of the VMXON region: RFLAGS 0x%lx", fl);
-    /* Not exposed: #UD. */
+    /* INVEPT/INVVPID exist when the capability MSRs say so. */
     struct { uint64_t a, b; } desc = {0, 0};
-    EXPECT_VEC(HX_TRY("invept %0, %1", , HX_ARGS("m"(desc), "r"(1ull))), HX_UD, "INVEPT");
-    EXPECT_VEC(HX_TRY("invvpid %0, %1", , HX_ARGS("m"(desc), "r"(1ull))), HX_UD, "INVVPID");
+    uint64_t ctl2 = 0, cap = 0;
+    bool sec = rdmsr(0x482) >> 63, ept = false, vpid = false;
+    if (sec && !rdmsr_safe(0x48B, &ctl2) && !rdmsr_safe(0x48C, &cap)) {
+        ept = ((ctl2 >> 33) & 1) && ((cap >> 20) & 1);
+        vpid = ((ctl2 >> 37) & 1) && ((cap >> 32) & 1);
+    }
+    EXPECT_VEC(HX_TRY("invept %1, %2\n\tpushfq\n\tpopq %0", "=r"(fl), HX_ARGS("m"(desc), "r"(1ull))), ept ? HX_NONE : HX_UD,
+               "INVEPT single context");
+    if (ept)
+        CHECK((fl & ARITH) == CF, "INVEPT of EPTP 0: RFLAGS 0x%lx, want VMfailInvalid", fl);
+    EXPECT_VEC(HX_TRY("invept %1, %2\n\tpushfq\n\tpopq %0", "=r"(fl), HX_ARGS("m"(desc), "r"(7ull))), ept ? HX_NONE : HX_UD,
+               "INVEPT type 7");
+    if (ept)
+        CHECK((fl & ARITH) == CF, "INVEPT type 7: RFLAGS 0x%lx, want VMfailInvalid", fl);
+    EXPECT_VEC(HX_TRY("invvpid %1, %2\n\tpushfq\n\tpopq %0", "=r"(fl), HX_ARGS("m"(desc), "r"(1ull))), vpid ? HX_NONE : HX_UD,
+               "INVVPID single context");
+    if (vpid)
+        CHECK((fl & ARITH) == CF, "INVVPID of VPID 0: RFLAGS 0x%lx, want VMfailInvalid", fl);
     EXPECT_VEC(HX_TRY("vmfunc", , "a"(0)), HX_UD, "VMFUNC");
 
     EXPECT_VEC(VMX_TRY("vmxoff", ), HX_NONE, "VMXOFF");

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * INVEPT and INVVPID from L1 (SDM Vol. 3C "INVEPT", "INVVPID"; KVM's
+ * handle_invept / handle_invvpid).  The model keeps no TLB, so a successful
+ * invalidation changes nothing but RFLAGS; what matters to L1 is the order
+ * of the checks and the outcome:
+ *   #UD when the profile lacks EPT+INVEPT (VPID+INVVPID), outside VMX
+ *   operation or without CR4.VMXE; #GP(0) at CPL > 0; VMfailValid(28) for a
+ *   type IA32_VMX_EPT_VPID_CAP does not list; then the 128-bit descriptor
+ *   is read (#GP/#PF), even for types that do not use it; then the
+ *   descriptor checks (VMfailValid(28)).
+ */
+#include "virtmodel/bits.h"
+#include "virtmodel/error.h"
+#include "vmx_priv.h"
+
+#define EPT_CAP_INVEPT (1ull << 20)
+#define VPID_CAP_INVVPID (1ull << 32)
+
+static bool read_desc(struct vmdl_vmx *vmx, uint64_t addr, uint64_t d[2],
+                      struct vmdl_vmx_result *res)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        vmdl_fault f = vmdl__vmx_mem_read64(vmx, addr + 8 * i, &d[i]);
+        if (f != VMDL_FAULT_NONE) {
+            vmdl__vmx_fault(res, f);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool feature_ud(const struct vmdl_vmx *vmx, unsigned proc2_bit, uint64_t cap_bit)
+{
+    const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
+    return !vmdl_vmx_caps_allowed1(c, VMDL_VMX_CTL_PROCBASED2, proc2_bit) ||
+           !vmdl_vmx_caps_allowed1(c, VMDL_VMX_CTL_PROCBASED, 31) ||
+           !(c->ept_vpid_cap & cap_bit);
+}
+
+int vmdl_vmx_invept(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+{
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invept");
+    if (err)
+        return err;
+    vmdl__vmx_result_init(res, ctx);
+    if (feature_ud(vmx, 1, EPT_CAP_INVEPT))
+        return vmdl__vmx_fault(res, VMDL_FAULT_UD);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    /* Types 1 (single context) and 2 (global): EPT_VPID_CAP bits 25, 26. */
+    uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 24) & 6;
+    if (type >= 32 || !(types & (1ull << type)))
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+    uint64_t d[2];
+    if (!read_desc(vmx, desc_addr, d, res))
+        return VMDL_OK;
+    if (type == 1 && !vmdl_vmx_eptp_valid(vmx->model, d[0]))
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+    return vmdl__vmx_succeed(res);
+}
+
+int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+{
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invvpid");
+    if (err)
+        return err;
+    vmdl__vmx_result_init(res, ctx);
+    if (feature_ud(vmx, 5, VPID_CAP_INVVPID))
+        return vmdl__vmx_fault(res, VMDL_FAULT_UD);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    /* Types 0 individual address, 1 single context, 2 all contexts,
+     * 3 single context retaining globals: EPT_VPID_CAP bits 40-43. */
+    uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 40) & 0xf;
+    if (type >= 32 || !(types & (1ull << type)))
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+    uint64_t d[2];
+    if (!read_desc(vmx, desc_addr, d, res))
+        return VMDL_OK;
+    uint64_t vpid = d[0], gla = d[1];
+    /* Descriptor bits 63:16 are reserved. */
+    if (vpid >> 16)
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+    bool bad = (type == 0 && (!vpid || !vmdl_is_canonical48(gla))) ||
+               ((type == 1 || type == 3) && !vpid);
+    if (bad)
+        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+    return vmdl__vmx_succeed(res);
+}

@@ -1,0 +1,1330 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Nested VMX: VM-entry checks (errors 7 and 8, exit reasons 33 and 34), the
+ * L1 <-> L2 state transitions, the exit decision against vmcs12, INVEPT and
+ * INVVPID, and KVM's nested-event check of a halted vCPU (the -EBUSY fix
+ * ead63640d4e7 and its old behaviour as a quirk).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/error.h"
+#include "virtmodel/vmx.h"
+#include "virtmodel/vmx_nested.h"
+
+#define RAM_SIZE (1u << 20)
+#define VMXON_PA 0x1000u
+#define VMCS_A 0x2000u
+#define LINK_PA 0x3000u
+#define IO_A 0x4000u
+#define IO_B 0x5000u
+#define MSR_BM 0x6000u
+#define VAPIC 0x7000u
+#define LIST_PA 0x8000u
+#define DESC_PA 0x9000u
+#define RFLAGS_IN 0x202ull
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+struct fx {
+    uint8_t *ram;
+    struct vmdl_flat_mem flat;
+    struct vmdl_guest_mem mem;
+    struct vmdl_vmx_caps caps;
+    struct vmdl_vmx_model *model;
+    struct vmdl_vmx *vmx;
+    struct vmdl_vmx_ctx ctx;
+    struct vmdl_vmx_cpu l1;
+};
+
+static uint64_t enc(const char *name)
+{
+    const struct vmdl_vmcs_field *e = vmdl_vmcs_field_by_name(name);
+    if (!e)
+        fail_msg("no field %s", name);
+    return e->encoding;
+}
+
+static void pk(struct fx *f, const char *name, uint64_t v)
+{
+    assert_int_equal(vmdl_vmx_poke(f->vmx, enc(name), v), 0);
+}
+
+static uint64_t pe(struct fx *f, const char *name)
+{
+    uint64_t v = 0;
+    assert_int_equal(vmdl_vmx_peek(f->vmx, enc(name), &v), 0);
+    return v;
+}
+
+static void put32(struct fx *f, uint64_t pa, uint32_t v)
+{
+    memcpy(f->ram + pa, &v, 4);
+}
+
+static void put64(struct fx *f, uint64_t pa, uint64_t v)
+{
+    memcpy(f->ram + pa, &v, 8);
+}
+
+static uint64_t get64(struct fx *f, uint64_t pa)
+{
+    uint64_t v;
+    memcpy(&v, f->ram + pa, 8);
+    return v;
+}
+
+static uint32_t low(uint64_t msr)
+{
+    return (uint32_t)msr;
+}
+
+/* A vmcs12 that enters a 64-bit L2 on the KVM profile: the allowed-0 bits
+ * of each control, a 64-bit host and guest. */
+static void valid_vmcs(struct fx *f)
+{
+    const struct vmdl_vmx_caps *c = &f->caps;
+    pk(f, "PIN_BASED_VM_EXEC_CONTROL", low(c->true_pinbased));
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL", low(c->true_procbased));
+    pk(f, "VM_EXIT_CONTROLS", low(c->true_exit) | VMDL_EXITCTL_HOST_ADDR64);
+    pk(f, "VM_ENTRY_CONTROLS", low(c->true_entry) | VMDL_ENTRYCTL_IA32E);
+    pk(f, "HOST_CR0", 0x80000031);
+    pk(f, "HOST_CR4", 0x2020);
+    pk(f, "HOST_CR3", 0x10000);
+    pk(f, "HOST_CS_SELECTOR", 0x8);
+    pk(f, "HOST_SS_SELECTOR", 0x10);
+    pk(f, "HOST_DS_SELECTOR", 0x10);
+    pk(f, "HOST_TR_SELECTOR", 0x18);
+    pk(f, "HOST_TR_BASE", 0x20000);
+    pk(f, "HOST_RIP", 0x401000);
+    pk(f, "HOST_RSP", 0x7ff0);
+    pk(f, "HOST_GDTR_BASE", 0x30000);
+    pk(f, "GUEST_CR0", 0x80000031);
+    pk(f, "GUEST_CR4", 0x2020);
+    pk(f, "GUEST_CR3", 0x60000);
+    pk(f, "GUEST_DR7", 0x400);
+    pk(f, "GUEST_RFLAGS", 0x2);
+    pk(f, "GUEST_RIP", 0x500000);
+    pk(f, "GUEST_RSP", 0x90000);
+    static const char *segs[] = {"ES", "CS", "SS", "DS", "FS", "GS", "LDTR", "TR"};
+    for (unsigned i = 0; i < 8; i++) {
+        char n[40];
+        uint32_t ar = i == 1 ? 0xa09b : i == 6 ? 0x10000 : i == 7 ? 0x8b : 0xc093;
+        uint16_t sel = i == 1 ? 0x8 : i == 6 ? 0 : i == 7 ? 0x18 : 0x10;
+        snprintf(n, sizeof(n), "GUEST_%s_AR_BYTES", segs[i]);
+        pk(f, n, ar);
+        snprintf(n, sizeof(n), "GUEST_%s_SELECTOR", segs[i]);
+        pk(f, n, sel);
+        snprintf(n, sizeof(n), "GUEST_%s_LIMIT", segs[i]);
+        pk(f, n, i == 7 ? 0x67 : 0xffffffff);
+    }
+    pk(f, "GUEST_GDTR_LIMIT", 0x27);
+    pk(f, "GUEST_IDTR_LIMIT", 0xfff);
+    pk(f, "VMCS_LINK_POINTER", UINT64_MAX);
+}
+
+static void fx_open(struct fx *f, const char *profile)
+{
+    memset(f, 0, sizeof(*f));
+    f->ram = calloc(1, RAM_SIZE);
+    assert_non_null(f->ram);
+    f->flat = (struct vmdl_flat_mem){f->ram, 0, RAM_SIZE};
+    vmdl_flat_mem_init(&f->mem, &f->flat);
+    assert_int_equal(vmdl_vmx_profile_get(profile, &f->caps), 0);
+    assert_int_equal(vmdl_vmx_model_create(&f->caps, &f->model), 0);
+    assert_int_equal(vmdl_vmx_create(f->model, &f->mem, &f->vmx), 0);
+    f->ctx = (struct vmdl_vmx_ctx){.cr0 = 0x80000031, .cr4 = 0x2020, .rflags = RFLAGS_IN};
+    uint32_t rev = (uint32_t)(f->caps.basic & VMDL_VMX_BASIC_REVISION_MASK);
+    put32(f, VMXON_PA, rev);
+    put32(f, VMCS_A, rev);
+    put32(f, LINK_PA, rev);
+    struct vmdl_vmx_result r;
+    assert_int_equal(vmdl_vmx_set_feature_control(f->vmx, 5), 0);
+    assert_int_equal(vmdl_vmx_vmxon(f->vmx, &f->ctx, VMXON_PA, &r), 0);
+    assert_int_equal(vmdl_vmx_vmptrld(f->vmx, &f->ctx, VMCS_A, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    valid_vmcs(f);
+    /* L1: 64-bit, long mode active. */
+    f->l1.cr0 = 0x80000031;
+    f->l1.cr4 = 0x2020;
+    f->l1.efer = EFER_LME | EFER_LMA | 1;
+    f->l1.rip = 0x1234;
+    f->l1.rflags = RFLAGS_IN;
+}
+
+static void fx_close(struct fx *f)
+{
+    vmdl_vmx_destroy(f->vmx);
+    vmdl_vmx_model_destroy(f->model);
+    free(f->ram);
+}
+
+static struct vmdl_vmx_entry enter(struct fx *f, bool resume, struct vmdl_vmx_result *r)
+{
+    struct vmdl_vmx_entry e;
+    assert_int_equal(vmdl_vmx_nested_enter(f->vmx, &f->ctx, resume, &f->l1, NULL, r, &e), 0);
+    return e;
+}
+
+static void expect_vmfail(struct fx *f, uint32_t err, const char *why)
+{
+    struct vmdl_vmx_cpu before = f->l1;
+    uint32_t launch = vmdl_vmx_launch_state(f->vmx);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(f, false, &r);
+    if (e.outcome != VMDL_VMX_ENTRY_VMFAIL || r.status != VMDL_VMX_FAIL_VALID ||
+        r.error != err)
+        fail_msg("%s: outcome %d status %d error %u (check %s), want VMfailValid(%u)",
+                 why, e.outcome, r.status, r.error, e.check ? e.check : "-", err);
+    assert_int_equal(r.rflags, (RFLAGS_IN & ~VMDL_RFLAGS_ARITH) | VMDL_RFLAGS_ZF);
+    assert_int_equal(pe(f, "VM_INSTRUCTION_ERROR"), err);
+    assert_int_equal(vmdl_vmx_launch_state(f->vmx), launch);
+    assert_false(vmdl_vmx_in_guest_mode(f->vmx));
+    assert_memory_equal(&before, &f->l1, sizeof(before));
+}
+
+static void expect_fail_exit(struct fx *f, uint32_t reason, uint64_t qual, const char *why)
+{
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(f, false, &r);
+    if (e.outcome != VMDL_VMX_ENTRY_FAIL_EXIT)
+        fail_msg("%s: outcome %d error %u (check %s), want entry failure %u", why,
+                 e.outcome, r.error, e.check ? e.check : "-", reason);
+    assert_int_equal(pe(f, "VM_EXIT_REASON"), reason | 0x80000000u);
+    assert_int_equal(pe(f, "EXIT_QUALIFICATION"), qual);
+    /* Host state loaded; launch state unchanged; L2 not active. */
+    assert_int_equal(f->l1.rip, 0x401000);
+    assert_int_equal(f->l1.rsp, 0x7ff0);
+    assert_int_equal(f->l1.rflags, 2);
+    assert_int_equal(f->l1.seg[VMDL_VMX_SEG_CS].selector, 8);
+    assert_int_equal(vmdl_vmx_launch_state(f->vmx), 0);
+    assert_false(vmdl_vmx_in_guest_mode(f->vmx));
+}
+
+/* ---- entries that pass ---- */
+
+static void test_entry_enters_l2(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_true(vmdl_vmx_in_guest_mode(f.vmx));
+    assert_int_equal(vmdl_vmx_launch_state(f.vmx), 1);
+    assert_int_equal(f.l1.rip, 0x500000);
+    assert_int_equal(f.l1.rsp, 0x90000);
+    assert_int_equal(f.l1.cr3, 0x60000);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_CS].ar, 0xa09b);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_TR].limit, 0x67);
+    assert_int_equal(f.l1.gdtr_limit, 0x27);
+    /* No "load EFER": LMA/LME follow the IA-32e mode guest control. */
+    assert_int_equal(f.l1.efer & (EFER_LMA | EFER_LME), EFER_LMA | EFER_LME);
+    assert_false(e.inject.valid);
+    /* A second VMLAUNCH while L2 runs is the caller's bug, not an entry. */
+    assert_int_not_equal(vmdl_vmx_nested_enter(f.vmx, &f.ctx, false, &f.l1, NULL, &r, &e), 0);
+    fx_close(&f);
+}
+
+static void test_entry_injects_event(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    /* #GP with error code 0x18. */
+    pk(&f, "VM_ENTRY_INTR_INFO_FIELD", 0x80000b0d);
+    pk(&f, "VM_ENTRY_EXCEPTION_ERROR_CODE", 0x18);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_true(e.inject.valid);
+    assert_int_equal(e.inject.vector, 13);
+    assert_int_equal(e.inject.type, VMDL_INTR_TYPE_HW_EXCEPTION);
+    assert_true(e.inject.has_error);
+    assert_int_equal(e.inject.error_code, 0x18);
+    fx_close(&f);
+}
+
+/* ---- VMfailValid(7): control fields ---- */
+
+struct mut {
+    const char *field;
+    uint64_t value;
+    bool or_bits;               /* OR into the valid value instead of setting */
+    const char *why;
+};
+
+static void apply(struct fx *f, const struct mut *m)
+{
+    uint64_t v = m->value;
+    if (m->or_bits)
+        v |= pe(f, m->field);
+    pk(f, m->field, v);
+}
+
+static void test_entry_control_field_errors(void **state)
+{
+    (void)state;
+    static const struct mut muts[] = {
+        {"PIN_BASED_VM_EXEC_CONTROL", 1u << 31, true, "pin bit outside allowed-1"},
+        {"PIN_BASED_VM_EXEC_CONTROL", 0, false, "pin allowed-0 bits cleared"},
+        {"CPU_BASED_VM_EXEC_CONTROL", 0, false, "primary allowed-0 bits cleared"},
+        {"CR3_TARGET_COUNT", 1, false, "CR3-target count above MISC (KVM: 0)"},
+        {"CPU_BASED_VM_EXEC_CONTROL", VMDL_PROC_IO_BITMAPS, true, "I/O bitmaps"},
+        {"CPU_BASED_VM_EXEC_CONTROL", VMDL_PROC_MSR_BITMAPS, true, "MSR bitmap"},
+        {"VM_EXIT_CONTROLS", 1u << 31, true, "exit control bit 31"},
+        {"VM_ENTRY_CONTROLS", 1u << 31, true, "entry control bit 31"},
+        {"VM_ENTRY_INTR_INFO_FIELD", 0x80000100, false, "interruption type 1 reserved"},
+        {"VM_ENTRY_INTR_INFO_FIELD", 0x80000320, false, "hardware exception vector 32"},
+        {"VM_ENTRY_INTR_INFO_FIELD", 0x80000203, false, "NMI type with vector 3"},
+        {"VM_ENTRY_INTR_INFO_FIELD", 0x80001003, false, "reserved bit 12"},
+        {"VM_ENTRY_INTR_INFO_FIELD", 0x80000480, false, "software interrupt, length 0"},
+        {"VM_ENTRY_MSR_LOAD_COUNT", 1, false, "entry MSR-load list"},
+        {"VM_EXIT_CONTROLS", VMDL_EXITCTL_SAVE_PREEMPT, true, "save timer without timer"},
+        {"VM_ENTRY_CONTROLS", VMDL_ENTRYCTL_SMM, true, "entry to SMM"},
+    };
+    /* The bitmap and list entries above are valid on their own (address 0);
+     * the second mutation makes the address bad. */
+    static const struct mut second[sizeof(muts) / sizeof(muts[0])] = {
+        [4] = {"IO_BITMAP_B", 0x5008, false, "I/O bitmap B not page aligned"},
+        [5] = {"MSR_BITMAP", 1ull << 46, false, "MSR bitmap beyond MAXPHYADDR"},
+        [13] = {"VM_ENTRY_MSR_LOAD_ADDR", 0x8008, false, "entry MSR-load list misaligned"},
+    };
+    for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        apply(&f, &muts[i]);
+        if (second[i].field)
+            apply(&f, &second[i]);
+        expect_vmfail(&f, 7, second[i].field ? second[i].why : muts[i].why);
+        fx_close(&f);
+    }
+}
+
+/* The deliver-error-code bit must match the vector in protected mode,
+ * unless IA32_VMX_BASIC bit 56 (Sapphire Rapids) lifts the rule for
+ * hardware exceptions. */
+static void test_entry_error_code_rule(void **state)
+{
+    (void)state;
+    static const uint32_t infos[] = {0x8000030d /* #GP without */, 0x80000b06 /* #UD with */};
+    for (size_t i = 0; i < 2; i++) {
+        struct fx f;
+        fx_open(&f, "skylake");
+        pk(&f, "VM_ENTRY_INTR_INFO_FIELD", infos[i]);
+        expect_vmfail(&f, 7, "error-code bit vs vector (no BASIC bit 56)");
+        fx_close(&f);
+        fx_open(&f, "sapphire-rapids");
+        pk(&f, "VM_ENTRY_INTR_INFO_FIELD", infos[i]);
+        struct vmdl_vmx_result r;
+        assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+        fx_close(&f);
+    }
+    /* Even with bit 56, an external interrupt never carries one. */
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_INTR_INFO_FIELD", 0x80000830);
+    expect_vmfail(&f, 7, "external interrupt with an error code");
+    fx_close(&f);
+}
+
+static void test_entry_dependent_controls(void **state)
+{
+    (void)state;
+    struct {
+        uint32_t pin, proc, proc2;
+        const char *extra;
+        uint64_t extra_val;
+        const char *why;
+    } cases[] = {
+        {0, VMDL_PROC_SECONDARY, VMDL_PROC2_VPID, NULL, 0, "VPID enabled with VPID 0"},
+        {0, VMDL_PROC_SECONDARY, VMDL_PROC2_EPT, NULL, 0, "EPTP with reserved bit 7"},
+        {0, VMDL_PROC_SECONDARY, VMDL_PROC2_UNRESTRICTED, NULL, 0, "unrestricted guest without EPT"},
+        {0, VMDL_PROC_SECONDARY, VMDL_PROC2_PML, NULL, 0, "PML without EPT"},
+        {0, VMDL_PROC_SECONDARY | VMDL_PROC_TPR_SHADOW, VMDL_PROC2_VID, "VIRTUAL_APIC_PAGE_ADDR", VAPIC,
+         "virtual-interrupt delivery without external-interrupt exiting"},
+        {VMDL_PIN_VIRTUAL_NMIS, 0, 0, NULL, 0, "virtual NMIs without NMI exiting"},
+        {VMDL_PIN_NMI_EXITING, VMDL_PROC_NMI_WINDOW, 0, NULL, 0, "NMI window without virtual NMIs"},
+        {0, VMDL_PROC_TPR_SHADOW, 0, "VIRTUAL_APIC_PAGE_ADDR", VAPIC + 0x10, "virtual-APIC page misaligned"},
+        {0, VMDL_PROC_TPR_SHADOW, 0, "TPR_THRESHOLD", 0x10, "TPR threshold bits 31:4"},
+        {0, VMDL_PROC_SECONDARY, VMDL_PROC2_X2APIC_MODE | VMDL_PROC2_APIC_ACCESS, NULL, 0,
+         "x2APIC mode with APIC-access virtualization"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        pk(&f, "PIN_BASED_VM_EXEC_CONTROL", pe(&f, "PIN_BASED_VM_EXEC_CONTROL") | cases[i].pin);
+        pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | cases[i].proc);
+        pk(&f, "SECONDARY_VM_EXEC_CONTROL", cases[i].proc2);
+        if (cases[i].proc & VMDL_PROC_TPR_SHADOW)
+            pk(&f, "VIRTUAL_APIC_PAGE_ADDR", VAPIC);
+        if (cases[i].extra)
+            pk(&f, cases[i].extra, cases[i].extra_val);
+        if (cases[i].proc2 & VMDL_PROC2_EPT)
+            pk(&f, "EPT_POINTER", 0x1e | (1u << 7));
+        expect_vmfail(&f, 7, cases[i].why);
+        fx_close(&f);
+    }
+}
+
+/* The TPR threshold against VTPR read from the virtual-APIC page (SDM). */
+static void test_entry_tpr_threshold_vs_vtpr(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_TPR_SHADOW);
+    pk(&f, "VIRTUAL_APIC_PAGE_ADDR", VAPIC);
+    pk(&f, "TPR_THRESHOLD", 5);
+    f.ram[VAPIC + 0x80] = 0x40;  /* VTPR[7:4] = 4 < 5 */
+    expect_vmfail(&f, 7, "threshold above VTPR[7:4]");
+    f.ram[VAPIC + 0x80] = 0x50;
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+}
+
+static void test_entry_valid_eptp_and_vpid(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT | VMDL_PROC2_VPID | VMDL_PROC2_UNRESTRICTED);
+    pk(&f, "EPT_POINTER", 0x100000 | 0x5e); /* WB, 4 levels, A/D */
+    pk(&f, "VIRTUAL_PROCESSOR_ID", 1);
+    /* Unrestricted guest: real mode (PE = PG = 0) passes the CR0 check. */
+    pk(&f, "VM_ENTRY_CONTROLS", low(f.caps.true_entry));
+    pk(&f, "GUEST_CR0", 0x30);
+    pk(&f, "GUEST_CS_AR_BYTES", 0x9b);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
+        fail_msg("outcome %d error %u check %s", e.outcome, r.error, e.check);
+    fx_close(&f);
+}
+
+static void test_eptp_rules(void **state)
+{
+    (void)state;
+    struct vmdl_vmx_caps c;
+    struct vmdl_vmx_model *m;
+    assert_int_equal(vmdl_vmx_profile_get("sapphire-rapids", &c), 0);
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), 0);
+    assert_true(vmdl_vmx_eptp_valid(m, 0x1000 | 0x1e));      /* WB, 4 levels */
+    assert_true(vmdl_vmx_eptp_valid(m, 0x1000 | 0x18));      /* UC */
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x19));     /* memory type 1 */
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x16));     /* walk length 3 */
+    assert_true(vmdl_vmx_eptp_valid(m, 0x1000 | 0x26));      /* 5 levels: cap bit 7 */
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x1e | 0x80)); /* bit 7 reserved */
+    assert_false(vmdl_vmx_eptp_valid(m, (1ull << 46) | 0x1e)); /* beyond MAXPHYADDR */
+    assert_true(vmdl_vmx_eptp_valid(m, 0x1000 | 0x5e));      /* A/D: cap bit 21 */
+    vmdl_vmx_model_destroy(m);
+    c.ept_vpid_cap &= ~((1ull << 21) | (1ull << 7));
+    assert_int_equal(vmdl_vmx_model_create(&c, &m), 0);
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x5e));
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x26));
+    vmdl_vmx_model_destroy(m);
+}
+
+/* ---- VMfailValid(8): host state ---- */
+
+static void test_entry_host_state_errors(void **state)
+{
+    (void)state;
+    static const struct mut muts[] = {
+        {"VM_EXIT_CONTROLS", 0, false, "host address-space size 0 with EFER.LMA 1"},
+        {"HOST_CR0", 0x80000030, false, "HOST_CR0 without PE (FIXED0)"},
+        {"HOST_CR0", 0x180000031ull, false, "HOST_CR0 bit 32 (FIXED1)"},
+        {"HOST_CR4", 0x20, false, "HOST_CR4 without VMXE (FIXED0)"},
+        {"HOST_CR3", 1ull << 46, false, "HOST_CR3 beyond MAXPHYADDR"},
+        {"HOST_IA32_SYSENTER_EIP", 1ull << 47, false, "SYSENTER_EIP not canonical"},
+        {"HOST_CS_SELECTOR", 0, false, "host CS selector 0"},
+        {"HOST_TR_SELECTOR", 0, false, "host TR selector 0"},
+        {"HOST_DS_SELECTOR", 0x13, false, "host DS selector RPL 3"},
+        {"HOST_SS_SELECTOR", 0x14, false, "host SS selector TI"},
+        {"HOST_FS_BASE", 0x0000800000000000ull, false, "host FS base not canonical"},
+        {"HOST_RIP", 0xffff700000000000ull, false, "host RIP not canonical"},
+        {"HOST_CR4", 0x2000, false, "64-bit host without CR4.PAE"},
+    };
+    for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        apply(&f, &muts[i]);
+        if (!strcmp(muts[i].field, "VM_EXIT_CONTROLS"))
+            pk(&f, "VM_EXIT_CONTROLS", low(f.caps.true_exit));
+        expect_vmfail(&f, 8, muts[i].why);
+        fx_close(&f);
+    }
+}
+
+static void test_entry_host_efer_and_pat(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_EXIT_CONTROLS", pe(&f, "VM_EXIT_CONTROLS") | VMDL_EXITCTL_LOAD_EFER);
+    pk(&f, "HOST_IA32_EFER", EFER_LME); /* LMA must equal the 64-bit host control */
+    expect_vmfail(&f, 8, "HOST_IA32_EFER.LMA vs host address-space size");
+    pk(&f, "HOST_IA32_EFER", EFER_LME | EFER_LMA);
+    pk(&f, "VM_EXIT_CONTROLS", pe(&f, "VM_EXIT_CONTROLS") | VMDL_EXITCTL_LOAD_PAT);
+    pk(&f, "HOST_IA32_PAT", 0x0007040600070402ull); /* type 2 reserved */
+    expect_vmfail(&f, 8, "HOST_IA32_PAT type 2");
+    pk(&f, "HOST_IA32_PAT", 0x0007040600070406ull);
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+}
+
+/* A 32-bit L1 (EFER.LMA 0) needs a 32-bit host: KVM's
+ * nested_vmx_check_address_space_size and the non-IA-32e host rules. */
+static void test_entry_32bit_host(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    f.l1.efer = 0;
+    expect_vmfail(&f, 8, "64-bit host control with EFER.LMA 0");
+    pk(&f, "VM_EXIT_CONTROLS", low(f.caps.true_exit));
+    expect_vmfail(&f, 8, "IA-32e guest with a 32-bit host");
+    pk(&f, "VM_ENTRY_CONTROLS", low(f.caps.true_entry));
+    pk(&f, "GUEST_CS_AR_BYTES", 0xc09b);
+    pk(&f, "HOST_RIP", 0x100000000ull);
+    expect_vmfail(&f, 8, "32-bit host RIP above 4G");
+    pk(&f, "HOST_RIP", 0x401000);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
+        fail_msg("outcome %d error %u check %s", e.outcome, r.error, e.check);
+    fx_close(&f);
+}
+
+/* KVM's order: the control checks come first, then host, then guest. */
+static void test_entry_check_order(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "HOST_CS_SELECTOR", 0);
+    pk(&f, "GUEST_RFLAGS", 0);
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", 0);
+    expect_vmfail(&f, 7, "control error before host error");
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", low(f.caps.true_pinbased));
+    expect_vmfail(&f, 8, "host error before guest error");
+    pk(&f, "HOST_CS_SELECTOR", 8);
+    expect_fail_exit(&f, 33, 0, "guest error last");
+    fx_close(&f);
+}
+
+/* ---- entry failure exits: guest state (33) and MSR loading (34) ---- */
+
+static void test_entry_guest_state_failures(void **state)
+{
+    (void)state;
+    static const struct mut muts[] = {
+        {"GUEST_CR0", 0x80000030, false, "guest CR0.PE clear without unrestricted guest"},
+        {"GUEST_CR4", 0x20, false, "guest CR4 without VMXE"},
+        {"GUEST_CR4", 0x2000, false, "IA-32e guest without PAE"},
+        {"GUEST_RFLAGS", 0, false, "RFLAGS bit 1 clear"},
+        {"GUEST_RFLAGS", 0x8002, false, "RFLAGS bit 15 set"},
+        {"GUEST_RFLAGS", 0x20002, false, "RFLAGS.VM in IA-32e mode"},
+        {"GUEST_ACTIVITY_STATE", 2, false, "shutdown activity state (KVM refuses)"},
+        {"GUEST_ACTIVITY_STATE", 4, false, "activity state 4"},
+        {"GUEST_TR_AR_BYTES", 0x1008b, false, "TR unusable"},
+        {"GUEST_TR_AR_BYTES", 0x83, false, "16-bit busy TSS in IA-32e mode"},
+        {"GUEST_CS_AR_BYTES", 0xa093, false, "CS data segment"},
+        {"GUEST_SS_AR_BYTES", 0xc09b, false, "SS code segment"},
+        {"GUEST_LDTR_AR_BYTES", 0x82 | 0x100, false, "LDTR AR reserved bit 8"},
+        {"GUEST_RIP", 0x0000800000000000ull, false, "RIP not canonical"},
+        {"GUEST_FS_BASE", 0x0000800000000000ull, false, "FS base not canonical"},
+        {"GUEST_GDTR_LIMIT", 0x10000, false, "GDTR limit bit 16"},
+        {"GUEST_INTERRUPTIBILITY_INFO", 3, false, "STI and MOV SS blocking"},
+        {"GUEST_INTERRUPTIBILITY_INFO", 1, false, "STI blocking with IF 0"},
+        {"GUEST_INTERRUPTIBILITY_INFO", 0x20, false, "interruptibility bit 5"},
+        {"GUEST_PENDING_DBG_EXCEPTIONS", 0x10, false, "pending debug bit 4"},
+    };
+    for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        apply(&f, &muts[i]);
+        expect_fail_exit(&f, 33, 0, muts[i].why);
+        fx_close(&f);
+    }
+    /* CR4.PCIDE is fine in IA-32e mode, not outside it. */
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "GUEST_CR4", 0x22020);
+    pk(&f, "VM_ENTRY_CONTROLS", low(f.caps.true_entry));
+    pk(&f, "GUEST_CS_AR_BYTES", 0xc09b);
+    expect_fail_exit(&f, 33, 0, "PCIDE outside IA-32e mode");
+    fx_close(&f);
+}
+
+static void test_entry_guest_debug_pat_efer(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_DEBUG);
+    pk(&f, "GUEST_DR7", 1ull << 32);
+    expect_fail_exit(&f, 33, 0, "DR7 bits 63:32 with load debug controls");
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_PAT);
+    pk(&f, "GUEST_IA32_PAT", 0x0707070707070703ull);
+    expect_fail_exit(&f, 33, 0, "guest PAT type 3");
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_EFER);
+    pk(&f, "GUEST_IA32_EFER", EFER_LME); /* LMA must follow the IA-32e control */
+    expect_fail_exit(&f, 33, 0, "guest EFER.LMA vs IA-32e mode guest");
+    pk(&f, "GUEST_IA32_EFER", EFER_LME | EFER_LMA | 1);
+    struct vmdl_vmx_cpu l1 = f.l1;
+    struct vmdl_vmx_result r;
+    /* A fail exit changed f.l1 to the host state: restore L1 for the retry. */
+    f.l1 = l1;
+    f.l1.efer = EFER_LME | EFER_LMA;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(f.l1.efer, EFER_LME | EFER_LMA | 1);
+    fx_close(&f);
+}
+
+static void test_entry_vmcs_link_pointer(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VMCS_LINK_POINTER", LINK_PA + 8);
+    expect_fail_exit(&f, 33, 4, "link pointer not aligned: qualification 4");
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VMCS_LINK_POINTER", LINK_PA);
+    put32(&f, LINK_PA, 0x12345);
+    expect_fail_exit(&f, 33, 4, "link pointer revision wrong");
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VMCS_LINK_POINTER", LINK_PA); /* our revision, no shadow bit */
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+    /* CR0 is checked before the link pointer (KVM's order). */
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VMCS_LINK_POINTER", 8);
+    pk(&f, "GUEST_CR0", 0);
+    expect_fail_exit(&f, 33, 0, "CR0 before link pointer");
+    fx_close(&f);
+}
+
+static vmdl_fault msr_write_ok(void *opaque, uint32_t index, uint64_t value)
+{
+    uint64_t *log = opaque;
+    if (index == 0x10)          /* IA32_TSC: refuse, to test failures */
+        return VMDL_FAULT_GP;
+    log[0] = index;
+    log[1] = value;
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault msr_read_ok(void *opaque, uint32_t index, uint64_t *value)
+{
+    (void)opaque;
+    *value = 0xabc00000ull | index;
+    return index == 0x10 ? VMDL_FAULT_GP : VMDL_FAULT_NONE;
+}
+
+static void put_entry(struct fx *f, uint64_t pa, uint32_t index, uint32_t rsvd, uint64_t v)
+{
+    put32(f, pa, index);
+    put32(f, pa + 4, rsvd);
+    put64(f, pa + 8, v);
+}
+
+static void test_entry_msr_load_list(void **state)
+{
+    (void)state;
+    uint64_t log[2] = {0, 0};
+    struct vmdl_vmx_msr_ops ops = {msr_read_ok, msr_write_ok, log};
+    struct {
+        uint32_t index, rsvd;
+        uint64_t qual;
+        const char *why;
+    } bad[] = {
+        {0x808, 0, 2, "x2APIC TPR in the list"},
+        {0xc0000100, 0, 2, "FS_BASE in the list"},
+        {0x8b, 0, 2, "microcode revision"},
+        {0x3b, 1, 2, "reserved word non-zero"},
+        {0x10, 0, 2, "write refused by the MSR owner"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        pk(&f, "VM_ENTRY_MSR_LOAD_ADDR", LIST_PA);
+        pk(&f, "VM_ENTRY_MSR_LOAD_COUNT", 2);
+        put_entry(&f, LIST_PA, 0x277, 0, 0x0606060606060606ull);
+        put_entry(&f, LIST_PA + 16, bad[i].index, bad[i].rsvd, 5);
+        struct vmdl_vmx_result r;
+        struct vmdl_vmx_entry e;
+        assert_int_equal(vmdl_vmx_nested_enter(f.vmx, &f.ctx, false, &f.l1, &ops, &r, &e), 0);
+        if (e.outcome != VMDL_VMX_ENTRY_FAIL_EXIT)
+            fail_msg("%s: outcome %d", bad[i].why, e.outcome);
+        assert_int_equal(pe(&f, "VM_EXIT_REASON"), 34 | 0x80000000u);
+        assert_int_equal(pe(&f, "EXIT_QUALIFICATION"), bad[i].qual);
+        assert_int_equal(f.l1.rip, 0x401000);
+        fx_close(&f);
+    }
+    /* A good list: PAT lands in L2's state, another MSR goes to the ops. */
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_MSR_LOAD_ADDR", LIST_PA);
+    pk(&f, "VM_ENTRY_MSR_LOAD_COUNT", 2);
+    put_entry(&f, LIST_PA, 0x277, 0, 0x0606060606060606ull);
+    put_entry(&f, LIST_PA + 16, 0x3b, 0, 77);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e;
+    assert_int_equal(vmdl_vmx_nested_enter(f.vmx, &f.ctx, false, &f.l1, &ops, &r, &e), 0);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(f.l1.pat, 0x0606060606060606ull);
+    assert_int_equal(log[0], 0x3b);
+    assert_int_equal(log[1], 77);
+    fx_close(&f);
+    /* More entries than IA32_VMX_MISC allows (512 here): entry 513 fails. */
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_MSR_LOAD_ADDR", 0x10000);
+    pk(&f, "VM_ENTRY_MSR_LOAD_COUNT", 600);
+    for (unsigned i = 0; i < 600; i++)
+        put_entry(&f, 0x10000 + 16 * i, 0x3b, 0, i);
+    assert_int_equal(vmdl_vmx_nested_enter(f.vmx, &f.ctx, false, &f.l1, &ops, &r, &e), 0);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_FAIL_EXIT);
+    assert_int_equal(pe(&f, "EXIT_QUALIFICATION"), 513);
+    fx_close(&f);
+}
+
+/* ---- VM exits ---- */
+
+static void test_exit_saves_guest_loads_host(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_INTR_INFO_FIELD", 0x80000303); /* hardware exception 3 */
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    f.l1.rip = 0x500002;
+    f.l1.rsp = 0x8fff0;
+    f.l1.rflags = 0x246;
+    f.l1.seg[VMDL_VMX_SEG_FS].base = 0x7000;
+    f.l1.interruptibility = 1;
+    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_CPUID, .insn_len = 2};
+    bool abort = true;
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, NULL, &abort), 0);
+    assert_false(abort);
+    assert_false(vmdl_vmx_in_guest_mode(f.vmx));
+    /* Saved guest state. */
+    assert_int_equal(pe(&f, "GUEST_RIP"), 0x500002);
+    assert_int_equal(pe(&f, "GUEST_RSP"), 0x8fff0);
+    assert_int_equal(pe(&f, "GUEST_RFLAGS"), 0x246);
+    assert_int_equal(pe(&f, "GUEST_FS_BASE"), 0x7000);
+    assert_int_equal(pe(&f, "GUEST_INTERRUPTIBILITY_INFO"), 1);
+    /* Exit information; the entry event consumed. */
+    assert_int_equal(pe(&f, "VM_EXIT_REASON"), 10);
+    assert_int_equal(pe(&f, "VM_EXIT_INSTRUCTION_LEN"), 2);
+    assert_int_equal(pe(&f, "VM_ENTRY_INTR_INFO_FIELD") >> 31, 0);
+    assert_int_equal(pe(&f, "VM_ENTRY_CONTROLS") & VMDL_ENTRYCTL_IA32E, VMDL_ENTRYCTL_IA32E);
+    /* Host state (SDM 28.5 / KVM load_vmcs12_host_state). */
+    assert_int_equal(f.l1.rip, 0x401000);
+    assert_int_equal(f.l1.rsp, 0x7ff0);
+    assert_int_equal(f.l1.rflags, 2);
+    assert_int_equal(f.l1.cr3, 0x10000);
+    assert_int_equal(f.l1.dr7, 0x400);
+    assert_int_equal(f.l1.debugctl, 0);
+    assert_int_equal(f.l1.gdtr_base, 0x30000);
+    assert_int_equal(f.l1.gdtr_limit, 0xffff);
+    assert_int_equal(f.l1.idtr_limit, 0xffff);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_CS].ar & 0xf0ff, 0xa09b & 0xf0ff);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_TR].limit, 0x67);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_TR].base, 0x20000);
+    assert_int_equal(f.l1.seg[VMDL_VMX_SEG_LDTR].ar, VMDL_VMX_AR_UNUSABLE);
+    assert_int_equal(f.l1.efer & (EFER_LMA | EFER_LME), EFER_LMA | EFER_LME);
+    assert_int_equal(f.l1.interruptibility, 0);
+    /* Launched: VMLAUNCH now fails with 4, VMRESUME enters. */
+    f.l1.efer = EFER_LME | EFER_LMA;
+    expect_vmfail(&f, 4, "VMLAUNCH of a launched VMCS");
+    struct vmdl_vmx_entry e = enter(&f, true, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(f.l1.rip, 0x500002);
+    /* Exiting twice is refused. */
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, NULL, &abort), 0);
+    assert_int_not_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, NULL, &abort), 0);
+    fx_close(&f);
+}
+
+static void test_exit_msr_lists(void **state)
+{
+    (void)state;
+    uint64_t log[2] = {0, 0};
+    struct vmdl_vmx_msr_ops ops = {msr_read_ok, msr_write_ok, log};
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_EXIT_MSR_STORE_ADDR", LIST_PA);
+    pk(&f, "VM_EXIT_MSR_STORE_COUNT", 2);
+    put_entry(&f, LIST_PA, 0x277, 0, 0);
+    put_entry(&f, LIST_PA + 16, 0x3b, 0, 0);
+    pk(&f, "VM_EXIT_MSR_LOAD_ADDR", LIST_PA + 0x100);
+    pk(&f, "VM_EXIT_MSR_LOAD_COUNT", 1);
+    put_entry(&f, LIST_PA + 0x100, 0x174, 0, 0x23);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e;
+    assert_int_equal(vmdl_vmx_nested_enter(f.vmx, &f.ctx, false, &f.l1, &ops, &r, &e), 0);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    f.l1.pat = 0x0007040600070406ull;
+    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_HLT, .insn_len = 1};
+    bool abort = true;
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, &ops, &abort), 0);
+    assert_false(abort);
+    assert_int_equal(get64(&f, LIST_PA + 8), 0x0007040600070406ull);
+    assert_int_equal(get64(&f, LIST_PA + 24), 0xabc0003bull);
+    /* The host SYSENTER_CS came from HOST_IA32_SYSENTER_CS, then the list. */
+    assert_int_equal(f.l1.sysenter_cs, 0x23);
+    /* A failing host MSR load is a VMX abort (KVM: triple fault). */
+    assert_int_equal(enter(&f, true, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    put_entry(&f, LIST_PA + 0x100, 0x10, 0, 1);
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, &ops, &abort), 0);
+    assert_true(abort);
+    fx_close(&f);
+}
+
+/* ---- the exit decision ---- */
+
+static void entered(struct fx *f)
+{
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+}
+
+static bool wants(struct fx *f, struct vmdl_vmx_l2_event ev, struct vmdl_vmx_exit_info *i)
+{
+    return vmdl_vmx_l1_wants(f->vmx, &ev, i);
+}
+
+static void set_proc(struct fx *f, uint32_t bits)
+{
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL", low(f->caps.true_procbased) | bits);
+}
+
+static void test_wants_unconditional_and_controls(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    /* CPUID, VMCALL, INVD, XSETBV, VMX instructions always exit. */
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_CPUID, .insn_len = 2}, &i));
+    assert_int_equal(i.reason, 10);
+    assert_int_equal(i.insn_len, 2);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_VMCALL, .insn_len = 3}, &i));
+    assert_int_equal(i.reason, 18);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_VMX_INSN,
+                                                     .vmx_exit = VMDL_VMX_EXIT_VMREAD,
+                                                     .insn_info = 0x1234}, &i));
+    assert_int_equal(i.reason, 23);
+    assert_int_equal(i.insn_info, 0x1234);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_TRIPLE_FAULT}, &i));
+    assert_int_equal(i.reason, 2);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_INIT}, &i));
+    assert_int_equal(i.reason, 3);
+    /* Conditional on a primary control: HLT, RDTSC, RDPMC, INVLPG, MOV DR, PAUSE. */
+    struct { enum vmdl_vmx_l2_kind k; uint32_t bit; uint32_t reason; } c[] = {
+        {VMDL_L2_HLT, VMDL_PROC_HLT, 12}, {VMDL_L2_RDTSC, VMDL_PROC_RDTSC, 16},
+        {VMDL_L2_RDPMC, VMDL_PROC_RDPMC, 15}, {VMDL_L2_INVLPG, VMDL_PROC_INVLPG, 14},
+        {VMDL_L2_MOV_DR, VMDL_PROC_MOV_DR, 29}, {VMDL_L2_PAUSE, VMDL_PROC_PAUSE, 40},
+        {VMDL_L2_MWAIT, VMDL_PROC_MWAIT, 36}, {VMDL_L2_MONITOR, VMDL_PROC_MONITOR, 39},
+        {VMDL_L2_INTR_WINDOW, VMDL_PROC_INTR_WINDOW, 7},
+    };
+    for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+        set_proc(&f, 0);
+        assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = c[k].k}, &i));
+        set_proc(&f, c[k].bit);
+        assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = c[k].k}, &i));
+        assert_int_equal(i.reason, c[k].reason);
+    }
+    /* Qualifications: INVLPG address; MOV DR number, direction, register. */
+    set_proc(&f, VMDL_PROC_INVLPG | VMDL_PROC_MOV_DR);
+    wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_INVLPG, .addr = 0xdead000}, &i);
+    assert_int_equal(i.qualification, 0xdead000);
+    wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_MOV_DR, .dr = 7, .to_reg = true,
+                                         .gpr = 3}, &i);
+    assert_int_equal(i.qualification, 7 | 1 << 4 | 3 << 8);
+    /* Interrupt windows carry no instruction length. */
+    set_proc(&f, VMDL_PROC_INTR_WINDOW);
+    wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_INTR_WINDOW, .insn_len = 3}, &i);
+    assert_int_equal(i.insn_len, 0);
+    fx_close(&f);
+}
+
+static void test_wants_exceptions_and_pf_match(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_l2_event ud = {.kind = VMDL_L2_EXCEPTION, .vector = 6};
+    assert_false(wants(&f, ud, &i));
+    pk(&f, "EXCEPTION_BITMAP", 1u << 6);
+    assert_true(wants(&f, ud, &i));
+    assert_int_equal(i.reason, 0);
+    assert_int_equal(i.intr_info, 0x80000306);
+    struct vmdl_vmx_l2_event gp = {.kind = VMDL_L2_EXCEPTION, .vector = 13,
+                                   .has_error = true, .error_code = 0x10};
+    pk(&f, "EXCEPTION_BITMAP", 1u << 13);
+    assert_true(wants(&f, gp, &i));
+    assert_int_equal(i.intr_info, 0x80000b0d);
+    assert_int_equal(i.intr_error, 0x10);
+    /* #PF: bit 14 set -> exit iff (PFEC & MASK) == MATCH; clear -> iff !=. */
+    struct vmdl_vmx_l2_event pf = {.kind = VMDL_L2_EXCEPTION, .vector = 14,
+                                   .has_error = true, .error_code = 0x2, .addr = 0xbad000};
+    pk(&f, "PAGE_FAULT_ERROR_CODE_MASK", 0x2);
+    pk(&f, "PAGE_FAULT_ERROR_CODE_MATCH", 0x2);
+    pk(&f, "EXCEPTION_BITMAP", 1u << 14);
+    assert_true(wants(&f, pf, &i));
+    assert_int_equal(i.qualification, 0xbad000);
+    pf.error_code = 0;
+    assert_false(wants(&f, pf, &i));
+    pk(&f, "EXCEPTION_BITMAP", 0);
+    assert_true(wants(&f, pf, &i));
+    pf.error_code = 2;
+    assert_false(wants(&f, pf, &i));
+    /* mask = match = 0, bit 14 clear: no #PF ever exits. */
+    pk(&f, "PAGE_FAULT_ERROR_CODE_MASK", 0);
+    pk(&f, "PAGE_FAULT_ERROR_CODE_MATCH", 0);
+    assert_false(wants(&f, pf, &i));
+    /* A software exception (INT3) reports its length. */
+    pk(&f, "EXCEPTION_BITMAP", 1u << 3);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_EXCEPTION, .vector = 3,
+                                                     .type = VMDL_INTR_TYPE_SOFT_EXCEPTION,
+                                                     .insn_len = 1}, &i));
+    assert_int_equal(i.intr_info, 0x80000603);
+    assert_int_equal(i.insn_len, 1);
+    fx_close(&f);
+}
+
+static void test_wants_io(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_l2_event out = {.kind = VMDL_L2_IO, .port = 0x3f8, .size = 1, .imm = false};
+    assert_false(wants(&f, out, &i));
+    set_proc(&f, VMDL_PROC_UNCOND_IO);
+    assert_true(wants(&f, out, &i));
+    assert_int_equal(i.reason, 30);
+    assert_int_equal(i.qualification, 0x3f80000ull);
+    struct vmdl_vmx_l2_event in = {.kind = VMDL_L2_IO, .port = 0x80, .size = 4, .in = true,
+                                   .string = true, .rep = true, .imm = true};
+    wants(&f, in, &i);
+    assert_int_equal(i.qualification, 3 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 0x80ull << 16);
+    /* Bitmaps override unconditional exiting. */
+    set_proc(&f, VMDL_PROC_UNCOND_IO | VMDL_PROC_IO_BITMAPS);
+    pk(&f, "IO_BITMAP_A", IO_A);
+    pk(&f, "IO_BITMAP_B", IO_B);
+    assert_false(wants(&f, out, &i));
+    f.ram[IO_A + 0x3f8 / 8] |= 1u << (0x3f8 % 8);
+    assert_true(wants(&f, out, &i));
+    /* A 2-byte access touching a marked port exits. */
+    struct vmdl_vmx_l2_event w = {.kind = VMDL_L2_IO, .port = 0x3f7, .size = 2};
+    assert_true(wants(&f, w, &i));
+    /* Ports from 0x8000 use bitmap B. */
+    struct vmdl_vmx_l2_event hi = {.kind = VMDL_L2_IO, .port = 0x8001, .size = 1};
+    assert_false(wants(&f, hi, &i));
+    f.ram[IO_B + 0] |= 2;
+    assert_true(wants(&f, hi, &i));
+    /* Wrapping past 0xFFFF always exits. */
+    struct vmdl_vmx_l2_event wrap = {.kind = VMDL_L2_IO, .port = 0xffff, .size = 2};
+    assert_true(wants(&f, wrap, &i));
+    fx_close(&f);
+}
+
+static void test_wants_msr_bitmaps(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_l2_event rd = {.kind = VMDL_L2_RDMSR, .msr = 0x10};
+    struct vmdl_vmx_l2_event wr = {.kind = VMDL_L2_WRMSR, .msr = 0x10};
+    assert_true(wants(&f, rd, &i)); /* no bitmaps: every MSR access exits */
+    assert_int_equal(i.reason, 31);
+    set_proc(&f, VMDL_PROC_MSR_BITMAPS);
+    pk(&f, "MSR_BITMAP", MSR_BM);
+    assert_false(wants(&f, rd, &i));
+    assert_false(wants(&f, wr, &i));
+    f.ram[MSR_BM + 2048 + 0x10 / 8] |= 1u << (0x10 % 8); /* write-low bit */
+    assert_false(wants(&f, rd, &i));
+    assert_true(wants(&f, wr, &i));
+    assert_int_equal(i.reason, 32);
+    /* High range: read bitmap at 1024. */
+    struct vmdl_vmx_l2_event lstar = {.kind = VMDL_L2_RDMSR, .msr = 0xc0000082};
+    assert_false(wants(&f, lstar, &i));
+    f.ram[MSR_BM + 1024 + 0x82 / 8] |= 1u << (0x82 % 8);
+    assert_true(wants(&f, lstar, &i));
+    /* Outside both ranges: always. */
+    struct vmdl_vmx_l2_event odd = {.kind = VMDL_L2_RDMSR, .msr = 0x40000000};
+    assert_true(wants(&f, odd, &i));
+    fx_close(&f);
+}
+
+static void test_wants_cr_access(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    pk(&f, "CR0_GUEST_HOST_MASK", 0x80000001);  /* L1 owns PG, PE */
+    pk(&f, "CR0_READ_SHADOW", 0x80000001);
+    struct vmdl_vmx_l2_event mov = {.kind = VMDL_L2_MOV_TO_CR, .cr = 0, .gpr = 2,
+                                    .value = 0x80000033};
+    assert_false(wants(&f, mov, &i));   /* owned bits equal the shadow */
+    mov.value = 0x33;                   /* clears PG: differs from the shadow */
+    assert_true(wants(&f, mov, &i));
+    assert_int_equal(i.reason, 28);
+    assert_int_equal(i.qualification, 0 | 0 << 4 | 2 << 8);
+    /* What L2 reads and what a non-exiting write leaves. */
+    assert_int_equal(vmdl_vmx_l2_read_cr(f.vmx, 0, 0x80000031), 0x80000031);
+    pk(&f, "CR0_READ_SHADOW", 0x1);
+    assert_int_equal(vmdl_vmx_l2_read_cr(f.vmx, 0, 0x80000031), 0x31);
+    assert_int_equal(vmdl_vmx_l2_write_cr(f.vmx, 0, 0x80000031, 0x2a), 0x8000002bull);
+    /* CR3: load exiting, store exiting. */
+    struct vmdl_vmx_l2_event cr3 = {.kind = VMDL_L2_MOV_TO_CR, .cr = 3, .value = 0x9000};
+    assert_false(wants(&f, cr3, &i));
+    set_proc(&f, VMDL_PROC_CR3_LOAD);
+    assert_true(wants(&f, cr3, &i));
+    assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_MOV_FROM_CR, .cr = 3}, &i));
+    set_proc(&f, VMDL_PROC_CR3_STORE);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_MOV_FROM_CR, .cr = 3,
+                                                     .gpr = 5}, &i));
+    assert_int_equal(i.qualification, 3 | 1 << 4 | 5 << 8);
+    /* CR8 load/store. */
+    set_proc(&f, VMDL_PROC_CR8_LOAD);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_MOV_TO_CR, .cr = 8}, &i));
+    assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_MOV_FROM_CR, .cr = 8}, &i));
+    /* CLTS: exits when L1 owns TS and its shadow has TS set. */
+    pk(&f, "CR0_GUEST_HOST_MASK", 0x8);
+    pk(&f, "CR0_READ_SHADOW", 0);
+    assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_CLTS}, &i));
+    pk(&f, "CR0_READ_SHADOW", 0x8);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_CLTS}, &i));
+    assert_int_equal(i.qualification, 2 << 4);
+    /* LMSW: changes MP/EM/TS against the shadow, or sets an owned PE. */
+    pk(&f, "CR0_GUEST_HOST_MASK", 0x1);
+    pk(&f, "CR0_READ_SHADOW", 0);
+    assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_LMSW, .value = 1}, &i));
+    assert_int_equal(i.qualification, 3 << 4 | 1 << 16);
+    assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_LMSW, .value = 0}, &i));
+    fx_close(&f);
+}
+
+static void test_wants_interrupts_nmi_timer(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_l2_event irq = {.kind = VMDL_L2_EXT_INTR, .vector = 0x30};
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", low(f.caps.true_pinbased));
+    /* The allowed-0 pin bits of the TRUE MSR exclude external-interrupt
+     * exiting, so L2 takes the interrupt itself. */
+    if (!(low(f.caps.true_pinbased) & VMDL_PIN_EXT_INTR))
+        assert_false(wants(&f, irq, &i));
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", low(f.caps.true_pinbased) | VMDL_PIN_EXT_INTR);
+    assert_true(wants(&f, irq, &i));
+    assert_int_equal(i.reason, 1);
+    assert_int_equal(i.intr_info, 0);   /* not acknowledged: info invalid */
+    pk(&f, "VM_EXIT_CONTROLS", pe(&f, "VM_EXIT_CONTROLS") | VMDL_EXITCTL_ACK_INTR);
+    assert_true(wants(&f, irq, &i));
+    assert_int_equal(i.intr_info, 0x80000030);
+    struct vmdl_vmx_l2_event nmi = {.kind = VMDL_L2_NMI};
+    assert_false(wants(&f, nmi, &i));
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", pe(&f, "PIN_BASED_VM_EXEC_CONTROL") | VMDL_PIN_NMI_EXITING);
+    assert_true(wants(&f, nmi, &i));
+    assert_int_equal(i.intr_info, 0x80000202);
+    struct vmdl_vmx_l2_event t = {.kind = VMDL_L2_PREEMPT_TIMER};
+    assert_false(wants(&f, t, &i));
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", pe(&f, "PIN_BASED_VM_EXEC_CONTROL") | VMDL_PIN_PREEMPT_TIMER);
+    assert_true(wants(&f, t, &i));
+    assert_int_equal(i.reason, 52);
+    fx_close(&f);
+}
+
+/* ---- INVEPT / INVVPID ---- */
+
+static void test_invept(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    struct vmdl_vmx_result r;
+    put64(&f, DESC_PA, 0x100000 | 0x1e);
+    put64(&f, DESC_PA + 8, 0);
+    /* Types: 1 single context, 2 global (EPT_VPID_CAP bits 25, 26). */
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 2, DESC_PA, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 1, DESC_PA, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    for (uint64_t t = 0; t < 40; t += 3) {
+        if (t == 1 || t == 2)
+            continue;
+        assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, t, DESC_PA, &r), 0);
+        assert_int_equal(r.status, VMDL_VMX_FAIL_VALID);
+        assert_int_equal(r.error, 28);
+    }
+    /* Single context with a bad EPTP: 28. */
+    put64(&f, DESC_PA, 0x100000 | 0x19);
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 1, DESC_PA, &r), 0);
+    assert_int_equal(r.error, 28);
+    /* Descriptor read even for the global type: outside RAM -> #PF. */
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 2, RAM_SIZE + 0x1000, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_PF);
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 2, 0x0000800000000000ull, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_GP);
+    /* CPL 3: #GP; the type is checked after. */
+    f.ctx.cpl = 3;
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 0, DESC_PA, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_GP);
+    f.ctx.cpl = 0;
+    /* Through vmdl_vmx_exec: op0 register type, op1 memory descriptor. */
+    struct vmdl_vmx_operand o0 = {.kind = VMDL_VMX_OPND_REG, .value = 2};
+    struct vmdl_vmx_operand o1 = {.kind = VMDL_VMX_OPND_MEM, .addr = DESC_PA};
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_INVEPT, &o0, &o1, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    o1.kind = VMDL_VMX_OPND_REG;
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_INVEPT, &o0, &o1, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_UD);
+    /* Outside VMX operation: #UD. */
+    assert_int_equal(vmdl_vmx_vmxoff(f.vmx, &f.ctx, &r), 0);
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 2, DESC_PA, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_UD);
+    fx_close(&f);
+    /* A profile without EPT: #UD even in VMX operation. */
+    fx_open(&f, "core2");
+    assert_int_equal(vmdl_vmx_invept(f.vmx, &f.ctx, 2, DESC_PA, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_UD);
+    assert_int_equal(vmdl_vmx_invvpid(f.vmx, &f.ctx, 2, DESC_PA, &r), 0);
+    assert_int_equal(r.fault, VMDL_FAULT_UD);
+    fx_close(&f);
+}
+
+static void test_invvpid(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    struct vmdl_vmx_result r;
+    struct { uint64_t type, vpid, gla; uint32_t err; const char *why; } c[] = {
+        {0, 1, 0x1000, 0, "individual address"},
+        {0, 0, 0x1000, 28, "individual address with VPID 0"},
+        {0, 1, 0x0000800000000000ull, 28, "individual address not canonical"},
+        {1, 1, 0, 0, "single context"},
+        {1, 0, 0, 28, "single context VPID 0"},
+        {2, 0, 0, 0, "all contexts (VPID ignored)"},
+        {3, 0, 0, 28, "single context retaining globals, VPID 0"},
+        {3, 2, 0, 0, "single context retaining globals"},
+        {4, 1, 0, 28, "type 4"},
+        {1, 0x10001, 0, 28, "descriptor bits 63:16"},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        put64(&f, DESC_PA, c[i].vpid);
+        put64(&f, DESC_PA + 8, c[i].gla);
+        assert_int_equal(vmdl_vmx_invvpid(f.vmx, &f.ctx, c[i].type, DESC_PA, &r), 0);
+        if (c[i].err ? (r.status != VMDL_VMX_FAIL_VALID || r.error != c[i].err)
+                     : r.status != VMDL_VMX_SUCCEED)
+            fail_msg("%s: status %d error %u", c[i].why, r.status, r.error);
+    }
+    fx_close(&f);
+}
+
+/* ---- MP state, vCPU events and the -EBUSY wake-up ---- */
+
+/* L2 active, halted, with an exception already injected (as userspace can
+ * stuff it) and an interrupt pending that L1 wants. */
+static void ebusy_setup(struct fx *f)
+{
+    fx_open(f, "sapphire-rapids");
+    pk(f, "PIN_BASED_VM_EXEC_CONTROL", low(f->caps.true_pinbased) | VMDL_PIN_EXT_INTR);
+    entered(f);
+    assert_int_equal(vmdl_vmx_set_mp_state(f->vmx, VMDL_MP_HALTED), 0);
+    struct vmdl_vmx_vcpu_events ev = {.exception_injected = true, .exception_vector = 13,
+                                      .irq_pending = true, .irq_vector = 0x40};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f->vmx, &ev), 0);
+}
+
+static void test_block_ebusy_ignored(void **state)
+{
+    (void)state;
+    struct fx f;
+    ebusy_setup(&f);
+    struct vmdl_vmx_exit_info i;
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EBUSY);
+    /* Current KVM: -EBUSY is ignored, the vCPU wakes and runs on in L2. */
+    assert_int_equal(vmdl_vmx_vcpu_block(f.vmx, &i), VMDL_BLOCK_WAKE);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_RUNNABLE);
+    assert_true(vmdl_vmx_in_guest_mode(f.vmx));
+    struct vmdl_vmx_vcpu_events ev;
+    assert_int_equal(vmdl_vmx_get_vcpu_events(f.vmx, &ev), 0);
+    assert_true(ev.irq_pending);        /* still there for after re-injection */
+    assert_true(ev.exception_injected);
+    fx_close(&f);
+}
+
+static void test_block_ebusy_quirk_exits_unknown(void **state)
+{
+    (void)state;
+    struct fx f;
+    ebusy_setup(&f);
+    assert_int_equal(vmdl_vmx_set_quirk_block_ebusy_exits(f.vmx, true), 0);
+    struct vmdl_vmx_exit_info i;
+    /* Before ead63640d4e7: KVM_RUN returns with KVM_EXIT_UNKNOWN. */
+    assert_int_equal(vmdl_vmx_vcpu_block(f.vmx, &i), VMDL_BLOCK_EXIT_UNKNOWN);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_HALTED);
+    fx_close(&f);
+}
+
+static void test_block_without_injected_event_exits_to_l1(void **state)
+{
+    (void)state;
+    for (int quirk = 0; quirk < 2; quirk++) {
+        struct fx f;
+        ebusy_setup(&f);
+        assert_int_equal(vmdl_vmx_set_quirk_block_ebusy_exits(f.vmx, quirk), 0);
+        pk(&f, "VM_EXIT_CONTROLS", pe(&f, "VM_EXIT_CONTROLS") | VMDL_EXITCTL_ACK_INTR);
+        struct vmdl_vmx_vcpu_events ev = {.irq_pending = true, .irq_vector = 0x40};
+        assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+        struct vmdl_vmx_exit_info i;
+        assert_int_equal(vmdl_vmx_vcpu_block(f.vmx, &i), VMDL_BLOCK_NESTED_EXIT);
+        assert_int_equal(i.reason, 1);
+        assert_int_equal(i.intr_info, 0x80000040);
+        assert_int_equal(vmdl_vmx_get_vcpu_events(f.vmx, &ev), 0);
+        assert_false(ev.irq_pending);   /* acknowledged on exit */
+        fx_close(&f);
+    }
+}
+
+static void test_block_stays_halted_without_events(void **state)
+{
+    (void)state;
+    struct fx f;
+    ebusy_setup(&f);
+    struct vmdl_vmx_vcpu_events ev = {.irq_pending = true, .irq_blocked = true};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_vcpu_block(f.vmx, NULL), VMDL_BLOCK_STAY);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_HALTED);
+    fx_close(&f);
+}
+
+static void test_nested_event_priority(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL", low(f.caps.true_pinbased) | VMDL_PIN_EXT_INTR |
+       VMDL_PIN_NMI_EXITING | VMDL_PIN_PREEMPT_TIMER);
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_vcpu_events ev = {.init_pending = true, .preempt_timer_expired = true,
+                                      .nmi_pending = true, .irq_pending = true};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 3);      /* INIT first */
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 52);     /* then the preemption timer */
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 0);      /* then NMI */
+    assert_int_equal(i.intr_info, 0x80000202);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 1);      /* then the interrupt */
+    /* A pending run blocks even exceptions. */
+    ev = (struct vmdl_vmx_vcpu_events){.nested_run_pending = true, .exception_pending = true,
+                                       .exception_vector = 6};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EBUSY);
+    fx_close(&f);
+}
+
+static void test_mp_state_and_events_api(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    /* INIT is blocked in VMX root operation: KVM refuses INIT_RECEIVED. */
+    assert_int_not_equal(vmdl_vmx_set_mp_state(f.vmx, VMDL_MP_INIT_RECEIVED), 0);
+    assert_int_not_equal(vmdl_vmx_set_mp_state(f.vmx, (enum vmdl_vmx_mp_state)9), 0);
+    assert_int_equal(vmdl_vmx_set_mp_state(f.vmx, VMDL_MP_HALTED), 0);
+    struct vmdl_vmx_vcpu_events ev = {.exception_injected = true, .exception_vector = 32};
+    assert_int_not_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    ev = (struct vmdl_vmx_vcpu_events){.exception_injected = true, .exception_pending = true};
+    assert_int_not_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    ev = (struct vmdl_vmx_vcpu_events){.nested_run_pending = true};
+    assert_int_not_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    /* Outside L2 the halted vCPU just wakes. */
+    ev = (struct vmdl_vmx_vcpu_events){.exception_injected = true, .irq_pending = true};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_vcpu_block(f.vmx, NULL), VMDL_BLOCK_WAKE);
+    /* Reset: runnable, no events, L2 gone. */
+    vmdl_vmx_reset(f.vmx);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_RUNNABLE);
+    assert_int_equal(vmdl_vmx_get_vcpu_events(f.vmx, &ev), 0);
+    assert_false(ev.exception_injected);
+    assert_false(vmdl_vmx_in_guest_mode(f.vmx));
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_enters_l2),
+        cmocka_unit_test(test_entry_injects_event),
+        cmocka_unit_test(test_entry_control_field_errors),
+        cmocka_unit_test(test_entry_error_code_rule),
+        cmocka_unit_test(test_entry_dependent_controls),
+        cmocka_unit_test(test_entry_tpr_threshold_vs_vtpr),
+        cmocka_unit_test(test_entry_valid_eptp_and_vpid),
+        cmocka_unit_test(test_eptp_rules),
+        cmocka_unit_test(test_entry_host_state_errors),
+        cmocka_unit_test(test_entry_host_efer_and_pat),
+        cmocka_unit_test(test_entry_32bit_host),
+        cmocka_unit_test(test_entry_check_order),
+        cmocka_unit_test(test_entry_guest_state_failures),
+        cmocka_unit_test(test_entry_guest_debug_pat_efer),
+        cmocka_unit_test(test_entry_vmcs_link_pointer),
+        cmocka_unit_test(test_entry_msr_load_list),
+        cmocka_unit_test(test_exit_saves_guest_loads_host),
+        cmocka_unit_test(test_exit_msr_lists),
+        cmocka_unit_test(test_wants_unconditional_and_controls),
+        cmocka_unit_test(test_wants_exceptions_and_pf_match),
+        cmocka_unit_test(test_wants_io),
+        cmocka_unit_test(test_wants_msr_bitmaps),
+        cmocka_unit_test(test_wants_cr_access),
+        cmocka_unit_test(test_wants_interrupts_nmi_timer),
+        cmocka_unit_test(test_invept),
+        cmocka_unit_test(test_invvpid),
+        cmocka_unit_test(test_block_ebusy_ignored),
+        cmocka_unit_test(test_block_ebusy_quirk_exits_unknown),
+        cmocka_unit_test(test_block_without_injected_event_exits_to_l1),
+        cmocka_unit_test(test_block_stays_halted_without_events),
+        cmocka_unit_test(test_nested_event_priority),
+        cmocka_unit_test(test_mp_state_and_events_api),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
