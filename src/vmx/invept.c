@@ -38,23 +38,39 @@ static bool feature_ud(const struct vmdl_vmx *vmx, unsigned proc2_bit, uint64_t 
            !(c->ept_vpid_cap & cap_bit);
 }
 
+/* The checks INVEPT and INVVPID share, in their order: feature #UD, VMX
+ * operation #UD, CPL #GP, the type against the capability's type bits
+ * (VMfail 28), then the descriptor read.  Returns true when the
+ * instruction is finished (fault or VMfail). */
+static bool inv_common(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                       unsigned proc2_bit, uint64_t cap_bit, uint64_t types,
+                       uint64_t type, uint64_t desc_addr, uint64_t d[2],
+                       struct vmdl_vmx_result *res)
+{
+    vmdl__vmx_result_init(res, ctx);
+    if (feature_ud(vmx, proc2_bit, cap_bit)) {
+        vmdl__vmx_fault(res, VMDL_FAULT_UD);
+        return true;
+    }
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
+        return true;
+    if (type >= 32 || !(types & (1ull << type))) {
+        vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
+        return true;
+    }
+    return !read_desc(vmx, desc_addr, d, res);
+}
+
 int vmdl_vmx_invept(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                     uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
 {
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invept");
     if (err)
         return err;
-    vmdl__vmx_result_init(res, ctx);
-    if (feature_ud(vmx, 1, EPT_CAP_INVEPT))
-        return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-    if (vmdl__vmx_common_checks(vmx, ctx, res))
-        return VMDL_OK;
     /* Types 1 (single context) and 2 (global): EPT_VPID_CAP bits 25, 26. */
     uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 24) & 6;
-    if (type >= 32 || !(types & (1ull << type)))
-        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
     uint64_t d[2];
-    if (!read_desc(vmx, desc_addr, d, res))
+    if (inv_common(vmx, ctx, 1, EPT_CAP_INVEPT, types, type, desc_addr, d, res))
         return VMDL_OK;
     if (type == 1 && !vmdl_vmx_eptp_valid(vmx->model, d[0]))
         return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
@@ -67,24 +83,15 @@ int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invvpid");
     if (err)
         return err;
-    vmdl__vmx_result_init(res, ctx);
-    if (feature_ud(vmx, 5, VPID_CAP_INVVPID))
-        return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-    if (vmdl__vmx_common_checks(vmx, ctx, res))
-        return VMDL_OK;
     /* Types 0 individual address, 1 single context, 2 all contexts,
      * 3 single context retaining globals: EPT_VPID_CAP bits 40-43. */
     uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 40) & 0xf;
-    if (type >= 32 || !(types & (1ull << type)))
-        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
     uint64_t d[2];
-    if (!read_desc(vmx, desc_addr, d, res))
+    if (inv_common(vmx, ctx, 5, VPID_CAP_INVVPID, types, type, desc_addr, d, res))
         return VMDL_OK;
     uint64_t vpid = d[0], gla = d[1];
     /* Descriptor bits 63:16 are reserved. */
-    if (vpid >> 16)
-        return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
-    bool bad = (type == 0 && (!vpid || !vmdl_is_canonical48(gla))) ||
+    bool bad = (vpid >> 16) || (type == 0 && (!vpid || !vmdl_is_canonical48(gla))) ||
                ((type == 1 || type == 3) && !vpid);
     if (bad)
         return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);

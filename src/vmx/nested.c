@@ -6,6 +6,7 @@
  * prepare_vmcs02, prepare_vmcs12/sync_vmcs02_to_vmcs12 and
  * load_vmcs12_host_state), and the MSR-load/store lists.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "virtmodel/bits.h"
@@ -147,21 +148,53 @@ static uint16_t seg_enc(uint16_t first, unsigned i)
     return (uint16_t)(first + 2 * i);
 }
 
-static void load_guest_state(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cpu)
+/* Guest-state fields moved as they are in both directions: vmcs12
+ * encoding <-> struct vmdl_vmx_cpu member (the conditional ones, DR7,
+ * DEBUGCTL, EFER, PAT, ..., follow their controls below). */
+#define CPU_FIELD(enc, member) {(enc), offsetof(struct vmdl_vmx_cpu, member), \
+                                sizeof(((struct vmdl_vmx_cpu *)0)->member)}
+static const struct { uint16_t enc; uint16_t off; uint8_t size; } guest_fields[] = {
+    CPU_FIELD(V12_GUEST_CR0, cr0), CPU_FIELD(V12_GUEST_CR3, cr3),
+    CPU_FIELD(V12_GUEST_CR4, cr4), CPU_FIELD(V12_GUEST_RSP, rsp),
+    CPU_FIELD(V12_GUEST_RIP, rip), CPU_FIELD(V12_GUEST_RFLAGS, rflags),
+    CPU_FIELD(V12_GUEST_GDTR_BASE, gdtr_base), CPU_FIELD(V12_GUEST_GDTR_LIMIT, gdtr_limit),
+    CPU_FIELD(V12_GUEST_IDTR_BASE, idtr_base), CPU_FIELD(V12_GUEST_IDTR_LIMIT, idtr_limit),
+    CPU_FIELD(V12_GUEST_SYSENTER_CS, sysenter_cs),
+    CPU_FIELD(V12_GUEST_SYSENTER_ESP, sysenter_esp),
+    CPU_FIELD(V12_GUEST_SYSENTER_EIP, sysenter_eip),
+    CPU_FIELD(V12_GUEST_ACTIVITY_STATE, activity),
+    CPU_FIELD(V12_GUEST_INTERRUPTIBILITY_INFO, interruptibility),
+    CPU_FIELD(V12_GUEST_PENDING_DBG_EXCEPTIONS, pending_dbg),
+};
+
+static void cpu_put(struct vmdl_vmx_cpu *cpu, unsigned i, uint64_t v)
 {
-    uint32_t entry = (uint32_t)vmdl__v12(vmx, V12_VM_ENTRY_CONTROLS);
-    cpu->cr0 = vmdl__v12(vmx, V12_GUEST_CR0);
-    cpu->cr3 = vmdl__v12(vmx, V12_GUEST_CR3);
-    cpu->cr4 = vmdl__v12(vmx, V12_GUEST_CR4);
-    /* KVM: DR7/DEBUGCTL from vmcs12 only with "load debug controls";
-     * otherwise L1's values stay. */
-    if (entry & VMDL_ENTRYCTL_LOAD_DEBUG) {
-        cpu->dr7 = vmdl__v12(vmx, V12_GUEST_DR7);
-        cpu->debugctl = vmdl__v12(vmx, V12_GUEST_IA32_DEBUGCTL);
+    uint8_t *p = (uint8_t *)cpu + guest_fields[i].off;
+    if (guest_fields[i].size == 8)
+        memcpy(p, &v, 8);
+    else {
+        uint32_t w = (uint32_t)v;
+        memcpy(p, &w, 4);
     }
-    cpu->rsp = vmdl__v12(vmx, V12_GUEST_RSP);
-    cpu->rip = vmdl__v12(vmx, V12_GUEST_RIP);
-    cpu->rflags = vmdl__v12(vmx, V12_GUEST_RFLAGS);
+}
+
+static uint64_t cpu_get(const struct vmdl_vmx_cpu *cpu, unsigned i)
+{
+    const uint8_t *p = (const uint8_t *)cpu + guest_fields[i].off;
+    if (guest_fields[i].size == 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+#define NGUEST_FIELDS (sizeof(guest_fields) / sizeof(guest_fields[0]))
+
+static void load_segments(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cpu)
+{
     for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++) {
         struct vmdl_vmx_segment *s = &cpu->seg[i];
         s->selector = (uint16_t)vmdl__v12(vmx, seg_enc(V12_GUEST_ES_SELECTOR, i));
@@ -169,13 +202,31 @@ static void load_guest_state(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cp
         s->limit = (uint32_t)vmdl__v12(vmx, seg_enc(V12_GUEST_ES_LIMIT, i));
         s->ar = (uint32_t)vmdl__v12(vmx, seg_enc(V12_GUEST_ES_AR_BYTES, i));
     }
-    cpu->gdtr_base = vmdl__v12(vmx, V12_GUEST_GDTR_BASE);
-    cpu->gdtr_limit = (uint32_t)vmdl__v12(vmx, V12_GUEST_GDTR_LIMIT);
-    cpu->idtr_base = vmdl__v12(vmx, V12_GUEST_IDTR_BASE);
-    cpu->idtr_limit = (uint32_t)vmdl__v12(vmx, V12_GUEST_IDTR_LIMIT);
-    cpu->sysenter_cs = (uint32_t)vmdl__v12(vmx, V12_GUEST_SYSENTER_CS);
-    cpu->sysenter_esp = vmdl__v12(vmx, V12_GUEST_SYSENTER_ESP);
-    cpu->sysenter_eip = vmdl__v12(vmx, V12_GUEST_SYSENTER_EIP);
+}
+
+static void save_segments(struct vmdl_vmx *vmx, const struct vmdl_vmx_cpu *cpu)
+{
+    for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++) {
+        const struct vmdl_vmx_segment *s = &cpu->seg[i];
+        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_SELECTOR, i), s->selector);
+        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_BASE, i), s->base);
+        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_LIMIT, i), s->limit);
+        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_AR_BYTES, i), s->ar & 0x1f0ffu);
+    }
+}
+
+static void load_guest_state(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cpu)
+{
+    uint32_t entry = (uint32_t)vmdl__v12(vmx, V12_VM_ENTRY_CONTROLS);
+    for (unsigned i = 0; i < NGUEST_FIELDS; i++)
+        cpu_put(cpu, i, vmdl__v12(vmx, guest_fields[i].enc));
+    load_segments(vmx, cpu);
+    /* KVM: DR7/DEBUGCTL from vmcs12 only with "load debug controls";
+     * otherwise L1's values stay. */
+    if (entry & VMDL_ENTRYCTL_LOAD_DEBUG) {
+        cpu->dr7 = vmdl__v12(vmx, V12_GUEST_DR7);
+        cpu->debugctl = vmdl__v12(vmx, V12_GUEST_IA32_DEBUGCTL);
+    }
     /* KVM nested_vmx_calc_efer: without "load EFER", LMA/LME follow the
      * IA-32e mode guest control. */
     if (entry & VMDL_ENTRYCTL_LOAD_EFER)
@@ -190,34 +241,14 @@ static void load_guest_state(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cp
         cpu->perf_global_ctrl = vmdl__v12(vmx, V12_GUEST_IA32_PERF_GLOBAL_CTRL);
     if (entry & VMDL_ENTRYCTL_LOAD_BNDCFGS)
         cpu->bndcfgs = vmdl__v12(vmx, V12_GUEST_BNDCFGS);
-    cpu->activity = (uint32_t)vmdl__v12(vmx, V12_GUEST_ACTIVITY_STATE);
-    cpu->interruptibility = (uint32_t)vmdl__v12(vmx, V12_GUEST_INTERRUPTIBILITY_INFO);
-    cpu->pending_dbg = vmdl__v12(vmx, V12_GUEST_PENDING_DBG_EXCEPTIONS);
 }
 
 static void save_guest_state(struct vmdl_vmx *vmx, const struct vmdl_vmx_cpu *cpu)
 {
     uint32_t exit = (uint32_t)vmdl__v12(vmx, V12_VM_EXIT_CONTROLS);
-    vmdl__v12_set(vmx, V12_GUEST_CR0, cpu->cr0);
-    vmdl__v12_set(vmx, V12_GUEST_CR3, cpu->cr3);
-    vmdl__v12_set(vmx, V12_GUEST_CR4, cpu->cr4);
-    vmdl__v12_set(vmx, V12_GUEST_RSP, cpu->rsp);
-    vmdl__v12_set(vmx, V12_GUEST_RIP, cpu->rip);
-    vmdl__v12_set(vmx, V12_GUEST_RFLAGS, cpu->rflags);
-    for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++) {
-        const struct vmdl_vmx_segment *s = &cpu->seg[i];
-        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_SELECTOR, i), s->selector);
-        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_BASE, i), s->base);
-        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_LIMIT, i), s->limit);
-        vmdl__v12_set(vmx, seg_enc(V12_GUEST_ES_AR_BYTES, i), s->ar & 0x1f0ffu);
-    }
-    vmdl__v12_set(vmx, V12_GUEST_GDTR_BASE, cpu->gdtr_base);
-    vmdl__v12_set(vmx, V12_GUEST_GDTR_LIMIT, cpu->gdtr_limit);
-    vmdl__v12_set(vmx, V12_GUEST_IDTR_BASE, cpu->idtr_base);
-    vmdl__v12_set(vmx, V12_GUEST_IDTR_LIMIT, cpu->idtr_limit);
-    vmdl__v12_set(vmx, V12_GUEST_SYSENTER_CS, cpu->sysenter_cs);
-    vmdl__v12_set(vmx, V12_GUEST_SYSENTER_ESP, cpu->sysenter_esp);
-    vmdl__v12_set(vmx, V12_GUEST_SYSENTER_EIP, cpu->sysenter_eip);
+    for (unsigned i = 0; i < NGUEST_FIELDS; i++)
+        vmdl__v12_set(vmx, guest_fields[i].enc, cpu_get(cpu, i));
+    save_segments(vmx, cpu);
     if (exit & VMDL_EXITCTL_SAVE_DEBUG) {
         vmdl__v12_set(vmx, V12_GUEST_DR7, cpu->dr7);
         vmdl__v12_set(vmx, V12_GUEST_IA32_DEBUGCTL, cpu->debugctl);
@@ -231,9 +262,6 @@ static void save_guest_state(struct vmdl_vmx *vmx, const struct vmdl_vmx_cpu *cp
     if (cpu->efer & EFER_LMA)
         entry |= VMDL_ENTRYCTL_IA32E;
     vmdl__v12_set(vmx, V12_VM_ENTRY_CONTROLS, entry);
-    vmdl__v12_set(vmx, V12_GUEST_ACTIVITY_STATE, cpu->activity);
-    vmdl__v12_set(vmx, V12_GUEST_INTERRUPTIBILITY_INFO, cpu->interruptibility);
-    vmdl__v12_set(vmx, V12_GUEST_PENDING_DBG_EXCEPTIONS, cpu->pending_dbg);
 }
 
 static struct vmdl_vmx_segment flat_seg(uint16_t sel, uint64_t base, unsigned type,
