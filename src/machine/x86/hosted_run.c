@@ -43,11 +43,38 @@ static bool emulate_ud(struct vmdl_vcpu *v)
     return false;
 }
 
+/*
+ * A #UD that is a VMX instruction (QEMU's CPU model has no VMX): decode it
+ * and hand it to the VMX handler (the vmx model's glue), as the
+ * deprivileged vCPU does.  Memory operands are linear addresses, which the
+ * glue reads as physical ones: right for identity-mapped data (the
+ * kvm-unit-tests layout).  True when handled (retired or faulted).
+ */
+static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
+{
+    const struct insn_handler *h = &v->vm->vmx;
+    struct vmdl_x86_insn insn;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    if (!h->fn || vmdl__x86_decode_special(v, rip, &insn) ||
+        insn.kind >= VMDL_INSN_SEAMCALL)
+        return false;
+    vmdl_fault f = h->fn(h->opaque, v, &insn);
+    char out[48];
+    snprintf(out, sizeof(out), "%s", f ? vmdl_fault_name(f) : "done");
+    vmdl__trace_exit(v, "vmx", rip, out);
+    if (f)
+        *err = vmdl__x86h_fault(v, f, triple);
+    else if (rd(v, UC_X86_REG_RIP) == rip)  /* the handler may have moved RIP */
+        vmdl__x86h_retire(v, insn.length);
+    return true;
+}
+
 static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
-    if (code == X_EXCP + 6 && emulate_ud(v))
-        return VMDL_OK;
+    int err = VMDL_OK;
+    if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple)))
+        return err;
     if (code >= X_EXCP && code < X_EXCP + 32) {
         unsigned vec = code - X_EXCP;
         uint32_t e = vmdl__x86h_has_error(vec) ? (uint32_t)vmdl__x86h_err_code(v) : 0;
