@@ -127,8 +127,12 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     vcpu->kick_deadline = vmdl__next_deadline(vcpu);
+    /* Installing or removing the hook retranslates guest code (below): once
+     * an interrupt window has needed it, keep it, so that a guest taking
+     * interrupts does not pay that at every one. */
+    vcpu->window_hook_kept |= vcpu->irq_window;
     bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
-                vcpu->kick_deadline != UINT64_MAX || vcpu->irq_window;
+                vcpu->kick_deadline != UINT64_MAX || vcpu->window_hook_kept;
     vcpu->cur_block = NULL;
     if (need == vcpu->block_hook_on)
         return;

@@ -149,6 +149,7 @@ struct vmdl_vcpu {
     int queued_irq;         /* vector injected by the caller, -1 none */
     bool irq_line;          /* caller-asserted IRQ line (no irqchip) */
     bool irq_window;        /* an interrupt waits for the guest to unmask */
+    bool window_hook_kept;  /* the block hook stays once a window needed it */
 
     /* Virtual time. */
     uint64_t insns;         /* retired instructions, exact at exits */

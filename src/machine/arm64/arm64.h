@@ -83,6 +83,7 @@ void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user);
 bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc);
 enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET, HC_ERROR };
 enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc);
+void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v);
 
 /* run.c */
 int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);

@@ -247,10 +247,18 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
 {
     v->halted = false;
     uint64_t pstate = vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE);
-    if (!(pstate & PSTATE_I) && vmdl__irq_asserted(v)) {
+    bool asserted = vmdl__irq_asserted(v);
+    if (!(pstate & PSTATE_I) && asserted) {
         v->irq_line = false;
         vmdl__arm64_deliver_irq(v);
+        asserted = vmdl__irq_asserted(v);
     }
+    /* An IRQ held back by PSTATE.I (masked by DAIF, or taken and not yet
+     * acknowledged) must be taken right after whatever clears PSTATE.I:
+     * MSR DAIFClr, MSR DAIF and ERET run natively, but each ends QEMU's
+     * translation block, so the block hook looks at PSTATE.I at the next
+     * instruction (an interrupt window, insn_count.c). */
+    v->irq_window = asserted;
     vmdl__count_update_hook(v);
     v->stop = STOP_NONE;
     uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);

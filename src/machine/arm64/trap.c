@@ -74,8 +74,30 @@ static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
     }
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
     v->insns++;
-    /* A write may have made an interrupt deliverable (e.g. an enable). */
-    if (!(vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE) & PSTATE_I) && vmdl__irq_asserted(v))
+    vmdl__arm64_irq_recheck(v);
+}
+
+/*
+ * After an access completed inside a hook: a write may have made an
+ * interrupt deliverable (ICC_PCR_EL1, ICC_CR0_EL1, an enable, a pending bit,
+ * CDEOI, a timer) or moved a timer's deadline.  Deliverable now: leave the
+ * engine, which the loop enters again through the IRQ vector.  Asserted but
+ * held back by PSTATE.I: the block hook must watch for the unmasking; it
+ * already runs, or the engine stops so that the loop installs it.
+ */
+void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v)
+{
+    if (v->block_hook_on)
+        v->kick_deadline = vmdl__next_deadline(v);
+    if (!vmdl__irq_asserted(v)) {
+        v->irq_window = false; /* acknowledged (CDIA) or withdrawn */
+        return;
+    }
+    if (!(vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE) & PSTATE_I))
+        vmdl__arm64_set_stop(v, STOP_IRQ);
+    else if (v->block_hook_on)
+        v->irq_window = true;
+    else
         vmdl__arm64_set_stop(v, STOP_IRQ);
 }
 
