@@ -158,12 +158,7 @@ fail:
 irq_handler:
     mrs x21, elr_el1
     mov x24, x22
-    sysl x1, #0, c12, c3, #0        /* GICR CDIA */
-    tbz x1, #32, 8f
-    sys #0, c12, c0, #1, xzr        /* GSB ACK */
-    and x2, x1, #0xFFFFFFFF
-    sys #0, c12, c2, #0, x2         /* GIC CDDI */
-    sys #0, c12, c1, #7, xzr        /* GIC CDEOI */
+    GICV5_ACK_EOI 8f
     add x19, x19, #1
 8:  eret
 
