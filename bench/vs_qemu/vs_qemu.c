@@ -210,16 +210,17 @@ static double per_op(uint64_t t1, uint64_t tn, uint64_t n, unsigned per_iter)
 static void usage(void)
 {
     printf("usage: vs_qemu [--rounds R] [--scale S] [--no-qemu] [--only x86|arm64]\n"
-           "               [--guest-dir DIR]\n"
+           "               [--row TEXT] [--guest-dir DIR]\n"
            "  --rounds R   interleaved rounds; each side keeps its best (default 3)\n"
-           "  --scale S    multiply every N by S (e.g. 0.1 for a quick look)\n");
+           "  --scale S    multiply every N by S (e.g. 0.1 for a quick look)\n"
+           "  --row TEXT   only the rows whose name contains TEXT\n");
 }
 
 int main(int argc, char **argv)
 {
     unsigned rounds = 3;
     double scale = 1.0;
-    const char *only = NULL;
+    const char *only = NULL, *row = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = (unsigned)atoi(argv[++i]);
@@ -229,6 +230,8 @@ int main(int argc, char **argv)
             use_qemu = false;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
+        else if (!strcmp(argv[i], "--row") && i + 1 < argc)
+            row = argv[++i];
         else if (!strcmp(argv[i], "--guest-dir") && i + 1 < argc)
             guest_dir = argv[++i];
         else {
@@ -248,7 +251,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const struct row *r = &rows[i];
         bool x86 = r->arch == VMDL_ARCH_X86_64;
-        if (only && strcmp(only, x86 ? "x86" : "arm64"))
+        if ((only && strcmp(only, x86 ? "x86" : "arm64")) || (row && !strstr(r->name, row)))
             continue;
         bool q = r->qemu_op >= 0 && (x86 ? qemu_x86 : qemu_arm);
         uint64_t ln = (uint64_t)(r->lib_n * scale) + 1, qn = (uint64_t)(r->qemu_n * scale) + 1;
