@@ -70,6 +70,13 @@ struct vmdl_vm_config {
      * of raising #GP in the guest (KVM's default).
      */
     bool msr_exits_to_caller;
+    /*
+     * x86: complete every trapped RDMSR/WRMSR/VMREAD/VMWRITE by leaving the
+     * engine, as before trap sites (docs/performance.md).  Guest-visible
+     * results and virtual time are the same either way; only slower.  For
+     * comparisons and debugging.
+     */
+    bool no_fast_traps;
 };
 
 int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);

@@ -91,9 +91,10 @@ static struct block_info *lookup_block(struct vmdl_vcpu *vcpu, uint64_t addr,
     return b;
 }
 
-static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+/* Everything block_cb does, for any block: the general path. */
+static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
+                                                 uint32_t size, struct vmdl_vcpu *vcpu)
 {
-    struct vmdl_vcpu *vcpu = user;
     struct block_info *prev = vcpu->cur_block;
     if (prev && prev->ends_in_branch)
         vcpu->branches++;
@@ -101,7 +102,6 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
      * interrupt shadow. */
     vcpu->shadow_at = prev && prev->ends_in_shadow && addr == prev->addr + prev->size
                           ? addr : 0;
-    /* Loops re-enter the block they just ran: skip the hash lookup. */
     struct block_info *b = prev && prev->addr == addr && prev->size == size
                                ? prev : lookup_block(vcpu, addr, size);
     vcpu->cur_block = b;
@@ -110,7 +110,7 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     /* Stop before running a block that would cross the deadline, or when an
      * interrupt that waited for IF can now be taken (STI ends a block). */
     bool window_open = false;
-    if (__builtin_expect(vcpu->irq_window, 0) && vcpu->shadow_at != addr) {
+    if (vcpu->irq_window && vcpu->shadow_at != addr) {
         /* (In the shadow of an STI, QEMU translates the one instruction
          * after it as a block of its own: the window is checked again right
          * after it, without stepping.) */
@@ -119,8 +119,36 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     if (vcpu->cur_block_base >= vcpu->kick_deadline || window_open) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
+        /* The engine leaves before running this block.  Unicorn puts the
+         * PC back at the block's start only while no code hook exists;
+         * with trap sites (x86/site.c) it would keep a stale one. */
+        if (vcpu->code_hooks)
+            vcpu->vm->arch_ops->set_reg(vcpu, vcpu->vm->arch_ops->pc_reg, addr);
         uc_emu_stop(uc);
     }
+}
+
+/*
+ * Called by the engine at the start of every translation block while time
+ * is counted, so it is on the path of every guest loop iteration.  The
+ * common case, a loop re-entering the block that just ran with no deadline
+ * and no interrupt window, is kept to a few loads and stores without a
+ * stack frame (a full frame here doubled the cost of a 10-instruction loop);
+ * it does exactly what block_slow would do for that case.
+ */
+static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vmdl_vcpu *vcpu = user;
+    const struct block_info *b = vcpu->cur_block;
+    if (__builtin_expect(b && b->addr == addr && b->size == size && !b->ends_in_shadow &&
+                         !vcpu->irq_window && vcpu->insns < vcpu->kick_deadline, 1)) {
+        vcpu->branches += b->ends_in_branch;
+        vcpu->shadow_at = 0;
+        vcpu->cur_block_base = vcpu->insns;
+        vcpu->insns += b->ninsns;
+        return;
+    }
+    block_slow(uc, addr, size, vcpu);
 }
 
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
@@ -174,6 +202,24 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
             vcpu->shadow_at = pc;
     }
     vcpu->cur_block = NULL;
+}
+
+/*
+ * A trap-site hook is about to complete the instruction at pc inside the
+ * engine: the instructions of the current block before pc have retired,
+ * the rest of the block will not run (the engine resumes in a new block
+ * after pc).  As vmdl__count_at_stop would do at a stop there.  False when
+ * the block hook is on but pc is not in the block it counted.
+ */
+bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
+{
+    if (!vcpu->block_hook_on)
+        return true;
+    struct block_info *b = vcpu->cur_block;
+    if (!b || pc < b->addr || pc >= b->addr + b->size)
+        return false;
+    vmdl__count_at_stop(vcpu, pc);
+    return true;
 }
 
 bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc)

@@ -109,6 +109,8 @@ enum stop_kind {
     STOP_HYPERCALL,     /* arm64 HVC/SMC for the caller */
     STOP_IRQ,           /* arm64: an interrupt became deliverable */
     STOP_FAULT,         /* a handler asked for a fault: deliver it */
+    STOP_SITE,          /* x86: a trap-site hook handled an instruction and
+                           left the rest (fault, exit) to the loop */
 };
 
 /*
@@ -155,6 +157,7 @@ struct vmdl_vcpu {
     uint64_t insns;         /* retired instructions, exact at exits */
     uint64_t branches;
     int count_users;
+    bool code_hooks;        /* address-bounded code hooks exist (x86 trap sites) */
     uint64_t kick_at;       /* stop when insns reaches this */
     uint64_t slice_end;     /* scheduler quantum end */
     uint64_t kick_deadline; /* min of the above and timers, this entry */
@@ -294,6 +297,7 @@ void vmdl__halt(struct vmdl_vcpu *vcpu);
 /* insn_count.c */
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
+bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc);
 void vmdl__count_free(struct vmdl_vcpu *vcpu);
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
 /* While counting: the engine stopped fetching right after a block that ended
@@ -302,6 +306,10 @@ bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
  * counts, since it faults instead of retiring. */
 bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc);
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
+/* An instruction completed inside a hook: the loop's work between exit and
+ * entry, and whether the engine may run on (run.c). */
+bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu);
+bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
 
 /* trace.c */
 void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,

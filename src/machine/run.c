@@ -159,6 +159,56 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
     return 0;
 }
 
+/*
+ * A trapped instruction was completed inside an engine hook, without
+ * leaving the engine.  Do here what the loop below does between that exit
+ * and the next entry of the same vCPU (world switch out, count the exit,
+ * advance time twice, progress, world switch in), so that models see the
+ * same sequence either way.  Returns false, having done nothing, when the
+ * loop would do more than re-enter this vCPU (a limit, the timeout, more
+ * than one vCPU to schedule, a halted or blocked vCPU): the hook then stops
+ * the engine and the loop takes over.  The architecture still delivers
+ * what became pending and re-checks the deadline (vmdl__hook_deadline_ok).
+ */
+bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (vm->nr_vcpus > 1 || vcpu->halted || !vcpu_runnable(vcpu) ||
+        (vm->max_insns && total_insns(vm) >= vm->max_insns))
+        return false;
+    if (vm->timeout_s > 0 && (atomic_load(&vm->timed_out) ||
+                              vmdl__now() - vm->run_started >= vm->timeout_s))
+        return false;
+    vmdl__world_switch(vcpu, false);
+    vcpu->nr_exits++;
+    advance_time(vcpu);
+    if (vm->progress_fn)
+        vmdl__progress_poll(vm);
+    advance_time(vcpu);
+    vmdl__world_switch(vcpu, true);
+    return true;
+}
+
+/*
+ * After vmdl__hook_reenter: may the engine run on under the block hook it
+ * has?  The deadline is recomputed as an entry would; false when the hook
+ * would have to be added or removed, when the new deadline has already
+ * passed, or when a device asked for an exit (vmdl_vcpu_request_exit).
+ */
+bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (vcpu->kick_deadline == 0)
+        return false;
+    uint64_t d = vmdl__next_deadline(vcpu);
+    bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
+                d != UINT64_MAX || vcpu->irq_window;
+    if (need != vcpu->block_hook_on || d <= vcpu->insns)
+        return false;
+    vcpu->kick_deadline = d;
+    return true;
+}
+
 int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
 {
     if (!vm || !exit)

@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <capstone/capstone.h>
+
 #include "machine_test_util.h"
+#include "virtmodel/models.h"
 #include "virtmodel/model.h"
 
 #define TEST_MSR 0x4B564D00u
@@ -600,6 +603,241 @@ static void test_guest_reset_reloads_image_keeps_ram(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- trap sites (src/machine/x86/site.c) ---- */
+
+/*
+ * mov r8d, 5; 1: mov ecx, TEST_MSR; rdmsr; mov ecx, TEST_MSR+1; rdmsr;
+ * add r9, rax; vmread rbx, rdx; add r9, rbx; dec r8; jnz 1b;
+ * mov eax, r9d; out 0xf4, al
+ * The first RDMSR and the VMREAD are claimed (completed inside the engine
+ * once they have trapped); the second RDMSR nobody claims: an exit to the
+ * caller from the same kind of site.
+ */
+static const uint8_t site_loop[] = {
+    0x41, 0xB8, 0x05, 0x00, 0x00, 0x00,
+    0xB9, 0x00, 0x4D, 0x56, 0x4B, 0x0F, 0x32,
+    0xB9, 0x01, 0x4D, 0x56, 0x4B, 0x0F, 0x32,
+    0x49, 0x01, 0xC1,
+    0x0F, 0x78, 0xD3,
+    0x49, 0x01, 0xD9,
+    0x49, 0xFF, 0xC8, 0x75, 0xE4,
+    0x44, 0x89, 0xC8, 0xE6, 0xF4,
+};
+
+static vmdl_fault count_vmx(void *opaque, struct vmdl_vcpu *vcpu,
+                            const struct vmdl_x86_insn *insn)
+{
+    unsigned *calls = opaque;
+    (*calls)++;
+    assert_int_equal(insn->kind, VMDL_INSN_VMREAD);
+    assert_int_equal(insn->op[0].reg, VMDL_X86_RBX);
+    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RBX, *calls);
+    return VMDL_FAULT_NONE;
+}
+
+struct site_run {
+    uint64_t exits_pc[16], insns[16], final_insns;
+    unsigned nr_exits, vmx_calls, reads;
+    int status;
+};
+
+static void run_site_loop(bool slow, struct site_run *out)
+{
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                 .msr_exits_to_caller = true, .no_fast_traps = slow};
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_raw(vm, site_loop, sizeof(site_loop),
+                                      VMDL_X86_DEFAULT_LOAD), 0);
+    struct msr_state ms = {0, 0, 0x10};
+    assert_int_equal(vmdl_vm_add_msr_range(vm, TEST_MSR, TEST_MSR, &test_msr_ops, &ms), 0);
+    memset(out, 0, sizeof(*out));
+    vmdl_vm_set_vmx_handler(vm, count_vmx, &out->vmx_calls);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    vmdl_vcpu_need_insn_count(v, true); /* exact virtual time */
+    for (;;) {
+        struct vmdl_exit e = run(vm);
+        if (e.reason == VMDL_EXIT_SHUTDOWN) {
+            out->status = e.u.shutdown.status;
+            break;
+        }
+        assert_int_equal(e.reason, VMDL_EXIT_MSR_READ);
+        assert_int_equal(e.u.msr.index, TEST_MSR + 1);
+        assert_true(out->nr_exits < 16);
+        out->exits_pc[out->nr_exits] = e.pc;
+        out->insns[out->nr_exits++] = vmdl_vcpu_insns(v);
+        assert_int_equal(vmdl_vcpu_complete(v, 0x100), 0);
+    }
+    out->final_insns = vmdl_vcpu_insns(v);
+    out->reads = (unsigned)ms.reads;
+    vmdl_vm_destroy(vm);
+}
+
+static void test_trap_sites_match_the_trap_path(void **state)
+{
+    (void)state;
+    struct site_run fast, slow;
+    run_site_loop(false, &fast);
+    run_site_loop(true, &slow);
+    /* 5 rounds: r9 = 5 * 0x100 (the second RDMSR's value) + (1 + ... + 5) */
+    assert_int_equal(slow.status, (((5 * 0x100 + 15) & 0xFF) << 1) | 1);
+    assert_int_equal(fast.status, slow.status);
+    assert_int_equal(slow.nr_exits, 5);
+    assert_int_equal(fast.nr_exits, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        assert_int_equal(fast.exits_pc[i], VMDL_X86_DEFAULT_LOAD + 18);
+        /* before the unclaimed RDMSR of round i: 1 + 9 * i + 3 retired */
+        assert_int_equal(slow.insns[i], 4 + 9 * i);
+        assert_int_equal(fast.insns[i], slow.insns[i]);
+    }
+    assert_int_equal(fast.final_insns, slow.final_insns);
+    assert_int_equal(fast.vmx_calls, 5);
+    assert_int_equal(fast.reads, 5);
+}
+
+/* The fixture's timer interrupts land at the same instruction, at the same
+ * virtual time, whether trapped instructions leave the engine or not. */
+static void run_trap_sites_guest(bool slow, struct console_buf *con, uint64_t *insns)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/x86_64/trap_sites.elf", VMDL_FIXTURE_DIR);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(vmdl_read_file(path, &data, &size), 0);
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .console = console_capture,
+                                 .console_opaque = con, .no_fast_traps = slow};
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_elf(vm, data, size), 0);
+    free(data);
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(e.u.shutdown.status, 0);
+    *insns = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 0));
+    vmdl_vm_destroy(vm);
+}
+
+static void test_trap_sites_keep_timer_interrupts_in_place(void **state)
+{
+    (void)state;
+    struct console_buf fast = {0}, slow = {0};
+    uint64_t n_fast, n_slow;
+    run_trap_sites_guest(false, &fast, &n_fast);
+    run_trap_sites_guest(true, &slow, &n_slow);
+    assert_non_null(strstr(slow.data, "39: rip"));
+    assert_non_null(strstr(slow.data, "trap_sites: sum"));
+    assert_null(strstr(slow.data, "FAIL"));
+    assert_string_equal(fast.data, slow.data);
+    assert_int_equal(n_fast, n_slow);
+}
+
+/* VMREAD/VMWRITE are decoded by hand (decode.c): every ModRM form, with
+ * and without REX, against Capstone's decoding of the same bytes. */
+static unsigned cs_gpr(csh cs, unsigned reg)
+{
+    static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi",
+                                          "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+                                          "r14", "r15"};
+    const char *n = cs_reg_name(cs, reg);
+    for (unsigned i = 0; n && i < 16; i++)
+        if (!strcmp(n, names[i]))
+            return i;
+    return 99;
+}
+
+static void check_vmrw_exit(csh cs, const uint8_t *code, size_t len, uint64_t at,
+                            const struct vmdl_exit *e, const uint64_t *gpr)
+{
+    cs_insn *in = NULL;
+    assert_int_equal(cs_disasm(cs, code, len, at, 1, &in), 1);
+    assert_true(in->id == X86_INS_VMREAD || in->id == X86_INS_VMWRITE);
+    assert_int_equal(e->reason, VMDL_EXIT_VMX);
+    assert_int_equal(e->pc, at);
+    assert_int_equal(e->u.insn.kind,
+                     in->id == X86_INS_VMREAD ? VMDL_INSN_VMREAD : VMDL_INSN_VMWRITE);
+    assert_int_equal(e->u.insn.length, in->size);
+    const cs_x86 *x = &in->detail->x86;
+    assert_int_equal(x->op_count, 2);
+    for (unsigned o = 0; o < 2; o++) {
+        const cs_x86_op *op = &x->operands[o];
+        const struct vmdl_x86_operand *got = &e->u.insn.op[o];
+        if (op->type == X86_OP_REG) {
+            assert_int_equal(got->kind, VMDL_OPND_REG);
+            assert_int_equal(got->reg, VMDL_X86_RAX + cs_gpr(cs, op->reg));
+            continue;
+        }
+        assert_int_equal(got->kind, VMDL_OPND_MEM);
+        uint64_t a = (uint64_t)op->mem.disp;
+        if (op->mem.base == X86_REG_RIP)
+            a += at + in->size;
+        else if (op->mem.base != X86_REG_INVALID)
+            a += gpr[cs_gpr(cs, op->mem.base)];
+        if (op->mem.index != X86_REG_INVALID)
+            a += gpr[cs_gpr(cs, op->mem.index)] * (uint64_t)op->mem.scale;
+        assert_int_equal(got->addr, a);
+    }
+    char want[256];
+    snprintf(want, sizeof(want), "%s %s", in->mnemonic, in->op_str);
+    assert_string_equal(e->u.insn.text, want);
+    cs_free(in, 1);
+}
+
+static void test_vmread_vmwrite_decoded_by_hand_as_capstone(void **state)
+{
+    (void)state;
+    csh cs;
+    assert_int_equal(cs_open(CS_ARCH_X86, CS_MODE_64, &cs), CS_ERR_OK);
+    cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+    uint8_t nop = 0x90;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, &nop, 1, NULL);
+    assert_non_null(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint64_t gpr[16];
+    uint64_t at = VMDL_X86_DEFAULT_LOAD + 0x1000;
+    unsigned checked = 0;
+    static const uint8_t sibs[] = {0x00, 0x24, 0x25, 0x4C, 0x65, 0xA5, 0xE3, 0xFF};
+    for (unsigned rex = 0x3F; rex <= 0x4F; rex += (rex == 0x3F ? 1 : 5)) {
+        for (unsigned opc = 0x78; opc <= 0x79; opc++) {
+            for (unsigned modrm = 0; modrm < 256; modrm++) {
+                unsigned nsib = (modrm >> 6) != 3 && (modrm & 7) == 4 ? sizeof(sibs) : 1;
+                for (unsigned k = 0; k < nsib; k++) {
+                    uint8_t code[16] = {0};
+                    size_t n = 0;
+                    if (rex != 0x3F)
+                        code[n++] = (uint8_t)rex;
+                    code[n++] = 0x0F;
+                    code[n++] = (uint8_t)opc;
+                    code[n++] = (uint8_t)modrm;
+                    if (nsib > 1)
+                        code[n++] = sibs[k];
+                    /* displacement bytes (negative 8-bit, mixed 32-bit) */
+                    code[n++] = 0xF0;
+                    code[n++] = 0x12;
+                    code[n++] = 0x34;
+                    code[n++] = 0x80;
+                    uint8_t *ram = vmdl_vm_ram_ptr(vm, at, sizeof(code));
+                    assert_non_null(ram);
+                    memcpy(ram, code, sizeof(code));
+                    for (unsigned r = 0; r < 16; r++) {
+                        gpr[r] = 0x1111000000ull * (r + 1) + 0x40 * r;
+                        vmdl_vcpu_set_reg(v, (enum vmdl_reg)(VMDL_X86_RAX + r), gpr[r]);
+                    }
+                    vmdl_vcpu_set_reg(v, VMDL_X86_RIP, at);
+                    struct vmdl_exit e = run(vm);
+                    check_vmrw_exit(cs, code, sizeof(code), at, &e, gpr);
+                    assert_int_equal(vmdl_vcpu_complete(v, 0), 0);
+                    at += 32;
+                    checked++;
+                }
+            }
+        }
+    }
+    assert_true(checked > 3000);
+    cs_close(&cs);
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +861,9 @@ int main(void)
         cmocka_unit_test(test_guest_interrupt_injection),
         cmocka_unit_test(test_multi_vcpu_runs_reproduce),
         cmocka_unit_test(test_guest_reset_reloads_image_keeps_ram),
+        cmocka_unit_test(test_trap_sites_match_the_trap_path),
+        cmocka_unit_test(test_trap_sites_keep_timer_interrupts_in_place),
+        cmocka_unit_test(test_vmread_vmwrite_decoded_by_hand_as_capstone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,12 +188,190 @@ static void fill_operand(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op
     }
 }
 
+/* ---- VMREAD / VMWRITE without Capstone ---- */
+
+static const char *const gpr_name[16] = {
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+/* A ModRM memory operand (64-bit addressing). */
+struct modrm_mem {
+    int base, index;      /* GPR numbers, -1 none; base -2: RIP */
+    unsigned scale;
+    int64_t disp;
+};
+
+static char *put_str(char *p, char *end, const char *s)
+{
+    while (*s && p < end)
+        *p++ = *s++;
+    return p;
+}
+
+static char *put_hex(char *p, char *end, uint64_t x)
+{
+    char tmp[16];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[x & 15];
+        x >>= 4;
+    } while (x);
+    p = put_str(p, end, "0x");
+    while (n && p < end)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Intel syntax as Capstone prints it: "qword ptr [rax + rcx*8 + 0x10]". */
+static char *put_mem(char *p, char *end, const struct modrm_mem *m)
+{
+    bool any = false;
+    p = put_str(p, end, "qword ptr [");
+    if (m->base != -1) {
+        p = put_str(p, end, m->base == -2 ? "rip" : gpr_name[m->base]);
+        any = true;
+    }
+    if (m->index >= 0) {
+        p = put_str(p, end, any ? " + " : "");
+        p = put_str(p, end, gpr_name[m->index]);
+        p = put_str(p, end, m->scale == 1 ? "" : m->scale == 2 ? "*2" : m->scale == 4 ? "*4" : "*8");
+        any = true;
+    }
+    if (!any) {
+        p = put_hex(p, end, (uint64_t)m->disp); /* an absolute address */
+    } else if (m->disp) {
+        uint64_t mag = m->disp < 0 ? -(uint64_t)m->disp : (uint64_t)m->disp;
+        p = put_str(p, end, m->disp < 0 ? " - " : " + ");
+        p = put_hex(p, end, mag);
+    }
+    return put_str(p, end, "]");
+}
+
+static void fmt_vmrw(struct vmdl_x86_insn *insn, bool write, int reg, int rm,
+                     const struct modrm_mem *m)
+{
+    char *p = insn->text, *end = insn->text + sizeof(insn->text) - 1;
+    p = put_str(p, end, write ? "vmwrite " : "vmread ");
+    if (write) {
+        p = put_str(p, end, gpr_name[reg]);
+        p = put_str(p, end, ", ");
+    }
+    p = rm >= 0 ? put_str(p, end, gpr_name[rm]) : put_mem(p, end, m);
+    if (!write) {
+        p = put_str(p, end, ", ");
+        p = put_str(p, end, gpr_name[reg]);
+    }
+    *p = 0;
+}
+
+static uint64_t gpr_read(struct vmdl_vcpu *v, int n)
+{
+    return rd(v, vmdl__x86_gpr_uc[n]);
+}
+
+/* ModRM [+ SIB] [+ displacement] from code[0]; bytes used, 0 if truncated.
+ * *rm is the register of a register operand, -1 for memory. */
+static unsigned decode_modrm(const uint8_t *code, size_t n, uint8_t rex, int *reg,
+                             int *rm, struct modrm_mem *m)
+{
+    if (n < 1)
+        return 0;
+    unsigned mod = code[0] >> 6, used = 1;
+    *reg = ((code[0] >> 3) & 7) | ((rex & 4) << 1);
+    unsigned r = code[0] & 7;
+    *rm = -1;
+    memset(m, 0, sizeof(*m));
+    m->base = m->index = -1;
+    m->scale = 1;
+    if (mod == 3) {
+        *rm = (int)(r | ((rex & 1) << 3));
+        return used;
+    }
+    unsigned disp_len = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    if (r == 4) {
+        if (n < 2)
+            return 0;
+        uint8_t sib = code[used++];
+        unsigned idx = ((sib >> 3) & 7) | ((rex & 2) << 2), b = sib & 7;
+        m->scale = 1u << (sib >> 6);
+        m->index = idx == 4 ? -1 : (int)idx;
+        if (b == 5 && mod == 0)
+            disp_len = 4;
+        else
+            m->base = (int)(b | ((rex & 1) << 3));
+    } else if (r == 5 && mod == 0) {
+        m->base = -2; /* RIP-relative */
+        disp_len = 4;
+    } else {
+        m->base = (int)(r | ((rex & 1) << 3));
+    }
+    if (n < used + disp_len)
+        return 0;
+    if (disp_len == 1)
+        m->disp = (int8_t)code[used];
+    else if (disp_len == 4) {
+        int32_t d;
+        memcpy(&d, code + used, 4);
+        m->disp = d;
+    }
+    return used + disp_len;
+}
+
+/*
+ * VMREAD (0F 78 /r) and VMWRITE (0F 79 /r) in 64-bit mode, with at most a
+ * REX prefix: the fixed encodings a nested hypervisor's hot path uses, so
+ * they skip Capstone.  Other prefixes (segment, address size; 66/F2/F3 make
+ * them SSE4a instructions) return false and take the general decoder.
+ */
+bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
+                           uint64_t rip, struct vmdl_x86_insn *insn)
+{
+    unsigned p = 0;
+    uint8_t rex = 0;
+    if (n > 0 && (code[0] & 0xF0) == 0x40)
+        rex = code[p++];
+    if (n < p + 3 || code[p] != 0x0F || (code[p + 1] != 0x78 && code[p + 1] != 0x79))
+        return false;
+    bool write = code[p + 1] == 0x79;
+    int reg, rm;
+    struct modrm_mem m;
+    unsigned used = decode_modrm(code + p + 2, n - p - 2, rex, &reg, &rm, &m);
+    if (!used)
+        return false;
+    memset(insn, 0, sizeof(*insn));
+    insn->kind = write ? VMDL_INSN_VMWRITE : VMDL_INSN_VMREAD;
+    insn->length = p + 2 + used;
+    /* Operands in Intel order (machine.h): VMREAD r/m, reg; VMWRITE reg, r/m. */
+    struct vmdl_x86_operand *o_rm = &insn->op[write ? 1 : 0], *o_reg = &insn->op[write ? 0 : 1];
+    o_reg->kind = VMDL_OPND_REG;
+    o_reg->reg = (enum vmdl_reg)(VMDL_X86_RAX + reg);
+    if (rm >= 0) {
+        o_rm->kind = VMDL_OPND_REG;
+        o_rm->reg = (enum vmdl_reg)(VMDL_X86_RAX + rm);
+    } else {
+        uint64_t a = (uint64_t)m.disp;
+        if (m.base == -2)
+            a += rip + insn->length;
+        else if (m.base >= 0)
+            a += gpr_read(v, m.base);
+        if (m.index >= 0)
+            a += gpr_read(v, m.index) * m.scale;
+        o_rm->kind = VMDL_OPND_MEM;
+        o_rm->addr = a;
+    }
+    fmt_vmrw(insn, write, reg, rm, &m);
+    return true;
+}
+
 int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,
                              struct vmdl_x86_insn *insn)
 {
     memset(insn, 0, sizeof(*insn));
     uint8_t code[15];
     size_t n = vmdl__fetch(v, rip, code, sizeof(code));
+    if (vmdl__x86_decode_vmrw(v, code, n, rip, insn))
+        return VMDL_OK;
     const struct seam_insn *s = seam_insn(code, n);
     if (s) {
         insn->kind = s->kind;

@@ -263,8 +263,10 @@ enum emu_result vmdl__x86_emu_gp(struct vmdl_vcpu *v, uint64_t rip)
      * form, prefixed ones included, takes the general decode below. */
     uint8_t b[2];
     if (vmdl__fetch(v, rip, b, sizeof(b)) == sizeof(b) && b[0] == 0x0F &&
-        (b[1] == 0x32 || b[1] == 0x30))
+        (b[1] == 0x32 || b[1] == 0x30)) {
+        vmdl__x86_site_learn(v, rip);
         return vmdl__x86_emu_msr(v, b[1] == 0x30, rip, 2);
+    }
     cs_insn *in = NULL;
     if (vmdl__x86_insn_length(v, rip, NULL, 0, &in) <= 0)
         return EMU_NOT_EMULATED;
@@ -289,32 +291,50 @@ static enum emu_result emu_unimplemented(struct vmdl_vcpu *v, uint64_t rip)
 
 /* ---------------- VMX / SEAM ---------------- */
 
-static enum emu_result emu_special(struct vmdl_vcpu *v, uint64_t rip)
+/*
+ * A decoded VMX/SEAM instruction: its handler, or the caller.  EMU_FAULT
+ * leaves the fault in *fault for the caller to raise (see
+ * vmdl__x86_msr_access).
+ */
+enum emu_result vmdl__x86_special_access(struct vmdl_vcpu *v, uint64_t rip,
+                                         const struct vmdl_x86_insn *insn,
+                                         vmdl_fault *fault)
 {
     struct vmdl_vm *vm = v->vm;
-    struct vmdl_x86_insn insn;
-    if (vmdl__x86_decode_special(v, rip, &insn))
-        return EMU_NOT_EMULATED;
-    bool seam = insn.kind >= VMDL_INSN_SEAMCALL;
+    bool seam = insn->kind >= VMDL_INSN_SEAMCALL;
     const struct insn_handler *h = seam ? &vm->seam : &vm->vmx;
     if (!h->fn) {
         memset(&v->exit, 0, sizeof(v->exit));
         v->exit.reason = seam ? VMDL_EXIT_SEAM : VMDL_EXIT_VMX;
         v->exit.pc = rip;
-        v->exit.u.insn = insn;
+        v->exit.u.insn = *insn;
         v->pending = PENDING_INSN;
-        v->pending_len = insn.length;
+        v->pending_len = insn->length;
         vmdl__trace_exit(v, seam ? "seam" : "vmx", rip, "to caller");
         return EMU_TO_CALLER;
     }
-    vmdl_fault f = h->fn(h->opaque, v, &insn);
-    char out[48];
-    snprintf(out, sizeof(out), "%s", f ? vmdl_fault_name(f) : "done");
-    vmdl__trace_exit(v, seam ? "seam" : "vmx", rip, out);
-    if (f)
-        return vmdl__x86_raise(v, f, rip);
-    vmdl__x86_retire(v, insn.length);
+    vmdl_fault f = h->fn(h->opaque, v, insn);
+    vmdl__trace_exit(v, seam ? "seam" : "vmx", rip, f ? vmdl_fault_name(f) : "done");
+    if (f) {
+        *fault = f;
+        return EMU_FAULT;
+    }
+    vmdl__x86_retire(v, insn->length);
     return EMU_DONE;
+}
+
+static enum emu_result emu_special(struct vmdl_vcpu *v, uint64_t rip)
+{
+    struct vmdl_x86_insn insn;
+    if (vmdl__x86_decode_special(v, rip, &insn))
+        return EMU_NOT_EMULATED;
+    vmdl_fault f = VMDL_FAULT_NONE;
+    enum emu_result r = vmdl__x86_special_access(v, rip, &insn, &f);
+    if (r == EMU_FAULT)
+        return vmdl__x86_raise(v, f, rip);
+    if (insn.kind == VMDL_INSN_VMREAD || insn.kind == VMDL_INSN_VMWRITE)
+        vmdl__x86_site_learn(v, rip);
+    return r;
 }
 
 /* A #UD: a VMX/SEAM instruction, one Unicorn lacks, or a real #UD. */

@@ -83,8 +83,14 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
     }
 }
 
-enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
-                               unsigned len)
+/*
+ * The access itself: the claiming model, the built-in MSRs, the caller or
+ * #GP.  EMU_DONE: result registers written and the instruction retired;
+ * EMU_TO_CALLER: the exit is prepared; EMU_FAULT: *fault is to be raised at
+ * rip (by the caller, so that a trap-site hook can leave the engine first).
+ */
+enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                                     unsigned len, vmdl_fault *fault)
 {
     struct vmdl_vm *vm = v->vm;
     uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
@@ -118,7 +124,8 @@ enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t r
             snprintf(out, sizeof(out), "msr 0x%x: %s", idx, vmdl_fault_name(f));
             vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
         }
-        return vmdl__x86_raise(v, f, rip);
+        *fault = f;
+        return EMU_FAULT;
     }
     if (!is_write) {
         wr(v, UC_X86_REG_RAX, (uint32_t)val);
@@ -130,6 +137,14 @@ enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t r
     }
     vmdl__x86_retire(v, len);
     return EMU_DONE;
+}
+
+enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                                  unsigned len)
+{
+    vmdl_fault f = VMDL_FAULT_NONE;
+    enum emu_result r = vmdl__x86_msr_access(v, is_write, rip, len, &f);
+    return r == EMU_FAULT ? vmdl__x86_raise(v, f, rip) : r;
 }
 
 enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len)

@@ -197,6 +197,11 @@ static int dispatch(struct vmdl_vcpu *v, uc_err e, struct vmdl_exit *exit,
         return VMDL_OK;
     case STOP_INTR: r = on_exception(v, rip); break;
     case STOP_INVALID: r = vmdl__x86_emu_invalid(v, rip); break;
+    case STOP_SITE:
+        r = X86(v)->site_result;
+        if (r == EMU_FAULT)
+            r = vmdl__x86_raise(v, X86(v)->site_fault, rip);
+        break;
     case STOP_IO_EXIT:
         on_io_exit(v, exit, rip);
         *to_caller = true;
@@ -228,6 +233,19 @@ static int dispatch(struct vmdl_vcpu *v, uc_err e, struct vmdl_exit *exit,
     return VMDL_OK;
 }
 
+/*
+ * The watchdog's stop is taken at the start of a block, after the block
+ * hook counted it: Unicorn leaves the PC stale there once code hooks exist
+ * (see block_slow in insn_count.c).  The block did not run: back to it.
+ */
+static void timeout_fix_pc(struct vmdl_vcpu *v)
+{
+    struct block_info *b = v->cur_block;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    if (v->stop == STOP_NONE && b && (rip < b->addr || rip >= b->addr + b->size))
+        wr(v, UC_X86_REG_RIP, b->addr);
+}
+
 int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
@@ -255,6 +273,8 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     vmdl__engine_leave(v);
     if (X86(v)->exc_dirty)
         vmdl__x86_clear_exception_state(v);
+    if (v->code_hooks && atomic_load(&v->vm->timed_out))
+        timeout_fix_pc(v);
     vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     return dispatch(v, e, exit, to_caller);
 }

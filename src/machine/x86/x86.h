@@ -16,6 +16,7 @@
  *   io.c       port I/O hooks and exits
  *   mmio.c     MMIO exits, string elements, non-canonical and >4 GiB faults
  *   decode.c   Capstone helpers: operands, lengths, the VMX/SEAM decoder
+ *   site.c     trap sites: RDMSR/WRMSR/VMREAD/VMWRITE completed in the engine
  *   regs.c     register table and access, checkpoint words
  *   x86_ops.c  the struct vmdl_arch_ops table
  *   multiboot.c, pc.c  PC-style boot (multiboot) and fw_cfg
@@ -58,6 +59,13 @@ struct vmdl_x86_hosted_vm {
     bool pc_devices;     /* fw_cfg registered (pc.c) */
 };
 
+/* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault
+ * the caller raises (the trap-site hooks leave the engine first). */
+enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE, EMU_FAULT };
+
+/* Addresses of RDMSR/WRMSR/VMREAD/VMWRITE completed inside the engine. */
+#define X86_MAX_SITES 16
+
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
     /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
@@ -74,6 +82,10 @@ struct x86_vcpu {
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
     bool stop_rip_exact;        /* RIP is at the faulting access (TLB fill) */
     int exc_offset;             /* offset of QEMU's old_exception in uc_context */
+    uint64_t sites[X86_MAX_SITES]; /* trap sites with a code hook (site.c) */
+    unsigned nr_sites;
+    enum emu_result site_result;  /* what a site hook left to the loop */
+    vmdl_fault site_fault;
     uint8_t pending_string;     /* STOS/MOVS/LODS element (mmio.c) */
     bool pending_rep;           /* ... with a REP prefix */
 
@@ -104,8 +116,6 @@ static inline void wr(struct vmdl_vcpu *v, int ucreg, uint64_t x)
     uc_reg_write(v->uc, ucreg, &x);
 }
 
-/* Outcome of handling a trapped instruction or access. */
-enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE };
 
 extern const int vmdl__x86_gpr_uc[16];
 
@@ -157,11 +167,19 @@ int vmdl__x86_raise_fault(struct vmdl_vcpu *v, vmdl_fault f);
 
 /* emulate.c */
 enum emu_result vmdl__x86_emu_gp(struct vmdl_vcpu *v, uint64_t rip);
+enum emu_result vmdl__x86_special_access(struct vmdl_vcpu *v, uint64_t rip,
+                                         const struct vmdl_x86_insn *insn,
+                                         vmdl_fault *fault);
+
+/* site.c */
+void vmdl__x86_site_learn(struct vmdl_vcpu *v, uint64_t rip);
 enum emu_result vmdl__x86_emu_invalid(struct vmdl_vcpu *v, uint64_t rip);
 
 /* msr.c */
 enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
                                   unsigned len);
+enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
+                                     unsigned len, vmdl_fault *fault);
 enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len);
 enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in);
 uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v);
@@ -204,6 +222,8 @@ int vmdl__x86_insn_length(struct vmdl_vcpu *v, uint64_t rip, char *text,
                           size_t text_len, cs_insn **out);
 int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,
                              struct vmdl_x86_insn *insn);
+bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
+                           uint64_t rip, struct vmdl_x86_insn *insn);
 void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len);
 bool vmdl__x86_insn_is_shadow(const cs_insn *in);
 bool vmdl__x86_insn_is_branch(const cs_insn *in);

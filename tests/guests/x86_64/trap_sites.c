@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trap_sites: trapped RDMSR/WRMSR in a loop while TSC-deadline timer
+ * interrupts land between (and right after) them.  The machine completes
+ * those instructions inside the engine once they have trapped at an
+ * address (src/machine/x86/site.c); test_machine_x86 runs this guest with
+ * and without that and compares the console, which lists where every
+ * interrupt landed (return RIP) and the TSC there (retired instructions),
+ * and the final instruction count.
+ * Run: virtmodel-run trap_sites.elf --models lapic
+ */
+#include "guest.h"
+
+#define APIC 0xFEE00000ull
+#define VEC 0x41
+#define ROUNDS 40
+
+static volatile unsigned hits;
+static uint64_t where[ROUNDS], when[ROUNDS];
+
+static void on_timer(struct rt_frame *f)
+{
+    if (hits < ROUNDS) {
+        where[hits] = f->rip;
+        when[hits] = rdmsr(0x10);
+    }
+    hits++;
+    mmio_write32(APIC + 0xB0, 0); /* EOI */
+}
+
+int main(void)
+{
+    rt_set_handler(VEC, on_timer);
+    mmio_write32(APIC + 0xF0, 0x1FF);
+    mmio_write32(APIC + 0x320, (2u << 17) | VEC); /* TSC-deadline mode */
+    uint64_t sum = 0;
+    sti();
+    for (unsigned r = 0; r < ROUNDS; r++) {
+        /* A deadline a few instructions ahead, different each round, so
+         * that interrupts land at varied points of the loop below. */
+        unsigned before = hits;
+        wrmsr(0x6E0, rdmsr(0x10) + 7 + 3 * r);
+        for (unsigned i = 0; hits == before && i < 1000; i++)
+            sum += rdmsr(0x10) ^ rdmsr(0x1B);
+    }
+    cli();
+    mmio_write32(APIC + 0x320, 1u << 16);
+    CHECK(hits == ROUNDS, "%u interrupts for %u deadlines", hits, ROUNDS);
+    for (unsigned r = 0; r < ROUNDS && r < hits; r++)
+        rt_printf("%u: rip 0x%x tsc %u\n", r, (unsigned)where[r], (unsigned)when[r]);
+    rt_printf("trap_sites: sum 0x%x%08x, %s\n", (unsigned)(sum >> 32), (unsigned)sum,
+              rt_failures ? "FAILED" : "ok");
+    return 0;
+}
