@@ -37,6 +37,7 @@
  *   hosted_deliver.c  exception/interrupt/NMI delivery, #DF and triple fault
  *   hosted_cr.c       CR0/CR4/CR8 intercepts
  *   hosted_msr.c      RDMSR/WRMSR intercepts
+ *   hosted_dr.c       debug registers (kept virtual), #DB, ICEBP
  */
 #ifndef VMDL_X86_HOSTED_H
 #define VMDL_X86_HOSTED_H
@@ -68,6 +69,8 @@
 /* VMCB control area (AMD APM vol. 2, appendix B). */
 #define C_CR_RD 0x000
 #define C_CR_WR 0x002
+#define C_DR_RD 0x004
+#define C_DR_WR 0x006
 #define C_EXC 0x008
 #define C_INTERCEPT 0x00C
 #define C_IOPM 0x040
@@ -113,13 +116,17 @@
 #define I_SKINIT 38
 #define I_RDTSCP 39
 #define I_INVLPGA 26
+#define I_ICEBP 40
 
 /* Exit codes. */
 #define X_CR8_READ 0x08
 #define X_CR8_WRITE 0x18
 #define X_CR0_WRITE 0x10
 #define X_CR4_WRITE 0x14
+#define X_DR_READ 0x20
+#define X_DR_WRITE 0x30
 #define X_EXCP 0x40
+#define X_ICEBP 0x88
 #define X_RDTSC 0x6E
 #define X_RDPMC 0x6F
 #define X_HLT 0x78
@@ -233,6 +240,16 @@ int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
 /* hosted_msr.c */
 void vmdl__x86h_mce_reset(struct x86h_mce *m);
 int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple);
+
+/* hosted_dr.c */
+void vmdl__x86h_dr_reset(struct vmdl_vcpu *v);
+void vmdl__x86h_dr_disarm(struct vmdl_vcpu *v);
+int vmdl__x86h_dr_exit(struct vmdl_vcpu *v, unsigned code, bool *triple);
+int vmdl__x86h_db_exit(struct vmdl_vcpu *v, bool *triple);
+bool vmdl__x86h_at_icebp(struct vmdl_vcpu *v);
+int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple);
+/* The single-step #DB owed after an emulated instruction, if any. */
+int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

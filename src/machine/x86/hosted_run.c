@@ -75,6 +75,12 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
     int err = VMDL_OK;
     if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple)))
         return err;
+    if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
+        return vmdl__x86h_icebp_exit(v, triple);
+    if (code == X_EXCP + 1)
+        return vmdl__x86h_db_exit(v, triple);
+    if (code >= X_DR_READ && code < X_DR_WRITE + 8)
+        return vmdl__x86h_dr_exit(v, code, triple);
     if (code >= X_EXCP && code < X_EXCP + 32) {
         unsigned vec = code - X_EXCP;
         uint32_t e = vmdl__x86h_has_error(vec) ? (uint32_t)vmdl__x86h_err_code(v) : 0;
@@ -100,10 +106,15 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return vmdl__x86h_cr8(v, code == X_CR8_WRITE, triple);
     case X_HLT:
         vmdl__x86h_retire(v, 1);
+        /* Under TF the single-step #DB is an event: no halt (as KVM). */
+        if (X86(v)->h_ss_trap)
+            return VMDL_OK;
         v->halted = true;
         if (vm->irqchip && vm->irqchip->halt)
             vm->irqchip->halt(vm->irqchip_opaque, v);
         return VMDL_OK;
+    case X_ICEBP:
+        return vmdl__x86h_icebp_exit(v, triple);
     case X_SHUTDOWN:
         *triple = true;
         return vmdl_fail(VMDL_ESTATE, "shutdown (triple fault) in the guest");
@@ -240,6 +251,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         else
             err = intno >= EXCP_VMEXIT ? handle_exit(v, intno - EXCP_VMEXIT, &triple)
                                        : vmdl__x86h_softint(v, intno, &triple);
+        if (!err && !triple)
+            err = vmdl__x86h_step_trap(v, &triple);
         break;
     case STOP_SHUTDOWN:
         memset(exit, 0, sizeof(*exit));

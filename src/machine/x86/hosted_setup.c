@@ -21,7 +21,7 @@ void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
 {
     static const unsigned bits[] = { I_RDTSC, I_RDPMC, I_HLT, I_MSR, I_SHUTDOWN,
         I_VMRUN, I_VMMCALL, I_VMLOAD, I_VMSAVE, I_STGI, I_CLGI, I_SKINIT,
-        I_RDTSCP, I_INVLPGA };
+        I_RDTSCP, I_INVLPGA, I_ICEBP };
     uint64_t ic = 0;
     for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
         ic |= 1ull << bits[i];
@@ -29,6 +29,8 @@ void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
     pw32(v, H_VMCB + C_EXC, 0xFFFFFFFFu);      /* every exception */
     pw16(v, H_VMCB + C_CR_RD, 1u << 8);        /* CR8: the APIC's TPR */
     pw16(v, H_VMCB + C_CR_WR, (1u << 0) | (1u << 4) | (1u << 8));
+    pw16(v, H_VMCB + C_DR_RD, 0xFF);           /* DR0-DR7: hosted_dr.c */
+    pw16(v, H_VMCB + C_DR_WR, 0xFF);
     pw64(v, H_VMCB + C_IOPM, H_IOPM);
     pw64(v, H_VMCB + C_MSRPM, H_MSRPM);
     pw32(v, H_VMCB + C_ASID, 1);
@@ -179,6 +181,7 @@ int vmdl__x86h_enable(struct vmdl_vcpu *v)
      * needs CPL0. */
     uc_context_restore(v->uc, X86(v)->hctx);
     uc_ctl_flush_tlb(v->uc);
+    vmdl__x86h_dr_disarm(v);
     int err = host_setup(v);
     if (err)
         return err;
@@ -254,6 +257,7 @@ static void boot_common(struct vmdl_vcpu *v)
     pw(v, H_VMCB + S_CPL, &cpl, 1);
     pw32(v, H_VMCB + C_INT_STATE, 0);
     pw32(v, H_VMCB + C_EVENTINJ, 0);
+    vmdl__x86h_dr_reset(v);
 }
 
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)

@@ -74,8 +74,10 @@ void vmdl__x86h_save_guest(struct vmdl_vcpu *v)
     pw64(v, H_VMCB + S_CR3, rd(v, UC_X86_REG_CR3));
     pw64(v, H_VMCB + S_CR4, rd(v, UC_X86_REG_CR4));
     pw64(v, H_VMCB + S_EFER, vmdl__x86h_rdmsr(v, MSR_EFER));
-    pw64(v, H_VMCB + S_DR6, rd(v, UC_X86_REG_DR6));
-    pw64(v, H_VMCB + S_DR7, rd(v, UC_X86_REG_DR7));
+    /* The guest's debug registers are virtual (hosted_dr.c): the engine
+     * keeps DR7 disarmed. */
+    pw64(v, H_VMCB + S_DR6, 0xFFFF0FF0);
+    pw64(v, H_VMCB + S_DR7, 0x400);
     pw64(v, H_VMCB + S_RFLAGS, rflags);
     pw64(v, H_VMCB + S_RIP, rd(v, UC_X86_REG_RIP));
     pw64(v, H_VMCB + S_RSP, rd(v, UC_X86_REG_RSP));
@@ -203,10 +205,14 @@ uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v)
     return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
 }
 
+/* An emulated instruction completes; under RFLAGS.TF it owes the
+ * single-step #DB QEMU would have raised (hosted_dr.c). */
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
 {
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
     v->insns++;
+    if (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8))
+        X86(v)->h_ss_trap = true;
 }
 
 /* The intercepted instruction's opcode bytes after its prefixes: QEMU's

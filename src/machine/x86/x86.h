@@ -76,6 +76,8 @@ struct x86_vcpu {
     uint64_t misc_enable;       /* IA32_MISC_ENABLE */
     struct x86h_mce mce;        /* machine-check banks */
     uint64_t h_cr2;             /* CR2 for the next VMRUN (a #PF's address) */
+    uint64_t h_db[4], h_dr6, h_dr7; /* the guest's debug registers (hosted_dr.c) */
+    bool h_ss_trap;             /* a single-step #DB is owed (TF, emulated insn) */
     bool h_cr2_set;
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
