@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "virtmodel/attach_lapic.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/machine.h"
@@ -26,6 +27,10 @@
 #define CODE 0x20        /* entry offset */
 #define HANDLER 0x80     /* #GP handler offset */
 #define DB_HANDLER 0xA0  /* #DB and #UD handler offset */
+#define IRQ_HANDLER 0xC0 /* vector IRQ_VEC: pop esi; hlt */
+#define NMI_HANDLER 0xD0
+#define IRQ_VEC 0x20
+#define DATA 0x3C0       /* scratch after the IDT */
 #define IDTR 0x100
 #define IDT 0x200
 
@@ -45,7 +50,9 @@ static void gate32(uint8_t *idt, unsigned vec, uint32_t target)
 /* Header at offset 0 loading the whole file at LOAD, entry at CODE, and a
  * 32-bit IDT whose #GP gate (vector 13) points at HANDLER: pop edi (error
  * code); pop esi (faulting EIP); hlt; #DB and #UD (1, 6) at DB_HANDLER:
- * pop esi (EIP); mov ecx, dr6; mov edx, dr7; hlt. */
+ * pop esi (EIP); mov ecx, dr6; mov edx, dr7; hlt; IRQ_VEC at IRQ_HANDLER;
+ * NMI at NMI_HANDLER: the first time, send another NMI to itself and copy
+ * the entry count (EBX) to EDI; iret. */
 static void make_image(uint8_t *b, const uint8_t *code, size_t n)
 {
     memset(b, 0xF4, IMG);
@@ -62,13 +69,21 @@ static void make_image(uint8_t *b, const uint8_t *code, size_t n)
     memcpy(b + HANDLER, handler, sizeof(handler));
     static const uint8_t db[] = { 0x5E, 0x0F, 0x21, 0xF1, 0x0F, 0x21, 0xFA, 0xF4 };
     memcpy(b + DB_HANDLER, db, sizeof(db));
-    b[IDTR] = 0x7F;               /* 16 gates */
-    b[IDTR + 1] = 0;
+    static const uint8_t irq[] = { 0x5E, 0xF4 };
+    memcpy(b + IRQ_HANDLER, irq, sizeof(irq));
+    static const uint8_t nmi[] = { 0x43, 0x83, 0xFB, 0x01, 0x75, 0x10,
+        0xB9, 0x30, 0x08, 0x00, 0x00, 0xB8, 0x00, 0x04, 0x04, 0x00,
+        0x31, 0xD2, 0x0F, 0x30, 0x89, 0xDF, 0xCF };
+    memcpy(b + NMI_HANDLER, nmi, sizeof(nmi));
+    b[IDTR] = 0x7F;               /* 48 gates */
+    b[IDTR + 1] = 0x01;
     put32(b + IDTR + 2, LOAD + IDT);
-    memset(b + IDT, 0, 16 * 8);
+    memset(b + IDT, 0, 48 * 8);
     gate32(b + IDT, 13, LOAD + HANDLER);
     gate32(b + IDT, 1, LOAD + DB_HANDLER);
     gate32(b + IDT, 6, LOAD + DB_HANDLER);
+    gate32(b + IDT, 2, LOAD + NMI_HANDLER);
+    gate32(b + IDT, IRQ_VEC, LOAD + IRQ_HANDLER);
 }
 
 /* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR] */
@@ -193,6 +208,8 @@ static void test_cr4_reserved_bits_gp(void **state)
 
 #define MOV_EAX(x) 0xB8, (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), \
                    (uint8_t)((x) >> 24)
+#define MOV_ADDR(x) (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), \
+                    (uint8_t)((x) >> 24)
 #define DR6_INIT 0xFFFF0FF0u   /* reset value; RTM and bus-lock bits read 1 */
 
 /* A guest arms every DR7 breakpoint (execute at DR0, write/read-write
@@ -205,10 +222,10 @@ static void test_dr7_armed_breakpoints_no_crash(void **state)
     enum { NOP = 12 + 5 + 3 + 5 + 3 + 5 + 3 };
     static const uint8_t code[] = { PROLOGUE,
         MOV_EAX(LOAD + CODE + NOP), 0x0F, 0x23, 0xC0,     /* dr0 = &nop */
-        MOV_EAX(LOAD + 0x300), 0x0F, 0x23, 0xC8,          /* dr1 = data */
+        MOV_EAX(LOAD + DATA), 0x0F, 0x23, 0xC8,           /* dr1 = data */
         MOV_EAX(0xFFFFDFFFu), 0x0F, 0x23, 0xF8,           /* dr7: all but GD */
         0x90,                                             /* nop (DR0) */
-        0xA3, 0x00, 0x03, 0x10, 0x00,                     /* mov [data], eax */
+        0xA3, MOV_ADDR(LOAD + DATA),                      /* mov [data], eax */
         0x0F, 0x21, 0xFB,                                 /* mov ebx, dr7 */
         0x0F, 0x21, 0xC1,                                 /* mov ecx, dr0 */
         MOV_EAX(0), 0x0F, 0x23, 0xF0,                     /* dr6 = 0 */
@@ -291,6 +308,54 @@ static void test_single_step_after_emulated_insn(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* x2APIC on, APIC software-enabled (SVR 0x1FF), EBX/EDX cleared. */
+#define X2APIC_ON 0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32, \
+                  0x0D, 0x00, 0x0C, 0x00, 0x00, 0x0F, 0x30, \
+                  0xB9, 0x0F, 0x08, 0x00, 0x00, MOV_EAX(0x1FFu), \
+                  0x31, 0xD2, 0x0F, 0x30, 0x31, 0xDB
+/* wrmsr ICR (0x830) = x: a self IPI */
+#define SELF_IPI(x) 0xB9, 0x30, 0x08, 0x00, 0x00, MOV_EAX(x), 0x31, 0xD2, \
+                    0x0F, 0x30
+
+static struct vmdl_vm *boot_lapic(const uint8_t *code, size_t n)
+{
+    struct vmdl_vm *vm = boot(code, n);
+    assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    return vm;
+}
+
+/* An interrupt that arrives while IF is clear is taken right after the
+ * instruction in STI's shadow, not at the next exit (here: the HLT). */
+static void test_irq_taken_after_sti_shadow(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        SELF_IPI(0x40000u | IRQ_VEC),                     /* pending, IF = 0 */
+        0xFB, 0x90,                                       /* sti; nop (shadow) */
+        0x90, 0xF4 };                                     /* taken before this */
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
+    vmdl_vm_destroy(vm);
+}
+
+/* An NMI sent from inside the NMI handler waits for its IRET: the handler
+ * is not re-entered (EDI = 1), the second NMI runs after it (EBX = 2). */
+static void test_nmi_blocked_until_iret(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        SELF_IPI(0x40400u),                               /* NMI */
+        0x90, 0x89, 0xDE, 0xF4 };                         /* mov esi, ebx */
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 1);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 2);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -329,6 +394,8 @@ int main(void)
         cmocka_unit_test(test_dr7_general_detect),
         cmocka_unit_test(test_icebp_trap),
         cmocka_unit_test(test_single_step_after_emulated_insn),
+        cmocka_unit_test(test_irq_taken_after_sti_shadow),
+        cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

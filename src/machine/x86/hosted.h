@@ -34,7 +34,8 @@
  *   hosted_state.c    guest state <-> VMCB, re-entry through VMRUN,
  *                     host-side MSR access, guest linear memory
  *   hosted_run.c      the run step and intercept dispatch, SYSCALL/SYSENTER
- *   hosted_deliver.c  exception/interrupt/NMI delivery, #DF and triple fault
+ *   hosted_deliver.c  exception/interrupt delivery, #DF and triple fault
+ *   hosted_irq.c      interrupt window (V_IRQ/VINTR), NMI blocking until IRET
  *   hosted_cr.c       CR0/CR4/CR8 intercepts
  *   hosted_msr.c      RDMSR/WRMSR intercepts
  *   hosted_dr.c       debug registers (kept virtual), #DB, ICEBP
@@ -102,6 +103,8 @@
 #define S_CR2 0x640
 
 /* Intercept vector bits (QEMU numbers them from the INTR bit). */
+#define I_VINTR 4
+#define I_IRET 20
 #define I_RDTSC 14
 #define I_RDPMC 15
 #define I_HLT 24
@@ -127,7 +130,9 @@
 #define X_DR_WRITE 0x30
 #define X_EXCP 0x40
 #define X_ICEBP 0x88
+#define X_VINTR 0x64
 #define X_RDTSC 0x6E
+#define X_IRET 0x74
 #define X_RDPMC 0x6F
 #define X_HLT 0x78
 #define X_MSR 0x7C
@@ -230,8 +235,14 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err,
                        uint32_t err, bool *triple);
 int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple);
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
+
+/* hosted_irq.c */
 /* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple);
+void vmdl__x86h_irq_window(struct vmdl_vcpu *v);
+void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v);
+int vmdl__x86h_iret_exit(struct vmdl_vcpu *v);
+void vmdl__x86h_iret_done(struct vmdl_vcpu *v);
 
 /* hosted_cr.c */
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);

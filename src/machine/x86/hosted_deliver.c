@@ -71,6 +71,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         wr(v, UC_X86_REG_RAX, H_VMCB);
         v->stop = STOP_NONE;
         uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+        vmdl__x86h_vmrun_done(v);
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
         if (!(code >= EXCP_VMEXIT + X_EXCP && code < EXCP_VMEXIT + X_EXCP + 32)) {
@@ -136,34 +137,6 @@ int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
         }
     }
     return vmdl__x86h_deliver(v, vec, false, 0, triple);
-}
-
-int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
-{
-    struct vmdl_vm *vm = v->vm;
-    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
-        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
-        v->nmi_pending = true;
-    if (v->nmi_pending) {
-        /* NMI ignores RFLAGS.IF; blocking until IRET is not modelled. */
-        v->nmi_pending = false;
-        vmdl__trace_exit(v, "nmi", rd(v, UC_X86_REG_RIP), "delivered vector 2");
-        return vmdl__x86h_deliver(v, 2, false, 0, triple) ? -1 : 1;
-    }
-    if (!vm->irqchip || !vm->irqchip->pending)
-        return 0;
-    if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)))
-        return 0;
-    uc_context_save(v->uc, X86(v)->ctx);
-    if (ctx_u32(v, (const char *)X86(v)->ctx, vm->x86h->segs_off - 8) & (1u << 3))
-        return 0;                              /* STI / MOV SS shadow */
-    int vec = vm->irqchip->pending(vm->irqchip_opaque, v);
-    if (vec < 0)
-        return 0;
-    if (vm->irqchip->ack)
-        vm->irqchip->ack(vm->irqchip_opaque, v, vec);
-    vmdl__trace_exit(v, "interrupt", rd(v, UC_X86_REG_RIP), "delivered");
-    return vmdl__x86h_deliver(v, (unsigned)vec, false, 0, triple) ? -1 : 1;
 }
 
 /* The architecture interface's delivery (a fault a model or the caller

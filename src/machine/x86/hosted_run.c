@@ -115,6 +115,10 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return VMDL_OK;
     case X_ICEBP:
         return vmdl__x86h_icebp_exit(v, triple);
+    case X_VINTR:
+        return VMDL_OK;           /* the window opened: injected on entry */
+    case X_IRET:
+        return vmdl__x86h_iret_exit(v);
     case X_SHUTDOWN:
         *triple = true;
         return vmdl_fail(VMDL_ESTATE, "shutdown (triple fault) in the guest");
@@ -225,19 +229,24 @@ int vmdl__x86h_hook_sys(struct vmdl_vcpu *v)
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
+    bool step = X86(v)->h_iret_step;
     v->halted = false;
     if (X86(v)->hosted_vmrun)
         vmdl__x86h_enter(v);
-    else if (vmdl__x86h_inject_irq(v, &triple) < 0 || triple)
+    else if (!step && (vmdl__x86h_inject_irq(v, &triple) < 0 || triple))
         goto triple_fault;
+    if (!step && v->stop == STOP_NONE)
+        vmdl__x86h_irq_window(v);
     if (v->stop == STOP_NONE) {
         vmdl__count_update_hook(v);
         v->stop = STOP_NONE;
         vmdl__engine_enter(v);
-        uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0, 0);
+        uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0, step ? 1 : 0);
         vmdl__engine_leave(v);
         vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     }
+    if (step)
+        vmdl__x86h_iret_done(v);
     enum stop_kind stop = v->stop;
     unsigned intno = v->stop_vector;
     v->stop = STOP_NONE;

@@ -19,7 +19,7 @@ static int hfail(const char *what)
 
 void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
 {
-    static const unsigned bits[] = { I_RDTSC, I_RDPMC, I_HLT, I_MSR, I_SHUTDOWN,
+    static const unsigned bits[] = { I_VINTR, I_RDTSC, I_RDPMC, I_HLT, I_MSR, I_SHUTDOWN,
         I_VMRUN, I_VMMCALL, I_VMLOAD, I_VMSAVE, I_STGI, I_CLGI, I_SKINIT,
         I_RDTSCP, I_INVLPGA, I_ICEBP };
     uint64_t ic = 0;
@@ -257,7 +257,9 @@ static void boot_common(struct vmdl_vcpu *v)
     pw(v, H_VMCB + S_CPL, &cpl, 1);
     pw32(v, H_VMCB + C_INT_STATE, 0);
     pw32(v, H_VMCB + C_EVENTINJ, 0);
+    pw32(v, H_VMCB + C_INT_CTL, 0);
     vmdl__x86h_dr_reset(v);
+    X86(v)->h_nmi_blocked = X86(v)->h_iret_step = false;
 }
 
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)

@@ -124,6 +124,7 @@ void vmdl__x86h_enter(struct vmdl_vcpu *v)
     wr(v, UC_X86_REG_RAX, H_VMCB);
     v->stop = STOP_NONE;
     uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+    vmdl__x86h_vmrun_done(v);
     X86(v)->hosted_vmrun = false;
 }
 

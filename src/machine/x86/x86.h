@@ -78,6 +78,9 @@ struct x86_vcpu {
     uint64_t h_cr2;             /* CR2 for the next VMRUN (a #PF's address) */
     uint64_t h_db[4], h_dr6, h_dr7; /* the guest's debug registers (hosted_dr.c) */
     bool h_ss_trap;             /* a single-step #DB is owed (TF, emulated insn) */
+    bool h_gif, h_virq;         /* engine GIF set; V_IRQ latched (hosted_irq.c) */
+    bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
+    bool h_iret_step;           /* the next entry runs that IRET alone */
     bool h_cr2_set;
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
@@ -129,6 +132,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev);
 /* CR0/CR2/CR3/CR4/EFER of a hosted vCPU; false for other registers. */
 bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
+/* Called from the UC_HOOK_INTR hook with every interrupt number. */
+void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
 /* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupts and NMIs for the hosted x86 vCPU, taken where the guest's
+ * state allows them, as KVM's SVM code does it (svm.c: enable_irq_window,
+ * enable_nmi_window, iret_interception):
+ *
+ *  - an interrupt the irqchip holds while RFLAGS.IF is clear or an STI /
+ *    MOV SS shadow is active opens an interrupt window: V_IRQ in the VMCB
+ *    (V_IGN_TPR: the APIC model already applied the priority) with the
+ *    VINTR intercept.  QEMU checks V_IRQ at every instruction boundary
+ *    where it may take an interrupt (after STI's shadow, POPF, IRET) and
+ *    exits there; the interrupt is injected on the next entry.
+ *  - QEMU latches V_IRQ in its interrupt_request at VMRUN and only a
+ *    delivery through V_IRQ clears it (Unicorn never runs do_vmexit), so
+ *    while no window is wanted the engine's GIF is kept clear: QEMU then
+ *    takes no interrupt at all and no VINTR exit comes (the machine never
+ *    uses QEMU's own interrupt paths: GIF gates nothing else here).
+ *  - an NMI blocks further NMIs until the next IRET completes: while
+ *    blocked, IRET is intercepted; at that exit the intercept goes and the
+ *    IRET is stepped (one instruction), then the block lifts.
+ */
+#include <string.h>
+
+#include "hosted.h"
+
+#define V_IRQ (1u << 8)
+#define V_IGN_TPR (1u << 20)
+#define HF2_GIF 1u
+#define HF_INHIBIT_IRQ (1u << 3)
+
+static void set_intercept(struct vmdl_vcpu *v, unsigned bit, bool on)
+{
+    uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
+    ic = on ? ic | (1ull << bit) : ic & ~(1ull << bit);
+    pw64(v, H_VMCB + C_INTERCEPT, ic);
+}
+
+static bool in_shadow(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->segs_off - 8) &
+           HF_INHIBIT_IRQ;
+}
+
+/* The engine's global interrupt flag (hflags2 bit 0, next to hflags). */
+static void set_gif(struct vmdl_vcpu *v, bool on)
+{
+    if (X86(v)->h_gif == on)
+        return;
+    char *ctx = (char *)X86(v)->ctx;
+    int off = v->vm->x86h->segs_off - 4;
+    uc_context_save(v->uc, X86(v)->ctx);
+    uint32_t hflags2;
+    memcpy(&hflags2, ctx + off, 4);
+    hflags2 = on ? hflags2 | HF2_GIF : hflags2 & ~HF2_GIF;
+    memcpy(ctx + off, &hflags2, 4);
+    uc_context_restore(v->uc, X86(v)->ctx);
+    X86(v)->h_gif = on;
+}
+
+static int deliver_nmi(struct vmdl_vcpu *v, bool *triple)
+{
+    v->nmi_pending = false;
+    X86(v)->h_nmi_blocked = true;
+    set_intercept(v, I_IRET, true);     /* loaded by the delivery's VMRUN */
+    vmdl__trace_exit(v, "nmi", rd(v, UC_X86_REG_RIP), "delivered vector 2");
+    return vmdl__x86h_deliver(v, 2, false, 0, triple) ? -1 : 1;
+}
+
+int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
+        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
+        v->nmi_pending = true;
+    if (v->nmi_pending && !X86(v)->h_nmi_blocked)
+        return deliver_nmi(v, triple);
+    if (!vm->irqchip || !vm->irqchip->pending)
+        return 0;
+    if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)) || in_shadow(v))
+        return 0;
+    int vec = vm->irqchip->pending(vm->irqchip_opaque, v);
+    if (vec < 0)
+        return 0;
+    if (vm->irqchip->ack)
+        vm->irqchip->ack(vm->irqchip_opaque, v, vec);
+    vmdl__trace_exit(v, "interrupt", rd(v, UC_X86_REG_RIP), "delivered");
+    return vmdl__x86h_deliver(v, (unsigned)vec, false, 0, triple) ? -1 : 1;
+}
+
+/*
+ * Before the guest runs: open the interrupt window when an interrupt waits
+ * for the guest to unmask (latching V_IRQ takes one VMRUN), else close it.
+ */
+void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    bool want = vm->irqchip && vm->irqchip->pending &&
+                vm->irqchip->pending(vm->irqchip_opaque, v) >= 0;
+    pw32(v, H_VMCB + C_INT_CTL, want ? V_IRQ | V_IGN_TPR : 0);
+    if (want && !X86(v)->h_virq) {
+        vmdl__x86h_save_guest(v);
+        vmdl__x86h_enter(v);
+    }
+    set_gif(v, want);
+}
+
+/*
+ * QEMU raises the VINTR exit from its interrupt check between blocks, and
+ * Unicorn runs that check again before it honours uc_emu_stop: with V_IRQ
+ * still latched the exit would repeat forever.  Clearing GIF here, in the
+ * hook, ends it; the entry after the injection decides again.
+ */
+void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
+{
+    if (intno == EXCP_VMEXIT + X_VINTR)
+        set_gif(v, false);
+}
+
+/* A VMRUN ran: QEMU set GIF, and latched V_IRQ if the VMCB had it. */
+void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v)
+{
+    X86(v)->h_gif = true;
+    if (pr64(v, H_VMCB + C_INT_CTL) & V_IRQ)
+        X86(v)->h_virq = true;
+}
+
+/* IRET intercept (NMI blocked): run the IRET without the intercept. */
+int vmdl__x86h_iret_exit(struct vmdl_vcpu *v)
+{
+    set_intercept(v, I_IRET, false);
+    vmdl__x86h_save_guest(v);
+    vmdl__x86h_enter(v);
+    X86(v)->h_iret_step = true;
+    return VMDL_OK;
+}
+
+/* After the stepped IRET: NMIs are taken again (KVM's
+ * awaiting_iret_completion ends once the IRET retired). */
+void vmdl__x86h_iret_done(struct vmdl_vcpu *v)
+{
+    X86(v)->h_iret_step = false;
+    X86(v)->h_nmi_blocked = false;
+}
