@@ -204,7 +204,10 @@ static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
     return err;
 }
 
-static int set_vmx_cpuid(struct vmdl_vm *vm)
+/* CPUID.1:ECX.VMX, and MAXPHYADDR (0x80000008 EAX[7:0]) as wide as the
+ * profile's: the VMX checks (VMXON/VMCS/bitmap addresses, EPT) and CPUID
+ * must agree, as KVM derives both from one guest CPUID. */
+static int set_vmx_cpuid(struct vmdl_vm *vm, const struct vmdl_vmx_caps *c)
 {
     struct vmdl_cpuid_entry e;
     if (vmdl_vm_get_cpuid(vm, 1, 0, &e)) {
@@ -212,6 +215,15 @@ static int set_vmx_cpuid(struct vmdl_vm *vm)
         e.leaf = 1;
     }
     e.ecx |= 1u << 5;
+    int err = vmdl_vm_set_cpuid(vm, &e);
+    if (err)
+        return err;
+    if (vmdl_vm_get_cpuid(vm, 0x80000008, 0, &e)) {
+        memset(&e, 0, sizeof(e));
+        e.leaf = 0x80000008;
+        e.eax = 48u << 8;
+    }
+    e.eax = (e.eax & ~0xFFu) | (c->phys_addr_bits & 0xFF);
     return vmdl_vm_set_cpuid(vm, &e);
 }
 
@@ -252,7 +264,7 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         return err;
     }
     /* From here on h is freed with the VM. */
-    if ((err = vmdl_vm_add_model(vm, &vmdl_vmx_model, h)) || (err = set_vmx_cpuid(vm)))
+    if ((err = vmdl_vm_add_model(vm, &vmdl_vmx_model, h)) || (err = set_vmx_cpuid(vm, &c)))
         return err;
     if (handle)
         *handle = h;

@@ -356,6 +356,27 @@ static void test_nmi_blocked_until_iret(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (KVM's runtime CPUID update):
+ * clear after the guest disables its APIC, set again once re-enabled. */
+static void test_cpuid_apic_bit_follows_apic_base(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32,         /* rdmsr APIC_BASE */
+        0x25, 0xFF, 0xF7, 0xFF, 0xFF, 0x0F, 0x30,         /* EN = 0 */
+        MOV_EAX(1), 0x0F, 0xA2, 0x89, 0xD6,               /* cpuid; esi = edx */
+        0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32,
+        0x0D, 0x00, 0x08, 0x00, 0x00, 0x0F, 0x30,         /* EN = 1 */
+        MOV_EAX(1), 0x0F, 0xA2, 0x89, 0xD7,               /* cpuid; edi = edx */
+        0xF4 };
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal((reg(vm, VMDL_X86_RSI) >> 9) & 1, 0);
+    assert_int_equal((reg(vm, VMDL_X86_RDI) >> 9) & 1, 1);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -396,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_single_step_after_emulated_insn),
         cmocka_unit_test(test_irq_taken_after_sti_shadow),
         cmocka_unit_test(test_nmi_blocked_until_iret),
+        cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

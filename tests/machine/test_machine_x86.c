@@ -12,7 +12,9 @@
 #include <capstone/capstone.h>
 
 #include "machine_test_util.h"
+#include "virtmodel/attach_vmx.h"
 #include "virtmodel/models.h"
+#include "virtmodel/vmx_caps.h"
 #include "virtmodel/model.h"
 
 #define TEST_MSR 0x4B564D00u
@@ -493,6 +495,29 @@ static void test_cpuid_table(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* MAXPHYADDR in CPUID.80000008H:EAX[7:0] is the attached VMX profile's, so
+ * that the address checks of VMXON/VMPTRLD/EPT and CPUID agree. */
+static void test_cpuid_maxphyaddr_follows_vmx_profile(void **state)
+{
+    (void)state;
+    static const char *const names[] = { NULL, "core2", "nehalem" };
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct vmdl_vm *vm;
+        struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64};
+        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+        struct vmdl_cpuid_entry e;
+        assert_int_equal(vmdl_vm_get_cpuid(vm, 0x80000008, 0, &e), 0);
+        assert_int_equal(e.eax, 0x3028);                  /* 40 bits without VMX */
+        assert_int_equal(vmdl_attach_vmx(vm, names[i]), 0);
+        struct vmdl_vmx_caps c;
+        assert_int_equal(vmdl_vmx_profile_get(names[i], &c), 0);
+        assert_int_equal(vmdl_vm_get_cpuid(vm, 0x80000008, 0, &e), 0);
+        assert_int_equal(e.eax & 0xFF, c.phys_addr_bits);
+        assert_int_equal((e.eax >> 8) & 0xFF, 48);        /* linear width kept */
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -856,6 +881,7 @@ int main(void)
         cmocka_unit_test(test_limits_end_runaway_loops),
         cmocka_unit_test(test_instruction_count_is_exact),
         cmocka_unit_test(test_cpuid_table),
+        cmocka_unit_test(test_cpuid_maxphyaddr_follows_vmx_profile),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_guest_exceptions_through_idt),
         cmocka_unit_test(test_guest_interrupt_injection),

@@ -9,6 +9,20 @@
 #include "x86.h"
 #include "virtmodel/error.h"
 
+/* CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN of this vCPU (KVM's
+ * kvm_update_cpuid_runtime), when a model owns that MSR. */
+static void apic_bit(struct vmdl_vcpu *v, struct vmdl_cpuid_entry *e)
+{
+    struct msr_range *r = vmdl__find_msr(v->vm, 0x1B);
+    uint64_t base = 0;
+    if (!r || r->ops->read(r->opaque, v, 0x1B, &base) != VMDL_FAULT_NONE)
+        return;
+    if (base & (1u << 11))
+        e->edx |= 1u << 9;
+    else
+        e->edx &= ~(1u << 9);
+}
+
 int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
 {
     (void)uc;
@@ -24,6 +38,7 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
     if (leaf == 1) {
         /* Initial APIC ID in EBX[31:24]. */
         e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
+        apic_bit(v, &e);
     } else if (leaf == 0xB || leaf == 0x1F) {
         /* x2APIC ID of this vCPU in EDX (topology leaves). */
         e.edx = v->index;
