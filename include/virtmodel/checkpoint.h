@@ -30,7 +30,8 @@
 extern "C" {
 #endif
 
-#define VMDL_CHECKPOINT_VERSION 1
+/* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...). */
+#define VMDL_CHECKPOINT_VERSION 2
 
 int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
 int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len);

@@ -252,11 +252,19 @@ struct vmdl_irqchip_ops {
     void (*set_cr8)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t cr8);
     /* x86: a performance-monitoring interrupt (LVT PERF).  NULL: an NMI. */
     void (*pmi)(void *opaque, struct vmdl_vcpu *vcpu);
+    /* arm64: a device of the vCPU (the generic timer) drives the private
+     * interrupt `ppi` to `level`.  0 or a negative vmdl_err. */
+    int (*device_ppi)(void *opaque, struct vmdl_vcpu *vcpu, unsigned ppi, bool level);
 };
 
 /* Raise the PMI of a vCPU through the attached interrupt controller (the
  * local APIC's LVT performance-counter entry), or as an NMI without one. */
 void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu);
+
+/* arm64: a device private to the vCPU (the generic timer) drives its PPI
+ * through the VM's interrupt controller; VMDL_OK without a controller that
+ * takes such lines (the interrupt then goes nowhere, as with no GIC). */
+int vmdl_vcpu_device_ppi(struct vmdl_vcpu *vcpu, unsigned ppi, bool level);
 
 /* From inside a handler: leave the engine soon (at the end of the current
  * translation block) so that the run loop re-evaluates interrupts. */

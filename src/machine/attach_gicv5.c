@@ -60,6 +60,16 @@ static int gv5_pending(void *opaque, struct vmdl_vcpu *vcpu)
     return vmdl_gicv5_irq_pending(gl->g, idx);
 }
 
+/* The generic timer's lines (PPIs 27 and 30) as their in-kernel device. */
+static int gv5_device_ppi(void *opaque, struct vmdl_vcpu *vcpu, unsigned ppi, bool level)
+{
+    struct gicv5_glue *gl = opaque;
+    unsigned idx = vmdl_vcpu_index(vcpu);
+    if (idx >= vmdl_gicv5_nr_vcpus(gl->g))
+        return VMDL_OK;
+    return vmdl_gicv5_device_line(gl->g, idx, ppi, level);
+}
+
 static void gv5_halt(void *opaque, struct vmdl_vcpu *vcpu)
 {
     struct gicv5_glue *gl = opaque;
@@ -279,6 +289,7 @@ static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_optio
 static const struct vmdl_irqchip_ops gv5_chip_ops = {
     .pending = gv5_pending,
     .halt = gv5_halt,
+    .device_ppi = gv5_device_ppi,
 };
 
 static const struct vmdl_model_option gicv5_options[] = {

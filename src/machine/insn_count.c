@@ -222,6 +222,17 @@ bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
     return true;
 }
 
+uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc)
+{
+    struct block_info *b = vcpu->cur_block;
+    if (!vcpu->block_hook_on || !b || pc < b->addr || pc >= b->addr + b->size)
+        return vcpu->insns;
+    uint32_t i = 0;
+    while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
+        i++;
+    return vcpu->cur_block_base + i;
+}
+
 bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc)
 {
     struct block_info *b = vcpu->ran_block;

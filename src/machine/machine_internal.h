@@ -310,6 +310,9 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
  * entry, and whether the engine may run on (run.c). */
 bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu);
 bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
+/* Instructions retired before `pc`, inside the block that runs now (from a
+ * hook that does not stop the engine); vcpu->insns outside one. */
+uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);
 
 /* trace.c */
 void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,

@@ -121,6 +121,23 @@ void vmdl__halt(struct vmdl_vcpu *vcpu)
         vm->irqchip->halt(vm->irqchip_opaque, vcpu);
 }
 
+/* The earliest event of the interrupt controller or a time source (the
+ * arm64 generic timer) that may wake a halted vCPU. */
+static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
+{
+    uint64_t best = UINT64_MAX;
+    if (vm->irqchip && vm->irqchip->next_event)
+        best = vm->irqchip->next_event(vm->irqchip_opaque, v);
+    for (unsigned i = 0; i < vm->nr_times; i++) {
+        if (!vm->times[i].ops->next_event)
+            continue;
+        uint64_t ev = vm->times[i].ops->next_event(vm->times[i].opaque, v);
+        if (ev < best)
+            best = ev;
+    }
+    return best;
+}
+
 static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
 {
     /* Every runnable vCPU is halted: jump virtual time to the earliest timer
@@ -134,12 +151,10 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
             continue;
         if (!first_halted)
             first_halted = v;
-        if (vm->irqchip && vm->irqchip->next_event) {
-            uint64_t ev = vm->irqchip->next_event(vm->irqchip_opaque, v);
-            if (ev < best_ev) {
-                best_ev = ev;
-                best = v;
-            }
+        uint64_t ev = next_wake_event(vm, v);
+        if (ev < best_ev) {
+            best_ev = ev;
+            best = v;
         }
     }
     if (best && best_ev != UINT64_MAX) {
@@ -334,6 +349,14 @@ int vmdl_vcpu_set_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t val)
 
 uint64_t vmdl_vcpu_insns(struct vmdl_vcpu *vcpu) { return vcpu->insns; }
 uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu) { return vcpu->branches; }
+
+int vmdl_vcpu_device_ppi(struct vmdl_vcpu *vcpu, unsigned ppi, bool level)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (!vm->irqchip || !vm->irqchip->device_ppi)
+        return VMDL_OK;
+    return vm->irqchip->device_ppi(vm->irqchip_opaque, vcpu, ppi, level);
+}
 
 void vmdl_vcpu_need_insn_count(struct vmdl_vcpu *vcpu, bool on)
 {

@@ -38,6 +38,8 @@
 struct arm64_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
     uc_context *ctx;            /* scratch: reading QEMU's abort record (abort.c) */
+    bool hook_fault;            /* an MSR refused in the instruction hook: */
+    uint64_t hook_fault_pc;     /*   UNDEF at this PC once the engine stops */
 };
 
 /* vcpu.c */
@@ -84,6 +86,8 @@ bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc);
 enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET, HC_ERROR };
 enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc);
 void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v);
+uint32_t vmdl__arm64_sysreg_insn_cb(uc_engine *uc, uc_arm64_reg reg,
+                                    const uc_arm64_cp_reg *cp, void *user);
 
 /* run.c */
 int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);

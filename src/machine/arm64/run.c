@@ -265,6 +265,11 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
     vmdl__engine_enter(v);
     uc_err e = uc_emu_start(v->uc, pc, 0, 0, 0);
     vmdl__engine_leave(v);
+    struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
+    if (a64->hook_fault) {
+        a64->hook_fault = false; /* the refused MSR: UNDEF there */
+        vmdl__arm64_wr(v, UC_ARM64_REG_PC, a64->hook_fault_pc);
+    }
     pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
     vmdl__count_at_stop(v, pc);
     switch (v->stop) {

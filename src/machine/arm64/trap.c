@@ -101,6 +101,54 @@ void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v)
         vmdl__arm64_set_stop(v, STOP_IRQ);
 }
 
+/*
+ * MRS/MSR of a register QEMU implements itself, from Unicorn's instruction
+ * hook (called before QEMU's own access, PC synced; returning 1 skips that
+ * access).  The generic timer's registers (op0 3, CRn 14) go to the sysreg
+ * handlers first, with the exact instruction count at this instruction.  A
+ * claimed read writes Xt here; a claimed write is re-checked like a trapped
+ * one (an MSR ends QEMU's block, so a stop takes effect right after it).  A
+ * refused write stops with UNDEF at the MSR; a refused read is left to QEMU,
+ * whose own copy of CNTKCTL_EL1 stays 0 (the model keeps the guest's), so it
+ * traps every EL0 access the model refuses and the trap path below asks the
+ * model again.
+ */
+uint32_t vmdl__arm64_sysreg_insn_cb(uc_engine *uc, uc_arm64_reg reg,
+                                    const uc_arm64_cp_reg *cp, void *user)
+{
+    (void)uc;
+    (void)reg;
+    struct vmdl_vcpu *v = user;
+    struct vmdl_sysreg_access a;
+    if (cp->op0 != 3 || cp->crn != 14 || !v->vm->nr_sysregs)
+        return 0;
+    uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
+    if (!decode_sysreg(vmdl__arm64_insn_at(v, pc), &a))
+        return 0;
+    if (a.is_write)
+        a.value = cp->val;
+    uint64_t insns = v->insns;
+    v->insns = vmdl__count_exact(v, pc);
+    vmdl_fault f = vmdl__route_sysreg(v, &a);
+    v->insns = insns;
+    if (f == VMDL_FAULT_UNCLAIMED || (f != VMDL_FAULT_NONE && !a.is_write))
+        return 0;
+    if (f != VMDL_FAULT_NONE) {
+        struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
+        a64->hook_fault = true;
+        a64->hook_fault_pc = pc;
+        vmdl__arm64_set_stop(v, STOP_FAULT);
+        return 1;
+    }
+    if (!a.is_write)
+        vmdl__arm64_write_x(v, a.rt, a.value);
+    /* A handler that asked for exact counting gets it from the next entry. */
+    if (!v->block_hook_on && v->count_users > 0)
+        vmdl__arm64_set_stop(v, STOP_KICK);
+    vmdl__arm64_irq_recheck(v);
+    return 1;
+}
+
 void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;

@@ -204,6 +204,14 @@ int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v)
                                     UC_HOOK_MEM_UNMAPPED, UC_CB(vmdl__unmapped_cb), v, 1, 0),
                         "uc_hook_add")))
         return err;
+    /* Registers QEMU knows (the generic timer's) reach the handlers through
+     * the MRS/MSR instruction hooks (trap.c), compiled into every block. */
+    static const int sys_insns[] = {UC_ARM64_INS_MRS, UC_ARM64_INS_MSR};
+    for (unsigned i = 0; i < 2; i++)
+        if ((err = uc_check(uc_hook_add(v->uc, &v->hooks[v->nr_hooks++], UC_HOOK_INSN,
+                                        UC_CB(vmdl__arm64_sysreg_insn_cb), v, 1, 0,
+                                        sys_insns[i]), "uc_hook_add (MRS/MSR)")))
+            return err;
     return VMDL_OK;
 }
 
