@@ -128,6 +128,37 @@ static void test_hostile_dtbs_refused(void **s)
     assert_null(boot(1, "x", good, size));
 }
 
+/*
+ * Page-size rounding keeps an aligned address (the KVM selftests'
+ * vm_page_align fix: rounding added a whole page to an aligned value).  The
+ * device tree goes at the first 2 MiB boundary at or after the initrd's end:
+ * an initrd ending on a boundary puts it right there.
+ */
+static void test_dtb_after_aligned_initrd(void **s)
+{
+    (void)s;
+    static const uint32_t code[] = {0xD503207F}; /* wfi */
+    static uint8_t initrd[(2 << 20) + 1];
+    const uint64_t base = 0x40000000 + (32 << 20); /* RAM/2 for 64 MiB */
+    const size_t sizes[] = {2 << 20, (2 << 20) + 1, 4096};
+    const uint64_t want[] = {base + (2 << 20), base + (4 << 20), base + (2 << 20)};
+    for (unsigned i = 0; i < 3; i++) {
+        struct vmdl_vm_config c = {.arch = VMDL_ARCH_ARM64, .nr_vcpus = 1,
+                                   .ram_size = 64 << 20};
+        struct vmdl_vm *vm;
+        assert_int_equal(vmdl_vm_create(&c, &vm), VMDL_OK);
+        struct vmdl_arm64_boot b = {.kernel = code, .kernel_size = sizeof(code),
+                                    .initrd = initrd, .initrd_size = sizes[i]};
+        assert_int_equal(vmdl_vm_boot_arm64(vm, &b), VMDL_OK);
+        const void *dtb;
+        size_t dsz;
+        uint64_t gpa;
+        assert_int_equal(vmdl_vm_arm64_dtb(vm, &dtb, &dsz, &gpa), VMDL_OK);
+        assert_int_equal(gpa, want[i]);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 /* Offset of the first tag of kind `want` in a tree's structure block. */
 static int first_tag(const void *fdt, uint32_t want)
 {
@@ -352,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_hostile_dtbs_refused),
         cmocka_unit_test(test_dtbs_libfdt_would_accept),
         cmocka_unit_test(test_dtb_fuzz_regressions_refused),
+        cmocka_unit_test(test_dtb_after_aligned_initrd),
         cmocka_unit_test(test_psci_cpu_on_off_guest),
         cmocka_unit_test(test_el0_undef_to_lower_el_vector),
         cmocka_unit_test(test_mmu_faults_reach_vbar),
