@@ -51,24 +51,33 @@ static uint64_t total_insns(struct vmdl_vm *vm)
     return t;
 }
 
+/* The earliest event of the interrupt controller or a time source (the
+ * arm64 generic timer): a deadline of a running vCPU, or what wakes a
+ * halted one. */
+static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
+{
+    uint64_t best = UINT64_MAX;
+    if (vm->irqchip && vm->irqchip->next_event)
+        best = vm->irqchip->next_event(vm->irqchip_opaque, v);
+    for (unsigned i = 0; i < vm->nr_times; i++) {
+        if (!vm->times[i].ops->next_event)
+            continue;
+        uint64_t ev = vm->times[i].ops->next_event(vm->times[i].opaque, v);
+        if (ev < best)
+            best = ev;
+    }
+    return best;
+}
+
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     uint64_t d = vcpu->kick_at;
     if (vcpu->slice_end < d)
         d = vcpu->slice_end;
-    if (vm->irqchip && vm->irqchip->next_event) {
-        uint64_t ev = vm->irqchip->next_event(vm->irqchip_opaque, vcpu);
-        if (ev < d)
-            d = ev;
-    }
-    for (unsigned i = 0; i < vm->nr_times; i++) {
-        if (!vm->times[i].ops->next_event)
-            continue;
-        uint64_t ev = vm->times[i].ops->next_event(vm->times[i].opaque, vcpu);
-        if (ev < d)
-            d = ev;
-    }
+    uint64_t ev = next_wake_event(vm, vcpu);
+    if (ev < d)
+        d = ev;
     if (vm->max_insns) {
         uint64_t t = total_insns(vm);
         uint64_t left = t >= vm->max_insns ? 0 : vm->max_insns - t;
@@ -119,23 +128,6 @@ void vmdl__halt(struct vmdl_vcpu *vcpu)
     vcpu->halted = true;
     if (vm->irqchip && vm->irqchip->halt)
         vm->irqchip->halt(vm->irqchip_opaque, vcpu);
-}
-
-/* The earliest event of the interrupt controller or a time source (the
- * arm64 generic timer) that may wake a halted vCPU. */
-static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
-{
-    uint64_t best = UINT64_MAX;
-    if (vm->irqchip && vm->irqchip->next_event)
-        best = vm->irqchip->next_event(vm->irqchip_opaque, v);
-    for (unsigned i = 0; i < vm->nr_times; i++) {
-        if (!vm->times[i].ops->next_event)
-            continue;
-        uint64_t ev = vm->times[i].ops->next_event(vm->times[i].opaque, v);
-        if (ev < best)
-            best = ev;
-    }
-    return best;
 }
 
 static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)

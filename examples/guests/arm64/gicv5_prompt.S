@@ -144,14 +144,7 @@ enabler_next:
     mov w0, #0
     bl rt_exit
 
-fail:
-    mov w21, w0
-    PUTS "gicv5_prompt: FAIL "
-    mov x0, x21
-    bl rt_puthex
-    PUTS "\n"
-    mov w0, w21
-    bl rt_exit
+    FAIL_ROUTINE gicv5_prompt
 
 /* Record where the IRQ came in (x21 = ELR_EL1) and whether the instruction
  * there had run (x24 = x22), then acknowledge, deactivate, drop priority. */

@@ -159,14 +159,7 @@ imask_next:
     mov w0, #0
     bl rt_exit
 
-fail:
-    mov w21, w0
-    PUTS "gicv5_timer: FAIL "
-    mov x0, x21
-    bl rt_puthex
-    PUTS "\n"
-    mov w0, w21
-    bl rt_exit
+    FAIL_ROUTINE gicv5_timer
 
 /* x21/x26 = CNTVCT/CNTPCT at entry, x25 = ELR_EL1, x28 = x27 (did the
  * instruction at ELR run?), x20 = INTID, x24 = the timer's CTL; the timer
