@@ -80,6 +80,7 @@ static void make_image(uint8_t *b, const uint8_t *code, size_t n)
     put32(b + IDTR + 2, LOAD + IDT);
     memset(b + IDT, 0, 48 * 8);
     gate32(b + IDT, 13, LOAD + HANDLER);
+    gate32(b + IDT, 11, LOAD + HANDLER);
     gate32(b + IDT, 1, LOAD + DB_HANDLER);
     gate32(b + IDT, 6, LOAD + DB_HANDLER);
     gate32(b + IDT, 2, LOAD + NMI_HANDLER);
@@ -377,6 +378,20 @@ static void test_cpuid_apic_bit_follows_apic_base(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* INT n through a not-present gate: #NP(n * 8 + 2 | IDT) reported on the
+ * INT instruction, not after it (the fault happens while delivering). */
+static void test_int_n_not_present_gate_faults_on_insn(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0xCD, 0x21, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 3);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x21 * 8 + 2);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -418,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_irq_taken_after_sti_shadow),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
+        cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,7 +96,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
                   (vec == 14 && (nvec == 14 || contributory(nvec)));
         /* QEMU restored RIP to the VMRUN; the guest state VMRUN loaded is
          * otherwise intact (delivery commits nothing before it succeeds). */
-        wr(v, UC_X86_REG_RIP, pr64(v, H_VMCB + S_RIP));
+        wr(v, UC_X86_REG_RIP, X86(v)->h_soft_rip ? X86(v)->h_soft_rip
+                                                 : pr64(v, H_VMCB + S_RIP));
         if (nvec == 14)
             vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
         vec = df ? 8 : nvec;
@@ -113,9 +114,23 @@ int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple)
     return vmdl__x86h_deliver(v, vec, vmdl__x86h_has_error(vec), 0, triple);
 }
 
-/* A software interrupt (INT n / INT3 / INTO): QEMU reported it with RIP
- * already past the instruction; check the gate's DPL, then deliver. */
-int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
+/* Where the INT n / INT3 / INTO that raised vec starts (QEMU reports it
+ * with RIP past the instruction): CD ib is two bytes, CC and CE one. */
+static uint64_t softint_start(struct vmdl_vcpu *v, unsigned vec)
+{
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    bool flat = (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L);
+    uint8_t b[2] = { 0 };
+    vmdl__x86h_lin_rw(v, (flat ? 0 : cs.base) + rip - 2, b, 2, false);
+    return b[0] == 0xCD && b[1] == vec ? rip - 2 : rip - 1;
+}
+
+/* Check the gate's DPL (the injection that delivers does not), then
+ * deliver. */
+static int softint_deliver(struct vmdl_vcpu *v, unsigned vec, bool *triple)
 {
     uint64_t cr0 = rd(v, UC_X86_REG_CR0);
     if (cr0 & 1) {
@@ -133,10 +148,22 @@ int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
             ((gate[5] >> 5) & 3) < cpl) {
             /* INT n through a gate of lower DPL: #GP(vector * 8 + 2), on the
              * INT instruction itself. */
+            wr(v, UC_X86_REG_RIP, X86(v)->h_soft_rip);
             return vmdl__x86h_deliver(v, 13, true, vec * 8 + 2, triple);
         }
     }
     return vmdl__x86h_deliver(v, vec, false, 0, triple);
+}
+
+/* A software interrupt: a fault while checking or delivering it is
+ * reported on the instruction (SDM vol. 3, 6.4.2), a successful delivery
+ * returns past it. */
+int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
+{
+    X86(v)->h_soft_rip = softint_start(v, vec);
+    int err = softint_deliver(v, vec, triple);
+    X86(v)->h_soft_rip = 0;
+    return err;
 }
 
 /* The architecture interface's delivery (a fault a model or the caller
