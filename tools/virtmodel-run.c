@@ -16,6 +16,7 @@
 #include "virtmodel/arm64_boot.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
+#include "virtmodel/gdbstub.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
@@ -60,6 +61,10 @@ static void usage(FILE *f)
 "                      when stderr is a terminal unless =always\n"
 "  --max-insns N       stop after N retired instructions (status 125)\n"
 "  --timeout SECONDS   stop after this wall-clock time (status 124)\n"
+"  --gdb HOST:PORT     serve the VM to GDB (gdb-multiarch: target remote\n"
+"                      HOST:PORT); HOST is usually 127.0.0.1, PORT 0 picks a\n"
+"                      free one (printed); see docs/gdb.md\n"
+"  --gdb-wait          with --gdb: wait for the debugger before the guest runs\n"
 "  --stats             print instructions, exits and resets at the end\n"
 "  --count             count instructions and taken branches exactly from the\n"
 "                      start (one block hook: slower); also reports a branch\n"
@@ -139,6 +144,8 @@ struct options {
     const char *raw_arch;
     const char *append, *initrd, *dtb, *dump_dtb;
     int no_status_line;
+    const char *gdb;  /* --gdb HOST:PORT */
+    int gdb_wait;
     enum vmdl_x86_vendor vendor;
     struct vmdl_model_options mopts;
 };
@@ -149,7 +156,7 @@ static int parse_args(int argc, char **argv, struct options *o)
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
            O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
            O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
-           O_TRACEF, O_TRACEFILE, O_PROGRESS };
+           O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -172,6 +179,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"dump-dtb", required_argument, 0, O_DUMPDTB},
         {"no-status-line", no_argument, 0, O_NOSTATUS},
         {"msr-exits", no_argument, 0, O_MSR},
+        {"gdb", required_argument, 0, O_GDB},
+        {"gdb-wait", no_argument, 0, O_GDB_WAIT},
         {"checkpoint", required_argument, 0, O_CKPT},
         {"checkpoint-after", required_argument, 0, O_CKPT_AT},
         {"restore", required_argument, 0, O_RESTORE},
@@ -269,6 +278,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_DTB: o->dtb = optarg; break;
         case O_DUMPDTB: o->dump_dtb = optarg; break;
         case O_NOSTATUS: o->no_status_line = 1; break;
+        case O_GDB: o->gdb = optarg; break;
+        case O_GDB_WAIT: o->gdb_wait = 1; break;
         case O_MODEL:
             if (vmdl_model_options_set(&o->mopts, longopts[idx].name,
                                        optarg ? optarg : "")) {
@@ -510,6 +521,117 @@ static int boot_kernel(struct vmdl_vm *vm, const struct options *o, const uint8_
     return 0;
 }
 
+/* What one exit the library returned means for this program: complete it
+ * as a device-less machine would, or end the run with a status. */
+struct run_ctx {
+    const struct options *o;
+    const struct console *con;
+    enum vmdl_arch arch;
+    uint64_t exits, resets;
+};
+
+static int handle_exit(struct run_ctx *c, struct vmdl_vm *vm, const struct vmdl_exit *e)
+{
+    int status = -1;
+    c->exits++;
+    switch (e->reason) {
+    case VMDL_EXIT_SHUTDOWN:
+        status = e->u.shutdown.status;
+        /* A plain power-off after the test printed its status. */
+        if (status == 0 && c->arch == VMDL_ARCH_ARM64 && c->con->status >= 0)
+            status = c->con->status;
+        break;
+    case VMDL_EXIT_RESET:
+        c->resets++;
+        fprintf(stderr, "virtmodel-run: guest reset the VM (reset %" PRIu64 ")\n",
+                c->resets);
+        if (c->resets > 1000) {
+            fprintf(stderr, "virtmodel-run: more than 1000 resets: stopping\n");
+            status = EXIT_INTERNAL;
+        }
+        break;
+    case VMDL_EXIT_HLT:
+        fprintf(stderr, "virtmodel-run: vCPU %u halted at pc 0x%" PRIx64
+                " with no interrupt that could wake it (interrupts disabled "
+                "or no source): stopping\n", e->vcpu, e->pc);
+        status = EXIT_HALTED;
+        break;
+    case VMDL_EXIT_MAX_INSNS:
+        if (c->o->checkpoint) {
+            if (vmdl_vm_checkpoint_write(vm, c->o->checkpoint)) {
+                fprintf(stderr, "virtmodel-run: --checkpoint %s: %s\n",
+                        c->o->checkpoint, vmdl_last_error());
+                status = EXIT_INTERNAL;
+            } else {
+                fprintf(stderr, "virtmodel-run: checkpoint written to %s after %"
+                        PRIu64 " instructions\n", c->o->checkpoint,
+                        c->o->checkpoint_after);
+                status = 0;
+            }
+            break;
+        }
+        fprintf(stderr, "virtmodel-run: --max-insns %" PRIu64 " reached: stopping\n",
+                c->o->max_insns);
+        status = EXIT_MAX_INSNS;
+        break;
+    case VMDL_EXIT_TIMEOUT:
+        fprintf(stderr, "virtmodel-run: --timeout %g s reached: stopping\n", c->o->timeout);
+        status = EXIT_TIMEOUT;
+        break;
+    case VMDL_EXIT_FAULT_LOOP:
+        fprintf(stderr, "virtmodel-run: vCPU %u at pc 0x%" PRIx64 ": %s\n",
+                e->vcpu, e->pc, e->u.internal.message);
+        status = EXIT_FAULT_LOOP;
+        break;
+    case VMDL_EXIT_INTERNAL_ERROR:
+        fprintf(stderr, "virtmodel-run: vCPU %u at pc 0x%" PRIx64 ": %s\n",
+                e->vcpu, e->pc, e->u.internal.message);
+        status = EXIT_INTERNAL;
+        break;
+    default:
+        complete_unclaimed(vm, e);
+        break;
+    }
+    return status;
+}
+
+static int gdb_on_exit(void *opaque, struct vmdl_vm *vm, const struct vmdl_exit *e)
+{
+    return handle_exit(opaque, vm, e);
+}
+
+static void gdb_on_listen(void *opaque, unsigned port)
+{
+    const struct run_ctx *c = opaque;
+    const char *colon = strrchr(c->o->gdb, ':');
+    fprintf(stderr, "virtmodel-run: gdb stub listening on %.*s:%u%s\n",
+            (int)(colon - c->o->gdb), c->o->gdb, port,
+            c->o->gdb_wait ? " (waiting for the debugger)" : "");
+}
+
+/* --gdb HOST:PORT: the run goes through the stub. */
+static int serve_gdb(struct vmdl_vm *vm, struct run_ctx *rc, int *status)
+{
+    const char *colon = strrchr(rc->o->gdb, ':');
+    char host[64];
+    uint64_t port;
+    if (!colon || (size_t)(colon - rc->o->gdb) >= sizeof(host) ||
+        parse_u64(colon + 1, &port, "--gdb port") || port > 65535) {
+        fprintf(stderr, "virtmodel-run: --gdb takes HOST:PORT (e.g. 127.0.0.1:1234)\n");
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - rc->o->gdb), rc->o->gdb);
+    struct vmdl_gdb_config g = {
+        .host = host, .port = (unsigned)port, .wait = rc->o->gdb_wait,
+        .on_listen = gdb_on_listen, .on_exit = gdb_on_exit, .opaque = rc,
+    };
+    if (vmdl_gdb_serve(vm, &g, status)) {
+        fprintf(stderr, "virtmodel-run: --gdb: %s\n", vmdl_last_error());
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -635,7 +757,11 @@ int main(int argc, char **argv)
     vmdl_vm_set_limits(vm, budget, o.timeout);
 
     int status = -1;
-    uint64_t exits = 0, resets = 0;
+    struct run_ctx rc = { .o = &o, .con = &con, .arch = arch };
+    if (o.gdb) {
+        if (serve_gdb(vm, &rc, &status))
+            status = EXIT_USAGE;
+    }
     while (status < 0) {
         struct vmdl_exit e;
         if (vmdl_vm_run(vm, &e)) {
@@ -643,65 +769,9 @@ int main(int argc, char **argv)
             status = EXIT_INTERNAL;
             break;
         }
-        exits++;
-        switch (e.reason) {
-        case VMDL_EXIT_SHUTDOWN:
-            status = e.u.shutdown.status;
-            /* A plain power-off after the test printed its status. */
-            if (status == 0 && arch == VMDL_ARCH_ARM64 && con.status >= 0)
-                status = con.status;
-            break;
-        case VMDL_EXIT_RESET:
-            resets++;
-            fprintf(stderr, "virtmodel-run: guest reset the VM (reset %" PRIu64 ")\n",
-                    resets);
-            if (resets > 1000) {
-                fprintf(stderr, "virtmodel-run: more than 1000 resets: stopping\n");
-                status = EXIT_INTERNAL;
-            }
-            break;
-        case VMDL_EXIT_HLT:
-            fprintf(stderr, "virtmodel-run: vCPU %u halted at pc 0x%" PRIx64
-                    " with no interrupt that could wake it (interrupts disabled "
-                    "or no source): stopping\n", e.vcpu, e.pc);
-            status = EXIT_HALTED;
-            break;
-        case VMDL_EXIT_MAX_INSNS:
-            if (o.checkpoint) {
-                if (vmdl_vm_checkpoint_write(vm, o.checkpoint)) {
-                    fprintf(stderr, "virtmodel-run: --checkpoint %s: %s\n",
-                            o.checkpoint, vmdl_last_error());
-                    status = EXIT_INTERNAL;
-                } else {
-                    fprintf(stderr, "virtmodel-run: checkpoint written to %s after %"
-                            PRIu64 " instructions\n", o.checkpoint, o.checkpoint_after);
-                    status = 0;
-                }
-                break;
-            }
-            fprintf(stderr, "virtmodel-run: --max-insns %" PRIu64 " reached: stopping\n",
-                    o.max_insns);
-            status = EXIT_MAX_INSNS;
-            break;
-        case VMDL_EXIT_TIMEOUT:
-            fprintf(stderr, "virtmodel-run: --timeout %g s reached: stopping\n", o.timeout);
-            status = EXIT_TIMEOUT;
-            break;
-        case VMDL_EXIT_FAULT_LOOP:
-            fprintf(stderr, "virtmodel-run: vCPU %u at pc 0x%" PRIx64 ": %s\n",
-                    e.vcpu, e.pc, e.u.internal.message);
-            status = EXIT_FAULT_LOOP;
-            break;
-        case VMDL_EXIT_INTERNAL_ERROR:
-            fprintf(stderr, "virtmodel-run: vCPU %u at pc 0x%" PRIx64 ": %s\n",
-                    e.vcpu, e.pc, e.u.internal.message);
-            status = EXIT_INTERNAL;
-            break;
-        default:
-            complete_unclaimed(vm, &e);
-            break;
-        }
+        status = handle_exit(&rc, vm, &e);
     }
+    uint64_t exits = rc.exits, resets = rc.resets;
     if (o.stats) {
         uint64_t insns = 0, branches = 0;
         for (unsigned i = 0; i < vmdl_vm_nr_vcpus(vm); i++) {

@@ -139,6 +139,7 @@ enum vmdl_exit_reason {
     VMDL_EXIT_TIMEOUT,       /* the wall-clock budget ran out */
     VMDL_EXIT_FAULT_LOOP,    /* exception with no usable guest handler */
     VMDL_EXIT_INTERNAL_ERROR,
+    VMDL_EXIT_DEBUG,         /* a debug stop (debug.h): breakpoint, step ... */
 };
 
 const char *vmdl_exit_reason_name(enum vmdl_exit_reason r);
@@ -193,6 +194,9 @@ struct vmdl_exit {
         struct { int status; } shutdown;
         struct { unsigned vector; uint64_t error_code; } fault;
         struct { char message[160]; } internal;
+        /* VMDL_EXIT_DEBUG: enum vmdl_debug_kind, the watched address and
+         * enum vmdl_watch_type for a watchpoint. */
+        struct { int kind; uint64_t addr; int watch; } debug;
     } u;
 };
 

@@ -88,6 +88,21 @@ def test_guest_memory_read_and_write():
             vm.read(vm.ram_base + vm.ram_size - 4, 8)  # crosses the end of RAM
 
 
+def test_breakpoint_and_single_step():
+    # inc rax; inc rax; mov al, 1; out 0xf4, al
+    with x86(bytes.fromhex("48ffc0" "48ffc0" "b001e6f4")) as vm:
+        vm.add_breakpoint(LOAD + 3)
+        e = vm.run()
+        assert (e.reason, e.debug_kind, e.pc) == (ExitReason.DEBUG, 2, LOAD + 3)
+        assert vm.vcpu(0)["rax"] == 1
+        vm.remove_breakpoint(LOAD + 3)
+        vm.vcpu(0).single_step()
+        e = vm.run()
+        assert (e.reason, e.debug_kind, e.pc) == (ExitReason.DEBUG, 1, LOAD + 6)
+        vm.vcpu(0).single_step(False)
+        assert vm.run().reason == ExitReason.SHUTDOWN
+
+
 def test_unknown_register_name():
     with x86(EXIT_1) as vm:
         with pytest.raises(KeyError):

@@ -49,6 +49,7 @@ class ExitReason(enum.IntEnum):
     TIMEOUT = 13
     FAULT_LOOP = 14
     INTERNAL_ERROR = 15
+    DEBUG = 16
 
 
 class Fault(enum.IntEnum):
@@ -113,6 +114,10 @@ class Exit:
             self.args = list(u.hypercall.x)
         elif r == ExitReason.SHUTDOWN:
             self.status = u.shutdown.status
+        elif r == ExitReason.DEBUG:
+            # enum vmdl_debug_kind: 1 step, 2 breakpoint, 3 watchpoint, 4 interrupt
+            self.debug_kind, self.debug_addr = u.debug.kind, u.debug.addr
+            self.debug_watch = u.debug.watch
         elif r in (ExitReason.FAULT_LOOP, ExitReason.INTERNAL_ERROR):
             self.message = u.internal.message.decode(errors="replace")
 
@@ -164,6 +169,11 @@ class VCpu:
     def count_instructions(self, on=True):
         """Ask for exact instruction (and branch) counting."""
         _ffi.vcpu_need_insn_count(self._p, bool(on))
+
+    def single_step(self, on=True):
+        """While on, vm.run() runs one instruction of this vCPU and returns
+        an ExitReason.DEBUG exit (debug.h)."""
+        _check(_ffi.vcpu_set_single_step(self._p, bool(on)))
 
     def inject_irq(self, vector=0):
         _check(_ffi.vcpu_inject_irq(self._p, vector))
@@ -350,6 +360,13 @@ class VM:
             except VmdlError as err:
                 if err.code != -10:  # VMDL_ESTATE: the body completed it
                     raise
+
+    def add_breakpoint(self, addr):
+        """Stop (ExitReason.DEBUG) before the instruction at addr executes."""
+        _check(_ffi.vm_add_breakpoint(self._p, addr))
+
+    def remove_breakpoint(self, addr):
+        _check(_ffi.vm_remove_breakpoint(self._p, addr))
 
     def reset(self):
         _check(_ffi.vm_reset(self._p))

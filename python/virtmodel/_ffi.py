@@ -110,10 +110,14 @@ class _Internal(Structure):
     _fields_ = [("message", c_char * 160)]
 
 
+class _Debug(Structure):
+    _fields_ = [("kind", c_int), ("addr", c_uint64), ("watch", c_int)]
+
+
 class _ExitUnion(Union):
     _fields_ = [("msr", _Msr), ("io", _Io), ("mmio", _Mmio), ("sysreg", _Sysreg),
                 ("insn", _Insn), ("hypercall", _Hypercall), ("shutdown", _Shutdown),
-                ("fault", _Fault), ("internal", _Internal)]
+                ("fault", _Fault), ("internal", _Internal), ("debug", _Debug)]
 
 
 class CExit(Structure):
@@ -170,6 +174,9 @@ exit_reason_name = _fn("vmdl_exit_reason_name", c_char_p, c_int)
 vm_get_stats = _fn("vmdl_vm_get_stats", c_int, VM_P, POINTER(VmStats))
 vm_set_trace_format = _fn("vmdl_vm_set_trace_format", c_int, VM_P, c_int)
 vm_set_trace = _fn("vmdl_vm_set_trace", None, VM_P, c_void_p)
+vm_add_breakpoint = _fn("vmdl_vm_add_breakpoint", c_int, VM_P, c_uint64)
+vm_remove_breakpoint = _fn("vmdl_vm_remove_breakpoint", c_int, VM_P, c_uint64)
+vcpu_set_single_step = _fn("vmdl_vcpu_set_single_step", c_int, VCPU_P, c_bool)
 vcpu_msr_read = _fn("vmdl_vcpu_msr_read", c_int, VCPU_P, c_uint32, POINTER(c_uint64))
 vcpu_msr_write = _fn("vmdl_vcpu_msr_write", c_int, VCPU_P, c_uint32, c_uint64)
 vcpu_mmio_read = _fn("vmdl_vcpu_mmio_read", c_int, VCPU_P, c_uint64, c_uint,

@@ -249,6 +249,7 @@ struct vmdl_vm {
      * (x86/hosted_*.c); NULL otherwise.  Checkpoints refuse it for now. */
     struct vmdl_x86_hosted_vm *x86h;
     void *arch_vm;          /* the architecture's VM-wide state (arm64/boot.c) */
+    struct vmdl_debug *dbg; /* guest debugging (debug.c), NULL until used */
 };
 
 /* vm.c */
@@ -320,6 +321,15 @@ void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
 /* Read what is readable at pc, up to max bytes (an instruction may end
  * right before the end of RAM); the number of bytes read. */
 size_t vmdl__fetch(struct vmdl_vcpu *vcpu, uint64_t pc, uint8_t *buf, size_t max);
+/* debug.c: the run loop's side of guest debugging (vm->dbg set) */
+void vmdl__debug_free(struct vmdl_vm *vm);
+bool vmdl__debug_stepping(struct vmdl_vcpu *vcpu);
+/* Before choosing a vCPU: a stop to report now (*stop, exit filled), or
+ * the vCPU that must run (single step), or NULL for the scheduler's. */
+struct vmdl_vcpu *vmdl__debug_before(struct vmdl_vm *vm, struct vmdl_exit *exit,
+                                     bool *stop);
+/* After a run of vcpu: true when vmdl_vm_run returns (exit filled). */
+bool vmdl__debug_after(struct vmdl_vcpu *vcpu, struct vmdl_exit *exit, bool to_caller);
 /* progress.c: report progress if the interval has passed */
 void vmdl__progress_poll(struct vmdl_vm *vm);
 /* trace_json.c: the VMDL_TRACE_JSONL record of one exit */

@@ -28,6 +28,7 @@ const char *vmdl_exit_reason_name(enum vmdl_exit_reason r)
         [VMDL_EXIT_TIMEOUT] = "timeout",
         [VMDL_EXIT_FAULT_LOOP] = "fault-loop",
         [VMDL_EXIT_INTERNAL_ERROR] = "internal-error",
+        [VMDL_EXIT_DEBUG] = "debug",
     };
     if ((unsigned)r < sizeof(names) / sizeof(names[0]) && names[r])
         return names[r];
@@ -245,7 +246,13 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
             return VMDL_OK;
         }
         struct vmdl_vcpu *vcpu = NULL;
-        for (unsigned k = 0; k < vm->nr_vcpus; k++) {
+        if (vm->dbg) {
+            bool stop;
+            vcpu = vmdl__debug_before(vm, exit, &stop);
+            if (stop)
+                return VMDL_OK;
+        }
+        for (unsigned k = 0; !vcpu && k < vm->nr_vcpus; k++) {
             struct vmdl_vcpu *v = vm->vcpus[(vm->next_vcpu + k) % vm->nr_vcpus];
             if (!vcpu_runnable(v))
                 continue;
@@ -279,6 +286,11 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
                                  !vcpu_runnable(vcpu))) {
             vcpu->slice_end = 0;
             vm->next_vcpu = (vcpu->index + 1) % vm->nr_vcpus;
+        }
+        if (vm->dbg && vmdl__debug_after(vcpu, exit, to_caller)) {
+            if (to_caller)
+                exit->vcpu = vcpu->index;
+            return VMDL_OK;
         }
         if (to_caller) {
             exit->vcpu = vcpu->index;

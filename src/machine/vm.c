@@ -160,6 +160,7 @@ void vmdl_vm_destroy(struct vmdl_vm *vm)
         return;
     vmdl__watchdog_stop(vm);
     vmdl__run_destroy_hooks(vm);
+    vmdl__debug_free(vm);
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         struct vmdl_vcpu *vcpu = vm->vcpus[i];
         if (!vcpu)

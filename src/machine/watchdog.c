@@ -67,7 +67,8 @@ void vmdl__watchdog_stop(struct vmdl_vm *vm)
 void vmdl__engine_enter(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (!vm->watchdog_on)
+    /* Guest debugging stops the engine from another thread too. */
+    if (!vm->watchdog_on && !vm->dbg)
         return;
     pthread_mutex_lock(&vm->wd_lock);
     vm->running = vcpu;
@@ -77,7 +78,7 @@ void vmdl__engine_enter(struct vmdl_vcpu *vcpu)
 void vmdl__engine_leave(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (!vm->watchdog_on)
+    if (!vm->watchdog_on && !vm->dbg)
         return;
     pthread_mutex_lock(&vm->wd_lock);
     vm->running = NULL;

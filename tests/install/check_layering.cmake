@@ -16,7 +16,7 @@ cmake_minimum_required(VERSION 3.25)
 set(VMDL_CORE_HEADERS arch bits blob error fault guest_mem image irq multiboot fw_cfg
     arm64_image)
 set(VMDL_MACHINE_HEADERS machine model models loader checkpoint trace progress
-    inspect arm64_boot)
+    inspect arm64_boot debug gdbstub)
 file(GLOB VMDL_MODEL_DIRS LIST_DIRECTORIES true RELATIVE ${SRC}/src ${SRC}/src/*)
 list(REMOVE_ITEM VMDL_MODEL_DIRS core machine)
 
