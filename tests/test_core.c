@@ -24,6 +24,17 @@ static void test_fail_records_message(void **state)
     assert_string_equal(vmdl_strerror(VMDL_EBADBLOB), "malformed state blob");
 }
 
+/* A message may wrap the previous one (callers pass vmdl_last_error() on). */
+static void test_fail_wraps_last_message(void **state)
+{
+    (void)state;
+    vmdl_fail(VMDL_ESTATE, "triple fault: vector %d", 13);
+    assert_int_equal(vmdl_fail(VMDL_ESTATE, "outer: %s", vmdl_last_error()), VMDL_ESTATE);
+    assert_string_equal(vmdl_last_error(), "outer: triple fault: vector 13");
+    vmdl_fail(VMDL_ESTATE, "%s", vmdl_last_error());
+    assert_string_equal(vmdl_last_error(), "outer: triple fault: vector 13");
+}
+
 static void test_genmask_and_fields(void **state)
 {
     (void)state;
@@ -152,6 +163,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fail_records_message),
+        cmocka_unit_test(test_fail_wraps_last_message),
         cmocka_unit_test(test_genmask_and_fields),
         cmocka_unit_test(test_rol16_inverse),
         cmocka_unit_test(test_bitmap_highest),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "virtmodel/error.h"
 #include "virtmodel/fault.h"
@@ -28,10 +29,15 @@ const char *vmdl_strerror(int err)
 
 int vmdl_fail(int err, const char *fmt, ...)
 {
+    /* Through a copy: callers pass the last message on as an argument
+     * ("%s", vmdl_last_error()), and formatting a buffer into itself left
+     * it empty. */
+    char msg[sizeof(last_message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof(last_message), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, sizeof(msg));
     return err;
 }
 

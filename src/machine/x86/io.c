@@ -89,11 +89,13 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     if (port > VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7)
         return; /* UART configuration: accepted and ignored */
     if (port == VMDL_X86_DEBUG_EXIT_PORT) {
+        X86(v)->stop_port = (uint16_t)port;
         v->stop_status = (int)((value << 1) | 1);
         vmdl__x86_set_stop(v, STOP_SHUTDOWN);
         return;
     }
     if (port == 0x604 && size == 2 && (value & 0x2000)) {
+        X86(v)->stop_port = (uint16_t)port;
         v->stop_status = 0; /* ACPI PM1a: SLP_EN, QEMU's power-off */
         vmdl__x86_set_stop(v, STOP_SHUTDOWN);
         return;
@@ -155,24 +157,72 @@ static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,
     return false;
 }
 
-/* Decode forward from `from` (a stale RIP no later than the instruction)
- * to the first instruction that matches; 0 when none within 64. */
+/* A direct branch's target (false: not a direct branch). */
+static bool direct_target(const cs_insn *in, uint64_t *to)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+        return false;
+    *to = (uint64_t)x->operands[0].imm;
+    return true;
+}
+
+static bool is_group(const cs_insn *in, uint8_t group)
+{
+    for (unsigned g = 0; g < in->detail->groups_count; g++)
+        if (in->detail->groups[g] == group)
+            return true;
+    return false;
+}
+
+/*
+ * Decode forward from `from` (a stale RIP no later than the instruction
+ * in execution order) to the first instruction that matches; 0 when none
+ * within 64.  The stale RIP is where the engine last synced it, which can
+ * be a block the guest left through a chained branch (a loop back to an
+ * IN): so the search follows direct branches, both ways for a conditional
+ * one (nearest first), and ends a path at an indirect branch or return.
+ */
 uint64_t vmdl__x86_locate_insn(struct vmdl_vcpu *v, uint64_t from,
                             const struct locate_want *w)
 {
-    uint64_t pc = from;
-    for (unsigned n = 0; n < 64; n++) {
-        cs_insn *in = NULL;
-        int len = vmdl__x86_insn_length(v, pc, NULL, 0, &in);
-        if (len <= 0)
-            return 0;
-        bool ok = insn_matches(v, in, w);
-        cs_free(in, 1);
-        if (ok)
-            return pc;
-        pc += (unsigned)len;
+    uint64_t queue[8] = {from};
+    unsigned head = 0, tail = 1, budget = 64;
+    while (head < tail && budget) {
+        uint64_t pc = queue[head++];
+        for (; budget; budget--) {
+            cs_insn *in = NULL;
+            int len = vmdl__x86_insn_length(v, pc, NULL, 0, &in);
+            if (len <= 0)
+                break;
+            bool ok = insn_matches(v, in, w);
+            uint64_t to = 0;
+            bool direct = vmdl__x86_insn_is_branch(in) && direct_target(in, &to);
+            bool jmp = in->id == X86_INS_JMP, ends = vmdl__x86_insn_is_branch(in);
+            bool call = is_group(in, CS_GRP_CALL);
+            cs_free(in, 1);
+            if (ok)
+                return pc;
+            pc += (unsigned)len;
+            if (direct && jmp) {
+                pc = to;
+                continue;
+            }
+            if (direct && tail < sizeof(queue) / sizeof(queue[0]))
+                queue[tail++] = to;
+            if (ends && !(direct || call))
+                break;   /* indirect jump, return, IRET: nothing static */
+        }
     }
     return 0;
+}
+
+/* The IN/OUT that stopped the engine: from the start of its block when the
+ * block hook saw it (exact), else from the stale RIP. */
+uint64_t vmdl__x86_locate_port(struct vmdl_vcpu *v, const struct locate_want *w)
+{
+    uint64_t at = X86(v)->stop_block ? vmdl__x86_locate_insn(v, X86(v)->stop_block, w) : 0;
+    return at ? at : vmdl__x86_locate_insn(v, rd(v, UC_X86_REG_RIP), w);
 }
 
 /* After an I/O exit's tail ran: back to the registers at the IN/OUT. */
@@ -181,7 +231,7 @@ bool vmdl__x86_rewind_io_exit(struct vmdl_vcpu *v)
     uc_context_restore(v->uc, X86(v)->io_ctx);
     struct locate_want w = {.io = true, .is_write = v->exit.u.io.is_write,
                             .port = v->exit.u.io.port, .size = v->exit.u.io.size};
-    uint64_t at = vmdl__x86_locate_insn(v, rd(v, UC_X86_REG_RIP), &w);
+    uint64_t at = vmdl__x86_locate_port(v, &w);
     if (!at)
         return false;
     wr(v, UC_X86_REG_RIP, at);

@@ -22,7 +22,9 @@ int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
     v->pending = PENDING_NONE;
     if (fault != VMDL_FAULT_NONE) {
         if (vmdl__x86_raise(v, fault, rip) == EMU_TRIPLE)
-            return vmdl_fail(VMDL_ESTATE, "%s", vmdl_last_error());
+            return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_complete_fault: %s at RIP 0x%llx: %s",
+                             vmdl_fault_name(fault), (unsigned long long)rip,
+                             vmdl_last_error());
         return VMDL_OK;
     }
     switch (p) {
@@ -133,12 +135,14 @@ static enum emu_result on_exception(struct vmdl_vcpu *v, uint64_t rip)
 static void on_io_exit(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
 {
     if (!vmdl__x86_rewind_io_exit(v)) {
+        vmdl__count_at_stop(v, rip);
         v->pending = PENDING_NONE;
         internal_exit(exit, rip, "%s: could not find the I/O instruction "
                       "in the block at 0x%llx", "port I/O exit", rip);
         return;
     }
     rip = rd(v, UC_X86_REG_RIP);
+    vmdl__count_at_stop(v, rip);   /* the IN/OUT retires on completion */
     v->exit.pc = rip;
     *exit = v->exit;
     vmdl__trace_exit(v, "io", rip, "to caller");
@@ -171,8 +175,23 @@ static int on_reset(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
     return VMDL_OK;
 }
 
+/* The OUT that powered the guest off retired, and every instruction of its
+ * block before it (the engine stopped with RIP stale, inside the block). */
+static void count_shutdown(struct vmdl_vcpu *v, uint64_t rip)
+{
+    struct locate_want w = {.io = true, .is_write = true, .port = X86(v)->stop_port};
+    uint64_t at = vmdl__x86_locate_port(v, &w);
+    if (!at) {
+        vmdl__count_at_stop(v, rip);
+        return;
+    }
+    int len = vmdl__x86_insn_length(v, at, NULL, 0, NULL);
+    vmdl__count_at_stop(v, at + (unsigned)(len > 0 ? len : 1));
+}
+
 static void on_shutdown(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
 {
+    count_shutdown(v, rip);
     memset(exit, 0, sizeof(*exit));
     exit->reason = VMDL_EXIT_SHUTDOWN;
     exit->pc = rip;
@@ -279,6 +298,9 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         vmdl__x86_clear_exception_state(v);
     if (v->code_hooks && atomic_load(&v->vm->timed_out))
         timeout_fix_pc(v);
-    vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
+    X86(v)->stop_block = v->cur_block ? v->cur_block->addr : 0;
+    /* A port I/O stop counts up to its instruction once that is found. */
+    if (v->stop != STOP_IO_EXIT && v->stop != STOP_SHUTDOWN)
+        vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     return dispatch(v, e, exit, to_caller);
 }

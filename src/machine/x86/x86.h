@@ -87,6 +87,8 @@ struct x86_vcpu {
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
     bool stop_rip_exact;        /* RIP is at the faulting access (TLB fill) */
+    uint64_t stop_block;        /* start of the block that stopped (0: unknown) */
+    uint16_t stop_port;         /* the port of an OUT that ended the run */
     int exc_offset;             /* offset of QEMU's old_exception in uc_context */
     uint64_t sites[X86_MAX_SITES]; /* trap sites with a code hook (site.c) */
     unsigned nr_sites;
@@ -219,6 +221,7 @@ struct locate_want {
 };
 uint64_t vmdl__x86_locate_insn(struct vmdl_vcpu *v, uint64_t from,
                                const struct locate_want *w);
+uint64_t vmdl__x86_locate_port(struct vmdl_vcpu *v, const struct locate_want *w);
 
 /* decode.c */
 bool vmdl__x86_cs_gpr(csh cs, unsigned reg, int *idx, int *size, bool *high);
