@@ -9,8 +9,9 @@
  * A breakpoint stops before the instruction at its address executes (PC =
  * the address); resuming executes it.  A watchpoint stops after the
  * accessing instruction retired (PC = the next instruction), with the
- * accessed address.  Addresses are guest-virtual (identical to physical
- * while the machine models no paging).
+ * accessed address.  Breakpoint and watchpoint addresses are the ones the
+ * engine runs at: guest-virtual (the example convention's flat mapping,
+ * or the guest's own page tables on the hosted x86 vCPU and the arm64 MMU).
  */
 #ifndef VIRTMODEL_DEBUG_H
 #define VIRTMODEL_DEBUG_H
@@ -58,9 +59,26 @@ int vmdl_vcpu_set_single_step(struct vmdl_vcpu *vcpu, bool on);
  * another thread may call vmdl_vm_interrupt. */
 int vmdl_vm_enable_debug(struct vmdl_vm *vm);
 
-/* Guest code at gpa..gpa+len was changed from outside the guest (a
- * debugger's memory write): drop what the engine translated from it. */
-void vmdl_vm_code_changed(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
+/* Guest code at va..va+len (the addresses it runs at) was changed from
+ * outside the guest (a debugger's memory write): drop what the engine
+ * translated from it. */
+void vmdl_vm_code_changed(struct vmdl_vm *vm, uint64_t va, uint64_t len);
+
+/*
+ * A guest-virtual address as the vCPU sees it now (KVM_TRANSLATE): its
+ * physical address through the guest's page tables (x86 paging on the
+ * hosted vCPU, the arm64 stage-1 EL1&0 regime with the MMU on; identity
+ * otherwise).  No permission checks and no accessed/dirty updates.
+ * VMDL_ENOENT when unmapped.
+ */
+int vmdl_vcpu_translate(struct vmdl_vcpu *vcpu, uint64_t va, uint64_t *pa);
+
+/* Read or write guest-virtual memory as a debugger does: page by page
+ * through vmdl_vcpu_translate, RAM only (never a device).  Returns the
+ * number of bytes done, which stops at the first unmapped or non-RAM
+ * byte.  A write drops what the engine translated from the bytes. */
+size_t vmdl_vcpu_access_virt(struct vmdl_vcpu *vcpu, uint64_t va, void *buf,
+                             size_t len, bool write);
 
 /* From any thread: the running (or next) vmdl_vm_run returns
  * VMDL_EXIT_DEBUG / VMDL_DEBUG_INTERRUPT at the next block boundary. */

@@ -109,11 +109,19 @@ enum vmdl_reg {
     /* The control registers as the guest sees them (virtualized). */
     VMDL_X86_CR0, VMDL_X86_CR2, VMDL_X86_CR3, VMDL_X86_CR4, VMDL_X86_CR8,
     VMDL_X86_EFER,
+    /* Segment selectors (read-only: loading one is the guest's business)
+     * and the FS/GS bases. */
+    VMDL_X86_CS, VMDL_X86_SS, VMDL_X86_DS, VMDL_X86_ES, VMDL_X86_FS, VMDL_X86_GS,
+    VMDL_X86_FS_BASE, VMDL_X86_GS_BASE,
     /* arm64 */
     VMDL_ARM64_X0 = 0x100, /* X0..X30 are VMDL_ARM64_X0 + n */
     VMDL_ARM64_SP = VMDL_ARM64_X0 + 31,
     VMDL_ARM64_PC, VMDL_ARM64_PSTATE, VMDL_ARM64_VBAR_EL1,
     VMDL_ARM64_ELR_EL1, VMDL_ARM64_SPSR_EL1, VMDL_ARM64_ESR_EL1,
+    /* The EL1 system registers of the translation regime and exceptions. */
+    VMDL_ARM64_SCTLR_EL1, VMDL_ARM64_TCR_EL1, VMDL_ARM64_TTBR0_EL1,
+    VMDL_ARM64_TTBR1_EL1, VMDL_ARM64_MAIR_EL1, VMDL_ARM64_FAR_EL1,
+    VMDL_ARM64_SP_EL0, VMDL_ARM64_SP_EL1, VMDL_ARM64_TPIDR_EL1, VMDL_ARM64_CPACR_EL1,
 };
 
 int vmdl_vcpu_get_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t *val);

@@ -65,10 +65,13 @@ class Fault(enum.IntEnum):
 X86_REGS = {name: i for i, name in enumerate(
     ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10",
      "r11", "r12", "r13", "r14", "r15", "rip", "rflags", "cr0", "cr2", "cr3", "cr4",
-     "cr8", "efer"])}
+     "cr8", "efer", "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base"])}
 ARM64_REGS = {f"x{n}": 0x100 + n for n in range(31)}
 ARM64_REGS.update({"sp": 0x11F, "pc": 0x120, "pstate": 0x121, "vbar_el1": 0x122,
                    "elr_el1": 0x123, "spsr_el1": 0x124, "esr_el1": 0x125})
+ARM64_REGS.update({name: 0x126 + i for i, name in enumerate(
+    ["sctlr_el1", "tcr_el1", "ttbr0_el1", "ttbr1_el1", "mair_el1", "far_el1",
+     "sp_el0", "sp_el1", "tpidr_el1", "cpacr_el1"])})
 
 class VmdlError(Exception):
     """A C call failed: code is the negative vmdl_err, message the library's."""

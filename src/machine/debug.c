@@ -297,6 +297,41 @@ void vmdl_vm_code_changed(struct vmdl_vm *vm, uint64_t gpa, uint64_t len)
         flush(vm->vcpus[i], gpa, len);
 }
 
+int vmdl_vcpu_translate(struct vmdl_vcpu *vcpu, uint64_t va, uint64_t *pa)
+{
+    if (!vcpu || !pa)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_translate: NULL argument");
+    if (vcpu->vm->arch_ops->translate(vcpu, va, pa))
+        return vmdl_fail(VMDL_ENOENT, "vmdl_vcpu_translate: 0x%llx is not mapped",
+                         (unsigned long long)va);
+    return VMDL_OK;
+}
+
+size_t vmdl_vcpu_access_virt(struct vmdl_vcpu *vcpu, uint64_t va, void *buf,
+                             size_t len, bool write)
+{
+    uint8_t *p = buf;
+    size_t done = 0;
+    while (vcpu && p && done < len) {
+        uint64_t pa, at = va + done;
+        if (at < va || vcpu->vm->arch_ops->translate(vcpu, at, &pa))
+            break;
+        size_t n = 0x1000 - (at & 0xFFF);   /* the smallest page */
+        n = n < len - done ? n : len - done;
+        uint8_t *ram = vmdl_vm_ram_ptr(vcpu->vm, pa, n);
+        if (!ram)
+            break;   /* (the part of a page that is RAM is left out too) */
+        if (write) {
+            memcpy(ram, p + done, n);
+            vmdl_vm_code_changed(vcpu->vm, at, n);   /* the engine keys code by VA */
+        } else {
+            memcpy(p + done, ram, n);
+        }
+        done += n;
+    }
+    return done;
+}
+
 /* ---- the run loop's side ---- */
 
 bool vmdl__debug_stepping(struct vmdl_vcpu *vcpu)

@@ -16,6 +16,7 @@
 #define R64(n, id) {n, 64, "int64", CORE, id}
 #define X87(n) {n, 80, "i387_ext", CORE, -1}
 #define I32(n) {n, 32, "int32", CORE, -1}
+#define SEL(n, id) {n, 32, "int32", CORE, id}
 
 static const struct vmdl_gdb_reg x86_regs[] = {
     R64("rax", VMDL_X86_RAX), R64("rbx", VMDL_X86_RBX), R64("rcx", VMDL_X86_RCX),
@@ -26,12 +27,14 @@ static const struct vmdl_gdb_reg x86_regs[] = {
     R64("r14", VMDL_X86_R14), R64("r15", VMDL_X86_R15),
     {"rip", 64, "code_ptr", CORE, VMDL_X86_RIP},
     {"eflags", 32, "int32", CORE, VMDL_X86_RFLAGS},
-    I32("cs"), I32("ss"), I32("ds"), I32("es"), I32("fs"), I32("gs"),
+    SEL("cs", VMDL_X86_CS), SEL("ss", VMDL_X86_SS), SEL("ds", VMDL_X86_DS),
+    SEL("es", VMDL_X86_ES), SEL("fs", VMDL_X86_FS), SEL("gs", VMDL_X86_GS),
     X87("st0"), X87("st1"), X87("st2"), X87("st3"),
     X87("st4"), X87("st5"), X87("st6"), X87("st7"),
     I32("fctrl"), I32("fstat"), I32("ftag"), I32("fiseg"),
     I32("fioff"), I32("foseg"), I32("fooff"), I32("fop"),
-    {"fs_base", 64, "int64", SEGS, -1}, {"gs_base", 64, "int64", SEGS, -1},
+    {"fs_base", 64, "int64", SEGS, VMDL_X86_FS_BASE},
+    {"gs_base", 64, "int64", SEGS, VMDL_X86_GS_BASE},
     {"cr0", 64, "int64", XSYS, VMDL_X86_CR0}, {"cr2", 64, "int64", XSYS, VMDL_X86_CR2},
     {"cr3", 64, "int64", XSYS, VMDL_X86_CR3}, {"cr4", 64, "int64", XSYS, VMDL_X86_CR4},
     {"cr8", 64, "int64", XSYS, VMDL_X86_CR8}, {"efer", 64, "int64", XSYS, VMDL_X86_EFER},
@@ -52,6 +55,16 @@ static const struct vmdl_gdb_reg arm64_regs[] = {
     {"elr_el1", 64, "int64", ASYS, VMDL_ARM64_ELR_EL1},
     {"spsr_el1", 64, "int64", ASYS, VMDL_ARM64_SPSR_EL1},
     {"esr_el1", 64, "int64", ASYS, VMDL_ARM64_ESR_EL1},
+    {"sctlr_el1", 64, "int64", ASYS, VMDL_ARM64_SCTLR_EL1},
+    {"tcr_el1", 64, "int64", ASYS, VMDL_ARM64_TCR_EL1},
+    {"ttbr0_el1", 64, "data_ptr", ASYS, VMDL_ARM64_TTBR0_EL1},
+    {"ttbr1_el1", 64, "data_ptr", ASYS, VMDL_ARM64_TTBR1_EL1},
+    {"mair_el1", 64, "int64", ASYS, VMDL_ARM64_MAIR_EL1},
+    {"far_el1", 64, "data_ptr", ASYS, VMDL_ARM64_FAR_EL1},
+    {"sp_el0", 64, "data_ptr", ASYS, VMDL_ARM64_SP_EL0},
+    {"sp_el1", 64, "data_ptr", ASYS, VMDL_ARM64_SP_EL1},
+    {"tpidr_el1", 64, "int64", ASYS, VMDL_ARM64_TPIDR_EL1},
+    {"cpacr_el1", 64, "int64", ASYS, VMDL_ARM64_CPACR_EL1},
 };
 
 const struct vmdl_gdb_reg *vmdl__gdb_regs(enum vmdl_arch arch, unsigned *n,

@@ -75,45 +75,19 @@ static bool t_write_reg(void *o, unsigned thread, unsigned regno, const uint8_t 
     return vmdl_vcpu_set_reg(vmdl_vm_vcpu(st->vm, thread), r->id, v) == VMDL_OK;
 }
 
-static size_t ram_span(struct stub *st, uint64_t addr, size_t len)
-{
-    /* The longest prefix that is RAM (halving: len is at most 8 KiB). */
-    while (len && !vmdl_vm_ram_ptr(st->vm, addr, len))
-        len /= 2;
-    return len;
-}
-
+/* Memory is guest-virtual, through the selected thread's vCPU. */
 static size_t t_read_mem(void *o, unsigned thread, uint64_t addr, uint8_t *buf, size_t len)
 {
-    (void)thread;
     struct stub *st = o;
-    size_t done = 0;
-    while (done < len) {
-        size_t n = ram_span(st, addr + done, len - done);
-        if (!n)
-            break;
-        memcpy(buf + done, vmdl_vm_ram_ptr(st->vm, addr + done, n), n);
-        done += n;
-    }
-    return done;
+    return vmdl_vcpu_access_virt(vmdl_vm_vcpu(st->vm, thread), addr, buf, len, false);
 }
 
 static size_t t_write_mem(void *o, unsigned thread, uint64_t addr, const uint8_t *buf,
                           size_t len)
 {
-    (void)thread;
     struct stub *st = o;
-    size_t done = 0;
-    while (done < len) {
-        size_t n = ram_span(st, addr + done, len - done);
-        if (!n)
-            break;
-        memcpy(vmdl_vm_ram_ptr(st->vm, addr + done, n), buf + done, n);
-        done += n;
-    }
-    if (done)
-        vmdl_vm_code_changed(st->vm, addr, done);
-    return done;
+    return vmdl_vcpu_access_virt(vmdl_vm_vcpu(st->vm, thread), addr, (void *)buf, len,
+                                 true);
 }
 
 static bool t_breaks_changed(void *o, const struct vmdl_gdb_break *b, bool insert)

@@ -166,6 +166,79 @@ static void test_arm64_breakpoint_and_step(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* x86: the selectors read as the engine has them and refuse writes; the
+ * FS/GS bases round-trip. */
+static void test_x86_segment_registers(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, prog, sizeof(prog), NULL);
+    assert_non_null(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint64_t cs = 0, ss = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_CS, &cs), 0);
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_SS, &ss), 0);
+    assert_int_not_equal(cs & ~3ull, 0);          /* a real GDT selector */
+    assert_int_equal(cs & 3, ss & 3);             /* CPL: CS.RPL = SS.RPL */
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_X86_CS, 0x8), VMDL_ENOTSUP);
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_X86_FS_BASE, 0x12345000), 0);
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_X86_GS_BASE, 0x6000), 0);
+    assert_int_equal(reg(vm, VMDL_X86_FS_BASE), 0x12345000);
+    assert_int_equal(reg(vm, VMDL_X86_GS_BASE), 0x6000);
+    vmdl_vm_destroy(vm);
+}
+
+static void put64(struct vmdl_vm *vm, uint64_t pa, uint64_t val)
+{
+    uint8_t *p = vmdl_vm_ram_ptr(vm, pa, 8);
+    assert_non_null(p);
+    memcpy(p, &val, 8);
+}
+
+/* arm64 with the MMU on: a 4 KiB page and a 2 MiB block of a 48-bit,
+ * 4 KiB-granule TTBR0 table, translated as the guest would see them. */
+static void test_arm64_translate_walks_the_guest_tables(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_ARM64, arm_prog, sizeof(arm_prog), NULL);
+    assert_non_null(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    const uint64_t l0 = 0x40100000, l1 = 0x40101000, l2 = 0x40102000, l3 = 0x40103000;
+    put64(vm, l0 + 0 * 8, l1 | 3);
+    put64(vm, l1 + 0 * 8, l2 | 3);
+    put64(vm, l2 + 0x91 * 8, l3 | 3);              /* VA 0x12200000.. */
+    put64(vm, l3 + 0x145 * 8, 0x40200000 | 0x403); /* page, AF */
+    put64(vm, l2 + 0x92 * 8, 0x40400000 | 0x401);  /* 2 MiB block, AF */
+    uint64_t pa = 0;
+    /* MMU off: the identity. */
+    assert_int_equal(vmdl_vcpu_translate(v, 0x12345678, &pa), 0);
+    assert_int_equal(pa, 0x12345678);
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_ARM64_TCR_EL1,
+                                       16 | (16ull << 16) | (1ull << 23) | (2ull << 30)), 0);
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_ARM64_TTBR0_EL1, l0), 0);
+    uint64_t sctlr = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_ARM64_SCTLR_EL1, &sctlr), 0);
+    assert_int_equal(vmdl_vcpu_set_reg(v, VMDL_ARM64_SCTLR_EL1, sctlr | 1), 0);
+    assert_int_equal(vmdl_vcpu_translate(v, 0x12345678, &pa), 0);
+    assert_int_equal(pa, 0x40200678);
+    assert_int_equal(vmdl_vcpu_translate(v, 0x12456789, &pa), 0);
+    assert_int_equal(pa, 0x40456789);
+    assert_int_equal(vmdl_vcpu_translate(v, 0x12600000, &pa), VMDL_ENOENT);
+    assert_int_equal(vmdl_vcpu_translate(v, 1ull << 48, &pa), VMDL_ENOENT);
+    /* TTBR1 walks are disabled (EPD1). */
+    assert_int_equal(vmdl_vcpu_translate(v, 0xFFFF000012345678ull, &pa), VMDL_ENOENT);
+    /* Debugger accesses go through it and stop at the first hole. */
+    put64(vm, 0x40200ff8, 0x1122334455667788ull);
+    uint8_t buf[16] = {0};
+    assert_int_equal(vmdl_vcpu_access_virt(v, 0x12345ff8, buf, 16, false), 8);
+    assert_int_equal(buf[0], 0x88);
+    uint32_t w = 0xCAFEF00D;
+    assert_int_equal(vmdl_vcpu_access_virt(v, 0x12345000, &w, 4, true), 4);
+    uint32_t back = 0;
+    memcpy(&back, vmdl_vm_ram_ptr(vm, 0x40200000, 4), 4);
+    assert_int_equal(back, 0xCAFEF00D);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_breakpoint_table_is_bounded(void **state)
 {
     (void)state;
@@ -187,6 +260,8 @@ int main(void)
         cmocka_unit_test(test_interrupt_stops_a_spinning_guest),
         cmocka_unit_test(test_arm64_breakpoint_and_step),
         cmocka_unit_test(test_breakpoint_table_is_bounded),
+        cmocka_unit_test(test_x86_segment_registers),
+        cmocka_unit_test(test_arm64_translate_walks_the_guest_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

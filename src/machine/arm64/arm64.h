@@ -34,6 +34,8 @@
 
 /* Unicorn 2.0.1 has no SPSR_EL1 register id: reach it as a CP register. */
 #define REG_SPSR_EL1 0x10000
+#define REG_SCTLR_EL1 0x10001
+#define REG_TCR_EL1 0x10002
 
 struct arm64_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */

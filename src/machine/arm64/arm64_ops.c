@@ -22,6 +22,16 @@ static const struct vmdl_arch_reg arm64_regs[] = {
     {VMDL_ARM64_ELR_EL1, "elr_el1", UC_ARM64_REG_ELR_EL1},
     {VMDL_ARM64_SPSR_EL1, "spsr_el1", REG_SPSR_EL1},
     {VMDL_ARM64_ESR_EL1, "esr_el1", UC_ARM64_REG_ESR_EL1},
+    {VMDL_ARM64_SCTLR_EL1, "sctlr_el1", REG_SCTLR_EL1},
+    {VMDL_ARM64_TCR_EL1, "tcr_el1", REG_TCR_EL1},
+    {VMDL_ARM64_TTBR0_EL1, "ttbr0_el1", UC_ARM64_REG_TTBR0_EL1},
+    {VMDL_ARM64_TTBR1_EL1, "ttbr1_el1", UC_ARM64_REG_TTBR1_EL1},
+    {VMDL_ARM64_MAIR_EL1, "mair_el1", UC_ARM64_REG_MAIR_EL1},
+    {VMDL_ARM64_FAR_EL1, "far_el1", UC_ARM64_REG_FAR_EL1},
+    {VMDL_ARM64_SP_EL0, "sp_el0", UC_ARM64_REG_SP_EL0},
+    {VMDL_ARM64_SP_EL1, "sp_el1", UC_ARM64_REG_SP_EL1},
+    {VMDL_ARM64_TPIDR_EL1, "tpidr_el1", UC_ARM64_REG_TPIDR_EL1},
+    {VMDL_ARM64_CPACR_EL1, "cpacr_el1", UC_ARM64_REG_CPACR_EL1},
 };
 
 static int get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
@@ -103,11 +113,59 @@ static int deliver_exception(struct vmdl_vcpu *v, const struct vmdl_arch_event *
 }
 
 /* The MMU is off: addresses are physical. */
+/* TCR_EL1's granule field as log2 of the page size (TG0 and TG1 number
+ * them differently; Arm ARM D17.2.131). */
+static unsigned granule_shift(bool hi, unsigned tg)
+{
+    if (hi)
+        return tg == 1 ? 14 : tg == 3 ? 16 : 12;
+    return tg == 1 ? 16 : tg == 2 ? 14 : 12;
+}
+
+/*
+ * Stage 1 of the EL1&0 regime as the guest set it up, for debugger
+ * accesses: the MMU off is the identity; on, a walk of TTBR0/TTBR1 with the
+ * TCR_EL1 size and granule (48-bit output addresses, no permission checks,
+ * no access-flag updates).
+ */
 static int translate(struct vmdl_vcpu *v, uint64_t va, uint64_t *pa)
 {
-    (void)v;
-    *pa = va;
-    return VMDL_OK;
+    uint64_t sctlr = 0, tcr = 0, ttbr = 0;
+    vmdl__arm64_reg_read(v, REG_SCTLR_EL1, &sctlr);
+    if (!(sctlr & 1)) {
+        *pa = va;
+        return VMDL_OK;
+    }
+    vmdl__arm64_reg_read(v, REG_TCR_EL1, &tcr);
+    bool hi = (va >> 55) & 1;
+    unsigned tsz = (unsigned)(hi ? (tcr >> 16) : tcr) & 63;
+    unsigned gs = granule_shift(hi, (unsigned)(hi ? (tcr >> 30) : (tcr >> 14)) & 3);
+    bool tbi = (tcr >> (hi ? 38 : 37)) & 1, epd = (tcr >> (hi ? 23 : 7)) & 1;
+    unsigned bits = 64 - (tsz < 16 ? 16 : tsz);
+    uint64_t top = (tbi ? va << 8 >> 8 : va) >> bits;
+    uint64_t want = hi ? (tbi ? 0xFFFFFFFFFFFFFFull : ~0ull) >> bits : 0;
+    if (epd || top != want)
+        return VMDL_ENOENT;
+    vmdl__arm64_reg_read(v, hi ? UC_ARM64_REG_TTBR1_EL1 : UC_ARM64_REG_TTBR0_EL1, &ttbr);
+    const uint64_t oa_mask = 0x0000FFFFFFFFF000ull;
+    unsigned stride = gs - 3;
+    uint64_t table = ttbr & 0x0000FFFFFFFFFFFEull;
+    for (int level = 3 - (int)((bits - 1 - gs) / stride); level <= 3; level++) {
+        unsigned shift = gs + stride * (unsigned)(3 - level);
+        unsigned width = bits - shift < stride ? bits - shift : stride;
+        uint64_t desc = 0, idx = (va >> shift) & ((1ull << width) - 1);
+        if (uc_mem_read(v->uc, table + idx * 8, &desc, 8) != UC_ERR_OK || !(desc & 1))
+            return VMDL_ENOENT;
+        if (level == 3 || !(desc & 2)) {   /* a page, or a block */
+            if (level == 3 && !(desc & 2))
+                return VMDL_ENOENT;
+            uint64_t size = 1ull << shift;
+            *pa = (desc & oa_mask & ~(size - 1)) | (va & (size - 1));
+            return VMDL_OK;
+        }
+        table = desc & oa_mask & ~((1ull << gs) - 1);
+    }
+    return VMDL_ENOENT;
 }
 
 static void disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len)

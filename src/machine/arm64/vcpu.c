@@ -24,14 +24,32 @@ int vmdl__arm64_reg(enum vmdl_reg r)
     case VMDL_ARM64_ELR_EL1: return UC_ARM64_REG_ELR_EL1;
     case VMDL_ARM64_SPSR_EL1: return REG_SPSR_EL1;
     case VMDL_ARM64_ESR_EL1: return UC_ARM64_REG_ESR_EL1;
-    default: return -1;
+    default: break;
     }
+    const struct vmdl_arch_reg *a = vmdl__arch_reg(&vmdl__arm64_ops, r);
+    return a ? a->uc : -1;
+}
+
+/* The system registers Unicorn names no id for: their MRS encodings. */
+static const struct { int id; uc_arm64_cp_reg enc; } cp_regs[] = {
+    {REG_SPSR_EL1, {.op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0}},
+    {REG_SCTLR_EL1, {.op0 = 3, .op1 = 0, .crn = 1, .crm = 0, .op2 = 0}},
+    {REG_TCR_EL1, {.op0 = 3, .op1 = 0, .crn = 2, .crm = 0, .op2 = 2}},
+};
+
+static const uc_arm64_cp_reg *cp_reg(int reg)
+{
+    for (unsigned i = 0; i < sizeof(cp_regs) / sizeof(cp_regs[0]); i++)
+        if (cp_regs[i].id == reg)
+            return &cp_regs[i].enc;
+    return NULL;
 }
 
 int vmdl__arm64_reg_read(struct vmdl_vcpu *v, int reg, uint64_t *x)
 {
-    if (reg == REG_SPSR_EL1) {
-        uc_arm64_cp_reg cp = {.crn = 4, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 0};
+    const uc_arm64_cp_reg *enc = cp_reg(reg);
+    if (enc) {
+        uc_arm64_cp_reg cp = *enc;
         uc_err e = uc_reg_read(v->uc, UC_ARM64_REG_CP_REG, &cp);
         *x = cp.val;
         return e == UC_ERR_OK ? 0 : -1;
@@ -42,8 +60,10 @@ int vmdl__arm64_reg_read(struct vmdl_vcpu *v, int reg, uint64_t *x)
 
 int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x)
 {
-    if (reg == REG_SPSR_EL1) {
-        uc_arm64_cp_reg cp = {.crn = 4, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 0, .val = x};
+    const uc_arm64_cp_reg *enc = cp_reg(reg);
+    if (enc) {
+        uc_arm64_cp_reg cp = *enc;
+        cp.val = x;
         return uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &cp) == UC_ERR_OK ? 0 : -1;
     }
     if (uc_reg_write(v->uc, reg, &x) != UC_ERR_OK)

@@ -178,6 +178,11 @@ static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
     return true;
 }
 
+int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
+{
+    return walk(v, la, pa) ? VMDL_OK : VMDL_ENOENT;
+}
+
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bool write)
 {
     uint8_t *p = buf;

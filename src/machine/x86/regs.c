@@ -73,6 +73,9 @@ int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
                          "register", (int)reg);
     if (reg == VMDL_X86_CR8)
         return set_cr8(v, val);
+    if (reg >= VMDL_X86_CS && reg <= VMDL_X86_GS)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_set_reg: segment selectors are "
+                         "read-only (a load also reads the descriptor tables)");
     if (X86(v)->hosted && r->uc < 0)
         return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_set_reg: control registers "
                          "of a hosted x86 vCPU are the guest's own");
@@ -90,7 +93,8 @@ int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
 /* The harness identity-maps the first 4 GiB and nothing else. */
 int vmdl__x86_translate(struct vmdl_vcpu *v, uint64_t va, uint64_t *pa)
 {
-    (void)v;
+    if (X86(v)->hosted)
+        return vmdl__x86h_translate(v, va, pa);
     if (va >> 32)
         return VMDL_ERANGE;
     *pa = va;

@@ -18,6 +18,13 @@ static const struct vmdl_arch_reg x86_regs[] = {
      * guest at CPL3 with its own control registers). */
     {VMDL_X86_CR0, "cr0", -1}, {VMDL_X86_CR2, "cr2", -1}, {VMDL_X86_CR3, "cr3", -1},
     {VMDL_X86_CR4, "cr4", -1}, {VMDL_X86_CR8, "cr8", -1}, {VMDL_X86_EFER, "efer", -1},
+    /* The engine's: the selectors the guest reads (the example convention
+     * runs it at CPL3, so its CS/SS are ring-3 ones) and the bases. */
+    {VMDL_X86_CS, "cs", UC_X86_REG_CS}, {VMDL_X86_SS, "ss", UC_X86_REG_SS},
+    {VMDL_X86_DS, "ds", UC_X86_REG_DS}, {VMDL_X86_ES, "es", UC_X86_REG_ES},
+    {VMDL_X86_FS, "fs", UC_X86_REG_FS}, {VMDL_X86_GS, "gs", UC_X86_REG_GS},
+    {VMDL_X86_FS_BASE, "fs_base", UC_X86_REG_FS_BASE},
+    {VMDL_X86_GS_BASE, "gs_base", UC_X86_REG_GS_BASE},
 };
 
 /* RAM must stay below the local APIC / IOAPIC window. */
