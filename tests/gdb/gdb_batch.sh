@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Drive gdb-multiarch in batch mode against `virtmodel-run --gdb`:
 #   gdb_batch.sh RUNNER IMAGE ARCH EXPECT_FILE COMMANDS_FILE [harness args...]
+# GDB reads symbols from IMAGE, or from $GDB_SYMBOLS when the image has none
+# (a raw kernel).  The harness must exit with $GDB_EXPECT_STATUS (default 0).
 # Starts the harness on a free loopback port (it prints the port), runs the
 # commands, and checks that every line of EXPECT_FILE (an extended regex)
 # appears in gdb's output and that the guest exited with status 0.  Every
@@ -28,7 +30,8 @@ if [[ -z $port ]]; then
     echo "the harness did not start listening:"; cat "$work/stderr"; exit 1
 fi
 sed "s/@PORT@/$port/" "$commands" >"$work/cmds"
-timeout 90 "$gdb" -nx -batch -ex "set architecture $arch" "$image" -x "$work/cmds" \
+timeout 90 "$gdb" -nx -batch -ex "set architecture $arch" "${GDB_SYMBOLS:-$image}" \
+    -x "$work/cmds" \
     >"$work/gdb" 2>&1
 gdb_status=$?
 wait "$pid"
@@ -43,7 +46,7 @@ while IFS= read -r re; do
         echo "MISSING in gdb output: $re"; fail=1
     fi
 done <"$expect"
-if [[ $status -ne 0 ]]; then
-    echo "the harness exited with $status, expected 0"; fail=1
+if [[ $status -ne ${GDB_EXPECT_STATUS:-0} ]]; then
+    echo "the harness exited with $status, expected ${GDB_EXPECT_STATUS:-0}"; fail=1
 fi
 exit $fail
