@@ -66,20 +66,13 @@ static int read_byte(int fd)
     return c;
 }
 
-/* Send one packet, wait for its ack, return the reply's payload. */
-static const char *transact(int fd, const char *payload)
+/* The next packet's payload (acks before it skipped), acknowledged. */
+static const char *read_packet(int fd)
 {
     static char reply[40000];
-    char frame[8192];
-    unsigned sum = 0;
-    for (const char *p = payload; *p; p++)
-        sum += (uint8_t)*p;
-    int n = snprintf(frame, sizeof(frame), "$%s#%02x", payload, sum & 0xFF);
-    assert_true(n > 0 && (size_t)n < sizeof(frame));
-    assert_int_equal(write(fd, frame, (size_t)n), n);
     int c;
     while ((c = read_byte(fd)) != '$')
-        assert_true(c == '+' || c == 'O');   /* acks */
+        assert_true(c == '+');
     size_t len = 0;
     while ((c = read_byte(fd)) != '#') {
         assert_true(c >= 0 && len < sizeof(reply) - 1);
@@ -89,19 +82,22 @@ static const char *transact(int fd, const char *payload)
     read_byte(fd);
     read_byte(fd);
     assert_int_equal(write(fd, "+", 1), 1);
-    if (reply[0] == 'O' && reply[1] != 'K') {
-        /* console output before a stop reply: the stop reply follows */
-        while ((c = read_byte(fd)) != '$')
-            assert_true(c >= 0);
-        len = 0;
-        while ((c = read_byte(fd)) != '#')
-            reply[len++] = (char)c;
-        reply[len] = 0;
-        read_byte(fd);
-        read_byte(fd);
-        assert_int_equal(write(fd, "+", 1), 1);
-    }
     return reply;
+}
+
+/* Send one packet and return the reply's payload (console output before a
+ * stop reply skipped). */
+static const char *transact(int fd, const char *payload)
+{
+    char frame[8192];
+    unsigned sum = 0;
+    for (const char *p = payload; *p; p++)
+        sum += (uint8_t)*p;
+    int n = snprintf(frame, sizeof(frame), "$%s#%02x", payload, sum & 0xFF);
+    assert_true(n > 0 && (size_t)n < sizeof(frame));
+    assert_int_equal(write(fd, frame, (size_t)n), n);
+    const char *reply = read_packet(fd);
+    return reply[0] == 'O' && reply[1] != 'K' ? read_packet(fd) : reply;
 }
 
 static bool is_error(const char *r)
@@ -109,8 +105,12 @@ static bool is_error(const char *r)
     return r[0] == 'E' && strlen(r) == 3;
 }
 
-static int connect_to(struct server *sv)
+/* A VM running the program under the stub in a thread; the connection. */
+static int start(struct server *sv, pthread_t *t)
 {
+    sv->vm = vm_with_code(VMDL_ARCH_X86_64, prog, sizeof(prog), NULL);
+    assert_non_null(sv->vm);
+    assert_int_equal(pthread_create(t, NULL, serve, sv), 0);
     for (int i = 0; i < 500 && !atomic_load(&sv->port); i++)
         usleep(10000);
     assert_int_not_equal(atomic_load(&sv->port), 0);
@@ -122,15 +122,21 @@ static int connect_to(struct server *sv)
     return fd;
 }
 
+/* The run ended as the guest ended it: status 1. */
+static void finish(struct server *sv, pthread_t t)
+{
+    pthread_join(t, NULL);
+    assert_int_equal(sv->err, 0);
+    assert_int_equal(sv->status, 1);
+    vmdl_vm_destroy(sv->vm);
+}
+
 static void test_hostile_session_then_normal_run(void **state)
 {
     (void)state;
     struct server sv = {0};
-    sv.vm = vm_with_code(VMDL_ARCH_X86_64, prog, sizeof(prog), NULL);
-    assert_non_null(sv.vm);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, serve, &sv), 0);
-    int fd = connect_to(&sv);
+    int fd = start(&sv, &t);
 
     assert_non_null(strstr(transact(fd, "qSupported:swbreak+;hwbreak+"), "PacketSize="));
     /* Threads: one vCPU, so only 1 (and -1 / 0, "all" / "any") exist. */
@@ -185,10 +191,7 @@ static void test_hostile_session_then_normal_run(void **state)
     assert_string_equal(transact(fd, "p10"), "0600100000000000");
     assert_string_equal(transact(fd, "c"), "W01");
     close(fd);
-    pthread_join(t, NULL);
-    assert_int_equal(sv.err, 0);
-    assert_int_equal(sv.status, 1);
-    vmdl_vm_destroy(sv.vm);
+    finish(&sv, t);
 }
 
 /* A client that sends garbage and goes away: the stub survives and the
@@ -197,18 +200,12 @@ static void test_client_vanishes_mid_packet(void **state)
 {
     (void)state;
     struct server sv = {0};
-    sv.vm = vm_with_code(VMDL_ARCH_X86_64, prog, sizeof(prog), NULL);
-    assert_non_null(sv.vm);
     pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, serve, &sv), 0);
-    int fd = connect_to(&sv);
+    int fd = start(&sv, &t);
     static const char junk[] = "$m100000,4#zz$qSupported#00\x03\x03$$$####$M100000,";
     assert_int_equal(write(fd, junk, sizeof(junk) - 1), (ssize_t)(sizeof(junk) - 1));
     close(fd);
-    pthread_join(t, NULL);
-    assert_int_equal(sv.err, 0);
-    assert_int_equal(sv.status, 1);
-    vmdl_vm_destroy(sv.vm);
+    finish(&sv, t);
 }
 
 int main(void)
