@@ -17,6 +17,7 @@
 #define VIRTMODEL_DEBUG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

@@ -35,7 +35,8 @@ struct debug_vcpu;
 /* One watchpoint as one vCPU's memory hooks see it. */
 struct watch_ctx {
     struct debug_vcpu *d;
-    uint64_t addr, len;
+    uint64_t addr, len;      /* physical: what memory hooks see */
+    uint64_t vaddr;          /* the address it was set at */
 };
 
 struct debug_vcpu {
@@ -45,6 +46,7 @@ struct debug_vcpu {
     uc_hook next_hook;
     bool next_hook_on;
     bool single_step;
+    bool counted;            /* it stepped: the engine has its count hook */
     bool step_done;          /* the step's instruction exited to the caller */
     bool watch_pending;
     enum vmdl_debug_kind hit;
@@ -87,6 +89,19 @@ static void flush(struct vmdl_vcpu *v, uint64_t addr, uint64_t len)
 {
     uint64_t end = addr + len < addr ? UINT64_MAX : addr + len;
     uc_ctl_remove_cache(v->uc, addr, end);
+}
+
+/*
+ * Memory hooks and the every-instruction hook changed: translated code
+ * carries code hooks, and the engine's TLB lets an access whose page it
+ * cached bypass memory hooks added later (measured: a watchpoint added
+ * while a paged guest ran never fired).  Drop both; it costs a reset of the
+ * code buffer, once per watchpoint change.
+ */
+static void rehook(struct vmdl_vcpu *v)
+{
+    uc_ctl_flush_tb(v->uc);
+    uc_ctl_flush_tlb(v->uc);
 }
 
 static void stop_for(struct debug_vcpu *d, enum vmdl_debug_kind kind, uint64_t addr)
@@ -137,7 +152,7 @@ static void watch_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
     if (d->watch_pending)
         return;   /* the first access of the instruction is reported */
     d->watch_pending = true;
-    d->hit_addr = addr;
+    d->hit_addr = w->vaddr + (addr - w->addr);   /* (wraps either way) */
     d->hit_watch = type == UC_MEM_WRITE ? VMDL_WATCH_WRITE : VMDL_WATCH_READ;
 }
 
@@ -201,8 +216,47 @@ static void next_hook(struct vmdl_vm *vm, bool on)
             uc_hook_del(vm->vcpus[i]->uc, d->next_hook);
         d->next_hook_on = on;
         d->watch_pending = false;
-        flush(vm->vcpus[i], vm->ram_base, vm->ram_size);
+        rehook(vm->vcpus[i]);
     }
+}
+
+static void unwatch_hooks(struct vmdl_vcpu *v, struct debug_vcpu *d, int slot,
+                          enum vmdl_watch_type type)
+{
+    if (type & VMDL_WATCH_WRITE)
+        uc_hook_del(v->uc, d->watch_hook[slot][0]);
+    if (type & VMDL_WATCH_READ)
+        uc_hook_del(v->uc, d->watch_hook[slot][1]);
+}
+
+/*
+ * One vCPU's memory hooks for a watchpoint.  Memory hooks see physical
+ * addresses (measured on 2.1.1: with the guest's paging on, a write through
+ * a high alias reached a hook on its physical address only), so the range
+ * is where the vCPU maps its first byte now, taken as contiguous.
+ */
+static int watch_hooks(struct vmdl_vcpu *v, struct debug_vcpu *d, int slot,
+                       uint64_t addr, uint64_t len, enum vmdl_watch_type type)
+{
+    uint64_t pa;
+    if (v->vm->arch_ops->translate(v, addr, &pa) || pa + len - 1 < pa)
+        return vmdl_fail(VMDL_ENOENT, "vmdl_vm_add_watchpoint: 0x%llx is not mapped "
+                         "on vCPU %u", (unsigned long long)addr, v->index);
+    d->wctx[slot] = (struct watch_ctx){ d, pa, len, addr };
+    /* The widest access (AVX-512) is 64 bytes. */
+    uint64_t first = pa >= 63 ? pa - 63 : 0;
+    static const int kinds[2] = {UC_HOOK_MEM_WRITE, UC_HOOK_MEM_READ};
+    for (int k = 0; k < 2; k++) {
+        if (!(type & (k ? VMDL_WATCH_READ : VMDL_WATCH_WRITE)))
+            continue;
+        if (uc_hook_add(v->uc, &d->watch_hook[slot][k], kinds[k], UC_CB(watch_cb),
+                        &d->wctx[slot], first, pa + len - 1) != UC_ERR_OK) {
+            if (k)
+                unwatch_hooks(v, d, slot, VMDL_WATCH_WRITE & type);
+            return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_add_watchpoint: uc_hook_add failed");
+        }
+    }
+    return VMDL_OK;
 }
 
 int vmdl_vm_add_watchpoint(struct vmdl_vm *vm, uint64_t addr, uint64_t len,
@@ -219,19 +273,14 @@ int vmdl_vm_add_watchpoint(struct vmdl_vm *vm, uint64_t addr, uint64_t len,
     if (slot < 0)
         return vmdl_fail(VMDL_ERANGE, "vmdl_vm_add_watchpoint: %d watchpoints set "
                          "already", MAX_WATCH);
-    int kinds[2] = {type & VMDL_WATCH_WRITE ? UC_HOOK_MEM_WRITE : 0,
-                    type & VMDL_WATCH_READ ? UC_HOOK_MEM_READ : 0};
-    /* The widest access (AVX-512) is 64 bytes. */
-    uint64_t first = addr >= 63 ? addr - 63 : 0;
-    for (unsigned i = 0; i < vm->nr_vcpus; i++)
-        for (int k = 0; k < 2; k++) {
-            g->v[i].wctx[slot] = (struct watch_ctx){ &g->v[i], addr, len };
-            if (kinds[k] && uc_hook_add(vm->vcpus[i]->uc, &g->v[i].watch_hook[slot][k],
-                                        kinds[k], UC_CB(watch_cb), &g->v[i].wctx[slot],
-                                        first, addr + len - 1) != UC_ERR_OK)
-                return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_add_watchpoint: "
-                                 "uc_hook_add failed");
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        int err = watch_hooks(vm->vcpus[i], &g->v[i], slot, addr, len, type);
+        if (err) {
+            while (i-- > 0)
+                unwatch_hooks(vm->vcpus[i], &g->v[i], slot, type);
+            return err;
         }
+    }
     g->w[slot].used = true;
     g->w[slot].addr = addr;
     g->w[slot].len = len;
@@ -240,7 +289,7 @@ int vmdl_vm_add_watchpoint(struct vmdl_vm *vm, uint64_t addr, uint64_t len,
         next_hook(vm, true);
     else
         for (unsigned i = 0; i < vm->nr_vcpus; i++)
-            flush(vm->vcpus[i], vm->ram_base, vm->ram_size);
+            rehook(vm->vcpus[i]);
     return VMDL_OK;
 }
 
@@ -253,9 +302,7 @@ int vmdl_vm_remove_watchpoint(struct vmdl_vm *vm, uint64_t addr, uint64_t len,
             g->w[s].type != type)
             continue;
         for (unsigned i = 0; i < vm->nr_vcpus; i++)
-            for (int k = 0; k < 2; k++)
-                if ((k == 0 ? type & VMDL_WATCH_WRITE : type & VMDL_WATCH_READ))
-                    uc_hook_del(vm->vcpus[i]->uc, g->v[i].watch_hook[s][k]);
+            unwatch_hooks(vm->vcpus[i], &g->v[i], s, type);
         g->w[s].used = false;
         if (--g->nr_watch == 0)
             next_hook(vm, false);
@@ -338,6 +385,26 @@ bool vmdl__debug_stepping(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_debug *g = vcpu->vm->dbg;
     return g && g->v[vcpu->index].single_step;
+}
+
+/*
+ * The instruction count for uc_emu_start: 1 while single-stepping.  A
+ * count adds Unicorn's counting hook to the engine, and a later start with
+ * count 0 removes it and flushes every translated block (a reset of the
+ * whole code buffer: seconds on a loaded machine, measured).  So once a
+ * vCPU has stepped, its runs keep a count that is never reached.
+ */
+size_t vmdl__debug_count(struct vmdl_vcpu *vcpu, size_t count)
+{
+    struct vmdl_debug *g = vcpu->vm->dbg;
+    if (!g)
+        return count;
+    struct debug_vcpu *d = &g->v[vcpu->index];
+    if (d->single_step) {
+        d->counted = true;
+        return 1;
+    }
+    return count == 0 && d->counted ? SIZE_MAX / 2 : count;
 }
 
 static void debug_exit(struct vmdl_exit *exit, struct vmdl_vcpu *v,

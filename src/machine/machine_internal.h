@@ -324,6 +324,8 @@ size_t vmdl__fetch(struct vmdl_vcpu *vcpu, uint64_t pc, uint8_t *buf, size_t max
 /* debug.c: the run loop's side of guest debugging (vm->dbg set) */
 void vmdl__debug_free(struct vmdl_vm *vm);
 bool vmdl__debug_stepping(struct vmdl_vcpu *vcpu);
+/* The count for uc_emu_start given the run's own (0: none). */
+size_t vmdl__debug_count(struct vmdl_vcpu *vcpu, size_t count);
 /* Before choosing a vCPU: a stop to report now (*stop, exit filled), or
  * the vCPU that must run (single step), or NULL for the scheduler's. */
 struct vmdl_vcpu *vmdl__debug_before(struct vmdl_vm *vm, struct vmdl_exit *exit,

@@ -15,4 +15,12 @@ set var *(int *)(0xC0000000 + (long)&counter) = 10
 print *(int *)(long)&counter
 print/x $cs
 delete
+watch *(int *)(0xC0000000 + (long)&counter)
+continue
+print *(int *)(long)&counter
+delete
+break *work
+continue
+print $ecx
+delete
 continue

@@ -71,8 +71,11 @@ static const char *read_packet(int fd)
 {
     static char reply[40000];
     int c;
-    while ((c = read_byte(fd)) != '$')
+    while ((c = read_byte(fd)) != '$') {
+        if (c != '+')
+            fprintf(stderr, "unexpected byte %d before a packet\n", c);
         assert_true(c == '+');
+    }
     size_t len = 0;
     while ((c = read_byte(fd)) != '#') {
         assert_true(c >= 0 && len < sizeof(reply) - 1);
@@ -105,11 +108,15 @@ static bool is_error(const char *r)
     return r[0] == 'E' && strlen(r) == 3;
 }
 
-/* A VM running the program under the stub in a thread; the connection. */
-static int start(struct server *sv, pthread_t *t)
+/* A VM of `vcpus` running `code` under the stub in a thread; the
+ * connection to it. */
+static int start_with(struct server *sv, pthread_t *t, const void *code, size_t len,
+                      unsigned vcpus)
 {
-    sv->vm = vm_with_code(VMDL_ARCH_X86_64, prog, sizeof(prog), NULL);
-    assert_non_null(sv->vm);
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                 .nr_vcpus = vcpus};
+    assert_int_equal(vmdl_vm_create(&cfg, &sv->vm), 0);
+    assert_int_equal(vmdl_vm_load_raw(sv->vm, code, len, VMDL_X86_DEFAULT_LOAD), 0);
     assert_int_equal(pthread_create(t, NULL, serve, sv), 0);
     for (int i = 0; i < 500 && !atomic_load(&sv->port); i++)
         usleep(10000);
@@ -122,13 +129,23 @@ static int start(struct server *sv, pthread_t *t)
     return fd;
 }
 
-/* The run ended as the guest ended it: status 1. */
-static void finish(struct server *sv, pthread_t t)
+static int start(struct server *sv, pthread_t *t)
+{
+    return start_with(sv, t, prog, sizeof(prog), 1);
+}
+
+/* The run ended with `status` (1: as the guest ended it). */
+static void finish_with(struct server *sv, pthread_t t, int status)
 {
     pthread_join(t, NULL);
     assert_int_equal(sv->err, 0);
-    assert_int_equal(sv->status, 1);
+    assert_int_equal(sv->status, status);
     vmdl_vm_destroy(sv->vm);
+}
+
+static void finish(struct server *sv, pthread_t t)
+{
+    finish_with(sv, t, 1);
 }
 
 static void test_hostile_session_then_normal_run(void **state)
@@ -208,11 +225,55 @@ static void test_client_vanishes_mid_packet(void **state)
     finish(&sv, t);
 }
 
+/* Ctrl-C while the guest spins: a T02 stop on its vCPU, then kill. */
+static void test_interrupt_stops_a_spinning_guest(void **state)
+{
+    (void)state;
+    static const uint8_t spin[] = {0xEB, 0xFE};   /* 1: jmp 1b */
+    struct server sv = {0};
+    pthread_t t;
+    int fd = start_with(&sv, &t, spin, sizeof(spin), 1);
+    assert_int_equal(write(fd, "$c#63", 5), 5);
+    usleep(200000);
+    assert_int_equal(write(fd, "\x03", 1), 1);
+    assert_string_equal(read_packet(fd), "T02thread:1;");
+    assert_string_equal(transact(fd, "p10"), "0000100000000000");   /* in the loop */
+    assert_int_equal(write(fd, "$k#6b", 5), 5);
+    close(fd);
+    finish_with(&sv, t, 137);
+}
+
+/* Two vCPUs are two threads: each selected, read and stepped on its own. */
+static void test_one_thread_per_vcpu(void **state)
+{
+    (void)state;
+    struct server sv = {0};
+    pthread_t t;
+    int fd = start_with(&sv, &t, prog, sizeof(prog), 2);
+    assert_string_equal(transact(fd, "qfThreadInfo"), "m1,2");
+    assert_string_equal(transact(fd, "qsThreadInfo"), "l");
+    assert_string_equal(transact(fd, "T2"), "OK");
+    assert_true(is_error(transact(fd, "T3")));
+    assert_string_equal(transact(fd, "vCont;s:2"), "T05thread:2;");
+    assert_string_equal(transact(fd, "Hg2"), "OK");
+    assert_string_equal(transact(fd, "p10"), "0300100000000000");   /* stepped */
+    assert_string_equal(transact(fd, "Hg1"), "OK");
+    assert_string_equal(transact(fd, "p10"), "0000100000000000");   /* not run */
+    assert_string_equal(transact(fd, "P0=2a00000000000000"), "OK");
+    assert_string_equal(transact(fd, "Hg2"), "OK");
+    assert_string_equal(transact(fd, "p0"), "0100000000000000");   /* its own rax */
+    assert_int_equal(write(fd, "$k#6b", 5), 5);
+    close(fd);
+    finish_with(&sv, t, 137);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_session_then_normal_run),
         cmocka_unit_test(test_client_vanishes_mid_packet),
+        cmocka_unit_test(test_interrupt_stops_a_spinning_guest),
+        cmocka_unit_test(test_one_thread_per_vcpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

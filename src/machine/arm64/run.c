@@ -263,7 +263,7 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
     v->stop = STOP_NONE;
     uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
     vmdl__engine_enter(v);
-    uc_err e = uc_emu_start(v->uc, pc, 0, 0, vmdl__debug_stepping(v) ? 1 : 0);
+    uc_err e = uc_emu_start(v->uc, pc, 0, 0, vmdl__debug_count(v, 0));
     vmdl__engine_leave(v);
     struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
     if (a64->hook_fault) {

@@ -242,7 +242,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         v->stop = STOP_NONE;
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
-                     step || vmdl__debug_stepping(v) ? 1 : 0);   /* debug.h */
+                     vmdl__debug_count(v, step ? 1 : 0));   /* debug.h */
         vmdl__engine_leave(v);
         vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     }

@@ -246,8 +246,32 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
     return n;
 }
 
+/* Before an entry through VMRUN (the first one, or after an event) these
+ * are in the VMCB, and the engine holds the stub's. */
+static const struct { int reg; unsigned off; uint64_t mask; } vmcb_regs[] = {
+    {VMDL_X86_RIP, S_RIP, ~0ull}, {VMDL_X86_RSP, S_RSP, ~0ull},
+    {VMDL_X86_RAX, S_RAX, ~0ull}, {VMDL_X86_RFLAGS, S_RFLAGS, ~0ull},
+    {VMDL_X86_CR0, S_CR0, ~0ull}, {VMDL_X86_CR2, S_CR2, ~0ull},
+    {VMDL_X86_CR3, S_CR3, ~0ull}, {VMDL_X86_CR4, S_CR4, ~0ull},
+    {VMDL_X86_EFER, S_EFER, ~0ull}, {VMDL_X86_CS, S_CS, 0xFFFF},
+    {VMDL_X86_SS, S_SS, 0xFFFF}, {VMDL_X86_DS, S_DS, 0xFFFF}, {VMDL_X86_ES, S_ES, 0xFFFF},
+};
+
+bool vmdl__x86h_in_vmcb(struct vmdl_vcpu *v, int reg)
+{
+    for (unsigned i = 0; X86(v)->hosted_vmrun && i < VMDL_ARRAY_SIZE(vmcb_regs); i++)
+        if (vmcb_regs[i].reg == reg)
+            return true;
+    return false;
+}
+
 bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val)
 {
+    for (unsigned i = 0; X86(v)->hosted_vmrun && i < VMDL_ARRAY_SIZE(vmcb_regs); i++)
+        if (vmcb_regs[i].reg == reg) {
+            *val = pr64(v, H_VMCB + vmcb_regs[i].off) & vmcb_regs[i].mask;
+            return true;
+        }
     switch (reg) {
     case VMDL_X86_CR0: *val = rd(v, UC_X86_REG_CR0); return true;
     case VMDL_X86_CR2: *val = rd(v, UC_X86_REG_CR2); return true;

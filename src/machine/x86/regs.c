@@ -83,7 +83,11 @@ int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
         *virtual_reg(v, reg) = val;
         return VMDL_OK;
     }
-    if (reg == VMDL_X86_RFLAGS)
+    if (X86(v)->hosted && vmdl__x86h_in_vmcb(v, (int)reg))
+        return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_set_reg: %s of the hosted x86 vCPU "
+                         "is in its VMCB until the guest is entered (step first)",
+                         r->name);
+    if (reg == VMDL_X86_RFLAGS && !X86(v)->hosted)
         val = (val & ~0x3000ull) | RFLAGS_FIXED; /* IOPL 3 underneath (x86.h) */
     return uc_reg_write(v->uc, r->uc, &val) == UC_ERR_OK
                ? VMDL_OK

@@ -288,10 +288,9 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     if (inj < 0)
         shadow_step(v, rip, &until, &count);
     vmdl__engine_enter(v);
-    if (vmdl__debug_stepping(v)) {
+    if (vmdl__debug_stepping(v))
         until = 0;   /* one instruction (debug.h) */
-        count = 1;
-    }
+    count = vmdl__debug_count(v, count);
     uc_err e = uc_emu_start(v->uc, rip, until, 0, count);
     vmdl__engine_leave(v);
     if (X86(v)->exc_dirty)

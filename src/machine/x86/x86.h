@@ -132,6 +132,8 @@ int vmdl__x86h_enable(struct vmdl_vcpu *v);
 /* Linear to physical through the guest's page tables (no permission
  * checks, no accessed/dirty updates). */
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
+/* Is reg kept in the VMCB until the next entry (not writable now)? */
+bool vmdl__x86h_in_vmcb(struct vmdl_vcpu *v, int reg);
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry);
 int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector);
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
