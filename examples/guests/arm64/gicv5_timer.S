@@ -13,6 +13,8 @@
  *   4. IMASK holds the line back while ISTATUS shows the condition;
  *      clearing IMASK: the IRQ comes in at the next instruction
  *   5. prints CNTPCT - CNTVCT, which is CNTVOFF (--gtimer-cntvoff)
+ *   6. MSR to CNTFRQ_EL0 (writable only at the highest EL) and to the
+ *      read-only CNTVCT_EL0: UNDEF at the MSR, nothing changed
  * Needs the gicv5 and gtimer models.
  */
     .include "guest.inc"
@@ -147,6 +149,38 @@ imask_next:
     FAIL 25
 1:  PUTS "gicv5_timer: IMASK held the line; cleared, taken at the next instruction\n"
 
+    /* ---- 6. read-only registers: an MSR is UNDEFINED at EL1 ---- */
+    mov x13, #0                     /* synchronous exceptions taken */
+    mrs x14, cntfrq_el0
+    mov x1, #1234
+cntfrq_write:
+    msr cntfrq_el0, x1
+    cmp x13, #1
+    b.eq 1f
+    FAIL 26
+1:  adr x1, cntfrq_write
+    cmp x15, x1                     /* ELR_EL1: the MSR itself */
+    b.eq 1f
+    FAIL 27
+1:  lsr x1, x16, #26                /* ESR_EL1.EC 0: unknown reason */
+    cbz x1, 1f
+    FAIL 28
+1:  mrs x1, cntfrq_el0
+    cmp x1, x14
+    b.eq 1f
+    FAIL 29
+1:  mrs x2, cntvct_el0
+cntvct_write:
+    msr cntvct_el0, x2              /* not writable by any MSR */
+    cmp x13, #2
+    b.eq 1f
+    FAIL 30
+1:  adr x1, cntvct_write
+    cmp x15, x1
+    b.eq 1f
+    FAIL 31
+1:  PUTS "gicv5_timer: MSR CNTFRQ_EL0 / CNTVCT_EL0 at EL1: UNDEF at the MSR, unchanged\n"
+
     /* ---- 5. CNTVOFF ---- */
     mrs x1, cntvct_el0
     mrs x2, cntpct_el0
@@ -188,10 +222,20 @@ irq_handler:
     add x19, x19, #1
 8:  eret
 
+/* x13 counts synchronous exceptions, x15/x16 = ELR_EL1/ESR_EL1; skips the
+ * instruction. */
+sync_handler:
+    add x13, x13, #1
+    mrs x15, elr_el1
+    mrs x16, esr_el1
+    add x1, x15, #4
+    msr elr_el1, x1
+    eret
+
 bad_vector:
     mov w0, #2
     b fail
 
-    VECTOR_TABLE vectors, bad_vector, irq_handler, bad_vector
+    VECTOR_TABLE vectors, sync_handler, irq_handler, bad_vector
 
     RT_ROUTINES
