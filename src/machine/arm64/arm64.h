@@ -32,10 +32,20 @@
 #define ESR_EC_UNKNOWN 0x00u
 #define ESR_EC_SVC64 0x15u
 
-/* Unicorn 2.0.1 has no SPSR_EL1 register id: reach it as a CP register. */
+/* EL1 system registers the machine reaches as CP registers (Unicorn names
+ * no id for SPSR_EL1, SCTLR_EL1, TCR_EL1, AMAIR_EL1, CONTEXTIDR_EL1; the
+ * rest go the same way so that one table in vcpu.c holds every encoding
+ * and a write rebuilds QEMU's cached translation flags). */
 #define REG_SPSR_EL1 0x10000
 #define REG_SCTLR_EL1 0x10001
 #define REG_TCR_EL1 0x10002
+#define REG_MAIR_EL1 0x10003
+#define REG_AMAIR_EL1 0x10004
+#define REG_TTBR0_EL1 0x10005
+#define REG_TTBR1_EL1 0x10006
+#define REG_CONTEXTIDR_EL1 0x10007
+#define REG_PAR_EL1 0x10008
+#define REG_CPACR_EL1 0x10009
 
 struct arm64_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */

@@ -210,26 +210,13 @@ static const int state_regs[] = {
 #define NR_STATE_REGS (sizeof(state_regs) / sizeof(state_regs[0]))
 #define NR_V 32
 
-/* op0, op1, CRn, CRm, op2 */
-static const uint8_t cp_state_regs[][5] = {
-    {3, 0, 10, 2, 0},   /* MAIR_EL1 */
-    {3, 0, 10, 3, 0},   /* AMAIR_EL1 */
-    {3, 0, 2, 0, 0},    /* TTBR0_EL1 */
-    {3, 0, 2, 0, 1},    /* TTBR1_EL1 */
-    {3, 0, 2, 0, 2},    /* TCR_EL1 */
-    {3, 0, 13, 0, 1},   /* CONTEXTIDR_EL1 */
-    {3, 0, 7, 4, 0},    /* PAR_EL1 */
-    {3, 0, 1, 0, 2},    /* CPACR_EL1 */
-    {3, 0, 1, 0, 0},    /* SCTLR_EL1 */
+/* Order matters: SCTLR_EL1 last, so that the MMU comes on with its tables
+ * in place; encodings live in vcpu.c's CP-register table. */
+static const int cp_state_regs[] = {
+    REG_MAIR_EL1, REG_AMAIR_EL1, REG_TTBR0_EL1, REG_TTBR1_EL1, REG_TCR_EL1,
+    REG_CONTEXTIDR_EL1, REG_PAR_EL1, REG_CPACR_EL1, REG_SCTLR_EL1,
 };
 #define NR_CP_STATE (sizeof(cp_state_regs) / sizeof(cp_state_regs[0]))
-
-static uc_arm64_cp_reg cp_state(unsigned i, uint64_t val)
-{
-    const uint8_t *e = cp_state_regs[i];
-    return (uc_arm64_cp_reg){.op0 = e[0], .op1 = e[1], .crn = e[2], .crm = e[3],
-                             .op2 = e[4], .val = val};
-}
 
 static void save_state(struct vmdl_vcpu *v, struct vmdl_blob_writer *w)
 {
@@ -242,9 +229,9 @@ static void save_state(struct vmdl_vcpu *v, struct vmdl_blob_writer *w)
         vmdl_blob_put_u64(w, x[1]);
     }
     for (unsigned i = 0; i < NR_CP_STATE; i++) {
-        uc_arm64_cp_reg cp = cp_state(i, 0);
-        uc_reg_read(v->uc, UC_ARM64_REG_CP_REG, &cp);
-        vmdl_blob_put_u64(w, cp.val);
+        uint64_t val = 0;
+        vmdl__arm64_reg_read(v, cp_state_regs[i], &val);
+        vmdl_blob_put_u64(w, val);
     }
 }
 
@@ -260,10 +247,9 @@ static void apply_state(struct vmdl_vcpu *v, const uint64_t *words)
         vmdl__arm64_wr(v, state_regs[i], words[i]);
     for (int i = 0; i < NR_V; i++)
         uc_reg_write(v->uc, UC_ARM64_REG_V0 + i, &words[NR_STATE_REGS + 2 * i]);
-    for (unsigned i = 0; i < NR_CP_STATE; i++) {
-        uc_arm64_cp_reg cp = cp_state(i, words[NR_STATE_REGS + 2 * NR_V + i]);
-        uc_reg_write(v->uc, UC_ARM64_REG_CP_REG, &cp);
-    }
+    for (unsigned i = 0; i < NR_CP_STATE; i++)
+        vmdl__arm64_reg_write(v, cp_state_regs[i],
+                              words[NR_STATE_REGS + 2 * NR_V + i]);
     v->count_users = 0; /* models re-derive who counts when they load */
 }
 

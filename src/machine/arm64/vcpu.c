@@ -30,12 +30,23 @@ int vmdl__arm64_reg(enum vmdl_reg r)
     return a ? a->uc : -1;
 }
 
-/* The system registers Unicorn names no id for: their MRS encodings. */
+/* The system registers reached as CP registers: their MRS encodings
+ * (op0, op1, CRn, CRm, op2), the one place they are written down. */
+#define CP(id_, o0, o1, n, m, o2) \
+    {id_, {.op0 = o0, .op1 = o1, .crn = n, .crm = m, .op2 = o2}}
 static const struct { int id; uc_arm64_cp_reg enc; } cp_regs[] = {
-    {REG_SPSR_EL1, {.op0 = 3, .op1 = 0, .crn = 4, .crm = 0, .op2 = 0}},
-    {REG_SCTLR_EL1, {.op0 = 3, .op1 = 0, .crn = 1, .crm = 0, .op2 = 0}},
-    {REG_TCR_EL1, {.op0 = 3, .op1 = 0, .crn = 2, .crm = 0, .op2 = 2}},
+    CP(REG_SPSR_EL1, 3, 0, 4, 0, 0),
+    CP(REG_SCTLR_EL1, 3, 0, 1, 0, 0),
+    CP(REG_TCR_EL1, 3, 0, 2, 0, 2),
+    CP(REG_MAIR_EL1, 3, 0, 10, 2, 0),
+    CP(REG_AMAIR_EL1, 3, 0, 10, 3, 0),
+    CP(REG_TTBR0_EL1, 3, 0, 2, 0, 0),
+    CP(REG_TTBR1_EL1, 3, 0, 2, 0, 1),
+    CP(REG_CONTEXTIDR_EL1, 3, 0, 13, 0, 1),
+    CP(REG_PAR_EL1, 3, 0, 7, 4, 0),
+    CP(REG_CPACR_EL1, 3, 0, 1, 0, 2),
 };
+#undef CP
 
 static const uc_arm64_cp_reg *cp_reg(int reg)
 {
