@@ -220,7 +220,7 @@ run_entry() {
         case $p in
             -append) append="${append:+$append }$v"; ((i++)) ;;
             -smp) smp=${v%%,*}; ((i++)) ;;
-            -m) ram=${v%M}; [[ $ram == *G ]] && ram=$(( ${ram%G} * 1024 )); ((i++)) ;;
+            -m) ram=${v%[Mm]}; [[ $ram == *[Gg] ]] && ram=$(( ${ram%[Gg]} * 1024 )); ((i++)) ;;
             -cpu)
                 [[ $v == *vendor=AuthenticAMD* ]] && vendor=amd
                 [[ $v == *vendor=GenuineIntel* ]] && vendor=intel
@@ -229,6 +229,10 @@ run_entry() {
             *) notes+=("$p") ;;
         esac
     done
+    # virtmodel-run's RAM ends below the 32-bit MMIO hole (3 GiB).
+    if [[ ! $ram =~ ^[0-9]+$ ]] || ((ram > 3072)); then
+        record "$name" SKIP "needs -m ${ram} MiB (virtmodel-run takes 1..3072)"; return
+    fi
     cmd+=(--vcpus "$smp" --ram "$ram")
     [[ -n $vendor ]] && cmd+=(--vendor "$vendor")
     [[ -n $append ]] && cmd+=(--append "$append")
