@@ -275,8 +275,17 @@ int vmdl__set_irqchip(struct vmdl_vm *vm, const struct vmdl_irqchip_ops *ops,
 int vmdl__add_state_hook(struct vmdl_vm *vm, const char *name,
                          vmdl_state_save_fn save, vmdl_state_load_fn load,
                          void *opaque);
-/* The sysreg handlers in turn; VMDL_FAULT_UNCLAIMED when none claims it. */
-vmdl_fault vmdl__route_sysreg(struct vmdl_vcpu *vcpu, struct vmdl_sysreg_access *a);
+/* The sysreg handlers in turn; VMDL_FAULT_UNCLAIMED when none claims it.
+ * Inline: it is on the arm64 MRS/MSR trap path (see arm64.h). */
+static inline vmdl_fault vmdl__route_sysreg(struct vmdl_vcpu *vcpu,
+                                            struct vmdl_sysreg_access *a)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    vmdl_fault f = VMDL_FAULT_UNCLAIMED;
+    for (unsigned i = 0; i < vm->nr_sysregs && f == VMDL_FAULT_UNCLAIMED; i++)
+        f = vm->sysregs[i].fn(vm->sysregs[i].opaque, vcpu, a);
+    return f;
+}
 /* The hypercall handlers in turn; true when one claimed the call. */
 bool vmdl__route_hypercall(struct vmdl_vcpu *vcpu, uint16_t imm, bool is_smc);
 void vmdl__run_reset_hooks(struct vmdl_vm *vm);

@@ -236,15 +236,6 @@ int vmdl__add_state_hook(struct vmdl_vm *vm, const char *name,
 
 /* ---------------- routing ---------------- */
 
-vmdl_fault vmdl__route_sysreg(struct vmdl_vcpu *vcpu, struct vmdl_sysreg_access *a)
-{
-    struct vmdl_vm *vm = vcpu->vm;
-    vmdl_fault f = VMDL_FAULT_UNCLAIMED;
-    for (unsigned i = 0; i < vm->nr_sysregs && f == VMDL_FAULT_UNCLAIMED; i++)
-        f = vm->sysregs[i].fn(vm->sysregs[i].opaque, vcpu, a);
-    return f;
-}
-
 bool vmdl__route_hypercall(struct vmdl_vcpu *vcpu, uint16_t imm, bool is_smc)
 {
     struct vmdl_vm *vm = vcpu->vm;

@@ -72,6 +72,10 @@ static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
                  (unsigned long long)a->value);
         vmdl__trace_exit(v, "sysreg", pc, out);
     }
+    /* The block hook counted the whole block; the engine goes on in a new
+     * block after this instruction: only what came before it and the
+     * instruction itself have retired. */
+    vmdl__count_at_insn(v, pc);
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
     v->insns++;
     vmdl__arm64_irq_recheck(v);

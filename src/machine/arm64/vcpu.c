@@ -92,36 +92,6 @@ int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x)
     return 0;
 }
 
-uint64_t vmdl__arm64_rd(struct vmdl_vcpu *v, int reg)
-{
-    uint64_t x = 0;
-    vmdl__arm64_reg_read(v, reg, &x);
-    return x;
-}
-
-void vmdl__arm64_wr(struct vmdl_vcpu *v, int reg, uint64_t x)
-{
-    vmdl__arm64_reg_write(v, reg, x);
-}
-
-uint64_t vmdl__arm64_read_x(struct vmdl_vcpu *v, unsigned n)
-{
-    return n == 31 ? 0 : vmdl__arm64_rd(v, vmdl__arm64_reg(VMDL_ARM64_X0 + n));
-}
-
-void vmdl__arm64_write_x(struct vmdl_vcpu *v, unsigned n, uint64_t val)
-{
-    if (n != 31)
-        vmdl__arm64_wr(v, vmdl__arm64_reg(VMDL_ARM64_X0 + n), val);
-}
-
-void vmdl__arm64_set_stop(struct vmdl_vcpu *v, enum stop_kind k)
-{
-    if (v->stop == STOP_NONE || v->stop == STOP_KICK)
-        v->stop = k;
-    uc_emu_stop(v->uc);
-}
-
 /* ---------------- exception delivery ---------------- */
 
 unsigned vmdl__arm64_pstate_el(uint64_t pstate)
@@ -173,15 +143,6 @@ void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v)
     vmdl__arm64_take_exception(v, pc, 0x080, false, 0);
     vmdl__trace_exit(v, "irq", pc, "IRQ taken at VBAR_EL1+0x280");
 }
-
-uint32_t vmdl__arm64_insn_at(struct vmdl_vcpu *v, uint64_t pc)
-{
-    uint32_t w = 0;
-    if (uc_mem_read(v->uc, pc, &w, 4) != UC_ERR_OK)
-        return 0;
-    return w;
-}
-
 
 /* PL011: data register writes are console bytes; the flag register says
  * "transmit FIFO empty, receive FIFO empty". */
