@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "arch_ops.h"
 #include "virtmodel/blob.h"
@@ -266,16 +267,37 @@ static int stage(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *
     return vmdl_blob_close(r);
 }
 
+/*
+ * Pages a checkpoint does not hold are zero.  RAM is a private anonymous
+ * mapping (vm.c): MADV_DONTNEED gives a run of pages back to the host and
+ * they read as zero afterwards, so a restore costs host memory only for the
+ * pages the checkpoint holds, not for the whole RAM (a memset touched every
+ * page: docs/performance.md).
+ */
+static void zero_pages(uint8_t *p, uint64_t len)
+{
+    if (len && madvise(p, len, MADV_DONTNEED) != 0)
+        memset(p, 0, len);
+}
+
+static void apply_ram(struct vmdl_vm *vm, const struct staged *st)
+{
+    uint32_t npages = (uint32_t)(vm->ram_size / PAGE), run = 0;
+    for (uint32_t p = 0; p < npages; p++) {
+        if (!st->pages[p]) {
+            run++;
+            continue;
+        }
+        zero_pages(vm->ram + (uint64_t)(p - run) * PAGE, (uint64_t)run * PAGE);
+        run = 0;
+        memcpy(vm->ram + (uint64_t)p * PAGE, st->pages[p], PAGE);
+    }
+    zero_pages(vm->ram + (uint64_t)(npages - run) * PAGE, (uint64_t)run * PAGE);
+}
+
 static int apply(struct vmdl_vm *vm, const struct staged *st)
 {
-    uint32_t npages = (uint32_t)(vm->ram_size / PAGE);
-    for (uint32_t p = 0; p < npages; p++) {
-        uint8_t *dst = vm->ram + (uint64_t)p * PAGE;
-        if (st->pages[p])
-            memcpy(dst, st->pages[p], PAGE);
-        else
-            memset(dst, 0, PAGE);
-    }
+    apply_ram(vm, st);
     vm->next_vcpu = st->next_vcpu;
     vm->reset_count = st->reset_count;
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {

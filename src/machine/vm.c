@@ -65,9 +65,11 @@ static int check_config(const struct vmdl_vm_config *cfg,
                          n, VMDL_MAX_VCPUS);
     *size = cfg->ram_size ? cfg->ram_size : VMDL_DEFAULT_RAM_SIZE;
     *base = cfg->ram_base ? cfg->ram_base : ops->default_ram_base;
-    if (*size < (1u << 20) || *size > (3ull << 30) || (*size & 0xFFF) || (*base & 0xFFF))
+    /* The upper bound is the architecture's layout (check_layout): x86 RAM
+     * ends below the APIC window, arm64 RAM may go past 4 GiB. */
+    if (*size < (1u << 20) || (*size & 0xFFF) || (*base & 0xFFF) || *base + *size < *base)
         return vmdl_fail(VMDL_ERANGE,
-                         "vmdl_vm_create: RAM size must be 1 MiB..3 GiB and "
+                         "vmdl_vm_create: RAM size must be at least 1 MiB and "
                          "page-aligned (got 0x%llx at 0x%llx)",
                          (unsigned long long)*size, (unsigned long long)*base);
     return ops->check_layout(*base, *size);

@@ -81,6 +81,77 @@ static void test_sysreg_claimed_and_unclaimed(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * A claimed system-register access completes inside the engine's hook and
+ * retires once: movz x9, #10; 1: mrs x1, S3_0_C12_C10_6; subs x9, x9, #1;
+ * b.ne 1b; then the exit HVC.  With time counted, the count at the exit is
+ * 1 + 3 * 10 + 2 (movz/movk of x0) before the HVC.  (Each MRS used to be
+ * counted twice: once with its block, once when completed.)
+ */
+static void test_claimed_sysreg_retires_once(void **state)
+{
+    (void)state;
+    static const uint32_t code[] = {
+        0xD2800149, 0xD538CAC1, 0xF1000529, 0x54FFFFC1,
+        0xD2800100, 0xF2B08000, 0xD4000002,
+    };
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_ARM64, code, sizeof(code), NULL);
+    assert_non_null(vm);
+    struct sysreg_log log = {0};
+    assert_int_equal(vmdl_vm_add_sysreg_handler(vm, claim_ppi_enabler, &log), 0);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    vmdl_vcpu_need_insn_count(v, true);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(log.reads, 10);
+    uint64_t n = vmdl_vcpu_insns(v);
+    /* 33 before the HVC; the HVC itself retires with the exit */
+    assert_true(n == 33 || n == 34);
+    vmdl_vm_destroy(vm);
+}
+
+/*
+ * arm64 RAM may go past 4 GiB (QEMU's virt machine puts RAM at 1 GiB and
+ * lets it grow to 256 GiB): a 4 GiB guest is accepted and its last
+ * doubleword, at 0x13FFFFFF8, is RAM.  ldr x2, =0x13FFFFFF8 (movz/movk);
+ * str x2, [x2]; ldr x3, [x2]; then the exit HVC with x1 = 0.  Past 256 GiB
+ * is refused.
+ */
+static void test_arm64_ram_past_4gib(void **state)
+{
+    (void)state;
+    static const uint32_t code[] = {
+        0xD29FFF02, /* movz x2, #0xfff8 */
+        0xF2BFFFE2, /* movk x2, #0xffff, lsl 16 */
+        0xF2C00022, /* movk x2, #0x1, lsl 32 */
+        0xF9000042, /* str x2, [x2] */
+        0xF9400043, /* ldr x3, [x2] */
+        0xD2800001, /* movz x1, #0 */
+        0xD2800000, /* movz x0, #0 */
+        0xF2B8C000, /* movk x0, #0xc600, lsl 16: VMDL_HC_EXIT */
+        0xD4000002, /* hvc #0 */
+    };
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_ARM64, .ram_size = 4ull << 30};
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_ram_size(vm), 4ull << 30);
+    assert_int_equal(vmdl_vm_load_raw(vm, code, sizeof(code), VMDL_ARM64_DEFAULT_LOAD), 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    uint64_t x3 = 0;
+    vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_ARM64_X0 + 3, &x3);
+    assert_int_equal(x3, 0x13FFFFFF8ull);
+    uint64_t *top = vmdl_vm_ram_ptr(vm, 0x13FFFFFF8ull, 8);
+    assert_non_null(top);
+    assert_int_equal(*top, 0x13FFFFFF8ull);
+    vmdl_vm_destroy(vm);
+    cfg.ram_size = 255ull << 30;
+    cfg.ram_base = 2ull << 30;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
+}
+
 static void test_undef_irq_and_wfi_through_vbar(void **state)
 {
     (void)state;
@@ -175,6 +246,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sysreg_claimed_and_unclaimed),
+        cmocka_unit_test(test_claimed_sysreg_retires_once),
+        cmocka_unit_test(test_arm64_ram_past_4gib),
         cmocka_unit_test(test_undef_irq_and_wfi_through_vbar),
         cmocka_unit_test(test_exit_hypercall_status_and_unclaimed_hvc),
         cmocka_unit_test(test_arm64_mmio_exit),

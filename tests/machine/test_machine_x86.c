@@ -602,6 +602,10 @@ static void test_bad_arguments(void **state)
     cfg.nr_vcpus = 1;
     cfg.ram_size = 12345;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
+    /* x86 RAM is one range from 0 and must end below the APIC window. */
+    cfg.ram_size = 4ull << 30;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
+    assert_non_null(strstr(vmdl_last_error(), "APIC window"));
     cfg.ram_size = 0;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     struct vmdl_exit e;

@@ -56,12 +56,20 @@ static int set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
                : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
 }
 
-/* RAM may not cover the PL011. */
+/* RAM may not cover the PL011, and ends where QEMU's virt machine ends RAM
+ * (256 GiB: its high device regions follow).  Above 4 GiB is fine: with a
+ * 1 GiB base, a 4 GiB guest ends at 0x140000000. */
+#define ARM64_RAM_END 0x4000000000ull
+
 static int check_layout(uint64_t base, uint64_t size)
 {
     if (base < VMDL_ARM64_PL011_BASE + 0x1000 && base + size > VMDL_ARM64_PL011_BASE)
         return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: arm64 RAM overlaps the "
                          "PL011 at 0x09000000");
+    if (base + size > ARM64_RAM_END)
+        return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: arm64 RAM would end past "
+                         "256 GiB (0x%llx + 0x%llx)", (unsigned long long)base,
+                         (unsigned long long)size);
     return VMDL_OK;
 }
 
