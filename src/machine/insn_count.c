@@ -151,16 +151,23 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     block_slow(uc, addr, size, vcpu);
 }
 
-void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
+/* Does the vCPU need the block hook for an entry with this deadline?  (The
+ * one rule for a real entry and for a trap-site re-entry, run.c.) */
+bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    vcpu->kick_deadline = vmdl__next_deadline(vcpu);
     /* Installing or removing the hook retranslates guest code (below): once
      * an interrupt window has needed it, keep it, so that a guest taking
      * interrupts does not pay that at every one. */
     vcpu->window_hook_kept |= vcpu->irq_window;
-    bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
-                vcpu->kick_deadline != UINT64_MAX || vcpu->window_hook_kept;
+    return vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
+           deadline != UINT64_MAX || vcpu->window_hook_kept;
+}
+
+void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
+{
+    vcpu->kick_deadline = vmdl__next_deadline(vcpu);
+    bool need = vmdl__count_needed(vcpu, vcpu->kick_deadline);
     vcpu->cur_block = NULL;
     if (need == vcpu->block_hook_on)
         return;

@@ -308,6 +308,7 @@ void vmdl__halt(struct vmdl_vcpu *vcpu);
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc);
+bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline);
 void vmdl__count_free(struct vmdl_vcpu *vcpu);
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
 /* While counting: the engine stopped fetching right after a block that ended

@@ -205,13 +205,10 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
  */
 bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu)
 {
-    struct vmdl_vm *vm = vcpu->vm;
     if (vcpu->kick_deadline == 0)
         return false;
     uint64_t d = vmdl__next_deadline(vcpu);
-    bool need = vcpu->count_users > 0 || vm->nr_vcpus > 1 || vm->max_insns ||
-                d != UINT64_MAX || vcpu->irq_window;
-    if (need != vcpu->block_hook_on || d <= vcpu->insns)
+    if (vmdl__count_needed(vcpu, d) != vcpu->block_hook_on || d <= vcpu->insns)
         return false;
     vcpu->kick_deadline = d;
     return true;

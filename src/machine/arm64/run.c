@@ -271,7 +271,10 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
         vmdl__arm64_wr(v, UC_ARM64_REG_PC, a64->hook_fault_pc);
     }
     pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
-    vmdl__count_at_stop(v, pc);
+    /* An HVC/SMC stops with the PC past it (QEMU took it to EL2/EL3), but
+     * it retires only when handled (vmdl__arm64_hypercall): count up to it,
+     * not through it, or it counts twice. */
+    vmdl__count_at_stop(v, v->stop == STOP_HYPERCALL ? v->exit.pc : pc);
     switch (v->stop) {
     case STOP_NONE:
     case STOP_KICK:
