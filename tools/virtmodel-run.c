@@ -315,8 +315,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         return -1;
     }
     o->image = argv[optind];
-    if (o->ram_mib < 1 || o->ram_mib > 3072) {
-        fprintf(stderr, "virtmodel-run: --ram must be 1..3072 MiB\n");
+    /* The VM checks the architecture's layout (x86: at most 4076 MiB, below
+     * the APIC window; arm64: RAM from 1 GiB up to 256 GiB). */
+    if (o->ram_mib < 1 || o->ram_mib > 261120) {
+        fprintf(stderr, "virtmodel-run: --ram must be 1..261120 MiB\n");
         return -1;
     }
     if (o->raw_arch && strcmp(o->raw_arch, "x86_64") && strcmp(o->raw_arch, "arm64")) {
