@@ -179,6 +179,9 @@ int vmdl_vm_add_breakpoint(struct vmdl_vm *vm, uint64_t addr)
                 uc_hook_del(vm->vcpus[i]->uc, g->v[i].bp_hook[slot]);
             return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_add_breakpoint: uc_hook_add failed");
         }
+        /* With any code hook in place Unicorn keeps a stale PC at a
+         * block-start stop; the run loop corrects it only when told. */
+        vm->vcpus[i]->code_hooks = true;
         flush(vm->vcpus[i], addr, 1);
     }
     g->bp_used[slot] = true;
@@ -209,9 +212,11 @@ static void next_hook(struct vmdl_vm *vm, bool on)
         struct debug_vcpu *d = &vm->dbg->v[i];
         if (d->next_hook_on == on)
             continue;
-        if (on)
+        if (on) {
             on = uc_hook_add(vm->vcpus[i]->uc, &d->next_hook, UC_HOOK_CODE, UC_CB(next_cb), d,
                              1, 0) == UC_ERR_OK;
+            vm->vcpus[i]->code_hooks |= on;   /* stale PC at block stops, as above */
+        }
         else
             uc_hook_del(vm->vcpus[i]->uc, d->next_hook);
         d->next_hook_on = on;
