@@ -332,6 +332,61 @@ typedef vmdl_fault (*vmdl_x86_insn_fn)(void *opaque, struct vmdl_vcpu *vcpu,
                                        const struct vmdl_x86_insn *insn);
 int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaque);
 
+/*
+ * Nested guests on a hosted x86 vCPU (real guests; docs/vmx.md).  The
+ * system state a VM entry or exit switches, segments with access rights in
+ * the VMCS format (bit 16 = unusable).  vmdl_vcpu_set_x86_sys takes effect
+ * at the next entry into the guest: ES/CS/SS/DS, GDTR/IDTR, CR0/CR3/CR4,
+ * EFER, DR7, RFLAGS, RIP, RSP, the FS/GS bases, IA32_PAT and the SYSENTER
+ * MSRs are loaded; the FS/GS selectors, LDTR and TR are not (the caller
+ * keeps them equal).  A halted vCPU runs again from the new
+ * state.  VMDL_ENOTSUP on a deprivileged vCPU.
+ */
+struct vmdl_x86_segment {
+    uint16_t selector;
+    uint64_t base;
+    uint32_t limit;
+    uint32_t ar;
+};
+struct vmdl_x86_sys_state {
+    uint64_t cr0, cr3, cr4, efer, dr7, rflags, rip, rsp;
+    struct vmdl_x86_segment seg[8];     /* ES CS SS DS FS GS LDTR TR */
+    uint64_t gdtr_base, idtr_base;
+    uint32_t gdtr_limit, idtr_limit;
+    uint64_t pat, sysenter_cs, sysenter_esp, sysenter_eip;
+};
+int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *vcpu, struct vmdl_x86_sys_state *st);
+int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_state *st);
+
+/* Events of a hosted vCPU offered to the VM's event hook before the machine
+ * handles them; the hook returns true when it took the event (a VM exit to
+ * L1 replaced the vCPU's state with vmdl_vcpu_set_x86_sys).  RIP is at the
+ * instruction (or the faulting instruction). */
+enum vmdl_x86_event_kind {
+    VMDL_X86_EVENT_CPUID = 1, VMDL_X86_EVENT_HLT, VMDL_X86_EVENT_EXCEPTION,
+    VMDL_X86_EVENT_RDMSR, VMDL_X86_EVENT_WRMSR, VMDL_X86_EVENT_RDTSC,
+    VMDL_X86_EVENT_RDTSCP,
+    VMDL_X86_EVENT_MOV_TO_CR,   /* MOV to CR0/CR4: cr, gpr, value */
+    VMDL_X86_EVENT_CLTS, VMDL_X86_EVENT_LMSW, /* LMSW (register form): value */
+};
+struct vmdl_x86_event {
+    enum vmdl_x86_event_kind kind;
+    unsigned vector;            /* EXCEPTION */
+    bool has_error;
+    uint32_t error_code;
+    uint64_t cr2;               /* #PF */
+    uint32_t msr;               /* RDMSR/WRMSR: ECX */
+    unsigned insn_len;          /* instructions */
+    unsigned cr, gpr;           /* MOV to CR */
+    uint64_t value;             /* MOV to CR, LMSW */
+};
+typedef bool (*vmdl_x86_event_fn)(void *opaque, struct vmdl_vcpu *vcpu,
+                                  const struct vmdl_x86_event *ev);
+int vmdl_vm_set_x86_event_hook(struct vmdl_vm *vm, vmdl_x86_event_fn fn, void *opaque);
+/* Offer CPUID to the event hook too (it is answered inside the engine
+ * otherwise): set while the vCPU runs a nested guest. */
+int vmdl_vcpu_set_x86_cpuid_events(struct vmdl_vcpu *vcpu, bool on);
+
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */
 typedef bool (*vmdl_hypercall_fn)(void *opaque, struct vmdl_vcpu *vcpu,

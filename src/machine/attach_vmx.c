@@ -17,6 +17,12 @@ struct vmdl_vmx_attach {
     struct vmdl_vmx_model *model;
     uint64_t feature_control;
     unsigned n;
+    /* Per vCPU: L2's state fields the machine does not switch live
+     * (SYSENTER, PAT, DEBUGCTL, activity ...), kept from the entry. */
+    struct vmdl_vmx_cpu *l2;
+    /* Per vCPU: the VMX-preemption timer's deadline in virtual time
+     * (retired instructions), UINT64_MAX when not counting. */
+    uint64_t *timer_at;
     struct vmdl_vmx *vcpu[];
 };
 
@@ -42,6 +48,231 @@ static bool load_operand(struct vmdl_vcpu *vcpu, const struct vmdl_x86_operand *
         out->kind = VMDL_VMX_OPND_NONE;
         return true;
     }
+}
+
+/* ---- running L2 on a hosted vCPU (machine.h, vmdl_vcpu_get/set_x86_sys) ---- */
+
+static void sys_to_cpu(const struct vmdl_x86_sys_state *s, struct vmdl_vmx_cpu *c)
+{
+    c->cr0 = s->cr0;
+    c->cr3 = s->cr3;
+    c->cr4 = s->cr4;
+    c->efer = s->efer;
+    c->dr7 = s->dr7;
+    c->rflags = s->rflags;
+    c->rip = s->rip;
+    c->rsp = s->rsp;
+    for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++)
+        c->seg[i] = (struct vmdl_vmx_segment){s->seg[i].selector, s->seg[i].base,
+                                              s->seg[i].limit, s->seg[i].ar};
+    c->gdtr_base = s->gdtr_base;
+    c->gdtr_limit = s->gdtr_limit;
+    c->idtr_base = s->idtr_base;
+    c->idtr_limit = s->idtr_limit;
+    c->pat = s->pat;
+    c->sysenter_cs = (uint32_t)s->sysenter_cs;
+    c->sysenter_esp = s->sysenter_esp;
+    c->sysenter_eip = s->sysenter_eip;
+}
+
+static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *s)
+{
+    s->cr0 = c->cr0;
+    s->cr3 = c->cr3;
+    s->cr4 = c->cr4;
+    s->efer = c->efer;
+    s->dr7 = c->dr7;
+    s->rflags = c->rflags;
+    s->rip = c->rip;
+    s->rsp = c->rsp;
+    for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++)
+        s->seg[i] = (struct vmdl_x86_segment){c->seg[i].selector, c->seg[i].base,
+                                              c->seg[i].limit, c->seg[i].ar};
+    s->gdtr_base = c->gdtr_base;
+    s->gdtr_limit = c->gdtr_limit;
+    s->idtr_base = c->idtr_base;
+    s->idtr_limit = c->idtr_limit;
+    s->pat = c->pat;
+    s->sysenter_cs = c->sysenter_cs;
+    s->sysenter_esp = c->sysenter_esp;
+    s->sysenter_eip = c->sysenter_eip;
+}
+
+/* Make the vCPU run `c` from its next entry; CPUID is offered to the
+ * event hook while L2 runs (it always exits to L1). */
+static void switch_to(struct vmdl_vcpu *vcpu, const struct vmdl_vmx_cpu *c, bool l2)
+{
+    struct vmdl_x86_sys_state s;
+    memset(&s, 0, sizeof(s));
+    cpu_to_sys(c, &s);
+    vmdl_vcpu_set_x86_sys(vcpu, &s);
+    vmdl_vcpu_set_x86_cpuid_events(vcpu, l2);
+}
+
+/* ---- the VMX-preemption timer on virtual time ---- */
+
+static uint64_t field(const struct vmdl_vmx *vmx, const char *name)
+{
+    uint64_t v = 0;
+    (void)vmdl_vmx_peek(vmx, vmdl_vmcs_field_by_name(name)->encoding, &v);
+    return v;
+}
+
+/* The timer counts down once every 2^rate TSC ticks (IA32_VMX_MISC[4:0];
+ * KVM emulates rate 5), and the TSC is one tick per retired instruction. */
+static unsigned timer_rate(const struct vmdl_vmx *vmx)
+{
+    return (unsigned)(vmdl_vmx_model_caps(vmdl_vmx_get_model(vmx))->misc &
+                      VMDL_VMX_MISC_PREEMPT_RATE_MASK);
+}
+
+static void timer_arm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                      struct vmdl_vmx *vmx)
+{
+    unsigned i = vmdl_vcpu_index(vcpu);
+    if (!(field(vmx, "PIN_BASED_VM_EXEC_CONTROL") & VMDL_PIN_PREEMPT_TIMER))
+        return;
+    uint64_t value = field(vmx, "VMX_PREEMPTION_TIMER_VALUE") & 0xffffffffu;
+    h->timer_at[i] = vmdl_vcpu_insns(vcpu) + (value << timer_rate(vmx));
+    vmdl_vcpu_need_insn_count(vcpu, true);
+    vmdl_vcpu_kick_after(vcpu, h->timer_at[i] - vmdl_vcpu_insns(vcpu));
+}
+
+/* At a VM exit: stop counting; with "save VMX-preemption timer value" the
+ * remaining count goes to vmcs12 (SDM 28.3.4). */
+static void timer_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                         struct vmdl_vmx *vmx)
+{
+    unsigned i = vmdl_vcpu_index(vcpu);
+    if (h->timer_at[i] == UINT64_MAX)
+        return;
+    uint64_t now = vmdl_vcpu_insns(vcpu);
+    uint64_t left = now >= h->timer_at[i] ? 0 : (h->timer_at[i] - now) >> timer_rate(vmx);
+    if (field(vmx, "VM_EXIT_CONTROLS") & VMDL_EXITCTL_SAVE_PREEMPT)
+        vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("VMX_PREEMPTION_TIMER_VALUE")->encoding,
+                      left);
+    h->timer_at[i] = UINT64_MAX;
+    vmdl_vcpu_need_insn_count(vcpu, false);
+}
+
+/* A VM exit from L2 to L1 with this information. */
+static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                    struct vmdl_vmx *vmx, const struct vmdl_vmx_exit_info *info)
+{
+    struct vmdl_x86_sys_state s;
+    struct vmdl_vmx_cpu *c = &h->l2[vmdl_vcpu_index(vcpu)];
+    if (vmdl_vcpu_get_x86_sys(vcpu, &s))
+        return;
+    timer_disarm(h, vcpu, vmx);
+    sys_to_cpu(&s, c);
+    bool abort = false;
+    vmdl_vmx_nested_exit(vmx, info, c, NULL, &abort);
+    /* KVM: a VMX abort shuts L1 down (nested_vmx_abort -> triple fault);
+     * here L1 resumes at its host state with the abort reported. */
+    switch_to(vcpu, c, false);
+}
+
+/* VMLAUNCH/VMRESUME on a hosted vCPU: the whole nested entry. */
+static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                     struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx, bool resume,
+                     struct vmdl_vmx_result *res)
+{
+    struct vmdl_x86_sys_state s;
+    if (vmdl_vcpu_get_x86_sys(vcpu, &s))
+        return false;
+    struct vmdl_vmx_cpu *c = &h->l2[vmdl_vcpu_index(vcpu)];
+    memset(c, 0, sizeof(*c));
+    sys_to_cpu(&s, c);
+    struct vmdl_vmx_entry e;
+    if (vmdl_vmx_nested_enter(vmx, ctx, resume, c, NULL, res, &e))
+        return false;
+    if (e.outcome != VMDL_VMX_ENTRY_VMFAIL)
+        switch_to(vcpu, c, e.outcome == VMDL_VMX_ENTRY_ENTERED);
+    if (e.outcome == VMDL_VMX_ENTRY_ENTERED)
+        timer_arm(h, vcpu, vmx);
+    return true;
+}
+
+static uint64_t timer_next(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    unsigned i = vmdl_vcpu_index(vcpu);
+    return i < h->n ? h->timer_at[i] : UINT64_MAX;
+}
+
+/* The timer reached zero while L2 ran: VM exit 52 (SDM 26.5.1). */
+static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    struct vmdl_vmx *vmx = vmx_of(h, vcpu);
+    if (!vmx || now < h->timer_at[vmdl_vcpu_index(vcpu)] || !vmdl_vmx_in_guest_mode(vmx))
+        return;
+    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_PREEMPT_TIMER};
+    reflect(h, vcpu, vmx, &info);
+}
+
+static const struct vmdl_time_ops vmx_time_ops = {timer_advance, timer_next};
+
+static uint32_t vmx_exit_reason(enum vmdl_x86_special kind)
+{
+    switch (kind) {
+    case VMDL_INSN_VMXON: return VMDL_VMX_EXIT_VMXON;
+    case VMDL_INSN_VMXOFF: return VMDL_VMX_EXIT_VMXOFF;
+    case VMDL_INSN_VMCLEAR: return VMDL_VMX_EXIT_VMCLEAR;
+    case VMDL_INSN_VMPTRLD: return VMDL_VMX_EXIT_VMPTRLD;
+    case VMDL_INSN_VMPTRST: return VMDL_VMX_EXIT_VMPTRST;
+    case VMDL_INSN_VMREAD: return VMDL_VMX_EXIT_VMREAD;
+    case VMDL_INSN_VMWRITE: return VMDL_VMX_EXIT_VMWRITE;
+    case VMDL_INSN_VMLAUNCH: return VMDL_VMX_EXIT_VMLAUNCH;
+    case VMDL_INSN_VMRESUME: return VMDL_VMX_EXIT_VMRESUME;
+    case VMDL_INSN_INVEPT: return VMDL_VMX_EXIT_INVEPT;
+    case VMDL_INSN_INVVPID: return VMDL_VMX_EXIT_INVVPID;
+    case VMDL_INSN_VMFUNC: return VMDL_VMX_EXIT_VMFUNC;
+    default: return VMDL_VMX_EXIT_VMCALL;
+    }
+}
+
+/* An L2 event from the machine (CPUID, HLT, MSR, RDTSC, exceptions): exit
+ * to L1 when vmcs12 says L1 wants it, else let the machine handle it for
+ * L2 (L0 emulation). */
+static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    struct vmdl_vmx *vmx = vmx_of(h, vcpu);
+    if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
+        return false;
+    struct vmdl_vmx_l2_event l2 = {.insn_len = ev->insn_len};
+    switch (ev->kind) {
+    case VMDL_X86_EVENT_CPUID: l2.kind = VMDL_L2_CPUID; break;
+    case VMDL_X86_EVENT_HLT: l2.kind = VMDL_L2_HLT; break;
+    case VMDL_X86_EVENT_RDTSC: l2.kind = VMDL_L2_RDTSC; break;
+    case VMDL_X86_EVENT_RDTSCP: l2.kind = VMDL_L2_RDTSCP; break;
+    case VMDL_X86_EVENT_RDMSR: l2.kind = VMDL_L2_RDMSR; l2.msr = ev->msr; break;
+    case VMDL_X86_EVENT_WRMSR: l2.kind = VMDL_L2_WRMSR; l2.msr = ev->msr; break;
+    case VMDL_X86_EVENT_MOV_TO_CR:
+        l2.kind = VMDL_L2_MOV_TO_CR;
+        l2.cr = ev->cr;
+        l2.gpr = ev->gpr;
+        l2.value = ev->value;
+        break;
+    case VMDL_X86_EVENT_CLTS: l2.kind = VMDL_L2_CLTS; break;
+    case VMDL_X86_EVENT_LMSW: l2.kind = VMDL_L2_LMSW; l2.value = ev->value; break;
+    case VMDL_X86_EVENT_EXCEPTION:
+        l2.kind = VMDL_L2_EXCEPTION;
+        l2.vector = (uint8_t)ev->vector;
+        l2.type = VMDL_INTR_TYPE_HW_EXCEPTION;
+        l2.has_error = ev->has_error;
+        l2.error_code = ev->error_code;
+        l2.addr = ev->cr2;
+        break;
+    default:
+        return false;
+    }
+    struct vmdl_vmx_exit_info info;
+    if (!vmdl_vmx_l1_wants(vmx, &l2, &info))
+        return false;
+    reflect(h, vcpu, vmx, &info);
+    return true;
 }
 
 /* The control and host-state checks give their own VMfailValid (7 or 8);
@@ -77,8 +308,14 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
     case VMDL_INSN_INVEPT: kind = VMDL_VMX_INSN_INVEPT; break;
     case VMDL_INSN_INVVPID: kind = VMDL_VMX_INSN_INVVPID; break;
     default:
-        /* VMFUNC outside VMX non-root operation is #UD; VMCALL from L1
-         * (a KVM hypercall under KVM) is not modelled. */
+        /* VMCALL/VMFUNC in L2 exit to L1; outside non-root operation VMFUNC
+         * is #UD, and VMCALL from L1 (a KVM hypercall) is not modelled. */
+        if (vmdl_vmx_in_guest_mode(vmx)) {
+            struct vmdl_vmx_exit_info info = {.reason = vmx_exit_reason(insn->kind),
+                                              .insn_len = insn->length};
+            reflect(h, vcpu, vmx, &info);
+            return VMDL_FAULT_NONE;
+        }
         return VMDL_FAULT_UD;
     }
     struct vmdl_vmx_ctx ctx = {0};
@@ -91,6 +328,21 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         if (!load_operand(vcpu, &insn->op[i], &op[i]))
             return VMDL_FAULT_UD;
     struct vmdl_vmx_result res;
+    if (vmdl_vmx_in_guest_mode(vmx)) {
+        /* Every VMX instruction (and VMCALL) in L2 exits to L1. */
+        struct vmdl_vmx_exit_info info = {.reason = vmx_exit_reason(insn->kind),
+                                          .insn_len = insn->length};
+        reflect(h, vcpu, vmx, &info);
+        return VMDL_FAULT_NONE;
+    }
+    if ((kind == VMDL_VMX_INSN_VMLAUNCH || kind == VMDL_VMX_INSN_VMRESUME) &&
+        enter_l2(h, vcpu, vmx, &ctx, kind == VMDL_VMX_INSN_VMRESUME, &res)) {
+        if (res.fault != VMDL_FAULT_NONE)
+            return res.fault;
+        if (res.status != VMDL_VMX_ENTRY)
+            vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
+        return VMDL_FAULT_NONE;
+    }
     if (vmdl_vmx_exec(vmx, &ctx, kind, &op[0], &op[1], &res))
         return VMDL_FAULT_UD;
     if (res.fault != VMDL_FAULT_NONE)
@@ -129,8 +381,10 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
 {
     (void)vm;
     struct vmdl_vmx_attach *h = opaque;
-    for (unsigned i = 0; i < h->n; i++)
+    for (unsigned i = 0; i < h->n; i++) {
         vmdl_vmx_reset(h->vcpu[i]);
+        h->timer_at[i] = UINT64_MAX;
+    }
 }
 
 /* ---- checkpoints ---- */
@@ -167,6 +421,8 @@ static int vmx_state_load(void *opaque, const uint8_t *blob, size_t len)
 static void vmx_free(void *opaque)
 {
     struct vmdl_vmx_attach *h = opaque;
+    free(h->l2);
+    free(h->timer_at);
     for (unsigned i = 0; i < h->n; i++)
         vmdl_vmx_destroy(h->vcpu[i]);
     vmdl_vmx_model_destroy(h->model);
@@ -246,8 +502,15 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
     if (!h)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     h->feature_control = feature_control;
-    err = vmdl_vmx_model_create(&c, &h->model);
+    h->l2 = calloc(n ? n : 1, sizeof(*h->l2));
+    h->timer_at = malloc((n ? n : 1) * sizeof(*h->timer_at));
+    for (unsigned i = 0; h->timer_at && i < n; i++)
+        h->timer_at[i] = UINT64_MAX;
+    err = h->l2 && h->timer_at ? vmdl_vmx_model_create(&c, &h->model)
+                               : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     if (err) {
+        free(h->l2);
+        free(h->timer_at);
         free(h);
         return err;
     }
@@ -264,7 +527,8 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         return err;
     }
     /* From here on h is freed with the VM. */
-    if ((err = vmdl_vm_add_model(vm, &vmdl_vmx_model, h)) || (err = set_vmx_cpuid(vm, &c)))
+    if ((err = vmdl_vm_add_model(vm, &vmdl_vmx_model, h)) || (err = set_vmx_cpuid(vm, &c)) ||
+        (err = vmdl_vm_set_x86_event_hook(vm, vmx_event, h)))
         return err;
     if (handle)
         *handle = h;
@@ -315,6 +579,7 @@ const struct vmdl_model_desc vmdl_vmx_model = {
     .nr_msrs = sizeof(vmx_msrs) / sizeof(vmx_msrs[0]),
     .msr_ops = &vmx_msr_ops,
     .insn_family = VMDL_INSNS_VMX,
+    .time = &vmx_time_ops,
     .insn = vmx_insn,
     .reset = vmx_reset,
     .destroy = vmx_free,

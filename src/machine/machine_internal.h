@@ -202,6 +202,7 @@ struct vmdl_vm {
     struct destroy_hook destroys[MAX_HANDLERS];
     unsigned nr_destroys;
     struct insn_handler vmx, seam;
+    struct { vmdl_x86_event_fn fn; void *opaque; } x86_event;
     struct dr_handler dr;
     struct switch_hook switches[MAX_HANDLERS];
     unsigned nr_switches;

@@ -176,6 +176,17 @@ int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaqu
     return vmdl__set_insn_handler(vm, VMDL_INSNS_VMX, fn, opaque);
 }
 
+int vmdl_vm_set_x86_event_hook(struct vmdl_vm *vm, vmdl_x86_event_fn fn, void *opaque)
+{
+    if (!vm)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_x86_event_hook: NULL vm");
+    if (vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_x86_event_hook: not an x86 VM");
+    vm->x86_event.fn = fn;
+    vm->x86_event.opaque = opaque;
+    return VMDL_OK;
+}
+
 int vmdl__set_dr_handler(struct vmdl_vm *vm, vmdl_x86_dr_fn fn, void *opaque)
 {
     if (vm->arch != VMDL_ARCH_X86_64)

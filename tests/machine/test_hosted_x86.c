@@ -306,6 +306,98 @@ static void test_single_step_after_emulated_insn(void **state)
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
     assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
     assert_int_equal(reg(vm, VMDL_X86_RCX), DR6_INIT | 0x4000u);  /* BS */
+/* vmdl_vcpu_get/set_x86_sys: the boot state in VMCS form, and a new state
+ * (another RIP, RSP and RFLAGS) that the next entry runs from. */
+static void test_sys_state_round_trip(void **state)
+{
+    (void)state;
+    /* hlt; then at +8: mov eax, 0x1234; hlt */
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+                                    0xB8, 0x34, 0x12, 0x00, 0x00, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    /* QEMU's multiboot entry: flat 32-bit code (type 11, S, P, D, G). */
+    assert_int_equal(st.seg[1].ar & 0xf0ff, 0xc09b);
+    assert_int_equal(st.seg[1].limit, 0xffffffffu);
+    assert_int_equal(st.cr0 & 1, 1);
+    assert_int_equal(st.efer & (1u << 12), 0);  /* SVME stays underneath */
+    assert_int_equal(st.rip, LOAD + CODE + 1);
+    st.rip = LOAD + CODE + 8;
+    st.rsp = LOAD + 0x7000;
+    st.rflags = 0x2 | (1u << 11);               /* OF: not from the old state */
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0x1234);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 14);
+    assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x7000);
+    assert_int_equal(reg(vm, VMDL_X86_RFLAGS) & (1u << 11), 1u << 11);
+    assert_int_not_equal(vmdl_vcpu_get_x86_sys(v, NULL), 0);
+    vmdl_vm_destroy(vm);
+}
+
+static unsigned cpuid_seen;
+
+static bool take_cpuid(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_CPUID)
+        return false;
+    cpuid_seen++;
+    assert_int_equal(ev->insn_len, 2);
+    /* Take it: continue after the CPUID with EBX marked. */
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    st.rip += 2;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    assert_int_equal(vmdl_vcpu_set_reg(vcpu, VMDL_X86_RBX, 0x5a5a), 0);
+    return true;
+}
+
+/* The event hook sees CPUID only while CPUID events are on; otherwise the
+ * CPUID table answers inside the engine. */
+static void test_event_hook_cpuid(void **state)
+{
+    (void)state;
+    /* xor eax, eax; cpuid; hlt; xor eax, eax; cpuid; hlt */
+    static const uint8_t code[] = { 0x31, 0xC0, 0x0F, 0xA2, 0xF4,
+                                    0x31, 0xC0, 0x0F, 0xA2, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    cpuid_seen = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_cpuid, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(cpuid_seen, 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x756e6547);       /* "Genu" */
+    /* On: the next entry intercepts CPUID (set_x86_sys forces one). */
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_cpuid_events(v, true), 0);
+    run_to_hlt(vm);
+    assert_int_equal(cpuid_seen, 1);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x5a5a);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 10);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_sys_state_refused_off_hosted(void **state)
+{
+    (void)state;
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vmdl_vm_vcpu(vm, 0), &st), VMDL_ENOTSUP);
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vmdl_vm_vcpu(vm, 0), &st), VMDL_ENOTSUP);
+    assert_int_equal(vmdl_vcpu_set_x86_cpuid_events(vmdl_vm_vcpu(vm, 0), true),
+                     VMDL_ENOTSUP);
+    vmdl_vm_destroy(vm);
+    cfg.arch = VMDL_ARCH_ARM64;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_cpuid, NULL), VMDL_EINVAL);
     vmdl_vm_destroy(vm);
 }
 
@@ -435,6 +527,9 @@ int main(void)
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_sys_state_round_trip),
+        cmocka_unit_test(test_event_hook_cpuid),
+        cmocka_unit_test(test_sys_state_refused_off_hosted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,15 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
 {
     (void)uc;
     struct vmdl_vcpu *v = user;
+    /* A nested guest's CPUID: let QEMU's SVM intercept stop on it. */
+    if (X86(v)->cpuid_events)
+        return 0;
+    vmdl__x86_cpuid_answer(v);
+    return 1; /* skip Unicorn's own CPUID */
+}
+
+void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v)
+{
     uint32_t leaf = (uint32_t)rd(v, UC_X86_REG_RAX);
     uint32_t sub = (uint32_t)rd(v, UC_X86_REG_RCX);
     struct vmdl_cpuid_entry e = {0};
@@ -47,7 +56,6 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
     wr(v, UC_X86_REG_RBX, e.ebx);
     wr(v, UC_X86_REG_RCX, e.ecx);
     wr(v, UC_X86_REG_RDX, e.edx);
-    return 1; /* skip Unicorn's own CPUID */
 }
 
 bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit)

@@ -107,6 +107,7 @@
 #define I_IRET 20
 #define I_RDTSC 14
 #define I_RDPMC 15
+#define I_CPUID 18
 #define I_HLT 24
 #define I_MSR 28
 #define I_SHUTDOWN 31
@@ -134,6 +135,7 @@
 #define X_RDTSC 0x6E
 #define X_IRET 0x74
 #define X_RDPMC 0x6F
+#define X_CPUID 0x72
 #define X_HLT 0x78
 #define X_MSR 0x7C
 #define X_SHUTDOWN 0x7F
@@ -261,6 +263,8 @@ bool vmdl__x86h_at_icebp(struct vmdl_vcpu *v);
 int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple);
 /* The single-step #DB owed after an emulated instruction, if any. */
 int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple);
+/* hosted_nested.c: offer an event to the VM's event hook (true: taken) */
+bool vmdl__x86h_event(struct vmdl_vcpu *v, const struct vmdl_x86_event *ev);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

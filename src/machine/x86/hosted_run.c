@@ -62,11 +62,71 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
     char out[48];
     snprintf(out, sizeof(out), "%s", f ? vmdl_fault_name(f) : "done");
     vmdl__trace_exit(v, "vmx", rip, out);
+    /* A VM entry or exit installed a new state for the next VMRUN; the
+     * retired RIP is then overwritten by it. */
     if (f)
         *err = vmdl__x86h_fault(v, f, triple);
-    else if (rd(v, UC_X86_REG_RIP) == rip)  /* the handler may have moved RIP */
+    else
         vmdl__x86h_retire(v, insn.length);
     return true;
+}
+
+/* Offer an intercepted instruction or exception to the VM's event hook
+ * (a nested guest's VM exit); true when taken. */
+static bool offer(struct vmdl_vcpu *v, unsigned code)
+{
+    if (!v->vm->x86_event.fn)
+        return false;
+    struct vmdl_x86_event ev = {0};
+    if (code >= X_EXCP && code < X_EXCP + 32) {
+        ev.kind = VMDL_X86_EVENT_EXCEPTION;
+        ev.vector = code - X_EXCP;
+        ev.has_error = vmdl__x86h_has_error(ev.vector);
+        ev.error_code = ev.has_error ? (uint32_t)vmdl__x86h_err_code(v) : 0;
+        ev.cr2 = ev.vector == 14 ? pr64(v, H_VMCB + C_EXIT_INFO2) : 0;
+        return vmdl__x86h_event(v, &ev);
+    }
+    uint8_t op[3], rex;
+    switch (code) {
+    case X_CPUID: ev.kind = VMDL_X86_EVENT_CPUID; ev.insn_len = 2; break;
+    case X_HLT: ev.kind = VMDL_X86_EVENT_HLT; ev.insn_len = 1; break;
+    case X_RDTSC: ev.kind = VMDL_X86_EVENT_RDTSC; ev.insn_len = 2; break;
+    case X_RDTSCP: ev.kind = VMDL_X86_EVENT_RDTSCP; ev.insn_len = 3; break;
+    case X_CR0_WRITE:
+    case X_CR4_WRITE: {
+        int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+        if (pfx < 0 || op[0] != 0x0F)
+            return false;
+        unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
+        if (op[1] == 0x22) {
+            ev.kind = VMDL_X86_EVENT_MOV_TO_CR;
+            ev.cr = code - X_CR0_WRITE;
+            ev.gpr = gpr;
+            ev.value = rd(v, vmdl__x86_gpr_uc[gpr]);
+            ev.insn_len = 3 + (unsigned)pfx;
+        } else if (op[1] == 0x06) {
+            ev.kind = VMDL_X86_EVENT_CLTS;
+            ev.insn_len = 2 + (unsigned)pfx;
+        } else if (op[1] == 0x01 && (op[2] & 0xF8) == 0xF0) {
+            ev.kind = VMDL_X86_EVENT_LMSW;
+            ev.value = rd(v, vmdl__x86_gpr_uc[gpr]) & 0xFFFF;
+            ev.insn_len = 3 + (unsigned)pfx;
+        } else {
+            return false;
+        }
+        break;
+    }
+    case X_MSR:
+        if (vmdl__x86h_opcode_at(v, op, &rex) < 0)
+            return false;
+        ev.kind = op[1] == 0x30 ? VMDL_X86_EVENT_WRMSR : VMDL_X86_EVENT_RDMSR;
+        ev.msr = (uint32_t)rd(v, UC_X86_REG_RCX);
+        ev.insn_len = 2;
+        break;
+    default:
+        return false;
+    }
+    return vmdl__x86h_event(v, &ev);
 }
 
 static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
@@ -77,6 +137,13 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return err;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);
+    if (offer(v, code))
+        return VMDL_OK;
+    if (code == X_CPUID) {
+        vmdl__x86_cpuid_answer(v);
+        vmdl__x86h_retire(v, 2);
+        return VMDL_OK;
+    }
     if (code == X_EXCP + 1)
         return vmdl__x86h_db_exit(v, triple);
     if (code >= X_DR_READ && code < X_DR_WRITE + 8)

@@ -72,6 +72,7 @@ struct x86_vcpu {
     uc_context *hctx;           /* ring-0 state at the VMRUN stub */
     bool hosted;                /* this vCPU is hosted */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
+    bool cpuid_events;          /* CPUID stops for the VM's event hook */
     uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
     uint64_t misc_enable;       /* IA32_MISC_ENABLE */
     struct x86h_mce mce;        /* machine-check banks */
@@ -142,6 +143,8 @@ int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *
 bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
 /* Called from the UC_HOOK_INTR hook with every interrupt number. */
 void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
+/* cpuid.c: answer CPUID from the VM's table into RAX/RBX/RCX/RDX */
+void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
 /* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */
