@@ -453,6 +453,10 @@ void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns);
  * register these: next_event gives the virtual time (retired instructions)
  * at which the model wants control back, UINT64_MAX for never; advance is
  * called whenever the run loop regains control with the current time.
+ * When every vCPU is halted, the run loop also skips virtual time to the
+ * earliest next_event (as to an APIC timer's): a source whose time does not
+ * pass while the vCPU is halted (an instruction counter) returns UINT64_MAX
+ * for a halted vCPU.
  */
 struct vmdl_time_ops {
     void (*advance)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now);
