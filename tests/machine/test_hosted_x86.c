@@ -306,6 +306,9 @@ static void test_single_step_after_emulated_insn(void **state)
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
     assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
     assert_int_equal(reg(vm, VMDL_X86_RCX), DR6_INIT | 0x4000u);  /* BS */
+    vmdl_vm_destroy(vm);
+}
+
 /* vmdl_vcpu_get/set_x86_sys: the boot state in VMCS form, and a new state
  * (another RIP, RSP and RFLAGS) that the next entry runs from. */
 static void test_sys_state_round_trip(void **state)
