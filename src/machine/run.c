@@ -149,17 +149,6 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
             best_ev = ev;
             best = v;
         }
-        /* A model's own timer (the VMX-preemption timer of a halted L2)
-         * ends an idle stretch too. */
-        for (unsigned t = 0; t < vm->nr_times; t++) {
-            if (!vm->times[t].ops->next_event)
-                continue;
-            uint64_t ev = vm->times[t].ops->next_event(vm->times[t].opaque, v);
-            if (ev < best_ev) {
-                best_ev = ev;
-                best = v;
-            }
-        }
     }
     if (best && best_ev != UINT64_MAX) {
         uint64_t target = best_ev > best->insns ? best_ev : best->insns;
