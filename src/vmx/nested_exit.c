@@ -143,6 +143,15 @@ static bool exception_exits(const struct wants *w, const struct vmdl_vmx_l2_even
     return bit ? eq : !eq;
 }
 
+/* The exit reasons of the VMX instructions (SDM appendix C): VMCALL
+ * through VMXON, INVEPT, INVVPID and VMFUNC. */
+static bool is_vmx_insn_reason(uint32_t r)
+{
+    return (r >= VMDL_VMX_EXIT_VMCALL && r <= VMDL_VMX_EXIT_VMXON) ||
+           r == VMDL_VMX_EXIT_INVEPT || r == VMDL_VMX_EXIT_INVVPID ||
+           r == VMDL_VMX_EXIT_VMFUNC;
+}
+
 static void set_reason(struct vmdl_vmx_exit_info *i, uint32_t reason)
 {
     i->reason = reason;
@@ -262,6 +271,10 @@ static bool decide(const struct wants *w, const struct vmdl_vmx_l2_event *ev,
         i->qualification = ev->vector;
         return true;
     case VMDL_L2_VMX_INSN:
+        /* Only the VMX instructions' own reasons: anything else is a bad
+         * event from the caller, not something L1 could be asked about. */
+        if (!is_vmx_insn_reason(ev->vmx_exit))
+            return false;
         set_reason(i, ev->vmx_exit);
         return true;
     case VMDL_L2_MOV_TO_CR:

@@ -818,6 +818,30 @@ static void set_proc(struct fx *f, uint32_t bits)
     pk(f, "CPU_BASED_VM_EXEC_CONTROL", low(f->caps.true_procbased) | bits);
 }
 
+/* A VMX-instruction event must carry a VMX instruction's exit reason
+ * (SDM appendix C); any other is refused, never stored as an exit reason
+ * (fuzz_vmx found reason 158 reaching VM_EXIT_REASON). */
+static void test_wants_refuses_non_vmx_insn_reason(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    const uint32_t good[] = {18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 50, 53, 59};
+    for (unsigned k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+        assert_true(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_VMX_INSN,
+                                                         .vmx_exit = good[k]}, &i));
+        assert_int_equal(i.reason, good[k]);
+    }
+    const uint32_t bad[] = {0, 10, 17, 28, 49, 51, 60, 158, 0x80000021u};
+    for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        assert_false(wants(&f, (struct vmdl_vmx_l2_event){.kind = VMDL_L2_VMX_INSN,
+                                                          .vmx_exit = bad[k]}, &i));
+        assert_int_equal(i.reason, 0);
+    }
+}
+
 static void test_wants_unconditional_and_controls(void **state)
 {
     (void)state;
@@ -1294,6 +1318,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_enters_l2),
+        cmocka_unit_test(test_wants_refuses_non_vmx_insn_reason),
         cmocka_unit_test(test_entry_injects_event),
         cmocka_unit_test(test_entry_control_field_errors),
         cmocka_unit_test(test_entry_error_code_rule),
