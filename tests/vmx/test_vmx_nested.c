@@ -840,6 +840,7 @@ static void test_wants_refuses_non_vmx_insn_reason(void **state)
                                                           .vmx_exit = bad[k]}, &i));
         assert_int_equal(i.reason, 0);
     }
+    fx_close(&f);
 }
 
 static void test_wants_unconditional_and_controls(void **state)
