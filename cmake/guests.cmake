@@ -35,6 +35,8 @@ function(vmdl_build_guests src_dir out_dir out_var)
   # --- arm64: aarch64 binutils (no cross compiler needed), linked at 0x40080000 ---
   file(GLOB arm CONFIGURE_DEPENDS ${src_dir}/arm64/*.S)
   file(GLOB arm_rt CONFIGURE_DEPENDS ${VMDL_ARM_RT_DIR}/*)
+  # Include files beside the guests (shared macros of one guest family).
+  file(GLOB arm_inc CONFIGURE_DEPENDS ${src_dir}/arm64/*.inc)
   file(MAKE_DIRECTORY ${out_dir}/arm64)
   if(AARCH64_AS AND AARCH64_LD)
     foreach(src IN LISTS arm)
@@ -42,9 +44,9 @@ function(vmdl_build_guests src_dir out_dir out_var)
       set(obj ${out_dir}/arm64/${name}.o)
       set(out ${out_dir}/arm64/${name}.elf)
       add_custom_command(OUTPUT ${out}
-        COMMAND ${AARCH64_AS} -I ${VMDL_ARM_RT_DIR} -o ${obj} ${src}
+        COMMAND ${AARCH64_AS} -I ${VMDL_ARM_RT_DIR} -I ${src_dir}/arm64 -o ${obj} ${src}
         COMMAND ${AARCH64_LD} -T ${VMDL_ARM_RT_DIR}/guest.ld --build-id=none -o ${out} ${obj}
-        DEPENDS ${src} ${arm_rt}
+        DEPENDS ${src} ${arm_rt} ${arm_inc}
         COMMENT "arm64 guest ${name}" VERBATIM)
       list(APPEND elfs ${out})
     endforeach()

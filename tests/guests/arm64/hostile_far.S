@@ -9,6 +9,7 @@
  * Run: virtmodel-run hostile_far.elf --models none
  */
     .include "guest.inc"
+    .include "hostile.inc"
 
     .macro FAR_ACCESS n, addr, insn
     MOVQ x1, \addr
@@ -37,25 +38,6 @@ _start:
     PUTS "hostile_far: data aborts with FAR\n"
     mov w0, #0
     bl rt_exit
-fail:
-    PUTS "hostile_far: FAILED check "
-    mov x0, x19
-    bl rt_puthex
-    PUTS "\n"
-    mov w0, w19
-    bl rt_exit
+    HOSTILE_TAIL hostile_far
 
-    VECTOR_TABLE vectors, sync_handler, unexpected, unexpected
-sync_handler:
-    add x20, x20, #1
-    mrs x22, esr_el1
-    mrs x27, far_el1
-    mrs x25, elr_el1
-    add x25, x25, #4
-    msr elr_el1, x25
-    eret
-unexpected:
-    PUTS "hostile_far: unexpected exception\n"
-    mov w0, #99
-    bl rt_exit
     RT_ROUTINES

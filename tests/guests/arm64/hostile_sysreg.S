@@ -9,22 +9,8 @@
  * Run: virtmodel-run hostile_sysreg.elf --models none
  */
     .include "guest.inc"
+    .include "hostile.inc"
 
-    .macro EXPECT_UNDEF n
-    adr x23, 9f
-    mov x24, x20
-9:
-    .endm
-    .macro CHECK_UNDEF n
-    add x24, x24, #1
-    cmp x20, x24
-    mov w19, #\n
-    b.ne fail
-    cmp x25, x23           /* ELR at the instruction */
-    b.ne fail
-    lsr x0, x22, #26
-    cbnz x0, fail          /* ESR.EC = 0 */
-    .endm
 
     .section .text.start, "ax"
     .globl _start
@@ -61,27 +47,6 @@ _start:
     mov w0, #0
     bl rt_exit
 
-fail:
-    PUTS "hostile_sysreg: FAILED check "
-    mov x0, x19
-    bl rt_puthex
-    PUTS "\n"
-    mov w0, w19
-    bl rt_exit
-
-    VECTOR_TABLE vectors, sync_handler, unexpected, unexpected
-
-sync_handler:
-    add x20, x20, #1
-    mrs x22, esr_el1
-    mrs x25, elr_el1
-    add x26, x25, #4
-    msr elr_el1, x26
-    eret
-
-unexpected:
-    PUTS "hostile_sysreg: unexpected exception\n"
-    mov w0, #99
-    bl rt_exit
+    HOSTILE_TAIL hostile_sysreg
 
     RT_ROUTINES
