@@ -16,6 +16,7 @@
 
 #include "virtmodel/bits.h"
 #include "virtmodel/error.h"
+#include "virtmodel/vmx_ept.h"
 #include "vmx_priv.h"
 
 #define CR0_PE (1ull << 0)
@@ -752,19 +753,6 @@ bool vmdl_vmx_eptp_valid(const struct vmdl_vmx_model *m, uint64_t eptp)
     if (!m)
         return false;
     const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(m);
-    uint64_t cap = c->ept_vpid_cap;
-    switch (eptp & 7) {
-    case 0: if (!(cap & (1ull << 8))) return false; break;   /* UC */
-    case 6: if (!(cap & (1ull << 14))) return false; break;  /* WB */
-    default: return false;
-    }
-    switch ((eptp >> 3) & 7) {
-    case 3: if (!(cap & (1ull << 6))) return false; break;   /* 4 levels */
-    case 4: if (!(cap & (1ull << 7))) return false; break;   /* 5 levels */
-    default: return false;
-    }
-    if ((eptp >> c->phys_addr_bits) || ((eptp >> 7) & 0x1f))
-        return false;
-    /* Accessed/dirty flags need IA32_VMX_EPT_VPID_CAP bit 21. */
-    return !(eptp & (1ull << 6)) || (cap & (1ull << 21));
+    struct vmdl_ept_config cfg = {eptp, c->ept_vpid_cap, c->phys_addr_bits, false};
+    return vmdl_ept_eptp_valid(&cfg);
 }
