@@ -50,6 +50,22 @@ int vmdl_attach_lapic(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts)
 int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
                          struct vmdl_lapic_bus **bus);
 
+/* The bus of the local APIC model attached to `vm`, NULL when none. */
+struct vmdl_lapic_bus *vmdl_vm_lapic_bus(struct vmdl_vm *vm);
+
+/*
+ * Where level-triggered EOIs go (an I/O APIC; vmdl_attach_ioapic sets it):
+ * `wanted` filters them as KVM's ioapic_handled_vectors does (NULL: all),
+ * `eoi` receives those broadcast, `apic_map_changed` is told when an APIC's
+ * ID, LDR, DFR or mode changed.  Replaces an earlier sink.
+ */
+struct vmdl_lapic_eoi_sink {
+    bool (*wanted)(void *opaque, unsigned apic, uint8_t vector);
+    void (*eoi)(void *opaque, unsigned apic, uint8_t vector);
+    void (*apic_map_changed)(void *opaque);
+    void *opaque;
+};
+int vmdl_lapic_set_eoi_sink(struct vmdl_vm *vm, const struct vmdl_lapic_eoi_sink *sink);
 
 #ifdef __cplusplus
 }

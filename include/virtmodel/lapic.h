@@ -157,6 +157,10 @@ struct vmdl_lapic_bus_ops {
     /* A level-triggered EOI was broadcast (an I/O APIC would see it). */
     void (*eoi_broadcast)(void *opaque, unsigned index, uint8_t vector);
     void *opaque;
+    /* Optional (NULL: every level EOI is broadcast).  With an I/O APIC, KVM
+     * forwards an EOI only for the vectors the I/O APIC handles for this
+     * APIC (kvm_ioapic_handles_vector); true: broadcast this one. */
+    bool (*eoi_wanted)(void *opaque, unsigned index, uint8_t vector);
 };
 
 struct vmdl_lapic_bus_config {
@@ -269,6 +273,12 @@ int vmdl_lapic_take_sipi(struct vmdl_lapic *apic);
 int vmdl_lapic_bus_deliver(struct vmdl_lapic_bus *bus, uint32_t dest,
                            bool logical, unsigned delivery_mode,
                            uint8_t vector, bool level);
+/* Would a message to (dest, logical) reach this APIC?  (KVM's
+ * kvm_apic_match_dest without shorthand; 0xFF is the xAPIC broadcast,
+ * 0xFFFFFFFF the x2APIC one.)  False for a hardware-disabled APIC. */
+bool vmdl_lapic_match_dest(const struct vmdl_lapic *apic, uint32_t dest, bool logical);
+/* Is `vector` in IRR or ISR (KVM's kvm_apic_pending_eoi)? */
+bool vmdl_lapic_pending_eoi(const struct vmdl_lapic *apic, uint8_t vector);
 /* Assert a local interrupt through an LVT entry (VMDL_LAPIC_LVT_* offset). */
 int vmdl_lapic_local_deliver(struct vmdl_lapic *apic, unsigned lvt_offset);
 

@@ -104,6 +104,10 @@ struct vmdl_model_desc {
 int vmdl_vm_add_model(struct vmdl_vm *vm, const struct vmdl_model_desc *desc,
                       void *model);
 
+/* The instance of `desc` added to the VM (NULL when none): how one model's
+ * glue finds another it works with (the I/O APIC and the local APICs). */
+void *vmdl_vm_find_model(struct vmdl_vm *vm, const struct vmdl_model_desc *desc);
+
 #ifdef __cplusplus
 }
 #endif

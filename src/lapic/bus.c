@@ -161,6 +161,15 @@ static bool match_dest(const struct vmdl_lapic *t, uint32_t dest, bool logical)
     }
 }
 
+bool vmdl_lapic_match_dest(const struct vmdl_lapic *apic, uint32_t dest, bool logical)
+{
+    if (!apic || !lapic_hw_enabled(apic))
+        return false;
+    if (dest == 0xFFFFFFFFu || (dest == 0xFF && !lapic_x2apic(apic)))
+        return true;
+    return match_dest(apic, dest, logical);
+}
+
 static uint32_t apic_id_of(const struct vmdl_lapic *a)
 {
     uint32_t id = lapic_get(a, VMDL_LAPIC_ID);

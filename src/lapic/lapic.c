@@ -356,6 +356,9 @@ void vmdl_lapic_eoi_side_effects(struct vmdl_lapic *a, int vec)
     if ((lapic_get(a, VMDL_LAPIC_SVR) & VMDL_LAPIC_SVR_SUPPRESS_EOI_BCAST) &&
         (lapic_get(a, VMDL_LAPIC_LVR) & VMDL_LAPIC_LVR_EOI_BCAST_SUPPRESSION))
         return;
+    const struct vmdl_lapic_bus_ops *ops = &a->bus->cfg.ops;
+    if (ops->eoi_wanted && !ops->eoi_wanted(ops->opaque, a->index, (uint8_t)vec))
+        return;
     a->st.eoi_broadcasts++;
     if (a->bus->cfg.ops.eoi_broadcast)
         a->bus->cfg.ops.eoi_broadcast(a->bus->cfg.ops.opaque, a->index,
@@ -1115,6 +1118,14 @@ int vmdl_lapic_ack(struct vmdl_lapic *a)
     a->isr_cache_valid = a->be == &vmdl_lapic_sw_backend;
     vmdl_lapic_notify_isr(a);
     return v;
+}
+
+bool vmdl_lapic_pending_eoi(const struct vmdl_lapic *a, uint8_t vector)
+{
+    /* The register page only, as KVM (posted but unsynced vectors in PIR
+     * are not seen). */
+    return a && (lapic_vec_test(a, VMDL_LAPIC_ISR, vector) ||
+                 lapic_vec_test(a, VMDL_LAPIC_IRR, vector));
 }
 
 bool vmdl_lapic_take_nmi(struct vmdl_lapic *a)

@@ -16,7 +16,16 @@ struct lapic_glue {
     struct vmdl_vm *vm;
     struct vmdl_lapic_bus *bus;
     bool counting[VMDL_MAX_VCPUS]; /* holds vmdl_vcpu_need_insn_count */
+    struct vmdl_lapic_eoi_sink sink; /* an I/O APIC's side of level EOIs */
 };
+
+/* An APIC's ID, logical ID or mode changed: an I/O APIC recomputes which
+ * EOIs it wants (KVM rescans when it recalculates its APIC map). */
+static void apic_map_changed(struct lapic_glue *g)
+{
+    if (g->sink.apic_map_changed)
+        g->sink.apic_map_changed(g->sink.opaque);
+}
 
 static struct vmdl_lapic *apic_of(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
 {
@@ -59,6 +68,8 @@ static void mmio_write(void *opaque, struct vmdl_vcpu *vcpu, uint64_t off,
     struct lapic_glue *g = opaque;
     vmdl_lapic_mmio_write(sync(g, vcpu), off, size, value);
     update_counting(g, vcpu);
+    if (off == VMDL_LAPIC_ID || off == VMDL_LAPIC_LDR || off == VMDL_LAPIC_DFR)
+        apic_map_changed(g);
 }
 
 static const struct vmdl_mmio_ops mmio_ops = {mmio_read, mmio_write};
@@ -79,6 +90,8 @@ static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
     struct lapic_glue *g = opaque;
     vmdl_fault f = vmdl_lapic_msr_write(sync(g, vcpu), idx, value);
     update_counting(g, vcpu);
+    if (idx == VMDL_MSR_IA32_APIC_BASE)
+        apic_map_changed(g);
     return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
 }
 
@@ -171,6 +184,38 @@ static void on_init_sipi(void *opaque, unsigned index, bool is_sipi,
     } else {
         vmdl_vcpu_x86_init(vcpu);
     }
+}
+
+static void on_eoi(void *opaque, unsigned index, uint8_t vector)
+{
+    struct lapic_glue *g = opaque;
+    if (g->sink.eoi)
+        g->sink.eoi(g->sink.opaque, index, vector);
+}
+
+static bool on_eoi_wanted(void *opaque, unsigned index, uint8_t vector)
+{
+    struct lapic_glue *g = opaque;
+    return !g->sink.wanted || g->sink.wanted(g->sink.opaque, index, vector);
+}
+
+extern const struct vmdl_model_desc vmdl_lapic_model;
+
+struct vmdl_lapic_bus *vmdl_vm_lapic_bus(struct vmdl_vm *vm)
+{
+    struct lapic_glue *g = vmdl_vm_find_model(vm, &vmdl_lapic_model);
+    return g ? g->bus : NULL;
+}
+
+int vmdl_lapic_set_eoi_sink(struct vmdl_vm *vm, const struct vmdl_lapic_eoi_sink *sink)
+{
+    struct lapic_glue *g = vmdl_vm_find_model(vm, &vmdl_lapic_model);
+    if (!g)
+        return vmdl_fail(VMDL_ENOENT, "vmdl_lapic_set_eoi_sink: no local APIC attached");
+    if (!sink)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_lapic_set_eoi_sink: NULL sink");
+    g->sink = *sink;
+    return VMDL_OK;
 }
 
 static void lapic_reset(void *opaque, struct vmdl_vm *vm)
@@ -267,8 +312,6 @@ static int set_cpuid_bits(struct vmdl_vm *vm, const struct vmdl_lapic_options *o
     return vmdl_vm_set_cpuid(vm, &e);
 }
 
-extern const struct vmdl_model_desc vmdl_lapic_model;
-
 int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *opts,
                          struct vmdl_lapic_bus **busp)
 {
@@ -291,7 +334,8 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
         .flags = opts->flags,
         .min_timer_period_us = opts->min_timer_period_us,
         .no_pv_eoi = opts->no_pv_eoi,
-        .ops = {.init_sipi = on_init_sipi, .opaque = g},
+        .ops = {.init_sipi = on_init_sipi, .eoi_broadcast = on_eoi,
+                .eoi_wanted = on_eoi_wanted, .opaque = g},
     };
     struct vmdl_cpuid_entry v0;
     if (!vmdl_vm_get_cpuid(vm, 0, 0, &v0) && v0.ebx == 0x68747541u) /* "Auth" */

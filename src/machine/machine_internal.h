@@ -212,6 +212,9 @@ struct vmdl_vm {
     unsigned nr_states;
     const struct vmdl_irqchip_ops *irqchip;
     void *irqchip_opaque;
+    /* Models added (vmdl_vm_find_model). */
+    struct { const struct vmdl_model_desc *desc; void *opaque; } models[MAX_HANDLERS];
+    unsigned nr_models;
 
     struct vmdl_cpuid_entry *cpuid;
     unsigned nr_cpuid, cap_cpuid;

@@ -6,6 +6,7 @@
  * models (the PMU's PMI) find them when "all" attaches.
  */
 VMDL_MODEL(lapic)
+VMDL_MODEL(ioapic)
 VMDL_MODEL(vmx)
 VMDL_MODEL(tdx)
 VMDL_MODEL(amd_pmu)

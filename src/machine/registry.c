@@ -337,10 +337,22 @@ int vmdl_vm_add_model(struct vmdl_vm *vm, const struct vmdl_model_desc *desc,
     if (desc->arch != vm->arch)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_model: model '%s' is for "
                          "an %s VM", desc->name, vmdl_arch_name(desc->arch));
+    if (vm->nr_models == MAX_HANDLERS)
+        return REGISTRY_FULL("vmdl_vm_add_model");
+    vm->models[vm->nr_models].desc = desc;
+    vm->models[vm->nr_models++].opaque = model;
     int err = add_model_exclusive(vm, desc, model);
     if (!err)
         err = add_model_handlers(vm, desc, model);
     return err ? err : add_model_ranges(vm, desc, model);
+}
+
+void *vmdl_vm_find_model(struct vmdl_vm *vm, const struct vmdl_model_desc *desc)
+{
+    for (unsigned i = 0; vm && i < vm->nr_models; i++)
+        if (vm->models[i].desc == desc)
+            return vm->models[i].opaque;
+    return NULL;
 }
 
 /* Unicorn's unmapped-memory hook, for both architectures: record the access

@@ -63,7 +63,7 @@ static inline struct vmdl_lapic_bus *mkbus_ex(unsigned n, bool apicv,
     };
     if (ev) {
         memset(ev, 0, sizeof(*ev));
-        c.ops = (struct vmdl_lapic_bus_ops){ev_init_sipi, ev_kick, ev_bcast, ev};
+        c.ops = (struct vmdl_lapic_bus_ops){ev_init_sipi, ev_kick, ev_bcast, ev, NULL};
     }
     struct vmdl_lapic_bus *bus = NULL;
     assert_int_equal(vmdl_lapic_bus_create(&c, &bus), 0);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "virtmodel/attach_ioapic.h"
 #include "virtmodel/attach_lapic.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
@@ -436,6 +437,87 @@ static void test_irq_taken_after_sti_shadow(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* mov dword [addr], imm32 */
+#define MOV_MEM(addr, imm) 0xC7, 0x05, (uint8_t)(addr), (uint8_t)((addr) >> 8), \
+    (uint8_t)((addr) >> 16), (uint8_t)((addr) >> 24), (uint8_t)(imm), \
+    (uint8_t)((imm) >> 8), (uint8_t)((imm) >> 16), (uint8_t)((imm) >> 24)
+/* I/O APIC pin 14: IOREGSEL = 0x2C (low half), IOWIN = entry */
+#define IOAPIC_PIN14(entry) MOV_MEM(0xFEC00000u, 0x2Cu), MOV_MEM(0xFEC00010u, entry)
+/* mov dx, 0x2000 + line; mov al, level; out dx, al (pc-testdev) */
+#define SET_LINE(line, level) 0x66, 0xBA, (uint8_t)(line), 0x20, 0xB0, level, 0xEE
+
+static struct vmdl_vm *boot_ioapic(const uint8_t *code, size_t n)
+{
+    struct vmdl_vm *vm = boot_lapic(code, n);
+    assert_int_equal(vmdl_attach_ioapic(vm, NULL), 0);
+    return vm;
+}
+
+/* pc-testdev's line 14 through the I/O APIC to the local APIC (xAPIC MMIO,
+ * software-enabled): the edge interrupt is taken with the handler seeing
+ * the instruction after the OUT's block, before the guest's HLT. */
+static void test_ioapic_edge_through_testdev(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_MEM(0xFEE000F0u, 0x1FFu),                     /* SVR: enabled */
+        IOAPIC_PIN14(IRQ_VEC),                            /* edge, dest 0 */
+        0xFB, SET_LINE(14, 1), 0xEB, 0x00,                /* sti; out; jmp $+2 */
+        0x90, 0xF4 };                                     /* taken before this */
+    struct vmdl_vm *vm = boot_ioapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
+    struct vmdl_ioapic_stats st;
+    vmdl_ioapic_get_stats(vmdl_vm_ioapic(vm), &st);
+    assert_int_equal(st.deliveries, 1);
+    vmdl_vm_destroy(vm);
+}
+
+/* A level pin: remote IRR set at delivery, cleared by the local APIC's EOI
+ * (MMIO write 0xFEE000B0), which the I/O APIC wanted for that vector. */
+static void test_ioapic_level_eoi_clears_remote_irr(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_MEM(0xFEE000F0u, 0x1FFu),
+        IOAPIC_PIN14(0x8000u | IRQ_VEC),                  /* level, dest 0 */
+        0xFB, SET_LINE(14, 1), 0xEB, 0x00, 0x90, 0xF4 };
+    struct vmdl_vm *vm = boot_ioapic(code, sizeof(code));
+    run_to_hlt(vm);                                       /* in the handler */
+    struct vmdl_ioapic *io = vmdl_vm_ioapic(vm);
+    assert_true(vmdl_ioapic_redir(io, 14) & VMDL_IOAPIC_RTE_REMOTE_IRR);
+    assert_true(vmdl_ioapic_handles_vector(io, 0, IRQ_VEC));
+    /* lower the line, EOI from the host side of the APIC as the guest would */
+    assert_int_equal(vmdl_vm_ioapic_set_irq(vm, 14, false), 1);
+    struct vmdl_lapic *apic = vmdl_lapic_bus_get(vmdl_vm_lapic_bus(vm), 0);
+    assert_int_equal(vmdl_lapic_mmio_write(apic, VMDL_LAPIC_EOI, 4, 0), VMDL_FAULT_NONE);
+    assert_int_equal(vmdl_ioapic_redir(io, 14) & VMDL_IOAPIC_RTE_REMOTE_IRR, 0);
+    vmdl_vm_destroy(vm);
+}
+
+/* Unassigned physical memory reads 0 and drops writes (QEMU's pc machine);
+ * pc-testdev's memory at 0xFF000000 keeps what is written. */
+static void test_unassigned_and_testdev_memory(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_MEM(0xE0000000u, 0x12345678u),
+        0xA1, 0x00, 0x00, 0x00, 0xE0,                     /* mov eax, [0xE0000000] */
+        0x89, 0xC7,                                       /* mov edi, eax */
+        MOV_MEM(0xFF000010u, 0xCAFEF00Du),
+        0x8B, 0x35, 0x10, 0x00, 0x00, 0xFF,               /* mov esi, [0xFF000010] */
+        0x66, 0xBA, 0xE0, 0x00, MOV_EAX(0xA1B2C3D4u), 0xEF, /* out 0xE0, eax */
+        0x31, 0xC0, 0xEC,                                 /* in al, dx */
+        0x89, 0xC5, 0xF4 };                               /* mov ebp, eax */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0xCAFEF00Du);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), 0xD4);
+    vmdl_vm_destroy(vm);
+}
+
 /* An NMI sent from inside the NMI handler waits for its IRET: the handler
  * is not re-entered (EDI = 1), the second NMI runs after it (EBX = 2). */
 static void test_nmi_blocked_until_iret(void **state)
@@ -526,6 +608,9 @@ int main(void)
         cmocka_unit_test(test_icebp_trap),
         cmocka_unit_test(test_single_step_after_emulated_insn),
         cmocka_unit_test(test_irq_taken_after_sti_shadow),
+        cmocka_unit_test(test_ioapic_edge_through_testdev),
+        cmocka_unit_test(test_ioapic_level_eoi_clears_remote_irr),
+        cmocka_unit_test(test_unassigned_and_testdev_memory),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),

@@ -191,6 +191,56 @@ static bool tlb_fill_cb(uc_engine *uc, uint64_t vaddr, uc_mem_type type,
     return false;
 }
 
+/* ---- unassigned physical memory of a hosted (PC) guest ---- */
+
+/*
+ * QEMU's pc machine answers an access to physical memory that neither RAM
+ * nor a device claims as unassigned memory: reads return 0, writes are
+ * dropped (memory.c's unassigned_mem_read/write; with KVM the same reply
+ * comes back through QEMU).  A hosted guest touching such an address gets
+ * a 4 KiB page with those semantics mapped on the spot, in this vCPU's
+ * engine only, and the access is retried.  An instruction fetch there is
+ * left to the caller, as before.
+ */
+#define UNASSIGNED_MAX_PAGES 4096
+
+static uint64_t unassigned_read(uc_engine *uc, uint64_t off, unsigned size, void *user)
+{
+    (void)uc;
+    (void)off;
+    (void)size;
+    (void)user;
+    return 0;
+}
+
+static void unassigned_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t value,
+                             void *user)
+{
+    (void)uc;
+    (void)off;
+    (void)size;
+    (void)value;
+    (void)user;
+}
+
+static bool x86_unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                            int64_t value, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    if (X86(v)->hosted && type != UC_MEM_FETCH_UNMAPPED &&
+        (v->stop == STOP_NONE || v->stop == STOP_KICK) &&
+        X86(v)->unassigned_pages < UNASSIGNED_MAX_PAGES) {
+        /* An access may straddle two pages: map the one that faulted. */
+        uint64_t page = addr & ~0xFFFull;
+        if (uc_mmio_map(uc, page, 0x1000, unassigned_read, NULL, unassigned_write,
+                        NULL) == UC_ERR_OK) {
+            X86(v)->unassigned_pages++;
+            return true;
+        }
+    }
+    return vmdl__unmapped_cb(uc, type, addr, size, value, user);
+}
+
 int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
@@ -220,7 +270,7 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
         {UC_HOOK_INSN, UC_CB(vmdl__x86_cpuid_cb), UC_X86_INS_CPUID},
         {UC_HOOK_INSN, UC_CB(vmdl__x86_in_cb), UC_X86_INS_IN},
         {UC_HOOK_INSN, UC_CB(vmdl__x86_out_cb), UC_X86_INS_OUT},
-        {UC_HOOK_MEM_UNMAPPED, UC_CB(vmdl__unmapped_cb), 0},
+        {UC_HOOK_MEM_UNMAPPED, UC_CB(x86_unmapped_cb), 0},
         {UC_HOOK_TLB_FILL, UC_CB(tlb_fill_cb), 0},
     };
     for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {

@@ -56,7 +56,7 @@ struct vmdl_x86_hosted_vm {
     int err_off;         /* QEMU's pending error code (exit_info_1) */
     uint32_t eax, ebx;   /* entry registers */
     uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
-    bool pc_devices;     /* fw_cfg registered (pc.c) */
+    bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
 };
 
 /* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault
@@ -71,6 +71,7 @@ struct x86_vcpu {
     /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
     uc_context *hctx;           /* ring-0 state at the VMRUN stub */
     bool hosted;                /* this vCPU is hosted */
+    unsigned unassigned_pages;  /* unassigned memory pages mapped (vcpu.c) */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
     bool cpuid_events;          /* CPUID stops for the VM's event hook */
     uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
@@ -147,6 +148,7 @@ void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
 void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
+int vmdl__x86_testdev(struct vmdl_vm *vm);     /* testdev.c: QEMU's pc-testdev */
 /* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */
 uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v);
 /* msr.c: the guest's TSC (virtual time) */
