@@ -437,6 +437,23 @@ static void test_irq_taken_after_sti_shadow(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* HLT in STI's shadow with an interrupt pending: the HLT completes (the
+ * shadow ends with it, as KVM's skip of an emulated instruction clears it)
+ * and the interrupt wakes the vCPU at once, returning after the HLT. */
+static void test_irq_wakes_hlt_in_sti_shadow(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        SELF_IPI(0x40000u | IRQ_VEC),                     /* pending, IF = 0 */
+        0xFB, 0xF4,                                       /* sti; hlt */
+        0xFA, 0x90, 0xF4 };                               /* cli; nop; hlt */
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 3);
+    vmdl_vm_destroy(vm);
+}
+
 /* mov dword [addr], imm32 */
 #define MOV_MEM(addr, imm) 0xC7, 0x05, (uint8_t)(addr), (uint8_t)((addr) >> 8), \
     (uint8_t)((addr) >> 16), (uint8_t)((addr) >> 24), (uint8_t)(imm), \
@@ -608,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_icebp_trap),
         cmocka_unit_test(test_single_step_after_emulated_insn),
         cmocka_unit_test(test_irq_taken_after_sti_shadow),
+        cmocka_unit_test(test_irq_wakes_hlt_in_sti_shadow),
         cmocka_unit_test(test_ioapic_edge_through_testdev),
         cmocka_unit_test(test_ioapic_level_eoi_clears_remote_irr),
         cmocka_unit_test(test_unassigned_and_testdev_memory),

@@ -35,11 +35,26 @@ static void set_intercept(struct vmdl_vcpu *v, unsigned bit, bool on)
     pw64(v, H_VMCB + C_INTERCEPT, ic);
 }
 
+/*
+ * Is the next instruction in an STI / MOV SS shadow?  An instruction the
+ * machine emulated (HLT, WRMSR, ...) ends the shadow it ran in, as KVM's
+ * skip of an emulated instruction clears the interrupt shadow; QEMU never
+ * saw it complete and still has its inhibit flag set, which is cleared here.
+ */
 static bool in_shadow(struct vmdl_vcpu *v)
 {
     uc_context_save(v->uc, X86(v)->ctx);
-    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->segs_off - 8) &
-           HF_INHIBIT_IRQ;
+    char *ctx = (char *)X86(v)->ctx;
+    int off = v->vm->x86h->segs_off - 8;
+    uint32_t hflags = ctx_u32(v, ctx, off);
+    if (!(hflags & HF_INHIBIT_IRQ))
+        return false;
+    if (!X86(v)->h_emulated)
+        return true;
+    hflags &= ~HF_INHIBIT_IRQ;
+    memcpy(ctx + off, &hflags, 4);
+    uc_context_restore(v->uc, X86(v)->ctx);
+    return false;
 }
 
 /* The engine's global interrupt flag (hflags2 bit 0, next to hflags). */
@@ -97,6 +112,7 @@ void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
     struct vmdl_vm *vm = v->vm;
     bool want = vm->irqchip && vm->irqchip->pending &&
                 vm->irqchip->pending(vm->irqchip_opaque, v) >= 0;
+    X86(v)->h_emulated = false;   /* the guest's own instructions run next */
     pw32(v, H_VMCB + C_INT_CTL, want ? V_IRQ | V_IGN_TPR : 0);
     if (want && !X86(v)->h_virq) {
         vmdl__x86h_save_guest(v);

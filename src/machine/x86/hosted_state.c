@@ -217,6 +217,7 @@ void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
 {
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
     v->insns++;
+    X86(v)->h_emulated = true;    /* ends an interrupt shadow (hosted_irq.c) */
     if (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8))
         X86(v)->h_ss_trap = true;
 }

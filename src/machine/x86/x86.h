@@ -81,6 +81,8 @@ struct x86_vcpu {
     uint64_t h_db[4], h_dr6, h_dr7; /* the guest's debug registers (hosted_dr.c) */
     bool h_ss_trap;             /* a single-step #DB is owed (TF, emulated insn) */
     bool h_gif, h_virq;         /* engine GIF set; V_IRQ latched (hosted_irq.c) */
+    bool h_emulated;            /* an emulated instruction retired since the
+                                   guest last ran (ends an STI shadow) */
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
     bool h_iret_step;           /* the next entry runs that IRET alone */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
