@@ -648,8 +648,12 @@ int main(int argc, char **argv)
     enum vmdl_arch arch;
     struct vmdl_image img;
     struct vmdl_mb_header mbh;
-    bool multiboot = !o.raw_arch && vmdl_elf_parse(data, size, &img) &&
-                     !vmdl_multiboot_find(data, size, &mbh);
+    /* Multiboot as QEMU's -kernel: an ELF32 kernel with the header, or any
+     * image whose header carries the a.out kludge addresses (an ELF64 guest
+     * that boots itself from 32-bit protected mode). */
+    bool mb_found = !o.raw_arch && !vmdl_multiboot_find(data, size, &mbh);
+    bool multiboot = mb_found && (vmdl_elf_parse(data, size, &img) ||
+                                  (mbh.flags & VMDL_MB_FLAG_AOUT_KLUDGE));
     uint64_t text, isz;
     bool kernel = false; /* arm64 Linux boot protocol (arm64_boot.h) */
     if (!o.raw_arch && !multiboot && !vmdl_image_is_elf(data, size) &&

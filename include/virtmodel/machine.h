@@ -339,8 +339,10 @@ int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaqu
  * at the next entry into the guest: ES/CS/SS/DS, GDTR/IDTR, CR0/CR3/CR4,
  * EFER, DR7, RFLAGS, RIP, RSP, the FS/GS bases, IA32_PAT and the SYSENTER
  * MSRs are loaded; the FS/GS selectors, LDTR and TR are not (the caller
- * keeps them equal).  A halted vCPU runs again from the new
- * state.  VMDL_ENOTSUP on a deprivileged vCPU.
+ * keeps them equal).  activity reports a halted vCPU (1); set, 1 halts the
+ * vCPU (an entry in the HLT activity state) and 0 runs it from the new
+ * state.  A state installed for the next entry is what get reports.
+ * VMDL_ENOTSUP on a deprivileged vCPU.
  */
 struct vmdl_x86_segment {
     uint16_t selector;
@@ -354,6 +356,7 @@ struct vmdl_x86_sys_state {
     uint64_t gdtr_base, idtr_base;
     uint32_t gdtr_limit, idtr_limit;
     uint64_t pat, sysenter_cs, sysenter_esp, sysenter_eip;
+    uint32_t activity;          /* 0 active, 1 halted (HLT) */
 };
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *vcpu, struct vmdl_x86_sys_state *st);
 int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_state *st);
@@ -366,8 +369,24 @@ enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_CPUID = 1, VMDL_X86_EVENT_HLT, VMDL_X86_EVENT_EXCEPTION,
     VMDL_X86_EVENT_RDMSR, VMDL_X86_EVENT_WRMSR, VMDL_X86_EVENT_RDTSC,
     VMDL_X86_EVENT_RDTSCP,
-    VMDL_X86_EVENT_MOV_TO_CR,   /* MOV to CR0/CR4: cr, gpr, value */
+    VMDL_X86_EVENT_MOV_TO_CR,   /* MOV to CR0/CR3/CR4/CR8: cr, gpr, value */
     VMDL_X86_EVENT_CLTS, VMDL_X86_EVENT_LMSW, /* LMSW (register form): value */
+    VMDL_X86_EVENT_MOV_FROM_CR, /* MOV from CR3/CR8: cr, gpr */
+    VMDL_X86_EVENT_IO,          /* port, size, in, string, rep, imm (probed) */
+    VMDL_X86_EVENT_INVLPG,      /* addr: the linear address */
+    VMDL_X86_EVENT_PAUSE, VMDL_X86_EVENT_MONITOR, VMDL_X86_EVENT_MWAIT,
+    VMDL_X86_EVENT_RDPMC, VMDL_X86_EVENT_WBINVD,
+    VMDL_X86_EVENT_DESC_TABLE,  /* desc: VMDL_X86_DESC_*, insn_info, addr */
+    VMDL_X86_EVENT_MOV_DR,      /* dr, gpr, to_reg */
+    VMDL_X86_EVENT_EXT_INTR,    /* vector: the irqchip's; *ack (see below) */
+    VMDL_X86_EVENT_NMI,
+    VMDL_X86_EVENT_INTR_WINDOW, /* interrupts became unblocked (probed) */
+};
+/* DESC_TABLE: the instruction (its identity bits of the VMX instruction
+ * information, GDTR/IDTR group first). */
+enum vmdl_x86_desc_insn {
+    VMDL_X86_DESC_SGDT, VMDL_X86_DESC_SIDT, VMDL_X86_DESC_LGDT, VMDL_X86_DESC_LIDT,
+    VMDL_X86_DESC_SLDT, VMDL_X86_DESC_STR, VMDL_X86_DESC_LLDT, VMDL_X86_DESC_LTR,
 };
 struct vmdl_x86_event {
     enum vmdl_x86_event_kind kind;
@@ -377,8 +396,27 @@ struct vmdl_x86_event {
     uint64_t cr2;               /* #PF */
     uint32_t msr;               /* RDMSR/WRMSR: ECX */
     unsigned insn_len;          /* instructions */
-    unsigned cr, gpr;           /* MOV to CR */
+    unsigned cr, gpr;           /* MOV to/from CR, MOV DR */
     uint64_t value;             /* MOV to CR, LMSW */
+    /* IO: the access; string (INS/OUTS) with its linear address in addr */
+    uint16_t port;
+    uint8_t size;               /* 1, 2, 4 */
+    bool in, string, rep, imm;
+    uint64_t addr;              /* INVLPG, DESC_TABLE and string IO: linear */
+    uint32_t insn_info;         /* VMX instruction information (IO, DESC_TABLE) */
+    unsigned desc;              /* DESC_TABLE: enum vmdl_x86_desc_insn */
+    uint64_t disp;              /* DESC_TABLE: the memory operand's displacement */
+    unsigned dr;                /* MOV DR */
+    bool to_reg;                /* MOV DR: DR -> GPR */
+    /* probe: only answer whether the hook would take it (no side effects);
+     * the machine then stops precisely and offers it again without probe. */
+    bool probe;
+    /* EXT_INTR: the hook sets *ack when it took the interrupt and L1
+     * acknowledges it on exit (the irqchip then hands it over). */
+    bool *ack;
+    /* EXCEPTION during an event's delivery: that event (VMX interruption-
+     * information format) and its error code, else 0. */
+    uint32_t idt_info, idt_error;
 };
 typedef bool (*vmdl_x86_event_fn)(void *opaque, struct vmdl_vcpu *vcpu,
                                   const struct vmdl_x86_event *ev);
@@ -386,6 +424,35 @@ int vmdl_vm_set_x86_event_hook(struct vmdl_vm *vm, vmdl_x86_event_fn fn, void *o
 /* Offer CPUID to the event hook too (it is answered inside the engine
  * otherwise): set while the vCPU runs a nested guest. */
 int vmdl_vcpu_set_x86_cpuid_events(struct vmdl_vcpu *vcpu, bool on);
+
+/* While a nested guest runs: which further instructions are intercepted and
+ * offered to the event hook, and the CR0/CR4 guest/host masks with their
+ * read shadows (MOV from CR0/CR4 reads masked bits from the shadow; a MOV
+ * to CR0/CR4, CLTS or LMSW the hook did not take keeps the masked bits).
+ * I/O, CR8, MOV DR, RDPMC, MSRs, HLT, RDTSC(P) and exceptions are always
+ * offered.  NULL: none (back in L1).  Takes effect at the next entry. */
+#define VMDL_X86_NESTED_CPUID (1u << 0)
+#define VMDL_X86_NESTED_CR3_READ (1u << 1)
+#define VMDL_X86_NESTED_CR3_WRITE (1u << 2)
+#define VMDL_X86_NESTED_INVLPG (1u << 3)
+#define VMDL_X86_NESTED_PAUSE (1u << 4)
+#define VMDL_X86_NESTED_MONITOR (1u << 5)
+#define VMDL_X86_NESTED_MWAIT (1u << 6)
+#define VMDL_X86_NESTED_WBINVD (1u << 7)
+#define VMDL_X86_NESTED_DESC (1u << 8)
+struct vmdl_x86_nested_ctl {
+    uint32_t intercept;         /* VMDL_X86_NESTED_* */
+    uint64_t cr0_mask, cr0_shadow, cr4_mask, cr4_shadow;
+};
+int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *vcpu, const struct vmdl_x86_nested_ctl *ctl);
+/* Deliver an event through the guest's IDT at the next entry, as VM-entry
+ * event injection does: type as the VMX interruption type (0 external
+ * interrupt, 2 NMI, 3 hardware exception, 4 software interrupt, 5
+ * privileged software exception, 6 software exception); software events
+ * push RIP + insn_len.  A fault during the delivery is offered to the event
+ * hook with the injected event in idt_info. */
+int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned vector,
+                               bool has_error, uint32_t error, unsigned insn_len);
 
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */

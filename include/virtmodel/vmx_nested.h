@@ -288,6 +288,8 @@ enum vmdl_vmx_l2_kind {
     VMDL_L2_PAUSE, VMDL_L2_MONITOR, VMDL_L2_MWAIT,
     VMDL_L2_WBINVD, VMDL_L2_XSETBV, VMDL_L2_RDRAND, VMDL_L2_RDSEED,
     VMDL_L2_INVPCID,
+    VMDL_L2_DESC_TABLE,         /* desc 0-3 SGDT SIDT LGDT LIDT (reason 46),
+                                   4-7 SLDT STR LLDT LTR (47); disp, insn_info */
 };
 
 struct vmdl_vmx_l2_event {
@@ -307,6 +309,8 @@ struct vmdl_vmx_l2_event {
     uint32_t msr;
     uint32_t vmx_exit;          /* VMDL_L2_VMX_INSN: e.g. VMDL_VMX_EXIT_VMREAD */
     uint32_t insn_len, insn_info;
+    unsigned desc;              /* DESC_TABLE: which instruction */
+    uint64_t disp;              /* DESC_TABLE: displacement (the qualification) */
 };
 
 /*

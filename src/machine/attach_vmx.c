@@ -73,6 +73,7 @@ static void sys_to_cpu(const struct vmdl_x86_sys_state *s, struct vmdl_vmx_cpu *
     c->sysenter_cs = (uint32_t)s->sysenter_cs;
     c->sysenter_esp = s->sysenter_esp;
     c->sysenter_eip = s->sysenter_eip;
+    c->activity = s->activity;
 }
 
 static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *s)
@@ -96,17 +97,53 @@ static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *
     s->sysenter_cs = c->sysenter_cs;
     s->sysenter_esp = c->sysenter_esp;
     s->sysenter_eip = c->sysenter_eip;
+    s->activity = c->activity == 1 ? 1 : 0;
 }
 
-/* Make the vCPU run `c` from its next entry; CPUID is offered to the
- * event hook while L2 runs (it always exits to L1). */
-static void switch_to(struct vmdl_vcpu *vcpu, const struct vmdl_vmx_cpu *c, bool l2)
+static uint64_t field(const struct vmdl_vmx *vmx, const char *name);
+
+/* Which instructions the vCPU intercepts for L2, from vmcs12's controls:
+ * those L1 may want beyond what the machine always offers (SDM 26.1). */
+static void nested_ctl(const struct vmdl_vmx *vmx, struct vmdl_x86_nested_ctl *n)
+{
+    uint32_t proc = (uint32_t)field(vmx, "CPU_BASED_VM_EXEC_CONTROL");
+    uint32_t proc2 = proc & VMDL_PROC_SECONDARY
+                         ? (uint32_t)field(vmx, "SECONDARY_VM_EXEC_CONTROL") : 0;
+    static const struct { uint32_t word2, bit, intercept; } map[] = {
+        {0, VMDL_PROC_CR3_STORE, VMDL_X86_NESTED_CR3_READ},
+        {0, VMDL_PROC_CR3_LOAD, VMDL_X86_NESTED_CR3_WRITE},
+        {0, VMDL_PROC_INVLPG, VMDL_X86_NESTED_INVLPG},
+        {0, VMDL_PROC_PAUSE, VMDL_X86_NESTED_PAUSE},
+        {1, VMDL_PROC2_PAUSE_LOOP, VMDL_X86_NESTED_PAUSE},
+        {0, VMDL_PROC_MONITOR, VMDL_X86_NESTED_MONITOR},
+        {0, VMDL_PROC_MWAIT, VMDL_X86_NESTED_MWAIT},
+        {1, VMDL_PROC2_WBINVD, VMDL_X86_NESTED_WBINVD},
+        {1, VMDL_PROC2_DESC_TABLE, VMDL_X86_NESTED_DESC},
+    };
+    memset(n, 0, sizeof(*n));
+    n->intercept = VMDL_X86_NESTED_CPUID;       /* CPUID always exits */
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if ((map[i].word2 ? proc2 : proc) & map[i].bit)
+            n->intercept |= map[i].intercept;
+    n->cr0_mask = field(vmx, "CR0_GUEST_HOST_MASK");
+    n->cr0_shadow = field(vmx, "CR0_READ_SHADOW");
+    n->cr4_mask = field(vmx, "CR4_GUEST_HOST_MASK");
+    n->cr4_shadow = field(vmx, "CR4_READ_SHADOW");
+}
+
+/* Make the vCPU run `c` from its next entry, with L2's intercepts (the
+ * events L1 may want are offered to the event hook) or none for L1. */
+static void switch_to(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
+                      const struct vmdl_vmx_cpu *c, bool l2)
 {
     struct vmdl_x86_sys_state s;
     memset(&s, 0, sizeof(s));
     cpu_to_sys(c, &s);
     vmdl_vcpu_set_x86_sys(vcpu, &s);
-    vmdl_vcpu_set_x86_cpuid_events(vcpu, l2);
+    struct vmdl_x86_nested_ctl n;
+    if (l2)
+        nested_ctl(vmx, &n);
+    vmdl_vcpu_set_x86_nested(vcpu, l2 ? &n : NULL);
 }
 
 /* ---- the VMX-preemption timer on virtual time ---- */
@@ -169,7 +206,7 @@ static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     vmdl_vmx_nested_exit(vmx, info, c, NULL, &abort);
     /* KVM: a VMX abort shuts L1 down (nested_vmx_abort -> triple fault);
      * here L1 resumes at its host state with the abort reported. */
-    switch_to(vcpu, c, false);
+    switch_to(vcpu, vmx, c, false);
 }
 
 /* VMLAUNCH/VMRESUME on a hosted vCPU: the whole nested entry. */
@@ -186,10 +223,20 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     struct vmdl_vmx_entry e;
     if (vmdl_vmx_nested_enter(vmx, ctx, resume, c, NULL, res, &e))
         return false;
+    /* An injected event wakes an L2 entered in the HLT state (SDM 27.7). */
+    if (e.outcome == VMDL_VMX_ENTRY_ENTERED && e.inject.valid && c->activity == 1)
+        c->activity = 0;
     if (e.outcome != VMDL_VMX_ENTRY_VMFAIL)
-        switch_to(vcpu, c, e.outcome == VMDL_VMX_ENTRY_ENTERED);
-    if (e.outcome == VMDL_VMX_ENTRY_ENTERED)
-        timer_arm(h, vcpu, vmx);
+        switch_to(vcpu, vmx, c, e.outcome == VMDL_VMX_ENTRY_ENTERED);
+    if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
+        return true;
+    /* SDM 27.6: the event of the VM-entry interruption-information field
+     * is delivered through L2's IDT as the entry completes. */
+    if (e.inject.valid)
+        vmdl_vcpu_inject_x86_event(vcpu, e.inject.type, e.inject.vector,
+                                   e.inject.has_error, e.inject.error_code,
+                                   e.inject.insn_len);
+    timer_arm(h, vcpu, vmx);
     return true;
 }
 
@@ -232,45 +279,107 @@ static uint32_t vmx_exit_reason(enum vmdl_x86_special kind)
     }
 }
 
-/* An L2 event from the machine (CPUID, HLT, MSR, RDTSC, exceptions): exit
- * to L1 when vmcs12 says L1 wants it, else let the machine handle it for
- * L2 (L0 emulation). */
+/* The machine's view of an L2 event as the vmx model's. */
+static bool to_l2_event(const struct vmdl_x86_event *ev, struct vmdl_vmx_l2_event *l2)
+{
+    static const struct { enum vmdl_x86_event_kind from; enum vmdl_vmx_l2_kind to; } same[] = {
+        {VMDL_X86_EVENT_CPUID, VMDL_L2_CPUID}, {VMDL_X86_EVENT_HLT, VMDL_L2_HLT},
+        {VMDL_X86_EVENT_RDTSC, VMDL_L2_RDTSC}, {VMDL_X86_EVENT_RDTSCP, VMDL_L2_RDTSCP},
+        {VMDL_X86_EVENT_RDMSR, VMDL_L2_RDMSR}, {VMDL_X86_EVENT_WRMSR, VMDL_L2_WRMSR},
+        {VMDL_X86_EVENT_MOV_TO_CR, VMDL_L2_MOV_TO_CR},
+        {VMDL_X86_EVENT_MOV_FROM_CR, VMDL_L2_MOV_FROM_CR},
+        {VMDL_X86_EVENT_CLTS, VMDL_L2_CLTS}, {VMDL_X86_EVENT_LMSW, VMDL_L2_LMSW},
+        {VMDL_X86_EVENT_IO, VMDL_L2_IO}, {VMDL_X86_EVENT_INVLPG, VMDL_L2_INVLPG},
+        {VMDL_X86_EVENT_PAUSE, VMDL_L2_PAUSE}, {VMDL_X86_EVENT_MONITOR, VMDL_L2_MONITOR},
+        {VMDL_X86_EVENT_MWAIT, VMDL_L2_MWAIT}, {VMDL_X86_EVENT_RDPMC, VMDL_L2_RDPMC},
+        {VMDL_X86_EVENT_WBINVD, VMDL_L2_WBINVD}, {VMDL_X86_EVENT_MOV_DR, VMDL_L2_MOV_DR},
+        {VMDL_X86_EVENT_EXT_INTR, VMDL_L2_EXT_INTR}, {VMDL_X86_EVENT_NMI, VMDL_L2_NMI},
+        {VMDL_X86_EVENT_INTR_WINDOW, VMDL_L2_INTR_WINDOW},
+        {VMDL_X86_EVENT_EXCEPTION, VMDL_L2_EXCEPTION},
+        {VMDL_X86_EVENT_DESC_TABLE, VMDL_L2_DESC_TABLE},
+    };
+    memset(l2, 0, sizeof(*l2));
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        if (same[i].from == ev->kind)
+            l2->kind = same[i].to;
+    if (!l2->kind)
+        return false;
+    l2->insn_len = ev->insn_len;
+    l2->insn_info = ev->insn_info;
+    l2->msr = ev->msr;
+    l2->cr = ev->cr;
+    l2->dr = ev->dr;
+    l2->gpr = ev->gpr;
+    l2->to_reg = ev->to_reg;
+    l2->value = ev->value;
+    l2->port = ev->port;
+    l2->size = ev->size;
+    l2->in = ev->in;
+    l2->string = ev->string;
+    l2->rep = ev->rep;
+    l2->imm = ev->imm;
+    l2->addr = ev->kind == VMDL_X86_EVENT_EXCEPTION ? ev->cr2 : ev->addr;
+    l2->desc = ev->desc;
+    l2->disp = ev->disp;
+    l2->vector = (uint8_t)ev->vector;
+    l2->type = VMDL_INTR_TYPE_HW_EXCEPTION;
+    l2->has_error = ev->has_error;
+    l2->error_code = ev->error_code;
+    return true;
+}
+
+/* MOV to/from CR8 that L1 does not take, with the TPR shadow: the virtual
+ * APIC page's VTPR (SDM 29.3), and a TPR-below-threshold exit after a
+ * write that drops VTPR[7:4] below the threshold. */
+static bool tpr_shadow(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                       struct vmdl_vmx *vmx, const struct vmdl_x86_event *ev)
+{
+    if (ev->cr != 8 || !(field(vmx, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_TPR_SHADOW))
+        return false;
+    const struct vmdl_guest_mem *mem = vmdl_vm_guest_mem(vmdl_vcpu_vm(vcpu));
+    uint64_t page = field(vmx, "VIRTUAL_APIC_PAGE_ADDR");
+    uint8_t vtpr = 0;
+    uint64_t rip = 0;
+    if (vmdl_guest_read(mem, page + 0x80, &vtpr, 1) ||
+        vmdl_vcpu_get_reg(vcpu, VMDL_X86_RIP, &rip))
+        return false;
+    if (ev->kind == VMDL_X86_EVENT_MOV_FROM_CR) {
+        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RAX + ev->gpr, vtpr >> 4);
+    } else {
+        uint32_t zero = 0;
+        vtpr = (uint8_t)((ev->value & 0xF) << 4);
+        vmdl_guest_write(mem, page + 0x80, &vtpr, 1);
+        vmdl_guest_write(mem, page + 0x81, &zero, 3);
+    }
+    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RIP, rip + ev->insn_len);
+    uint32_t threshold = (uint32_t)field(vmx, "TPR_THRESHOLD") & 0xF;
+    if (ev->kind == VMDL_X86_EVENT_MOV_TO_CR && (vtpr >> 4) < threshold) {
+        struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD};
+        reflect(h, vcpu, vmx, &info);
+    }
+    return true;
+}
+
+/* An L2 event from the machine: exit to L1 when vmcs12 says L1 wants it,
+ * else let the machine handle it for L2 (L0 emulation).  A probe only
+ * answers. */
 static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
 {
     struct vmdl_vmx_attach *h = opaque;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
-    if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
+    struct vmdl_vmx_l2_event l2;
+    if (!vmx || !vmdl_vmx_in_guest_mode(vmx) || !to_l2_event(ev, &l2))
         return false;
-    struct vmdl_vmx_l2_event l2 = {.insn_len = ev->insn_len};
-    switch (ev->kind) {
-    case VMDL_X86_EVENT_CPUID: l2.kind = VMDL_L2_CPUID; break;
-    case VMDL_X86_EVENT_HLT: l2.kind = VMDL_L2_HLT; break;
-    case VMDL_X86_EVENT_RDTSC: l2.kind = VMDL_L2_RDTSC; break;
-    case VMDL_X86_EVENT_RDTSCP: l2.kind = VMDL_L2_RDTSCP; break;
-    case VMDL_X86_EVENT_RDMSR: l2.kind = VMDL_L2_RDMSR; l2.msr = ev->msr; break;
-    case VMDL_X86_EVENT_WRMSR: l2.kind = VMDL_L2_WRMSR; l2.msr = ev->msr; break;
-    case VMDL_X86_EVENT_MOV_TO_CR:
-        l2.kind = VMDL_L2_MOV_TO_CR;
-        l2.cr = ev->cr;
-        l2.gpr = ev->gpr;
-        l2.value = ev->value;
-        break;
-    case VMDL_X86_EVENT_CLTS: l2.kind = VMDL_L2_CLTS; break;
-    case VMDL_X86_EVENT_LMSW: l2.kind = VMDL_L2_LMSW; l2.value = ev->value; break;
-    case VMDL_X86_EVENT_EXCEPTION:
-        l2.kind = VMDL_L2_EXCEPTION;
-        l2.vector = (uint8_t)ev->vector;
-        l2.type = VMDL_INTR_TYPE_HW_EXCEPTION;
-        l2.has_error = ev->has_error;
-        l2.error_code = ev->error_code;
-        l2.addr = ev->cr2;
-        break;
-    default:
-        return false;
-    }
     struct vmdl_vmx_exit_info info;
-    if (!vmdl_vmx_l1_wants(vmx, &l2, &info))
-        return false;
+    bool wants = vmdl_vmx_l1_wants(vmx, &l2, &info);
+    if (ev->probe)
+        return wants;
+    if (!wants)
+        return tpr_shadow(h, vcpu, vmx, ev);
+    if (ev->kind == VMDL_X86_EVENT_EXT_INTR && ev->ack)
+        *ev->ack = info.intr_info & VMDL_INTR_INFO_VALID;
+    info.idt_info = ev->idt_info;
+    info.idt_error = ev->idt_error;
     reflect(h, vcpu, vmx, &info);
     return true;
 }

@@ -309,6 +309,15 @@ static bool decide(const struct wants *w, const struct vmdl_vmx_l2_event *ev,
     case VMDL_L2_INVPCID:
         set_reason(i, VMDL_VMX_EXIT_INVPCID);
         return has2(w, VMDL_PROC2_INVPCID) && (w->proc & VMDL_PROC_INVLPG);
+    case VMDL_L2_DESC_TABLE:
+        /* SDM 26.1.3 "descriptor-table exiting"; the qualification is the
+         * memory operand's displacement (28.2.1), the identity of the
+         * instruction is in the instruction information (bits 29:28). */
+        if (ev->desc > 7)
+            return false;
+        set_reason(i, ev->desc < 4 ? VMDL_VMX_EXIT_GDTR_IDTR : VMDL_VMX_EXIT_LDTR_TR);
+        i->qualification = ev->disp;
+        return has2(w, VMDL_PROC2_DESC_TABLE);
     default:
         return false;
     }

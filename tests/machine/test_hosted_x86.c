@@ -117,6 +117,9 @@ static void run_to_hlt(struct vmdl_vm *vm)
 {
     struct vmdl_exit e;
     assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    if (e.reason != VMDL_EXIT_HLT)
+        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
+                      (unsigned long long)e.pc, e.u.internal.message);
     assert_int_equal(e.reason, VMDL_EXIT_HLT);
 }
 
@@ -329,6 +332,8 @@ static void test_sys_state_round_trip(void **state)
     assert_int_equal(st.cr0 & 1, 1);
     assert_int_equal(st.efer & (1u << 12), 0);  /* SVME stays underneath */
     assert_int_equal(st.rip, LOAD + CODE + 1);
+    assert_int_equal(st.activity, 1);           /* halted at the HLT */
+    st.activity = 0;                            /* runs from the new state */
     st.rip = LOAD + CODE + 8;
     st.rsp = LOAD + 0x7000;
     st.rflags = 0x2 | (1u << 11);               /* OF: not from the old state */
@@ -378,12 +383,149 @@ static void test_event_hook_cpuid(void **state)
     /* On: the next entry intercepts CPUID (set_x86_sys forces one). */
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    st.activity = 0;
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
     assert_int_equal(vmdl_vcpu_set_x86_cpuid_events(v, true), 0);
     run_to_hlt(vm);
     assert_int_equal(cpuid_seen, 1);
     assert_int_equal(reg(vm, VMDL_X86_RBX), 0x5a5a);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 10);
+    vmdl_vm_destroy(vm);
+}
+
+/* ---- a nested guest's intercepts (vmdl_vcpu_set_x86_nested) ---- */
+
+static struct vmdl_x86_event io_seen[8];
+static unsigned io_n, io_probes;
+
+/* Takes I/O to ports 0x510 and 0x60 (as an L1 with those bits in its I/O
+ * bitmap): continue after the instruction, IN reads 0xBEEF. */
+static bool take_io(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_IO || (ev->port != 0x510 && ev->port != 0x60))
+        return false;
+    if (ev->probe) {
+        io_probes++;
+        return true;
+    }
+    if (io_n < 8)
+        io_seen[io_n++] = *ev;
+    /* General registers first: set_x86_sys moves them into the next entry. */
+    if (ev->in)
+        assert_int_equal(vmdl_vcpu_set_reg(vcpu, VMDL_X86_RAX, 0xBEEF), 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    st.rip += ev->insn_len;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* Port I/O of a nested guest: a port the hook claims stops precisely at
+ * the IN/OUT with the access (size, direction, string, REP, immediate and,
+ * for OUTS, the linear address and the address-size/segment instruction
+ * information of SDM 28.2.5); other ports reach the machine's devices. */
+static void test_nested_io_exits(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x66, 0xBA, 0x10, 0x05,                 /* mov dx, 0x510 */
+        0xB0, 0x42,                             /* mov al, 0x42 */
+        0xEE,                                   /* out dx, al */
+        0x66, 0xE5, 0x60,                       /* in ax, 0x60 */
+        0x89, 0xC3,                             /* mov ebx, eax */
+        0xBE, 0xC0, 0x03, 0x10, 0x00,           /* mov esi, LOAD + DATA */
+        0xB9, 0x01, 0x00, 0x00, 0x00,           /* mov ecx, 1 */
+        0xF3, 0x6E,                             /* rep outsb */
+        0xE6, 0x80,                             /* out 0x80, al: not claimed */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    io_n = io_probes = 0;
+    memset(io_seen, 0, sizeof(io_seen));
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_io, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(io_n, 3);
+    assert_int_equal(io_probes, 3);
+    assert_int_equal(io_seen[0].port, 0x510);
+    assert_int_equal(io_seen[0].size, 1);
+    assert_false(io_seen[0].in);
+    assert_false(io_seen[0].imm);
+    assert_int_equal(io_seen[0].insn_len, 1);
+    assert_int_equal(io_seen[1].port, 0x60);
+    assert_int_equal(io_seen[1].size, 2);
+    assert_true(io_seen[1].in);
+    assert_true(io_seen[1].imm);
+    assert_int_equal(io_seen[1].insn_len, 3);
+    assert_true(io_seen[2].string);
+    assert_true(io_seen[2].rep);
+    assert_int_equal(io_seen[2].insn_len, 2);
+    assert_int_equal(io_seen[2].addr, LOAD + DATA);
+    assert_int_equal(io_seen[2].insn_info, 1u << 7 | 3u << 15);  /* 32-bit, DS */
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 0xFFFF, 0xBEEF);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    vmdl_vm_destroy(vm);
+}
+
+/* CR0 with TS owned by L1: MOV from CR0 reads the shadow's TS, a MOV to CR0
+ * the hook leaves keeps the real TS (KVM's nested CR0 handling). */
+static void test_nested_cr0_shadow(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xC0,                       /* mov eax, cr0 */
+        0x89, 0xC3,                             /* mov ebx, eax */
+        0x0F, 0x22, 0xC0,                       /* mov cr0, eax (TS from shadow) */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_x86_nested_ctl ctl = {.cr0_mask = 1u << 3, .cr0_shadow = 1u << 3};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 0x9, 0x9);       /* PE, shadow TS */
+    assert_int_equal(reg(vm, VMDL_X86_CR0) & 0x8, 0);         /* real TS kept */
+    vmdl_vm_destroy(vm);
+}
+
+/* VM-entry style injection: an external interrupt pushes the current EIP,
+ * a software interrupt EIP + its length. */
+static void test_nested_inject_event(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0xF4, 0x90, 0x90, 0xF4 };
+    const uint64_t after_hlt = LOAD + CODE + 13;
+    for (unsigned type = 0; type < 5; type += 4) {
+        struct vmdl_vm *vm = boot(code, sizeof(code));
+        struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+        run_to_hlt(vm);
+        struct vmdl_x86_sys_state st;
+        assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+        st.activity = 0;
+        assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+        assert_int_equal(vmdl_vcpu_inject_x86_event(v, type, IRQ_VEC, false, 0, 2), 0);
+        run_to_hlt(vm);
+        assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+        assert_int_equal(reg(vm, VMDL_X86_RSI), after_hlt + (type == 4 ? 2 : 0));
+        vmdl_vm_destroy(vm);
+    }
+}
+
+/* Bad injections are refused: reserved type 1, type 7, vector > 255,
+ * instruction length > 15. */
+static void test_nested_inject_refused(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_inject_x86_event(v, 1, 32, false, 0, 0), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_inject_x86_event(v, 7, 0, false, 0, 0), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_inject_x86_event(v, 0, 256, false, 0, 0), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_inject_x86_event(v, 4, 32, false, 0, 16), VMDL_EINVAL);
+    run_to_hlt(vm);                         /* nothing was injected */
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 1);
     vmdl_vm_destroy(vm);
 }
 
@@ -397,6 +539,10 @@ static void test_sys_state_refused_off_hosted(void **state)
     assert_int_equal(vmdl_vcpu_get_x86_sys(vmdl_vm_vcpu(vm, 0), &st), VMDL_ENOTSUP);
     assert_int_equal(vmdl_vcpu_set_x86_sys(vmdl_vm_vcpu(vm, 0), &st), VMDL_ENOTSUP);
     assert_int_equal(vmdl_vcpu_set_x86_cpuid_events(vmdl_vm_vcpu(vm, 0), true),
+                     VMDL_ENOTSUP);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), VMDL_ENOTSUP);
+    assert_int_equal(vmdl_vcpu_inject_x86_event(vmdl_vm_vcpu(vm, 0), 0, 32, false, 0, 0),
                      VMDL_ENOTSUP);
     vmdl_vm_destroy(vm);
     cfg.arch = VMDL_ARCH_ARM64;
@@ -636,6 +782,10 @@ int main(void)
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_event_hook_cpuid),
         cmocka_unit_test(test_sys_state_refused_off_hosted),
+        cmocka_unit_test(test_nested_io_exits),
+        cmocka_unit_test(test_nested_cr0_shadow),
+        cmocka_unit_test(test_nested_inject_event),
+        cmocka_unit_test(test_nested_inject_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -979,6 +979,45 @@ static void test_wants_io(void **state)
     fx_close(&f);
 }
 
+/* Descriptor-table exiting (SDM 26.1.3): reasons 46 (SGDT SIDT LGDT LIDT)
+ * and 47 (SLDT STR LLDT LTR) on the secondary control, the displacement as
+ * qualification (28.2.1), the instruction information passed through. */
+static void test_wants_desc_table(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    struct vmdl_vmx_exit_info i;
+    /* LIDT [rbx + 0x40]: identity 3 << 28, 64-bit address (2 << 7), DS (3 << 15),
+     * index invalid (22), base RBX (3 << 23). */
+    uint32_t info = 3u << 28 | 1u << 11 | 2u << 7 | 3u << 15 | 1u << 22 | 3u << 23;
+    struct vmdl_vmx_l2_event lidt = {.kind = VMDL_L2_DESC_TABLE, .desc = 3, .disp = 0x40,
+                                     .insn_len = 4, .insn_info = info};
+    assert_false(wants(&f, lidt, &i));
+    set_proc(&f, VMDL_PROC_SECONDARY);
+    assert_false(wants(&f, lidt, &i));      /* secondary control still clear */
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_DESC_TABLE);
+    set_proc(&f, 0);
+    assert_false(wants(&f, lidt, &i));      /* ... or secondary controls off */
+    set_proc(&f, VMDL_PROC_SECONDARY);
+    assert_true(wants(&f, lidt, &i));
+    assert_int_equal(i.reason, VMDL_VMX_EXIT_GDTR_IDTR);
+    assert_int_equal(i.qualification, 0x40);
+    assert_int_equal(i.insn_info, info);
+    assert_int_equal(i.insn_len, 4);
+    /* STR eax: register form (bit 10), reg1 = 0, identity 1. */
+    struct vmdl_vmx_l2_event str = {.kind = VMDL_L2_DESC_TABLE, .desc = 5, .insn_len = 3,
+                                    .insn_info = 1u << 28 | 1u << 10};
+    assert_true(wants(&f, str, &i));
+    assert_int_equal(i.reason, VMDL_VMX_EXIT_LDTR_TR);
+    assert_int_equal(i.qualification, 0);
+    /* An instruction number beyond LTR is refused, not reported. */
+    str.desc = 8;
+    assert_false(wants(&f, str, &i));
+    fx_close(&f);
+}
+
 static void test_wants_msr_bitmaps(void **state)
 {
     (void)state;
@@ -1341,6 +1380,7 @@ int main(void)
         cmocka_unit_test(test_wants_exceptions_and_pf_match),
         cmocka_unit_test(test_wants_io),
         cmocka_unit_test(test_wants_msr_bitmaps),
+        cmocka_unit_test(test_wants_desc_table),
         cmocka_unit_test(test_wants_cr_access),
         cmocka_unit_test(test_wants_interrupts_nmi_timer),
         cmocka_unit_test(test_invept),

@@ -265,6 +265,16 @@ int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple);
 int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple);
 /* hosted_nested.c: offer an event to the VM's event hook (true: taken) */
 bool vmdl__x86h_event(struct vmdl_vcpu *v, const struct vmdl_x86_event *ev);
+/* ... and the nested guest's intercepts, I/O, injection and interrupts */
+uint64_t vmdl__x86h_nested_cr(struct vmdl_vcpu *v, unsigned cr, uint64_t val);
+bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *triple);
+int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple);
+int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple);
+int vmdl__x86h_nested_irq(struct vmdl_vcpu *v, bool nmi);
+void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err,
+                                 uint32_t err);
+bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,
+                                      uint64_t cr2);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

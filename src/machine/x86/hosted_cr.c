@@ -71,6 +71,7 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     }
     if (!(rex & 8) && !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
         val = (uint32_t)val;
+    val = vmdl__x86h_nested_cr(v, cr, val);     /* bits a nested L1 owns */
     vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
     char out[48];
     snprintf(out, sizeof(out), "cr%u <- 0x%llx%s", cr, (unsigned long long)val,

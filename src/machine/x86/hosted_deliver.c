@@ -64,6 +64,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
                    bool *triple)
 {
     unsigned first = vec;
+    vmdl__x86h_nested_vectoring(v, vec, has_err, err);
     for (int depth = 0; depth < 3; depth++) {
         vmdl__x86h_save_guest(v);
         pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);
@@ -87,6 +88,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
                     push_error(v, w, err);
             }
             v->stop = STOP_NONE;
+            X86(v)->h_vectoring = 0;
             return VMDL_OK;
         }
         /* The delivery faulted: #DF for benign-free pairs, else the new one. */
@@ -95,6 +97,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         uint32_t nerr = ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
         if (vec == 8) {
             *triple = true;
+            X86(v)->h_vectoring = 0;
             return vmdl_fail(VMDL_ESTATE, "triple fault: vector %u while "
                              "delivering #DF (first event %u)", nvec, first);
         }
@@ -104,13 +107,19 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
          * otherwise intact (delivery commits nothing before it succeeds). */
         wr(v, UC_X86_REG_RIP, X86(v)->h_soft_rip ? X86(v)->h_soft_rip
                                                  : pr64(v, H_VMCB + S_RIP));
+        uint64_t cr2 = pr64(v, H_VMCB + C_EXIT_INFO2);
+        if (vmdl__x86h_nested_delivery_fault(v, nvec, nerr, nvec == 14 ? cr2 : 0)) {
+            v->stop = STOP_NONE;
+            return VMDL_OK;
+        }
         if (nvec == 14)
-            vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
+            vmdl__x86h_set_cr2(v, cr2);
         vec = df ? 8 : nvec;
         err = df ? 0 : nerr;
         has_err = vmdl__x86h_has_error(vec);
     }
     *triple = true;
+    X86(v)->h_vectoring = 0;
     return vmdl_fail(VMDL_ESTATE, "triple fault delivering vector %u", first);
 }
 

@@ -88,10 +88,14 @@ int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
     if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
         vm->irqchip->take_nmi(vm->irqchip_opaque, v))
         v->nmi_pending = true;
+    if (v->nmi_pending && vmdl__x86h_nested_irq(v, true))
+        return 1;
     if (v->nmi_pending && !X86(v)->h_nmi_blocked)
         return deliver_nmi(v, triple);
     if (!vm->irqchip || !vm->irqchip->pending)
         return 0;
+    if (vmdl__x86h_nested_irq(v, false))
+        return 1;
     if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)) || in_shadow(v))
         return 0;
     int vec = vm->irqchip->pending(vm->irqchip_opaque, v);

@@ -49,6 +49,10 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     if (err)
         return err;
     memset(st, 0, sizeof(*st));
+    /* A state installed for the next entry (a VM entry or exit just ran)
+     * is made live first: it is the one to report. */
+    if (X86(v)->hosted_vmrun)
+        vmdl__x86h_enter(v);
     uc_context_save(v->uc, X86(v)->ctx);
     const char *ctx = (const char *)X86(v)->ctx;
     for (int r = R_ES; r <= R_GS; r++) {
@@ -85,6 +89,7 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     st->sysenter_cs = vmdl__x86h_rdmsr(v, 0x174);
     st->sysenter_esp = vmdl__x86h_rdmsr(v, 0x175);
     st->sysenter_eip = vmdl__x86h_rdmsr(v, 0x176);
+    st->activity = v->halted ? 1 : 0;
     return VMDL_OK;
 }
 
@@ -123,7 +128,9 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
     pw(v, H_VMCB + S_CPL, &cpl, 1);
     pw32(v, H_VMCB + C_INT_STATE, 0);
     X86(v)->hosted_vmrun = true;
-    v->halted = false;          /* a VM exit out of a halted L2 wakes it */
+    /* A VM exit out of a halted L2 wakes it; an entry with activity state
+     * HLT halts. */
+    v->halted = st->activity == 1;
     return VMDL_OK;
 }
 
@@ -145,4 +152,577 @@ bool vmdl__x86h_event(struct vmdl_vcpu *v, const struct vmdl_x86_event *ev)
 {
     struct vmdl_vm *vm = v->vm;
     return vm->x86_event.fn && vm->x86_event.fn(vm->x86_event.opaque, v, ev);
+}
+
+/* ---- the intercepts of a running nested guest ------------------------ */
+
+/* Intercept vector bits and exit codes of the optional nested intercepts
+ * (AMD APM vol. 2, appendix B; QEMU numbers the vector from INTR). */
+#define I_STORE_IDTR 6          /* ... 13: GDTR/LDTR/TR stores, then loads */
+#define I_PAUSE 23
+#define I_INVLPG 25
+#define I_WBINVD 41
+#define I_MONITOR 42
+#define I_MWAIT 43
+#define X_CR0_READ 0x00
+#define X_CR3_READ 0x03
+#define X_CR4_READ 0x04
+#define X_CR3_WRITE 0x13
+#define X_IDTR_READ 0x66        /* GDTR 0x67, LDTR 0x68, TR 0x69, then writes */
+#define X_TR_WRITE 0x6D
+#define X_PAUSE 0x77
+#define X_INVLPG 0x79
+#define X_WBINVD 0x89
+#define X_MONITOR 0x8A
+#define X_MWAIT 0x8B
+
+static void set_bit64(uint64_t *w, unsigned bit, bool on)
+{
+    *w = on ? *w | (1ull << bit) : *w & ~(1ull << bit);
+}
+
+static void set_bit16(struct vmdl_vcpu *v, unsigned off, unsigned bit, bool on)
+{
+    uint16_t w = 0;
+    uc_mem_read(v->uc, H_VMCB + off, &w, 2);
+    w = on ? (uint16_t)(w | (1u << bit)) : (uint16_t)(w & ~(1u << bit));
+    pw16(v, H_VMCB + off, w);
+}
+
+int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_ctl *ctl)
+{
+    int err = hosted_x86(v, v, "vmdl_vcpu_set_x86_nested");
+    if (err)
+        return err;
+    static const struct vmdl_x86_nested_ctl none;
+    const struct vmdl_x86_nested_ctl *c = ctl ? ctl : &none;
+    X86(v)->nested = ctl != NULL;
+    X86(v)->nctl = *c;
+    X86(v)->h_io_pass = false;
+    uint32_t n = c->intercept;
+    uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
+    set_bit64(&ic, I_PAUSE, n & VMDL_X86_NESTED_PAUSE);
+    set_bit64(&ic, I_INVLPG, n & VMDL_X86_NESTED_INVLPG);
+    set_bit64(&ic, I_WBINVD, n & VMDL_X86_NESTED_WBINVD);
+    set_bit64(&ic, I_MONITOR, n & VMDL_X86_NESTED_MONITOR);
+    set_bit64(&ic, I_MWAIT, n & VMDL_X86_NESTED_MWAIT);
+    for (unsigned b = I_STORE_IDTR; b < I_STORE_IDTR + 8; b++)
+        set_bit64(&ic, b, n & VMDL_X86_NESTED_DESC);
+    pw64(v, H_VMCB + C_INTERCEPT, ic);
+    /* CR0/CR4 reads only when a bit is masked (the shadow is read). */
+    set_bit16(v, C_CR_RD, 0, c->cr0_mask != 0);
+    set_bit16(v, C_CR_RD, 4, c->cr4_mask != 0);
+    set_bit16(v, C_CR_RD, 3, n & VMDL_X86_NESTED_CR3_READ);
+    set_bit16(v, C_CR_WR, 3, n & VMDL_X86_NESTED_CR3_WRITE);
+    return vmdl_vcpu_set_x86_cpuid_events(v, n & VMDL_X86_NESTED_CPUID);
+}
+
+int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *v, unsigned type, unsigned vector,
+                               bool has_error, uint32_t error, unsigned insn_len)
+{
+    int err = hosted_x86(v, v, "vmdl_vcpu_inject_x86_event");
+    if (err)
+        return err;
+    if (type > 6 || type == 1 || vector > 255 || insn_len > 15)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_inject_x86_event: type %u vector %u "
+                         "length %u", type, vector, insn_len);
+    X86(v)->h_inj.valid = true;
+    X86(v)->h_inj.type = (uint8_t)type;
+    X86(v)->h_inj.vector = (uint8_t)vector;
+    X86(v)->h_inj.has_err = has_error;
+    X86(v)->h_inj.err = error;
+    X86(v)->h_inj.len = insn_len;
+    return VMDL_OK;
+}
+
+/* What a MOV to CR0/CR4 (CLTS, LMSW) the hook did not take writes: the
+ * bits L1 owns (set in the guest/host mask) keep their value. */
+uint64_t vmdl__x86h_nested_cr(struct vmdl_vcpu *v, unsigned cr, uint64_t val)
+{
+    if (!X86(v)->nested || (cr != 0 && cr != 4))
+        return val;
+    uint64_t m = cr == 0 ? X86(v)->nctl.cr0_mask : X86(v)->nctl.cr4_mask;
+    uint64_t cur = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    return (cur & m) | (val & ~m);
+}
+
+/* Long mode with a 64-bit code segment? */
+static bool code64(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    return (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L);
+}
+
+static bool offer_ev(struct vmdl_vcpu *v, struct vmdl_x86_event *ev)
+{
+    return vmdl__x86h_event(v, ev);
+}
+
+/* MOV r, CRn (0F 20 /r): the GPR, or -1. */
+static int mov_from_cr_gpr(struct vmdl_vcpu *v, int *pfx)
+{
+    uint8_t op[3], rex;
+    *pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (*pfx < 0 || op[0] != 0x0F || op[1] != 0x20)
+        return -1;
+    return (op[2] & 7) | ((rex & 1) << 3);
+}
+
+static void write_gpr(struct vmdl_vcpu *v, unsigned gpr, uint64_t val)
+{
+    wr(v, vmdl__x86_gpr_uc[gpr], code64(v) ? val : (uint32_t)val);
+}
+
+/* MOV from CR0/CR4 with masked bits: the read shadow's value for them. */
+static int cr_read(struct vmdl_vcpu *v, unsigned cr, bool *triple)
+{
+    int pfx, gpr = mov_from_cr_gpr(v, &pfx);
+    if (gpr < 0)
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    const struct vmdl_x86_nested_ctl *c = &X86(v)->nctl;
+    uint64_t m = cr == 0 ? c->cr0_mask : c->cr4_mask;
+    uint64_t sh = cr == 0 ? c->cr0_shadow : c->cr4_shadow;
+    uint64_t real = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    write_gpr(v, (unsigned)gpr, (real & ~m) | (sh & m));
+    vmdl__x86h_retire(v, 3 + (unsigned)pfx);
+    return VMDL_OK;
+}
+
+/* MOV to/from CR3 (and CR8, offered only): the hook's, else done here. */
+static bool cr_access(struct vmdl_vcpu *v, unsigned cr, bool write, int *err,
+                      bool *triple)
+{
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F || op[1] != (write ? 0x22 : 0x20))
+        return false;
+    unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
+    struct vmdl_x86_event ev = {.kind = write ? VMDL_X86_EVENT_MOV_TO_CR
+                                              : VMDL_X86_EVENT_MOV_FROM_CR,
+                                .cr = cr, .gpr = gpr, .insn_len = 3 + (unsigned)pfx};
+    ev.value = rd(v, vmdl__x86_gpr_uc[gpr]);
+    if (offer_ev(v, &ev))
+        return true;
+    if (cr == 8)
+        return false;                   /* the APIC's TPR (hosted_cr.c) */
+    if (write) {
+        wr(v, UC_X86_REG_CR3, code64(v) ? ev.value : (uint32_t)ev.value);
+        uc_ctl_flush_tlb(v->uc);
+    } else {
+        write_gpr(v, gpr, rd(v, UC_X86_REG_CR3));
+    }
+    vmdl__x86h_retire(v, ev.insn_len);
+    (void)err;
+    (void)triple;
+    return true;
+}
+
+/* Capstone's register -> 0..15, or -1 (none / not a GPR). */
+static int gpr_num(struct vmdl_vcpu *v, unsigned reg)
+{
+    int idx, size;
+    bool high;
+    if (reg == X86_REG_INVALID || !vmdl__x86_cs_gpr(v->vm->cs, reg, &idx, &size, &high))
+        return -1;
+    return idx;
+}
+
+static unsigned seg_num(unsigned reg, unsigned dflt)
+{
+    switch (reg) {
+    case X86_REG_ES: return 0;
+    case X86_REG_CS: return 1;
+    case X86_REG_SS: return 2;
+    case X86_REG_DS: return 3;
+    case X86_REG_FS: return 4;
+    case X86_REG_GS: return 5;
+    default: return dflt;
+    }
+}
+
+static unsigned addr_size_code(unsigned bytes)
+{
+    return bytes == 2 ? 0 : bytes == 4 ? 1 : 2;
+}
+
+/*
+ * VM-exit instruction information of a memory operand (SDM Vol. 3C
+ * 28.2.5, tables for INVLPG-style and descriptor-table exits): scaling
+ * 1:0, address size 9:7, segment 17:15, index 21:18 (invalid 22), base
+ * 26:23 (invalid 27).
+ */
+static uint32_t mem_info(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op)
+{
+    const cs_x86 *x = &in->detail->x86;
+    unsigned scale = op->mem.scale == 8 ? 3 : op->mem.scale == 4 ? 2 :
+                     op->mem.scale == 2 ? 1 : 0;
+    int index = gpr_num(v, op->mem.index), base = gpr_num(v, op->mem.base);
+    unsigned dseg = (base == 4 || base == 5) ? 2 : 3;   /* RSP/RBP: SS */
+    uint32_t info = scale | addr_size_code(x->addr_size) << 7 |
+                    seg_num(op->mem.segment, dseg) << 15;
+    info |= index < 0 ? 1u << 22 : (uint32_t)index << 18;
+    info |= base < 0 ? 1u << 27 : (uint32_t)base << 23;
+    return info;
+}
+
+/* SGDT ... LTR (reasons 46/47): instruction information and address. */
+static bool desc_event(struct vmdl_vcpu *v, unsigned code, struct vmdl_x86_event *ev)
+{
+    static const uint8_t which[8] = {
+        VMDL_X86_DESC_SIDT, VMDL_X86_DESC_SGDT, VMDL_X86_DESC_SLDT, VMDL_X86_DESC_STR,
+        VMDL_X86_DESC_LIDT, VMDL_X86_DESC_LGDT, VMDL_X86_DESC_LLDT, VMDL_X86_DESC_LTR};
+    cs_insn *in = NULL;
+    int len = vmdl__x86_insn_length(v, rd(v, UC_X86_REG_RIP), NULL, 0, &in);
+    if (len <= 0)
+        return false;
+    ev->kind = VMDL_X86_EVENT_DESC_TABLE;
+    ev->desc = which[code - X_IDTR_READ];
+    ev->insn_len = (unsigned)len;
+    const cs_x86 *x = &in->detail->x86;
+    uint32_t ident = ev->desc & 3;
+    ev->insn_info = ident << 28;
+    if (ev->desc < VMDL_X86_DESC_SLDT)   /* operand size 11: 32-bit unless 66 */
+        ev->insn_info |= (x->prefix[2] == 0x66 ? 0u : 1u) << 11;
+    for (unsigned i = 0; i < x->op_count; i++) {
+        const cs_x86_op *op = &x->operands[i];
+        if (op->type == X86_OP_MEM) {
+            ev->insn_info |= mem_info(v, in, op);
+            ev->addr = vmdl__x86_mem_addr(v, in, op);
+            ev->disp = (uint64_t)op->mem.disp;
+        } else if (op->type == X86_OP_REG && ev->desc >= VMDL_X86_DESC_SLDT) {
+            int r = gpr_num(v, op->reg);
+            ev->insn_info |= 1u << 10 | (uint32_t)(r < 0 ? 0 : r) << 3;
+        }
+    }
+    cs_free(in, 1);
+    return true;
+}
+
+static bool invlpg_event(struct vmdl_vcpu *v, struct vmdl_x86_event *ev)
+{
+    cs_insn *in = NULL;
+    int len = vmdl__x86_insn_length(v, rd(v, UC_X86_REG_RIP), NULL, 0, &in);
+    if (len <= 0)
+        return false;
+    ev->kind = VMDL_X86_EVENT_INVLPG;
+    ev->insn_len = (unsigned)len;
+    const cs_x86 *x = &in->detail->x86;
+    for (unsigned i = 0; i < x->op_count; i++)
+        if (x->operands[i].type == X86_OP_MEM)
+            ev->addr = vmdl__x86_mem_addr(v, in, &x->operands[i]);
+    cs_free(in, 1);
+    return true;
+}
+
+/* An instruction the nested guest's L1 may want and the machine otherwise
+ * completes as a no-op (PAUSE, MWAIT, WBINVD, MONITOR) or flush (INVLPG). */
+static bool simple_insn(struct vmdl_vcpu *v, enum vmdl_x86_event_kind kind, unsigned len)
+{
+    struct vmdl_x86_event ev = {.kind = kind, .insn_len = len};
+    if (kind == VMDL_X86_EVENT_INVLPG && !invlpg_event(v, &ev))
+        return false;
+    if (offer_ev(v, &ev))
+        return true;
+    if (kind == VMDL_X86_EVENT_INVLPG)
+        uc_ctl_flush_tlb(v->uc);
+    vmdl__x86h_retire(v, ev.insn_len);
+    return true;
+}
+
+/* MOV DR (0F 21 / 0F 23): offered first; hosted_dr.c keeps them otherwise. */
+static bool dr_access(struct vmdl_vcpu *v, unsigned code)
+{
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F || (op[1] != 0x21 && op[1] != 0x23))
+        return false;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_MOV_DR, .dr = (code & 0xF) & 7,
+                                .gpr = (op[2] & 7) | ((rex & 1) << 3),
+                                .to_reg = op[1] == 0x21, .insn_len = 3 + (unsigned)pfx};
+    return offer_ev(v, &ev);
+}
+
+/*
+ * An SVM exit while a nested guest runs: the instructions only the nested
+ * intercepts catch, and those L1 may want before the machine's own
+ * handling (CR8, MOV DR, RDPMC).  True when handled here (*err set).
+ */
+bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *triple)
+{
+    *err = VMDL_OK;
+    if (!X86(v)->nested)
+        return false;
+    switch (code) {
+    case X_CR0_READ:
+    case X_CR4_READ:
+        *err = cr_read(v, code - X_CR0_READ, triple);
+        return true;
+    case X_CR3_READ:
+    case X_CR3_WRITE:
+        return cr_access(v, 3, code == X_CR3_WRITE, err, triple);
+    case X_CR8_READ:
+    case X_CR8_WRITE:
+        return cr_access(v, 8, code == X_CR8_WRITE, err, triple);
+    case X_PAUSE:
+        return simple_insn(v, VMDL_X86_EVENT_PAUSE, 2);
+    case X_MONITOR:
+        return simple_insn(v, VMDL_X86_EVENT_MONITOR, 3);
+    case X_MWAIT:
+        return simple_insn(v, VMDL_X86_EVENT_MWAIT, 3);
+    case X_WBINVD:
+        return simple_insn(v, VMDL_X86_EVENT_WBINVD, 2);
+    case X_INVLPG:
+        return simple_insn(v, VMDL_X86_EVENT_INVLPG, 0);
+    case X_RDPMC: {
+        struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_RDPMC, .insn_len = 2};
+        return offer_ev(v, &ev);
+    }
+    default:
+        break;
+    }
+    if (code >= X_DR_READ && code < X_DR_WRITE + 8)
+        return dr_access(v, code);
+    if (code >= X_IDTR_READ && code <= X_TR_WRITE) {
+        struct vmdl_x86_event ev = {0};
+        if (desc_event(v, code, &ev) && offer_ev(v, &ev))
+            return true;
+        /* Intercepted only when L1 asked for every one of them. */
+        *err = vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+        return true;
+    }
+    return false;
+}
+
+/* ---- port I/O of a nested guest ---------------------------------------- */
+
+/*
+ * Inside a port hook (engine running): would L1 take this access?  If so,
+ * stop precisely at the IN/OUT (io.c's tail mode) and return true; the
+ * run step then offers it for real (vmdl__x86h_nested_io).
+ */
+bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in)
+{
+    if (!X86(v)->nested)
+        return false;
+    if (X86(v)->h_io_pass) {
+        X86(v)->h_io_pass = false;
+        return false;
+    }
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_IO, .port = port,
+                                .size = (uint8_t)size, .in = in, .probe = true};
+    if (!vmdl__x86h_event(v, &ev))
+        return false;
+    memset(&v->exit, 0, sizeof(v->exit));
+    v->exit.u.io.port = port;
+    v->exit.u.io.size = (uint8_t)size;
+    v->exit.u.io.is_write = !in;
+    uc_context_save(v->uc, X86(v)->io_ctx);
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK)
+        v->stop = STOP_IO_EXIT;
+    uc_emu_stop(v->uc);
+    return true;
+}
+
+/* The IN/OUT/INS/OUTS at RIP: string, REP, immediate, and for the string
+ * forms the instruction information and linear address (SDM 28.2.5). */
+static bool io_decode(struct vmdl_vcpu *v, struct vmdl_x86_event *ev)
+{
+    uint8_t op[3], rex, b[15];
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0)
+        return false;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    bool c64 = code64(v);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs, sg;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    vmdl__x86h_lin_rw(v, c64 ? rip : cs.base + rip, b, (size_t)pfx, false);
+    unsigned seg = R_DS, asz = c64 ? 8 : (cs.flags & DESC_B) ? 4 : 2;
+    for (int i = 0; i < pfx; i++) {
+        switch (b[i]) {
+        case 0xF3: case 0xF2: ev->rep = true; break;
+        case 0x67: asz = asz == 8 ? 4 : asz == 4 ? 2 : 4; break;
+        case 0x26: seg = R_ES; break;
+        case 0x2E: seg = R_CS; break;
+        case 0x36: seg = R_SS; break;
+        case 0x3E: seg = R_DS; break;
+        case 0x64: seg = R_FS; break;
+        case 0x65: seg = R_GS; break;
+        default: break;
+        }
+    }
+    uint8_t o = op[0];
+    ev->insn_len = (unsigned)pfx + ((o & 0xFC) == 0xE4 ? 2 : 1);
+    ev->imm = (o & 0xFC) == 0xE4;
+    ev->string = (o & 0xFC) == 0x6C;
+    if (!ev->string) {
+        ev->rep = false;
+        return (o & 0xF4) == 0xE4;     /* E4-E7, EC-EF */
+    }
+    bool ins = o <= 0x6D;
+    if (ins)
+        seg = R_ES;                     /* INS always writes ES:rDI */
+    seg_from_ctx(v, (const char *)X86(v)->ctx, (int)seg, &sg);
+    uint64_t off = rd(v, ins ? UC_X86_REG_RDI : UC_X86_REG_RSI);
+    off &= asz == 8 ? ~0ull : asz == 4 ? 0xFFFFFFFFull : 0xFFFFull;
+    bool flat = c64 && seg != R_FS && seg != R_GS;
+    ev->addr = (flat ? 0 : sg.base) + off;
+    ev->insn_info = addr_size_code(asz) << 7 | seg << 15;
+    return true;
+}
+
+/* The run step after a probed port access stopped the engine. */
+int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple)
+{
+    bool in = !v->exit.u.io.is_write;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_IO, .port = v->exit.u.io.port,
+                                .size = v->exit.u.io.size, .in = in};
+    if (!vmdl__x86_rewind_io_exit(v) || !io_decode(v, &ev)) {
+        *triple = true;
+        return vmdl_fail(VMDL_ESTATE, "nested I/O exit: the IN/OUT at port 0x%x "
+                         "was not found", ev.port);
+    }
+    v->pending = PENDING_NONE;
+    if (!vmdl__x86h_event(v, &ev))
+        X86(v)->h_io_pass = true;       /* run it for the machine this time */
+    return VMDL_OK;
+}
+
+/* ---- events into and out of a nested guest ------------------------------ */
+
+/* After the hook took an event (a VM exit installed L1's state): load it,
+ * so that the run step goes on in L1. */
+static void reload(struct vmdl_vcpu *v)
+{
+    if (X86(v)->hosted_vmrun)
+        vmdl__x86h_enter(v);
+}
+
+/* VM-entry event injection (vmdl_vcpu_inject_x86_event), at the entry. */
+static int deliver_injected(struct vmdl_vcpu *v, bool *triple)
+{
+    struct x86_vcpu *x = X86(v);
+    x->h_inj.valid = false;
+    v->halted = false;
+    unsigned type = x->h_inj.type;
+    x->h_vectoring = (1u << 31) | type << 8 | x->h_inj.vector |
+                     (x->h_inj.has_err ? 1u << 11 : 0);
+    x->h_vectoring_err = x->h_inj.err;
+    if (type >= 4) {                    /* software: push the next RIP */
+        uint64_t rip = rd(v, UC_X86_REG_RIP);
+        x->h_soft_rip = rip;
+        wr(v, UC_X86_REG_RIP, rip + x->h_inj.len);
+    }
+    if (type == 2) {                    /* NMI: blocked until IRET */
+        x->h_nmi_blocked = true;
+        pw64(v, H_VMCB + C_INTERCEPT, pr64(v, H_VMCB + C_INTERCEPT) | (1ull << I_IRET));
+    }
+    int err = vmdl__x86h_deliver(v, x->h_inj.vector, x->h_inj.has_err, x->h_inj.err,
+                                 triple);
+    x->h_soft_rip = 0;
+    x->h_vectoring = 0;
+    return err;
+}
+
+static bool rflags_if(struct vmdl_vcpu *v)
+{
+    return rd(v, UC_X86_REG_RFLAGS) & (1ull << 9);
+}
+
+/* The engine's STI/MOV SS shadow (hflags bit 3). */
+static bool irq_shadow(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->segs_off - 8) & (1u << 3);
+}
+
+/*
+ * Before the run step enters a nested guest: the event VM entry injects,
+ * then an interrupt window L1 asked for that is already open (SDM 26.2:
+ * the exit comes before the first instruction).
+ */
+int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
+{
+    struct x86_vcpu *x = X86(v);
+    if (!x->nested && !x->h_inj.valid)
+        return VMDL_OK;
+    reload(v);
+    int err = VMDL_OK;
+    if (x->h_inj.valid)
+        err = deliver_injected(v, triple);
+    if (err || *triple || !x->nested || v->halted)
+        goto out;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
+    if (rflags_if(v) && !irq_shadow(v) && vmdl__x86h_event(v, &ev)) {
+        ev.probe = false;
+        vmdl__x86h_event(v, &ev);
+    }
+out:
+    reload(v);
+    return err;
+}
+
+/* An NMI or interrupt the irqchip has while a nested guest runs: offered
+ * before RFLAGS.IF is looked at (external-interrupt exiting is not masked
+ * by L2's IF).  1: taken (L1 runs), 0: the machine delivers it to L2. */
+int vmdl__x86h_nested_irq(struct vmdl_vcpu *v, bool nmi)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!X86(v)->nested)
+        return 0;
+    if (nmi) {
+        struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_NMI, .vector = 2};
+        if (!vmdl__x86h_event(v, &ev))
+            return 0;
+        v->nmi_pending = false;
+        reload(v);
+        return 1;
+    }
+    int vec = vm->irqchip->pending(vm->irqchip_opaque, v);
+    if (vec < 0)
+        return 0;
+    bool ack = false;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_EXT_INTR, .vector = (unsigned)vec,
+                                .ack = &ack};
+    if (!vmdl__x86h_event(v, &ev))
+        return 0;
+    if (ack && vm->irqchip->ack)
+        vm->irqchip->ack(vm->irqchip_opaque, v, vec);
+    reload(v);
+    return 1;
+}
+
+/* The VMX interruption information of the event vmdl__x86h_deliver is
+ * about to deliver in a nested guest (IDT-vectoring information). */
+void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err,
+                                 uint32_t err)
+{
+    struct x86_vcpu *x = X86(v);
+    if (!x->nested || x->h_vectoring)
+        return;
+    unsigned type = x->h_soft_rip ? (vec == 3 || vec == 4 ? 6 : 4)
+                    : vec == 2 ? 2 : vec < 32 ? 3 : 0;
+    x->h_vectoring = (1u << 31) | type << 8 | vec | (has_err ? 1u << 11 : 0);
+    x->h_vectoring_err = err;
+}
+
+/* A fault while delivering in a nested guest: L1 may want it (with the
+ * event being delivered as IDT-vectoring information).  True when taken. */
+bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,
+                                      uint64_t cr2)
+{
+    struct x86_vcpu *x = X86(v);
+    if (!x->nested || !x->h_vectoring)
+        return false;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_EXCEPTION, .vector = vec,
+                                .has_error = vmdl__x86h_has_error(vec),
+                                .error_code = err, .cr2 = cr2,
+                                .idt_info = x->h_vectoring,
+                                .idt_error = x->h_vectoring_err};
+    if (!vmdl__x86h_event(v, &ev))
+        return false;
+    x->h_vectoring = 0;
+    return true;
 }

@@ -137,6 +137,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return err;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);
+    if (vmdl__x86h_nested_exit(v, code, &err, triple))
+        return err;
     if (offer(v, code))
         return VMDL_OK;
     if (code == X_CPUID) {
@@ -298,6 +300,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     bool triple = false;
     bool step = X86(v)->h_iret_step;
     v->halted = false;
+    if (!step && vmdl__x86h_nested_pre(v, &triple))
+        goto triple_fault;
     if (X86(v)->hosted_vmrun)
         vmdl__x86h_enter(v);
     else if (!step && (vmdl__x86h_inject_irq(v, &triple) < 0 || triple))
@@ -343,6 +347,9 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         return VMDL_OK;
     case STOP_INVALID:
         err = vmdl__x86h_fault(v, VMDL_FAULT_UD, &triple);
+        break;
+    case STOP_IO_EXIT:          /* a nested guest's I/O its L1 takes */
+        err = vmdl__x86h_nested_io(v, &triple);
         break;
     default:
         memset(exit, 0, sizeof(*exit));

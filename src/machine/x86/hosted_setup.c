@@ -243,6 +243,9 @@ static void boot_common(struct vmdl_vcpu *v)
     for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
         wr(v, gprs[i], 0);
     vmdl__x86h_write_intercepts(v);
+    X86(v)->nested = X86(v)->cpuid_events = false;     /* no nested guest */
+    memset(&X86(v)->nctl, 0, sizeof(X86(v)->nctl));
+    X86(v)->h_inj.valid = false;
     pw64(v, H_VMCB + S_IDTR + 8, 0);
     pw32(v, H_VMCB + S_IDTR + 4, 0x3FF);
     pw64(v, H_VMCB + S_CR2, 0);

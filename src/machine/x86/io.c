@@ -50,6 +50,8 @@ uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user)
     struct vmdl_vm *vm = v->vm;
     if (vmdl__x86_in_tail(v))
         return 0;
+    if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, true))
+        return 0;
     if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7) {
         switch (port - VMDL_X86_COM1_PORT) {
         case 5: return 0x60;  /* LSR: transmitter empty, holding reg empty */
@@ -79,6 +81,8 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     struct vmdl_vcpu *v = user;
     struct vmdl_vm *vm = v->vm;
     if (vmdl__x86_in_tail(v))
+        return;
+    if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, false))
         return;
     value &= size_mask(size);
     if (port == VMDL_X86_COM1_PORT) {
@@ -120,7 +124,11 @@ static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,
 {
     const cs_x86 *x = &in->detail->x86;
     if (w->io) {
-        bool is_in = in->id == X86_INS_IN, is_out = in->id == X86_INS_OUT;
+        /* INS/OUTS (a nested guest's string I/O) address the port in DX. */
+        bool is_in = in->id == X86_INS_IN || in->id == X86_INS_INSB ||
+                     in->id == X86_INS_INSW || in->id == X86_INS_INSD;
+        bool is_out = in->id == X86_INS_OUT || in->id == X86_INS_OUTSB ||
+                      in->id == X86_INS_OUTSW || in->id == X86_INS_OUTSD;
         if (!(is_in || is_out) || is_out != w->is_write)
             return false;
         for (unsigned i = 0; i < x->op_count; i++) {

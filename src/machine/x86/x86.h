@@ -74,6 +74,18 @@ struct x86_vcpu {
     unsigned unassigned_pages;  /* unassigned memory pages mapped (vcpu.c) */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
     bool cpuid_events;          /* CPUID stops for the VM's event hook */
+    /* hosted_nested.c: a nested guest (L2) runs on this vCPU */
+    bool nested;
+    struct vmdl_x86_nested_ctl nctl;
+    bool h_io_pass;             /* the next port access skips the probe */
+    struct {                    /* VM-entry event injection, due at entry */
+        bool valid, has_err;
+        uint8_t type, vector;
+        uint32_t err;
+        unsigned len;
+    } h_inj;
+    uint32_t h_vectoring, h_vectoring_err; /* the event being delivered (VMX
+                                              format) while nested, or 0 */
     uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
     uint64_t misc_enable;       /* IA32_MISC_ENABLE */
     struct x86h_mce mce;        /* machine-check banks */
@@ -133,6 +145,8 @@ extern const int vmdl__x86_gpr_uc[16];
 
 /* hosted_*.c (hosted.h has their internals) */
 int vmdl__x86h_enable(struct vmdl_vcpu *v);
+/* A nested guest's port access L1 takes: stop at it (hosted_nested.c). */
+bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in);
 /* Linear to physical through the guest's page tables (no permission
  * checks, no accessed/dirty updates). */
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
