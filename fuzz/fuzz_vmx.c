@@ -552,17 +552,20 @@ static void make_valid(struct run *r)
 static void do_exit(struct run *r, struct fz *f, struct vmdl_vmx_cpu *cpu)
 {
     struct vmdl_vmx_l2_event ev = {
-        .kind = (enum vmdl_vmx_l2_kind)(1 + fz_pick(f, VMDL_L2_INVPCID)),
+        .kind = (enum vmdl_vmx_l2_kind)(1 + fz_pick(f, VMDL_L2_DESC_TABLE)),
         .vector = fz_u8(f), .type = fz_u8(f) & 7, .has_error = fz_bool(f),
         .error_code = fz_u32(f), .addr = fz_u64(f), .value = fz_value(f),
         .cr = fz_u8(f) & 15, .dr = fz_u8(f) & 7, .gpr = fz_u8(f) & 15,
         .port = fz_u16(f), .size = (uint8_t)(1u << (fz_u8(f) % 3)), .in = fz_bool(f),
         .msr = fz_u32(f), .vmx_exit = fz_u8(f), .insn_len = fz_u8(f) & 15,
+        .desc = fz_u8(f) & 15, .disp = fz_u64(f), .insn_info = fz_u32(f),
     };
     struct vmdl_vmx_exit_info info;
     bool wants = vmdl_vmx_l1_wants(r->vmx, &ev, &info);
     FZ_TRACE("l2 event %d -> %s reason %u\n", ev.kind, wants ? "L1" : "L2", info.reason);
     FZ_CHECK((info.reason & 0xffff) < 80, "exit reason %u", info.reason);
+    FZ_CHECK(ev.kind != VMDL_L2_DESC_TABLE || !wants || info.reason == 46 + (ev.desc >= 4),
+             "descriptor-table instruction %u exits with reason %u", ev.desc, info.reason);
     cpu->rip = fz_u64(f);
     bool vmx_abort = false;
     FZ_CHECK(vmdl_vmx_nested_exit(r->vmx, &info, cpu, NULL, &vmx_abort) == 0, "exit: %s",

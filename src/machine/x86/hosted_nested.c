@@ -654,8 +654,9 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
         err = deliver_injected(v, triple);
     if (err || *triple || !x->nested || v->halted)
         goto out;
+    /* The probe first: it is cheap, the shadow needs the engine's state. */
     struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
-    if (rflags_if(v) && !irq_shadow(v) && vmdl__x86h_event(v, &ev)) {
+    if (vmdl__x86h_event(v, &ev) && rflags_if(v) && !irq_shadow(v)) {
         ev.probe = false;
         vmdl__x86h_event(v, &ev);
     }
