@@ -381,6 +381,8 @@ enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_EXT_INTR,    /* vector: the irqchip's; *ack (see below) */
     VMDL_X86_EVENT_NMI,
     VMDL_X86_EVENT_INTR_WINDOW, /* interrupts became unblocked (probed) */
+    VMDL_X86_EVENT_INVD,
+    VMDL_X86_EVENT_RDRAND, VMDL_X86_EVENT_RDSEED, /* gpr; offered before #UD */
 };
 /* DESC_TABLE: the instruction (its identity bits of the VMX instruction
  * information, GDTR/IDTR group first). */
@@ -440,6 +442,7 @@ int vmdl_vcpu_set_x86_cpuid_events(struct vmdl_vcpu *vcpu, bool on);
 #define VMDL_X86_NESTED_MWAIT (1u << 6)
 #define VMDL_X86_NESTED_WBINVD (1u << 7)
 #define VMDL_X86_NESTED_DESC (1u << 8)
+#define VMDL_X86_NESTED_INVD (1u << 9)
 struct vmdl_x86_nested_ctl {
     uint32_t intercept;         /* VMDL_X86_NESTED_* */
     uint64_t cr0_mask, cr0_shadow, cr4_mask, cr4_shadow;

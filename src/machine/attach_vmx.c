@@ -121,7 +121,7 @@ static void nested_ctl(const struct vmdl_vmx *vmx, struct vmdl_x86_nested_ctl *n
         {1, VMDL_PROC2_DESC_TABLE, VMDL_X86_NESTED_DESC},
     };
     memset(n, 0, sizeof(*n));
-    n->intercept = VMDL_X86_NESTED_CPUID;       /* CPUID always exits */
+    n->intercept = VMDL_X86_NESTED_CPUID | VMDL_X86_NESTED_INVD;   /* always exit */
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if ((map[i].word2 ? proc2 : proc) & map[i].bit)
             n->intercept |= map[i].intercept;
@@ -297,6 +297,8 @@ static bool to_l2_event(const struct vmdl_x86_event *ev, struct vmdl_vmx_l2_even
         {VMDL_X86_EVENT_INTR_WINDOW, VMDL_L2_INTR_WINDOW},
         {VMDL_X86_EVENT_EXCEPTION, VMDL_L2_EXCEPTION},
         {VMDL_X86_EVENT_DESC_TABLE, VMDL_L2_DESC_TABLE},
+        {VMDL_X86_EVENT_INVD, VMDL_L2_INVD}, {VMDL_X86_EVENT_RDRAND, VMDL_L2_RDRAND},
+        {VMDL_X86_EVENT_RDSEED, VMDL_L2_RDSEED},
     };
     memset(l2, 0, sizeof(*l2));
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)

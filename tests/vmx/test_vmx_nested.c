@@ -335,6 +335,52 @@ static void test_entry_error_code_rule(void **state)
     fx_close(&f);
 }
 
+/* More malformed VM-entry interruption information (SDM 26.2.1.3): each
+ * is VMfailValid(7) and nothing is injected. */
+static void test_entry_intr_info_hostile(void **state)
+{
+    (void)state;
+    static const struct { uint32_t info, error, len; const char *why; } bad[] = {
+        {0x80000701, 0, 0, "other event (type 7) with a vector other than 0"},
+        {0x80000b0d, 0x10000, 0, "error code bits 31:16 set"},
+        {0x80000480, 0, 16, "software interrupt, length 16"},
+        {0x80000603, 0, 0, "software exception, length 0"},
+        {0x80000503, 0, 0, "privileged software exception, length 0"},
+        {0xc0000030, 0, 0, "reserved bit 30"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct fx f;
+        fx_open(&f, "sapphire-rapids");
+        pk(&f, "VM_ENTRY_INTR_INFO_FIELD", bad[i].info);
+        pk(&f, "VM_ENTRY_EXCEPTION_ERROR_CODE", bad[i].error);
+        pk(&f, "VM_ENTRY_INSTRUCTION_LEN", bad[i].len);
+        expect_vmfail(&f, 7, bad[i].why);
+        assert_int_equal(pe(&f, "VM_ENTRY_INTR_INFO_FIELD"), bad[i].info);
+        fx_close(&f);
+    }
+    /* The NMI itself is fine: the length only matters for software events. */
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_INTR_INFO_FIELD", 0x80000202);
+    pk(&f, "VM_ENTRY_INSTRUCTION_LEN", 0);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_true(e.inject.valid);
+    assert_int_equal(e.inject.type, VMDL_INTR_TYPE_NMI);
+    fx_close(&f);
+    /* A software interrupt with length 2 is injected with that length. */
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_INTR_INFO_FIELD", 0x80000480);
+    pk(&f, "VM_ENTRY_INSTRUCTION_LEN", 2);
+    e = enter(&f, false, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(e.inject.type, VMDL_INTR_TYPE_SOFT_INTR);
+    assert_int_equal(e.inject.vector, 0x80);
+    assert_int_equal(e.inject.insn_len, 2);
+    fx_close(&f);
+}
+
 static void test_entry_dependent_controls(void **state)
 {
     (void)state;
@@ -1362,6 +1408,7 @@ int main(void)
         cmocka_unit_test(test_entry_injects_event),
         cmocka_unit_test(test_entry_control_field_errors),
         cmocka_unit_test(test_entry_error_code_rule),
+        cmocka_unit_test(test_entry_intr_info_hostile),
         cmocka_unit_test(test_entry_dependent_controls),
         cmocka_unit_test(test_entry_tpr_threshold_vs_vtpr),
         cmocka_unit_test(test_entry_valid_eptp_and_vpid),

@@ -122,6 +122,27 @@
 #define I_INVLPGA 26
 #define I_ICEBP 40
 
+/* ... and those only a nested guest's intercepts use (hosted_nested.c). */
+#define I_STORE_IDTR 6          /* ... 13: GDTR/LDTR/TR stores, then loads */
+#define I_INVD 22
+#define I_PAUSE 23
+#define I_INVLPG 25
+#define I_WBINVD 41
+#define I_MONITOR 42
+#define I_MWAIT 43
+#define X_CR0_READ 0x00
+#define X_CR3_READ 0x03
+#define X_CR4_READ 0x04
+#define X_CR3_WRITE 0x13
+#define X_IDTR_READ 0x66        /* GDTR 0x67, LDTR 0x68, TR 0x69, then writes */
+#define X_TR_WRITE 0x6D
+#define X_INVD 0x76
+#define X_PAUSE 0x77
+#define X_INVLPG 0x79
+#define X_WBINVD 0x89
+#define X_MONITOR 0x8A
+#define X_MWAIT 0x8B
+
 /* Exit codes. */
 #define X_CR8_READ 0x08
 #define X_CR8_WRITE 0x18
@@ -271,6 +292,8 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
 int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple);
 int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple);
 int vmdl__x86h_nested_irq(struct vmdl_vcpu *v, bool nmi);
+bool vmdl__x86h_nested_window(struct vmdl_vcpu *v);
+bool vmdl__x86h_nested_ud(struct vmdl_vcpu *v);
 void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err,
                                  uint32_t err);
 bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,

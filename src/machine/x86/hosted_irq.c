@@ -114,8 +114,9 @@ int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
 void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
-    bool want = vm->irqchip && vm->irqchip->pending &&
-                vm->irqchip->pending(vm->irqchip_opaque, v) >= 0;
+    bool want = (vm->irqchip && vm->irqchip->pending &&
+                 vm->irqchip->pending(vm->irqchip_opaque, v) >= 0) ||
+                vmdl__x86h_nested_window(v);
     X86(v)->h_emulated = false;   /* the guest's own instructions run next */
     pw32(v, H_VMCB + C_INT_CTL, want ? V_IRQ | V_IGN_TPR : 0);
     if (want && !X86(v)->h_virq) {

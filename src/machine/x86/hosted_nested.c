@@ -156,26 +156,6 @@ bool vmdl__x86h_event(struct vmdl_vcpu *v, const struct vmdl_x86_event *ev)
 
 /* ---- the intercepts of a running nested guest ------------------------ */
 
-/* Intercept vector bits and exit codes of the optional nested intercepts
- * (AMD APM vol. 2, appendix B; QEMU numbers the vector from INTR). */
-#define I_STORE_IDTR 6          /* ... 13: GDTR/LDTR/TR stores, then loads */
-#define I_PAUSE 23
-#define I_INVLPG 25
-#define I_WBINVD 41
-#define I_MONITOR 42
-#define I_MWAIT 43
-#define X_CR0_READ 0x00
-#define X_CR3_READ 0x03
-#define X_CR4_READ 0x04
-#define X_CR3_WRITE 0x13
-#define X_IDTR_READ 0x66        /* GDTR 0x67, LDTR 0x68, TR 0x69, then writes */
-#define X_TR_WRITE 0x6D
-#define X_PAUSE 0x77
-#define X_INVLPG 0x79
-#define X_WBINVD 0x89
-#define X_MONITOR 0x8A
-#define X_MWAIT 0x8B
-
 static void set_bit64(uint64_t *w, unsigned bit, bool on)
 {
     *w = on ? *w | (1ull << bit) : *w & ~(1ull << bit);
@@ -206,6 +186,7 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
     set_bit64(&ic, I_WBINVD, n & VMDL_X86_NESTED_WBINVD);
     set_bit64(&ic, I_MONITOR, n & VMDL_X86_NESTED_MONITOR);
     set_bit64(&ic, I_MWAIT, n & VMDL_X86_NESTED_MWAIT);
+    set_bit64(&ic, I_INVD, n & VMDL_X86_NESTED_INVD);
     for (unsigned b = I_STORE_IDTR; b < I_STORE_IDTR + 8; b++)
         set_bit64(&ic, b, n & VMDL_X86_NESTED_DESC);
     pw64(v, H_VMCB + C_INTERCEPT, ic);
@@ -473,6 +454,8 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
         return simple_insn(v, VMDL_X86_EVENT_MWAIT, 3);
     case X_WBINVD:
         return simple_insn(v, VMDL_X86_EVENT_WBINVD, 2);
+    case X_INVD:
+        return simple_insn(v, VMDL_X86_EVENT_INVD, 2);
     case X_INVLPG:
         return simple_insn(v, VMDL_X86_EVENT_INVLPG, 0);
     case X_RDPMC: {
@@ -493,6 +476,58 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
         return true;
     }
     return false;
+}
+
+/*
+ * RDRAND / RDSEED (0F C7 /6, /7, register form, no F3 prefix): QEMU's CPU
+ * model has neither, so they raise #UD; in a nested guest whose L1 asked
+ * for RDRAND/RDSEED exiting (the capability MSRs offer it) the exit is
+ * taken instead.  True when the hook took it.
+ */
+bool vmdl__x86h_nested_ud(struct vmdl_vcpu *v)
+{
+    uint8_t op[3], rex, b[15];
+    if (!X86(v)->nested)
+        return false;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F || op[1] != 0xC7 || (op[2] & 0xC0) != 0xC0)
+        return false;
+    unsigned reg = (op[2] >> 3) & 7;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    bool c64 = code64(v);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    vmdl__x86h_lin_rw(v, c64 ? rip : cs.base + rip, b, (size_t)pfx, false);
+    for (int i = 0; i < pfx; i++)
+        if (b[i] == 0xF3 || b[i] == 0xF2)
+            return false;                       /* RDPID and others */
+    if (reg != 6 && reg != 7)
+        return false;
+    unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
+    /* Instruction information (SDM 28.2.5): operand size 12:11, reg 6:3. */
+    unsigned osz = (rex & 8) ? 2 : memchr(b, 0x66, (size_t)pfx) ? 0 : 1;
+    struct vmdl_x86_event ev = {.kind = reg == 6 ? VMDL_X86_EVENT_RDRAND
+                                                 : VMDL_X86_EVENT_RDSEED,
+                                .gpr = gpr, .insn_len = 3 + (unsigned)pfx,
+                                .insn_info = gpr << 3 | osz << 11};
+    if (offer_ev(v, &ev))
+        return true;
+    /* Not wanted: complete it for L2 as a CPU with the instruction would
+     * (the VMX capabilities that offer the exiting imply it), with a
+     * deterministic xorshift sequence and CF = 1. */
+    uint64_t x = X86(v)->h_rand ? X86(v)->h_rand : 0x9E3779B97F4A7C15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    X86(v)->h_rand = x;
+    uint64_t val = osz == 2 ? x : osz == 1 ? (uint32_t)x : (x & 0xFFFF);
+    if (osz == 0)
+        val |= rd(v, vmdl__x86_gpr_uc[gpr]) & ~0xFFFFull;
+    wr(v, vmdl__x86_gpr_uc[gpr], val);
+    wr(v, UC_X86_REG_RFLAGS, (rd(v, UC_X86_REG_RFLAGS) & ~0x8D5ull) | 1);
+    vmdl__x86h_retire(v, ev.insn_len);
+    return true;
 }
 
 /* ---- port I/O of a nested guest ---------------------------------------- */
@@ -655,14 +690,22 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
     if (err || *triple || !x->nested || v->halted)
         goto out;
     /* The probe first: it is cheap, the shadow needs the engine's state. */
-    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
-    if (vmdl__x86h_event(v, &ev) && rflags_if(v) && !irq_shadow(v)) {
-        ev.probe = false;
+    if (vmdl__x86h_nested_window(v) && rflags_if(v) && !irq_shadow(v)) {
+        struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW};
         vmdl__x86h_event(v, &ev);
     }
 out:
     reload(v);
     return err;
+}
+
+/* Does L1 want an interrupt-window exit?  Then the vCPU opens its own
+ * window (V_IRQ) while L2 has interrupts blocked, and the entry after the
+ * VINTR exit finds them unblocked. */
+bool vmdl__x86h_nested_window(struct vmdl_vcpu *v)
+{
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
+    return X86(v)->nested && vmdl__x86h_event(v, &ev);
 }
 
 /* An NMI or interrupt the irqchip has while a nested guest runs: offered

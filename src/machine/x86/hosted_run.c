@@ -133,7 +133,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
     int err = VMDL_OK;
-    if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple)))
+    if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple) ||
+                               vmdl__x86h_nested_ud(v)))
         return err;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);

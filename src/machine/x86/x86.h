@@ -78,6 +78,7 @@ struct x86_vcpu {
     bool nested;
     struct vmdl_x86_nested_ctl nctl;
     bool h_io_pass;             /* the next port access skips the probe */
+    uint64_t h_rand;            /* RDRAND/RDSEED of a nested guest */
     struct {                    /* VM-entry event injection, due at entry */
         bool valid, has_err;
         uint8_t type, vector;
