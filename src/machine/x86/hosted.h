@@ -263,6 +263,9 @@ int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
 /* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple);
 void vmdl__x86h_irq_window(struct vmdl_vcpu *v);
+/* An STI / MOV SS shadow blocks interrupts now (an emulated instruction
+ * since ended it: cleared). */
+bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v);
 void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v);
 int vmdl__x86h_iret_exit(struct vmdl_vcpu *v);
 void vmdl__x86h_iret_done(struct vmdl_vcpu *v);

@@ -41,7 +41,7 @@ static void set_intercept(struct vmdl_vcpu *v, unsigned bit, bool on)
  * skip of an emulated instruction clears the interrupt shadow; QEMU never
  * saw it complete and still has its inhibit flag set, which is cleared here.
  */
-static bool in_shadow(struct vmdl_vcpu *v)
+bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v)
 {
     uc_context_save(v->uc, X86(v)->ctx);
     char *ctx = (char *)X86(v)->ctx;
@@ -96,7 +96,7 @@ int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
         return 0;
     if (vmdl__x86h_nested_irq(v, false))
         return 1;
-    if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)) || in_shadow(v))
+    if (!(rd(v, UC_X86_REG_RFLAGS) & (1ull << 9)) || vmdl__x86h_in_shadow(v))
         return 0;
     int vec = vm->irqchip->pending(vm->irqchip_opaque, v);
     if (vec < 0)

@@ -666,13 +666,6 @@ static bool rflags_if(struct vmdl_vcpu *v)
     return rd(v, UC_X86_REG_RFLAGS) & (1ull << 9);
 }
 
-/* The engine's STI/MOV SS shadow (hflags bit 3). */
-static bool irq_shadow(struct vmdl_vcpu *v)
-{
-    uc_context_save(v->uc, X86(v)->ctx);
-    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->segs_off - 8) & (1u << 3);
-}
-
 /*
  * Before the run step enters a nested guest: the event VM entry injects,
  * then an interrupt window L1 asked for that is already open (SDM 26.2:
@@ -690,7 +683,7 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
     if (err || *triple || !x->nested || v->halted)
         goto out;
     /* The probe first: it is cheap, the shadow needs the engine's state. */
-    if (vmdl__x86h_nested_window(v) && rflags_if(v) && !irq_shadow(v)) {
+    if (vmdl__x86h_nested_window(v) && rflags_if(v) && !vmdl__x86h_in_shadow(v)) {
         struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW};
         vmdl__x86h_event(v, &ev);
     }
