@@ -700,7 +700,18 @@ int main(int argc, char **argv)
         return EXIT_INTERNAL;
     }
     int err;
+    /* A kernel's device tree describes the devices the models add (the
+     * GICv5's IRS frame): attach them before it is built. */
+    bool attached = false;
     if (kernel) {
+        if (vmdl_attach_models(vm, o.models, &o.mopts)) {
+            fprintf(stderr, "virtmodel-run: --models %s: %s\n", o.models,
+                    vmdl_last_error());
+            free(data);
+            vmdl_vm_destroy(vm);
+            return EXIT_USAGE;
+        }
+        attached = true;
         err = boot_kernel(vm, &o, data, size);
         free(data);
         if (err) {
@@ -724,7 +735,7 @@ int main(int argc, char **argv)
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;
     }
-    if (vmdl_attach_models(vm, o.models, &o.mopts)) {
+    if (!attached && vmdl_attach_models(vm, o.models, &o.mopts)) {
         fprintf(stderr, "virtmodel-run: --models %s: %s\n", o.models, vmdl_last_error());
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;

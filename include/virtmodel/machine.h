@@ -42,6 +42,9 @@ enum vmdl_x86_vendor {
 #define VMDL_X86_COM1_PORT 0x3F8
 #define VMDL_X86_DEBUG_EXIT_PORT 0xF4
 #define VMDL_ARM64_PL011_BASE 0x09000000ull
+/* The GICv5 IRS config frame (64 KiB) where QEMU's virt puts its GIC's
+ * distributor: the gicv5 model maps it (docs/gicv5.md, "The IRS"). */
+#define VMDL_ARM64_GICV5_IRS_BASE 0x08000000ull
 #define VMDL_PSCI_SYSTEM_OFF 0x84000008u
 #define VMDL_PSCI_SYSTEM_RESET 0x84000009u
 /* arm64: HVC #0 with x0 = VMDL_HC_EXIT ends the run with status x1 (a

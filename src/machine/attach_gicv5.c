@@ -3,13 +3,16 @@
 #include <stdlib.h>
 
 #include "virtmodel/attach_gicv5.h"
+#include "virtmodel/gicv5_irs.h"
 #include "virtmodel/error.h"
 #include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "glue_state.h"
+#include "machine_internal.h"
 
 struct gicv5_glue {
     struct vmdl_gicv5 *g;
+    struct vmdl_gicv5_irs irs;           /* the config frame at IRS_BASE */
     bool halted[VMDL_GICV5_MAX_VCPUS];   /* put in WFI, not reloaded yet */
 };
 
@@ -140,11 +143,49 @@ static bool gv5_hypercall(void *opaque, struct vmdl_vcpu *vcpu, uint16_t imm,
     return true;
 }
 
+/* ---- the IRS config frame ---- */
+
+static uint64_t irs_read(void *opaque, struct vmdl_vcpu *vcpu, uint64_t offset,
+                         unsigned size)
+{
+    struct gicv5_glue *gl = opaque;
+    uint64_t v;
+    (void)vcpu;
+    vmdl_gicv5_irs_read(&gl->irs, offset, size, &v);   /* RAZ when reserved */
+    return v;
+}
+
+static void irs_write(void *opaque, struct vmdl_vcpu *vcpu, uint64_t offset,
+                      unsigned size, uint64_t value)
+{
+    struct gicv5_glue *gl = opaque;
+    (void)vcpu;
+    vmdl_gicv5_irs_write(&gl->irs, offset, size, value);
+}
+
+static const struct vmdl_mmio_ops irs_ops = {.read = irs_read, .write = irs_write};
+static const struct vmdl_mmio_window irs_window[] = {
+    {VMDL_ARM64_GICV5_IRS_BASE, VMDL_GICV5_IRS_FRAME_SIZE},
+};
+
+bool vmdl__gicv5_irs_mapped(const struct vmdl_vm *vm, uint64_t *base, unsigned *nr_pes)
+{
+    for (unsigned i = 0; i < vm->nr_mmios; i++) {
+        if (vm->mmios[i].ops != &irs_ops)
+            continue;
+        *base = vm->mmios[i].base;
+        *nr_pes = ((const struct gicv5_glue *)vm->mmios[i].opaque)->irs.nr_pes;
+        return true;
+    }
+    return false;
+}
+
 static void gv5_reset(void *opaque, struct vmdl_vm *vm)
 {
     struct gicv5_glue *gl = opaque;
     (void)vm;
     vmdl_gicv5_reset(gl->g);
+    vmdl_gicv5_irs_reset(&gl->irs);
     for (unsigned i = 0; i < VMDL_GICV5_MAX_VCPUS; i++)
         gl->halted[i] = false;
 }
@@ -152,6 +193,8 @@ static void gv5_reset(void *opaque, struct vmdl_vm *vm)
 /* ---- checkpoints ---- */
 
 #define GICV5_GLUE_MAGIC VMDL_BLOB_MAGIC('G', 'G', 'V', '5')
+/* 2: the IRS config frame's state follows the vCPUs. */
+#define GICV5_GLUE_VERSION 2
 
 /*
  * The model exports only put vCPUs.  A put taken as if in WFI syncs every
@@ -178,13 +221,14 @@ static int gv5_state_save(void *opaque, uint8_t **blob, size_t *len)
     if (err)
         return err;
     struct vmdl_blob_writer w;
-    vmdl_blob_begin(&w, GICV5_GLUE_MAGIC, 1);
+    vmdl_blob_begin(&w, GICV5_GLUE_MAGIC, GICV5_GLUE_VERSION);
     vmdl_blob_put_blob(&w, inner, inner_len);
     vmdl_blob_put_u32(&w, n);
     for (unsigned i = 0; i < n; i++) {
         vmdl_blob_put_u32(&w, (uint32_t)where[i]);
         vmdl_blob_put_u8(&w, gl->halted[i]);
     }
+    vmdl_gicv5_irs_put(&gl->irs, &w);
     free(inner);
     return vmdl_blob_finish(&w, blob, len);
 }
@@ -194,7 +238,8 @@ static int gv5_state_load(void *opaque, const uint8_t *blob, size_t len)
     struct gicv5_glue *gl = opaque;
     unsigned n = vmdl_gicv5_nr_vcpus(gl->g), pcpus = vmdl_gicv5_nr_pcpus(gl->g);
     struct vmdl_blob_reader r;
-    int err = vmdl_blob_open(&r, blob, len, GICV5_GLUE_MAGIC, 1, "gicv5 state");
+    int err = vmdl_blob_open(&r, blob, len, GICV5_GLUE_MAGIC, GICV5_GLUE_VERSION,
+                             "gicv5 state");
     if (err)
         return err;
     const uint8_t *inner;
@@ -210,6 +255,8 @@ static int gv5_state_load(void *opaque, const uint8_t *blob, size_t len)
         if (where[i] < -1 || where[i] >= (int)pcpus)
             vmdl_blob_reject(&r, "physical CPU out of range");
     }
+    struct vmdl_gicv5_irs irs = gl->irs;
+    vmdl_gicv5_irs_get(&irs, &r);
     if ((err = vmdl_blob_close(&r)))
         return err;
     for (unsigned i = 0; i < n; i++)
@@ -217,6 +264,7 @@ static int gv5_state_load(void *opaque, const uint8_t *blob, size_t len)
             vmdl_gicv5_vcpu_put(gl->g, i, false);
     if ((err = vmdl_gicv5_import(gl->g, inner, inner_len)))
         return err;
+    gl->irs = irs;
     for (unsigned i = 0; i < n; i++) {
         gl->halted[i] = halted[i];
         if (where[i] >= 0 && (err = vmdl_gicv5_vcpu_load(gl->g, i, (unsigned)where[i])))
@@ -252,7 +300,9 @@ int vmdl_attach_gicv5_ex(struct vmdl_vm *vm, const struct vmdl_gicv5_options *o,
     struct gicv5_glue *gl = calloc(1, sizeof(*gl));
     if (!gl)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_attach_gicv5: out of memory");
-    int err = vmdl_gicv5_create(&cfg, &gl->g);
+    int err = vmdl_gicv5_irs_init(&gl->irs, cfg.nr_vcpus);
+    if (!err)
+        err = vmdl_gicv5_create(&cfg, &gl->g);
     if (err) {
         free(gl);
         return err;
@@ -302,12 +352,15 @@ const struct vmdl_model_desc vmdl_gicv5_model = {
     .name = "gicv5",
     .arch = VMDL_ARCH_ARM64,
     .vendor = -1,
-    .summary = "GICv5 CPU interface, PPIs (vGIC-v5)",
+    .summary = "GICv5 CPU interface, PPIs (vGIC-v5), IRS config frame",
     .options = gicv5_options,
     .attach = attach_from_options,
     .sysreg = gv5_sysreg,
     .hypercall = gv5_hypercall,
     .irqchip = &gv5_chip_ops,
+    .mmio = irs_window,
+    .nr_mmio = 1,
+    .mmio_ops = &irs_ops,
     .reset = gv5_reset,
     .destroy = gv5_destroy,
     .save = gv5_state_save,

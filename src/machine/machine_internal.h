@@ -294,6 +294,9 @@ static inline vmdl_fault vmdl__route_sysreg(struct vmdl_vcpu *vcpu,
 bool vmdl__route_hypercall(struct vmdl_vcpu *vcpu, uint16_t imm, bool is_smc);
 void vmdl__run_reset_hooks(struct vmdl_vm *vm);
 void vmdl__run_destroy_hooks(struct vmdl_vm *vm);
+/* attach_gicv5.c: is a GICv5 IRS config frame mapped (for the device
+ * tree), where, and for how many PEs? */
+bool vmdl__gicv5_irs_mapped(const struct vmdl_vm *vm, uint64_t *base, unsigned *nr_pes);
 /* Unicorn's unmapped-memory hook, for every architecture. */
 bool vmdl__unmapped_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
                        int64_t value, void *user);

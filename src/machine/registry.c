@@ -97,19 +97,21 @@ int vmdl_vm_add_mmio(struct vmdl_vm *vm, uint64_t base, uint64_t size,
             vm->mmios[i].base < base + size)
             return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_mmio: overlaps another "
                              "device at 0x%llx", (unsigned long long)vm->mmios[i].base);
-    if (vm->nr_mmios == MAX_HANDLERS || vm->nr_destroys + vm->nr_vcpus > MAX_HANDLERS)
+    if (vm->nr_mmios == MAX_HANDLERS || vm->nr_destroys == MAX_HANDLERS)
         return REGISTRY_FULL("vmdl_vm_add_mmio");
+    /* One binding per vCPU, in one allocation with one destroy hook (a hook
+     * per binding filled the table once a VM had 32 vCPUs). */
+    struct mmio_binding *b = calloc(vm->nr_vcpus, sizeof(*b));
+    if (!b)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_add_mmio: out of memory");
+    vmdl__add_destroy_hook(vm, free_binding, b);
     struct mmio_region *r = &vm->mmios[vm->nr_mmios++];
     *r = (struct mmio_region){base, size, ops, opaque, vm};
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-        struct mmio_binding *b = calloc(1, sizeof(*b));
-        if (!b)
-            return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_add_mmio: out of memory");
-        b->region = r;
-        b->vcpu = vm->vcpus[i];
-        vmdl__add_destroy_hook(vm, free_binding, b);
-        if (uc_mmio_map(vm->vcpus[i]->uc, base, size, mmio_read_cb, b,
-                        mmio_write_cb, b) != UC_ERR_OK)
+        b[i].region = r;
+        b[i].vcpu = vm->vcpus[i];
+        if (uc_mmio_map(vm->vcpus[i]->uc, base, size, mmio_read_cb, &b[i],
+                        mmio_write_cb, &b[i]) != UC_ERR_OK)
             return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_add_mmio: uc_mmio_map failed");
     }
     return VMDL_OK;

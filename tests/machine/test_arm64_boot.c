@@ -13,6 +13,9 @@
 #include <libfdt.h>
 
 #include "virtmodel/arm64_boot.h"
+#include "virtmodel/attach_gicv5.h"
+#include "virtmodel/attach_gtimer.h"
+#include "virtmodel/inspect.h"
 #include "virtmodel/error.h"
 #include "virtmodel/machine.h"
 
@@ -86,11 +89,90 @@ static void test_built_tree_follows_virt(void **s)
     p = fdt_getprop(dtb, fdt_path_offset(dtb, "/chosen"), "stdout-path", &len);
     assert_string_equal(p, "/pl011@9000000");
     assert_true(fdt_node_check_compatible(dtb, fdt_path_offset(dtb, p), "arm,pl011") == 0);
+    /* No interrupt controller model: no GIC node to point at. */
+    assert_true(fdt_node_offset_by_compatible(dtb, -1, "arm,gic-v5") < 0);
+    assert_null(fdt_getprop(dtb, 0, "interrupt-parent", &len));
     /* vCPU 0 gets x0 = the tree; vCPU 1 is off until CPU_ON. */
     uint64_t x0;
     assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_ARM64_X0, &x0), VMDL_OK);
     assert_int_equal(x0, gpa);
     assert_memory_equal(vmdl_vm_ram_ptr(vm, gpa, size), dtb, size);
+    vmdl_vm_destroy(vm);
+}
+
+static const void *prop_of(const void *dtb, int node, const char *name, int *len)
+{
+    const void *p = fdt_getprop(dtb, node, name, len);
+    assert_non_null(p);
+    return p;
+}
+
+/*
+ * With the GICv5 model the tree has the node its binding requires
+ * (arm,gic-v5.yaml: compatible, #address-cells, #size-cells, ranges,
+ * #interrupt-cells = 3, interrupt-controller; an irs@ child with
+ * compatible, reg, reg-names, cpus and arm,iaffids), the root's
+ * interrupt-parent points at it, the timer names its PPIs as GICv5
+ * specifiers, and the UART has no SPI to name.  Without the model none of
+ * that is there (test_built_tree_follows_virt).
+ */
+static void test_gicv5_node_per_binding(void **s)
+{
+    (void)s;
+    struct vmdl_vm_config c = {.arch = VMDL_ARCH_ARM64, .nr_vcpus = 3, .ram_size = 64 << 20};
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&c, &vm), VMDL_OK);
+    assert_int_equal(vmdl_attach_gicv5(vm, NULL), VMDL_OK);
+    static const uint32_t code[] = {0xD503207F};
+    struct vmdl_arm64_boot b = {.kernel = code, .kernel_size = sizeof(code)};
+    assert_int_equal(vmdl_vm_boot_arm64(vm, &b), VMDL_OK);
+    const void *dtb;
+    size_t size;
+    assert_int_equal(vmdl_vm_arm64_dtb(vm, &dtb, &size, NULL), VMDL_OK);
+    assert_int_equal(vmdl_arm64_dtb_check(dtb, size), VMDL_OK);
+    int len;
+    int gic = fdt_node_offset_by_compatible(dtb, -1, "arm,gic-v5");
+    assert_true(gic > 0);
+    const fdt32_t *c32 = prop_of(dtb, 0, "interrupt-parent", &len);
+    assert_int_equal(fdt_node_offset_by_phandle(dtb, fdt32_to_cpu(*c32)), gic);
+    assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)prop_of(dtb, gic, "#interrupt-cells", &len)), 3);
+    prop_of(dtb, gic, "interrupt-controller", &len);
+    assert_int_equal(len, 0);
+    prop_of(dtb, gic, "ranges", &len);
+    assert_int_equal(len, 0);
+    assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)prop_of(dtb, gic, "#address-cells", &len)), 2);
+    assert_int_equal(fdt32_to_cpu(*(const fdt32_t *)prop_of(dtb, gic, "#size-cells", &len)), 2);
+    int irs = fdt_subnode_offset(dtb, gic, "irs@8000000");
+    assert_true(irs > 0);
+    assert_int_equal(fdt_node_check_compatible(dtb, irs, "arm,gic-v5-irs"), 0);
+    const fdt32_t *r = prop_of(dtb, irs, "reg", &len);
+    assert_int_equal(len, 16);
+    assert_int_equal(fdt32_to_cpu(r[1]), VMDL_ARM64_GICV5_IRS_BASE);
+    assert_int_equal(fdt32_to_cpu(r[3]), 0x10000);
+    assert_string_equal(prop_of(dtb, irs, "reg-names", &len), "ns-config");
+    const fdt32_t *cpus = prop_of(dtb, irs, "cpus", &len);
+    assert_int_equal(len, 3 * 4);
+    const fdt16_t *iaffids = prop_of(dtb, irs, "arm,iaffids", &len);
+    assert_int_equal(len, 3 * 2);
+    for (unsigned i = 0; i < 3; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/cpus/cpu@%u", i);
+        assert_int_equal(fdt_node_offset_by_phandle(dtb, fdt32_to_cpu(cpus[i])),
+                         fdt_path_offset(dtb, path));
+        assert_int_equal(fdt16_to_cpu(iaffids[i]), i);  /* = ICC_IAFFIDR_EL1 */
+    }
+    /* CNTPS 29, CNTP 30, CNTV 27, CNTHP 26: type 1 (PPI), level high. */
+    const fdt32_t *irq = prop_of(dtb, fdt_path_offset(dtb, "/timer"), "interrupts", &len);
+    static const uint32_t want[] = {1, 29, 4, 1, 30, 4, 1, 27, 4, 1, 26, 4};
+    assert_int_equal(len, (int)sizeof(want));
+    for (unsigned i = 0; i < 12; i++)
+        assert_int_equal(fdt32_to_cpu(irq[i]), want[i]);
+    assert_null(fdt_getprop(dtb, fdt_path_offset(dtb, "/pl011@9000000"), "interrupts", &len));
+    /* The frame the node names answers at that address. */
+    uint64_t v = 0;
+    assert_int_equal(vmdl_vcpu_mmio_read(vmdl_vm_vcpu(vm, 0), VMDL_ARM64_GICV5_IRS_BASE + 4,
+                                         4, &v), VMDL_OK);
+    assert_int_equal(v & 0xFFFF, 3);    /* IRS_IDR1.PE_CNT */
     vmdl_vm_destroy(vm);
 }
 
@@ -382,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_built_tree_follows_virt),
         cmocka_unit_test(test_hostile_dtbs_refused),
         cmocka_unit_test(test_dtbs_libfdt_would_accept),
+        cmocka_unit_test(test_gicv5_node_per_binding),
         cmocka_unit_test(test_dtb_fuzz_regressions_refused),
         cmocka_unit_test(test_dtb_after_aligned_initrd),
         cmocka_unit_test(test_psci_cpu_on_off_guest),

@@ -232,18 +232,26 @@ static void prop_reg(struct fdtb *f, int n, uint64_t addr, uint64_t size)
 }
 
 #define PHANDLE_CLK 0x8000
+#define PHANDLE_GIC 0x8001
+#define PHANDLE_CPU0 0x8100     /* + vCPU index */
 /* GIC interrupt specifier: type (0 SPI, 1 PPI), number, flags (4: level
  * high), as QEMU writes them for a GICv3. */
 #define IRQ_SPI 0
 #define IRQ_PPI 1
 #define IRQ_LEVEL_HI 4
 
-static void dt_root(struct fdtb *f)
+/* GICv5 interrupt specifier (arm,gic-v5.yaml): INTID.Type (1 PPI, 3 SPI),
+ * INTID.ID, flags (4: level high). */
+#define GICV5_TYPE_PPI 1
+
+static void dt_root(struct fdtb *f, bool gic)
 {
     prop_u32(f, 0, "#address-cells", 2);
     prop_u32(f, 0, "#size-cells", 2);
     prop_str(f, 0, "compatible", "linux,dummy-virt");
     prop_str(f, 0, "model", "linux,dummy-virt");
+    if (gic)
+        prop_u32(f, 0, "interrupt-parent", PHANDLE_GIC);
 }
 
 static void dt_psci(struct fdtb *f)
@@ -283,23 +291,64 @@ static void dt_cpus(struct fdtb *f, struct vmdl_vm *vm)
         prop_str(f, n, "compatible", "arm,cortex-a72");
         prop_u32(f, n, "reg", mpidr);
         prop_str(f, n, "enable-method", "psci");
+        prop_u32(f, n, "phandle", PHANDLE_CPU0 + i);
     }
 }
 
-static void dt_timer(struct fdtb *f)
+/*
+ * The GICv5 as its binding describes it (Documentation/devicetree/bindings/
+ * interrupt-controller/arm,gic-v5.yaml): the top node with three-cell
+ * specifiers and one IRS child with its non-secure config frame, the CPUs
+ * it serves and their IAFFIDs (vCPU n has IAFFID n, as ICC_IAFFIDR_EL1
+ * reads).  No ITS child and no maintenance interrupt (no EL2 in the guest).
+ */
+static void dt_gic(struct fdtb *f, uint64_t irs_base, unsigned nr_pes)
+{
+    char name[40];
+    int gic = node(f, 0, "interrupt-controller");
+    prop_str(f, gic, "compatible", "arm,gic-v5");
+    prop_u32(f, gic, "#interrupt-cells", 3);
+    prop(f, gic, "interrupt-controller", NULL, 0);
+    prop_u32(f, gic, "#address-cells", 2);
+    prop_u32(f, gic, "#size-cells", 2);
+    prop(f, gic, "ranges", NULL, 0);
+    prop_u32(f, gic, "phandle", PHANDLE_GIC);
+    snprintf(name, sizeof(name), "irs@%llx", (unsigned long long)irs_base);
+    int irs = node(f, gic, name);
+    prop_str(f, irs, "compatible", "arm,gic-v5-irs");
+    prop_reg(f, irs, irs_base, 0x10000);
+    prop_str(f, irs, "reg-names", "ns-config");
+    fdt32_t cpus[VMDL_MAX_VCPUS];
+    fdt16_t iaffids[VMDL_MAX_VCPUS];
+    unsigned n = nr_pes < VMDL_MAX_VCPUS ? nr_pes : VMDL_MAX_VCPUS;
+    for (unsigned i = 0; i < n; i++) {
+        cpus[i] = cpu_to_fdt32(PHANDLE_CPU0 + i);
+        iaffids[i] = cpu_to_fdt16((uint16_t)i);
+    }
+    prop(f, irs, "cpus", cpus, (int)(n * sizeof(cpus[0])));
+    prop(f, irs, "arm,iaffids", iaffids, (int)(n * sizeof(iaffids[0])));
+}
+
+static void dt_timer(struct fdtb *f, bool gic)
 {
     static const char compat[] = "arm,armv8-timer\0arm,armv7-timer";
-    /* Secure physical, non-secure physical, virtual, hypervisor: PPIs 13,
-     * 14, 11, 10 (INTIDs 29, 30, 27, 26). */
+    /* Secure physical, non-secure physical, virtual, hypervisor: GICv3
+     * style PPIs 13, 14, 11, 10 (INTIDs 29, 30, 27, 26) as QEMU writes
+     * them, or with the GICv5 the architected PPIs CNTPS 29, CNTP 30, CNTV
+     * 27, CNTHP 26 as GICv5 specifiers. */
     static const uint32_t irqs[] = {IRQ_PPI, 13, IRQ_LEVEL_HI, IRQ_PPI, 14, IRQ_LEVEL_HI,
                                     IRQ_PPI, 11, IRQ_LEVEL_HI, IRQ_PPI, 10, IRQ_LEVEL_HI};
+    static const uint32_t v5[] = {GICV5_TYPE_PPI, 29, IRQ_LEVEL_HI,
+                                  GICV5_TYPE_PPI, 30, IRQ_LEVEL_HI,
+                                  GICV5_TYPE_PPI, 27, IRQ_LEVEL_HI,
+                                  GICV5_TYPE_PPI, 26, IRQ_LEVEL_HI};
     int n = node(f, 0, "timer");
     prop(f, n, "compatible", compat, sizeof(compat));
-    prop_cells(f, n, "interrupts", irqs, 12);
+    prop_cells(f, n, "interrupts", gic ? v5 : irqs, 12);
     prop(f, n, "always-on", NULL, 0);
 }
 
-static void dt_uart(struct fdtb *f)
+static void dt_uart(struct fdtb *f, bool gic)
 {
     static const char compat[] = "arm,pl011\0arm,primecell";
     static const char clk_names[] = "uartclk\0apb_pclk";
@@ -314,7 +363,9 @@ static void dt_uart(struct fdtb *f)
     int n = node(f, 0, UART_NODE + 1);
     prop(f, n, "compatible", compat, sizeof(compat));
     prop_reg(f, n, VMDL_ARM64_PL011_BASE, 0x1000);
-    prop_cells(f, n, "interrupts", irq, 3);
+    /* With the GICv5 there is no SPI to name (IRS_IDR5 reports none). */
+    if (!gic)
+        prop_cells(f, n, "interrupts", irq, 3);
     prop_cells(f, n, "clocks", clocks, 2);
     prop(f, n, "clock-names", clk_names, sizeof(clk_names));
 }
@@ -343,12 +394,17 @@ static int build_dtb(struct vmdl_vm *vm, const char *cmdline, uint64_t initrd,
     if (!f.fdt)
         return vmdl_fail(VMDL_ENOMEM, "device tree: out of memory");
     f.err = fdt_create_empty_tree(f.fdt, (int)cap);
+    uint64_t irs_base = 0;
+    unsigned nr_pes = 0;
+    bool gic = vmdl__gicv5_irs_mapped(vm, &irs_base, &nr_pes);
     /* Nodes are inserted at the front: add them in reverse of QEMU's order. */
-    dt_root(&f);
+    dt_root(&f, gic);
     dt_chosen(&f, cmdline, initrd, initrd_size);
-    dt_timer(&f);
+    dt_timer(&f, gic);
+    if (gic)
+        dt_gic(&f, irs_base, nr_pes);
     dt_cpus(&f, vm);
-    dt_uart(&f);
+    dt_uart(&f, gic);
     dt_memory(&f, vm);
     dt_psci(&f);
     if (!f.err)
