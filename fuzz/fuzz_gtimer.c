@@ -6,8 +6,9 @@
  * KVM ISTATUS option from the input, resets and state round trips.
  *
  * Invariants: encodings other than the timer's are UNCLAIMED and leave the
- * state alone; EL0 gets UNDEF exactly when CNTKCTL_EL1 does not allow the
- * register; a CTL read has only bits 2:0, and ISTATUS equals "enabled (or
+ * state alone; writes to the counters and EL0 accesses to CNTKCTL_EL1 are
+ * UNDEF; otherwise EL0 gets the EC 0x18 trap exactly when CNTKCTL_EL1 does
+ * not allow the register; a CTL read has only bits 2:0, and ISTATUS equals "enabled (or
  * the option) and count >= CVAL"; the line equals ENABLE && !IMASK &&
  * ISTATUS; a TVAL read is (CVAL - count)[31:0] and a TVAL write leaves
  * CVAL = count + SignExtend(value[31:0]); CNTVCT = CNTPCT - CNTVOFF; the
@@ -117,8 +118,14 @@ static void access(struct fz *f, struct vmdl_gtimer *t, uint64_t cnt)
         FZ_CHECK(same(&before, t), "foreign access changed state");
         return;
     }
+    bool ro_write = w && op1 == 3 && crm == 0;
+    if ((el == 0 && op1 == 0) || ro_write) {
+        FZ_CHECK(r == VMDL_FAULT_UNDEF, "UNDEFINED access not refused");
+        FZ_CHECK(same(&before, t), "refused access changed state");
+        return;
+    }
     if (el == 0 && !el0_ok(&before, op1, crm, op2)) {
-        FZ_CHECK(r == VMDL_FAULT_UNDEF, "EL0 access not refused");
+        FZ_CHECK(r == VMDL_FAULT_SYSREG_TRAP, "EL0 access not trapped");
         FZ_CHECK(same(&before, t), "refused access changed state");
         return;
     }

@@ -21,6 +21,9 @@ typedef enum vmdl_fault {
     VMDL_FAULT_VC = 29,         /* x86 #VC: an SEV-ES guest's intercepted
                                    instruction; error code = SVM exit code */
     VMDL_FAULT_UNDEF = 0x100,   /* arm64 UNDEFINED instruction (ESR EC 0) */
+    VMDL_FAULT_SYSREG_TRAP = 0x101, /* arm64 MSR/MRS/SYS trapped to EL1 (ESR EC
+                                   0x18, ISS = the access), e.g. an EL0 timer
+                                   access CNTKCTL_EL1 does not allow */
     VMDL_FAULT_UNCLAIMED = 0x200, /* the handler does not own this access */
 } vmdl_fault;
 

@@ -79,8 +79,9 @@ void vmdl_gtimer_reset(struct vmdl_gtimer *t);
 /* An MRS/MSR of the register op0/op1/CRn/CRm/op2 at exception level `el`
  * (0 or 1) when the physical count is `cnt`.  VMDL_FAULT_UNCLAIMED for an
  * encoding that is not one of the above; VMDL_FAULT_UNDEF for a write to a
- * read-only register (CNTFRQ, CNTPCT, CNTVCT), an EL0 access CNTKCTL_EL1
- * does not allow, or CNTKCTL_EL1 from EL0. */
+ * read-only register (CNTFRQ, CNTPCT, CNTVCT) or CNTKCTL_EL1 from EL0;
+ * VMDL_FAULT_SYSREG_TRAP (ESR EC 0x18 to EL1) for an EL0 access CNTKCTL_EL1
+ * does not allow. */
 vmdl_fault vmdl_gtimer_sysreg(struct vmdl_gtimer *t, uint64_t cnt, unsigned el,
                               unsigned op0, unsigned op1, unsigned crn, unsigned crm,
                               unsigned op2, bool is_write, uint64_t *value);

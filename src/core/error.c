@@ -60,6 +60,7 @@ const char *vmdl_fault_name(vmdl_fault f)
     case VMDL_FAULT_PF: return "#PF";
     case VMDL_FAULT_VC: return "#VC";
     case VMDL_FAULT_UNDEF: return "UNDEF";
+    case VMDL_FAULT_SYSREG_TRAP: return "MSR/MRS trap";
     case VMDL_FAULT_UNCLAIMED: return "unclaimed";
     }
     return "?";

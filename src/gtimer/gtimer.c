@@ -132,15 +132,18 @@ vmdl_fault vmdl_gtimer_sysreg(struct vmdl_gtimer *t, uint64_t cnt, unsigned el,
     enum reg r = decode(op0, op1, crn, crm, op2, &id);
     if (r == R_NONE)
         return VMDL_FAULT_UNCLAIMED;
-    if (el == 0 && !el0_allowed(t->cntkctl, r, id))
+    /* Read-only here (CNTFRQ_EL0 is writable at the highest EL only), and
+     * EL1's CNTKCTL_EL1 at EL0: UNDEFINED before any EL0 trap. */
+    if ((is_write && (r == R_FRQ || r == R_PCT || r == R_VCT)) || (el == 0 && r == R_KCTL))
         return VMDL_FAULT_UNDEF;
+    /* The Arm ARM's pseudocode for these registers at EL0: when CNTKCTL_EL1
+     * does not allow the access, AArch64.SystemAccessTrap(EL1, 0x18). */
+    if (el == 0 && !el0_allowed(t->cntkctl, r, id))
+        return VMDL_FAULT_SYSREG_TRAP;
     switch (r) {
     case R_FRQ:
     case R_PCT:
     case R_VCT:
-        /* Read-only here: CNTFRQ_EL0 is writable at the highest EL only. */
-        if (is_write)
-            return VMDL_FAULT_UNDEF;
         *value = r == R_FRQ ? t->freq : r == R_PCT ? cnt : cnt - t->cntvoff;
         return VMDL_FAULT_NONE;
     case R_KCTL:

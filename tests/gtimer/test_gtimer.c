@@ -159,19 +159,24 @@ static void test_el0_access(void **s)
     struct vmdl_gtimer t;
     vmdl_gtimer_init(&t, 0, 0);
     uint64_t v;
-    /* CNTKCTL_EL1 0: EL0 may use nothing, and never CNTKCTL_EL1 itself. */
-    for (int r = FRQ; r <= KCTL; r++)
-        assert_int_equal(acc(&t, 0, 0, r, false, &v), VMDL_FAULT_UNDEF);
+    /* CNTKCTL_EL1 0: EL0 may use nothing: the Arm ARM traps each access to
+     * EL1 with EC 0x18.  CNTKCTL_EL1 itself is an EL1 register: UNDEFINED
+     * at EL0, as are writes to the read-only counters at any EL. */
+    for (int r = FRQ; r < KCTL; r++)
+        assert_int_equal(acc(&t, 0, 0, r, false, &v), VMDL_FAULT_SYSREG_TRAP);
+    assert_int_equal(acc(&t, 0, 0, KCTL, false, &v), VMDL_FAULT_UNDEF);
+    assert_int_equal(acc(&t, 0, 0, VCT, true, &v), VMDL_FAULT_UNDEF);
+    assert_int_equal(acc(&t, 0, 0, FRQ, true, &v), VMDL_FAULT_UNDEF);
     wr(&t, 0, KCTL, VMDL_GTIMER_KCTL_EL0VCTEN);
     assert_int_equal(acc(&t, 7, 0, VCT, false, &v), VMDL_FAULT_NONE);
     assert_int_equal(v, 7);
     assert_int_equal(acc(&t, 7, 0, FRQ, false, &v), VMDL_FAULT_NONE); /* either counter bit */
-    assert_int_equal(acc(&t, 7, 0, PCT, false, &v), VMDL_FAULT_UNDEF);
-    assert_int_equal(acc(&t, 7, 0, V_CTL, false, &v), VMDL_FAULT_UNDEF);
+    assert_int_equal(acc(&t, 7, 0, PCT, false, &v), VMDL_FAULT_SYSREG_TRAP);
+    assert_int_equal(acc(&t, 7, 0, V_CTL, false, &v), VMDL_FAULT_SYSREG_TRAP);
     wr(&t, 0, KCTL, VMDL_GTIMER_KCTL_EL0VTEN);
     v = 1;
     assert_int_equal(acc(&t, 7, 0, V_CTL, true, &v), VMDL_FAULT_NONE);
-    assert_int_equal(acc(&t, 7, 0, P_CTL, true, &v), VMDL_FAULT_UNDEF);
+    assert_int_equal(acc(&t, 7, 0, P_CTL, true, &v), VMDL_FAULT_SYSREG_TRAP);
     assert_int_equal(acc(&t, 7, 0, KCTL, false, &v), VMDL_FAULT_UNDEF);
     /* CNTKCTL_EL1 keeps bits 9:0 only. */
     wr(&t, 0, KCTL, ~0ull);

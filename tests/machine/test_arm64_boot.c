@@ -333,11 +333,14 @@ static void test_dtb_fuzz_regressions_refused(void **s)
 
 /* Boot a hand-assembled raw image (Linux boot protocol) and run it to its
  * power-off. */
-static struct vmdl_vm *run_image(const uint32_t *words, size_t nwords, unsigned nv)
+static struct vmdl_vm *run_image_timer(const uint32_t *words, size_t nwords, unsigned nv,
+                                       bool gtimer)
 {
     struct vmdl_vm_config c = {.arch = VMDL_ARCH_ARM64, .nr_vcpus = nv, .ram_size = 16 << 20};
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&c, &vm), VMDL_OK);
+    if (gtimer)
+        assert_int_equal(vmdl_attach_gtimer(vm, NULL), VMDL_OK);
     struct vmdl_arm64_boot b = {.kernel = words, .kernel_size = nwords * 4};
     assert_int_equal(vmdl_vm_boot_arm64(vm, &b), VMDL_OK);
     vmdl_vm_set_limits(vm, 1000000, 0);
@@ -345,6 +348,11 @@ static struct vmdl_vm *run_image(const uint32_t *words, size_t nwords, unsigned 
     assert_int_equal(vmdl_vm_run(vm, &e), VMDL_OK);
     assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
     return vm;
+}
+
+static struct vmdl_vm *run_image(const uint32_t *words, size_t nwords, unsigned nv)
+{
+    return run_image_timer(words, nwords, nv, false);
 }
 
 static uint64_t reg(struct vmdl_vm *vm, unsigned cpu, enum vmdl_reg r)
@@ -417,6 +425,46 @@ static void test_el0_undef_to_lower_el_vector(void **s)
 }
 
 /*
+ * The generic timer at EL0 with CNTKCTL_EL1 = 0 (its reset value): the
+ * same EL1 set-up as above ERETs to one timer access at EL0, which the Arm
+ * ARM traps to EL1 with EC 0x18 and the access's ISS (AArch64.System-
+ * AccessTrap(EL1, 0x18)); the handler at VBAR + 0x400 reads ESR/ELR/SPSR.
+ * MRS CNTVCT_EL0 is refused by QEMU's own check and then the model's; MSR
+ * CNTV_CTL_EL0 is refused in the MRS/MSR instruction hook: both paths.
+ */
+static void el0_timer_trap(uint32_t el0_insn, uint32_t want_iss)
+{
+    static uint32_t img[776];
+    static const uint32_t code[] = {0x10004000, 0xd518c000, 0x910003e1, 0xd1400421,
+                                    0xd5184101, 0xaa0103f3, 0x10000082, 0xd5184022,
+                                    0xd518401f, 0xd69f03e0, 0x00000000, 0x14000000};
+    static const uint32_t handler[] = {0xd5384101, 0xd5385202, 0xd5384003, 0xd5384024,
+                                       0xd5384245, 0xd2800100, 0xf2b08000, 0xd4000002};
+    memcpy(img, code, sizeof(code));
+    img[10] = el0_insn;
+    memcpy(img + 768, handler, sizeof(handler));
+    struct vmdl_vm *vm = run_image_timer(img, 776, 1, true);
+    assert_int_equal(reg(vm, 0, X(2)), 0x18u << 26 | 1u << 25 | want_iss);
+    assert_int_equal(reg(vm, 0, X(3)), 0);                   /* from EL0t */
+    assert_int_equal(reg(vm, 0, X(4)), 0x40080000 + 10 * 4); /* the access */
+    assert_int_equal(reg(vm, 0, X(5)), 4);                   /* taken to EL1 */
+    vmdl_vm_destroy(vm);
+}
+
+static void test_el0_timer_access_traps_ec_0x18(void **s)
+{
+    (void)s;
+    /* mrs x0, cntvct_el0: Op0 3, Op2 2, Op1 3, CRn 14, Rt 0, CRm 0, read. */
+    el0_timer_trap(0xd53be040, 3u << 20 | 2u << 17 | 3u << 14 | 14u << 10 | 1u);
+    /* msr cntv_ctl_el0, x1: Op0 3, Op2 1, Op1 3, CRn 14, Rt 1, CRm 3, write. */
+    el0_timer_trap(0xd51be321, 3u << 20 | 1u << 17 | 3u << 14 | 14u << 10 | 1u << 5 |
+                                   3u << 1);
+    /* mrs x7, cntp_cval_el0: Op2 2, CRm 2, Rt 7. */
+    el0_timer_trap(0xd53be247, 3u << 20 | 2u << 17 | 3u << 14 | 14u << 10 | 7u << 5 |
+                                   2u << 1 | 1u);
+}
+
+/*
  * MMU on at EL1 with Unicorn's own translation: TTBR0 maps one 1 GiB block
  * (PA = VA 0x40000000), TCR_EL1 = T0SZ/T1SZ 25, 4 KiB granules, EPD1, TBI0.
  * Then: a tagged load through TBI0 (w20 = first instruction word), a load
@@ -465,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_hostile_dtbs_refused),
         cmocka_unit_test(test_dtbs_libfdt_would_accept),
         cmocka_unit_test(test_gicv5_node_per_binding),
+        cmocka_unit_test(test_el0_timer_access_traps_ec_0x18),
         cmocka_unit_test(test_dtb_fuzz_regressions_refused),
         cmocka_unit_test(test_dtb_after_aligned_initrd),
         cmocka_unit_test(test_psci_cpu_on_off_guest),

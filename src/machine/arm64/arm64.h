@@ -31,6 +31,7 @@
 #define ESR_IL (1u << 25)
 #define ESR_EC_UNKNOWN 0x00u
 #define ESR_EC_SVC64 0x15u
+#define ESR_EC_SYSREG 0x18u
 
 /* EL1 system registers the machine reaches as CP registers (Unicorn names
  * no id for SPSR_EL1, SCTLR_EL1, TCR_EL1, AMAIR_EL1, CONTEXTIDR_EL1; the
@@ -52,6 +53,7 @@ struct arm64_vcpu {
     uc_context *ctx;            /* scratch: reading QEMU's abort record (abort.c) */
     bool hook_fault;            /* an MSR refused in the instruction hook: */
     uint64_t hook_fault_pc;     /*   UNDEF at this PC once the engine stops */
+    uint32_t fault_esr;         /* ESR of the pending STOP_FAULT; 0: UNDEF */
 };
 
 /* vcpu.c */
@@ -61,6 +63,15 @@ int vmdl__arm64_reg_write(struct vmdl_vcpu *v, int reg, uint64_t x);
 void vmdl__arm64_take_exception(struct vmdl_vcpu *v, uint64_t return_pc,
                                 unsigned vector_offset, bool sync, uint32_t esr);
 int vmdl__arm64_deliver_undef(struct vmdl_vcpu *v, uint64_t pc);
+/* A synchronous exception with this ESR (or UNDEF for 0) for the
+ * instruction at pc, which counts as executed. */
+int vmdl__arm64_deliver_sync(struct vmdl_vcpu *v, uint64_t pc, uint32_t esr);
+/* The ESR of a trapped MSR/MRS/SYS (EC 0x18): Op0, Op2, Op1, CRn, Rt, CRm,
+ * direction (1 = read), as the Arm ARM's ISS encoding for EC 0x18. */
+uint32_t vmdl__arm64_sysreg_esr(const struct vmdl_sysreg_access *a);
+/* Stop the engine to deliver what a handler's fault asks for. */
+void vmdl__arm64_stop_fault(struct vmdl_vcpu *v, const struct vmdl_sysreg_access *a,
+                            vmdl_fault f);
 void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v);
 int vmdl__arm64_vcpu_init(struct vmdl_vcpu *v);
 int vmdl__arm64_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry);
@@ -147,6 +158,8 @@ int vmdl__arm64_abort_info(struct vmdl_vcpu *v, uint32_t *esr, uint64_t *far,
 /* trap.c */
 void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user);
 bool vmdl__arm64_decode_hypercall(uint32_t w, uint16_t *imm, bool *is_smc);
+/* An MRS/MSR/SYS/SYSL word (op0 != 0) into an access; false otherwise. */
+bool vmdl__arm64_decode_sysreg(uint32_t w, struct vmdl_sysreg_access *a);
 enum hc_result { HC_DONE, HC_TO_CALLER, HC_SHUTDOWN, HC_RESET, HC_ERROR };
 enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc);
 void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v);

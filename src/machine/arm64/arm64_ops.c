@@ -102,13 +102,19 @@ static bool irq_window_open(struct vmdl_vcpu *v)
 
 static bool fault_valid(vmdl_fault f)
 {
-    return f == VMDL_FAULT_UNDEF;
+    return f == VMDL_FAULT_UNDEF || f == VMDL_FAULT_SYSREG_TRAP;
 }
 
+/* A trap of the MSR/MRS/SYS at PC carries that access's syndrome; raised
+ * on any other instruction it is an UNDEF. */
 static int raise_fault(struct vmdl_vcpu *v, vmdl_fault f)
 {
-    (void)f;
-    return vmdl__arm64_deliver_undef(v, vmdl__arm64_rd(v, UC_ARM64_REG_PC));
+    uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
+    struct vmdl_sysreg_access a;
+    if (f == VMDL_FAULT_SYSREG_TRAP &&
+        vmdl__arm64_decode_sysreg(vmdl__arm64_insn_at(v, pc), &a))
+        return vmdl__arm64_deliver_sync(v, pc, vmdl__arm64_sysreg_esr(&a));
+    return vmdl__arm64_deliver_undef(v, pc);
 }
 
 /* A synchronous exception (ESR in error_code) or an asynchronous one, at

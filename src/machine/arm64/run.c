@@ -10,6 +10,8 @@ int vmdl__arm64_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
     enum pending_kind p = v->pending;
     uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
     v->pending = PENDING_NONE;
+    if (fault == VMDL_FAULT_SYSREG_TRAP && p == PENDING_SYSREG)
+        return vmdl__arm64_deliver_sync(v, pc, vmdl__arm64_sysreg_esr(&v->exit.u.sysreg));
     if (fault != VMDL_FAULT_NONE)
         return vmdl__arm64_deliver_undef(v, pc);
     switch (p) {
@@ -286,9 +288,12 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
         *exit = v->exit;
         *to_caller = true;
         return VMDL_OK;
-    case STOP_FAULT:
-        vmdl__trace_exit(v, "undef", pc, "UNDEF to guest");
-        return vmdl__arm64_deliver_undef(v, pc);
+    case STOP_FAULT: {
+        uint32_t esr = a64->fault_esr;
+        a64->fault_esr = 0;
+        vmdl__trace_exit(v, "undef", pc, esr ? "MSR/MRS trap to guest" : "UNDEF to guest");
+        return vmdl__arm64_deliver_sync(v, pc, esr);
+    }
     case STOP_HYPERCALL:
         return on_hypercall(v, exit, to_caller);
     case STOP_MMIO:

@@ -9,7 +9,7 @@
 
 /* ---------------- decode ---------------- */
 
-static bool decode_sysreg(uint32_t w, struct vmdl_sysreg_access *a)
+bool vmdl__arm64_decode_sysreg(uint32_t w, struct vmdl_sysreg_access *a)
 {
     /* System instruction class: 1101 0101 00 L op0 op1 CRn CRm op2 Rt. */
     if ((w & 0xFFC00000u) != 0xD5000000u)
@@ -61,8 +61,8 @@ static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
         return;
     }
     if (f != VMDL_FAULT_NONE) {
-        vmdl__trace_exit(v, "sysreg", pc, "UNDEF");
-        vmdl__arm64_set_stop(v, STOP_FAULT);
+        vmdl__trace_exit(v, "sysreg", pc, vmdl_fault_name(f));
+        vmdl__arm64_stop_fault(v, a, f);
         return;
     }
     if (!a->is_write)
@@ -79,6 +79,14 @@ static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
     v->insns++;
     vmdl__arm64_irq_recheck(v);
+}
+
+void vmdl__arm64_stop_fault(struct vmdl_vcpu *v, const struct vmdl_sysreg_access *a,
+                            vmdl_fault f)
+{
+    ((struct arm64_vcpu *)v)->fault_esr =
+        f == VMDL_FAULT_SYSREG_TRAP ? vmdl__arm64_sysreg_esr(a) : 0;
+    vmdl__arm64_set_stop(v, STOP_FAULT);
 }
 
 /*
@@ -127,7 +135,7 @@ uint32_t vmdl__arm64_sysreg_insn_cb(uc_engine *uc, uc_arm64_reg reg,
     if (cp->op0 != 3 || cp->crn != 14 || !v->vm->nr_sysregs)
         return 0;
     uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
-    if (!decode_sysreg(vmdl__arm64_insn_at(v, pc), &a))
+    if (!vmdl__arm64_decode_sysreg(vmdl__arm64_insn_at(v, pc), &a))
         return 0;
     if (a.is_write)
         a.value = cp->val;
@@ -141,7 +149,7 @@ uint32_t vmdl__arm64_sysreg_insn_cb(uc_engine *uc, uc_arm64_reg reg,
         struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
         a64->hook_fault = true;
         a64->hook_fault_pc = pc;
-        vmdl__arm64_set_stop(v, STOP_FAULT);
+        vmdl__arm64_stop_fault(v, &a, f);
         return 1;
     }
     if (!a.is_write)
@@ -168,7 +176,7 @@ void vmdl__arm64_intr_cb(uc_engine *uc, uint32_t intno, void *user)
         struct vmdl_sysreg_access a;
         uint16_t imm;
         bool smc;
-        if (decode_sysreg(w, &a)) {
+        if (vmdl__arm64_decode_sysreg(w, &a)) {
             handle_sysreg_in_hook(v, pc, &a);
             return;
         }

@@ -130,11 +130,25 @@ void vmdl__arm64_take_exception(struct vmdl_vcpu *v, uint64_t return_pc,
     v->halted = false;
 }
 
-int vmdl__arm64_deliver_undef(struct vmdl_vcpu *v, uint64_t pc)
+int vmdl__arm64_deliver_sync(struct vmdl_vcpu *v, uint64_t pc, uint32_t esr)
 {
-    vmdl__arm64_take_exception(v, pc, 0x000, true, (ESR_EC_UNKNOWN << 26) | ESR_IL);
+    vmdl__arm64_take_exception(v, pc, 0x000, true,
+                               esr ? esr : (ESR_EC_UNKNOWN << 26) | ESR_IL);
     v->insns++;
     return VMDL_OK;
+}
+
+int vmdl__arm64_deliver_undef(struct vmdl_vcpu *v, uint64_t pc)
+{
+    return vmdl__arm64_deliver_sync(v, pc, 0);
+}
+
+uint32_t vmdl__arm64_sysreg_esr(const struct vmdl_sysreg_access *a)
+{
+    return ESR_EC_SYSREG << 26 | ESR_IL | (uint32_t)(a->op0 & 3) << 20 |
+           (uint32_t)(a->op2 & 7) << 17 | (uint32_t)(a->op1 & 7) << 14 |
+           (uint32_t)(a->crn & 15) << 10 | (uint32_t)(a->rt & 31) << 5 |
+           (uint32_t)(a->crm & 15) << 1 | (a->is_write ? 0u : 1u);
 }
 
 void vmdl__arm64_deliver_irq(struct vmdl_vcpu *v)
