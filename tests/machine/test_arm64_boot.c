@@ -400,21 +400,28 @@ static void test_psci_cpu_on_off_guest(void **s)
 }
 
 /*
- * EL1 sets VBAR_EL1, SP_EL0 and ERETs to EL0 code that runs UDF #0; the
- * handler at VBAR + 0x400 (lower EL, AArch64) reads EL1-only registers and
- * powers off: x1 = SP_EL0, x2 = ESR, x3 = SPSR, x4 = ELR, x5 = CurrentEL.
+ * EL1 sets VBAR_EL1, SP_EL0 and ERETs to EL0 code that runs `el0_insn`;
+ * the handler at VBAR + 0x400 (lower EL, AArch64) reads EL1-only registers
+ * and powers off: x1 = SP_EL0, x2 = ESR, x3 = SPSR, x4 = ELR, x5 = CurrentEL.
  */
-static void test_el0_undef_to_lower_el_vector(void **s)
+static void el0_image(uint32_t img[776], uint32_t el0_insn)
 {
-    (void)s;
-    static uint32_t img[776];
     static const uint32_t code[] = {0x10004000, 0xd518c000, 0x910003e1, 0xd1400421,
                                     0xd5184101, 0xaa0103f3, 0x10000082, 0xd5184022,
                                     0xd518401f, 0xd69f03e0, 0x00000000, 0x14000000};
     static const uint32_t handler[] = {0xd5384101, 0xd5385202, 0xd5384003, 0xd5384024,
                                        0xd5384245, 0xd2800100, 0xf2b08000, 0xd4000002};
+    memset(img, 0, 776 * sizeof(uint32_t));
     memcpy(img, code, sizeof(code));
+    img[10] = el0_insn;
     memcpy(img + 768, handler, sizeof(handler));
+}
+
+static void test_el0_undef_to_lower_el_vector(void **s)
+{
+    (void)s;
+    static uint32_t img[776];
+    el0_image(img, 0x00000000);  /* UDF #0 */
     struct vmdl_vm *vm = run_image(img, 776, 1);
     assert_int_equal(reg(vm, 0, X(1)), reg(vm, 0, X(19)));  /* SP_EL0 kept */
     assert_int_equal(reg(vm, 0, X(2)), 0x02000000);         /* EC 0, IL */
@@ -435,14 +442,7 @@ static void test_el0_undef_to_lower_el_vector(void **s)
 static void el0_timer_trap(uint32_t el0_insn, uint32_t want_iss)
 {
     static uint32_t img[776];
-    static const uint32_t code[] = {0x10004000, 0xd518c000, 0x910003e1, 0xd1400421,
-                                    0xd5184101, 0xaa0103f3, 0x10000082, 0xd5184022,
-                                    0xd518401f, 0xd69f03e0, 0x00000000, 0x14000000};
-    static const uint32_t handler[] = {0xd5384101, 0xd5385202, 0xd5384003, 0xd5384024,
-                                       0xd5384245, 0xd2800100, 0xf2b08000, 0xd4000002};
-    memcpy(img, code, sizeof(code));
-    img[10] = el0_insn;
-    memcpy(img + 768, handler, sizeof(handler));
+    el0_image(img, el0_insn);
     struct vmdl_vm *vm = run_image_timer(img, 776, 1, true);
     assert_int_equal(reg(vm, 0, X(2)), 0x18u << 26 | 1u << 25 | want_iss);
     assert_int_equal(reg(vm, 0, X(3)), 0);                   /* from EL0t */
