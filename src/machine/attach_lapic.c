@@ -32,15 +32,21 @@ static struct vmdl_lapic *apic_of(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
     return vmdl_lapic_bus_get(g->bus, vmdl_vcpu_index(vcpu));
 }
 
-/* An armed timer needs exact virtual time on its vCPU. */
-static void update_counting(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+/* An armed timer needs exact virtual time on its vCPU (a: its APIC). */
+static void update_counting_of(struct lapic_glue *g, struct vmdl_vcpu *vcpu,
+                               struct vmdl_lapic *a)
 {
     unsigned i = vmdl_vcpu_index(vcpu);
-    bool armed = vmdl_lapic_next_event(apic_of(g, vcpu)) != UINT64_MAX;
+    bool armed = vmdl_lapic_next_event(a) != UINT64_MAX;
     if (armed != g->counting[i]) {
         g->counting[i] = armed;
         vmdl_vcpu_need_insn_count(vcpu, armed);
     }
+}
+
+static void update_counting(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+{
+    update_counting_of(g, vcpu, apic_of(g, vcpu));
 }
 
 static struct vmdl_lapic *sync(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
@@ -125,7 +131,7 @@ static void chip_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
     struct vmdl_lapic *a = apic_of(g, vcpu);
     vmdl_lapic_advance(a, now);
     vmdl_lapic_vcpu_entry(a);
-    update_counting(g, vcpu);
+    update_counting_of(g, vcpu, a);
 }
 
 static uint64_t chip_next_event(void *opaque, struct vmdl_vcpu *vcpu)

@@ -89,7 +89,7 @@ static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
     v->slice_end = c->slice_end;
     v->shadow_at = c->shadow_at;
     v->pending = PENDING_NONE;
-    v->cur_block = NULL;
+    vmdl__count_forget_block(v);
 }
 
 /* ---------------- image identity ---------------- */

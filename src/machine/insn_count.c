@@ -91,6 +91,44 @@ static struct block_info *lookup_block(struct vmdl_vcpu *vcpu, uint64_t addr,
     return b;
 }
 
+/*
+ * Make b the current block.  Its next entry may take block_cb's fast path
+ * when nothing about that entry needs a decision but the deadline: the
+ * block does not end in an interrupt shadow (the entry after it must record
+ * one), this entry is not in one (the fast path does not clear shadow_at)
+ * and no interrupt window is watched (whoever opens one while a block is
+ * current calls vmdl__count_no_fast).
+ */
+static void set_cur_block(struct vmdl_vcpu *vcpu, struct block_info *b)
+{
+    vcpu->cur_block = b;
+    if (b && !b->ends_in_shadow && !vcpu->shadow_at && !vcpu->irq_window) {
+        vcpu->fast_addr = b->addr;
+        vcpu->fast_size = b->size;
+        vcpu->fast_ninsns = b->ninsns;
+        vcpu->fast_branch = b->ends_in_branch;
+    } else {
+        vmdl__count_no_fast(vcpu);
+    }
+}
+
+/*
+ * Instructions retired before the current block started.  Not stored: while
+ * a block is current, insns only moves by that block's count (it is set
+ * back with the block forgotten, vmdl__count_forget_block), so the block
+ * hook saves a store on every guest block.
+ */
+static uint64_t block_base(const struct vmdl_vcpu *vcpu)
+{
+    return vcpu->insns - vcpu->cur_block->ninsns;
+}
+
+void vmdl__count_no_fast(struct vmdl_vcpu *vcpu)
+{
+    vcpu->fast_addr = UINT64_MAX;
+    vcpu->fast_size = 0;
+}
+
 /* Everything block_cb does, for any block: the general path. */
 static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
                                                  uint32_t size, struct vmdl_vcpu *vcpu)
@@ -104,8 +142,8 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
                           ? addr : 0;
     struct block_info *b = prev && prev->addr == addr && prev->size == size
                                ? prev : lookup_block(vcpu, addr, size);
-    vcpu->cur_block = b;
-    vcpu->cur_block_base = vcpu->insns;
+    uint64_t base = vcpu->insns;
+    set_cur_block(vcpu, b);
     vcpu->insns += b ? b->ninsns : 1;
     /* Stop before running a block that would cross the deadline, or when an
      * interrupt that waited for IF can now be taken (STI ends a block). */
@@ -116,7 +154,7 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
          * after it, without stepping.) */
         window_open = vcpu->vm->arch_ops->irq_window_open(vcpu);
     }
-    if (vcpu->cur_block_base >= vcpu->kick_deadline || window_open) {
+    if (base >= vcpu->kick_deadline || window_open) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
         /* The engine leaves before running this block.  Unicorn puts the
@@ -132,20 +170,20 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
  * Called by the engine at the start of every translation block while time
  * is counted, so it is on the path of every guest loop iteration.  The
  * common case, a loop re-entering the block that just ran with no deadline
- * and no interrupt window, is kept to a few loads and stores without a
- * stack frame (a full frame here doubled the cost of a 10-instruction loop);
- * it does exactly what block_slow would do for that case.
+ * and no interrupt window, is a few loads and stores of the vCPU without a
+ * stack frame or a pointer to follow (fast_*, set by set_cur_block): each
+ * instruction here is paid once per guest loop iteration (a full frame
+ * doubled the cost of a 10-instruction loop; docs/performance.md).  It does
+ * exactly what block_slow would do for that case.
  */
 static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vmdl_vcpu *vcpu = user;
-    const struct block_info *b = vcpu->cur_block;
-    if (__builtin_expect(b && b->addr == addr && b->size == size && !b->ends_in_shadow &&
-                         !vcpu->irq_window && vcpu->insns < vcpu->kick_deadline, 1)) {
-        vcpu->branches += b->ends_in_branch;
-        vcpu->shadow_at = 0;
-        vcpu->cur_block_base = vcpu->insns;
-        vcpu->insns += b->ninsns;
+    uint64_t n = vcpu->insns;
+    if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size &&
+                         n < vcpu->kick_deadline, 1)) {
+        vcpu->branches += vcpu->fast_branch;
+        vcpu->insns = n + vcpu->fast_ninsns;
         return;
     }
     block_slow(uc, addr, size, vcpu);
@@ -168,7 +206,7 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
 {
     vcpu->kick_deadline = vmdl__next_deadline(vcpu);
     bool need = vmdl__count_needed(vcpu, vcpu->kick_deadline);
-    vcpu->cur_block = NULL;
+    vmdl__count_forget_block(vcpu);
     if (need == vcpu->block_hook_on)
         return;
     if (need) {
@@ -199,7 +237,7 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         uint32_t i = 0;
         while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
             i++;
-        vcpu->insns = vcpu->cur_block_base + i;
+        vcpu->insns = block_base(vcpu) + i;
     } else {
         /* The whole block ran, including its final instruction. */
         if (b->ends_in_branch)
@@ -208,7 +246,7 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         if (b->ends_in_shadow && pc == b->addr + b->size)
             vcpu->shadow_at = pc;
     }
-    vcpu->cur_block = NULL;
+    vmdl__count_forget_block(vcpu);
 }
 
 /*
@@ -237,7 +275,7 @@ uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc)
     uint32_t i = 0;
     while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
         i++;
-    return vcpu->cur_block_base + i;
+    return block_base(vcpu) + i;
 }
 
 bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc)

@@ -162,9 +162,15 @@ struct vmdl_vcpu {
     uint64_t slice_end;     /* scheduler quantum end */
     uint64_t kick_deadline; /* min of the above and timers, this entry */
     struct block_info *cur_block;
+    /* cur_block as the block hook's fast path sees it: set only while the
+     * next entry of that block may be counted without looking anything up
+     * (insn_count.c, set_cur_block); fast_size 0 otherwise. */
+    uint64_t fast_addr;
+    uint32_t fast_size;
+    uint32_t fast_ninsns;
+    uint64_t fast_branch;
     struct block_info *ran_block; /* ran to its end right before the stop */
     uint64_t shadow_at;     /* PC right after an interrupt-shadow insn ending a block */
-    uint64_t cur_block_base; /* insns before cur_block started */
     struct block_info *blocks[BLOCK_HASH_SIZE];
 
     /* Cost statistics. */
@@ -313,6 +319,16 @@ void vmdl__halt(struct vmdl_vcpu *vcpu);
 
 /* insn_count.c */
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
+/* The block hook's fast path is off until the next block is looked up
+ * (an interrupt window opened while a block runs). */
+void vmdl__count_no_fast(struct vmdl_vcpu *vcpu);
+/* No block is current any more (a stop, an entry, a restore). */
+static inline void vmdl__count_forget_block(struct vmdl_vcpu *vcpu)
+{
+    vcpu->cur_block = NULL;
+    vcpu->fast_addr = UINT64_MAX;
+    vcpu->fast_size = 0;
+}
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline);

@@ -107,8 +107,10 @@ void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v)
     }
     if (!(vmdl__arm64_rd(v, UC_ARM64_REG_PSTATE) & PSTATE_I))
         vmdl__arm64_set_stop(v, STOP_IRQ);
-    else if (v->block_hook_on)
+    else if (v->block_hook_on) {
         v->irq_window = true;
+        vmdl__count_no_fast(v);  /* the next block looks at PSTATE.I */
+    }
     else
         vmdl__arm64_set_stop(v, STOP_IRQ);
 }

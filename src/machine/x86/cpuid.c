@@ -23,6 +23,14 @@ static void apic_bit(struct vmdl_vcpu *v, struct vmdl_cpuid_entry *e)
         e->edx &= ~(1u << 9);
 }
 
+static bool leaf_has_subleaves(uint32_t leaf)
+{
+    return leaf == 4 || leaf == 7 || leaf == 0xB || leaf == 0xD ||
+           leaf == 0xF || leaf == 0x10 || leaf == 0x12 || leaf == 0x14 ||
+           leaf == 0x17 || leaf == 0x18 || leaf == 0x1F || leaf == 0x21 ||
+           leaf == 0x8000001D || leaf == 0x80000020 || leaf == 0x80000026;
+}
+
 int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
 {
     (void)uc;
@@ -37,7 +45,9 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
 void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v)
 {
     uint32_t leaf = (uint32_t)rd(v, UC_X86_REG_RAX);
-    uint32_t sub = (uint32_t)rd(v, UC_X86_REG_RCX);
+    /* ECX only selects within the leaves that have subleaves: not read
+     * otherwise (each register access is an engine call). */
+    uint32_t sub = leaf_has_subleaves(leaf) ? (uint32_t)rd(v, UC_X86_REG_RCX) : 0;
     struct vmdl_cpuid_entry e = {0};
     if (vmdl_vm_get_cpuid(v->vm, leaf, sub, &e)) {
         /* Out-of-range leaves return the highest basic leaf's data on
@@ -68,14 +78,6 @@ bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bi
 }
 
 /* Leaves whose output depends on ECX (subleaf). */
-static bool leaf_has_subleaves(uint32_t leaf)
-{
-    return leaf == 4 || leaf == 7 || leaf == 0xB || leaf == 0xD ||
-           leaf == 0xF || leaf == 0x10 || leaf == 0x12 || leaf == 0x14 ||
-           leaf == 0x17 || leaf == 0x18 || leaf == 0x1F || leaf == 0x21 ||
-           leaf == 0x8000001D || leaf == 0x80000020 || leaf == 0x80000026;
-}
-
 int vmdl_vm_set_cpuid(struct vmdl_vm *vm, const struct vmdl_cpuid_entry *e)
 {
     if (!vm || !e)

@@ -110,10 +110,31 @@ enum emu_result vmdl__x86_raise(struct vmdl_vcpu *v, vmdl_fault f, uint64_t rip)
 int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
-    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    bool chip = vm->irqchip && vm->irqchip->pending;
     if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
         vm->irqchip->take_nmi(vm->irqchip_opaque, v))
         v->nmi_pending = true;
+    int vec = v->queued_irq;
+    bool from_chip = false, asked = false;
+    /*
+     * Outside an interrupt shadow, with no NMI, the controller is asked
+     * whatever RFLAGS.IF is; with nothing pending the answer is 0 and no
+     * window is watched.  Decided first, without reading RIP and RFLAGS
+     * (two engine calls on every trap-site completion); the calls to the
+     * controller are the same as below.
+     */
+    if (!v->nmi_pending && !v->shadow_at) {
+        if (vec < 0 && chip) {
+            vec = vm->irqchip->pending(vm->irqchip_opaque, v);
+            from_chip = vec >= 0;
+            asked = true;
+        }
+        if (vec < 0) {
+            v->irq_window = false;
+            return 0;
+        }
+    }
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
     if (v->nmi_pending) {
         v->nmi_pending = false;
         if (vmdl__x86_deliver(v, 2, false, 0, rip))
@@ -125,16 +146,13 @@ int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple)
     if (!(rd(v, UC_X86_REG_RFLAGS) & RFLAGS_IF)) {
         /* Something pending waits for STI/POPF/IRETQ, which run natively:
          * the block hook watches IF until it opens (an interrupt window). */
-        v->irq_window = v->queued_irq >= 0 ||
-                        (vm->irqchip && vm->irqchip->pending &&
-                         vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
+        v->irq_window = vec >= 0 ||
+                        (!asked && chip && vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
         return 0;
     }
     if (vmdl__last_insn_was_shadow(v, rip))
         return -1; /* STI / MOV SS shadow: one more instruction first */
-    int vec = v->queued_irq;
-    bool from_chip = false;
-    if (vec < 0 && vm->irqchip && vm->irqchip->pending) {
+    if (vec < 0 && !asked && chip) {
         vec = vm->irqchip->pending(vm->irqchip_opaque, v);
         from_chip = vec >= 0;
     }

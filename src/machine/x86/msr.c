@@ -93,8 +93,11 @@ enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_
                                      unsigned len, vmdl_fault *fault)
 {
     struct vmdl_vm *vm = v->vm;
+    /* RCX for both; EDX:EAX only for a write (each read is an engine call). */
     uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
-    uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
+    uint64_t val = 0;
+    if (is_write)
+        val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
     vmdl_fault f = VMDL_FAULT_UNCLAIMED;
     struct msr_range *r = vmdl__find_msr(vm, idx);
     if (r)
@@ -127,15 +130,17 @@ enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_
         *fault = f;
         return EMU_FAULT;
     }
-    if (!is_write) {
-        wr(v, UC_X86_REG_RAX, (uint32_t)val);
-        wr(v, UC_X86_REG_RDX, val >> 32);
-    }
     if (vm->trace) {
         snprintf(out, sizeof(out), "msr 0x%x = 0x%llx", idx, (unsigned long long)val);
         vmdl__trace_exit(v, is_write ? "wrmsr" : "rdmsr", rip, out);
     }
-    vmdl__x86_retire(v, len);
+    if (!is_write) {
+        wr(v, UC_X86_REG_RAX, (uint32_t)val);
+        wr(v, UC_X86_REG_RDX, val >> 32);
+    }
+    /* The instruction is at rip: retire it without reading RIP back. */
+    wr(v, UC_X86_REG_RIP, rip + len);
+    v->insns++;
     return EMU_DONE;
 }
 
