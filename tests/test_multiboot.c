@@ -266,6 +266,46 @@ static void test_place_boot_info(void **state)
     free(ram);
 }
 
+/* RAM split around the PCI hole (QEMU pc, -m 4g: 3 GiB at 0, 1 GiB at
+ * 4 GiB): a fifth map entry for the RAM above 4 GiB, mem_upper still counts
+ * only the RAM below the hole.  The host buffer here is just the low part
+ * the placement writes (the image, the module-less boot information). */
+static void test_place_split_maps_ram_above_4g(void **state)
+{
+    (void)state;
+    uint8_t b[0x400];
+    size_t n = make_elf32(b, sizeof(b));
+    struct vmdl_image img;
+    assert_int_equal(vmdl_multiboot_parse(b, n, &img), VMDL_OK);
+    uint8_t *ram = calloc(1, RAM);
+    struct vmdl_mb_placed out;
+    assert_int_equal(vmdl_multiboot_place_split(&img, b, n, NULL, ram, RAM, 1ull << 30,
+                                                &out), 0);
+    const uint8_t *mbi = ram + out.info_addr;
+    assert_int_equal(get32(mbi + 8), (RAM - 0x100000) / 1024);
+    assert_int_equal(get32(mbi + 44), 5 * 24);
+    const uint8_t *mm = ram + get32(mbi + 48);
+    assert_int_equal(get64(mm + 72 + 4), 0x100000);             /* below the hole */
+    assert_int_equal(get64(mm + 72 + 12), RAM - 0x100000);
+    assert_int_equal(get32(mm + 96), 20);
+    assert_int_equal(get64(mm + 96 + 4), 0x100000000ull);       /* the rest, at 4 GiB */
+    assert_int_equal(get64(mm + 96 + 12), 1ull << 30);
+    assert_int_equal(get32(mm + 96 + 20), 1);
+    assert_true(out.used_end <= RAM);
+    /* Without RAM above 4 GiB the map is the usual four entries. */
+    memset(ram, 0, RAM);
+    assert_int_equal(vmdl_multiboot_place_split(&img, b, n, NULL, ram, RAM, 0, &out), 0);
+    assert_int_equal(get32(ram + out.info_addr + 44), 4 * 24);
+    /* RAM above 4 GiB must come after 4 GiB of it at most, in whole pages. */
+    memset(ram, 0, RAM);
+    assert_int_equal(vmdl_multiboot_place_split(&img, b, n, NULL, ram, 5ull << 30,
+                                                1ull << 30, &out), VMDL_EINVAL);
+    assert_int_equal(vmdl_multiboot_place_split(&img, b, n, NULL, ram, RAM, 0x800,
+                                                &out), VMDL_EINVAL);
+    assert_int_equal(ram[0x400000], 0);
+    free(ram);
+}
+
 static void test_place_refuses_without_writing(void **state)
 {
     (void)state;
@@ -311,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_parse_kludge),
         cmocka_unit_test(test_parse_kludge_refusals),
         cmocka_unit_test(test_place_boot_info),
+        cmocka_unit_test(test_place_split_maps_ram_above_4g),
         cmocka_unit_test(test_place_refuses_without_writing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

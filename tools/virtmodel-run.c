@@ -315,8 +315,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         return -1;
     }
     o->image = argv[optind];
-    /* The VM checks the architecture's layout (x86: at most 4076 MiB, below
-     * the APIC window; arm64: RAM from 1 GiB up to 256 GiB). */
+    /* The VM checks the architecture's layout (x86: from 3584 MiB on, 3 GiB
+     * below the PCI hole and the rest from 4 GiB, up to 1 TiB; arm64: RAM
+     * from 1 GiB up to 256 GiB). */
     if (o->ram_mib < 1 || o->ram_mib > 261120) {
         fprintf(stderr, "virtmodel-run: --ram must be 1..261120 MiB\n");
         return -1;

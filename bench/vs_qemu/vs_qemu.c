@@ -39,7 +39,8 @@
 #define VS_QEMU_GUEST_DIR "."
 #endif
 
-enum { X86_COMPUTE, X86_RDMSR, X86_CPUID, X86_TPR, X86_OUT };
+enum { X86_COMPUTE, X86_RDMSR, X86_CPUID, X86_TPR, X86_OUT, X86_WRMSR, X86_VMREAD,
+       X86_VMWRITE };
 enum { A64_COMPUTE, A64_MRS_GICV5, A64_MRS_GICV3, A64_HVC, A64_MMIO };
 
 struct row {
@@ -61,6 +62,12 @@ static const struct row rows[] = {
      "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run"},
     {"x86 RDMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_RDMSR, X86_RDMSR, "all",
      300000, 10000000, 1, ""},
+    {"x86 WRMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_WRMSR, X86_WRMSR, "all",
+     300000, 10000000, 1, "the value it has"},
+    {"x86 VMREAD GUEST_RIP", VMDL_ARCH_X86_64, X86_VMREAD, -1, "all", 300000, 0, 1,
+     "no VMX in QEMU TCG"},
+    {"x86 VMWRITE GUEST_RIP", VMDL_ARCH_X86_64, X86_VMWRITE, -1, "all", 300000, 0, 1,
+     "no VMX in QEMU TCG"},
     {"x86 CPUID leaf 0", VMDL_ARCH_X86_64, X86_CPUID, X86_CPUID, "all", 1000000,
      10000000, 1, ""},
     {"x86 xAPIC TPR MMIO read", VMDL_ARCH_X86_64, X86_TPR, X86_TPR, "all", 1000000,
@@ -207,6 +214,14 @@ static double per_op(uint64_t t1, uint64_t tn, uint64_t n, unsigned per_iter)
     return ((double)tn - (double)t1) / ((double)n * per_iter);
 }
 
+/* A cost in ns, with three decimals below 10 ns (the compute rows differ in
+ * the second one). */
+static const char *ns(double v, char *buf, size_t n)
+{
+    snprintf(buf, n, v < 10 ? "%.3f ns" : "%.2f ns", v);
+    return buf;
+}
+
 static void usage(void)
 {
     printf("usage: vs_qemu [--rounds R] [--scale S] [--no-qemu] [--only x86|arm64]\n"
@@ -264,17 +279,18 @@ int main(int argc, char **argv)
         }
         double lv = per_op(l1, lN, ln, r->per_iter);
         printf("| %s | %" PRIu64 " | ", r->name, ln);
+        char b1[32], b2[32];
         if (q) {
             double qv = per_op(q1, qN, qn, r->per_iter);
             /* t(N) <= t(1) means N was too small for the noise. */
             if (lv > 0 && qv > 0)
-                printf("%" PRIu64 " | %.2f ns | %.2f ns | %.2fx | %s |\n", qn, lv, qv,
-                       lv / qv, r->note);
+                printf("%" PRIu64 " | %s | %s | %.2fx | %s |\n", qn, ns(lv, b1, sizeof(b1)),
+                       ns(qv, b2, sizeof(b2)), lv / qv, r->note);
             else
-                printf("%" PRIu64 " | %.2f ns | %.2f ns | n/a: N too small, raise --scale | %s |\n",
-                       qn, lv, qv, r->note);
+                printf("%" PRIu64 " | %s | %s | n/a: N too small, raise --scale | %s |\n",
+                       qn, ns(lv, b1, sizeof(b1)), ns(qv, b2, sizeof(b2)), r->note);
         } else {
-            printf("- | %.2f ns | - | - | %s |\n", lv, r->note);
+            printf("- | %s | - | - | %s |\n", ns(lv, b1, sizeof(b1)), r->note);
         }
         fflush(stdout);
     }

@@ -94,14 +94,15 @@ long_entry:
 _start:
     mov param_n(%rip), %r8
     mov param_op(%rip), %rax
-    cmp $5, %rax
+    cmp $8, %rax
     jae done
     lea ops(%rip), %rdx
     jmp *(%rdx,%rax,8)
 
     .p2align 3
 ops:
-    .quad op_compute, op_rdmsr, op_cpuid, op_tpr, op_out
+    .quad op_compute, op_rdmsr, op_cpuid, op_tpr, op_out, op_wrmsr, op_vmread
+    .quad op_vmwrite
 
 /* 10 instructions per iteration: 8 independent ALU operations, DEC, JNZ. */
 op_compute:
@@ -148,9 +149,90 @@ op_out:
 1:  out %al, $0x80
     dec %r8
     jnz 1b
+    jmp done
+
+/* WRMSR of IA32_APIC_BASE with the value it has (no change of mode). */
+op_wrmsr:
+    mov $0x1B, %ecx
+    rdmsr
+1:  wrmsr
+    dec %r8
+    jnz 1b
+    jmp done
+
+/* VMREAD / VMWRITE of GUEST_RIP (0x681E) in a current VMCS.  Library
+ * only: QEMU's TCG has no VMX. */
+op_vmread:
+    call vmx_on
+    mov $0x681E, %ebx
+1:  vmread %rbx, %rax
+    dec %r8
+    jnz 1b
+    jmp done
+
+op_vmwrite:
+    call vmx_on
+    mov $0x681E, %ebx
+1:  vmwrite %r8, %rbx
+    dec %r8
+    jnz 1b
+    jmp done
+
+/* VMXON with the revision of IA32_VMX_BASIC, CR0/CR4 by the fixed-bit
+ * MSRs, feature control locked with VMXON allowed; then a current VMCS. */
+vmx_on:
+    mov $0x480, %ecx
+    rdmsr
+    and $0x7FFFFFFF, %eax
+    mov %eax, vmxon_region(%rip)
+    mov %eax, vmcs_region(%rip)
+    mov $0x3A, %ecx
+    rdmsr
+    test $1, %eax
+    jnz 2f
+    mov $5, %eax
+    xor %edx, %edx
+    wrmsr
+2:  mov $0x486, %ecx
+    call rdmsr64
+    mov %rax, %rsi
+    mov $0x487, %ecx
+    call rdmsr64
+    mov %cr0, %rdx
+    or %rsi, %rdx
+    and %rax, %rdx
+    mov %rdx, %cr0
+    mov $0x488, %ecx
+    call rdmsr64
+    mov %rax, %rsi
+    mov $0x489, %ecx
+    call rdmsr64
+    mov %cr4, %rdx
+    or %rsi, %rdx
+    and %rax, %rdx
+    mov %rdx, %cr4
+    vmxon vmxon_ptr(%rip)
+    vmclear vmcs_ptr(%rip)
+    vmptrld vmcs_ptr(%rip)
+    ret
+
+/* RAX = MSR ECX, all 64 bits. */
+rdmsr64:
+    rdmsr
+    shl $32, %rdx
+    mov %eax, %eax
+    or %rdx, %rax
+    ret
 
 done:
     xor %eax, %eax
     out %al, $0xF4                                  /* isa-debug-exit */
 3:  hlt
     jmp 3b
+
+    .p2align 3
+vmxon_ptr:  .quad vmxon_region
+vmcs_ptr:   .quad vmcs_region
+    .p2align 12
+vmxon_region: .fill 4096, 1, 0
+vmcs_region:  .fill 4096, 1, 0

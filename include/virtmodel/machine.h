@@ -35,6 +35,15 @@ enum vmdl_x86_vendor {
 
 /* Guest-memory conventions (QEMU-compatible, see docs/guest-guide.md). */
 #define VMDL_X86_RAM_BASE 0x0ull
+/*
+ * x86 RAM that does not fit below the PCI hole is split as QEMU's pc
+ * machine splits it: a VM with at least VMDL_X86_SPLIT_AT bytes of RAM (at
+ * 0) has VMDL_X86_RAM_BELOW_4G of it at 0 and the rest from 4 GiB; the
+ * multiboot memory map says so and fw_cfg gives the total.
+ */
+#define VMDL_X86_SPLIT_AT 0xE0000000ull
+#define VMDL_X86_RAM_BELOW_4G 0xC0000000ull
+#define VMDL_X86_RAM_ABOVE_4G 0x100000000ull
 #define VMDL_X86_DEFAULT_LOAD 0x100000ull
 #define VMDL_ARM64_RAM_BASE 0x40000000ull
 #define VMDL_ARM64_DEFAULT_LOAD 0x40080000ull
@@ -94,10 +103,21 @@ unsigned vmdl_vcpu_index(const struct vmdl_vcpu *vcpu);
 
 /* Guest physical memory as models see it (RAM only). */
 const struct vmdl_guest_mem *vmdl_vm_guest_mem(struct vmdl_vm *vm);
-/* Host pointer to RAM at gpa..gpa+len, or NULL when not all RAM. */
+/* Host pointer to RAM at gpa..gpa+len, or NULL when not all RAM (a range
+ * that runs from one RAM range into the next is not). */
 void *vmdl_vm_ram_ptr(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
+/* Where RAM starts, and how much there is in all (every range). */
 uint64_t vmdl_vm_ram_base(const struct vmdl_vm *vm);
 uint64_t vmdl_vm_ram_size(const struct vmdl_vm *vm);
+/* Guest RAM as guest-physical ranges in address order: one, or two for an
+ * x86 VM split around the PCI hole (VMDL_X86_SPLIT_AT).  Returns how many
+ * were written. */
+#define VMDL_MAX_RAM_RANGES 2
+struct vmdl_ram_range {
+    uint64_t gpa, size;
+};
+unsigned vmdl_vm_ram_ranges(const struct vmdl_vm *vm,
+                            struct vmdl_ram_range out[VMDL_MAX_RAM_RANGES]);
 
 /* ------------------------------------------------------------------ */
 /* Registers                                                          */

@@ -91,6 +91,16 @@ int vmdl_multiboot_place(const struct vmdl_image *img, const void *data,
                          size_t size, const struct vmdl_mb_boot *boot,
                          uint8_t *ram, uint64_t ram_size,
                          struct vmdl_mb_placed *out);
+/*
+ * The same for RAM split around the PCI hole (QEMU pc, -m 3584 and more):
+ * ram holds ram_size bytes at guest-physical 0 (at most 4 GiB) and
+ * high_size more from 4 GiB; the memory map gets a fifth entry, 4 GiB up
+ * to 4 GiB + high_size, available.  Everything placed stays below 4 GiB.
+ */
+int vmdl_multiboot_place_split(const struct vmdl_image *img, const void *data,
+                               size_t size, const struct vmdl_mb_boot *boot,
+                               uint8_t *ram, uint64_t ram_size, uint64_t high_size,
+                               struct vmdl_mb_placed *out);
 
 #ifdef __cplusplus
 }

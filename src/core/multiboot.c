@@ -256,7 +256,7 @@ static uint64_t strings_len(const struct vmdl_mb_boot *b)
 }
 
 static int plan(const struct vmdl_image *img, const struct vmdl_mb_boot *b,
-                uint64_t ram_size, struct layout *l)
+                uint64_t ram_size, uint64_t high_size, struct layout *l)
 {
     uint64_t top = ram_size < FOUR_GIB ? ram_size : FOUR_GIB;
     l->mods = align_up(image_end(img), PAGE);
@@ -267,7 +267,7 @@ static int plan(const struct vmdl_image *img, const struct vmdl_mb_boot *b,
                              "larger than RAM", i, b->mods[i].size);
         at = align_up(at + b->mods[i].size, PAGE);
     }
-    l->nr_mmap = 4;
+    l->nr_mmap = high_size ? 5 : 4;
     l->info = at;
     l->mods_arr = l->info + MBI_SIZE;
     l->mmap = l->mods_arr + (uint64_t)MOD_ENTRY_SIZE * b->nr_mods;
@@ -282,7 +282,7 @@ static int plan(const struct vmdl_image *img, const struct vmdl_mb_boot *b,
     return VMDL_OK;
 }
 
-static void write_mmap(uint8_t *p, uint64_t top)
+static void write_mmap(uint8_t *p, uint64_t top, uint64_t high_size)
 {
     static const struct { uint64_t base, end; uint32_t type; } fixed[3] = {
         { 0, LOW_RAM_END, 1 },
@@ -299,6 +299,13 @@ static void write_mmap(uint8_t *p, uint64_t top)
     put64(p + 4, HIGH_RAM_START);
     put64(p + 12, top - HIGH_RAM_START);
     put32(p + 20, 1);
+    if (!high_size)
+        return;
+    p += MMAP_ENTRY_SIZE;   /* RAM split around the PCI hole: the rest */
+    put32(p, 20);
+    put64(p + 4, FOUR_GIB);
+    put64(p + 12, high_size);
+    put32(p + 20, 1);
 }
 
 static uint32_t put_string(uint8_t *ram, uint64_t *at, const char *s)
@@ -311,7 +318,7 @@ static uint32_t put_string(uint8_t *ram, uint64_t *at, const char *s)
 }
 
 static void write_info(const struct vmdl_mb_boot *b, const struct layout *l,
-                       uint8_t *ram, uint64_t top)
+                       uint8_t *ram, uint64_t top, uint64_t high_size)
 {
     uint8_t *mbi = ram + l->info;
     uint64_t str = l->strings;
@@ -338,13 +345,21 @@ static void write_info(const struct vmdl_mb_boot *b, const struct layout *l,
         put32(e + 12, 0);
         at = align_up(at + b->mods[i].size, PAGE);
     }
-    write_mmap(ram + l->mmap, top);
+    write_mmap(ram + l->mmap, top, high_size);
 }
 
 int vmdl_multiboot_place(const struct vmdl_image *img, const void *data,
                          size_t size, const struct vmdl_mb_boot *boot,
                          uint8_t *ram, uint64_t ram_size,
                          struct vmdl_mb_placed *out)
+{
+    return vmdl_multiboot_place_split(img, data, size, boot, ram, ram_size, 0, out);
+}
+
+int vmdl_multiboot_place_split(const struct vmdl_image *img, const void *data,
+                               size_t size, const struct vmdl_mb_boot *boot,
+                               uint8_t *ram, uint64_t ram_size, uint64_t high_size,
+                               struct vmdl_mb_placed *out)
 {
     static const struct vmdl_mb_boot none;
     struct layout l = { 0 };
@@ -366,7 +381,11 @@ int vmdl_multiboot_place(const struct vmdl_image *img, const void *data,
                              (unsigned long long)s->memsz,
                              (unsigned long long)ram_size);
     }
-    int err = plan(img, boot, ram_size, &l);
+    if (high_size && (ram_size > FOUR_GIB || (high_size & (PAGE - 1))))
+        return vmdl_fail(VMDL_EINVAL, "multiboot: RAM above 4 GiB (0x%llx bytes) needs "
+                         "page-sized RAM below it (0x%llx bytes)",
+                         (unsigned long long)high_size, (unsigned long long)ram_size);
+    int err = plan(img, boot, ram_size, high_size, &l);
     if (err)
         return err;
     for (unsigned i = 0; i < img->nr_segments; i++) {
@@ -374,7 +393,7 @@ int vmdl_multiboot_place(const struct vmdl_image *img, const void *data,
         memcpy(ram + s->paddr, (const uint8_t *)data + s->offset, s->filesz);
         memset(ram + s->paddr + s->filesz, 0, s->memsz - s->filesz);
     }
-    write_info(boot, &l, ram, ram_size < FOUR_GIB ? ram_size : FOUR_GIB);
+    write_info(boot, &l, ram, ram_size < FOUR_GIB ? ram_size : FOUR_GIB, high_size);
     *out = (struct vmdl_mb_placed){ .info_addr = (uint32_t)l.info,
         .entry = (uint32_t)img->entry, .used_start = l.mods, .used_end = l.end };
     return VMDL_OK;

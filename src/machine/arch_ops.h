@@ -44,9 +44,10 @@ struct vmdl_arch_ops {
     enum vmdl_reg pc_reg;
     unsigned insn_families;           /* bit (1 << enum vmdl_insn_family) */
 
-    /* VM: refuse a layout the architecture cannot hold; set up VM-wide
-     * defaults (the x86 CPUID table). */
-    int (*check_layout)(uint64_t ram_base, uint64_t ram_size);
+    /* VM: refuse a RAM layout the architecture cannot hold (*low: how many
+     * of the ram_size bytes lie at ram_base; the rest goes at 4 GiB, x86);
+     * set up VM-wide defaults (the x86 CPUID table). */
+    int (*check_layout)(uint64_t ram_base, uint64_t ram_size, uint64_t *low);
     void (*vm_init)(struct vmdl_vm *vm);
 
     /* vCPU lifecycle: open the engine, reset to the image entry, free. */

@@ -32,14 +32,16 @@ static struct vmdl_vmx *vmx_of(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu
     return i < h->n ? h->vcpu[i] : NULL;
 }
 
+/* A register only written (VMREAD's destination) is not read: each read is
+ * an engine call on the trapped-instruction path (docs/performance.md). */
 static bool load_operand(struct vmdl_vcpu *vcpu, const struct vmdl_x86_operand *in,
-                         struct vmdl_vmx_operand *out)
+                         struct vmdl_vmx_operand *out, bool write_only)
 {
     memset(out, 0, sizeof(*out));
     switch (in->kind) {
     case VMDL_OPND_REG:
         out->kind = VMDL_VMX_OPND_REG;
-        return vmdl_vcpu_get_reg(vcpu, in->reg, &out->value) == 0;
+        return write_only || vmdl_vcpu_get_reg(vcpu, in->reg, &out->value) == 0;
     case VMDL_OPND_MEM:
         out->kind = VMDL_VMX_OPND_MEM;
         out->addr = in->addr;
@@ -436,7 +438,7 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         return VMDL_FAULT_UD;
     struct vmdl_vmx_operand op[2];
     for (unsigned i = 0; i < 2; i++)
-        if (!load_operand(vcpu, &insn->op[i], &op[i]))
+        if (!load_operand(vcpu, &insn->op[i], &op[i], kind == VMDL_VMX_INSN_VMREAD && i == 0))
             return VMDL_FAULT_UD;
     struct vmdl_vmx_result res;
     if (vmdl_vmx_in_guest_mode(vmx)) {
@@ -462,7 +464,8 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         entry_without_l2(vcpu, vmx, &res);
     if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
         return VMDL_FAULT_UD;
-    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
+    if (res.rflags != ctx.rflags)   /* VMsucceed often leaves them as they were */
+        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
     return VMDL_FAULT_NONE;
 }
 

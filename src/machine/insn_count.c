@@ -222,8 +222,9 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
      * (A whole-cache flush, uc_ctl_flush_tlb, resets Unicorn's code buffer,
      * which costs about a second of page zeroing the first time.)
      */
-    struct vmdl_vm *m = vcpu->vm;
-    uc_ctl_remove_cache(vcpu->uc, m->ram_base, m->ram_base + m->ram_size);
+    struct vmdl_ram_range ram[VMDL_MAX_RAM_RANGES];
+    for (unsigned i = 0, n = vmdl_vm_ram_ranges(vcpu->vm, ram); i < n; i++)
+        uc_ctl_remove_cache(vcpu->uc, ram[i].gpa, ram[i].gpa + ram[i].size);
 }
 
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)

@@ -20,13 +20,14 @@ int vmdl_vm_load_elf(struct vmdl_vm *vm, const void *data, size_t size)
                          vmdl_arch_name(img.arch), vmdl_arch_name(vm->arch));
     for (unsigned i = 0; i < img.nr_segments; i++) {
         const struct vmdl_image_segment *s = &img.seg[i];
-        if (!vmdl_vm_ram_ptr(vm, s->paddr, s->memsz))
+        if (!vmdl_vm_ram_ptr(vm, s->paddr, s->memsz)) {
+            char ram[96];
+            vmdl__ram_describe(vm, ram, sizeof(ram));
             return vmdl_fail(VMDL_EFORMAT, "ELF: segment 0x%llx-0x%llx lies outside "
-                             "guest RAM 0x%llx-0x%llx (or over a device)",
+                             "guest RAM %s (or over a device)",
                              (unsigned long long)s->paddr,
-                             (unsigned long long)(s->paddr + s->memsz - 1),
-                             (unsigned long long)vm->ram_base,
-                             (unsigned long long)(vm->ram_base + vm->ram_size - 1));
+                             (unsigned long long)(s->paddr + s->memsz - 1), ram);
+        }
     }
     for (unsigned i = 0; i < img.nr_segments; i++) {
         const struct vmdl_image_segment *s = &img.seg[i];
@@ -45,11 +46,12 @@ int vmdl_vm_load_raw(struct vmdl_vm *vm, const void *data, size_t size,
     if (!vm || !data || !size)
         return vmdl_fail(VMDL_EINVAL, "raw image: empty");
     void *dst = vmdl_vm_ram_ptr(vm, addr, size);
-    if (!dst)
+    if (!dst) {
+        char ram[96];
+        vmdl__ram_describe(vm, ram, sizeof(ram));
         return vmdl_fail(VMDL_EFORMAT, "raw image: 0x%zx bytes at 0x%llx do not "
-                         "fit in guest RAM 0x%llx-0x%llx", size,
-                         (unsigned long long)addr, (unsigned long long)vm->ram_base,
-                         (unsigned long long)(vm->ram_base + vm->ram_size - 1));
+                         "fit in guest RAM %s", size, (unsigned long long)addr, ram);
+    }
     memcpy(dst, data, size);
     int err = vmdl_vm_add_image_range(vm, addr, size);
     return err ? err : vmdl_vm_set_entry(vm, addr);

@@ -186,6 +186,10 @@ struct vmdl_vm {
     const struct vmdl_arch_ops *arch_ops;
     uint8_t *ram;
     uint64_t ram_base, ram_size;
+    /* RAM is one host mapping of ram_size bytes: its first ram_low bytes
+     * are at ram_base, the rest (if any) at ram_high_base (x86 above 4 GiB,
+     * vmdl_vm_ram_ranges). */
+    uint64_t ram_low, ram_high_base;
     struct vmdl_guest_mem mem;
     struct vmdl_vcpu *vcpus[VMDL_MAX_VCPUS];
     unsigned nr_vcpus;
@@ -264,6 +268,11 @@ struct vmdl_vm {
 
 /* vm.c */
 void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len);
+/* Host bytes of RAM at gpa and how many follow in the same RAM range
+ * (*left), or NULL when gpa is not RAM. */
+uint8_t *vmdl__ram_span(struct vmdl_vm *vm, uint64_t gpa, uint64_t *left);
+/* "0x0-0x...[ and 0x100000000-0x...]" for messages. */
+void vmdl__ram_describe(const struct vmdl_vm *vm, char *buf, size_t n);
 double vmdl__now(void);
 
 /* registry.c: routing and the model-only hooks */

@@ -89,9 +89,11 @@ int vmdl_vm_add_mmio(struct vmdl_vm *vm, uint64_t base, uint64_t size,
     if (!vm || !ops || !size || (base & 0xFFF) || (size & 0xFFF))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_mmio: region must be "
                          "non-empty and page-aligned");
-    if (base < vm->ram_base + vm->ram_size && vm->ram_base < base + size)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_mmio: 0x%llx+0x%llx overlaps RAM",
-                         (unsigned long long)base, (unsigned long long)size);
+    struct vmdl_ram_range ram[VMDL_MAX_RAM_RANGES];
+    for (unsigned i = 0, n = vmdl_vm_ram_ranges(vm, ram); i < n; i++)
+        if (base < ram[i].gpa + ram[i].size && ram[i].gpa < base + size)
+            return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_mmio: 0x%llx+0x%llx overlaps RAM",
+                             (unsigned long long)base, (unsigned long long)size);
     for (unsigned i = 0; i < vm->nr_mmios; i++)
         if (base < vm->mmios[i].base + vm->mmios[i].size &&
             vm->mmios[i].base < base + size)

@@ -57,7 +57,7 @@ void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len)
 /* Check the configuration; fills the RAM layout. */
 static int check_config(const struct vmdl_vm_config *cfg,
                         const struct vmdl_arch_ops *ops, uint64_t *base,
-                        uint64_t *size)
+                        uint64_t *size, uint64_t *low)
 {
     unsigned n = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
     if (n > VMDL_MAX_VCPUS)
@@ -66,13 +66,14 @@ static int check_config(const struct vmdl_vm_config *cfg,
     *size = cfg->ram_size ? cfg->ram_size : VMDL_DEFAULT_RAM_SIZE;
     *base = cfg->ram_base ? cfg->ram_base : ops->default_ram_base;
     /* The upper bound is the architecture's layout (check_layout): x86 RAM
-     * ends below the APIC window, arm64 RAM may go past 4 GiB. */
+     * ends below the APIC window or is split around the PCI hole, arm64 RAM
+     * may go past 4 GiB. */
     if (*size < (1u << 20) || (*size & 0xFFF) || (*base & 0xFFF) || *base + *size < *base)
         return vmdl_fail(VMDL_ERANGE,
                          "vmdl_vm_create: RAM size must be at least 1 MiB and "
                          "page-aligned (got 0x%llx at 0x%llx)",
                          (unsigned long long)*size, (unsigned long long)*base);
-    return ops->check_layout(*base, *size);
+    return ops->check_layout(*base, *size, low);
 }
 
 /* RAM, the memory view models use, Capstone, the architecture's defaults. */
@@ -123,8 +124,8 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
     if (!ops)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_create: unknown architecture %d",
                          (int)cfg->arch);
-    uint64_t base = 0, size = 0;
-    int err = check_config(cfg, ops, &base, &size);
+    uint64_t base = 0, size = 0, low = 0;
+    int err = check_config(cfg, ops, &base, &size, &low);
     if (err)
         return err;
     struct vmdl_vm *vm = calloc(1, sizeof(*vm));
@@ -140,6 +141,8 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
     vm->arch_ops = ops;
     vm->ram_base = base;
     vm->ram_size = size;
+    vm->ram_low = low;
+    vm->ram_high_base = low < size ? VMDL_X86_RAM_ABOVE_4G : 0;
     pthread_mutex_init(&vm->wd_lock, NULL);
     pthread_cond_init(&vm->wd_cond, NULL);
     err = setup_vm(vm);
@@ -203,12 +206,49 @@ struct vmdl_vcpu *vmdl_vm_vcpu(struct vmdl_vm *vm, unsigned index)
     return vm->vcpus[index];
 }
 
+unsigned vmdl_vm_ram_ranges(const struct vmdl_vm *vm,
+                            struct vmdl_ram_range out[VMDL_MAX_RAM_RANGES])
+{
+    out[0] = (struct vmdl_ram_range){vm->ram_base, vm->ram_low};
+    if (vm->ram_low == vm->ram_size)
+        return 1;
+    out[1] = (struct vmdl_ram_range){vm->ram_high_base, vm->ram_size - vm->ram_low};
+    return 2;
+}
+
+uint8_t *vmdl__ram_span(struct vmdl_vm *vm, uint64_t gpa, uint64_t *left)
+{
+    uint64_t off;
+    if (gpa >= vm->ram_base && gpa - vm->ram_base < vm->ram_low)
+        off = gpa - vm->ram_base;
+    else if (vm->ram_low < vm->ram_size && gpa >= vm->ram_high_base &&
+             gpa - vm->ram_high_base < vm->ram_size - vm->ram_low)
+        off = vm->ram_low + (gpa - vm->ram_high_base);
+    else
+        return NULL;
+    *left = (off < vm->ram_low ? vm->ram_low : vm->ram_size) - off;
+    return vm->ram + off;
+}
+
 void *vmdl_vm_ram_ptr(struct vmdl_vm *vm, uint64_t gpa, uint64_t len)
 {
-    if (gpa < vm->ram_base || len > vm->ram_size ||
-        gpa - vm->ram_base > vm->ram_size - len)
-        return NULL;
-    return vm->ram + (gpa - vm->ram_base);
+    uint64_t left = 0;
+    uint8_t *p = vmdl__ram_span(vm, gpa, &left);
+    return p && len <= left ? p : NULL;
+}
+
+void vmdl__ram_describe(const struct vmdl_vm *vm, char *buf, size_t n)
+{
+    struct vmdl_ram_range r[VMDL_MAX_RAM_RANGES];
+    unsigned k = vmdl_vm_ram_ranges(vm, r);
+    if (k == 1)
+        snprintf(buf, n, "0x%llx-0x%llx", (unsigned long long)r[0].gpa,
+                 (unsigned long long)(r[0].gpa + r[0].size - 1));
+    else
+        snprintf(buf, n, "0x%llx-0x%llx and 0x%llx-0x%llx", (unsigned long long)r[0].gpa,
+                 (unsigned long long)(r[0].gpa + r[0].size - 1),
+                 (unsigned long long)r[1].gpa,
+                 (unsigned long long)(r[1].gpa + r[1].size - 1));
 }
 
 /* ---------------- image, reset ---------------- */

@@ -732,6 +732,49 @@ static void test_int_n_not_present_gate_faults_on_insn(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * -m 4g as QEMU's pc lays it out: the multiboot memory map has the RAM
+ * below the PCI hole and a fifth entry from 4 GiB; fw_cfg's RAM size is
+ * all of it.  The guest reads FW_CFG_RAM_SIZE: mov dx, 0x510; mov ax, 3;
+ * out dx, ax; mov dx, 0x511; in eax, dx; mov esi, eax; in eax, dx;
+ * mov edi, eax; hlt.
+ */
+static void test_ram_above_4g_in_map_and_fw_cfg(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0x66, 0xBA, 0x10, 0x05, 0x66, 0xB8, 0x03, 0x00,
+        0x66, 0xEF, 0x66, 0xBA, 0x11, 0x05, 0xED, 0x89, 0xC6, 0xED, 0x89, 0xC7, 0xF4 };
+    static uint8_t img[IMG];
+    make_image(img, code, sizeof(code));
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 4ull << 30 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0);           /* 0x1_0000_0000 */
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 1);
+    const uint8_t *mbi = vmdl_vm_ram_ptr(vm, reg(vm, VMDL_X86_RBX), 88);
+    assert_non_null(mbi);
+    uint32_t upper, len, at;
+    memcpy(&upper, mbi + 8, 4);
+    memcpy(&len, mbi + 44, 4);
+    memcpy(&at, mbi + 48, 4);
+    assert_int_equal(upper, ((3ull << 30) - 0x100000) / 1024);
+    assert_int_equal(len, 5 * 24);
+    const uint8_t *mm = vmdl_vm_ram_ptr(vm, at, len);
+    assert_non_null(mm);
+    uint64_t base, size;
+    memcpy(&base, mm + 72 + 4, 8);
+    memcpy(&size, mm + 72 + 12, 8);
+    assert_int_equal(base + size, 3ull << 30);
+    memcpy(&base, mm + 96 + 4, 8);
+    memcpy(&size, mm + 96 + 12, 8);
+    assert_int_equal(base, 4ull << 30);
+    assert_int_equal(size, 1ull << 30);
+    assert_int_equal(mm[96 + 20], 1);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -778,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),
+        cmocka_unit_test(test_ram_above_4g_in_map_and_fw_cfg),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_event_hook_cpuid),

@@ -350,6 +350,92 @@ static void test_mmio_read_and_write_exits(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * movabs rdx, 0x100001000; mov qword [rdx], 0x5A5A1234; mov rbx, [rdx];
+ * mov eax, 0xC0000000; mov ecx, [rax]; mov al, cl; out 0xf4, al
+ */
+static const uint8_t split_ram_code[] = {
+    0x48, 0xBA, 0x00, 0x10, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x48, 0xC7, 0x02, 0x34, 0x12, 0x5A, 0x5A,
+    0x48, 0x8B, 0x1A,
+    0xB8, 0x00, 0x00, 0x00, 0xC0,
+    0x8B, 0x08,
+    0x88, 0xC8, 0xE6, 0xF4,
+};
+
+/* x86 RAM from 3.5 GiB on: 3 GiB at 0, the rest from 4 GiB (QEMU pc). */
+static void test_ram_split_around_pci_hole(void **state)
+{
+    (void)state;
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 0xE0000000ull - 0x1000};
+    struct vmdl_vm *vm;
+    struct vmdl_ram_range r[VMDL_MAX_RAM_RANGES];
+    /* Just below the split size: one range, as before. */
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_ram_ranges(vm, r), 1);
+    assert_int_equal(r[0].gpa, 0);
+    assert_int_equal(r[0].size, 0xE0000000ull - 0x1000);
+    vmdl_vm_destroy(vm);
+    cfg.ram_size = 0xE0000000ull;   /* 3.5 GiB: split */
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_ram_ranges(vm, r), 2);
+    assert_int_equal(r[0].size, 0xC0000000ull);
+    assert_int_equal(r[1].gpa, 0x100000000ull);
+    assert_int_equal(r[1].size, 0x20000000ull);
+    vmdl_vm_destroy(vm);
+
+    cfg.ram_size = 4ull << 30;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_ram_size(vm), 4ull << 30);
+    assert_int_equal(vmdl_vm_ram_ranges(vm, r), 2);
+    assert_int_equal(r[0].gpa, 0);
+    assert_int_equal(r[0].size, 3ull << 30);
+    assert_int_equal(r[1].gpa, 4ull << 30);
+    assert_int_equal(r[1].size, 1ull << 30);
+    /* The host bytes follow the ranges in order; the hole is not RAM, nor
+     * is a range that runs from RAM into it or past the end. */
+    uint8_t *low = vmdl_vm_ram_ptr(vm, 0, 8);
+    assert_non_null(low);
+    assert_ptr_equal(vmdl_vm_ram_ptr(vm, 4ull << 30, 8), low + (3ull << 30));
+    assert_non_null(vmdl_vm_ram_ptr(vm, 0xBFFFFFF8ull, 8));
+    assert_null(vmdl_vm_ram_ptr(vm, 0xBFFFFFFCull, 8));
+    assert_null(vmdl_vm_ram_ptr(vm, 0xC0000000ull, 1));
+    assert_null(vmdl_vm_ram_ptr(vm, 0xFFFFF000ull, 0x2000));
+    assert_non_null(vmdl_vm_ram_ptr(vm, (5ull << 30) - 8, 8));
+    assert_null(vmdl_vm_ram_ptr(vm, (5ull << 30) - 4, 8));
+    assert_null(vmdl_vm_ram_ptr(vm, 5ull << 30, 1));
+    /* A device may sit in the hole, not over either range. */
+    static const struct vmdl_mmio_ops no_ops = {0};
+    assert_int_equal(vmdl_vm_add_mmio(vm, 0xFED00000ull, 0x1000, &no_ops, NULL), 0);
+    assert_int_equal(vmdl_vm_add_mmio(vm, 0xBFFFF000ull, 0x1000, &no_ops, NULL),
+                     VMDL_EINVAL);
+    assert_int_equal(vmdl_vm_add_mmio(vm, (4ull << 30) + 0x1000, 0x1000, &no_ops, NULL),
+                     VMDL_EINVAL);
+
+    /* The guest stores above 4 GiB and reads it back; an access in the hole
+     * is MMIO; its stack starts at the top of the RAM below the hole. */
+    assert_int_equal(vmdl_vm_load_raw(vm, split_ram_code, sizeof(split_ram_code),
+                                      VMDL_X86_DEFAULT_LOAD), 0);
+    uint64_t rsp = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_RSP, &rsp), 0);
+    assert_true(rsp < (3ull << 30) && rsp > (3ull << 30) - 0x100);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_MMIO);
+    assert_int_equal(e.u.mmio.addr, 0xC0000000ull);
+    assert_false(e.u.mmio.is_write);
+    uint64_t rbx = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_RBX, &rbx), 0);
+    assert_int_equal(rbx, 0x5A5A1234u);
+    uint64_t stored;
+    memcpy(&stored, vmdl_vm_ram_ptr(vm, 0x100001000ull, 8), 8);
+    assert_int_equal(stored, 0x5A5A1234u);
+    assert_int_equal(vmdl_vcpu_complete(vmdl_vm_vcpu(vm, 0), 0x21), 0);
+    e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(e.u.shutdown.status, (0x21 << 1) | 1);
+    vmdl_vm_destroy(vm);
+}
+
 /* vmread rax, rbx; out 0xf4, al */
 static const uint8_t vmread_code[] = {0x0F, 0x78, 0xD8, 0xE6, 0xF4};
 /* seamcall; out 0xf4, al */
@@ -602,10 +688,17 @@ static void test_bad_arguments(void **state)
     cfg.nr_vcpus = 1;
     cfg.ram_size = 12345;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
-    /* x86 RAM is one range from 0 and must end below the APIC window. */
-    cfg.ram_size = 4ull << 30;
+    /* RAM that does not start at 0 is one range and must end below the
+     * APIC window (only RAM at 0 is split around the PCI hole). */
+    cfg.ram_base = 0x1000000;
+    cfg.ram_size = 0xFE000000;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
     assert_non_null(strstr(vmdl_last_error(), "APIC window"));
+    cfg.ram_base = 0;
+    /* Split RAM ends at 1 TiB (the vCPU's 40 physical address bits). */
+    cfg.ram_size = 1ull << 40;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_ERANGE);
+    assert_non_null(strstr(vmdl_last_error(), "1 TiB"));
     cfg.ram_size = 0;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     struct vmdl_exit e;
@@ -961,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_cpuid_table),
         cmocka_unit_test(test_cpuid_maxphyaddr_follows_vmx_profile),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_ram_split_around_pci_hole),
         cmocka_unit_test(test_guest_exceptions_through_idt),
         cmocka_unit_test(test_guest_interrupt_injection),
         cmocka_unit_test(test_multi_vcpu_runs_reproduce),

@@ -61,8 +61,9 @@ static int set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
  * 1 GiB base, a 4 GiB guest ends at 0x140000000. */
 #define ARM64_RAM_END 0x4000000000ull
 
-static int check_layout(uint64_t base, uint64_t size)
+static int check_layout(uint64_t base, uint64_t size, uint64_t *low)
 {
+    *low = size;   /* one range */
     if (base < VMDL_ARM64_PL011_BASE + 0x1000 && base + size > VMDL_ARM64_PL011_BASE)
         return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: arm64 RAM overlaps the "
                          "PL011 at 0x09000000");

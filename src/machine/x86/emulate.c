@@ -319,7 +319,9 @@ enum emu_result vmdl__x86_special_access(struct vmdl_vcpu *v, uint64_t rip,
         *fault = f;
         return EMU_FAULT;
     }
-    vmdl__x86_retire(v, insn->length);
+    /* The instruction is at rip: retire it without reading RIP back. */
+    wr(v, UC_X86_REG_RIP, rip + insn->length);
+    v->insns++;
     return EMU_DONE;
 }
 

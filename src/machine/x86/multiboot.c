@@ -42,8 +42,8 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
     struct vmdl_mb_placed placed;
     int err = vmdl_multiboot_parse(data, size, &img);
     if (!err)
-        err = vmdl_multiboot_place(&img, data, size, boot, vm->ram, vm->ram_size,
-                                   &placed);
+        err = vmdl_multiboot_place_split(&img, data, size, boot, vm->ram, vm->ram_low,
+                                         vm->ram_size - vm->ram_low, &placed);
     if (err)
         return err;
     memcpy(vm->ram + BOOT_GDT, gdt, sizeof(gdt));

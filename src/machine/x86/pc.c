@@ -42,6 +42,7 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm)
     struct vmdl_fw_cfg *f = malloc(sizeof(*f));
     if (!f)
         return vmdl_fail(VMDL_ENOMEM, "fw_cfg: out of memory");
+    /* FW_CFG_RAM_SIZE is all of RAM, below and above 4 GiB (as QEMU). */
     vmdl_fw_cfg_init(f, vm->ram_size, vm->nr_vcpus);
     int err = vmdl__add_destroy_hook(vm, free, f);
     if (err) {

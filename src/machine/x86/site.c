@@ -28,12 +28,10 @@
 /* Up to 15 bytes of RAM at addr (fewer at the end of RAM); NULL if none. */
 static const uint8_t *ram_at(struct vmdl_vcpu *v, uint64_t addr, size_t *n)
 {
-    struct vmdl_vm *vm = v->vm;
-    if (addr < vm->ram_base || addr - vm->ram_base >= vm->ram_size)
-        return NULL;
-    uint64_t left = vm->ram_size - (addr - vm->ram_base);
+    uint64_t left = 0;
+    const uint8_t *p = vmdl__ram_span(v->vm, addr, &left);
     *n = left < 15 ? (size_t)left : 15;
-    return vm->ram + (addr - vm->ram_base);
+    return p;
 }
 
 /* Leave the rest to the run loop (x86/run.c, STOP_SITE). */

@@ -248,8 +248,13 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
     int err = uc_check(uc_open(UC_ARCH_X86, UC_MODE_64, &v->uc), "uc_open");
     if (err)
         return err;
-    err = uc_check(uc_mem_map_ptr(v->uc, vm->ram_base, vm->ram_size, UC_PROT_ALL,
-                                  vm->ram), "mapping guest RAM");
+    struct vmdl_ram_range ram[VMDL_MAX_RAM_RANGES];
+    uint64_t off = 0;
+    for (unsigned i = 0, n = vmdl_vm_ram_ranges(vm, ram); !err && i < n; i++) {
+        err = uc_check(uc_mem_map_ptr(v->uc, ram[i].gpa, ram[i].size, UC_PROT_ALL,
+                                      vm->ram + off), "mapping guest RAM");
+        off += ram[i].size;
+    }
     if (err)
         return err;
     if ((err = setup_hidden(v)))
@@ -300,7 +305,8 @@ int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
         return vmdl__x86h_reset(v, entry);
     for (unsigned i = 0; i < 16; i++)
         wr(v, vmdl__x86_gpr_uc[i], 0);
-    uint64_t stack = vm->ram_base + vm->ram_size - v->index * VCPU_STACK_STRIDE - 16;
+    /* At the top of the RAM below 4 GiB (all of it unless split). */
+    uint64_t stack = vm->ram_base + vm->ram_low - v->index * VCPU_STACK_STRIDE - 16;
     wr(v, UC_X86_REG_RDI, v->index);
     wr(v, UC_X86_REG_RIP, entry);
     wr(v, UC_X86_REG_RSP, stack);

@@ -28,8 +28,25 @@ static const struct vmdl_arch_reg x86_regs[] = {
 };
 
 /* RAM must stay below the local APIC / IOAPIC window. */
-static int check_layout(uint64_t base, uint64_t size)
+/* The vCPU's physical address width (CPUID 0x80000008, x86/cpuid.c). */
+#define X86_PHYS_END (1ull << 40)
+
+/*
+ * RAM at 0 that reaches VMDL_X86_SPLIT_AT is split as QEMU's pc machine
+ * (pc_init1, gigabyte-aligned machine types) splits it: 3 GiB below the
+ * PCI hole, the rest from 4 GiB.  Smaller RAM, or RAM that does not start
+ * at 0, is one range and must end below the APIC window.
+ */
+static int check_layout(uint64_t base, uint64_t size, uint64_t *low)
 {
+    *low = size;
+    if (base == 0 && size >= VMDL_X86_SPLIT_AT) {
+        *low = VMDL_X86_RAM_BELOW_4G;
+        if (size - *low > X86_PHYS_END - VMDL_X86_RAM_ABOVE_4G)
+            return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: x86 RAM above 4 GiB would "
+                             "end past 1 TiB (40 physical address bits)");
+        return VMDL_OK;
+    }
     if (base + size > 0xFEC00000ull)
         return vmdl_fail(VMDL_ERANGE, "vmdl_vm_create: x86 RAM would overlap "
                          "the APIC window at 0xFEC00000");
