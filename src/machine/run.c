@@ -168,21 +168,45 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
 }
 
 /*
+ * With several vCPUs: would the loop below pick this one again right after
+ * its exit?  Its slice goes on (the loop keeps next_vcpu), and the scan
+ * from next_vcpu reaches it first: every vCPU before it cannot run at all.
+ * One that may run but is halted is decided by the loop itself (it advances
+ * that vCPU's time before asking whether it can wake): no.
+ */
+static bool picked_again(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (vcpu->insns >= vcpu->slice_end)
+        return false;
+    for (unsigned k = 0; k < vm->nr_vcpus; k++) {
+        struct vmdl_vcpu *u = vm->vcpus[(vm->next_vcpu + k) % vm->nr_vcpus];
+        if (u == vcpu)
+            return true;
+        if (vcpu_runnable(u))
+            return false;
+    }
+    return false;
+}
+
+/*
  * A trapped instruction was completed inside an engine hook, without
  * leaving the engine.  Do here what the loop below does between that exit
  * and the next entry of the same vCPU (world switch out, count the exit,
  * advance time twice, progress, world switch in), so that models see the
  * same sequence either way.  Returns false, having done nothing, when the
- * loop would do more than re-enter this vCPU (a limit, the timeout, more
- * than one vCPU to schedule, a halted or blocked vCPU): the hook then stops
- * the engine and the loop takes over.  The architecture still delivers
- * what became pending and re-checks the deadline (vmdl__hook_deadline_ok).
+ * loop would do more than re-enter this vCPU (a limit, the timeout, the end
+ * of its slice or another vCPU to run, a halted or blocked vCPU, a debugger
+ * attached): the hook then stops the engine and the loop takes over.  The
+ * architecture still delivers what became pending and re-checks the
+ * deadline (vmdl__hook_deadline_ok).
  */
 bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vm->nr_vcpus > 1 || vcpu->halted || !vcpu_runnable(vcpu) ||
-        (vm->max_insns && total_insns(vm) >= vm->max_insns))
+    if (vm->dbg || vcpu->halted || !vcpu_runnable(vcpu) ||
+        (vm->max_insns && total_insns(vm) >= vm->max_insns) ||
+        (vm->nr_vcpus > 1 && !picked_again(vcpu)))
         return false;
     if (vm->timeout_s > 0 && (atomic_load(&vm->timed_out) ||
                               vmdl__now() - vm->run_started >= vm->timeout_s))

@@ -890,6 +890,116 @@ static void test_trap_sites_match_the_trap_path(void **state)
 
 /* The fixture's timer interrupts land at the same instruction, at the same
  * virtual time, whether trapped instructions leave the engine or not. */
+/*
+ * Two vCPUs (a short quantum: they take turns inside the loops) run this:
+ * 3 times { 12 rounds of 16 RDMSRs at 16 addresses, then 30 rounds of 4
+ * RDMSRs at 4 more }, summing the values; the first to finish powers off.
+ * 20 addresses: more than there are trap sites, and the two groups take
+ * turns being the busier one.  Every read is logged with the vCPU and its
+ * retired-instruction count; the value read is the number of reads so far,
+ * so the sum depends on the order of the reads as well.
+ */
+#define SMP_LOG 4096
+struct smp_log {
+    unsigned n;
+    uint8_t vcpu[SMP_LOG];
+    uint64_t insns[SMP_LOG];
+};
+
+static vmdl_fault smp_msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                               uint64_t *value)
+{
+    struct smp_log *l = opaque;
+    (void)idx;
+    assert_true(l->n < SMP_LOG);
+    l->vcpu[l->n] = (uint8_t)vmdl_vcpu_index(vcpu);
+    l->insns[l->n] = vmdl_vcpu_insns(vcpu);
+    *value = ++l->n;
+    return VMDL_FAULT_NONE;
+}
+
+static const struct vmdl_msr_ops smp_msr_ops = {smp_msr_read, test_msr_write};
+
+static size_t emit_rdmsr_loop(uint8_t *c, size_t n, unsigned count, unsigned rounds)
+{
+    const uint8_t mov_r8[] = {0x41, 0xB8};          /* mov r8d, rounds */
+    memcpy(c + n, mov_r8, 2);
+    memcpy(c + n + 2, &rounds, 4);
+    n += 6;
+    size_t top = n;
+    for (unsigned i = 0; i < count; i++) {
+        const uint8_t body[] = {0x0F, 0x32, 0x49, 0x01, 0xC1};  /* rdmsr; add r9, rax */
+        memcpy(c + n, body, sizeof(body));
+        n += sizeof(body);
+    }
+    const uint8_t tail[] = {0x49, 0xFF, 0xC8, 0x75};   /* dec r8; jnz top */
+    memcpy(c + n, tail, sizeof(tail));
+    n += sizeof(tail);
+    c[n] = (uint8_t)(top - (n + 1));
+    return n + 1;
+}
+
+static void run_smp_sites(bool slow, struct smp_log *log, uint64_t *insns, int *status)
+{
+    uint8_t code[256];
+    size_t n = 0;
+    const uint8_t head[] = {0xB9, 0x00, 0x4D, 0x56, 0x4B,   /* mov ecx, TEST_MSR */
+                            0x41, 0xBA, 0x03, 0x00, 0x00, 0x00}; /* mov r10d, 3 */
+    memcpy(code, head, sizeof(head));
+    n = sizeof(head);
+    size_t outer = n;
+    n = emit_rdmsr_loop(code, n, 16, 12);
+    n = emit_rdmsr_loop(code, n, 4, 30);
+    const uint8_t again[] = {0x49, 0xFF, 0xCA, 0x0F, 0x85};  /* dec r10; jnz outer */
+    memcpy(code + n, again, sizeof(again));
+    n += sizeof(again);
+    int32_t rel = (int32_t)outer - (int32_t)(n + 4);
+    memcpy(code + n, &rel, 4);
+    n += 4;
+    const uint8_t end[] = {0x44, 0x89, 0xC8, 0xE6, 0xF4};   /* mov eax, r9d; out 0xf4, al */
+    memcpy(code + n, end, sizeof(end));
+    n += sizeof(end);
+    assert_true(n <= sizeof(code));
+
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                 .nr_vcpus = 2, .quantum = 37, .no_fast_traps = slow};
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_raw(vm, code, n, VMDL_X86_DEFAULT_LOAD), 0);
+    memset(log, 0, sizeof(*log));
+    assert_int_equal(vmdl_vm_add_msr_range(vm, TEST_MSR, TEST_MSR, &smp_msr_ops, log), 0);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    *status = e.u.shutdown.status;
+    for (unsigned i = 0; i < 2; i++)
+        insns[i] = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, i));
+    vmdl_vm_destroy(vm);
+}
+
+/* Trap sites on a VM with several vCPUs and more addresses than sites:
+ * the same reads, in the same order, at the same instruction counts. */
+static void test_trap_sites_smp_and_more_than_sixteen(void **state)
+{
+    (void)state;
+    static struct smp_log fast, slow;
+    uint64_t n_fast[2], n_slow[2];
+    int s_fast, s_slow;
+    run_smp_sites(false, &fast, n_fast, &s_fast);
+    run_smp_sites(true, &slow, n_slow, &s_slow);
+    /* Both vCPUs ran, taking turns, until one powered off. */
+    assert_true(slow.n > 900);
+    unsigned turns = 0;
+    for (unsigned i = 1; i < slow.n; i++)
+        turns += slow.vcpu[i] != slow.vcpu[i - 1];
+    assert_true(turns > 50);
+    assert_int_equal(fast.n, slow.n);
+    assert_memory_equal(fast.vcpu, slow.vcpu, slow.n);
+    assert_memory_equal(fast.insns, slow.insns, slow.n * sizeof(slow.insns[0]));
+    assert_int_equal(n_fast[0], n_slow[0]);
+    assert_int_equal(n_fast[1], n_slow[1]);
+    assert_int_equal(s_fast, s_slow);
+}
+
 static void run_trap_sites_guest(bool slow, struct console_buf *con, uint64_t *insns)
 {
     char path[512];
@@ -1061,6 +1171,7 @@ int main(void)
         cmocka_unit_test(test_guest_reset_reloads_image_keeps_ram),
         cmocka_unit_test(test_trap_sites_match_the_trap_path),
         cmocka_unit_test(test_trap_sites_keep_timer_interrupts_in_place),
+        cmocka_unit_test(test_trap_sites_smp_and_more_than_sixteen),
         cmocka_unit_test(test_vmread_vmwrite_decoded_by_hand_as_capstone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,8 @@ static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     (void)uc;
     (void)size;
-    struct vmdl_vcpu *v = user;
+    struct x86_site *site = user;
+    struct vmdl_vcpu *v = site->v;
     if (X86(v)->hosted || v->stop != STOP_NONE)
         return;
     size_t n = 0;
@@ -74,6 +75,7 @@ static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         return; /* rewritten since: it executes (and traps) as it is */
     if (!vmdl__count_at_insn(v, addr))
         return;
+    site->hits++;
     vmdl_fault f = VMDL_FAULT_NONE;
     enum emu_result r = msr ? vmdl__x86_msr_access(v, code[1] == 0x30, addr, 2, &f)
                             : vmdl__x86_special_access(v, addr, &insn, &f);
@@ -83,19 +85,77 @@ static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         site_stop(v, r, f);
 }
 
-void vmdl__x86_site_learn(struct vmdl_vcpu *v, uint64_t rip)
+static bool site_add(struct vmdl_vcpu *v, struct x86_site *site, uint64_t rip)
 {
-    struct x86_vcpu *x = X86(v);
-    if (x->hosted || v->vm->cfg.no_fast_traps || x->nr_sites >= X86_MAX_SITES)
-        return;
-    for (unsigned i = 0; i < x->nr_sites; i++)
-        if (x->sites[i] == rip)
-            return;
-    uc_hook h;
-    if (uc_hook_add(v->uc, &h, UC_HOOK_CODE, UC_CB(site_cb), v, rip, rip) != UC_ERR_OK)
-        return;
-    x->sites[x->nr_sites++] = rip;
+    *site = (struct x86_site){.v = v, .rip = rip};
+    if (uc_hook_add(v->uc, &site->hook, UC_HOOK_CODE, UC_CB(site_cb), site, rip,
+                    rip) != UC_ERR_OK)
+        return false;
+    site->live = true;
     v->code_hooks = true;
     /* Blocks carry their hooks from translation: retranslate this one. */
     uc_ctl_remove_cache(v->uc, rip, rip + 1);
+    return true;
+}
+
+/*
+ * Every site is taken and rip trapped again: count it, and once it has
+ * trapped clearly more often (twice, and 8 more) than the least used site
+ * has been completed, it takes that site's place (the hook is deleted,
+ * which drops the blocks translated with it).  Counts are halved every 256
+ * such traps, so that addresses of an earlier phase of the guest fade.  So
+ * the 16 busiest addresses keep their hooks, a guest with more of them pays
+ * the trap path on the rest, and addresses used about equally do not trade
+ * places (each trade retranslates code) at every turn of a loop.
+ */
+static void site_compete(struct vmdl_vcpu *v, uint64_t rip)
+{
+    struct x86_vcpu *x = X86(v);
+    struct x86_site_candidate *c = NULL, *least = &x->site_cands[0];
+    for (unsigned i = 0; i < X86_MAX_SITE_CANDIDATES && !c; i++) {
+        if (x->site_cands[i].rip == rip && x->site_cands[i].traps)
+            c = &x->site_cands[i];
+        else if (x->site_cands[i].traps < least->traps)
+            least = &x->site_cands[i];
+    }
+    if (!c) {
+        c = least;
+        *c = (struct x86_site_candidate){.rip = rip};
+    }
+    c->traps++;
+    if ((++x->site_traps & 255) == 0) {
+        for (unsigned i = 0; i < x->nr_sites; i++)
+            x->sites[i].hits >>= 1;
+        for (unsigned i = 0; i < X86_MAX_SITE_CANDIDATES; i++)
+            x->site_cands[i].traps >>= 1;
+    }
+    struct x86_site *cold = &x->sites[0];
+    for (unsigned i = 1; i < x->nr_sites; i++)
+        if (x->sites[i].hits < cold->hits)
+            cold = &x->sites[i];
+    if (c->traps <= 2 * cold->hits + 8)
+        return;
+    if (cold->live)
+        uc_hook_del(v->uc, cold->hook);
+    cold->live = false;   /* (a slot whose hook could not be added: hits 0) */
+    if (!site_add(v, cold, rip))
+        return;
+    cold->hits = c->traps;  /* what it earned: the next one must beat that */
+    x->site_replacements++;
+    *c = (struct x86_site_candidate){0};
+}
+
+void vmdl__x86_site_learn(struct vmdl_vcpu *v, uint64_t rip)
+{
+    struct x86_vcpu *x = X86(v);
+    if (x->hosted || v->vm->cfg.no_fast_traps)
+        return;
+    for (unsigned i = 0; i < x->nr_sites; i++)
+        if (x->sites[i].live && x->sites[i].rip == rip)
+            return;
+    if (x->nr_sites < X86_MAX_SITES) {
+        site_add(v, &x->sites[x->nr_sites++], rip);
+        return;
+    }
+    site_compete(v, rip);
 }

@@ -63,8 +63,28 @@ struct vmdl_x86_hosted_vm {
  * the caller raises (the trap-site hooks leave the engine first). */
 enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE, EMU_FAULT };
 
-/* Addresses of RDMSR/WRMSR/VMREAD/VMWRITE completed inside the engine. */
+/* Addresses of RDMSR/WRMSR/VMREAD/VMWRITE completed inside the engine at
+ * one time (site.c), and of those waiting for a place. */
 #define X86_MAX_SITES 16
+#define X86_MAX_SITE_CANDIDATES 16
+
+struct vmdl_vcpu;
+
+/* One trap site: its code hook's user data. */
+struct x86_site {
+    struct vmdl_vcpu *v;
+    uint64_t rip;
+    uint64_t hits;      /* completions (halved now and then, site.c) */
+    uc_hook hook;
+    bool live;          /* the hook exists (its slot never moves: the
+                         * hook's user data points at it) */
+};
+
+/* An address that trapped while every site was taken. */
+struct x86_site_candidate {
+    uint64_t rip;
+    uint64_t traps;     /* traps (halved now and then, site.c) */
+};
 
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
@@ -107,8 +127,11 @@ struct x86_vcpu {
     uint64_t stop_block;        /* start of the block that stopped (0: unknown) */
     uint16_t stop_port;         /* the port of an OUT that ended the run */
     int exc_offset;             /* offset of QEMU's old_exception in uc_context */
-    uint64_t sites[X86_MAX_SITES]; /* trap sites with a code hook (site.c) */
+    struct x86_site sites[X86_MAX_SITES]; /* trap sites with a code hook (site.c) */
     unsigned nr_sites;
+    struct x86_site_candidate site_cands[X86_MAX_SITE_CANDIDATES];
+    uint64_t site_traps;        /* traps at addresses without a site */
+    uint64_t site_replacements;
     enum emu_result site_result;  /* what a site hook left to the loop */
     vmdl_fault site_fault;
     uint8_t pending_string;     /* STOS/MOVS/LODS element (mmio.c) */
