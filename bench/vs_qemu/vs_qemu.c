@@ -51,39 +51,42 @@ struct row {
     uint64_t lib_n, qemu_n;
     unsigned per_iter;     /* operations per loop iteration */
     const char *note;
+    unsigned vcpus;        /* library VM's vCPUs (0: one) */
 };
 
 /* N per side: each side runs long enough that t(N) dwarfs the noise of
  * t(1), and no longer (trapped operations in virtmodel cost microseconds). */
 static const struct row rows[] = {
     {"x86 compute loop, per instruction", VMDL_ARCH_X86_64, X86_COMPUTE, X86_COMPUTE,
-     "all", 10000000, 30000000, 10, "8 ALU + DEC + JNZ"},
+     "all", 10000000, 30000000, 10, "8 ALU + DEC + JNZ", 1},
     {"x86 compute loop, --models none", VMDL_ARCH_X86_64, X86_COMPUTE, X86_COMPUTE,
-     "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run"},
+     "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run", 1},
     {"x86 RDMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_RDMSR, X86_RDMSR, "all",
-     300000, 10000000, 1, ""},
+     300000, 10000000, 1, "", 1},
+    {"x86 RDMSR IA32_APIC_BASE, 2 vCPUs", VMDL_ARCH_X86_64, X86_RDMSR, -1, "all",
+     300000, 0, 2, "both vCPUs run the loop, taking turns; per RDMSR of either", 2},
     {"x86 WRMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_WRMSR, X86_WRMSR, "all",
-     300000, 10000000, 1, "the value it has"},
+     300000, 10000000, 1, "the value it has", 1},
     {"x86 VMREAD GUEST_RIP", VMDL_ARCH_X86_64, X86_VMREAD, -1, "all", 300000, 0, 1,
-     "no VMX in QEMU TCG"},
+     "no VMX in QEMU TCG", 1},
     {"x86 VMWRITE GUEST_RIP", VMDL_ARCH_X86_64, X86_VMWRITE, -1, "all", 300000, 0, 1,
-     "no VMX in QEMU TCG"},
+     "no VMX in QEMU TCG", 1},
     {"x86 CPUID leaf 0", VMDL_ARCH_X86_64, X86_CPUID, X86_CPUID, "all", 1000000,
-     10000000, 1, ""},
+     10000000, 1, "", 1},
     {"x86 xAPIC TPR MMIO read", VMDL_ARCH_X86_64, X86_TPR, X86_TPR, "all", 1000000,
-     3000000, 1, ""},
+     3000000, 1, "", 1},
     {"x86 OUT to port 0x80", VMDL_ARCH_X86_64, X86_OUT, X86_OUT, "all", 1000000,
-     10000000, 1, ""},
+     10000000, 1, "", 1},
     {"arm64 compute loop, per instruction", VMDL_ARCH_ARM64, A64_COMPUTE, A64_COMPUTE,
-     "all", 10000000, 30000000, 10, "8 ALU + SUBS + B.NE"},
+     "all", 10000000, 30000000, 10, "8 ALU + SUBS + B.NE", 1},
     {"arm64 compute loop, --models none", VMDL_ARCH_ARM64, A64_COMPUTE, A64_COMPUTE,
-     "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run"},
+     "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run", 1},
     {"arm64 MRS GICv5 ICC_PCR_EL1", VMDL_ARCH_ARM64, A64_MRS_GICV5, A64_MRS_GICV3,
-     "all", 1000000, 10000000, 1, "QEMU: GICv3 ICC_PMR_EL1 (no GICv5 in QEMU)"},
+     "all", 1000000, 10000000, 1, "QEMU: GICv3 ICC_PMR_EL1 (no GICv5 in QEMU)", 1},
     {"arm64 HVC PSCI_VERSION", VMDL_ARCH_ARM64, A64_HVC, A64_HVC, "all", 1000000,
-     3000000, 1, ""},
+     3000000, 1, "", 1},
     {"arm64 MMIO read (PL011 FR)", VMDL_ARCH_ARM64, A64_MMIO, A64_MMIO, "all",
-     1000000, 3000000, 1, ""},
+     1000000, 3000000, 1, "", 1},
 };
 
 static struct loop_image images[2];  /* 0 x86, 1 arm64 */
@@ -124,7 +127,7 @@ static uint64_t run_lib(const struct row *r, uint64_t n)
     struct loop_image *im = image_of(r->arch);
     loop_image_patch(im, (uint64_t)r->lib_op, n);
     uint64_t t0 = cpu_ns();
-    struct vmdl_vm_config cfg = {.arch = r->arch};
+    struct vmdl_vm_config cfg = {.arch = r->arch, .nr_vcpus = r->vcpus};
     struct vmdl_vm *vm;
     if (vmdl_vm_create(&cfg, &vm) || vmdl_vm_load_elf(vm, im->data, im->size) ||
         vmdl_attach_models(vm, r->models, NULL)) {
