@@ -63,7 +63,7 @@ static const struct row rows[] = {
      "none", 10000000, 30000000, 10, "QEMU column: the same QEMU run", 1},
     {"x86 RDMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_RDMSR, X86_RDMSR, "all",
      300000, 10000000, 1, "", 1},
-    {"x86 RDMSR IA32_APIC_BASE, 2 vCPUs", VMDL_ARCH_X86_64, X86_RDMSR, -1, "all",
+    {"x86 2 vCPUs: RDMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_RDMSR, -1, "all",
      300000, 0, 2, "both vCPUs run the loop, taking turns; per RDMSR of either", 2},
     {"x86 WRMSR IA32_APIC_BASE", VMDL_ARCH_X86_64, X86_WRMSR, X86_WRMSR, "all",
      300000, 10000000, 1, "the value it has", 1},
