@@ -143,6 +143,12 @@ static void vm_churn(void)
 
 /* A checkpoint of a VM that ran, restored into a fresh VM of the same size:
  * RSS before and after the restore. */
+/* A change in RSS smaller than what it resolves reads as 0, not -0.0. */
+static double growth(double mib)
+{
+    return mib > -0.05 && mib < 0.05 ? 0.0 : mib;
+}
+
 static void restore_rss(uint64_t ram)
 {
     struct vmdl_vm *vm = make_vm(1, ram, "all", 1000000);
@@ -157,7 +163,7 @@ static void restore_rss(uint64_t ram)
     if (vmdl_vm_checkpoint_restore(vm, blob, len))
         die("checkpoint restore");
     printf("| x86 VM with %" PRIu64 " MiB of RAM: checkpoint (%zu KiB) restored into a fresh one "
-           "| +%.1f MiB |\n", ram >> 20, len >> 10, rss_mib() - before);
+           "| %+.1f MiB |\n", ram >> 20, len >> 10, growth(rss_mib() - before));
     free(blob);
     vmdl_vm_destroy(vm);
 }
