@@ -81,6 +81,12 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
         return vmdl__x86h_fault(v, f, triple);
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
     uc_ctl_flush_tlb(v->uc);
+    /* MOV to CR0/CR4 is serializing: code another store modified runs as
+     * written after it (SDM vol. 3, 9.1.3).  Unicorn 2.1.1 catches only the
+     * first store to a page with translated code after each TLB fill, and
+     * invalidates only the blocks that store overlaps (docs/unicorn.md):
+     * drop every translated block here. */
+    uc_ctl_flush_tb(v->uc);
     vmdl__x86h_retire(v, len + (unsigned)pfx);
     return VMDL_OK;
 }
