@@ -217,32 +217,109 @@ static void test_cr4_reserved_bits_gp(void **state)
                     (uint8_t)((x) >> 24)
 #define DR6_INIT 0xFFFF0FF0u   /* reset value; RTM and bus-lock bits read 1 */
 
-/* A guest arms every DR7 breakpoint (execute at DR0, write/read-write
- * watchpoints at DR1-DR3) and runs over them: the registers are the
- * guest's, QEMU's breakpoint machinery inside Unicorn is never armed (it
- * crashed the process), and the values read back follow KVM's masks. */
-static void test_dr7_armed_breakpoints_no_crash(void **state)
+/* DR7 and DR6 read back through KVM's masks: DR7 keeps 0xFFFF2BFF with
+ * bit 10 set, DR6's fixed bits read 1.  No breakpoint is enabled here. */
+static void test_dr7_dr6_masks(void **state)
 {
     (void)state;
-    enum { NOP = 12 + 5 + 3 + 5 + 3 + 5 + 3 };
     static const uint8_t code[] = { PROLOGUE,
-        MOV_EAX(LOAD + CODE + NOP), 0x0F, 0x23, 0xC0,     /* dr0 = &nop */
         MOV_EAX(LOAD + DATA), 0x0F, 0x23, 0xC8,           /* dr1 = data */
-        MOV_EAX(0xFFFFDFFFu), 0x0F, 0x23, 0xF8,           /* dr7: all but GD */
-        0x90,                                             /* nop (DR0) */
+        MOV_EAX(0xFFFFDF00u), 0x0F, 0x23, 0xF8,           /* dr7: no enables */
         0xA3, MOV_ADDR(LOAD + DATA),                      /* mov [data], eax */
         0x0F, 0x21, 0xFB,                                 /* mov ebx, dr7 */
-        0x0F, 0x21, 0xC1,                                 /* mov ecx, dr0 */
+        0x0F, 0x21, 0xC9,                                 /* mov ecx, dr1 */
         MOV_EAX(0), 0x0F, 0x23, 0xF0,                     /* dr6 = 0 */
         0x0F, 0x21, 0xF5,                                 /* mov ebp, dr6 */
         0xF4 };
     struct vmdl_vm *vm = boot(code, sizeof(code));
     run_to_hlt(vm);
-    /* breakpoints are stored, not raised (docs/architecture.md) */
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
-    assert_int_equal(reg(vm, VMDL_X86_RBX), 0xFFFF0FFFu);  /* & 0xFFFF2BFF | 0x400 */
-    assert_int_equal(reg(vm, VMDL_X86_RCX), LOAD + CODE + NOP);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0xFFFF0F00u);  /* & 0xFFFF2BFF | 0x400 */
+    assert_int_equal(reg(vm, VMDL_X86_RCX), LOAD + DATA);
     assert_int_equal(reg(vm, VMDL_X86_RBP), DR6_INIT);      /* fixed bits read 1 */
+    vmdl_vm_destroy(vm);
+}
+
+/* An instruction breakpoint (DR0, R/W 00, G0): a fault-like #DB before the
+ * instruction, EIP in the frame at it, DR6.B0. */
+static void test_dr0_instruction_breakpoint(void **state)
+{
+    (void)state;
+    enum { NOP = 12 + 5 + 3 + 5 + 3 };
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_EAX(LOAD + CODE + NOP), 0x0F, 0x23, 0xC0,     /* dr0 = &nop */
+        MOV_EAX(0x402u), 0x0F, 0x23, 0xF8,                /* dr7 = G0, execute */
+        0x90,                                             /* nop: #DB */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + NOP);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), DR6_INIT | 1u);
+    assert_int_equal(reg(vm, VMDL_X86_RDX), 0x402u);
+    vmdl_vm_destroy(vm);
+}
+
+/* RFLAGS.RF (here loaded by IRET) suppresses the instruction breakpoint
+ * once: the instruction runs and the next one is reached. */
+static void test_rf_suppresses_instruction_breakpoint(void **state)
+{
+    (void)state;
+    enum { TARGET = 12 + 5 + 3 + 5 + 3 + 5 + 1 + 5 + 1 + 5 + 1 };
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_EAX(LOAD + CODE + TARGET), 0x0F, 0x23, 0xC0,  /* dr0 = target */
+        MOV_EAX(0x402u), 0x0F, 0x23, 0xF8,                /* dr7 = G0, execute */
+        0x68, MOV_ADDR(0x10002u),                         /* push RF | 2 */
+        0x0E,                                             /* push cs */
+        0x68, MOV_ADDR(LOAD + CODE + TARGET),             /* push target */
+        0xCF,                                             /* iret */
+        MOV_EAX(0), 0xF4,                                 /* (skipped) */
+        0x90,                                             /* target: nop */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + TARGET + 2);
+    vmdl_vm_destroy(vm);
+}
+
+/* A data breakpoint on writes (DR1, R/W 01, LEN 4): a trap-like #DB after
+ * the store, DR6.B1; DR6.BS the guest set stays. */
+static void test_dr1_write_watchpoint_traps_after_store(void **state)
+{
+    (void)state;
+    enum { STORE = 12 + 5 + 3 + 5 + 3 + 5 + 3 };
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_EAX(LOAD + DATA), 0x0F, 0x23, 0xC8,           /* dr1 = data */
+        MOV_EAX(0x00D00408u), 0x0F, 0x23, 0xF8,           /* dr7: G1, write, 4 */
+        MOV_EAX(0x4000u), 0x0F, 0x23, 0xF0,               /* dr6 = BS */
+        0xA1, MOV_ADDR(LOAD + DATA),                      /* load: no match */
+        0xA3, MOV_ADDR(LOAD + DATA + 2),                  /* store overlapping */
+        0x90, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + STORE + 10);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), DR6_INIT | 0x4000u | 2u);
+    vmdl_vm_destroy(vm);
+}
+
+/* A data breakpoint MOV SS matches waits one more instruction (SDM vol. 3,
+ * 6.8.3): the #DB frame points after the instruction that follows it. */
+static void test_watchpoint_after_mov_ss_waits_one_insn(void **state)
+{
+    (void)state;
+    enum { MOVSS = 12 + 9 + 5 + 3 + 5 + 3 };
+    static const uint8_t code[] = { PROLOGUE,
+        0x66, 0xC7, 0x05, MOV_ADDR(LOAD + DATA), 0x18, 0x00, /* [data] = 0x18 */
+        MOV_EAX(LOAD + DATA), 0x0F, 0x23, 0xC8,           /* dr1 = data */
+        MOV_EAX(0x00F00408u), 0x0F, 0x23, 0xF8,           /* dr7: G1, r/w, 4 */
+        0x8E, 0x15, MOV_ADDR(LOAD + DATA),                /* mov ss, [data] */
+        0x90, 0x90, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + MOVSS + 6 + 1);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), DR6_INIT | 2u);
     vmdl_vm_destroy(vm);
 }
 
@@ -834,7 +911,11 @@ int main(void)
         cmocka_unit_test(test_arch_msr_round_trip_and_gp),
         cmocka_unit_test(test_unknown_msr_gp),
         cmocka_unit_test(test_cr4_reserved_bits_gp),
-        cmocka_unit_test(test_dr7_armed_breakpoints_no_crash),
+        cmocka_unit_test(test_dr7_dr6_masks),
+        cmocka_unit_test(test_dr0_instruction_breakpoint),
+        cmocka_unit_test(test_rf_suppresses_instruction_breakpoint),
+        cmocka_unit_test(test_dr1_write_watchpoint_traps_after_store),
+        cmocka_unit_test(test_watchpoint_after_mov_ss_waits_one_insn),
         cmocka_unit_test(test_dr4_alias_and_ud_with_cr4_de),
         cmocka_unit_test(test_dr7_general_detect),
         cmocka_unit_test(test_icebp_trap),

@@ -165,6 +165,8 @@
 /* Pseudo intnos for the SYSCALL/SYSENTER hooks (above every exit code). */
 #define EXCP_SYSCALL 0x10000000u
 #define EXCP_SYSENTER 0x10000001u
+/* ... and for a DR0-DR3 breakpoint the hosted_dr.c hooks matched. */
+#define EXCP_DEBUG_HIT 0x10000002u
 
 /* QEMU's segment-cache flag bits. */
 #define DESC_DPL_SHIFT 13
@@ -287,6 +289,10 @@ bool vmdl__x86h_at_icebp(struct vmdl_vcpu *v);
 int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple);
 /* The single-step #DB owed after an emulated instruction, if any. */
 int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple);
+/* A DR0-DR3 match stopped the engine (EXCP_DEBUG_HIT): deliver its #DB. */
+int vmdl__x86h_bp_exit(struct vmdl_vcpu *v, bool *triple);
+/* Data-breakpoint matches still owed after a software interrupt. */
+int vmdl__x86h_wp_owed(struct vmdl_vcpu *v, bool *triple);
 /* hosted_nested.c: offer an event to the VM's event hook (true: taken) */
 bool vmdl__x86h_event(struct vmdl_vcpu *v, const struct vmdl_x86_event *ev);
 /* ... and the nested guest's intercepts, I/O, injection and interrupts */

@@ -18,8 +18,21 @@
  *    reads every other bit as 1; DR7 keeps 0xFFFF2BFF, bit 10 reads 1;
  *  - DR7.GD: any MOV DR is a fault-like #DB with DR6.BD set; delivering a
  *    #DB clears DR7.GD.
- * Breakpoint enables are stored, not armed: DR0-DR3 matches raise no #DB
- * (docs/architecture.md, "Real x86 guests").
+ * DR0-DR3 breakpoints are matched here with Unicorn hooks, installed only
+ * while DR7 enables one (SDM vol. 3, 18.2.4 and 18.3.1):
+ *  - an instruction breakpoint (R/W 00) is a code hook on its linear
+ *    address: a fault-like #DB before the instruction, skipped while
+ *    RFLAGS.RF is set (the handler sets RF in its frame to go on);
+ *  - a data breakpoint (R/W 01 writes, 11 reads or writes; LEN 1, 2, 4 or
+ *    8 bytes, aligned) is a memory hook that notes the match and a code
+ *    hook at every instruction boundary that raises the trap-like #DB after
+ *    the accessing instruction; after MOV SS / POP SS it waits one more
+ *    instruction, and a #DB or software interrupt that instruction raises
+ *    carries it (SDM vol. 3, 6.8.3);
+ *  - DR6 B0-B3 report the matches, the other DR6 bits stay as they were.
+ * Any memory hook makes Unicorn take its slow path for every access, which
+ * is why the hooks exist only while a data breakpoint is enabled.  I/O
+ * breakpoints (R/W 10) are not matched.
  */
 #include <stdio.h>
 
@@ -51,6 +64,132 @@ static uint64_t dr6_fixed(struct vmdl_vcpu *v)
     return fixed;
 }
 
+/* ---- breakpoint matching ------------------------------------------------ */
+
+#define DR7_RF (1ull << 16)
+#define BP_EXEC 0
+#define BP_IO 2
+
+static unsigned bp_rw(uint64_t dr7, unsigned n) { return (dr7 >> (16 + 4 * n)) & 3; }
+static bool bp_on(uint64_t dr7, unsigned n) { return (dr7 >> (2 * n)) & 3; }
+
+static uint64_t bp_len(uint64_t dr7, unsigned n)
+{
+    static const uint8_t len[4] = { 1, 2, 8, 4 };     /* LEN 00, 01, 10, 11 */
+    return len[(dr7 >> (18 + 4 * n)) & 3];
+}
+
+static bool private_code(uint64_t addr) { return addr >= H_BASE && addr < H_BASE + H_SIZE; }
+
+static void stop_hit(uc_engine *uc, struct vmdl_vcpu *v)
+{
+    if (v->stop == STOP_NONE || v->stop == STOP_KICK) {
+        v->stop = STOP_INTR;
+        v->stop_vector = EXCP_DEBUG_HIT;
+    }
+    uc_emu_stop(uc);
+}
+
+/* Before the instruction at addr: a fault-like #DB unless RF is set. */
+static void bp_code_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    struct x86_vcpu *x = X86(v);
+    (void)size;
+    uint8_t hit = 0;
+    for (unsigned n = 0; n < 4; n++)
+        if (x->h_bp_hook[n] && x->h_db[n] == addr)
+            hit |= (uint8_t)(1u << n);
+    if (!hit || private_code(addr) || (rd(v, UC_X86_REG_RFLAGS) & DR7_RF))
+        return;
+    x->h_bp_hit = hit;
+    stop_hit(uc, v);
+}
+
+static void wp_mem_cb(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+                      int64_t value, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    struct x86_vcpu *x = X86(v);
+    (void)uc;
+    (void)value;
+    for (unsigned n = 0; n < 4; n++) {
+        unsigned rw = bp_rw(x->h_dr7, n);
+        if (!bp_on(x->h_dr7, n) || rw == BP_EXEC || rw == BP_IO ||
+            (rw == 1 && type != UC_MEM_WRITE))
+            continue;
+        uint64_t len = bp_len(x->h_dr7, n), base = x->h_db[n] & ~(len - 1);
+        if (addr < base + len && base < addr + (uint64_t)size)
+            x->h_wp_hit |= (uint8_t)(1u << n);
+    }
+}
+
+/* MOV SS or POP SS at la: debug exceptions wait one more instruction. */
+static bool loads_ss(struct vmdl_vcpu *v, uint64_t la)
+{
+    uint8_t b[15];
+    if (!vmdl__x86h_lin_rw(v, la, b, sizeof(b), false))
+        return false;
+    unsigned n = 0;
+    while (n < 14 && (b[n] == 0x66 || b[n] == 0x67 || b[n] == 0x2E || b[n] == 0x36 ||
+                      b[n] == 0x3E || b[n] == 0x26 || b[n] == 0x64 || b[n] == 0x65 ||
+                      b[n] == 0xF2 || b[n] == 0xF3 || (b[n] & 0xF0) == 0x40))
+        n++;
+    return b[n] == 0x17 || (b[n] == 0x8E && ((b[n + 1] >> 3) & 7) == 2);
+}
+
+/* Every instruction boundary while a data breakpoint is enabled: the
+ * previous instruction's matches become a trap-like #DB here. */
+static void wp_step_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vmdl_vcpu *v = user;
+    struct x86_vcpu *x = X86(v);
+    (void)size;
+    if (private_code(addr))
+        return;
+    uint64_t prev = x->h_wp_prev;
+    x->h_wp_prev = addr;
+    if (x->h_wp_hit && !loads_ss(v, prev))
+        stop_hit(uc, v);
+}
+
+static void unhook(struct vmdl_vcpu *v, uc_hook *h)
+{
+    if (*h)
+        uc_hook_del(v->uc, *h);
+    *h = 0;
+}
+
+/* Install the hooks DR7 and DR0-DR3 ask for; translated code is dropped,
+ * as hooks are compiled into it. */
+static void rearm(struct vmdl_vcpu *v)
+{
+    struct x86_vcpu *x = X86(v);
+    bool data = false;
+    for (unsigned n = 0; n < 4; n++) {
+        unhook(v, &x->h_bp_hook[n]);
+        if (!bp_on(x->h_dr7, n))
+            continue;
+        if (bp_rw(x->h_dr7, n) == BP_EXEC)
+            uc_hook_add(v->uc, &x->h_bp_hook[n], UC_HOOK_CODE, UC_CB(bp_code_cb), v,
+                        x->h_db[n], x->h_db[n]);
+        else if (bp_rw(x->h_dr7, n) != BP_IO)
+            data = true;
+    }
+    if (data && !x->h_wp_mem) {
+        x->h_wp_hit = 0;
+        x->h_wp_prev = 0;
+        uc_hook_add(v->uc, &x->h_wp_mem, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                    UC_CB(wp_mem_cb), v, 1, 0);
+        uc_hook_add(v->uc, &x->h_wp_step, UC_HOOK_CODE, UC_CB(wp_step_cb), v, 1, 0);
+    } else if (!data) {
+        unhook(v, &x->h_wp_mem);
+        unhook(v, &x->h_wp_step);
+        x->h_wp_hit = 0;
+    }
+    uc_ctl_flush_tb(v->uc);
+}
+
 void vmdl__x86h_dr_reset(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
@@ -58,6 +197,8 @@ void vmdl__x86h_dr_reset(struct vmdl_vcpu *v)
     x->h_dr6 = DR6_ACTIVE_LOW;
     x->h_dr7 = DR7_FIXED_1;
     x->h_ss_trap = false;
+    x->h_bp_hit = 0;
+    rearm(v);
 }
 
 /* The engine's own debug registers: nothing QEMU could match. */
@@ -114,19 +255,29 @@ static uint64_t get_dr(struct vmdl_vcpu *v, unsigned dr)
     return (dr == 4 || dr == 6) ? x->h_dr6 : x->h_dr7;
 }
 
+/* DR7 bits that decide which hooks exist: enables, R/W and LEN. */
+#define DR7_ARM_BITS 0xFFFF00FFull
+
 static vmdl_fault set_dr(struct vmdl_vcpu *v, unsigned dr, uint64_t val)
 {
     struct x86_vcpu *x = X86(v);
     if (dr < 4) {
+        bool armed = bp_on(x->h_dr7, dr);
         x->h_db[dr] = val;
+        if (armed)
+            rearm(v);
         return VMDL_FAULT_NONE;
     }
     if (val >> 32)
         return VMDL_FAULT_GP;
-    if (dr == 4 || dr == 6)
+    if (dr == 4 || dr == 6) {
         x->h_dr6 = (val & DR6_VOLATILE) | dr6_fixed(v);
-    else
+    } else {
+        uint64_t old = x->h_dr7;
         x->h_dr7 = (val & DR7_VOLATILE) | DR7_FIXED_1;
+        if ((old ^ x->h_dr7) & DR7_ARM_BITS)
+            rearm(v);
+    }
     return VMDL_FAULT_NONE;
 }
 
@@ -184,7 +335,9 @@ int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + 1 + (unsigned)pfx);
     vmdl__trace_exit(v, "icebp", rd(v, UC_X86_REG_RIP), "#DB");
-    return debug_exception(v, 0, triple);
+    uint64_t owed = X86(v)->h_wp_hit;              /* after MOV SS: one #DB */
+    X86(v)->h_wp_hit = 0;
+    return debug_exception(v, owed, triple);
 }
 
 /* After an instruction the machine emulated: the single-step trap the
@@ -195,4 +348,27 @@ int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple)
         return VMDL_OK;
     X86(v)->h_ss_trap = false;
     return debug_exception(v, DR6_BS, triple);
+}
+
+/* A breakpoint hook stopped the engine: RIP is at the instruction (an
+ * instruction breakpoint, not executed) or after the one whose data access
+ * matched. */
+int vmdl__x86h_bp_exit(struct vmdl_vcpu *v, bool *triple)
+{
+    struct x86_vcpu *x = X86(v);
+    uint64_t payload = x->h_bp_hit | x->h_wp_hit;
+    x->h_bp_hit = x->h_wp_hit = 0;
+    char out[32];
+    snprintf(out, sizeof(out), "#DB (DR6 B 0x%x)", (unsigned)payload);
+    vmdl__trace_exit(v, "breakpoint", rd(v, UC_X86_REG_RIP), out);
+    return debug_exception(v, payload, triple);
+}
+
+/* A software interrupt (INT n, INT3, INTO) right after MOV SS was
+ * delivered; the data breakpoint the MOV SS matched is taken now, on top. */
+int vmdl__x86h_wp_owed(struct vmdl_vcpu *v, bool *triple)
+{
+    if (!X86(v)->h_wp_hit)
+        return VMDL_OK;
+    return vmdl__x86h_bp_exit(v, triple);
 }

@@ -330,9 +330,12 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
             err = do_syscall(v, &triple);
         else if (intno == EXCP_SYSENTER)
             err = do_sysenter(v, &triple);
-        else
-            err = intno >= EXCP_VMEXIT ? handle_exit(v, intno - EXCP_VMEXIT, &triple)
-                                       : vmdl__x86h_softint(v, intno, &triple);
+        else if (intno == EXCP_DEBUG_HIT)
+            err = vmdl__x86h_bp_exit(v, &triple);
+        else if (intno >= EXCP_VMEXIT)
+            err = handle_exit(v, intno - EXCP_VMEXIT, &triple);
+        else if (!(err = vmdl__x86h_softint(v, intno, &triple)) && !triple)
+            err = vmdl__x86h_wp_owed(v, &triple);
         if (!err && !triple)
             err = vmdl__x86h_step_trap(v, &triple);
         break;

@@ -113,6 +113,11 @@ struct x86_vcpu {
     uint64_t h_cr2;             /* CR2 for the next VMRUN (a #PF's address) */
     uint64_t h_db[4], h_dr6, h_dr7; /* the guest's debug registers (hosted_dr.c) */
     bool h_ss_trap;             /* a single-step #DB is owed (TF, emulated insn) */
+    uc_hook h_bp_hook[4];       /* DR0-DR3 instruction breakpoints (0: none) */
+    uc_hook h_wp_mem, h_wp_step; /* data breakpoints: accesses, boundaries */
+    uint8_t h_bp_hit;           /* DR6 B0-B3 of the breakpoint that stopped */
+    uint8_t h_wp_hit;           /* data breakpoints the last instruction hit */
+    uint64_t h_wp_prev;         /* where that instruction starts */
     bool h_gif, h_virq;         /* engine GIF set; V_IRQ latched (hosted_irq.c) */
     bool h_emulated;            /* an emulated instruction retired since the
                                    guest last ran (ends an STI shadow) */
