@@ -248,6 +248,10 @@ void vmdl__x86h_enter(struct vmdl_vcpu *v);
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                        bool write);
 uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v);
+/* FS/GS bases across IRET to CPL 3 (QEMU zeroes them): note them at CPL 0,
+ * put them back when the guest comes back from CPL 3. */
+void vmdl__x86h_note_kseg(struct vmdl_vcpu *v);
+void vmdl__x86h_restore_kseg(struct vmdl_vcpu *v);
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len);
 int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex);
 

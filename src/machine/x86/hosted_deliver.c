@@ -65,6 +65,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
 {
     unsigned first = vec;
     vmdl__x86h_nested_vectoring(v, vec, has_err, err);
+    vmdl__x86h_restore_kseg(v);
     for (int depth = 0; depth < 3; depth++) {
         vmdl__x86h_save_guest(v);
         pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);

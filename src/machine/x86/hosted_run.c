@@ -216,6 +216,7 @@ static void flat_seg(struct vmdl_vcpu *v, unsigned off, uint16_t sel, bool code,
 
 static int do_syscall(struct vmdl_vcpu *v, bool *triple)
 {
+    vmdl__x86h_restore_kseg(v);
     uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
     uint64_t next = rd(v, UC_X86_REG_RIP);          /* already past it */
     if (!(efer & 1)) {                               /* EFER.SCE */
@@ -252,6 +253,7 @@ static int do_syscall(struct vmdl_vcpu *v, bool *triple)
 
 static int do_sysenter(struct vmdl_vcpu *v, bool *triple)
 {
+    vmdl__x86h_restore_kseg(v);
     uint64_t cs_msr = vmdl__x86h_rdmsr(v, 0x174);
     bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
     if (!(rd(v, UC_X86_REG_CR0) & 1) || !(cs_msr & 0xFFFC)) {
@@ -303,6 +305,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     v->halted = false;
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
+    if (!X86(v)->hosted_vmrun)
+        vmdl__x86h_note_kseg(v);
     if (X86(v)->hosted_vmrun)
         vmdl__x86h_enter(v);
     else if (!step && (vmdl__x86h_inject_irq(v, &triple) < 0 || triple))

@@ -211,6 +211,44 @@ uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v)
     return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
 }
 
+/*
+ * IRET to an outer privilege level makes FS/GS null when they hold a data
+ * segment more privileged than the new CPL (SDM vol. 2, IRET); in 64-bit
+ * mode their bases stay, and a kernel whose GS selector is a DPL-0 data
+ * segment finds its per-CPU base again when it comes back.  QEMU's IRET
+ * (validate_seg) zeroes the base too, inside the engine, with no exit.  The
+ * machine therefore notes non-null FS/GS selectors and their bases at every
+ * stop at CPL 0, and when the guest comes back from CPL 3 (an event
+ * delivered, SYSCALL, SYSENTER) with a null selector and a zero base where
+ * a kernel selector was, it puts that base back.
+ */
+static const int kseg_sel[2] = { UC_X86_REG_FS, UC_X86_REG_GS };
+static const int kseg_base[2] = { UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE };
+
+void vmdl__x86h_note_kseg(struct vmdl_vcpu *v)
+{
+    if (rd(v, UC_X86_REG_CS) & 3)
+        return;
+    for (unsigned i = 0; i < 2; i++) {
+        uint16_t sel = (uint16_t)rd(v, kseg_sel[i]);
+        if (!(sel & 0xFFFC))
+            continue;
+        X86(v)->h_kseg_sel[i] = sel;
+        X86(v)->h_kseg_base[i] = rd(v, kseg_base[i]);
+    }
+}
+
+void vmdl__x86h_restore_kseg(struct vmdl_vcpu *v)
+{
+    struct x86_vcpu *x = X86(v);
+    if ((rd(v, UC_X86_REG_CS) & 3) != 3 || !(x->h_kseg_sel[0] | x->h_kseg_sel[1]) ||
+        !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
+        return;
+    for (unsigned i = 0; i < 2; i++)
+        if (x->h_kseg_sel[i] && !(rd(v, kseg_sel[i]) & 0xFFFC) && !rd(v, kseg_base[i]))
+            wr(v, kseg_base[i], x->h_kseg_base[i]);
+}
+
 /* An emulated instruction completes; under RFLAGS.TF it owes the
  * single-step #DB QEMU would have raised (hosted_dr.c). */
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)

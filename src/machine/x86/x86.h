@@ -118,6 +118,8 @@ struct x86_vcpu {
     uint8_t h_bp_hit;           /* DR6 B0-B3 of the breakpoint that stopped */
     uint8_t h_wp_hit;           /* data breakpoints the last instruction hit */
     uint64_t h_wp_prev;         /* where that instruction starts */
+    uint16_t h_kseg_sel[2];     /* FS, GS as last seen at CPL 0 (hosted_state.c) */
+    uint64_t h_kseg_base[2];
     bool h_gif, h_virq;         /* engine GIF set; V_IRQ latched (hosted_irq.c) */
     bool h_emulated;            /* an emulated instruction retired since the
                                    guest last ran (ends an STI shadow) */
