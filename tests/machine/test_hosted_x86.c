@@ -155,6 +155,33 @@ static void test_gp_error_code_through_idt32(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* A fault's frame has RFLAGS.RF set (SDM vol. 3, 18.3.1.1); a software
+ * interrupt's has the RF the instruction ran with (0). */
+static uint32_t frame_eflags(struct vmdl_vm *vm)
+{
+    const uint8_t *p = vmdl_vm_ram_ptr(vm, LOAD + 0x8000 - 4, 4);
+    assert_non_null(p);
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void test_fault_frame_has_rf(void **state)
+{
+    (void)state;
+    static const uint8_t gp[] = { PROLOGUE, 0x66, 0xB8, 0x38, 0x12, 0x8E, 0xD8, 0xF4 };
+    struct vmdl_vm *vm = boot(gp, sizeof(gp));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(frame_eflags(vm) & 0x10000u, 0x10000u);
+    vmdl_vm_destroy(vm);
+    static const uint8_t intn[] = { PROLOGUE, 0xCD, IRQ_VEC, 0xF4 };
+    vm = boot(intn, sizeof(intn));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(frame_eflags(vm) & 0x10000u, 0);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_arch_msr_round_trip_and_gp(void **state)
 {
     (void)state;
@@ -1032,6 +1059,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boot_state_is_multiboot),
         cmocka_unit_test(test_gp_error_code_through_idt32),
+        cmocka_unit_test(test_fault_frame_has_rf),
         cmocka_unit_test(test_arch_msr_round_trip_and_gp),
         cmocka_unit_test(test_unknown_msr_gp),
         cmocka_unit_test(test_cr4_reserved_bits_gp),

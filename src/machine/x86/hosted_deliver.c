@@ -38,6 +38,41 @@ static unsigned error_width(struct vmdl_vcpu *v, unsigned vec)
     return (type == 6 || type == 7) ? 2 : 4;
 }
 
+/* Fault-class exceptions (SDM vol. 3, 6.15); #DB is left out (only its
+ * general-detect form is a fault, and an instruction breakpoint keeps RF). */
+static bool fault_class(unsigned vec)
+{
+    return vec == 0 || vec == 5 || vec == 6 || vec == 7 || (vec >= 10 && vec <= 14) ||
+           vec == 16 || vec == 17 || vec == 19 || vec == 20 || vec == 21;
+}
+
+/*
+ * A fault's frame carries RFLAGS.RF = 1, so that the IRET back to the
+ * faulting instruction does not hit an instruction breakpoint there again
+ * (SDM vol. 3, 18.3.1.1); QEMU pushes the current RF.  The frame QEMU just
+ * built is at RSP: return address, CS, then (E/R)FLAGS.  16-bit gates and
+ * real mode push a 16-bit FLAGS image, which has no RF.
+ */
+static void set_frame_rf(struct vmdl_vcpu *v, unsigned vec)
+{
+    unsigned w = error_width(v, vec);
+    if (w < 4)
+        return;
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg ss;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+    bool lma = w == 8;
+    uint64_t rsp = rd(v, UC_X86_REG_RSP);
+    if (!lma)
+        rsp = (ss.flags & DESC_B) ? (uint32_t)rsp : (uint16_t)rsp;
+    uint64_t la = (lma ? 0 : ss.base) + rsp + 2 * w;
+    uint32_t flags = 0;
+    if (vmdl__x86h_lin_rw(v, la, &flags, 4, false)) {
+        flags |= 1u << 16;
+        vmdl__x86h_lin_rw(v, la, &flags, 4, true);
+    }
+}
+
 /* After QEMU delivered the event: push the error code below the frame. */
 static void push_error(struct vmdl_vcpu *v, unsigned width, uint32_t code)
 {
@@ -65,6 +100,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
 {
     unsigned first = vec;
     vmdl__x86h_nested_vectoring(v, vec, has_err, err);
+    bool fault = fault_class(vec) && !X86(v)->h_not_fault;
+    X86(v)->h_not_fault = false;
     vmdl__x86h_restore_kseg(v);
     for (int depth = 0; depth < 3; depth++) {
         vmdl__x86h_save_guest(v);
@@ -83,6 +120,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
         if (!(code >= EXCP_VMEXIT + X_EXCP && code < EXCP_VMEXIT + X_EXCP + 32)) {
+            if (fault)
+                set_frame_rf(v, vec);
             if (has_err) {
                 unsigned w = error_width(v, vec);
                 if (w)
@@ -116,6 +155,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         if (nvec == 14)
             vmdl__x86h_set_cr2(v, cr2);
         vec = df ? 8 : nvec;
+        fault = fault_class(vec);
         err = df ? 0 : nerr;
         has_err = vmdl__x86h_has_error(vec);
     }
@@ -168,6 +208,7 @@ static int softint_deliver(struct vmdl_vcpu *v, unsigned vec, bool *triple)
             return vmdl__x86h_deliver(v, 13, true, vec * 8 + 2, triple);
         }
     }
+    X86(v)->h_not_fault = true;
     return vmdl__x86h_deliver(v, vec, false, 0, triple);
 }
 

@@ -126,6 +126,7 @@ struct x86_vcpu {
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
     bool h_iret_step;           /* the next entry runs that IRET alone */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
+    bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     bool h_cr2_set;
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
