@@ -238,6 +238,27 @@ static void test_cr4_reserved_bits_gp(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* CR4.OSXSAVE is reserved while CPUID.1:ECX.XSAVE is clear (KVM's
+ * __cr4_reserved_bits): the write is #GP(0) and CR4 keeps its value. */
+static void test_cr4_osxsave_needs_xsave(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB8, 0x01, 0x00, 0x00, 0x00,          /* mov eax, 1 */
+        0x0F, 0xA2,                            /* cpuid */
+        0x89, 0xCB,                            /* mov ebx, ecx */
+        0xB8, 0x00, 0x00, 0x04, 0x00,          /* mov eax, CR4.OSXSAVE */
+        0x0F, 0x22, 0xE0,                      /* mov cr4, eax -> #GP(0) */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & (1u << 26), 0);  /* no XSAVE */
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 12 + 14);
+    assert_int_equal(reg(vm, VMDL_X86_CR4), 0);
+    vmdl_vm_destroy(vm);
+}
+
 #define MOV_EAX(x) 0xB8, (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), \
                    (uint8_t)((x) >> 24)
 #define MOV_ADDR(x) (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), \
@@ -1063,6 +1084,7 @@ int main(void)
         cmocka_unit_test(test_arch_msr_round_trip_and_gp),
         cmocka_unit_test(test_unknown_msr_gp),
         cmocka_unit_test(test_cr4_reserved_bits_gp),
+        cmocka_unit_test(test_cr4_osxsave_needs_xsave),
         cmocka_unit_test(test_dr7_dr6_masks),
         cmocka_unit_test(test_dr0_instruction_breakpoint),
         cmocka_unit_test(test_rf_suppresses_instruction_breakpoint),

@@ -22,7 +22,13 @@ uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v)
 {
     uint64_t ok = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
                   (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) |
-                  (1u << 10) | (1u << 16) | (1u << 18);
+                  (1u << 10);
+    /* As KVM's __cr4_reserved_bits: a feature CPUID does not report keeps
+     * its CR4 bit reserved. */
+    if (vmdl__x86_cpuid_has(v->vm, 7, 1, 0))
+        ok |= 1u << 16; /* FSGSBASE */
+    if (vmdl__x86_cpuid_has(v->vm, 1, 2, 26))
+        ok |= 1u << 18; /* OSXSAVE needs XSAVE */
     if (vmdl__x86_cpuid_has(v->vm, 1, 2, 5))
         ok |= 1u << 13; /* VMXE */
     if (vmdl__x86_cpuid_has(v->vm, 1, 2, 6))
