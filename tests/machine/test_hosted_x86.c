@@ -1050,6 +1050,25 @@ static void test_iret_to_cpl3_keeps_gs_base(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* VMCALL on the Intel vendor is KVM's hypercall (kvm_emulate_hypercall):
+ * an unknown number returns -KVM_ENOSYS (-1000), KVM_HC_VAPIC_POLL_IRQ 0,
+ * and the instruction retires instead of raising #UD. */
+static void test_vmcall_is_kvm_hypercall(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        MOV_EAX(0xFFFFFFFFu), 0x0F, 0x01, 0xC1,           /* vmcall: nr -1 */
+        0x89, 0xC3,                                       /* mov ebx, eax */
+        MOV_EAX(1u), 0x0F, 0x01, 0xC1,                    /* vmcall: VAPIC_POLL_IRQ */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RBX), (uint32_t)-1000);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -1105,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_ram_above_4g_in_map_and_fw_cfg),
         cmocka_unit_test(test_patched_code_runs_after_mov_cr0),
         cmocka_unit_test(test_iret_to_cpl3_keeps_gs_base),
+        cmocka_unit_test(test_vmcall_is_kvm_hypercall),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_event_hook_cpuid),

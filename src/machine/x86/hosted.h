@@ -161,6 +161,7 @@
 #define X_MSR 0x7C
 #define X_SHUTDOWN 0x7F
 #define X_RDTSCP 0x87
+#define X_VMMCALL 0x81
 #define EXCP_VMEXIT 0x100
 /* Pseudo intnos for the SYSCALL/SYSENTER hooks (above every exit code). */
 #define EXCP_SYSCALL 0x10000000u
@@ -311,6 +312,9 @@ void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err
                                  uint32_t err);
 bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,
                                       uint64_t cr2);
+
+/* hosted_hc.c: KVM's hypercall (VMCALL / VMMCALL); true when handled */
+bool vmdl__x86h_hypercall(struct vmdl_vcpu *v);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

@@ -59,6 +59,9 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
         insn.kind >= VMDL_INSN_SEAMCALL)
         return false;
     vmdl_fault f = h->fn(h->opaque, v, &insn);
+    /* VMCALL outside a nested guest is KVM's hypercall, not a #UD. */
+    if (f == VMDL_FAULT_UD && insn.kind == VMDL_INSN_VMCALL && vmdl__x86h_hypercall(v))
+        return true;
     char out[48];
     snprintf(out, sizeof(out), "%s", f ? vmdl_fault_name(f) : "done");
     vmdl__trace_exit(v, "vmx", rip, out);
@@ -136,6 +139,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
     if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple) ||
                                vmdl__x86h_nested_ud(v)))
         return err;
+    if ((code == X_EXCP + 6 || code == X_VMMCALL) && vmdl__x86h_hypercall(v))
+        return VMDL_OK;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);
     if (vmdl__x86h_nested_exit(v, code, &err, triple))

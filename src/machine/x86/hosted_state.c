@@ -272,7 +272,12 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
     seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
     bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
     uint64_t la = (lma && (cs.flags & DESC_L)) ? rip : cs.base + rip;
-    if (!vmdl__x86h_lin_rw(v, la, b, sizeof(b), false))
+    /* An instruction that ends its page may be followed by nothing
+     * readable (the last page below the non-canonical hole). */
+    size_t in_page = 0x1000 - (la & 0xFFF);
+    memset(b, 0, sizeof(b));
+    if (!vmdl__x86h_lin_rw(v, la, b, sizeof(b), false) &&
+        (in_page >= sizeof(b) || !vmdl__x86h_lin_rw(v, la, b, in_page, false)))
         return -1;
     int n = 0;
     while (n < 14 && ((b[n] >= 0x40 && b[n] <= 0x4F) || b[n] == 0x66 ||
