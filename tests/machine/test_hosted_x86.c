@@ -897,6 +897,9 @@ static void test_ram_above_4g_in_map_and_fw_cfg(void **state)
     assert_int_equal(base, 4ull << 30);
     assert_int_equal(size, 1ull << 30);
     assert_int_equal(mm[96 + 20], 1);
+    vmdl_vm_destroy(vm);
+}
+
 /* Code patched in a page that already holds translated code, then a MOV
  * to CR0 (serializing) before it runs again: the patched instruction runs.
  * Unicorn 2.1.1 notices only the first write to such a page after a TLB
