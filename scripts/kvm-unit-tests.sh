@@ -224,6 +224,7 @@ run_entry() {
             -cpu)
                 [[ $v == *vendor=AuthenticAMD* ]] && vendor=amd
                 [[ $v == *vendor=GenuineIntel* ]] && vendor=intel
+                [[ ,$v, == *,-x2apic,* ]] && cmd+=(--no-x2apic)
                 notes+=("-cpu $v"); ((i++)) ;;
             -machine|-M|-global|-overcommit|-object|-accel) notes+=("$p $v"); ((i++)) ;;
             *) notes+=("$p") ;;

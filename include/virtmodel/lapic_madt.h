@@ -27,6 +27,8 @@ extern "C" {
 
 #define VMDL_MADT_HEADER_SIZE 44      /* ACPI header + address + flags */
 #define VMDL_MADT_TYPE_LAPIC 0
+#define VMDL_MADT_TYPE_IOAPIC 1
+#define VMDL_MADT_TYPE_ISO 2
 #define VMDL_MADT_TYPE_LAPIC_NMI 4
 #define VMDL_MADT_TYPE_X2APIC 9
 #define VMDL_MADT_TYPE_X2APIC_NMI 0xA
@@ -41,6 +43,21 @@ struct vmdl_madt_cpu {
     bool online_capable;   /* only meaningful when !enabled (hotplug) */
 };
 
+/* I/O APIC entry (type 1, 12 bytes). */
+struct vmdl_madt_ioapic {
+    uint8_t id;
+    uint32_t addr;
+    uint32_t gsi_base;
+};
+
+/* Interrupt source override (type 2, 10 bytes): ISA IRQ `source` is GSI
+ * `gsi`; flags bits 1:0 polarity, 3:2 trigger (0: as the bus says). */
+struct vmdl_madt_iso {
+    uint8_t source;
+    uint32_t gsi;
+    uint16_t flags;
+};
+
 struct vmdl_madt_config {
     const struct vmdl_madt_cpu *cpus;
     unsigned nr_cpus;          /* 1..VMDL_LAPIC_BUS_MAX */
@@ -50,6 +67,10 @@ struct vmdl_madt_config {
     const char *oem_id;        /* up to 6 chars, NULL: "VMDL" */
     const char *oem_table_id;  /* up to 8 chars, NULL: "VIRTMODL" */
     bool lint1_nmi;            /* add LINT1 = NMI entries for all CPUs */
+    const struct vmdl_madt_ioapic *ioapics;   /* after the CPUs */
+    unsigned nr_ioapics;
+    const struct vmdl_madt_iso *isos;         /* after the I/O APICs */
+    unsigned nr_isos;
 };
 
 /* Build the table; *out is malloc'd (caller frees). */

@@ -65,6 +65,11 @@ int vmdl_madt_build(const struct vmdl_madt_config *cfg, uint8_t **out,
             any_lapic = true;
         }
     }
+    if ((cfg->nr_ioapics && !cfg->ioapics) || (cfg->nr_isos && !cfg->isos) ||
+        cfg->nr_ioapics > 16 || cfg->nr_isos > 16)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_madt_build: I/O APIC or override list "
+                                      "missing or longer than 16");
+    size += 12 * cfg->nr_ioapics + 10 * cfg->nr_isos;
     if (cfg->lint1_nmi)
         size += (any_lapic ? 6 : 0) + (any_x2 ? 12 : 0);
     struct tb t = {calloc(1, size), 0};
@@ -99,6 +104,22 @@ int vmdl_madt_build(const struct vmdl_madt_config *cfg, uint8_t **out,
             put(&t, c->apic_id, 1);
             put(&t, flags, 4);
         }
+    }
+    for (unsigned i = 0; i < cfg->nr_ioapics; i++) {
+        put(&t, VMDL_MADT_TYPE_IOAPIC, 1);
+        put(&t, 12, 1);
+        put(&t, cfg->ioapics[i].id, 1);
+        put(&t, 0, 1);
+        put(&t, cfg->ioapics[i].addr, 4);
+        put(&t, cfg->ioapics[i].gsi_base, 4);
+    }
+    for (unsigned i = 0; i < cfg->nr_isos; i++) {
+        put(&t, VMDL_MADT_TYPE_ISO, 1);
+        put(&t, 10, 1);
+        put(&t, 0, 1);    /* bus: ISA */
+        put(&t, cfg->isos[i].source, 1);
+        put(&t, cfg->isos[i].gsi, 4);
+        put(&t, cfg->isos[i].flags, 2);
     }
     if (cfg->lint1_nmi && any_lapic) {
         put(&t, VMDL_MADT_TYPE_LAPIC_NMI, 1);

@@ -384,6 +384,7 @@ static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_optio
     struct vmdl_lapic_options o = {0};
     o.apicv = vmdl_model_option(opts, "apicv") != NULL;
     o.apicv_nested_quirk = vmdl_model_option(opts, "apicv-deferred-nested-updates") != NULL;
+    o.no_x2apic = vmdl_model_option(opts, "no-x2apic") != NULL;
     return vmdl_attach_lapic(vm, &o);
 }
 
@@ -401,6 +402,8 @@ static const struct vmdl_mmio_window lapic_mmio[] = {
 static const struct vmdl_model_option lapic_options[] = {
     {"apicv", NULL, "use the APICv backend of the local APIC model"},
     {"apicv-deferred-nested-updates", NULL, "old KVM behaviour (quirk)"},
+    {"no-x2apic", NULL, "hide x2APIC (CPUID.1:ECX[21] clear, EXTD reserved), "
+     "as QEMU's -cpu ...,-x2apic"},
     {NULL, NULL, NULL},
 };
 

@@ -109,6 +109,40 @@ static void test_for_bus(void **state)
     vmdl_lapic_bus_destroy(bus);
 }
 
+static void test_ioapic_and_overrides(void **state)
+{
+    (void)state;
+    struct vmdl_madt_cpu cpus[1] = {{0, 0, true, false}};
+    struct vmdl_madt_ioapic io = {3, 0xFEC00000u, 0};
+    struct vmdl_madt_iso isos[2] = {{0, 2, 0}, {9, 9, 0xD}};
+    struct vmdl_madt_config c = {.cpus = cpus, .nr_cpus = 1, .ioapics = &io,
+                                 .nr_ioapics = 1, .isos = isos, .nr_isos = 2};
+    uint8_t *t;
+    size_t len;
+    assert_int_equal(vmdl_madt_build(&c, &t, &len), 0);
+    assert_int_equal(len, 44 + 8 + 12 + 2 * 10);
+    assert_int_equal(vmdl_madt_check(t, len), 0);
+    const uint8_t *e = t + 52;           /* after the Local APIC entry */
+    assert_int_equal(e[0], VMDL_MADT_TYPE_IOAPIC);
+    assert_int_equal(e[1], 12);
+    assert_int_equal(e[2], 3);
+    assert_int_equal(le32(e + 4), 0xFEC00000u);
+    assert_int_equal(le32(e + 8), 0);
+    e += 12;
+    assert_int_equal(e[0], VMDL_MADT_TYPE_ISO);
+    assert_int_equal(e[1], 10);
+    assert_int_equal(e[2], 0);           /* ISA */
+    assert_int_equal(e[3], 0);           /* IRQ 0 */
+    assert_int_equal(le32(e + 4), 2);    /* GSI 2 */
+    assert_int_equal(e[8] | e[9] << 8, 0);
+    e += 10;
+    assert_int_equal(e[3], 9);
+    assert_int_equal(e[8] | e[9] << 8, 0xD);
+    free(t);
+    c.isos = NULL;
+    assert_int_equal(vmdl_madt_build(&c, &t, &len), VMDL_EINVAL);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -140,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_small_table),
         cmocka_unit_test(test_x2apic_entries_and_nmi),
         cmocka_unit_test(test_for_bus),
+        cmocka_unit_test(test_ioapic_and_overrides),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

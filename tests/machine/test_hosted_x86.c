@@ -806,6 +806,50 @@ static void test_unassigned_and_testdev_memory(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* The RSDP is where kvm-unit-tests' lib/acpi.c looks (0xE0000); the PM
+ * timer at 0x608 counts at 3.579545 MHz of virtual time (a 1000-iteration
+ * LOOP is about 3.6 ticks); PM1a_CNT reads SCI_EN. */
+static void test_acpi_rsdp_and_pm_timer(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x8B, 0x3D, 0x00, 0x00, 0x0E, 0x00,               /* mov edi, [0xE0000] */
+        0x66, 0xBA, 0x08, 0x06, 0xED, 0x89, 0xC6,         /* in eax, 0x608; esi */
+        0xB9, 0xE8, 0x03, 0x00, 0x00, 0xE2, 0xFE,         /* loop 1000 */
+        0xED, 0x89, 0xC5,                                 /* in eax, dx; ebp */
+        0x66, 0xBA, 0x04, 0x06, 0x66, 0xED,               /* in ax, 0x604 */
+        0x0F, 0xB7, 0xD8, 0xF4 };                         /* movzx ebx, ax */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x20445352u);   /* "RSD " */
+    uint64_t t0 = reg(vm, VMDL_X86_RSI), t1 = reg(vm, VMDL_X86_RBP);
+    assert_true(t0 <= 0xFFFFFF && t1 <= 0xFFFFFF);
+    assert_in_range(t1 - t0, 3, 5);
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 1, 1);
+    vmdl_vm_destroy(vm);
+}
+
+/* COM1 is a 16550: LSR THRE|TEMT, the THR-empty interrupt raised by
+ * enabling it and cleared by reading IIR, the scratch register. */
+static void test_com1_line_status(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x66, 0xBA, 0xFD, 0x03, 0xEC, 0x0F, 0xB6, 0xF8,   /* LSR -> edi */
+        0x66, 0xBA, 0xF9, 0x03, 0xB0, 0x02, 0xEE,         /* IER = THRI */
+        0x66, 0xBA, 0xFA, 0x03, 0xEC, 0x0F, 0xB6, 0xF0,   /* IIR -> esi */
+        0xEC, 0x0F, 0xB6, 0xE8,                           /* IIR -> ebp */
+        0x66, 0xBA, 0xFF, 0x03, 0xB0, 0x5A, 0xEE,         /* SCR = 0x5A */
+        0xEC, 0x0F, 0xB6, 0xD8, 0xF4 };                   /* SCR -> ebx */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x60);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0x02);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), 0x01);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x5A);
+    vmdl_vm_destroy(vm);
+}
+
 /* An NMI sent from inside the NMI handler waits for its IRET: the handler
  * is not re-entered (EDI = 1), the second NMI runs after it (EBX = 2). */
 static void test_nmi_blocked_until_iret(void **state)
@@ -1121,6 +1165,8 @@ int main(void)
         cmocka_unit_test(test_ioapic_edge_through_testdev),
         cmocka_unit_test(test_ioapic_level_eoi_clears_remote_irr),
         cmocka_unit_test(test_unassigned_and_testdev_memory),
+        cmocka_unit_test(test_acpi_rsdp_and_pm_timer),
+        cmocka_unit_test(test_com1_line_status),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),

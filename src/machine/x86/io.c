@@ -52,6 +52,9 @@ uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user)
         return 0;
     if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, true))
         return 0;
+    if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7 && vm->x86h &&
+        vm->x86h->pc_devices)
+        return vmdl_uart_read(&vm->x86h->com1, port - VMDL_X86_COM1_PORT);
     if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7) {
         switch (port - VMDL_X86_COM1_PORT) {
         case 5: return 0x60;  /* LSR: transmitter empty, holding reg empty */
@@ -85,6 +88,11 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, false))
         return;
     value &= size_mask(size);
+    if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7 && vm->x86h &&
+        vm->x86h->pc_devices) {
+        vmdl_uart_write(&vm->x86h->com1, port - VMDL_X86_COM1_PORT, (uint8_t)value);
+        return;
+    }
     if (port == VMDL_X86_COM1_PORT) {
         char c = (char)value;
         vmdl__console(vm, &c, 1);

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The PC devices a real x86 guest (a multiboot kernel, kvm-unit-tests)
- * expects besides the console and isa-debug-exit of io.c: QEMU's
- * fw_cfg on ports 0x510/0x511 (src/core/fw_cfg.c holds the items).
+ * expects besides isa-debug-exit of io.c: QEMU's fw_cfg on ports
+ * 0x510/0x511 (src/core/fw_cfg.c holds the items), the ACPI tables in the
+ * BIOS area with the PM block at 0x600 (PM1a event, PM1a control, the PM
+ * timer at 0x608, as QEMU's pc and q35 machines place it), COM1 as a
+ * 16550 (io.c routes its ports), pc-testdev (testdev.c).  See docs/pc.md.
  */
 #include <stdlib.h>
+#include <string.h>
 
+#include "virtmodel/acpi.h"
+#include "virtmodel/attach_ioapic.h"
 #include "virtmodel/error.h"
 #include "virtmodel/fw_cfg.h"
 #include "x86.h"
+
+/* Where the tables go: the BIOS area below 1 MiB, reserved in the multiboot
+ * memory map, where kvm-unit-tests and Linux scan for "RSD PTR ". */
+#define ACPI_BASE 0xE0000ull
 
 static vmdl_fault fw_cfg_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                               unsigned size, uint32_t *value)
@@ -35,6 +45,90 @@ static vmdl_fault fw_cfg_write(void *opaque, struct vmdl_vcpu *vcpu, uint16_t po
 
 static const struct vmdl_io_ops fw_cfg_ops = { fw_cfg_read, fw_cfg_write };
 
+/* ---- ACPI PM block: PM1a_EVT (0x600), PM1a_CNT (0x604), PM_TMR (0x608) ---- */
+
+static vmdl_fault pm_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
+                          unsigned size, uint32_t *value)
+{
+    struct vmdl_x86_hosted_vm *h = opaque;
+    unsigned off = port - VMDL_ACPI_PM_BASE;
+    uint32_t v = 0;
+    if (off >= VMDL_ACPI_PM_TMR_OFF) {
+        /* Virtual time of the reading vCPU, one instruction per ns (the
+         * local APIC's clock). */
+        v = vmdl_acpi_pm_timer(vmdl_vcpu_insns(vcpu)) >> (8 * (off - VMDL_ACPI_PM_TMR_OFF));
+    } else if (off >= VMDL_ACPI_PM1_CNT_OFF) {
+        /* No SMI command port: always in ACPI mode, SCI_EN reads 1. */
+        v = (h->pm1_cnt | VMDL_ACPI_PM1_SCI_EN) >> (8 * (off - VMDL_ACPI_PM1_CNT_OFF));
+    } else {
+        /* PM1 status 0 (no event source), enable as written */
+        v = (uint32_t)h->pm1_en << 16 >> (8 * off);
+    }
+    *value = size >= 4 ? v : v & ((1u << (8 * size)) - 1);
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault pm_write(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
+                           unsigned size, uint32_t value)
+{
+    (void)vcpu;
+    struct vmdl_x86_hosted_vm *h = opaque;
+    unsigned off = port - VMDL_ACPI_PM_BASE;
+    if (off == 2 && size == 2)
+        h->pm1_en = (uint16_t)value;
+    else if (off == VMDL_ACPI_PM1_CNT_OFF && size >= 2)
+        h->pm1_cnt = (uint16_t)(value & ~VMDL_ACPI_PM1_SLP_EN);  /* SLP_EN: io.c */
+    return VMDL_FAULT_NONE;   /* status (write-1-to-clear) and the timer: nothing */
+}
+
+static const struct vmdl_io_ops pm_ops = { pm_read, pm_write };
+
+static int place_acpi(struct vmdl_vm *vm)
+{
+    if (ACPI_BASE + 0x1000 > vm->ram_base + vm->ram_size || vm->ram_base > ACPI_BASE)
+        return VMDL_OK;   /* no RAM there: no tables */
+    struct vmdl_acpi_pc_config c = {
+        .base = ACPI_BASE, .nr_cpus = vm->nr_vcpus,
+        .ioapic_addr = VMDL_IOAPIC_DEFAULT_BASE,
+    };
+    uint8_t *t;
+    size_t len;
+    int err = vmdl_acpi_build_pc(&c, &t, &len);
+    if (err)
+        return err;
+    if (len > 0x10000) {
+        free(t);
+        return vmdl_fail(VMDL_ERANGE, "ACPI tables: %zu bytes do not fit", len);
+    }
+    memcpy(vm->ram + (ACPI_BASE - vm->ram_base), t, len);
+    free(t);
+    err = vmdl_vm_add_image_range(vm, ACPI_BASE, len);   /* restored on reset */
+    if (!err)
+        err = vmdl_vm_add_io_range(vm, VMDL_ACPI_PM_BASE,
+                                   VMDL_ACPI_PM_BASE + VMDL_ACPI_PM_TMR_OFF + 3, &pm_ops,
+                                   vm->x86h);
+    /* The PM timer reads virtual time: count it exactly. */
+    for (unsigned i = 0; !err && i < vm->nr_vcpus; i++)
+        vmdl_vcpu_need_insn_count(vm->vcpus[i], true);
+    return err;
+}
+
+/* ---- COM1 ---- */
+
+static void com1_tx(void *opaque, uint8_t byte)
+{
+    char c = (char)byte;
+    vmdl__console(opaque, &c, 1);
+}
+
+/* IRQ 4, as QEMU's COM1; nothing when no I/O APIC is attached. */
+static void com1_irq(void *opaque, bool level)
+{
+    struct vmdl_vm *vm = opaque;
+    if (vmdl_vm_ioapic(vm))
+        vmdl_vm_ioapic_set_irq(vm, 4, level);
+}
+
 int vmdl__x86_pc_devices(struct vmdl_vm *vm)
 {
     if (vm->x86h->pc_devices)
@@ -53,6 +147,10 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm)
                                &fw_cfg_ops, f);
     if (!err)
         err = vmdl__x86_testdev(vm);
+    if (!err)
+        err = place_acpi(vm);
+    struct vmdl_uart_ops com1 = {com1_tx, com1_irq, vm};
+    vmdl_uart_init(&vm->x86h->com1, &com1);
     if (!err)
         vm->x86h->pc_devices = true;
     return err;

@@ -27,6 +27,7 @@
 #define VMDL_X86_H
 
 #include "../arch_ops.h"
+#include "virtmodel/uart16550.h"
 
 /* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
 #define HIDDEN_BASE 0x7FFFFFF00000ull
@@ -57,6 +58,8 @@ struct vmdl_x86_hosted_vm {
     uint32_t eax, ebx;   /* entry registers */
     uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
     bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
+    struct vmdl_uart com1;       /* COM1 of a PC guest (pc.c, io.c) */
+    uint16_t pm1_en, pm1_cnt;    /* ACPI PM1a enable and control (pc.c) */
 };
 
 /* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACPI tables of a PC-like VM and its ACPI PM timer (docs/pc.md).
+ *
+ * vmdl_acpi_build_pc() lays out, from one base address, what a PC firmware
+ * (SeaBIOS under QEMU) leaves in the BIOS area for the OS to find:
+ *   +0x000 RSDP (ACPI 2.0, 36 bytes: "RSD PTR ", RSDT and XSDT addresses)
+ *   +0x040 FACS (64 bytes, 64-byte aligned)
+ *   +0x080 RSDT (32-bit entries: FADT, MADT)
+ *   +0x0C0 XSDT (64-bit entries: FADT, MADT)
+ *   +0x100 FADT (revision 3, 244 bytes: FACS, DSDT, SCI 9, PM1a event and
+ *          control blocks, the PM timer block, reset register 0xCF9)
+ *   +0x200 DSDT (a header without AML)
+ *   +0x240 MADT (lapic_madt.h: one Local APIC per CPU, the I/O APIC, the
+ *          interrupt source overrides of QEMU's pc machine, LINT1 = NMI)
+ * Every table's checksum makes its bytes sum to 0.
+ */
+#ifndef VIRTMODEL_ACPI_H
+#define VIRTMODEL_ACPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* QEMU's pc/q35 power-management I/O block (PIIX4 PM / ICH9 LPC at 0x600). */
+#define VMDL_ACPI_PM_BASE 0x600
+#define VMDL_ACPI_PM1_CNT_OFF 4
+#define VMDL_ACPI_PM_TMR_OFF 8
+#define VMDL_ACPI_PM_TIMER_HZ 3579545ull      /* 24-bit counter */
+#define VMDL_ACPI_PM1_SCI_EN 1u
+#define VMDL_ACPI_PM1_SLP_EN (1u << 13)
+#define VMDL_ACPI_SCI_IRQ 9
+
+#define VMDL_ACPI_OFF_RSDP 0x000
+#define VMDL_ACPI_OFF_FACS 0x040
+#define VMDL_ACPI_OFF_RSDT 0x080
+#define VMDL_ACPI_OFF_XSDT 0x0C0
+#define VMDL_ACPI_OFF_FADT 0x100
+#define VMDL_ACPI_OFF_DSDT 0x200
+#define VMDL_ACPI_OFF_MADT 0x240
+#define VMDL_ACPI_FADT_LEN 244
+
+struct vmdl_acpi_pc_config {
+    uint64_t base;          /* guest-physical address, 64-byte aligned, < 4 GiB */
+    unsigned nr_cpus;       /* Local APIC IDs 0..nr_cpus-1, UID = ID */
+    uint32_t ioapic_addr;   /* 0: no I/O APIC (and no overrides) */
+    uint16_t pm_base;       /* 0: VMDL_ACPI_PM_BASE */
+};
+
+/* Build the tables; *out (malloc'd, caller frees) is placed at cfg->base. */
+int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out,
+                       size_t *len);
+
+/* Validate one table: signature, length field within `len`, checksum. */
+int vmdl_acpi_check(const uint8_t *table, size_t len, const char signature[4]);
+
+/* The PM timer's 24-bit value at virtual time `ns` (QEMU: ns * 3579545 /
+ * 10^9, modulo 2^24). */
+uint32_t vmdl_acpi_pm_timer(uint64_t ns);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

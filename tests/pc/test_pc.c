@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PC platform pieces: the ACPI tables (RSDP, RSDT, XSDT, FADT, FACS, DSDT,
+ * MADT with the I/O APIC and QEMU's overrides) found the way a guest finds
+ * them, the ACPI PM timer on virtual time, the 16550 UART's registers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/acpi.h"
+#include "virtmodel/error.h"
+#include "virtmodel/lapic_madt.h"
+#include "virtmodel/uart16550.h"
+
+#define BASE 0xE0000u
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+    uint8_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s = (uint8_t)(s + p[i]);
+    return s;
+}
+
+static uint8_t *build(unsigned cpus, uint32_t ioapic, size_t *len)
+{
+    struct vmdl_acpi_pc_config c = {.base = BASE, .nr_cpus = cpus, .ioapic_addr = ioapic};
+    uint8_t *b = NULL;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &b, len), 0);
+    return b;
+}
+
+/* A guest address inside the blob. */
+static const uint8_t *at(const uint8_t *b, size_t len, uint64_t gpa)
+{
+    assert_true(gpa >= BASE && gpa < BASE + len);
+    return b + (gpa - BASE);
+}
+
+/* kvm-unit-tests' lib/acpi.c: RSDP on a 16-byte boundary, revision >= 2
+ * means the XSDT, whose entries find the FADT ("FACP") and the MADT. */
+static void test_rsdp_and_tables_found_as_a_guest_does(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = build(2, 0xFEC00000u, &len);
+    assert_memory_equal(b, "RSD PTR ", 8);
+    assert_int_equal(sum(b, 20), 0);
+    assert_int_equal(sum(b, 36), 0);
+    assert_int_equal(b[15], 2);
+    assert_int_equal(le32(b + 20), 36);
+    const uint8_t *rsdt = at(b, len, le32(b + 16));
+    const uint8_t *xsdt = at(b, len, le64(b + 24));
+    assert_int_equal(vmdl_acpi_check(rsdt, len, "RSDT"), 0);
+    assert_int_equal(vmdl_acpi_check(xsdt, len, "XSDT"), 0);
+    assert_int_equal(le32(rsdt + 4), 36 + 8);
+    assert_int_equal(le32(xsdt + 4), 36 + 16);
+    const uint8_t *fadt = at(b, len, le64(xsdt + 36));
+    const uint8_t *madt = at(b, len, le64(xsdt + 44));
+    assert_int_equal(le32(rsdt + 36), le64(xsdt + 36));
+    assert_int_equal(le32(rsdt + 40), le64(xsdt + 44));
+    assert_int_equal(vmdl_acpi_check(fadt, len, "FACP"), 0);
+    assert_int_equal(le32(fadt + 4), VMDL_ACPI_FADT_LEN);
+    assert_int_equal(fadt[8], 3);
+    assert_int_equal(vmdl_madt_check(madt, len - (size_t)(madt - b)), 0);
+    free(b);
+}
+
+static void test_fadt_pm_blocks_and_facs(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = build(1, 0xFEC00000u, &len);
+    const uint8_t *f = b + VMDL_ACPI_OFF_FADT;
+    assert_int_equal(le32(f + 76), 0x608);           /* PM_TMR_BLK */
+    assert_int_equal(f[91], 4);                      /* PM_TMR_LEN */
+    assert_int_equal(le32(f + 56), 0x600);           /* PM1a_EVT_BLK */
+    assert_int_equal(le32(f + 64), 0x604);           /* PM1a_CNT_BLK */
+    assert_int_equal(f[46] | f[47] << 8, 9);         /* SCI_INT */
+    assert_int_equal(le32(f + 48), 0);               /* no SMI_CMD */
+    assert_int_equal(le32(f + 112) & (1u << 8), 0);  /* 24-bit timer */
+    assert_int_equal(f[208], 1);                     /* X_PM_TMR_BLK: I/O */
+    assert_int_equal(le64(f + 212), 0x608);
+    const uint8_t *facs = at(b, len, le32(f + 36));
+    assert_memory_equal(facs, "FACS", 4);
+    assert_int_equal(le32(facs + 4), 64);
+    assert_int_equal((le32(f + 36)) & 63, 0);        /* 64-byte aligned */
+    const uint8_t *dsdt = at(b, len, le32(f + 40));
+    assert_int_equal(vmdl_acpi_check(dsdt, len, "DSDT"), 0);
+    assert_int_equal(le64(f + 140), le32(f + 40));   /* X_DSDT */
+    free(b);
+}
+
+static void test_madt_has_cpus_ioapic_overrides(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = build(4, 0xFEC00000u, &len);
+    const uint8_t *m = b + VMDL_ACPI_OFF_MADT;
+    size_t mlen = le32(m + 4);
+    unsigned cpus = 0, ioapics = 0, isos = 0, nmis = 0;
+    bool irq0_on_gsi2 = false;
+    for (size_t p = 44; p < mlen; p += m[p + 1]) {
+        switch (m[p]) {
+        case VMDL_MADT_TYPE_LAPIC: assert_int_equal(m[p + 3], cpus); cpus++; break;
+        case VMDL_MADT_TYPE_IOAPIC:
+            ioapics++;
+            assert_int_equal(le32(m + p + 4), 0xFEC00000u);
+            break;
+        case VMDL_MADT_TYPE_ISO:
+            isos++;
+            if (m[p + 3] == 0 && le32(m + p + 4) == 2)
+                irq0_on_gsi2 = true;
+            break;
+        case VMDL_MADT_TYPE_LAPIC_NMI: nmis++; break;
+        default: fail();
+        }
+    }
+    assert_int_equal(cpus, 4);
+    assert_int_equal(ioapics, 1);
+    assert_int_equal(isos, 5);
+    assert_int_equal(nmis, 1);
+    assert_true(irq0_on_gsi2);
+    free(b);
+    /* without an I/O APIC: no I/O APIC entry and no overrides */
+    b = build(1, 0, &len);
+    m = b + VMDL_ACPI_OFF_MADT;
+    assert_int_equal(le32(m + 4), 44 + 8 + 6);
+    free(b);
+}
+
+static void test_acpi_errors(void **state)
+{
+    (void)state;
+    uint8_t *b;
+    size_t len;
+    struct vmdl_acpi_pc_config c = {.base = BASE + 16, .nr_cpus = 1};
+    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_EINVAL);   /* alignment */
+    c.base = 0xFFFFF000u;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_EINVAL);
+    c.base = BASE;
+    c.nr_cpus = 0;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_ERANGE);
+    c.nr_cpus = 257;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_ERANGE);
+    assert_int_equal(vmdl_acpi_build_pc(NULL, &b, &len), VMDL_EINVAL);
+    b = build(1, 0, &len);
+    b[VMDL_ACPI_OFF_FADT + 50] ^= 1;
+    assert_int_equal(vmdl_acpi_check(b + VMDL_ACPI_OFF_FADT, len - VMDL_ACPI_OFF_FADT,
+                                     "FACP"), VMDL_EFORMAT);
+    assert_int_equal(vmdl_acpi_check(b + VMDL_ACPI_OFF_FADT, 20, "FACP"), VMDL_EFORMAT);
+    assert_int_equal(vmdl_acpi_check(b + VMDL_ACPI_OFF_DSDT, len, "FACP"), VMDL_EFORMAT);
+    free(b);
+}
+
+static void test_pm_timer(void **state)
+{
+    (void)state;
+    assert_int_equal(vmdl_acpi_pm_timer(0), 0);
+    assert_int_equal(vmdl_acpi_pm_timer(1000000000ull), 3579545u);    /* one second */
+    assert_int_equal(vmdl_acpi_pm_timer(1000), 3);                    /* 1 us: 3.58 */
+    /* 24 bits: wraps after 2^24 ticks (4.687 s) */
+    uint64_t wrap_ns = ((1ull << 24) * 1000000000ull + 3579544) / 3579545;
+    assert_true(vmdl_acpi_pm_timer(wrap_ns) < 5);
+    assert_true(vmdl_acpi_pm_timer(wrap_ns - 1000) > 0xFFFF00u);
+    /* monotonic between wraps, no overflow at large times */
+    assert_true(vmdl_acpi_pm_timer(UINT64_MAX) <= 0xFFFFFFu);
+    uint32_t prev = vmdl_acpi_pm_timer(5000000000ull);
+    for (uint64_t ns = 5000000000ull; ns < 5000100000ull; ns += 997) {
+        uint32_t v = vmdl_acpi_pm_timer(ns);
+        assert_true(v >= prev);
+        prev = v;
+    }
+}
+
+/* ---- 16550 ---- */
+
+struct sink {
+    uint8_t out[64];
+    unsigned n;
+    bool irq;
+    unsigned edges;
+};
+
+static void tx(void *o, uint8_t b)
+{
+    struct sink *s = o;
+    if (s->n < sizeof(s->out))
+        s->out[s->n++] = b;
+}
+
+static void irq(void *o, bool level)
+{
+    struct sink *s = o;
+    s->irq = level;
+    s->edges++;
+}
+
+static void mk(struct vmdl_uart *u, struct sink *s)
+{
+    memset(s, 0, sizeof(*s));
+    struct vmdl_uart_ops ops = {tx, irq, s};
+    vmdl_uart_init(u, &ops);
+}
+
+static void test_uart_reset_values(void **state)
+{
+    (void)state;
+    struct vmdl_uart u;
+    struct sink s;
+    mk(&u, &s);
+    assert_int_equal(vmdl_uart_read(&u, 5), 0x60);   /* LSR: THRE | TEMT */
+    assert_int_equal(vmdl_uart_read(&u, 2), 0x01);   /* IIR: none */
+    assert_int_equal(vmdl_uart_read(&u, 1), 0);      /* IER */
+    assert_int_equal(vmdl_uart_read(&u, 3), 0);      /* LCR */
+    assert_int_equal(vmdl_uart_read(&u, 4), 0x08);   /* MCR: OUT2 */
+    assert_int_equal(vmdl_uart_read(&u, 6), 0xB0);   /* MSR: DCD DSR CTS */
+    assert_int_equal(vmdl_uart_read(&u, 7), 0);
+    assert_false(s.irq);
+}
+
+static void test_uart_transmit_and_divisor(void **state)
+{
+    (void)state;
+    struct vmdl_uart u;
+    struct sink s;
+    mk(&u, &s);
+    vmdl_uart_write(&u, 0, 'A');
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.out[0], 'A');
+    assert_int_equal(vmdl_uart_read(&u, 5) & 0x60, 0x60);
+    /* DLAB: offsets 0 and 1 are the divisor, nothing is sent */
+    vmdl_uart_write(&u, 3, 0x83);
+    vmdl_uart_write(&u, 0, 0x01);
+    vmdl_uart_write(&u, 1, 0x02);
+    assert_int_equal(vmdl_uart_read(&u, 0), 0x01);
+    assert_int_equal(vmdl_uart_read(&u, 1), 0x02);
+    assert_int_equal(s.n, 1);
+    vmdl_uart_write(&u, 3, 0x03);
+    assert_int_equal(vmdl_uart_read(&u, 1), 0);      /* IER again */
+    assert_int_equal(vmdl_uart_read(&u, 3), 0x03);
+    vmdl_uart_write(&u, 7, 0x5A);
+    assert_int_equal(vmdl_uart_read(&u, 7), 0x5A);
+    vmdl_uart_write(&u, 5, 0);                       /* LSR read-only */
+    assert_int_equal(vmdl_uart_read(&u, 5), 0x60);
+}
+
+static void test_uart_thr_empty_interrupt(void **state)
+{
+    (void)state;
+    struct vmdl_uart u;
+    struct sink s;
+    mk(&u, &s);
+    /* enabling THRI while THR is empty raises it at once */
+    vmdl_uart_write(&u, 1, VMDL_UART_IER_THRI);
+    assert_true(s.irq);
+    assert_int_equal(vmdl_uart_read(&u, 2), VMDL_UART_IIR_THRI);
+    /* reading IIR cleared it */
+    assert_false(s.irq);
+    assert_int_equal(vmdl_uart_read(&u, 2), VMDL_UART_IIR_NONE);
+    /* a byte sent: THR empty again, interrupt again */
+    vmdl_uart_write(&u, 0, 'x');
+    assert_true(s.irq);
+    vmdl_uart_write(&u, 1, 0);
+    assert_false(s.irq);
+}
+
+static void test_uart_receive_fifo_and_overrun(void **state)
+{
+    (void)state;
+    struct vmdl_uart u;
+    struct sink s;
+    mk(&u, &s);
+    vmdl_uart_write(&u, 1, VMDL_UART_IER_RDI | VMDL_UART_IER_RLSI);
+    assert_true(vmdl_uart_receive(&u, 'a'));
+    assert_true(s.irq);
+    assert_int_equal(vmdl_uart_read(&u, 2), VMDL_UART_IIR_RDI);
+    assert_true(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_DR);
+    /* no FIFO: a second byte overruns */
+    assert_false(vmdl_uart_receive(&u, 'b'));
+    assert_int_equal(vmdl_uart_read(&u, 2), VMDL_UART_IIR_RLSI);
+    assert_true(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_OE);   /* read clears OE */
+    assert_false(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_OE);
+    assert_int_equal(vmdl_uart_read(&u, 0), 'a');
+    assert_false(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_DR);
+    assert_false(s.irq);
+    /* with FIFOs: 16 bytes, IIR bits 7:6 set */
+    vmdl_uart_write(&u, 2, 0x01);
+    assert_int_equal(vmdl_uart_read(&u, 2), 0xC1);
+    for (unsigned i = 0; i < VMDL_UART_FIFO; i++)
+        assert_true(vmdl_uart_receive(&u, (uint8_t)i));
+    assert_false(vmdl_uart_receive(&u, 0xEE));
+    for (unsigned i = 0; i < VMDL_UART_FIFO; i++)
+        assert_int_equal(vmdl_uart_read(&u, 0), i);
+    /* FCR bit 1 clears the receive FIFO */
+    vmdl_uart_receive(&u, 1);
+    vmdl_uart_write(&u, 2, 0x03);
+    assert_false(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_DR);
+}
+
+static void test_uart_loopback(void **state)
+{
+    (void)state;
+    struct vmdl_uart u;
+    struct sink s;
+    mk(&u, &s);
+    vmdl_uart_write(&u, 4, VMDL_UART_MCR_LOOP | 0x0B);   /* DTR RTS OUT2 */
+    assert_int_equal(vmdl_uart_read(&u, 6), 0xB0);       /* DCD DSR CTS */
+    vmdl_uart_write(&u, 0, 0x42);
+    assert_int_equal(s.n, 0);                            /* not sent out */
+    assert_true(vmdl_uart_read(&u, 5) & VMDL_UART_LSR_DR);
+    assert_int_equal(vmdl_uart_read(&u, 0), 0x42);
+    vmdl_uart_write(&u, 4, 0xFF);
+    assert_int_equal(vmdl_uart_read(&u, 4), 0x1F);       /* MCR bits 4:0 */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rsdp_and_tables_found_as_a_guest_does),
+        cmocka_unit_test(test_fadt_pm_blocks_and_facs),
+        cmocka_unit_test(test_madt_has_cpus_ioapic_overrides),
+        cmocka_unit_test(test_acpi_errors),
+        cmocka_unit_test(test_pm_timer),
+        cmocka_unit_test(test_uart_reset_values),
+        cmocka_unit_test(test_uart_transmit_and_divisor),
+        cmocka_unit_test(test_uart_thr_empty_interrupt),
+        cmocka_unit_test(test_uart_receive_fifo_and_overrun),
+        cmocka_unit_test(test_uart_loopback),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
