@@ -15,9 +15,9 @@
  */
 #include "fuzz_util.h"
 
-#include "virtmodel/acpi.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/lapic_madt.h"
-#include "virtmodel/uart16550.h"
+#include "virtmodel/pc_uart.h"
 
 static bool line;
 
@@ -67,8 +67,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check_uart(&u);
     }
-    struct vmdl_acpi_pc_config c = {.base = fz_u32(&f) & ~63u, .nr_cpus = fz_u16(&f) % 300,
-                                    .ioapic_addr = fz_u32(&f)};
+    /* any bytes as the MADT: refused unless a whole checksummed table */
+    size_t mlen = fz_u16(&f) % 512;
+    uint8_t madt[512];
+    for (size_t i = 0; i < mlen; i++)
+        madt[i] = fz_u8(&f);
+    struct vmdl_acpi_pc_config c = {.base = fz_u32(&f) & ~63u, .madt = madt, .madt_len = mlen};
     uint8_t *b;
     size_t n;
     if (!vmdl_acpi_build_pc(&c, &b, &n)) {

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* ACPI tables of a PC-like VM and the PM timer (include/virtmodel/acpi.h). */
+/* ACPI tables of a PC-like VM and the PM timer (include/virtmodel/pc_acpi.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtmodel/acpi.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/error.h"
-#include "virtmodel/lapic_madt.h"
 
 #define HEADER_LEN 36
 #define FACS_LEN 64
@@ -118,27 +117,6 @@ static void build_fadt(uint8_t *f, uint64_t base, uint16_t pm)
     seal(f, VMDL_ACPI_FADT_LEN);
 }
 
-/* QEMU's pc machine: ISA IRQ 0 on GSI 2, the PCI interrupts 5, 9, 10, 11
- * (and the SCI) level-triggered active high. */
-static const struct vmdl_madt_iso pc_isos[] = {
-    {0, 2, 0}, {5, 5, 0xD}, {9, 9, 0xD}, {10, 10, 0xD}, {11, 11, 0xD},
-};
-
-static int build_madt(const struct vmdl_acpi_pc_config *c, uint8_t **t, size_t *n)
-{
-    struct vmdl_madt_cpu cpus[VMDL_LAPIC_BUS_MAX];
-    for (unsigned i = 0; i < c->nr_cpus; i++)
-        cpus[i] = (struct vmdl_madt_cpu){i, i, true, false};
-    struct vmdl_madt_ioapic io = {0, c->ioapic_addr, 0};
-    struct vmdl_madt_config m = {
-        .cpus = cpus, .nr_cpus = c->nr_cpus, .lint1_nmi = true,
-        .ioapics = c->ioapic_addr ? &io : NULL, .nr_ioapics = c->ioapic_addr ? 1 : 0,
-        .isos = c->ioapic_addr ? pc_isos : NULL,
-        .nr_isos = c->ioapic_addr ? sizeof(pc_isos) / sizeof(pc_isos[0]) : 0,
-    };
-    return vmdl_madt_build(&m, t, n);
-}
-
 int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out, size_t *len)
 {
     if (!cfg || !out || !len)
@@ -146,20 +124,15 @@ int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out, siz
     if ((cfg->base & 63) || cfg->base >= (1ull << 32) - 0x10000)
         return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_pc: base 0x%llx must be 64-byte "
                          "aligned and below 4 GiB", (unsigned long long)cfg->base);
-    if (!cfg->nr_cpus || cfg->nr_cpus > VMDL_LAPIC_BUS_MAX)
-        return vmdl_fail(VMDL_ERANGE, "vmdl_acpi_build_pc: %u CPUs (1..%d)",
-                         cfg->nr_cpus, VMDL_LAPIC_BUS_MAX);
-    uint8_t *madt;
-    size_t mlen;
-    int err = build_madt(cfg, &madt, &mlen);
-    if (err)
-        return err;
+    size_t mlen = cfg->madt_len;
+    if (!cfg->madt || mlen < 44 || mlen > 0x10000 || vmdl_acpi_check(cfg->madt, mlen, "APIC") ||
+        (cfg->madt[4] | cfg->madt[5] << 8 | cfg->madt[6] << 16 | (uint32_t)cfg->madt[7] << 24) != mlen)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_pc: the MADT is missing or not "
+                         "a whole, checksummed \"APIC\" table");
     size_t total = VMDL_ACPI_OFF_MADT + mlen;
     uint8_t *b = calloc(1, total);
-    if (!b) {
-        free(madt);
+    if (!b)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_acpi_build_pc: out of memory");
-    }
     uint16_t pm = cfg->pm_base ? cfg->pm_base : VMDL_ACPI_PM_BASE;
     build_rsdp(b + VMDL_ACPI_OFF_RSDP, cfg->base);
     build_facs(b + VMDL_ACPI_OFF_FACS);
@@ -167,8 +140,7 @@ int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out, siz
     build_fadt(b + VMDL_ACPI_OFF_FADT, cfg->base, pm);
     header(b + VMDL_ACPI_OFF_DSDT, "DSDT", DSDT_LEN, 2);
     seal(b + VMDL_ACPI_OFF_DSDT, DSDT_LEN);
-    memcpy(b + VMDL_ACPI_OFF_MADT, madt, mlen);
-    free(madt);
+    memcpy(b + VMDL_ACPI_OFF_MADT, cfg->madt, mlen);
     *out = b;
     *len = total;
     return VMDL_OK;

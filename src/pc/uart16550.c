@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * 16550A UART (include/virtmodel/uart16550.h).  Register behaviour follows
+ * 16550A UART (include/virtmodel/pc_uart.h).  Register behaviour follows
  * what QEMU's serial device shows a guest (hw/char/serial.c): IIR
  * priorities (line status, received data, THR empty), the THR-empty
  * interrupt cleared by reading IIR or writing THR, FCR's FIFO bits in IIR
@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "virtmodel/uart16550.h"
+#include "virtmodel/pc_uart.h"
 
 #define MCR_MASK 0x1F
 #define IER_MASK 0x0F

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "virtmodel/acpi.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/error.h"
 #include "virtmodel/lapic_madt.h"
-#include "virtmodel/uart16550.h"
+#include "virtmodel/pc_uart.h"
 
 #define BASE 0xE0000u
 
@@ -38,11 +38,26 @@ static uint8_t sum(const uint8_t *p, size_t n)
     return s;
 }
 
+/* The MADT as the machine builds it for a PC (x86/pc.c): CPUs, the I/O
+ * APIC and QEMU pc's overrides when `ioapic`, LINT1 = NMI. */
 static uint8_t *build(unsigned cpus, uint32_t ioapic, size_t *len)
 {
-    struct vmdl_acpi_pc_config c = {.base = BASE, .nr_cpus = cpus, .ioapic_addr = ioapic};
-    uint8_t *b = NULL;
-    assert_int_equal(vmdl_acpi_build_pc(&c, &b, len), 0);
+    static const struct vmdl_madt_iso isos[] = {
+        {0, 2, 0}, {5, 5, 0xD}, {9, 9, 0xD}, {10, 10, 0xD}, {11, 11, 0xD},
+    };
+    struct vmdl_madt_cpu c[8];
+    for (unsigned i = 0; i < cpus; i++)
+        c[i] = (struct vmdl_madt_cpu){i, i, true, false};
+    struct vmdl_madt_ioapic io = {0, ioapic, 0};
+    struct vmdl_madt_config m = {.cpus = c, .nr_cpus = cpus, .lint1_nmi = true,
+                                 .ioapics = ioapic ? &io : NULL, .nr_ioapics = ioapic ? 1 : 0,
+                                 .isos = ioapic ? isos : NULL, .nr_isos = ioapic ? 5 : 0};
+    uint8_t *madt, *b = NULL;
+    size_t mlen;
+    assert_int_equal(vmdl_madt_build(&m, &madt, &mlen), 0);
+    struct vmdl_acpi_pc_config cfg = {.base = BASE, .madt = madt, .madt_len = mlen};
+    assert_int_equal(vmdl_acpi_build_pc(&cfg, &b, len), 0);
+    free(madt);
     return b;
 }
 
@@ -148,19 +163,26 @@ static void test_madt_has_cpus_ioapic_overrides(void **state)
 static void test_acpi_errors(void **state)
 {
     (void)state;
-    uint8_t *b;
     size_t len;
-    struct vmdl_acpi_pc_config c = {.base = BASE + 16, .nr_cpus = 1};
-    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_EINVAL);   /* alignment */
+    uint8_t *b = build(1, 0, &len);
+    const uint8_t *madt = b + VMDL_ACPI_OFF_MADT;
+    size_t mlen = len - VMDL_ACPI_OFF_MADT;
+    uint8_t *o;
+    size_t olen;
+    struct vmdl_acpi_pc_config c = {.base = BASE + 16, .madt = madt, .madt_len = mlen};
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);   /* alignment */
     c.base = 0xFFFFF000u;
-    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_EINVAL);
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
     c.base = BASE;
-    c.nr_cpus = 0;
-    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_ERANGE);
-    c.nr_cpus = 257;
-    assert_int_equal(vmdl_acpi_build_pc(&c, &b, &len), VMDL_ERANGE);
-    assert_int_equal(vmdl_acpi_build_pc(NULL, &b, &len), VMDL_EINVAL);
-    b = build(1, 0, &len);
+    c.madt = NULL;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
+    c.madt = madt;
+    c.madt_len = mlen - 1;           /* length field disagrees */
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
+    c.madt_len = mlen;
+    c.madt = b + VMDL_ACPI_OFF_DSDT; /* not an MADT */
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
+    assert_int_equal(vmdl_acpi_build_pc(NULL, &o, &olen), VMDL_EINVAL);
     b[VMDL_ACPI_OFF_FADT + 50] ^= 1;
     assert_int_equal(vmdl_acpi_check(b + VMDL_ACPI_OFF_FADT, len - VMDL_ACPI_OFF_FADT,
                                      "FACP"), VMDL_EFORMAT);

@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtmodel/acpi.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/attach_ioapic.h"
 #include "virtmodel/error.h"
 #include "virtmodel/fw_cfg.h"
+#include "virtmodel/lapic_madt.h"
 #include "x86.h"
 
 /* Where the tables go: the BIOS area below 1 MiB, reserved in the multiboot
@@ -83,17 +84,40 @@ static vmdl_fault pm_write(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
 
 static const struct vmdl_io_ops pm_ops = { pm_read, pm_write };
 
+/* QEMU's pc machine: ISA IRQ 0 on GSI 2, the PCI interrupts 5, 9, 10, 11
+ * (9 is also the SCI) level-triggered, active high. */
+static const struct vmdl_madt_iso pc_isos[] = {
+    {0, 2, 0}, {5, 5, 0xD}, {9, 9, 0xD}, {10, 10, 0xD}, {11, 11, 0xD},
+};
+
+/* One Local APIC per vCPU (ID = UID = index), the I/O APIC at its PC
+ * address, the overrides, LINT1 = NMI. */
+static int build_madt(struct vmdl_vm *vm, uint8_t **t, size_t *n)
+{
+    struct vmdl_madt_cpu cpus[VMDL_MAX_VCPUS];
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        cpus[i] = (struct vmdl_madt_cpu){i, i, true, false};
+    struct vmdl_madt_ioapic io = {0, (uint32_t)VMDL_IOAPIC_DEFAULT_BASE, 0};
+    struct vmdl_madt_config m = {
+        .cpus = cpus, .nr_cpus = vm->nr_vcpus, .lint1_nmi = true,
+        .ioapics = &io, .nr_ioapics = 1,
+        .isos = pc_isos, .nr_isos = sizeof(pc_isos) / sizeof(pc_isos[0]),
+    };
+    return vmdl_madt_build(&m, t, n);
+}
+
 static int place_acpi(struct vmdl_vm *vm)
 {
     if (ACPI_BASE + 0x1000 > vm->ram_base + vm->ram_size || vm->ram_base > ACPI_BASE)
         return VMDL_OK;   /* no RAM there: no tables */
-    struct vmdl_acpi_pc_config c = {
-        .base = ACPI_BASE, .nr_cpus = vm->nr_vcpus,
-        .ioapic_addr = VMDL_IOAPIC_DEFAULT_BASE,
-    };
-    uint8_t *t;
-    size_t len;
-    int err = vmdl_acpi_build_pc(&c, &t, &len);
+    uint8_t *madt, *t;
+    size_t mlen, len;
+    int err = build_madt(vm, &madt, &mlen);
+    if (err)
+        return err;
+    struct vmdl_acpi_pc_config c = {.base = ACPI_BASE, .madt = madt, .madt_len = mlen};
+    err = vmdl_acpi_build_pc(&c, &t, &len);
+    free(madt);
     if (err)
         return err;
     if (len > 0x10000) {

@@ -27,7 +27,7 @@
 #define VMDL_X86_H
 
 #include "../arch_ops.h"
-#include "virtmodel/uart16550.h"
+#include "virtmodel/pc_uart.h"
 
 /* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
 #define HIDDEN_BASE 0x7FFFFFF00000ull

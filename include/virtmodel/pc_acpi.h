@@ -11,12 +11,13 @@
  *   +0x100 FADT (revision 3, 244 bytes: FACS, DSDT, SCI 9, PM1a event and
  *          control blocks, the PM timer block, reset register 0xCF9)
  *   +0x200 DSDT (a header without AML)
- *   +0x240 MADT (lapic_madt.h: one Local APIC per CPU, the I/O APIC, the
- *          interrupt source overrides of QEMU's pc machine, LINT1 = NMI)
+ *   +0x240 MADT, as the caller built it (the machine uses lapic_madt.h:
+ *          one Local APIC per CPU, the I/O APIC, the interrupt source
+ *          overrides of QEMU's pc machine, LINT1 = NMI)
  * Every table's checksum makes its bytes sum to 0.
  */
-#ifndef VIRTMODEL_ACPI_H
-#define VIRTMODEL_ACPI_H
+#ifndef VIRTMODEL_PC_ACPI_H
+#define VIRTMODEL_PC_ACPI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,8 +47,8 @@ extern "C" {
 
 struct vmdl_acpi_pc_config {
     uint64_t base;          /* guest-physical address, 64-byte aligned, < 4 GiB */
-    unsigned nr_cpus;       /* Local APIC IDs 0..nr_cpus-1, UID = ID */
-    uint32_t ioapic_addr;   /* 0: no I/O APIC (and no overrides) */
+    const uint8_t *madt;    /* a complete MADT ("APIC" table) */
+    size_t madt_len;        /* 44..64 KiB, its length field */
     uint16_t pm_base;       /* 0: VMDL_ACPI_PM_BASE */
 };
 

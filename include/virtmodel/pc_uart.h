@@ -15,8 +15,8 @@
  *   6 MSR (read-only here)   7 SCR
  * The interrupt line follows IIR (QEMU does not gate it by MCR.OUT2).
  */
-#ifndef VIRTMODEL_UART16550_H
-#define VIRTMODEL_UART16550_H
+#ifndef VIRTMODEL_PC_UART_H
+#define VIRTMODEL_PC_UART_H
 
 #include <stdbool.h>
 #include <stdint.h>
