@@ -637,6 +637,65 @@ static void test_nested_inject_event(void **state)
     }
 }
 
+static enum vmdl_x86_event_kind kinds_seen[8];
+static unsigned kinds_n;
+
+/* Takes RDSEED and INVD (as an L1 with RDSEED exiting; INVD always exits),
+ * leaves RDRAND and WBINVD to the machine. */
+static bool take_rdseed_invd(void *opaque, struct vmdl_vcpu *vcpu,
+                             const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if ((ev->kind != VMDL_X86_EVENT_RDRAND && ev->kind != VMDL_X86_EVENT_RDSEED &&
+         ev->kind != VMDL_X86_EVENT_INVD && ev->kind != VMDL_X86_EVENT_WBINVD) ||
+        kinds_n >= 8)
+        return false;
+    kinds_seen[kinds_n++] = ev->kind;
+    if (ev->kind != VMDL_X86_EVENT_RDSEED && ev->kind != VMDL_X86_EVENT_INVD)
+        return false;
+    if (ev->kind == VMDL_X86_EVENT_RDSEED) {
+        assert_int_equal(ev->gpr, 3);                   /* EBX */
+        assert_int_equal(ev->insn_info, 3u << 3 | 1u << 11);
+    }
+    assert_int_equal(vmdl_vcpu_set_reg(vcpu, VMDL_X86_RDI, ev->kind), 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    st.rip += ev->insn_len;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* RDRAND/RDSEED (QEMU's CPU lacks both) and INVD/WBINVD in a nested guest:
+ * offered in program order; RDRAND the hook leaves completes with CF = 1,
+ * WBINVD as a no-op. */
+static void test_nested_rdrand_invd(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0xC7, 0xF0,                       /* rdrand eax */
+        0x9C, 0x5E,                             /* pushf; pop esi */
+        0x0F, 0xC7, 0xFB,                       /* rdseed ebx */
+        0x0F, 0x09,                             /* wbinvd */
+        0x0F, 0x08,                             /* invd */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    kinds_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_rdseed_invd, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_INVD};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(kinds_n, 4);
+    assert_int_equal(kinds_seen[0], VMDL_X86_EVENT_RDRAND);
+    assert_int_equal(kinds_seen[1], VMDL_X86_EVENT_RDSEED);
+    assert_int_equal(kinds_seen[2], VMDL_X86_EVENT_WBINVD);
+    assert_int_equal(kinds_seen[3], VMDL_X86_EVENT_INVD);
+    assert_int_equal(reg(vm, VMDL_X86_RSI) & 1, 1);           /* RDRAND: CF */
+    assert_int_equal(reg(vm, VMDL_X86_RDI), VMDL_X86_EVENT_INVD);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    vmdl_vm_destroy(vm);
+}
+
 /* Bad injections are refused: reserved type 1, type 7, vector > 255,
  * instruction length > 15. */
 static void test_nested_inject_refused(void **state)
@@ -1182,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_nested_cr0_shadow),
         cmocka_unit_test(test_nested_inject_event),
         cmocka_unit_test(test_nested_inject_refused),
+        cmocka_unit_test(test_nested_rdrand_invd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,6 +308,7 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple);
 int vmdl__x86h_nested_irq(struct vmdl_vcpu *v, bool nmi);
 bool vmdl__x86h_nested_window(struct vmdl_vcpu *v);
 bool vmdl__x86h_nested_ud(struct vmdl_vcpu *v);
+bool vmdl__x86h_has_prefix(struct vmdl_vcpu *v, int pfx, uint8_t want);
 void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err,
                                  uint32_t err);
 bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,

@@ -183,7 +183,7 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
     uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
     set_bit64(&ic, I_PAUSE, n & VMDL_X86_NESTED_PAUSE);
     set_bit64(&ic, I_INVLPG, n & VMDL_X86_NESTED_INVLPG);
-    set_bit64(&ic, I_WBINVD, n & VMDL_X86_NESTED_WBINVD);
+    set_bit64(&ic, I_WBINVD, n & (VMDL_X86_NESTED_WBINVD | VMDL_X86_NESTED_INVD));
     set_bit64(&ic, I_MONITOR, n & VMDL_X86_NESTED_MONITOR);
     set_bit64(&ic, I_MWAIT, n & VMDL_X86_NESTED_MWAIT);
     set_bit64(&ic, I_INVD, n & VMDL_X86_NESTED_INVD);
@@ -412,6 +412,19 @@ static bool simple_insn(struct vmdl_vcpu *v, enum vmdl_x86_event_kind kind, unsi
     return true;
 }
 
+/* INVD (0F 08) and WBINVD (0F 09), told apart by their opcode: Unicorn's
+ * QEMU 5 checks the WBINVD intercept for both (measured: INVD with only
+ * the INVD intercept set ran without an exit), so both are set together. */
+static bool invd_wbinvd(struct vmdl_vcpu *v)
+{
+    uint8_t op[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    if (pfx < 0 || op[0] != 0x0F || (op[1] != 0x08 && op[1] != 0x09))
+        return false;
+    return simple_insn(v, op[1] == 0x08 ? VMDL_X86_EVENT_INVD : VMDL_X86_EVENT_WBINVD,
+                       2 + (unsigned)pfx);
+}
+
 /* MOV DR (0F 21 / 0F 23): offered first; hosted_dr.c keeps them otherwise. */
 static bool dr_access(struct vmdl_vcpu *v, unsigned code)
 {
@@ -453,9 +466,8 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
     case X_MWAIT:
         return simple_insn(v, VMDL_X86_EVENT_MWAIT, 3);
     case X_WBINVD:
-        return simple_insn(v, VMDL_X86_EVENT_WBINVD, 2);
     case X_INVD:
-        return simple_insn(v, VMDL_X86_EVENT_INVD, 2);
+        return invd_wbinvd(v);
     case X_INVLPG:
         return simple_insn(v, VMDL_X86_EVENT_INVLPG, 0);
     case X_RDPMC: {
@@ -478,6 +490,20 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
     return false;
 }
 
+/* Is `want` among the pfx prefix bytes of the instruction at RIP? */
+bool vmdl__x86h_has_prefix(struct vmdl_vcpu *v, int pfx, uint8_t want)
+{
+    uint8_t b[15];
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    bool c64 = code64(v);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);   /* code64 saved it */
+    if (pfx <= 0 || pfx > 14 ||
+        !vmdl__x86h_lin_rw(v, c64 ? rip : cs.base + rip, b, (size_t)pfx, false))
+        return false;
+    return memchr(b, want, (size_t)pfx) != NULL;
+}
+
 /*
  * RDRAND / RDSEED (0F C7 /6, /7, register form, no F3 prefix): QEMU's CPU
  * model has neither, so they raise #UD; in a nested guest whose L1 asked
@@ -486,27 +512,19 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
  */
 bool vmdl__x86h_nested_ud(struct vmdl_vcpu *v)
 {
-    uint8_t op[3], rex, b[15];
+    uint8_t op[3], rex;
     if (!X86(v)->nested)
         return false;
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     if (pfx < 0 || op[0] != 0x0F || op[1] != 0xC7 || (op[2] & 0xC0) != 0xC0)
         return false;
     unsigned reg = (op[2] >> 3) & 7;
-    uint64_t rip = rd(v, UC_X86_REG_RIP);
-    bool c64 = code64(v);
-    uc_context_save(v->uc, X86(v)->ctx);
-    struct seg cs;
-    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    vmdl__x86h_lin_rw(v, c64 ? rip : cs.base + rip, b, (size_t)pfx, false);
-    for (int i = 0; i < pfx; i++)
-        if (b[i] == 0xF3 || b[i] == 0xF2)
-            return false;                       /* RDPID and others */
-    if (reg != 6 && reg != 7)
-        return false;
+    if ((reg != 6 && reg != 7) || vmdl__x86h_has_prefix(v, pfx, 0xF3) ||
+        vmdl__x86h_has_prefix(v, pfx, 0xF2))
+        return false;                           /* RDPID and others */
     unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
     /* Instruction information (SDM 28.2.5): operand size 12:11, reg 6:3. */
-    unsigned osz = (rex & 8) ? 2 : memchr(b, 0x66, (size_t)pfx) ? 0 : 1;
+    unsigned osz = (rex & 8) ? 2 : vmdl__x86h_has_prefix(v, pfx, 0x66) ? 0 : 1;
     struct vmdl_x86_event ev = {.kind = reg == 6 ? VMDL_X86_EVENT_RDRAND
                                                  : VMDL_X86_EVENT_RDSEED,
                                 .gpr = gpr, .insn_len = 3 + (unsigned)pfx,

@@ -34,7 +34,7 @@ static bool emulate_ud(struct vmdl_vcpu *v)
         handle_tsc(v, true);
         return true;
     }
-    if (op[1] == 0xC7 && (op[2] & 0xF8) == 0xF8 && pfx >= 1) {
+    if (op[1] == 0xC7 && (op[2] & 0xF8) == 0xF8 && vmdl__x86h_has_prefix(v, pfx, 0xF3)) {
         unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
         wr(v, vmdl__x86_gpr_uc[gpr], (uint32_t)vmdl__x86h_rdmsr(v, 0xC0000103));
         vmdl__x86h_retire(v, 3 + (unsigned)pfx);
