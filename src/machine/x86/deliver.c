@@ -209,7 +209,13 @@ bool vmdl__x86_can_wake(struct vmdl_vcpu *v)
             return true;
         }
     }
-    if (!(rd(v, UC_X86_REG_RFLAGS) & RFLAGS_IF))
+    /* A hosted vCPU's state for its next entry (a nested VM entry into the
+     * HLT activity state) is in the VMCB; an L1 that exits on external
+     * interrupts is woken whatever L2's RFLAGS.IF says. */
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
+    if (X86(v)->hosted)
+        vmdl__x86h_get_reg(v, VMDL_X86_RFLAGS, &rflags);
+    if (!(rflags & RFLAGS_IF) && !(X86(v)->hosted && vmdl__x86h_nested_wakes(v)))
         return false;
     return vmdl__irq_asserted(v);
 }

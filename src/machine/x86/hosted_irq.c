@@ -135,8 +135,13 @@ void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
  */
 void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
 {
-    if (intno == EXCP_VMEXIT + X_VINTR)
+    if (intno == EXCP_VMEXIT + X_VINTR) {
+        /* The exit proves the engine's GIF set: a VMRUN run outside the
+         * loop's entry (a nested VM exit's reload) may have set it after
+         * h_gif was last cleared, and a stale h_gif would skip the clear. */
+        X86(v)->h_gif = true;
         set_gif(v, false);
+    }
 }
 
 /* A VMRUN ran: QEMU set GIF, and latched V_IRQ if the VMCB had it. */

@@ -43,6 +43,17 @@ static int hosted_x86(struct vmdl_vcpu *v, const void *st, const char *fn)
     return VMDL_OK;
 }
 
+/* Run the VMRUN of a state installed for the next entry now.  The block
+ * hook must not stop the stub before its VMRUN (a kick or a passed
+ * deadline would leave the engine in the stub, as hosted_deliver.c notes). */
+static void enter_now(struct vmdl_vcpu *v)
+{
+    uint64_t deadline = v->kick_deadline;
+    v->kick_deadline = UINT64_MAX;
+    vmdl__x86h_enter(v);
+    v->kick_deadline = deadline;
+}
+
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
 {
     int err = hosted_x86(v, st, "vmdl_vcpu_get_x86_sys");
@@ -52,7 +63,7 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     /* A state installed for the next entry (a VM entry or exit just ran)
      * is made live first: it is the one to report. */
     if (X86(v)->hosted_vmrun)
-        vmdl__x86h_enter(v);
+        enter_now(v);
     uc_context_save(v->uc, X86(v)->ctx);
     const char *ctx = (const char *)X86(v)->ctx;
     for (int r = R_ES; r <= R_GS; r++) {
@@ -650,7 +661,7 @@ int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple)
 static void reload(struct vmdl_vcpu *v)
 {
     if (X86(v)->hosted_vmrun)
-        vmdl__x86h_enter(v);
+        enter_now(v);
 }
 
 /* VM-entry event injection (vmdl_vcpu_inject_x86_event), at the entry. */
@@ -716,6 +727,12 @@ out:
 bool vmdl__x86h_nested_window(struct vmdl_vcpu *v)
 {
     struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
+    return X86(v)->nested && vmdl__x86h_event(v, &ev);
+}
+
+bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v)
+{
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_EXT_INTR, .probe = true};
     return X86(v)->nested && vmdl__x86h_event(v, &ev);
 }
 

@@ -182,6 +182,8 @@ extern const int vmdl__x86_gpr_uc[16];
 int vmdl__x86h_enable(struct vmdl_vcpu *v);
 /* A nested guest's port access L1 takes: stop at it (hosted_nested.c). */
 bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in);
+/* Does a nested guest's L1 exit on external interrupts (L2's IF aside)? */
+bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v);
 /* Linear to physical through the guest's page tables (no permission
  * checks, no accessed/dirty updates). */
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
