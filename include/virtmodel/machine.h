@@ -406,12 +406,23 @@ enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_INTR_WINDOW, /* interrupts became unblocked (probed) */
     VMDL_X86_EVENT_INVD,
     VMDL_X86_EVENT_RDRAND, VMDL_X86_EVENT_RDSEED, /* gpr; offered before #UD */
+    VMDL_X86_EVENT_NPF,         /* second-stage fault: npf (vmdl_vcpu_set_x86_npt) */
 };
 /* DESC_TABLE: the instruction (its identity bits of the VMX instruction
  * information, GDTR/IDTR group first). */
 enum vmdl_x86_desc_insn {
     VMDL_X86_DESC_SGDT, VMDL_X86_DESC_SIDT, VMDL_X86_DESC_LGDT, VMDL_X86_DESC_LIDT,
     VMDL_X86_DESC_SLDT, VMDL_X86_DESC_STR, VMDL_X86_DESC_LLDT, VMDL_X86_DESC_LTR,
+};
+/* A second-stage (nested paging) fault: the guest-physical address, how it
+ * was accessed, and the linear address the machine attributes it to. */
+struct vmdl_x86_npf {
+    uint64_t gpa;
+    bool write, fetch;
+    bool walk;                  /* an access to a guest paging-structure entry */
+    bool gla_valid;
+    uint64_t gla;
+    bool user;                  /* CPL 3 */
 };
 struct vmdl_x86_event {
     enum vmdl_x86_event_kind kind;
@@ -442,6 +453,7 @@ struct vmdl_x86_event {
     /* EXCEPTION during an event's delivery: that event (VMX interruption-
      * information format) and its error code, else 0. */
     uint32_t idt_info, idt_error;
+    struct vmdl_x86_npf npf;    /* NPF */
 };
 typedef bool (*vmdl_x86_event_fn)(void *opaque, struct vmdl_vcpu *vcpu,
                                   const struct vmdl_x86_event *ev);
@@ -479,6 +491,30 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *vcpu, const struct vmdl_x86_neste
  * hook with the injected event in idt_info. */
 int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned vector,
                                bool has_error, uint32_t error, unsigned insn_len);
+
+/*
+ * A second stage of address translation for a hosted vCPU (how a nested
+ * guest's EPT runs; docs/vmx.md).  While on (from the next entry into the
+ * guest), every guest-physical address the guest's own paging produces goes
+ * through a table the caller fills on demand: an access to a page not mapped
+ * (or a write to a read-only one, a fetch from a non-executable one) is
+ * offered to the event hook as VMDL_X86_EVENT_NPF, with RIP at the
+ * instruction; the hook maps the page and returns true (the instruction is
+ * retried), or replaces the state (a VM exit).  A fault nobody takes stops
+ * the run with VMDL_ESTATE.  While the guest's CR0.PG is clear its
+ * addresses are not translated (QEMU's TCG applies nested paging only to
+ * paged guests).  The mappings stay until vmdl_vcpu_x86_npt_flush.
+ * VMDL_ENOTSUP on a deprivileged vCPU.
+ */
+#define VMDL_NPT_WRITE 1u
+#define VMDL_NPT_EXEC 2u
+int vmdl_vcpu_set_x86_npt(struct vmdl_vcpu *vcpu, bool on);
+/* Map the 4 KiB guest-physical page of gpa to the physical page of pa
+ * (VMDL_NPT_* permissions; always readable). */
+int vmdl_vcpu_x86_npt_map(struct vmdl_vcpu *vcpu, uint64_t gpa, uint64_t pa,
+                          unsigned prot);
+/* Drop every mapping (and what the engine cached from them). */
+int vmdl_vcpu_x86_npt_flush(struct vmdl_vcpu *vcpu);
 
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */

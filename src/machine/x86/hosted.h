@@ -81,6 +81,8 @@
 #define C_INT_CTL 0x060
 #define C_INT_STATE 0x068
 #define C_EXIT_INFO2 0x080
+#define C_NP_ENABLE 0x090
+#define C_NCR3 0x0B0
 #define C_EVENTINJ 0x0A8
 /* Save area. */
 #define S_ES 0x400
@@ -162,6 +164,7 @@
 #define X_SHUTDOWN 0x7F
 #define X_RDTSCP 0x87
 #define X_VMMCALL 0x81
+#define X_NPF 0x400
 #define EXCP_VMEXIT 0x100
 /* Pseudo intnos for the SYSCALL/SYSENTER hooks (above every exit code). */
 #define EXCP_SYSCALL 0x10000000u
@@ -316,6 +319,10 @@ bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_
 
 /* hosted_hc.c: KVM's hypercall (VMCALL / VMMCALL); true when handled */
 bool vmdl__x86h_hypercall(struct vmdl_vcpu *v);
+
+/* hosted_ept.c: the second-stage table before a VMRUN, and its faults */
+void vmdl__x86h_npt_prepare(struct vmdl_vcpu *v);
+int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

@@ -98,7 +98,7 @@ static void push_error(struct vmdl_vcpu *v, unsigned width, uint32_t code)
 int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t err,
                    bool *triple)
 {
-    unsigned first = vec;
+    unsigned first = vec, npf_retries = 0;
     vmdl__x86h_nested_vectoring(v, vec, has_err, err);
     bool fault = fault_class(vec) && !X86(v)->h_not_fault;
     X86(v)->h_not_fault = false;
@@ -119,6 +119,18 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         vmdl__x86h_vmrun_done(v);
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
+        if (code == EXCP_VMEXIT + X_NPF) {
+            /* The delivery's own access missed the second stage: fill it
+             * and deliver again, unless it became a VM exit. */
+            v->stop = STOP_NONE;
+            int err = vmdl__x86h_npf_exit(v, triple);
+            if (err || X86(v)->hosted_vmrun)
+                return err;
+            depth--;
+            if (++npf_retries > 8)
+                return vmdl_fail(VMDL_ESTATE, "event delivery keeps missing the second stage");
+            continue;
+        }
         if (!(code >= EXCP_VMEXIT + X_EXCP && code < EXCP_VMEXIT + X_EXCP + 32)) {
             if (fault)
                 set_frame_rf(v, vec);

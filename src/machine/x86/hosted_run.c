@@ -143,6 +143,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return VMDL_OK;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);
+    if (code == X_NPF)
+        return vmdl__x86h_npf_exit(v, triple);
     if (vmdl__x86h_nested_exit(v, code, &err, triple))
         return err;
     if (offer(v, code))

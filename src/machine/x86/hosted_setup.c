@@ -240,6 +240,7 @@ static void boot_common(struct vmdl_vcpu *v)
         UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15 };
     uc_context_restore(v->uc, X86(v)->hctx);
     uc_ctl_flush_tlb(v->uc);
+    X86(v)->npt.on = false;     /* no second stage after a reset */
     for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
         wr(v, gprs[i], 0);
     vmdl__x86h_write_intercepts(v);

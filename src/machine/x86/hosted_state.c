@@ -114,6 +114,7 @@ void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
     memcpy(cur + vm->x86h->segs_off + R_FS * SEGCACHE, keep, sizeof(keep));
     uc_context_restore(v->uc, X86(v)->ctx);
     uc_ctl_flush_tlb(v->uc);
+    vmdl__x86h_npt_prepare(v);
 }
 
 

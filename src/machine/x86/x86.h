@@ -89,6 +89,14 @@ struct x86_site_candidate {
     uint64_t traps;     /* traps (halved now and then, site.c) */
 };
 
+/* The second-stage table of a hosted vCPU (hosted_ept.c). */
+struct x86h_npt {
+    bool on;                    /* requested for the next entries */
+    bool pool;                  /* the table pages are mapped in the engine */
+    bool nx;                    /* the nested walk honours NX (EFER.NXE) */
+    unsigned used;              /* table pages in use (the root is page 0) */
+};
+
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
     /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
@@ -130,6 +138,7 @@ struct x86_vcpu {
     bool h_iret_step;           /* the next entry runs that IRET alone */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
+    struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
     bool h_cr2_set;
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
