@@ -360,12 +360,11 @@ int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaqu
  * system state a VM entry or exit switches, segments with access rights in
  * the VMCS format (bit 16 = unusable).  vmdl_vcpu_set_x86_sys takes effect
  * at the next entry into the guest: ES/CS/SS/DS, GDTR/IDTR, CR0/CR3/CR4,
- * EFER, DR7, RFLAGS, RIP, RSP, the FS/GS bases, IA32_PAT and the SYSENTER
- * MSRs are loaded; the FS/GS selectors, LDTR and TR are not (the caller
- * keeps them equal).  activity reports a halted vCPU (1); set, 1 halts the
- * vCPU (an entry in the HLT activity state) and 0 runs it from the new
- * state.  A state installed for the next entry is what get reports.
- * VMDL_ENOTSUP on a deprivileged vCPU.
+ * EFER, DR7, RFLAGS, RIP, RSP, FS, GS, LDTR and TR (selector, base, limit,
+ * access rights), IA32_PAT and the SYSENTER MSRs are loaded.  activity
+ * reports a halted vCPU (1); set, 1 halts the vCPU (an entry in the HLT
+ * activity state) and 0 runs it from the new state.  A state installed for
+ * the next entry is what get reports.  VMDL_ENOTSUP on a deprivileged vCPU.
  */
 struct vmdl_x86_segment {
     uint16_t selector;

@@ -11,6 +11,7 @@
 #include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "virtmodel/vmx_nested.h"
+#include "attach_vmx_ept.h"
 #include "glue_state.h"
 
 struct vmdl_vmx_attach {
@@ -23,6 +24,8 @@ struct vmdl_vmx_attach {
     /* Per vCPU: the VMX-preemption timer's deadline in virtual time
      * (retired instructions), UINT64_MAX when not counting. */
     uint64_t *timer_at;
+    /* Per vCPU: the EPTP the second-stage shadow was built from. */
+    uint64_t *shadow_eptp;
     struct vmdl_vmx *vcpu[];
 };
 
@@ -209,6 +212,7 @@ static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     /* KVM: a VMX abort shuts L1 down (nested_vmx_abort -> triple fault);
      * here L1 resumes at its host state with the abort reported. */
     switch_to(vcpu, vmx, c, false);
+    vmdl__vmx_ept_leave(vcpu);
 }
 
 /* VMLAUNCH/VMRESUME on a hosted vCPU: the whole nested entry. */
@@ -239,6 +243,7 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
                                    e.inject.has_error, e.inject.error_code,
                                    e.inject.insn_len);
     timer_arm(h, vcpu, vmx);
+    vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
     return true;
 }
 
@@ -372,7 +377,15 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
     struct vmdl_vmx_attach *h = opaque;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
     struct vmdl_vmx_l2_event l2;
-    if (!vmx || !vmdl_vmx_in_guest_mode(vmx) || !to_l2_event(ev, &l2))
+    if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
+        return false;
+    if (ev->kind == VMDL_X86_EVENT_NPF) {
+        struct vmdl_vmx_exit_info info;
+        if (vmdl__vmx_ept_fault(vcpu, vmx, &ev->npf, &info))
+            reflect(h, vcpu, vmx, &info);
+        return true;
+    }
+    if (!to_l2_event(ev, &l2))
         return false;
     struct vmdl_vmx_exit_info info;
     bool wants = vmdl_vmx_l1_wants(vmx, &l2, &info);
@@ -462,6 +475,10 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         return res.fault;
     if (res.status == VMDL_VMX_ENTRY)
         entry_without_l2(vcpu, vmx, &res);
+    /* INVEPT of any type and VMXOFF drop the EPT shadow. */
+    if ((kind == VMDL_VMX_INSN_INVEPT && res.status == VMDL_VMX_SUCCEED) ||
+        (kind == VMDL_VMX_INSN_VMXOFF && !vmdl_vmx_in_vmx_operation(vmx)))
+        vmdl__vmx_ept_flush(vcpu, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
     if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
         return VMDL_FAULT_UD;
     if (res.rflags != ctx.rflags)   /* VMsucceed often leaves them as they were */
@@ -498,6 +515,7 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
     for (unsigned i = 0; i < h->n; i++) {
         vmdl_vmx_reset(h->vcpu[i]);
         h->timer_at[i] = UINT64_MAX;
+        h->shadow_eptp[i] = VMDL_VMX_EPT_NO_SHADOW;
     }
 }
 
@@ -537,6 +555,7 @@ static void vmx_free(void *opaque)
     struct vmdl_vmx_attach *h = opaque;
     free(h->l2);
     free(h->timer_at);
+    free(h->shadow_eptp);
     for (unsigned i = 0; i < h->n; i++)
         vmdl_vmx_destroy(h->vcpu[i]);
     vmdl_vmx_model_destroy(h->model);
@@ -618,13 +637,18 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
     h->feature_control = feature_control;
     h->l2 = calloc(n ? n : 1, sizeof(*h->l2));
     h->timer_at = malloc((n ? n : 1) * sizeof(*h->timer_at));
-    for (unsigned i = 0; h->timer_at && i < n; i++)
+    h->shadow_eptp = malloc((n ? n : 1) * sizeof(*h->shadow_eptp));
+    for (unsigned i = 0; h->timer_at && h->shadow_eptp && i < n; i++) {
         h->timer_at[i] = UINT64_MAX;
-    err = h->l2 && h->timer_at ? vmdl_vmx_model_create(&c, &h->model)
-                               : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
+        h->shadow_eptp[i] = VMDL_VMX_EPT_NO_SHADOW;
+    }
+    err = h->l2 && h->timer_at && h->shadow_eptp
+              ? vmdl_vmx_model_create(&c, &h->model)
+              : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     if (err) {
         free(h->l2);
         free(h->timer_at);
+        free(h->shadow_eptp);
         free(h);
         return err;
     }

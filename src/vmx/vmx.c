@@ -751,7 +751,42 @@ int vmdl_vmx_flush(struct vmdl_vmx *vmx)
 /* ---- state blob ---- */
 
 #define VMX_BLOB_MAGIC VMDL_BLOB_MAGIC('V', 'M', 'X', '1')
-#define VMX_BLOB_VERSION 1
+/* Version 2: the nested state (L2 active, MP state, vCPU events, the
+ * -EBUSY quirk) after the cached vmcs12. */
+#define VMX_BLOB_VERSION 2
+
+/* The vCPU events of a nested guest, in the blob's byte order. */
+static void put_events(struct vmdl_blob_writer *w, const struct vmdl_vmx_vcpu_events *e)
+{
+    const bool b[] = {e->exception_injected, e->interrupt_injected, e->nmi_injected,
+                      e->exception_pending, e->nmi_pending, e->init_pending,
+                      e->sipi_pending, e->irq_pending, e->irq_blocked, e->nmi_blocked,
+                      e->mtf_pending, e->preempt_timer_expired, e->nested_run_pending};
+    uint16_t bits = 0;
+    for (unsigned i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+        bits |= (uint16_t)(b[i] << i);
+    vmdl_blob_put_u32(w, bits);
+    vmdl_blob_put_u8(w, e->exception_vector);
+    vmdl_blob_put_u8(w, e->interrupt_vector);
+    vmdl_blob_put_u8(w, e->irq_vector);
+    vmdl_blob_put_u8(w, e->sipi_vector);
+}
+
+static uint32_t get_events(struct vmdl_blob_reader *r, struct vmdl_vmx_vcpu_events *e)
+{
+    uint32_t bits = vmdl_blob_get_u32(r);
+    bool *b[] = {&e->exception_injected, &e->interrupt_injected, &e->nmi_injected,
+                 &e->exception_pending, &e->nmi_pending, &e->init_pending,
+                 &e->sipi_pending, &e->irq_pending, &e->irq_blocked, &e->nmi_blocked,
+                 &e->mtf_pending, &e->preempt_timer_expired, &e->nested_run_pending};
+    for (unsigned i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+        *b[i] = (bits >> i) & 1;
+    e->exception_vector = vmdl_blob_get_u8(r);
+    e->interrupt_vector = vmdl_blob_get_u8(r);
+    e->irq_vector = vmdl_blob_get_u8(r);
+    e->sipi_vector = vmdl_blob_get_u8(r);
+    return bits >> (sizeof(b) / sizeof(b[0]));     /* undefined bits */
+}
 
 int vmdl_vmx_save(const struct vmdl_vmx *vmx, uint8_t **blob, size_t *len)
 {
@@ -768,7 +803,44 @@ int vmdl_vmx_save(const struct vmdl_vmx *vmx, uint8_t **blob, size_t *len)
     vmdl_blob_put_u8(&w, vmdl__vmx_has_current(vmx));
     if (vmdl__vmx_has_current(vmx))
         vmdl_blob_put_bytes(&w, vmx->cache, VMDL_VMCS12_SIZE);
+    vmdl_blob_put_u8(&w, vmx->guest_mode);
+    vmdl_blob_put_u8(&w, (uint8_t)vmx->mp_state);
+    vmdl_blob_put_u8(&w, vmx->quirk_block_ebusy);
+    put_events(&w, &vmx->ev);
     return vmdl_blob_finish(&w, blob, len);
+}
+
+/* The nested part of a version-2 blob, refused unless it describes a state
+ * the API could have reached: L2 only with a current VMCS, an MP state KVM
+ * knows (INIT/SIPI_RECEIVED not in VMX root operation), exception vectors
+ * up to 31, no event both pending and injected, a pending nested run only in L2
+ * (vmdl_vmx_set_mp_state / vmdl_vmx_set_vcpu_events apply the same rules). */
+static void load_nested(struct vmdl_blob_reader *r, struct vmdl_vmx *t)
+{
+    uint8_t gm = vmdl_blob_get_u8(r), mp = vmdl_blob_get_u8(r), quirk = vmdl_blob_get_u8(r);
+    uint32_t undef = get_events(r, &t->ev);
+    if (r->err)
+        return;
+    const struct vmdl_vmx_vcpu_events *e = &t->ev;
+    if (gm > 1 || quirk > 1)
+        vmdl_blob_reject(r, "nested flag byte is not 0 or 1");
+    else if (gm && t->current == VMDL_VMX_INVALID_PTR)
+        vmdl_blob_reject(r, "L2 active without a current VMCS");
+    else if (mp > VMDL_MP_SIPI_RECEIVED)
+        vmdl_blob_reject(r, "unknown MP state");
+    else if ((mp == VMDL_MP_INIT_RECEIVED || mp == VMDL_MP_SIPI_RECEIVED) && t->vmxon && !gm)
+        vmdl_blob_reject(r, "INIT/SIPI received in VMX root operation");
+    else if (undef)
+        vmdl_blob_reject(r, "undefined vCPU event bits");
+    else if ((e->exception_injected || e->exception_pending) && e->exception_vector > 31)
+        vmdl_blob_reject(r, "exception vector above 31");
+    else if (e->exception_pending && e->exception_injected)
+        vmdl_blob_reject(r, "exception both pending and injected");
+    else if (e->nested_run_pending && !gm)
+        vmdl_blob_reject(r, "nested run pending outside L2");
+    t->guest_mode = gm == 1;
+    t->mp_state = (enum vmdl_vmx_mp_state)mp;
+    t->quirk_block_ebusy = quirk == 1;
 }
 
 int vmdl_vmx_load(struct vmdl_vmx *vmx, const void *blob, size_t len)
@@ -816,6 +888,7 @@ int vmdl_vmx_load(struct vmdl_vmx *vmx, const void *blob, size_t len)
         else
             memset(t->cache, 0, VMDL_VMCS12_SIZE);
     }
+    load_nested(&r, t);
     err = vmdl_blob_close(&r);
     if (!err)
         *vmx = *t;

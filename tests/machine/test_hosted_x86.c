@@ -462,8 +462,21 @@ static void test_sys_state_round_trip(void **state)
     st.rip = LOAD + CODE + 8;
     st.rsp = LOAD + 0x7000;
     st.rflags = 0x2 | (1u << 11);               /* OF: not from the old state */
+    /* FS, GS, LDTR and TR are switched too (a VM entry or exit loads them). */
+    st.seg[4] = (struct vmdl_x86_segment){0x18, 0x1234000, 0xfffff, 0xc093};
+    st.seg[5] = (struct vmdl_x86_segment){0x18, 0x5678000, 0xfffff, 0xc093};
+    st.seg[6] = (struct vmdl_x86_segment){0x28, 0x3000, 0x57, 0x82};
+    st.seg[7] = (struct vmdl_x86_segment){0x20, 0x4000, 0x67, 0x8b};
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
     run_to_hlt(vm);
+    struct vmdl_x86_sys_state now;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &now), 0);
+    for (unsigned i = 4; i < 8; i++) {
+        assert_int_equal(now.seg[i].selector, st.seg[i].selector);
+        assert_int_equal(now.seg[i].base, st.seg[i].base);
+        assert_int_equal(now.seg[i].limit, st.seg[i].limit);
+        assert_int_equal(now.seg[i].ar, st.seg[i].ar);
+    }
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0x1234);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 14);
     assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x7000);

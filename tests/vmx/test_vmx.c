@@ -1330,17 +1330,29 @@ static void test_state_refuses_damage(void **state)
         uint8_t cached;
         uint64_t fc;
         const char *why;
+        /* version 2: L2 active, MP state, event bits, exception vector */
+        uint8_t gm, mp;
+        uint32_t evbits;
+        uint8_t exc_vec;
     } bad[] = {
-        {2, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "flag"},
-        {0, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "outside VMX"},
-        {1, VMXON_PA + 4, VMDL_VMX_INVALID_PTR, 0, 5, "VMXON pointer"},
-        {1, VMXON_PA, VMXON_PA, 1, 5, "current-VMCS"},
-        {1, VMXON_PA, VMCS_A, 0, 5, "cached"},
-        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 0x100, "FEATURE_CONTROL"},
+        {2, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "flag", 0, 0, 0, 0},
+        {0, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "outside VMX", 0, 0, 0, 0},
+        {1, VMXON_PA + 4, VMDL_VMX_INVALID_PTR, 0, 5, "VMXON pointer", 0, 0, 0, 0},
+        {1, VMXON_PA, VMXON_PA, 1, 5, "current-VMCS", 0, 0, 0, 0},
+        {1, VMXON_PA, VMCS_A, 0, 5, "cached", 0, 0, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 0x100, "FEATURE_CONTROL", 0, 0, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "nested flag", 2, 0, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "L2 active without", 1, 0, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "unknown MP state", 0, 5, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "INIT/SIPI", 0, 2, 0, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "undefined", 0, 0, 1u << 13, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "both pending", 0, 0, 1u | 8u, 0},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "above 31", 0, 0, 1u, 40},
+        {1, VMXON_PA, VMDL_VMX_INVALID_PTR, 0, 5, "nested run", 0, 0, 1u << 12, 0},
     };
     for (unsigned i = 0; i < VMDL_ARRAY_SIZE(bad); i++) {
         struct vmdl_blob_writer w;
-        vmdl_blob_begin(&w, VMDL_BLOB_MAGIC('V', 'M', 'X', '1'), 1);
+        vmdl_blob_begin(&w, VMDL_BLOB_MAGIC('V', 'M', 'X', '1'), 2);
         vmdl_blob_put_u32(&w, vmdl_vmx_model_fingerprint(f.model));
         vmdl_blob_put_u64(&w, bad[i].fc);
         vmdl_blob_put_u64(&w, 5);
@@ -1348,6 +1360,16 @@ static void test_state_refuses_damage(void **state)
         vmdl_blob_put_u64(&w, bad[i].vmxon);
         vmdl_blob_put_u64(&w, bad[i].cur);
         vmdl_blob_put_u8(&w, bad[i].cached);
+        if (bad[i].cached)
+            for (unsigned k = 0; k < VMDL_VMCS12_SIZE; k++)
+                vmdl_blob_put_u8(&w, 0);
+        vmdl_blob_put_u8(&w, bad[i].gm);
+        vmdl_blob_put_u8(&w, bad[i].mp);
+        vmdl_blob_put_u8(&w, 0);
+        vmdl_blob_put_u32(&w, bad[i].evbits);
+        vmdl_blob_put_u8(&w, bad[i].exc_vec);
+        for (unsigned k = 0; k < 3; k++)
+            vmdl_blob_put_u8(&w, 0);
         assert_int_equal(vmdl_blob_finish(&w, &b, &len), 0);
         assert_int_equal(vmdl_vmx_load(f.vmx, b, len), VMDL_EBADBLOB);
         if (!strstr(vmdl_last_error(), bad[i].why))

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "virtmodel/blob.h"
 #include "virtmodel/error.h"
 #include "virtmodel/vmx.h"
 #include "virtmodel/vmx_nested.h"
@@ -1400,6 +1401,64 @@ static void test_mp_state_and_events_api(void **state)
     fx_close(&f);
 }
 
+
+/* The nested state travels in the VMX state blob: saved while L2 runs
+ * (L2 active, MP state, injected/pending events, the quirk), restored into
+ * another vCPU of the same profile; a version-1 blob is refused. */
+static void test_state_blob_keeps_l2(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    assert_int_equal(e.outcome, VMDL_VMX_ENTRY_ENTERED);
+    struct vmdl_vmx_vcpu_events ev = {.interrupt_injected = true, .interrupt_vector = 0x31,
+                                      .nmi_pending = true, .nested_run_pending = true,
+                                      .irq_pending = true, .irq_vector = 0x40};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_set_mp_state(f.vmx, VMDL_MP_HALTED), 0);
+    assert_int_equal(vmdl_vmx_set_quirk_block_ebusy_exits(f.vmx, true), 0);
+    uint8_t *b;
+    size_t len;
+    assert_int_equal(vmdl_vmx_save(f.vmx, &b, &len), 0);
+    struct vmdl_vmx *other;
+    assert_int_equal(vmdl_vmx_create(f.model, &f.mem, &other), 0);
+    assert_false(vmdl_vmx_in_guest_mode(other));
+    assert_int_equal(vmdl_vmx_load(other, b, len), 0);
+    assert_true(vmdl_vmx_in_guest_mode(other));
+    assert_int_equal(vmdl_vmx_get_mp_state(other), VMDL_MP_HALTED);
+    struct vmdl_vmx_vcpu_events got;
+    assert_int_equal(vmdl_vmx_get_vcpu_events(other, &got), 0);
+    assert_memory_equal(&got, &ev, sizeof(ev));
+    /* The quirk came along: a blocked wake-up exits to userspace. */
+    struct vmdl_vmx_exit_info info;
+    assert_int_equal(vmdl_vmx_vcpu_block(other, &info), VMDL_BLOCK_EXIT_UNKNOWN);
+    uint64_t rip = 0;
+    assert_int_equal(vmdl_vmx_peek(other, enc("GUEST_RIP"), &rip), 0);
+    assert_int_equal(rip, 0x500000);
+    /* save -> load -> save is the same blob */
+    uint8_t *b2;
+    size_t len2;
+    assert_int_equal(vmdl_vmx_save(other, &b2, &len2), 0);
+    assert_int_equal(len2, len);
+    assert_memory_equal(b2, b, len);
+    /* A version-1 blob (no nested state) is refused, nothing changes. */
+    struct vmdl_blob_writer w;
+    vmdl_blob_begin(&w, VMDL_BLOB_MAGIC('V', 'M', 'X', '1'), 1);
+    vmdl_blob_put_u32(&w, vmdl_vmx_model_fingerprint(f.model));
+    uint8_t *old;
+    size_t olen;
+    assert_int_equal(vmdl_blob_finish(&w, &old, &olen), 0);
+    assert_int_equal(vmdl_vmx_load(other, old, olen), VMDL_EVERSION);
+    assert_true(vmdl_vmx_in_guest_mode(other));
+    free(old);
+    free(b2);
+    free(b);
+    vmdl_vmx_destroy(other);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1438,6 +1497,7 @@ int main(void)
         cmocka_unit_test(test_block_stays_halted_without_events),
         cmocka_unit_test(test_nested_event_priority),
         cmocka_unit_test(test_mp_state_and_events_api),
+        cmocka_unit_test(test_state_blob_keeps_l2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

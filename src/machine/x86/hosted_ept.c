@@ -177,9 +177,10 @@ void vmdl__x86h_npt_prepare(struct vmdl_vcpu *v)
     pw64(v, H_VMCB + C_NCR3, H_NPT_BASE);
     uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
     /* LMA cannot be written: only with it set may EFER be rewritten without
-     * taking the host out of long mode. */
+     * taking the host out of long mode.  The write recomputes the engine's
+     * SVME flag, which the stub's VMRUN needs. */
     if ((efer & (1ull << 10)) && !(efer & (1ull << 11))) {
-        vmdl__x86h_wrmsr(v, MSR_EFER, efer | (1ull << 11));
+        vmdl__x86h_wrmsr(v, MSR_EFER, efer | (1ull << 11) | EFER_SVME);
         efer = vmdl__x86h_rdmsr(v, MSR_EFER);
     }
     bool nx = efer & (1ull << 11);
@@ -290,13 +291,11 @@ int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)
              ev.npf.write ? " write" : "", ev.npf.fetch ? " fetch" : "",
              ev.npf.walk ? " walk" : "");
     vmdl__trace_exit(v, "npf", rd(v, UC_X86_REG_RIP), out);
-    if (vmdl__x86h_event(v, &ev)) {
-        if (!X86(v)->hosted_vmrun) {
-            vmdl__x86h_save_guest(v);
-            X86(v)->hosted_vmrun = true;
-        }
+    /* Taken: the instruction runs again from RIP (the engine stays in
+     * guest mode, the new entry refills its TLB), or a VM exit replaced
+     * the state. */
+    if (vmdl__x86h_event(v, &ev))
         return VMDL_OK;
-    }
     return vmdl_fail(VMDL_ESTATE, "nested page fault at GPA 0x%" PRIx64
                      " (exit_info_1 0x%x) that no model handles", ev.npf.gpa, info);
 }

@@ -8,8 +8,8 @@
  * A new state goes to the VMCB save area and the next entry runs VMRUN,
  * which loads ES/CS/SS/DS, GDTR/IDTR, CR0/CR3/CR4, EFER, DR7, RFLAGS, RIP,
  * RSP and RAX; the FS/GS bases, PAT and SYSENTER are written as MSRs
- * before that (the entry keeps the live FS/GS caches).  FS/GS selectors,
- * LDTR and TR stay.
+ * before that.  FS, GS, LDTR and TR, which VMRUN does not load, go
+ * into the live segment caches, which the re-entry keeps.
  */
 #include <string.h>
 
@@ -104,13 +104,30 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     return VMDL_OK;
 }
 
+/* FS, GS, LDTR, TR (selector, base, limit, access rights) into the live
+ * caches: QEMU keeps LDTR and TR right after the six segments. */
+static void load_live_segs(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *st)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    char *ctx = (char *)X86(v)->ctx;
+    for (int r = R_FS; r < 8; r++) {
+        const struct vmdl_x86_segment *s = &st->seg[r];
+        char *p = ctx + v->vm->x86h->segs_off + r * SEGCACHE;
+        uint32_t sel = s->selector, limit = s->limit, flags = flags_in(s->ar);
+        memcpy(p, &sel, 4);
+        memcpy(p + 8, &s->base, 8);
+        memcpy(p + 16, &limit, 4);
+        memcpy(p + 20, &flags, 4);
+    }
+    uc_context_restore(v->uc, X86(v)->ctx);
+}
+
 int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *st)
 {
     int err = hosted_x86(v, st, "vmdl_vcpu_set_x86_sys");
     if (err)
         return err;
-    vmdl__x86h_wrmsr(v, 0xC0000100u, st->seg[R_FS].base);
-    vmdl__x86h_wrmsr(v, 0xC0000101u, st->seg[R_GS].base);
+    load_live_segs(v, st);
     vmdl__x86h_wrmsr(v, 0x277, st->pat);
     vmdl__x86h_wrmsr(v, 0x174, st->sysenter_cs);
     vmdl__x86h_wrmsr(v, 0x175, st->sysenter_esp);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * L2's EPT on a hosted vCPU (docs/vmx.md, "EPT for L2 on the hosted vCPU").
+ *
+ * The machine's second stage is a shadow of L1's EPT, filled page by page:
+ * an L2 access that misses it comes here, the EPT model walks L1's tables
+ * (setting their A/D flags), and either the 4 KiB page is mapped with the
+ * permissions the walk allows, or the walk's violation/misconfiguration
+ * becomes a VM exit to L1 (reasons 48/49).  The shadow holds only what a
+ * walk allowed, so it never grants more than L1's tables did when it was
+ * filled; L1 removing rights must INVEPT (SDM 29.4.3), which drops it.
+ */
+#include "attach_vmx_ept.h"
+
+#include "virtmodel/vmx_ept.h"
+
+void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, uint64_t *shadow_eptp)
+{
+    *shadow_eptp = VMDL_VMX_EPT_NO_SHADOW;
+    (void)vmdl_vcpu_x86_npt_flush(vcpu);
+}
+
+void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
+                         uint64_t *shadow_eptp)
+{
+    struct vmdl_ept_config cfg;
+    if (!vmdl_vmx_ept_config(vmx, &cfg)) {
+        (void)vmdl_vcpu_set_x86_npt(vcpu, false);
+        return;
+    }
+    if (vmdl_vcpu_set_x86_npt(vcpu, true))
+        return;
+    /* The shadow belongs to one EPTP (KVM keys its shadow pages by it). */
+    if (*shadow_eptp != cfg.eptp) {
+        (void)vmdl_vcpu_x86_npt_flush(vcpu);
+        *shadow_eptp = cfg.eptp;
+    }
+}
+
+void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu)
+{
+    (void)vmdl_vcpu_set_x86_npt(vcpu, false);
+}
+
+/* What the shadow may grant for a page the walk allowed: W only once the
+ * dirty flag is set (a write walk) when L1 enabled A/D flags, so that the
+ * first write walks again and sets it; the walk of L2's own page tables
+ * needs W in the engine (QEMU walks them as writes) whenever R is given. */
+static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
+                            const struct vmdl_ept_request *r,
+                            const struct vmdl_ept_result *o)
+{
+    unsigned prot = 0;
+    bool ad = cfg->eptp & VMDL_EPTP_AD;
+    if ((o->perms & VMDL_EPT_PERM_W) && (!ad || r->access == VMDL_EPT_ACC_WRITE))
+        prot |= VMDL_NPT_WRITE;
+    if (r->paging_structure && (o->perms & VMDL_EPT_PERM_R))
+        prot |= VMDL_NPT_WRITE;
+    if (o->perms & (VMDL_EPT_PERM_X | VMDL_EPT_PERM_XU))
+        prot |= VMDL_NPT_EXEC;
+    return prot;
+}
+
+bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                         const struct vmdl_x86_npf *npf, struct vmdl_vmx_exit_info *info)
+{
+    struct vmdl_ept_config cfg;
+    struct vmdl_ept_request r = {
+        .gpa = npf->gpa,
+        .access = npf->fetch ? VMDL_EPT_ACC_FETCH
+                  : npf->write && !npf->walk ? VMDL_EPT_ACC_WRITE : VMDL_EPT_ACC_READ,
+        .paging_structure = npf->walk,
+        .gla_valid = npf->gla_valid,
+        .gla = npf->gla,
+        .user = npf->user,
+    };
+    struct vmdl_ept_result o;
+    if (!vmdl_vmx_ept_config(vmx, &cfg) || vmdl_vmx_ept_translate(vmx, &r, &o)) {
+        /* No EPT in force (the entry checked the EPTP): L2's addresses
+         * are L1's. */
+        (void)vmdl_vcpu_x86_npt_map(vcpu, npf->gpa, npf->gpa,
+                                    VMDL_NPT_WRITE | VMDL_NPT_EXEC);
+        return false;
+    }
+    if (o.outcome == VMDL_EPT_OK) {
+        (void)vmdl_vcpu_x86_npt_map(vcpu, npf->gpa, o.hpa, shadow_prot(&cfg, &r, &o));
+        return false;
+    }
+    vmdl_ept_exit_info(&r, &o, info);
+    return true;
+}
