@@ -723,6 +723,8 @@ static void test_nested_inject_refused(void **state)
     assert_int_equal(vmdl_vcpu_inject_x86_event(v, 4, 32, false, 0, 16), VMDL_EINVAL);
     run_to_hlt(vm);                         /* nothing was injected */
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 1);
+    vmdl_vm_destroy(vm);
+}
 
 /* ---- the second stage (vmdl_vcpu_set_x86_npt) ---- */
 
