@@ -771,6 +771,7 @@ static struct vmdl_vm *paged_guest(const uint8_t *code, size_t n)
     st.cr4 |= 0x10;                             /* PSE */
     st.cr0 |= 0x80000000u;                      /* PG */
     st.rsp = LOAD + 0x8000;
+    st.activity = 0;                            /* run on from the HLT */
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
     npf_count = npf_walks = 0;
     npf_refuse = false;
@@ -809,6 +810,7 @@ static void test_npt_remaps_and_faults(void **state)
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
     st.rip = LOAD + CODE + 8;
+    st.activity = 0;
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
     npf_refuse = true;
     struct vmdl_exit e;
