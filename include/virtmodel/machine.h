@@ -500,9 +500,9 @@ int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned v
  * offered to the event hook as VMDL_X86_EVENT_NPF, with RIP at the
  * instruction; the hook maps the page and returns true (the instruction is
  * retried), or replaces the state (a VM exit).  A fault nobody takes stops
- * the run with VMDL_ESTATE.  While the guest's CR0.PG is clear its
- * addresses are not translated (QEMU's TCG applies nested paging only to
- * paged guests).  The mappings stay until vmdl_vcpu_x86_npt_flush.
+ * the run with VMDL_ESTATE.  Unicorn 2.1.1's QEMU translates the
+ * addresses of a guest with CR0.PG clear as well.  The mappings stay until
+ * vmdl_vcpu_x86_npt_flush.
  * VMDL_ENOTSUP on a deprivileged vCPU.
  */
 #define VMDL_NPT_WRITE 1u
