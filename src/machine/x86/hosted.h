@@ -171,6 +171,8 @@
 #define EXCP_SYSENTER 0x10000001u
 /* ... and for a DR0-DR3 breakpoint the hosted_dr.c hooks matched. */
 #define EXCP_DEBUG_HIT 0x10000002u
+/* ... and for a fault an in-engine completion left to the loop (h_fault). */
+#define EXCP_HFAULT 0x10000003u
 
 /* QEMU's segment-cache flag bits. */
 #define DESC_DPL_SHIFT 13
@@ -248,6 +250,7 @@ unsigned vmdl__x86h_cpl(const struct seg *ss, uint64_t cr0, uint64_t rflags);
 void vmdl__x86h_set_cr2(struct vmdl_vcpu *v, uint64_t cr2);
 void vmdl__x86h_save_guest(struct vmdl_vcpu *v);
 void vmdl__x86h_splice_host(struct vmdl_vcpu *v);
+void vmdl__x86h_run_stub(struct vmdl_vcpu *v);
 void vmdl__x86h_enter(struct vmdl_vcpu *v);
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                        bool write);
@@ -282,10 +285,12 @@ void vmdl__x86h_iret_done(struct vmdl_vcpu *v);
 
 /* hosted_cr.c */
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
+vmdl_fault vmdl__x86h_cr8_do(struct vmdl_vcpu *v, bool write);
 int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
 
 /* hosted_msr.c */
 void vmdl__x86h_mce_reset(struct x86h_mce *m);
+vmdl_fault vmdl__x86h_msr_do(struct vmdl_vcpu *v);
 int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_dr.c */
@@ -326,5 +331,8 @@ int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);
+/* UC_HOOK_INTR: an intercept completed inside the engine (true), or left
+ * to the run loop (false: the engine stops as for any intercept). */
+bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno);
 
 #endif

@@ -91,19 +91,20 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     return VMDL_OK;
 }
 
-/* MOV to/from CR8: the APIC's TPR (bits 7:4) through the irqchip, as KVM. */
-int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
+/* MOV to/from CR8: the APIC's TPR (bits 7:4) through the irqchip, as KVM.
+ * On success the instruction retired. */
+vmdl_fault vmdl__x86h_cr8_do(struct vmdl_vcpu *v, bool write)
 {
     struct vmdl_vm *vm = v->vm;
     uint8_t op[3], rex;
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     if (pfx < 0 || op[0] != 0x0F || (op[1] != 0x20 && op[1] != 0x22))
-        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+        return VMDL_FAULT_UD;
     unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
     if (write) {
         uint64_t val = rd(v, vmdl__x86_gpr_uc[gpr]);
         if (val >> 4)
-            return vmdl__x86h_fault(v, VMDL_FAULT_GP, triple);   /* reserved bits */
+            return VMDL_FAULT_GP;                       /* reserved bits */
         if (vm->irqchip && vm->irqchip->set_cr8)
             vm->irqchip->set_cr8(vm->irqchip_opaque, v, val);
     } else {
@@ -112,5 +113,11 @@ int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
         wr(v, vmdl__x86_gpr_uc[gpr], val);
     }
     vmdl__x86h_retire(v, 3 + (unsigned)pfx);
-    return VMDL_OK;
+    return VMDL_FAULT_NONE;
+}
+
+int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
+{
+    vmdl_fault f = vmdl__x86h_cr8_do(v, write);
+    return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }

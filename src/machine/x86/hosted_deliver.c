@@ -107,16 +107,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         vmdl__x86h_save_guest(v);
         pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);
         vmdl__x86h_splice_host(v);
-        wr(v, UC_X86_REG_RAX, H_VMCB);
-        v->stop = STOP_NONE;
-        /* The block hook must not stop the stub before its VMRUN: a kick
-         * (vmdl_vcpu_request_exit from a device) or a passed deadline would
-         * leave the interrupt acknowledged but never delivered. */
-        uint64_t deadline = v->kick_deadline;
-        v->kick_deadline = UINT64_MAX;
-        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
-        v->kick_deadline = deadline;
-        vmdl__x86h_vmrun_done(v);
+        vmdl__x86h_run_stub(v);
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
         if (code == EXCP_VMEXIT + X_NPF) {

@@ -133,7 +133,7 @@ void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
  * still latched the exit would repeat forever.  Clearing GIF here, in the
  * hook, ends it; the entry after the injection decides again.
  */
-void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
+bool vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
 {
     if (intno == EXCP_VMEXIT + X_VINTR) {
         /* The exit proves the engine's GIF set: a VMRUN run outside the
@@ -141,7 +141,9 @@ void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
          * h_gif was last cleared, and a stale h_gif would skip the clear. */
         X86(v)->h_gif = true;
         set_gif(v, false);
+        return false;
     }
+    return vmdl__x86h_complete_in_hook(v, intno);
 }
 
 /* A VMRUN ran: QEMU set GIF, and latched V_IRQ if the VMCB had it. */

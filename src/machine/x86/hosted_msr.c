@@ -190,25 +190,34 @@ static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t
     return VMDL_FAULT_NONE;
 }
 
-int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple)
+/* Decode and perform the RDMSR/WRMSR at RIP; on success it retired. */
+vmdl_fault vmdl__x86h_msr_do(struct vmdl_vcpu *v)
 {
     uint8_t op[3], rex;
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     if (pfx < 0 || op[0] != 0x0F || (op[1] != 0x30 && op[1] != 0x32))
-        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+        return VMDL_FAULT_UD;
     bool write = op[1] == 0x30;
     uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
     uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
     vmdl_fault f = do_msr(v, write, idx, &val);
-    char out[64];
-    snprintf(out, sizeof(out), "msr 0x%x%s", idx, f ? ": #GP" : "");
-    vmdl__trace_exit(v, write ? "wrmsr" : "rdmsr", rd(v, UC_X86_REG_RIP), out);
+    if (v->vm->trace) {
+        char out[64];
+        snprintf(out, sizeof(out), "msr 0x%x%s", idx, f ? ": #GP" : "");
+        vmdl__trace_exit(v, write ? "wrmsr" : "rdmsr", rd(v, UC_X86_REG_RIP), out);
+    }
     if (f)
-        return vmdl__x86h_fault(v, f, triple);
+        return f;
     if (!write) {
         wr(v, UC_X86_REG_RAX, (uint32_t)val);
         wr(v, UC_X86_REG_RDX, val >> 32);
     }
     vmdl__x86h_retire(v, 2 + (unsigned)pfx);
-    return VMDL_OK;
+    return VMDL_FAULT_NONE;
+}
+
+int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple)
+{
+    vmdl_fault f = vmdl__x86h_msr_do(v);
+    return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }

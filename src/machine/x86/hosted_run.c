@@ -209,6 +209,76 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 }
 
 /*
+ * Intercepts completed inside the engine.  Every intercept used to end
+ * uc_emu_start and come back through the run loop; for the instructions the
+ * machine answers itself (RDMSR/WRMSR, RDTSC/RDTSCP, MOV from/to CR8) the
+ * UC_HOOK_INTR hook now does what handle_exit would, writes RIP past the
+ * instruction and returns: QEMU's cpu_exec then goes on at the new RIP in
+ * a new block without leaving uc_emu_start (an SVM intercept clears QEMU's
+ * pending-exception state itself, so no context copy is needed).  Virtual
+ * time is kept as at a stop: the instructions of the counted block before
+ * the intercepted one retired, it retires, the next block is counted anew.
+ *
+ * The hook completes an instruction only when the loop would resume this
+ * vCPU at once (vmdl__hook_reenter, the deadline check, nothing to inject):
+ * otherwise, or for a fault, it stops the engine with the outcome decided
+ * exactly once, and the loop does the rest.  It declines (the engine stops
+ * as for any intercept, nothing done) under TF, with an interrupt window
+ * or an IRET step open, before the first entry of a new state, when the
+ * intercept cannot be placed in the counted block, or with no_fast_traps.
+ */
+static bool in_hook_code(unsigned code)
+{
+    return code == X_MSR || code == X_RDTSC || code == X_RDTSCP ||
+           code == X_CR8_READ || code == X_CR8_WRITE;
+}
+
+/* Would the next entry do more than resume the guest? */
+static bool entry_has_work(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
+        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
+        v->nmi_pending = true;
+    return v->nmi_pending || X86(v)->hosted_vmrun || X86(v)->h_ss_trap ||
+           (vm->irqchip && vm->irqchip->pending &&
+            vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
+}
+
+bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
+{
+    struct x86_vcpu *x = X86(v);
+    unsigned code = intno - EXCP_VMEXIT;
+    if (intno < EXCP_VMEXIT || !in_hook_code(code) || v->stop != STOP_NONE ||
+        v->vm->cfg.no_fast_traps || x->hosted_vmrun || x->h_gif ||
+        x->h_iret_step || x->h_ss_trap ||
+        (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)) ||
+        !vmdl__count_at_insn(v, rd(v, UC_X86_REG_RIP)))
+        return false;
+    vmdl_fault f = VMDL_FAULT_NONE;
+    if (offer(v, code)) {
+        /* A nested guest's VM exit installed L1's state: enter it. */
+        vmdl__x86_set_stop(v, STOP_KICK);
+        return true;
+    }
+    if (code == X_MSR)
+        f = vmdl__x86h_msr_do(v);
+    else if (code == X_RDTSC || code == X_RDTSCP)
+        handle_tsc(v, code == X_RDTSCP);
+    else
+        f = vmdl__x86h_cr8_do(v, code == X_CR8_WRITE);
+    if (f) {
+        x->h_fault = f;
+        v->stop_vector = EXCP_HFAULT;
+        vmdl__x86_set_stop(v, STOP_INTR);
+    } else if (!vmdl__hook_reenter(v) || v->stop != STOP_NONE ||
+               entry_has_work(v) || !vmdl__hook_deadline_ok(v)) {
+        vmdl__x86_set_stop(v, STOP_KICK);
+    }
+    return true;
+}
+
+/*
  * SYSCALL and SYSENTER: Unicorn replaces QEMU's helpers with "call the hooks,
  * skip the instruction", so the hosted vCPU hooks them and performs the
  * transfer itself (SDM vol. 2B, SYSCALL / SYSENTER operation): the new flat
@@ -322,6 +392,10 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         vmdl__x86h_irq_window(v);
     if (v->stop == STOP_NONE) {
         vmdl__count_update_hook(v);
+        /* The stepped IRET counts one instruction: blocks cached without
+         * Unicorn's counting hook would run on (vmdl__x86h_run_stub). */
+        if (step)
+            uc_ctl_flush_tb(v->uc);
         v->stop = STOP_NONE;
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
@@ -343,6 +417,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
             err = do_sysenter(v, &triple);
         else if (intno == EXCP_DEBUG_HIT)
             err = vmdl__x86h_bp_exit(v, &triple);
+        else if (intno == EXCP_HFAULT)
+            err = vmdl__x86h_fault(v, X86(v)->h_fault, &triple);
         else if (intno >= EXCP_VMEXIT)
             err = handle_exit(v, intno - EXCP_VMEXIT, &triple);
         else if (!(err = vmdl__x86h_softint(v, intno, &triple)) && !triple)

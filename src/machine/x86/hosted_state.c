@@ -99,10 +99,6 @@ void vmdl__x86h_save_guest(struct vmdl_vcpu *v)
  */
 void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
 {
-    /* The VMRUN runs with an instruction count of 1, and Unicorn compiles
-     * its counting hook into each translation block: blocks cached from an
-     * earlier run would not stop (measured: the handler ran on). */
-    uc_ctl_flush_tb(v->uc);
     struct vmdl_vm *vm = v->vm;
     int from = vm->x86h->segs_off - 48, to = vm->x86h->cr_end_off;
     char *cur = (char *)X86(v)->ctx;
@@ -118,26 +114,113 @@ void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
 }
 
 
+/*
+ * Run the VMRUN stub (after vmdl__x86h_splice_host) and stop before the
+ * guest's first instruction: the event it injects has been delivered then,
+ * and an exception during the delivery has stopped the engine at the VMRUN.
+ *
+ * A deadline one instruction ahead makes the block hook stop the engine at
+ * the start of the first guest block, as an instruction budget would, and
+ * the translation cache stays.  It also replaces whatever deadline the
+ * entry had for the stub's own block: a kick (vmdl_vcpu_request_exit from
+ * a device) or a passed deadline must not stop the stub before its VMRUN,
+ * which would leave an acknowledged interrupt undelivered.  So the first VMRUN turns the block hook on
+ * for good (the vCPU counts its instructions from then on); the stub's
+ * block, translated by the start-up calibration without the hook, is
+ * retranslated.  Only if the hook cannot be added does the stub run with an
+ * instruction count of 1: Unicorn compiles that counting hook into each
+ * translation block, so blocks cached by earlier runs would not stop
+ * (measured: the handler ran on), and the whole cache is flushed first and
+ * again by the next run without a count.  Unicorn 2.1.1 zeroes its code
+ * buffer (1 GiB by default) on every flush (tcg_region_assign): that was
+ * most of the cost of an event (docs/performance.md).  Both ways count the
+ * VMRUN and the first guest block.
+ */
+void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
+{
+    wr(v, UC_X86_REG_RAX, H_VMCB);
+    v->stop = STOP_NONE;
+    /* What a stub run without the hook would have left uncounted. */
+    bool was_counting = v->block_hook_on;
+    uint64_t insns = v->insns, branches = v->branches;
+    if (!v->block_hook_on) {
+        if (!X86(v)->h_counts) {
+            X86(v)->h_counts = true;
+            vmdl_vcpu_need_insn_count(v, true);
+        }
+        vmdl__count_update_hook(v);
+        uc_ctl_remove_cache(v->uc, H_STUB, H_STUB + 1);
+    }
+    if (v->block_hook_on) {
+        uint64_t deadline = v->kick_deadline;
+        v->kick_deadline = v->insns + 1;
+        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 0);
+        v->kick_deadline = deadline;
+        if (v->stop == STOP_KICK)
+            v->stop = STOP_NONE;
+        if (!was_counting) {
+            v->insns = insns;
+            v->branches = branches;
+            v->cur_block = NULL;
+        }
+    } else {
+        uc_ctl_flush_tb(v->uc);
+        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+    }
+    vmdl__x86h_vmrun_done(v);
+}
+
 /* Run the first VMRUN of an entry (the stub from the host state). */
 void vmdl__x86h_enter(struct vmdl_vcpu *v)
 {
     vmdl__x86h_splice_host(v);
-    wr(v, UC_X86_REG_RAX, H_VMCB);
-    v->stop = STOP_NONE;
-    uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
-    vmdl__x86h_vmrun_done(v);
+    vmdl__x86h_run_stub(v);
     X86(v)->hosted_vmrun = false;
 }
 
 /* ---- page walk (reading the guest's linear memory) ------------------- */
 
+/* The paging state a walk needs. */
+struct paging {
+    uint64_t cr0, cr3, cr4;
+    bool lma;
+};
+
+static void paging_now(struct vmdl_vcpu *v, struct paging *p)
+{
+    p->cr0 = rd(v, UC_X86_REG_CR0);
+    p->cr3 = rd(v, UC_X86_REG_CR3);
+    p->cr4 = rd(v, UC_X86_REG_CR4);
+    p->lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+}
+
+/* A physical read: straight from guest RAM when it is there (the walks of
+ * an intercept's decode are on the hot path), else through the engine. */
+static bool phys_read(struct vmdl_vcpu *v, uint64_t pa, void *buf, size_t n)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (vm->ram && pa >= vm->ram_base && pa - vm->ram_base <= vm->ram_size &&
+        n <= vm->ram_size - (pa - vm->ram_base)) {
+        memcpy(buf, vm->ram + (pa - vm->ram_base), n);
+        return true;
+    }
+    return uc_mem_read(v->uc, pa, buf, n) == UC_ERR_OK;
+}
+
+static uint64_t phys64(struct vmdl_vcpu *v, uint64_t pa)
+{
+    uint64_t x = 0;
+    phys_read(v, pa, &x, 8);
+    return x;
+}
+
 /* Linear to physical with the guest's current paging mode; no permission
  * checks and no A/D updates (used to read the IDT and write an error code,
  * accesses the delivery itself just made). */
-static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
+static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
+                      uint64_t *pa)
 {
-    uint64_t cr0 = rd(v, UC_X86_REG_CR0), cr4 = rd(v, UC_X86_REG_CR4);
-    uint64_t cr3 = rd(v, UC_X86_REG_CR3);
+    uint64_t cr0 = p->cr0, cr4 = p->cr4, cr3 = p->cr3;
     if (!(cr0 & (1ull << 31))) {
         *pa = la & 0xFFFFFFFFull;
         return true;
@@ -145,27 +228,26 @@ static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
     const uint64_t addr_mask = 0x000FFFFFFFFFF000ull;
     if (!(cr4 & (1ull << 5))) {                      /* 32-bit paging */
         uint32_t pde = 0, pte = 0;
-        uc_mem_read(v->uc, (cr3 & 0xFFFFF000u) + ((la >> 22) & 0x3FF) * 4, &pde, 4);
+        phys_read(v, (cr3 & 0xFFFFF000u) + ((la >> 22) & 0x3FF) * 4, &pde, 4);
         if (!(pde & 1))
             return false;
         if ((pde & 0x80) && (cr4 & (1ull << 4))) {
             *pa = (pde & 0xFFC00000u) | (la & 0x3FFFFF);
             return true;
         }
-        uc_mem_read(v->uc, (pde & 0xFFFFF000u) + ((la >> 12) & 0x3FF) * 4, &pte, 4);
+        phys_read(v, (pde & 0xFFFFF000u) + ((la >> 12) & 0x3FF) * 4, &pte, 4);
         if (!(pte & 1))
             return false;
         *pa = (pte & 0xFFFFF000u) | (la & 0xFFF);
         return true;
     }
-    uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
-    int levels = (efer & (1ull << 10)) ? ((cr4 & (1ull << 12)) ? 5 : 4) : 3;
+    int levels = p->lma ? ((cr4 & (1ull << 12)) ? 5 : 4) : 3;
     uint64_t table = levels == 3 ? (cr3 & 0xFFFFFFE0u) : (cr3 & addr_mask);
     for (int l = levels; l >= 1; l--) {
         unsigned shift = 12 + 9 * (unsigned)(l - 1);
         unsigned idx = l == 3 && levels == 3 ? (unsigned)((la >> 30) & 3)
                                              : (unsigned)((la >> shift) & 0x1FF);
-        uint64_t e = pr64(v, table + idx * 8);
+        uint64_t e = phys64(v, table + idx * 8);
         if (!(e & 1))
             return false;
         if (l <= 3 && l >= 2 && (e & 0x80) && !(levels == 3 && l == 3)) {
@@ -177,6 +259,13 @@ static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
     }
     *pa = table | (la & 0xFFF);
     return true;
+}
+
+static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
+{
+    struct paging p;
+    paging_now(v, &p);
+    return walk_with(v, &p, la, pa);
 }
 
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
@@ -261,25 +350,41 @@ void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
         X86(v)->h_ss_trap = true;
 }
 
+/* QEMU's hflags bits (target/i386/cpu.h). */
+#define HF_LMA (1u << 14)
+#define HF_CS64 (1u << 15)
+
 /* The intercepted instruction's opcode bytes after its prefixes: QEMU's
  * exit_info_1 (read or write) proved unreliable across vCPUs, the bytes
- * are not. Returns the prefix count, -1 if RIP cannot be read. */
+ * are not. Returns the prefix count, -1 if RIP cannot be read.  On the hot
+ * path of every intercept: the mode and control registers come from one
+ * context copy, page tables and code from guest RAM directly. */
 int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
 {
     uint8_t b[16];
     uint64_t rip = rd(v, UC_X86_REG_RIP);
     uc_context_save(v->uc, X86(v)->ctx);
+    const char *ctx = (const char *)X86(v)->ctx;
+    int segs = v->vm->x86h->segs_off;
     struct seg cs;
-    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
-    uint64_t la = (lma && (cs.flags & DESC_L)) ? rip : cs.base + rip;
-    /* An instruction that ends its page may be followed by nothing
-     * readable (the last page below the non-canonical hole). */
-    size_t in_page = 0x1000 - (la & 0xFFF);
-    memset(b, 0, sizeof(b));
-    if (!vmdl__x86h_lin_rw(v, la, b, sizeof(b), false) &&
-        (in_page >= sizeof(b) || !vmdl__x86h_lin_rw(v, la, b, in_page, false)))
+    seg_from_ctx(v, ctx, R_CS, &cs);
+    uint32_t hflags = ctx_u32(v, ctx, segs - 8);
+    struct paging p = { .lma = hflags & HF_LMA };
+    const char *cr = ctx + segs + 10 * SEGCACHE;
+    memcpy(&p.cr0, cr, 8);
+    memcpy(&p.cr3, cr + 3 * 8, 8);
+    memcpy(&p.cr4, cr + 4 * 8, 8);
+    uint64_t la = (hflags & HF_CS64) ? rip : cs.base + rip;
+    uint64_t pa;
+    size_t first = 0x1000 - (la & 0xFFF);
+    first = first < sizeof(b) ? first : sizeof(b);
+    if (!walk_with(v, &p, la, &pa) || !phys_read(v, pa, b, first))
         return -1;
+    /* Bytes past an unmapped page boundary read as zero: QEMU fetched the
+     * whole instruction before it intercepted it. */
+    if (first < sizeof(b) && (!walk_with(v, &p, la + first, &pa) ||
+                              !phys_read(v, pa, b + first, sizeof(b) - first)))
+        memset(b + first, 0, sizeof(b) - first);
     int n = 0;
     while (n < 14 && ((b[n] >= 0x40 && b[n] <= 0x4F) || b[n] == 0x66 ||
                       b[n] == 0x67 || b[n] == 0xF2 || b[n] == 0xF3 ||

@@ -42,8 +42,8 @@ static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;
     struct vmdl_vcpu *v = user;
-    if (X86(v)->hosted)
-        vmdl__x86h_intr_hook(v, intno);
+    if (X86(v)->hosted && vmdl__x86h_intr_hook(v, intno))
+        return;
     X86(v)->exc_dirty = true;
     if (v->stop != STOP_NONE && v->stop != STOP_KICK) {
         uc_emu_stop(v->uc);

@@ -140,6 +140,8 @@ struct x86_vcpu {
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
     bool h_cr2_set;
+    vmdl_fault h_fault;         /* a fault found in the hook (EXCP_HFAULT) */
+    bool h_counts;              /* counts instructions for its VMRUN stops */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
@@ -205,7 +207,8 @@ int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *
 /* CR0/CR2/CR3/CR4/EFER of a hosted vCPU; false for other registers. */
 bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
 /* Called from the UC_HOOK_INTR hook with every interrupt number. */
-void vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
+/* True when the intercept was completed inside the engine (hosted_run.c). */
+bool vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
 /* cpuid.c: answer CPUID from the VM's table into RAX/RBX/RCX/RDX */
 void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
