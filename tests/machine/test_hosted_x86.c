@@ -22,6 +22,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
+#include "virtmodel/progress.h"
 
 #define LOAD 0x100000u
 #define IMG 0x400
@@ -1046,6 +1047,168 @@ static void test_nmi_blocked_until_iret(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- intercepts completed inside the engine (hosted_run.c) ------------- */
+
+#define TEST_MSR 0x4B564D00u
+
+/* A model's MSR: reads return the last value written; odd values #GP. */
+struct msr_state {
+    uint64_t reads, writes, value;
+};
+
+static vmdl_fault test_msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                                uint64_t *value)
+{
+    (void)vcpu;
+    struct msr_state *s = opaque;
+    if (idx != TEST_MSR)
+        return VMDL_FAULT_UNCLAIMED;
+    s->reads++;
+    *value = s->value;
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault test_msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                                 uint64_t value)
+{
+    (void)vcpu;
+    struct msr_state *s = opaque;
+    if (idx != TEST_MSR)
+        return VMDL_FAULT_UNCLAIMED;
+    if (value & 1)
+        return VMDL_FAULT_GP;
+    s->writes++;
+    s->value = value;
+    return VMDL_FAULT_NONE;
+}
+
+static const struct vmdl_msr_ops test_msr_ops = {test_msr_read, test_msr_write};
+
+struct loop_run {
+    uint64_t ebp, ebx, esi, edi, rip, insns, branches, exits;
+    struct msr_state ms;
+};
+
+/* Boot code with or without in-engine completion (no_fast_traps), run it
+ * to its HLT and record what the guest and the machine saw. */
+static void run_loop_guest(const uint8_t *code, size_t n, bool slow, bool lapic,
+                           struct loop_run *out)
+{
+    static uint8_t img[IMG];
+    make_image(img, code, n);
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .no_fast_traps = slow };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_mb_boot mb = { "-x", NULL, 0 };
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, &mb), 0);
+    if (lapic)
+        assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(vmdl_vm_add_msr_range(vm, TEST_MSR, TEST_MSR, &test_msr_ops,
+                                           &out->ms), 0);
+    run_to_hlt(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    out->ebp = reg(vm, VMDL_X86_RBP);
+    out->ebx = reg(vm, VMDL_X86_RBX);
+    out->esi = reg(vm, VMDL_X86_RSI);
+    out->edi = reg(vm, VMDL_X86_RDI);
+    out->rip = reg(vm, VMDL_X86_RIP);
+    out->insns = vmdl_vcpu_insns(v);
+    out->branches = vmdl_vcpu_branches(v);
+    struct vmdl_vm_stats st;
+    assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+    out->exits = st.exits;
+    vmdl_vm_destroy(vm);
+}
+
+static void assert_same_run(const struct loop_run *a, const struct loop_run *b)
+{
+    assert_int_equal(a->ebp, b->ebp);
+    assert_int_equal(a->ebx, b->ebx);
+    assert_int_equal(a->esi, b->esi);
+    assert_int_equal(a->edi, b->edi);
+    assert_int_equal(a->rip, b->rip);
+    assert_int_equal(a->insns, b->insns);
+    assert_int_equal(a->branches, b->branches);
+    assert_int_equal(a->exits, b->exits);
+    assert_int_equal(a->ms.reads, b->ms.reads);
+    assert_int_equal(a->ms.writes, b->ms.writes);
+    assert_int_equal(a->ms.value, b->ms.value);
+}
+
+#define LOOPS 200
+#define LOOP_BODY 45
+
+/* 200 rounds of RDTSC, a model's MSR read, WRMSR/RDMSR of STAR and a model
+ * write, then a model write the model refuses (#GP on that WRMSR).  The
+ * answers, the #GP, the TSC (virtual time) and the retired-instruction and
+ * branch counts are the same whether the intercepts complete inside the
+ * engine or leave it. */
+static void test_in_engine_intercepts_match_exit_path(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xBF, LOOPS, 0x00, 0x00, 0x00,         /* mov edi, LOOPS */
+        0x31, 0xED,                            /* xor ebp, ebp */
+        0x0F, 0x31,                            /* 1: rdtsc */
+        0x89, 0xC3,                            /* mov ebx, eax */
+        0xB9, 0x00, 0x4D, 0x56, 0x4B,          /* mov ecx, TEST_MSR */
+        0x0F, 0x32,                            /* rdmsr */
+        0x01, 0xC5,                            /* add ebp, eax */
+        0xB9, 0x81, 0x00, 0x00, 0xC0,          /* mov ecx, STAR */
+        0x89, 0xF8,                            /* mov eax, edi */
+        0x31, 0xD2,                            /* xor edx, edx */
+        0x0F, 0x30,                            /* wrmsr */
+        0x31, 0xC0,                            /* xor eax, eax */
+        0x0F, 0x32,                            /* rdmsr */
+        0x01, 0xC5,                            /* add ebp, eax */
+        0xB9, 0x00, 0x4D, 0x56, 0x4B,          /* mov ecx, TEST_MSR */
+        0x8D, 0x04, 0x3F,                      /* lea eax, [edi + edi] */
+        0x0F, 0x30,                            /* wrmsr */
+        0x83, 0xEF, 0x01,                      /* sub edi, 1 */
+        0x75, (uint8_t)-LOOP_BODY,             /* jnz 1b */
+        0xB8, 0x01, 0x00, 0x00, 0x00,          /* mov eax, 1: odd */
+        0x0F, 0x30,                            /* wrmsr -> #GP(0) */
+        0xF4 };
+    struct loop_run fast, slow;
+    run_loop_guest(code, sizeof(code), false, false, &fast);
+    run_loop_guest(code, sizeof(code), true, false, &slow);
+    /* The model read returns the previous round's 2 * EDI, STAR EDI. */
+    uint64_t sum = 0;
+    for (unsigned e = LOOPS; e >= 1; e--)
+        sum += (e < LOOPS ? 2 * (e + 1) : 0) + e;
+    assert_int_equal(slow.ebp, sum);
+    assert_int_equal(slow.rip, LOAD + HANDLER + 3);
+    assert_int_equal(slow.edi, 0);                          /* error code */
+    assert_int_equal(slow.esi, LOAD + CODE + sizeof(code) - 3);
+    assert_int_equal(slow.ms.reads, LOOPS);
+    assert_int_equal(slow.ms.writes, LOOPS);
+    assert_int_equal(slow.ms.value, 2);
+    /* Every RDTSC read virtual time: the last one is well past the loop's
+     * first 199 rounds of 17 instructions. */
+    assert_same_run(&fast, &slow);
+    assert_true(slow.ebx > (LOOPS - 1) * 17);
+}
+
+/* A self IPI sent by an x2APIC WRMSR completed inside the engine is taken
+ * right after that WRMSR, as when the WRMSR left the engine. */
+static void test_in_engine_wrmsr_irq_taken_after_it(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        0xFB, 0x90,                                       /* sti; nop */
+        0x0F, 0x31,                                       /* rdtsc */
+        SELF_IPI(0x40000u | IRQ_VEC),
+        0x90, 0x90, 0xF4 };                               /* taken before these */
+    struct loop_run fast, slow;
+    run_loop_guest(code, sizeof(code), false, true, &fast);
+    run_loop_guest(code, sizeof(code), true, true, &slow);
+    assert_int_equal(slow.rip, LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(slow.esi, LOAD + CODE + sizeof(code) - 3);
+    assert_same_run(&fast, &slow);
+}
+
 /* CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (KVM's runtime CPUID update):
  * clear after the guest disables its APIC, set again once re-enabled. */
 static void test_cpuid_apic_bit_follows_apic_base(void **state)
@@ -1349,6 +1512,8 @@ int main(void)
         cmocka_unit_test(test_com1_line_status),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
+        cmocka_unit_test(test_in_engine_intercepts_match_exit_path),
+        cmocka_unit_test(test_in_engine_wrmsr_irq_taken_after_it),
         cmocka_unit_test(test_int_n_not_present_gate_faults_on_insn),
         cmocka_unit_test(test_ram_above_4g_in_map_and_fw_cfg),
         cmocka_unit_test(test_patched_code_runs_after_mov_cr0),

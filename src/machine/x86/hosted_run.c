@@ -271,8 +271,12 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         x->h_fault = f;
         v->stop_vector = EXCP_HFAULT;
         vmdl__x86_set_stop(v, STOP_INTR);
-    } else if (!vmdl__hook_reenter(v) || v->stop != STOP_NONE ||
-               entry_has_work(v) || !vmdl__hook_deadline_ok(v)) {
+    } else if (!vmdl__hook_reenter(v)) {
+        vmdl__x86_set_stop(v, STOP_KICK);
+    } else if (v->stop != STOP_NONE || entry_has_work(v) ||
+               !vmdl__hook_deadline_ok(v)) {
+        /* The loop counts this exit when the engine returns: once. */
+        v->nr_exits--;
         vmdl__x86_set_stop(v, STOP_KICK);
     }
     return true;
