@@ -223,9 +223,11 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
  * vCPU at once (vmdl__hook_reenter, the deadline check, nothing to inject):
  * otherwise, or for a fault, it stops the engine with the outcome decided
  * exactly once, and the loop does the rest.  It declines (the engine stops
- * as for any intercept, nothing done) under TF, with an interrupt window
- * or an IRET step open, before the first entry of a new state, when the
- * intercept cannot be placed in the counted block, or with no_fast_traps.
+ * as for any intercept, nothing done) under TF, in an interrupt shadow,
+ * with an interrupt window or an IRET step open, while a nested guest runs
+ * (hosted_nested.c owns its intercepts), before the first entry of a new
+ * state, when the intercept cannot be placed in the counted block, with a
+ * debugger attached, or with no_fast_traps.
  */
 static bool in_hook_code(unsigned code)
 {
@@ -250,10 +252,14 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     struct x86_vcpu *x = X86(v);
     unsigned code = intno - EXCP_VMEXIT;
     if (intno < EXCP_VMEXIT || !in_hook_code(code) || v->stop != STOP_NONE ||
-        v->vm->cfg.no_fast_traps || x->hosted_vmrun || x->h_gif ||
-        x->h_iret_step || x->h_ss_trap ||
-        (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)) ||
-        !vmdl__count_at_insn(v, rd(v, UC_X86_REG_RIP)))
+        v->vm->cfg.no_fast_traps || v->vm->dbg || x->nested || x->hosted_vmrun ||
+        x->h_gif || x->h_iret_step || x->h_ss_trap ||
+        (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)))
+        return false;
+    /* In an STI / MOV SS shadow QEMU's inhibit flag is still set: the loop
+     * clears it (vmdl__x86h_in_shadow). */
+    uint64_t pc = rd(v, UC_X86_REG_RIP);
+    if (v->shadow_at == pc || !vmdl__count_at_insn(v, pc))
         return false;
     vmdl_fault f = VMDL_FAULT_NONE;
     if (offer(v, code)) {
@@ -278,6 +284,8 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         /* The loop counts this exit when the engine returns: once. */
         v->nr_exits--;
         vmdl__x86_set_stop(v, STOP_KICK);
+    } else {
+        x->h_emulated = false;  /* the guest's own instructions run next */
     }
     return true;
 }
