@@ -198,10 +198,10 @@ static void paging_now(struct vmdl_vcpu *v, struct paging *p)
  * an intercept's decode are on the hot path), else through the engine. */
 static bool phys_read(struct vmdl_vcpu *v, uint64_t pa, void *buf, size_t n)
 {
-    struct vmdl_vm *vm = v->vm;
-    if (vm->ram && pa >= vm->ram_base && pa - vm->ram_base <= vm->ram_size &&
-        n <= vm->ram_size - (pa - vm->ram_base)) {
-        memcpy(buf, vm->ram + (pa - vm->ram_base), n);
+    uint64_t left = 0;
+    const uint8_t *p = vmdl__ram_span(v->vm, pa, &left);
+    if (p && left >= n) {
+        memcpy(buf, p, n);
         return true;
     }
     return uc_mem_read(v->uc, pa, buf, n) == UC_ERR_OK;
