@@ -285,7 +285,9 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         v->nr_exits--;
         vmdl__x86_set_stop(v, STOP_KICK);
     } else {
-        x->h_emulated = false;  /* the guest's own instructions run next */
+        /* What an entry does before the guest's own instructions run. */
+        x->h_emulated = false;
+        vmdl__x86h_note_kseg(v);
     }
     return true;
 }
