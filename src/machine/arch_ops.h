@@ -43,6 +43,10 @@ struct vmdl_arch_ops {
     int cs_arch, cs_mode;             /* Capstone */
     enum vmdl_reg pc_reg;
     unsigned insn_families;           /* bit (1 << enum vmdl_insn_family) */
+    /* The architecture lands an interrupt controller's or time source's
+     * event at its exact instruction: the block hook asks for a stop right
+     * before it (vcpu->exact_pc) and the architecture's run places it. */
+    bool exact_events;
 
     /* VM: refuse a RAM layout the architecture cannot hold (*low: how many
      * of the ram_size bytes lie at ram_base; the rest goes at 4 GiB, x86);

@@ -129,6 +129,29 @@ void vmdl__count_no_fast(struct vmdl_vcpu *vcpu)
     vcpu->fast_size = 0;
 }
 
+/*
+ * A timer's or the interrupt controller's event falls inside the block
+ * about to run: where the architecture can, stop right before the
+ * instruction that would retire past it, not at the end of the block.  The
+ * engine leaves before the block; the architecture's next entry places a
+ * stop at vcpu->exact_pc (a code hook bounded to that instruction, arm64/
+ * run.c), and when the block comes round again it runs up to there.
+ */
+static bool exact_stop_needed(struct vmdl_vcpu *vcpu, const struct block_info *b,
+                              uint64_t base)
+{
+    uint64_t d = vcpu->kick_deadline;
+    if (!vcpu->vm->arch_ops->exact_events || !b || !b->offsets || base >= d ||
+        vcpu->insns <= d || d != vcpu->event_deadline || d == vcpu->exact_refused)
+        return false;
+    uint64_t at = b->addr + b->offsets[d - base];
+    if (vcpu->exact_placed && vcpu->exact_pc == at && vcpu->exact_at == d)
+        return false;   /* the stop is compiled into this block already */
+    vcpu->exact_pc = at;
+    vcpu->exact_at = d;
+    return true;
+}
+
 /* Everything block_cb does, for any block: the general path. */
 static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
                                                  uint32_t size, struct vmdl_vcpu *vcpu)
@@ -154,7 +177,7 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
          * after it, without stepping.) */
         window_open = vcpu->vm->arch_ops->irq_window_open(vcpu);
     }
-    if (base >= vcpu->kick_deadline || window_open) {
+    if (base >= vcpu->kick_deadline || window_open || exact_stop_needed(vcpu, b, base)) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
         /* The engine leaves before running this block.  Unicorn puts the
@@ -180,8 +203,10 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vmdl_vcpu *vcpu = user;
     uint64_t n = vcpu->insns;
+    /* (n + this block's count, not n: a deadline inside the block is
+     * block_slow's to see, for architectures that land events exactly.) */
     if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size &&
-                         n < vcpu->kick_deadline, 1)) {
+                         n + vcpu->fast_ninsns <= vcpu->kick_deadline, 1)) {
         vcpu->branches += vcpu->fast_branch;
         vcpu->insns = n + vcpu->fast_ninsns;
         return;

@@ -161,6 +161,11 @@ struct vmdl_vcpu {
     uint64_t kick_at;       /* stop when insns reaches this */
     uint64_t slice_end;     /* scheduler quantum end */
     uint64_t kick_deadline; /* min of the above and timers, this entry */
+    uint64_t event_deadline; /* the timers' part of it (vmdl__next_deadline) */
+    uint64_t exact_pc;      /* stop right before this instruction once the */
+    uint64_t exact_at;      /*   count is here (0: none asked; insn_count.c) */
+    bool exact_placed;      /* the architecture placed that stop this entry */
+    uint64_t exact_refused; /* a deadline it could not place one for */
     struct block_info *cur_block;
     /* cur_block as the block hook's fast path sees it: set only while the
      * next entry of that block may be counted without looking anything up

@@ -77,6 +77,7 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
     if (vcpu->slice_end < d)
         d = vcpu->slice_end;
     uint64_t ev = next_wake_event(vm, vcpu);
+    vcpu->event_deadline = ev;
     if (ev < d)
         d = ev;
     if (vm->max_insns) {

@@ -8,7 +8,10 @@
  * drops), deactivates and drops priority.  Cases:
  *   1. CNTV_CVAL 5000 counts ahead, WFI: taken when the count reaches CVAL
  *      (the idle vCPU's time jumps to the event)
- *   2. CNTV_TVAL 3000, busy loop: taken within a translation block of CVAL
+ *   2. CNTV_TVAL 3031, busy loop whose body is one 63-instruction block:
+ *      taken exactly at CVAL (the handler's CNTVCT read, after the vector's
+ *      branch, is CVAL + 1), not at the end of the block the count crossed
+ *      it in (32 or more counts late before exact event stops)
  *   3. CNTP_CVAL, WFI: PPI 30
  *   4. IMASK holds the line back while ISTATUS shows the condition;
  *      clearing IMASK: the IRQ comes in at the next instruction
@@ -77,7 +80,7 @@ _start:
     PRINT_DELTA
 
     /* ---- 2. virtual timer, TVAL, busy loop ---- */
-    MOVQ x2, 3000
+    MOVQ x2, 3031
     msr cntv_tval_el0, x2
     mrs x23, cntv_cval_el0
     mov x1, #1
@@ -85,10 +88,17 @@ _start:
     MOVQ x9, 100000
 2:  cmp x19, #2
     b.eq 3f
+    .rept 61                        /* one long block: CVAL falls inside it */
+    add x10, x10, #1
+    .endr
     subs x9, x9, #1
     b.ne 2b
     FAIL 14
 3:  CHECK_DELTA x21, 15
+    cmp x22, #1                     /* exactly at CVAL: only the vector's */
+    b.eq 1f                         /* branch ran before the CNTVCT read */
+    FAIL 32
+1:
     mrs x1, cntv_tval_el0           /* CVAL passed: negative, 32 bits */
     tbnz x1, #31, 1f
     FAIL 16

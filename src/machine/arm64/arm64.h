@@ -54,6 +54,7 @@ struct arm64_vcpu {
     bool hook_fault;            /* an MSR refused in the instruction hook: */
     uint64_t hook_fault_pc;     /*   UNDEF at this PC once the engine stops */
     uint32_t fault_esr;         /* ESR of the pending STOP_FAULT; 0: UNDEF */
+    uc_hook exact_hook;         /* the stop at vcpu->exact_pc (run.c) */
 };
 
 /* vcpu.c */

@@ -275,6 +275,7 @@ const struct vmdl_arch_ops vmdl__arm64_ops = {
     .cs_arch = CS_ARCH_ARM64,
     .cs_mode = CS_MODE_ARM,
     .pc_reg = VMDL_ARM64_PC,
+    .exact_events = true,
     .check_layout = check_layout,
     .vm_init = NULL,
     .vcpu_init = vmdl__arm64_vcpu_init,

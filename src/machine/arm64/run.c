@@ -245,6 +245,60 @@ static int on_exception(struct vmdl_vcpu *v, uint64_t pc, struct vmdl_exit *exit
     return VMDL_OK;
 }
 
+/* ---------------- exact event stops ---------------- */
+
+/* Right before the instruction at exact_pc, once the count has reached the
+ * event: leave the engine there (Unicorn syncs the PC before a code hook and
+ * leaves the block after it). */
+static void exact_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)uc;
+    (void)size;
+    struct vmdl_vcpu *v = user;
+    if (addr != v->exact_pc || v->stop != STOP_NONE ||
+        vmdl__count_exact(v, addr) < v->exact_at)
+        return;
+    vmdl__arm64_set_stop(v, STOP_KICK);
+}
+
+/*
+ * The block hook found the next timer event inside a block (insn_count.c,
+ * exact_stop_needed) and stopped before it: for this entry, a code hook
+ * bounded to that one instruction, with its block retranslated so that it
+ * calls the hook.  A code hook exists from now on, so block-start stops
+ * must write the PC themselves (code_hooks; docs/unicorn.md).
+ */
+static void exact_place(struct vmdl_vcpu *v)
+{
+    struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
+    v->exact_placed = false;
+    if (!v->exact_pc)
+        return;
+    if (!v->block_hook_on || v->exact_at != v->kick_deadline) {
+        v->exact_pc = 0;      /* the deadline moved: the block hook asks again */
+        return;
+    }
+    if (uc_hook_add(v->uc, &a64->exact_hook, UC_HOOK_CODE, UC_CB(exact_cb), v,
+                    v->exact_pc, v->exact_pc) != UC_ERR_OK) {
+        v->exact_refused = v->exact_at;   /* late by a block rather than never */
+        v->exact_pc = 0;
+        return;
+    }
+    v->code_hooks = true;
+    uc_ctl_remove_cache(v->uc, v->exact_pc, v->exact_pc + 4);
+    v->exact_placed = true;
+}
+
+/* Deleting the hook also drops the blocks translated with it. */
+static void exact_remove(struct vmdl_vcpu *v)
+{
+    if (!v->exact_placed)
+        return;
+    uc_hook_del(v->uc, ((struct arm64_vcpu *)v)->exact_hook);
+    v->exact_placed = false;
+    v->exact_pc = 0;
+}
+
 int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     v->halted = false;
@@ -262,11 +316,13 @@ int vmdl__arm64_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller
      * instruction (an interrupt window, insn_count.c). */
     v->irq_window = asserted;
     vmdl__count_update_hook(v);
+    exact_place(v);
     v->stop = STOP_NONE;
     uint64_t pc = vmdl__arm64_rd(v, UC_ARM64_REG_PC);
     vmdl__engine_enter(v);
     uc_err e = uc_emu_start(v->uc, pc, 0, 0, vmdl__debug_count(v, 0));
     vmdl__engine_leave(v);
+    exact_remove(v);
     struct arm64_vcpu *a64 = (struct arm64_vcpu *)v;
     if (a64->hook_fault) {
         a64->hook_fault = false; /* the refused MSR: UNDEF there */
