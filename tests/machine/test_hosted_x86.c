@@ -23,6 +23,7 @@
 #include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
 #include "virtmodel/progress.h"
+#include "test_msr_model.h"
 
 #define LOAD 0x100000u
 #define IMG 0x400
@@ -1048,41 +1049,6 @@ static void test_nmi_blocked_until_iret(void **state)
 }
 
 /* ---- intercepts completed inside the engine (hosted_run.c) ------------- */
-
-#define TEST_MSR 0x4B564D00u
-
-/* A model's MSR: reads return the last value written; odd values #GP. */
-struct msr_state {
-    uint64_t reads, writes, value;
-};
-
-static vmdl_fault test_msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
-                                uint64_t *value)
-{
-    (void)vcpu;
-    struct msr_state *s = opaque;
-    if (idx != TEST_MSR)
-        return VMDL_FAULT_UNCLAIMED;
-    s->reads++;
-    *value = s->value;
-    return VMDL_FAULT_NONE;
-}
-
-static vmdl_fault test_msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
-                                 uint64_t value)
-{
-    (void)vcpu;
-    struct msr_state *s = opaque;
-    if (idx != TEST_MSR)
-        return VMDL_FAULT_UNCLAIMED;
-    if (value & 1)
-        return VMDL_FAULT_GP;
-    s->writes++;
-    s->value = value;
-    return VMDL_FAULT_NONE;
-}
-
-static const struct vmdl_msr_ops test_msr_ops = {test_msr_read, test_msr_write};
 
 struct loop_run {
     uint64_t ebp, ebx, esi, edi, rip, insns, branches, exits;

@@ -12,12 +12,11 @@
 #include <capstone/capstone.h>
 
 #include "machine_test_util.h"
+#include "test_msr_model.h"
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/models.h"
 #include "virtmodel/vmx_caps.h"
 #include "virtmodel/model.h"
-
-#define TEST_MSR 0x4B564D00u
 
 /* mov ecx, TEST_MSR; mov r8d, 1000000; 1: rdmsr; dec r8; jnz 1b;
  * mov al, 0x2a; out 0xf4, al */
@@ -25,38 +24,6 @@ static const uint8_t rdmsr_loop[] = {
     0xB9, 0x00, 0x4D, 0x56, 0x4B, 0x41, 0xB8, 0x40, 0x42, 0x0F, 0x00,
     0x0F, 0x32, 0x49, 0xFF, 0xC8, 0x75, 0xF9, 0xB0, 0x2A, 0xE6, 0xF4,
 };
-
-struct msr_state {
-    uint64_t reads, writes, value;
-};
-
-static vmdl_fault test_msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
-                                uint64_t *value)
-{
-    (void)vcpu;
-    struct msr_state *s = opaque;
-    if (idx != TEST_MSR)
-        return VMDL_FAULT_UNCLAIMED;
-    s->reads++;
-    *value = s->value;
-    return VMDL_FAULT_NONE;
-}
-
-static vmdl_fault test_msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
-                                 uint64_t value)
-{
-    (void)vcpu;
-    struct msr_state *s = opaque;
-    if (idx != TEST_MSR)
-        return VMDL_FAULT_UNCLAIMED;
-    if (value & 1)
-        return VMDL_FAULT_GP;
-    s->writes++;
-    s->value = value;
-    return VMDL_FAULT_NONE;
-}
-
-static const struct vmdl_msr_ops test_msr_ops = {test_msr_read, test_msr_write};
 
 static struct vmdl_exit run(struct vmdl_vm *vm)
 {
