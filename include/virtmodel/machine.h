@@ -386,7 +386,10 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_stat
 /* Events of a hosted vCPU offered to the VM's event hook before the machine
  * handles them; the hook returns true when it took the event (a VM exit to
  * L1 replaced the vCPU's state with vmdl_vcpu_set_x86_sys).  RIP is at the
- * instruction (or the faulting instruction). */
+ * instruction (or the faulting instruction).  The hook may be called from
+ * inside the engine (an intercept completed without leaving it, e.g. RDMSR):
+ * it may read and set the vCPU's state but must not run, reset or destroy
+ * the VM or any of its vCPUs. */
 enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_CPUID = 1, VMDL_X86_EVENT_HLT, VMDL_X86_EVENT_EXCEPTION,
     VMDL_X86_EVENT_RDMSR, VMDL_X86_EVENT_WRMSR, VMDL_X86_EVENT_RDTSC,
