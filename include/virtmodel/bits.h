@@ -78,6 +78,12 @@ static inline bool vmdl_is_canonical48(uint64_t va)
     return vmdl_sign_extend(va, 48) == va;
 }
 
+/* Canonical with `bits` linear-address bits (48, or 57 with LA57). */
+static inline bool vmdl_is_canonical(uint64_t va, unsigned bits)
+{
+    return vmdl_sign_extend(va, bits) == va;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,6 +77,19 @@ bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bi
     return (r >> bit) & 1;
 }
 
+/*
+ * The widest linear address the vCPU implements: 57 bits when CPUID reports
+ * LA57 (7.0:ECX[16]), else 48.  Hardware checks MSR values (FS/GS base,
+ * LSTAR, ...) and descriptor-table bases (LGDT, LIDT, LLDT, LTR) against it
+ * whatever CR4.LA57 is, and so does KVM since "model canonical checks more
+ * precisely" (is_noncanonical_address with X86EMUL_F_MSR / _DT_LOAD);
+ * memory accesses follow CR4.LA57.
+ */
+unsigned vmdl__x86_max_vaddr_bits(struct vmdl_vm *vm)
+{
+    return vmdl__x86_cpuid_has(vm, 7, 2, 16) ? 57 : 48;
+}
+
 /* Leaves whose output depends on ECX (subleaf). */
 int vmdl_vm_set_cpuid(struct vmdl_vm *vm, const struct vmdl_cpuid_entry *e)
 {

@@ -16,6 +16,23 @@
 /* PE MP EM TS ET NE WP AM NW CD PG */
 #define CR0_DEFINED_BITS 0xE005003Full
 
+/* CR4 bits that exist only when CPUID reports their feature (KVM's
+ * __cr4_reserved_bits): the bit, then the CPUID leaf (subleaf 0),
+ * register (0 EAX .. 3 EDX) and bit that report it. */
+static const struct { uint8_t cr4_bit; uint32_t leaf; uint8_t reg, bit; } cr4_features[] = {
+    { 11, 7, 2, 2 },    /* UMIP */
+    { 12, 7, 2, 16 },   /* LA57 */
+    { 13, 1, 2, 5 },    /* VMXE */
+    { 14, 1, 2, 6 },    /* SMXE */
+    { 16, 7, 1, 0 },    /* FSGSBASE */
+    { 17, 1, 2, 17 },   /* PCIDE */
+    { 18, 1, 2, 26 },   /* OSXSAVE needs XSAVE */
+    { 20, 7, 1, 7 },    /* SMEP */
+    { 21, 7, 1, 20 },   /* SMAP */
+    { 22, 7, 2, 3 },    /* PKE */
+    { 24, 7, 2, 31 },   /* PKS */
+};
+
 /* CR4 bits this vCPU accepts: the architectural ones that its CPUID table
  * advertises (VMXE needs CPUID.1:ECX.VMX, as KVM's kvm_is_valid_cr4). */
 uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v)
@@ -23,16 +40,10 @@ uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v)
     uint64_t ok = (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
                   (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 9) |
                   (1u << 10);
-    /* As KVM's __cr4_reserved_bits: a feature CPUID does not report keeps
-     * its CR4 bit reserved. */
-    if (vmdl__x86_cpuid_has(v->vm, 7, 1, 0))
-        ok |= 1u << 16; /* FSGSBASE */
-    if (vmdl__x86_cpuid_has(v->vm, 1, 2, 26))
-        ok |= 1u << 18; /* OSXSAVE needs XSAVE */
-    if (vmdl__x86_cpuid_has(v->vm, 1, 2, 5))
-        ok |= 1u << 13; /* VMXE */
-    if (vmdl__x86_cpuid_has(v->vm, 1, 2, 6))
-        ok |= 1u << 14; /* SMXE */
+    for (unsigned i = 0; i < sizeof(cr4_features) / sizeof(cr4_features[0]); i++)
+        if (vmdl__x86_cpuid_has(v->vm, cr4_features[i].leaf, cr4_features[i].reg,
+                                cr4_features[i].bit))
+            ok |= 1ull << cr4_features[i].cr4_bit;
     return ok;
 }
 

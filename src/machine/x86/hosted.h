@@ -37,6 +37,7 @@
  *   hosted_deliver.c  exception/interrupt delivery, #DF and triple fault
  *   hosted_irq.c      interrupt window (V_IRQ/VINTR), NMI blocking until IRET
  *   hosted_cr.c       CR0/CR4/CR8 intercepts
+ *   hosted_desc.c     LGDT/LIDT/LLDT/LTR: canonical bases
  *   hosted_msr.c      RDMSR/WRMSR intercepts
  *   hosted_dr.c       debug registers (kept virtual), #DB, ICEBP
  */
@@ -282,6 +283,11 @@ bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v);
 void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v);
 int vmdl__x86h_iret_exit(struct vmdl_vcpu *v);
 void vmdl__x86h_iret_done(struct vmdl_vcpu *v);
+
+/* hosted_desc.c: LGDT/LIDT/LLDT/LTR (canonical bases), run alone after */
+int vmdl__x86h_desc_exit(struct vmdl_vcpu *v, unsigned code, bool *triple);
+void vmdl__x86h_desc_done(struct vmdl_vcpu *v);
+uint64_t vmdl__x86h_desc_intercepts(void);
 
 /* hosted_cr.c */
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);

@@ -58,7 +58,7 @@ static vmdl_fault arch_wrmsr(struct vmdl_vcpu *v, const struct arch_msr *m,
     uint64_t cur = vmdl__x86h_rdmsr(v, m->index);
     switch (m->check) {
     case CHK_CANON:
-        if (!vmdl_is_canonical48(val))
+        if (!vmdl_is_canonical(val, vmdl__x86_max_vaddr_bits(v->vm)))
             return VMDL_FAULT_GP;
         break;
     case CHK_PAT:

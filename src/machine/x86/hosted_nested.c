@@ -217,6 +217,7 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
     set_bit64(&ic, I_INVD, n & VMDL_X86_NESTED_INVD);
     for (unsigned b = I_STORE_IDTR; b < I_STORE_IDTR + 8; b++)
         set_bit64(&ic, b, n & VMDL_X86_NESTED_DESC);
+    ic |= vmdl__x86h_desc_intercepts();     /* the loads' canonical checks */
     pw64(v, H_VMCB + C_INTERCEPT, ic);
     /* CR0/CR4 reads only when a bit is masked (the shadow is read). */
     set_bit16(v, C_CR_RD, 0, c->cr0_mask != 0);
@@ -508,6 +509,9 @@ bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *
     if (code >= X_DR_READ && code < X_DR_WRITE + 8)
         return dr_access(v, code);
     if (code >= X_IDTR_READ && code <= X_TR_WRITE) {
+        /* The loads are intercepted for the machine's own checks too. */
+        if (!(X86(v)->nctl.intercept & VMDL_X86_NESTED_DESC))
+            return false;
         struct vmdl_x86_event ev = {0};
         if (desc_event(v, code, &ev) && offer_ev(v, &ev))
             return true;

@@ -196,6 +196,11 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return VMDL_OK;           /* the window opened: injected on entry */
     case X_IRET:
         return vmdl__x86h_iret_exit(v);
+    case X_IDTR_READ + 4:       /* IDTR, GDTR, LDTR, TR writes */
+    case X_IDTR_READ + 5:
+    case X_IDTR_READ + 6:
+    case X_TR_WRITE:
+        return vmdl__x86h_desc_exit(v, code, triple);
     case X_SHUTDOWN:
         *triple = true;
         return vmdl_fail(VMDL_ESTATE, "shutdown (triple fault) in the guest");
@@ -253,7 +258,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     unsigned code = intno - EXCP_VMEXIT;
     if (intno < EXCP_VMEXIT || !in_hook_code(code) || v->stop != STOP_NONE ||
         v->vm->cfg.no_fast_traps || v->vm->dbg || x->nested || x->hosted_vmrun ||
-        x->h_gif || x->h_iret_step || x->h_ss_trap ||
+        x->h_gif || x->h_iret_step || x->h_desc_step || x->h_ss_trap ||
         (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)))
         return false;
     /* In an STI / MOV SS shadow QEMU's inhibit flag is still set: the loop
@@ -392,7 +397,7 @@ int vmdl__x86h_hook_sys(struct vmdl_vcpu *v)
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
-    bool step = X86(v)->h_iret_step;
+    bool step = X86(v)->h_iret_step || X86(v)->h_desc_step;
     v->halted = false;
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
@@ -417,8 +422,10 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         vmdl__engine_leave(v);
         vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     }
-    if (step)
+    if (X86(v)->h_iret_step)
         vmdl__x86h_iret_done(v);
+    if (X86(v)->h_desc_step)
+        vmdl__x86h_desc_done(v);
     enum stop_kind stop = v->stop;
     unsigned intno = v->stop_vector;
     v->stop = STOP_NONE;

@@ -25,6 +25,7 @@ void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
     uint64_t ic = 0;
     for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
         ic |= 1ull << bits[i];
+    ic |= vmdl__x86h_desc_intercepts();
     pw64(v, H_VMCB + C_INTERCEPT, ic);
     pw32(v, H_VMCB + C_EXC, 0xFFFFFFFFu);      /* every exception */
     pw16(v, H_VMCB + C_CR_RD, 1u << 8);        /* CR8: the APIC's TPR */
@@ -263,7 +264,7 @@ static void boot_common(struct vmdl_vcpu *v)
     pw32(v, H_VMCB + C_EVENTINJ, 0);
     pw32(v, H_VMCB + C_INT_CTL, 0);
     vmdl__x86h_dr_reset(v);
-    X86(v)->h_nmi_blocked = X86(v)->h_iret_step = false;
+    X86(v)->h_nmi_blocked = X86(v)->h_iret_step = X86(v)->h_desc_step = false;
 }
 
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)

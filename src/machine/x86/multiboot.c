@@ -77,6 +77,16 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
     }
     e.ecx |= 1u << 22;
     e.ebx |= 1u << 1;     /* IA32_TSC_ADJUST (hosted_msr.c) */
+    /* LA57: QEMU's page walk inside the engine does 5-level paging; the
+     * descriptor-table loads get their canonical checks here
+     * (hosted_desc.c), MSR bases in hosted_msr.c. */
+    e.ecx |= 1u << 16;
     vmdl_vm_set_cpuid(vm, &e);
+    /* ... and 57 linear-address bits in 0x80000008:EAX[15:8], as hardware
+     * with LA57 reports (KVM passes the host's value). */
+    if (!vmdl_vm_get_cpuid(vm, 0x80000008, 0, &e)) {
+        e.eax = (e.eax & ~0xFF00u) | (57u << 8);
+        vmdl_vm_set_cpuid(vm, &e);
+    }
     return vmdl_vm_set_entry(vm, placed.entry);
 }

@@ -136,6 +136,7 @@ struct x86_vcpu {
                                    guest last ran (ends an STI shadow) */
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
     bool h_iret_step;           /* the next entry runs that IRET alone */
+    bool h_desc_step;           /* ... or a descriptor-table load (hosted_desc.c) */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
@@ -273,6 +274,8 @@ uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v);
 void vmdl__x86_vm_init(struct vmdl_vm *vm);
 int vmdl__x86_cpuid_cb(uc_engine *uc, void *user);
 bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit);
+/* 57 with LA57 in CPUID, else 48: MSR and descriptor-table base checks. */
+unsigned vmdl__x86_max_vaddr_bits(struct vmdl_vm *vm);
 
 /* io.c */
 uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user);

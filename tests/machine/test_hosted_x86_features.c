@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * CPU features of the hosted x86 vCPU beyond the base set: what CPUID
+ * advertises, the CR4 bits that follow it (KVM's __cr4_reserved_bits), and
+ * the behaviour behind them, probed with a 64-bit guest.  LA57: the
+ * descriptor-table loads (LGDT, LIDT, LLDT, LTR) check their base for
+ * canonicality with the CPU's widest linear address, as hardware and KVM's
+ * "model canonical checks more precisely" do (57 bits when the CPU
+ * supports LA57, whatever CR4.LA57 is).
+ *
+ * The guest (tests/machine/guests/hosted_lm64.S, assembled with
+ * "as --64" and "ld -N -Ttext=0x100000 --oformat binary") enters long mode
+ * with 2 MiB identity pages and runs the 64-bit payload a test puts at
+ * PAYLOAD; #GP, #PF and #UD go to handlers that leave the vector in R13,
+ * the error code in R14 and the faulting RIP in R15, then HLT.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/loader.h"
+#include "virtmodel/machine.h"
+#include "virtmodel/multiboot.h"
+
+static const uint8_t lm64[] = {
+    0x02, 0xB0, 0xAD, 0x1B, 0x00, 0x00, 0x01, 0x00, 0xFE, 0x4F, 0x51, 0xE4,
+    0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x10, 0x00, 0xBC, 0x00, 0x00, 0x18,
+    0x00, 0xC7, 0x05, 0x00, 0x00, 0x20, 0x00, 0x07, 0x10, 0x20, 0x00, 0xC7,
+    0x05, 0x00, 0x10, 0x20, 0x00, 0x07, 0x20, 0x20, 0x00, 0x31, 0xC9, 0x89,
+    0xC8, 0xC1, 0xE0, 0x15, 0x0D, 0x87, 0x00, 0x00, 0x00, 0x89, 0x04, 0xCD,
+    0x00, 0x20, 0x20, 0x00, 0x41, 0x81, 0xF9, 0x00, 0x02, 0x00, 0x00, 0x75,
+    0xE6, 0xB8, 0x00, 0x00, 0x20, 0x00, 0x0F, 0x22, 0xD8, 0x0F, 0x20, 0xE0,
+    0x83, 0xC8, 0x20, 0x0F, 0x22, 0xE0, 0xB9, 0x80, 0x00, 0x00, 0xC0, 0x0F,
+    0x32, 0x0D, 0x00, 0x01, 0x00, 0x00, 0x0F, 0x30, 0x0F, 0x20, 0xC0, 0x0D,
+    0x01, 0x00, 0x00, 0x80, 0x0F, 0x22, 0xC0, 0x0F, 0x01, 0x15, 0xE0, 0x00,
+    0x10, 0x00, 0xEA, 0x8D, 0x00, 0x10, 0x00, 0x08, 0x00, 0xB8, 0x10, 0x00,
+    0x00, 0x00, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x0F, 0x01, 0x1C, 0x25,
+    0xF0, 0x00, 0x10, 0x00, 0xB8, 0x00, 0x04, 0x10, 0x00, 0xFF, 0xE0, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x41, 0xBD, 0x0D, 0x00, 0x00, 0x00, 0xEB, 0x06, 0x41, 0xBD, 0x0E, 0x00,
+    0x00, 0x00, 0x41, 0x5E, 0x41, 0x5F, 0xF4, 0x41, 0xBD, 0x06, 0x00, 0x00,
+    0x00, 0x41, 0x5F, 0xF4, 0x00, 0x00, 0x00, 0x00, 0x3F, 0x00, 0x00, 0x01,
+    0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xFF, 0x00, 0x00, 0x02, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xFF, 0xFF, 0x00, 0x00, 0x00, 0x9B, 0xAF, 0x00, 0xFF, 0xFF, 0x00, 0x00,
+    0x00, 0x93, 0xCF, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFB, 0xAF, 0x00,
+    0xFF, 0xFF, 0x00, 0x00, 0x00, 0xF3, 0xCF, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+#define LOAD 0x100000u
+#define PAYLOAD 0x400u
+#define DATA 0x380u        /* the value a payload loads */
+#define GDT 0x100u
+#define SPARE_SEL 0x28u    /* a 16-byte system descriptor slot in the GDT */
+#define IDT 0x200u
+#define GP_HANDLER 0xC0u
+#define PF_HANDLER 0xC6u
+#define UD_HANDLER 0xD0u
+#define IMG_SIZE 0x600u
+
+#define CANONICAL_48 0x00007FAAAAAAAAAAull
+#define CANONICAL_57 0xFFAAAAAAAAAAAAAAull   /* canonical with 57 bits only */
+#define NONCANONICAL 0xAAAAAAAAAAAAAAAAull
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A 64-bit interrupt gate to code selector 8. */
+static void gate64(uint8_t *img, unsigned vec, uint32_t target)
+{
+    uint64_t lo = (target & 0xFFFFull) | (0x08ull << 16) | (0x8E00ull << 32) |
+                  ((uint64_t)(target >> 16) << 48);
+    put64(img + IDT + vec * 16, lo);
+    put64(img + IDT + vec * 16 + 8, 0);
+}
+
+/* A 16-byte system descriptor (LDT type 2, TSS type 9) at SPARE_SEL. */
+static void sys_desc(uint8_t *img, unsigned type, uint64_t base)
+{
+    uint64_t lo = 0x67 | ((base & 0xFFFFFFull) << 16) | ((uint64_t)type << 40) |
+                  (1ull << 47) | (((base >> 24) & 0xFF) << 56);
+    put64(img + GDT + SPARE_SEL, lo);
+    put64(img + GDT + SPARE_SEL + 8, base >> 32);
+}
+
+static uint8_t img[IMG_SIZE];
+
+static void image(const uint8_t *payload, size_t n, uint64_t data)
+{
+    memset(img, 0, sizeof(img));
+    memcpy(img, lm64, sizeof(lm64));
+    gate64(img, 6, LOAD + UD_HANDLER);
+    gate64(img, 13, LOAD + GP_HANDLER);
+    gate64(img, 14, LOAD + PF_HANDLER);
+    memcpy(img + PAYLOAD, payload, n);
+    put64(img + DATA, data);
+}
+
+static struct vmdl_vm *boot(void)
+{
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_mb_boot mb = { "features", NULL, 0 };
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb), 0);
+    return vm;
+}
+
+static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
+{
+    uint64_t x = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
+    return x;
+}
+
+static void run_to_hlt(struct vmdl_vm *vm)
+{
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    if (e.reason != VMDL_EXIT_HLT)
+        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
+                      (unsigned long long)e.pc, e.u.internal.message);
+    assert_int_equal(e.reason, VMDL_EXIT_HLT);
+}
+
+/* Run a payload; the vector it faulted with (0 when it reached its HLT). */
+static unsigned run_payload(const uint8_t *payload, size_t n, uint64_t data,
+                            struct vmdl_vm **out)
+{
+    image(payload, n, data);
+    struct vmdl_vm *vm = boot();
+    run_to_hlt(vm);
+    *out = vm;
+    return (unsigned)reg(vm, VMDL_X86_R13);
+}
+
+/* ---- LA57 ---------------------------------------------------------------- */
+
+/* mov DATA, rax; movw 0x3f/0xff, 0x100390; mov rax, 0x100392;
+ * lgdt/lidt 0x100390; sgdt/sidt 0x1003A0; mov 0x1003A2, rbx; hlt */
+#define DT_PAYLOAD(limit, load, store) \
+    0x48, 0x8B, 0x04, 0x25, 0x80, 0x03, 0x10, 0x00, \
+    0x66, 0xC7, 0x04, 0x25, 0x90, 0x03, 0x10, 0x00, limit, 0x00, \
+    0x48, 0x89, 0x04, 0x25, 0x92, 0x03, 0x10, 0x00, \
+    0x0F, 0x01, load, 0x25, 0x90, 0x03, 0x10, 0x00, \
+    0x0F, 0x01, store, 0x25, 0xA0, 0x03, 0x10, 0x00, \
+    0x48, 0x8B, 0x1C, 0x25, 0xA2, 0x03, 0x10, 0x00, 0xF4
+static const uint8_t lgdt_p[] = { DT_PAYLOAD(0x3F, 0x14, 0x04) };
+static const uint8_t lidt_p[] = { DT_PAYLOAD(0xFF, 0x1C, 0x0C) };
+#define LOAD_INSN 26        /* offset of the LGDT/LIDT in the payload */
+
+/* LGDT/LIDT: a base canonical with 48 or (LA57 supported) 57 bits loads;
+ * one that is not canonical with 57 bits is #GP(0) and leaves the old
+ * base (KVM's em_lgdt_lidt with X86EMUL_F_DT_LOAD). */
+static void dt_load_case(const uint8_t *p, size_t n, uint64_t base, bool ok)
+{
+    struct vmdl_vm *vm;
+    unsigned vec = run_payload(p, n, base, &vm);
+    if (ok) {
+        assert_int_equal(vec, 0);
+        assert_int_equal(reg(vm, VMDL_X86_RBX), base);
+    } else {
+        assert_int_equal(vec, 13);
+        assert_int_equal(reg(vm, VMDL_X86_R14), 0);
+        assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + LOAD_INSN);
+    }
+    vmdl_vm_destroy(vm);
+}
+
+static void test_lgdt_canonical_base(void **state)
+{
+    (void)state;
+    dt_load_case(lgdt_p, sizeof(lgdt_p), CANONICAL_48, true);
+    dt_load_case(lgdt_p, sizeof(lgdt_p), CANONICAL_57, true);
+    dt_load_case(lgdt_p, sizeof(lgdt_p), NONCANONICAL, false);
+}
+
+static void test_lidt_canonical_base(void **state)
+{
+    (void)state;
+    dt_load_case(lidt_p, sizeof(lidt_p), CANONICAL_48, true);
+    dt_load_case(lidt_p, sizeof(lidt_p), CANONICAL_57, true);
+    dt_load_case(lidt_p, sizeof(lidt_p), NONCANONICAL, false);
+}
+
+/* mov eax, SPARE_SEL; lldt/ltr ax; sldt/str ebx; hlt */
+static const uint8_t lldt_p[] = { 0xB8, SPARE_SEL, 0, 0, 0, 0x0F, 0x00, 0xD0,
+                                  0x0F, 0x00, 0xC3, 0xF4 };
+static const uint8_t ltr_p[] = { 0xB8, SPARE_SEL, 0, 0, 0, 0x0F, 0x00, 0xD8,
+                                 0x0F, 0x00, 0xCB, 0xF4 };
+
+/* LLDT/LTR of a 16-byte descriptor whose base is not canonical:
+ * #GP(selector) (KVM's __load_segment_descriptor); a canonical one loads,
+ * and LTR marks the TSS busy (type 9 -> 11). */
+static void sys_load_case(const uint8_t *p, unsigned type, uint64_t base, bool ok)
+{
+    image(p, 12, 0);
+    sys_desc(img, type, base);
+    struct vmdl_vm *vm = boot();
+    run_to_hlt(vm);
+    if (ok) {
+        assert_int_equal(reg(vm, VMDL_X86_R13), 0);
+        assert_int_equal(reg(vm, VMDL_X86_RBX), SPARE_SEL);
+    } else {
+        assert_int_equal(reg(vm, VMDL_X86_R13), 13);
+        assert_int_equal(reg(vm, VMDL_X86_R14), SPARE_SEL);
+        assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + 5);
+    }
+    uint8_t d[8];
+    assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), LOAD + GDT + SPARE_SEL, d, 8), 0);
+    assert_int_equal(d[5] & 0xF, type == 9 && ok ? 11 : type);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_lldt_canonical_base(void **state)
+{
+    (void)state;
+    sys_load_case(lldt_p, 2, CANONICAL_48, true);
+    sys_load_case(lldt_p, 2, CANONICAL_57, true);
+    sys_load_case(lldt_p, 2, NONCANONICAL, false);
+}
+
+static void test_ltr_canonical_base(void **state)
+{
+    (void)state;
+    sys_load_case(ltr_p, 9, CANONICAL_48, true);
+    sys_load_case(ltr_p, 9, CANONICAL_57, true);
+    sys_load_case(ltr_p, 9, NONCANONICAL, false);
+}
+
+/* CPUID reports LA57 (7.0:ECX[16]) and 57 linear-address bits
+ * (0x80000008:EAX[15:8]): QEMU's page walk in the engine does 5-level
+ * paging, and the canonical checks above follow it. */
+static void test_cpuid_reports_la57(void **state)
+{
+    (void)state;
+    static const uint8_t p[] = { 0xB8, 0x07, 0, 0, 0, 0x31, 0xC9, 0x0F, 0xA2,
+        0x89, 0xCE, 0xB8, 0x08, 0x00, 0x00, 0x80, 0x0F, 0xA2, 0x41, 0x89, 0xC4, 0xF4 };
+    struct vmdl_vm *vm;
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 0);
+    assert_true(reg(vm, VMDL_X86_RSI) & (1u << 16));
+    assert_int_equal((reg(vm, VMDL_X86_R12) >> 8) & 0xFF, 57);
+    vmdl_vm_destroy(vm);
+}
+
+/* mov DATA, rax; split into EDX:EAX; wrmsr FS_BASE; rdmsr; rbx = EDX:EAX */
+static const uint8_t fs_base_p[] = {
+    0x48, 0x8B, 0x04, 0x25, 0x80, 0x03, 0x10, 0x00, 0x48, 0x89, 0xC2,
+    0x48, 0xC1, 0xEA, 0x20, 0xB9, 0x00, 0x01, 0x00, 0xC0, 0x0F, 0x30,
+    0x31, 0xC0, 0x31, 0xD2, 0x0F, 0x32, 0x48, 0xC1, 0xE2, 0x20,
+    0x48, 0x09, 0xD0, 0x48, 0x89, 0xC3, 0xF4 };
+
+/* WRMSR FS_BASE takes a 57-bit canonical base with CR4.LA57 clear (the
+ * CPU's width, as KVM's X86EMUL_F_MSR check) and #GPs on one that is not
+ * canonical at all. */
+static void test_fs_base_canonical_width(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    assert_int_equal(run_payload(fs_base_p, sizeof(fs_base_p), CANONICAL_57, &vm), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), CANONICAL_57);
+    assert_int_equal(reg(vm, VMDL_X86_CR4) & (1u << 12), 0);
+    vmdl_vm_destroy(vm);
+    assert_int_equal(run_payload(fs_base_p, sizeof(fs_base_p), NONCANONICAL, &vm), 13);
+    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + 20);
+    vmdl_vm_destroy(vm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lgdt_canonical_base),
+        cmocka_unit_test(test_lidt_canonical_base),
+        cmocka_unit_test(test_lldt_canonical_base),
+        cmocka_unit_test(test_ltr_canonical_base),
+        cmocka_unit_test(test_cpuid_reports_la57),
+        cmocka_unit_test(test_fs_base_canonical_width),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
