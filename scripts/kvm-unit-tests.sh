@@ -4,11 +4,17 @@
 # FAIL or SKIP by the rules of kvm-unit-tests' runner (scripts/runtime.bash,
 # scripts/arch-run.bash, scripts/vmm.bash):
 #
-#   - skipped before running: another architecture (arch=), accel=kvm-only
-#     entries (we are not KVM; QEMU TCG skips them too), the "nodefault"
-#     group, disabled_if= conditions (evaluated with TARGET=virtmodel),
-#     check= files, a missing binary, and qemu_params that need hardware
+#   - skipped before running: another architecture (arch=), entries whose
+#     accel= is not the run's accelerator (--accel: tcg by default, so
+#     accel=kvm entries skip as under QEMU TCG), the "nodefault" group,
+#     disabled_if= conditions (evaluated with TARGET=virtmodel), check=
+#     files, a missing binary, and qemu_params that need hardware
 #     virtmodel does not model (listed in unsupported_param below);
+#   - with --accel kvm virtmodel stands where KVM stands: accel=kvm entries
+#     run, and a check= on a KVM module parameter or on the host NMI
+#     watchdog is answered from virtmodel's own configuration (kvm_param
+#     below: enable_pmu is Y when the run gets a PMU model), not from the
+#     host's /sys and /proc;
 #   - the exit status follows QEMU's convention: a test ends with status
 #     (code << 1) | 1 (x86 isa-debug-exit; on arm64 virtmodel-run takes it
 #     from the "EXIT: STATUS=n" line kvm-unit-tests prints before PSCI
@@ -26,6 +32,9 @@
 #                   ${XDG_CACHE_HOME:-~/.cache}/virtmodel/kvm-unit-tests.
 #   --arch A        only x86 or arm64
 #   --only NAMES    only these entries (comma or space separated)
+#   --accel A       tcg (default: $ACCEL, else tcg) or kvm (see above)
+#   --vendor V      x86 CPU vendor, intel (default) or amd, for entries whose
+#                   -cpu does not name one (as running on that vendor's host)
 #   --run PATH      virtmodel-run binary (default: $VMDL_RUN, else
 #                   build/tools/virtmodel-run of this checkout)
 #   --logs DIR      keep each entry's console and stderr there
@@ -40,6 +49,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 only_arch= only= run=${VMDL_RUN:-} logs= expect= ctest=0 markdown=0 verbose=0
+accel=${ACCEL:-tcg} host_vendor=intel
 MAX_SMP=${MAX_SMP:-4}
 
 die() { echo "kvm-unit-tests.sh: $*" >&2; exit 2; }
@@ -48,6 +58,8 @@ while (($#)); do
     case $1 in
         --arch) only_arch=${2:?}; shift 2 ;;
         --only) only=" ${2//,/ } "; shift 2 ;;
+        --accel) accel=${2:?}; shift 2 ;;
+        --vendor) host_vendor=${2:?}; shift 2 ;;
         --run) run=${2:?}; shift 2 ;;
         --logs) logs=${2:?}; shift 2 ;;
         --expect) expect=${2:?}; shift 2 ;;
@@ -60,6 +72,8 @@ while (($#)); do
     esac
 done
 case $only_arch in ''|x86|arm64) ;; *) die "--arch must be x86 or arm64" ;; esac
+case $accel in tcg|kvm) ;; *) die "--accel must be tcg or kvm" ;; esac
+case $host_vendor in intel|amd) ;; *) die "--vendor must be intel or amd" ;; esac
 [[ $MAX_SMP =~ ^[1-9][0-9]*$ ]] || die "MAX_SMP must be a positive number"
 
 # ---------------------------------------------------------------- the build
@@ -115,6 +129,30 @@ unsupported_param() {
         -machine\ *mte=on*) echo "needs MTE" ;;
         -machine\ *virtualization=on*) echo "needs EL2" ;;
         -device\ *) echo "needs device ${1#-device }" ;;
+        *) echo "" ;;
+    esac
+}
+
+# With --accel kvm: what a check= file reads on a host whose KVM is
+# virtmodel.  Prints the value, or nothing for files that are the host's
+# own (checked on the host as before).  vendor is the run's x86 vendor.
+kvm_param() {
+    local file=$1 vendor=$2
+    case $file in
+        /sys/module/kvm/parameters/enable_pmu)
+            # The x86 PMU model is AMD's (amd_pmu, attached with --vendor
+            # amd); an Intel vCPU has no PMU, as KVM with enable_pmu=N.
+            if [[ $vendor == amd ]] && "$run" --help 2>/dev/null | grep -q '^  amd_pmu '; then
+                echo Y
+            else
+                echo N
+            fi ;;
+        /proc/sys/kernel/nmi_watchdog)
+            echo 0 ;;    # no host watchdog holds a counter the guest could want
+        /sys/module/kvm/parameters/ignore_msrs)
+            echo N ;;    # unknown MSRs #GP, KVM's default
+        /sys/module/kvm*/parameters/*)
+            echo "not modelled" ;;   # enable_vmware_backdoor, allow_smaller_maxphyaddr, ...
         *) echo "" ;;
     esac
 }
@@ -187,17 +225,24 @@ run_entry() {
     if [[ $groups == *" nodefault "* ]]; then
         record "$name" SKIP "test marked as manual run only"; return
     fi
-    if [[ -n ${e_accel:-} && ${e_accel} != tcg ]]; then
+    if [[ -n ${e_accel:-} && ${e_accel} != "$accel" ]]; then
         record "$name" SKIP "${e_accel} only"; return
     fi
     if [[ -n ${e_disabled_if:-} ]] && (TARGET=virtmodel; eval "${e_disabled_if}") 2>/dev/null; then
         record "$name" SKIP "disabled because: ${e_disabled_if}"; return
     fi
-    local p v
+    local p v have from vendor=$host_vendor
+    [[ " ${e_params:-} " == *vendor=AuthenticAMD* ]] && vendor=amd
+    [[ " ${e_params:-} " == *vendor=GenuineIntel* ]] && vendor=intel
     for p in ${e_check:-}; do
         v=${p#*=}; p=${p%%=*}
-        if [[ ! -f $p || $(cat "$p") != "$v" ]]; then
-            record "$name" SKIP "$p not equal to $v"; return
+        have= from=
+        [[ $accel == kvm ]] && have=$(kvm_param "$p" "$vendor") && from=${have:+virtmodel}
+        if [[ -z $from && -f $p ]]; then
+            have=$(cat "$p")
+        fi
+        if [[ $have != "$v" ]]; then
+            record "$name" SKIP "$p not equal to $v${from:+ ($from: $have)}"; return
         fi
     done
     local image=$b/${file}
@@ -210,7 +255,8 @@ run_entry() {
     [[ -n $smp ]] || { record "$name" FAIL "cannot evaluate smp = ${e_smp}"; return; }
 
     # qemu_params / extra_params -> virtmodel-run options.
-    local cmd=("$run" "$image") notes=() ram=128 append=$args vendor= why i
+    local cmd=("$run" "$image") notes=() ram=128 append=$args why i
+    [[ $arch == x86 ]] || vendor=
     [[ $arch == arm64 ]] && cmd+=(--raw arm64)
     split_words "$params"
     for ((i = 0; i < ${#words[@]}; i++)); do
@@ -236,7 +282,7 @@ run_entry() {
         record "$name" SKIP "needs -m ${ram} MiB (virtmodel-run takes 1..261120)"; return
     fi
     cmd+=(--vcpus "$smp" --ram "$ram")
-    [[ -n $vendor ]] && cmd+=(--vendor "$vendor")
+    [[ -n $vendor && $vendor != intel ]] && cmd+=(--vendor "$vendor")
     [[ -n $append ]] && cmd+=(--append "$append")
     tmo=$(timeout_secs "${TIMEOUT:-${e_timeout:-90s}}")
     [[ $tmo =~ ^[0-9]+$ ]] || { record "$name" FAIL "bad timeout ${e_timeout}"; return; }

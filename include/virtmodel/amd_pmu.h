@@ -201,7 +201,8 @@ struct vmdl_amd_pmu_event {
     enum vmdl_amd_pmu_source source;
     const char *name;
 };
-/* The event table; unit mask, edge, invert and counter mask are ignored. */
+/* The event table; unit mask and edge detect are ignored, counter mask and
+ * invert apply with one instruction per cycle (vmdl_amd_pmu_retire). */
 const struct vmdl_amd_pmu_event *vmdl_amd_pmu_events(size_t *count);
 /* Entry for the event an event select programs, or NULL. */
 const struct vmdl_amd_pmu_event *vmdl_amd_pmu_event_of(uint64_t evtsel);

@@ -299,6 +299,27 @@ static void overflow(struct vmdl_amd_pmu *pmu, unsigned i)
     }
 }
 
+/*
+ * What counter i adds for `insns` retired instructions of which `branches`
+ * taken branches.  The model's core retires one instruction per cycle
+ * (CPI 1), so every instruction is a cycle in which the instruction and
+ * cycle events increment by 1 and the branch event by 1 or 0.  A counter
+ * mask c counts the cycles whose increment is at least c, with INV those
+ * below it; INV without a counter mask has no effect (APM vol. 2, 13.2.1).
+ * Edge detect is not modelled (counted as level).
+ */
+static uint64_t counted(const struct vmdl_amd_pmu *pmu, unsigned i, uint64_t insns,
+                        uint64_t branches)
+{
+    uint64_t ctl = pmu->r.ctl[i];
+    uint64_t events = (pmu->branch_mask >> i) & 1 ? branches : insns;
+    uint64_t cmask = (ctl & VMDL_AMD_EVTSEL_CMASK) >> 24;
+    if (!cmask)
+        return events;
+    uint64_t at_least = cmask == 1 ? events : 0;
+    return (ctl & VMDL_AMD_EVTSEL_INV) ? insns - at_least : at_least;
+}
+
 void vmdl_amd_pmu_retire(struct vmdl_amd_pmu *pmu, uint64_t insns,
                          uint64_t branches, unsigned cpl)
 {
@@ -309,7 +330,7 @@ void vmdl_amd_pmu_retire(struct vmdl_amd_pmu *pmu, uint64_t insns,
     while (m) {
         unsigned i = (unsigned)__builtin_ctz(m);
         m &= m - 1;
-        uint64_t n = (pmu->branch_mask >> i) & 1 ? branches : insns;
+        uint64_t n = counted(pmu, i, insns, branches);
         if (!n)
             continue;
         uint64_t ctr = pmu->r.ctr[i];

@@ -607,6 +607,38 @@ static void test_counting_sources(void **s)
     vmdl_amd_pmu_destroy(p);
 }
 
+/*
+ * Counter mask and invert, with one instruction per cycle (CPI 1): each
+ * retired instruction is a cycle in which the instruction and cycle
+ * events increment by 1 and the branch event by 1 or 0.  CMASK c counts
+ * the cycles whose increment is at least c (INV: below c); INV without a
+ * CMASK is ignored (APM vol. 2, 13.2.1 PerfEvtSel).
+ */
+static void test_cmask_and_invert(void **s)
+{
+    (void)s;
+    struct vmdl_amd_pmu *p = mk(&CFG_V2, 0, NULL);
+    uint64_t c1 = 1ull << 24, c2 = 2ull << 24, inv = VMDL_AMD_EVTSEL_INV;
+    wr(p, CTL(0), EN | OS | 0xC0 | c2);          /* >= 2 insns a cycle: never */
+    wr(p, CTL(1), EN | OS | 0xC0 | c1);          /* >= 1: every cycle */
+    wr(p, CTL(2), EN | OS | 0xC0 | c1 | inv);    /* < 1: never */
+    wr(p, CTL(3), EN | OS | 0xC0 | c2 | inv);    /* < 2: every cycle */
+    wr(p, CTL(4), EN | OS | 0xC4 | c1 | inv);    /* cycles without a branch */
+    wr(p, CTL(5), EN | OS | 0xC0 | inv);         /* INV alone: ignored */
+    vmdl_amd_pmu_retire(p, 1000, 37, 0);
+    assert_int_equal(rd(p, CTR(0)), 0);
+    assert_int_equal(rd(p, CTR(1)), 1000);
+    assert_int_equal(rd(p, CTR(2)), 0);
+    assert_int_equal(rd(p, CTR(3)), 1000);
+    assert_int_equal(rd(p, CTR(4)), 963);
+    assert_int_equal(rd(p, CTR(5)), 1000);
+    /* The branch-free cycles are instructions: they reach the overflow
+     * bound as fast as instructions do. */
+    wr(p, CTR(4), MASK48 - 9);
+    assert_int_equal(vmdl_amd_pmu_insns_to_overflow(p), 10);
+    vmdl_amd_pmu_destroy(p);
+}
+
 static void test_os_usr_bits(void **s)
 {
     (void)s;
@@ -1064,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_global_ctl_reserved_cleared),
         cmocka_unit_test(test_event_table),
         cmocka_unit_test(test_counting_sources),
+        cmocka_unit_test(test_cmask_and_invert),
         cmocka_unit_test(test_os_usr_bits),
         cmocka_unit_test(test_enable_and_global_enable),
         cmocka_unit_test(test_insns_to_overflow),

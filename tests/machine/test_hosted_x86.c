@@ -196,7 +196,8 @@ static void test_arch_msr_round_trip_and_gp(void **state)
         0x0F, 0x32,                            /* rdmsr */
         0x89, 0xC3, 0x89, 0xD5,                /* mov ebx, eax; mov ebp, edx */
         0xB9, 0x82, 0x00, 0x00, 0xC0,          /* mov ecx, LSTAR */
-        0xBA, 0x00, 0x80, 0x00, 0x00,          /* mov edx, 0x8000: not canonical */
+        0xBA, 0x00, 0x00, 0x00, 0x01,          /* mov edx, 0x01000000: bit 56 */
+                                               /* set, not canonical with 57 bits */
         0x0F, 0x30,                            /* wrmsr -> #GP(0) */
         0xF4 };
     struct vmdl_vm *vm = boot(code, sizeof(code));

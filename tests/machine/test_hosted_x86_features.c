@@ -21,6 +21,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "virtmodel/attach_amd_pmu.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
@@ -105,14 +106,22 @@ static void image(const uint8_t *payload, size_t n, uint64_t data)
     put64(img + DATA, data);
 }
 
-static struct vmdl_vm *boot(void)
+static struct vmdl_vm *boot_vendor(enum vmdl_x86_vendor vendor)
 {
-    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .vendor = vendor };
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    if (vendor == VMDL_VENDOR_AMD)
+        assert_int_equal(vmdl_attach_amd_pmu_named(vm, "perfmonv2", 0), 0);
     struct vmdl_mb_boot mb = { "features", NULL, 0 };
     assert_int_equal(vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb), 0);
     return vm;
+}
+
+static struct vmdl_vm *boot(void)
+{
+    return boot_vendor(VMDL_VENDOR_INTEL);
 }
 
 static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
@@ -275,6 +284,38 @@ static void test_fs_base_canonical_width(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- RDPMC (AMD PMU model) ------------------------------------------------ */
+
+/* PERF_CTR0 = 0x123456789A; RDPMC 0 -> RBX.  PERF_CTL0 = retired
+ * instructions (0xC0), OS, EN; PERF_CTR0 = 0; mov esi, 100; 1: dec esi;
+ * jnz 1b; xor ecx, ecx; RDPMC 0 -> R12; RDPMC 6 -> #GP(0). */
+static const uint8_t rdpmc_p[] = {
+    0xB9, 0x01, 0x02, 0x01, 0xC0, 0xB8, 0x9A, 0x78, 0x56, 0x34, 0xBA, 0x12, 0x00,
+    0x00, 0x00, 0x0F, 0x30, 0x31, 0xC9, 0x0F, 0x33, 0x48, 0xC1, 0xE2, 0x20, 0x48,
+    0x09, 0xD0, 0x48, 0x89, 0xC3, 0xB9, 0x00, 0x02, 0x01, 0xC0, 0xB8, 0xC0, 0x00,
+    0x42, 0x00, 0x31, 0xD2, 0x0F, 0x30, 0xB9, 0x01, 0x02, 0x01, 0xC0, 0x31, 0xC0,
+    0x0F, 0x30, 0xBE, 0x64, 0x00, 0x00, 0x00, 0xFF, 0xCE, 0x75, 0xFC, 0x31, 0xC9,
+    0x0F, 0x33, 0x49, 0x89, 0xC4, 0xB9, 0x06, 0x00, 0x00, 0x00, 0x0F, 0x33, 0xF4 };
+
+/* RDPMC on the hosted vCPU reads the AMD PMU model's counters (KVM's
+ * kvm_pmu_rdpmc; counter n is PERF_CTRn), counts retired instructions on
+ * virtual time, and an index past the counters is #GP(0). */
+static void test_rdpmc_reads_amd_counters(void **state)
+{
+    (void)state;
+    image(rdpmc_p, sizeof(rdpmc_p), 0);
+    struct vmdl_vm *vm = boot_vendor(VMDL_VENDOR_AMD);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x123456789Aull);
+    /* mov esi; 100 x (dec, jnz); xor ecx: the counter-zeroing WRMSR and
+     * the RDPMC itself are not in it */
+    assert_int_equal(reg(vm, VMDL_X86_R12), 1 + 200 + 1);
+    assert_int_equal(reg(vm, VMDL_X86_R13), 13);
+    assert_int_equal(reg(vm, VMDL_X86_R14), 0);
+    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + sizeof(rdpmc_p) - 3);
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_ltr_canonical_base),
         cmocka_unit_test(test_cpuid_reports_la57),
         cmocka_unit_test(test_fs_base_canonical_width),
+        cmocka_unit_test(test_rdpmc_reads_amd_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -298,6 +298,7 @@ int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
 void vmdl__x86h_mce_reset(struct x86h_mce *m);
 vmdl_fault vmdl__x86h_msr_do(struct vmdl_vcpu *v);
 int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple);
+int vmdl__x86h_rdpmc_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_dr.c */
 void vmdl__x86h_dr_reset(struct vmdl_vcpu *v);

@@ -221,3 +221,36 @@ int vmdl__x86h_msr_exit(struct vmdl_vcpu *v, bool *triple)
     vmdl_fault f = vmdl__x86h_msr_do(v);
     return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }
+
+/*
+ * RDPMC (intercepted): #GP(0) outside CPL 0 in protected mode while
+ * CR4.PCE is clear (SDM vol. 2, RDPMC; kvm_pmu_rdpmc), else the counter
+ * ECX selects, from the PMU model.  QEMU 5.0 checks PCE the other way
+ * round before the intercept (#GP with PCE set at CPL > 0): that case
+ * never reaches here and stays QEMU's.
+ */
+int vmdl__x86h_rdpmc_exit(struct vmdl_vcpu *v, bool *triple)
+{
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0), val;
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg ss;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+    unsigned cpl = vmdl__x86h_cpl(&ss, cr0, rd(v, UC_X86_REG_RFLAGS));
+    vmdl_fault f = VMDL_FAULT_NONE;
+    if (cpl && !(rd(v, UC_X86_REG_CR4) & (1ull << 8)))
+        f = VMDL_FAULT_GP;
+    else
+        f = vmdl__x86_rdpmc_read(v, (uint32_t)rd(v, UC_X86_REG_RCX), &val);
+    if (v->vm->trace) {
+        char out[48];
+        snprintf(out, sizeof(out), "counter %u%s", (unsigned)rd(v, UC_X86_REG_RCX),
+                 f ? ": #GP" : "");
+        vmdl__trace_exit(v, "rdpmc", rd(v, UC_X86_REG_RIP), out);
+    }
+    if (f)
+        return vmdl__x86h_fault(v, f, triple);
+    wr(v, UC_X86_REG_RAX, (uint32_t)val);
+    wr(v, UC_X86_REG_RDX, val >> 32);
+    vmdl__x86h_retire(v, 2);
+    return VMDL_OK;
+}

@@ -205,11 +205,10 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         *triple = true;
         return vmdl_fail(VMDL_ESTATE, "shutdown (triple fault) in the guest");
     case X_RDPMC:
+        return vmdl__x86h_rdpmc_exit(v, triple);
     default:
-        /* SVM instructions, RDPMC (no PMU path yet): #UD/#GP as a CPU
-         * without those features would give. */
-        return vmdl__x86h_fault(v, code == X_RDPMC ? VMDL_FAULT_GP : VMDL_FAULT_UD,
-                                triple);
+        /* SVM instructions: #UD as a CPU without SVM would give. */
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     }
 }
 

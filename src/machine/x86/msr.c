@@ -152,26 +152,31 @@ enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t r
     return r == EMU_FAULT ? vmdl__x86_raise(v, f, rip) : r;
 }
 
-enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len)
+/* RDPMC reads a counter by index: route it to the counter's MSR so that
+ * the PMU model answers (AMD: PERF_CTRn of the core extension, else the K7
+ * counters 0-3; Intel: the P6/architectural PERFCTRn).  Without a model
+ * owning it, #GP (KVM: an index past the vPMU's counters). */
+vmdl_fault vmdl__x86_rdpmc_read(struct vmdl_vcpu *v, uint32_t ecx, uint64_t *val)
 {
-    /* RDPMC reads a counter by index: route it to the counter's MSR so that
-     * the PMU model answers (AMD: PERF_CTRn of the core extension). */
-    uint32_t ecx = (uint32_t)rd(v, UC_X86_REG_RCX);
-    uint32_t msr = v->vm->cfg.vendor == VMDL_VENDOR_AMD ? 0xC0010201 + 2 * ecx
-                                                        : 0xC1 + ecx;
+    bool amd = v->vm->cfg.vendor == VMDL_VENDOR_AMD;
+    uint32_t msr = amd ? 0xC0010201 + 2 * ecx : 0xC1 + ecx;
     if (ecx >= 16)
-        return vmdl__x86_raise(v, VMDL_FAULT_GP, rip);
+        return VMDL_FAULT_GP;
     struct msr_range *r = vmdl__find_msr(v->vm, msr);
-    uint64_t val = 0;
-    vmdl_fault f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
-    if (f != VMDL_FAULT_NONE && v->vm->cfg.vendor == VMDL_VENDOR_AMD && ecx < 4) {
-        /* Without the core extension, counters 0-3 are the K7 ones. */
+    *val = 0;
+    vmdl_fault f = r ? r->ops->read(r->opaque, v, msr, val) : VMDL_FAULT_GP;
+    if (f != VMDL_FAULT_NONE && amd && ecx < 4) {
         msr = 0xC0010004 + ecx;
         r = vmdl__find_msr(v->vm, msr);
-        f = r ? r->ops->read(r->opaque, v, msr, &val) : VMDL_FAULT_GP;
+        f = r ? r->ops->read(r->opaque, v, msr, val) : VMDL_FAULT_GP;
     }
-    if (f == VMDL_FAULT_UNCLAIMED)
-        f = VMDL_FAULT_GP;
+    return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
+}
+
+enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len)
+{
+    uint64_t val;
+    vmdl_fault f = vmdl__x86_rdpmc_read(v, (uint32_t)rd(v, UC_X86_REG_RCX), &val);
     if (f)
         return vmdl__x86_raise(v, f, rip);
     wr(v, UC_X86_REG_RAX, (uint32_t)val);

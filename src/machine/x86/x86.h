@@ -267,6 +267,8 @@ enum emu_result vmdl__x86_emu_msr(struct vmdl_vcpu *v, bool is_write, uint64_t r
 enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_t rip,
                                      unsigned len, vmdl_fault *fault);
 enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned len);
+/* RDPMC's counter ECX through the PMU model's MSRs (msr.c). */
+vmdl_fault vmdl__x86_rdpmc_read(struct vmdl_vcpu *v, uint32_t ecx, uint64_t *val);
 enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in);
 uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v);
 
