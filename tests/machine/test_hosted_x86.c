@@ -23,6 +23,7 @@
 #include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
 #include "virtmodel/progress.h"
+#include "hosted_test_util.h"
 #include "test_msr_model.h"
 
 #define LOAD 0x100000u
@@ -106,23 +107,6 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n)
     struct vmdl_mb_boot mb = { "-x", &mod, 1 };
     assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, &mb), 0);
     return vm;
-}
-
-static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
-{
-    uint64_t x = 0;
-    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
-    return x;
-}
-
-static void run_to_hlt(struct vmdl_vm *vm)
-{
-    struct vmdl_exit e;
-    assert_int_equal(vmdl_vm_run(vm, &e), 0);
-    if (e.reason != VMDL_EXIT_HLT)
-        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
-                      (unsigned long long)e.pc, e.u.internal.message);
-    assert_int_equal(e.reason, VMDL_EXIT_HLT);
 }
 
 static void test_boot_state_is_multiboot(void **state)

@@ -25,6 +25,7 @@
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
+#include "hosted_test_util.h"
 
 static const uint8_t lm64[] = {
     0x02, 0xB0, 0xAD, 0x1B, 0x00, 0x00, 0x01, 0x00, 0xFE, 0x4F, 0x51, 0xE4,
@@ -122,23 +123,6 @@ static struct vmdl_vm *boot_vendor(enum vmdl_x86_vendor vendor)
 static struct vmdl_vm *boot(void)
 {
     return boot_vendor(VMDL_VENDOR_INTEL);
-}
-
-static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
-{
-    uint64_t x = 0;
-    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
-    return x;
-}
-
-static void run_to_hlt(struct vmdl_vm *vm)
-{
-    struct vmdl_exit e;
-    assert_int_equal(vmdl_vm_run(vm, &e), 0);
-    if (e.reason != VMDL_EXIT_HLT)
-        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
-                      (unsigned long long)e.pc, e.u.internal.message);
-    assert_int_equal(e.reason, VMDL_EXIT_HLT);
 }
 
 /* Run a payload; the vector it faulted with (0 when it reached its HLT). */
