@@ -360,8 +360,9 @@ int vmdl_vm_set_vmx_handler(struct vmdl_vm *vm, vmdl_x86_insn_fn fn, void *opaqu
  * system state a VM entry or exit switches, segments with access rights in
  * the VMCS format (bit 16 = unusable).  vmdl_vcpu_set_x86_sys takes effect
  * at the next entry into the guest: ES/CS/SS/DS, GDTR/IDTR, CR0/CR3/CR4,
- * EFER, DR7, RFLAGS, RIP, RSP, FS, GS, LDTR and TR (selector, base, limit,
- * access rights), IA32_PAT and the SYSENTER MSRs are loaded.  activity
+ * EFER, DR7 (the guest's virtual one), RFLAGS, RIP, RSP, FS, GS, LDTR and
+ * TR (selector, base, limit, access rights), IA32_PAT, IA32_DEBUGCTL and the
+ * SYSENTER MSRs are loaded.  activity
  * reports a halted vCPU (1); set, 1 halts the vCPU (an entry in the HLT
  * activity state) and 0 runs it from the new state.  A state installed for
  * the next entry is what get reports.  VMDL_ENOTSUP on a deprivileged vCPU.
@@ -379,6 +380,10 @@ struct vmdl_x86_sys_state {
     uint32_t gdtr_limit, idtr_limit;
     uint64_t pat, sysenter_cs, sysenter_esp, sysenter_eip;
     uint32_t activity;          /* 0 active, 1 halted (HLT) */
+    /* IA32_DEBUGCTL: set keeps the bits the vCPU implements (KVM masks
+     * vmcs12's value the same way); debugctl_supported (get only) is that
+     * set, KVM's vmx_get_supported_debugctl for the guest. */
+    uint64_t debugctl, debugctl_supported;
 };
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *vcpu, struct vmdl_x86_sys_state *st);
 int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_state *st);

@@ -217,6 +217,14 @@ struct vmdl_vmx_entry {
     const char *check;          /* the check that failed (diagnostic) */
 };
 
+/* The IA32_DEBUGCTL bits the vCPU implements (KVM's
+ * vmx_get_supported_debugctl(vcpu, false): BUS_LOCK_DETECT, RTM_DEBUG,
+ * LBR / FREEZE_LBRS_ON_PMI as the guest's CPUID and PMU allow; 0 by
+ * default).  With "load debug controls", GUEST_IA32_DEBUGCTL may also have
+ * LBR and BTF (dropped, KVM's ABI); any other bit outside the set fails the
+ * entry (reason 33), and L2 gets the value masked with the set. */
+int vmdl_vmx_set_debugctl_supported(struct vmdl_vmx *vmx, uint64_t bits);
+
 /*
  * VMLAUNCH (resume false) or VMRESUME from L1.  cpu: L1's state on input
  * (CR0/CR4 for the instruction checks, EFER.LMA for the address-space-size

@@ -79,6 +79,7 @@ static void sys_to_cpu(const struct vmdl_x86_sys_state *s, struct vmdl_vmx_cpu *
     c->sysenter_esp = s->sysenter_esp;
     c->sysenter_eip = s->sysenter_eip;
     c->activity = s->activity;
+    c->debugctl = s->debugctl;
 }
 
 static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *s)
@@ -103,6 +104,7 @@ static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *
     s->sysenter_esp = c->sysenter_esp;
     s->sysenter_eip = c->sysenter_eip;
     s->activity = c->activity == 1 ? 1 : 0;
+    s->debugctl = c->debugctl;
 }
 
 static uint64_t field(const struct vmdl_vmx *vmx, const char *name);
@@ -226,6 +228,7 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     struct vmdl_vmx_cpu *c = &h->l2[vmdl_vcpu_index(vcpu)];
     memset(c, 0, sizeof(*c));
     sys_to_cpu(&s, c);
+    vmdl_vmx_set_debugctl_supported(vmx, s.debugctl_supported);
     struct vmdl_vmx_entry e;
     if (vmdl_vmx_nested_enter(vmx, ctx, resume, c, NULL, res, &e))
         return false;

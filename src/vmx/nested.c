@@ -222,10 +222,11 @@ static void load_guest_state(const struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *cp
         cpu_put(cpu, i, vmdl__v12(vmx, guest_fields[i].enc));
     load_segments(vmx, cpu);
     /* KVM: DR7/DEBUGCTL from vmcs12 only with "load debug controls";
-     * otherwise L1's values stay. */
+     * otherwise L1's values stay.  DEBUGCTL keeps only the bits the vCPU
+     * implements (prepare_vmcs02 masks with vmx_get_supported_debugctl). */
     if (entry & VMDL_ENTRYCTL_LOAD_DEBUG) {
         cpu->dr7 = vmdl__v12(vmx, V12_GUEST_DR7);
-        cpu->debugctl = vmdl__v12(vmx, V12_GUEST_IA32_DEBUGCTL);
+        cpu->debugctl = vmdl__v12(vmx, V12_GUEST_IA32_DEBUGCTL) & vmx->debugctl_ok;
     }
     /* KVM nested_vmx_calc_efer: without "load EFER", LMA/LME follow the
      * IA-32e mode guest control. */

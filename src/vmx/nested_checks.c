@@ -34,7 +34,7 @@
  * fixed counters (the rest is reserved, as kvm_valid_perf_global_ctrl). */
 #define PERF_GLOBAL_VALID 0x7000000ffull
 #define BNDCFGS_RSVD 0xffcull
-#define DEBUGCTL_VALID 0x3ull   /* LBR, BTF: always tolerated by KVM */
+#define DEBUGCTL_DROPPED 0x3ull /* LBR, BTF: tolerated and dropped by KVM */
 #define SEL_RPL_TI 0x7u
 
 struct chk {
@@ -486,7 +486,7 @@ static bool r_guest_cr4(const struct chk *c)
 static bool r_guest_debug(const struct chk *c)
 {
     return (c->entry & VMDL_ENTRYCTL_LOAD_DEBUG) &&
-           ((f(c, V12_GUEST_DR7) >> 32) || (f(c, V12_GUEST_IA32_DEBUGCTL) & ~DEBUGCTL_VALID));
+           ((f(c, V12_GUEST_DR7) >> 32) || (f(c, V12_GUEST_IA32_DEBUGCTL) & ~(DEBUGCTL_DROPPED | c->vmx->debugctl_ok)));
 }
 static bool r_guest_pat(const struct chk *c)
 {

@@ -68,6 +68,14 @@ int vmdl_vmx_get_vcpu_events(const struct vmdl_vmx *vmx, struct vmdl_vmx_vcpu_ev
     return VMDL_OK;
 }
 
+int vmdl_vmx_set_debugctl_supported(struct vmdl_vmx *vmx, uint64_t bits)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_set_debugctl_supported: NULL vmx");
+    vmx->debugctl_ok = bits;
+    return VMDL_OK;
+}
+
 int vmdl_vmx_set_quirk_block_ebusy_exits(struct vmdl_vmx *vmx, bool old)
 {
     if (!vmx)

@@ -28,6 +28,7 @@ struct vmdl_vmx {
     /* Nested state (vmx_nested.h). */
     bool guest_mode;            /* L2 active */
     bool quirk_block_ebusy;     /* pre-ead63640d4e7 vcpu_block */
+    uint64_t debugctl_ok;       /* IA32_DEBUGCTL bits the vCPU implements */
     enum vmdl_vmx_mp_state mp_state;
     struct vmdl_vmx_vcpu_events ev;
     uint8_t cache[VMDL_VMCS12_SIZE];

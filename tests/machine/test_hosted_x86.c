@@ -472,6 +472,71 @@ static void test_sys_state_round_trip(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* IA32_DEBUGCTL as KVM's vmx_set_msr: without LBRs exposed (this machine
+ * models no LBR stack) LBR and BTF are dropped without a fault and read
+ * back as 0; any other bit the vCPU lacks is #GP. */
+static void test_debugctl_kvm_rules(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB9, 0xD9, 0x01, 0x00, 0x00,          /* mov ecx, IA32_DEBUGCTL */
+        0x31, 0xD2,                            /* xor edx, edx */
+        0xB8, 0x01, 0x00, 0x00, 0x00,          /* mov eax, 1 (LBR) */
+        0x0F, 0x30, 0x0F, 0x32,                /* wrmsr; rdmsr */
+        0x89, 0xC3,                            /* mov ebx, eax */
+        0xB8, 0x02, 0x00, 0x00, 0x00,          /* mov eax, 2 (BTF) */
+        0x0F, 0x30, 0x0F, 0x32,                /* wrmsr; rdmsr */
+        0x89, 0xC5,                            /* mov ebp, eax */
+        0xB8, 0x10, 0x00, 0x00, 0x00,          /* mov eax, 0x10 (reserved here) */
+        0x0F, 0x30,                            /* wrmsr -> #GP(0) */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 3);
+    vmdl_vm_destroy(vm);
+}
+
+/* DR7 and DEBUGCTL in the system state: DR7 is the guest's virtual one
+ * (never the engine's), DEBUGCTL keeps the bits the vCPU implements, which
+ * follow CPUID (RTM_DEBUG with CPUID.7.0:EBX.RTM, as KVM). */
+static void test_sys_state_dr7_debugctl(void **state)
+{
+    (void)state;
+    /* hlt; then at +8: mov eax, dr7; mov ecx, IA32_DEBUGCTL; mov esi, eax;
+     * rdmsr; hlt */
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+                                    0x0F, 0x21, 0xF8, 0xB9, 0xD9, 0x01, 0x00, 0x00,
+                                    0x89, 0xC6, 0x0F, 0x32, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_cpuid_entry e;
+    assert_int_equal(vmdl_vm_get_cpuid(vm, 7, 0, &e), 0);
+    e.ebx |= 1u << 11;                          /* RTM */
+    assert_int_equal(vmdl_vm_set_cpuid(vm, &e), 0);
+    run_to_hlt(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    assert_int_equal(st.dr7, 0x400);
+    assert_int_equal(st.debugctl, 0);
+    assert_int_equal(st.debugctl_supported, 1u << 15);
+    st.activity = 0;
+    st.rip = LOAD + CODE + 8;
+    st.dr7 = 0x700;                             /* LE, GE: no breakpoint */
+    st.debugctl = 0x8001;                       /* RTM_DEBUG kept, LBR dropped */
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0x700);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0x8000);
+    struct vmdl_x86_sys_state now;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &now), 0);
+    assert_int_equal(now.dr7, 0x700);
+    assert_int_equal(now.debugctl, 0x8000);
+    vmdl_vm_destroy(vm);
+}
+
 static unsigned cpuid_seen;
 
 static bool take_cpuid(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
@@ -1472,6 +1537,8 @@ int main(void)
         cmocka_unit_test(test_vmcall_is_kvm_hypercall),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
+        cmocka_unit_test(test_debugctl_kvm_rules),
+        cmocka_unit_test(test_sys_state_dr7_debugctl),
         cmocka_unit_test(test_event_hook_cpuid),
         cmocka_unit_test(test_sys_state_refused_off_hosted),
         cmocka_unit_test(test_nested_io_exits),

@@ -643,6 +643,37 @@ static void test_entry_guest_debug_pat_efer(void **state)
     fx_close(&f);
 }
 
+/* GUEST_IA32_DEBUGCTL as current KVM checks and loads it
+ * (nested_vmx_check_guest_state with vmx_is_valid_debugctl, then the value
+ * masked with vmx_get_supported_debugctl): LBR and BTF beyond what the
+ * vCPU implements are dropped, any other such bit fails the entry. */
+static void test_entry_guest_debugctl_kvm(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_DEBUG);
+    pk(&f, "GUEST_IA32_DEBUGCTL", 0x8000);      /* RTM_DEBUG: no RTM */
+    expect_fail_exit(&f, 33, 0, "DEBUGCTL.RTM_DEBUG the vCPU lacks");
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_DEBUG);
+    pk(&f, "GUEST_IA32_DEBUGCTL", 0x3);         /* LBR | BTF */
+    f.l1.debugctl = 0;
+    struct vmdl_vmx_result r;
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(f.l1.debugctl, 0);
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    assert_int_equal(vmdl_vmx_set_debugctl_supported(f.vmx, 0x8000), 0);
+    assert_int_not_equal(vmdl_vmx_set_debugctl_supported(NULL, 0), 0);
+    pk(&f, "VM_ENTRY_CONTROLS", pe(&f, "VM_ENTRY_CONTROLS") | VMDL_ENTRYCTL_LOAD_DEBUG);
+    pk(&f, "GUEST_IA32_DEBUGCTL", 0x8001);
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    assert_int_equal(f.l1.debugctl, 0x8000);
+    fx_close(&f);
+}
+
 static void test_entry_vmcs_link_pointer(void **state)
 {
     (void)state;
@@ -1478,6 +1509,7 @@ int main(void)
         cmocka_unit_test(test_entry_check_order),
         cmocka_unit_test(test_entry_guest_state_failures),
         cmocka_unit_test(test_entry_guest_debug_pat_efer),
+        cmocka_unit_test(test_entry_guest_debugctl_kvm),
         cmocka_unit_test(test_entry_vmcs_link_pointer),
         cmocka_unit_test(test_entry_msr_load_list),
         cmocka_unit_test(test_exit_saves_guest_loads_host),

@@ -281,6 +281,12 @@ static vmdl_fault set_dr(struct vmdl_vcpu *v, unsigned dr, uint64_t val)
     return VMDL_FAULT_NONE;
 }
 
+/* DR7 from a VM entry or exit (bits 63:32 are not loaded). */
+void vmdl__x86h_set_dr7(struct vmdl_vcpu *v, uint64_t val)
+{
+    (void)set_dr(v, 7, val & 0xFFFFFFFFull);
+}
+
 /* MOV to/from DRn (exit codes 0x20-0x27 read, 0x30-0x37 write). */
 int vmdl__x86h_dr_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 {

@@ -2,7 +2,7 @@
 /*
  * RDMSR/WRMSR exits of the hosted x86 vCPU: the models' MSRs first, then the
  * architectural MSRs QEMU keeps (behind KVM's #GP checks) and those kept
- * here (TSC, TSC_ADJUST, MISC_ENABLE, machine-check banks).
+ * here (TSC, TSC_ADJUST, MISC_ENABLE, DEBUGCTL, machine-check banks).
  */
 #include <string.h>
 
@@ -170,6 +170,12 @@ static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t
                                   (X86(v)->misc_enable & MISC_ENABLE_RO);
         else
             *val = X86(v)->misc_enable;
+        return VMDL_FAULT_NONE;
+    }
+    if (idx == 0x1D9) {                                /* IA32_DEBUGCTL */
+        if (write)
+            return vmdl__x86_debugctl_write(v, *val);
+        *val = X86(v)->debugctl;
         return VMDL_FAULT_NONE;
     }
     if (idx == 0x3B) {                                 /* IA32_TSC_ADJUST */

@@ -92,7 +92,7 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     st->cr3 = rd(v, UC_X86_REG_CR3);
     st->cr4 = rd(v, UC_X86_REG_CR4);
     st->efer = vmdl__x86h_rdmsr(v, MSR_EFER) & ~EFER_SVME;
-    st->dr7 = rd(v, UC_X86_REG_DR7);
+    st->dr7 = X86(v)->h_dr7;
     st->rflags = rd(v, UC_X86_REG_RFLAGS);
     st->rip = rd(v, UC_X86_REG_RIP);
     st->rsp = rd(v, UC_X86_REG_RSP);
@@ -101,6 +101,8 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     st->sysenter_esp = vmdl__x86h_rdmsr(v, 0x175);
     st->sysenter_eip = vmdl__x86h_rdmsr(v, 0x176);
     st->activity = v->halted ? 1 : 0;
+    st->debugctl = X86(v)->debugctl;
+    st->debugctl_supported = vmdl__x86_debugctl_supported(v->vm);
     return VMDL_OK;
 }
 
@@ -146,7 +148,11 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
     pw64(v, H_VMCB + S_CR3, st->cr3);
     pw64(v, H_VMCB + S_CR4, st->cr4);
     pw64(v, H_VMCB + S_EFER, st->efer & ~EFER_SVME);
-    pw64(v, H_VMCB + S_DR7, st->dr7);
+    /* The debug registers are virtual (hosted_dr.c): VMRUN loads the
+     * engine's disarmed DR7. */
+    vmdl__x86h_set_dr7(v, st->dr7);
+    pw64(v, H_VMCB + S_DR7, 0x400);
+    X86(v)->debugctl = st->debugctl & vmdl__x86_debugctl_supported(v->vm);
     pw64(v, H_VMCB + S_RFLAGS, st->rflags | 2);
     pw64(v, H_VMCB + S_RIP, st->rip);
     pw64(v, H_VMCB + S_RSP, st->rsp);

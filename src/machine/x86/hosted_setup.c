@@ -278,6 +278,7 @@ int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)
     v->start_pc = entry;
     X86(v)->tsc_offset = X86(v)->tsc_adjust = 0;
     X86(v)->misc_enable = MISC_ENABLE_RESET;
+    X86(v)->debugctl = 0;
     vmdl__x86h_mce_reset(&X86(v)->mce);
     return VMDL_OK;
 }

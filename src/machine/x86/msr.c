@@ -12,6 +12,7 @@
 #include "virtmodel/error.h"
 
 #define MSR_IA32_TSC 0x10
+#define MSR_IA32_DEBUGCTL 0x1D9
 #define MSR_IA32_EFER 0xC0000080
 #define MSR_IA32_FS_BASE 0xC0000100
 #define MSR_IA32_GS_BASE 0xC0000101
@@ -37,6 +38,46 @@ uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v)
     return v->insns + X86(v)->tsc_offset;
 }
 
+/*
+ * IA32_DEBUGCTL.  Intel, as current KVM (vmx.c vmx_get_supported_debugctl,
+ * vmx_is_valid_debugctl): the vCPU implements BUS_LOCK_DETECT (bit 2) and
+ * RTM_DEBUG (bit 15) when CPUID gives the guest bus-lock detection
+ * (7.0:ECX[24]) and RTM (7.0:EBX[11]), and LBR / FREEZE_LBRS_ON_PMI only
+ * with a PMU that exposes LBRs, which this machine does not model.  BTF and
+ * LBR beyond that are dropped without a fault (KVM's long-standing ABI: a
+ * guest setting them sees them read back as 0); any other bit is #GP.  AMD,
+ * as KVM's svm_set_msr with LBR virtualization: bits 5:0 (LBR, BTF, PB0-3)
+ * are kept as written, the others #GP.
+ */
+#define DEBUGCTL_LBR (1ull << 0)
+#define DEBUGCTL_BTF (1ull << 1)
+#define DEBUGCTL_BUS_LOCK (1ull << 2)
+#define DEBUGCTL_RTM (1ull << 15)
+#define DEBUGCTL_AMD_VALID 0x3Full
+
+uint64_t vmdl__x86_debugctl_supported(struct vmdl_vm *vm)
+{
+    if (vm->cfg.vendor == VMDL_VENDOR_AMD)
+        return DEBUGCTL_AMD_VALID;
+    uint64_t ok = 0;
+    if (vmdl__x86_cpuid_has(vm, 7, 2, 24))
+        ok |= DEBUGCTL_BUS_LOCK;
+    if (vmdl__x86_cpuid_has(vm, 7, 1, 11))
+        ok |= DEBUGCTL_RTM;
+    return ok;
+}
+
+vmdl_fault vmdl__x86_debugctl_write(struct vmdl_vcpu *v, uint64_t val)
+{
+    uint64_t ok = vmdl__x86_debugctl_supported(v->vm);
+    uint64_t tolerated = v->vm->cfg.vendor == VMDL_VENDOR_AMD ? 0
+                                                              : DEBUGCTL_LBR | DEBUGCTL_BTF;
+    if (val & ~(ok | tolerated))
+        return VMDL_FAULT_GP;
+    X86(v)->debugctl = val & ok;
+    return VMDL_FAULT_NONE;
+}
+
 static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val)
 {
     switch (idx) {
@@ -45,6 +86,7 @@ static vmdl_fault builtin_rdmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t *val
     case MSR_IA32_GS_BASE: *val = rd(v, UC_X86_REG_GS_BASE); return VMDL_FAULT_NONE;
     case MSR_IA32_KERNEL_GS_BASE: *val = X86(v)->kernel_gs_base; return VMDL_FAULT_NONE;
     case MSR_IA32_TSC: *val = vmdl__x86_guest_tsc(v); return VMDL_FAULT_NONE;
+    case MSR_IA32_DEBUGCTL: *val = X86(v)->debugctl; return VMDL_FAULT_NONE;
     default: return VMDL_FAULT_UNCLAIMED;
     }
 }
@@ -67,6 +109,8 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
         X86(v)->tsc_offset = val - v->insns;
         (void)vmdl__x86_guest_tsc(v);
         return VMDL_FAULT_NONE;
+    case MSR_IA32_DEBUGCTL:
+        return vmdl__x86_debugctl_write(v, val);
     case MSR_IA32_FS_BASE:
     case MSR_IA32_GS_BASE:
     case MSR_IA32_KERNEL_GS_BASE:

@@ -323,6 +323,7 @@ int vmdl__x86_vcpu_reset(struct vmdl_vcpu *v, uint64_t entry)
     X86(v)->cr2 = X86(v)->cr3 = X86(v)->cr8 = 0;
     X86(v)->cr4 = CR4_RESET;
     X86(v)->efer = EFER_RESET;
+    X86(v)->debugctl = 0;
     X86(v)->xcr0 = 1;
     X86(v)->idtr_base = X86(v)->gdtr_base = X86(v)->kernel_gs_base = 0;
     X86(v)->idtr_limit = 0;

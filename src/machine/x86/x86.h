@@ -120,6 +120,7 @@ struct x86_vcpu {
                                               format) while nested, or 0 */
     uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
     uint64_t misc_enable;       /* IA32_MISC_ENABLE */
+    uint64_t debugctl;          /* IA32_DEBUGCTL (msr.c) */
     struct x86h_mce mce;        /* machine-check banks */
     uint64_t h_cr2;             /* CR2 for the next VMRUN (a #PF's address) */
     uint64_t h_db[4], h_dr6, h_dr7; /* the guest's debug registers (hosted_dr.c) */
@@ -278,6 +279,8 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user);
 bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit);
 /* 57 with LA57 in CPUID, else 48: MSR and descriptor-table base checks. */
 unsigned vmdl__x86_max_vaddr_bits(struct vmdl_vm *vm);
+uint64_t vmdl__x86_debugctl_supported(struct vmdl_vm *vm);
+vmdl_fault vmdl__x86_debugctl_write(struct vmdl_vcpu *v, uint64_t val);
 
 /* io.c */
 uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user);
