@@ -16,6 +16,8 @@ extern "C" {
 typedef enum vmdl_fault {
     VMDL_FAULT_NONE = 0,        /* access completed */
     VMDL_FAULT_UD = 6,          /* x86 #UD */
+    VMDL_FAULT_SS = 12,         /* x86 #SS(0): a non-canonical stack-segment
+                                   memory operand */
     VMDL_FAULT_GP = 13,         /* x86 #GP(0) */
     VMDL_FAULT_PF = 14,         /* x86 #PF (memory operand not mapped) */
     VMDL_FAULT_VC = 29,         /* x86 #VC: an SEV-ES guest's intercepted

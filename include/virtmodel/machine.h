@@ -189,6 +189,8 @@ struct vmdl_x86_operand {
     enum { VMDL_OPND_NONE, VMDL_OPND_REG, VMDL_OPND_MEM } kind;
     enum vmdl_reg reg;   /* VMDL_OPND_REG: the 64-bit register */
     uint64_t addr;       /* VMDL_OPND_MEM: effective (linear) address */
+    bool stack;          /* VMDL_OPND_MEM through SS (override, or RSP/RBP
+                            base): a non-canonical address is #SS, not #GP */
 };
 
 struct vmdl_x86_insn {
@@ -388,6 +390,14 @@ struct vmdl_x86_sys_state {
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *vcpu, struct vmdl_x86_sys_state *st);
 int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_state *st);
 
+/* An MSR access with the guest's rules, from outside the guest (the MSR
+ * lists of a nested VM entry or exit, as KVM's nested_vmx_load_msr): the
+ * claiming model, then the machine's own MSRs, #GP for the rest.  The
+ * outcome goes to *fault (nothing changes on a fault); the return value is
+ * an API error (NULL argument, not an x86 vCPU). */
+int vmdl_vcpu_x86_msr(struct vmdl_vcpu *vcpu, bool write, uint32_t index,
+                      uint64_t *value, vmdl_fault *fault);
+
 /* Events of a hosted vCPU offered to the VM's event hook before the machine
  * handles them; the hook returns true when it took the event (a VM exit to
  * L1 replaced the vCPU's state with vmdl_vcpu_set_x86_sys).  RIP is at the
@@ -485,6 +495,8 @@ int vmdl_vcpu_set_x86_cpuid_events(struct vmdl_vcpu *vcpu, bool on);
 #define VMDL_X86_NESTED_WBINVD (1u << 7)
 #define VMDL_X86_NESTED_DESC (1u << 8)
 #define VMDL_X86_NESTED_INVD (1u << 9)
+/* RDTSCP and RDPID raise #UD ("enable RDTSCP" clear) */
+#define VMDL_X86_NESTED_NO_RDTSCP (1u << 10)
 struct vmdl_x86_nested_ctl {
     uint32_t intercept;         /* VMDL_X86_NESTED_* */
     uint64_t cr0_mask, cr0_shadow, cr4_mask, cr4_shadow;

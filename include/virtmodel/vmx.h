@@ -154,6 +154,7 @@ struct vmdl_vmx_operand {
     enum { VMDL_VMX_OPND_NONE, VMDL_VMX_OPND_REG, VMDL_VMX_OPND_MEM } kind;
     uint64_t value;             /* REG: value in; after a VMREAD, value out */
     uint64_t addr;              /* MEM: linear address */
+    bool stack;                 /* MEM: through SS (#SS(0) if non-canonical) */
     bool written;               /* out: REG destination was written */
 };
 

@@ -58,6 +58,7 @@ const char *vmdl_fault_name(vmdl_fault f)
     case VMDL_FAULT_UD: return "#UD";
     case VMDL_FAULT_GP: return "#GP(0)";
     case VMDL_FAULT_PF: return "#PF";
+    case VMDL_FAULT_SS: return "#SS";
     case VMDL_FAULT_VC: return "#VC";
     case VMDL_FAULT_UNDEF: return "UNDEF";
     case VMDL_FAULT_SYSREG_TRAP: return "MSR/MRS trap";

@@ -48,6 +48,7 @@ static bool load_operand(struct vmdl_vcpu *vcpu, const struct vmdl_x86_operand *
     case VMDL_OPND_MEM:
         out->kind = VMDL_VMX_OPND_MEM;
         out->addr = in->addr;
+        out->stack = in->stack;
         return true;
     default:
         out->kind = VMDL_VMX_OPND_NONE;
@@ -109,6 +110,26 @@ static void cpu_to_sys(const struct vmdl_vmx_cpu *c, struct vmdl_x86_sys_state *
 
 static uint64_t field(const struct vmdl_vmx *vmx, const char *name);
 
+/* The MSR lists of an entry or exit reach the vCPU's MSRs with the guest's
+ * rules (KVM's nested_vmx_load_msr / nested_vmx_store_msr use kvm_set_msr /
+ * kvm_get_msr); the MSRs of struct vmdl_vmx_cpu never get here. */
+static vmdl_fault list_msr_read(void *opaque, uint32_t index, uint64_t *value)
+{
+    vmdl_fault f = VMDL_FAULT_GP;
+    return vmdl_vcpu_x86_msr(opaque, false, index, value, &f) ? VMDL_FAULT_GP : f;
+}
+
+static vmdl_fault list_msr_write(void *opaque, uint32_t index, uint64_t value)
+{
+    vmdl_fault f = VMDL_FAULT_GP;
+    return vmdl_vcpu_x86_msr(opaque, true, index, &value, &f) ? VMDL_FAULT_GP : f;
+}
+
+static struct vmdl_vmx_msr_ops list_msrs(struct vmdl_vcpu *vcpu)
+{
+    return (struct vmdl_vmx_msr_ops){list_msr_read, list_msr_write, vcpu};
+}
+
 /* Which instructions the vCPU intercepts for L2, from vmcs12's controls:
  * those L1 may want beyond what the machine always offers (SDM 26.1). */
 static void nested_ctl(const struct vmdl_vmx *vmx, struct vmdl_x86_nested_ctl *n)
@@ -132,6 +153,9 @@ static void nested_ctl(const struct vmdl_vmx *vmx, struct vmdl_x86_nested_ctl *n
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if ((map[i].word2 ? proc2 : proc) & map[i].bit)
             n->intercept |= map[i].intercept;
+    /* SDM 26.3: without "enable RDTSCP", RDTSCP and RDPID are #UD in L2. */
+    if (!(proc2 & VMDL_PROC2_RDTSCP))
+        n->intercept |= VMDL_X86_NESTED_NO_RDTSCP;
     n->cr0_mask = field(vmx, "CR0_GUEST_HOST_MASK");
     n->cr0_shadow = field(vmx, "CR0_READ_SHADOW");
     n->cr4_mask = field(vmx, "CR4_GUEST_HOST_MASK");
@@ -210,7 +234,8 @@ static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     timer_disarm(h, vcpu, vmx);
     sys_to_cpu(&s, c);
     bool abort = false;
-    vmdl_vmx_nested_exit(vmx, info, c, NULL, &abort);
+    struct vmdl_vmx_msr_ops msrs = list_msrs(vcpu);
+    vmdl_vmx_nested_exit(vmx, info, c, &msrs, &abort);
     /* KVM: a VMX abort shuts L1 down (nested_vmx_abort -> triple fault);
      * here L1 resumes at its host state with the abort reported. */
     switch_to(vcpu, vmx, c, false);
@@ -230,7 +255,8 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     sys_to_cpu(&s, c);
     vmdl_vmx_set_debugctl_supported(vmx, s.debugctl_supported);
     struct vmdl_vmx_entry e;
-    if (vmdl_vmx_nested_enter(vmx, ctx, resume, c, NULL, res, &e))
+    struct vmdl_vmx_msr_ops msrs = list_msrs(vcpu);
+    if (vmdl_vmx_nested_enter(vmx, ctx, resume, c, &msrs, res, &e))
         return false;
     /* An injected event wakes an L2 entered in the HLT state (SDM 27.7). */
     if (e.outcome == VMDL_VMX_ENTRY_ENTERED && e.inject.valid && c->activity == 1)

@@ -17,11 +17,11 @@
 #define EPT_CAP_INVEPT (1ull << 20)
 #define VPID_CAP_INVVPID (1ull << 32)
 
-static bool read_desc(struct vmdl_vmx *vmx, uint64_t addr, uint64_t d[2],
+static bool read_desc(struct vmdl_vmx *vmx, uint64_t addr, bool stack, uint64_t d[2],
                       struct vmdl_vmx_result *res)
 {
     for (unsigned i = 0; i < 2; i++) {
-        vmdl_fault f = vmdl__vmx_mem_read64(vmx, addr + 8 * i, &d[i]);
+        vmdl_fault f = vmdl__vmx_mem_read64(vmx, addr + 8 * i, stack, &d[i]);
         if (f != VMDL_FAULT_NONE) {
             vmdl__vmx_fault(res, f);
             return false;
@@ -44,7 +44,7 @@ static bool feature_ud(const struct vmdl_vmx *vmx, unsigned proc2_bit, uint64_t 
  * instruction is finished (fault or VMfail). */
 static bool inv_common(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                        unsigned proc2_bit, uint64_t cap_bit, uint64_t types,
-                       uint64_t type, uint64_t desc_addr, uint64_t d[2],
+                       uint64_t type, uint64_t desc_addr, bool stack, uint64_t d[2],
                        struct vmdl_vmx_result *res)
 {
     vmdl__vmx_result_init(res, ctx);
@@ -58,36 +58,30 @@ static bool inv_common(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
         return true;
     }
-    return !read_desc(vmx, desc_addr, d, res);
+    return !read_desc(vmx, desc_addr, stack, d, res);
 }
 
-int vmdl_vmx_invept(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
-                    uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+static int invept(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                  uint64_t type, uint64_t desc_addr, bool stack, struct vmdl_vmx_result *res)
 {
-    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invept");
-    if (err)
-        return err;
     /* Types 1 (single context) and 2 (global): EPT_VPID_CAP bits 25, 26. */
     uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 24) & 6;
     uint64_t d[2];
-    if (inv_common(vmx, ctx, 1, EPT_CAP_INVEPT, types, type, desc_addr, d, res))
+    if (inv_common(vmx, ctx, 1, EPT_CAP_INVEPT, types, type, desc_addr, stack, d, res))
         return VMDL_OK;
     if (type == 1 && !vmdl_vmx_eptp_valid(vmx->model, d[0]))
         return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
     return vmdl__vmx_succeed(res);
 }
 
-int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
-                     uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+static int invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                   uint64_t type, uint64_t desc_addr, bool stack, struct vmdl_vmx_result *res)
 {
-    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_invvpid");
-    if (err)
-        return err;
     /* Types 0 individual address, 1 single context, 2 all contexts,
      * 3 single context retaining globals: EPT_VPID_CAP bits 40-43. */
     uint64_t types = (vmdl_vmx_model_caps(vmx->model)->ept_vpid_cap >> 40) & 0xf;
     uint64_t d[2];
-    if (inv_common(vmx, ctx, 5, VPID_CAP_INVVPID, types, type, desc_addr, d, res))
+    if (inv_common(vmx, ctx, 5, VPID_CAP_INVVPID, types, type, desc_addr, stack, d, res))
         return VMDL_OK;
     uint64_t vpid = d[0], gla = d[1];
     /* Descriptor bits 63:16 are reserved. */
@@ -96,4 +90,27 @@ int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     if (bad)
         return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);
     return vmdl__vmx_succeed(res);
+}
+
+int vmdl__vmx_inv(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx, bool ept,
+                  uint64_t type, uint64_t desc_addr, bool stack,
+                  struct vmdl_vmx_result *res)
+{
+    int err = vmdl__vmx_check_args(vmx, ctx, res, ept ? "vmdl_vmx_invept" : "vmdl_vmx_invvpid");
+    if (err)
+        return err;
+    return ept ? invept(vmx, ctx, type, desc_addr, stack, res)
+               : invvpid(vmx, ctx, type, desc_addr, stack, res);
+}
+
+int vmdl_vmx_invept(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+{
+    return vmdl__vmx_inv(vmx, ctx, true, type, desc_addr, false, res);
+}
+
+int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t type, uint64_t desc_addr, struct vmdl_vmx_result *res)
+{
+    return vmdl__vmx_inv(vmx, ctx, false, type, desc_addr, false, res);
 }

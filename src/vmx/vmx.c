@@ -143,12 +143,23 @@ struct src {
     bool mem;
     uint64_t value;
     uint64_t addr;
+    bool stack;
 };
 
-vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v)
+/* A non-canonical linear address: #SS(0) through the stack segment, else
+ * #GP(0) (SDM Vol. 3A 6.15, interrupts 12 and 13). */
+static vmdl_fault canon_fault(uint64_t addr, bool stack)
 {
-    if (!vmdl_is_canonical48(addr) || !vmdl_is_canonical48(addr + 7))
-        return VMDL_FAULT_GP;
+    if (vmdl_is_canonical48(addr) && vmdl_is_canonical48(addr + 7))
+        return VMDL_FAULT_NONE;
+    return stack ? VMDL_FAULT_SS : VMDL_FAULT_GP;
+}
+
+vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, bool stack, uint64_t *v)
+{
+    vmdl_fault f = canon_fault(addr, stack);
+    if (f != VMDL_FAULT_NONE)
+        return f;
     uint8_t b[8];
     if (vmdl_guest_read(&vmx->mem, addr, b, 8))
         return VMDL_FAULT_PF;
@@ -156,10 +167,11 @@ vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v
     return VMDL_FAULT_NONE;
 }
 
-static vmdl_fault mem_write64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t v)
+static vmdl_fault mem_write64(struct vmdl_vmx *vmx, uint64_t addr, bool stack, uint64_t v)
 {
-    if (!vmdl_is_canonical48(addr) || !vmdl_is_canonical48(addr + 7))
-        return VMDL_FAULT_GP;
+    vmdl_fault f = canon_fault(addr, stack);
+    if (f != VMDL_FAULT_NONE)
+        return f;
     uint8_t b[8];
     put_le(b, v, 8);
     if (vmdl_guest_write(&vmx->mem, addr, b, 8))
@@ -175,7 +187,7 @@ static bool fetch(struct vmdl_vmx *vmx, const struct src *s, uint64_t *v,
         *v = s->value;
         return true;
     }
-    vmdl_fault f = vmdl__vmx_mem_read64(vmx, s->addr, v);
+    vmdl_fault f = vmdl__vmx_mem_read64(vmx, s->addr, s->stack, v);
     if (f != VMDL_FAULT_NONE) {
         vmdl__vmx_fault(res, f);
         return false;
@@ -271,7 +283,7 @@ int vmdl_vmx_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmxon");
     if (err)
         return err;
-    struct src s = {false, ptr, 0};
+    struct src s = {false, ptr, 0, false};
     return do_vmxon(vmx, ctx, &s, res);
 }
 
@@ -321,7 +333,7 @@ int vmdl_vmx_vmclear(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmclear");
     if (err)
         return err;
-    struct src s = {false, ptr, 0};
+    struct src s = {false, ptr, 0, false};
     return do_vmclear(vmx, ctx, &s, res);
 }
 
@@ -364,7 +376,7 @@ int vmdl_vmx_vmptrld(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmptrld");
     if (err)
         return err;
-    struct src s = {false, ptr, 0};
+    struct src s = {false, ptr, 0, false};
     return do_vmptrld(vmx, ctx, &s, res);
 }
 
@@ -445,7 +457,7 @@ int vmdl_vmx_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmwrite");
     if (err)
         return err;
-    struct src s = {false, value, 0};
+    struct src s = {false, value, 0, false};
     return do_vmwrite(vmx, ctx, field, &s, res);
 }
 
@@ -559,7 +571,7 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         /* The register form of these opcodes is not these instructions. */
         if (!is_kind(op0, VMDL_VMX_OPND_MEM))
             return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-        struct src s = {true, 0, op0->addr};
+        struct src s = {true, 0, op0->addr, op0->stack};
         if (insn == VMDL_VMX_INSN_VMXON)
             return do_vmxon(vmx, ctx, &s, res);
         if (insn == VMDL_VMX_INSN_VMCLEAR)
@@ -571,7 +583,7 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
             return vmdl__vmx_fault(res, VMDL_FAULT_UD);
         vmdl_vmx_vmptrst(vmx, ctx, res);
         if (res->fault == VMDL_FAULT_NONE) {
-            vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
+            vmdl_fault f = mem_write64(vmx, op0->addr, op0->stack, res->value);
             if (f != VMDL_FAULT_NONE) {
                 vmdl__vmx_result_init(res, ctx);
                 return vmdl__vmx_fault(res, f);
@@ -594,7 +606,7 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
             op0->value = res->value;
             op0->written = true;
         } else {
-            vmdl_fault f = mem_write64(vmx, op0->addr, res->value);
+            vmdl_fault f = mem_write64(vmx, op0->addr, op0->stack, res->value);
             if (f != VMDL_FAULT_NONE) {
                 vmdl__vmx_result_init(res, ctx);
                 return vmdl__vmx_fault(res, f);
@@ -604,16 +616,15 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     case VMDL_VMX_INSN_VMWRITE: {
         if (!is_kind(op0, VMDL_VMX_OPND_REG) || !is_rm(op1))
             return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-        struct src s = {op1->kind == VMDL_VMX_OPND_MEM, op1->value, op1->addr};
+        struct src s = {op1->kind == VMDL_VMX_OPND_MEM, op1->value, op1->addr, op1->stack};
         return do_vmwrite(vmx, ctx, op0->value, &s, res);
     }
     case VMDL_VMX_INSN_INVEPT:
     case VMDL_VMX_INSN_INVVPID:
         if (!is_kind(op0, VMDL_VMX_OPND_REG) || !is_kind(op1, VMDL_VMX_OPND_MEM))
             return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-        if (insn == VMDL_VMX_INSN_INVEPT)
-            return vmdl_vmx_invept(vmx, ctx, op0->value, op1->addr, res);
-        return vmdl_vmx_invvpid(vmx, ctx, op0->value, op1->addr, res);
+        return vmdl__vmx_inv(vmx, ctx, insn == VMDL_VMX_INSN_INVEPT, op0->value,
+                             op1->addr, op1->stack, res);
     }
     return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_exec: unknown instruction %d", (int)insn);
 }

@@ -81,7 +81,12 @@ bool vmdl__vmx_common_checks(const struct vmdl_vmx *vmx, const struct vmdl_vmx_c
                              struct vmdl_vmx_result *res);
 int vmdl__vmx_check_args(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                          const struct vmdl_vmx_result *res, const char *fn);
-vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, uint64_t *v);
+vmdl_fault vmdl__vmx_mem_read64(struct vmdl_vmx *vmx, uint64_t addr, bool stack,
+                                uint64_t *v);
+/* INVEPT (ept) or INVVPID with the descriptor's segment (invept.c). */
+int vmdl__vmx_inv(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx, bool ept,
+                  uint64_t type, uint64_t desc_addr, bool stack,
+                  struct vmdl_vmx_result *res);
 
 /* Control MSR pair in force for the entry checks: the TRUE_ MSR when
  * IA32_VMX_BASIC bit 55 says they exist (KVM keeps only those). */

@@ -537,6 +537,35 @@ static void test_sys_state_dr7_debugctl(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* vmdl_vcpu_x86_msr: an MSR access with the guest's rules from outside
+ * (a nested entry's MSR-load list): KERNEL_GS_BASE reaches the vCPU, a
+ * non-canonical value or an MSR nobody has faults and changes nothing. */
+static void test_msr_access_from_outside(void **state)
+{
+    (void)state;
+    /* mov ecx, KERNEL_GS_BASE; rdmsr; hlt */
+    static const uint8_t code[] = { 0xB9, 0x02, 0x01, 0x00, 0xC0, 0x0F, 0x32, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    vmdl_fault f = VMDL_FAULT_UD;
+    uint64_t val = 0x31415926;
+    assert_int_equal(vmdl_vcpu_x86_msr(v, true, 0xC0000102, &val, &f), 0);
+    assert_int_equal(f, VMDL_FAULT_NONE);
+    val = 1ull << 63;
+    assert_int_equal(vmdl_vcpu_x86_msr(v, true, 0xC0000102, &val, &f), 0);
+    assert_int_equal(f, VMDL_FAULT_GP);
+    assert_int_equal(vmdl_vcpu_x86_msr(v, false, 0x12345678, &val, &f), 0);
+    assert_int_equal(f, VMDL_FAULT_GP);
+    val = 0;
+    assert_int_equal(vmdl_vcpu_x86_msr(v, false, 0xC0000102, &val, &f), 0);
+    assert_int_equal(f, VMDL_FAULT_NONE);
+    assert_int_equal(val, 0x31415926);
+    assert_int_not_equal(vmdl_vcpu_x86_msr(v, false, 0xC0000102, NULL, &f), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0x31415926);
+    vmdl_vm_destroy(vm);
+}
+
 static unsigned cpuid_seen;
 
 static bool take_cpuid(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
@@ -757,6 +786,60 @@ static void test_nested_rdrand_invd(void **state)
     assert_int_equal(kinds_seen[3], VMDL_X86_EVENT_INVD);
     assert_int_equal(reg(vm, VMDL_X86_RSI) & 1, 1);           /* RDRAND: CF */
     assert_int_equal(reg(vm, VMDL_X86_RDI), VMDL_X86_EVENT_INVD);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    vmdl_vm_destroy(vm);
+}
+
+static bool take_rdtscp(void *opaque, struct vmdl_vcpu *vcpu,
+                        const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_RDTSCP || kinds_n >= 8)
+        return false;
+    kinds_seen[kinds_n++] = ev->kind;
+    assert_int_equal(ev->insn_len, 3);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    st.rip += ev->insn_len;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* RDTSCP and RDPID in a nested guest whose "enable RDTSCP" control is
+ * clear raise #UD (SDM 26.3: both); with it set, RDTSCP (which QEMU's CPU
+ * lacks and the machine completes) is offered to the hook first. */
+static void test_nested_rdtscp_ud(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x01, 0xF9,                       /* rdtscp -> #UD */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_NO_RDTSCP};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 12);
+    vmdl_vm_destroy(vm);
+    static const uint8_t rdpid[] = { PROLOGUE,
+        0xF3, 0x0F, 0xC7, 0xF8,                 /* rdpid eax -> #UD */
+        0xF4 };
+    vm = boot(rdpid, sizeof(rdpid));
+    v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + DB_HANDLER + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 12);
+    vmdl_vm_destroy(vm);
+    vm = boot(code, sizeof(code));
+    v = vmdl_vm_vcpu(vm, 0);
+    kinds_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_rdtscp, NULL), 0);
+    ctl.intercept = 0;
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(kinds_n, 1);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
     vmdl_vm_destroy(vm);
 }
@@ -1539,6 +1622,7 @@ int main(void)
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_debugctl_kvm_rules),
         cmocka_unit_test(test_sys_state_dr7_debugctl),
+        cmocka_unit_test(test_msr_access_from_outside),
         cmocka_unit_test(test_event_hook_cpuid),
         cmocka_unit_test(test_sys_state_refused_off_hosted),
         cmocka_unit_test(test_nested_io_exits),
@@ -1546,6 +1630,7 @@ int main(void)
         cmocka_unit_test(test_nested_inject_event),
         cmocka_unit_test(test_nested_inject_refused),
         cmocka_unit_test(test_nested_rdrand_invd),
+        cmocka_unit_test(test_nested_rdtscp_ud),
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
     };

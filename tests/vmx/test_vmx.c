@@ -1210,6 +1210,24 @@ static void test_exec_operands(void **state)
     dst.addr = 0x8000000000000000ull;
     assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_VMREAD, &dst, &fld, &r), 0);
     expect_fault(&r, VMDL_FAULT_GP);
+    /* ... through the stack segment (SS override, RSP/RBP base): #SS(0)
+     * (SDM: a non-canonical SS-segment reference), also for a VMWRITE
+     * source and the INVVPID descriptor */
+    dst.stack = true;
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_VMREAD, &dst, &fld, &r), 0);
+    expect_fault(&r, VMDL_FAULT_SS);
+    struct vmdl_vmx_operand ssrc = {.kind = VMDL_VMX_OPND_MEM, .stack = true,
+                                    .addr = 0x8000000000000000ull};
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_VMWRITE, &fld, &ssrc, &r), 0);
+    expect_fault(&r, VMDL_FAULT_SS);
+    struct vmdl_vmx_operand type = {.kind = VMDL_VMX_OPND_REG, .value = 2};
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_INVVPID, &type, &ssrc, &r), 0);
+    expect_fault(&r, VMDL_FAULT_SS);
+    ssrc.stack = false;
+    assert_int_equal(vmdl_vmx_exec(f.vmx, &f.ctx, VMDL_VMX_INSN_INVVPID, &type, &ssrc, &r), 0);
+    expect_fault(&r, VMDL_FAULT_GP);
+    assert_string_equal(vmdl_fault_name(VMDL_FAULT_SS), "#SS");
+    dst.stack = false;
     /* VMWRITE from unmapped memory faults before the field checks (KVM) */
     src.addr = 0x30000000;
     fld.value = 0x6830; /* unknown too */

@@ -178,6 +178,12 @@ static void fill_operand(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op
     if (op->type == X86_OP_MEM) {
         out->kind = VMDL_OPND_MEM;
         out->addr = vmdl__x86_mem_addr(v, in, op);
+        /* SS: by override, or by default with an RSP/RBP base. */
+        unsigned b = op->mem.base;
+        out->stack = op->mem.segment == X86_REG_SS ||
+                     (op->mem.segment == X86_REG_INVALID &&
+                      (b == X86_REG_RSP || b == X86_REG_RBP || b == X86_REG_ESP ||
+                       b == X86_REG_EBP));
     } else if (op->type == X86_OP_REG) {
         const char *name = cs_reg_name(v->vm->cs, op->reg);
         for (unsigned i = 0; name && i < sizeof(regs) / sizeof(regs[0]); i++)
@@ -359,6 +365,7 @@ bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
             a += gpr_read(v, m.index) * m.scale;
         o_rm->kind = VMDL_OPND_MEM;
         o_rm->addr = a;
+        o_rm->stack = m.base == 4 || m.base == 5;       /* RSP, RBP: SS */
     }
     fmt_vmrw(insn, write, reg, rm, &m);
     return true;

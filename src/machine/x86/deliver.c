@@ -96,7 +96,7 @@ enum emu_result vmdl__x86_raise_code(struct vmdl_vcpu *v, vmdl_fault f,
     if (f == VMDL_FAULT_NONE)
         return EMU_DONE;
     unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 :
-                   f == VMDL_FAULT_VC ? 29 : 13;
+                   f == VMDL_FAULT_VC ? 29 : f == VMDL_FAULT_SS ? 12 : 13;
     if (vmdl__x86_deliver(v, vec, vmdl__x86_has_error_code(vec), code, rip))
         return EMU_TRIPLE;
     return EMU_DONE;

@@ -169,7 +169,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
 
 int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple)
 {
-    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 : 13;
+    unsigned vec = f == VMDL_FAULT_UD ? 6 : f == VMDL_FAULT_PF ? 14 :
+                   f == VMDL_FAULT_SS ? 12 : 13;
     return vmdl__x86h_deliver(v, vec, vmdl__x86h_has_error(vec), 0, triple);
 }
 

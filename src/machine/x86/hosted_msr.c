@@ -196,6 +196,11 @@ static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t
     return VMDL_FAULT_NONE;
 }
 
+vmdl_fault vmdl__x86h_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t *val)
+{
+    return do_msr(v, write, idx, val);
+}
+
 /* Decode and perform the RDMSR/WRMSR at RIP; on success it retired. */
 vmdl_fault vmdl__x86h_msr_do(struct vmdl_vcpu *v)
 {

@@ -21,7 +21,9 @@ static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
 /*
  * Instructions the machine advertises that QEMU's CPU model lacks (#UD in
  * the engine): RDTSCP (0F 01 F9) and RDPID (F3 0F C7 /7), both reading
- * IA32_TSC_AUX.  True when emulated.
+ * IA32_TSC_AUX.  True when emulated (or, in a nested guest, taken by the
+ * event hook); false leaves the #UD, which is what a nested guest without
+ * "enable RDTSCP" gets for both (SDM 26.3).
  */
 static bool emulate_ud(struct vmdl_vcpu *v)
 {
@@ -29,12 +31,21 @@ static bool emulate_ud(struct vmdl_vcpu *v)
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     if (pfx < 0 || op[0] != 0x0F)
         return false;
+    bool no_rdtscp = X86(v)->nested && (X86(v)->nctl.intercept & VMDL_X86_NESTED_NO_RDTSCP);
     if (op[1] == 0x01 && op[2] == 0xF9) {
+        if (no_rdtscp)
+            return false;
+        struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_RDTSCP,
+                                    .insn_len = 3 + (unsigned)pfx};
+        if (X86(v)->nested && vmdl__x86h_event(v, &ev))
+            return true;
         wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + (unsigned)pfx);
         handle_tsc(v, true);
         return true;
     }
     if (op[1] == 0xC7 && (op[2] & 0xF8) == 0xF8 && vmdl__x86h_has_prefix(v, pfx, 0xF3)) {
+        if (no_rdtscp)
+            return false;
         unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
         wr(v, vmdl__x86_gpr_uc[gpr], (uint32_t)vmdl__x86h_rdmsr(v, 0xC0000103));
         vmdl__x86h_retire(v, 3 + (unsigned)pfx);

@@ -127,6 +127,34 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
     }
 }
 
+int vmdl_vcpu_x86_msr(struct vmdl_vcpu *v, bool write, uint32_t index,
+                      uint64_t *value, vmdl_fault *fault)
+{
+    if (!v || !value || !fault)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_msr: NULL argument");
+    if (v->vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_x86_msr: not an x86 vCPU");
+    uint64_t val = *value;
+    vmdl_fault f;
+    if (X86(v)->hosted) {
+        f = vmdl__x86h_msr(v, write, index, &val);
+    } else {
+        struct msr_range *r = vmdl__find_msr(v->vm, index);
+        f = VMDL_FAULT_UNCLAIMED;
+        if (r)
+            f = write ? r->ops->write(r->opaque, v, index, val)
+                      : r->ops->read(r->opaque, v, index, &val);
+        if (f == VMDL_FAULT_UNCLAIMED)
+            f = write ? builtin_wrmsr(v, index, val) : builtin_rdmsr(v, index, &val);
+        if (f == VMDL_FAULT_UNCLAIMED)
+            f = VMDL_FAULT_GP;
+    }
+    *fault = f;
+    if (f == VMDL_FAULT_NONE && !write)
+        *value = val;
+    return VMDL_OK;
+}
+
 /*
  * The access itself: the claiming model, the built-in MSRs, the caller or
  * #GP.  EMU_DONE: result registers written and the instruction retired;

@@ -202,6 +202,8 @@ bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v);
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
 /* Is reg kept in the VMCB until the next entry (not writable now)? */
 bool vmdl__x86h_in_vmcb(struct vmdl_vcpu *v, int reg);
+/* An MSR access with the guest's rules (hosted_msr.c); UNCLAIMED never. */
+vmdl_fault vmdl__x86h_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t *val);
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry);
 int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector);
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
