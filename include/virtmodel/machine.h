@@ -202,6 +202,8 @@ struct vmdl_x86_insn {
      * VMXON/VMCLEAR/VMPTRLD/VMPTRST op[0] = m64.
      */
     struct vmdl_x86_operand op[2];
+    unsigned code_bits;              /* 64, or CS.D's 32/16 outside 64-bit
+                                        mode (compatibility, legacy) */
     char text[64];                   /* disassembly for traces */
 };
 

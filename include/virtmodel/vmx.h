@@ -88,7 +88,13 @@ struct vmdl_vmx_ctx {
     uint64_t rflags;            /* in: current RFLAGS */
     unsigned cpl;               /* 0..3 */
     bool mov_ss_blocking;       /* interruptibility: blocking by MOV SS */
+    bool compat;                /* IA-32e mode with CS.L clear */
 };
+
+/* The modes in which every VMX instruction (VMCALL and VMFUNC aside) is
+ * #UD before any other check: CR0.PE clear, RFLAGS.VM set, compatibility
+ * mode (SDM Vol. 3C 31.3, each instruction's first line). */
+bool vmdl_vmx_insn_mode_ud(const struct vmdl_vmx_ctx *ctx);
 
 struct vmdl_vmx_result {
     vmdl_fault fault;           /* != NONE: nothing else is meaningful */

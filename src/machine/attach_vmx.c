@@ -478,6 +478,12 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR4, &ctx.cr4) ||
         vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &ctx.rflags))
         return VMDL_FAULT_UD;
+    uint64_t efer = 0;
+    if (insn->code_bits != 64 && !vmdl_vcpu_get_reg(vcpu, VMDL_X86_EFER, &efer))
+        ctx.compat = efer & (1ull << 10);
+    /* The mode #UD comes before anything else, a VM exit from L2 too. */
+    if (vmdl_vmx_insn_mode_ud(&ctx))
+        return VMDL_FAULT_UD;
     struct vmdl_vmx_operand op[2];
     for (unsigned i = 0; i < 2; i++)
         if (!load_operand(vcpu, &insn->op[i], &op[i], kind == VMDL_VMX_INSN_VMREAD && i == 0))

@@ -580,13 +580,105 @@ static bool r_seg_ldtr(const struct chk *c)
     return usable(ar) && ((ar & 15) != 2 || (ar & 0x10) || !(ar & 0x80) ||
                           (seg_sel(c, VMDL_VMX_SEG_LDTR) & 4));
 }
+static bool v86(const struct chk *c)
+{
+    return f(c, V12_GUEST_RFLAGS) & RFLAGS_VM;
+}
+static uint32_t seg_limit(const struct chk *c, unsigned i)
+{
+    return (uint32_t)f(c, (uint16_t)(V12_GUEST_ES_LIMIT + 2 * i));
+}
+static unsigned dpl(uint32_t ar)
+{
+    return (ar >> 5) & 3;
+}
+/* SDM 27.3.1.2: in virtual-8086 mode, CS SS DS ES FS GS have base =
+ * selector << 4, limit 0xFFFF and access rights 0xF3. */
+static bool r_seg_v86(const struct chk *c)
+{
+    if (!v86(c))
+        return false;
+    for (unsigned i = VMDL_VMX_SEG_ES; i <= VMDL_VMX_SEG_GS; i++)
+        if (seg_base(c, i) != (uint64_t)seg_sel(c, i) << 4 || seg_limit(c, i) != 0xffff ||
+            seg_ar(c, i) != 0xf3)
+            return true;
+    return false;
+}
+/* Outside virtual-8086 mode and without unrestricted guest, SS.RPL must
+ * equal CS.RPL. */
+static bool r_ss_rpl(const struct chk *c)
+{
+    return !v86(c) && !ug(c) &&
+           (seg_sel(c, VMDL_VMX_SEG_SS) & 3) != (seg_sel(c, VMDL_VMX_SEG_CS) & 3);
+}
+/* DS ES FS GS, when usable: accessed, readable if code, S, P; DPL not
+ * below the RPL for data and non-conforming code without unrestricted
+ * guest. */
+static bool r_seg_data(const struct chk *c)
+{
+    static const unsigned data[] = {VMDL_VMX_SEG_DS, VMDL_VMX_SEG_ES, VMDL_VMX_SEG_FS,
+                                    VMDL_VMX_SEG_GS};
+    if (v86(c))
+        return false;
+    for (size_t i = 0; i < 4; i++) {
+        uint32_t ar = seg_ar(c, data[i]), type = ar & 15;
+        if (!usable(ar))
+            continue;
+        if (!(type & 1) || ((type & 8) && !(type & 2)) || !(ar & 0x10) || !(ar & 0x80))
+            return true;
+        if (!ug(c) && type <= 11 && dpl(ar) < (seg_sel(c, data[i]) & 3u))
+            return true;
+    }
+    return false;
+}
+/* CS and SS privilege: CS type 3 (unrestricted guest) has DPL 0, a
+ * non-conforming CS the DPL of SS, a conforming one at most SS.DPL; SS.DPL
+ * equals SS.RPL without unrestricted guest and is 0 when CS is type 3 or
+ * CR0.PE is clear; an IA-32e guest's 64-bit CS has D clear. */
+static bool r_seg_cs_ss_dpl(const struct chk *c)
+{
+    if (v86(c))
+        return false;
+    uint32_t cs = seg_ar(c, VMDL_VMX_SEG_CS), ss = seg_ar(c, VMDL_VMX_SEG_SS);
+    uint32_t type = cs & 15;
+    if ((type == 3 && dpl(cs) != 0) || ((type == 9 || type == 11) && dpl(cs) != dpl(ss)) ||
+        ((type == 13 || type == 15) && dpl(cs) > dpl(ss)))
+        return true;
+    if (!ug(c) && dpl(ss) != (seg_sel(c, VMDL_VMX_SEG_SS) & 3u))
+        return true;
+    if ((type == 3 || !(f(c, V12_GUEST_CR0) & CR0_PE)) && dpl(ss) != 0)
+        return true;
+    return ia32e(c) && (cs & (1u << 13)) && (cs & (1u << 14));
+}
+/* Limits against G (usable segments; CS and TR always): limit bits 11:0
+ * not all ones need G clear, bits 31:20 set need G set. */
+static bool r_seg_limits(const struct chk *c)
+{
+    if (v86(c))
+        return false;
+    for (unsigned i = 0; i < VMDL_VMX_NSEGS; i++) {
+        uint32_t ar = seg_ar(c, i), lim = seg_limit(c, i);
+        bool g = ar & (1u << 15);
+        if (i != VMDL_VMX_SEG_CS && i != VMDL_VMX_SEG_TR && !usable(ar))
+            continue;
+        if (((lim & 0xfff) != 0xfff && g) || ((lim >> 20) && !g))
+            return true;
+    }
+    return false;
+}
+static bool r_guest_sysenter(const struct chk *c)
+{
+    return non_canonical(f(c, V12_GUEST_SYSENTER_ESP)) ||
+           non_canonical(f(c, V12_GUEST_SYSENTER_EIP));
+}
 static bool r_seg_bases(const struct chk *c)
 {
-    static const unsigned canon[] = {VMDL_VMX_SEG_FS, VMDL_VMX_SEG_GS,
-                                     VMDL_VMX_SEG_LDTR, VMDL_VMX_SEG_TR};
-    for (size_t i = 0; i < 4; i++)
+    static const unsigned canon[] = {VMDL_VMX_SEG_FS, VMDL_VMX_SEG_GS, VMDL_VMX_SEG_TR};
+    for (size_t i = 0; i < 3; i++)
         if (non_canonical(seg_base(c, canon[i])))
             return true;
+    if (usable(seg_ar(c, VMDL_VMX_SEG_LDTR)) && non_canonical(seg_base(c, VMDL_VMX_SEG_LDTR)))
+        return true;
     static const unsigned low[] = {VMDL_VMX_SEG_CS, VMDL_VMX_SEG_SS,
                                    VMDL_VMX_SEG_DS, VMDL_VMX_SEG_ES};
     for (size_t i = 0; i < 4; i++)
@@ -655,9 +747,15 @@ static const struct rule guest_rules[] = {
     {"guest activity state", r_guest_activity},
     /* CPU checks on vmcs02 (SDM 27.3.1), after KVM's own. */
     {"CR4.PCIDE outside IA-32e mode (SDM)", r_guest_pcide},
+    {"GUEST_SYSENTER_ESP/EIP canonical (SDM)", r_guest_sysenter},
+    {"virtual-8086 segments (SDM)", r_seg_v86},
+    {"SS.RPL vs CS.RPL (SDM)", r_ss_rpl},
     {"segment access-rights reserved bits (SDM)", r_seg_ar_reserved},
     {"CS access rights (SDM)", r_seg_cs},
     {"SS access rights (SDM)", r_seg_ss},
+    {"DS/ES/FS/GS access rights (SDM)", r_seg_data},
+    {"CS/SS DPL, CS.D with CS.L (SDM)", r_seg_cs_ss_dpl},
+    {"segment limits vs G (SDM)", r_seg_limits},
     {"TR (SDM)", r_seg_tr},
     {"LDTR (SDM)", r_seg_ldtr},
     {"segment bases (SDM)", r_seg_bases},

@@ -114,10 +114,15 @@ static void writeback(struct vmdl_vmx *vmx)
 
 /* Checks common to every instruction but VMXON: #UD outside VMX operation,
  * #GP(0) at CPL > 0.  Returns true when the instruction is finished. */
+bool vmdl_vmx_insn_mode_ud(const struct vmdl_vmx_ctx *ctx)
+{
+    return ctx && (!(ctx->cr0 & 1) || (ctx->rflags & (1ull << 17)) || ctx->compat);
+}
+
 bool vmdl__vmx_common_checks(const struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                           struct vmdl_vmx_result *res)
 {
-    if (!vmx->vmxon || !(ctx->cr4 & CR4_VMXE)) {
+    if (vmdl_vmx_insn_mode_ud(ctx) || !vmx->vmxon || !(ctx->cr4 & CR4_VMXE)) {
         vmdl__vmx_fault(res, VMDL_FAULT_UD);
         return true;
     }
@@ -247,7 +252,7 @@ static int do_vmxon(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     const struct vmdl_vmx_caps *c = vmdl_vmx_model_caps(vmx->model);
     vmdl__vmx_result_init(res, ctx);
     /* KVM checks CR4.VMXE itself (hardware can't: L1 runs with VMXE=1). */
-    if (!(ctx->cr4 & CR4_VMXE))
+    if (!(ctx->cr4 & CR4_VMXE) || vmdl_vmx_insn_mode_ud(ctx))
         return vmdl__vmx_fault(res, VMDL_FAULT_UD);
     /* CPL is checked both outside and in VMX root operation, before the
      * VMfail for "already in VMX operation". */

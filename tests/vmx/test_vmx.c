@@ -11,6 +11,7 @@
 #include "virtmodel/bits.h"
 #include "virtmodel/blob.h"
 #include "virtmodel/error.h"
+#include "virtmodel/vmx_nested.h"
 #include "virtmodel/vmx.h"
 
 #define RAM_SIZE (1u << 20)
@@ -721,6 +722,23 @@ static void test_ud_and_gp(void **state)
     expect_fault(&r, VMDL_FAULT_GP);
     assert_int_equal(vmdl_vmx_vmclear(f.vmx, &c, VMCS_A, &r), 0);
     expect_fault(&r, VMDL_FAULT_GP);
+    /* compatibility mode, real mode (CR0.PE clear) and virtual-8086 mode:
+     * #UD before the CPL check, VMXON included (SDM pseudo-code) */
+    static const struct vmdl_vmx_ctx modes[] = {
+        {.cr0 = CR0_OK, .cr4 = CR4_OK, .rflags = RFLAGS_IN, .cpl = 3, .compat = true},
+        {.cr0 = CR0_OK & ~1ull, .cr4 = CR4_OK, .rflags = RFLAGS_IN},
+        {.cr0 = CR0_OK, .cr4 = CR4_OK, .rflags = RFLAGS_IN | (1ull << 17), .cpl = 3},
+    };
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_true(vmdl_vmx_insn_mode_ud(&modes[i]));
+        assert_int_equal(vmdl_vmx_vmread(f.vmx, &modes[i], E_GUEST_RIP, &r), 0);
+        expect_fault(&r, VMDL_FAULT_UD);
+        assert_int_equal(vmdl_vmx_vmxon(f.vmx, &modes[i], VMXON_PA, &r), 0);
+        expect_fault(&r, VMDL_FAULT_UD);
+        assert_int_equal(vmdl_vmx_invvpid(f.vmx, &modes[i], 2, 0x8000, &r), 0);
+        expect_fault(&r, VMDL_FAULT_UD);
+    }
+    assert_false(vmdl_vmx_insn_mode_ud(&f.ctx));
     c.cpl = 4;
     assert_int_equal(vmdl_vmx_vmread(f.vmx, &c, E_GUEST_RIP, &r), VMDL_EINVAL);
     assert_int_equal(vmdl_vmx_vmread(NULL, &f.ctx, E_GUEST_RIP, &r), VMDL_EINVAL);

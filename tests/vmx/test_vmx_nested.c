@@ -451,6 +451,7 @@ static void test_entry_valid_eptp_and_vpid(void **state)
     pk(&f, "VM_ENTRY_CONTROLS", low(f.caps.true_entry));
     pk(&f, "GUEST_CR0", 0x30);
     pk(&f, "GUEST_CS_AR_BYTES", 0x9b);
+    pk(&f, "GUEST_CS_LIMIT", 0xffff);           /* byte granular: G clear */
     struct vmdl_vmx_result r;
     struct vmdl_vmx_entry e = enter(&f, false, &r);
     if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
@@ -596,6 +597,19 @@ static void test_entry_guest_state_failures(void **state)
         {"GUEST_INTERRUPTIBILITY_INFO", 1, false, "STI blocking with IF 0"},
         {"GUEST_INTERRUPTIBILITY_INFO", 0x20, false, "interruptibility bit 5"},
         {"GUEST_PENDING_DBG_EXCEPTIONS", 0x10, false, "pending debug bit 4"},
+        {"GUEST_SYSENTER_ESP", 0x0000800000000000ull, false, "SYSENTER_ESP not canonical"},
+        {"GUEST_SYSENTER_EIP", 0xaaaaaaaaaaaaaaaaull, false, "SYSENTER_EIP not canonical"},
+        {"GUEST_SS_SELECTOR", 0x13, false, "SS.RPL != CS.RPL"},
+        {"GUEST_DS_AR_BYTES", 0xc092, false, "DS not accessed"},
+        {"GUEST_ES_AR_BYTES", 0xc099, false, "ES execute-only code"},
+        {"GUEST_FS_AR_BYTES", 0xc083, false, "FS a system segment"},
+        {"GUEST_GS_AR_BYTES", 0xc013, false, "GS usable, not present"},
+        {"GUEST_DS_LIMIT", 0xffff0000u, false, "limit 11:0 not all ones with G"},
+        {"GUEST_ES_AR_BYTES", 0x4093, false, "limit 31:20 set without G"},
+        {"GUEST_CS_AR_BYTES", 0xe09b, false, "CS.L and CS.D in IA-32e mode"},
+        {"GUEST_CS_AR_BYTES", 0xa0bb, false, "non-conforming CS.DPL != SS.DPL"},
+        {"GUEST_SS_AR_BYTES", 0xc0b3, false, "SS.DPL != SS.RPL"},
+        {"GUEST_DS_SELECTOR", 0x13, false, "data DPL below its RPL"},
     };
     for (size_t i = 0; i < sizeof(muts) / sizeof(muts[0]); i++) {
         struct fx f;
@@ -603,6 +617,21 @@ static void test_entry_guest_state_failures(void **state)
         apply(&f, &muts[i]);
         expect_fail_exit(&f, 33, 0, muts[i].why);
         fx_close(&f);
+    }
+    /* An unusable LDTR's base is not checked; a usable one must be
+     * canonical. */
+    {
+        struct fx g;
+        struct vmdl_vmx_result r;
+        fx_open(&g, "sapphire-rapids");
+        pk(&g, "GUEST_LDTR_BASE", 0xaaaaaaaaaaaaaaaaull);
+        assert_int_equal(enter(&g, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+        fx_close(&g);
+        fx_open(&g, "sapphire-rapids");
+        pk(&g, "GUEST_LDTR_BASE", 0xaaaaaaaaaaaaaaaaull);
+        pk(&g, "GUEST_LDTR_AR_BYTES", 0x82);
+        expect_fail_exit(&g, 33, 0, "usable LDTR, base not canonical");
+        fx_close(&g);
     }
     /* CR4.PCIDE is fine in IA-32e mode, not outside it. */
     struct fx f;

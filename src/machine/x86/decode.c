@@ -346,6 +346,7 @@ bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
     if (!used)
         return false;
     memset(insn, 0, sizeof(*insn));
+    insn->code_bits = 64;
     insn->kind = write ? VMDL_INSN_VMWRITE : VMDL_INSN_VMREAD;
     insn->length = p + 2 + used;
     /* Operands in Intel order (machine.h): VMREAD r/m, reg; VMWRITE reg, r/m. */
@@ -375,6 +376,7 @@ int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,
                              struct vmdl_x86_insn *insn)
 {
     memset(insn, 0, sizeof(*insn));
+    insn->code_bits = 64;
     uint8_t code[15];
     size_t n = vmdl__fetch(v, rip, code, sizeof(code));
     if (vmdl__x86_decode_vmrw(v, code, n, rip, insn))

@@ -239,12 +239,7 @@ int vmdl__x86h_db_exit(struct vmdl_vcpu *v, bool *triple)
 
 static bool code64(struct vmdl_vcpu *v)
 {
-    if (!(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
-        return false;
-    uc_context_save(v->uc, X86(v)->ctx);
-    struct seg cs;
-    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    return cs.flags & DESC_L;
+    return vmdl__x86h_code_bits(v) == 64;
 }
 
 static uint64_t get_dr(struct vmdl_vcpu *v, unsigned dr)

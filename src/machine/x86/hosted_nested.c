@@ -262,13 +262,10 @@ uint64_t vmdl__x86h_nested_cr(struct vmdl_vcpu *v, unsigned cr, uint64_t val)
     return (cur & m) | (val & ~m);
 }
 
-/* Long mode with a 64-bit code segment? */
+/* Long mode with a 64-bit code segment? (Leaves the context saved.) */
 static bool code64(struct vmdl_vcpu *v)
 {
-    uc_context_save(v->uc, X86(v)->ctx);
-    struct seg cs;
-    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    return (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L);
+    return vmdl__x86h_code_bits(v) == 64;
 }
 
 static bool offer_ev(struct vmdl_vcpu *v, struct vmdl_x86_event *ev)

@@ -69,6 +69,7 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
     if (!h->fn || vmdl__x86_decode_special(v, rip, &insn) ||
         insn.kind >= VMDL_INSN_SEAMCALL)
         return false;
+    insn.code_bits = vmdl__x86h_code_bits(v);
     vmdl_fault f = h->fn(h->opaque, v, &insn);
     /* VMCALL outside a nested guest is KVM's hypercall, not a #UD. */
     if (f == VMDL_FAULT_UD && insn.kind == VMDL_INSN_VMCALL && vmdl__x86h_hypercall(v))

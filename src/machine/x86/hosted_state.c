@@ -350,6 +350,18 @@ void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
         X86(v)->h_ss_trap = true;
 }
 
+/* The code size of the current mode: 64 in 64-bit mode, else CS.D (32 or
+ * 16: compatibility or legacy mode). */
+unsigned vmdl__x86h_code_bits(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    if ((vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L))
+        return 64;
+    return (cs.flags & DESC_B) ? 32 : 16;
+}
+
 /* QEMU's hflags bits (target/i386/cpu.h). */
 #define HF_LMA (1u << 14)
 #define HF_CS64 (1u << 15)
