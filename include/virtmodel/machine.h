@@ -204,6 +204,8 @@ struct vmdl_x86_insn {
     struct vmdl_x86_operand op[2];
     unsigned code_bits;              /* 64, or CS.D's 32/16 outside 64-bit
                                         mode (compatibility, legacy) */
+    bool mov_ss_shadow;              /* right after MOV SS / POP SS (blocking
+                                        by MOV SS; hosted vCPU only) */
     char text[64];                   /* disassembly for traces */
 };
 

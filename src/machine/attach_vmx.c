@@ -478,6 +478,7 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR4, &ctx.cr4) ||
         vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &ctx.rflags))
         return VMDL_FAULT_UD;
+    ctx.mov_ss_blocking = insn->mov_ss_shadow;
     uint64_t efer = 0;
     if (insn->code_bits != 64 && !vmdl_vcpu_get_reg(vcpu, VMDL_X86_EFER, &efer))
         ctx.compat = efer & (1ull << 10);

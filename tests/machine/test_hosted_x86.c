@@ -566,6 +566,43 @@ static void test_msr_access_from_outside(void **state)
     vmdl_vm_destroy(vm);
 }
 
+static unsigned movss_n;
+static bool movss_seen[4];
+
+static vmdl_fault note_movss(void *opaque, struct vmdl_vcpu *vcpu,
+                             const struct vmdl_x86_insn *insn)
+{
+    (void)opaque;
+    (void)vcpu;
+    if (movss_n < 4)
+        movss_seen[movss_n++] = insn->mov_ss_shadow;
+    return VMDL_FAULT_NONE;
+}
+
+/* A VMX instruction right after MOV SS is in its shadow (VMLAUNCH then
+ * fails with error 26); after STI, or with no shadow, it is not. */
+static void test_vmx_insn_in_mov_ss_shadow(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x66, 0x8C, 0xD0,                       /* mov ax, ss */
+        0x8E, 0xD0,                             /* mov ss, ax */
+        0x0F, 0x01, 0xC2,                       /* vmlaunch: MOV SS shadow */
+        0xFA, 0xFB,                             /* cli; sti */
+        0x0F, 0x01, 0xC2,                       /* vmlaunch: STI shadow */
+        0x0F, 0x01, 0xC2,                       /* vmlaunch: no shadow */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    movss_n = 0;
+    assert_int_equal(vmdl_vm_set_vmx_handler(vm, note_movss, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(movss_n, 3);
+    assert_true(movss_seen[0]);
+    assert_false(movss_seen[1]);
+    assert_false(movss_seen[2]);
+    vmdl_vm_destroy(vm);
+}
+
 static unsigned cpuid_seen;
 
 static bool take_cpuid(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
@@ -1623,6 +1660,7 @@ int main(void)
         cmocka_unit_test(test_debugctl_kvm_rules),
         cmocka_unit_test(test_sys_state_dr7_debugctl),
         cmocka_unit_test(test_msr_access_from_outside),
+        cmocka_unit_test(test_vmx_insn_in_mov_ss_shadow),
         cmocka_unit_test(test_event_hook_cpuid),
         cmocka_unit_test(test_sys_state_refused_off_hosted),
         cmocka_unit_test(test_nested_io_exits),

@@ -280,6 +280,7 @@ void vmdl__x86h_irq_window(struct vmdl_vcpu *v);
 /* An STI / MOV SS shadow blocks interrupts now (an emulated instruction
  * since ended it: cleared). */
 bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v);
+bool vmdl__x86h_in_mov_ss_shadow(struct vmdl_vcpu *v);
 void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v);
 int vmdl__x86h_iret_exit(struct vmdl_vcpu *v);
 void vmdl__x86h_iret_done(struct vmdl_vcpu *v);

@@ -57,6 +57,40 @@ bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v)
     return false;
 }
 
+/*
+ * Is the shadow the next instruction runs in MOV SS's (blocking by MOV SS)
+ * rather than STI's?  QEMU keeps one inhibit flag for both, so the
+ * instruction that ends right before RIP is decoded: MOV SS (8E /2) or,
+ * outside 64-bit mode, POP SS (17).  Any other ending is STI (FB).  A byte
+ * sequence whose last bytes could be read either way (an STI right after
+ * an instruction ending in 8E xx) is taken as MOV SS.
+ */
+bool vmdl__x86h_in_mov_ss_shadow(struct vmdl_vcpu *v)
+{
+    if (!vmdl__x86h_in_shadow(v))
+        return false;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    unsigned bits = vmdl__x86h_code_bits(v);
+    uint8_t b[15];
+    for (unsigned len = 1; len <= 15 && len <= rip; len++) {
+        if (!vmdl__x86h_lin_rw(v, rip - len, b, len, false))
+            break;
+        if (len == 1 && b[0] == 0x17 && bits != 64)
+            return true;
+        cs_insn *in = NULL;
+        if (len >= 2 && cs_disasm(v->vm->cs, b, len, rip - len, 1, &in) == 1) {
+            bool movss = in->size == len && in->id == X86_INS_MOV &&
+                         in->detail->x86.op_count == 2 &&
+                         in->detail->x86.operands[0].type == X86_OP_REG &&
+                         in->detail->x86.operands[0].reg == X86_REG_SS;
+            cs_free(in, 1);
+            if (movss)
+                return true;
+        }
+    }
+    return false;
+}
+
 /* The engine's global interrupt flag (hflags2 bit 0, next to hflags). */
 static void set_gif(struct vmdl_vcpu *v, bool on)
 {

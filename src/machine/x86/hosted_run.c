@@ -70,6 +70,9 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
         insn.kind >= VMDL_INSN_SEAMCALL)
         return false;
     insn.code_bits = vmdl__x86h_code_bits(v);
+    /* Only VM entries care (VMfail 26); the others stay cheap. */
+    if (insn.kind == VMDL_INSN_VMLAUNCH || insn.kind == VMDL_INSN_VMRESUME)
+        insn.mov_ss_shadow = vmdl__x86h_in_mov_ss_shadow(v);
     vmdl_fault f = h->fn(h->opaque, v, &insn);
     /* VMCALL outside a nested guest is KVM's hypercall, not a #UD. */
     if (f == VMDL_FAULT_UD && insn.kind == VMDL_INSN_VMCALL && vmdl__x86h_hypercall(v))
