@@ -18,6 +18,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/vmx.h"
 #include "virtmodel/vmx_nested.h"
+#include "virtmodel/vmx_vapic.h"
 
 #define RAM_SIZE (1u << 20)
 #define VMXON_PA 0x1000u
@@ -1241,6 +1242,187 @@ static void test_wants_interrupts_nmi_timer(void **state)
 
 /* ---- INVEPT / INVVPID ---- */
 
+/* ---- APIC virtualization for L2 (vmx_vapic.h, SDM Vol. 3C ch. 30) ---- */
+
+static void put8(struct fx *f, uint64_t pa, uint8_t v)
+{
+    f->ram[pa] = v;
+}
+
+static uint32_t get32v(struct fx *f, uint64_t pa)
+{
+    uint32_t v;
+    memcpy(&v, f->ram + pa, 4);
+    return v;
+}
+
+static bool vbit(struct fx *f, unsigned base, unsigned vec)
+{
+    return (get32v(f, VAPIC + base + 0x10 * (vec / 32)) >> (vec % 32)) & 1;
+}
+
+static void set_vbit(struct fx *f, unsigned base, unsigned vec)
+{
+    put32(f, VAPIC + base + 0x10 * (vec / 32),
+          get32v(f, VAPIC + base + 0x10 * (vec / 32)) | 1u << (vec % 32));
+}
+
+/* Virtual x2APIC mode with the given further secondary controls. */
+static void vapic_setup(struct fx *f, uint32_t proc2)
+{
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY | VMDL_PROC_TPR_SHADOW);
+    pk(f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_X2APIC_MODE | proc2);
+    pk(f, "VIRTUAL_APIC_PAGE_ADDR", VAPIC);
+    memset(f->ram + VAPIC, 0, 4096);
+}
+
+static void test_vapic_ppr_and_pending(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, 0);
+    put8(&f, VAPIC + 0x80, 0x20);                       /* VTPR */
+    pk(&f, "GUEST_INTR_STATUS", 0x31);
+    assert_false(vmdl_vmx_vapic_vid(f.vmx));
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), -1); /* no VID */
+    vapic_setup(&f, VMDL_PROC2_VID);
+    put8(&f, VAPIC + 0x80, 0x20);
+    assert_true(vmdl_vmx_vapic_vid(f.vmx));
+    assert_int_equal(vmdl_vmx_vapic_update_ppr(f.vmx), 0x20);
+    assert_int_equal(get32v(&f, VAPIC + 0xA0), 0x20);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), 0x31);
+    pk(&f, "GUEST_INTR_STATUS", 0x25);                  /* 0x20 is not above 0x20 */
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), -1);
+    /* SVI above VTPR decides VPPR */
+    pk(&f, "GUEST_INTR_STATUS", 0x6000 | 0x55);
+    assert_int_equal(vmdl_vmx_vapic_update_ppr(f.vmx), 0x60);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), -1);
+    /* secondary controls off: nothing is virtualized */
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(&f, "CPU_BASED_VM_EXEC_CONTROL") & ~VMDL_PROC_SECONDARY);
+    assert_false(vmdl_vmx_vapic_vid(f.vmx));
+    fx_close(&f);
+}
+
+static void test_vapic_deliver_and_eoi(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, VMDL_PROC2_VID);
+    set_vbit(&f, 0x200, 0x31);
+    set_vbit(&f, 0x200, 0x51);
+    pk(&f, "GUEST_INTR_STATUS", 0x51);
+    vmdl_vmx_vapic_update_ppr(f.vmx);
+    assert_int_equal(vmdl_vmx_vapic_deliver(f.vmx), 0x51);
+    assert_true(vbit(&f, 0x100, 0x51));                 /* VISR */
+    assert_false(vbit(&f, 0x200, 0x51));                /* VIRR */
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS"), 0x5131);
+    assert_int_equal(get32v(&f, VAPIC + 0xA0), 0x50);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), -1);
+    assert_int_equal(vmdl_vmx_vapic_deliver(f.vmx), -1);
+    /* EOI with a non-zero value: #GP, nothing changes */
+    struct vmdl_vmx_exit_info ex;
+    uint64_t v = 1;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x80B, &v, &ex), VMDL_VAPIC_FAULT);
+    assert_true(vbit(&f, 0x100, 0x51));
+    v = 0;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x80B, &v, &ex), VMDL_VAPIC_DONE);
+    assert_false(vbit(&f, 0x100, 0x51));
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS"), 0x0031);
+    assert_int_equal(get32v(&f, VAPIC + 0xA0), 0);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), 0x31);
+    /* EOI of a vector the EOI-exit bitmap names: EOI-induced exit 45 */
+    assert_int_equal(vmdl_vmx_vapic_deliver(f.vmx), 0x31);
+    pk(&f, "EOI_EXIT_BITMAP0", 1ull << 0x31);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x80B, &v, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_EOI_INDUCED);
+    assert_int_equal(ex.qualification, 0x31);
+    assert_false(vbit(&f, 0x100, 0x31));
+    /* without virtual-interrupt delivery EOI is not virtualized */
+    vapic_setup(&f, 0);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x80B, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    fx_close(&f);
+}
+
+static void test_vapic_msr_reads(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, VMDL_PROC2_APIC_REG_VIRT);
+    put64(&f, VAPIC + 0x20, 0x1122334455667788ull);     /* APIC ID */
+    put8(&f, VAPIC + 0x80, 0x40);
+    struct vmdl_vmx_exit_info ex;
+    uint64_t v = 0;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x802, &v, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(v, 0x1122334455667788ull);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x808, &v, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(v, 0x40);
+    /* every RDMSR of 800H-8FFH reads the page (timer current count too) */
+    put64(&f, VAPIC + 0x390, 0x77);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x839, &v, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(v, 0x77);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x1B, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x900, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    /* without APIC-register virtualization only TPR is */
+    vapic_setup(&f, 0);
+    put8(&f, VAPIC + 0x80, 0x50);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x808, &v, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(v, 0x50);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x802, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    /* without virtual x2APIC mode nothing is */
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", 0);
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, false, 0x808, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    fx_close(&f);
+}
+
+static void test_vapic_tpr_and_self_ipi(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, 0);
+    pk(&f, "TPR_THRESHOLD", 2);
+    struct vmdl_vmx_exit_info ex;
+    uint64_t v = 0x100;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x808, &v, &ex), VMDL_VAPIC_FAULT);
+    v = 0x10;                                           /* 1 < threshold 2 */
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x808, &v, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD);
+    assert_int_equal(f.ram[VAPIC + 0x80], 0x10);
+    v = 0x30;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x808, &v, &ex), VMDL_VAPIC_DONE);
+    /* self-IPI needs virtual-interrupt delivery */
+    v = 0x45;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex),
+                     VMDL_VAPIC_NOT_VIRTUALIZED);
+    vapic_setup(&f, VMDL_PROC2_VID);
+    /* with it, TPR writes update VPPR instead of the threshold check */
+    v = 0x10;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x808, &v, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(get32v(&f, VAPIC + 0xA0), 0x10);
+    v = 0x45;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex), VMDL_VAPIC_DONE);
+    assert_true(vbit(&f, 0x200, 0x45));
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS") & 0xFF, 0x45);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), 0x45);
+    v = 0x1045;                                         /* bits 63:8 */
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex), VMDL_VAPIC_FAULT);
+    /* CR8 path */
+    assert_false(vmdl_vmx_vapic_tpr_write(f.vmx, 0x70));
+    assert_int_equal(get32v(&f, VAPIC + 0xA0), 0x70);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), -1);
+    fx_close(&f);
+}
+
 static void test_invept(void **state)
 {
     (void)state;
@@ -1550,6 +1732,10 @@ int main(void)
         cmocka_unit_test(test_wants_desc_table),
         cmocka_unit_test(test_wants_cr_access),
         cmocka_unit_test(test_wants_interrupts_nmi_timer),
+        cmocka_unit_test(test_vapic_ppr_and_pending),
+        cmocka_unit_test(test_vapic_deliver_and_eoi),
+        cmocka_unit_test(test_vapic_msr_reads),
+        cmocka_unit_test(test_vapic_tpr_and_self_ipi),
         cmocka_unit_test(test_invept),
         cmocka_unit_test(test_invvpid),
         cmocka_unit_test(test_block_ebusy_ignored),
