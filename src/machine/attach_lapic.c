@@ -94,9 +94,15 @@ static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
                             uint64_t value)
 {
     struct lapic_glue *g = opaque;
-    vmdl_fault f = vmdl_lapic_msr_write(sync(g, vcpu), idx, value);
-    update_counting(g, vcpu);
-    if (idx == VMDL_MSR_IA32_APIC_BASE)
+    struct vmdl_lapic *a = sync(g, vcpu);
+    uint64_t base = vmdl_lapic_get_base(a);
+    vmdl_fault f = vmdl_lapic_msr_write(a, idx, value);
+    update_counting_of(g, vcpu, a);
+    /* Only a change of IA32_APIC_BASE (enable, x2APIC mode) can move the
+     * APIC's IDs: a write of the value it has (a common guest idiom) does
+     * not rescan the I/O APIC's routes (KVM marks its APIC map dirty only
+     * when the value changes). */
+    if (idx == VMDL_MSR_IA32_APIC_BASE && vmdl_lapic_get_base(a) != base)
         apic_map_changed(g);
     return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
 }

@@ -287,8 +287,13 @@ static uint64_t timer_next(void *opaque, struct vmdl_vcpu *vcpu)
 static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
 {
     struct vmdl_vmx_attach *h = opaque;
+    unsigned i = vmdl_vcpu_index(vcpu);
+    /* (The deadline first: this runs at every exit, and the timer is
+     * almost never armed.) */
+    if (i >= h->n || now < h->timer_at[i])
+        return;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
-    if (!vmx || now < h->timer_at[vmdl_vcpu_index(vcpu)] || !vmdl_vmx_in_guest_mode(vmx))
+    if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
         return;
     struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_PREEMPT_TIMER};
     reflect(h, vcpu, vmx, &info);

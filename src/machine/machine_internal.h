@@ -233,6 +233,7 @@ struct vmdl_vm {
 
     struct vmdl_cpuid_entry *cpuid;
     unsigned nr_cpuid, cap_cpuid;
+    unsigned cpuid_gen;     /* bumped by every change of the table */
 
     /* Image bytes restored on VM reset (snapshot taken at set_entry). */
     struct image_range { uint64_t gpa, len; uint8_t *copy; } images[16];

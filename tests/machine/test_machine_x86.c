@@ -619,6 +619,57 @@ static void test_cpuid_table(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * CPUID answers from the table as it is when the instruction executes:
+ * the vCPU keeps the last leaf it looked up (cpuid.c), so a change of the
+ * table between two CPUIDs of the same leaf, and a second subleaf of a
+ * leaf that has them, must still give the new answer.  (The JMP ends the
+ * translation block at the IN: the instructions after an I/O exit in the
+ * same block run once and are rolled back, x86/io.c.)
+ *   mov eax, 0x40000000; cpuid; in al, 0x60 (exit: the host changes the
+ *   leaf); jmp .+2; mov eax, 0x40000000; cpuid; mov esi, ebx;
+ *   mov eax, 7; xor ecx, ecx; cpuid; mov edi, ebx;
+ *   mov eax, 7; mov ecx, 1; cpuid; mov al, 1; out 0xf4, al
+ */
+static void test_cpuid_follows_table_changes_and_subleaves(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0x00, 0x00, 0x40, 0x0F, 0xA2, 0xE4, 0x60, 0xEB, 0x00,
+        0xB8, 0x00, 0x00, 0x00, 0x40, 0x0F, 0xA2, 0x89, 0xDE,
+        0xB8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xC9, 0x0F, 0xA2, 0x89, 0xDF,
+        0xB8, 0x07, 0x00, 0x00, 0x00, 0xB9, 0x01, 0x00, 0x00, 0x00, 0x0F, 0xA2,
+        0xB0, 0x01, 0xE6, 0xF4,
+    };
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, code, sizeof(code), NULL);
+    assert_non_null(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_cpuid_entry ent = {.leaf = 0x40000000, .ebx = 0x11111111};
+    assert_int_equal(vmdl_vm_set_cpuid(vm, &ent), 0);
+    struct vmdl_cpuid_entry l7 = {.leaf = 7, .subleaf = 0, .ebx = 0x70};
+    assert_int_equal(vmdl_vm_set_cpuid(vm, &l7), 0);
+    l7.subleaf = 1;
+    l7.ebx = 0x71;
+    assert_int_equal(vmdl_vm_set_cpuid(vm, &l7), 0);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_IO);
+    uint64_t rbx = 0, rsi = 0, rdi = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_RBX, &rbx), 0);
+    assert_int_equal(rbx, 0x11111111);
+    ent.ebx = 0x22222222;
+    assert_int_equal(vmdl_vm_set_cpuid(vm, &ent), 0);
+    assert_int_equal(vmdl_vcpu_complete(v, 0), 0);
+    e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_RSI, &rsi), 0);
+    assert_int_equal(rsi, 0x22222222);
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_RDI, &rdi), 0);
+    assert_int_equal(rdi, 0x70);
+    assert_int_equal(vmdl_vcpu_get_reg(v, VMDL_X86_RBX, &rbx), 0);
+    assert_int_equal(rbx, 0x71);
+    vmdl_vm_destroy(vm);
+}
+
 /* MAXPHYADDR in CPUID.80000008H:EAX[7:0] is the attached VMX profile's, so
  * that the address checks of VMXON/VMPTRLD/EPT and CPUID agree. */
 static void test_cpuid_maxphyaddr_follows_vmx_profile(void **state)
@@ -1053,6 +1104,63 @@ static void check_vmrw_exit(csh cs, const uint8_t *code, size_t len, uint64_t at
     cs_free(in, 1);
 }
 
+/* The VMREAD operands each call saw (op[0]: VMREAD's destination). */
+struct vmrw_seen {
+    unsigned n;
+    enum vmdl_reg dst[8];
+};
+
+static vmdl_fault record_vmread(void *opaque, struct vmdl_vcpu *vcpu,
+                                const struct vmdl_x86_insn *insn)
+{
+    (void)vcpu;
+    struct vmrw_seen *s = opaque;
+    assert_int_equal(insn->kind, VMDL_INSN_VMREAD);
+    assert_true(s->n < 8);
+    s->dst[s->n++] = insn->op[0].reg;
+    return VMDL_FAULT_NONE;
+}
+
+/*
+ * A trap site keeps its decoded VMREAD (site.c) only while the bytes are
+ * the same: the guest rewrites the ModRM of a VMREAD it has run twice
+ * (the second time through the site's hook), and the next two calls see
+ * the new destination, with and without trap sites.
+ *   call X; call X; mov byte [rip + (X + 2)], 0xD1; call X; call X;
+ *   mov al, 1; out 0xf4, al;  X: vmread rbx, rdx; ret
+ * (0F 78 D3: vmread rbx, rdx; ModRM D1: vmread rcx, rdx.)
+ */
+static void test_trap_site_vmread_rewritten(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xE8, 0x1A, 0x00, 0x00, 0x00,             /* 0: call 31 */
+        0xE8, 0x15, 0x00, 0x00, 0x00,             /* 5: call 31 */
+        0xC6, 0x05, 0x10, 0x00, 0x00, 0x00, 0xD1, /* 10: mov byte [rip+16], 0xD1 */
+        0xE8, 0x09, 0x00, 0x00, 0x00,             /* 17: call 31 */
+        0xE8, 0x04, 0x00, 0x00, 0x00,             /* 22: call 31 */
+        0xB0, 0x01, 0xE6, 0xF4,                   /* 27: mov al, 1; out 0xf4, al */
+        0x0F, 0x78, 0xD3, 0xC3,                   /* 31: vmread rbx, rdx; ret */
+    };
+    for (int slow = 0; slow < 2; slow++) {
+        struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                     .no_fast_traps = slow};
+        struct vmdl_vm *vm;
+        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+        assert_int_equal(vmdl_vm_load_raw(vm, code, sizeof(code), VMDL_X86_DEFAULT_LOAD), 0);
+        struct vmrw_seen seen = {0};
+        vmdl_vm_set_vmx_handler(vm, record_vmread, &seen);
+        struct vmdl_exit e = run(vm);
+        assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+        assert_int_equal(seen.n, 4);
+        assert_int_equal(seen.dst[0], VMDL_X86_RBX);
+        assert_int_equal(seen.dst[1], VMDL_X86_RBX);
+        assert_int_equal(seen.dst[2], VMDL_X86_RCX);
+        assert_int_equal(seen.dst[3], VMDL_X86_RCX);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_vmread_vmwrite_decoded_by_hand_as_capstone(void **state)
 {
     (void)state;
@@ -1129,6 +1237,7 @@ int main(void)
         cmocka_unit_test(test_limits_end_runaway_loops),
         cmocka_unit_test(test_instruction_count_is_exact),
         cmocka_unit_test(test_cpuid_table),
+        cmocka_unit_test(test_cpuid_follows_table_changes_and_subleaves),
         cmocka_unit_test(test_cpuid_maxphyaddr_follows_vmx_profile),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_ram_split_around_pci_hole),
@@ -1139,6 +1248,7 @@ int main(void)
         cmocka_unit_test(test_trap_sites_match_the_trap_path),
         cmocka_unit_test(test_trap_sites_keep_timer_interrupts_in_place),
         cmocka_unit_test(test_trap_sites_smp_and_more_than_sixteen),
+        cmocka_unit_test(test_trap_site_vmread_rewritten),
         cmocka_unit_test(test_vmread_vmwrite_decoded_by_hand_as_capstone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

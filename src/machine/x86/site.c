@@ -57,6 +57,30 @@ static void site_resume(struct vmdl_vcpu *v)
         vmdl__x86_set_stop(v, STOP_KICK);
 }
 
+/*
+ * The VMREAD/VMWRITE at the site, decoded.  With register operands the
+ * decoded instruction (text included) depends only on its bytes, so it is
+ * kept with them and reused while they are unchanged; a memory operand's
+ * address depends on registers and is decoded every time.
+ */
+static const struct vmdl_x86_insn *site_vmrw(struct x86_site *site, const uint8_t *code,
+                                             size_t n, uint64_t addr,
+                                             struct vmdl_x86_insn *tmp)
+{
+    if (site->decoded && site->insn.length <= n &&
+        !memcmp(code, site->code, site->insn.length))
+        return &site->insn;
+    site->decoded = false;
+    if (!vmdl__x86_decode_vmrw(site->v, code, n, addr, tmp))
+        return NULL;
+    if (tmp->op[0].kind == VMDL_OPND_REG && tmp->op[1].kind == VMDL_OPND_REG) {
+        site->insn = *tmp;
+        memcpy(site->code, code, tmp->length);
+        site->decoded = true;
+    }
+    return tmp;
+}
+
 static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     (void)uc;
@@ -70,15 +94,16 @@ static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     if (!code)
         return;
     bool msr = n >= 2 && code[0] == 0x0F && (code[1] == 0x32 || code[1] == 0x30);
-    struct vmdl_x86_insn insn;
-    if (!msr && !vmdl__x86_decode_vmrw(v, code, n, addr, &insn))
+    struct vmdl_x86_insn tmp;
+    const struct vmdl_x86_insn *insn = msr ? NULL : site_vmrw(site, code, n, addr, &tmp);
+    if (!msr && !insn)
         return; /* rewritten since: it executes (and traps) as it is */
     if (!vmdl__count_at_insn(v, addr))
         return;
     site->hits++;
     vmdl_fault f = VMDL_FAULT_NONE;
     enum emu_result r = msr ? vmdl__x86_msr_access(v, code[1] == 0x30, addr, 2, &f)
-                            : vmdl__x86_special_access(v, addr, &insn, &f);
+                            : vmdl__x86_special_access(v, addr, insn, &f);
     if (r == EMU_DONE)
         site_resume(v);
     else

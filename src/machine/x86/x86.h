@@ -81,6 +81,12 @@ struct x86_site {
     uc_hook hook;
     bool live;          /* the hook exists (its slot never moves: the
                          * hook's user data points at it) */
+    /* VMREAD/VMWRITE with register operands only: the decoded instruction
+     * and the bytes it came from (it depends on nothing else), so that the
+     * hook decodes only when the bytes changed (site.c). */
+    bool decoded;
+    uint8_t code[15];
+    struct vmdl_x86_insn insn;
 };
 
 /* An address that trapped while every site was taken. */
@@ -105,6 +111,13 @@ struct x86_vcpu {
     unsigned unassigned_pages;  /* unassigned memory pages mapped (vcpu.c) */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
     bool cpuid_events;          /* CPUID stops for the VM's event hook */
+    struct {                    /* the last leaf looked up (cpuid.c) */
+        bool valid;
+        unsigned gen;           /* vm->cpuid_gen it was looked up at */
+        uint32_t leaf, sub;
+        bool has_sub;
+        struct vmdl_cpuid_entry e;   /* zeros for an absent leaf */
+    } cpuid_last;
     /* hosted_nested.c: a nested guest (L2) runs on this vCPU */
     bool nested;
     struct vmdl_x86_nested_ctl nctl;
