@@ -87,13 +87,13 @@ void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v)
         /* x2APIC ID of this vCPU in EDX (topology leaves). */
         e.edx = v->index;
     }
-    /* One engine call for the four (batched: 27 host instructions fewer
-     * per CPUID than four uc_reg_write, docs/performance.md). */
-    static int regs[4] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,
-                          UC_X86_REG_RDX};
-    uint64_t out[4] = {e.eax, e.ebx, e.ecx, e.edx};
-    void *vals[4] = {&out[0], &out[1], &out[2], &out[3]};
-    uc_reg_write_batch(v->uc, regs, vals, 4);
+    /* Four engine calls: uc_reg_write_batch executes fewer host
+     * instructions but took 10-40% more CPU time per CPUID
+     * (docs/performance.md, fourth round). */
+    wr(v, UC_X86_REG_RAX, e.eax);
+    wr(v, UC_X86_REG_RBX, e.ebx);
+    wr(v, UC_X86_REG_RCX, e.ecx);
+    wr(v, UC_X86_REG_RDX, e.edx);
 }
 
 bool vmdl__x86_cpuid_has(struct vmdl_vm *vm, uint32_t leaf, int reg, unsigned bit)
