@@ -83,6 +83,12 @@ void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v)
         /* Initial APIC ID in EBX[31:24]. */
         e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
         apic_bit(v, &e);
+    } else if (leaf == 7 && sub == 0) {
+        /* OSPKE mirrors CR4.PKE when PKU is reported (KVM's
+         * kvm_update_cpuid_runtime). */
+        e.ecx &= ~(1u << 4);
+        if ((e.ecx & (1u << 3)) && (rd(v, UC_X86_REG_CR4) & (1ull << 22)))
+            e.ecx |= 1u << 4;
     } else if (leaf == 0xB || leaf == 0x1F) {
         /* x2APIC ID of this vCPU in EDX (topology leaves). */
         e.edx = v->index;

@@ -256,6 +256,8 @@ void vmdl__x86h_enter(struct vmdl_vcpu *v);
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                        bool write);
 uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v);
+/* From the interrupt hook: keep an exception (or NPF) intercept's code. */
+void vmdl__x86h_note_err_code(struct vmdl_vcpu *v, uint32_t intno);
 /* FS/GS bases across IRET to CPL 3 (QEMU zeroes them): note them at CPL 0,
  * put them back when the guest comes back from CPL 3. */
 void vmdl__x86h_note_kseg(struct vmdl_vcpu *v);
@@ -292,6 +294,8 @@ uint64_t vmdl__x86h_desc_intercepts(void);
 
 /* hosted_cr.c */
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
+/* Put back the CR4 bits of cr4 QEMU's CPU model dropped (SMAP, PKE). */
+void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4);
 vmdl_fault vmdl__x86h_cr8_do(struct vmdl_vcpu *v, bool write);
 int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
 

@@ -4,6 +4,7 @@
  * and LMSW checked as KVM checks them, and CR8 as the APIC's TPR.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "hosted.h"
 
@@ -46,6 +47,40 @@ static vmdl_fault check_cr4(struct vmdl_vcpu *v, uint64_t val)
     return VMDL_FAULT_NONE;
 }
 
+/*
+ * CR4 bits QEMU's CPU model inside the engine (qemu64) drops whenever it
+ * loads CR4 (cpu_x86_update_cr4: SMAP and PKE need the model's CPUID
+ * feature), although its page walk, RDPKRU/WRPKRU and SMAP's MMU index
+ * honour them once set: SMAP (bit 21) and PKE (bit 22).  No model of
+ * Unicorn 2.1.1 has SVM and PKU, and EPYC, which has SVM and SMAP, also
+ * runs RDRAND natively (nested RDRAND exiting would be lost), so the
+ * machine puts the bits back into the engine's state (CR4 and hflags'
+ * SMAP bit, QEMU 5.0's HF_SMAP_SHIFT 23) after each load.
+ */
+#define CR4_ENGINE_DROPS ((1ull << 21) | (1ull << 22))
+#define HF_SMAP (1u << 23)
+
+void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4)
+{
+    uint64_t extra = cr4 & CR4_ENGINE_DROPS;
+    if (!extra)
+        return;
+    uc_context_save(v->uc, X86(v)->ctx);
+    char *ctx = (char *)X86(v)->ctx;
+    int cr4_off = v->vm->x86h->cr_end_off - 8, hf_off = v->vm->x86h->segs_off - 8;
+    uint64_t cur;
+    memcpy(&cur, ctx + cr4_off, 8);
+    uint32_t hflags = ctx_u32(v, ctx, hf_off);
+    uint32_t want_hf = (extra & (1ull << 21)) ? hflags | HF_SMAP : hflags;
+    if ((cur & extra) == extra && hflags == want_hf)
+        return;
+    cur |= extra;
+    memcpy(ctx + cr4_off, &cur, 8);
+    memcpy(ctx + hf_off, &want_hf, 4);
+    uc_context_restore(v->uc, X86(v)->ctx);
+    uc_ctl_flush_tlb(v->uc);     /* PKE changes what QEMU's TLB allowed */
+}
+
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 {
     uint8_t op[3], rex;
@@ -80,6 +115,8 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     if (f)
         return vmdl__x86h_fault(v, f, triple);
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
+    if (cr == 4)
+        vmdl__x86h_cr4_keep(v, val);
     uc_ctl_flush_tlb(v->uc);
     /* MOV to CR0/CR4 is serializing: code another store modified runs as
      * written after it (SDM vol. 3, 9.1.3).  Unicorn 2.1.1 catches only the

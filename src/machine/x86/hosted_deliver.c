@@ -136,8 +136,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         }
         /* The delivery faulted: #DF for benign-free pairs, else the new one. */
         unsigned nvec = code - EXCP_VMEXIT - X_EXCP;
-        uc_context_save(v->uc, X86(v)->ctx);
-        uint32_t nerr = ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
+        uint32_t nerr = (uint32_t)vmdl__x86h_err_code(v);
         if (vec == 8) {
             *triple = true;
             X86(v)->h_vectoring = 0;

@@ -169,6 +169,7 @@ void vmdl__x86h_irq_window(struct vmdl_vcpu *v)
  */
 bool vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
 {
+    vmdl__x86h_note_err_code(v, intno);
     if (intno == EXCP_VMEXIT + X_VINTR) {
         /* The exit proves the engine's GIF set: a VMRUN run outside the
          * loop's entry (a nested VM exit's reload) may have set it after
@@ -183,6 +184,8 @@ bool vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno)
 /* A VMRUN ran: QEMU set GIF, and latched V_IRQ if the VMCB had it. */
 void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v)
 {
+    /* VMRUN loaded CR4 through cpu_x86_update_cr4 (hosted_cr.c). */
+    vmdl__x86h_cr4_keep(v, pr64(v, H_VMCB + S_CR4));
     X86(v)->h_gif = true;
     if (pr64(v, H_VMCB + C_INT_CTL) & V_IRQ)
         X86(v)->h_virq = true;

@@ -19,11 +19,32 @@ static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
 }
 
 /*
+ * STAC (0F 01 CB) / CLAC (0F 01 CA): set or clear RFLAGS.AC.  QEMU decodes
+ * them only for a CPU model with SMAP; the machine advertises SMAP
+ * (hosted_cr.c keeps CR4.SMAP in the engine).  #UD at CPL > 0 (SDM vol. 2)
+ * or without SMAP in CPUID: left to the caller.
+ */
+static bool stac_clac(struct vmdl_vcpu *v, bool set)
+{
+    if (!vmdl__x86_cpuid_has(v->vm, 7, 1, 20))
+        return false;
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0), fl = rd(v, UC_X86_REG_RFLAGS);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg ss;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+    if (vmdl__x86h_cpl(&ss, cr0, fl))
+        return false;
+    wr(v, UC_X86_REG_RFLAGS, set ? fl | (1ull << 18) : fl & ~(1ull << 18));
+    vmdl__x86h_retire(v, 3);
+    return true;
+}
+
+/*
  * Instructions the machine advertises that QEMU's CPU model lacks (#UD in
  * the engine): RDTSCP (0F 01 F9) and RDPID (F3 0F C7 /7), both reading
- * IA32_TSC_AUX.  True when emulated (or, in a nested guest, taken by the
- * event hook); false leaves the #UD, which is what a nested guest without
- * "enable RDTSCP" gets for both (SDM 26.3).
+ * IA32_TSC_AUX, and STAC/CLAC.  True when emulated (or, in a nested guest,
+ * taken by the event hook); false leaves the #UD, which is what a nested
+ * guest without "enable RDTSCP" gets for RDTSCP and RDPID (SDM 26.3).
  */
 static bool emulate_ud(struct vmdl_vcpu *v)
 {
@@ -31,6 +52,8 @@ static bool emulate_ud(struct vmdl_vcpu *v)
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     if (pfx < 0 || op[0] != 0x0F)
         return false;
+    if (op[1] == 0x01 && (op[2] == 0xCA || op[2] == 0xCB))
+        return stac_clac(v, op[2] == 0xCB);
     bool no_rdtscp = X86(v)->nested && (X86(v)->nctl.intercept & VMDL_X86_NESTED_NO_RDTSCP);
     if (op[1] == 0x01 && op[2] == 0xF9) {
         if (no_rdtscp)

@@ -295,10 +295,26 @@ bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bo
 
 /* ---- the run loop step -------------------------------------------------- */
 
+/*
+ * The error code of the exception intercept that stopped the engine, as
+ * the interrupt hook found it in QEMU's state (vmdl__x86h_note_err_code).
+ * It must be read there: by the time uc_emu_start returns after a #PF
+ * intercept raised by a page walk, QEMU's field reads 0 (measured on
+ * 2.1.1: 1, 0x21 and 2 in the hook, 0 after it), while a #GP raised by a
+ * helper keeps it.
+ */
 uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v)
 {
+    return X86(v)->h_exc_err;
+}
+
+void vmdl__x86h_note_err_code(struct vmdl_vcpu *v, uint32_t intno)
+{
+    bool exc = intno >= EXCP_VMEXIT + X_EXCP && intno < EXCP_VMEXIT + X_EXCP + 32;
+    if (!exc && intno != EXCP_VMEXIT + X_NPF)       /* NPF: its exit_info_1 */
+        return;
     uc_context_save(v->uc, X86(v)->ctx);
-    return ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
+    X86(v)->h_exc_err = ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
 }
 
 /*

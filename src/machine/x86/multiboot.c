@@ -81,6 +81,12 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
      * descriptor-table loads get their canonical checks here
      * (hosted_desc.c), MSR bases in hosted_msr.c. */
     e.ecx |= 1u << 16;
+    /* SMAP and PKU: QEMU's page walk in the engine honours CR4.SMAP (with
+     * RFLAGS.AC) and CR4.PKE (PKRU, RDPKRU/WRPKRU), which hosted_cr.c keeps
+     * in the engine; STAC/CLAC are emulated (hosted_run.c).  OSPKE (ECX[4])
+     * follows CR4.PKE (cpuid.c).  No PKS: QEMU 5.0 has none. */
+    e.ebx |= 1u << 20;
+    e.ecx |= 1u << 3;
     vmdl_vm_set_cpuid(vm, &e);
     /* ... and 57 linear-address bits in 0x80000008:EAX[15:8], as hardware
      * with LA57 reports (KVM passes the host's value). */

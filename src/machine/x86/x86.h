@@ -151,6 +151,7 @@ struct x86_vcpu {
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
     bool h_iret_step;           /* the next entry runs that IRET alone */
     bool h_desc_step;           /* ... or a descriptor-table load (hosted_desc.c) */
+    uint32_t h_exc_err;         /* error code of the last exception intercept */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */

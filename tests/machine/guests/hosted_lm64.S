@@ -15,6 +15,10 @@ start:  mov $0x180000, %esp
 1:      mov %ecx, %eax
         shl $21, %eax
         or $0x87, %eax                    /* 2 MiB, user, writable, present */
+        test %ecx, %ecx
+        jnz 2f
+        and $~4, %eax                     /* the first 2 MiB: supervisor */
+2:
         mov %eax, 0x202000(,%ecx,8)
         inc %ecx
         cmp $512, %ecx
