@@ -83,7 +83,7 @@ void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v)
         /* Initial APIC ID in EBX[31:24]. */
         e.ebx = (e.ebx & 0x00FFFFFFu) | (v->index << 24);
         apic_bit(v, &e);
-    } else if (leaf == 7 && sub == 0) {
+    } else if (leaf == 7 && e.subleaf == 0) {
         /* OSPKE mirrors CR4.PKE when PKU is reported (KVM's
          * kvm_update_cpuid_runtime). */
         e.ecx &= ~(1u << 4);
