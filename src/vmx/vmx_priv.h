@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "virtmodel/vmx.h"
 #include "virtmodel/vmx_nested.h"
@@ -48,6 +49,20 @@ enum vmdl_v12_enc {
 
 static inline uint64_t vmdl__get_le(const uint8_t *p, unsigned n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* One load per field width on a little-endian host: every VMREAD and
+     * VMWRITE of a cached field comes through here. */
+    if (n == 8) {
+        uint64_t v8;
+        memcpy(&v8, p, 8);
+        return v8;
+    }
+    if (n == 4) {
+        uint32_t v4;
+        memcpy(&v4, p, 4);
+        return v4;
+    }
+#endif
     uint64_t v = 0;
     for (unsigned i = 0; i < n; i++)
         v |= (uint64_t)p[i] << (8 * i);
@@ -56,6 +71,12 @@ static inline uint64_t vmdl__get_le(const uint8_t *p, unsigned n)
 
 static inline void vmdl__put_le(uint8_t *p, uint64_t v, unsigned n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8 || n == 4) {   /* as above */
+        memcpy(p, &v, n);
+        return;
+    }
+#endif
     for (unsigned i = 0; i < n; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }

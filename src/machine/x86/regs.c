@@ -55,6 +55,12 @@ int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
                    ? VMDL_OK
                    : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
     }
+    if (!X86(v)->hosted && (reg == VMDL_X86_CR0 || reg == VMDL_X86_CR4)) {
+        /* The machine's copies, read by the vmx glue for every VMX
+         * instruction (its checks of CR0 and CR4.VMXE). */
+        *val = *virtual_reg(v, reg);
+        return VMDL_OK;
+    }
     const struct vmdl_arch_reg *r = vmdl__arch_reg(&vmdl__x86_ops, reg);
     if (!r)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: %d is not an x86 "
