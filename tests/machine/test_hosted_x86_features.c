@@ -185,6 +185,22 @@ static void test_lidt_canonical_base(void **state)
     dt_load_case(lidt_p, sizeof(lidt_p), NONCANONICAL, false);
 }
 
+/* The check reads the instruction through the guest's page tables: the
+ * LGDT runs at VA 0x40100420, an alias of its physical page 0x100420
+ * (PDPT[1] -> the same page directory), not at its physical address. */
+static void test_lgdt_check_at_aliased_rip(void **state)
+{
+    (void)state;
+    /* movl $0x202007, 0x201008 (PDPT[1]); mov eax, 0x40100420; jmp rax */
+    uint8_t p[0x20 + sizeof(lgdt_p)] = { 0xC7, 0x04, 0x25, 0x08, 0x10, 0x20, 0x00,
+        0x07, 0x20, 0x20, 0x00, 0xB8, 0x20, 0x04, 0x10, 0x40, 0xFF, 0xE0 };
+    memcpy(p + 0x20, lgdt_p, sizeof(lgdt_p));
+    struct vmdl_vm *vm;
+    assert_int_equal(run_payload(p, sizeof(p), NONCANONICAL, &vm), 13);
+    assert_int_equal(reg(vm, VMDL_X86_R15), 0x40000000u + LOAD + PAYLOAD + 0x20 + LOAD_INSN);
+    vmdl_vm_destroy(vm);
+}
+
 /* mov eax, SPARE_SEL; lldt/ltr ax; sldt/str ebx; hlt */
 static const uint8_t lldt_p[] = { 0xB8, SPARE_SEL, 0, 0, 0, 0x0F, 0x00, 0xD0,
                                   0x0F, 0x00, 0xC3, 0xF4 };
@@ -425,6 +441,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lgdt_canonical_base),
         cmocka_unit_test(test_lidt_canonical_base),
+        cmocka_unit_test(test_lgdt_check_at_aliased_rip),
         cmocka_unit_test(test_lldt_canonical_base),
         cmocka_unit_test(test_ltr_canonical_base),
         cmocka_unit_test(test_cpuid_reports_la57),

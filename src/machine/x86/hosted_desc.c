@@ -34,12 +34,29 @@ static bool code64(struct vmdl_vcpu *v)
     return (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L);
 }
 
+/* The instruction at RIP, fetched through the guest's page tables (RIP is
+ * linear in 64-bit mode; the code need not be identity-mapped). */
+static cs_insn *decode_at_rip(struct vmdl_vcpu *v)
+{
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    uint8_t code[15];
+    size_t n = sizeof(code), first = 0x1000 - (rip & 0xFFF);
+    if (first < n && !vmdl__x86h_lin_rw(v, rip + first, code + first, n - first, false))
+        n = first;                  /* the next page is not mapped */
+    if (!vmdl__x86h_lin_rw(v, rip, code, n < first ? n : first, false))
+        return NULL;
+    cs_insn *in = NULL;
+    if (cs_disasm(v->vm->cs, code, n, rip, 1, &in) != 1)
+        return NULL;
+    return in;
+}
+
 /* The instruction's operand: a register's value or a memory operand's
  * linear address (64-bit mode: no segment base but FS/GS). */
 static bool operand(struct vmdl_vcpu *v, bool *mem, uint64_t *x)
 {
-    cs_insn *in = NULL;
-    if (vmdl__x86_insn_length(v, rd(v, UC_X86_REG_RIP), NULL, 0, &in) <= 0)
+    cs_insn *in = decode_at_rip(v);
+    if (!in)
         return false;
     const cs_x86 *d = &in->detail->x86;
     bool found = false;
