@@ -273,6 +273,19 @@ int vmdl_lapic_take_sipi(struct vmdl_lapic *apic);
 int vmdl_lapic_bus_deliver(struct vmdl_lapic_bus *bus, uint32_t dest,
                            bool logical, unsigned delivery_mode,
                            uint8_t vector, bool level);
+/*
+ * KVM's paravirtual IPI (hypercall KVM_HC_SEND_IPI, kvm_pv_send_ipi): the
+ * interrupt in `icr` (vector, delivery mode, level, trigger; a logical
+ * destination or a shorthand is refused with VMDL_LAPIC_PV_IPI_EINVAL) to
+ * every APIC whose physical ID is min + i for a set bit i of bitmap_low,
+ * then min + (64 or 32, per op_64_bit) + i of bitmap_high; IDs above the
+ * highest APIC ID in the VM are ignored.  Returns how many APICs accepted
+ * it (the hypercall's result).
+ */
+#define VMDL_LAPIC_PV_IPI_EINVAL (-22)  /* the hypercall's -KVM_EINVAL */
+int vmdl_lapic_bus_pv_send_ipi(struct vmdl_lapic_bus *bus, uint64_t bitmap_low,
+                               uint64_t bitmap_high, uint32_t min, uint64_t icr,
+                               bool op_64_bit);
 /* Would a message to (dest, logical) reach this APIC?  (KVM's
  * kvm_apic_match_dest without shorthand; 0xFF is the xAPIC broadcast,
  * 0xFFFFFFFF the x2APIC one.)  False for a hardware-disabled APIC. */

@@ -296,6 +296,12 @@ struct vmdl_irqchip_ops {
     /* arm64: a device of the vCPU (the generic timer) drives the private
      * interrupt `ppi` to `level`.  0 or a negative vmdl_err. */
     int (*device_ppi)(void *opaque, struct vmdl_vcpu *vcpu, unsigned ppi, bool level);
+    /* x86: KVM's paravirtual IPI hypercall (KVM_HC_SEND_IPI) with the
+     * guest's arguments a0-a3 (RBX, RCX, RDX, RSI; 32 bits each outside
+     * 64-bit mode): the value it returns in RAX.  NULL: the hypercall is
+     * unknown (-KVM_ENOSYS). */
+    int64_t (*pv_send_ipi)(void *opaque, struct vmdl_vcpu *vcpu, const uint64_t a[4],
+                           bool op_64_bit);
 };
 
 /* Raise the PMI of a vCPU through the attached interrupt controller (the

@@ -168,6 +168,15 @@ static void chip_pmi(void *opaque, struct vmdl_vcpu *vcpu)
     sink.raise_pmi(sink.opaque);
 }
 
+static int64_t chip_pv_send_ipi(void *opaque, struct vmdl_vcpu *vcpu,
+                                const uint64_t a[4], bool op_64_bit)
+{
+    struct lapic_glue *g = opaque;
+    sync(g, vcpu);
+    return vmdl_lapic_bus_pv_send_ipi(g->bus, a[0], a[1], (uint32_t)a[2], a[3],
+                                      op_64_bit);
+}
+
 static const struct vmdl_irqchip_ops chip_ops = {
     .pending = chip_pending,
     .ack = chip_ack,
@@ -179,6 +188,7 @@ static const struct vmdl_irqchip_ops chip_ops = {
     .get_cr8 = chip_get_cr8,
     .set_cr8 = chip_set_cr8,
     .pmi = chip_pmi,
+    .pv_send_ipi = chip_pv_send_ipi,
 };
 
 /* ---- bus events ---- */

@@ -247,6 +247,43 @@ static void test_external_messages(void **state)
     assert_int_equal(__builtin_popcount(who(0xC4)), 1);
 }
 
+/* KVM's PV IPI (kvm_pv_send_ipi): bitmaps of physical IDs from `min`, the
+ * count of APICs that took it, IDs past the highest one ignored, min wraps
+ * at 32 bits, logical or shorthand ICRs refused with -KVM_EINVAL. */
+static void test_pv_send_ipi(void **state)
+{
+    (void)state;
+    /* APICs 1 and 3; bit 9 is beyond APIC 7: ignored */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 0x20Aull, 0, 0, 0xD0, true), 2);
+    assert_int_equal(who(0xD0), (1u << 1) | (1u << 3));
+    /* from min 2: bits 0 and 5 are APICs 2 and 7 */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 0x21, 0, 2, 0xD1, true), 2);
+    assert_int_equal(who(0xD1), (1u << 2) | (1u << 7));
+    /* the high bitmap starts at min + 32 (32-bit caller) or min + 64 */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 0, 1, 0xFFFFFFE4u, 0xD2, false), 1);
+    assert_int_equal(who(0xD2), 1u << 4);
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 0, 1, 0xFFFFFFC5u, 0xD3, true), 1);
+    assert_int_equal(who(0xD3), 1u << 5);
+    /* min past every APIC, and min + 64 wrapping to 63 with an empty high
+     * bitmap (kvm-unit-tests' apic test): nothing */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, ~0ull, 0, 0xFFFFFFFFu, 0xD4, true), 0);
+    assert_int_equal(who(0xD4), 0);
+    /* NMI by delivery mode */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 1u << 6, 0, 0,
+                                                VMDL_LAPIC_DM_NMI << 8, true), 1);
+    assert_true(vmdl_lapic_take_nmi(ap[6]));
+    /* refused: logical destination, any shorthand */
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 1, 0, 0, VMDL_LAPIC_ICR_LOGICAL | 0xD5,
+                                                true), VMDL_LAPIC_PV_IPI_EINVAL);
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 1, 0, 0, (1u << 18) | 0xD5, true),
+                     VMDL_LAPIC_PV_IPI_EINVAL);
+    assert_int_equal(who(0xD5), 0);
+    /* a hardware-disabled APIC is not in the map */
+    wrmsr(ap[2], VMDL_MSR_IA32_APIC_BASE, VMDL_LAPIC_DEFAULT_BASE);
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(bus, 0x4, 0, 0, 0xD6, true), 0);
+    assert_int_equal(vmdl_lapic_bus_pv_send_ipi(NULL, 1, 0, 0, 0xD6, true), VMDL_EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -258,6 +295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lowest_priority_ppr, setup_ppr, teardown),
         T(test_nmi_ipi),                T(test_init_sipi),
         T(test_disabled_targets_and_kicks), T(test_external_messages),
+        T(test_pv_send_ipi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,18 +95,24 @@ static void make_image(uint8_t *b, const uint8_t *code, size_t n)
 #define PROLOGUE 0xBC, 0x00, 0x80, 0x10, 0x00, 0x0F, 0x01, 0x1D, \
                  0x00, 0x01, 0x10, 0x00
 
-static struct vmdl_vm *boot(const uint8_t *code, size_t n)
+static struct vmdl_vm *boot_cfg(const uint8_t *code, size_t n,
+                                 const struct vmdl_vm_config *cfg)
 {
     static uint8_t img[IMG];
     make_image(img, code, n);
-    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
     struct vmdl_vm *vm;
-    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_create(cfg, &vm), 0);
     const char env[] = "A=1\n";
     struct vmdl_mb_module mod = { env, sizeof(env) - 1, "env" };
     struct vmdl_mb_boot mb = { "-x", &mod, 1 };
     assert_int_equal(vmdl_vm_load_multiboot(vm, img, IMG, &mb), 0);
     return vm;
+}
+
+static struct vmdl_vm *boot(const uint8_t *code, size_t n)
+{
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    return boot_cfg(code, n, &cfg);
 }
 
 static void test_boot_state_is_multiboot(void **state)
@@ -1595,6 +1601,104 @@ static void test_vmcall_is_kvm_hypercall(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- SMP: start-up and IPIs between hosted vCPUs -------------------- */
+
+#define IMM32(x) (uint8_t)(x), (uint8_t)((x) >> 8), (uint8_t)((x) >> 16), \
+                 (uint8_t)((x) >> 24)
+/* mov ebp, n; dec ebp; jnz $-1: long enough for other vCPUs' turns */
+#define SPIN(n) 0xBD, IMM32(n), 0x4D, 0x75, 0xFD
+/* IA32_APIC_BASE |= EN | EXTD (x2APIC, software-disabled); ECX = ICR */
+#define X2APIC_EN 0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32, \
+                  0x0D, 0x00, 0x0C, 0x00, 0x00, 0x0F, 0x30, \
+                  0xB9, 0x30, 0x08, 0x00, 0x00
+/* wrmsr ICR = EDX:lo (after X2APIC_EN) */
+#define ICR_LO(lo) MOV_EAX(lo), 0x0F, 0x30
+#define AP_FLAG 0x300u    /* the AP's 16-bit code increments this byte */
+#define AP_VECTOR 0x10u   /* SIPI vector: the AP starts at 0x10000 */
+
+static struct vmdl_vm *boot_smp(const uint8_t *code, size_t n, unsigned vcpus)
+{
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .nr_vcpus = vcpus, .quantum = 1000 };
+    struct vmdl_vm *vm = boot_cfg(code, n, &cfg);
+    /* AP start-up code at vector:0000: inc byte [AP_FLAG]; hlt */
+    static const uint8_t ap[] = { 0xFE, 0x06, (uint8_t)AP_FLAG,
+                                  (uint8_t)(AP_FLAG >> 8), 0xF4 };
+    uint8_t *at = vmdl_vm_ram_ptr(vm, AP_VECTOR << 12, sizeof(ap));
+    assert_non_null(at);
+    memcpy(at, ap, sizeof(ap));
+    return vm;
+}
+
+/* After power-on an application processor waits for the BSP's INIT/SIPI
+ * (SDM 9.4: APs "wait for a startup signal"; KVM: every vCPU but the BSP
+ * starts uninitialized): it does not run the multiboot entry beside the
+ * BSP, however long the BSP runs. */
+static void test_aps_wait_for_sipi_at_power_on(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xF0, 0xFF, 0x05, IMM32(LOAD + DATA),             /* lock inc [data] */
+        SPIN(20000), 0xF4 };
+    struct vmdl_vm *vm = boot_smp(code, sizeof(code), 2);
+    uint32_t *count = vmdl_vm_ram_ptr(vm, LOAD + DATA, 4);
+    *count = 0;
+    run_to_hlt(vm);
+    assert_int_equal(*count, 1);
+    assert_int_equal(vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 1)), 0);
+    vmdl_vm_destroy(vm);
+}
+
+/* As in KVM (kvm_apic_accept_events), a SIPI reaches only a CPU that took
+ * an INIT: sent alone to a powered-on AP it is dropped; INIT then SIPI
+ * starts the AP in real mode at vector:0000. */
+static void test_ap_starts_on_init_then_sipi(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_EN,
+        0xBA, IMM32(1u),                                  /* edx: APIC ID 1 */
+        ICR_LO(0x4600u | AP_VECTOR), SPIN(20000),         /* SIPI alone */
+        0x8B, 0x35, IMM32(AP_FLAG),                       /* mov esi, [flag] */
+        ICR_LO(0x4500u),                                  /* INIT */
+        ICR_LO(0x4600u | AP_VECTOR), SPIN(20000),         /* SIPI */
+        0x8B, 0x3D, IMM32(AP_FLAG),                       /* mov edi, [flag] */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm *vm = boot_smp(code, sizeof(code), 2);
+    assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RSI) & 0xFF, 0);
+    assert_int_equal(reg(vm, VMDL_X86_RDI) & 0xFF, 1);
+    uint64_t rip = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 1), VMDL_X86_RIP, &rip), 0);
+    assert_int_equal(rip, 5);                             /* after its HLT */
+    vmdl_vm_destroy(vm);
+}
+
+/* KVM_HC_SEND_IPI (kvm_pv_send_ipi) through the APIC model: a bitmap
+ * from min = 0xFFFFFFFF reaches nobody (0, kvm-unit-tests' apic test),
+ * bit 0 from min 0 is this vCPU's APIC (1), and the interrupt is taken. */
+static void test_vmcall_pv_send_ipi(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        MOV_EAX(10u), 0xBB, IMM32(0xFFFFFFFFu), 0x31, 0xC9,  /* a0 = ~0, a1 = 0 */
+        0xBA, IMM32(0xFFFFFFFFu), 0xBE, IMM32(IRQ_VEC),       /* min, icr */
+        0x0F, 0x01, 0xC1, 0x89, 0xC7,                         /* vmcall; edi = eax */
+        MOV_EAX(10u), 0xBB, IMM32(1u), 0x31, 0xD2,            /* a0 = 1, min 0 */
+        0x0F, 0x01, 0xC1,
+        0xFB, 0x90, 0x90, 0xF4 };                             /* sti; nop; nop; hlt */
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 1);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -1655,6 +1759,9 @@ int main(void)
         cmocka_unit_test(test_patched_code_runs_after_mov_cr0),
         cmocka_unit_test(test_iret_to_cpl3_keeps_gs_base),
         cmocka_unit_test(test_vmcall_is_kvm_hypercall),
+        cmocka_unit_test(test_aps_wait_for_sipi_at_power_on),
+        cmocka_unit_test(test_ap_starts_on_init_then_sipi),
+        cmocka_unit_test(test_vmcall_pv_send_ipi),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_debugctl_kvm_rules),

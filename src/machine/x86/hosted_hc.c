@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * KVM's hypercall on the hosted x86 vCPU: VMCALL (Intel vendor) or VMMCALL
- * (AMD vendor) outside a nested guest, as kvm_emulate_hypercall answers it
- * when the guest sees no KVM paravirtual features (CPUID advertises none):
- * RAX holds the number, KVM_HC_VAPIC_POLL_IRQ returns 0, every other number
- * -KVM_ENOSYS, any call from CPL > 0 -KVM_EPERM; outside 64-bit code the
- * number and the result are 32 bits.  The instruction then retires.  KVM
- * also takes the other vendor's instruction and rewrites it; here that one
- * stays #UD (kvm-unit-tests' hypercall test allows either).
+ * (AMD vendor) outside a nested guest, as kvm_emulate_hypercall answers it:
+ * RAX holds the number, RBX, RCX, RDX and RSI the arguments; any call from
+ * CPL > 0 returns -KVM_EPERM; outside 64-bit code the number, the arguments
+ * and the result are 32 bits.  KVM_HC_VAPIC_POLL_IRQ returns 0,
+ * KVM_HC_SEND_IPI goes to the interrupt controller (kvm_pv_send_ipi), every
+ * other number returns -KVM_ENOSYS.  CPUID advertises no KVM paravirtual
+ * features, and KVM checks them (guest_pv_has) only when userspace enables
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID, which QEMU does not by default: so
+ * KVM_HC_SEND_IPI is served as KVM serves it then.  The instruction then
+ * retires.  KVM also takes the other vendor's instruction and rewrites it;
+ * here that one stays #UD (kvm-unit-tests' hypercall test allows either).
  */
 #include <stdio.h>
 
@@ -16,6 +20,20 @@
 #define KVM_ENOSYS 1000
 #define KVM_EPERM 1
 #define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_HC_SEND_IPI 10
+
+static int64_t send_ipi(struct vmdl_vcpu *v, bool wide)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!vm->irqchip || !vm->irqchip->pv_send_ipi)
+        return -KVM_ENOSYS;
+    static const int regs[4] = { UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+                                 UC_X86_REG_RSI };
+    uint64_t a[4];
+    for (unsigned i = 0; i < 4; i++)
+        a[i] = wide ? rd(v, regs[i]) : (uint32_t)rd(v, regs[i]);
+    return vm->irqchip->pv_send_ipi(vm->irqchip_opaque, v, a, wide);
+}
 
 bool vmdl__x86h_hypercall(struct vmdl_vcpu *v)
 {
@@ -36,6 +54,8 @@ bool vmdl__x86h_hypercall(struct vmdl_vcpu *v)
         ret = -KVM_EPERM;
     else if (nr == KVM_HC_VAPIC_POLL_IRQ)
         ret = 0;
+    else if (nr == KVM_HC_SEND_IPI)
+        ret = send_ipi(v, wide);
     wr(v, UC_X86_REG_RAX, wide ? (uint64_t)ret : (uint32_t)ret);
     char out[48];
     snprintf(out, sizeof(out), "nr %llu -> %lld", (unsigned long long)nr, (long long)ret);

@@ -52,6 +52,12 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         if (!X86(vm->vcpus[i])->hosted && (err = vmdl__x86h_enable(vm->vcpus[i])))
             return err;
+    /* After power-on the APs wait for the BSP's INIT and SIPI (SDM 9.4.3).
+     * Their APICs stay out of the INIT-received state, so a SIPI without
+     * an INIT first is dropped, as KVM drops it for the uninitialized
+     * vCPUs QEMU creates (kvm_apic_accept_events). */
+    for (unsigned i = 1; i < vm->nr_vcpus; i++)
+        vm->vcpus[i]->wait_for_sipi = true;
     vm->x86h->eax = VMDL_MB_BOOT_MAGIC;
     vm->x86h->ebx = placed.info_addr;
     vm->x86h->gdt_addr = BOOT_GDT;
