@@ -1224,6 +1224,30 @@ static void test_nmi_blocked_until_iret(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* NMIs sent while one is being handled collapse into one pending NMI (x86
+ * latches one; KVM's process_nmi caps the queue at 1 while NMIs are
+ * blocked): the handler sends three to itself and runs twice in all. */
+static void test_nmis_collapse_while_blocked(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        SELF_IPI(0x40400u),                               /* NMI */
+        0x90, 0x89, 0xDE, 0xF4 };                         /* mov esi, ebx */
+    /* inc ebx; cmp ebx, 1; jne out; ecx = ICR; eax = NMI to self; edx = 0;
+     * wrmsr x3; out: mov edi, ebx; iret */
+    static const uint8_t nmi3[] = { 0x43, 0x83, 0xFB, 0x01, 0x75, 0x12,
+        0xB9, 0x30, 0x08, 0x00, 0x00, 0xB8, 0x00, 0x04, 0x04, 0x00, 0x31, 0xD2,
+        0x0F, 0x30, 0x0F, 0x30, 0x0F, 0x30, 0x89, 0xDF, 0xCF };
+    _Static_assert(NMI_HANDLER + sizeof(nmi3) <= IDTR, "handler runs into the IDT");
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    memcpy(vmdl_vm_ram_ptr(vm, LOAD + NMI_HANDLER, sizeof(nmi3)), nmi3, sizeof(nmi3));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 2);
+    vmdl_vm_destroy(vm);
+}
+
 /* ---- intercepts completed inside the engine (hosted_run.c) ------------- */
 
 struct loop_run {
@@ -1751,6 +1775,7 @@ int main(void)
         cmocka_unit_test(test_acpi_rsdp_and_pm_timer),
         cmocka_unit_test(test_com1_line_status),
         cmocka_unit_test(test_nmi_blocked_until_iret),
+        cmocka_unit_test(test_nmis_collapse_while_blocked),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_in_engine_intercepts_match_exit_path),
         cmocka_unit_test(test_in_engine_wrmsr_irq_taken_after_it),

@@ -285,6 +285,7 @@ bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v);
 bool vmdl__x86h_in_mov_ss_shadow(struct vmdl_vcpu *v);
 void vmdl__x86h_vmrun_done(struct vmdl_vcpu *v);
 int vmdl__x86h_iret_exit(struct vmdl_vcpu *v);
+void vmdl__x86h_collect_nmis(struct vmdl_vcpu *v);
 void vmdl__x86h_iret_done(struct vmdl_vcpu *v);
 
 /* hosted_desc.c: LGDT/LIDT/LLDT/LTR (canonical bases), run alone after */

@@ -107,9 +107,34 @@ static void set_gif(struct vmdl_vcpu *v, bool on)
     X86(v)->h_gif = on;
 }
 
+/*
+ * Move the NMIs the irqchip queued to the vCPU, as KVM's process_nmi: x86
+ * latches one NMI, but KVM lets two be pending while NMIs are not blocked
+ * (one is injected at once, the other waits for its IRET), so that two
+ * sent together both arrive; while an NMI is being handled the rest
+ * collapse into one.
+ */
+void vmdl__x86h_collect_nmis(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    if (!v->nmi_pending && X86(v)->h_nmi_second) {
+        v->nmi_pending = true;      /* (a nested guest's exit took the first) */
+        X86(v)->h_nmi_second = false;
+    }
+    if (!vm->irqchip || !vm->irqchip->take_nmi)
+        return;
+    while (vm->irqchip->take_nmi(vm->irqchip_opaque, v)) {
+        if (!v->nmi_pending)
+            v->nmi_pending = true;
+        else if (!X86(v)->h_nmi_blocked)
+            X86(v)->h_nmi_second = true;
+    }
+}
+
 static int deliver_nmi(struct vmdl_vcpu *v, bool *triple)
 {
-    v->nmi_pending = false;
+    v->nmi_pending = X86(v)->h_nmi_second;
+    X86(v)->h_nmi_second = false;
     X86(v)->h_nmi_blocked = true;
     set_intercept(v, I_IRET, true);     /* loaded by the delivery's VMRUN */
     vmdl__trace_exit(v, "nmi", rd(v, UC_X86_REG_RIP), "delivered vector 2");
@@ -119,9 +144,7 @@ static int deliver_nmi(struct vmdl_vcpu *v, bool *triple)
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
-    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
-        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
-        v->nmi_pending = true;
+    vmdl__x86h_collect_nmis(v);
     if (v->nmi_pending && vmdl__x86h_nested_irq(v, true))
         return 1;
     if (v->nmi_pending && !X86(v)->h_nmi_blocked)

@@ -281,9 +281,7 @@ static bool in_hook_code(unsigned code)
 static bool entry_has_work(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
-    if (!v->nmi_pending && vm->irqchip && vm->irqchip->take_nmi &&
-        vm->irqchip->take_nmi(vm->irqchip_opaque, v))
-        v->nmi_pending = true;
+    vmdl__x86h_collect_nmis(v);
     return v->nmi_pending || X86(v)->hosted_vmrun || X86(v)->h_ss_trap ||
            (vm->irqchip && vm->irqchip->pending &&
             vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
