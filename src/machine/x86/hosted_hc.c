@@ -6,10 +6,12 @@
  * CPL > 0 returns -KVM_EPERM; outside 64-bit code the number, the arguments
  * and the result are 32 bits.  KVM_HC_VAPIC_POLL_IRQ returns 0,
  * KVM_HC_SEND_IPI goes to the interrupt controller (kvm_pv_send_ipi), every
- * other number returns -KVM_ENOSYS.  CPUID advertises no KVM paravirtual
- * features, and KVM checks them (guest_pv_has) only when userspace enables
+ * other number returns -KVM_ENOSYS.  KVM checks the guest's paravirtual
+ * CPUID bits (guest_pv_has) only when userspace enables
  * KVM_CAP_ENFORCE_PV_FEATURE_CPUID, which QEMU does not by default: so
- * KVM_HC_SEND_IPI is served as KVM serves it then.  The instruction then
+ * KVM_HC_SEND_IPI is served although CPUID 0x40000001 does not advertise
+ * KVM_FEATURE_PV_SEND_IPI (the deprivileged vCPU has no hypercall to
+ * offer it on).  The instruction then
  * retires.  KVM also takes the other vendor's instruction and rewrites it;
  * here that one stays #UD (kvm-unit-tests' hypercall test allows either).
  */
