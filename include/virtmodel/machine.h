@@ -351,6 +351,12 @@ struct vmdl_mmio_ops {
 /* A device window outside RAM (page-aligned). */
 int vmdl_vm_add_mmio(struct vmdl_vm *vm, uint64_t base, uint64_t size,
                      const struct vmdl_mmio_ops *ops, void *opaque);
+/* Move, for this vCPU only, the window registered at `base` to new_base
+ * (page-aligned), as each local APIC follows its own vCPU's
+ * IA32_APIC_BASE in KVM.  VMDL_EINVAL, and the window stays, when it would
+ * overlap RAM or another device (KVM would let the APIC hide RAM there);
+ * VMDL_ENOENT when nothing is registered at `base`. */
+int vmdl_vcpu_move_mmio(struct vmdl_vcpu *vcpu, uint64_t base, uint64_t new_base);
 
 /* arm64 system registers and system instructions: each handler is asked in
  * turn; it returns VMDL_FAULT_UNCLAIMED for encodings it does not own. */

@@ -80,6 +80,16 @@ static void mmio_write(void *opaque, struct vmdl_vcpu *vcpu, uint64_t off,
 
 static const struct vmdl_mmio_ops mmio_ops = {mmio_read, mmio_write};
 
+/* KVM decodes each APIC's MMIO page at its own vCPU's IA32_APIC_BASE
+ * (apic_mmio_in_range): the window follows a relocation.  Where it cannot
+ * go (RAM or another device there) it stays, and the guest reads what is
+ * at the new address. */
+static void follow_base(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
+{
+    uint64_t base = vmdl_lapic_get_base(apic_of(g, vcpu)) & ~0xFFFull;
+    vmdl_vcpu_move_mmio(vcpu, VMDL_LAPIC_DEFAULT_BASE, base);
+}
+
 /* ---- MSRs ---- */
 
 static vmdl_fault msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
@@ -98,12 +108,14 @@ static vmdl_fault msr_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
     uint64_t base = vmdl_lapic_get_base(a);
     vmdl_fault f = vmdl_lapic_msr_write(a, idx, value);
     update_counting_of(g, vcpu, a);
-    /* Only a change of IA32_APIC_BASE (enable, x2APIC mode) can move the
-     * APIC's IDs: a write of the value it has (a common guest idiom) does
-     * not rescan the I/O APIC's routes (KVM marks its APIC map dirty only
-     * when the value changes). */
-    if (idx == VMDL_MSR_IA32_APIC_BASE && vmdl_lapic_get_base(a) != base)
+    /* Only a change of IA32_APIC_BASE (enable, x2APIC mode, relocation)
+     * can move the APIC's IDs or its window: a write of the value it has
+     * (a common guest idiom) does not rescan the I/O APIC's routes (KVM
+     * marks its APIC map dirty only when the value changes). */
+    if (idx == VMDL_MSR_IA32_APIC_BASE && vmdl_lapic_get_base(a) != base) {
         apic_map_changed(g);
+        follow_base(g, vcpu);
+    }
     return f == VMDL_FAULT_UNCLAIMED ? VMDL_FAULT_GP : f;
 }
 
@@ -246,8 +258,10 @@ static void lapic_reset(void *opaque, struct vmdl_vm *vm)
     for (unsigned i = 0; i < vmdl_lapic_bus_count(g->bus); i++) {
         vmdl_lapic_reset(vmdl_lapic_bus_get(g->bus, i), false);
         struct vmdl_vcpu *vcpu = vmdl_vm_vcpu(vm, i);
-        if (vcpu)
+        if (vcpu) {
             update_counting(g, vcpu);
+            follow_base(g, vcpu);
+        }
     }
 }
 
@@ -286,6 +300,7 @@ static int lapic_state_load(void *opaque, const uint8_t *blob, size_t len)
         if (vcpu) {
             vmdl_vcpu_need_insn_count(vcpu, true);
             update_counting(g, vcpu);
+            follow_base(g, vcpu);
         }
     }
     return err;

@@ -59,7 +59,7 @@ int vmdl_vcpu_msr_write(struct vmdl_vcpu *vcpu, uint32_t index, uint64_t value)
 }
 
 static int find_mmio(struct vmdl_vcpu *vcpu, uint64_t gpa, unsigned size,
-                     struct mmio_region **out, const char *fn)
+                     struct mmio_region **out, uint64_t *off, const char *fn)
 {
     if (!vcpu)
         return vmdl_fail(VMDL_EINVAL, "%s: NULL vcpu", fn);
@@ -68,8 +68,10 @@ static int find_mmio(struct vmdl_vcpu *vcpu, uint64_t gpa, unsigned size,
     struct vmdl_vm *vm = vcpu->vm;
     for (unsigned i = 0; i < vm->nr_mmios; i++) {
         struct mmio_region *r = &vm->mmios[i];
-        if (gpa >= r->base && gpa - r->base < r->size && r->size - (gpa - r->base) >= size) {
+        uint64_t at = vmdl__mmio_at(r, vcpu);
+        if (gpa >= at && gpa - at < r->size && r->size - (gpa - at) >= size) {
             *out = r;
+            *off = gpa - at;
             return VMDL_OK;
         }
     }
@@ -81,12 +83,13 @@ int vmdl_vcpu_mmio_read(struct vmdl_vcpu *vcpu, uint64_t gpa, unsigned size,
                         uint64_t *value)
 {
     struct mmio_region *r;
+    uint64_t off;
     if (!value)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_mmio_read: NULL value");
-    int err = find_mmio(vcpu, gpa, size, &r, "vmdl_vcpu_mmio_read");
+    int err = find_mmio(vcpu, gpa, size, &r, &off, "vmdl_vcpu_mmio_read");
     if (err)
         return err;
-    *value = r->ops->read ? r->ops->read(r->opaque, vcpu, gpa - r->base, size) : 0;
+    *value = r->ops->read ? r->ops->read(r->opaque, vcpu, off, size) : 0;
     return VMDL_OK;
 }
 
@@ -94,10 +97,11 @@ int vmdl_vcpu_mmio_write(struct vmdl_vcpu *vcpu, uint64_t gpa, unsigned size,
                          uint64_t value)
 {
     struct mmio_region *r;
-    int err = find_mmio(vcpu, gpa, size, &r, "vmdl_vcpu_mmio_write");
+    uint64_t off;
+    int err = find_mmio(vcpu, gpa, size, &r, &off, "vmdl_vcpu_mmio_write");
     if (err)
         return err;
     if (r->ops->write)
-        r->ops->write(r->opaque, vcpu, gpa - r->base, size, value);
+        r->ops->write(r->opaque, vcpu, off, size, value);
     return VMDL_OK;
 }

@@ -50,11 +50,13 @@ struct io_range {
     void *opaque;
 };
 
+struct mmio_binding;
 struct mmio_region {
     uint64_t base, size;
     const struct vmdl_mmio_ops *ops;
     void *opaque;
     struct vmdl_vm *vm;
+    struct mmio_binding *bind;  /* one per vCPU: where its engine maps it */
 };
 
 struct sysreg_handler { vmdl_sysreg_fn fn; void *opaque; };
@@ -285,6 +287,8 @@ double vmdl__now(void);
 struct msr_range *vmdl__find_msr(struct vmdl_vm *vm, uint32_t index);
 struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port);
 int vmdl__add_hypercall(struct vmdl_vm *vm, vmdl_hypercall_fn fn, void *opaque);
+/* Where a device window is mapped for this vCPU (vmdl_vcpu_move_mmio). */
+uint64_t vmdl__mmio_at(const struct mmio_region *r, const struct vmdl_vcpu *vcpu);
 int vmdl__add_reset_hook(struct vmdl_vm *vm, vmdl_reset_fn fn, void *opaque);
 int vmdl__add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque);
 int vmdl__set_dr_handler(struct vmdl_vm *vm, vmdl_x86_dr_fn fn, void *opaque);

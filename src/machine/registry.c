@@ -55,6 +55,7 @@ struct io_range *vmdl__find_io(struct vmdl_vm *vm, uint16_t port)
 struct mmio_binding {
     struct mmio_region *region;
     struct vmdl_vcpu *vcpu;
+    uint64_t at;    /* where this vCPU's engine maps the region */
 };
 
 static uint64_t mmio_read_cb(uc_engine *uc, uint64_t offset, unsigned size,
@@ -108,14 +109,76 @@ int vmdl_vm_add_mmio(struct vmdl_vm *vm, uint64_t base, uint64_t size,
         return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_add_mmio: out of memory");
     vmdl__add_destroy_hook(vm, free_binding, b);
     struct mmio_region *r = &vm->mmios[vm->nr_mmios++];
-    *r = (struct mmio_region){base, size, ops, opaque, vm};
+    *r = (struct mmio_region){base, size, ops, opaque, vm, b};
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         b[i].region = r;
         b[i].vcpu = vm->vcpus[i];
+        b[i].at = base;
         if (uc_mmio_map(vm->vcpus[i]->uc, base, size, mmio_read_cb, &b[i],
                         mmio_write_cb, &b[i]) != UC_ERR_OK)
             return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_add_mmio: uc_mmio_map failed");
     }
+    return VMDL_OK;
+}
+
+uint64_t vmdl__mmio_at(const struct mmio_region *r, const struct vmdl_vcpu *vcpu)
+{
+    return r->bind[vcpu->index].at;
+}
+
+/* Does gpa..gpa+size overlap RAM or a device window of this vCPU? */
+static bool window_taken(struct vmdl_vcpu *vcpu, const struct mmio_region *self,
+                         uint64_t gpa, uint64_t size)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    struct vmdl_ram_range ram[VMDL_MAX_RAM_RANGES];
+    for (unsigned i = 0, n = vmdl_vm_ram_ranges(vm, ram); i < n; i++)
+        if (gpa < ram[i].gpa + ram[i].size && ram[i].gpa < gpa + size)
+            return true;
+    for (unsigned i = 0; i < vm->nr_mmios; i++) {
+        const struct mmio_region *r = &vm->mmios[i];
+        uint64_t at = vmdl__mmio_at(r, vcpu);
+        if (r != self && gpa < at + r->size && at < gpa + size)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Move one vCPU's view of a device window (KVM decodes each local APIC at
+ * its own vCPU's IA32_APIC_BASE).  Anything else mapped there in this
+ * vCPU's engine can only be a page of unassigned memory a hosted guest
+ * touched before (x86/vcpu.c): the device replaces it.
+ */
+int vmdl_vcpu_move_mmio(struct vmdl_vcpu *vcpu, uint64_t base, uint64_t new_base)
+{
+    if (!vcpu || (new_base & 0xFFF))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_move_mmio: NULL vCPU or unaligned "
+                         "base 0x%llx", (unsigned long long)new_base);
+    struct vmdl_vm *vm = vcpu->vm;
+    struct mmio_region *r = NULL;
+    for (unsigned i = 0; i < vm->nr_mmios && !r; i++)
+        if (vm->mmios[i].base == base)
+            r = &vm->mmios[i];
+    if (!r)
+        return vmdl_fail(VMDL_ENOENT, "vmdl_vcpu_move_mmio: no device window "
+                         "registered at 0x%llx", (unsigned long long)base);
+    struct mmio_binding *b = &r->bind[vcpu->index];
+    if (b->at == new_base)
+        return VMDL_OK;
+    if (new_base + r->size < new_base || window_taken(vcpu, r, new_base, r->size))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_move_mmio: 0x%llx+0x%llx overlaps "
+                         "RAM or another device", (unsigned long long)new_base,
+                         (unsigned long long)r->size);
+    uc_engine *uc = vcpu->uc;
+    for (uint64_t p = new_base; p < new_base + r->size; p += 0x1000)
+        uc_mem_unmap(uc, p, 0x1000);            /* unassigned pages, if any */
+    if (uc_mem_unmap(uc, b->at, r->size) != UC_ERR_OK ||
+        uc_mmio_map(uc, new_base, r->size, mmio_read_cb, b, mmio_write_cb, b) != UC_ERR_OK)
+        return vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_move_mmio: engine remap failed");
+    b->at = new_base;
+    /* Translations of the old and new pages are stale (also virtual ones). */
+    uc_ctl_flush_tlb(uc);
     return VMDL_OK;
 }
 

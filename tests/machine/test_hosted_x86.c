@@ -19,6 +19,7 @@
 #include "virtmodel/attach_lapic.h"
 #include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
+#include "virtmodel/inspect.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
@@ -1248,6 +1249,42 @@ static void test_nmis_collapse_while_blocked(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* IA32_APIC_BASE relocates the vCPU's APIC page, as KVM decodes it at
+ * apic->base_address: LVR reads the same at 0xFED40000 after the move as
+ * at 0xFEE00000 after moving back, also when the guest read the new page
+ * as unassigned memory (0) before. */
+static void test_apic_base_relocates_mmio_window(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x8B, 0x2D, 0x30, 0x00, 0xD4, 0xFE,               /* ebp = [0xFED40030] */
+        0xB9, 0x1B, 0x00, 0x00, 0x00, 0x31, 0xD2,         /* ecx = APIC_BASE */
+        MOV_EAX(0xFEE00100u), 0x0F, 0x30,                 /* disabled */
+        MOV_EAX(0xFED40900u), 0x0F, 0x30,                 /* EN | BSP, moved */
+        0x8B, 0x35, 0x30, 0x00, 0xD4, 0xFE,               /* esi = LVR there */
+        MOV_EAX(0xFEE00900u), 0x0F, 0x30,                 /* back */
+        0x8B, 0x3D, 0x30, 0x00, 0xE0, 0xFE,               /* edi = LVR */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RBP), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSI) & 0xFF, 0x14);   /* version */
+    assert_int_equal(reg(vm, VMDL_X86_RSI), reg(vm, VMDL_X86_RDI));
+    /* the inspection API follows the vCPU's window too */
+    uint64_t lvr = 0;
+    assert_int_equal(vmdl_vcpu_mmio_read(vmdl_vm_vcpu(vm, 0), 0xFEE00030, 4, &lvr), 0);
+    assert_int_equal(lvr, reg(vm, VMDL_X86_RDI));
+    /* refused where RAM is, and for a window nobody registered */
+    assert_int_equal(vmdl_vcpu_move_mmio(vmdl_vm_vcpu(vm, 0), 0xFEE00000, 0x100000),
+                     VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_move_mmio(vmdl_vm_vcpu(vm, 0), 0xFEE01000, 0xFED40000),
+                     VMDL_ENOENT);
+    assert_int_equal(vmdl_vcpu_mmio_read(vmdl_vm_vcpu(vm, 0), 0xFEE00030, 4, &lvr), 0);
+    vmdl_vm_destroy(vm);
+}
+
 /* ---- intercepts completed inside the engine (hosted_run.c) ------------- */
 
 struct loop_run {
@@ -1776,6 +1813,7 @@ int main(void)
         cmocka_unit_test(test_com1_line_status),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_nmis_collapse_while_blocked),
+        cmocka_unit_test(test_apic_base_relocates_mmio_window),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_in_engine_intercepts_match_exit_path),
         cmocka_unit_test(test_in_engine_wrmsr_irq_taken_after_it),
