@@ -1285,6 +1285,35 @@ static void test_apic_base_relocates_mmio_window(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* An NMI that becomes pending right after STI waits for the end of the
+ * interrupt shadow, as KVM never injects an NMI there (svm_nmi_blocked,
+ * vmx_nmi_blocked; the SDM lets STI block NMIs for one instruction):
+ * kvm-unit-tests apic's nmi-after-sti.  The run stops after the STI (an
+ * instruction limit: STI ends a translation block), the NMI is injected,
+ * and the handler sees the return address after the shadowed NOP. */
+static void test_nmi_waits_for_sti_shadow(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0xFB, 0x90, 0xFA, 0xF4 };
+    static const uint8_t nmi[] = { 0x8B, 0x34, 0x24, 0xCF };  /* esi = [esp]; iret */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    memcpy(vmdl_vm_ram_ptr(vm, LOAD + NMI_HANDLER, sizeof(nmi)), nmi, sizeof(nmi));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_exit e;
+    uint64_t limit = 1;
+    do {
+        vmdl_vm_set_limits(vm, limit++, 0);
+        assert_int_equal(vmdl_vm_run(vm, &e), 0);
+        assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
+        assert_true(limit < 64);
+    } while (reg(vm, VMDL_X86_RIP) != LOAD + CODE + sizeof(code) - 3);
+    assert_int_equal(vmdl_vcpu_inject_nmi(v), 0);
+    vmdl_vm_set_limits(vm, 0, 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 2);
+    vmdl_vm_destroy(vm);
+}
+
 /* ---- intercepts completed inside the engine (hosted_run.c) ------------- */
 
 struct loop_run {
@@ -1813,6 +1842,7 @@ int main(void)
         cmocka_unit_test(test_com1_line_status),
         cmocka_unit_test(test_nmi_blocked_until_iret),
         cmocka_unit_test(test_nmis_collapse_while_blocked),
+        cmocka_unit_test(test_nmi_waits_for_sti_shadow),
         cmocka_unit_test(test_apic_base_relocates_mmio_window),
         cmocka_unit_test(test_cpuid_apic_bit_follows_apic_base),
         cmocka_unit_test(test_in_engine_intercepts_match_exit_path),

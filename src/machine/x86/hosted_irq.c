@@ -147,8 +147,14 @@ int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
     vmdl__x86h_collect_nmis(v);
     if (v->nmi_pending && vmdl__x86h_nested_irq(v, true))
         return 1;
-    if (v->nmi_pending && !X86(v)->h_nmi_blocked)
-        return deliver_nmi(v, triple);
+    if (v->nmi_pending && !X86(v)->h_nmi_blocked) {
+        /* Not in an STI / MOV SS shadow (KVM's svm_nmi_blocked): the
+         * shadowed instruction runs alone first (vmdl__x86h_run). */
+        if (!vmdl__x86h_in_shadow(v))
+            return deliver_nmi(v, triple);
+        X86(v)->h_nmi_shadow = true;
+        return 0;
+    }
     if (!vm->irqchip || !vm->irqchip->pending)
         return 0;
     if (vmdl__x86h_nested_irq(v, false))

@@ -468,9 +468,13 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         goto triple_fault;
     if (!step && v->stop == STOP_NONE)
         vmdl__x86h_irq_window(v);
+    /* An NMI waiting for an interrupt shadow to end: run the shadowed
+     * instruction alone, as the IRET of an NMI handler is. */
+    bool shadow_step = X86(v)->h_nmi_shadow;
+    X86(v)->h_nmi_shadow = false;
     if (v->stop == STOP_NONE) {
         vmdl__count_update_hook(v);
-        size_t count = step_budget(v, step);
+        size_t count = step_budget(v, step || shadow_step);
         v->stop = STOP_NONE;
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,

@@ -265,7 +265,7 @@ static void boot_common(struct vmdl_vcpu *v)
     pw32(v, H_VMCB + C_INT_CTL, 0);
     vmdl__x86h_dr_reset(v);
     X86(v)->h_nmi_blocked = X86(v)->h_iret_step = X86(v)->h_desc_step = false;
-    X86(v)->h_nmi_second = false;
+    X86(v)->h_nmi_second = X86(v)->h_nmi_shadow = false;
 }
 
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)

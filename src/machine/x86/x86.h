@@ -150,6 +150,7 @@ struct x86_vcpu {
                                    guest last ran (ends an STI shadow) */
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
     bool h_nmi_second;          /* a second NMI pending (KVM's limit of 2) */
+    bool h_nmi_shadow;          /* an NMI waits for the interrupt shadow's end */
     bool h_iret_step;           /* the next entry runs that IRET alone */
     bool h_desc_step;           /* ... or a descriptor-table load (hosted_desc.c) */
     uint32_t h_exc_err;         /* error code of the last exception intercept */
