@@ -61,6 +61,9 @@ enum vmdl_x86_vendor {
  * a guest falls back to PSCI SYSTEM_OFF).  Models use 0xC6000001 and up. */
 #define VMDL_HC_EXIT 0xC6000000u
 #define VMDL_MAX_VCPUS 64
+/* The default quantum of a VM running a multiboot kernel (real SMP guests
+ * synchronise through memory: short turns; docs/kvm-unit-tests.md). */
+#define VMDL_X86_HOSTED_QUANTUM 1000
 
 struct vmdl_vm_config {
     enum vmdl_arch arch;
@@ -70,7 +73,8 @@ struct vmdl_vm_config {
     unsigned nr_vcpus;           /* 0: one */
     /*
      * Instructions a vCPU runs before the scheduler moves to the next one
-     * when several are runnable (deterministic round robin); 0: 100000.
+     * when several are runnable (deterministic round robin); 0: 100000,
+     * or VMDL_X86_HOSTED_QUANTUM once a multiboot kernel is loaded.
      */
     uint64_t quantum;
     /* Console sink: bytes the guest writes to COM1 / PL011 (NULL: stdout). */

@@ -201,6 +201,7 @@ struct vmdl_vm {
     struct vmdl_vcpu *vcpus[VMDL_MAX_VCPUS];
     unsigned nr_vcpus;
     unsigned next_vcpu;     /* round-robin cursor */
+    bool quantum_defaulted; /* cfg.quantum was 0 (a loader may pick another) */
     csh cs;                 /* Capstone handle */
 
     /* Routing tables (registry.c). */

@@ -70,11 +70,30 @@ static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
     return best;
 }
 
+static bool vcpu_runnable(struct vmdl_vcpu *vcpu);
+
+/* Would the loop pick another vCPU if this one's slice ended?  (A halted
+ * one only if something could wake it now.) */
+static bool other_can_run(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+        struct vmdl_vcpu *u = vm->vcpus[i];
+        if (u != vcpu && vcpu_runnable(u) && (!u->halted || vm->arch_ops->can_wake(u)))
+            return true;
+    }
+    return false;
+}
+
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     uint64_t d = vcpu->kick_at;
-    if (vcpu->slice_end < d)
+    /* The slice ends only for another vCPU's sake: one running alone (the
+     * others halted, or waiting for SIPI) is not stopped every quantum.
+     * Whatever makes another one runnable (an IPI, an INIT/SIPI) is a
+     * trapped access after which the deadline is recomputed. */
+    if (vcpu->slice_end < d && other_can_run(vcpu))
         d = vcpu->slice_end;
     uint64_t ev = next_wake_event(vm, vcpu);
     vcpu->event_deadline = ev;

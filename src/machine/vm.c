@@ -133,6 +133,7 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_vm_create: out of memory");
     vm->cfg = *cfg;
     vm->cfg.nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
+    vm->quantum_defaulted = !vm->cfg.quantum;
     if (!vm->cfg.quantum)
         vm->cfg.quantum = 100000;
     if (!vm->cfg.console)
