@@ -430,21 +430,24 @@ int vmdl__x86h_hook_sys(struct vmdl_vcpu *v)
 }
 
 /*
- * The instruction budget of an entry: none, or one for the stepped IRET of
- * an NMI handler.  QEMU ends a translation block at IRET and the engine
- * starts at it, so the IRET is a block of its own: with the block hook on
- * (a hosted vCPU has it from its first VMRUN), a deadline one instruction
- * ahead stops the engine at the start of the next block, as the VMRUN stub
- * does.  Only without the hook does Unicorn's count do it: its counting
- * hook is compiled into each block, so the cache is flushed first (8 MiB
- * zeroed) and again by the next entry without a count; two flushes per NMI
- * were most of an NMI's cost (kvm-unit-tests apic's NMI loops).
+ * The instruction budget of an entry: none, or one instruction.  The
+ * stepped IRET of an NMI handler and an instruction in an STI / MOV SS
+ * shadow are translation blocks of their own (QEMU ends a block at IRET,
+ * and translates the instruction after STI or MOV SS alone; the engine
+ * starts at it): with the block hook on (a hosted vCPU has it from its
+ * first VMRUN), a deadline one instruction ahead stops the engine at the
+ * start of the next block, as the VMRUN stub does.  Any other step (a
+ * descriptor-table load, which may share its block) takes Unicorn's count:
+ * its counting hook is compiled into each block, so the cache is flushed
+ * first (8 MiB zeroed) and again by the next entry without a count.  Two
+ * such flushes per NMI were most of an NMI's cost (kvm-unit-tests apic's
+ * NMI loops).
  */
-static size_t step_budget(struct vmdl_vcpu *v, bool step)
+static size_t step_budget(struct vmdl_vcpu *v, bool block_step, bool insn_step)
 {
-    if (!step)
+    if (!block_step && !insn_step)
         return 0;
-    if (v->block_hook_on) {
+    if (!insn_step && v->block_hook_on) {
         if (v->kick_deadline > v->insns + 1)
             v->kick_deadline = v->insns + 1;
         return 0;
@@ -474,7 +477,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     X86(v)->h_nmi_shadow = false;
     if (v->stop == STOP_NONE) {
         vmdl__count_update_hook(v);
-        size_t count = step_budget(v, step || shadow_step);
+        size_t count = step_budget(v, X86(v)->h_iret_step || shadow_step,
+                                   X86(v)->h_desc_step);
         v->stop = STOP_NONE;
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
