@@ -75,6 +75,11 @@ struct vmdl_arch_ops {
     bool (*can_wake)(struct vmdl_vcpu *vcpu);
     /* In the block hook while an interrupt waits: has the guest unmasked? */
     bool (*irq_window_open)(struct vmdl_vcpu *vcpu);
+    /* Around a device access made from inside the engine (MMIO): state the
+     * engine keeps for a model goes to it before and back after (x86: the
+     * TPR as the hosted vCPU's V_TPR).  NULL: nothing to do. */
+    void (*device_enter)(struct vmdl_vcpu *vcpu);
+    void (*device_leave)(struct vmdl_vcpu *vcpu);
 
     /* Registers: the table, and access by id. */
     const struct vmdl_arch_reg *regs;

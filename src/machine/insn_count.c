@@ -38,6 +38,11 @@ static bool is_branch_insn(cs_insn *in)
     return false;
 }
 
+static unsigned recent_slot(uint64_t addr)
+{
+    return (unsigned)(addr ^ (addr >> 8)) & (BLOCK_RECENT_SIZE - 1);
+}
+
 static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
                                       uint32_t size)
 {
@@ -165,6 +170,8 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
                           ? addr : 0;
     struct block_info *b = prev && prev->addr == addr && prev->size == size
                                ? prev : lookup_block(vcpu, addr, size);
+    if (b)
+        vcpu->recent[recent_slot(addr)] = b;
     uint64_t base = vcpu->insns;
     set_cur_block(vcpu, b);
     vcpu->insns += b ? b->ninsns : 1;
@@ -210,6 +217,27 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         vcpu->branches += vcpu->fast_branch;
         vcpu->insns = n + vcpu->fast_ninsns;
         return;
+    }
+    /*
+     * A loop of several blocks: the next block is another one, seen
+     * recently.  With the current block fast (no shadow, no window) and the
+     * next one not ending in a shadow nor reaching the deadline, block_slow
+     * would only count the previous block's branch, make the next one
+     * current and count it: do that here, without a chain walk or a frame.
+     */
+    if (vcpu->fast_addr != UINT64_MAX) {
+        struct block_info *b = vcpu->recent[recent_slot(addr)];
+        if (b && b->addr == addr && b->size == size && !b->ends_in_shadow &&
+            n + b->ninsns <= vcpu->kick_deadline) {
+            vcpu->branches += vcpu->fast_branch;
+            vcpu->cur_block = b;
+            vcpu->fast_addr = addr;
+            vcpu->fast_size = size;
+            vcpu->fast_ninsns = b->ninsns;
+            vcpu->fast_branch = b->ends_in_branch;
+            vcpu->insns = n + b->ninsns;
+            return;
+        }
     }
     block_slow(uc, addr, size, vcpu);
 }
@@ -333,4 +361,5 @@ void vmdl__count_free(struct vmdl_vcpu *vcpu)
         }
         vcpu->blocks[h] = NULL;
     }
+    memset(vcpu->recent, 0, sizeof(vcpu->recent));
 }

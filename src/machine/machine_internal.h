@@ -86,6 +86,9 @@ struct block_info {
 };
 
 #define BLOCK_HASH_SIZE 1024
+/* Blocks the block hook's second fast path finds without a chain walk
+ * (insn_count.c): one slot per hash of the address. */
+#define BLOCK_RECENT_SIZE 256
 
 enum pending_kind {
     PENDING_NONE = 0,
@@ -179,6 +182,7 @@ struct vmdl_vcpu {
     struct block_info *ran_block; /* ran to its end right before the stop */
     uint64_t shadow_at;     /* PC right after an interrupt-shadow insn ending a block */
     struct block_info *blocks[BLOCK_HASH_SIZE];
+    struct block_info *recent[BLOCK_RECENT_SIZE];
 
     /* Cost statistics. */
     uint64_t nr_exits;

@@ -63,9 +63,15 @@ static uint64_t mmio_read_cb(uc_engine *uc, uint64_t offset, unsigned size,
 {
     (void)uc;
     struct mmio_binding *b = user;
-    return b->region->ops->read
-               ? b->region->ops->read(b->region->opaque, b->vcpu, offset, size)
-               : 0;
+    const struct vmdl_arch_ops *a = b->vcpu->vm->arch_ops;
+    if (a->device_enter)
+        a->device_enter(b->vcpu);
+    uint64_t val = b->region->ops->read
+                       ? b->region->ops->read(b->region->opaque, b->vcpu, offset, size)
+                       : 0;
+    if (a->device_leave)
+        a->device_leave(b->vcpu);
+    return val;
 }
 
 static void mmio_write_cb(uc_engine *uc, uint64_t offset, unsigned size,
@@ -73,8 +79,13 @@ static void mmio_write_cb(uc_engine *uc, uint64_t offset, unsigned size,
 {
     (void)uc;
     struct mmio_binding *b = user;
+    const struct vmdl_arch_ops *a = b->vcpu->vm->arch_ops;
+    if (a->device_enter)
+        a->device_enter(b->vcpu);
     if (b->region->ops->write)
         b->region->ops->write(b->region->opaque, b->vcpu, offset, size, value);
+    if (a->device_leave)
+        a->device_leave(b->vcpu);
     /* A device write (an ICR write, an EOI, a TPR change) may have made an
      * interrupt deliverable: let the run loop look at it. */
     struct vmdl_vm *vm = b->vcpu->vm;

@@ -62,6 +62,10 @@
 #define H_CALIB (H_BASE + 0x9100)
 #define H_GDT (H_BASE + 0x9800)
 
+/* VMCB int_ctl: V_TPR (bits 3:0) and CR8 as V_TPR (AMD APM vol. 2, 15.21.1) */
+#define V_TPR_MASK 0x0Fu
+#define V_INTR_MASKING (1u << 24)
+
 #define MSR_EFER 0xC0000080u
 #define MSR_VM_HSAVE_PA 0xC0010117u
 #define EFER_SVME (1ull << 12)
@@ -299,6 +303,11 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
 void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4);
 vmdl_fault vmdl__x86h_cr8_do(struct vmdl_vcpu *v, bool write);
 int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
+/* CR8 as V_TPR: the VMCB before a VMRUN, the APIC's TPR from the engine
+ * (after the guest ran), the engine's from the APIC (before it runs on). */
+void vmdl__x86h_tpr_vmcb(struct vmdl_vcpu *v);
+void vmdl__x86h_tpr_in(struct vmdl_vcpu *v);
+void vmdl__x86h_tpr_out(struct vmdl_vcpu *v);
 
 /* hosted_msr.c */
 void vmdl__x86h_mce_reset(struct x86h_mce *m);

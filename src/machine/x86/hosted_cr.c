@@ -158,3 +158,112 @@ int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple)
     vmdl_fault f = vmdl__x86h_cr8_do(v, write);
     return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }
+
+/*
+ * CR8 without exits, as KVM runs an SVM guest: the engine keeps CR8 as
+ * V_TPR (V_INTR_MASKING), so MOV from CR8 never exits, and MOV to CR8
+ * exits only while the TPR class is above 0.  The APIC model stays the
+ * owner of the TPR; the two are made to agree at every point where one
+ * side may have moved:
+ *  - in (vmdl__x86h_tpr_in): before the model is consulted after the guest
+ *    ran (an engine stop, an intercept completed in the engine, a device
+ *    access), V_TPR is read from the engine state and given to the model;
+ *    only needed while writes run in the engine;
+ *  - out (vmdl__x86h_tpr_out): before the guest runs on, a TPR the model
+ *    changed (MMIO or x2APIC TPR write, the API, a checkpoint) goes into
+ *    V_TPR, and the write intercept follows the TPR.
+ * Why writes may run unseen while the TPR class is 0: a MOV to CR8 can make
+ * an interrupt deliverable only by lowering the TPR, which a TPR of 0
+ * cannot be, and raising it masks more.  KVM intercepts writes only while
+ * an interrupt in IRR is blocked by the TPR (svm_update_cr8_intercept);
+ * "TPR above 0" is a superset of that which needs nothing but the TPR.
+ * Once a write raised it in the engine, the model sees the new class at the
+ * next "in", before anything can be delivered or arrive, and the next "out"
+ * turns the intercept on.  An interrupt that arrives while the engine runs
+ * (a device, an IPI, a timer) stops it first.
+ *
+ * QEMU loads V_TPR and the intercept bits at VMRUN only (Unicorn never runs
+ * #VMEXIT), so between VMRUNs they are read and written in the saved engine
+ * state at offsets the start-up calibration found (hosted_setup.c).
+ */
+static bool tpr_possible(struct vmdl_vcpu *v)
+{
+    const struct vmdl_irqchip_ops *c = v->vm->irqchip;
+    return v->vm->x86h->vtpr_off && c && c->get_cr8 && c->set_cr8 && !X86(v)->nested;
+}
+
+static uint8_t model_tpr(struct vmdl_vcpu *v)
+{
+    struct vmdl_vm *vm = v->vm;
+    return (uint8_t)(vm->irqchip->get_cr8(vm->irqchip_opaque, v) & V_TPR_MASK);
+}
+
+void vmdl__x86h_tpr_vmcb(struct vmdl_vcpu *v)
+{
+    struct x86_vcpu *x = X86(v);
+    uint32_t ic = (uint32_t)pr64(v, H_VMCB + C_INT_CTL) & ~(V_INTR_MASKING | V_TPR_MASK);
+    uint16_t rd_bits = (uint16_t)pr64(v, H_VMCB + C_CR_RD) | (1u << 8);
+    uint16_t wr_bits = (uint16_t)pr64(v, H_VMCB + C_CR_WR) | (1u << 8);
+    x->h_vtpr = tpr_possible(v);
+    if (x->h_vtpr) {
+        x->h_vtpr_val = model_tpr(v);
+        x->h_cr8w = x->h_vtpr_val != 0;
+        ic |= V_INTR_MASKING | x->h_vtpr_val;
+        rd_bits &= (uint16_t)~(1u << 8);
+        if (!x->h_cr8w)
+            wr_bits &= (uint16_t)~(1u << 8);
+    }
+    pw32(v, H_VMCB + C_INT_CTL, ic);
+    pw16(v, H_VMCB + C_CR_RD, rd_bits);
+    pw16(v, H_VMCB + C_CR_WR, wr_bits);
+}
+
+void vmdl__x86h_tpr_in(struct vmdl_vcpu *v)
+{
+    struct x86_vcpu *x = X86(v);
+    if (!x->h_vtpr || x->h_cr8w)
+        return;
+    uc_context_save(v->uc, x->ctx);
+    uint8_t t = ((const uint8_t *)x->ctx)[v->vm->x86h->vtpr_off] & V_TPR_MASK;
+    if (t == x->h_vtpr_val)
+        return;
+    x->h_vtpr_val = t;
+    v->vm->irqchip->set_cr8(v->vm->irqchip_opaque, v, t);
+}
+
+void vmdl__x86h_tpr_out(struct vmdl_vcpu *v)
+{
+    struct x86_vcpu *x = X86(v);
+    if (!x->h_vtpr)
+        return;
+    uint8_t t = model_tpr(v);
+    if (t == x->h_vtpr_val && (t != 0) == x->h_cr8w)
+        return;
+    /* The engine state is copied out and back whole; only these two fields
+     * differ from what the engine holds. */
+    uc_context_save(v->uc, x->ctx);
+    uint8_t *ctx = (uint8_t *)x->ctx;
+    int crw = v->vm->x86h->crw_off;
+    uint16_t bits;
+    memcpy(&bits, ctx + crw, 2);
+    bits = t ? (uint16_t)(bits | (1u << 8)) : (uint16_t)(bits & ~(1u << 8));
+    memcpy(ctx + crw, &bits, 2);
+    ctx[v->vm->x86h->vtpr_off] = t;
+    uc_context_restore(v->uc, x->ctx);
+    x->h_vtpr_val = t;
+    x->h_cr8w = t != 0;
+}
+
+/* An MMIO access from inside the engine (the xAPIC page among others): the
+ * APIC model sees the guest's CR8 and the engine the model's TPR. */
+void vmdl__x86_device_enter(struct vmdl_vcpu *v)
+{
+    if (X86(v)->hosted)
+        vmdl__x86h_tpr_in(v);
+}
+
+void vmdl__x86_device_leave(struct vmdl_vcpu *v)
+{
+    if (X86(v)->hosted)
+        vmdl__x86h_tpr_out(v);
+}

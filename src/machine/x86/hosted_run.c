@@ -301,6 +301,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     uint64_t pc = rd(v, UC_X86_REG_RIP);
     if (v->shadow_at == pc || !vmdl__count_at_insn(v, pc))
         return false;
+    vmdl__x86h_tpr_in(v);
     vmdl_fault f = VMDL_FAULT_NONE;
     if (offer(v, code)) {
         /* A nested guest's VM exit installed L1's state: enter it. */
@@ -328,6 +329,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         /* What an entry does before the guest's own instructions run. */
         x->h_emulated = false;
         vmdl__x86h_note_kseg(v);
+        vmdl__x86h_tpr_out(v);
     }
     return true;
 }
@@ -480,10 +482,12 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         size_t count = step_budget(v, X86(v)->h_iret_step || shadow_step,
                                    X86(v)->h_desc_step);
         v->stop = STOP_NONE;
+        vmdl__x86h_tpr_out(v);
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
                      vmdl__debug_count(v, count));   /* debug.h */
         vmdl__engine_leave(v);
+        vmdl__x86h_tpr_in(v);
         vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
     }
     if (X86(v)->h_iret_step)

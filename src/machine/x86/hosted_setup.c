@@ -99,7 +99,8 @@ static int calibrate_layout(struct vmdl_vcpu *v)
 
 /* Where QEMU keeps the pending error code: two guest #GPs with different
  * selector error codes, one int32 holds both. */
-static int gp_error_code_run(struct vmdl_vcpu *v, uint16_t sel, char *snap)
+static int gp_error_code_run(struct vmdl_vcpu *v, uint16_t sel, uint8_t tpr,
+                             uint16_t cr_wr, char *snap)
 {
     /* 64-bit guest, no paging: mov ds, [rip + 1]; hlt; dw sel (the
      * selector in no register, so only the error code holds it) */
@@ -121,6 +122,8 @@ static int gp_error_code_run(struct vmdl_vcpu *v, uint16_t sel, char *snap)
     pw64(v, H_VMCB + S_RIP, H_CALIB);
     pw64(v, H_VMCB + S_RSP, H_CALIB + 0x600);
     pw32(v, H_VMCB + C_EVENTINJ, 0);
+    pw32(v, H_VMCB + C_INT_CTL, V_INTR_MASKING | tpr);
+    pw16(v, H_VMCB + C_CR_WR, cr_wr);
     uc_context_restore(v->uc, X86(v)->hctx);
     wr(v, UC_X86_REG_RAX, H_VMCB);
     v->stop = STOP_NONE;
@@ -132,25 +135,49 @@ static int gp_error_code_run(struct vmdl_vcpu *v, uint16_t sel, char *snap)
     return 0;
 }
 
+/* Where the two runs left a and b (n bytes wide, n-aligned): the offset,
+ * 0 unless exactly one place holds them. */
+static int find_pair(const char *sa, const char *sb, size_t size, unsigned n,
+                     uint32_t a, uint32_t b)
+{
+    int found = 0, count = 0;
+    for (size_t off = 0; off + n <= size; off += n) {
+        uint32_t x = 0, y = 0;
+        memcpy(&x, sa + off, n);
+        memcpy(&y, sb + off, n);
+        if (x == a && y == b) {
+            found = (int)off;
+            count++;
+        }
+    }
+    return count == 1 ? found : 0;
+}
+
+/*
+ * The same two runs also find QEMU's V_TPR (loaded from the VMCB's
+ * int_ctl under V_INTR_MASKING) and its CR-write intercept bits, which
+ * the hosted vCPU's CR8 handling reads and writes in the engine state
+ * (hosted_cr.c).  Not finding them is not an error: CR8 then always exits.
+ */
 static int calibrate_error_code(struct vmdl_vcpu *v)
 {
     size_t size = uc_context_size(v->uc);
     char *a = malloc(size), *b = malloc(size);
-    int found = -1, count = 0;
-    if (a && b && !gp_error_code_run(v, 0x5678, a) && !gp_error_code_run(v, 0x6ABC, b))
-        for (size_t off = 0; off + 4 <= size; off += 4) {
-            uint32_t x, y;
-            memcpy(&x, a + off, 4);
-            memcpy(&y, b + off, 4);
-            if (x == 0x5678 && y == 0x6ABC) {
-                found = (int)off;
-                count++;
-            }
-        }
+    int found = 0;
+    if (a && b && !gp_error_code_run(v, 0x5678, 0xB, 0x0111, a) &&
+        !gp_error_code_run(v, 0x6ABC, 0x5, 0x0011, b)) {
+        found = find_pair(a, b, size, 4, 0x5678, 0x6ABC);
+        v->vm->x86h->vtpr_off = find_pair(a, b, size, 1, 0xB, 0x5);
+        v->vm->x86h->crw_off = find_pair(a, b, size, 2, 0x0111, 0x0011);
+        if (!v->vm->x86h->crw_off)
+            v->vm->x86h->vtpr_off = 0;
+    }
     free(a);
     free(b);
+    pw32(v, H_VMCB + C_INT_CTL, 0);
+    vmdl__x86h_write_intercepts(v);
     v->stop = STOP_NONE;
-    if (count != 1)
+    if (!found)
         return hfail("start-up self-check: an intercepted #GP(selector) did not "
                      "leave exactly one error-code field (QEMU SVM intercepts "
                      "unlike Unicorn 2.1.1's)");

@@ -151,6 +151,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
         vmdl__count_update_hook(v);
         uc_ctl_remove_cache(v->uc, H_STUB, H_STUB + 1);
     }
+    vmdl__x86h_tpr_vmcb(v);
     if (v->block_hook_on) {
         uint64_t deadline = v->kick_deadline;
         v->kick_deadline = v->insns + 1;

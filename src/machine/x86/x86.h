@@ -55,6 +55,8 @@ struct vmdl_x86_hosted_vm {
     int segs_off;        /* segment caches in a saved engine context */
     int cr_end_off;      /* end of the control registers there */
     int err_off;         /* QEMU's pending error code (exit_info_1) */
+    int vtpr_off;        /* QEMU's v_tpr (0: not found, CR8 always exits) */
+    int crw_off;         /* QEMU's CR write intercept bits */
     uint32_t eax, ebx;   /* entry registers */
     uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
     bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
@@ -146,6 +148,11 @@ struct x86_vcpu {
     uint16_t h_kseg_sel[2];     /* FS, GS as last seen at CPL 0 (hosted_state.c) */
     uint64_t h_kseg_base[2];
     bool h_gif, h_virq;         /* engine GIF set; V_IRQ latched (hosted_irq.c) */
+    /* CR8 as the engine's V_TPR, KVM's SVM way (hosted_cr.c): reads never
+     * exit, writes exit only while the TPR is above 0. */
+    bool h_vtpr;                /* the engine runs with V_INTR_MASKING */
+    bool h_cr8w;                /* ... and intercepts CR8 writes */
+    uint8_t h_vtpr_val;         /* V_TPR as the APIC last saw it */
     bool h_emulated;            /* an emulated instruction retired since the
                                    guest last ran (ends an STI shadow) */
     bool h_nmi_blocked;         /* an NMI was delivered, its IRET not yet run */
@@ -267,6 +274,9 @@ int vmdl__x86_inject_irq(struct vmdl_vcpu *v, unsigned vector);
 int vmdl__x86_inject_nmi(struct vmdl_vcpu *v);
 bool vmdl__x86_can_wake(struct vmdl_vcpu *v);
 bool vmdl__x86_irq_window_open(struct vmdl_vcpu *v);
+/* hosted_cr.c: around an MMIO access made from inside the engine */
+void vmdl__x86_device_enter(struct vmdl_vcpu *v);
+void vmdl__x86_device_leave(struct vmdl_vcpu *v);
 bool vmdl__x86_fault_valid(vmdl_fault f);
 int vmdl__x86_raise_fault(struct vmdl_vcpu *v, vmdl_fault f);
 
