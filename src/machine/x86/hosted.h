@@ -200,9 +200,30 @@ struct seg {
     uint32_t limit, flags;
 };
 
+/*
+ * The private pages below H_CODE (VMCB, host save area, permission maps)
+ * are host memory the vCPU owns (X86(v)->h_mem, mapped with uc_mem_map_ptr):
+ * the VMCB is written field by field around every event, and a write
+ * through Unicorn (address-space lookup, TB invalidation check) cost about
+ * as much as the rest of the save (perf: 11% of vmexit tscdeadline_immed).
+ * QEMU reads and writes them through its address space, which sees the
+ * same bytes; no code runs from them, so no translated block can go stale.
+ * The code page (the VMRUN stub, the calibration code) is written through
+ * Unicorn, which invalidates what was translated from it.
+ */
+#define H_CODE (H_BASE + 0x9000)
+
+static inline bool h_direct(struct vmdl_vcpu *v, uint64_t a, size_t n)
+{
+    return X86(v)->h_mem && a >= H_BASE && a + n <= H_CODE;
+}
+
 static inline void pw(struct vmdl_vcpu *v, uint64_t a, const void *p, size_t n)
 {
-    uc_mem_write(v->uc, a, p, n);
+    if (h_direct(v, a, n))
+        memcpy(X86(v)->h_mem + (a - H_BASE), p, n);
+    else
+        uc_mem_write(v->uc, a, p, n);
 }
 
 static inline void pw64(struct vmdl_vcpu *v, uint64_t a, uint64_t x) { pw(v, a, &x, 8); }
@@ -212,7 +233,10 @@ static inline void pw16(struct vmdl_vcpu *v, uint64_t a, uint16_t x) { pw(v, a, 
 static inline uint64_t pr64(struct vmdl_vcpu *v, uint64_t a)
 {
     uint64_t x = 0;
-    uc_mem_read(v->uc, a, &x, 8);
+    if (h_direct(v, a, 8))
+        memcpy(&x, X86(v)->h_mem + (a - H_BASE), 8);
+    else
+        uc_mem_read(v->uc, a, &x, 8);
     return x;
 }
 
@@ -255,6 +279,7 @@ unsigned vmdl__x86h_cpl(const struct seg *ss, uint64_t cr0, uint64_t rflags);
 void vmdl__x86h_set_cr2(struct vmdl_vcpu *v, uint64_t cr2);
 void vmdl__x86h_save_guest(struct vmdl_vcpu *v);
 void vmdl__x86h_splice_host(struct vmdl_vcpu *v);
+void vmdl__x86h_save_and_splice(struct vmdl_vcpu *v);
 void vmdl__x86h_run_stub(struct vmdl_vcpu *v);
 void vmdl__x86h_enter(struct vmdl_vcpu *v);
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,

@@ -104,9 +104,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
     X86(v)->h_not_fault = false;
     vmdl__x86h_restore_kseg(v);
     for (int depth = 0; depth < 3; depth++) {
-        vmdl__x86h_save_guest(v);
         pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);
-        vmdl__x86h_splice_host(v);
+        vmdl__x86h_save_and_splice(v);
         vmdl__x86h_run_stub(v);
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;

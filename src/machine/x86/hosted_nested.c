@@ -198,7 +198,7 @@ static void set_bit64(uint64_t *w, unsigned bit, bool on)
 static void set_bit16(struct vmdl_vcpu *v, unsigned off, unsigned bit, bool on)
 {
     uint16_t w = 0;
-    uc_mem_read(v->uc, H_VMCB + off, &w, 2);
+    memcpy(&w, X86(v)->h_mem + (H_VMCB - H_BASE) + off, 2);
     w = on ? (uint16_t)(w | (1u << bit)) : (uint16_t)(w & ~(1u << bit));
     pw16(v, H_VMCB + off, w);
 }

@@ -187,6 +187,16 @@ static int calibrate_error_code(struct vmdl_vcpu *v)
 
 /* ---- public pieces ------------------------------------------------------- */
 
+/* Before the engine closes: the private pages it maps are the vCPU's. */
+void vmdl__x86h_free(struct vmdl_vcpu *v)
+{
+    if (!X86(v)->h_mem)
+        return;
+    uc_mem_unmap(v->uc, H_BASE, H_SIZE);
+    free(X86(v)->h_mem);
+    X86(v)->h_mem = NULL;
+}
+
 int vmdl__x86h_enable(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
@@ -203,8 +213,17 @@ int vmdl__x86h_enable(struct vmdl_vcpu *v)
     }
     if (uc_ctl_tlb_mode(v->uc, UC_TLB_CPU))
         return hfail("switching to the guest's own page tables (UC_TLB_CPU)");
-    if (uc_mem_map(v->uc, H_BASE, H_SIZE, UC_PROT_ALL))
-        return hfail("mapping the VMCB and stub pages");
+    if (!X86(v)->h_mem) {
+        X86(v)->h_mem = aligned_alloc(0x1000, H_SIZE);
+        if (!X86(v)->h_mem)
+            return vmdl_fail(VMDL_ENOMEM, "hosted x86 vCPU: out of memory");
+        memset(X86(v)->h_mem, 0, H_SIZE);
+        if (uc_mem_map_ptr(v->uc, H_BASE, H_SIZE, UC_PROT_ALL, X86(v)->h_mem)) {
+            free(X86(v)->h_mem);
+            X86(v)->h_mem = NULL;
+            return hfail("mapping the VMCB and stub pages");
+        }
+    }
     /* Back to the ring-0 state x86_vcpu.c saved before deprivileging: VMRUN
      * needs CPL0. */
     uc_context_restore(v->uc, X86(v)->hctx);

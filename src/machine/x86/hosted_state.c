@@ -97,12 +97,11 @@ void vmdl__x86h_save_guest(struct vmdl_vcpu *v)
  * control registers, EFER, RFLAGS, RIP, RSP and RAX from the VMCB; FS, GS,
  * LDTR and TR are put back from the guest's own saved caches.
  */
-void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
+static void splice_saved(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
     int from = vm->x86h->segs_off - 48, to = vm->x86h->cr_end_off;
     char *cur = (char *)X86(v)->ctx;
-    uc_context_save(v->uc, X86(v)->ctx);
     char keep[4 * SEGCACHE];
     memcpy(keep, cur + vm->x86h->segs_off + R_FS * SEGCACHE, sizeof(keep));
     memcpy(cur + from, (char *)X86(v)->hctx + from, (size_t)(to - from));
@@ -111,6 +110,20 @@ void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
     uc_context_restore(v->uc, X86(v)->ctx);
     uc_ctl_flush_tlb(v->uc);
     vmdl__x86h_npt_prepare(v);
+}
+
+void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
+{
+    uc_context_save(v->uc, X86(v)->ctx);
+    splice_saved(v);
+}
+
+/* Both, with the one context copy save_guest took: nothing writes the
+ * engine between them (the delivery path: one 5.5 KB copy less). */
+void vmdl__x86h_save_and_splice(struct vmdl_vcpu *v)
+{
+    vmdl__x86h_save_guest(v);
+    splice_saved(v);
 }
 
 

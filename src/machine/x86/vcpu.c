@@ -380,4 +380,5 @@ void vmdl__x86_vcpu_free(struct vmdl_vcpu *v)
         uc_context_free(X86(v)->io_ctx);
     if (X86(v)->hctx)
         uc_context_free(X86(v)->hctx);
+    vmdl__x86h_free(v);
 }

@@ -109,6 +109,7 @@ struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
     /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
     uc_context *hctx;           /* ring-0 state at the VMRUN stub */
+    uint8_t *h_mem;             /* the private pages (hosted.h, H_BASE) */
     bool hosted;                /* this vCPU is hosted */
     unsigned unassigned_pages;  /* unassigned memory pages mapped (vcpu.c) */
     bool hosted_vmrun;          /* ... and enters through VMRUN next time */
@@ -216,6 +217,7 @@ extern const int vmdl__x86_gpr_uc[16];
 
 /* hosted_*.c (hosted.h has their internals) */
 int vmdl__x86h_enable(struct vmdl_vcpu *v);
+void vmdl__x86h_free(struct vmdl_vcpu *v);
 /* A nested guest's port access L1 takes: stop at it (hosted_nested.c). */
 bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in);
 /* Does a nested guest's L1 exit on external interrupts (L2's IF aside)? */
