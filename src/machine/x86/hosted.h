@@ -113,6 +113,7 @@
 #define I_VINTR 4
 #define I_IRET 20
 #define I_RDTSC 14
+#define I_PUSHF 16
 #define I_RDPMC 15
 #define I_CPUID 18
 #define I_HLT 24
@@ -161,6 +162,7 @@
 #define X_ICEBP 0x88
 #define X_VINTR 0x64
 #define X_RDTSC 0x6E
+#define X_PUSHF 0x70
 #define X_IRET 0x74
 #define X_RDPMC 0x6F
 #define X_CPUID 0x72
@@ -294,6 +296,51 @@ void vmdl__x86h_restore_kseg(struct vmdl_vcpu *v);
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len);
 int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex);
 
+/* Linear access with the guest's paging rights at CPL cpl (n <= 4096):
+ * false with the #PF error code and address when it faults. */
+bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
+                           bool write, unsigned cpl, uint32_t *pf_err,
+                           uint64_t *pf_addr);
+
+/* hosted_emu.c: operands of the instructions the machine completes */
+struct hinsn {
+    uint8_t b[15];          /* the instruction bytes from RIP */
+    uint8_t op[3];          /* after the prefixes */
+    uint8_t rex;
+    unsigned pfx;           /* prefix bytes */
+    unsigned bits;          /* code size: 16, 32, 64 */
+    bool lma, opsize, adsize;
+    int seg;                /* segment override (R_ES..R_GS), -1 none */
+    uint64_t rip, la;
+    struct seg cs;
+};
+struct hmodrm {
+    bool is_reg, riprel;
+    unsigned reg, rm;       /* ModRM reg (with REX.R), register rm (with REX.B) */
+    unsigned len;           /* bytes up to the end of ModRM/SIB/displacement */
+    unsigned asz;           /* address size */
+    int seg;                /* effective segment of a memory operand */
+    uint64_t off;           /* its offset (RIP-relative: from the next insn) */
+};
+struct hfault {
+    unsigned vec;
+    bool has_err;
+    uint32_t err;
+    uint64_t cr2;
+};
+int vmdl__x86h_fetch_insn(struct vmdl_vcpu *v, struct hinsn *in);
+unsigned vmdl__x86h_opsize(const struct hinsn *in);
+/* ModRM at in->b[at]. */
+int vmdl__x86h_modrm(struct vmdl_vcpu *v, const struct hinsn *in, unsigned at,
+                     struct hmodrm *m);
+bool vmdl__x86h_seg_access(struct vmdl_vcpu *v, bool lma64, int seg, uint64_t off,
+                           void *buf, unsigned n, bool write, struct hfault *f);
+bool vmdl__x86h_operand_access(struct vmdl_vcpu *v, const struct hinsn *in,
+                               const struct hmodrm *m, void *buf, unsigned n,
+                               bool write, struct hfault *f);
+int vmdl__x86h_raise(struct vmdl_vcpu *v, const struct hfault *f, bool *triple);
+int vmdl__x86h_pushf(struct vmdl_vcpu *v, bool *triple);
+
 /* hosted_setup.c */
 void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v);
 
@@ -326,6 +373,7 @@ uint64_t vmdl__x86h_desc_intercepts(void);
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
 /* Put back the CR4 bits of cr4 QEMU's CPU model dropped (SMAP, PKE). */
 void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4);
+int vmdl__x86h_cr0_read(struct vmdl_vcpu *v, uint64_t cr0, bool *triple);
 vmdl_fault vmdl__x86h_cr8_do(struct vmdl_vcpu *v, bool write);
 int vmdl__x86h_cr8(struct vmdl_vcpu *v, bool write, bool *triple);
 /* CR8 as V_TPR: the VMCB before a VMRUN, the APIC's TPR from the engine

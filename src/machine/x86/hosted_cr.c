@@ -81,12 +81,79 @@ void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4)
     uc_ctl_flush_tlb(v->uc);     /* PKE changes what QEMU's TLB allowed */
 }
 
+/* LMSW's 16-bit source, a register or memory (read through the guest's
+ * segmentation and paging; a failed read is delivered here).  1 with the
+ * value and the instruction's length, else what the delivery returned. */
+static int lmsw_source(struct vmdl_vcpu *v, uint64_t *val, unsigned *len, bool *triple)
+{
+    struct hinsn in;
+    struct hmodrm m;
+    if (vmdl__x86h_fetch_insn(v, &in) || vmdl__x86h_modrm(v, &in, in.pfx + 2, &m))
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    *len = m.len;
+    if (m.is_reg) {
+        *val = rd(v, vmdl__x86_gpr_uc[m.rm]) & 0xFFFF;
+        return 1;
+    }
+    uint16_t w = 0;
+    struct hfault f;
+    if (!vmdl__x86h_operand_access(v, &in, &m, &w, 2, false, &f)) {
+        int err = vmdl__x86h_raise(v, &f, triple);
+        return err ? err : 0;
+    }
+    *val = w;
+    return 1;
+}
+
+/*
+ * Reads of CR0 (intercepted: SMSW r32 outside 64-bit mode stores only
+ * CR0[15:0] in Unicorn's QEMU 5.0, all of CR0's low 32 bits on hardware
+ * and in QEMU 7.2).  MOV from CR0 writes the register (64 bits in 64-bit
+ * mode, else 32); SMSW stores 16 bits to memory, and to a register the
+ * operand size's low bits of CR0 (16: the rest kept; 32: zero-extended),
+ * as KVM's em_smsw.  Under CR4.UMIP SMSW at CPL > 0 is #GP(0).  cr0 is the
+ * value the guest sees (a nested guest's read shadow applied).
+ */
+int vmdl__x86h_cr0_read(struct vmdl_vcpu *v, uint64_t cr0, bool *triple)
+{
+    struct hinsn in;
+    struct hmodrm m;
+    if (vmdl__x86h_fetch_insn(v, &in) || in.op[0] != 0x0F ||
+        vmdl__x86h_modrm(v, &in, in.pfx + 2, &m))
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    if (in.op[1] == 0x20 && m.reg == 0) {               /* MOV r, CR0 */
+        wr(v, vmdl__x86_gpr_uc[m.rm], in.bits == 64 ? cr0 : (uint32_t)cr0);
+        vmdl__x86h_retire(v, m.len);
+        return VMDL_OK;
+    }
+    if (in.op[1] != 0x01 || (m.reg & 7) != 4)
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg ss;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_SS, &ss);
+    if ((rd(v, UC_X86_REG_CR4) & (1ull << 11)) &&
+        vmdl__x86h_cpl(&ss, rd(v, UC_X86_REG_CR0), rd(v, UC_X86_REG_RFLAGS)) > 0)
+        return vmdl__x86h_fault(v, VMDL_FAULT_GP, triple);
+    if (m.is_reg) {
+        unsigned size = vmdl__x86h_opsize(&in);
+        int idx = (int)m.rm;
+        vmdl__x86_write_gpr_sized(v, idx, (int)size / 8, false, cr0);
+    } else {
+        uint16_t w = (uint16_t)cr0;
+        struct hfault f;
+        if (!vmdl__x86h_operand_access(v, &in, &m, &w, 2, true, &f))
+            return vmdl__x86h_raise(v, &f, triple);
+    }
+    vmdl__x86h_retire(v, m.len);
+    return VMDL_OK;
+}
+
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 {
     uint8_t op[3], rex;
     int pfx = vmdl__x86h_opcode_at(v, op, &rex);
-    uint64_t val;
-    unsigned len;
+    uint64_t val = 0;
+    unsigned len = 0;
     if (pfx < 0 || op[0] != 0x0F)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     if (op[1] == 0x22) {                               /* MOV CRn, reg */
@@ -95,13 +162,14 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     } else if (op[1] == 0x06 && cr == 0) {            /* CLTS */
         val = rd(v, UC_X86_REG_CR0) & ~(1ull << 3);
         len = 2;
-    } else if (op[1] == 0x01 && (op[2] & 0xF8) == 0xF0 && cr == 0) { /* LMSW reg */
-        uint64_t src = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
+    } else if (op[1] == 0x01 && ((op[2] >> 3) & 7) == 6 && cr == 0) { /* LMSW */
+        int r = lmsw_source(v, &val, &len, triple);
+        if (r <= 0)
+            return r;
         uint64_t cur = rd(v, UC_X86_REG_CR0);
-        val = (cur & ~0xEull) | (src & 0xF) | (cur & 1);   /* cannot clear PE */
-        len = 3;
+        val = (cur & ~0xEull) | (val & 0xF) | (cur & 1);   /* cannot clear PE */
+        len -= (unsigned)pfx;                  /* lmsw_source counted them */
     } else {
-        /* LMSW from memory: not yet */
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     }
     if (!(rex & 8) && !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))

@@ -225,8 +225,9 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
         set_bit64(&ic, b, n & VMDL_X86_NESTED_DESC);
     ic |= vmdl__x86h_desc_intercepts();     /* the loads' canonical checks */
     pw64(v, H_VMCB + C_INTERCEPT, ic);
-    /* CR0/CR4 reads only when a bit is masked (the shadow is read). */
-    set_bit16(v, C_CR_RD, 0, c->cr0_mask != 0);
+    /* CR4 reads only when a bit is masked (the shadow is read); CR0 reads
+     * always (SMSW, hosted_cr.c). */
+    set_bit16(v, C_CR_RD, 0, true);
     set_bit16(v, C_CR_RD, 4, c->cr4_mask != 0);
     set_bit16(v, C_CR_RD, 3, n & VMDL_X86_NESTED_CR3_READ);
     set_bit16(v, C_CR_WR, 3, n & VMDL_X86_NESTED_CR3_WRITE);
@@ -291,13 +292,15 @@ static void write_gpr(struct vmdl_vcpu *v, unsigned gpr, uint64_t val)
 /* MOV from CR0/CR4 with masked bits: the read shadow's value for them. */
 static int cr_read(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 {
-    int pfx, gpr = mov_from_cr_gpr(v, &pfx);
-    if (gpr < 0)
-        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     const struct vmdl_x86_nested_ctl *c = &X86(v)->nctl;
     uint64_t m = cr == 0 ? c->cr0_mask : c->cr4_mask;
     uint64_t sh = cr == 0 ? c->cr0_shadow : c->cr4_shadow;
     uint64_t real = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    if (cr == 0)                        /* MOV from CR0 and SMSW */
+        return vmdl__x86h_cr0_read(v, (real & ~m) | (sh & m), triple);
+    int pfx, gpr = mov_from_cr_gpr(v, &pfx);
+    if (gpr < 0)
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     write_gpr(v, (unsigned)gpr, (real & ~m) | (sh & m));
     vmdl__x86h_retire(v, 3 + (unsigned)pfx);
     return VMDL_OK;

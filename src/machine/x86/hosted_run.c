@@ -219,6 +219,10 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
     case X_CR8_READ:
     case X_CR8_WRITE:
         return vmdl__x86h_cr8(v, code == X_CR8_WRITE, triple);
+    case X_CR0_READ:
+        return vmdl__x86h_cr0_read(v, rd(v, UC_X86_REG_CR0), triple);
+    case X_PUSHF:
+        return vmdl__x86h_pushf(v, triple);
     case X_HLT:
         vmdl__x86h_retire(v, 1);
         /* Under TF the single-step #DB is an event: no halt (as KVM). */

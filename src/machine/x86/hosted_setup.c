@@ -21,14 +21,15 @@ void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v)
 {
     static const unsigned bits[] = { I_VINTR, I_RDTSC, I_RDPMC, I_HLT, I_MSR, I_SHUTDOWN,
         I_VMRUN, I_VMMCALL, I_VMLOAD, I_VMSAVE, I_STGI, I_CLGI, I_SKINIT,
-        I_RDTSCP, I_INVLPGA, I_ICEBP };
+        I_RDTSCP, I_INVLPGA, I_ICEBP, I_PUSHF };
     uint64_t ic = 0;
     for (unsigned i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
         ic |= 1ull << bits[i];
     ic |= vmdl__x86h_desc_intercepts();
     pw64(v, H_VMCB + C_INTERCEPT, ic);
     pw32(v, H_VMCB + C_EXC, 0xFFFFFFFFu);      /* every exception */
-    pw16(v, H_VMCB + C_CR_RD, 1u << 8);        /* CR8: the APIC's TPR */
+    /* CR0: SMSW (hosted_cr.c); CR8: the APIC's TPR */
+    pw16(v, H_VMCB + C_CR_RD, (1u << 0) | (1u << 8));
     pw16(v, H_VMCB + C_CR_WR, (1u << 0) | (1u << 4) | (1u << 8));
     pw16(v, H_VMCB + C_DR_RD, 0xFF);           /* DR0-DR7: hosted_dr.c */
     pw16(v, H_VMCB + C_DR_WR, 0xFF);

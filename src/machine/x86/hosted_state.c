@@ -228,13 +228,16 @@ static uint64_t phys64(struct vmdl_vcpu *v, uint64_t pa)
     return x;
 }
 
-/* Linear to physical with the guest's current paging mode; no permission
- * checks and no A/D updates (used to read the IDT and write an error code,
- * accesses the delivery itself just made). */
-static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
-                      uint64_t *pa)
+/* Linear to physical with the guest's current paging mode.  *perm gets the
+ * R/W (bit 1) and U/S (bit 2) rights every level grants (their AND) and,
+ * when PAE tables say so, XD (bit 63); no A/D updates.  Used to read the
+ * IDT and write an error code (accesses the delivery itself just made) and,
+ * with the rights checked by the caller, for emulated operands. */
+static bool walk_perm(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
+                      uint64_t *pa, uint64_t *perm)
 {
     uint64_t cr0 = p->cr0, cr4 = p->cr4, cr3 = p->cr3;
+    *perm = 6;
     if (!(cr0 & (1ull << 31))) {
         *pa = la & 0xFFFFFFFFull;
         return true;
@@ -245,6 +248,7 @@ static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
         phys_read(v, (cr3 & 0xFFFFF000u) + ((la >> 22) & 0x3FF) * 4, &pde, 4);
         if (!(pde & 1))
             return false;
+        *perm &= pde;
         if ((pde & 0x80) && (cr4 & (1ull << 4))) {
             *pa = (pde & 0xFFC00000u) | (la & 0x3FFFFF);
             return true;
@@ -252,6 +256,7 @@ static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
         phys_read(v, (pde & 0xFFFFF000u) + ((la >> 12) & 0x3FF) * 4, &pte, 4);
         if (!(pte & 1))
             return false;
+        *perm &= pte;
         *pa = (pte & 0xFFFFF000u) | (la & 0xFFF);
         return true;
     }
@@ -264,6 +269,8 @@ static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
         uint64_t e = phys64(v, table + idx * 8);
         if (!(e & 1))
             return false;
+        if (!(levels == 3 && l == 3))                /* PDPTEs carry no rights */
+            *perm = (*perm & (e | ~6ull)) | (e & (1ull << 63));
         if (l <= 3 && l >= 2 && (e & 0x80) && !(levels == 3 && l == 3)) {
             uint64_t size = 1ull << shift;
             *pa = (e & addr_mask & ~(size - 1)) | (la & (size - 1));
@@ -273,6 +280,13 @@ static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
     }
     *pa = table | (la & 0xFFF);
     return true;
+}
+
+static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
+                      uint64_t *pa)
+{
+    uint64_t perm;
+    return walk_perm(v, p, la, pa, &perm);
 }
 
 static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
@@ -302,6 +316,54 @@ bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bo
             return false;
         la += chunk;
         p += chunk;
+        n -= chunk;
+    }
+    return true;
+}
+
+/*
+ * An emulated instruction's data access at CPL cpl (SDM vol. 3, 4.6): the
+ * page must be present, writable for a user write or a supervisor write
+ * under CR0.WP, user-accessible at CPL 3, and a supervisor access to a user
+ * page faults under CR4.SMAP unless RFLAGS.AC.  False with *pf_err (the #PF
+ * error code) and *pf_addr set when it faults.  Accessed/dirty bits are not
+ * updated.
+ */
+bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
+                           bool write, unsigned cpl, uint32_t *pf_err,
+                           uint64_t *pf_addr)
+{
+    struct paging p;
+    paging_now(v, &p);
+    bool user = cpl == 3;
+    bool smap = !user && (p.cr4 & (1ull << 21)) &&
+                !(rd(v, UC_X86_REG_RFLAGS) & (1ull << 18));
+    uint64_t pa[2];
+    size_t first = 0x1000 - (la & 0xFFF);
+    first = first < n ? first : n;
+    /* Every page is checked before any byte is written. */
+    for (unsigned i = 0; i < 2; i++) {
+        uint64_t at = i ? la + first : la, perm;
+        if (i && first == n)
+            break;
+        bool present = walk_perm(v, &p, at, &pa[i], &perm);
+        bool denied = present && (p.cr0 & (1ull << 31)) &&
+                      ((user && !(perm & 4)) || (smap && (perm & 4)) ||
+                       (write && !(perm & 2) && (user || (p.cr0 & (1ull << 16)))));
+        if (!present || denied) {
+            *pf_err = (present ? 1u : 0u) | (write ? 2u : 0u) | (user ? 4u : 0u);
+            *pf_addr = at;
+            return false;
+        }
+    }
+    uint8_t *b = buf;
+    for (unsigned i = 0; i < 2 && n; i++) {
+        size_t chunk = i ? n : first;
+        uc_err e = write ? uc_mem_write(v->uc, pa[i], b, chunk)
+                         : uc_mem_read(v->uc, pa[i], b, chunk);
+        if (e && !write)
+            memset(b, 0, chunk);           /* unassigned memory reads 0 */
+        b += chunk;
         n -= chunk;
     }
     return true;
@@ -376,8 +438,12 @@ void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
     v->insns++;
     X86(v)->h_emulated = true;    /* ends an interrupt shadow (hosted_irq.c) */
-    if (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8))
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
+    if (rflags & (1ull << 8))
         X86(v)->h_ss_trap = true;
+    /* A completed instruction clears RF (SDM vol. 3, 18.3.1.1). */
+    if (rflags & (1ull << 16))
+        wr(v, UC_X86_REG_RFLAGS, rflags & ~(1ull << 16));
 }
 
 /* The code size of the current mode: 64 in 64-bit mode, else CS.D (32 or

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Instructions the hosted x86 vCPU completes itself because Unicorn's QEMU
+ * 5.0 does them differently from hardware (and QEMU 7.2, and KVM): LMSW with
+ * a memory operand, SMSW and MOV from CR0, PUSHF's flags image.  The guests
+ * are multiboot images assembled here by hand (32-bit protected mode, no
+ * paging unless the probe turns it on), with an IDT whose gate for vector
+ * n runs a stub that leaves the vector in EDI, the error code (if any) in
+ * ESI and the faulting EIP in EBP, then halts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/error.h"
+#include "virtmodel/loader.h"
+#include "virtmodel/machine.h"
+#include "virtmodel/multiboot.h"
+
+#define LOAD 0x100000u
+#define IMG 0x2000
+#define CODE 0x20
+#define IDTR 0x200
+#define DATA 0x300
+#define IDT 0x400
+#define STUBS 0x600      /* 8 bytes per vector */
+#define PD 0x1000        /* a page directory, if the probe pages */
+#define NO_ERR 0xEEEEEEEEu
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static bool has_error(unsigned vec)
+{
+    return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
+}
+
+/* Vectors 0-31: pop esi (error code, if any); pop ebp; mov edi, vec; hlt. */
+static void make_idt(uint8_t *b)
+{
+    b[IDTR] = 0xFF;                       /* 32 gates */
+    put32(b + IDTR + 2, LOAD + IDT);
+    for (unsigned vec = 0; vec < 32; vec++) {
+        uint8_t *s = b + STUBS + vec * 8, *g = b + IDT + vec * 8;
+        unsigned i = 0;
+        if (has_error(vec))
+            s[i++] = 0x5E;
+        s[i++] = 0x5D;
+        s[i++] = 0xBF;
+        put32(s + i, vec);
+        s[i + 4] = 0xF4;
+        uint32_t target = LOAD + STUBS + vec * 8;
+        put32(g, (target & 0xFFFF) | (0x10u << 16));
+        put32(g + 4, (target & 0xFFFF0000u) | 0x8E00u);
+    }
+}
+
+/* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR]; mov esi, NO_ERR */
+#define PROLOGUE 0xBC, 0x00, 0x80, 0x10, 0x00, 0x0F, 0x01, 0x1D, 0x00, 0x02, 0x10, 0x00, \
+                 0xBE, 0xEE, 0xEE, 0xEE, 0xEE
+
+static struct vmdl_vm *boot(const uint8_t *code, size_t n)
+{
+    static uint8_t img[IMG];
+    memset(img, 0xF4, sizeof(img));
+    memset(img + DATA, 0, 0x100);
+    memset(img + PD, 0, 0x1000);
+    put32(img, VMDL_MB_HEADER_MAGIC);
+    put32(img + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
+    put32(img + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
+    put32(img + 12, LOAD);
+    put32(img + 16, LOAD);
+    put32(img + 20, 0);
+    put32(img + 24, 0);
+    put32(img + 28, LOAD + CODE);
+    assert_true(n <= IDTR - CODE);
+    memcpy(img + CODE, code, n);
+    make_idt(img);
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_mb_boot mb = { "-x", NULL, 0 };
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb), 0);
+    return vm;
+}
+
+static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
+{
+    uint64_t x = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
+    return x;
+}
+
+static void run_to_hlt(struct vmdl_vm *vm)
+{
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    if (e.reason != VMDL_EXIT_HLT)
+        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
+                      (unsigned long long)e.pc, e.u.internal.message);
+    assert_int_equal(e.reason, VMDL_EXIT_HLT);
+}
+
+/* Halted in the probe itself (no exception): EDI still the prologue's. */
+static void assert_no_exception(struct vmdl_vm *vm)
+{
+    uint64_t rip = reg(vm, VMDL_X86_RIP);
+    assert_true(rip > LOAD + CODE && rip <= LOAD + IDTR);
+}
+
+static uint32_t ram32(struct vmdl_vm *vm, uint64_t pa)
+{
+    const uint8_t *p = vmdl_vm_ram_ptr(vm, pa, 4);
+    assert_non_null(p);
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void test_lmsw_memory_operand(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xBB, 0x00, 0x03, 0x10, 0x00,             /* mov ebx, LOAD + DATA */
+        0x66, 0xC7, 0x43, 0x02, 0x0B, 0x00,       /* mov word [ebx + 2], 0xB */
+        0x0F, 0x01, 0x73, 0x02,                   /* lmsw [ebx + 2] */
+        0x0F, 0x20, 0xC0,                         /* mov eax, cr0 */
+        0x66, 0xC7, 0x05, 0x00, 0x03, 0x00, 0x00, 0x02, 0x00, /* mov word [0x300], 2 */
+        0xBE, 0x00, 0x03, 0x10, 0x00,             /* mov esi, LOAD + DATA */
+        0x31, 0xDB,                               /* xor ebx, ebx */
+        0x67, 0x0F, 0x01, 0x30,                   /* lmsw [bx + si]: 16-bit EA */
+        0x0F, 0x20, 0xC2,                         /* mov edx, cr0 */
+        0xF4 };
+    /* With 16-bit addressing [bx + si] is SI's low 16 bits: 0x300; LMSW 2
+     * sets MP, clears EM/TS and cannot clear PE. */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_no_exception(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX) & 0xF, 0xB);
+    assert_int_equal(reg(vm, VMDL_X86_RDX) & 0xF, 0x3);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_lmsw_memory_operand_page_fault(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x10, 0x0F, 0x22, 0xE0, /* CR4.PSE */
+        0xB8, 0x00, 0x10, 0x10, 0x00,             /* mov eax, LOAD + PD */
+        0xC7, 0x00, 0x83, 0x00, 0x00, 0x00,       /* PDE 0: 4 MiB at 0, P|RW|PS */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80,
+        0x0F, 0x22, 0xC0,                         /* CR0.PG */
+        0xBB, 0x00, 0x00, 0x80, 0x00,             /* mov ebx, 0x800000 */
+        0x0F, 0x01, 0x33,                         /* lmsw [ebx]: not present */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 14);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0);          /* read, supervisor, not present */
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17 + 39);   /* the LMSW */
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x800000);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_smsw_stores_cr0(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xC3,                         /* mov ebx, cr0 */
+        0x81, 0xCB, 0x00, 0x00, 0x00, 0x40,       /* or ebx, CR0.CD */
+        0x0F, 0x22, 0xC3,                         /* mov cr0, ebx */
+        0xB8, 0x78, 0x56, 0x34, 0x12,             /* mov eax, 0x12345678 */
+        0x0F, 0x01, 0xE0,                         /* smsw eax */
+        0xB9, 0x78, 0x56, 0x34, 0x12,             /* mov ecx, 0x12345678 */
+        0x66, 0x0F, 0x01, 0xE1,                   /* smsw cx */
+        0xC7, 0x05, 0x00, 0x03, 0x10, 0x00, 0xAA, 0xAA, 0xAA, 0xAA,
+        0x0F, 0x01, 0x25, 0x00, 0x03, 0x10, 0x00, /* smsw [LOAD + DATA] */
+        0x8B, 0x15, 0x00, 0x03, 0x10, 0x00,       /* mov edx, [LOAD + DATA] */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_no_exception(vm);
+    uint64_t cr0 = reg(vm, VMDL_X86_CR0);
+    assert_true(cr0 & 0x40000000u);
+    /* SMSW r32: all of CR0's low 32 bits (hardware, QEMU 7.2, KVM) */
+    assert_int_equal(reg(vm, VMDL_X86_RAX), cr0);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), cr0);
+    /* SMSW r16: the low 16 bits, the rest of the register kept */
+    assert_int_equal(reg(vm, VMDL_X86_RCX), 0x12340000u | (cr0 & 0xFFFF));
+    /* SMSW m16: 16 bits stored */
+    assert_int_equal(reg(vm, VMDL_X86_RDX), 0xAAAA0000u | (cr0 & 0xFFFF));
+    assert_int_equal(ram32(vm, LOAD + DATA), 0xAAAA0000u | (cr0 & 0xFFFF));
+    vmdl_vm_destroy(vm);
+}
+
+static void test_pushf_image_has_no_rf(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x9C, 0x58,                               /* pushfd; pop eax */
+        0x0D, 0x00, 0x00, 0x01, 0x00,             /* or eax, RF */
+        0x50, 0x0E,                               /* push eax; push cs */
+        0xE8, 0x02, 0x00, 0x00, 0x00,             /* call 1f */
+        0xEB, 0x01,                               /* jmp 2f */
+        0xCF,                                     /* 1: iretd (sets RF) */
+        0x9C, 0x5B,                               /* 2: pushfd; pop ebx */
+        0x66, 0x9C, 0x66, 0x59,                   /* pushfw; pop cx */
+        0x9C, 0x5A,                               /* pushfd; pop edx */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_no_exception(vm);
+    assert_true(reg(vm, VMDL_X86_RAX) & 0x10000u);
+    /* PUSHF stores RF (and VM) as 0 (SDM vol. 2B, PUSHF) */
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 0x30000u, 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 0xFFFFu, reg(vm, VMDL_X86_RCX) & 0xFFFFu);
+    assert_int_equal(reg(vm, VMDL_X86_RDX) & 0x30000u, 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x8000);   /* balanced */
+    /* ... and RF itself is clear once an instruction completed after IRET */
+    assert_int_equal(reg(vm, VMDL_X86_RFLAGS) & 0x10000u, 0);
+    vmdl_vm_destroy(vm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lmsw_memory_operand),
+        cmocka_unit_test(test_lmsw_memory_operand_page_fault),
+        cmocka_unit_test(test_smsw_stores_cr0),
+        cmocka_unit_test(test_pushf_image_has_no_rf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
