@@ -308,6 +308,16 @@ struct vmdl_irqchip_ops {
                            bool op_64_bit);
 };
 
+/*
+ * x86 PC VMs (multiboot): the 8259A pair's INTR as a local APIC sees it on
+ * LINT0 in ExtINT mode (KVM's kvm_cpu_has_extint / kvm_cpu_get_extint).
+ * vmdl_vm_x86_pic_intr: the vector an acknowledge would return now, -1
+ * when INTR is low or the VM has no 8259; vmdl_vm_x86_pic_inta: the
+ * interrupt-acknowledge cycle (IRR -> ISR), its vector (-1: no 8259).
+ */
+int vmdl_vm_x86_pic_intr(struct vmdl_vm *vm);
+int vmdl_vm_x86_pic_inta(struct vmdl_vm *vm);
+
 /* Raise the PMI of a vCPU through the attached interrupt controller (the
  * local APIC's LVT performance-counter entry), or as an NMI without one. */
 void vmdl_vcpu_raise_pmi(struct vmdl_vcpu *vcpu);

@@ -18,6 +18,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
+#include "virtmodel/models.h"
 #include "virtmodel/multiboot.h"
 
 #define LOAD 0x100000u
@@ -27,7 +28,9 @@
 #define DATA 0x300
 #define IDT 0x400
 #define STUBS 0x600      /* 8 bytes per vector */
+#define NR_GATES 64
 #define PD 0x1000        /* a page directory, if the probe pages */
+/* IDT 0x400-0x5FF and stubs 0x600-0x7FF stay below PD */
 #define NO_ERR 0xEEEEEEEEu
 
 static void put32(uint8_t *p, uint32_t v)
@@ -41,12 +44,18 @@ static bool has_error(unsigned vec)
     return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
 }
 
-/* Vectors 0-31: pop esi (error code, if any); pop ebp; mov edi, vec; hlt. */
+/* The 8259 master re-initialised with vector base 0x20 and mask imr
+ * (ICW1 0x11, ICW2 0x20, ICW3 0x04, ICW4 0x01, OCW1). */
+#define PIC_AT_0X20(imr) 0xB0, 0x11, 0xE6, 0x20, 0xB0, 0x20, 0xE6, 0x21, 0xB0, 0x04, \
+    0xE6, 0x21, 0xB0, 0x01, 0xE6, 0x21, 0xB0, imr, 0xE6, 0x21
+
+/* Vectors 0-63: pop esi (error code, if any); pop ebp; mov edi, vec; hlt. */
 static void make_idt(uint8_t *b)
 {
-    b[IDTR] = 0xFF;                       /* 32 gates */
+    b[IDTR] = (uint8_t)(NR_GATES * 8 - 1);
+    b[IDTR + 1] = (NR_GATES * 8 - 1) >> 8;
     put32(b + IDTR + 2, LOAD + IDT);
-    for (unsigned vec = 0; vec < 32; vec++) {
+    for (unsigned vec = 0; vec < NR_GATES; vec++) {
         uint8_t *s = b + STUBS + vec * 8, *g = b + IDT + vec * 8;
         unsigned i = 0;
         if (has_error(vec))
@@ -227,6 +236,62 @@ static void test_pushf_image_has_no_rf(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* pc-testdev's line 3 through the 8259 master to LINT0 (ExtINT, as the
+ * BIOS left it): the interrupt acknowledge hands over base + 3 and wakes
+ * the HLT; with LINT0 masked the 8259's INTR reaches nothing. */
+static void test_pic_interrupt_through_lint0_extint(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, PIC_AT_0X20(0xF7),
+        0x66, 0xBA, 0x03, 0x20, 0xB0, 0x01, 0xEE,   /* line 3 high */
+        0xFB, 0xF4,                                 /* sti; hlt */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x23);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + sizeof(code) - 1);
+    /* in service until the guest's EOI: INTR low, nothing more to take */
+    assert_int_equal(vmdl_vm_x86_pic_intr(vm), -1);
+    vmdl_vm_destroy(vm);
+
+    static const uint8_t masked[] = { PROLOGUE, PIC_AT_0X20(0xF7),
+        0xC7, 0x05, 0x50, 0x03, 0xE0, 0xFE, 0x00, 0x07, 0x01, 0x00,  /* LINT0 masked */
+        0x66, 0xBA, 0x03, 0x20, 0xB0, 0x01, 0xEE,
+        0xFB, 0xF4,
+        0xF4 };
+    vm = boot(masked, sizeof(masked));
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(masked) - 1);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);     /* no handler ran */
+    assert_int_equal(vmdl_vm_x86_pic_intr(vm), 0x23);
+    vmdl_vm_destroy(vm);
+}
+
+/* The BIOS's PIT (mode 3, 65536 counts: 54.925 ms per period) wakes a HLT
+ * through IRQ 0 at its first rising edge, in virtual time (one instruction
+ * per ns); the real-mode vector table a BIOS leaves points IRQ 0's vector
+ * (8) at a handler in segment F000. */
+static void test_pit_irq0_wakes_hlt(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, PIC_AT_0X20(0xFE),
+        0xFB, 0xF4,                                 /* sti; hlt */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    const uint8_t *ivt = vmdl_vm_ram_ptr(vm, 8 * 4, 4);
+    assert_non_null(ivt);
+    assert_int_equal(ivt[3] << 8 | ivt[2], 0xF000);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0x20);
+    uint64_t t = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 0));
+    /* tick 65536 of 1193182 Hz begins at 54925401.6 ns */
+    assert_true(t >= 54925402 && t < 54925402 + 100);
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +299,8 @@ int main(void)
         cmocka_unit_test(test_lmsw_memory_operand_page_fault),
         cmocka_unit_test(test_smsw_stores_cr0),
         cmocka_unit_test(test_pushf_image_has_no_rf),
+        cmocka_unit_test(test_pic_interrupt_through_lint0_extint),
+        cmocka_unit_test(test_pit_irq0_wakes_hlt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

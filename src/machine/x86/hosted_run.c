@@ -467,6 +467,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     bool triple = false;
     bool step = X86(v)->h_iret_step || X86(v)->h_desc_step;
     v->halted = false;
+    vmdl__x86_pc_firmware(v);
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
     if (!X86(v)->hosted_vmrun)

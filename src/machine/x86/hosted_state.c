@@ -184,12 +184,24 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     vmdl__x86h_vmrun_done(v);
 }
 
-/* Run the first VMRUN of an entry (the stub from the host state). */
+/* Run the first VMRUN of an entry (the stub from the host state).  QEMU
+ * 5.0's VMRUN does not load the VMCB's interrupt shadow (only its #VMEXIT
+ * stores it): an entry in an STI / MOV SS shadow (an interrupt window
+ * opened there) would lose it and take the interrupt one instruction
+ * early, so the shadow goes back into the engine's hflags here. */
 void vmdl__x86h_enter(struct vmdl_vcpu *v)
 {
     vmdl__x86h_splice_host(v);
     vmdl__x86h_run_stub(v);
     X86(v)->hosted_vmrun = false;
+    if (pr64(v, H_VMCB + C_INT_STATE) & 1) {
+        uc_context_save(v->uc, X86(v)->ctx);
+        char *ctx = (char *)X86(v)->ctx;
+        int off = v->vm->x86h->segs_off - 8;
+        uint32_t hflags = ctx_u32(v, ctx, off) | (1u << 3);   /* HF_INHIBIT_IRQ */
+        memcpy(ctx + off, &hflags, 4);
+        uc_context_restore(v->uc, X86(v)->ctx);
+    }
 }
 
 /* ---- page walk (reading the guest's linear memory) ------------------- */

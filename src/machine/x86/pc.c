@@ -145,12 +145,10 @@ static void com1_tx(void *opaque, uint8_t byte)
     vmdl__console(opaque, &c, 1);
 }
 
-/* IRQ 4, as QEMU's COM1; nothing when no I/O APIC is attached. */
+/* IRQ 4, as QEMU's COM1: to the 8259 and the I/O APIC (pic.c). */
 static void com1_irq(void *opaque, bool level)
 {
-    struct vmdl_vm *vm = opaque;
-    if (vmdl_vm_ioapic(vm))
-        vmdl_vm_ioapic_set_irq(vm, 4, level);
+    vmdl__x86_isa_irq(opaque, 4, level);
 }
 
 int vmdl__x86_pc_devices(struct vmdl_vm *vm)
@@ -173,6 +171,8 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm)
         err = vmdl__x86_testdev(vm);
     if (!err)
         err = place_acpi(vm);
+    if (!err)
+        err = vmdl__x86_pic_devices(vm);
     struct vmdl_uart_ops com1 = {com1_tx, com1_irq, vm};
     vmdl_uart_init(&vm->x86h->com1, &com1);
     if (!err)

@@ -44,11 +44,9 @@ static vmdl_fault port_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
 
 static void set_line(struct vmdl_vcpu *vcpu, unsigned line, bool level)
 {
-    /* ISA IRQ 0 is GSI 2; GSI 2 is nothing (see above). */
-    unsigned pin = line == 0 ? 2 : line;
-    if (line == 2 || !vmdl_vm_ioapic(vcpu->vm))
-        return;
-    vmdl_vm_ioapic_set_irq(vcpu->vm, pin, level);
+    /* To the 8259 and the I/O APIC (pic.c): ISA IRQ 0 is GSI 2; GSI 2 is
+     * nothing (see above). */
+    vmdl__x86_isa_irq(vcpu->vm, line, level);
     /* A delivery to this vCPU is taken at the next instruction boundary
      * the engine stops at. */
     vmdl_vcpu_request_exit(vcpu);

@@ -27,7 +27,9 @@
 #define VMDL_X86_H
 
 #include "../arch_ops.h"
+#include "virtmodel/pc_pit.h"
 #include "virtmodel/pc_uart.h"
+#include "virtmodel/pic8259.h"
 
 /* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
 #define HIDDEN_BASE 0x7FFFFFF00000ull
@@ -62,6 +64,11 @@ struct vmdl_x86_hosted_vm {
     bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
     struct vmdl_uart com1;       /* COM1 of a PC guest (pc.c, io.c) */
     uint16_t pm1_en, pm1_cnt;    /* ACPI PM1a enable and control (pc.c) */
+    struct vmdl_pic8259 pic;     /* the 8259A pair (pic.c) */
+    struct vmdl_pit pit;         /* the 8254 (pic.c) */
+    uint64_t pit_now;            /* virtual time the PIT's IRQ 0 is synced to */
+    bool irq0;                   /* IRQ 0's level as the controllers saw it */
+    bool fw_lapic;               /* the BSP's APIC still needs the BIOS's set-up */
 };
 
 /* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault
@@ -243,6 +250,10 @@ void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
 int vmdl__x86_testdev(struct vmdl_vm *vm);     /* testdev.c: QEMU's pc-testdev */
+/* pic.c: the 8259A pair, the 8254, ISA IRQ routing, the BIOS's state */
+int vmdl__x86_pic_devices(struct vmdl_vm *vm);
+void vmdl__x86_isa_irq(struct vmdl_vm *vm, unsigned irq, bool level);
+void vmdl__x86_pc_firmware(struct vmdl_vcpu *v);
 /* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */
 uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v);
 /* msr.c: the guest's TSC (virtual time) */
