@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hosted_test_util.h"
+
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -99,22 +101,6 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n)
     return vm;
 }
 
-static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
-{
-    uint64_t x = 0;
-    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
-    return x;
-}
-
-static void run_to_hlt(struct vmdl_vm *vm)
-{
-    struct vmdl_exit e;
-    assert_int_equal(vmdl_vm_run(vm, &e), 0);
-    if (e.reason != VMDL_EXIT_HLT)
-        print_message("exit %d at 0x%llx: %s\n", (int)e.reason,
-                      (unsigned long long)e.pc, e.u.internal.message);
-    assert_int_equal(e.reason, VMDL_EXIT_HLT);
-}
 
 /* Halted in the probe itself (no exception): EDI still the prologue's. */
 static void assert_no_exception(struct vmdl_vm *vm)
