@@ -76,6 +76,9 @@ static void make_idt(uint8_t *b)
 #define PROLOGUE 0xBC, 0x00, 0x80, 0x10, 0x00, 0x0F, 0x01, 0x1D, 0x00, 0x02, 0x10, 0x00, \
                  0xBE, 0xEE, 0xEE, 0xEE, 0xEE
 
+/* Applied to the next image boot() builds, then cleared. */
+static void (*patch_image)(uint8_t *img);
+
 static struct vmdl_vm *boot(const uint8_t *code, size_t n)
 {
     static uint8_t img[IMG];
@@ -93,6 +96,9 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n)
     assert_true(n <= IDTR - CODE);
     memcpy(img + CODE, code, n);
     make_idt(img);
+    if (patch_image)
+        patch_image(img);
+    patch_image = NULL;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
@@ -278,6 +284,55 @@ static void test_pit_irq0_wakes_hlt(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* #DB handler at DATA + 0x80: or dword [esp + 8], RF; iretd (go on past
+ * the instruction breakpoint, as kvm-unit-tests' handlers do). */
+static void db_handler_sets_rf(uint8_t *img)
+{
+    static const uint8_t h[] = { 0x81, 0x4C, 0x24, 0x08, 0x00, 0x00, 0x01, 0x00, 0xCF };
+    memcpy(img + DATA + 0x80, h, sizeof(h));
+    uint32_t target = LOAD + DATA + 0x80;
+    put32(img + IDT + 1 * 8, (target & 0xFFFF) | (0x10u << 16));
+    put32(img + IDT + 1 * 8 + 4, (target & 0xFFFF0000u) | 0x8E00u);
+}
+
+/* An instruction breakpoint hit (the handler resumes with RF), then
+ * disarmed (DR7): Unicorn keeps the deleted code hook until its next run
+ * ends, and while one exists it leaves a stale PC at a stop before a
+ * block.  The first device write after the disarm (pc-testdev memory: the
+ * loop looks for interrupts after it) stops the engine there; the guest
+ * must go on where it was, not re-run what came before (ESI counts that).
+ * kvm-unit-tests' emulator ran memset's prologue twice that way (its
+ * length added twice, then a #PF); this short guest did not get a stale PC
+ * from the engine even before the fix (hosted_dr.c's rearm), so it guards
+ * the path, the emulator run is what showed the fault. */
+static void test_no_rerun_after_breakpoint_disarmed(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB8, 0x61, 0x00, 0x10, 0x00, 0x0F, 0x23, 0xC0,   /* dr0 = the NOP below */
+        0xB8, 0x01, 0x04, 0x00, 0x00, 0x0F, 0x23, 0xF8,   /* dr7: L0, execute */
+        0xEB, 0x1E,                                       /* jmp 2f */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x90,                                             /* 2: nop (#DB) */
+        0xB8, 0x00, 0x04, 0x00, 0x00, 0x0F, 0x23, 0xF8,   /* dr7: none */
+        0x46,                                             /* inc esi */
+        0xE8, 0x01, 0x00, 0x00, 0x00, 0xF4,               /* call 3f; hlt */
+        0xBB, 0x00, 0x00, 0x00, 0xFF,                     /* 3: mov ebx, 0xFF000000 */
+        0x31, 0xD2, 0xB9, 0x08, 0x00, 0x00, 0x00,         /* xor edx, edx; mov ecx, 8 */
+        0x83, 0xC2, 0x01, 0x88, 0x13,                     /* 1: add edx, 1; mov [ebx], dl */
+        0x49, 0x75, 0xF8, 0xC3 };                         /* dec ecx; jnz 1b; ret */
+    patch_image = db_handler_sets_rf;
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    run_to_hlt(vm);
+    assert_no_exception(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDX), 8);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), NO_ERR + 1);
+    assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x8000);
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_pushf_image_has_no_rf),
         cmocka_unit_test(test_pic_interrupt_through_lint0_extint),
         cmocka_unit_test(test_pit_irq0_wakes_hlt),
+        cmocka_unit_test(test_no_rerun_after_breakpoint_disarmed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

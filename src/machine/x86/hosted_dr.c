@@ -161,11 +161,15 @@ static void unhook(struct vmdl_vcpu *v, uc_hook *h)
 }
 
 /* Install the hooks DR7 and DR0-DR3 ask for; translated code is dropped,
- * as hooks are compiled into it. */
+ * as hooks are compiled into it.  Once a code hook existed, a stop before a
+ * block leaves a stale PC until Unicorn drops the deleted hook at the end
+ * of its next run (HOOK_EXISTS sees it until then): the loop must put the
+ * PC back itself (code_hooks, insn_count.c), as for the debugger's hooks. */
 static void rearm(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
     bool data = false;
+    v->code_hooks = true;
     for (unsigned n = 0; n < 4; n++) {
         unhook(v, &x->h_bp_hook[n]);
         if (!bp_on(x->h_dr7, n))

@@ -199,6 +199,12 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
     if (code >= X_EXCP && code < X_EXCP + 32) {
         unsigned vec = code - X_EXCP;
         uint32_t e = vmdl__x86h_has_error(vec) ? (uint32_t)vmdl__x86h_err_code(v) : 0;
+        uint64_t rip = rd(v, UC_X86_REG_RIP);
+        /* QEMU takes a branch to a non-canonical address and faults on the
+         * fetch there; the #GP belongs to the branch (SDM: JMP, CALL, RET
+         * check the target first), as KVM reports it. */
+        if (vec == 13 && (uint64_t)(((int64_t)rip << 16) >> 16) != rip)
+            vmdl__x86_unbranch(v, rip);
         if (vec == 14)
             vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
         char out[48];

@@ -20,7 +20,7 @@
  * is on (vmdl_vcpu_need_insn_count, a model that needs time, several vCPUs,
  * an instruction limit); otherwise the fault is reported at the target.
  */
-static uint64_t unbranch(struct vmdl_vcpu *v, uint64_t target)
+uint64_t vmdl__x86_unbranch(struct vmdl_vcpu *v, uint64_t target)
 {
     uint64_t at;
     if (!vmdl__count_unretire_branch(v, &at))
@@ -147,7 +147,7 @@ enum emu_result vmdl__x86_mmio_exit(struct vmdl_vcpu *v, uint64_t rip)
          * RET: "IF tempRIP is not canonical THEN #GP(0)" before RIP is
          * loaded); Unicorn reports the fetch at the target. */
         if (fetch)
-            rip = unbranch(v, rip);
+            rip = vmdl__x86_unbranch(v, rip);
         if (vmdl__x86_deliver(v, 13, true, 0, rip))
             return EMU_TRIPLE;
         vmdl__trace_exit(v, "noncanonical", rip, "#GP(0)");

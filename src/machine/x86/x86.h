@@ -333,6 +333,10 @@ bool vmdl__x86_in_tail(struct vmdl_vcpu *v);
 
 /* mmio.c */
 enum emu_result vmdl__x86_mmio_exit(struct vmdl_vcpu *v, uint64_t rip);
+/* A fetch from the non-canonical target a 64-bit branch just jumped to:
+ * the branch undone (RIP and RSP as before it), its address; the target
+ * when the branch cannot be found (mmio.c). */
+uint64_t vmdl__x86_unbranch(struct vmdl_vcpu *v, uint64_t target);
 void vmdl__x86_complete_string(struct vmdl_vcpu *v, uint64_t value, bool is_read);
 /* Decode forward from a stale RIP to the instruction that made an access
  * (io: port I/O, else memory at addr); 0 when none within 64. */
