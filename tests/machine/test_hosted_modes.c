@@ -333,6 +333,60 @@ static void test_no_rerun_after_breakpoint_disarmed(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* Gate 6 made not present. */
+static void gate6_not_present(uint8_t *img)
+{
+    img[IDT + 6 * 8 + 5] &= 0x7F;
+}
+
+/* A not-present gate met while delivering an exception (an event external
+ * to the program) gives #NP with EXT: (6 << 3) | IDT (2) | EXT (1) = 0x33,
+ * on the faulting instruction; INT 6 through it is a software interrupt:
+ * 0x32, on the INT (SDM vol. 3, 6.13). */
+static void test_not_present_gate_ext_bit(void **state)
+{
+    (void)state;
+    static const uint8_t ud[] = { PROLOGUE, 0x0F, 0x0B, 0xF4 };    /* ud2 */
+    patch_image = gate6_not_present;
+    struct vmdl_vm *vm = boot(ud, sizeof(ud));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 11);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0x33);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17);
+    vmdl_vm_destroy(vm);
+    static const uint8_t intn[] = { PROLOGUE, 0xCD, 0x06, 0xF4 };  /* int 6 */
+    patch_image = gate6_not_present;
+    vm = boot(intn, sizeof(intn));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 11);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0x32);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17);
+    vmdl_vm_destroy(vm);
+}
+
+/* INT 6 (CD 06) is a software interrupt through vector 6: trap-like, the
+ * frame holds the next instruction, no error code; UD2 is the #UD fault
+ * on itself. */
+static void test_int6_is_a_software_interrupt(void **state)
+{
+    (void)state;
+    static const uint8_t intn[] = { PROLOGUE, 0xCD, 0x06, 0xF4 };
+    struct vmdl_vm *vm = boot(intn, sizeof(intn));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 6);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17 + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSP), LOAD + 0x8000 - 8);   /* CS, EFLAGS left */
+    assert_int_equal(ram32(vm, LOAD + 0x8000 - 4) & 0x10000u, 0); /* not a fault: RF 0 */
+    vmdl_vm_destroy(vm);
+    static const uint8_t ud[] = { PROLOGUE, 0x0F, 0x0B, 0xF4 };
+    vm = boot(ud, sizeof(ud));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 6);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17);
+    assert_int_equal(ram32(vm, LOAD + 0x8000 - 4) & 0x10000u, 0x10000u); /* a fault */
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_pic_interrupt_through_lint0_extint),
         cmocka_unit_test(test_pit_irq0_wakes_hlt),
         cmocka_unit_test(test_no_rerun_after_breakpoint_disarmed),
+        cmocka_unit_test(test_not_present_gate_ext_bit),
+        cmocka_unit_test(test_int6_is_a_software_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,11 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         }
         if (nvec == 14)
             vmdl__x86h_set_cr2(v, cr2);
+        /* EXT (error code bit 0): the event being delivered was external
+         * to the program (an exception, NMI or interrupt, not INT n /
+         * INT3 / INTO); QEMU leaves it clear (SDM vol. 3, 6.13). */
+        if (!df && nvec >= 10 && nvec <= 13 && (depth > 0 || !X86(v)->h_soft_rip))
+            nerr |= 1;
         vec = df ? 8 : nvec;
         fault = fault_class(vec);
         err = df ? 0 : nerr;

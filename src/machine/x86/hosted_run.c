@@ -468,6 +468,22 @@ static size_t step_budget(struct vmdl_vcpu *v, bool block_step, bool insn_step)
     return 1;
 }
 
+/* Unicorn sends exception 6 to its invalid-instruction hook whatever
+ * raised it.  An invalid opcode comes as the #UD intercept (every
+ * exception is intercepted); what reaches this hook is INT 6 (CD 06),
+ * stopped with RIP past it: a software interrupt through vector 6 (trap
+ * frame, the gate's DPL checked).  Anything else: the #UD fault. */
+static int invalid_or_int6(struct vmdl_vcpu *v, bool *triple)
+{
+    struct hinsn in;
+    uint8_t b[2] = { 0 };
+    if (vmdl__x86h_fetch_insn(v, &in) ||
+        !vmdl__x86h_lin_rw(v, in.la - 2, b, 2, false) || b[0] != 0xCD || b[1] != 0x06)
+        return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
+    int err = vmdl__x86h_softint(v, 6, triple);
+    return err || *triple ? err : vmdl__x86h_wp_owed(v, triple);
+}
+
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
@@ -537,7 +553,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     case STOP_KICK:
         return VMDL_OK;
     case STOP_INVALID:
-        err = vmdl__x86h_fault(v, VMDL_FAULT_UD, &triple);
+        err = invalid_or_int6(v, &triple);
         break;
     case STOP_IO_EXIT:          /* a nested guest's I/O its L1 takes */
         err = vmdl__x86h_nested_io(v, &triple);
