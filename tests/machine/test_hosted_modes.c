@@ -24,7 +24,7 @@
 #include "virtmodel/multiboot.h"
 
 #define LOAD 0x100000u
-#define IMG 0x2000
+#define IMG 0x4000
 #define CODE 0x20
 #define IDTR 0x200
 #define DATA 0x300
@@ -387,6 +387,60 @@ static void test_int6_is_a_software_interrupt(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* Long mode for the probe below: 4-level tables at 0x1000/0x2000/0x3000
+ * mapping the first 2 MiB, a GDT at 0x3C0 (0x08: 64-bit code, 0x18: data)
+ * with its GDTR at 0x3A0, a 64-bit IDT at 0x800 whose #GP gate (13) runs
+ * pop rsi; pop rbp; mov edi, 13; hlt at 0x900, its IDTR at 0x3B0. */
+static void long_mode_tables(uint8_t *img)
+{
+    memset(img + 0x1000, 0, 0x3000);
+    put32(img + 0x1000, LOAD + 0x2003);
+    put32(img + 0x2000, LOAD + 0x3003);
+    put32(img + 0x3000, 0x83);
+    static const uint32_t gdt[8] = { 0, 0, 0xFFFF, 0x00AF9A00, 0, 0, 0xFFFF, 0x00CF9200 };
+    for (unsigned i = 0; i < 8; i++)
+        put32(img + 0x3C0 + 4 * i, gdt[i]);
+    img[0x3A0] = 31;
+    img[0x3A1] = 0;
+    put32(img + 0x3A2, LOAD + 0x3C0);
+    img[0x3B0] = 16 * 14 - 1;
+    img[0x3B1] = 0;
+    put32(img + 0x3B2, LOAD + 0x800);
+    memset(img + 0x800, 0, 16 * 14);
+    uint32_t h = LOAD + 0x900;
+    put32(img + 0x800 + 13 * 16, (h & 0xFFFF) | (0x08u << 16));
+    put32(img + 0x800 + 13 * 16 + 4, (h & 0xFFFF0000u) | 0x8E00u);
+    static const uint8_t handler[] = { 0x5E, 0x5D, 0xBF, 0x0D, 0x00, 0x00, 0x00, 0xF4 };
+    memcpy(img + 0x900, handler, sizeof(handler));
+}
+
+/* A 64-bit JMP to a non-canonical address: #GP(0) on the JMP (SDM: the
+ * target is checked before the transfer); QEMU faults on the fetch at the
+ * target, which the machine puts back on the branch. */
+static void test_noncanonical_jmp_faults_on_branch(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x20, 0x0F, 0x22, 0xE0,   /* CR4.PAE */
+        0xB8, 0x00, 0x10, 0x10, 0x00, 0x0F, 0x22, 0xD8,         /* CR3 */
+        0xB9, 0x80, 0x00, 0x00, 0xC0, 0x0F, 0x32,               /* EFER.LME */
+        0x0D, 0x00, 0x01, 0x00, 0x00, 0x0F, 0x30,
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80, 0x0F, 0x22, 0xC0,  /* CR0.PG */
+        0x0F, 0x01, 0x15, 0xA0, 0x03, 0x10, 0x00,               /* lgdt */
+        0xEA, 0x69, 0x00, 0x10, 0x00, 0x08, 0x00,               /* jmp 0x08:l64 */
+        0x0F, 0x01, 0x1C, 0x25, 0xB0, 0x03, 0x10, 0x00,         /* l64: lidt */
+        0x48, 0xB8, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA,   /* mov rax, */
+        0xFF, 0xE0,                                             /* jmp rax */
+        0xF4 };
+    patch_image = long_mode_tables;
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 13);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17 + 0x4A);   /* the JMP */
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_no_rerun_after_breakpoint_disarmed),
         cmocka_unit_test(test_not_present_gate_ext_bit),
         cmocka_unit_test(test_int6_is_a_software_interrupt),
+        cmocka_unit_test(test_noncanonical_jmp_faults_on_branch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
