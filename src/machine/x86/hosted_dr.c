@@ -164,19 +164,22 @@ static void unhook(struct vmdl_vcpu *v, uc_hook *h)
  * as hooks are compiled into it.  Once a code hook existed, a stop before a
  * block leaves a stale PC until Unicorn drops the deleted hook at the end
  * of its next run (HOOK_EXISTS sees it until then): the loop must put the
- * PC back itself (code_hooks, insn_count.c), as for the debugger's hooks. */
+ * PC back itself (code_hooks, insn_count.c), as for the debugger's hooks.
+ * (It puts back the block's linear address: right for flat code segments,
+ * not for real-mode code with DR0-DR3 breakpoints.) */
 static void rearm(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
     bool data = false;
-    v->code_hooks = true;
     for (unsigned n = 0; n < 4; n++) {
         unhook(v, &x->h_bp_hook[n]);
         if (!bp_on(x->h_dr7, n))
             continue;
-        if (bp_rw(x->h_dr7, n) == BP_EXEC)
+        if (bp_rw(x->h_dr7, n) == BP_EXEC) {
             uc_hook_add(v->uc, &x->h_bp_hook[n], UC_HOOK_CODE, UC_CB(bp_code_cb), v,
                         x->h_db[n], x->h_db[n]);
+            v->code_hooks = true;
+        }
         else if (bp_rw(x->h_dr7, n) != BP_IO)
             data = true;
     }
@@ -186,6 +189,7 @@ static void rearm(struct vmdl_vcpu *v)
         uc_hook_add(v->uc, &x->h_wp_mem, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
                     UC_CB(wp_mem_cb), v, 1, 0);
         uc_hook_add(v->uc, &x->h_wp_step, UC_HOOK_CODE, UC_CB(wp_step_cb), v, 1, 0);
+        v->code_hooks = true;
     } else if (!data) {
         unhook(v, &x->h_wp_mem);
         unhook(v, &x->h_wp_step);
