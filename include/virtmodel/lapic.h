@@ -249,6 +249,11 @@ enum vmdl_lapic_mode vmdl_lapic_mode(const struct vmdl_lapic *apic);
 uint64_t vmdl_lapic_get_cr8(struct vmdl_lapic *apic);
 void vmdl_lapic_set_cr8(struct vmdl_lapic *apic, uint64_t cr8);
 
+/* Does the 8259's INTR reach this APIC (KVM's kvm_apic_accept_pic_intr)?
+ * Yes when it is hardware-disabled (IA32_APIC_BASE.EN clear) or its LVT
+ * LINT0 is unmasked with delivery mode ExtINT. */
+bool vmdl_lapic_accepts_extint(const struct vmdl_lapic *apic);
+
 /* Raw register page access for debugging and tests (no side effects). */
 uint32_t vmdl_lapic_peek(const struct vmdl_lapic *apic, unsigned offset);
 const uint8_t *vmdl_lapic_page(const struct vmdl_lapic *apic);

@@ -1087,6 +1087,14 @@ uint32_t vmdl_lapic_peek(const struct vmdl_lapic *a, unsigned offset)
     return lapic_get(a, offset & ~3u);
 }
 
+bool vmdl_lapic_accepts_extint(const struct vmdl_lapic *a)
+{
+    if (!(vmdl_lapic_get_base(a) & VMDL_APIC_BASE_EN))
+        return true;
+    uint32_t lvt0 = lapic_get(a, VMDL_LAPIC_LVT_LINT0);
+    return !(lvt0 & VMDL_LAPIC_LVT_MASKED) && ((lvt0 >> 8) & 7) == VMDL_LAPIC_DM_EXTINT;
+}
+
 const uint8_t *vmdl_lapic_page(const struct vmdl_lapic *a)
 {
     return a ? a->regs : NULL;

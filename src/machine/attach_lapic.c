@@ -123,23 +123,13 @@ static const struct vmdl_msr_ops msr_ops = {msr_read, msr_write};
 
 /* ---- irqchip ---- */
 
-/* KVM's kvm_apic_accept_pic_intr: the 8259's INTR reaches an APIC that
- * is hardware-disabled or whose LINT0 is an unmasked ExtINT entry. */
-static bool accepts_extint(struct vmdl_lapic *a)
-{
-    if (!(vmdl_lapic_get_base(a) & VMDL_APIC_BASE_EN))
-        return true;
-    uint32_t lvt0 = vmdl_lapic_peek(a, VMDL_LAPIC_LVT_LINT0);
-    return !(lvt0 & (1u << 16)) && ((lvt0 >> 8) & 7) == 7;
-}
-
 /* An ExtINT from the 8259 comes before the APIC's own interrupts and
  * ignores its priorities (KVM's kvm_cpu_get_interrupt). */
 static int chip_pending(void *opaque, struct vmdl_vcpu *vcpu)
 {
     struct lapic_glue *g = opaque;
     struct vmdl_lapic *a = apic_of(g, vcpu);
-    int ext = accepts_extint(a) ? vmdl_vm_x86_pic_intr(g->vm) : -1;
+    int ext = vmdl_lapic_accepts_extint(a) ? vmdl_vm_x86_pic_intr(g->vm) : -1;
     return ext >= 0 ? ext : vmdl_lapic_pending(a);
 }
 
@@ -148,7 +138,7 @@ static void chip_ack(void *opaque, struct vmdl_vcpu *vcpu, int vector)
     (void)vector; /* the APIC acknowledges its own highest deliverable one */
     struct lapic_glue *g = opaque;
     struct vmdl_lapic *a = apic_of(g, vcpu);
-    if (accepts_extint(a) && vmdl_vm_x86_pic_intr(g->vm) >= 0)
+    if (vmdl_lapic_accepts_extint(a) && vmdl_vm_x86_pic_intr(g->vm) >= 0)
         vmdl_vm_x86_pic_inta(g->vm);
     else
         vmdl_lapic_ack(a);

@@ -1090,6 +1090,10 @@ static void test_irq_wakes_hlt_in_sti_shadow(void **state)
     (uint8_t)((imm) >> 8), (uint8_t)((imm) >> 16), (uint8_t)((imm) >> 24)
 /* I/O APIC pin 14: IOREGSEL = 0x2C (low half), IOWIN = entry */
 #define IOAPIC_PIN14(entry) MOV_MEM(0xFEC00000u, 0x2Cu), MOV_MEM(0xFEC00010u, entry)
+/* mov al, 0xFF; out 0x21, al; out 0xA1, al: both 8259s masked, as
+ * kvm-unit-tests' start-up does (the BIOS leaves IRQ 14 open and LINT0 in
+ * ExtINT: the 8259 would deliver pc-testdev's line too) */
+#define MASK_PIC 0xB0, 0xFF, 0xE6, 0x21, 0xE6, 0xA1
 /* mov dx, 0x2000 + line; mov al, level; out dx, al (pc-testdev) */
 #define SET_LINE(line, level) 0x66, 0xBA, (uint8_t)(line), 0x20, 0xB0, level, 0xEE
 
@@ -1106,7 +1110,7 @@ static struct vmdl_vm *boot_ioapic(const uint8_t *code, size_t n)
 static void test_ioapic_edge_through_testdev(void **state)
 {
     (void)state;
-    static const uint8_t code[] = { PROLOGUE,
+    static const uint8_t code[] = { PROLOGUE, MASK_PIC,
         MOV_MEM(0xFEE000F0u, 0x1FFu),                     /* SVR: enabled */
         IOAPIC_PIN14(IRQ_VEC),                            /* edge, dest 0 */
         0xFB, SET_LINE(14, 1), 0xEB, 0x00,                /* sti; out; jmp $+2 */
@@ -1126,7 +1130,7 @@ static void test_ioapic_edge_through_testdev(void **state)
 static void test_ioapic_level_eoi_clears_remote_irr(void **state)
 {
     (void)state;
-    static const uint8_t code[] = { PROLOGUE,
+    static const uint8_t code[] = { PROLOGUE, MASK_PIC,
         MOV_MEM(0xFEE000F0u, 0x1FFu),
         IOAPIC_PIN14(0x8000u | IRQ_VEC),                  /* level, dest 0 */
         0xFB, SET_LINE(14, 1), 0xEB, 0x00, 0x90, 0xF4 };

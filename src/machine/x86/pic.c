@@ -161,13 +161,24 @@ static void pit_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
     sync_irq0(opaque, now);
 }
 
+/* Does the 8259's INTR reach any local APIC (LINT0 in ExtINT mode, or
+ * the APIC hardware-disabled)?  Without the lapic model nothing takes it. */
+static bool extint_reachable(struct vmdl_vm *vm)
+{
+    struct vmdl_lapic_bus *bus = vmdl_vm_lapic_bus(vm);
+    for (unsigned i = 0; bus && i < vmdl_lapic_bus_count(bus); i++)
+        if (vmdl_lapic_accepts_extint(vmdl_lapic_bus_get(bus, i)))
+            return true;
+    return false;
+}
+
 /* Can IRQ 0 be taken anywhere?  Unmasked at an initialised 8259 master
- * (with its INTR reaching an APIC's LINT0 or not: an idle guest with the
- * timer unmasked waits for it, as on KVM), or on I/O APIC pin 2. */
+ * whose INTR reaches an APIC, or on I/O APIC pin 2.  (Otherwise its edges
+ * would keep an idle VM that nothing else can wake skipping time.) */
 static bool irq0_wanted(struct vmdl_vm *vm)
 {
     const struct vmdl_pic_chip *m = &vm->x86h->pic.chip[0];
-    if (m->init_state == 0 && m->irq_base && !(m->imr & 1))
+    if (m->init_state == 0 && m->irq_base && !(m->imr & 1) && extint_reachable(vm))
         return true;
     struct vmdl_ioapic *io = vmdl_vm_ioapic(vm);
     return io && !(vmdl_ioapic_redir(io, 2) & VMDL_IOAPIC_RTE_MASKED);
