@@ -191,7 +191,7 @@ static unsigned cpl_now(struct vmdl_vcpu *v, const char *ctx)
 
 static bool canonical(uint64_t la)
 {
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+    return ((la + (1ull << 47)) >> 48) == 0;   /* bits 63:47 all equal */
 }
 
 /*

@@ -203,7 +203,7 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         /* QEMU takes a branch to a non-canonical address and faults on the
          * fetch there; the #GP belongs to the branch (SDM: JMP, CALL, RET
          * check the target first), as KVM reports it. */
-        if (vec == 13 && (uint64_t)(((int64_t)rip << 16) >> 16) != rip)
+        if (vec == 13 && ((rip + (1ull << 47)) >> 48) != 0)   /* not canonical */
             vmdl__x86_unbranch(v, rip);
         if (vec == 14)
             vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
