@@ -11,6 +11,7 @@
 #include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "virtmodel/vmx_nested.h"
+#include "virtmodel/vmx_vapic.h"
 #include "attach_vmx_ept.h"
 #include "glue_state.h"
 
@@ -223,6 +224,19 @@ static void timer_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     vmdl_vcpu_need_insn_count(vcpu, false);
 }
 
+/* Can L2 take an interrupt now?  RFLAGS.IF and no STI/MOV-SS blocking
+ * (SDM 30.2.1; "interrupt-window exiting" is the caller's). */
+static bool l2_open(const struct vmdl_vmx_cpu *c)
+{
+    return (c->rflags & (1ull << 9)) && !(c->interruptibility & 3);
+}
+
+static bool l2_if(struct vmdl_vcpu *vcpu)
+{
+    uint64_t rflags = 0;
+    return !vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &rflags) && (rflags & (1ull << 9));
+}
+
 /* A VM exit from L2 to L1 with this information. */
 static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
                     struct vmdl_vmx *vmx, const struct vmdl_vmx_exit_info *info)
@@ -261,6 +275,19 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     /* An injected event wakes an L2 entered in the HLT state (SDM 27.7). */
     if (e.outcome == VMDL_VMX_ENTRY_ENTERED && e.inject.valid && c->activity == 1)
         c->activity = 0;
+    /* With virtual-interrupt delivery the entry performs PPR
+     * virtualization and evaluates pending virtual interrupts (SDM
+     * 27.3.2.5); one L2 can take at once (no injected event, no
+     * interrupt-window exiting) is delivered, waking a HLT. */
+    int virq = -1;
+    if (e.outcome == VMDL_VMX_ENTRY_ENTERED && vmdl_vmx_vapic_vid(vmx)) {
+        vmdl_vmx_vapic_update_ppr(vmx);
+        if (!e.inject.valid && l2_open(c) &&
+            !(field(vmx, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_INTR_WINDOW))
+            virq = vmdl_vmx_vapic_deliver(vmx);
+        if (virq >= 0)
+            c->activity = 0;
+    }
     if (e.outcome != VMDL_VMX_ENTRY_VMFAIL)
         switch_to(vcpu, vmx, c, e.outcome == VMDL_VMX_ENTRY_ENTERED);
     if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
@@ -271,6 +298,9 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
         vmdl_vcpu_inject_x86_event(vcpu, e.inject.type, e.inject.vector,
                                    e.inject.has_error, e.inject.error_code,
                                    e.inject.insn_len);
+    else if (virq >= 0)
+        vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_EXT_INTR, (unsigned)virq, false,
+                                   0, 0);
     timer_arm(h, vcpu, vmx);
     vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
     return true;
@@ -371,6 +401,73 @@ static bool to_l2_event(const struct vmdl_x86_event *ev, struct vmdl_vmx_l2_even
     return true;
 }
 
+/* ---- APIC virtualization for L2 (vmx_vapic.h) ---- */
+
+static void skip_insn(struct vmdl_vcpu *vcpu, unsigned len)
+{
+    uint64_t rip = 0;
+    if (!vmdl_vcpu_get_reg(vcpu, VMDL_X86_RIP, &rip))
+        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RIP, rip + len);
+}
+
+/* A #GP(0) in L2 (a virtualized access that faults): a VM exit when the
+ * exception bitmap asks for it, else delivered through L2's IDT. */
+static void l2_gp(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
+{
+    struct vmdl_vmx_l2_event ev = {.kind = VMDL_L2_EXCEPTION, .vector = 13,
+                                   .type = VMDL_INTR_TYPE_HW_EXCEPTION, .has_error = true};
+    struct vmdl_vmx_exit_info info;
+    if (vmdl_vmx_l1_wants(vmx, &ev, &info))
+        reflect(h, vcpu, vmx, &info);
+    else
+        vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_HW_EXCEPTION, 13, true, 0, 0);
+}
+
+/* Virtual-interrupt delivery (SDM 30.2.2): the vector goes through L2's
+ * IDT as an external interrupt would. */
+static bool deliver_virtual(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
+{
+    int vec = vmdl_vmx_vapic_deliver(vmx);
+    if (vec < 0)
+        return false;
+    vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_EXT_INTR, (unsigned)vec, false, 0, 0);
+    return true;
+}
+
+/* RDMSR/WRMSR of an x2APIC MSR L1 lets through, under "virtualize x2APIC
+ * mode" (SDM 30.5).  True when virtualized (completed, faulted or exited). */
+static bool vapic_msr(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                      struct vmdl_vmx *vmx, const struct vmdl_x86_event *ev)
+{
+    bool write = ev->kind == VMDL_X86_EVENT_WRMSR;
+    uint64_t val = 0, rax = 0, rdx = 0;
+    if (write && (vmdl_vcpu_get_reg(vcpu, VMDL_X86_RAX, &rax) ||
+                  vmdl_vcpu_get_reg(vcpu, VMDL_X86_RDX, &rdx)))
+        return false;
+    val = (rdx << 32) | (uint32_t)rax;
+    struct vmdl_vmx_exit_info info;
+    switch (vmdl_vmx_vapic_msr(vmx, write, ev->msr, &val, &info)) {
+    case VMDL_VAPIC_NOT_VIRTUALIZED:
+        return false;
+    case VMDL_VAPIC_FAULT:
+        l2_gp(h, vcpu, vmx);
+        return true;
+    case VMDL_VAPIC_DONE:
+        if (!write) {
+            vmdl_vcpu_set_reg(vcpu, VMDL_X86_RAX, (uint32_t)val);
+            vmdl_vcpu_set_reg(vcpu, VMDL_X86_RDX, val >> 32);
+        }
+        skip_insn(vcpu, ev->insn_len);
+        return true;
+    case VMDL_VAPIC_EXIT:
+        /* Trap-like (TPR below threshold, EOI-induced): after the WRMSR. */
+        skip_insn(vcpu, ev->insn_len);
+        reflect(h, vcpu, vmx, &info);
+        return true;
+    }
+    return false;
+}
+
 /* MOV to/from CR8 that L1 does not take, with the TPR shadow: the virtual
  * APIC page's VTPR (SDM 29.3), and a TPR-below-threshold exit after a
  * write that drops VTPR[7:4] below the threshold. */
@@ -391,16 +488,39 @@ static bool tpr_shadow(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     } else {
         uint32_t zero = 0;
         vtpr = (uint8_t)((ev->value & 0xF) << 4);
-        vmdl_guest_write(mem, page + 0x80, &vtpr, 1);
         vmdl_guest_write(mem, page + 0x81, &zero, 3);
     }
     vmdl_vcpu_set_reg(vcpu, VMDL_X86_RIP, rip + ev->insn_len);
-    uint32_t threshold = (uint32_t)field(vmx, "TPR_THRESHOLD") & 0xF;
-    if (ev->kind == VMDL_X86_EVENT_MOV_TO_CR && (vtpr >> 4) < threshold) {
+    /* TPR virtualization: the threshold check, or with virtual-interrupt
+     * delivery PPR virtualization (SDM 30.1.2). */
+    if (ev->kind == VMDL_X86_EVENT_MOV_TO_CR && vmdl_vmx_vapic_tpr_write(vmx, vtpr)) {
         struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD};
         reflect(h, vcpu, vmx, &info);
     }
     return true;
+}
+
+/* An L2 event L1 does not take: what the CPU's virtualization does with it
+ * before the machine (L0) would. */
+static bool l0_handles(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                       struct vmdl_vmx *vmx, const struct vmdl_x86_event *ev)
+{
+    switch (ev->kind) {
+    case VMDL_X86_EVENT_INTR_WINDOW:
+        return deliver_virtual(vcpu, vmx);
+    case VMDL_X86_EVENT_HLT:
+        /* A pending virtual interrupt L2 can take (IF set) ends the HLT
+         * at once: it is delivered with RIP after the HLT. */
+        if (vmdl_vmx_vapic_pending(vmx) < 0 || !l2_if(vcpu))
+            return false;
+        skip_insn(vcpu, ev->insn_len);
+        return deliver_virtual(vcpu, vmx);
+    case VMDL_X86_EVENT_RDMSR:
+    case VMDL_X86_EVENT_WRMSR:
+        return vapic_msr(h, vcpu, vmx, ev);
+    default:
+        return tpr_shadow(h, vcpu, vmx, ev);
+    }
 }
 
 /* An L2 event from the machine: exit to L1 when vmcs12 says L1 wants it,
@@ -423,10 +543,13 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
         return false;
     struct vmdl_vmx_exit_info info;
     bool wants = vmdl_vmx_l1_wants(vmx, &l2, &info);
+    /* An interrupt window also opens for a pending virtual interrupt,
+     * which is recognized only without interrupt-window exiting. */
     if (ev->probe)
-        return wants;
+        return wants || (ev->kind == VMDL_X86_EVENT_INTR_WINDOW &&
+                         vmdl_vmx_vapic_pending(vmx) >= 0);
     if (!wants)
-        return tpr_shadow(h, vcpu, vmx, ev);
+        return l0_handles(h, vcpu, vmx, ev);
     if (ev->kind == VMDL_X86_EVENT_EXT_INTR && ev->ack)
         *ev->ack = info.intr_info & VMDL_INTR_INFO_VALID;
     info.idt_info = ev->idt_info;

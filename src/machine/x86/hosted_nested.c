@@ -741,7 +741,12 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
     /* The probe first: it is cheap, the shadow needs the engine's state. */
     if (vmdl__x86h_nested_window(v) && rflags_if(v) && !vmdl__x86h_in_shadow(v)) {
         struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW};
-        vmdl__x86h_event(v, &ev);
+        /* The hook may deliver an interrupt instead of exiting (a virtual
+         * interrupt of APIC virtualization): before the first instruction. */
+        if (vmdl__x86h_event(v, &ev) && x->nested && x->h_inj.valid) {
+            reload(v);
+            err = deliver_injected(v, triple);
+        }
     }
 out:
     reload(v);
