@@ -416,6 +416,8 @@ struct vmdl_x86_sys_state {
      * vmcs12's value the same way); debugctl_supported (get only) is that
      * set, KVM's vmx_get_supported_debugctl for the guest. */
     uint64_t debugctl, debugctl_supported;
+    /* VMX format: bit 0 blocking by STI, 1 by MOV SS, 3 NMI blocking. */
+    uint32_t interruptibility;
 };
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *vcpu, struct vmdl_x86_sys_state *st);
 int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_state *st);
@@ -500,6 +502,11 @@ struct vmdl_x86_event {
     /* EXCEPTION during an event's delivery: that event (VMX interruption-
      * information format) and its error code, else 0. */
     uint32_t idt_info, idt_error;
+    /* EXCEPTION 1 (#DB): the DR6 bits it reports (B0-B3, BD, BS, RTM), and
+     * whether the machine synthesized it after an instruction it completed
+     * (single-step, as KVM's kvm_vcpu_do_singlestep) rather than the CPU. */
+    uint64_t dr6;
+    bool synthesized;
     struct vmdl_x86_npf npf;    /* NPF */
 };
 typedef bool (*vmdl_x86_event_fn)(void *opaque, struct vmdl_vcpu *vcpu,

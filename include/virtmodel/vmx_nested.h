@@ -306,7 +306,8 @@ struct vmdl_vmx_l2_event {
     uint8_t type;               /* exceptions: VMDL_INTR_TYPE_HW/SOFT_EXCEPTION... */
     bool has_error;
     uint32_t error_code;
-    uint64_t addr;              /* PF: CR2; INVLPG: address; LMSW: memory address */
+    uint64_t addr;              /* PF: CR2; #DB: its DR6 bits; INVLPG: address;
+                                   LMSW: memory address */
     uint64_t value;             /* MOV to CR / LMSW: the value */
     unsigned cr, dr, gpr;       /* register numbers (gpr 0 RAX .. 15 R15) */
     bool to_reg;                /* MOV DR: DR -> GPR */

@@ -252,6 +252,9 @@ static bool decide(const struct wants *w, const struct vmdl_vmx_l2_event *ev,
         i->intr_error = ev->has_error ? ev->error_code : 0;
         if (ev->vector == 14)
             i->qualification = ev->addr;
+        /* #DB: B0-B3, BD, BS and RTM in DR6's positions (SDM 28.2.1). */
+        if (ev->vector == 1)
+            i->qualification = ev->addr & 0x1600Full;
         return exception_exits(w, ev);
     case VMDL_L2_NMI:
         set_reason(i, VMDL_VMX_EXIT_EXCEPTION_NMI);

@@ -888,6 +888,100 @@ static void test_nested_rdtscp_ud(void **state)
     vmdl_vm_destroy(vm);
 }
 
+static struct vmdl_x86_event db_seen[4];
+static unsigned db_n;
+
+/* Take each #DB of the nested guest (a VM exit): note it, go on at the
+ * next instruction with TF clear. */
+static bool take_db(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_EXCEPTION || ev->vector != 1 || db_n >= 4)
+        return false;
+    db_seen[db_n++] = *ev;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    st.rflags &= ~(1ull << 8);
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* Single-step #DB in a nested guest reaches the hook with its DR6 bits
+ * (BS), whether QEMU raised it after a native instruction or the machine
+ * synthesized it after one it completed (WBINVD), marked so; the guest's
+ * DR6 is not touched by a #DB the hook takes (a VM exit). */
+static void test_nested_db_payload(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x9C, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00, /* pushf; or [esp], TF */
+        0x9D,                                   /* popf */
+        0x90,                                   /* nop: #DB after it */
+        0x9C, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00,
+        0x9D,
+        0x0F, 0x09,                             /* wbinvd (completed): #DB */
+        0x0F, 0x21, 0xF0,                       /* mov eax, dr6 */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    db_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_db, NULL), 0);
+    /* The INVD intercept brings WBINVD's with it (as the vmx glue runs
+     * every L2): the machine completes the WBINVD. */
+    struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_INVD};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(db_n, 2);
+    assert_int_equal(db_seen[0].dr6, 1u << 14);
+    assert_false(db_seen[0].synthesized);
+    assert_int_equal(db_seen[1].dr6, 1u << 14);
+    assert_true(db_seen[1].synthesized);
+    assert_int_equal(reg(vm, VMDL_X86_RAX) & (1u << 14), 0);   /* DR6.BS clear */
+    vmdl_vm_destroy(vm);
+}
+
+static uint32_t intr_seen[4];
+static unsigned intr_n;
+
+static bool note_intr_state(void *opaque, struct vmdl_vcpu *vcpu,
+                            const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_CPUID || intr_n >= 4)
+        return false;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    intr_seen[intr_n++] = st.interruptibility;
+    st.rip += 2;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* The interruptibility state in the system state: blocking by MOV SS
+ * right after MOV SS, by STI right after STI, none otherwise. */
+static void test_sys_state_interruptibility(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x66, 0x8C, 0xD0, 0x8E, 0xD0,           /* mov ax, ss; mov ss, ax */
+        0x0F, 0xA2,                             /* cpuid: MOV SS blocking */
+        0xFA, 0xFB,                             /* cli; sti */
+        0x0F, 0xA2,                             /* cpuid: STI blocking */
+        0x0F, 0xA2,                             /* cpuid: none */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    intr_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, note_intr_state, NULL), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_cpuid_events(v, true), 0);
+    run_to_hlt(vm);
+    assert_int_equal(intr_n, 3);
+    assert_int_equal(intr_seen[0], 2);
+    assert_int_equal(intr_seen[1], 1);
+    assert_int_equal(intr_seen[2], 0);
+    vmdl_vm_destroy(vm);
+}
+
 /* Bad injections are refused: reserved type 1, type 7, vector > 255,
  * instruction length > 15. */
 static void test_nested_inject_refused(void **state)
@@ -1963,6 +2057,8 @@ int main(void)
         cmocka_unit_test(test_nested_inject_refused),
         cmocka_unit_test(test_nested_rdrand_invd),
         cmocka_unit_test(test_nested_rdtscp_ud),
+        cmocka_unit_test(test_nested_db_payload),
+        cmocka_unit_test(test_sys_state_interruptibility),
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
     };

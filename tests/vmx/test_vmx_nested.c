@@ -1021,6 +1021,13 @@ static void test_wants_exceptions_and_pf_match(void **state)
     assert_true(wants(&f, gp, &i));
     assert_int_equal(i.intr_info, 0x80000b0d);
     assert_int_equal(i.intr_error, 0x10);
+    /* #DB: the qualification is its DR6 bits B0-B3, BD, BS, RTM (SDM
+     * 28.2.1), nothing else of the value given */
+    struct vmdl_vmx_l2_event db = {.kind = VMDL_L2_EXCEPTION, .vector = 1,
+                                   .addr = 0x20004001ull};
+    pk(&f, "EXCEPTION_BITMAP", 1u << 1);
+    assert_true(wants(&f, db, &i));
+    assert_int_equal(i.qualification, 0x4001);
     /* #PF: bit 14 set -> exit iff (PFEC & MASK) == MATCH; clear -> iff !=. */
     struct vmdl_vmx_l2_event pf = {.kind = VMDL_L2_EXCEPTION, .vector = 14,
                                    .has_error = true, .error_code = 0x2, .addr = 0xbad000};

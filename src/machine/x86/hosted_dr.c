@@ -225,9 +225,16 @@ void vmdl__x86h_dr_disarm(struct vmdl_vcpu *v)
  * sense: active-high bits set, trap bits replaced); the delivery clears
  * DR7.GD, as the SDM says and KVM's inject_pending_event does.
  */
-static int debug_exception(struct vmdl_vcpu *v, uint64_t payload, bool *triple)
+static int debug_exception(struct vmdl_vcpu *v, uint64_t payload, bool synthesized,
+                           bool *triple)
 {
     struct x86_vcpu *x = X86(v);
+    /* In a nested guest the #DB may be a VM exit, which leaves DR6 as it
+     * is (SDM 27.1: the payload goes to the exit qualification). */
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_EXCEPTION, .vector = 1,
+                                .dr6 = payload, .synthesized = synthesized};
+    if (x->nested && vmdl__x86h_event(v, &ev))
+        return VMDL_OK;
     x->h_dr6 = ((x->h_dr6 & ~DR6_TRAP_BITS) | DR6_ACTIVE_LOW | payload) &
                ~(1ull << 12);
     x->h_dr6 = (x->h_dr6 & DR6_VOLATILE) | dr6_fixed(v);
@@ -242,7 +249,7 @@ int vmdl__x86h_db_exit(struct vmdl_vcpu *v, bool *triple)
     wr(v, UC_X86_REG_DR6, DR6_ACTIVE_LOW);
     uint64_t payload = (engine & ~DR6_ACTIVE_LOW) & DR6_VOLATILE & ~DR6_TRAP_BITS;
     vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), "#DB (single-step)");
-    return debug_exception(v, payload, triple);
+    return debug_exception(v, payload, false, triple);
 }
 
 static bool code64(struct vmdl_vcpu *v)
@@ -303,7 +310,7 @@ int vmdl__x86h_dr_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     if (X86(v)->h_dr7 & DR7_GD) {
         vmdl__trace_exit(v, "mov-dr", rd(v, UC_X86_REG_RIP), "DR7.GD: #DB");
-        return debug_exception(v, DR6_BD, triple);
+        return debug_exception(v, DR6_BD, false, triple);
     }
     unsigned gpr = (op[2] & 7) | ((rex & 1) << 3);
     bool wide = code64(v);
@@ -346,7 +353,7 @@ int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple)
     vmdl__trace_exit(v, "icebp", rd(v, UC_X86_REG_RIP), "#DB");
     uint64_t owed = X86(v)->h_wp_hit;              /* after MOV SS: one #DB */
     X86(v)->h_wp_hit = 0;
-    return debug_exception(v, owed, triple);
+    return debug_exception(v, owed, false, triple);
 }
 
 /* After an instruction the machine emulated: the single-step trap the
@@ -356,7 +363,7 @@ int vmdl__x86h_step_trap(struct vmdl_vcpu *v, bool *triple)
     if (!X86(v)->h_ss_trap)
         return VMDL_OK;
     X86(v)->h_ss_trap = false;
-    return debug_exception(v, DR6_BS, triple);
+    return debug_exception(v, DR6_BS, true, triple);
 }
 
 /* A breakpoint hook stopped the engine: RIP is at the instruction (an
@@ -370,7 +377,7 @@ int vmdl__x86h_bp_exit(struct vmdl_vcpu *v, bool *triple)
     char out[32];
     snprintf(out, sizeof(out), "#DB (DR6 B 0x%x)", (unsigned)payload);
     vmdl__trace_exit(v, "breakpoint", rd(v, UC_X86_REG_RIP), out);
-    return debug_exception(v, payload, triple);
+    return debug_exception(v, payload, false, triple);
 }
 
 /* A software interrupt (INT n, INT3, INTO) right after MOV SS was

@@ -103,6 +103,10 @@ int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)
     st->activity = v->halted ? 1 : 0;
     st->debugctl = X86(v)->debugctl;
     st->debugctl_supported = vmdl__x86_debugctl_supported(v->vm);
+    if (vmdl__x86h_in_shadow(v))
+        st->interruptibility = vmdl__x86h_in_mov_ss_shadow(v) ? 2 : 1;
+    if (X86(v)->h_nmi_blocked)
+        st->interruptibility |= 8;
     return VMDL_OK;
 }
 
@@ -160,7 +164,16 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
                      flags_in(st->seg[R_SS].ar)};
     uint8_t cpl = (uint8_t)vmdl__x86h_cpl(&ss, st->cr0, st->rflags);
     pw(v, H_VMCB + S_CPL, &cpl, 1);
-    pw32(v, H_VMCB + C_INT_STATE, 0);
+    /* STI / MOV SS blocking: QEMU's one interrupt shadow (an entry's
+     * blocking only holds off the first instruction); NMI blocking lasts
+     * until an IRET, which the vCPU then intercepts. */
+    pw32(v, H_VMCB + C_INT_STATE, (st->interruptibility & 3) ? 1 : 0);
+    bool nmi = st->interruptibility & 8;
+    if (nmi != X86(v)->h_nmi_blocked) {
+        X86(v)->h_nmi_blocked = nmi;
+        uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
+        pw64(v, H_VMCB + C_INTERCEPT, nmi ? ic | (1ull << I_IRET) : ic & ~(1ull << I_IRET));
+    }
     X86(v)->hosted_vmrun = true;
     /* A VM exit out of a halted L2 wakes it; an entry with activity state
      * HLT halts. */

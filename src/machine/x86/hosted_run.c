@@ -185,7 +185,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return vmdl__x86h_npf_exit(v, triple);
     if (vmdl__x86h_nested_exit(v, code, &err, triple))
         return err;
-    if (offer(v, code))
+    /* #DB is offered with its DR6 bits by the delivery (hosted_dr.c). */
+    if (code != X_EXCP + 1 && offer(v, code))
         return VMDL_OK;
     if (code == X_CPUID) {
         vmdl__x86_cpuid_answer(v);
