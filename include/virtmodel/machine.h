@@ -456,6 +456,8 @@ enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_INVD,
     VMDL_X86_EVENT_RDRAND, VMDL_X86_EVENT_RDSEED, /* gpr; offered before #UD */
     VMDL_X86_EVENT_NPF,         /* second-stage fault: npf (vmdl_vcpu_set_x86_npt) */
+    VMDL_X86_EVENT_NMI_WINDOW,  /* no NMI blocking and no MOV-SS shadow before
+                                   an instruction, or in HLT (probed) */
 };
 /* DESC_TABLE: the instruction (its identity bits of the VMX instruction
  * information, GDTR/IDTR group first). */

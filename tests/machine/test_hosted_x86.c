@@ -982,6 +982,59 @@ static void test_sys_state_interruptibility(void **state)
     vmdl_vm_destroy(vm);
 }
 
+static uint64_t nmiw_rip[4];
+static unsigned nmiw_n;
+
+/* Wants the NMI window; when it opens, note RIP and go to the final HLT. */
+static bool take_nmi_window(void *opaque, struct vmdl_vcpu *vcpu,
+                            const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_NMI_WINDOW)
+        return false;
+    if (ev->probe)
+        return true;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    if (nmiw_n < 4)
+        nmiw_rip[nmiw_n++] = st.rip;
+    st.rip = LOAD + CODE + 16;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* NMI-window: with NMIs unblocked the event comes before the first
+ * instruction; a MOV-SS shadow holds it off for one instruction. */
+static void test_nested_nmi_window(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xF4,                                   /* hlt (boot stops here) */
+        0x90, 0x90, 0x90,                       /* nop x3 */
+        0xF4 };                                 /* +16: hlt */
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    run_to_hlt(vm);
+    nmiw_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_nmi_window, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    static const uint32_t blocking[2] = {0, 2};
+    for (unsigned i = 0; i < 2; i++) {
+        struct vmdl_x86_sys_state st;
+        assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+        st.activity = 0;
+        st.rip = LOAD + CODE + 13;
+        st.interruptibility = blocking[i];
+        assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+        run_to_hlt(vm);
+    }
+    assert_int_equal(nmiw_n, 2);
+    assert_int_equal(nmiw_rip[0], LOAD + CODE + 13);
+    assert_int_equal(nmiw_rip[1], LOAD + CODE + 14);
+    vmdl_vm_destroy(vm);
+}
+
 /* Bad injections are refused: reserved type 1, type 7, vector > 255,
  * instruction length > 15. */
 static void test_nested_inject_refused(void **state)
@@ -2059,6 +2112,7 @@ int main(void)
         cmocka_unit_test(test_nested_rdtscp_ud),
         cmocka_unit_test(test_nested_db_payload),
         cmocka_unit_test(test_sys_state_interruptibility),
+        cmocka_unit_test(test_nested_nmi_window),
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
     };

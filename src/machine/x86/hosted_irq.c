@@ -43,6 +43,8 @@ static void set_intercept(struct vmdl_vcpu *v, unsigned bit, bool on)
  */
 bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v)
 {
+    if (X86(v)->h_shadow_at != UINT64_MAX && X86(v)->h_shadow_at == rd(v, UC_X86_REG_RIP))
+        return true;
     uc_context_save(v->uc, X86(v)->ctx);
     char *ctx = (char *)X86(v)->ctx;
     int off = v->vm->x86h->segs_off - 8;
@@ -67,9 +69,12 @@ bool vmdl__x86h_in_shadow(struct vmdl_vcpu *v)
  */
 bool vmdl__x86h_in_mov_ss_shadow(struct vmdl_vcpu *v)
 {
-    if (!vmdl__x86h_in_shadow(v))
+    if (!vmdl__x86h_in_shadow(v) && X86(v)->h_shadow_at == UINT64_MAX)
         return false;
     uint64_t rip = rd(v, UC_X86_REG_RIP);
+    /* A state installed with blocking (a VM entry) has no MOV SS before it. */
+    if (X86(v)->h_shadow_at == rip)
+        return X86(v)->h_shadow_movss;
     unsigned bits = vmdl__x86h_code_bits(v);
     uint8_t b[15];
     for (unsigned len = 1; len <= 15 && len <= rip; len++) {

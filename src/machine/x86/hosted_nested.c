@@ -168,6 +168,8 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
      * blocking only holds off the first instruction); NMI blocking lasts
      * until an IRET, which the vCPU then intercepts. */
     pw32(v, H_VMCB + C_INT_STATE, (st->interruptibility & 3) ? 1 : 0);
+    X86(v)->h_shadow_at = (st->interruptibility & 3) ? st->rip : UINT64_MAX;
+    X86(v)->h_shadow_movss = st->interruptibility & 2;
     bool nmi = st->interruptibility & 8;
     if (nmi != X86(v)->h_nmi_blocked) {
         X86(v)->h_nmi_blocked = nmi;
@@ -175,6 +177,7 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
         pw64(v, H_VMCB + C_INTERCEPT, nmi ? ic | (1ull << I_IRET) : ic & ~(1ull << I_IRET));
     }
     X86(v)->hosted_vmrun = true;
+    X86(v)->h_emulated = false;        /* the new state's shadow holds */
     /* A VM exit out of a halted L2 wakes it; an entry with activity state
      * HLT halts. */
     v->halted = st->activity == 1;
@@ -736,6 +739,25 @@ static bool rflags_if(struct vmdl_vcpu *v)
 }
 
 /*
+ * NMI window (SDM 26.7.6): before an instruction, or in HLT, with no NMI
+ * blocking and no MOV-SS shadow, when the hook wants it.  A MOV-SS shadow
+ * holds it off for exactly one instruction, which the next run step runs
+ * alone.  True when the hook took it (a VM exit).
+ */
+static bool nmi_window(struct vmdl_vcpu *v)
+{
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_NMI_WINDOW, .probe = true};
+    if (X86(v)->h_nmi_blocked || !vmdl__x86h_event(v, &ev))
+        return false;
+    if (!v->halted && vmdl__x86h_in_mov_ss_shadow(v)) {
+        X86(v)->h_shadow_step = true;
+        return false;
+    }
+    ev.probe = false;
+    return vmdl__x86h_event(v, &ev);
+}
+
+/*
  * Before the run step enters a nested guest: the event VM entry injects,
  * then an interrupt window L1 asked for that is already open (SDM 26.2:
  * the exit comes before the first instruction).
@@ -749,10 +771,15 @@ int vmdl__x86h_nested_pre(struct vmdl_vcpu *v, bool *triple)
     int err = VMDL_OK;
     if (x->h_inj.valid)
         err = deliver_injected(v, triple);
-    if (err || *triple || !x->nested || v->halted)
+    if (err || *triple || !x->nested || nmi_window(v) || v->halted)
         goto out;
-    /* The probe first: it is cheap, the shadow needs the engine's state. */
-    if (vmdl__x86h_nested_window(v) && rflags_if(v) && !vmdl__x86h_in_shadow(v)) {
+    /* The probe first: it is cheap, the shadow needs the engine's state.
+     * A shadow the entry installed is stepped through here (QEMU does not
+     * keep one VMRUN loads, so its own interrupt check would not wait). */
+    if (vmdl__x86h_nested_window(v) && rflags_if(v) && vmdl__x86h_in_shadow(v) &&
+        x->h_shadow_at != UINT64_MAX) {
+        x->h_shadow_step = true;
+    } else if (vmdl__x86h_nested_window(v) && rflags_if(v) && !vmdl__x86h_in_shadow(v)) {
         struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW};
         /* The hook may deliver an interrupt instead of exiting (a virtual
          * interrupt of APIC virtualization): before the first instruction. */
@@ -773,6 +800,12 @@ bool vmdl__x86h_nested_window(struct vmdl_vcpu *v)
 {
     struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_INTR_WINDOW, .probe = true};
     return X86(v)->nested && vmdl__x86h_event(v, &ev);
+}
+
+bool vmdl__x86h_nested_nmi_window_open(struct vmdl_vcpu *v)
+{
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_NMI_WINDOW, .probe = true};
+    return X86(v)->nested && !X86(v)->h_nmi_blocked && vmdl__x86h_event(v, &ev);
 }
 
 bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v)

@@ -304,7 +304,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     unsigned code = intno - EXCP_VMEXIT;
     if (intno < EXCP_VMEXIT || !in_hook_code(code) || v->stop != STOP_NONE ||
         v->vm->cfg.no_fast_traps || v->vm->dbg || x->nested || x->hosted_vmrun ||
-        x->h_gif || x->h_iret_step || x->h_desc_step || x->h_ss_trap ||
+        x->h_gif || x->h_iret_step || x->h_desc_step || x->h_shadow_step || x->h_ss_trap ||
         (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)))
         return false;
     /* In an STI / MOV SS shadow QEMU's inhibit flag is still set: the loop
@@ -488,11 +488,12 @@ static int invalid_or_int6(struct vmdl_vcpu *v, bool *triple)
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
 {
     bool triple = false;
-    bool step = X86(v)->h_iret_step || X86(v)->h_desc_step;
+    bool step = X86(v)->h_iret_step || X86(v)->h_desc_step || X86(v)->h_shadow_step;
     v->halted = false;
     vmdl__x86_pc_firmware(v);
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
+    step = step || X86(v)->h_shadow_step;    /* nested_pre may ask for one */
     if (!X86(v)->hosted_vmrun)
         vmdl__x86h_note_kseg(v);
     if (X86(v)->hosted_vmrun)
@@ -517,11 +518,13 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         vmdl__engine_leave(v);
         vmdl__x86h_tpr_in(v);
         vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
+        X86(v)->h_shadow_at = UINT64_MAX;  /* the shadowed instruction ran */
     }
     if (X86(v)->h_iret_step)
         vmdl__x86h_iret_done(v);
     if (X86(v)->h_desc_step)
         vmdl__x86h_desc_done(v);
+    X86(v)->h_shadow_step = false;
     enum stop_kind stop = v->stop;
     unsigned intno = v->stop_vector;
     v->stop = STOP_NONE;

@@ -169,6 +169,12 @@ struct x86_vcpu {
     bool h_iret_step;           /* the next entry runs that IRET alone */
     bool h_desc_step;           /* ... or a descriptor-table load (hosted_desc.c) */
     uint32_t h_exc_err;         /* error code of the last exception intercept */
+    uint64_t h_shadow_at;       /* RIP of the instruction an installed STI /
+                                   MOV-SS shadow covers (QEMU drops a shadow
+                                   VMRUN loads), UINT64_MAX: none */
+    bool h_shadow_movss;        /* ... blocking by MOV SS (else by STI) */
+    bool h_shadow_step;         /* ... or the instruction of a MOV-SS shadow a
+                                   nested guest's NMI window waits for */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
@@ -229,6 +235,7 @@ void vmdl__x86h_free(struct vmdl_vcpu *v);
 bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in);
 /* Does a nested guest's L1 exit on external interrupts (L2's IF aside)? */
 bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v);
+bool vmdl__x86h_nested_nmi_window_open(struct vmdl_vcpu *v);
 /* Linear to physical through the guest's page tables (no permission
  * checks, no accessed/dirty updates). */
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
