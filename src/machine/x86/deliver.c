@@ -212,12 +212,13 @@ bool vmdl__x86_can_wake(struct vmdl_vcpu *v)
     /* A hosted vCPU's state for its next entry (a nested VM entry into the
      * HLT activity state) is in the VMCB; an L1 that exits on external
      * interrupts is woken whatever L2's RFLAGS.IF says. */
-    /* A nested guest's NMI window ends its HLT (a VM exit). */
-    if (X86(v)->hosted && vmdl__x86h_nested_nmi_window_open(v))
-        return true;
     uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
     if (X86(v)->hosted)
         vmdl__x86h_get_reg(v, VMDL_X86_RFLAGS, &rflags);
+    /* A nested guest's NMI window, or its interrupt window with IF set,
+     * ends its HLT (a VM exit, or a virtual interrupt delivered). */
+    if (X86(v)->hosted && vmdl__x86h_nested_window_wakes(v, rflags & RFLAGS_IF))
+        return true;
     if (!(rflags & RFLAGS_IF) && !(X86(v)->hosted && vmdl__x86h_nested_wakes(v)))
         return false;
     return vmdl__irq_asserted(v);

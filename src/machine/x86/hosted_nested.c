@@ -802,10 +802,14 @@ bool vmdl__x86h_nested_window(struct vmdl_vcpu *v)
     return X86(v)->nested && vmdl__x86h_event(v, &ev);
 }
 
-bool vmdl__x86h_nested_nmi_window_open(struct vmdl_vcpu *v)
+bool vmdl__x86h_nested_window_wakes(struct vmdl_vcpu *v, bool rflags_if)
 {
-    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_NMI_WINDOW, .probe = true};
-    return X86(v)->nested && !X86(v)->h_nmi_blocked && vmdl__x86h_event(v, &ev);
+    struct vmdl_x86_event nmi = {.kind = VMDL_X86_EVENT_NMI_WINDOW, .probe = true};
+    if (!X86(v)->nested)
+        return false;
+    if (!X86(v)->h_nmi_blocked && vmdl__x86h_event(v, &nmi))
+        return true;
+    return rflags_if && vmdl__x86h_nested_window(v);
 }
 
 bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v)

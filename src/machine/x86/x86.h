@@ -235,7 +235,7 @@ void vmdl__x86h_free(struct vmdl_vcpu *v);
 bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in);
 /* Does a nested guest's L1 exit on external interrupts (L2's IF aside)? */
 bool vmdl__x86h_nested_wakes(struct vmdl_vcpu *v);
-bool vmdl__x86h_nested_nmi_window_open(struct vmdl_vcpu *v);
+bool vmdl__x86h_nested_window_wakes(struct vmdl_vcpu *v, bool rflags_if);
 /* Linear to physical through the guest's page tables (no permission
  * checks, no accessed/dirty updates). */
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa);
