@@ -549,6 +549,9 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *vcpu, const struct vmdl_x86_neste
  * hook with the injected event in idt_info. */
 int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned vector,
                                bool has_error, uint32_t error, unsigned insn_len);
+/* An event vmdl_vcpu_inject_x86_event queued is not delivered yet (false
+ * for a vCPU that is not hosted x86). */
+bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *vcpu);
 
 /*
  * A second stage of address translation for a hosted vCPU (how a nested

@@ -334,6 +334,12 @@ bool vmdl_vmx_l1_wants(const struct vmdl_vmx *vmx, const struct vmdl_vmx_l2_even
                        struct vmdl_vmx_exit_info *info);
 
 /* What L2 reads from CR0/CR4: guest/host-masked bits from the read shadow. */
+/* The TSC L2 reads (RDTSC, RDTSCP, RDMSR of IA32_TSC) when L1 does not
+ * exit on them, from L1's TSC: with "use TSC offsetting", times
+ * TSC_MULTIPLIER (48 fractional bits) under "use TSC scaling", plus
+ * TSC_OFFSET (SDM 26.3); L1's TSC otherwise. */
+uint64_t vmdl_vmx_l2_tsc(const struct vmdl_vmx *vmx, uint64_t l1_tsc);
+
 uint64_t vmdl_vmx_l2_read_cr(const struct vmdl_vmx *vmx, unsigned cr, uint64_t real);
 /* The real CR0/CR4 after an L2 write that did not exit: bits owned by L1
  * (set in the mask) keep their value. */

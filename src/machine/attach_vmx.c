@@ -263,6 +263,31 @@ static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     vmdl__vmx_ept_leave(vcpu);
 }
 
+/*
+ * Pending debug exceptions after a VM entry (SDM 27.7.3): without an
+ * injected event and without blocking by MOV SS, a #DB with them (B0-B3,
+ * BS, RTM) is raised before L2's first instruction: a VM exit when the
+ * exception bitmap asks for #DB (qualification: the bits), else delivered
+ * in L2.  True when it was a VM exit.
+ */
+static bool pending_debug_at_entry(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                                   struct vmdl_vmx *vmx, struct vmdl_vmx_cpu *c)
+{
+    uint64_t bits = c->pending_dbg & 0x1400Full;
+    if (!bits || (c->interruptibility & 2))
+        return false;
+    c->pending_dbg = 0;
+    struct vmdl_vmx_l2_event ev = {.kind = VMDL_L2_EXCEPTION, .vector = 1, .addr = bits,
+                                   .type = VMDL_INTR_TYPE_HW_EXCEPTION};
+    struct vmdl_vmx_exit_info info;
+    if (vmdl_vmx_l1_wants(vmx, &ev, &info)) {
+        reflect(h, vcpu, vmx, &info);
+        return true;
+    }
+    vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_HW_EXCEPTION, 1, false, 0, 0);
+    return false;
+}
+
 /* VMLAUNCH/VMRESUME on a hosted vCPU: the whole nested entry. */
 static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
                      struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx, bool resume,
@@ -310,6 +335,8 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     else if (virq >= 0)
         vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_EXT_INTR, (unsigned)virq, false,
                                    0, 0);
+    else if (pending_debug_at_entry(h, vcpu, vmx, c))
+        return true;
     timer_arm(h, vcpu, vmx);
     vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
     return true;
@@ -333,6 +360,10 @@ static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
         return;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
     if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
+        return;
+    /* The exit comes after the entry's event is delivered (SDM 27.7.4):
+     * the engine stops before L2's first instruction, then it is taken. */
+    if (vmdl_vcpu_x86_injection_pending(vcpu))
         return;
     struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_PREEMPT_TIMER};
     reflect(h, vcpu, vmx, &info);
@@ -530,6 +561,30 @@ static void pending_debug_into_db(struct vmdl_vmx_attach *h, struct vmdl_vcpu *v
     c->pending_dbg = 0;
 }
 
+/* RDTSC, RDTSCP or RDMSR(IA32_TSC) L1 does not take, under "use TSC
+ * offsetting": the offset (and scaled) TSC (SDM 26.3).  True when done. */
+static bool l2_tsc_read(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                        const struct vmdl_x86_event *ev)
+{
+    if (!(field(vmx, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_TSC_OFFSETTING) ||
+        (ev->kind == VMDL_X86_EVENT_RDMSR && ev->msr != 0x10))
+        return false;
+    uint64_t tsc = 0, aux = 0;
+    vmdl_fault f = VMDL_FAULT_NONE;
+    if (vmdl_vcpu_x86_msr(vcpu, false, 0x10, &tsc, &f) || f)
+        return false;
+    tsc = vmdl_vmx_l2_tsc(vmx, tsc);
+    if (ev->kind == VMDL_X86_EVENT_RDTSCP &&
+        (vmdl_vcpu_x86_msr(vcpu, false, 0xC0000103, &aux, &f) || f))
+        return false;
+    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RAX, (uint32_t)tsc);
+    vmdl_vcpu_set_reg(vcpu, VMDL_X86_RDX, tsc >> 32);
+    if (ev->kind == VMDL_X86_EVENT_RDTSCP)
+        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RCX, (uint32_t)aux);
+    skip_insn(vcpu, ev->insn_len);
+    return true;
+}
+
 /* An L2 event L1 does not take: what the CPU's virtualization does with it
  * before the machine (L0) would. */
 static bool l0_handles(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
@@ -545,7 +600,11 @@ static bool l0_handles(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
             return false;
         skip_insn(vcpu, ev->insn_len);
         return deliver_virtual(vcpu, vmx);
+    case VMDL_X86_EVENT_RDTSC:
+    case VMDL_X86_EVENT_RDTSCP:
+        return l2_tsc_read(vcpu, vmx, ev);
     case VMDL_X86_EVENT_RDMSR:
+        return l2_tsc_read(vcpu, vmx, ev) || vapic_msr(h, vcpu, vmx, ev);
     case VMDL_X86_EVENT_WRMSR:
         return vapic_msr(h, vcpu, vmx, ev);
     default:

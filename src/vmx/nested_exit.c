@@ -362,6 +362,29 @@ bool vmdl_vmx_l1_wants(const struct vmdl_vmx *vmx, const struct vmdl_vmx_l2_even
     return exits;
 }
 
+/* (a * b) >> 48 over the full 128-bit product, in 32-bit halves. */
+static uint64_t mul_shr48(uint64_t a, uint64_t b)
+{
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+    uint64_t lo = (mid << 32) | (uint32_t)ll;
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return (hi << 16) | (lo >> 48);
+}
+
+uint64_t vmdl_vmx_l2_tsc(const struct vmdl_vmx *vmx, uint64_t l1_tsc)
+{
+    if (!vmx || !vmdl__vmx_has_current(vmx) ||
+        !(vmdl__v12(vmx, V12_CPU_BASED_VM_EXEC_CONTROL) & VMDL_PROC_TSC_OFFSETTING))
+        return l1_tsc;
+    uint64_t tsc = l1_tsc;
+    if ((vmdl__v12(vmx, V12_CPU_BASED_VM_EXEC_CONTROL) & VMDL_PROC_SECONDARY) &&
+        (vmdl__v12(vmx, V12_SECONDARY_VM_EXEC_CONTROL) & VMDL_PROC2_TSC_SCALING))
+        tsc = mul_shr48(tsc, vmdl__v12(vmx, V12_TSC_MULTIPLIER));
+    return tsc + vmdl__v12(vmx, V12_TSC_OFFSET);
+}
+
 uint64_t vmdl_vmx_l2_read_cr(const struct vmdl_vmx *vmx, unsigned cr, uint64_t real)
 {
     if (!vmx || (cr != 0 && cr != 4))

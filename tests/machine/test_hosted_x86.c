@@ -767,8 +767,11 @@ static void test_nested_inject_event(void **state)
         assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
         st.activity = 0;
         assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+        assert_false(vmdl_vcpu_x86_injection_pending(v));
         assert_int_equal(vmdl_vcpu_inject_x86_event(v, type, IRQ_VEC, false, 0, 2), 0);
+        assert_true(vmdl_vcpu_x86_injection_pending(v));
         run_to_hlt(vm);
+        assert_false(vmdl_vcpu_x86_injection_pending(v));
         assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
         assert_int_equal(reg(vm, VMDL_X86_RSI), after_hlt + (type == 4 ? 2 : 0));
         vmdl_vm_destroy(vm);
@@ -984,16 +987,19 @@ static void test_sys_state_interruptibility(void **state)
 
 static uint64_t nmiw_rip[4];
 static unsigned nmiw_n;
+static bool nmiw_armed;
 
-/* Wants the NMI window; when it opens, note RIP and go to the final HLT. */
+/* Wants the NMI window once; when it opens, note RIP and go to the final
+ * HLT (as an L1 would clear "NMI-window exiting"). */
 static bool take_nmi_window(void *opaque, struct vmdl_vcpu *vcpu,
                             const struct vmdl_x86_event *ev)
 {
     (void)opaque;
-    if (ev->kind != VMDL_X86_EVENT_NMI_WINDOW)
+    if (ev->kind != VMDL_X86_EVENT_NMI_WINDOW || !nmiw_armed)
         return false;
     if (ev->probe)
         return true;
+    nmiw_armed = false;
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
     if (nmiw_n < 4)
@@ -1027,6 +1033,7 @@ static void test_nested_nmi_window(void **state)
         st.rip = LOAD + CODE + 13;
         st.interruptibility = blocking[i];
         assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+        nmiw_armed = true;
         run_to_hlt(vm);
     }
     assert_int_equal(nmiw_n, 2);

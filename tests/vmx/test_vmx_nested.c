@@ -1430,6 +1430,33 @@ static void test_vapic_tpr_and_self_ipi(void **state)
     fx_close(&f);
 }
 
+/* What RDTSC / RDTSCP / RDMSR(IA32_TSC) read in L2 (SDM 26.3 "TSC
+ * offsetting and TSC scaling"): L1's TSC, times the multiplier (48
+ * fractional bits) with TSC scaling, plus the offset. */
+static void test_l2_tsc(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "TSC_OFFSET", 1000);
+    assert_int_equal(vmdl_vmx_l2_tsc(f.vmx, 5000), 5000);       /* no offsetting */
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_TSC_OFFSETTING);
+    assert_int_equal(vmdl_vmx_l2_tsc(f.vmx, 5000), 6000);
+    pk(&f, "TSC_OFFSET", (uint64_t)-6000);                        /* wraps */
+    assert_int_equal(vmdl_vmx_l2_tsc(f.vmx, 5000), (uint64_t)-1000);
+    pk(&f, "TSC_OFFSET", 0);
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_TSC_SCALING);
+    pk(&f, "TSC_MULTIPLIER", 3ull << 47);                         /* 1.5 */
+    assert_int_equal(vmdl_vmx_l2_tsc(f.vmx, 5000), 7500);
+    /* the product keeps all 112 bits before the shift */
+    assert_int_equal(vmdl_vmx_l2_tsc(f.vmx, 1ull << 62), 3ull << 61);
+    assert_int_equal(vmdl_vmx_l2_tsc(NULL, 5), 5);
+    fx_close(&f);
+}
+
 static void test_invept(void **state)
 {
     (void)state;
@@ -1743,6 +1770,7 @@ int main(void)
         cmocka_unit_test(test_vapic_deliver_and_eoi),
         cmocka_unit_test(test_vapic_msr_reads),
         cmocka_unit_test(test_vapic_tpr_and_self_ipi),
+        cmocka_unit_test(test_l2_tsc),
         cmocka_unit_test(test_invept),
         cmocka_unit_test(test_invvpid),
         cmocka_unit_test(test_block_ebusy_ignored),

@@ -268,6 +268,12 @@ int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *v, unsigned type, unsigned vect
     return VMDL_OK;
 }
 
+bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *v)
+{
+    const struct x86_vcpu *x = (const struct x86_vcpu *)v;
+    return v && v->vm->arch == VMDL_ARCH_X86_64 && x->hosted && x->h_inj.valid;
+}
+
 /* What a MOV to CR0/CR4 (CLTS, LMSW) the hook did not take writes: the
  * bits L1 owns (set in the guest/host mask) keep their value. */
 uint64_t vmdl__x86h_nested_cr(struct vmdl_vcpu *v, unsigned cr, uint64_t val)
