@@ -508,8 +508,10 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     X86(v)->h_nmi_shadow = false;
     if (v->stop == STOP_NONE) {
         vmdl__count_update_hook(v);
+        /* An entry-installed shadow's instruction (h_shadow_step) may
+         * share its block: counted like a descriptor-table load. */
         size_t count = step_budget(v, X86(v)->h_iret_step || shadow_step,
-                                   X86(v)->h_desc_step);
+                                   X86(v)->h_desc_step || X86(v)->h_shadow_step);
         v->stop = STOP_NONE;
         vmdl__x86h_tpr_out(v);
         vmdl__engine_enter(v);
