@@ -956,6 +956,7 @@ static bool note_intr_state(void *opaque, struct vmdl_vcpu *vcpu,
     assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
     intr_seen[intr_n++] = st.interruptibility;
     st.rip += 2;
+    st.interruptibility = 0;    /* the completed CPUID ends the shadow */
     assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
     return true;
 }
