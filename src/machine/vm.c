@@ -4,6 +4,7 @@
  * models attach to, the CPUID table, resets, and the run loop that schedules
  * the vCPUs and returns KVM-style exits.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +19,27 @@ double vmdl__now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Capstone 4's x86 Intel printer sorts a process-wide table the first time
+ * any handle prints an instruction (X86_insn_reg_intel's lazily sorted copy),
+ * with no lock: two VMs created on two threads race on it (ThreadSanitizer
+ * reports it in tsan_eight_vms). Printing one instruction once, under
+ * pthread_once, before any VM has a handle settles the table for every
+ * later handle, whatever its architecture.
+ */
+static void warm_capstone_x86_printer(void)
+{
+    static const uint8_t in_al_dx[] = { 0xEC };
+    csh h;
+    cs_insn *insn;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+        return;
+    size_t n = cs_disasm(h, in_al_dx, sizeof(in_al_dx), 0, 1, &insn);
+    if (n)
+        cs_free(insn, n);
+    cs_close(&h);
 }
 
 static int ram_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -93,6 +115,8 @@ static int setup_vm(struct vmdl_vm *vm)
     vm->mem.read = ram_read;
     vm->mem.write = ram_write;
     vm->mem.opaque = vm;
+    static pthread_once_t capstone_once = PTHREAD_ONCE_INIT;
+    pthread_once(&capstone_once, warm_capstone_x86_printer);
     if (cs_open(vm->arch_ops->cs_arch, vm->arch_ops->cs_mode, &vm->cs) != CS_ERR_OK)
         return vmdl_fail(VMDL_EBACKEND, "vmdl_vm_create: Capstone cs_open failed");
     cs_option(vm->cs, CS_OPT_DETAIL, CS_OPT_ON);
