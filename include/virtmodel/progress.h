@@ -30,6 +30,11 @@ struct vmdl_vm_stats {
     double wall_s;       /* seconds since the first vmdl_vm_run (0 before) */
     bool exact;          /* every vCPU counts instructions exactly; else
                             insns/vtime count only trapped instructions */
+    uint64_t entries;    /* times the run loop handed a vCPU to the
+                            execution engine: an exit completed inside the
+                            engine (x86 RDMSR/WRMSR/RDTSC, arm64 system
+                            registers) does not count; the difference to
+                            exits is what stayed in the engine */
 };
 
 int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out);

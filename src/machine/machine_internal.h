@@ -186,6 +186,7 @@ struct vmdl_vcpu {
 
     /* Cost statistics. */
     uint64_t nr_exits;
+    uint64_t nr_entries;    /* run-loop entries (vmdl_vm_stats.entries) */
 };
 
 struct vmdl_arch_ops;

@@ -29,6 +29,7 @@ int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out)
         if (v->insns > out->vtime)
             out->vtime = v->insns;
         out->exits += v->nr_exits;
+        out->entries += v->nr_entries;
         out->exact = out->exact && v->block_hook_on;
     }
     out->wall_s = vm->limits_armed ? vmdl__now() - vm->run_started : 0;

@@ -188,25 +188,39 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
 }
 
 /*
- * With several vCPUs: would the loop below pick this one again right after
- * its exit?  Its slice goes on (the loop keeps next_vcpu), and the scan
- * from next_vcpu reaches it first: every vCPU before it cannot run at all.
- * One that may run but is halted is decided by the loop itself (it advances
- * that vCPU's time before asking whether it can wake): no.
+ * With several vCPUs, after an exit of this one: the scheduling step of the
+ * loop below (the end of its slice, then the scan from next_vcpu), done
+ * from an engine hook.  True when the loop would pick this vCPU again; its
+ * slice is then renewed as the loop renews it.  False when another vCPU
+ * runs next; the state is then what the loop leaves after that exit, and
+ * the loop, redoing this step, reaches the same answer.  A vCPU before this
+ * one that may run but is halted has its time advanced and is asked whether
+ * it can wake, as the loop asks it: one that cannot is passed over.  (Every
+ * advance hook is idempotent at an unchanged count, so the loop's second
+ * look changes nothing.)  Called after this vCPU's own time was advanced,
+ * as the loop does.
  */
 static bool picked_again(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vcpu->insns >= vcpu->slice_end)
-        return false;
+    if (vcpu->insns >= vcpu->slice_end) {
+        vcpu->slice_end = 0;
+        vm->next_vcpu = (vcpu->index + 1) % vm->nr_vcpus;
+    }
     for (unsigned k = 0; k < vm->nr_vcpus; k++) {
         struct vmdl_vcpu *u = vm->vcpus[(vm->next_vcpu + k) % vm->nr_vcpus];
         if (u == vcpu)
-            return true;
-        if (vcpu_runnable(u))
-            return false;
+            break;
+        if (!vcpu_runnable(u))
+            continue;
+        advance_time(u);
+        if (u->halted && !vm->arch_ops->can_wake(u))
+            continue;
+        return false;
     }
-    return false;
+    if (vcpu->slice_end <= vcpu->insns)
+        vcpu->slice_end = vcpu->insns + vm->cfg.quantum;
+    return true;
 }
 
 /*
@@ -215,9 +229,10 @@ static bool picked_again(struct vmdl_vcpu *vcpu)
  * and the next entry of the same vCPU (world switch out, count the exit,
  * advance time, progress, world switch in), so that models see the same
  * sequence either way.  Returns false, having done nothing, when the
- * loop would do more than re-enter this vCPU (a limit, the timeout, the end
- * of its slice or another vCPU to run, a halted or blocked vCPU, a debugger
- * attached): the hook then stops the engine and the loop takes over.  The
+ * loop would do more than re-enter this vCPU (a limit, the timeout, a
+ * halted or blocked vCPU, a debugger attached), and false after that work
+ * when another vCPU runs next (picked_again): the hook then stops the
+ * engine and the loop takes over.  The
  * architecture still delivers what became pending and re-checks the
  * deadline (vmdl__hook_deadline_ok).
  */
@@ -225,8 +240,7 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     if (vm->dbg || vcpu->halted || !vcpu_runnable(vcpu) ||
-        (vm->max_insns && total_insns(vm) >= vm->max_insns) ||
-        (vm->nr_vcpus > 1 && !picked_again(vcpu)))
+        (vm->max_insns && total_insns(vm) >= vm->max_insns))
         return false;
     if (vm->timeout_s > 0 && (atomic_load(&vm->timed_out) ||
                               vmdl__now() - vm->run_started >= vm->timeout_s))
@@ -246,8 +260,11 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
         vmdl__progress_poll(vm);
         advance_time(vcpu);
     }
+    bool again = vm->nr_vcpus == 1 || picked_again(vcpu);
     vmdl__world_switch(vcpu, true);
-    return true;
+    if (!again)
+        vcpu->nr_exits--;   /* the loop counts this exit when the engine returns */
+    return again;
 }
 
 /*
@@ -323,6 +340,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         else if (vm->nr_vcpus == 1)
             vcpu->slice_end = UINT64_MAX;
         bool to_caller = false;
+        vcpu->nr_entries++;
         vmdl__world_switch(vcpu, true);
         int err = vm->arch_ops->run(vcpu, exit, &to_caller);
         vmdl__world_switch(vcpu, false);

@@ -2014,6 +2014,74 @@ static void test_ap_starts_on_init_then_sipi(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* What one run of the halted-AP RDTSC loop below leaves. */
+struct smp_tsc_run {
+    uint64_t eax, edx, rip, insns0, insns1, exits, entries;
+    uint8_t ap_flag;
+};
+
+/* The BSP starts the AP (which halts with IF clear: nothing can wake it),
+ * then runs 3,000 rounds of rdtsc; sub edi, 1; jnz over nine
+ * 1000-instruction quanta.  Run with or without in-engine completion
+ * (no_fast_traps). */
+static void run_halted_ap_rdtsc(bool slow, struct smp_tsc_run *out)
+{
+    static const uint8_t code[] = { PROLOGUE, X2APIC_EN,
+        0xBA, IMM32(1u),                                  /* edx: APIC ID 1 */
+        ICR_LO(0x4500u), ICR_LO(0x4600u | AP_VECTOR),     /* INIT, SIPI */
+        SPIN(2000),
+        0xBF, IMM32(3000u),                               /* mov edi, 3000 */
+        0x0F, 0x31, 0x83, 0xEF, 0x01, 0x75, 0xF9,         /* 1: rdtsc; sub edi, 1; jnz 1b */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .nr_vcpus = 2, .quantum = 1000,
+                                  .no_fast_traps = slow };
+    struct vmdl_vm *vm = boot_cfg(code, sizeof(code), &cfg);
+    static const uint8_t ap[] = { 0xFE, 0x06, (uint8_t)AP_FLAG,
+                                  (uint8_t)(AP_FLAG >> 8), 0xF4 };
+    memcpy(vmdl_vm_ram_ptr(vm, AP_VECTOR << 12, sizeof(ap)), ap, sizeof(ap));
+    assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    out->eax = reg(vm, VMDL_X86_RAX);
+    out->edx = reg(vm, VMDL_X86_RDX);
+    out->rip = reg(vm, VMDL_X86_RIP);
+    out->insns0 = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 0));
+    out->insns1 = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 1));
+    out->ap_flag = *(uint8_t *)vmdl_vm_ram_ptr(vm, AP_FLAG, 1);
+    struct vmdl_vm_stats st;
+    assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+    out->exits = st.exits;
+    out->entries = st.entries;
+    vmdl_vm_destroy(vm);
+}
+
+/* A vCPU running beside a halted one that nothing can wake keeps
+ * completing its intercepts inside the engine across the ends of its
+ * slices: the run loop would pick it again at once (it passes over the
+ * halted vCPU after advancing its time), so leaving the engine would only
+ * cost time.  Same TSC readings, counts and exits either way; the engine
+ * is entered a few times per slice at most, not once per RDTSC. */
+static void test_halted_vcpu_keeps_intercepts_in_engine(void **state)
+{
+    (void)state;
+    struct smp_tsc_run fast, slow;
+    run_halted_ap_rdtsc(false, &fast);
+    run_halted_ap_rdtsc(true, &slow);
+    assert_int_equal(slow.ap_flag, 1);
+    assert_true(slow.insns0 > 9000);
+    assert_int_equal(fast.eax, slow.eax);
+    assert_int_equal(fast.edx, slow.edx);
+    assert_int_equal(fast.rip, slow.rip);
+    assert_int_equal(fast.insns0, slow.insns0);
+    assert_int_equal(fast.insns1, slow.insns1);
+    assert_int_equal(fast.ap_flag, slow.ap_flag);
+    assert_int_equal(fast.exits, slow.exits);
+    assert_true(slow.entries >= 3000);
+    assert_true(fast.entries < 100);
+}
+
 /* KVM_HC_SEND_IPI (kvm_pv_send_ipi) through the APIC model: a bitmap
  * from min = 0xFFFFFFFF reaches nobody (0, kvm-unit-tests' apic test),
  * bit 0 from min 0 is this vCPU's APIC (1), and the interrupt is taken. */
@@ -2104,6 +2172,7 @@ int main(void)
         cmocka_unit_test(test_aps_wait_for_sipi_at_power_on),
         cmocka_unit_test(test_ap_starts_on_init_then_sipi),
         cmocka_unit_test(test_vmcall_pv_send_ipi),
+        cmocka_unit_test(test_halted_vcpu_keeps_intercepts_in_engine),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_debugctl_kvm_rules),
