@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small L1 hypervisor: enters VMX operation, builds a vmcs12 for an L2
- * that shares its address space (no EPT), and runs it.  L2 takes a handful
- * of exits, each printed as L1 handles it:
+ * that shares its address space through an identity EPT (one page left
+ * out), and runs it.  L2 takes a handful of exits, each printed as L1
+ * handles it:
  *
  *   CPUID                     always exits (reason 10); L1 answers it
  *   OUT 0x510, IN 0x511       ports set in I/O bitmap A (reason 30, with
@@ -15,6 +16,13 @@
  *                             interruption-information field
  *   CPUID in L2's handler     proves the injected interrupt went through
  *                             L2's IDT
+ *   read of l2_page           its EPT entry is not present (reason 48,
+ *                             qualification: read, no permissions; the
+ *                             guest-physical and linear addresses); L1 maps
+ *                             the page read-only onto a page of its own
+ *   write of l2_page          EPT violation again (write, readable); L1
+ *                             adds write permission, and L2's value lands
+ *                             in L1's page
  *   HLT                       HLT exiting (reason 12): L2 is done
  *
  * The machine runs nested guests on its hosted vCPU (the one real guests
@@ -111,14 +119,14 @@ enum {
     HOST_SS_SEL = 0x0C04, HOST_DS_SEL = 0x0C06, HOST_FS_SEL = 0x0C08,
     HOST_GS_SEL = 0x0C0A, HOST_TR_SEL = 0x0C0C,
     IO_BITMAP_A = 0x2000, IO_BITMAP_B = 0x2002, MSR_BITMAP = 0x2004,
-    VMCS_LINK = 0x2800,
-    PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXC_BITMAP = 0x4004,
+    EPT_POINTER = 0x201A, GUEST_PHYS_ADDR = 0x2400, VMCS_LINK = 0x2800,
+    PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXC_BITMAP = 0x4004, PROC_CTLS2 = 0x401E,
     EXIT_CTLS = 0x400C, ENTRY_CTLS = 0x4012, ENTRY_INTR_INFO = 0x4016,
     VM_INSN_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR_INFO = 0x4404,
     IDT_VECT_INFO = 0x4408, EXIT_INSN_LEN = 0x440C,
     GUEST_ES_LIMIT = 0x4800, GUEST_GDTR_LIMIT = 0x4810, GUEST_IDTR_LIMIT = 0x4812,
     GUEST_ES_AR = 0x4814, GUEST_INTERRUPTIBILITY = 0x4824, GUEST_ACTIVITY = 0x4826,
-    EXIT_QUAL = 0x6400,
+    EXIT_QUAL = 0x6400, GUEST_LINEAR_ADDR = 0x640A,
     GUEST_CR0 = 0x6800, GUEST_CR3 = 0x6802, GUEST_CR4 = 0x6804,
     GUEST_ES_BASE = 0x6806, GUEST_GDTR_BASE = 0x6816, GUEST_IDTR_BASE = 0x6818,
     GUEST_DR7 = 0x681A, GUEST_RSP = 0x681C, GUEST_RIP = 0x681E, GUEST_RFLAGS = 0x6820,
@@ -236,6 +244,14 @@ __asm__(
 
 static uint8_t l2_stack[16384] __attribute__((aligned(16)));
 
+/* The page L1's EPT leaves out at first (its guest-physical address is its
+ * L1 address, as for everything else L2 uses), and the page of L1's own
+ * that backs it once L1 has handled the violation. */
+#define L1_PATTERN 0x11aa22bb33cc44ddull
+#define L2_WRITE 0x5eedull
+static uint8_t l2_page[4096] __attribute__((aligned(4096)));
+static uint64_t l1_backing[512] __attribute__((aligned(4096)));
+
 struct gate64 {
     uint16_t off_lo, sel;
     uint8_t ist, attr;
@@ -286,6 +302,10 @@ void l2_main(void)
     rt_printf("  L2: rdmsr(0x174) = 0x%lx (not in the MSR bitmap)\n", rdmsr(0x174));
     __asm__ volatile("vmcall" ::: "memory");
     rt_printf("  L2: back from VMCALL, %u interrupt(s) taken\n", l2_interrupts);
+    volatile uint64_t *p = (volatile uint64_t *)l2_page;
+    uint64_t seen = *p;
+    rt_printf("  L2: read 0x%lx from l2_page\n", seen);
+    *p = L2_WRITE;
     for (;;)
         hlt();
 }
@@ -306,6 +326,50 @@ static uint8_t io_bitmap_a[4096] __attribute__((aligned(4096)));
 static uint8_t io_bitmap_b[4096] __attribute__((aligned(4096)));
 static uint8_t msr_bitmap[4096] __attribute__((aligned(4096)));
 static uint8_t tss[104] __attribute__((aligned(16)));
+
+/* L1's EPT (SDM 29.3.2): 4 GiB identity-mapped with 2 MiB pages, except
+ * the 2 MiB that hold l2_page, which go through 4 KiB entries with
+ * l2_page's left not present. */
+static uint64_t ept_pml4[512] __attribute__((aligned(4096)));
+static uint64_t ept_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t ept_pd[4 * 512] __attribute__((aligned(4096)));
+static uint64_t ept_pt[512] __attribute__((aligned(4096)));
+#define EPT_RWX 7ull
+#define EPT_R 1ull
+#define EPT_W 2ull
+#define EPT_WB (6ull << 3)          /* leaf memory type write-back */
+#define EPT_LARGE (1ull << 7)
+
+static uint64_t *l2_page_pte(void)
+{
+    return &ept_pt[((uint64_t)l2_page >> 12) & 511];
+}
+
+static uint64_t setup_ept(void)
+{
+    uint64_t pt_region = (uint64_t)l2_page >> 21;
+    for (uint64_t i = 0; i < 4 * 512; i++)
+        ept_pd[i] = i << 21 | EPT_WB | EPT_LARGE | EPT_RWX;
+    for (uint64_t i = 0; i < 512; i++)
+        ept_pt[i] = (pt_region << 21 | i << 12) | EPT_WB | EPT_RWX;
+    ept_pd[pt_region] = (uint64_t)ept_pt | EPT_RWX;
+    *l2_page_pte() = 0;
+    for (uint64_t i = 0; i < 4; i++)
+        ept_pdpt[i] = (uint64_t)&ept_pd[i * 512] | EPT_RWX;
+    ept_pml4[0] = (uint64_t)ept_pdpt | EPT_RWX;
+    /* EPTP: write-back (6), 4-level walk (3 in bits 5:3), no A/D flags. */
+    return (uint64_t)ept_pml4 | 6 | 3 << 3;
+}
+
+/* INVEPT single-context (type 1) for the current EPTP (SDM 30.3). */
+static void invept_single(void)
+{
+    struct { uint64_t eptp, zero; } desc = {vmread(EPT_POINTER), 0};
+    uint8_t fail;
+    __asm__ volatile("invept %1, %2; setbe %0" : "=q"(fail) : "m"(desc), "r"(1ull)
+                     : "cc", "memory");
+    CHECK(!fail, "INVEPT failed\n");
+}
 
 /* Allowed-0 bits forced on, allowed-1 bits limit (SDM A.3). */
 static uint32_t adjust(uint32_t msr, uint32_t want)
@@ -360,7 +424,9 @@ static void setup_vmcs(void)
     struct dtr g = sgdt(), i = sidt();
     /* Controls: HLT exiting, I/O bitmaps, MSR bitmaps; 64-bit host, IA-32e guest. */
     vmwrite(PIN_CTLS, adjust(0x48D, 0));
-    vmwrite(PROC_CTLS, adjust(0x48E, (1u << 7) | (1u << 25) | (1u << 28)));
+    vmwrite(PROC_CTLS, adjust(0x48E, (1u << 7) | (1u << 25) | (1u << 28) | (1u << 31)));
+    vmwrite(PROC_CTLS2, adjust(0x48B, 1u << 1));    /* enable EPT */
+    vmwrite(EPT_POINTER, setup_ept());
     vmwrite(EXIT_CTLS, adjust(0x48F, 1u << 9));
     vmwrite(ENTRY_CTLS, adjust(0x490, 1u << 9));
     vmwrite(EXC_BITMAP, 0xFFFFFFFFu);       /* any L2 exception: an exit */
@@ -419,6 +485,8 @@ static const char *reason_name(uint32_t r)
     case 18: return "VMCALL";
     case 30: return "I/O";
     case 31: return "RDMSR";
+    case 48: return "EPT violation";
+    case 49: return "EPT misconfiguration";
     case 32: return "WRMSR";
     default: return "?";
     }
@@ -473,6 +541,37 @@ static void on_vmcall(void)
     vmwrite(GUEST_RFLAGS, vmread(GUEST_RFLAGS) | (1u << 9));
 }
 
+/*
+ * Exit qualification (SDM table 28-7): the access in bits 2:0 (read, write,
+ * fetch), what the EPT entries allowed in 5:3, bit 7 a valid guest-linear
+ * address, bit 8 a violation of the final translation (not of L2's page
+ * walk).  First a read through the not-present entry: map l2_page onto L1's
+ * page read-only.  Then L2's write to it: add write permission.
+ */
+static void on_ept_violation(void)
+{
+    uint64_t q = vmread(EXIT_QUAL), gpa = vmread(GUEST_PHYS_ADDR);
+    rt_printf("L1: exit 48 EPT violation qualification 0x%lx: %s of GPA 0x%lx "
+              "(linear 0x%lx), EPT allowed %s%s\n", q,
+              q & 2 ? "write" : q & 4 ? "fetch" : "read", gpa,
+              q & 0x80 ? vmread(GUEST_LINEAR_ADDR) : 0,
+              q & 0x38 ? "" : "nothing", q & 8 ? "read" : "");
+    CHECK((gpa & ~(uint64_t)0xFFF) == (uint64_t)l2_page, "unexpected GPA\n");
+    uint64_t *pte = l2_page_pte();
+    if (!(*pte & EPT_R)) {
+        l1_backing[0] = L1_PATTERN;
+        *pte = (uint64_t)l1_backing | EPT_WB | EPT_R;
+        rt_printf("L1: mapped GPA 0x%lx read-only onto 0x%lx\n", gpa & ~(uint64_t)0xFFF,
+                  (uint64_t)l1_backing);
+    } else {
+        *pte |= EPT_W;
+        rt_printf("L1: made GPA 0x%lx writable\n", gpa & ~(uint64_t)0xFFF);
+    }
+    /* The walk L2 failed is not cached (SDM 29.4.3.1), yet an INVEPT after
+     * changing EPT entries is what a hypervisor does. */
+    invept_single();
+}
+
 int main(void)
 {
     uint32_t a, b, c, d;
@@ -509,10 +608,14 @@ int main(void)
         case 30: on_io(); break;
         case 31: on_rdmsr(); break;
         case 18: on_vmcall(); break;
+        case 48: on_ept_violation(); break;
         case 12:
             rt_printf("L1: exit 12 HLT: L2 is done after %u exits\n", exits);
             CHECK(l2_interrupts == 1, "the injected interrupt ran %u times\n",
                   l2_interrupts);
+            rt_printf("L1: L2's write reached 0x%lx: 0x%lx (l2_page itself holds 0x%lx)\n",
+                      (uint64_t)l1_backing, l1_backing[0], *(uint64_t *)l2_page);
+            CHECK(l1_backing[0] == L2_WRITE, "L2's write went elsewhere\n");
             __asm__ volatile("vmxoff" ::: "cc");
             return 0;
         default:
