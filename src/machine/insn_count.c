@@ -130,7 +130,7 @@ static uint64_t block_base(const struct vmdl_vcpu *vcpu)
 
 void vmdl__count_no_fast(struct vmdl_vcpu *vcpu)
 {
-    vcpu->fast_addr = UINT64_MAX;
+    vcpu->fast_addr = VMDL_FAST_NONE;
     vcpu->fast_size = 0;
 }
 
@@ -224,8 +224,10 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
      * next one not ending in a shadow nor reaching the deadline, block_slow
      * would only count the previous block's branch, make the next one
      * current and count it: do that here, without a chain walk or a frame.
+     * (After an instruction completed in a hook no block is current and
+     * fast_branch is 0: block_slow would count no branch either.)
      */
-    if (vcpu->fast_addr != UINT64_MAX) {
+    if (vcpu->fast_addr != VMDL_FAST_NONE) {
         struct block_info *b = vcpu->recent[recent_slot(addr)];
         if (b && b->addr == addr && b->size == size && !b->ends_in_shadow &&
             n + b->ninsns <= vcpu->kick_deadline) {
@@ -317,7 +319,25 @@ bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
     struct block_info *b = vcpu->cur_block;
     if (!b || pc < b->addr || pc >= b->addr + b->size)
         return false;
-    vmdl__count_at_stop(vcpu, pc);
+    /* vmdl__count_at_stop's case of a stop inside the block. */
+    uint32_t i = 0;
+    while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
+        i++;
+    vcpu->insns = block_base(vcpu) + i;
+    vcpu->ran_block = NULL;
+    vmdl__count_forget_block(vcpu);
+    /* The engine goes on in the block after pc (unless the hook stops it;
+     * every entry forgets this).  block_slow would find no current block,
+     * hence no branch to count, and look the next block up: with no shadow
+     * and no window pending, the fast path's table of recent blocks does
+     * the same for it.  Whoever opens a window from the hook turns this
+     * off (vmdl__count_no_fast).  Measured: a block_slow call per trap
+     * site (docs/performance.md, fifth round). */
+    if (!vcpu->shadow_at && !vcpu->irq_window) {
+        vcpu->fast_addr = VMDL_FAST_BETWEEN;
+        vcpu->fast_size = 0;
+        vcpu->fast_branch = 0;
+    }
     return true;
 }
 

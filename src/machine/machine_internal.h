@@ -174,7 +174,11 @@ struct vmdl_vcpu {
     struct block_info *cur_block;
     /* cur_block as the block hook's fast path sees it: set only while the
      * next entry of that block may be counted without looking anything up
-     * (insn_count.c, set_cur_block); fast_size 0 otherwise. */
+     * (insn_count.c, set_cur_block); fast_size 0 otherwise.  fast_addr is
+     * VMDL_FAST_NONE when the next block must take the slow path, and
+     * VMDL_FAST_BETWEEN after an instruction completed inside a hook
+     * (vmdl__count_at_insn): no block is current and the next one may be
+     * counted from the recently seen blocks. */
     uint64_t fast_addr;
     uint32_t fast_size;
     uint32_t fast_ninsns;
@@ -300,7 +304,14 @@ int vmdl__add_destroy_hook(struct vmdl_vm *vm, vmdl_destroy_fn fn, void *opaque)
 int vmdl__set_dr_handler(struct vmdl_vm *vm, vmdl_x86_dr_fn fn, void *opaque);
 int vmdl__add_switch_hook(struct vmdl_vm *vm, vmdl_world_switch_fn fn, void *opaque);
 /* Tell the world-switch hooks that a vCPU enters or leaves the engine. */
-void vmdl__world_switch(struct vmdl_vcpu *v, bool entering);
+void vmdl__world_switch_hooks(struct vmdl_vcpu *v, bool entering);
+/* Inline: called twice per trap-site completion, and most VMs have no
+ * switch hook. */
+static inline void vmdl__world_switch(struct vmdl_vcpu *v, bool entering)
+{
+    if (v->vm->nr_switches)
+        vmdl__world_switch_hooks(v, entering);
+}
 int vmdl__add_time_hook(struct vmdl_vm *vm, const struct vmdl_time_ops *ops,
                         void *opaque);
 int vmdl__set_insn_handler(struct vmdl_vm *vm, enum vmdl_insn_family family,
@@ -348,10 +359,13 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
  * (an interrupt window opened while a block runs). */
 void vmdl__count_no_fast(struct vmdl_vcpu *vcpu);
 /* No block is current any more (a stop, an entry, a restore). */
+#define VMDL_FAST_NONE UINT64_MAX
+#define VMDL_FAST_BETWEEN (UINT64_MAX - 1)
+
 static inline void vmdl__count_forget_block(struct vmdl_vcpu *vcpu)
 {
     vcpu->cur_block = NULL;
-    vcpu->fast_addr = UINT64_MAX;
+    vcpu->fast_addr = VMDL_FAST_NONE;
     vcpu->fast_size = 0;
 }
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
@@ -373,9 +387,16 @@ bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
  * hook that does not stop the engine); vcpu->insns outside one. */
 uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);
 
-/* trace.c */
-void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
-                      const char *outcome);
+/* trace.c: one line per exit when a trace is on.  The check is inline:
+ * the call is on every trapped instruction, and a trace is rarely on. */
+void vmdl__trace_exit_line(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
+                           const char *outcome);
+static inline void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what,
+                                    uint64_t pc, const char *outcome)
+{
+    if (vcpu->vm->trace)
+        vmdl__trace_exit_line(vcpu, what, pc, outcome);
+}
 /* Read what is readable at pc, up to max bytes (an instruction may end
  * right before the end of RAM); the number of bytes read. */
 size_t vmdl__fetch(struct vmdl_vcpu *vcpu, uint64_t pc, uint8_t *buf, size_t max);

@@ -284,7 +284,7 @@ int vmdl__add_switch_hook(struct vmdl_vm *vm, vmdl_world_switch_fn fn, void *opa
     return VMDL_OK;
 }
 
-void vmdl__world_switch(struct vmdl_vcpu *v, bool entering)
+void vmdl__world_switch_hooks(struct vmdl_vcpu *v, bool entering)
 {
     struct vmdl_vm *vm = v->vm;
     for (unsigned i = 0; i < vm->nr_switches; i++)

@@ -8,12 +8,10 @@ void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream)
     vm->trace = stream;
 }
 
-void vmdl__trace_exit(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
-                      const char *outcome)
+void vmdl__trace_exit_line(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
+                           const char *outcome)
 {
     FILE *f = vcpu->vm->trace;
-    if (!f)
-        return;
     if (vcpu->vm->trace_format == VMDL_TRACE_JSONL) {
         vmdl__trace_json(vcpu, what, pc, outcome);
         return;

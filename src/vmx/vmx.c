@@ -409,13 +409,11 @@ static void cache_write(struct vmdl_vmx *vmx, const struct vmdl_vmcs_field *f,
     put_le(vmx->cache + f->offset, v, vmdl_vmcs_enc_bytes(f->encoding));
 }
 
-int vmdl_vmx_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
-                    uint64_t field, struct vmdl_vmx_result *res)
+/* VMREAD with the arguments checked and res initialised (vmdl_vmx_exec
+ * has done both: not again on every trapped VMREAD). */
+static int do_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                     uint64_t field, struct vmdl_vmx_result *res)
 {
-    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmread");
-    if (err)
-        return err;
-    vmdl__vmx_result_init(res, ctx);
     if (vmdl__vmx_common_checks(vmx, ctx, res))
         return VMDL_OK;
     if (!vmdl__vmx_has_current(vmx))
@@ -425,6 +423,16 @@ int vmdl_vmx_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         return vmdl__vmx_fail_valid(vmx, res, VMDL_VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     res->value = cache_read(vmx, f);
     return vmdl__vmx_succeed(res);
+}
+
+int vmdl_vmx_vmread(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                    uint64_t field, struct vmdl_vmx_result *res)
+{
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_vmread");
+    if (err)
+        return err;
+    vmdl__vmx_result_init(res, ctx);
+    return do_vmread(vmx, ctx, field, res);
 }
 
 static int do_vmwrite(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
@@ -604,7 +612,7 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     case VMDL_VMX_INSN_VMREAD:
         if (!is_rm(op0) || !is_kind(op1, VMDL_VMX_OPND_REG))
             return vmdl__vmx_fault(res, VMDL_FAULT_UD);
-        vmdl_vmx_vmread(vmx, ctx, op1->value, res);
+        do_vmread(vmx, ctx, op1->value, res);
         if (res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_SUCCEED)
             return VMDL_OK;
         if (op0->kind == VMDL_VMX_OPND_REG) {

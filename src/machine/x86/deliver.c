@@ -148,6 +148,8 @@ int vmdl__x86_inject_pending(struct vmdl_vcpu *v, bool *triple)
          * the block hook watches IF until it opens (an interrupt window). */
         v->irq_window = vec >= 0 ||
                         (!asked && chip && vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
+        if (v->irq_window)
+            vmdl__count_no_fast(v);   /* the next block looks at IF */
         return 0;
     }
     if (vmdl__last_insn_was_shadow(v, rip))

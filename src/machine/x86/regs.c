@@ -43,24 +43,36 @@ static uint64_t *virtual_reg(struct vmdl_vcpu *v, enum vmdl_reg reg)
     }
 }
 
-int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
+/*
+ * The registers the model glue reads and writes on every trapped
+ * instruction of the deprivileged vCPU (the GPRs of VMREAD/VMWRITE
+ * operands, RFLAGS, CR0 and CR4 for the vmx glue's checks): straight to
+ * the engine or the machine's copies, in a function without a frame; the
+ * table walk and the general cases are out of line (get_reg_any).  The
+ * Unicorn register of one, or -1; *virt its machine copy instead.
+ */
+static inline int fast_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t **virt)
 {
-    /* The general registers of the deprivileged vCPU straight from the
-     * engine: the model glue reads them on every trapped instruction
-     * (VMREAD/VMWRITE operands), and the table walk below cost half as
-     * much again as the engine call. */
-    if (reg >= VMDL_X86_RAX && reg <= VMDL_X86_R15 && !X86(v)->hosted) {
-        *val = 0;
-        return uc_reg_read(v->uc, vmdl__x86_gpr_uc[reg - VMDL_X86_RAX], val) == UC_ERR_OK
-                   ? VMDL_OK
-                   : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
-    }
-    if (!X86(v)->hosted && (reg == VMDL_X86_CR0 || reg == VMDL_X86_CR4)) {
-        /* The machine's copies, read by the vmx glue for every VMX
-         * instruction (its checks of CR0 and CR4.VMXE). */
-        *val = *virtual_reg(v, reg);
-        return VMDL_OK;
-    }
+    *virt = NULL;
+    if (X86(v)->hosted)
+        return -1;
+    if (reg >= VMDL_X86_RAX && reg <= VMDL_X86_R15)
+        return vmdl__x86_gpr_uc[reg - VMDL_X86_RAX];
+    if (reg == VMDL_X86_RFLAGS)
+        return UC_X86_REG_RFLAGS;
+    if (reg == VMDL_X86_CR0 || reg == VMDL_X86_CR4)
+        *virt = virtual_reg(v, reg);
+    return -1;
+}
+
+static __attribute__((noinline)) int engine_failed(const char *fn, const char *call)
+{
+    return vmdl_fail(VMDL_EBACKEND, "%s: %s failed", fn, call);
+}
+
+static __attribute__((noinline)) int get_reg_any(struct vmdl_vcpu *v, enum vmdl_reg reg,
+                                                 uint64_t *val)
+{
     const struct vmdl_arch_reg *r = vmdl__arch_reg(&vmdl__x86_ops, reg);
     if (!r)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_get_reg: %d is not an x86 "
@@ -78,15 +90,28 @@ int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
     *val = 0;
     return uc_reg_read(v->uc, r->uc, val) == UC_ERR_OK
                ? VMDL_OK
-               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_get_reg: uc_reg_read failed");
+               : engine_failed("vmdl_vcpu_get_reg", "uc_reg_read");
 }
 
-int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
+int vmdl__x86_get_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t *val)
 {
-    if (reg >= VMDL_X86_RAX && reg <= VMDL_X86_R15 && !X86(v)->hosted)   /* as above */
-        return uc_reg_write(v->uc, vmdl__x86_gpr_uc[reg - VMDL_X86_RAX], &val) == UC_ERR_OK
-                   ? VMDL_OK
-                   : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
+    uint64_t *virt;
+    int ucreg = fast_reg(v, reg, &virt);
+    if (virt) {
+        *val = *virt;
+        return VMDL_OK;
+    }
+    if (ucreg < 0)
+        return get_reg_any(v, reg, val);
+    *val = 0;
+    if (__builtin_expect(uc_reg_read(v->uc, ucreg, val) == UC_ERR_OK, 1))
+        return VMDL_OK;
+    return engine_failed("vmdl_vcpu_get_reg", "uc_reg_read");
+}
+
+static __attribute__((noinline)) int set_reg_any(struct vmdl_vcpu *v, enum vmdl_reg reg,
+                                                 uint64_t val)
+{
     const struct vmdl_arch_reg *r = vmdl__arch_reg(&vmdl__x86_ops, reg);
     if (!r)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_set_reg: %d is not an x86 "
@@ -107,11 +132,22 @@ int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_set_reg: %s of the hosted x86 vCPU "
                          "is in its VMCB until the guest is entered (step first)",
                          r->name);
-    if (reg == VMDL_X86_RFLAGS && !X86(v)->hosted)
-        val = (val & ~0x3000ull) | RFLAGS_FIXED; /* IOPL 3 underneath (x86.h) */
     return uc_reg_write(v->uc, r->uc, &val) == UC_ERR_OK
                ? VMDL_OK
-               : vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_reg: uc_reg_write failed");
+               : engine_failed("vmdl_vcpu_set_reg", "uc_reg_write");
+}
+
+int vmdl__x86_set_reg(struct vmdl_vcpu *v, enum vmdl_reg reg, uint64_t val)
+{
+    uint64_t *virt;
+    int ucreg = fast_reg(v, reg, &virt);
+    if (ucreg < 0)   /* (CR0 and CR4 too: a write has more to it) */
+        return set_reg_any(v, reg, val);
+    if (reg == VMDL_X86_RFLAGS)
+        val = (val & ~0x3000ull) | RFLAGS_FIXED; /* IOPL 3 underneath (x86.h) */
+    if (__builtin_expect(uc_reg_write(v->uc, ucreg, &val) == UC_ERR_OK, 1))
+        return VMDL_OK;
+    return engine_failed("vmdl_vcpu_set_reg", "uc_reg_write");
 }
 
 /* The harness identity-maps the first 4 GiB and nothing else. */
