@@ -126,7 +126,8 @@ class CExit(Structure):
 
 class VmStats(Structure):
     _fields_ = [("nr_vcpus", c_uint), ("insns", c_uint64), ("vtime", c_uint64),
-                ("exits", c_uint64), ("wall_s", c_double), ("exact", c_bool)]
+                ("exits", c_uint64), ("wall_s", c_double), ("exact", c_bool),
+                ("entries", c_uint64)]
 
 
 def _fn(name, restype, *argtypes):
