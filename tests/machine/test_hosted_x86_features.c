@@ -341,21 +341,6 @@ static void test_smap_supervisor_access_to_user_page(void **state)
     vmdl_vm_destroy(vm);
 }
 
-/* mov eax, imm32; mov cr4, rax (after the current CR4 is or'ed in); hlt */
-static void cr4_bit_gp(unsigned bit)
-{
-    uint8_t p[] = { 0x0F, 0x20, 0xE0, 0x48, 0x0D, 0, 0, 0, 0, 0x0F, 0x22, 0xE0, 0xF4 };
-    p[5] = (uint8_t)((1u << bit) >> 0);
-    p[6] = (uint8_t)((1u << bit) >> 8);
-    p[7] = (uint8_t)((1u << bit) >> 16);
-    p[8] = (uint8_t)((1u << bit) >> 24);
-    struct vmdl_vm *vm;
-    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 13);
-    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + 9);
-    assert_int_equal(reg(vm, VMDL_X86_CR4) & (1u << bit), 0);
-    vmdl_vm_destroy(vm);
-}
-
 /* PKU (CPUID.7.0:ECX[3]) is reported and OSPKE (ECX[4]) follows CR4.PKE;
  * with PKRU.AD for key 0 (WRPKRU, read back with RDPKRU) a supervisor read
  * of a user page with key 0 faults with the PK bit in the #PF error code
@@ -383,23 +368,150 @@ static void test_pku_access_disable_faults(void **state)
     vmdl_vm_destroy(vm);
 }
 
-/* PKS is not reported: QEMU 5.0 in Unicorn 2.1.1 has no supervisor
- * protection keys.  CR4.PKS is then reserved (KVM's __cr4_reserved_bits)
- * and IA32_PKRS (0x6E1) does not exist: both #GP(0). */
-static void test_pks_absent(void **state)
+/* ---- PKS: CR4.PKS, IA32_PKRS, supervisor keys (hosted_walk.c) ------------ */
+
+/* mov rax, cr4; or rax, 1 << 24; mov cr4, rax (CR4.PKS) */
+#define PKS_ON 0x0F, 0x20, 0xE0, 0x48, 0x0D, 0x00, 0x00, 0x00, 0x01, 0x0F, 0x22, 0xE0
+/* mov rax, imm64; mov [0x202000 + 8 * n], rax; invlpg [n << 21]: the 2 MiB
+ * page n with the entry imm64 */
+#define PDE(n, e) 0x48, 0xB8, (uint8_t)(e), (uint8_t)((e) >> 8), (uint8_t)((e) >> 16), \
+    (uint8_t)((e) >> 24), (uint8_t)((e) >> 32), (uint8_t)((e) >> 40), \
+    (uint8_t)((e) >> 48), (uint8_t)((e) >> 56), \
+    0x48, 0x89, 0x04, 0x25, (uint8_t)(8 * (n)), 0x20, 0x20, 0x00, \
+    0x0F, 0x01, 0x3C, 0x25, 0x00, 0x00, (uint8_t)((n) << 5), 0x00
+/* mov ecx, 0x6E1; mov eax, v; xor edx, edx; wrmsr */
+#define PKRS(v) 0xB9, 0xE1, 0x06, 0x00, 0x00, 0xB8, (uint8_t)(v), 0x00, 0x00, 0x00, \
+    0x31, 0xD2, 0x0F, 0x30
+#define SUP_KEY1(n) (((uint64_t)(n) << 21) | 0x83 | (1ull << 59))
+#define USER_KEY1(n) (((uint64_t)(n) << 21) | 0x87 | (1ull << 59))
+
+/* PKS (CPUID.7.0:ECX[31]) is reported; CR4.PKS sets; IA32_PKRS (0x6E1)
+ * reads back what was written; its bits 63:32 are reserved (#GP(0)). */
+static void test_pks_reported_pkrs_msr(void **state)
 {
     (void)state;
     struct vmdl_vm *vm;
-    assert_int_equal(run_payload((const uint8_t[]){ 0xB8, 0x07, 0, 0, 0, 0x31, 0xC9,
-                                                    0x0F, 0xA2, 0x89, 0xCE, 0xF4 },
-                                 12, 0, &vm), 0);
-    assert_int_equal(reg(vm, VMDL_X86_RSI) & (1u << 31), 0);
+    static const uint8_t p[] = {
+        0xB8, 0x07, 0, 0, 0, 0x31, 0xC9, 0x0F, 0xA2, 0x89, 0xCE,   /* cpuid -> esi */
+        PKS_ON, PKRS(0x5C),
+        0xB9, 0xE1, 0x06, 0x00, 0x00, 0x0F, 0x32, 0x89, 0xC3,     /* rdmsr -> ebx */
+        0xB9, 0xE1, 0x06, 0x00, 0x00, 0x31, 0xC0, 0xBA, 0x01, 0, 0, 0, /* edx = 1 */
+        0x0F, 0x30, 0xF4 };
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 13);
+    assert_int_equal(reg(vm, VMDL_X86_RSI) & (1u << 31), 1u << 31);
+    assert_int_equal(reg(vm, VMDL_X86_CR4) & (1u << 24), 1u << 24);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x5C);
+    assert_int_equal(reg(vm, VMDL_X86_R14), 0);
+    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + sizeof(p) - 3);
     vmdl_vm_destroy(vm);
-    cr4_bit_gp(24);
-    /* mov ecx, 0x6E1; rdmsr; hlt */
-    assert_int_equal(run_payload((const uint8_t[]){ 0xB9, 0xE1, 0x06, 0, 0, 0x0F, 0x32,
-                                                    0xF4 }, 8, 0, &vm), 13);
-    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + 5);
+}
+
+/* Without PKS in CPUID (a VMM's choice), CR4.PKS is reserved and IA32_PKRS
+ * does not exist: both #GP(0), as KVM's __cr4_reserved_bits and its PKRS
+ * MSR rules. */
+static void test_pks_absent_without_cpuid(void **state)
+{
+    (void)state;
+    static const uint8_t cr4_p[] = { PKS_ON, 0xF4 };
+    static const uint8_t msr_p[] = { 0xB9, 0xE1, 0x06, 0, 0, 0x0F, 0x32, 0xF4 };
+    const uint8_t *ps[2] = { cr4_p, msr_p };
+    size_t ns[2] = { sizeof(cr4_p), sizeof(msr_p) };
+    uint64_t at[2] = { 9, 5 };
+    for (unsigned i = 0; i < 2; i++) {
+        image(ps[i], ns[i], 0);
+        struct vmdl_vm *vm = boot();
+        struct vmdl_cpuid_entry e;
+        assert_int_equal(vmdl_vm_get_cpuid(vm, 7, 0, &e), 0);
+        e.ecx &= ~(1u << 31);
+        assert_int_equal(vmdl_vm_set_cpuid(vm, &e), 0);
+        run_to_hlt(vm);
+        assert_int_equal(reg(vm, VMDL_X86_R13), 13);
+        assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + at[i]);
+        assert_int_equal(reg(vm, VMDL_X86_CR4) & (1u << 24), 0);
+        vmdl_vm_destroy(vm);
+    }
+}
+
+/* A supervisor page with key 1 under PKRS.AD1: a supervisor read faults
+ * with P and PK (0x21), CR2 the exact address (SDM vol. 3, 4.6.2). */
+static void test_pks_access_disable_faults(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(2, SUP_KEY1(2)), PKRS(0x4),
+        0x48, 0x8B, 0x1C, 0x25, 0x08, 0x00, 0x40, 0x00, 0xF4 };   /* mov rbx, [0x400008] */
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 14);
+    assert_int_equal(reg(vm, VMDL_X86_R14), 0x21);
+    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + sizeof(p) - 9);
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x400008);
+    vmdl_vm_destroy(vm);
+}
+
+/* PKRS.WD1: a supervisor write goes through while CR0.WP is clear and
+ * faults (P | W | PK) once it is set; reads stay allowed. */
+static void test_pks_write_disable_needs_wp(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(2, SUP_KEY1(2)), PKRS(0x8),
+        0x48, 0xC7, 0x04, 0x25, 0x10, 0x00, 0x40, 0x00, 0x55, 0, 0, 0, /* [0x400010] = 0x55 */
+        0x48, 0x8B, 0x1C, 0x25, 0x10, 0x00, 0x40, 0x00,               /* rbx = [0x400010] */
+        0x0F, 0x20, 0xC0, 0x48, 0x0D, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0, /* WP */
+        0x48, 0xC7, 0x04, 0x25, 0x18, 0x00, 0x40, 0x00, 0x66, 0, 0, 0, /* [0x400018] = 0x66 */
+        0xF4 };
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 14);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x55);
+    assert_int_equal(reg(vm, VMDL_X86_R14), 0x23);
+    assert_int_equal(reg(vm, VMDL_X86_R15), LOAD + PAYLOAD + sizeof(p) - 13);
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x400018);
+    vmdl_vm_destroy(vm);
+}
+
+/* PKRS does not apply to user pages: with PKRS.AD1 a supervisor read and
+ * write of a user page with key 1 go through (SMAP off); the walk set A
+ * and D in the page's entry (SDM 4.8). */
+static void test_pks_user_page_unaffected_ad_set(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(3, USER_KEY1(3)), PKRS(0x4),
+        0x48, 0x8B, 0x1C, 0x25, 0x00, 0x00, 0x60, 0x00,               /* rbx = [0x600000] */
+        0x48, 0x8B, 0x34, 0x25, 0x18, 0x20, 0x20, 0x00,               /* rsi = PDE 3 */
+        0x48, 0x89, 0x1C, 0x25, 0x00, 0x00, 0x60, 0x00,               /* [0x600000] = rbx */
+        0x48, 0x8B, 0x3C, 0x25, 0x18, 0x20, 0x20, 0x00,               /* rdi = PDE 3 */
+        0xF4 };
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RSI) & 0x60, 0x20);         /* A, not D */
+    assert_int_equal(reg(vm, VMDL_X86_RDI) & 0x60, 0x60);         /* A and D */
+    vmdl_vm_destroy(vm);
+}
+
+/* Hostile entries while the machine walks: a reserved bit (51, above the
+ * 40 physical-address bits CPUID reports) is #PF with P | RSVD (0x09),
+ * CR2 the address. */
+static void test_pks_reserved_bit_faults(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(3, ((3ull << 21) | 0x83 | (1ull << 51))),
+        0x48, 0x8B, 0x1C, 0x25, 0x20, 0x00, 0x60, 0x00, 0xF4 };      /* rbx = [0x600020] */
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 14);
+    assert_int_equal(reg(vm, VMDL_X86_R14), 0x09);
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x600020);
+    vmdl_vm_destroy(vm);
+}
+
+/* Clearing CR4.PKS gives the guest QEMU's own walk back: the same access
+ * that faulted under PKRS.AD1 goes through. */
+static void test_pks_off_again(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(2, SUP_KEY1(2)), PKRS(0x4),
+        0x0F, 0x20, 0xE0, 0x48, 0x0F, 0xBA, 0xF0, 0x18, 0x0F, 0x22, 0xE0, /* btr rax, 24 */
+        0x48, 0x8B, 0x1C, 0x25, 0x08, 0x00, 0x40, 0x00, 0xF4 };
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 0);
+    assert_int_equal(reg(vm, VMDL_X86_CR4) & (1u << 24), 0);
     vmdl_vm_destroy(vm);
 }
 
@@ -449,7 +561,13 @@ int main(void)
         cmocka_unit_test(test_rdpmc_reads_amd_counters),
         cmocka_unit_test(test_smap_supervisor_access_to_user_page),
         cmocka_unit_test(test_pku_access_disable_faults),
-        cmocka_unit_test(test_pks_absent),
+        cmocka_unit_test(test_pks_reported_pkrs_msr),
+        cmocka_unit_test(test_pks_absent_without_cpuid),
+        cmocka_unit_test(test_pks_access_disable_faults),
+        cmocka_unit_test(test_pks_write_disable_needs_wp),
+        cmocka_unit_test(test_pks_user_page_unaffected_ad_set),
+        cmocka_unit_test(test_pks_reserved_bit_faults),
+        cmocka_unit_test(test_pks_off_again),
         cmocka_unit_test(test_rdtscp_reads_tsc_aux),
         cmocka_unit_test(test_pf_error_code_not_present_write),
     };

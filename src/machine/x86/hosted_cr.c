@@ -192,6 +192,7 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
      * invalidates only the blocks that store overlaps (docs/unicorn.md):
      * drop every translated block here. */
     uc_ctl_flush_tb(v->uc);
+    vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
     vmdl__x86h_retire(v, len + (unsigned)pfx);
     return VMDL_OK;
 }

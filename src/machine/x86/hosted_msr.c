@@ -81,6 +81,11 @@ static vmdl_fault arch_wrmsr(struct vmdl_vcpu *v, const struct arch_msr *m,
     if (m->index == 0xC0000103 && (val >> 32))
         return VMDL_FAULT_GP;
     vmdl__x86h_wrmsr(v, m->index, val);
+    if (m->check == CHK_EFER && X86(v)->h_walk) {
+        /* NXE changes what the C walk allowed (LMA cannot change here) */
+        X86(v)->h_walk_efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+        uc_ctl_flush_tlb(v->uc);
+    }
     return VMDL_FAULT_NONE;
 }
 
@@ -141,6 +146,28 @@ static vmdl_fault mce_msr(struct vmdl_vcpu *v, bool write, uint32_t idx,
     return VMDL_FAULT_NONE;
 }
 
+/*
+ * IA32_PKRS (0x6E1): exists only with CPUID.7.0:ECX.PKS, bits 63:32
+ * reserved (KVM's PKS series: vmx_get_msr/vmx_set_msr, kvm_pkrs_valid).
+ * Like WRPKRU, a write takes effect without a TLB flush by the guest, so
+ * the pages the C walk installed with the old rights go (hosted_walk.c).
+ */
+static vmdl_fault pkrs_msr(struct vmdl_vcpu *v, bool write, uint64_t *val)
+{
+    if (!vmdl__x86_cpuid_has(v->vm, 7, 2, 31))
+        return VMDL_FAULT_GP;
+    if (!write) {
+        *val = X86(v)->pkrs;
+        return VMDL_FAULT_NONE;
+    }
+    if (*val >> 32)
+        return VMDL_FAULT_GP;
+    X86(v)->pkrs = (uint32_t)*val;
+    if (X86(v)->h_walk)
+        uc_ctl_flush_tlb(v->uc);
+    return VMDL_FAULT_NONE;
+}
+
 static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t *val)
 {
     struct msr_range *r = vmdl__find_msr(v->vm, idx);
@@ -178,6 +205,8 @@ static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t
         *val = X86(v)->debugctl;
         return VMDL_FAULT_NONE;
     }
+    if (idx == 0x6E1)                                  /* IA32_PKRS */
+        return pkrs_msr(v, write, val);
     if (idx == 0x3B) {                                 /* IA32_TSC_ADJUST */
         if (write) {
             X86(v)->tsc_offset += *val - X86(v)->tsc_adjust;

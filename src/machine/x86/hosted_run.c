@@ -491,6 +491,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     bool step = X86(v)->h_iret_step || X86(v)->h_desc_step || X86(v)->h_shadow_step;
     v->halted = false;
     vmdl__x86_pc_firmware(v);
+    vmdl__x86h_walk_sync(v);
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
     step = step || X86(v)->h_shadow_step;    /* nested_pre may ask for one */
@@ -533,6 +534,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     int err = VMDL_OK;
     switch (stop) {
     case STOP_INTR:
+        if (intno == EXCP_WALK_PF)          /* a page the C walk refused */
+            intno = vmdl__x86h_walk_fault(v);
         if (intno == EXCP_SYSCALL)
             err = do_syscall(v, &triple);
         else if (intno == EXCP_SYSENTER)

@@ -289,6 +289,11 @@ static void boot_common(struct vmdl_vcpu *v)
     uc_context_restore(v->uc, X86(v)->hctx);
     uc_ctl_flush_tlb(v->uc);
     X86(v)->npt.on = false;     /* no second stage after a reset */
+    X86(v)->pkrs = 0;
+    if (X86(v)->h_walk) {       /* QEMU's own walk again (hosted_walk.c) */
+        uc_ctl_tlb_mode(v->uc, UC_TLB_CPU);
+        X86(v)->h_walk = false;
+    }
     for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++)
         wr(v, gprs[i], 0);
     vmdl__x86h_write_intercepts(v);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hosted.h"
+#include "walk.h"
 
 /* MSR access from outside the guest: QEMU checks the MSR permission map
  * on every access, also Unicorn's, so point the VMCB at an open map. */
@@ -153,6 +154,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
 {
     wr(v, UC_X86_REG_RAX, H_VMCB);
     v->stop = STOP_NONE;
+    X86(v)->h_walk_stub = true;        /* hosted_walk.c */
     /* What a stub run without the hook would have left uncounted. */
     bool was_counting = v->block_hook_on;
     uint64_t insns = v->insns, branches = v->branches;
@@ -181,6 +183,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
         uc_ctl_flush_tb(v->uc);
         uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
     }
+    X86(v)->h_walk_stub = false;
     vmdl__x86h_vmrun_done(v);
 }
 
@@ -206,106 +209,37 @@ void vmdl__x86h_enter(struct vmdl_vcpu *v)
 
 /* ---- page walk (reading the guest's linear memory) ------------------- */
 
-/* The paging state a walk needs. */
-struct paging {
-    uint64_t cr0, cr3, cr4;
-    bool lma;
-};
-
-static void paging_now(struct vmdl_vcpu *v, struct paging *p)
+/* The paging registers alone: enough for a walk without rights checks. */
+static void paging_regs(struct vmdl_vcpu *v, struct vmdl__x86_paging *p)
 {
+    memset(p, 0, sizeof(*p));
     p->cr0 = rd(v, UC_X86_REG_CR0);
     p->cr3 = rd(v, UC_X86_REG_CR3);
     p->cr4 = rd(v, UC_X86_REG_CR4);
-    p->lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
+    p->efer = vmdl__x86h_rdmsr(v, MSR_EFER);
 }
 
-/* A physical read: straight from guest RAM when it is there (the walks of
- * an intercept's decode are on the hot path), else through the engine. */
-static bool phys_read(struct vmdl_vcpu *v, uint64_t pa, void *buf, size_t n)
+static bool walk_with(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
+                      uint64_t la, uint64_t *pa)
 {
-    uint64_t left = 0;
-    const uint8_t *p = vmdl__ram_span(v->vm, pa, &left);
-    if (p && left >= n) {
-        memcpy(buf, p, n);
-        return true;
-    }
-    return uc_mem_read(v->uc, pa, buf, n) == UC_ERR_OK;
-}
-
-static uint64_t phys64(struct vmdl_vcpu *v, uint64_t pa)
-{
-    uint64_t x = 0;
-    phys_read(v, pa, &x, 8);
-    return x;
-}
-
-/* Linear to physical with the guest's current paging mode.  *perm gets the
- * R/W (bit 1) and U/S (bit 2) rights every level grants (their AND) and,
- * when PAE tables say so, XD (bit 63); no A/D updates.  Used to read the
- * IDT and write an error code (accesses the delivery itself just made) and,
- * with the rights checked by the caller, for emulated operands. */
-static bool walk_perm(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
-                      uint64_t *pa, uint64_t *perm)
-{
-    uint64_t cr0 = p->cr0, cr4 = p->cr4, cr3 = p->cr3;
-    *perm = 6;
-    if (!(cr0 & (1ull << 31))) {
-        *pa = la & 0xFFFFFFFFull;
-        return true;
-    }
-    const uint64_t addr_mask = 0x000FFFFFFFFFF000ull;
-    if (!(cr4 & (1ull << 5))) {                      /* 32-bit paging */
-        uint32_t pde = 0, pte = 0;
-        phys_read(v, (cr3 & 0xFFFFF000u) + ((la >> 22) & 0x3FF) * 4, &pde, 4);
-        if (!(pde & 1))
-            return false;
-        *perm &= pde;
-        if ((pde & 0x80) && (cr4 & (1ull << 4))) {
-            *pa = (pde & 0xFFC00000u) | (la & 0x3FFFFF);
-            return true;
-        }
-        phys_read(v, (pde & 0xFFFFF000u) + ((la >> 12) & 0x3FF) * 4, &pte, 4);
-        if (!(pte & 1))
-            return false;
-        *perm &= pte;
-        *pa = (pte & 0xFFFFF000u) | (la & 0xFFF);
-        return true;
-    }
-    int levels = p->lma ? ((cr4 & (1ull << 12)) ? 5 : 4) : 3;
-    uint64_t table = levels == 3 ? (cr3 & 0xFFFFFFE0u) : (cr3 & addr_mask);
-    for (int l = levels; l >= 1; l--) {
-        unsigned shift = 12 + 9 * (unsigned)(l - 1);
-        unsigned idx = l == 3 && levels == 3 ? (unsigned)((la >> 30) & 3)
-                                             : (unsigned)((la >> shift) & 0x1FF);
-        uint64_t e = phys64(v, table + idx * 8);
-        if (!(e & 1))
-            return false;
-        if (!(levels == 3 && l == 3))                /* PDPTEs carry no rights */
-            *perm = (*perm & (e | ~6ull)) | (e & (1ull << 63));
-        if (l <= 3 && l >= 2 && (e & 0x80) && !(levels == 3 && l == 3)) {
-            uint64_t size = 1ull << shift;
-            *pa = (e & addr_mask & ~(size - 1)) | (la & (size - 1));
-            return true;
-        }
-        table = e & addr_mask;
-    }
-    *pa = table | (la & 0xFFF);
+    struct vmdl__x86_xlate x;
+    if (!vmdl__x86_walk(p, m, la, 0, &x))
+        return false;
+    *pa = x.pa;
     return true;
 }
 
-static bool walk_with(struct vmdl_vcpu *v, const struct paging *p, uint64_t la,
-                      uint64_t *pa)
-{
-    uint64_t perm;
-    return walk_perm(v, p, la, pa, &perm);
-}
-
+/* Linear to physical with the guest's current paging mode (walk.c), no
+ * rights checked and no A/D updates: reading the IDT and writing an error
+ * code (accesses the delivery itself just made), fetching the instruction
+ * of an intercept. */
 static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
 {
-    struct paging p;
-    paging_now(v, &p);
-    return walk_with(v, &p, la, pa);
+    struct vmdl__x86_paging p;
+    struct vmdl__x86_pmem m;
+    paging_regs(v, &p);
+    vmdl__x86h_pmem(v, &m);
+    return walk_with(&p, &m, la, pa);
 }
 
 int vmdl__x86h_translate(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
@@ -334,39 +268,37 @@ bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bo
 }
 
 /*
- * An emulated instruction's data access at CPL cpl (SDM vol. 3, 4.6): the
- * page must be present, writable for a user write or a supervisor write
- * under CR0.WP, user-accessible at CPL 3, and a supervisor access to a user
- * page faults under CR4.SMAP unless RFLAGS.AC.  False with *pf_err (the #PF
- * error code) and *pf_addr set when it faults.  Accessed/dirty bits are not
- * updated.
+ * An emulated instruction's data access at CPL cpl with the rights of SDM
+ * vol. 3, 4.6 (walk.c: U/S, R/W with CR0.WP, SMAP with RFLAGS.AC, reserved
+ * bits, protection keys).  False with *pf_err (the #PF error code) and
+ * *pf_addr set when it faults.  Accessed/dirty bits are not updated.
  */
 bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                            bool write, unsigned cpl, uint32_t *pf_err,
                            uint64_t *pf_addr)
 {
-    struct paging p;
-    paging_now(v, &p);
-    bool user = cpl == 3;
-    bool smap = !user && (p.cr4 & (1ull << 21)) &&
-                !(rd(v, UC_X86_REG_RFLAGS) & (1ull << 18));
+    struct vmdl__x86_paging p;
+    struct vmdl__x86_pmem m;
+    vmdl__x86h_paging_now(v, &p);
+    vmdl__x86h_pmem(v, &m);
+    unsigned access = VMDL_WALK_CHECK | (write ? VMDL_WALK_WRITE : 0) |
+                      (cpl == 3 ? VMDL_WALK_USER : 0) |
+                      ((rd(v, UC_X86_REG_RFLAGS) & (1ull << 18)) ? VMDL_WALK_AC : 0);
     uint64_t pa[2];
     size_t first = 0x1000 - (la & 0xFFF);
     first = first < n ? first : n;
     /* Every page is checked before any byte is written. */
     for (unsigned i = 0; i < 2; i++) {
-        uint64_t at = i ? la + first : la, perm;
+        uint64_t at = i ? la + first : la;
+        struct vmdl__x86_xlate x;
         if (i && first == n)
             break;
-        bool present = walk_perm(v, &p, at, &pa[i], &perm);
-        bool denied = present && (p.cr0 & (1ull << 31)) &&
-                      ((user && !(perm & 4)) || (smap && (perm & 4)) ||
-                       (write && !(perm & 2) && (user || (p.cr0 & (1ull << 16)))));
-        if (!present || denied) {
-            *pf_err = (present ? 1u : 0u) | (write ? 2u : 0u) | (user ? 4u : 0u);
+        if (!vmdl__x86_walk(&p, &m, at, access, &x)) {
+            *pf_err = x.pfec;
             *pf_addr = at;
             return false;
         }
+        pa[i] = x.pa;
     }
     uint8_t *b = buf;
     for (unsigned i = 0; i < 2 && n; i++) {
@@ -489,7 +421,7 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
     struct seg cs;
     seg_from_ctx(v, ctx, R_CS, &cs);
     uint32_t hflags = ctx_u32(v, ctx, segs - 8);
-    struct paging p = { .lma = hflags & HF_LMA };
+    struct vmdl__x86_paging p = { .efer = (hflags & HF_LMA) ? (1ull << 10) : 0 };
     const char *cr = ctx + segs + 10 * SEGCACHE;
     memcpy(&p.cr0, cr, 8);
     memcpy(&p.cr3, cr + 3 * 8, 8);
@@ -498,12 +430,14 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
     uint64_t pa;
     size_t first = 0x1000 - (la & 0xFFF);
     first = first < sizeof(b) ? first : sizeof(b);
-    if (!walk_with(v, &p, la, &pa) || !phys_read(v, pa, b, first))
+    struct vmdl__x86_pmem m;
+    vmdl__x86h_pmem(v, &m);
+    if (!walk_with(&p, &m, la, &pa) || !m.read(v, pa, b, (unsigned)first))
         return -1;
     /* Bytes past an unmapped page boundary read as zero: QEMU fetched the
      * whole instruction before it intercepted it. */
-    if (first < sizeof(b) && (!walk_with(v, &p, la + first, &pa) ||
-                              !phys_read(v, pa, b + first, sizeof(b) - first)))
+    if (first < sizeof(b) && (!walk_with(&p, &m, la + first, &pa) ||
+                              !m.read(v, pa, b + first, (unsigned)(sizeof(b) - first))))
         memset(b + first, 0, sizeof(b) - first);
     int n = 0;
     while (n < 14 && ((b[n] >= 0x40 && b[n] <= 0x4F) || b[n] == 0x66 ||

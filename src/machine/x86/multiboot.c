@@ -97,9 +97,11 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
     /* SMAP and PKU: QEMU's page walk in the engine honours CR4.SMAP (with
      * RFLAGS.AC) and CR4.PKE (PKRU, RDPKRU/WRPKRU), which hosted_cr.c keeps
      * in the engine; STAC/CLAC are emulated (hosted_run.c).  OSPKE (ECX[4])
-     * follows CR4.PKE (cpuid.c).  No PKS: QEMU 5.0 has none. */
+     * follows CR4.PKE (cpuid.c).  PKS (ECX[31]): QEMU 5.0 has none; while
+     * CR4.PKS is on the machine walks the guest's tables itself
+     * (hosted_walk.c) and IA32_PKRS is hosted_msr.c's. */
     e.ebx |= 1u << 20;
-    e.ecx |= 1u << 3;
+    e.ecx |= (1u << 3) | (1u << 31);
     vmdl_vm_set_cpuid(vm, &e);
     /* ... and 57 linear-address bits in 0x80000008:EAX[15:8], as hardware
      * with LA57 reports (KVM passes the host's value). */

@@ -59,6 +59,8 @@ struct vmdl_x86_hosted_vm {
     int err_off;         /* QEMU's pending error code (exit_info_1) */
     int vtpr_off;        /* QEMU's v_tpr (0: not found, CR8 always exits) */
     int crw_off;         /* QEMU's CR write intercept bits */
+    int pkru_off;        /* QEMU's PKRU (0: not looked for, -1: not found;
+                            hosted_walk.c) */
     uint32_t eax, ebx;   /* entry registers */
     uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
     bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
@@ -179,6 +181,16 @@ struct x86_vcpu {
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
     bool h_cr2_set;
+    uint32_t pkrs;              /* IA32_PKRS (hosted_msr.c) */
+    /* hosted_walk.c: the C page walk (UC_TLB_VIRTUAL) while CR4.PKS is on */
+    bool h_walk;                /* the engine translates through the C walk */
+    bool h_walk_stub;           /* the VMRUN stub runs: host fetches, and the
+                                   delivery's implicit supervisor accesses */
+    bool h_walk_fetch;          /* the refused fill was a fetch */
+    uint32_t h_walk_pfec;       /* ... its #PF error code */
+    uint64_t h_walk_page;       /* ... and page */
+    uint64_t h_walk_cr0, h_walk_cr4, h_walk_efer; /* as of the last sync */
+    uint64_t h_walk_fills;      /* pages the walk installed (bench) */
     vmdl_fault h_fault;         /* a fault found in the hook (EXCP_HFAULT) */
     bool h_counts;              /* counts instructions for its VMRUN stops */
     uc_context *ctx;            /* scratch for the exception-state fix */
@@ -252,6 +264,9 @@ bool vmdl__x86h_get_reg(struct vmdl_vcpu *v, int reg, uint64_t *val);
 /* Called from the UC_HOOK_INTR hook with every interrupt number. */
 /* True when the intercept was completed inside the engine (hosted_run.c). */
 bool vmdl__x86h_intr_hook(struct vmdl_vcpu *v, uint32_t intno);
+/* UC_HOOK_TLB_FILL of a hosted vCPU in the C-walk mode (hosted_walk.c). */
+bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
+                          uc_tlb_entry *entry);
 /* cpuid.c: answer CPUID from the VM's table into RAX/RBX/RCX/RDX */
 void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
