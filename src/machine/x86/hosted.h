@@ -180,8 +180,6 @@
 #define EXCP_DEBUG_HIT 0x10000002u
 /* ... and for a fault an in-engine completion left to the loop (h_fault). */
 #define EXCP_HFAULT 0x10000003u
-/* ... and for a page the C walk refused (hosted_walk.c). */
-#define EXCP_WALK_PF 0x10000004u
 
 /* QEMU's segment-cache flag bits. */
 #define DESC_DPL_SHIFT 13
@@ -434,7 +432,7 @@ struct vmdl__x86_pmem;
 void vmdl__x86h_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
 void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p);
 void vmdl__x86h_walk_sync(struct vmdl_vcpu *v);
-unsigned vmdl__x86h_walk_fault(struct vmdl_vcpu *v);
+void vmdl__x86h_walk_cr2(struct vmdl_vcpu *v);
 
 /* hosted_run.c */
 int vmdl__x86h_hook_sys(struct vmdl_vcpu *v);

@@ -491,12 +491,13 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     bool step = X86(v)->h_iret_step || X86(v)->h_desc_step || X86(v)->h_shadow_step;
     v->halted = false;
     vmdl__x86_pc_firmware(v);
-    vmdl__x86h_walk_sync(v);
     if (!step && vmdl__x86h_nested_pre(v, &triple))
         goto triple_fault;
     step = step || X86(v)->h_shadow_step;    /* nested_pre may ask for one */
     if (!X86(v)->hosted_vmrun)
         vmdl__x86h_note_kseg(v);
+    vmdl__x86h_walk_sync(v);            /* the state the guest runs in now */
+    X86(v)->h_walk_refused = false;
     if (X86(v)->hosted_vmrun)
         vmdl__x86h_enter(v);
     else if (!step && (vmdl__x86h_inject_irq(v, &triple) < 0 || triple))
@@ -534,8 +535,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     int err = VMDL_OK;
     switch (stop) {
     case STOP_INTR:
-        if (intno == EXCP_WALK_PF)          /* a page the C walk refused */
-            intno = vmdl__x86h_walk_fault(v);
+        vmdl__x86h_walk_cr2(v);             /* a page the C walk refused */
         if (intno == EXCP_SYSCALL)
             err = do_syscall(v, &triple);
         else if (intno == EXCP_SYSENTER)

@@ -155,6 +155,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     wr(v, UC_X86_REG_RAX, H_VMCB);
     v->stop = STOP_NONE;
     X86(v)->h_walk_stub = true;        /* hosted_walk.c */
+    X86(v)->h_walk_refused = false;
     /* What a stub run without the hook would have left uncounted. */
     bool was_counting = v->block_hook_on;
     uint64_t insns = v->insns, branches = v->branches;

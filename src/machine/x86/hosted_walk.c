@@ -78,9 +78,12 @@ static int pkru_run(struct vmdl_vcpu *v, uint32_t val, char *snap)
     struct vmdl_vm *vm = v->vm;
     uint8_t code[] = { 0xB8, (uint8_t)val, (uint8_t)(val >> 8), (uint8_t)(val >> 16),
                        (uint8_t)(val >> 24), 0x31, 0xC9, 0x31, 0xD2, 0x0F, 0x01, 0xEF,
-                       0xF4 };
+                       0x31, 0xC0, 0xF4 };      /* ...; xor eax, eax (one copy); hlt */
     pw(v, H_CALIB, code, sizeof(code));
     uc_context_restore(v->uc, X86(v)->hctx);
+    /* The first run's block is still cached: the write alone does not
+     * always drop it (docs/unicorn.md, self-modifying code). */
+    uc_ctl_remove_cache(v->uc, H_CALIB, H_CALIB + sizeof(code));
     uc_context_save(v->uc, X86(v)->ctx);
     char *ctx = (char *)X86(v)->ctx;
     uint64_t cr4;
@@ -124,6 +127,7 @@ static bool find_pkru(struct vmdl_vcpu *v)
     v->kick_deadline = deadline;
     v->cur_block = NULL;
     v->stop = STOP_NONE;
+    uc_ctl_flush_tlb(v->uc);          /* the host's entries from the runs */
     vm->x86h->pkru_off = found > 0 ? found : -1;
     return found > 0;
 }
@@ -280,11 +284,16 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
     }
     if (v->stop != STOP_NONE && v->stop != STOP_KICK)
         return false;
-    x->h_walk_pfec = xl.pfec;
+    /* What an intercepted #PF leaves, so that every path that handles one
+     * (the run loop, a fault while delivering, a descriptor-table step)
+     * takes this one too; CR2 is the page until vmdl__x86h_walk_cr2. */
+    x->h_exc_err = xl.pfec;
+    pw64(v, H_VMCB + C_EXIT_INFO2, page);
+    x->h_walk_refused = true;
     x->h_walk_page = page;
     x->h_walk_fetch = type == UC_MEM_FETCH;
     v->stop = STOP_INTR;
-    v->stop_vector = EXCP_WALK_PF;
+    v->stop_vector = EXCP_VMEXIT + X_EXCP + 14;
     return false;
 }
 
@@ -360,11 +369,14 @@ static uint64_t data_cr2(struct vmdl_vcpu *v, uint64_t page)
     return page;
 }
 
-/* The #PF a refused fill left (EXCP_WALK_PF): the error code and CR2 as an
- * intercepted #PF would have them; the intercept number to handle. */
-unsigned vmdl__x86h_walk_fault(struct vmdl_vcpu *v)
+/* The #PF of a refused fill that stopped a guest run: CR2 from the
+ * instruction at RIP (a fault while delivering keeps the page). */
+void vmdl__x86h_walk_cr2(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
+    if (!x->h_walk_refused)
+        return;
+    x->h_walk_refused = false;
     uint64_t page = x->h_walk_page, cr2;
     if (x->h_walk_fetch) {
         uint64_t rip = rd(v, UC_X86_REG_RIP);
@@ -372,7 +384,5 @@ unsigned vmdl__x86h_walk_fault(struct vmdl_vcpu *v)
     } else {
         cr2 = data_cr2(v, page);
     }
-    x->h_exc_err = x->h_walk_pfec;
     pw64(v, H_VMCB + C_EXIT_INFO2, cr2);
-    return EXCP_VMEXIT + X_EXCP + 14;
 }

@@ -186,9 +186,9 @@ struct x86_vcpu {
     bool h_walk;                /* the engine translates through the C walk */
     bool h_walk_stub;           /* the VMRUN stub runs: host fetches, and the
                                    delivery's implicit supervisor accesses */
-    bool h_walk_fetch;          /* the refused fill was a fetch */
-    uint32_t h_walk_pfec;       /* ... its #PF error code */
-    uint64_t h_walk_page;       /* ... and page */
+    bool h_walk_refused;        /* the last stop is a page the walk refused */
+    bool h_walk_fetch;          /* ... by a fetch */
+    uint64_t h_walk_page;       /* ... of this page */
     uint64_t h_walk_cr0, h_walk_cr4, h_walk_efer; /* as of the last sync */
     uint64_t h_walk_fills;      /* pages the walk installed (bench) */
     vmdl_fault h_fault;         /* a fault found in the hook (EXCP_HFAULT) */
