@@ -23,7 +23,7 @@
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
-#include "machine/guests/hosted_lm64.h"
+#include "machine/hosted_lm64.h"
 
 #define PAGES 2048u             /* 8 MiB from 4 MiB: more than the TLB holds */
 #define HOT_PAGES 32u           /* few enough to stay in the TLB */

@@ -26,7 +26,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
 #include "hosted_test_util.h"
-#include "machine/guests/hosted_lm64.h"
+#include "machine/hosted_lm64.h"   /* bench/: bench_pks runs it too */
 
 #define LOAD LM64_LOAD
 #define PAYLOAD LM64_PAYLOAD

@@ -83,7 +83,7 @@ static vmdl_fault arch_wrmsr(struct vmdl_vcpu *v, const struct arch_msr *m,
     vmdl__x86h_wrmsr(v, m->index, val);
     if (m->check == CHK_EFER && X86(v)->h_walk) {
         /* NXE changes what the C walk allowed (LMA cannot change here) */
-        X86(v)->h_walk_efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+        X86(v)->h_walk_paging.efer = vmdl__x86h_rdmsr(v, MSR_EFER);
         uc_ctl_flush_tlb(v->uc);
     }
     return VMDL_FAULT_NONE;

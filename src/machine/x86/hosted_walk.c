@@ -187,9 +187,12 @@ void vmdl__x86h_walk_sync(struct vmdl_vcpu *v)
     uint64_t efer = vmcb ? pr64(v, H_VMCB + S_EFER) : vmdl__x86h_rdmsr(v, MSR_EFER);
     bool want = (cr4 & VMDL_X86_CR4_PKS) && (cr0 & VMDL_X86_CR0_PG) && (efer & VMDL_X86_EFER_LMA) &&
                 !x->nested && !x->npt.on;
-    x->h_walk_cr0 = cr0;
-    x->h_walk_cr4 = cr4;
-    x->h_walk_efer = efer;
+    struct vmdl__x86_paging *cached = &x->h_walk_paging;
+    memset(cached, 0, sizeof(*cached));
+    paging_base(v, cached);          /* CPUID's address width, 1 GiB pages */
+    cached->cr0 = cr0;
+    cached->cr4 = cr4;
+    cached->efer = efer;
     if (want && !v->vm->x86h->pkru_off)
         find_pkru(v);
     if (want == x->h_walk)
@@ -237,17 +240,25 @@ static unsigned access_of(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type)
     return a | VMDL_WALK_USER;
 }
 
-/* The rights to install: what this access needs and, for a data access,
- * read and (once D is set) write when this context has them. */
+/*
+ * The rights to install for the page: what this access needs, and what
+ * else the same context (CPL, RFLAGS.AC: QEMU's MMU index for both code
+ * and data) may do there, write only once D is set.  One entry holds
+ * QEMU's code and data rights: installing only the access's own would
+ * make a page with code and data refill at every switch between them.
+ */
 static uc_prot prot_of(const struct vmdl__x86_paging *p, const struct vmdl__x86_xlate *x,
                        unsigned access)
 {
-    if (access & VMDL_WALK_FETCH)
-        return UC_PROT_EXEC;
-    unsigned data = access & ~(VMDL_WALK_WRITE | VMDL_WALK_SET_AD);
-    uc_prot prot = UC_PROT_READ;
+    unsigned ctx = access & (VMDL_WALK_USER | VMDL_WALK_AC | VMDL_WALK_IMPLICIT);
+    unsigned fetch_ctx = (ctx & ~VMDL_WALK_IMPLICIT) | VMDL_WALK_FETCH;
+    uc_prot prot = 0;
+    if ((access & VMDL_WALK_FETCH) || !vmdl__x86_access_fault(p, x, fetch_ctx))
+        prot |= UC_PROT_EXEC;
+    if (!(access & VMDL_WALK_FETCH) || !vmdl__x86_access_fault(p, x, ctx))
+        prot |= UC_PROT_READ;
     if ((access & VMDL_WALK_WRITE) ||
-        (x->dirty && !vmdl__x86_access_fault(p, x, data | VMDL_WALK_WRITE)))
+        (x->dirty && !vmdl__x86_access_fault(p, x, ctx | VMDL_WALK_WRITE)))
         prot |= UC_PROT_WRITE;
     return prot;
 }
@@ -263,10 +274,9 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
         entry->perms = UC_PROT_EXEC;
         return true;
     }
-    struct vmdl__x86_paging p = { .cr0 = x->h_walk_cr0, .cr4 = x->h_walk_cr4,
-                                  .efer = x->h_walk_efer };
-    paging_base(v, &p);
+    struct vmdl__x86_paging p = x->h_walk_paging;
     p.cr3 = rd(v, UC_X86_REG_CR3);
+    p.pkrs = x->pkrs;
     unsigned access = access_of(v, page, type);
     struct vmdl__x86_xlate xl;
     struct vmdl__x86_pmem m;

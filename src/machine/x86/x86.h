@@ -30,6 +30,7 @@
 #include "virtmodel/pc_pit.h"
 #include "virtmodel/pc_uart.h"
 #include "virtmodel/pic8259.h"
+#include "walk.h"
 
 /* A private page range outside the guest's 4 GiB: GDT, entry stubs, stack. */
 #define HIDDEN_BASE 0x7FFFFFF00000ull
@@ -189,7 +190,8 @@ struct x86_vcpu {
     bool h_walk_refused;        /* the last stop is a page the walk refused */
     bool h_walk_fetch;          /* ... by a fetch */
     uint64_t h_walk_page;       /* ... of this page */
-    uint64_t h_walk_cr0, h_walk_cr4, h_walk_efer; /* as of the last sync */
+    struct vmdl__x86_paging h_walk_paging; /* CR0, CR4, EFER, CPUID's part
+                                              as of the last sync */
     uint64_t h_walk_fills;      /* pages the walk installed (bench) */
     vmdl_fault h_fault;         /* a fault found in the hook (EXCP_HFAULT) */
     bool h_counts;              /* counts instructions for its VMRUN stops */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hosted_lm64.S assembled ("as --64", "ld -N -Ttext=0x100000 --oformat
+ * tests/machine/guests/hosted_lm64.S assembled ("as --64", "ld -N -Ttext=0x100000 --oformat
  * binary"): a multiboot guest that enters long mode with 2 MiB identity
  * pages over the first 1 GiB (the first one supervisor, the others user),
  * records #GP/#PF/#UD as (vector, error code, RIP) in R13/R14/R15 and
