@@ -532,6 +532,23 @@ static void test_pks_fetch_keys_and_xd(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* Hostile mapping while the machine walks: a 2 MiB page whose frame is
+ * unassigned physical memory (0xC0000000, no RAM or device): writes are
+ * dropped and reads give 0, as QEMU's pc machine and the CR4.PKS-off
+ * path do; nothing faults. */
+static void test_pks_unassigned_frame(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm;
+    static const uint8_t p[] = { PKS_ON, PDE(4, 0xC0000083ull),
+        0x48, 0xC7, 0x04, 0x25, 0x10, 0x00, 0x80, 0x00, 0x55, 0, 0, 0, /* [0x800010] = 0x55 */
+        0x48, 0xC7, 0xC3, 0x77, 0x00, 0x00, 0x00,                     /* rbx = 0x77 */
+        0x48, 0x8B, 0x1C, 0x25, 0x10, 0x00, 0x80, 0x00, 0xF4 };       /* rbx = [0x800010] */
+    assert_int_equal(run_payload(p, sizeof(p), 0, &vm), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0);
+    vmdl_vm_destroy(vm);
+}
+
 /* Clearing CR4.PKS gives the guest QEMU's own walk back: the same access
  * that faulted under PKRS.AD1 goes through. */
 static void test_pks_off_again(void **state)
@@ -602,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_pks_pkrs_write_needs_no_invlpg),
         cmocka_unit_test(test_pks_walk_applies_pkru),
         cmocka_unit_test(test_pks_fetch_keys_and_xd),
+        cmocka_unit_test(test_pks_unassigned_frame),
         cmocka_unit_test(test_rdtscp_reads_tsc_aux),
         cmocka_unit_test(test_pf_error_code_not_present_write),
     };
