@@ -357,7 +357,10 @@ int vmdl_pic8259_import(struct vmdl_pic8259 *p, const uint8_t *blob, size_t len)
         !chip_in(&n.chip[1], blob + 8 + CHIP_BYTES, VMDL_PIC_ELCR_MASK_SLAVE) ||
         blob[BLOB_LEN - 1] > 1)
         return vmdl_fail(VMDL_EINVAL, "vmdl_pic8259_import: not a valid 8259 image");
-    update(&n);                       /* the output follows the state */
+    /* The output follows the state as it is: update() would also replay
+     * the slave's cascade pulse, which latches an edge on IR2 when that
+     * line was left high, so importing must not step the state. */
+    n.output = chip_get_irq(&n.chip[0], true) >= 0;
     if (n.output != (blob[BLOB_LEN - 1] != 0))
         return vmdl_fail(VMDL_EINVAL, "vmdl_pic8259_import: INTR disagrees with the state");
     *p = n;

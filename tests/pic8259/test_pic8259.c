@@ -335,6 +335,30 @@ static void test_image_round_trip_and_refusals(void **state)
     free(blob);
 }
 
+/* An import restores the state as exported and does not step it.  The
+ * cascade input is edge-detected: with the master's IR2 line already held
+ * high when the slave starts requesting, the slave's pulse finds no edge
+ * and leaves IR2's request bit clear (as KVM's pic_update_irq does); an
+ * import that re-ran that pulse on the imported state would latch it. */
+static void test_image_keeps_cascade_edge_state(void **state)
+{
+    (void)state;
+    struct vmdl_pic8259 p, q;
+    init_pc(&p, 0x01);
+    vmdl_pic8259_set_irq(&p, 2, true);          /* IR2 high: a rising edge */
+    assert_int_equal(vmdl_pic8259_inta(&p), 0x77);  /* cascade, slave spurious */
+    vmdl_pic8259_write(&p, 0x20, 0x20);          /* non-specific EOI */
+    vmdl_pic8259_set_irq(&p, 10, true);          /* slave requests, IR2 still high */
+    assert_int_equal(vmdl_pic8259_read(&p, 0x20) & 0x04, 0);
+    uint8_t *blob;
+    size_t len;
+    assert_int_equal(vmdl_pic8259_export(&p, &blob, &len), 0);
+    vmdl_pic8259_reset(&q);
+    assert_int_equal(vmdl_pic8259_import(&q, blob, len), 0);
+    assert_memory_equal(&p, &q, sizeof(p));
+    free(blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_special_mask_mode),
         cmocka_unit_test(test_poll),
         cmocka_unit_test(test_image_round_trip_and_refusals),
+        cmocka_unit_test(test_image_keeps_cascade_edge_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
