@@ -128,6 +128,7 @@ unsupported_param() {
         -machine\ *gic-version=3*) echo "needs a GICv3 (virtmodel models GICv5)" ;;
         -machine\ *mte=on*) echo "needs MTE" ;;
         -machine\ *virtualization=on*) echo "needs EL2" ;;
+        -device\ edu|-device\ intel-iommu|-device\ intel-iommu,*) echo "" ;;  # --device
         -device\ *) echo "needs device ${1#-device }" ;;
         *) echo "" ;;
     esac
@@ -272,7 +273,15 @@ run_entry() {
                 [[ $v == *vendor=GenuineIntel* ]] && vendor=intel
                 [[ ,$v, == *,-x2apic,* ]] && cmd+=(--no-x2apic)
                 notes+=("-cpu $v"); ((i++)) ;;
-            -machine|-M|-global|-overcommit|-object|-accel) notes+=("$p $v"); ((i++)) ;;
+            -device) cmd+=(--device "$v"); ((i++)) ;;
+            -machine|-M)
+                # The machine type (pc, q35) picks the PCI host bridge;
+                # properties (kernel-irqchip=split, pit=off, ...) are noted.
+                case ${v%%,*} in
+                    pc|q35) cmd+=(--machine "${v%%,*}") ;;
+                esac
+                notes+=("$p $v"); ((i++)) ;;
+            -global|-overcommit|-object|-accel) notes+=("$p $v"); ((i++)) ;;
             *) notes+=("$p") ;;
         esac
     done

@@ -21,6 +21,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
 #include "virtmodel/multiboot.h"
+#include "virtmodel/pc_pci.h"
 #include "virtmodel/progress.h"
 #include "virtmodel/trace.h"
 
@@ -83,6 +84,10 @@ static void usage(FILE *f)
 "                      with x0 = index (no device tree; default 0x100000 on\n"
 "                      x86-64)\n"
 "  --vendor V          x86 CPUID vendor: intel (default) or amd\n"
+"  --machine TYPE      multiboot: pc (default, i440FX host bridge) or q35\n"
+"  --device SPEC       multiboot: add a PCI device, QEMU's -device syntax:\n"
+"                      edu, intel-iommu[,intremap=on|off][,eim=on|off]\n"
+"                      [,aw-bits=39|48] (repeatable; docs/pci.md)\n"
 "  --dtb FILE          arm64: boot with this device tree instead of the one\n"
 "                      built from the VM's configuration\n"
 "  --dump-dtb FILE     arm64: write the device tree the guest gets to FILE\n"
@@ -131,6 +136,8 @@ static int parse_u64(const char *s, uint64_t *out, const char *what)
     return 0;
 }
 
+#define MAX_DEVICES 8
+
 struct options {
     const char *image;
     const char *models;
@@ -149,6 +156,9 @@ struct options {
     int gdb_wait;
     enum vmdl_x86_vendor vendor;
     struct vmdl_model_options mopts;
+    const char *machine;
+    const char *devices[MAX_DEVICES];
+    unsigned nr_devices;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -157,7 +167,7 @@ static int parse_args(int argc, char **argv, struct options *o)
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
            O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
            O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
-           O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT };
+           O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT, O_MACHINE, O_DEVICE };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -174,6 +184,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"raw", required_argument, 0, O_RAW},
         {"load-addr", required_argument, 0, O_LOAD},
         {"vendor", required_argument, 0, O_VENDOR},
+        {"machine", required_argument, 0, O_MACHINE},
+        {"device", required_argument, 0, O_DEVICE},
         {"append", required_argument, 0, O_APPEND},
         {"initrd", required_argument, 0, O_INITRD},
         {"dtb", required_argument, 0, O_DTB},
@@ -274,6 +286,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             break;
         case O_MSR: o->msr_exits = 1; break;
+        case O_MACHINE: o->machine = optarg; break;
+        case O_DEVICE:
+            if (o->nr_devices == MAX_DEVICES) {
+                fprintf(stderr, "virtmodel-run: at most %d --device\n", MAX_DEVICES);
+                return -1;
+            }
+            o->devices[o->nr_devices++] = optarg;
+            break;
         case O_APPEND: o->append = optarg; break;
         case O_INITRD: o->initrd = optarg; break;
         case O_DTB: o->dtb = optarg; break;
@@ -372,6 +392,23 @@ static int load_multiboot(struct vmdl_vm *vm, const struct options *o,
     free(cmdline);
     free(initrd);
     return err;
+}
+
+/* --machine and --device: the PC's PCI side, after the models (MSIs and
+ * INTx reach the lapic and ioapic models). */
+static int add_devices(struct vmdl_vm *vm, const struct options *o)
+{
+    if (o->machine && vmdl_vm_set_machine(vm, o->machine)) {
+        fprintf(stderr, "virtmodel-run: --machine %s: %s\n", o->machine, vmdl_last_error());
+        return -1;
+    }
+    for (unsigned i = 0; i < o->nr_devices; i++)
+        if (vmdl_vm_add_device(vm, o->devices[i])) {
+            fprintf(stderr, "virtmodel-run: --device %s: %s\n", o->devices[i],
+                    vmdl_last_error());
+            return -1;
+        }
+    return 0;
 }
 
 /* Complete what no model claimed, as a device-less QEMU machine would. */
@@ -739,6 +776,10 @@ int main(int argc, char **argv)
     }
     if (!attached && vmdl_attach_models(vm, o.models, &o.mopts)) {
         fprintf(stderr, "virtmodel-run: --models %s: %s\n", o.models, vmdl_last_error());
+        vmdl_vm_destroy(vm);
+        return EXIT_USAGE;
+    }
+    if (add_devices(vm, &o)) {
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;
     }

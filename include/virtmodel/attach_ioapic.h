@@ -35,6 +35,12 @@ int vmdl_attach_ioapic(struct vmdl_vm *vm, const struct vmdl_ioapic_options *opt
 struct vmdl_ioapic *vmdl_vm_ioapic(struct vmdl_vm *vm);
 /* Drive input pin `pin` (0..23); the model's vmdl_ioapic_set_irq result. */
 int vmdl_vm_ioapic_set_irq(struct vmdl_vm *vm, unsigned pin, bool level);
+/* Put an interrupt-remapping unit between the pins and the APICs (the
+ * ioapic.h `remap` contract; fn NULL removes it).  VMDL_ENOENT without an
+ * I/O APIC. */
+typedef int (*vmdl_ioapic_remap_fn)(void *opaque, uint64_t rte, bool probe,
+                                     struct vmdl_ioapic_msg *msg);
+int vmdl_vm_ioapic_set_remap(struct vmdl_vm *vm, vmdl_ioapic_remap_fn fn, void *opaque);
 
 #ifdef __cplusplus
 }

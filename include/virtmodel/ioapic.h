@@ -78,6 +78,14 @@ struct vmdl_ioapic_ops {
     /* Is `vector` in APIC `apic`'s IRR or ISR (KVM's kvm_apic_pending_eoi)? */
     bool (*pending_eoi)(void *opaque, unsigned apic, uint8_t vector);
     void *opaque;
+    /* Optional (NULL: none), the interrupt-remapping unit between the pins
+     * and the APICs (VT-d): where the entry `rte` goes.  0: *msg holds the
+     * remapped message (its trigger mode is the remapping entry's; remote
+     * IRR still follows the pin's entry); 1: send the entry as it is; -1:
+     * blocked (treated as a delivery that found no destination, so a level
+     * pin waits for an EOI, as KVM's remote IRR does).  With `probe` the
+     * unit only looks (no fault recorded): the handled-vector scan. */
+    int (*remap)(void *opaque, uint64_t rte, bool probe, struct vmdl_ioapic_msg *msg);
 };
 
 struct vmdl_ioapic_config {

@@ -87,26 +87,43 @@ void vmdl_ioapic_reset(struct vmdl_ioapic *io)
 
 /* ---- delivery ---- */
 
-/* KVM's ioapic_service(): -1 when the pin may not send now. */
-static int service(struct vmdl_ioapic *io, unsigned pin)
+/* The message entry `e` sends: 0 with *m filled, -1 when an interrupt
+ * remapping unit blocks it. */
+static int entry_msg(const struct vmdl_ioapic *io, uint64_t e, bool probe,
+                     struct vmdl_ioapic_msg *m)
 {
-    uint64_t e = io->rte[pin];
-    if (rte_masked(e) || (rte_level(e) && (e & VMDL_IOAPIC_RTE_REMOTE_IRR)))
-        return -1;
-    struct vmdl_ioapic_msg m = {
+    *m = (struct vmdl_ioapic_msg){
         .dest = rte_dest(e),
         .logical = rte_logical(e),
         .delivery_mode = (unsigned)(e >> VMDL_IOAPIC_RTE_DM_SHIFT) & 7,
         .vector = rte_vector(e),
         .level = rte_level(e),
     };
-    if (!m.level)
+    const struct vmdl_ioapic_ops *o = &io->cfg.ops;
+    if (!o->remap)
+        return 0;
+    struct vmdl_ioapic_msg r;
+    int res = o->remap(o->opaque, e, probe, &r);
+    if (res == 0)
+        *m = r;
+    return res < 0 ? -1 : 0;
+}
+
+/* KVM's ioapic_service(): -1 when the pin may not send now. */
+static int service(struct vmdl_ioapic *io, unsigned pin)
+{
+    uint64_t e = io->rte[pin];
+    if (rte_masked(e) || (rte_level(e) && (e & VMDL_IOAPIC_RTE_REMOTE_IRR)))
+        return -1;
+    struct vmdl_ioapic_msg m;
+    bool blocked = entry_msg(io, e, false, &m) < 0;
+    if (!rte_level(e))
         io->irr_delivered |= 1u << pin;
     io->st.deliveries++;
-    int r = io->cfg.ops.deliver(io->cfg.ops.opaque, &m);
+    int r = blocked ? -1 : io->cfg.ops.deliver(io->cfg.ops.opaque, &m);
     /* KVM sets remote IRR for any non-zero result, also -1 (no APIC
      * matched): the pin then waits for an EOI that never comes, as there. */
-    if (r && m.level)
+    if (r && rte_level(e))
         io->rte[pin] |= VMDL_IOAPIC_RTE_REMOTE_IRR;
     return r;
 }
@@ -145,7 +162,10 @@ static void scan_apic(struct vmdl_ioapic *io, unsigned apic)
         if (!rte_level(e))
             continue;
         uint8_t vec = rte_vector(e);
-        if (o->match(o->opaque, apic, rte_dest(e), rte_logical(e)) ||
+        struct vmdl_ioapic_msg m;
+        if (entry_msg(io, e, true, &m) < 0)
+            continue;
+        if (o->match(o->opaque, apic, m.dest, m.logical) ||
             o->pending_eoi(o->opaque, apic, vec))
             io->handled[apic][vec / 64] |= 1ull << (vec % 64);
     }

@@ -16,6 +16,8 @@ struct ioapic_glue {
     struct vmdl_vm *vm;
     struct vmdl_lapic_bus *bus;
     struct vmdl_ioapic *io;
+    vmdl_ioapic_remap_fn remap;   /* an interrupt-remapping unit, or NULL */
+    void *remap_opaque;
 };
 
 /* An 8-bit I/O APIC destination of 0xFF is a broadcast also for APICs in
@@ -48,6 +50,12 @@ static bool bus_pending_eoi(void *opaque, unsigned apic, uint8_t vector)
 {
     struct ioapic_glue *g = opaque;
     return vmdl_lapic_pending_eoi(vmdl_lapic_bus_get(g->bus, apic), vector);
+}
+
+static int bus_remap(void *opaque, uint64_t rte, bool probe, struct vmdl_ioapic_msg *msg)
+{
+    struct ioapic_glue *g = opaque;
+    return g->remap ? g->remap(g->remap_opaque, rte, probe, msg) : 1;
 }
 
 /* ---- the local APICs' side ---- */
@@ -137,7 +145,7 @@ int vmdl_attach_ioapic(struct vmdl_vm *vm, const struct vmdl_ioapic_options *opt
     struct vmdl_ioapic_config cfg = {
         .version = opts ? opts->version : 0,
         .nr_apics = vmdl_lapic_bus_count(bus),
-        .ops = {bus_deliver, bus_match, bus_pending_eoi, g},
+        .ops = {bus_deliver, bus_match, bus_pending_eoi, g, bus_remap},
     };
     int err = vmdl_ioapic_create(&cfg, &g->io);
     if (err) {
@@ -164,6 +172,17 @@ int vmdl_vm_ioapic_set_irq(struct vmdl_vm *vm, unsigned pin, bool level)
         return vmdl_fail(VMDL_ENOENT, "vmdl_vm_ioapic_set_irq: no I/O APIC attached");
     vmdl_ioapic_service_deferred(io);
     return vmdl_ioapic_set_irq(io, pin, level);
+}
+
+int vmdl_vm_ioapic_set_remap(struct vmdl_vm *vm, vmdl_ioapic_remap_fn fn, void *opaque)
+{
+    struct ioapic_glue *g = vmdl_vm_find_model(vm, &vmdl_ioapic_model);
+    if (!g)
+        return vmdl_fail(VMDL_ENOENT, "vmdl_vm_ioapic_set_remap: no I/O APIC attached");
+    g->remap = fn;
+    g->remap_opaque = opaque;
+    vmdl_ioapic_scan(g->io);
+    return VMDL_OK;
 }
 
 static int attach_from_options(struct vmdl_vm *vm, const struct vmdl_model_options *opts)

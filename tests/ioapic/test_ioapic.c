@@ -372,6 +372,90 @@ static void test_handled_vectors(void **state)
     assert_true(vmdl_ioapic_handles_vector(f->io, 3, 0x64));
 }
 
+/* ---- an interrupt-remapping unit between the pins and the APICs ---- */
+
+struct remap {
+    int result;                  /* what the unit answers */
+    unsigned calls, probes;
+    uint64_t last_rte;
+};
+
+static int fake_remap(void *o, uint64_t e, bool probe, struct vmdl_ioapic_msg *m)
+{
+    struct remap *r = o;
+    r->calls++;
+    r->probes += probe;
+    r->last_rte = e;
+    if (r->result == 0)   /* the remapping entry: APIC 3, vector 0x99, level */
+        *m = (struct vmdl_ioapic_msg){3, false, 0, 0x99, true};
+    return r->result;
+}
+
+/* One bus for both callbacks: the remap sits beside the APIC bus. */
+struct rfx {
+    struct bus bus;
+    struct remap remap;
+};
+
+static int r_deliver(void *o, const struct vmdl_ioapic_msg *m)
+{
+    return fake_deliver(&((struct rfx *)o)->bus, m);
+}
+static bool r_match(void *o, unsigned apic, uint32_t dest, bool logical)
+{
+    return fake_match(&((struct rfx *)o)->bus, apic, dest, logical);
+}
+static bool r_pending(void *o, unsigned apic, uint8_t v)
+{
+    return fake_pending(&((struct rfx *)o)->bus, apic, v);
+}
+static int r_remap(void *o, uint64_t e, bool probe, struct vmdl_ioapic_msg *m)
+{
+    return fake_remap(&((struct rfx *)o)->remap, e, probe, m);
+}
+
+static void test_remap_hook(void **state)
+{
+    (void)state;
+    struct rfx x = {.bus = {.n = 4, .result = -2}};
+    struct vmdl_ioapic_config c = {.nr_apics = 4,
+                                   .ops = {r_deliver, r_match, r_pending, &x, r_remap}};
+    struct vmdl_ioapic *io;
+    assert_int_equal(vmdl_ioapic_create(&c, &io), VMDL_OK);
+    /* remapped: the unit's message goes out; the scan asks with probe */
+    uint64_t e = 0x99 | VMDL_IOAPIC_RTE_LEVEL | 1ull << 48 | 5ull << 49;
+    set_rte(io, 10, e);
+    assert_true(x.remap.probes > 0);
+    assert_true(vmdl_ioapic_handles_vector(io, 3, 0x99));     /* remapped destination */
+    assert_false(vmdl_ioapic_handles_vector(io, 0, 0x99));    /* not the entry's dest 0 */
+    unsigned probes = x.remap.probes;
+    assert_int_equal(vmdl_ioapic_set_irq(io, 10, true), 1);
+    assert_int_equal(x.remap.probes, probes);                 /* a real request */
+    assert_true(x.remap.last_rte == e);
+    assert_int_equal(x.bus.last.dest, 3);
+    assert_int_equal(x.bus.last.vector, 0x99);
+    assert_true(vmdl_ioapic_redir(io, 10) & VMDL_IOAPIC_RTE_REMOTE_IRR);
+    vmdl_ioapic_eoi(io, 3, 0x99, true, false);
+    assert_int_equal(x.bus.sent, 2);                          /* still asserted: again */
+    vmdl_ioapic_set_irq(io, 10, false);
+    vmdl_ioapic_eoi(io, 3, 0x99, true, false);
+    /* pass: the entry as written */
+    x.remap.result = 1;
+    set_rte(io, 11, rte(0x41, false, 2));
+    vmdl_ioapic_set_irq(io, 11, true);
+    assert_int_equal(x.bus.last.dest, 2);
+    assert_int_equal(x.bus.last.vector, 0x41);
+    /* blocked: no message; a level pin waits for an EOI (KVM's -1 rule) */
+    x.remap.result = -1;
+    unsigned sent = x.bus.sent;
+    set_rte(io, 12, rte(0x42, true, 0));
+    assert_int_equal(vmdl_ioapic_set_irq(io, 12, true), -1);
+    assert_int_equal(x.bus.sent, sent);
+    assert_true(vmdl_ioapic_redir(io, 12) & VMDL_IOAPIC_RTE_REMOTE_IRR);
+    assert_false(vmdl_ioapic_handles_vector(io, 0, 0x42));    /* blocked: not scanned */
+    vmdl_ioapic_destroy(io);
+}
+
 static void test_eoi_register_v20(void **state)
 {
     struct fx *f = *state;
@@ -541,6 +625,7 @@ int main(void)
         T(test_message_fields),
         T(test_no_destination_sets_remote_irr),
         T(test_handled_vectors),
+        cmocka_unit_test(test_remap_hook),
         T20(test_eoi_register_v20),
         T(test_no_eoi_register_v11),
         T(test_eoi_storm_deferred),

@@ -72,6 +72,7 @@ struct vmdl_x86_hosted_vm {
     uint64_t pit_now;            /* virtual time the PIT's IRQ 0 is synced to */
     bool irq0;                   /* IRQ 0's level as the controllers saw it */
     bool fw_lapic;               /* the BSP's APIC still needs the BIOS's set-up */
+    struct pc_pci *pci;          /* PCI host and devices (pci.c), NULL: none */
 };
 
 /* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault
