@@ -10,7 +10,7 @@
  * firmware state a BIOS would leave is set up here: BARs assigned from the
  * top of the 32-bit PCI window down, memory decode on, the interrupt line
  * register holding the ISA IRQ the INTx pin is routed to (SeaBIOS's
- * 10/10/11/11 rotation by slot and pin).
+ * 10/10/11/11 rotation by slot and pin), where the model drives it.
  */
 #ifndef VIRTMODEL_PC_PCI_H
 #define VIRTMODEL_PC_PCI_H
