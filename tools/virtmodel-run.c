@@ -21,7 +21,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
 #include "virtmodel/multiboot.h"
-#include "virtmodel/pc_pci.h"
+#include "virtmodel/attach_pci.h"
 #include "virtmodel/progress.h"
 #include "virtmodel/trace.h"
 

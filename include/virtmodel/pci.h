@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtmodel/msi.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -144,25 +146,6 @@ int vmdl_pci_host_plug(struct vmdl_pci_host *h, int devfn, struct vmdl_pci_func 
 uint32_t vmdl_pci_host_io_read(struct vmdl_pci_host *h, uint16_t port, unsigned size);
 void vmdl_pci_host_io_write(struct vmdl_pci_host *h, uint16_t port, unsigned size,
                             uint32_t value);
-
-/* ---- MSI messages towards the local APICs (compatibility format) ---- */
-
-struct vmdl_msi_msg {
-    uint32_t dest;           /* APIC destination (8 bits in xAPIC format) */
-    bool logical;            /* destination mode */
-    bool redir_hint;
-    unsigned delivery_mode;  /* 0 fixed, 1 lowest priority, 2 SMI, 4 NMI, 5 INIT, 7 ExtINT */
-    uint8_t vector;
-    bool level;              /* trigger mode */
-};
-
-#define VMDL_MSI_ADDR_BASE 0xFEE00000ull
-/* Decode a compatibility-format message (Intel SDM 11.11): address
- * 0xFEExxxxx with destination in bits 19:12, redirection hint bit 3,
- * destination mode bit 2; data with vector 7:0, delivery mode 10:8,
- * trigger mode 15.  Returns false when the address is not in the
- * interrupt range. */
-bool vmdl_msi_decode(uint64_t addr, uint32_t data, struct vmdl_msi_msg *out);
 
 #ifdef __cplusplus
 }

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "virtmodel/guest_mem.h"
-#include "virtmodel/pci.h"
+#include "virtmodel/msi.h"
 
 #ifdef __cplusplus
 extern "C" {

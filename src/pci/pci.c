@@ -276,20 +276,3 @@ void vmdl_pci_host_io_write(struct vmdl_pci_host *h, uint16_t port, unsigned siz
     if (f->written)
         f->written(f->owner, reg, size);
 }
-
-/* ---- MSI ---- */
-
-bool vmdl_msi_decode(uint64_t addr, uint32_t data, struct vmdl_msi_msg *out)
-{
-    if ((addr & ~0xFFFFFull) != VMDL_MSI_ADDR_BASE)
-        return false;
-    *out = (struct vmdl_msi_msg){
-        .dest = (uint32_t)(addr >> 12) & 0xFF,
-        .redir_hint = (addr >> 3) & 1,
-        .logical = (addr >> 2) & 1,
-        .vector = (uint8_t)data,
-        .delivery_mode = (data >> 8) & 7,
-        .level = (data >> 15) & 1,
-    };
-    return true;
-}

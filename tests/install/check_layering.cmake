@@ -14,7 +14,7 @@ cmake_minimum_required(VERSION 3.25)
 # machine).
 # Quoted includes of a file next to the includer stay in its layer.
 set(VMDL_CORE_HEADERS arch bits blob error fault guest_mem image irq multiboot fw_cfg
-    arm64_image)
+    arm64_image msi)
 set(VMDL_MACHINE_HEADERS machine model models loader checkpoint trace progress
     inspect arm64_boot debug gdbstub)
 file(GLOB VMDL_MODEL_DIRS LIST_DIRECTORIES true RELATIVE ${SRC}/src ${SRC}/src/*)
@@ -30,13 +30,18 @@ function(header_layer name out)
     set(${out} machine PARENT_SCOPE)
     return()
   endif()
+  # The longest model name that prefixes it (pci_edu.h is pci's, not pc's).
+  set(best unknown)
+  set(best_len 0)
   foreach(m IN LISTS VMDL_MODEL_DIRS)
-    if(name MATCHES "^${m}" OR (m STREQUAL "vmx" AND name MATCHES "^vmcs12"))
-      set(${out} ${m} PARENT_SCOPE)
-      return()
+    string(LENGTH "${m}" len)
+    if((name MATCHES "^${m}" OR (m STREQUAL "vmx" AND name MATCHES "^vmcs12"))
+       AND len GREATER best_len)
+      set(best ${m})
+      set(best_len ${len})
     endif()
   endforeach()
-  set(${out} unknown PARENT_SCOPE)
+  set(${out} ${best} PARENT_SCOPE)
 endfunction()
 
 # Layer of a file of the tree.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PC's PCI side in a multiboot VM (include/virtmodel/pc_pci.h): the
+ * The PC's PCI side in a multiboot VM (include/virtmodel/attach_pci.h): the
  * host bridge on ports 0xCF8/0xCFC, the edu device's BAR where the
  * firmware put it, the VT-d registers at 0xFED90000, and the API's refusals.
  */
@@ -15,7 +15,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/multiboot.h"
-#include "virtmodel/pc_pci.h"
+#include "virtmodel/attach_pci.h"
 
 #define LOAD 0x100000u
 #define IMG 0x200

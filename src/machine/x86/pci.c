@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PC's PCI side (include/virtmodel/pc_pci.h, docs/pci.md, docs/vtd.md):
+ * The PC's PCI side (include/virtmodel/attach_pci.h, docs/pci.md, docs/vtd.md):
  * the host bridge's configuration ports, each device's BAR window, bus-
  * master DMA through the VT-d unit when there is one, INTx onto the ISA
  * IRQ lines (8259 and I/O APIC, wired-OR), MSIs through interrupt
@@ -15,7 +15,7 @@
 #include "virtmodel/attach_lapic.h"
 #include "virtmodel/error.h"
 #include "virtmodel/lapic.h"
-#include "virtmodel/pc_pci.h"
+#include "virtmodel/attach_pci.h"
 #include "virtmodel/pci_edu.h"
 #include "virtmodel/vtd.h"
 #include "x86.h"

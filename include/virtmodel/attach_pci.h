@@ -12,8 +12,8 @@
  * register holding the ISA IRQ the INTx pin is routed to (SeaBIOS's
  * 10/10/11/11 rotation by slot and pin), where the model drives it.
  */
-#ifndef VIRTMODEL_PC_PCI_H
-#define VIRTMODEL_PC_PCI_H
+#ifndef VIRTMODEL_ATTACH_PCI_H
+#define VIRTMODEL_ATTACH_PCI_H
 
 #include "virtmodel/machine.h"
 
