@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct bus b = {.n = 1 + fz_pick(&f, 4), .mode = 0};
     unsigned version = fz_bool(&f) ? VMDL_IOAPIC_VERSION_EOI : VMDL_IOAPIC_VERSION_KVM;
     struct vmdl_ioapic_config c = {.version = version, .nr_apics = b.n,
-                                   .ops = {fb_deliver, fb_match, fb_pending, &b}};
+                                   .ops = {fb_deliver, fb_match, fb_pending, &b, NULL}};
     struct vmdl_ioapic *io;
     if (vmdl_ioapic_create(&c, &io))
         abort();

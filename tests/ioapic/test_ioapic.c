@@ -65,7 +65,7 @@ static int setup_version(void **state, unsigned version)
     f->bus.result = -2;
     struct vmdl_ioapic_config c = {
         .version = version, .nr_apics = 4,
-        .ops = {fake_deliver, fake_match, fake_pending, &f->bus},
+        .ops = {fake_deliver, fake_match, fake_pending, &f->bus, NULL},
     };
     if (vmdl_ioapic_create(&c, &f->io)) {
         free(f);
