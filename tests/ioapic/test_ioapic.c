@@ -512,7 +512,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(vmdl_ioapic_set_irq(NULL, 0, true), VMDL_EINVAL);
     struct vmdl_ioapic *io;
     struct vmdl_ioapic_config c = {.nr_apics = 1,
-                                   .ops = {fake_deliver, fake_match, fake_pending, NULL}};
+                                   .ops = {fake_deliver, fake_match, fake_pending, NULL, NULL}};
     c.version = 0x12;
     assert_int_equal(vmdl_ioapic_create(&c, &io), VMDL_EINVAL);
     c.version = 0;
