@@ -2082,6 +2082,83 @@ static void test_halted_vcpu_keeps_intercepts_in_engine(void **state)
     assert_true(fast.entries < 100);
 }
 
+/* ---- paging bits that flush the TLB but keep translated code ---------- */
+
+#define PD 0x200000u       /* page directory (4 MiB pages) */
+#define RO_PAGE 0x400000u  /* VA of the second 4 MiB page */
+#define CR4_ON(bits) 0x0F, 0x20, 0xE0, 0x0D, IMM32(bits), 0x0F, 0x22, 0xE0
+#define CR3_PD 0xB8, IMM32(PD), 0x0F, 0x22, 0xD8
+#define CR0_ON(bits) 0x0F, 0x20, 0xC0, 0x0D, IMM32(bits), 0x0F, 0x22, 0xC0
+
+/* Boot code with a page directory of two 4 MiB pages: 0-4 MiB identity,
+ * read-write; VA RO_PAGE -> PA pde1's frame with pde1's flags. */
+static struct vmdl_vm *boot_paged(const uint8_t *code, size_t n, uint32_t pde1)
+{
+    struct vmdl_vm *vm = boot(code, n);
+    uint8_t *pd = vmdl_vm_ram_ptr(vm, PD, 8);
+    assert_non_null(pd);
+    put32(pd, 0x00000083u);                          /* P, RW, PS */
+    put32(pd + 4, pde1);
+    gate32(vmdl_vm_ram_ptr(vm, LOAD + IDT, 48 * 8), 14, LOAD + HANDLER);
+    return vm;
+}
+
+/* CR0.WP toggled, with QEMU's TLB holding an entry filled under the other
+ * setting each time: a supervisor write to a read-only page goes through
+ * once WP is clear, and faults (#PF, error code P|W) once WP is set again,
+ * at the write (SDM vol. 3, 4.6.1). */
+static void test_cr0_wp_toggle_rechecks_supervisor_writes(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        CR4_ON(0x10u), CR3_PD, CR0_ON(0x80010000u),        /* PSE; PG, WP */
+        0x8B, 0x1D, IMM32(RO_PAGE),                       /* mov ebx, [ro] */
+        0x25, IMM32(~0x10000u), 0x0F, 0x22, 0xC0,         /* WP off */
+        0xC7, 0x05, IMM32(RO_PAGE), IMM32(0x11u),         /* allowed */
+        0x0D, IMM32(0x10000u), 0x0F, 0x22, 0xC0,          /* WP on */
+        0xC7, 0x05, IMM32(RO_PAGE + 4), IMM32(0x22u),     /* #PF */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm *vm = boot_paged(code, sizeof(code), RO_PAGE | 0x81u);   /* P, PS */
+    run_to_hlt(vm);
+    const uint8_t *ro = vmdl_vm_ram_ptr(vm, RO_PAGE, 8);
+    assert_int_equal(ro[0], 0x11);
+    assert_int_equal(ro[4], 0);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 3);           /* P | W, CPL 0 */
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + sizeof(code) - 11);
+    assert_int_equal(reg(vm, VMDL_X86_CR0) & 0x80010000u, 0x80010000u);
+    vmdl_vm_destroy(vm);
+}
+
+/* A global translation is gone after CR4.PGE is toggled: the page
+ * directory entry rewritten behind it is walked again (SDM vol. 3,
+ * 4.10.4.1: "MOV to CR4 ... modifies CR4.PGE: all TLB entries are
+ * invalidated, including global ones").  (Whether it survives a CR3 write
+ * is the processor's choice; QEMU drops it.) */
+static void test_cr4_pge_toggle_drops_global_translations(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        CR4_ON(0x90u), CR3_PD, CR0_ON(0x80000000u),        /* PSE, PGE; PG */
+        0x8B, 0x1D, IMM32(RO_PAGE),                       /* mov ebx, [va] */
+        0xC7, 0x05, IMM32(PD + 4), IMM32(0x00C00181u),    /* pde1 -> 12 MiB */
+        0x0F, 0x20, 0xE0, 0x25, IMM32(~0x80u), 0x0F, 0x22, 0xE0,  /* PGE off */
+        0x0D, IMM32(0x80u), 0x0F, 0x22, 0xE0,             /* PGE on */
+        0x8B, 0x0D, IMM32(RO_PAGE),                       /* mov ecx, [va] */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct vmdl_vm *vm = boot_paged(code, sizeof(code), 0x00800181u);   /* P, PS, G */
+    put32(vmdl_vm_ram_ptr(vm, 0x800000, 4), 0xAAAAu);
+    put32(vmdl_vm_ram_ptr(vm, 0xC00000, 4), 0xBBBBu);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0xAAAA);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), 0xBBBB);
+    assert_int_equal(reg(vm, VMDL_X86_CR4) & 0x90u, 0x90u);
+    vmdl_vm_destroy(vm);
+}
+
 /* KVM_HC_SEND_IPI (kvm_pv_send_ipi) through the APIC model: a bitmap
  * from min = 0xFFFFFFFF reaches nobody (0, kvm-unit-tests' apic test),
  * bit 0 from min 0 is this vCPU's APIC (1), and the interrupt is taken. */
@@ -2173,6 +2250,8 @@ int main(void)
         cmocka_unit_test(test_ap_starts_on_init_then_sipi),
         cmocka_unit_test(test_vmcall_pv_send_ipi),
         cmocka_unit_test(test_halted_vcpu_keeps_intercepts_in_engine),
+        cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),
+        cmocka_unit_test(test_cr4_pge_toggle_drops_global_translations),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_debugctl_kvm_rules),

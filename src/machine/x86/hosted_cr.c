@@ -148,6 +148,37 @@ int vmdl__x86h_cr0_read(struct vmdl_vcpu *v, uint64_t cr0, bool *triple)
     return VMDL_OK;
 }
 
+/*
+ * After a MOV to CR0/CR4 (or CLTS, LMSW) the machine flushes QEMU's
+ * softmmu TLB, which every paging bit needs: CR0.WP changes the rights a
+ * supervisor write is checked against (an entry filled under the other
+ * setting would let it through, or fault it), a CR4.PGE toggle
+ * invalidates every translation, global ones included (SDM vol. 3,
+ * 4.10.4.1).  QEMU's own CR0/CR4 loads flush it too; translated code
+ * depends on neither (QEMU keys it by physical address and mode flags).
+ *
+ * Dropping translated code is for another reason: MOV to CR0/CR4 is
+ * serializing, and code that a store modified must run as written after
+ * it (SDM vol. 3, 9.1.3).  Unicorn 2.1.1 catches only the first store to a
+ * page with translated code after each TLB fill, and invalidates only the
+ * blocks that store overlaps (docs/unicorn.md), so at the serializing
+ * write every translated block is dropped; in Unicorn 2.1.1 that zeroes
+ * the whole 8 MiB code buffer (tcg_region_reset_all), about 100 us, and
+ * retranslates everything.  A write that only toggles CR0.WP or CR4.PGE is
+ * what a guest does to open a write window or flush its global
+ * translations, in loops (kvm-unit-tests vmexit toggle_cr0_wp,
+ * toggle_cr4_pge: 10^8 such writes): it keeps the code and flushes the
+ * TLB only.  Code patched and then run with only such a toggle between
+ * them may run stale, as after any other serializing instruction the
+ * machine does not hook (CPUID, IRET, WBINVD).
+ */
+static bool drops_code(unsigned cr, uint64_t old, uint64_t val)
+{
+    uint64_t tlb_only = cr == 0 ? (1ull << 16) : (1ull << 7);   /* CR0.WP, CR4.PGE */
+    uint64_t changed = old ^ val;
+    return !changed || (changed & ~tlb_only);
+}
+
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 {
     uint8_t op[3], rex;
@@ -182,16 +213,13 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     vmdl__trace_exit(v, "mov-cr", rd(v, UC_X86_REG_RIP), out);
     if (f)
         return vmdl__x86h_fault(v, f, triple);
+    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
     if (cr == 4)
         vmdl__x86h_cr4_keep(v, val);
     uc_ctl_flush_tlb(v->uc);
-    /* MOV to CR0/CR4 is serializing: code another store modified runs as
-     * written after it (SDM vol. 3, 9.1.3).  Unicorn 2.1.1 catches only the
-     * first store to a page with translated code after each TLB fill, and
-     * invalidates only the blocks that store overlaps (docs/unicorn.md):
-     * drop every translated block here. */
-    uc_ctl_flush_tb(v->uc);
+    if (drops_code(cr, old, val))
+        uc_ctl_flush_tb(v->uc);
     vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
     vmdl__x86h_retire(v, len + (unsigned)pfx);
     return VMDL_OK;
