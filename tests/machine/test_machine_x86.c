@@ -174,6 +174,61 @@ static void test_complete_fault_triple_fault_says_why(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* An APIC_BASE "model" that counts its reads: CPUID leaf 1 consults it
+ * for the APIC bit (cpuid.c), once per CPUID that retires. */
+static vmdl_fault apic_base_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                                 uint64_t *value)
+{
+    (void)vcpu;
+    (void)idx;
+    ++*(unsigned *)opaque;
+    *value = 0xFEE00900u;        /* enabled, BSP */
+    return VMDL_FAULT_NONE;
+}
+
+static vmdl_fault apic_base_write(void *opaque, struct vmdl_vcpu *vcpu, uint32_t idx,
+                                  uint64_t value)
+{
+    (void)opaque;
+    (void)vcpu;
+    (void)idx;
+    (void)value;
+    return VMDL_FAULT_GP;
+}
+
+static const struct vmdl_msr_ops apic_base_ops = { apic_base_read, apic_base_write };
+
+/* mov eax, 1; out 0x70, al; cpuid; mov al, 0x2a; out 0xf4, al: the port
+ * exits to the caller in the middle of a block. */
+static const uint8_t io_then_cpuid[] = {0xB8, 0x01, 0x00, 0x00, 0x00, 0xE6, 0x70,
+                                        0x0F, 0xA2, 0xB0, 0x2A, 0xE6, 0xF4};
+
+/* The instructions after a port exit in its block do not run before the
+ * caller completes it: the CPUID after it consults the models once, when it
+ * retires, and hands back its answer (the APIC bit from the model). */
+static void test_cpuid_after_io_exit_consults_models_once(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, io_then_cpuid,
+                                      sizeof(io_then_cpuid), NULL);
+    assert_non_null(vm);
+    unsigned reads = 0;
+    assert_int_equal(vmdl_vm_add_msr_range(vm, 0x1B, 0x1B, &apic_base_ops, &reads), 0);
+    struct vmdl_exit e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_IO);
+    assert_int_equal(e.u.io.port, 0x70);
+    assert_int_equal(e.pc, 0x100005);
+    assert_int_equal(reads, 0);
+    assert_int_equal(vmdl_vcpu_complete(vmdl_vm_vcpu(vm, 0), 0), 0);
+    e = run(vm);
+    assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+    assert_int_equal(reads, 1);
+    uint64_t rdx;
+    vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_RDX, &rdx);
+    assert_true(rdx & (1u << 9));                    /* CPUID.1:EDX.APIC */
+    vmdl_vm_destroy(vm);
+}
+
 /* nop; nop; nop; mov al, 0; out 0xf4, al: the debug-exit OUT ends the run
  * inside its block; the four instructions before it and the OUT retired. */
 static const uint8_t out_after_nops[] = {0x90, 0x90, 0x90, 0xB0, 0x00, 0xE6, 0xF4};
@@ -1223,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_unclaimed_msr_exits_to_caller_when_asked),
         cmocka_unit_test(test_unclaimed_msr_is_gp_by_default),
         cmocka_unit_test(test_io_in_exit_and_completion),
+        cmocka_unit_test(test_cpuid_after_io_exit_consults_models_once),
         cmocka_unit_test(test_io_in_tight_loop_exits_every_time),
         cmocka_unit_test(test_complete_fault_triple_fault_says_why),
         cmocka_unit_test(test_debug_exit_counts_the_block_before_it),

@@ -38,6 +38,11 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
     /* A nested guest's CPUID: let QEMU's SVM intercept stop on it. */
     if (X86(v)->cpuid_events)
         return 0;
+    /* After a port exit in the same block (io.c, "tail mode"): this CPUID
+     * does not retire now (the registers are put back at the IN/OUT), so
+     * the models are not asked; it runs again once the exit is completed. */
+    if (vmdl__x86_in_tail(v))
+        return 1;
     vmdl__x86_cpuid_answer(v);
     return 1; /* skip Unicorn's own CPUID */
 }
