@@ -225,6 +225,7 @@ def test_example_guest_exit_loop_and_console(guest):
         assert vm.console_output
         s = vm.stats()
         assert s["exits"] >= 1 and s["nr_vcpus"] == 1
+        assert 1 <= s["entries"] <= s["exits"] + 1
 
 
 def test_arm64_guest_registers(guest):
