@@ -197,27 +197,16 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
 }
 
 /*
- * Called by the engine at the start of every translation block while time
- * is counted, so it is on the path of every guest loop iteration.  The
- * common case, a loop re-entering the block that just ran with no deadline
- * and no interrupt window, is a few loads and stores of the vCPU without a
- * stack frame or a pointer to follow (fast_*, set by set_cur_block): each
- * instruction here is paid once per guest loop iteration (a full frame
- * doubled the cost of a 10-instruction loop; docs/performance.md).  It does
- * exactly what block_slow would do for that case.
+ * Everything but block_cb's first case: a loop of several blocks, then the
+ * general path.  A function of its own with block_cb's arguments, so that
+ * block_cb reaches it with a jump and its own case needs no register moves
+ * or frame (docs/performance.md, fifth round).
  */
-static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
+                                                  uint32_t size, void *user)
 {
     struct vmdl_vcpu *vcpu = user;
     uint64_t n = vcpu->insns;
-    /* (n + this block's count, not n: a deadline inside the block is
-     * block_slow's to see, for architectures that land events exactly.) */
-    if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size &&
-                         n + vcpu->fast_ninsns <= vcpu->kick_deadline, 1)) {
-        vcpu->branches += vcpu->fast_branch;
-        vcpu->insns = n + vcpu->fast_ninsns;
-        return;
-    }
     /*
      * A loop of several blocks: the next block is another one, seen
      * recently.  With the current block fast (no shadow, no window) and the
@@ -242,6 +231,32 @@ static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         }
     }
     block_slow(uc, addr, size, vcpu);
+}
+
+/*
+ * Called by the engine at the start of every translation block while time
+ * is counted, so it is on the path of every guest loop iteration.  The
+ * common case, a loop re-entering the block that just ran with no deadline
+ * and no interrupt window, is a few loads and stores of the vCPU without a
+ * stack frame or a pointer to follow (fast_*, set by set_cur_block): each
+ * instruction here is paid once per guest loop iteration (a full frame
+ * doubled the cost of a 10-instruction loop; docs/performance.md).  It does
+ * exactly what block_slow would do for that case.
+ */
+static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct vmdl_vcpu *vcpu = user;
+    /* (n + this block's count, not n: a deadline inside the block is
+     * block_slow's to see, for architectures that land events exactly.) */
+    if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size, 1)) {
+        uint64_t n = vcpu->insns + vcpu->fast_ninsns;
+        if (__builtin_expect(n <= vcpu->kick_deadline, 1)) {
+            vcpu->branches += vcpu->fast_branch;
+            vcpu->insns = n;
+            return;
+        }
+    }
+    block_other(uc, addr, size, user);
 }
 
 /* Does the vCPU need the block hook for an entry with this deadline?  (The
