@@ -14,6 +14,8 @@
  *   +0x240 MADT, as the caller built it (the machine uses lapic_madt.h:
  *          one Local APIC per CPU, the I/O APIC, the interrupt source
  *          overrides of QEMU's pc machine, LINT1 = NMI)
+ *   then, 8-byte aligned, an optional further table the caller built (the
+ *          DMAR of a VT-d unit), listed in the RSDT and XSDT after the MADT
  * Every table's checksum makes its bytes sum to 0.
  */
 #ifndef VIRTMODEL_PC_ACPI_H
@@ -50,11 +52,30 @@ struct vmdl_acpi_pc_config {
     const uint8_t *madt;    /* a complete MADT ("APIC" table) */
     size_t madt_len;        /* 44..64 KiB, its length field */
     uint16_t pm_base;       /* 0: VMDL_ACPI_PM_BASE */
+    const uint8_t *extra;   /* NULL, or one more whole, checksummed table */
+    size_t extra_len;
 };
 
 /* Build the tables; *out (malloc'd, caller frees) is placed at cfg->base. */
 int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out,
                        size_t *len);
+
+/*
+ * The DMAR table (VT-d specification, chapter 8) of one remapping unit that
+ * covers every PCI device of segment 0 (DRHD with INCLUDE_PCI_ALL) and has
+ * the I/O APIC in its device scope, as QEMU's q35 machine describes its
+ * intel-iommu: host address width, flags INTR_REMAP and X2APIC_OPT_OUT.
+ */
+struct vmdl_acpi_dmar {
+    uint64_t base;          /* the unit's registers (4 KiB aligned) */
+    unsigned haw;           /* host address width in bits (32..64) */
+    bool intremap;          /* flags bit 0 */
+    bool x2apic_opt_out;    /* flags bit 1 */
+    uint8_t ioapic_id;      /* the I/O APIC scope's enumeration id */
+    uint16_t ioapic_sid;    /* its source-id: start bus << 8 | device << 3 | function */
+};
+#define VMDL_ACPI_DMAR_LEN 72
+int vmdl_acpi_build_dmar(const struct vmdl_acpi_dmar *d, uint8_t **out, size_t *len);
 
 /* Validate one table: signature, length field within `len`, checksum. */
 int vmdl_acpi_check(const uint8_t *table, size_t len, const char signature[4]);

@@ -289,6 +289,10 @@ void vmdl__console(struct vmdl_vm *vm, const char *buf, size_t len);
 /* Host bytes of RAM at gpa and how many follow in the same RAM range
  * (*left), or NULL when gpa is not RAM. */
 uint8_t *vmdl__ram_span(struct vmdl_vm *vm, uint64_t gpa, uint64_t *left);
+/* Firmware data rewritten after the image was loaded (the ACPI tables when
+ * a device adds one): the image range at gpa now spans len bytes and VM
+ * reset restores what RAM holds there now. */
+int vmdl__refresh_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len);
 /* "0x0-0x...[ and 0x100000000-0x...]" for messages. */
 void vmdl__ram_describe(const struct vmdl_vm *vm, char *buf, size_t n);
 double vmdl__now(void);

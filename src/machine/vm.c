@@ -290,6 +290,33 @@ int vmdl_vm_add_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len)
     return VMDL_OK;
 }
 
+int vmdl__refresh_image_range(struct vmdl_vm *vm, uint64_t gpa, uint64_t len)
+{
+    struct image_range *r = NULL;
+    for (unsigned i = 0; i < vm->nr_images && !r; i++)
+        if (vm->images[i].gpa == gpa)
+            r = &vm->images[i];
+    if (!r) {
+        int err = vmdl_vm_add_image_range(vm, gpa, len);
+        if (err)
+            return err;
+        r = &vm->images[vm->nr_images - 1];
+    }
+    const uint8_t *src = vmdl_vm_ram_ptr(vm, gpa, len);
+    if (!src)
+        return vmdl_fail(VMDL_ERANGE, "image range 0x%llx+0x%llx is not RAM",
+                         (unsigned long long)gpa, (unsigned long long)len);
+    r->len = len;
+    if (!vm->entry_set)
+        return VMDL_OK;          /* vmdl_vm_set_entry takes the copy */
+    uint8_t *copy = realloc(r->copy, len);
+    if (!copy)
+        return vmdl_fail(VMDL_ENOMEM, "image range: out of memory");
+    memcpy(copy, src, len);
+    r->copy = copy;
+    return VMDL_OK;
+}
+
 int vmdl_vm_set_entry(struct vmdl_vm *vm, uint64_t entry)
 {
     if (!vm)

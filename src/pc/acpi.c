@@ -9,7 +9,7 @@
 #define HEADER_LEN 36
 #define FACS_LEN 64
 #define DSDT_LEN HEADER_LEN
-#define NR_TABLES 2          /* FADT, MADT in the RSDT and XSDT */
+#define MAX_TABLES 3         /* FADT, MADT and an extra one in the RSDT and XSDT */
 
 static void put(uint8_t *p, uint64_t v, unsigned n)
 {
@@ -73,18 +73,19 @@ static void build_facs(uint8_t *p)
     p[32] = 1;                                 /* version (ACPI 2.0+) */
 }
 
-static void build_sdts(uint8_t *b, uint64_t base)
+static void build_sdts(uint8_t *b, uint64_t base, size_t extra_off)
 {
-    static const unsigned offs[NR_TABLES] = {VMDL_ACPI_OFF_FADT, VMDL_ACPI_OFF_MADT};
+    unsigned offs[MAX_TABLES] = {VMDL_ACPI_OFF_FADT, VMDL_ACPI_OFF_MADT, (unsigned)extra_off};
+    unsigned n = extra_off ? 3 : 2;
     uint8_t *r = b + VMDL_ACPI_OFF_RSDT, *x = b + VMDL_ACPI_OFF_XSDT;
-    header(r, "RSDT", HEADER_LEN + 4 * NR_TABLES, 1);
-    header(x, "XSDT", HEADER_LEN + 8 * NR_TABLES, 1);
-    for (unsigned i = 0; i < NR_TABLES; i++) {
+    header(r, "RSDT", HEADER_LEN + 4 * n, 1);
+    header(x, "XSDT", HEADER_LEN + 8 * n, 1);
+    for (unsigned i = 0; i < n; i++) {
         put(r + HEADER_LEN + 4 * i, base + offs[i], 4);
         put(x + HEADER_LEN + 8 * i, base + offs[i], 8);
     }
-    seal(r, HEADER_LEN + 4 * NR_TABLES);
-    seal(x, HEADER_LEN + 8 * NR_TABLES);
+    seal(r, HEADER_LEN + 4 * n);
+    seal(x, HEADER_LEN + 8 * n);
 }
 
 /* FADT revision 3 (ACPI 2.0 layout), the fields QEMU's pc machine sets
@@ -129,18 +130,27 @@ int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out, siz
         (cfg->madt[4] | cfg->madt[5] << 8 | cfg->madt[6] << 16 | (uint32_t)cfg->madt[7] << 24) != mlen)
         return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_pc: the MADT is missing or not "
                          "a whole, checksummed \"APIC\" table");
-    size_t total = VMDL_ACPI_OFF_MADT + mlen;
+    if (cfg->extra && (cfg->extra_len < HEADER_LEN || cfg->extra_len > 0x10000 ||
+                       vmdl_acpi_check(cfg->extra, cfg->extra_len, (const char *)cfg->extra) ||
+                       (size_t)(cfg->extra[4] | cfg->extra[5] << 8 | cfg->extra[6] << 16 |
+                                (uint32_t)cfg->extra[7] << 24) != cfg->extra_len))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_pc: the extra table is not a whole, "
+                         "checksummed table");
+    size_t extra_off = cfg->extra ? (VMDL_ACPI_OFF_MADT + mlen + 7) & ~(size_t)7 : 0;
+    size_t total = cfg->extra ? extra_off + cfg->extra_len : VMDL_ACPI_OFF_MADT + mlen;
     uint8_t *b = calloc(1, total);
     if (!b)
         return vmdl_fail(VMDL_ENOMEM, "vmdl_acpi_build_pc: out of memory");
     uint16_t pm = cfg->pm_base ? cfg->pm_base : VMDL_ACPI_PM_BASE;
     build_rsdp(b + VMDL_ACPI_OFF_RSDP, cfg->base);
     build_facs(b + VMDL_ACPI_OFF_FACS);
-    build_sdts(b, cfg->base);
+    build_sdts(b, cfg->base, extra_off);
     build_fadt(b + VMDL_ACPI_OFF_FADT, cfg->base, pm);
     header(b + VMDL_ACPI_OFF_DSDT, "DSDT", DSDT_LEN, 2);
     seal(b + VMDL_ACPI_OFF_DSDT, DSDT_LEN);
     memcpy(b + VMDL_ACPI_OFF_MADT, cfg->madt, mlen);
+    if (cfg->extra)
+        memcpy(b + extra_off, cfg->extra, cfg->extra_len);
     *out = b;
     *len = total;
     return VMDL_OK;
@@ -167,4 +177,40 @@ uint32_t vmdl_acpi_pm_timer(uint64_t ns)
     uint64_t s = ns / 1000000000u, r = ns % 1000000000u;
     uint64_t ticks = s * VMDL_ACPI_PM_TIMER_HZ + r * VMDL_ACPI_PM_TIMER_HZ / 1000000000u;
     return (uint32_t)(ticks & 0xFFFFFF);
+}
+
+/* ---- DMAR (VT-d specification, chapter 8) ---- */
+
+#define DMAR_LEN VMDL_ACPI_DMAR_LEN   /* header 48, DRHD 16, one scope 8 */
+
+int vmdl_acpi_build_dmar(const struct vmdl_acpi_dmar *d, uint8_t **out, size_t *len)
+{
+    if (!d || !out || !len)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_dmar: NULL argument");
+    if (d->haw < 32 || d->haw > 64 || (d->base & 0xFFF))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_acpi_build_dmar: address width %u or register "
+                         "base 0x%llx", d->haw, (unsigned long long)d->base);
+    uint8_t *t = calloc(1, DMAR_LEN);
+    if (!t)
+        return vmdl_fail(VMDL_ENOMEM, "vmdl_acpi_build_dmar: out of memory");
+    header(t, "DMAR", DMAR_LEN, 1);
+    t[36] = (uint8_t)(d->haw - 1);                 /* host address width - 1 */
+    t[37] = (uint8_t)((d->intremap ? 1 : 0) | (d->x2apic_opt_out ? 2 : 0));
+    uint8_t *h = t + 48;                           /* DRHD: the one unit */
+    put(h, 0, 2);
+    put(h + 2, 16 + 8, 2);
+    h[4] = 1;                                      /* INCLUDE_PCI_ALL */
+    put(h + 6, 0, 2);                              /* segment 0 */
+    put(h + 8, d->base, 8);
+    uint8_t *s = h + 16;                           /* device scope: the I/O APIC */
+    s[0] = 3;
+    s[1] = 8;
+    s[4] = d->ioapic_id;                           /* enumeration id */
+    s[5] = (uint8_t)(d->ioapic_sid >> 8);          /* start bus */
+    s[6] = (uint8_t)((d->ioapic_sid >> 3) & 0x1F); /* path: device, function */
+    s[7] = (uint8_t)(d->ioapic_sid & 7);
+    seal(t, DMAR_LEN);
+    *out = t;
+    *len = DMAR_LEN;
+    return VMDL_OK;
 }

@@ -85,6 +85,31 @@ static void test_without_devices_no_bridge(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* The firmware tables get the unit's DMAR, also after a VM reset. */
+static void test_dmar_in_acpi(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = boot(probe, sizeof(probe));
+    const uint8_t *rsdt = vmdl_vm_ram_ptr(vm, 0xE0080, 64);
+    assert_non_null(rsdt);
+    assert_int_equal(rsdt[4], 36 + 8);                      /* FADT, MADT */
+    assert_int_equal(vmdl_vm_add_device(vm, "intel-iommu,intremap=on"), VMDL_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(rsdt[4], 36 + 12);
+        uint32_t at;
+        memcpy(&at, rsdt + 36 + 8, 4);
+        const uint8_t *d = vmdl_vm_ram_ptr(vm, at, 72);
+        assert_non_null(d);
+        assert_memory_equal(d, "DMAR", 4);
+        assert_int_equal(d[37], 3);                          /* IR, x2APIC opt-out */
+        uint64_t base;
+        memcpy(&base, d + 48 + 8, 8);
+        assert_true(base == 0xFED90000ull);
+        assert_int_equal(vmdl_vm_reset(vm), 0);
+    }
+    vmdl_vm_destroy(vm);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -113,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_guest_sees_devices),
         cmocka_unit_test(test_without_devices_no_bridge),
+        cmocka_unit_test(test_dmar_in_acpi),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

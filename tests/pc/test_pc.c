@@ -191,6 +191,66 @@ static void test_acpi_errors(void **state)
     free(b);
 }
 
+/* The DMAR of QEMU's q35 intel-iommu (VT-d spec chapter 8) and its place
+ * after the MADT, listed third in the RSDT and XSDT. */
+static void test_dmar(void **state)
+{
+    (void)state;
+    struct vmdl_acpi_dmar d = {.base = 0xFED90000, .haw = 39, .intremap = true,
+                               .x2apic_opt_out = true, .ioapic_id = 0, .ioapic_sid = 0xFF00};
+    uint8_t *t;
+    size_t tlen;
+    assert_int_equal(vmdl_acpi_build_dmar(&d, &t, &tlen), 0);
+    assert_int_equal(tlen, VMDL_ACPI_DMAR_LEN);
+    assert_int_equal(vmdl_acpi_check(t, tlen, "DMAR"), 0);
+    assert_int_equal(t[36], 38);                     /* HAW - 1 */
+    assert_int_equal(t[37], 3);                      /* INTR_REMAP, X2APIC_OPT_OUT */
+    const uint8_t *h = t + 48;                       /* DRHD */
+    assert_int_equal(h[0] | h[1] << 8, 0);
+    assert_int_equal(h[2] | h[3] << 8, 24);
+    assert_int_equal(h[4], 1);                       /* INCLUDE_PCI_ALL */
+    assert_true(le64(h + 8) == 0xFED90000ull);
+    const uint8_t *sc = h + 16;                      /* I/O APIC scope */
+    assert_int_equal(sc[0], 3);
+    assert_int_equal(sc[1], 8);
+    assert_int_equal(sc[5], 0xFF);
+    assert_int_equal(sc[6], 0);
+    assert_int_equal(sc[7], 0);
+    size_t len;
+    uint8_t *b = build(2, 0xFEC00000u, &len);
+    const uint8_t *madt = b + VMDL_ACPI_OFF_MADT;
+    size_t mlen = len - VMDL_ACPI_OFF_MADT;
+    uint8_t *o;
+    size_t olen;
+    struct vmdl_acpi_pc_config c = {.base = BASE, .madt = madt, .madt_len = mlen,
+                                    .extra = t, .extra_len = tlen};
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), 0);
+    const uint8_t *rsdt = o + VMDL_ACPI_OFF_RSDT, *xsdt = o + VMDL_ACPI_OFF_XSDT;
+    assert_int_equal(vmdl_acpi_check(rsdt, olen, "RSDT"), 0);
+    assert_int_equal(vmdl_acpi_check(xsdt, olen, "XSDT"), 0);
+    assert_int_equal(le32(rsdt + 4), 36 + 12);
+    assert_int_equal(le32(xsdt + 4), 36 + 24);
+    uint32_t at_r = le32(rsdt + 36 + 8);
+    assert_true(le64(xsdt + 36 + 16) == at_r);
+    assert_int_equal(at_r % 8, 0);
+    assert_true(at_r >= BASE + VMDL_ACPI_OFF_MADT + mlen);
+    assert_int_equal(vmdl_acpi_check(at(o, olen, at_r), olen - (at_r - BASE), "DMAR"), 0);
+    free(o);
+    /* refused: a broken extra table, bad DMAR parameters */
+    t[40] ^= 1;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
+    c.extra_len = 20;
+    assert_int_equal(vmdl_acpi_build_pc(&c, &o, &olen), VMDL_EINVAL);
+    d.haw = 20;
+    assert_int_equal(vmdl_acpi_build_dmar(&d, &o, &olen), VMDL_EINVAL);
+    d.haw = 39;
+    d.base = 0xFED90010;
+    assert_int_equal(vmdl_acpi_build_dmar(&d, &o, &olen), VMDL_EINVAL);
+    assert_int_equal(vmdl_acpi_build_dmar(NULL, &o, &olen), VMDL_EINVAL);
+    free(t);
+    free(b);
+}
+
 static void test_pm_timer(void **state)
 {
     (void)state;
@@ -359,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_fadt_pm_blocks_and_facs),
         cmocka_unit_test(test_madt_has_cpus_ioapic_overrides),
         cmocka_unit_test(test_acpi_errors),
+        cmocka_unit_test(test_dmar),
         cmocka_unit_test(test_pm_timer),
         cmocka_unit_test(test_uart_reset_values),
         cmocka_unit_test(test_uart_transmit_and_divisor),

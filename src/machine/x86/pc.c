@@ -106,27 +106,43 @@ static int build_madt(struct vmdl_vm *vm, uint8_t **t, size_t *n)
     return vmdl_madt_build(&m, t, n);
 }
 
-static int place_acpi(struct vmdl_vm *vm)
+static bool acpi_ram(const struct vmdl_vm *vm)
 {
-    if (ACPI_BASE + 0x1000 > vm->ram_base + vm->ram_size || vm->ram_base > ACPI_BASE)
-        return VMDL_OK;   /* no RAM there: no tables */
+    return ACPI_BASE + 0x1000 <= vm->ram_base + vm->ram_size && vm->ram_base <= ACPI_BASE;
+}
+
+/* Build the tables (with `extra`, a further table, when not NULL) and copy
+ * them to ACPI_BASE; *len is their size. */
+static int write_acpi(struct vmdl_vm *vm, const uint8_t *extra, size_t extra_len, size_t *len)
+{
     uint8_t *madt, *t;
-    size_t mlen, len;
+    size_t mlen;
     int err = build_madt(vm, &madt, &mlen);
     if (err)
         return err;
-    struct vmdl_acpi_pc_config c = {.base = ACPI_BASE, .madt = madt, .madt_len = mlen};
-    err = vmdl_acpi_build_pc(&c, &t, &len);
+    struct vmdl_acpi_pc_config c = {.base = ACPI_BASE, .madt = madt, .madt_len = mlen,
+                                    .extra = extra, .extra_len = extra_len};
+    err = vmdl_acpi_build_pc(&c, &t, len);
     free(madt);
     if (err)
         return err;
-    if (len > 0x10000) {
+    if (*len > 0x10000) {
         free(t);
-        return vmdl_fail(VMDL_ERANGE, "ACPI tables: %zu bytes do not fit", len);
+        return vmdl_fail(VMDL_ERANGE, "ACPI tables: %zu bytes do not fit", *len);
     }
-    memcpy(vm->ram + (ACPI_BASE - vm->ram_base), t, len);
+    memcpy(vm->ram + (ACPI_BASE - vm->ram_base), t, *len);
     free(t);
-    err = vmdl_vm_add_image_range(vm, ACPI_BASE, len);   /* restored on reset */
+    return VMDL_OK;
+}
+
+static int place_acpi(struct vmdl_vm *vm)
+{
+    if (!acpi_ram(vm))
+        return VMDL_OK;   /* no RAM there: no tables */
+    size_t len;
+    int err = write_acpi(vm, NULL, 0, &len);
+    if (!err)
+        err = vmdl_vm_add_image_range(vm, ACPI_BASE, len);   /* restored on reset */
     if (!err)
         err = vmdl_vm_add_io_range(vm, VMDL_ACPI_PM_BASE,
                                    VMDL_ACPI_PM_BASE + VMDL_ACPI_PM_TMR_OFF + 3, &pm_ops,
@@ -135,6 +151,15 @@ static int place_acpi(struct vmdl_vm *vm)
     for (unsigned i = 0; !err && i < vm->nr_vcpus; i++)
         vmdl_vcpu_need_insn_count(vm->vcpus[i], true);
     return err;
+}
+
+int vmdl__x86_pc_acpi_table(struct vmdl_vm *vm, const uint8_t *table, size_t len)
+{
+    if (!acpi_ram(vm))
+        return VMDL_OK;
+    size_t total;
+    int err = write_acpi(vm, table, len, &total);
+    return err ? err : vmdl__refresh_image_range(vm, ACPI_BASE, total);
 }
 
 /* ---- COM1 ---- */

@@ -15,6 +15,7 @@
 #include "virtmodel/attach_lapic.h"
 #include "virtmodel/error.h"
 #include "virtmodel/lapic.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/attach_pci.h"
 #include "virtmodel/pci_edu.h"
 #include "virtmodel/vtd.h"
@@ -283,6 +284,25 @@ static int parse_iommu(const char *props, struct vmdl_vtd_config *c)
     return VMDL_OK;
 }
 
+/* The ACPI DMAR table a kernel finds the unit by, as QEMU's q35 builds it:
+ * the I/O APIC in the scope at QEMU's pseudo platform bus 0xFF, device 0;
+ * x2APIC opt-out unless EIM. */
+static int add_dmar(struct pc_pci *p, const struct vmdl_vtd_config *c)
+{
+    struct vmdl_acpi_dmar d = {
+        .base = VMDL_VTD_BASE, .haw = c->aw_bits, .intremap = c->intremap,
+        .x2apic_opt_out = c->intremap && !c->eim, .ioapic_id = 0, .ioapic_sid = 0xFF00,
+    };
+    uint8_t *t;
+    size_t len;
+    int err = vmdl_acpi_build_dmar(&d, &t, &len);
+    if (err)
+        return err;
+    err = vmdl__x86_pc_acpi_table(p->vm, t, len);
+    free(t);
+    return err;
+}
+
 static int add_iommu(struct pc_pci *p, const char *props)
 {
     if (p->vtd)
@@ -296,7 +316,7 @@ static int add_iommu(struct pc_pci *p, const char *props)
         err = vmdl_vm_add_mmio(p->vm, VMDL_VTD_BASE, VMDL_VTD_REG_SIZE, &vtd_mmio, p->vtd);
     if (!err && c.intremap && vmdl_vm_ioapic(p->vm))
         err = vmdl_vm_ioapic_set_remap(p->vm, ioapic_remap, p);
-    return err;
+    return err ? err : add_dmar(p, &c);
 }
 
 /* ---- host bridge, reset, lifetime ---- */

@@ -274,6 +274,8 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
 void vmdl__x86_cpuid_answer(struct vmdl_vcpu *v);
 /* pc.c: fw_cfg for guests booted like a PC */
 int vmdl__x86_pc_devices(struct vmdl_vm *vm);
+/* Rebuild the PC's ACPI tables with one more table (the DMAR of pci.c). */
+int vmdl__x86_pc_acpi_table(struct vmdl_vm *vm, const uint8_t *table, size_t len);
 int vmdl__x86_testdev(struct vmdl_vm *vm);     /* testdev.c: QEMU's pc-testdev */
 /* pic.c: the 8259A pair, the 8254, ISA IRQ routing, the BIOS's state */
 int vmdl__x86_pic_devices(struct vmdl_vm *vm);
