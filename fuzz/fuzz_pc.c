@@ -2,7 +2,8 @@
 /*
  * fuzz_pc: the PC platform's guest-facing pieces: a 16550 UART driven by
  * register reads and writes of any value at any offset and by received
- * bytes, the ACPI table builder over any CPU count and base, and the PM
+ * bytes, the ACPI table builder over any CPU count and base (with any
+ * bytes or a DMAR from any parameters as the extra table), and the PM
  * timer over any virtual time.
  *
  * Invariants:
@@ -11,7 +12,8 @@
  *  - IIR's low nibble is 1 (none), 2, 4 or 6, bits 7:6 follow FCR bit 0,
  *    and the interrupt line equals "IIR reports an interrupt";
  *  - MCR keeps bits 4:0, IER bits 3:0;
- *  - the PM timer is below 2^24; the ACPI blob's tables pass their checks.
+ *  - the PM timer is below 2^24; the ACPI blob's tables pass their checks,
+ *    a DMAR that builds passes its own, the extra table is copied last.
  */
 #include "fuzz_util.h"
 
@@ -73,14 +75,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < mlen; i++)
         madt[i] = fz_u8(&f);
     struct vmdl_acpi_pc_config c = {.base = fz_u32(&f) & ~63u, .madt = madt, .madt_len = mlen};
-    uint8_t *b;
-    size_t n;
+    /* a further table: any bytes, or a DMAR from any parameters */
+    size_t xlen = fz_u8(&f) % 128;
+    uint8_t extra[128];
+    for (size_t i = 0; i < xlen; i++)
+        extra[i] = fz_u8(&f);
+    struct vmdl_acpi_dmar d = {.base = fz_u64(&f), .haw = fz_u8(&f), .intremap = fz_bool(&f),
+                               .x2apic_opt_out = fz_bool(&f), .ioapic_id = fz_u8(&f),
+                               .ioapic_sid = fz_u16(&f)};
+    uint8_t *dm = NULL, *b;
+    size_t dn = 0, n;
+    if (!vmdl_acpi_build_dmar(&d, &dm, &dn))
+        FZ_CHECK(!vmdl_acpi_check(dm, dn, "DMAR"), "DMAR checksum or length");
+    if (dm && fz_bool(&f)) {
+        c.extra = dm;
+        c.extra_len = dn;
+    } else if (xlen) {
+        c.extra = extra;
+        c.extra_len = xlen;
+    }
     if (!vmdl_acpi_build_pc(&c, &b, &n)) {
         FZ_CHECK(!vmdl_acpi_check(b + VMDL_ACPI_OFF_FADT, n - VMDL_ACPI_OFF_FADT, "FACP"),
                  "FADT");
         FZ_CHECK(!vmdl_madt_check(b + VMDL_ACPI_OFF_MADT, n - VMDL_ACPI_OFF_MADT), "MADT");
+        FZ_CHECK(!vmdl_acpi_check(b + VMDL_ACPI_OFF_RSDT, n - VMDL_ACPI_OFF_RSDT, "RSDT") &&
+                 !vmdl_acpi_check(b + VMDL_ACPI_OFF_XSDT, n - VMDL_ACPI_OFF_XSDT, "XSDT"),
+                 "RSDT/XSDT");
+        if (c.extra)
+            FZ_CHECK(!memcmp(b + n - c.extra_len, c.extra, c.extra_len), "extra table moved");
         free(b);
     }
+    free(dm);
     return 0;
 }
 
