@@ -52,6 +52,12 @@ static void usage(FILE *f)
 "  --quantum N         instructions per vCPU turn when N > 1 (default 100000;\n"
 "                      1000 for a multiboot kernel)\n"
 "  --ram MIB           guest RAM in MiB (default 64)\n"
+"  --pause-cycles N    virtual time a PAUSE adds, in cycles, 0 = off (default\n"
+"                      0; 140 for a multiboot kernel: docs/architecture.md,\n"
+"                      \"Virtual time\")\n"
+"  --exit-cycles N     virtual time a trap KVM would take as a VM exit adds\n"
+"                      (CPUID, port I/O, HLT, intercepted MSRs...), 0 = off\n"
+"                      (default 0; 1200 for a multiboot kernel); N <= 1000000\n"
 "  --trace             one line per exit on stderr: vCPU, reason, PC,\n"
 "                      disassembly, outcome\n"
 "  --trace-format F    text (default) or jsonl: one JSON object per exit with\n"
@@ -138,10 +144,26 @@ static int parse_u64(const char *s, uint64_t *out, const char *what)
 
 #define MAX_DEVICES 8
 
+/* A virtual-time weight: a number of cycles up to VMDL_VTIME_MAX_WEIGHT. */
+static int parse_weight(const char *s, int64_t *out, const char *what)
+{
+    uint64_t v;
+    if (parse_u64(s, &v, what))
+        return -1;
+    if (v > VMDL_VTIME_MAX_WEIGHT) {
+        fprintf(stderr, "virtmodel-run: %s must be 0..%u cycles (got %s)\n", what,
+                VMDL_VTIME_MAX_WEIGHT, s);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
 struct options {
     const char *image;
     const char *models;
     uint64_t vcpus, quantum, ram_mib, max_insns, load_addr;
+    int64_t pause_cycles, exit_cycles;   /* -1: the image's default */
     double timeout;
     int trace, stats, count, msr_exits, digest;
     enum vmdl_trace_format trace_format;
@@ -167,12 +189,15 @@ static int parse_args(int argc, char **argv, struct options *o)
            O_STATS, O_COUNT, O_RAW, O_LOAD, O_VENDOR, O_MSR,
            O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
            O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
-           O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT, O_MACHINE, O_DEVICE };
+           O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT, O_MACHINE, O_DEVICE,
+           O_PAUSE_CYC, O_EXIT_CYC };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
         {"quantum", required_argument, 0, O_QUANTUM},
         {"ram", required_argument, 0, O_RAM},
+        {"pause-cycles", required_argument, 0, O_PAUSE_CYC},
+        {"exit-cycles", required_argument, 0, O_EXIT_CYC},
         {"trace", no_argument, 0, O_TRACE},
         {"trace-format", required_argument, 0, O_TRACEF},
         {"trace-file", required_argument, 0, O_TRACEFILE},
@@ -216,6 +241,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->vcpus = 1;
     o->ram_mib = 64;
     o->load_addr = UINT64_MAX;
+    o->pause_cycles = o->exit_cycles = -1;
     opterr = 0;
     int c;
     int idx = 0;
@@ -234,6 +260,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case O_RAM:
             if (parse_u64(optarg, &o->ram_mib, "--ram")) return -1;
+            break;
+        case O_PAUSE_CYC:
+        case O_EXIT_CYC:
+            if (parse_weight(optarg, c == O_PAUSE_CYC ? &o->pause_cycles : &o->exit_cycles,
+                             c == O_PAUSE_CYC ? "--pause-cycles" : "--exit-cycles"))
+                return -1;
             break;
         case O_TRACE: o->trace = 1; break;
         case O_TRACEF:
@@ -369,6 +401,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 /* A multiboot kernel with --append as its command line and --initrd as its
  * one module (kvm-unit-tests reads its environment from it). */
+/* After the load (which picks the image's default weights): the ones the
+ * command line gives replace them. */
+static int set_weights(struct vmdl_vm *vm, const struct options *o)
+{
+    if (o->pause_cycles < 0 && o->exit_cycles < 0)
+        return 0;
+    struct vmdl_vtime_weights w;
+    vmdl_vm_get_vtime_weights(vm, &w);
+    if (o->pause_cycles >= 0)
+        w.pause_cycles = (uint32_t)o->pause_cycles;
+    if (o->exit_cycles >= 0)
+        w.exit_cycles = (uint32_t)o->exit_cycles;
+    return vmdl_vm_set_vtime_weights(vm, &w);
+}
+
 static int load_multiboot(struct vmdl_vm *vm, const struct options *o,
                           const uint8_t *data, size_t size)
 {
@@ -771,6 +818,11 @@ int main(int argc, char **argv)
     free(data);
     if (err) {
         fprintf(stderr, "virtmodel-run: %s: %s\n", o.image, vmdl_last_error());
+        vmdl_vm_destroy(vm);
+        return EXIT_USAGE;
+    }
+    if (set_weights(vm, &o)) {
+        fprintf(stderr, "virtmodel-run: %s\n", vmdl_last_error());
         vmdl_vm_destroy(vm);
         return EXIT_USAGE;
     }

@@ -61,6 +61,9 @@ static const struct op ops[] = {
                                             0x0F, 0x22, 0xC0}, 11},
     {"MOV from CR0", {0x0F, 0x20, 0xC0}, 3},
     {"PUSHF; POP EAX", {0x9C, 0x58}, 2},
+    /* A delay() iteration (kvm-unit-tests' lib/x86/delay.c): PAUSE ends its
+     * translation block (QEMU's helper_pause leaves the CPU loop). */
+    {"PAUSE; RDTSC", {0xF3, 0x90, 0x0F, 0x31}, 4},
 };
 #define GP_ROW 3
 

@@ -6,13 +6,14 @@
  *
  * Format (little-endian; the outer container is a state blob, blob.h):
  *   magic "VMCK", version VMDL_CHECKPOINT_VERSION, payload length, CRC-32
- *   config    arch, vendor, RAM base and size, vCPUs, quantum
+ *   config    arch, vendor, RAM base and size, vCPUs, quantum, virtual-time
+ *             weights (PAUSE and exit cycles; version 3)
  *   image     CRC-32 of the loaded image bytes and the entry point
  *   vm        scheduler cursor, reset count
  *   ram       number of non-zero 4 KiB pages, then (page index, 4096 bytes)
  *   vcpus     per vCPU: architectural registers, the machine's virtual
  *             state (control registers, descriptor tables, pending events,
- *             halted, instruction and branch counts)
+ *             halted, instruction and branch counts, stall cycles)
  *   models    count, then (name, nested state blob) per registered model
  * A truncated, corrupted or version-mismatched file, or one taken from a VM
  * with another configuration, image or model set, is refused before
@@ -30,8 +31,10 @@
 extern "C" {
 #endif
 
-/* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...). */
-#define VMDL_CHECKPOINT_VERSION 2
+/* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...).
+ * 3: the config carries the virtual-time weights (vtime.h), each vCPU record
+ *    its stall cycles.  Version 2 is still read (as weights and stall 0). */
+#define VMDL_CHECKPOINT_VERSION 3
 
 int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
 int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len);

@@ -20,6 +20,7 @@
 #include "virtmodel/arch.h"
 #include "virtmodel/fault.h"
 #include "virtmodel/guest_mem.h"
+#include "virtmodel/vtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +94,13 @@ struct vmdl_vm_config {
      * comparisons and debugging.
      */
     bool no_fast_traps;
+    /*
+     * Virtual-time weights (virtmodel/vtime.h), used when vtime_set.  Not
+     * set: none (one tick per retired instruction), or the hardware-like
+     * profile (VMDL_VTIME_HW_*) once a multiboot kernel is loaded.
+     */
+    bool vtime_set;
+    struct vmdl_vtime_weights vtime;
 };
 
 int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);
@@ -283,7 +291,7 @@ struct vmdl_irqchip_ops {
     void (*ack)(void *opaque, struct vmdl_vcpu *vcpu, int vector);
     /* A pending NMI (x86) to take, consumed by the call; NULL if none. */
     bool (*take_nmi)(void *opaque, struct vmdl_vcpu *vcpu);
-    /* Virtual time advanced to `now` retired instructions (timers). */
+    /* Virtual time advanced to `now` (vmdl_vcpu_vtime; timers). */
     void (*advance)(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now);
     /* Next virtual time at which something fires, UINT64_MAX for none. */
     uint64_t (*next_event)(void *opaque, struct vmdl_vcpu *vcpu);
@@ -634,13 +642,15 @@ uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu);
  */
 void vmdl_vcpu_need_insn_count(struct vmdl_vcpu *vcpu, bool on);
 /* Ask the run loop to come back to the models no later than after `insns`
- * more retired instructions (a counter overflow, a timer deadline).  The
- * earliest outstanding request wins; it is dropped once reached. */
+ * more units of virtual time (virtmodel/vtime.h: retired instructions plus
+ * stall cycles, never fewer than the instructions), for a counter overflow
+ * or a timer deadline.  The earliest outstanding request wins; it is
+ * dropped once reached. */
 void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns);
 
 /*
  * Models with their own notion of time (a PMU counter that will overflow)
- * register these: next_event gives the virtual time (retired instructions)
+ * register these: next_event gives the virtual time (vmdl_vcpu_vtime)
  * at which the model wants control back, UINT64_MAX for never; advance is
  * called whenever the run loop regains control with the current time.
  * When every vCPU is halted, the run loop also skips virtual time to the

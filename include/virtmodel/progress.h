@@ -24,7 +24,8 @@ struct vmdl_vm;
 struct vmdl_vm_stats {
     unsigned nr_vcpus;
     uint64_t insns;      /* retired instructions, summed over the vCPUs */
-    uint64_t vtime;      /* virtual time: the most any one vCPU retired */
+    uint64_t vtime;      /* virtual time: the furthest any one vCPU got
+                            (retired instructions + stall, vtime.h) */
     uint64_t exits;      /* machine exits handled (claimed by a model or
                             returned to the caller) */
     double wall_s;       /* seconds since the first vmdl_vm_run (0 before) */

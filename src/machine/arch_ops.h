@@ -79,6 +79,9 @@ struct vmdl_arch_ops {
      * engine keeps for a model goes to it before and back after (x86: the
      * TPR as the hosted vCPU's V_TPR).  NULL: nothing to do. */
     void (*device_enter)(struct vmdl_vcpu *vcpu);
+    /* A device access from inside the engine, for its cost in virtual
+     * time (x86/exit_cost.c).  NULL: none. */
+    void (*mmio_cost)(struct vmdl_vcpu *vcpu, uint64_t gpa, bool write);
     void (*device_leave)(struct vmdl_vcpu *vcpu);
 
     /* Registers: the table, and access by id. */
@@ -99,6 +102,9 @@ struct vmdl_arch_ops {
      * the machine models. */
     uint64_t (*guest_clock)(struct vmdl_vcpu *vcpu);
     bool (*insn_is_shadow)(const cs_insn *insn);
+    /* Does the instruction stall virtual time when it retires in the
+     * engine (enum vmdl__stall_kind: x86 PAUSE; vtime.c)?  NULL: none. */
+    int (*insn_stall)(const cs_insn *insn);
 
     /* Checkpoints: the architectural words of a vCPU record.  save writes
      * them, load reads and checks them into words[] (at most

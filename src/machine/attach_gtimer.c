@@ -36,7 +36,7 @@ static const unsigned ppi_of[2] = {VMDL_GTIMER_PPI_PHYS, VMDL_GTIMER_PPI_VIRT};
 /* Send the lines that changed to the interrupt controller. */
 static void sync_lines(struct gtimer_glue *g, struct vmdl_vcpu *vcpu, struct gtimer_vcpu *p)
 {
-    uint64_t now = vmdl_vcpu_insns(vcpu);
+    uint64_t now = vmdl_vcpu_vtime(vcpu);
     for (unsigned id = 0; id < 2; id++) {
         bool up = vmdl_gtimer_line(&p->t, (enum vmdl_gtimer_id)id, now);
         if (up != p->line[id]) {
@@ -61,7 +61,7 @@ static vmdl_fault gt_sysreg(void *opaque, struct vmdl_vcpu *vcpu, struct vmdl_sy
         return VMDL_FAULT_UNCLAIMED;
     uint64_t pstate = 0;
     vmdl_vcpu_get_reg(vcpu, VMDL_ARM64_PSTATE, &pstate);
-    vmdl_fault f = vmdl_gtimer_sysreg(&p->t, vmdl_vcpu_insns(vcpu), (pstate >> 2) & 3,
+    vmdl_fault f = vmdl_gtimer_sysreg(&p->t, vmdl_vcpu_vtime(vcpu), (pstate >> 2) & 3,
                                       a->op0, a->op1, a->crn, a->crm, a->op2,
                                       a->is_write, &a->value);
     if (f == VMDL_FAULT_NONE && a->is_write)
@@ -86,7 +86,7 @@ static uint64_t gt_next_event(void *opaque, struct vmdl_vcpu *vcpu)
     struct gtimer_vcpu *p = timer_of(g, vcpu);
     if (!p)
         return UINT64_MAX;
-    uint64_t now = vmdl_vcpu_insns(vcpu), next = UINT64_MAX;
+    uint64_t now = vmdl_vcpu_vtime(vcpu), next = UINT64_MAX;
     for (unsigned id = 0; id < 2; id++) {
         if (p->line[id])
             continue; /* up already: nothing new until the guest acts */

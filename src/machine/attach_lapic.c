@@ -52,7 +52,7 @@ static void update_counting(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
 static struct vmdl_lapic *sync(struct lapic_glue *g, struct vmdl_vcpu *vcpu)
 {
     struct vmdl_lapic *a = apic_of(g, vcpu);
-    vmdl_lapic_advance(a, vmdl_vcpu_insns(vcpu));
+    vmdl_lapic_advance(a, vmdl_vcpu_vtime(vcpu));
     return a;
 }
 

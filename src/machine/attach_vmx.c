@@ -207,9 +207,9 @@ static void timer_arm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     if (!(field(vmx, "PIN_BASED_VM_EXEC_CONTROL") & VMDL_PIN_PREEMPT_TIMER))
         return;
     uint64_t value = field(vmx, "VMX_PREEMPTION_TIMER_VALUE") & 0xffffffffu;
-    h->timer_at[i] = vmdl_vcpu_insns(vcpu) + (value << timer_rate(vmx));
+    h->timer_at[i] = vmdl_vcpu_vtime(vcpu) + (value << timer_rate(vmx));
     vmdl_vcpu_need_insn_count(vcpu, true);
-    vmdl_vcpu_kick_after(vcpu, h->timer_at[i] - vmdl_vcpu_insns(vcpu));
+    vmdl_vcpu_kick_after(vcpu, h->timer_at[i] - vmdl_vcpu_vtime(vcpu));
 }
 
 /* At a VM exit: stop counting; with "save VMX-preemption timer value" the
@@ -220,7 +220,7 @@ static void timer_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     unsigned i = vmdl_vcpu_index(vcpu);
     if (h->timer_at[i] == UINT64_MAX)
         return;
-    uint64_t now = vmdl_vcpu_insns(vcpu);
+    uint64_t now = vmdl_vcpu_vtime(vcpu);
     uint64_t left = now >= h->timer_at[i] ? 0 : (h->timer_at[i] - now) >> timer_rate(vmx);
     if (field(vmx, "VM_EXIT_CONTROLS") & VMDL_EXITCTL_SAVE_PREEMPT)
         vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("VMX_PREEMPTION_TIMER_VALUE")->encoding,

@@ -42,6 +42,7 @@ static void put_vcpu_time(struct vmdl_blob_writer *w, struct vmdl_vcpu *v, bool 
     vmdl_blob_put_u64(w, v->kick_at);
     vmdl_blob_put_u64(w, v->slice_end);
     vmdl_blob_put_u64(w, v->shadow_at);
+    vmdl_blob_put_u64(w, v->stall);
 }
 
 static void put_vcpu(struct vmdl_blob_writer *w, struct vmdl_vcpu *v)
@@ -54,10 +55,12 @@ struct vcpu_rec {
     uint64_t arch[VMDL_ARCH_STATE_WORDS];
     uint8_t halted, wait_for_sipi, nmi_pending, irq_line;
     int32_t queued_irq;
-    uint64_t insns, branches, kick_at, slice_end, shadow_at;
+    uint64_t insns, branches, kick_at, slice_end, shadow_at, stall;
 };
 
-static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu_rec *c)
+/* Version 2 records (before virtual-time weights) have no stall: zero. */
+static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu_rec *c,
+                     uint32_t version)
 {
     vm->arch_ops->load_state(r, c->arch);
     c->halted = vmdl_blob_get_u8(r);
@@ -70,6 +73,9 @@ static void get_vcpu(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct vcpu
     c->kick_at = vmdl_blob_get_u64(r);
     c->slice_end = vmdl_blob_get_u64(r);
     c->shadow_at = vmdl_blob_get_u64(r);
+    c->stall = version >= 3 ? vmdl_blob_get_u64(r) : 0;
+    if (c->insns + c->stall < c->insns)
+        vmdl_blob_reject(r, "vCPU record's virtual time overflows");
     if (c->halted > 1 || c->wait_for_sipi > 1 || c->nmi_pending > 1 || c->irq_line > 1 ||
         c->queued_irq < -1 || c->queued_irq > 255)
         vmdl_blob_reject(r, "vCPU record has out-of-range flags");
@@ -88,6 +94,7 @@ static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
     v->kick_at = c->kick_at;
     v->slice_end = c->slice_end;
     v->shadow_at = c->shadow_at;
+    v->stall = c->stall;
     v->pending = PENDING_NONE;
     vmdl__count_forget_block(v);
 }
@@ -136,6 +143,8 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
     vmdl_blob_put_u64(&w, vm->ram_size);
     vmdl_blob_put_u32(&w, vm->nr_vcpus);
     vmdl_blob_put_u64(&w, vm->cfg.quantum);
+    vmdl_blob_put_u32(&w, vm->cfg.vtime.pause_cycles);
+    vmdl_blob_put_u32(&w, vm->cfg.vtime.exit_cycles);
     vmdl_blob_put_u32(&w, image_crc(vm));
     vmdl_blob_put_u64(&w, vm->entry);
     vmdl_blob_put_u32(&w, vm->next_vcpu);
@@ -177,6 +186,7 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
 
 /* The whole checkpoint, parsed and checked, not applied yet. */
 struct staged {
+    uint32_t version;
     uint32_t next_vcpu;
     uint64_t reset_count;
     const uint8_t **pages;             /* per RAM page: its bytes, or NULL (zero) */
@@ -191,12 +201,15 @@ static void staged_free(struct staged *st)
 }
 
 /* The header: the same VM configuration and image as this VM's. */
-static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r)
+static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r, uint32_t version)
 {
     uint32_t arch = vmdl_blob_get_u32(r), vendor = vmdl_blob_get_u32(r);
     uint64_t ram_base = vmdl_blob_get_u64(r), ram_size = vmdl_blob_get_u64(r);
     uint32_t nr_vcpus = vmdl_blob_get_u32(r);
     uint64_t quantum = vmdl_blob_get_u64(r);
+    /* Version 2 came before the weights: one tick per instruction. */
+    uint32_t pause = version >= 3 ? vmdl_blob_get_u32(r) : 0;
+    uint32_t exit_c = version >= 3 ? vmdl_blob_get_u32(r) : 0;
     uint32_t icrc = vmdl_blob_get_u32(r);
     uint64_t entry = vmdl_blob_get_u64(r);
     if (r->err)
@@ -205,6 +218,12 @@ static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r)
         ram_size != vm->ram_size || nr_vcpus != vm->nr_vcpus || quantum != vm->cfg.quantum)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken from a VM with another "
                          "configuration (architecture, vendor, RAM, vCPUs or quantum)");
+    if (pause != vm->cfg.vtime.pause_cycles || exit_c != vm->cfg.vtime.exit_cycles)
+        return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with virtual-time weights pause "
+                         "%u / exit %u cycles, this VM has %u / %u%s", pause, exit_c,
+                         vm->cfg.vtime.pause_cycles, vm->cfg.vtime.exit_cycles,
+                         version < 3 ? " (a version 2 checkpoint predates the weights: "
+                         "restore it with both 0)" : "");
     if (icrc != image_crc(vm) || entry != vm->entry)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
     return VMDL_OK;
@@ -262,7 +281,7 @@ static int stage(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *
         return vmdl_fail(VMDL_ENOMEM, "checkpoint: out of memory");
     stage_ram(vm, r, st);
     for (unsigned i = 0; i < vm->nr_vcpus && !r->err; i++)
-        get_vcpu(r, vm, &st->recs[i]);
+        get_vcpu(r, vm, &st->recs[i], st->version);
     stage_models(vm, r, st);
     return vmdl_blob_close(r);
 }
@@ -329,11 +348,19 @@ int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
         return vmdl_fail(VMDL_ENOTSUP, "vmdl_vm_checkpoint_restore: checkpoints of "
                          "hosted x86 vCPUs (multiboot guests) are not supported yet");
     struct vmdl_blob_reader r;
-    int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION,
-                             "checkpoint");
-    if (err || (err = check_header(vm, &r)))
+    struct staged st = { .version = VMDL_CHECKPOINT_VERSION };
+    int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
+    /* Version 2 is read as well: it lacks only the virtual-time weights
+     * and stall cycles, which were zero then. */
+    if (err == VMDL_EVERSION) {
+        st.version = 2;
+        err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
+        if (err == VMDL_EVERSION)
+            return vmdl_fail(err, "checkpoint: unsupported format version (this "
+                             "library reads versions 2 and %d)", VMDL_CHECKPOINT_VERSION);
+    }
+    if (err || (err = check_header(vm, &r, st.version)))
         return err;
-    struct staged st = {0};
     err = stage(vm, &r, &st);
     if (!err)
         err = apply(vm, &st);

@@ -43,6 +43,25 @@ static unsigned recent_slot(uint64_t addr)
     return (unsigned)(addr ^ (addr >> 8)) & (BLOCK_RECENT_SIZE - 1);
 }
 
+/* Where the block's stalling instructions are (virtual time, vtime.c).
+ * (QEMU ends a block at PAUSE, so a PAUSE is last; any layout is handled.)
+ * Without memory for the list, no stall is counted. */
+static void find_stalls(struct vmdl_vm *vm, struct block_info *b, const cs_insn *insns,
+                        size_t n)
+{
+    int (*kind)(const cs_insn *) = vm->arch_ops->insn_stall;
+    unsigned ns = 0;
+    for (size_t i = 0; kind && i < n && i < UINT16_MAX; i++)
+        ns += kind(&insns[i]) != VMDL_STALL_NONE;
+    if (!ns || !(b->stalls = calloc(ns, sizeof(*b->stalls))))
+        return;
+    for (size_t i = 0; i < n && b->nstall < ns; i++) {
+        int k = kind(&insns[i]);
+        if (k != VMDL_STALL_NONE)
+            b->stalls[b->nstall++] = (struct block_stall){ (uint16_t)i, (uint8_t)k };
+    }
+}
+
 static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
                                       uint32_t size)
 {
@@ -76,6 +95,8 @@ static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
         b->ends_in_shadow = vm->arch_ops->insn_is_shadow &&
                             vm->arch_ops->insn_is_shadow(&insns[n - 1]);
     }
+    find_stalls(vm, b, insns, n);
+    vmdl__block_weigh(vm, b);
     cs_free(insns, n);
     free(code);
     return b;
@@ -107,7 +128,7 @@ static struct block_info *lookup_block(struct vmdl_vcpu *vcpu, uint64_t addr,
 static void set_cur_block(struct vmdl_vcpu *vcpu, struct block_info *b)
 {
     vcpu->cur_block = b;
-    if (b && !b->ends_in_shadow && !vcpu->shadow_at && !vcpu->irq_window) {
+    if (b && !b->no_fast && !vcpu->shadow_at && !vcpu->irq_window) {
         vcpu->fast_addr = b->addr;
         vcpu->fast_size = b->size;
         vcpu->fast_ninsns = b->ninsns;
@@ -184,7 +205,16 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
          * after it, without stepping.) */
         window_open = vcpu->vm->arch_ops->irq_window_open(vcpu);
     }
-    if (base >= vcpu->kick_deadline || window_open || exact_stop_needed(vcpu, b, base)) {
+    bool stop = base >= vcpu->kick_deadline || window_open ||
+                exact_stop_needed(vcpu, b, base);
+    /* The block's PAUSEs (and the like) stall it (vtime.c).  Added even when the engine
+     * leaves before the block: vmdl__count_at_stop takes back what did not
+     * run, as for the instruction count.  The stop above was decided on the
+     * deadline as it was before this block: an event that falls inside the
+     * stall is taken after the block. */
+    if (b && b->stall)
+        vmdl__stall_add(vcpu, b->stall);
+    if (stop) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
         /* The engine leaves before running this block.  Unicorn puts the
@@ -210,7 +240,8 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
     /*
      * A loop of several blocks: the next block is another one, seen
      * recently.  With the current block fast (no shadow, no window) and the
-     * next one not ending in a shadow nor reaching the deadline, block_slow
+     * next one neither ending in a shadow nor stalling (no_fast) nor reaching
+     * the deadline, block_slow
      * would only count the previous block's branch, make the next one
      * current and count it: do that here, without a chain walk or a frame.
      * (After an instruction completed in a hook no block is current and
@@ -218,7 +249,7 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
      */
     if (vcpu->fast_addr != VMDL_FAST_NONE) {
         struct block_info *b = vcpu->recent[recent_slot(addr)];
-        if (b && b->addr == addr && b->size == size && !b->ends_in_shadow &&
+        if (b && b->addr == addr && b->size == size && !b->no_fast &&
             n + b->ninsns <= vcpu->kick_deadline) {
             vcpu->branches += vcpu->fast_branch;
             vcpu->cur_block = b;
@@ -297,6 +328,19 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
         uc_ctl_remove_cache(vcpu->uc, ram[i].gpa, ram[i].gpa + ram[i].size);
 }
 
+/* The block stopped before its instruction i: the stall of its
+ * instructions from i on, added when it was entered (block_slow), did not
+ * happen. */
+static void unstall_tail(struct vmdl_vcpu *vcpu, const struct block_info *b, uint32_t i)
+{
+    if (!b->stall)
+        return;
+    for (unsigned k = 0; k < b->nstall; k++)
+        if (b->stalls[k].idx >= i)
+            vcpu->stall -= vmdl__stall_weight(vcpu->vm,
+                                              (enum vmdl__stall_kind)b->stalls[k].kind);
+}
+
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
 {
     struct block_info *b = vcpu->cur_block;
@@ -309,6 +353,7 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
             i++;
         vcpu->insns = block_base(vcpu) + i;
+        unstall_tail(vcpu, b, i);
     } else {
         /* The whole block ran, including its final instruction. */
         if (b->ends_in_branch)
@@ -317,6 +362,21 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         if (b->ends_in_shadow && pc == b->addr + b->size)
             vcpu->shadow_at = pc;
     }
+    vmdl__count_forget_block(vcpu);
+}
+
+/*
+ * The engine left at the start of the current block, which stays counted
+ * (the hosted VMRUN stub counts the VMRUN and the first guest block,
+ * hosted_state.c): its stall did not happen.  The block is forgotten, as
+ * the next entry would.
+ */
+void vmdl__count_unstall_entry(struct vmdl_vcpu *vcpu, uint64_t pc)
+{
+    struct block_info *b = vcpu->cur_block;
+    if (!vcpu->block_hook_on || !b || pc != b->addr)
+        return;
+    unstall_tail(vcpu, b, 0);
     vmdl__count_forget_block(vcpu);
 }
 
@@ -339,6 +399,7 @@ bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
     while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
         i++;
     vcpu->insns = block_base(vcpu) + i;
+    unstall_tail(vcpu, b, i);
     vcpu->ran_block = NULL;
     vmdl__count_forget_block(vcpu);
     /* The engine goes on in the block after pc (unless the hook stops it;
@@ -391,6 +452,7 @@ void vmdl__count_free(struct vmdl_vcpu *vcpu)
         while (b) {
             struct block_info *n = b->next;
             free(b->offsets);
+            free(b->stalls);
             free(b);
             b = n;
         }

@@ -82,6 +82,14 @@ struct block_info {
     uint16_t *offsets;     /* byte offset of each instruction */
     bool ends_in_branch;   /* last instruction transfers control */
     bool ends_in_shadow;   /* last instruction is STI / MOV SS / POP SS */
+    /* Not for the block hook's fast paths: ends in a shadow, or stalls
+     * (insn_count.c, set_cur_block). */
+    bool no_fast;
+    /* Instructions that stall virtual time (vtime.c): an x86 PAUSE, or
+     * one KVM exits on that the engine runs natively (WBINVD...). */
+    uint16_t nstall;
+    struct block_stall { uint16_t idx; uint8_t kind; } *stalls; /* ascending idx */
+    uint64_t stall;        /* stall cycles the block adds at the VM's weights */
     struct block_info *next;
 };
 
@@ -158,14 +166,20 @@ struct vmdl_vcpu {
     bool irq_window;        /* an interrupt waits for the guest to unmask */
     bool window_hook_kept;  /* the block hook stays once a window needed it */
 
-    /* Virtual time. */
+    /* Virtual time (docs/architecture.md, "Virtual time"): retired
+     * instructions plus stall cycles (PAUSE, VM-exit-like traps). */
     uint64_t insns;         /* retired instructions, exact at exits */
+    uint64_t stall;         /* stall cycles, exact at exits (vtime.c) */
     uint64_t branches;
     int count_users;
     bool code_hooks;        /* address-bounded code hooks exist (x86 trap sites) */
-    uint64_t kick_at;       /* stop when insns reaches this */
-    uint64_t slice_end;     /* scheduler quantum end */
-    uint64_t kick_deadline; /* min of the above and timers, this entry */
+    uint64_t kick_at;       /* stop when virtual time reaches this */
+    uint64_t slice_end;     /* scheduler quantum end (retired instructions) */
+    /* When the block hook stops the engine, in retired instructions: the
+     * min of the quantum, the budget and vt_deadline converted at the
+     * current stall (lowered whenever the stall grows, vmdl__stall_add). */
+    uint64_t kick_deadline;
+    uint64_t vt_deadline;   /* its virtual-time part: kick_at and timers */
     uint64_t event_deadline; /* the timers' part of it (vmdl__next_deadline) */
     uint64_t exact_pc;      /* stop right before this instruction once the */
     uint64_t exact_at;      /*   count is here (0: none asked; insn_count.c) */
@@ -374,6 +388,7 @@ static inline void vmdl__count_forget_block(struct vmdl_vcpu *vcpu)
 }
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc);
+void vmdl__count_unstall_entry(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline);
 void vmdl__count_free(struct vmdl_vcpu *vcpu);
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);
@@ -390,6 +405,24 @@ bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
 /* Instructions retired before `pc`, inside the block that runs now (from a
  * hook that does not stop the engine); vcpu->insns outside one. */
 uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);
+
+/* vtime.c: virtual time = retired instructions + stall cycles */
+static inline uint64_t vmdl__vtime(const struct vmdl_vcpu *vcpu)
+{
+    return vcpu->insns + vcpu->stall;
+}
+/* An absolute virtual time as a retired-instruction count at the current
+ * stall (0 when already passed). */
+static inline uint64_t vmdl__vt_to_insns(const struct vmdl_vcpu *vcpu, uint64_t t)
+{
+    return t == UINT64_MAX ? UINT64_MAX : t > vcpu->stall ? t - vcpu->stall : 0;
+}
+/* Add stall cycles, bringing the block hook's deadline closer by as much. */
+void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles);
+void vmdl__block_weigh(const struct vmdl_vm *vm, struct block_info *b);
+/* What stalls: enum vmdl__stall_kind, the weight of one of them. */
+enum vmdl__stall_kind { VMDL_STALL_NONE, VMDL_STALL_PAUSE, VMDL_STALL_EXIT };
+uint64_t vmdl__stall_weight(const struct vmdl_vm *vm, enum vmdl__stall_kind k);
 
 /* trace.c: one line per exit when a trace is on.  The check is inline:
  * the call is on every trapped instruction, and a trace is rarely on. */

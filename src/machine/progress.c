@@ -26,8 +26,8 @@ int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out)
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         const struct vmdl_vcpu *v = vm->vcpus[i];
         out->insns += v->insns;
-        if (v->insns > out->vtime)
-            out->vtime = v->insns;
+        if (vmdl__vtime(v) > out->vtime)
+            out->vtime = vmdl__vtime(v);
         out->exits += v->nr_exits;
         out->entries += v->nr_entries;
         out->exact = out->exact && v->block_hook_on;

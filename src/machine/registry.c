@@ -64,6 +64,8 @@ static uint64_t mmio_read_cb(uc_engine *uc, uint64_t offset, unsigned size,
     (void)uc;
     struct mmio_binding *b = user;
     const struct vmdl_arch_ops *a = b->vcpu->vm->arch_ops;
+    if (a->mmio_cost)
+        a->mmio_cost(b->vcpu, b->at + offset, false);
     if (a->device_enter)
         a->device_enter(b->vcpu);
     uint64_t val = b->region->ops->read
@@ -80,6 +82,8 @@ static void mmio_write_cb(uc_engine *uc, uint64_t offset, unsigned size,
     (void)uc;
     struct mmio_binding *b = user;
     const struct vmdl_arch_ops *a = b->vcpu->vm->arch_ops;
+    if (a->mmio_cost)
+        a->mmio_cost(b->vcpu, b->at + offset, true);
     if (a->device_enter)
         a->device_enter(b->vcpu);
     if (b->region->ops->write)

@@ -88,17 +88,20 @@ static bool other_can_run(struct vmdl_vcpu *vcpu)
 uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    uint64_t d = vcpu->kick_at;
+    /* Kicks and timer events are virtual times, the quantum and the budget
+     * retired instructions: the block hook counts the latter, so the former
+     * are converted at the current stall (vtime.c keeps that right as the
+     * stall grows). */
+    uint64_t ev = next_wake_event(vm, vcpu);
+    vcpu->vt_deadline = ev < vcpu->kick_at ? ev : vcpu->kick_at;
+    vcpu->event_deadline = vmdl__vt_to_insns(vcpu, ev);
+    uint64_t d = vmdl__vt_to_insns(vcpu, vcpu->vt_deadline);
     /* The slice ends only for another vCPU's sake: one running alone (the
      * others halted, or waiting for SIPI) is not stopped every quantum.
      * Whatever makes another one runnable (an IPI, an INIT/SIPI) is a
      * trapped access after which the deadline is recomputed. */
     if (vcpu->slice_end < d && other_can_run(vcpu))
         d = vcpu->slice_end;
-    uint64_t ev = next_wake_event(vm, vcpu);
-    vcpu->event_deadline = ev;
-    if (ev < d)
-        d = ev;
     if (vm->max_insns) {
         uint64_t t = total_insns(vm);
         uint64_t left = t >= vm->max_insns ? 0 : vm->max_insns - t;
@@ -122,13 +125,14 @@ static bool vcpu_runnable(struct vmdl_vcpu *vcpu)
 static void advance_time(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vcpu->kick_at <= vcpu->insns)
+    uint64_t now = vmdl__vtime(vcpu);
+    if (vcpu->kick_at <= now)
         vcpu->kick_at = UINT64_MAX; /* reached: the models get control now */
     for (unsigned i = 0; i < vm->nr_times; i++)
         if (vm->times[i].ops->advance)
-            vm->times[i].ops->advance(vm->times[i].opaque, vcpu, vcpu->insns);
+            vm->times[i].ops->advance(vm->times[i].opaque, vcpu, now);
     if (vm->irqchip && vm->irqchip->advance)
-        vm->irqchip->advance(vm->irqchip_opaque, vcpu, vcpu->insns);
+        vm->irqchip->advance(vm->irqchip_opaque, vcpu, now);
 }
 
 /* Is an external interrupt waiting (queued by the caller, the IRQ line,
@@ -171,10 +175,13 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
         }
     }
     if (best && best_ev != UINT64_MAX) {
-        uint64_t target = best_ev > best->insns ? best_ev : best->insns;
-        if (vm->max_insns && total_insns(vm) + (target - best->insns) > vm->max_insns)
-            target = best->insns + (vm->max_insns - total_insns(vm));
-        best->insns = target;
+        /* The skip is in virtual time; the halted time counts as retired
+         * instructions, as it always has (the budget and the PMU see it). */
+        uint64_t now = vmdl__vtime(best);
+        uint64_t skip = best_ev > now ? best_ev - now : 0;
+        if (vm->max_insns && total_insns(vm) + skip > vm->max_insns)
+            skip = vm->max_insns - total_insns(vm);
+        best->insns += skip;
         advance_time(best);
         return 1;
     }
@@ -440,10 +447,12 @@ void vmdl_vcpu_need_insn_count(struct vmdl_vcpu *vcpu, bool on)
 
 void vmdl_vcpu_kick_after(struct vmdl_vcpu *vcpu, uint64_t insns)
 {
-    uint64_t at = vcpu->insns + insns;
-    if (at < vcpu->insns)
+    /* In virtual time: never later than `insns` retired instructions. */
+    uint64_t now = vmdl__vtime(vcpu);
+    uint64_t at = now + insns;
+    if (at < now)
         at = UINT64_MAX;
-    if (vcpu->kick_at <= vcpu->insns || at < vcpu->kick_at)
+    if (vcpu->kick_at <= now || at < vcpu->kick_at)
         vcpu->kick_at = at;
 }
 

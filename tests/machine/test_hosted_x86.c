@@ -1338,6 +1338,10 @@ static void test_acpi_rsdp_and_pm_timer(void **state)
         0x66, 0xBA, 0x04, 0x06, 0x66, 0xED,               /* in ax, 0x604 */
         0x0F, 0xB7, 0xD8, 0xF4 };                         /* movzx ebx, ax */
     struct vmdl_vm *vm = boot(code, sizeof(code));
+    /* One tick per instruction (no weights): the timer's rate is tested,
+     * not the port reads' exit stall (test_vtime). */
+    const struct vmdl_vtime_weights none = { 0, 0 };
+    assert_int_equal(vmdl_vm_set_vtime_weights(vm, &none), 0);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RDI), 0x20445352u);   /* "RSD " */
     uint64_t t0 = reg(vm, VMDL_X86_RSI), t1 = reg(vm, VMDL_X86_RBP);

@@ -43,6 +43,7 @@ int vmdl__x86_cpuid_cb(uc_engine *uc, void *user)
      * the models are not asked; it runs again once the exit is completed. */
     if (vmdl__x86_in_tail(v))
         return 1;
+    vmdl__x86_exit_cost(v, VMDL_XK_CPUID);
     vmdl__x86_cpuid_answer(v);
     return 1; /* skip Unicorn's own CPUID */
 }

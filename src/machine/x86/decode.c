@@ -444,3 +444,4 @@ bool vmdl__x86_insn_is_shadow(const cs_insn *in)
     }
     return false;
 }
+

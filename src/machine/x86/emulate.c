@@ -227,6 +227,7 @@ static enum emu_result emu_swapgs(struct vmdl_vcpu *v, const cs_insn *in)
 
 static enum emu_result emu_xsetbv(struct vmdl_vcpu *v, const cs_insn *in, uint64_t rip)
 {
+    vmdl__x86_exit_cost(v, VMDL_XK_XSETBV);
     uint32_t ecx = (uint32_t)rd(v, UC_X86_REG_RCX);
     uint64_t val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
     if (ecx != 0 || !(val & 1) || (val & ~7ull) || ((val & 4) && !(val & 2)))
@@ -237,6 +238,7 @@ static enum emu_result emu_xsetbv(struct vmdl_vcpu *v, const cs_insn *in, uint64
 
 static enum emu_result emu_hlt(struct vmdl_vcpu *v, const cs_insn *in, uint64_t rip)
 {
+    vmdl__x86_exit_cost(v, VMDL_XK_HLT);
     vmdl__trace_exit(v, "hlt", rip, "halted");
     vmdl__x86_retire(v, in->size);
     vmdl__halt(v);
@@ -261,7 +263,10 @@ static enum emu_result emu_one(struct vmdl_vcpu *v, const cs_insn *in, uint64_t 
     case X86_INS_LMSW: return emu_lmsw(v, in, rip);
     case X86_INS_SWAPGS: return emu_swapgs(v, in);
     case X86_INS_XSETBV: return emu_xsetbv(v, in, rip);
-    case X86_INS_INVLPG: case X86_INS_INVD: case X86_INS_WBINVD:
+    case X86_INS_INVD: case X86_INS_WBINVD:
+        vmdl__x86_exit_cost(v, VMDL_XK_CACHE);
+        __attribute__((fallthrough));
+    case X86_INS_INVLPG:
     case X86_INS_LTR: case X86_INS_LLDT: case X86_INS_INVPCID:
         /* No TLB, caches or task state to model: retire. */
         vmdl__trace_exit(v, "priv-nop", rip, "retired");

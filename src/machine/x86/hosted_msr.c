@@ -181,7 +181,7 @@ static vmdl_fault do_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t
         if (write) {
             /* SDM 17.17.3: a TSC write moves IA32_TSC_ADJUST by as much */
             X86(v)->tsc_adjust += *val - vmdl__x86_guest_tsc(v);
-            X86(v)->tsc_offset = *val - v->insns;
+            X86(v)->tsc_offset = *val - vmdl__vtime(v);
         } else {
             *val = vmdl__x86_guest_tsc(v);
         }

@@ -93,6 +93,8 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
         insn.kind >= VMDL_INSN_SEAMCALL)
         return false;
     insn.code_bits = vmdl__x86h_code_bits(v);
+    vmdl__x86_exit_cost(v, insn.kind == VMDL_INSN_VMREAD || insn.kind == VMDL_INSN_VMWRITE
+                               ? VMDL_XK_VMREAD_VMWRITE : VMDL_XK_VMX);
     /* Only VM entries care (VMfail 26); the others stay cheap. */
     if (insn.kind == VMDL_INSN_VMLAUNCH || insn.kind == VMDL_INSN_VMRESUME)
         insn.mov_ss_shadow = vmdl__x86h_in_mov_ss_shadow(v);
@@ -170,14 +172,61 @@ static bool offer(struct vmdl_vcpu *v, unsigned code)
     return vmdl__x86h_event(v, &ev);
 }
 
+/* MOV to CR0/CR4 (or CLTS, LMSW) at RIP: does it change a bit KVM owns? */
+static enum vmdl_x86_exit_kind cr_write_kind(struct vmdl_vcpu *v, unsigned cr)
+{
+    uint8_t op[3], rex;
+    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    if (vmdl__x86h_opcode_at(v, op, &rex) < 0 || op[0] != 0x0F)
+        return VMDL_XK_INTERNAL;     /* faults: the fault is the guest's */
+    if (op[1] == 0x22)
+        return vmdl__x86_cr_write_kind(cr, old,
+                                       rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]));
+    if (op[1] == 0x06)               /* CLTS: CR0.TS only */
+        return vmdl__x86_cr_write_kind(0, old, old & ~(1ull << 3));
+    return VMDL_XK_CR_WRITE;         /* LMSW: PE/MP/EM are the host's */
+}
+
+/* What an intercept costs in virtual time, as KVM would exit on it
+ * (exit_cost.c); the hosted vCPU's own intercepts cost nothing. */
+static void charge(struct vmdl_vcpu *v, unsigned code)
+{
+    enum vmdl_x86_exit_kind k = VMDL_XK_INTERNAL;
+    uint8_t op[3], rex;
+    switch (code) {
+    case X_CPUID: k = VMDL_XK_CPUID; break;
+    case X_HLT: k = VMDL_XK_HLT; break;
+    case X_RDPMC: k = VMDL_XK_RDPMC; break;
+    case X_VMMCALL: k = VMDL_XK_HYPERCALL; break;
+    case X_MSR:
+        if (vmdl__x86h_opcode_at(v, op, &rex) >= 0)
+            k = vmdl__x86_msr_kind((uint32_t)rd(v, UC_X86_REG_RCX), op[1] == 0x30);
+        break;
+    case X_CR0_WRITE:
+    case X_CR4_WRITE:
+        k = cr_write_kind(v, code - X_CR0_WRITE);
+        break;
+    default:
+        if (code >= X_DR_READ && code < X_DR_WRITE + 8)
+            k = VMDL_XK_DR;
+        break;
+    }
+    vmdl__x86_exit_cost(v, k);
+}
+
 static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
     int err = VMDL_OK;
+    charge(v, code);
     if (code == X_EXCP + 6 && (emulate_ud(v) || emulate_vmx(v, &err, triple) ||
                                vmdl__x86h_nested_ud(v)))
         return err;
-    if ((code == X_EXCP + 6 || code == X_VMMCALL) && vmdl__x86h_hypercall(v))
+    if (code == X_EXCP + 6 && vmdl__x86h_hypercall(v)) {
+        vmdl__x86_exit_cost(v, VMDL_XK_HYPERCALL);   /* a VMCALL */
+        return VMDL_OK;
+    }
+    if (code == X_VMMCALL && vmdl__x86h_hypercall(v))
         return VMDL_OK;
     if (code == X_EXCP + 6 && vmdl__x86h_at_icebp(v))
         return vmdl__x86h_icebp_exit(v, triple);
@@ -312,6 +361,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     uint64_t pc = rd(v, UC_X86_REG_RIP);
     if (v->shadow_at == pc || !vmdl__count_at_insn(v, pc))
         return false;
+    charge(v, code);
     vmdl__x86h_tpr_in(v);
     vmdl_fault f = VMDL_FAULT_NONE;
     if (offer(v, code)) {

@@ -158,7 +158,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     X86(v)->h_walk_refused = false;
     /* What a stub run without the hook would have left uncounted. */
     bool was_counting = v->block_hook_on;
-    uint64_t insns = v->insns, branches = v->branches;
+    uint64_t insns = v->insns, branches = v->branches, stall = v->stall;
     if (!v->block_hook_on) {
         if (!X86(v)->h_counts) {
             X86(v)->h_counts = true;
@@ -178,7 +178,10 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
         if (!was_counting) {
             v->insns = insns;
             v->branches = branches;
+            v->stall = stall;
             v->cur_block = NULL;
+        } else {
+            vmdl__count_unstall_entry(v, rd(v, UC_X86_REG_RIP));
         }
     } else {
         uc_ctl_flush_tb(v->uc);

@@ -50,6 +50,7 @@ uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user)
     struct vmdl_vm *vm = v->vm;
     if (vmdl__x86_in_tail(v))
         return 0;
+    vmdl__x86_exit_cost(v, VMDL_XK_IO);
     if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, true))
         return 0;
     if (port >= VMDL_X86_COM1_PORT && port <= VMDL_X86_COM1_PORT + 7 && vm->x86h &&
@@ -85,6 +86,7 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
     struct vmdl_vm *vm = v->vm;
     if (vmdl__x86_in_tail(v))
         return;
+    vmdl__x86_exit_cost(v, VMDL_XK_IO);
     if (X86(v)->hosted && vmdl__x86h_io_probe(v, (uint16_t)port, size, false))
         return;
     value &= size_mask(size);

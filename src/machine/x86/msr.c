@@ -26,7 +26,7 @@
  */
 uint64_t vmdl__x86_guest_clock(struct vmdl_vcpu *v)
 {
-    return v->insns + X86(v)->tsc_offset;
+    return vmdl__vtime(v) + X86(v)->tsc_offset;
 }
 
 uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v)
@@ -35,7 +35,7 @@ uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v)
         X86(v)->tsc_observed = true;
         vmdl_vcpu_need_insn_count(v, true);
     }
-    return v->insns + X86(v)->tsc_offset;
+    return vmdl__vtime(v) + X86(v)->tsc_offset;
 }
 
 /*
@@ -106,7 +106,7 @@ static vmdl_fault builtin_wrmsr(struct vmdl_vcpu *v, uint32_t idx, uint64_t val)
         X86(v)->efer = val;
         return VMDL_FAULT_NONE;
     case MSR_IA32_TSC:
-        X86(v)->tsc_offset = val - v->insns;
+        X86(v)->tsc_offset = val - vmdl__vtime(v);
         (void)vmdl__x86_guest_tsc(v);
         return VMDL_FAULT_NONE;
     case MSR_IA32_DEBUGCTL:
@@ -168,6 +168,7 @@ enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_
     /* RCX for both; EDX:EAX only for a write (each read is an engine call). */
     uint32_t idx = (uint32_t)rd(v, UC_X86_REG_RCX);
     uint64_t val = 0;
+    vmdl__x86_exit_cost(v, vmdl__x86_msr_kind(idx, is_write));
     if (is_write)
         val = (rd(v, UC_X86_REG_RDX) << 32) | (uint32_t)rd(v, UC_X86_REG_RAX);
     vmdl_fault f = VMDL_FAULT_UNCLAIMED;

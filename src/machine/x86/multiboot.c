@@ -65,6 +65,16 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
      * can run (vmdl__next_deadline).  Measured in docs/kvm-unit-tests.md. */
     if (vm->quantum_defaulted)
         vm->cfg.quantum = VMDL_X86_HOSTED_QUANTUM;
+    /* A real guest measures time with the TSC against what it expects of
+     * hardware (spin-wait loops of PAUSE, benchmarks of trapped
+     * operations): unless the caller chose weights, the hardware-like
+     * profile (docs/architecture.md, "Virtual time"). */
+    if (!vm->cfg.vtime_set) {
+        struct vmdl_vtime_weights hw = { VMDL_VTIME_HW_PAUSE_CYCLES,
+                                         VMDL_VTIME_HW_EXIT_CYCLES };
+        if ((err = vmdl_vm_set_vtime_weights(vm, &hw)))
+            return err;
+    }
     vm->x86h->eax = VMDL_MB_BOOT_MAGIC;
     vm->x86h->ebx = placed.info_addr;
     vm->x86h->gdt_addr = BOOT_GDT;

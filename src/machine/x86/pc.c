@@ -57,7 +57,7 @@ static vmdl_fault pm_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
     if (off >= VMDL_ACPI_PM_TMR_OFF) {
         /* Virtual time of the reading vCPU, one instruction per ns (the
          * local APIC's clock). */
-        v = vmdl_acpi_pm_timer(vmdl_vcpu_insns(vcpu)) >> (8 * (off - VMDL_ACPI_PM_TMR_OFF));
+        v = vmdl_acpi_pm_timer(vmdl_vcpu_vtime(vcpu)) >> (8 * (off - VMDL_ACPI_PM_TMR_OFF));
     } else if (off >= VMDL_ACPI_PM1_CNT_OFF) {
         /* No SMI command port: always in ACPI mode, SCI_EN reads 1. */
         v = (h->pm1_cnt | VMDL_ACPI_PM1_SCI_EN) >> (8 * (off - VMDL_ACPI_PM1_CNT_OFF));

@@ -127,7 +127,7 @@ static vmdl_fault pit_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                            unsigned size, uint32_t *value)
 {
     struct vmdl_vm *vm = opaque;
-    uint64_t now = vmdl_vcpu_insns(vcpu);
+    uint64_t now = vmdl_vcpu_vtime(vcpu);
     sync_irq0(vm, now);
     uint32_t v = 0;
     for (unsigned i = 0; i < size && i < 4; i++)
@@ -141,7 +141,7 @@ static vmdl_fault pit_write(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                             unsigned size, uint32_t value)
 {
     struct vmdl_vm *vm = opaque;
-    uint64_t now = vmdl_vcpu_insns(vcpu);
+    uint64_t now = vmdl_vcpu_vtime(vcpu);
     sync_irq0(vm, now);
     for (unsigned i = 0; i < size && i < 4; i++)
         vmdl_pit_write(&vm->x86h->pit, (uint16_t)(port + i), (uint8_t)(value >> (8 * i)),

@@ -392,6 +392,24 @@ bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
                            uint64_t rip, struct vmdl_x86_insn *insn);
 void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len);
 bool vmdl__x86_insn_is_shadow(const cs_insn *in);
+int vmdl__x86_insn_stall(const cs_insn *in);
+
+/* exit_cost.c: which trapped operations cost a VM exit in virtual time */
+enum vmdl_x86_exit_kind {
+    VMDL_XK_CPUID, VMDL_XK_XSETBV, VMDL_XK_CACHE, VMDL_XK_VMX, VMDL_XK_HLT,
+    VMDL_XK_IO, VMDL_XK_MMIO, VMDL_XK_MSR, VMDL_XK_CR_WRITE, VMDL_XK_RDPMC,
+    VMDL_XK_DR, VMDL_XK_HYPERCALL, VMDL_XK_MSR_PASS, VMDL_XK_CR_OWNED,
+    VMDL_XK_CR_READ, VMDL_XK_CR8, VMDL_XK_RDTSC, VMDL_XK_VMREAD_VMWRITE,
+    VMDL_XK_INTERNAL, VMDL_XK_NR
+};
+const char *vmdl__x86_exit_kind_name(enum vmdl_x86_exit_kind k);
+bool vmdl__x86_exit_kind_exits(enum vmdl_x86_exit_kind k);
+/* Add the exit weight when KVM would exit on this kind. */
+void vmdl__x86_exit_cost(struct vmdl_vcpu *v, enum vmdl_x86_exit_kind k);
+enum vmdl_x86_exit_kind vmdl__x86_msr_kind(uint32_t idx, bool write);
+enum vmdl_x86_exit_kind vmdl__x86_cr_write_kind(unsigned cr, uint64_t old, uint64_t val);
+enum vmdl_x86_exit_kind vmdl__x86_mmio_kind(uint64_t gpa, bool write);
+void vmdl__x86_mmio_cost(struct vmdl_vcpu *v, uint64_t gpa, bool write);
 bool vmdl__x86_insn_is_branch(const cs_insn *in);
 
 /* regs.c */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual time with cycle weights (docs/architecture.md, "Virtual time").
+ *
+ * A vCPU's virtual time is its retired-instruction count plus its stall
+ * cycles.  Everything that reads time reads virtual time: the TSC, the
+ * local APIC timer and TSC deadline, the ACPI PM timer, the PIT, the
+ * VMX-preemption timer, the run loop's idle skip.  Retired instructions
+ * (vmdl_vcpu_insns: the PMU's instructions-retired event, the scheduler
+ * quantum, instruction budgets) keep their meaning.
+ *
+ * Stall cycles come from two weights:
+ *  - pause_cycles: each retired x86 PAUSE (a spin-loop hint whose latency
+ *    the architecture leaves to the implementation);
+ *  - exit_cycles: each trapped operation that KVM on Intel VMX, with its
+ *    default features, takes as a VM exit (CPUID, port I/O, HLT, intercepted
+ *    MSRs, ...; the table is in src/machine/x86/exit_cost.c).  The hosted
+ *    vCPU's own intercepts that KVM would not exit on cost nothing.
+ * Both 0 (the default of vmdl_vm_create): one tick per instruction, as
+ * before the weights existed.
+ */
+#ifndef VIRTMODEL_VTIME_H
+#define VIRTMODEL_VTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmdl_vm;
+struct vmdl_vcpu;
+
+struct vmdl_vtime_weights {
+    uint32_t pause_cycles;   /* per PAUSE; 0: none */
+    uint32_t exit_cycles;    /* per VM-exit-like trap; 0: none */
+};
+
+/* The largest weight accepted (10^6 cycles: beyond any PAUSE or exit). */
+#define VMDL_VTIME_MAX_WEIGHT 1000000u
+
+/*
+ * The "hardware-like" profile a multiboot kernel gets unless weights were
+ * set: PAUSE as on Intel Skylake-SP and later (about 140 cycles, Intel 64
+ * and IA-32 Architectures Optimization Reference Manual, "Pause latency in
+ * Skylake microarchitecture"), a VM exit and re-entry with KVM's handling
+ * of a simple exit on a recent Intel server core (about 1,200 cycles;
+ * docs/architecture.md says where the figure comes from).
+ */
+#define VMDL_VTIME_HW_PAUSE_CYCLES 140u
+#define VMDL_VTIME_HW_EXIT_CYCLES 1200u
+
+/* Set the weights (both <= VMDL_VTIME_MAX_WEIGHT, else VMDL_EINVAL).  They
+ * apply from the next instruction on; a later multiboot load keeps them. */
+int vmdl_vm_set_vtime_weights(struct vmdl_vm *vm, const struct vmdl_vtime_weights *w);
+void vmdl_vm_get_vtime_weights(const struct vmdl_vm *vm, struct vmdl_vtime_weights *w);
+
+/* Virtual time of the vCPU (retired instructions + stall cycles), exact
+ * between exits; its stall cycles alone. */
+uint64_t vmdl_vcpu_vtime(struct vmdl_vcpu *vcpu);
+uint64_t vmdl_vcpu_stall(struct vmdl_vcpu *vcpu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

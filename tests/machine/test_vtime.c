@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual time with cycle weights (virtmodel/vtime.h): the TSC advances by
+ * the PAUSE weight across a PAUSE and by the exit weight across a trap KVM
+ * exits on, not across the hosted vCPU's own intercepts; a stop inside a
+ * block takes back the stall of what did not run; timer deadlines (the
+ * APIC's TSC deadline, the idle skip of HLT) land in virtual time while
+ * the instruction budget stays in retired instructions; checkpoints carry
+ * the stall; weights 0 give one tick per instruction; bad weights are
+ * refused.  The hosted guests are multiboot images assembled here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "virtmodel/attach_lapic.h"
+#include "virtmodel/blob.h"
+#include "virtmodel/checkpoint.h"
+#include "virtmodel/error.h"
+#include "virtmodel/loader.h"
+#include "virtmodel/machine.h"
+#include "virtmodel/multiboot.h"
+#include "virtmodel/vtime.h"
+
+#define LOAD 0x100000u
+#define IMG 0x400
+#define CODE 0x40
+#define IRQ_VEC 0x20
+#define HANDLER 0x380     /* rdtsc; hlt */
+#define IDT 0x200         /* 0x21 gates */
+#define IDTR 0x1F0
+#define PAUSE_W 140u
+#define EXIT_W 1200u
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
+ * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
+static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
+                            struct vmdl_vtime_weights w, bool lapic)
+{
+    static uint8_t b[IMG];
+    memset(b, 0xF4, IMG);
+    put32(b, VMDL_MB_HEADER_MAGIC);
+    put32(b + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
+    put32(b + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
+    put32(b + 12, LOAD);
+    put32(b + 16, LOAD);
+    put32(b + 20, 0);
+    put32(b + 24, 0);
+    put32(b + 28, LOAD + CODE);
+    assert_true(n <= IDTR - CODE);
+    memcpy(b + CODE, code, n);
+    b[IDTR] = 0x07;                          /* limit: 0x21 gates */
+    b[IDTR + 1] = 0x01;
+    put32(b + IDTR + 2, LOAD + IDT);
+    memset(b + IDT, 0, 0x21 * 8);
+    static const unsigned vecs[] = { 0, IRQ_VEC };
+    for (unsigned i = 0; i < 2; i++) {
+        uint8_t *g = b + IDT + vecs[i] * 8;
+        put32(g, ((LOAD + HANDLER) & 0xFFFF) | (0x10u << 16));
+        put32(g + 4, ((LOAD + HANDLER) & 0xFFFF0000u) | 0x8E00u);
+    }
+    static const uint8_t handler[] = { 0x0F, 0x31, 0xF4 };
+    memcpy(b + HANDLER, handler, sizeof(handler));
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .vtime_set = set, .vtime = w };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_mb_boot mb = { "", NULL, 0 };
+    assert_int_equal(vmdl_vm_load_multiboot(vm, b, IMG, &mb), 0);
+    if (lapic)
+        assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    return vm;
+}
+
+static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
+{
+    uint64_t x = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
+    return x;
+}
+
+static void run_to_hlt(struct vmdl_vm *vm)
+{
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_HLT);
+}
+
+/* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR] */
+#define PROLOGUE 0xBC, 0x00, 0x80, 0x10, 0x00, 0x0F, 0x01, 0x1D, \
+                 (uint8_t)(IDTR), (uint8_t)(IDTR >> 8), 0x10, 0x00
+#define RDTSC 0x0F, 0x31
+#define START RDTSC, 0x89, 0xC6                   /* rdtsc; mov esi, eax */
+#define DIFF RDTSC, 0x29, 0xF0, 0xF4              /* rdtsc; sub eax, esi; hlt */
+
+/* EAX of the guest "START; body; DIFF": the TSC ticks from the first
+ * RDTSC to the second, with the given weights. */
+static uint32_t ticks(const uint8_t *body, size_t n, uint32_t pause, uint32_t exit_c)
+{
+    uint8_t code[128] = { PROLOGUE, START };
+    size_t at = 12 + 4;
+    memcpy(code + at, body, n);
+    static const uint8_t diff[] = { DIFF };
+    memcpy(code + at + n, diff, sizeof(diff));
+    struct vmdl_vm *vm = boot(code, at + n + sizeof(diff), true,
+                              (struct vmdl_vtime_weights){ pause, exit_c }, false);
+    run_to_hlt(vm);
+    uint32_t t = (uint32_t)reg(vm, VMDL_X86_RAX);
+    vmdl_vm_destroy(vm);
+    return t;
+}
+
+/* The first RDTSC reads before it retires: RDTSC, MOV and the body's
+ * instructions are ticks, plus the weights. */
+static void test_pause_adds_its_weight(void **state)
+{
+    (void)state;
+    static const uint8_t pause[] = { 0xF3, 0x90 };
+    assert_int_equal(ticks(pause, sizeof(pause), 0, 0), 3);
+    assert_int_equal(ticks(pause, sizeof(pause), PAUSE_W, 0), 3 + PAUSE_W);
+    assert_int_equal(ticks(pause, sizeof(pause), PAUSE_W, EXIT_W), 3 + PAUSE_W);
+    static const uint8_t two[] = { 0xF3, 0x90, 0x90, 0xF3, 0x90 };
+    assert_int_equal(ticks(two, sizeof(two), 7, 0), 5 + 14);
+}
+
+static void test_cpuid_adds_the_exit_weight(void **state)
+{
+    (void)state;
+    static const uint8_t cpuid[] = { 0x31, 0xC0, 0x0F, 0xA2 };   /* xor eax; cpuid */
+    assert_int_equal(ticks(cpuid, sizeof(cpuid), 0, 0), 4);
+    assert_int_equal(ticks(cpuid, sizeof(cpuid), PAUSE_W, EXIT_W), 4 + EXIT_W);
+}
+
+/* KVM exits on port I/O, HLT-free here, and intercepted MSRs (PAT); not on
+ * the MSRs it passes through (FS_BASE), nor on what the hosted vCPU traps
+ * for itself (PUSHF, MOV from CR0, RDTSC). */
+static void test_exit_weight_follows_kvm(void **state)
+{
+    (void)state;
+    static const uint8_t in80[] = { 0xE4, 0x80 };                      /* in al, 0x80 */
+    assert_int_equal(ticks(in80, sizeof(in80), 0, EXIT_W), 3 + EXIT_W);
+    static const uint8_t pat[] = { 0xB9, 0x77, 0x02, 0x00, 0x00, 0x0F, 0x32 };
+    assert_int_equal(ticks(pat, sizeof(pat), 0, EXIT_W), 4 + EXIT_W);
+    static const uint8_t fsbase[] = { 0xB9, 0x00, 0x01, 0x00, 0xC0, 0x0F, 0x32 };
+    assert_int_equal(ticks(fsbase, sizeof(fsbase), 0, EXIT_W), 4);
+    static const uint8_t own[] = { 0x9C, 0x58,               /* pushf; pop eax */
+                                   0x0F, 0x20, 0xC0,         /* mov eax, cr0 */
+                                   0x0F, 0x31 };             /* rdtsc */
+    assert_int_equal(ticks(own, sizeof(own), 0, EXIT_W), 6);
+}
+
+/* MOV to CR0 exits when it changes a bit KVM owns (PE, MP, NE...), not
+ * when it only changes the guest-owned TS and WP. */
+static void test_cr0_write_exits_on_host_owned_bits(void **state)
+{
+    (void)state;
+    static const uint8_t ts[] = { 0x0F, 0x20, 0xC0,                   /* mov eax, cr0 */
+                                  0x35, 0x08, 0x00, 0x01, 0x00,       /* xor eax, TS|WP */
+                                  0x0F, 0x22, 0xC0 };                 /* mov cr0, eax */
+    assert_int_equal(ticks(ts, sizeof(ts), 0, EXIT_W), 5);
+    static const uint8_t mp[] = { 0x0F, 0x20, 0xC0,
+                                  0x83, 0xF0, 0x02,                   /* xor eax, MP */
+                                  0x0F, 0x22, 0xC0 };
+    assert_int_equal(ticks(mp, sizeof(mp), 0, EXIT_W), 5 + EXIT_W);
+}
+
+/* A fault inside a block whose last instruction is a PAUSE: the engine
+ * stops at the faulting DIV, and the PAUSE after it, counted when the block
+ * was entered, is taken back: the TSC in the #DE handler (HANDLER: rdtsc;
+ * hlt) reads the same with the PAUSE weight as without. */
+static uint32_t de_ticks(uint32_t pause)
+{
+    static const uint8_t code[] = { PROLOGUE, START,
+        0x31, 0xC9,                                    /* xor ecx, ecx */
+        0xF7, 0xF1,                                    /* div ecx: #DE */
+        0xF3, 0x90 };                                  /* pause (not run) */
+    struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                              (struct vmdl_vtime_weights){ pause, 0 }, false);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 0);
+    uint32_t t = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RSI);
+    vmdl_vm_destroy(vm);
+    return t;
+}
+
+static void test_stop_before_pause_takes_its_stall_back(void **state)
+{
+    (void)state;
+    uint32_t t = de_ticks(0);
+    assert_true(t >= 3);             /* rdtsc, mov, xor; the DIV faults */
+    assert_int_equal(de_ticks(PAUSE_W), t);
+}
+
+/* x2APIC on (IA32_APIC_BASE |= EXTD|EN, SVR = 0x1FF), then the LVT timer in
+ * TSC-deadline mode with vector IRQ_VEC. */
+#define X2APIC_ON 0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32, \
+                  0x0D, 0x00, 0x0C, 0x00, 0x00, 0x0F, 0x30, \
+                  0xB9, 0x0F, 0x08, 0x00, 0x00, 0xB8, 0xFF, 0x01, 0x00, 0x00, \
+                  0x31, 0xD2, 0x0F, 0x30, \
+                  0xB9, 0x32, 0x08, 0x00, 0x00, 0xB8, IRQ_VEC, 0x00, 0x04, 0x00, \
+                  0x0F, 0x30
+/* rdtsc; add eax, D; adc edx, 0; mov edi, eax; mov ecx, 0x6E0; wrmsr; sti */
+#define ARM_DEADLINE(d) RDTSC, 0x05, (uint8_t)(d), (uint8_t)((d) >> 8), \
+                        (uint8_t)((d) >> 16), 0x00, 0x83, 0xD2, 0x00, 0x89, 0xC7, \
+                        0xB9, 0xE0, 0x06, 0x00, 0x00, 0x0F, 0x30, 0xFB
+#define DEADLINE 20000u
+
+/* A PAUSE loop waits for a TSC deadline: the interrupt comes when virtual
+ * time reaches it (at most one PAUSE block late), about DEADLINE / 141
+ * instructions later, not DEADLINE instructions later. */
+static void test_tsc_deadline_fires_in_virtual_time(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON, ARM_DEADLINE(DEADLINE),
+        0xF3, 0x90, 0xEB, 0xFC };                      /* 1: pause; jmp 1b */
+    struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                              (struct vmdl_vtime_weights){ PAUSE_W, 0 }, true);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    uint32_t late = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RDI);
+    assert_true(late <= PAUSE_W + 2);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_true(vmdl_vcpu_insns(v) < 2 * DEADLINE / PAUSE_W + 100);
+    assert_int_equal(vmdl_vcpu_vtime(v), vmdl_vcpu_insns(v) + vmdl_vcpu_stall(v));
+    vmdl_vm_destroy(vm);
+}
+
+/* HLT until the deadline: the idle skip goes to the deadline's virtual
+ * time, stalls before it included (a CPUID and PAUSEs here): the handler's
+ * TSC is as far past the deadline as without weights. */
+static uint32_t hlt_wake_late(struct vmdl_vtime_weights w, uint64_t *stall)
+{
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON, ARM_DEADLINE(DEADLINE),
+        0x31, 0xC0, 0x0F, 0xA2,                        /* xor eax; cpuid */
+        0xF3, 0x90, 0xF3, 0x90,                        /* pause; pause */
+        0xF4, 0xF4 };                                  /* hlt */
+    struct vmdl_vm *vm = boot(code, sizeof(code), true, w, true);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    uint32_t late = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RDI);
+    *stall = vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0));
+    vmdl_vm_destroy(vm);
+    return late;
+}
+
+static void test_hlt_skips_to_the_deadline_in_virtual_time(void **state)
+{
+    (void)state;
+    uint64_t stall;
+    uint32_t late = hlt_wake_late((struct vmdl_vtime_weights){ 0, 0 }, &stall);
+    assert_int_equal(stall, 0);
+    assert_true(late < 8);
+    assert_int_equal(hlt_wake_late((struct vmdl_vtime_weights){ PAUSE_W, EXIT_W }, &stall),
+                     late);
+    /* Exits: five MSR accesses (APIC base read and write, SVR, LVT
+     * timer, TSC deadline), CPUID, the HLT that waited and the handler's
+     * HLT; two PAUSEs. */
+    assert_int_equal(stall, 8 * EXIT_W + 2 * PAUSE_W);
+}
+
+/* An instruction budget counts retired instructions, not stall cycles:
+ * a PAUSE loop stops after exactly that many instructions (not after a
+ * thousandth of them, as a budget in virtual time would). */
+static void test_budget_counts_instructions(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0x31, 0xDB,   /* xor ebx, ebx */
+        0x43, 0xF3, 0x90, 0xEB, 0xFB };               /* 1: inc ebx; pause; jmp 1b */
+    struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                              (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W }, false);
+    vmdl_vm_set_limits(vm, 1000, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_insns(v), 1000);
+    /* QEMU ends a block at PAUSE, so the engine stopped after one: EBX
+     * counts the PAUSEs retired. */
+    uint64_t pauses = reg(vm, VMDL_X86_RBX);
+    assert_true(pauses > 300);
+    assert_int_equal(vmdl_vcpu_stall(v), pauses * PAUSE_W);
+    vmdl_vm_destroy(vm);
+}
+
+/* The defaults: a VM made by vmdl_vm_create has no weights; a multiboot
+ * kernel gets the hardware-like profile unless weights were chosen. */
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64 };
+    struct vmdl_vm *vm;
+    struct vmdl_vtime_weights w = { 1, 1 };
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    vmdl_vm_get_vtime_weights(vm, &w);
+    assert_int_equal(w.pause_cycles, 0);
+    assert_int_equal(w.exit_cycles, 0);
+    vmdl_vm_destroy(vm);
+    static const uint8_t code[] = { 0xF4 };
+    vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0 }, false);
+    vmdl_vm_get_vtime_weights(vm, &w);
+    assert_int_equal(w.pause_cycles, VMDL_VTIME_HW_PAUSE_CYCLES);
+    assert_int_equal(w.exit_cycles, VMDL_VTIME_HW_EXIT_CYCLES);
+    vmdl_vm_destroy(vm);
+    vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0 }, false);
+    vmdl_vm_get_vtime_weights(vm, &w);
+    assert_int_equal(w.pause_cycles, 0);
+    assert_int_equal(w.exit_cycles, 0);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_bad_weights_refused(void **state)
+{
+    (void)state;
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .vtime_set = true,
+                                  .vtime = { VMDL_VTIME_MAX_WEIGHT + 1, 0 } };
+    struct vmdl_vm *vm = NULL;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_EINVAL);
+    assert_null(vm);
+    assert_non_null(strstr(vmdl_last_error(), "at most"));
+    cfg.vtime = (struct vmdl_vtime_weights){ 0, 0 };
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_vtime_weights w = { 5, VMDL_VTIME_MAX_WEIGHT + 1 };
+    assert_int_equal(vmdl_vm_set_vtime_weights(vm, &w), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "at most"));
+    vmdl_vm_get_vtime_weights(vm, &w);
+    assert_int_equal(w.pause_cycles, 0);               /* unchanged */
+    assert_int_equal(vmdl_vm_set_vtime_weights(vm, NULL), VMDL_EINVAL);
+    assert_int_equal(vmdl_vm_set_vtime_weights(NULL, &w), VMDL_EINVAL);
+    vmdl_vm_destroy(vm);
+}
+
+/* ---- the deprivileged 64-bit vCPU: counts and checkpoints ---- */
+
+/* mov ecx, 500; 1: pause; dec ecx; jnz 1b; hlt */
+static const uint8_t spin[] = { 0xB9, 0xF4, 0x01, 0x00, 0x00,
+                                0xF3, 0x90, 0xFF, 0xC9, 0x75, 0xFA, 0xF4 };
+
+static struct vmdl_vm *raw_vm(uint32_t pause, uint32_t exit_c)
+{
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .vtime_set = true, .vtime = { pause, exit_c } };
+    struct vmdl_vm *vm;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vm_load_raw(vm, spin, sizeof(spin), VMDL_X86_DEFAULT_LOAD), 0);
+    /* A budget keeps instructions counted exactly (insn_count.c). */
+    vmdl_vm_set_limits(vm, 1000000, 0);
+    return vm;
+}
+
+/* Weight 0 is one tick per instruction: the counts are those of a VM
+ * without weights (1 + 3 * 500 instructions, then the HLT, which retires
+ * and exits). */
+static void test_zero_weights_keep_the_counts(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = raw_vm(0, 0);
+    run_to_hlt(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_insns(v), 1 + 3 * 500 + 1);
+    assert_int_equal(vmdl_vcpu_stall(v), 0);
+    assert_int_equal(vmdl_vcpu_vtime(v), 1 + 3 * 500 + 1);
+    uint64_t branches = vmdl_vcpu_branches(v);
+    vmdl_vm_destroy(vm);
+    vm = raw_vm(PAUSE_W, EXIT_W);
+    run_to_hlt(vm);
+    v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_insns(v), 1 + 3 * 500 + 1);
+    assert_int_equal(vmdl_vcpu_branches(v), branches);
+    assert_int_equal(vmdl_vcpu_stall(v), 500ull * PAUSE_W + EXIT_W);   /* HLT exits */
+    vmdl_vm_destroy(vm);
+}
+
+/* Split the PAUSE loop by a checkpoint: the restored VM has the stall, and
+ * both finish with the same counts; other weights refuse the checkpoint. */
+static void test_checkpoint_keeps_the_stall(void **state)
+{
+    (void)state;
+    struct vmdl_vm *a = raw_vm(PAUSE_W, EXIT_W);
+    vmdl_vm_set_limits(a, 301, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(a, &e), 0);
+    assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
+    uint64_t stall = vmdl_vcpu_stall(vmdl_vm_vcpu(a, 0));
+    assert_int_equal(stall, 100ull * PAUSE_W);
+    uint8_t *blob;
+    size_t len;
+    assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
+    struct vmdl_vm *b = raw_vm(PAUSE_W, EXIT_W);
+    assert_int_equal(vmdl_vm_checkpoint_restore(b, blob, len), 0);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), stall);
+    assert_int_equal(vmdl_vcpu_vtime(vmdl_vm_vcpu(b, 0)), 301 + stall);
+    vmdl_vm_set_limits(a, 1000000, 0);
+    run_to_hlt(a);
+    run_to_hlt(b);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 500ull * PAUSE_W + EXIT_W);
+    assert_int_equal(vmdl_vcpu_vtime(vmdl_vm_vcpu(b, 0)), vmdl_vcpu_vtime(vmdl_vm_vcpu(a, 0)));
+    assert_int_equal(vmdl_vm_state_digest(a), vmdl_vm_state_digest(b));
+    struct vmdl_vm *c = raw_vm(PAUSE_W + 1, EXIT_W);
+    assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "virtual-time weights"));
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(c, 0)), 0);
+    /* A version this library does not read is refused by number. */
+    blob[4] = 99;
+    assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EVERSION);
+    assert_non_null(strstr(vmdl_last_error(), "versions 2 and"));
+    free(blob);
+    vmdl_vm_destroy(a);
+    vmdl_vm_destroy(b);
+    vmdl_vm_destroy(c);
+}
+
+/* A version 2 checkpoint (before the weights): the version 3 one of a VM
+ * without weights and models, less the two weights after the quantum and
+ * the stall at the end of the one vCPU record, re-sealed. */
+static uint8_t *as_version2(const uint8_t *blob, size_t len, size_t *out_len)
+{
+    const size_t hdr = VMDL_BLOB_HEADER_SIZE, weights_at = hdr + 4 + 4 + 8 + 8 + 4 + 8;
+    assert_true(len > hdr + 64);
+    assert_memory_equal(blob + len - 4, "\0\0\0\0", 4);      /* no models */
+    uint8_t *v2 = malloc(len);
+    assert_non_null(v2);
+    size_t n = 0;
+    memcpy(v2, blob, weights_at);
+    n = weights_at;
+    memcpy(v2 + n, blob + weights_at + 8, len - 12 - (weights_at + 8));
+    n += len - 12 - (weights_at + 8);
+    memcpy(v2 + n, blob + len - 4, 4);
+    n += 4;
+    put32(v2 + 4, 2);
+    put32(v2 + 8, (uint32_t)(n - hdr));
+    put32(v2 + 12, vmdl_crc32(0, v2 + hdr, n - hdr));
+    *out_len = n;
+    return v2;
+}
+
+/* Version 2 checkpoints are still read, as no weights and no stall; a VM
+ * with weights refuses them, saying why. */
+static void test_checkpoint_version2_is_read(void **state)
+{
+    (void)state;
+    struct vmdl_vm *a = raw_vm(0, 0);
+    vmdl_vm_set_limits(a, 301, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(a, &e), 0);
+    uint8_t *blob;
+    size_t len, len2;
+    assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
+    uint8_t *v2 = as_version2(blob, len, &len2);
+    struct vmdl_vm *b = raw_vm(0, 0);
+    assert_int_equal(vmdl_vm_checkpoint_restore(b, v2, len2), 0);
+    assert_int_equal(vmdl_vcpu_insns(vmdl_vm_vcpu(b, 0)), 301);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 0);
+    assert_int_equal(vmdl_vm_state_digest(b), vmdl_vm_state_digest(a));
+    struct vmdl_vm *c = raw_vm(PAUSE_W, EXIT_W);
+    assert_int_equal(vmdl_vm_checkpoint_restore(c, v2, len2), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "predates the weights"));
+    free(v2);
+    free(blob);
+    vmdl_vm_destroy(a);
+    vmdl_vm_destroy(b);
+    vmdl_vm_destroy(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pause_adds_its_weight),
+        cmocka_unit_test(test_cpuid_adds_the_exit_weight),
+        cmocka_unit_test(test_exit_weight_follows_kvm),
+        cmocka_unit_test(test_cr0_write_exits_on_host_owned_bits),
+        cmocka_unit_test(test_stop_before_pause_takes_its_stall_back),
+        cmocka_unit_test(test_tsc_deadline_fires_in_virtual_time),
+        cmocka_unit_test(test_hlt_skips_to_the_deadline_in_virtual_time),
+        cmocka_unit_test(test_budget_counts_instructions),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad_weights_refused),
+        cmocka_unit_test(test_zero_weights_keep_the_counts),
+        cmocka_unit_test(test_checkpoint_keeps_the_stall),
+        cmocka_unit_test(test_checkpoint_version2_is_read),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
