@@ -61,14 +61,7 @@ static void gate32(uint8_t *idt, unsigned vec, uint32_t target)
 static void make_image(uint8_t *b, const uint8_t *code, size_t n)
 {
     memset(b, 0xF4, IMG);
-    put32(b, VMDL_MB_HEADER_MAGIC);
-    put32(b + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
-    put32(b + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
-    put32(b + 12, LOAD);          /* header_addr */
-    put32(b + 16, LOAD);          /* load_addr */
-    put32(b + 20, 0);             /* load_end: the whole file */
-    put32(b + 24, 0);             /* no bss */
-    put32(b + 28, LOAD + CODE);   /* entry */
+    mb_aout_header(b, LOAD, LOAD + CODE);
     memcpy(b + CODE, code, n);
     static const uint8_t handler[] = { 0x5F, 0x5E, 0xF4 };
     memcpy(b + HANDLER, handler, sizeof(handler));

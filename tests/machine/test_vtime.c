@@ -25,6 +25,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
 #include "virtmodel/vtime.h"
+#include "hosted_test_util.h"
 
 #define LOAD 0x100000u
 #define IMG 0x400
@@ -36,12 +37,6 @@
 #define PAUSE_W 140u
 #define EXIT_W 1200u
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
  * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
 static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
@@ -49,25 +44,18 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
 {
     static uint8_t b[IMG];
     memset(b, 0xF4, IMG);
-    put32(b, VMDL_MB_HEADER_MAGIC);
-    put32(b + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
-    put32(b + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
-    put32(b + 12, LOAD);
-    put32(b + 16, LOAD);
-    put32(b + 20, 0);
-    put32(b + 24, 0);
-    put32(b + 28, LOAD + CODE);
+    mb_aout_header(b, LOAD, LOAD + CODE);
     assert_true(n <= IDTR - CODE);
     memcpy(b + CODE, code, n);
     b[IDTR] = 0x07;                          /* limit: 0x21 gates */
     b[IDTR + 1] = 0x01;
-    put32(b + IDTR + 2, LOAD + IDT);
+    put_le32(b + IDTR + 2, LOAD + IDT);
     memset(b + IDT, 0, 0x21 * 8);
     static const unsigned vecs[] = { 0, IRQ_VEC };
     for (unsigned i = 0; i < 2; i++) {
         uint8_t *g = b + IDT + vecs[i] * 8;
-        put32(g, ((LOAD + HANDLER) & 0xFFFF) | (0x10u << 16));
-        put32(g + 4, ((LOAD + HANDLER) & 0xFFFF0000u) | 0x8E00u);
+        put_le32(g, ((LOAD + HANDLER) & 0xFFFF) | (0x10u << 16));
+        put_le32(g + 4, ((LOAD + HANDLER) & 0xFFFF0000u) | 0x8E00u);
     }
     static const uint8_t handler[] = { 0x0F, 0x31, 0xF4 };
     memcpy(b + HANDLER, handler, sizeof(handler));
@@ -80,20 +68,6 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
     if (lapic)
         assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
     return vm;
-}
-
-static uint64_t reg(struct vmdl_vm *vm, enum vmdl_reg r)
-{
-    uint64_t x = 0;
-    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), r, &x), 0);
-    return x;
-}
-
-static void run_to_hlt(struct vmdl_vm *vm)
-{
-    struct vmdl_exit e;
-    assert_int_equal(vmdl_vm_run(vm, &e), 0);
-    assert_int_equal(e.reason, VMDL_EXIT_HLT);
 }
 
 /* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR] */
@@ -437,9 +411,9 @@ static uint8_t *as_version2(const uint8_t *blob, size_t len, size_t *out_len)
     n += len - 12 - (weights_at + 8);
     memcpy(v2 + n, blob + len - 4, 4);
     n += 4;
-    put32(v2 + 4, 2);
-    put32(v2 + 8, (uint32_t)(n - hdr));
-    put32(v2 + 12, vmdl_crc32(0, v2 + hdr, n - hdr));
+    put_le32(v2 + 4, 2);
+    put_le32(v2 + 8, (uint32_t)(n - hdr));
+    put_le32(v2 + 12, vmdl_crc32(0, v2 + hdr, n - hdr));
     *out_len = n;
     return v2;
 }
