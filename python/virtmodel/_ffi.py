@@ -49,11 +49,18 @@ libc.free.restype = None
 CONSOLE_FN = CFUNCTYPE(None, c_void_p, POINTER(c_char), c_size_t)
 
 
+class VtimeWeights(Structure):
+    _fields_ = [("pause_cycles", c_uint32), ("exit_cycles", c_uint32)]
+
+
+# Mirrors struct vmdl_vm_config field for field (machine.h): the library
+# reads the whole structure.
 class VmConfig(Structure):
     _fields_ = [("arch", c_int), ("vendor", c_int), ("ram_base", c_uint64),
                 ("ram_size", c_uint64), ("nr_vcpus", c_uint), ("quantum", c_uint64),
                 ("console", CONSOLE_FN), ("console_opaque", c_void_p),
-                ("msr_exits_to_caller", c_bool)]
+                ("msr_exits_to_caller", c_bool), ("no_fast_traps", c_bool),
+                ("vtime_set", c_bool), ("vtime", VtimeWeights)]
 
 
 class _ModelOption(Structure):
@@ -124,6 +131,7 @@ class CExit(Structure):
     _fields_ = [("reason", c_int), ("vcpu", c_uint), ("pc", c_uint64), ("u", _ExitUnion)]
 
 
+# Mirrors struct vmdl_vm_stats (progress.h): the library writes all of it.
 class VmStats(Structure):
     _fields_ = [("nr_vcpus", c_uint), ("insns", c_uint64), ("vtime", c_uint64),
                 ("exits", c_uint64), ("wall_s", c_double), ("exact", c_bool),
