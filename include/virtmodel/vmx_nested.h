@@ -340,6 +340,16 @@ bool vmdl_vmx_l1_wants(const struct vmdl_vmx *vmx, const struct vmdl_vmx_l2_even
  * TSC_OFFSET (SDM 26.3); L1's TSC otherwise. */
 uint64_t vmdl_vmx_l2_tsc(const struct vmdl_vmx *vmx, uint64_t l1_tsc);
 
+/* The VMX-preemption timer (SDM 26.5.1) counts down by one each time bit
+ * `rate` (IA32_VMX_MISC[4:0]) of the TSC changes.  Loaded with `value` at
+ * TSC `tsc`, it reaches zero at the TSC returned ((tsc >> rate) + value)
+ * << rate, saturated at UINT64_MAX); at TSC `now` it holds
+ * vmdl_vmx_preempt_value (0 once the deadline is reached).  KVM's hrtimer
+ * starts the count at the entry's TSC instead of the last bit change, so
+ * it can fire up to 2^rate - 1 ticks later than this. */
+uint64_t vmdl_vmx_preempt_deadline(uint64_t tsc, uint32_t value, unsigned rate);
+uint32_t vmdl_vmx_preempt_value(uint64_t now, uint64_t deadline, unsigned rate);
+
 uint64_t vmdl_vmx_l2_read_cr(const struct vmdl_vmx *vmx, unsigned cr, uint64_t real);
 /* The real CR0/CR4 after an L2 write that did not exit: bits owned by L1
  * (set in the mask) keep their value. */

@@ -200,16 +200,32 @@ static unsigned timer_rate(const struct vmdl_vmx *vmx)
                       VMDL_VMX_MISC_PREEMPT_RATE_MASK);
 }
 
+/* L1's TSC (the timer counts on it, as KVM's kvm_read_l1_tsc). */
+static uint64_t l1_tsc(struct vmdl_vcpu *vcpu)
+{
+    uint64_t tsc = 0;
+    vmdl_fault f = VMDL_FAULT_NONE;
+    if (vmdl_vcpu_x86_msr(vcpu, false, 0x10, &tsc, &f) || f)
+        return vmdl_vcpu_vtime(vcpu);
+    return tsc;
+}
+
+/* The deadline is where the count reaches zero on the TSC's 2^rate grid
+ * (vmdl_vmx_preempt_deadline), kept in virtual time, which the TSC
+ * follows one for one. */
 static void timer_arm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
                       struct vmdl_vmx *vmx)
 {
     unsigned i = vmdl_vcpu_index(vcpu);
     if (!(field(vmx, "PIN_BASED_VM_EXEC_CONTROL") & VMDL_PIN_PREEMPT_TIMER))
         return;
-    uint64_t value = field(vmx, "VMX_PREEMPTION_TIMER_VALUE") & 0xffffffffu;
-    h->timer_at[i] = vmdl_vcpu_vtime(vcpu) + (value << timer_rate(vmx));
+    uint32_t value = (uint32_t)field(vmx, "VMX_PREEMPTION_TIMER_VALUE");
     vmdl_vcpu_need_insn_count(vcpu, true);
-    vmdl_vcpu_kick_after(vcpu, h->timer_at[i] - vmdl_vcpu_vtime(vcpu));
+    uint64_t tsc = l1_tsc(vcpu), now = vmdl_vcpu_vtime(vcpu);
+    uint64_t deadline = vmdl_vmx_preempt_deadline(tsc, value, timer_rate(vmx));
+    uint64_t wait = deadline > tsc ? deadline - tsc : 0;
+    h->timer_at[i] = wait > UINT64_MAX - now ? UINT64_MAX - 1 : now + wait;
+    vmdl_vcpu_kick_after(vcpu, h->timer_at[i] - now);
 }
 
 /* At a VM exit: stop counting; with "save VMX-preemption timer value" the
@@ -220,8 +236,10 @@ static void timer_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     unsigned i = vmdl_vcpu_index(vcpu);
     if (h->timer_at[i] == UINT64_MAX)
         return;
-    uint64_t now = vmdl_vcpu_vtime(vcpu);
-    uint64_t left = now >= h->timer_at[i] ? 0 : (h->timer_at[i] - now) >> timer_rate(vmx);
+    uint64_t now = vmdl_vcpu_vtime(vcpu), tsc = l1_tsc(vcpu);
+    uint64_t to_go = now >= h->timer_at[i] ? 0 : h->timer_at[i] - now;
+    uint32_t left = vmdl_vmx_preempt_value(tsc, to_go > UINT64_MAX - tsc ? UINT64_MAX
+                                                : tsc + to_go, timer_rate(vmx));
     if (field(vmx, "VM_EXIT_CONTROLS") & VMDL_EXITCTL_SAVE_PREEMPT)
         vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("VMX_PREEMPTION_TIMER_VALUE")->encoding,
                       left);

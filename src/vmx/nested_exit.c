@@ -385,6 +385,26 @@ uint64_t vmdl_vmx_l2_tsc(const struct vmdl_vmx *vmx, uint64_t l1_tsc)
     return tsc + vmdl__v12(vmx, V12_TSC_OFFSET);
 }
 
+uint64_t vmdl_vmx_preempt_deadline(uint64_t tsc, uint32_t value, unsigned rate)
+{
+    if (rate > 31)
+        rate = 31;
+    uint64_t base = tsc >> rate;
+    if (base > UINT64_MAX - value || base + value > (UINT64_MAX >> rate))
+        return UINT64_MAX;
+    return (base + value) << rate;
+}
+
+uint32_t vmdl_vmx_preempt_value(uint64_t now, uint64_t deadline, unsigned rate)
+{
+    if (rate > 31)
+        rate = 31;
+    if (now >= deadline)
+        return 0;
+    uint64_t left = (deadline >> rate) - (now >> rate);
+    return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
 uint64_t vmdl_vmx_l2_read_cr(const struct vmdl_vmx *vmx, unsigned cr, uint64_t real)
 {
     if (!vmx || (cr != 0 && cr != 4))

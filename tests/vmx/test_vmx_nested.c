@@ -1457,6 +1457,31 @@ static void test_l2_tsc(void **state)
     fx_close(&f);
 }
 
+/* The VMX-preemption timer counts down each time bit X (IA32_VMX_MISC[4:0])
+ * of the TSC changes (SDM 26.5.1): loaded with V at TSC t it reaches zero
+ * when the TSC reaches (floor(t / 2^X) + V) * 2^X, not t + V * 2^X (the
+ * kvm-unit-tests vmx_preemption_timer_expiry_test deadline). */
+static void test_preempt_timer_grid(void **state)
+{
+    (void)state;
+    assert_int_equal(vmdl_vmx_preempt_deadline(0x1007, 3, 5), 0x1000 + 3 * 32);
+    assert_int_equal(vmdl_vmx_preempt_deadline(0x1000, 3, 5), 0x1000 + 3 * 32);
+    assert_int_equal(vmdl_vmx_preempt_deadline(0x101F, 1, 5), 0x1020);
+    assert_int_equal(vmdl_vmx_preempt_deadline(0x1007, 0, 5), 0x1000);  /* at once */
+    assert_int_equal(vmdl_vmx_preempt_deadline(0x1007, 3, 0), 0x100A);
+    assert_int_equal(vmdl_vmx_preempt_deadline(UINT64_MAX - 40, 0xFFFFFFFFu, 5),
+                     UINT64_MAX);                                    /* saturates */
+    assert_int_equal(vmdl_vmx_preempt_deadline(UINT64_MAX - 2, 5, 0), UINT64_MAX);
+    /* The value "save VMX-preemption timer value" stores: decrements left. */
+    uint64_t d = vmdl_vmx_preempt_deadline(0x1007, 3, 5);
+    assert_int_equal(vmdl_vmx_preempt_value(0x1007, d, 5), 3);
+    assert_int_equal(vmdl_vmx_preempt_value(0x101F, d, 5), 3);
+    assert_int_equal(vmdl_vmx_preempt_value(0x1020, d, 5), 2);
+    assert_int_equal(vmdl_vmx_preempt_value(d - 1, d, 5), 1);
+    assert_int_equal(vmdl_vmx_preempt_value(d, d, 5), 0);
+    assert_int_equal(vmdl_vmx_preempt_value(d + 100, d, 5), 0);
+}
+
 static void test_invept(void **state)
 {
     (void)state;
@@ -1771,6 +1796,7 @@ int main(void)
         cmocka_unit_test(test_vapic_msr_reads),
         cmocka_unit_test(test_vapic_tpr_and_self_ipi),
         cmocka_unit_test(test_l2_tsc),
+        cmocka_unit_test(test_preempt_timer_grid),
         cmocka_unit_test(test_invept),
         cmocka_unit_test(test_invvpid),
         cmocka_unit_test(test_block_ebusy_ignored),
