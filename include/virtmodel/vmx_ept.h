@@ -29,6 +29,13 @@
  * counts as a write (SDM 29.3.5), and its violation reports bits 0 and 1.
  * A failed walk changes nothing (KVM sets the flags only after the
  * permission check passed).
+ *
+ * Page-modification logging (SDM 29.3.6; KVM emulates it for L2 in
+ * vmx_write_pml_buffer): when a walk is about to set the dirty flag of a
+ * leaf (0 to 1), the 4 KiB-aligned guest-physical address is written to
+ * the log at PML address + 8 * index and the index counts down.  An index
+ * outside 0..511 is a log-full event instead (exit reason 62): nothing is
+ * logged, the leaf keeps its flags, the access does not happen.
  */
 #ifndef VIRTMODEL_VMX_EPT_H
 #define VIRTMODEL_VMX_EPT_H
@@ -118,6 +125,20 @@ enum vmdl_ept_outcome {
     VMDL_EPT_OK = 0,
     VMDL_EPT_VIOLATION,         /* exit reason 48 */
     VMDL_EPT_MISCONFIG,         /* exit reason 49 */
+    VMDL_EPT_PML_FULL,          /* exit reason 62 (page-modification log full) */
+};
+
+/* The page-modification log of a walk (vmcs12's PML_ADDRESS and
+ * GUEST_PML_INDEX under "enable PML"). */
+struct vmdl_ept_pml {
+    uint64_t addr;              /* 4 KiB log of 512 guest-physical addresses */
+    uint16_t index;             /* next slot; counts down, 512.. is full */
+    /*
+     * A log-full event leaves every entry of the walk as it was (the SDM).
+     * False (KVM's update_accessed_dirty_bits): the accessed flags of the
+     * levels above the leaf, set on the way down, stay set.
+     */
+    bool sdm_full_sets_no_flags;
 };
 
 struct vmdl_ept_result {
@@ -147,20 +168,28 @@ bool vmdl_ept_eptp_valid(const struct vmdl_ept_config *cfg);
  */
 int vmdl_ept_walk(const struct vmdl_guest_mem *mem, const struct vmdl_ept_config *cfg,
                   const struct vmdl_ept_request *req, struct vmdl_ept_result *out);
+/* The same with page-modification logging into *pml (NULL: none).  A log
+ * slot outside RAM is skipped without counting down (KVM). */
+int vmdl_ept_walk_pml(const struct vmdl_guest_mem *mem, const struct vmdl_ept_config *cfg,
+                      const struct vmdl_ept_request *req, struct vmdl_ept_pml *pml,
+                      struct vmdl_ept_result *out);
 
 /* The EPT configuration of the current vmcs12: false (cfg untouched) when
  * there is no current VMCS or "enable EPT" (with secondary controls) is
  * off. */
 bool vmdl_vmx_ept_config(const struct vmdl_vmx *vmx, struct vmdl_ept_config *cfg);
 
-/* Translate through the current vmcs12's EPT over the vCPU's guest memory;
- * VMDL_ENOTSUP when L2 does not use EPT. */
-int vmdl_vmx_ept_translate(const struct vmdl_vmx *vmx, const struct vmdl_ept_request *req,
+/* Translate through the current vmcs12's EPT over the vCPU's guest memory,
+ * logging dirtied pages when vmcs12 enables PML (GUEST_PML_INDEX is
+ * updated); VMDL_ENOTSUP when L2 does not use EPT. */
+int vmdl_vmx_ept_translate(struct vmdl_vmx *vmx, const struct vmdl_ept_request *req,
                            struct vmdl_ept_result *out);
 
 /* The VM exit a failed translation causes: reason 48 with the
  * qualification, guest-physical and (when valid) guest-linear address, or
- * 49 with qualification 0 and the guest-physical address. */
+ * 49 or 62 with qualification 0 and the guest-physical address (KVM
+ * records it for a log-full exit too; bit 12, NMI unblocking, is the
+ * caller's). */
 void vmdl_ept_exit_info(const struct vmdl_ept_request *req,
                         const struct vmdl_ept_result *res,
                         struct vmdl_vmx_exit_info *info);

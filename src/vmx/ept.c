@@ -133,22 +133,52 @@ static int fail(struct vmdl_ept_result *out, enum vmdl_ept_outcome o, unsigned l
     return VMDL_OK;
 }
 
-/* Accessed flags on every entry used, dirty on the leaf of a write
- * (a paging-structure access counts as one, 29.3.5). */
-static void set_ad(const struct vmdl_guest_mem *mem, const uint64_t addr[5],
-                   const uint64_t ent[5], unsigned top, unsigned leaf, bool write)
+/* The leaf is about to get its dirty flag: log its page (SDM 29.3.6).
+ * False for a log-full event. */
+static bool pml_log(const struct vmdl_guest_mem *mem, struct vmdl_ept_pml *pml,
+                    uint64_t gpa)
 {
+    if (pml->index >= 512)
+        return false;
+    uint64_t page = gpa & ~0xFFFull;
+    if (!vmdl_guest_write(mem, pml->addr + 8ull * pml->index, &page, 8))
+        pml->index--;
+    return true;
+}
+
+/* Accessed flags on every entry used, top down, dirty on the leaf of a
+ * write (a paging-structure access counts as one, 29.3.5), as KVM's
+ * update_accessed_dirty_bits.  False for a page-modification log-full
+ * event, which leaves the leaf as it was. */
+static bool set_ad(const struct vmdl_guest_mem *mem, const uint64_t addr[5],
+                   const uint64_t ent[5], unsigned top, unsigned leaf, bool write,
+                   struct vmdl_ept_pml *pml, uint64_t gpa)
+{
+    bool dirtying = write && !(ent[leaf - 1] & VMDL_EPTE_D);
+    if (dirtying && pml && pml->sdm_full_sets_no_flags && pml->index >= 512)
+        return false;
     for (unsigned l = top; l >= leaf; l--) {
         uint64_t e = ent[l - 1] | VMDL_EPTE_A;
-        if (l == leaf && write)
+        if (l == leaf && dirtying) {
+            if (pml && !pml_log(mem, pml, gpa))
+                return false;
             e |= VMDL_EPTE_D;
+        }
         if (e != ent[l - 1])
             (void)vmdl_guest_write(mem, addr[l - 1], &e, 8);
     }
+    return true;
 }
 
 int vmdl_ept_walk(const struct vmdl_guest_mem *mem, const struct vmdl_ept_config *cfg,
                   const struct vmdl_ept_request *req, struct vmdl_ept_result *out)
+{
+    return vmdl_ept_walk_pml(mem, cfg, req, NULL, out);
+}
+
+int vmdl_ept_walk_pml(const struct vmdl_guest_mem *mem, const struct vmdl_ept_config *cfg,
+                      const struct vmdl_ept_request *req, struct vmdl_ept_pml *pml,
+                      struct vmdl_ept_result *out)
 {
     if (!mem || !cfg || !req || !out)
         return vmdl_fail(VMDL_EINVAL, "vmdl_ept_walk: NULL argument");
@@ -190,9 +220,11 @@ int vmdl_ept_walk(const struct vmdl_guest_mem *mem, const struct vmdl_ept_config
         out->hpa = (e & ADDR_MASK & ~(size - 1)) | (req->gpa & (size - 1));
         out->memtype = (uint8_t)((e >> VMDL_EPTE_MT_SHIFT) & 7);
         out->ipat = e & VMDL_EPTE_IPAT;
-        if (cfg->eptp & VMDL_EPTP_AD)
-            set_ad(mem, addr, ent, top, level,
-                   req->access == VMDL_EPT_ACC_WRITE || req->paging_structure);
+        if ((cfg->eptp & VMDL_EPTP_AD) &&
+            !set_ad(mem, addr, ent, top, level,
+                    req->access == VMDL_EPT_ACC_WRITE || req->paging_structure, pml,
+                    req->gpa))
+            return fail(out, VMDL_EPT_PML_FULL, level, e, 0);
         return VMDL_OK;
     }
     return vmdl_fail(VMDL_ESTATE, "vmdl_ept_walk: no leaf");  /* not reached */
@@ -214,7 +246,7 @@ bool vmdl_vmx_ept_config(const struct vmdl_vmx *vmx, struct vmdl_ept_config *cfg
     return true;
 }
 
-int vmdl_vmx_ept_translate(const struct vmdl_vmx *vmx, const struct vmdl_ept_request *req,
+int vmdl_vmx_ept_translate(struct vmdl_vmx *vmx, const struct vmdl_ept_request *req,
                            struct vmdl_ept_result *out)
 {
     struct vmdl_ept_config cfg;
@@ -222,7 +254,18 @@ int vmdl_vmx_ept_translate(const struct vmdl_vmx *vmx, const struct vmdl_ept_req
         return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_ept_translate: NULL argument");
     if (!vmdl_vmx_ept_config(vmx, &cfg))
         return vmdl_fail(VMDL_ENOTSUP, "vmdl_vmx_ept_translate: L2 does not use EPT");
-    return vmdl_ept_walk(&vmx->mem, &cfg, req, out);
+    /* KVM logs for L2 when vmcs12 enables PML (nested_cpu_has_pml); the
+     * entry checks made sure EPT is on and the address valid. */
+    if (!(vmdl__v12(vmx, V12_SECONDARY_VM_EXEC_CONTROL) & VMDL_PROC2_PML))
+        return vmdl_ept_walk(&vmx->mem, &cfg, req, out);
+    struct vmdl_ept_pml pml = {
+        .addr = vmdl__v12(vmx, V12_PML_ADDRESS),
+        .index = (uint16_t)vmdl__v12(vmx, V12_GUEST_PML_INDEX),
+    };
+    int err = vmdl_ept_walk_pml(&vmx->mem, &cfg, req, &pml, out);
+    if (!err)
+        vmdl__v12_set(vmx, V12_GUEST_PML_INDEX, pml.index);
+    return err;
 }
 
 void vmdl_ept_exit_info(const struct vmdl_ept_request *req,
@@ -231,8 +274,9 @@ void vmdl_ept_exit_info(const struct vmdl_ept_request *req,
 {
     memset(info, 0, sizeof(*info));
     info->guest_phys = req->gpa;
-    if (res->outcome == VMDL_EPT_MISCONFIG) {
-        info->reason = VMDL_VMX_EXIT_EPT_MISCONFIG;
+    if (res->outcome == VMDL_EPT_MISCONFIG || res->outcome == VMDL_EPT_PML_FULL) {
+        info->reason = res->outcome == VMDL_EPT_MISCONFIG ? VMDL_VMX_EXIT_EPT_MISCONFIG
+                                                           : VMDL_VMX_EXIT_PML_FULL;
         return;
     }
     info->reason = VMDL_VMX_EXIT_EPT_VIOLATION;

@@ -4,8 +4,8 @@
  * three page sizes, 4- and 5-level tables, EPT violations with the exit
  * qualification of SDM Vol. 3C table 28-7, EPT misconfigurations (SDM
  * 29.3.3.1), accessed/dirty flags (29.3.5), mode-based execute control, the
- * EPTP rules of VM entry and INVEPT, and the exit information of reasons
- * 48 and 49.
+ * EPTP rules of VM entry and INVEPT, the exit information of reasons
+ * 48 and 49, and page-modification logging (29.3.6, exit reason 62).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -573,6 +573,130 @@ static void test_exit_info(void **state)
     twiddle(1, 0, RWX);
 }
 
+
+/* ---- page-modification logging (SDM 29.3.6; KVM's vmx_write_pml_buffer) ---- */
+
+#define PML_LOG 0x30000u
+
+static uint64_t pml_entry(unsigned i) { return get(PML_LOG + 8 * i); }
+
+static void clear_ad_all(void)
+{
+    for (unsigned level = 1; level <= 4; level++)
+        twiddle(level, VMDL_EPTE_A | VMDL_EPTE_D, 0);
+}
+
+static struct vmdl_ept_result walk_pml(const struct vmdl_ept_config *c,
+                                       const struct vmdl_ept_request *r,
+                                       struct vmdl_ept_pml *pml)
+{
+    struct vmdl_ept_result out;
+    assert_int_equal(vmdl_ept_walk_pml(&mem, c, r, pml, &out), VMDL_OK);
+    return out;
+}
+
+/* A write that sets the leaf's dirty flag logs its page's GPA at the index,
+ * which then counts down; nothing else logs. */
+static void test_pml_logs_dirty_gpa(void **state)
+{
+    (void)state;
+    struct vmdl_ept_config c = cfg4(true);
+    struct vmdl_ept_pml pml = {.addr = PML_LOG, .index = 511};
+    memset(ram + PML_LOG, 0, 4096);
+    struct vmdl_ept_request r = rq(GPA + 0x123, VMDL_EPT_ACC_READ);
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 511);                     /* a read: no log */
+    r.access = VMDL_EPT_ACC_WRITE;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 510);
+    assert_int_equal(pml_entry(511), GPA);                /* page-aligned */
+    assert_true(get(entry_addr(1)) & VMDL_EPTE_D);
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 510);                     /* D already set */
+    /* A guest paging-structure access is a write under A/D (29.3.5). */
+    twiddle(1, VMDL_EPTE_D, 0);
+    r.access = VMDL_EPT_ACC_READ;
+    r.paging_structure = true;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 509);
+    assert_int_equal(pml_entry(510), GPA);
+    /* Without A/D flags nothing is dirtied, nothing logged. */
+    twiddle(1, VMDL_EPTE_D, 0);
+    c = cfg4(false);
+    r.paging_structure = false;
+    r.access = VMDL_EPT_ACC_WRITE;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 509);
+    /* A NULL log is the plain walk. */
+    c = cfg4(true);
+    assert_int_equal(walk_pml(&c, &r, NULL).outcome, VMDL_EPT_OK);
+    assert_true(get(entry_addr(1)) & VMDL_EPTE_D);
+    clear_ad_all();
+}
+
+/* Index 0 is the last slot; the index then wraps to 0xFFFF and the next
+ * dirtying write is a log-full event: no log, no dirty flag, index kept.
+ * KVM has set the accessed flags of the levels above the leaf by then
+ * (update_accessed_dirty_bits walks down), the SDM sets none. */
+static void test_pml_full(void **state)
+{
+    (void)state;
+    struct vmdl_ept_config c = cfg4(true);
+    struct vmdl_ept_pml pml = {.addr = PML_LOG, .index = 0};
+    memset(ram + PML_LOG, 0, 4096);
+    struct vmdl_ept_request r = rq(GPA, VMDL_EPT_ACC_WRITE);
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml_entry(0), GPA);
+    assert_int_equal(pml.index, 0xFFFF);
+    clear_ad_all();
+    struct vmdl_ept_result o = walk_pml(&c, &r, &pml);
+    assert_int_equal(o.outcome, VMDL_EPT_PML_FULL);
+    assert_int_equal(pml.index, 0xFFFF);
+    assert_false(get(entry_addr(1)) & (VMDL_EPTE_A | VMDL_EPTE_D));
+    for (unsigned level = 2; level <= 4; level++)
+        assert_int_equal(get(entry_addr(level)) & (VMDL_EPTE_A | VMDL_EPTE_D),
+                         VMDL_EPTE_A);
+    struct vmdl_vmx_exit_info info;
+    vmdl_ept_exit_info(&r, &o, &info);
+    assert_int_equal(info.reason, VMDL_VMX_EXIT_PML_FULL);
+    assert_int_equal(info.qualification, 0);
+    assert_int_equal(info.guest_phys, GPA);               /* KVM records it */
+    assert_int_equal(info.guest_linear, 0);
+    /* Any index from 512 on is full; reads and D-set writes still go. */
+    clear_ad_all();
+    pml.index = 512;
+    pml.sdm_full_sets_no_flags = true;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_PML_FULL);
+    for (unsigned level = 1; level <= 4; level++)
+        assert_false(get(entry_addr(level)) & (VMDL_EPTE_A | VMDL_EPTE_D));
+    r.access = VMDL_EPT_ACC_READ;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    twiddle(1, 0, VMDL_EPTE_D);
+    r.access = VMDL_EPT_ACC_WRITE;
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 512);
+    /* A violation is still a violation, whatever the log. */
+    twiddle(1, VMDL_EPTE_W | VMDL_EPTE_D, 0);
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_VIOLATION);
+    twiddle(1, 0, VMDL_EPTE_W);
+    clear_ad_all();
+}
+
+/* A log slot that is not RAM: nothing logged, the index kept, the dirty
+ * flag set (KVM's vmx_write_pml_buffer returns before the decrement when
+ * kvm_write_guest_page fails, and the walk goes on). */
+static void test_pml_log_outside_ram(void **state)
+{
+    (void)state;
+    struct vmdl_ept_config c = cfg4(true);
+    struct vmdl_ept_pml pml = {.addr = 0x100000000ull, .index = 7};
+    struct vmdl_ept_request r = rq(GPA, VMDL_EPT_ACC_WRITE);
+    assert_int_equal(walk_pml(&c, &r, &pml).outcome, VMDL_EPT_OK);
+    assert_int_equal(pml.index, 7);
+    assert_true(get(entry_addr(1)) & VMDL_EPTE_D);
+    clear_ad_all();
+}
+
 /* The vmcs12 binding: EPT only with secondary controls and "enable EPT";
  * the EPTP, capability and MAXPHYADDR come from vmcs12 and the profile. */
 static void test_vmx_binding(void **state)
@@ -611,6 +735,30 @@ static void test_vmx_binding(void **state)
     assert_false(cfg.mbec);
     assert_int_equal(vmdl_vmx_ept_translate(vmx, &r, &o), VMDL_OK);
     assert_int_equal(o.hpa, PAGE);
+    /* PML: with "enable PML" the log and index of vmcs12. */
+    uint16_t pml_idx = vmdl_vmcs_field_by_name("GUEST_PML_INDEX")->encoding;
+    vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("EPT_POINTER")->encoding, eptp | VMDL_EPTP_AD);
+    vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("PML_ADDRESS")->encoding, PML_LOG);
+    vmdl_vmx_poke(vmx, pml_idx, 300);
+    memset(ram + PML_LOG, 0, 4096);
+    r.access = VMDL_EPT_ACC_WRITE;
+    assert_int_equal(vmdl_vmx_ept_translate(vmx, &r, &o), VMDL_OK);
+    uint64_t v = 0;
+    assert_int_equal(vmdl_vmx_peek(vmx, pml_idx, &v), VMDL_OK);
+    assert_int_equal(v, 300);                             /* PML off */
+    clear_ad_all();
+    vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("SECONDARY_VM_EXEC_CONTROL")->encoding,
+                  VMDL_PROC2_EPT | VMDL_PROC2_PML);
+    assert_int_equal(vmdl_vmx_ept_translate(vmx, &r, &o), VMDL_OK);
+    assert_int_equal(vmdl_vmx_peek(vmx, pml_idx, &v), VMDL_OK);
+    assert_int_equal(v, 299);
+    assert_int_equal(pml_entry(300), GPA);
+    clear_ad_all();
+    vmdl_vmx_poke(vmx, pml_idx, 0xFFFF);
+    assert_int_equal(vmdl_vmx_ept_translate(vmx, &r, &o), VMDL_OK);
+    assert_int_equal(o.outcome, VMDL_EPT_PML_FULL);
+    clear_ad_all();
+    vmdl_vmx_poke(vmx, vmdl_vmcs_field_by_name("EPT_POINTER")->encoding, eptp);
     /* The VM-entry rule and the walk's rule are one. */
     assert_int_equal(vmdl_vmx_eptp_valid(m, eptp | (1ull << 8)), false);
     assert_int_equal(vmdl_vmx_eptp_valid(m, eptp), true);
@@ -641,6 +789,9 @@ int main(void)
         cmocka_unit_test(test_mbec),
         cmocka_unit_test(test_unbacked_table_and_gpa),
         cmocka_unit_test(test_exit_info),
+        cmocka_unit_test(test_pml_logs_dirty_gpa),
+        cmocka_unit_test(test_pml_full),
+        cmocka_unit_test(test_pml_log_outside_ram),
         cmocka_unit_test(test_vmx_binding),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
