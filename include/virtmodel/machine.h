@@ -466,6 +466,8 @@ enum vmdl_x86_event_kind {
     VMDL_X86_EVENT_NPF,         /* second-stage fault: npf (vmdl_vcpu_set_x86_npt) */
     VMDL_X86_EVENT_NMI_WINDOW,  /* no NMI blocking and no MOV-SS shadow before
                                    an instruction, or in HLT (probed) */
+    VMDL_X86_EVENT_TRIPLE_FAULT, /* a nested guest's: RIP at the instruction
+                                    whose event could not be delivered */
 };
 /* DESC_TABLE: the instruction (its identity bits of the VMX instruction
  * information, GDTR/IDTR group first). */

@@ -148,6 +148,7 @@ enum vmdl_vmx_exit_reason {
 #define VMDL_VMX_EXIT_FAILED_ENTRY (1u << 31)
 /* Exit qualification of a guest-state entry failure (reason 33). */
 #define VMDL_ENTRY_FAIL_DEFAULT 0u
+#define VMDL_ENTRY_FAIL_PDPTE 2u
 #define VMDL_ENTRY_FAIL_VMCS_LINK 4u
 
 /* Further VM-instruction error numbers used by the nested paths. */
@@ -241,7 +242,7 @@ int vmdl_vmx_nested_enter(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
 uint32_t vmdl_vmx_check_entry_vmfail(const struct vmdl_vmx *vmx, uint64_t l1_efer,
                                      const char **check);
 /* Only the guest-state checks (step 4): 0 when they pass, else the exit
- * qualification + 1 (1: default, 5: VMCS link pointer). */
+ * qualification + 1 (1: default, 3: PDPTEs, 5: VMCS link pointer). */
 uint32_t vmdl_vmx_check_entry_guest(const struct vmdl_vmx *vmx, const char **check);
 
 /* Is L2 active (VMX non-root operation)? */

@@ -429,6 +429,7 @@ static bool to_l2_event(const struct vmdl_x86_event *ev, struct vmdl_vmx_l2_even
         {VMDL_X86_EVENT_DESC_TABLE, VMDL_L2_DESC_TABLE},
         {VMDL_X86_EVENT_INVD, VMDL_L2_INVD}, {VMDL_X86_EVENT_RDRAND, VMDL_L2_RDRAND},
         {VMDL_X86_EVENT_RDSEED, VMDL_L2_RDSEED},
+        {VMDL_X86_EVENT_TRIPLE_FAULT, VMDL_L2_TRIPLE_FAULT},
     };
     memset(l2, 0, sizeof(*l2));
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)

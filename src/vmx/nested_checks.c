@@ -529,6 +529,49 @@ static bool r_guest_activity(const struct chk *c)
     return a != 0 && a != 1 && a != 3;
 }
 
+/* KVM's nested_vmx_load_cr3: kvm_vcpu_is_legal_cr3 (the SDM's rule for
+ * the CR3 field, 27.3.1.1), whatever the paging mode. */
+static bool r_guest_cr3(const struct chk *c)
+{
+    return gpa_bad(c, f(c, V12_GUEST_CR3));
+}
+
+/* PAE paging outside IA-32e mode: the guest's four PDPTEs are loaded. */
+static bool pae_guest(const struct chk *c)
+{
+    return !ia32e(c) && (f(c, V12_GUEST_CR0) & CR0_PG) && (f(c, V12_GUEST_CR4) & CR4_PAE);
+}
+
+/* KVM's pdptr_rsvd_bits: 2:1, 8:5 and MAXPHYADDR up to 63, for a present
+ * PDPTE (SDM 4.4.1, 27.3.1.6). */
+static bool pdpte_bad(const struct chk *c, uint64_t e)
+{
+    uint64_t rsvd = 0x1E6ull | ~((1ull << maxpa(c)) - 1);
+    return (e & 1) && (e & rsvd);
+}
+
+/* The PDPTEs of a PAE guest: from the 32-byte table at CR3 (KVM's
+ * load_pdptrs in nested_vmx_load_cr3) without EPT, from GUEST_PDPTR0-3
+ * (the processor's check of vmcs02) with EPT.  An unreadable table fails
+ * as KVM's load_pdptrs does. */
+static bool r_guest_pdptes(const struct chk *c)
+{
+    if (!pae_guest(c))
+        return false;
+    bool ept = (c->proc & VMDL_PROC_SECONDARY) && has2(c, VMDL_PROC2_EPT);
+    uint64_t table = f(c, V12_GUEST_CR3) & ~0x1Full;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t e = 0;
+        if (ept)
+            e = f(c, (uint16_t)(V12_GUEST_PDPTR0 + 2 * i));
+        else if (vmdl_guest_read(&c->vmx->mem, table + 8 * i, &e, 8))
+            return true;
+        if (pdpte_bad(c, e))
+            return true;
+    }
+    return false;
+}
+
 /* Segment i (ES CS SS DS FS GS LDTR TR): encodings step by 2. */
 static uint32_t seg_ar(const struct chk *c, unsigned i)
 {
@@ -745,7 +788,12 @@ static const struct rule guest_rules[] = {
     {"GUEST_IA32_EFER", r_guest_efer},
     {"GUEST_BNDCFGS", r_guest_bndcfgs},
     {"guest activity state", r_guest_activity},
-    /* CPU checks on vmcs02 (SDM 27.3.1), after KVM's own. */
+};
+
+/* (Between the two: prepare_vmcs02 refuses GUEST_CR3, then the PDPTEs
+ * with qualification 2.)  The processor's checks on vmcs02 (SDM 27.3.1),
+ * after KVM's own. */
+static const struct rule cpu_guest_rules[] = {
     {"CR4.PCIDE outside IA-32e mode (SDM)", r_guest_pcide},
     {"GUEST_SYSENTER_ESP/EIP canonical (SDM)", r_guest_sysenter},
     {"virtual-8086 segments (SDM)", r_seg_v86},
@@ -840,8 +888,22 @@ uint32_t vmdl_vmx_check_entry_guest(const struct vmdl_vmx *vmx, const char **che
         *check = "VMCS link pointer";
         return VMDL_ENTRY_FAIL_VMCS_LINK + 1;
     }
-    size_t n = sizeof(guest_rules) / sizeof(guest_rules[0]);
-    if ((*check = first_bad(guest_rules + 4, n - 4, &c)))
+    /* The rest of KVM's nested_vmx_check_guest_state, then what
+     * prepare_vmcs02 refuses (CR3, PDPTEs), then the processor's checks
+     * on vmcs02. */
+    size_t kvm = sizeof(guest_rules) / sizeof(guest_rules[0]);
+    size_t cpu = sizeof(cpu_guest_rules) / sizeof(cpu_guest_rules[0]);
+    if ((*check = first_bad(guest_rules + 4, kvm - 4, &c)))
+        return VMDL_ENTRY_FAIL_DEFAULT + 1;
+    if (r_guest_cr3(&c)) {
+        *check = "GUEST_CR3 beyond MAXPHYADDR";
+        return VMDL_ENTRY_FAIL_DEFAULT + 1;
+    }
+    if (r_guest_pdptes(&c)) {
+        *check = "PDPTE reserved bits";
+        return VMDL_ENTRY_FAIL_PDPTE + 1;
+    }
+    if ((*check = first_bad(cpu_guest_rules, cpu, &c)))
         return VMDL_ENTRY_FAIL_DEFAULT + 1;
     return 0;
 }

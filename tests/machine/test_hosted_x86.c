@@ -1053,6 +1053,54 @@ static void test_nested_inject_refused(void **state)
     vmdl_vm_destroy(vm);
 }
 
+static unsigned triple_seen;
+
+/* Takes a nested guest's triple fault (an L1 always exits on it): resume
+ * at the HLT after the UD2. */
+static bool take_triple(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_TRIPLE_FAULT)
+        return false;
+    triple_seen++;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    assert_int_equal(st.rip, LOAD + CODE + 20);           /* at the UD2 */
+    st.rip += 2;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* A nested guest whose #UD cannot be delivered (IDT limit 0: #GP, then
+ * #DF, then a fault delivering #DF) offers a triple fault to the event
+ * hook (VM exit reason 2) instead of stopping the VM; a guest that is not
+ * nested still shuts down. */
+static void test_nested_triple_fault(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x6A, 0x00, 0x6A, 0x00,                 /* push 0; push 0 */
+        0x0F, 0x01, 0x1C, 0x24,                 /* lidt [esp]: limit 0 */
+        0x0F, 0x0B,                             /* ud2 */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    triple_seen = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_triple, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(triple_seen, 1);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    vmdl_vm_destroy(vm);
+    vm = boot(code, sizeof(code));
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_triple, NULL), 0);
+    struct vmdl_exit e;
+    assert_int_not_equal(vmdl_vm_run(vm, &e) == 0 && e.reason == VMDL_EXIT_HLT, 1);
+    assert_int_equal(triple_seen, 1);
+    vmdl_vm_destroy(vm);
+}
+
 /* ---- the second stage (vmdl_vcpu_set_x86_npt) ---- */
 
 #define NPT_PD 0x200000u        /* the guest's page directory (4 MiB pages) */
@@ -2261,6 +2309,7 @@ int main(void)
         cmocka_unit_test(test_nested_cr0_shadow),
         cmocka_unit_test(test_nested_inject_event),
         cmocka_unit_test(test_nested_inject_refused),
+        cmocka_unit_test(test_nested_triple_fault),
         cmocka_unit_test(test_nested_rdrand_invd),
         cmocka_unit_test(test_nested_rdtscp_ud),
         cmocka_unit_test(test_nested_db_payload),

@@ -644,6 +644,92 @@ static void test_entry_guest_state_failures(void **state)
     fx_close(&f);
 }
 
+/* A 32-bit PAE guest (KVM's nested_vmx_load_cr3 and load_pdptrs; SDM
+ * 27.3.1.1 and 27.3.1.6): GUEST_CR3 beyond MAXPHYADDR fails with
+ * qualification 0, a present PDPTE with a reserved bit (2:1, 8:5, 63 and
+ * MAXPHYADDR up) with qualification 2: read from the page at CR3 without
+ * EPT, from GUEST_PDPTR0-3 with EPT.  CR3 bits 4:0 are ignored. */
+static void pae_guest(struct fx *f)
+{
+    pk(f, "VM_ENTRY_CONTROLS", low(f->caps.true_entry));
+    pk(f, "GUEST_CR4", 0x2020);
+    pk(f, "GUEST_CS_AR_BYTES", 0xc09b);
+    pk(f, "GUEST_CR3", 0x60000);
+    for (unsigned i = 0; i < 4; i++)
+        put64(f, 0x60000 + 8 * i, (0x61000 + 0x1000ull * i) | 1);
+}
+
+static void test_entry_guest_cr3_and_pdptes(void **state)
+{
+    (void)state;
+    struct vmdl_vmx_result r;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    pae_guest(&f);
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+    for (unsigned b = 0; b <= 4; b++) {                 /* ignored bits */
+        fx_open(&f, "sapphire-rapids");
+        pae_guest(&f);
+        pk(&f, "GUEST_CR3", 0x60000 | (1u << b));
+        assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+        fx_close(&f);
+    }
+    for (unsigned b = 46; b < 64; b++) {                /* MAXPHYADDR 46 */
+        fx_open(&f, "sapphire-rapids");
+        pae_guest(&f);
+        pk(&f, "GUEST_CR3", 0x60000 | (1ull << b));
+        expect_fail_exit(&f, 33, 0, "GUEST_CR3 beyond MAXPHYADDR");
+        fx_close(&f);
+    }
+    /* The 64-bit guest too (KVM checks CR3 whatever the paging mode). */
+    fx_open(&f, "sapphire-rapids");
+    pk(&f, "GUEST_CR3", 1ull << 50);
+    expect_fail_exit(&f, 33, 0, "64-bit GUEST_CR3 beyond MAXPHYADDR");
+    fx_close(&f);
+    static const unsigned rsvd[] = {1, 2, 5, 6, 7, 8, 46, 51, 52, 62, 63};
+    for (size_t i = 0; i < sizeof(rsvd) / sizeof(rsvd[0]); i++) {
+        for (unsigned pdpte = 0; pdpte < 4; pdpte += 3) {
+            fx_open(&f, "sapphire-rapids");
+            pae_guest(&f);
+            put64(&f, 0x60000 + 8 * pdpte, get64(&f, 0x60000 + 8 * pdpte) | 1ull << rsvd[i]);
+            expect_fail_exit(&f, 33, 2, "PDPTE reserved bit");
+            fx_close(&f);
+        }
+    }
+    /* Not present: not checked.  Bits 9-11 and 3-4 (PWT/PCD) are not
+     * reserved.  A 64-bit guest has no PDPTEs to load. */
+    fx_open(&f, "sapphire-rapids");
+    pae_guest(&f);
+    put64(&f, 0x60008, 0xFFFFFFFFFFFFFFFEull);
+    put64(&f, 0x60010, get64(&f, 0x60010) | 0xE18);
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    put64(&f, 0x60000, 0xFFFFFFFFFFFFFFFFull);
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+    /* With EPT the PDPTEs come from vmcs12 (memory is not read). */
+    fx_open(&f, "sapphire-rapids");
+    pae_guest(&f);
+    put64(&f, 0x60000, 0xFFFFFFFFFFFFFFFFull);
+    put64(&f, 0x70000, 0x71000 | 7);            /* an EPT PML4 (not walked here) */
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT);
+    pk(&f, "EPT_POINTER", 0x70000 | 6 | (3 << 3));
+    pk(&f, "GUEST_PDPTR0", 0x61001);
+    assert_int_equal(enter(&f, false, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+    fx_close(&f);
+    fx_open(&f, "sapphire-rapids");
+    pae_guest(&f);
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT);
+    pk(&f, "EPT_POINTER", 0x70000 | 6 | (3 << 3));
+    pk(&f, "GUEST_PDPTR2", 0x61001 | (1ull << 52));
+    expect_fail_exit(&f, 33, 2, "GUEST_PDPTR2 reserved bit under EPT");
+    fx_close(&f);
+}
+
 static void test_entry_guest_debug_pat_efer(void **state)
 {
     (void)state;
@@ -1778,6 +1864,7 @@ int main(void)
         cmocka_unit_test(test_entry_32bit_host),
         cmocka_unit_test(test_entry_check_order),
         cmocka_unit_test(test_entry_guest_state_failures),
+        cmocka_unit_test(test_entry_guest_cr3_and_pdptes),
         cmocka_unit_test(test_entry_guest_debug_pat_efer),
         cmocka_unit_test(test_entry_guest_debugctl_kvm),
         cmocka_unit_test(test_entry_vmcs_link_pointer),

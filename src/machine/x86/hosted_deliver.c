@@ -89,6 +89,24 @@ static void push_error(struct vmdl_vcpu *v, unsigned width, uint32_t code)
     wr(v, UC_X86_REG_RSP, nsp);
 }
 
+/* A nested guest's triple fault is the hypervisor's (an L1 always exits
+ * on it, VM exit reason 2), offered with RIP at the instruction whose event
+ * could not be delivered and no event being delivered; true when taken. */
+static bool nested_triple(struct vmdl_vcpu *v)
+{
+    X86(v)->h_vectoring = 0;
+    if (!X86(v)->nested)
+        return false;
+    wr(v, UC_X86_REG_RIP, X86(v)->h_soft_rip ? X86(v)->h_soft_rip
+                                             : pr64(v, H_VMCB + S_RIP));
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_TRIPLE_FAULT};
+    vmdl__trace_exit(v, "triple-fault", rd(v, UC_X86_REG_RIP), "nested");
+    if (!vmdl__x86h_event(v, &ev))
+        return false;
+    v->stop = STOP_NONE;
+    return true;
+}
+
 /*
  * Deliver vector through the guest's IDT/IVT with QEMU's own delivery:
  * VMRUN with an INTR-type injection, one instruction (the VMRUN), then the
@@ -137,8 +155,9 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         unsigned nvec = code - EXCP_VMEXIT - X_EXCP;
         uint32_t nerr = (uint32_t)vmdl__x86h_err_code(v);
         if (vec == 8) {
+            if (nested_triple(v))
+                return VMDL_OK;
             *triple = true;
-            X86(v)->h_vectoring = 0;
             return vmdl_fail(VMDL_ESTATE, "triple fault: vector %u while "
                              "delivering #DF (first event %u)", nvec, first);
         }
@@ -165,8 +184,9 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         err = df ? 0 : nerr;
         has_err = vmdl__x86h_has_error(vec);
     }
+    if (nested_triple(v))
+        return VMDL_OK;
     *triple = true;
-    X86(v)->h_vectoring = 0;
     return vmdl_fail(VMDL_ESTATE, "triple fault delivering vector %u", first);
 }
 
