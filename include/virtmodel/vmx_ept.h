@@ -151,6 +151,10 @@ struct vmdl_ept_result {
     uint8_t memtype;            /* OK: leaf bits 5:3 */
     bool ipat;                  /* OK: leaf bit 6 */
     uint64_t qualification;     /* VIOLATION: table 28-7; MISCONFIG: 0 */
+    /* OK: the entries the walk used, at index level - 1 (PTE .. PML5E):
+     * their addresses in L1's physical space and their values after the
+     * accessed/dirty updates; 0 for levels the walk did not use. */
+    uint64_t entry_addr[5], entry_val[5];
 };
 
 /* Is this a valid EPTP for cfg->cap and cfg->maxphyaddr (memory type

@@ -25,8 +25,8 @@ struct vmdl_vmx_attach {
     /* Per vCPU: the VMX-preemption timer's deadline in virtual time
      * (retired instructions), UINT64_MAX when not counting. */
     uint64_t *timer_at;
-    /* Per vCPU: the EPTP the second-stage shadow was built from. */
-    uint64_t *shadow_eptp;
+    /* Per vCPU: what the second-stage shadow was built from. */
+    struct vmdl__vmx_ept_shadow *shadow;
     /* Per vCPU: L1's NMI blocking at the entry, which L1 has again after
      * the exit (KVM keeps it in vmcs01). */
     bool *l1_nmi_blocked;
@@ -356,7 +356,7 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     else if (pending_debug_at_entry(h, vcpu, vmx, c))
         return true;
     timer_arm(h, vcpu, vmx);
-    vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
+    vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)]);
     return true;
 }
 
@@ -643,7 +643,8 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
         return false;
     if (ev->kind == VMDL_X86_EVENT_NPF) {
         struct vmdl_vmx_exit_info info;
-        if (vmdl__vmx_ept_fault(vcpu, vmx, &ev->npf, &info))
+        if (vmdl__vmx_ept_fault(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)], &ev->npf,
+                                &info))
             reflect(h, vcpu, vmx, &info);
         return true;
     }
@@ -752,7 +753,7 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
     /* INVEPT of any type and VMXOFF drop the EPT shadow. */
     if ((kind == VMDL_VMX_INSN_INVEPT && res.status == VMDL_VMX_SUCCEED) ||
         (kind == VMDL_VMX_INSN_VMXOFF && !vmdl_vmx_in_vmx_operation(vmx)))
-        vmdl__vmx_ept_flush(vcpu, &h->shadow_eptp[vmdl_vcpu_index(vcpu)]);
+        vmdl__vmx_ept_flush(vcpu, &h->shadow[vmdl_vcpu_index(vcpu)]);
     if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
         return VMDL_FAULT_UD;
     if (res.rflags != ctx.rflags)   /* VMsucceed often leaves them as they were */
@@ -789,7 +790,7 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
     for (unsigned i = 0; i < h->n; i++) {
         vmdl_vmx_reset(h->vcpu[i]);
         h->timer_at[i] = UINT64_MAX;
-        h->shadow_eptp[i] = VMDL_VMX_EPT_NO_SHADOW;
+        vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
 }
 
@@ -829,7 +830,7 @@ static void vmx_free(void *opaque)
     struct vmdl_vmx_attach *h = opaque;
     free(h->l2);
     free(h->timer_at);
-    free(h->shadow_eptp);
+    free(h->shadow);
     free(h->l1_nmi_blocked);
     for (unsigned i = 0; i < h->n; i++)
         vmdl_vmx_destroy(h->vcpu[i]);
@@ -912,19 +913,19 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
     h->feature_control = feature_control;
     h->l2 = calloc(n ? n : 1, sizeof(*h->l2));
     h->timer_at = malloc((n ? n : 1) * sizeof(*h->timer_at));
-    h->shadow_eptp = malloc((n ? n : 1) * sizeof(*h->shadow_eptp));
+    h->shadow = malloc((n ? n : 1) * sizeof(*h->shadow));
     h->l1_nmi_blocked = calloc(n ? n : 1, sizeof(*h->l1_nmi_blocked));
-    for (unsigned i = 0; h->timer_at && h->shadow_eptp && i < n; i++) {
+    for (unsigned i = 0; h->timer_at && h->shadow && i < n; i++) {
         h->timer_at[i] = UINT64_MAX;
-        h->shadow_eptp[i] = VMDL_VMX_EPT_NO_SHADOW;
+        vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
-    err = h->l2 && h->timer_at && h->shadow_eptp && h->l1_nmi_blocked
+    err = h->l2 && h->timer_at && h->shadow && h->l1_nmi_blocked
               ? vmdl_vmx_model_create(&c, &h->model)
               : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     if (err) {
         free(h->l2);
         free(h->timer_at);
-        free(h->shadow_eptp);
+        free(h->shadow);
         free(h->l1_nmi_blocked);
         free(h);
         return err;

@@ -12,16 +12,54 @@
  */
 #include "attach_vmx_ept.h"
 
-#include "virtmodel/vmx_ept.h"
-
-void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, uint64_t *shadow_eptp)
+void vmdl__vmx_ept_watch_reset(struct vmdl__vmx_ept_shadow *s)
 {
-    *shadow_eptp = VMDL_VMX_EPT_NO_SHADOW;
+    s->eptp = VMDL_VMX_EPT_NO_SHADOW;
+    s->n = 0;
+    s->overflow = false;
+}
+
+void vmdl__vmx_ept_watch(struct vmdl__vmx_ept_shadow *s, const struct vmdl_ept_result *o)
+{
+    for (unsigned l = 0; l < 5; l++) {
+        uint64_t a = o->entry_addr[l];
+        if (!a)
+            continue;
+        unsigned i = 0;
+        while (i < s->n && s->addr[i] != a)
+            i++;
+        if (i == s->n) {
+            if (s->n == VMDL_VMX_EPT_WATCH) {
+                s->overflow = true;
+                continue;
+            }
+            s->addr[s->n++] = a;
+        }
+        s->val[i] = o->entry_val[l];
+    }
+}
+
+bool vmdl__vmx_ept_stale(const struct vmdl__vmx_ept_shadow *s,
+                         const struct vmdl_guest_mem *mem)
+{
+    if (s->overflow)
+        return true;
+    for (unsigned i = 0; i < s->n; i++) {
+        uint64_t v;
+        if (vmdl_guest_read(mem, s->addr[i], &v, 8) || v != s->val[i])
+            return true;
+    }
+    return false;
+}
+
+void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, struct vmdl__vmx_ept_shadow *s)
+{
+    vmdl__vmx_ept_watch_reset(s);
     (void)vmdl_vcpu_x86_npt_flush(vcpu);
 }
 
 void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
-                         uint64_t *shadow_eptp)
+                         struct vmdl__vmx_ept_shadow *s)
 {
     struct vmdl_ept_config cfg;
     if (!vmdl_vmx_ept_config(vmx, &cfg)) {
@@ -30,10 +68,12 @@ void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
     }
     if (vmdl_vcpu_set_x86_npt(vcpu, true))
         return;
-    /* The shadow belongs to one EPTP (KVM keys its shadow pages by it). */
-    if (*shadow_eptp != cfg.eptp) {
-        (void)vmdl_vcpu_x86_npt_flush(vcpu);
-        *shadow_eptp = cfg.eptp;
+    /* The shadow belongs to one EPTP (KVM keys its shadow pages by it) and
+     * to the entries it was built from. */
+    if (s->eptp != cfg.eptp ||
+        vmdl__vmx_ept_stale(s, vmdl_vm_guest_mem(vmdl_vcpu_vm(vcpu)))) {
+        vmdl__vmx_ept_flush(vcpu, s);
+        s->eptp = cfg.eptp;
     }
 }
 
@@ -62,7 +102,8 @@ static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
 }
 
 bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
-                         const struct vmdl_x86_npf *npf, struct vmdl_vmx_exit_info *info)
+                         struct vmdl__vmx_ept_shadow *s, const struct vmdl_x86_npf *npf,
+                         struct vmdl_vmx_exit_info *info)
 {
     struct vmdl_ept_config cfg;
     struct vmdl_ept_request r = {
@@ -83,6 +124,7 @@ bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
         return false;
     }
     if (o.outcome == VMDL_EPT_OK) {
+        vmdl__vmx_ept_watch(s, &o);
         (void)vmdl_vcpu_x86_npt_map(vcpu, npf->gpa, o.hpa, shadow_prot(&cfg, &r, &o));
         return false;
     }

@@ -10,24 +10,55 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "virtmodel/guest_mem.h"
 #include "virtmodel/machine.h"
+#include "virtmodel/vmx_ept.h"
 #include "virtmodel/vmx_nested.h"
 
 /* No shadow built yet (no EPTP has bits 11:7 set in a valid entry). */
 #define VMDL_VMX_EPT_NO_SHADOW UINT64_MAX
+/* L1 EPT entries one shadow watches; beyond that it is rebuilt at the
+ * next entry. */
+#define VMDL_VMX_EPT_WATCH 1024u
+
+/*
+ * The shadow of one vCPU: the EPTP it was built from and the L1 EPT
+ * entries its mappings came from (address, value after the walk).  KVM
+ * write-protects the guest tables it shadows, so an L1 write to one of
+ * them (clearing a dirty flag for PML, removing a right) drops what was
+ * built from it without an INVEPT; here the watched entries are compared
+ * at every entry into L2, which is when a change can first matter to L2
+ * on this vCPU.
+ */
+struct vmdl__vmx_ept_shadow {
+    uint64_t eptp;
+    unsigned n;
+    bool overflow;
+    uint64_t addr[VMDL_VMX_EPT_WATCH], val[VMDL_VMX_EPT_WATCH];
+};
+
+/* Nothing built (EPTP VMDL_VMX_EPT_NO_SHADOW, no entries watched). */
+void vmdl__vmx_ept_watch_reset(struct vmdl__vmx_ept_shadow *s);
+/* Watch the entries of a successful walk (new or changed ones). */
+void vmdl__vmx_ept_watch(struct vmdl__vmx_ept_shadow *s, const struct vmdl_ept_result *o);
+/* Has a watched entry changed (or could one not be watched)? */
+bool vmdl__vmx_ept_stale(const struct vmdl__vmx_ept_shadow *s,
+                         const struct vmdl_guest_mem *mem);
 
 /* After an entry into L2: the second stage on with "enable EPT" (the shadow
- * kept when the EPTP is the one it was built from, *shadow_eptp), else off. */
+ * kept when it was built from this EPTP and no watched entry changed),
+ * else off. */
 void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
-                         uint64_t *shadow_eptp);
+                         struct vmdl__vmx_ept_shadow *s);
 /* At a VM exit to L1: the second stage off (the shadow stays). */
 void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu);
 /* INVEPT (any type), VMXOFF or a reset: the shadow is dropped. */
-void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, uint64_t *shadow_eptp);
-/* An L2 access missed the shadow: true when it is an EPT violation or
- * misconfiguration for L1 (*info filled in), false when the page was
- * mapped and L2 retries. */
+void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, struct vmdl__vmx_ept_shadow *s);
+/* An L2 access missed the shadow: true when it is an EPT violation,
+ * misconfiguration or page-modification log-full event for L1 (*info
+ * filled in), false when the page was mapped and L2 retries. */
 bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
-                         const struct vmdl_x86_npf *npf, struct vmdl_vmx_exit_info *info);
+                         struct vmdl__vmx_ept_shadow *s, const struct vmdl_x86_npf *npf,
+                         struct vmdl_vmx_exit_info *info);
 
 #endif

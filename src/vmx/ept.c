@@ -151,7 +151,7 @@ static bool pml_log(const struct vmdl_guest_mem *mem, struct vmdl_ept_pml *pml,
  * update_accessed_dirty_bits.  False for a page-modification log-full
  * event, which leaves the leaf as it was. */
 static bool set_ad(const struct vmdl_guest_mem *mem, const uint64_t addr[5],
-                   const uint64_t ent[5], unsigned top, unsigned leaf, bool write,
+                   uint64_t ent[5], unsigned top, unsigned leaf, bool write,
                    struct vmdl_ept_pml *pml, uint64_t gpa)
 {
     bool dirtying = write && !(ent[leaf - 1] & VMDL_EPTE_D);
@@ -166,6 +166,7 @@ static bool set_ad(const struct vmdl_guest_mem *mem, const uint64_t addr[5],
         }
         if (e != ent[l - 1])
             (void)vmdl_guest_write(mem, addr[l - 1], &e, 8);
+        ent[l - 1] = e;
     }
     return true;
 }
@@ -225,6 +226,10 @@ int vmdl_ept_walk_pml(const struct vmdl_guest_mem *mem, const struct vmdl_ept_co
                     req->access == VMDL_EPT_ACC_WRITE || req->paging_structure, pml,
                     req->gpa))
             return fail(out, VMDL_EPT_PML_FULL, level, e, 0);
+        for (unsigned l = level; l <= top; l++) {
+            out->entry_addr[l - 1] = addr[l - 1];
+            out->entry_val[l - 1] = ent[l - 1];
+        }
         return VMDL_OK;
     }
     return vmdl_fail(VMDL_ESTATE, "vmdl_ept_walk: no leaf");  /* not reached */

@@ -19,6 +19,7 @@
 #include "virtmodel/error.h"
 #include "virtmodel/vmx.h"
 #include "virtmodel/vmx_ept.h"
+#include "machine/attach_vmx_ept.h"
 
 #define RAM_SIZE (4u << 20)
 #define PML5 0x10000u
@@ -697,6 +698,78 @@ static void test_pml_log_outside_ram(void **state)
     clear_ad_all();
 }
 
+/* A translation reports the entries it used (address, value after the
+ * accessed/dirty update): what a shadow of the tables must watch. */
+static void test_walk_reports_entries(void **state)
+{
+    (void)state;
+    struct vmdl_ept_config c = cfg4(true);
+    struct vmdl_ept_request r = rq(GPA, VMDL_EPT_ACC_WRITE);
+    struct vmdl_ept_result o = walk(&c, &r);
+    assert_int_equal(o.outcome, VMDL_EPT_OK);
+    for (unsigned level = 1; level <= 4; level++) {
+        assert_int_equal(o.entry_addr[level - 1], entry_addr(level));
+        assert_int_equal(o.entry_val[level - 1], get(entry_addr(level)));
+        assert_true(o.entry_val[level - 1] & VMDL_EPTE_A);
+    }
+    assert_true(o.entry_val[0] & VMDL_EPTE_D);
+    assert_int_equal(o.entry_addr[4], 0);                 /* above the top */
+    /* A 2 MiB leaf: nothing below level 2. */
+    clear_ad_all();
+    uint64_t old = get(entry_addr(2));
+    put(entry_addr(2), 0x600000 | RWX | VMDL_EPTE_LARGE | WB_LEAF);
+    c = cfg4(false);
+    r.access = VMDL_EPT_ACC_READ;
+    o = walk(&c, &r);
+    assert_int_equal(o.outcome, VMDL_EPT_OK);
+    assert_int_equal(o.entry_addr[0], 0);
+    assert_int_equal(o.entry_addr[1], entry_addr(2));
+    assert_int_equal(o.entry_val[1], get(entry_addr(2)));
+    put(entry_addr(2), old);
+}
+
+/* The machine's shadow of L1's EPT watches the entries its mappings came
+ * from: a change to one (L1 clearing a dirty flag, removing a right) makes
+ * it stale, as KVM's write protection of shadowed tables would notice. */
+static void test_shadow_watch(void **state)
+{
+    (void)state;
+    static struct vmdl__vmx_ept_shadow s;
+    vmdl__vmx_ept_watch_reset(&s);
+    assert_int_equal(s.eptp, VMDL_VMX_EPT_NO_SHADOW);
+    assert_false(vmdl__vmx_ept_stale(&s, &mem));
+    struct vmdl_ept_config c = cfg4(true);
+    struct vmdl_ept_request r = rq(GPA, VMDL_EPT_ACC_WRITE);
+    struct vmdl_ept_result o = walk(&c, &r);
+    vmdl__vmx_ept_watch(&s, &o);
+    assert_int_equal(s.n, 4);
+    vmdl__vmx_ept_watch(&s, &o);                          /* no duplicates */
+    assert_int_equal(s.n, 4);
+    assert_false(vmdl__vmx_ept_stale(&s, &mem));
+    twiddle(1, VMDL_EPTE_D, 0);                           /* L1 clears D */
+    assert_true(vmdl__vmx_ept_stale(&s, &mem));
+    o = walk(&c, &r);                                     /* walked again: D set */
+    vmdl__vmx_ept_watch(&s, &o);
+    assert_int_equal(s.n, 4);
+    assert_false(vmdl__vmx_ept_stale(&s, &mem));
+    twiddle(3, VMDL_EPTE_W, 0);                           /* a non-leaf entry */
+    assert_true(vmdl__vmx_ept_stale(&s, &mem));
+    twiddle(3, 0, VMDL_EPTE_W);
+    assert_false(vmdl__vmx_ept_stale(&s, &mem));
+    /* More entries than it can watch: stale until reset. */
+    struct vmdl_ept_result many = {0};
+    for (unsigned i = 0; i <= VMDL_VMX_EPT_WATCH; i++) {
+        many.entry_addr[0] = 0x100000 + 8ull * i;
+        vmdl__vmx_ept_watch(&s, &many);
+    }
+    assert_int_equal(s.n, VMDL_VMX_EPT_WATCH);
+    assert_true(s.overflow);
+    assert_true(vmdl__vmx_ept_stale(&s, &mem));
+    vmdl__vmx_ept_watch_reset(&s);
+    assert_false(vmdl__vmx_ept_stale(&s, &mem));
+    clear_ad_all();
+}
+
 /* The vmcs12 binding: EPT only with secondary controls and "enable EPT";
  * the EPTP, capability and MAXPHYADDR come from vmcs12 and the profile. */
 static void test_vmx_binding(void **state)
@@ -789,6 +862,8 @@ int main(void)
         cmocka_unit_test(test_mbec),
         cmocka_unit_test(test_unbacked_table_and_gpa),
         cmocka_unit_test(test_exit_info),
+        cmocka_unit_test(test_walk_reports_entries),
+        cmocka_unit_test(test_shadow_watch),
         cmocka_unit_test(test_pml_logs_dirty_gpa),
         cmocka_unit_test(test_pml_full),
         cmocka_unit_test(test_pml_log_outside_ram),
