@@ -562,6 +562,13 @@ int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned v
 /* An event vmdl_vcpu_inject_x86_event queued is not delivered yet (false
  * for a vCPU that is not hosted x86). */
 bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *vcpu);
+/* Hosted x86 vCPU: the next run step that enters the engine runs one
+ * instruction alone (even inside a translation block) and the run loop
+ * regains control after it (a monitor trap flag); off again after that
+ * step or when called with false.  VMDL_EINVAL / VMDL_ENOTSUP for another
+ * vCPU.  _pending: asked for and not run yet. */
+int vmdl_vcpu_x86_step_next(struct vmdl_vcpu *vcpu, bool on);
+bool vmdl_vcpu_x86_step_pending(const struct vmdl_vcpu *vcpu);
 
 /*
  * A second stage of address translation for a hosted vCPU (how a nested

@@ -1101,6 +1101,33 @@ static void test_nested_triple_fault(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* vmdl_vcpu_x86_step_next: pending until a run step has run (one
+ * instruction, then the loop regains control; the nested example's MTF
+ * exit checks the stop itself), refused off the hosted vCPU. */
+static void test_step_next(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0x90, 0x90, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_false(vmdl_vcpu_x86_step_pending(v));
+    assert_int_equal(vmdl_vcpu_x86_step_next(v, true), 0);
+    assert_true(vmdl_vcpu_x86_step_pending(v));
+    assert_int_equal(vmdl_vcpu_x86_step_next(v, false), 0);
+    assert_false(vmdl_vcpu_x86_step_pending(v));
+    assert_int_equal(vmdl_vcpu_x86_step_next(v, true), 0);
+    run_to_hlt(vm);
+    assert_false(vmdl_vcpu_x86_step_pending(v));
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(vmdl_vcpu_x86_step_next(NULL, true), VMDL_EINVAL);
+    assert_false(vmdl_vcpu_x86_step_pending(NULL));
+    vmdl_vm_destroy(vm);
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 1 << 20 };
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    assert_int_equal(vmdl_vcpu_x86_step_next(vmdl_vm_vcpu(vm, 0), true), VMDL_ENOTSUP);
+    vmdl_vm_destroy(vm);
+}
+
 /* ---- the second stage (vmdl_vcpu_set_x86_npt) ---- */
 
 #define NPT_PD 0x200000u        /* the guest's page directory (4 MiB pages) */
@@ -2310,6 +2337,7 @@ int main(void)
         cmocka_unit_test(test_nested_inject_event),
         cmocka_unit_test(test_nested_inject_refused),
         cmocka_unit_test(test_nested_triple_fault),
+        cmocka_unit_test(test_step_next),
         cmocka_unit_test(test_nested_rdrand_invd),
         cmocka_unit_test(test_nested_rdtscp_ud),
         cmocka_unit_test(test_nested_db_payload),

@@ -274,6 +274,22 @@ bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *v)
     return v && v->vm->arch == VMDL_ARCH_X86_64 && x->hosted && x->h_inj.valid;
 }
 
+int vmdl_vcpu_x86_step_next(struct vmdl_vcpu *v, bool on)
+{
+    if (!v)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_step_next: NULL vCPU");
+    if (v->vm->arch != VMDL_ARCH_X86_64 || !X86(v)->hosted)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_x86_step_next: only hosted x86 vCPUs");
+    X86(v)->h_step_next = on;
+    return VMDL_OK;
+}
+
+bool vmdl_vcpu_x86_step_pending(const struct vmdl_vcpu *v)
+{
+    const struct x86_vcpu *x = (const struct x86_vcpu *)v;
+    return v && v->vm->arch == VMDL_ARCH_X86_64 && x->hosted && x->h_step_next;
+}
+
 /* What a MOV to CR0/CR4 (CLTS, LMSW) the hook did not take writes: the
  * bits L1 owns (set in the guest/host mask) keep their value. */
 uint64_t vmdl__x86h_nested_cr(struct vmdl_vcpu *v, unsigned cr, uint64_t val)

@@ -563,7 +563,9 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         /* An entry-installed shadow's instruction (h_shadow_step) may
          * share its block: counted like a descriptor-table load. */
         size_t count = step_budget(v, X86(v)->h_iret_step || shadow_step,
-                                   X86(v)->h_desc_step || X86(v)->h_shadow_step);
+                                   X86(v)->h_desc_step || X86(v)->h_shadow_step ||
+                                       X86(v)->h_step_next);
+        X86(v)->h_step_next = false;
         v->stop = STOP_NONE;
         vmdl__x86h_tpr_out(v);
         vmdl__engine_enter(v);

@@ -318,7 +318,7 @@ static void boot_common(struct vmdl_vcpu *v)
     vmdl__x86h_dr_reset(v);
     X86(v)->h_nmi_blocked = X86(v)->h_iret_step = X86(v)->h_desc_step = false;
     X86(v)->h_nmi_second = X86(v)->h_nmi_shadow = false;
-    X86(v)->h_shadow_step = false;
+    X86(v)->h_shadow_step = X86(v)->h_step_next = false;
     X86(v)->h_shadow_at = UINT64_MAX;
 }
 

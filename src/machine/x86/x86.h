@@ -179,6 +179,8 @@ struct x86_vcpu {
     bool h_shadow_movss;        /* ... blocking by MOV SS (else by STI) */
     bool h_shadow_step;         /* ... or the instruction of a MOV-SS shadow a
                                    nested guest's NMI window waits for */
+    bool h_step_next;           /* ... or whatever comes next (a nested
+                                   guest's monitor trap flag) */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
