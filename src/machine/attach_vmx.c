@@ -25,6 +25,8 @@ struct vmdl_vmx_attach {
     /* Per vCPU: the VMX-preemption timer's deadline in virtual time
      * (retired instructions), UINT64_MAX when not counting. */
     uint64_t *timer_at;
+    /* Per vCPU: the monitor trap flag's pending VM exit (enum mtf). */
+    uint8_t *mtf;
     /* Per vCPU: what the second-stage shadow was built from. */
     struct vmdl__vmx_ept_shadow *shadow;
     /* Per vCPU: L1's NMI blocking at the entry, which L1 has again after
@@ -156,6 +158,8 @@ static void nested_ctl(const struct vmdl_vmx *vmx, struct vmdl_x86_nested_ctl *n
     };
     memset(n, 0, sizeof(*n));
     n->intercept = VMDL_X86_NESTED_CPUID | VMDL_X86_NESTED_INVD;   /* always exit */
+    /* MOV to CR3 too: L0 checks the value (QEMU's TCG loads any). */
+    n->intercept |= VMDL_X86_NESTED_CR3_WRITE;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if ((map[i].word2 ? proc2 : proc) & map[i].bit)
             n->intercept |= map[i].intercept;
@@ -247,6 +251,42 @@ static void timer_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     vmdl_vcpu_need_insn_count(vcpu, false);
 }
 
+/* ---- the monitor trap flag (SDM 26.5.2, 26.7.2) ---- */
+
+enum mtf {
+    MTF_OFF,
+    MTF_STEP,   /* after L2's next instruction (the machine steps it alone) */
+    MTF_NOW,    /* before it, once the event being delivered is (the exit
+                   comes at the first instruction of the handler) */
+};
+
+static void mtf_arm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                    struct vmdl_vmx *vmx, enum mtf when)
+{
+    if (!(field(vmx, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_MTF))
+        return;
+    h->mtf[vmdl_vcpu_index(vcpu)] = (uint8_t)when;
+    (void)vmdl_vcpu_x86_step_next(vcpu, when == MTF_STEP);
+}
+
+static void mtf_disarm(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu)
+{
+    if (h->mtf[vmdl_vcpu_index(vcpu)] == MTF_OFF)
+        return;
+    h->mtf[vmdl_vcpu_index(vcpu)] = MTF_OFF;
+    (void)vmdl_vcpu_x86_step_next(vcpu, false);
+}
+
+/* Is the MTF exit due: its instruction ran, or its event was delivered? */
+static bool mtf_due(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu)
+{
+    switch (h->mtf[vmdl_vcpu_index(vcpu)]) {
+    case MTF_STEP: return !vmdl_vcpu_x86_step_pending(vcpu);
+    case MTF_NOW: return !vmdl_vcpu_x86_injection_pending(vcpu);
+    default: return false;
+    }
+}
+
 /* Can L2 take an interrupt now?  RFLAGS.IF and no STI/MOV-SS blocking
  * (SDM 30.2.1; "interrupt-window exiting" is the caller's). */
 static bool l2_open(const struct vmdl_vmx_cpu *c)
@@ -269,7 +309,9 @@ static void reflect(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     if (vmdl_vcpu_get_x86_sys(vcpu, &s))
         return;
     timer_disarm(h, vcpu, vmx);
+    mtf_disarm(h, vcpu);
     sys_to_cpu(&s, c);
+    vmdl__vmx_ept_save_pdptes(vcpu, vmx, c);
     bool abort = false;
     struct vmdl_vmx_msr_ops msrs = list_msrs(vcpu);
     vmdl_vmx_nested_exit(vmx, info, c, &msrs, &abort);
@@ -344,6 +386,13 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
         return true;
     h->l1_nmi_blocked[vmdl_vcpu_index(vcpu)] = l1_nmi;
+    /* A pending MTF VM exit injected (type 7, vector 0): the exit comes
+     * right after the entry, before any instruction (SDM 27.6.4). */
+    if (e.inject.valid && e.inject.type == VMDL_INTR_TYPE_OTHER) {
+        struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_MTF};
+        reflect(h, vcpu, vmx, &info);
+        return true;
+    }
     /* SDM 27.6: the event of the VM-entry interruption-information field
      * is delivered through L2's IDT as the entry completes. */
     if (e.inject.valid)
@@ -356,6 +405,7 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     else if (pending_debug_at_entry(h, vcpu, vmx, c))
         return true;
     timer_arm(h, vcpu, vmx);
+    mtf_arm(h, vcpu, vmx, vmdl_vcpu_x86_injection_pending(vcpu) ? MTF_NOW : MTF_STEP);
     vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)]);
     return true;
 }
@@ -364,17 +414,25 @@ static uint64_t timer_next(void *opaque, struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vmx_attach *h = opaque;
     unsigned i = vmdl_vcpu_index(vcpu);
-    return i < h->n ? h->timer_at[i] : UINT64_MAX;
+    if (i >= h->n)
+        return UINT64_MAX;
+    /* An MTF exit after an event's delivery: due at once (the engine stops
+     * before the handler's first instruction). */
+    if (h->mtf[i] == MTF_NOW)
+        return vmdl_vcpu_insns(vcpu);
+    return h->timer_at[i];
 }
 
-/* The timer reached zero while L2 ran: VM exit 52 (SDM 26.5.1). */
+/* The MTF's instruction completed (or its event was delivered): VM exit
+ * 37, ahead of the preemption timer (KVM's vmx_check_nested_events), or
+ * the timer reached zero while L2 ran: VM exit 52 (SDM 26.5.1). */
 static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
 {
     struct vmdl_vmx_attach *h = opaque;
     unsigned i = vmdl_vcpu_index(vcpu);
-    /* (The deadline first: this runs at every exit, and the timer is
-     * almost never armed.) */
-    if (i >= h->n || now < h->timer_at[i])
+    /* (The deadlines first: this runs at every exit, and neither is
+     * usually armed.) */
+    if (i >= h->n || (now < h->timer_at[i] && h->mtf[i] == MTF_OFF))
         return;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
     if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
@@ -383,7 +441,11 @@ static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
      * the engine stops before L2's first instruction, then it is taken. */
     if (vmdl_vcpu_x86_injection_pending(vcpu))
         return;
-    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_PREEMPT_TIMER};
+    bool mtf = mtf_due(h, vcpu);
+    if (!mtf && now < h->timer_at[i])
+        return;
+    struct vmdl_vmx_exit_info info = {.reason = mtf ? VMDL_VMX_EXIT_MTF
+                                                    : VMDL_VMX_EXIT_PREEMPT_TIMER};
     reflect(h, vcpu, vmx, &info);
 }
 
@@ -479,10 +541,29 @@ static void l2_gp(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu, struct vmdl
     struct vmdl_vmx_l2_event ev = {.kind = VMDL_L2_EXCEPTION, .vector = 13,
                                    .type = VMDL_INTR_TYPE_HW_EXCEPTION, .has_error = true};
     struct vmdl_vmx_exit_info info;
-    if (vmdl_vmx_l1_wants(vmx, &ev, &info))
+    if (vmdl_vmx_l1_wants(vmx, &ev, &info)) {
         reflect(h, vcpu, vmx, &info);
-    else
-        vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_HW_EXCEPTION, 13, true, 0, 0);
+        return;
+    }
+    vmdl_vcpu_inject_x86_event(vcpu, VMDL_INTR_TYPE_HW_EXCEPTION, 13, true, 0, 0);
+    if (h->mtf[vmdl_vcpu_index(vcpu)] != MTF_OFF)
+        mtf_arm(h, vcpu, vmx, MTF_NOW);
+}
+
+/* A MOV to CR3 L1 does not take: a value with bits at or above MAXPHYADDR
+ * is #GP (KVM's kvm_set_cr3, kvm_vcpu_is_legal_cr3; bit 63 is the PCID
+ * no-flush bit with CR4.PCIDE), else the machine loads it. */
+static bool l2_cr3_write(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                         struct vmdl_vmx *vmx, const struct vmdl_x86_event *ev)
+{
+    uint64_t v = ev->value, cr4 = 0;
+    (void)vmdl_vcpu_get_reg(vcpu, VMDL_X86_CR4, &cr4);
+    if (cr4 & (1ull << 17))
+        v &= ~(1ull << 63);
+    if (!(v >> vmdl_vmx_model_caps(h->model)->phys_addr_bits))
+        return false;
+    l2_gp(h, vcpu, vmx);
+    return true;
 }
 
 /* Virtual-interrupt delivery (SDM 30.2.2): the vector goes through L2's
@@ -626,9 +707,30 @@ static bool l0_handles(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
         return l2_tsc_read(vcpu, vmx, ev) || vapic_msr(h, vcpu, vmx, ev);
     case VMDL_X86_EVENT_WRMSR:
         return vapic_msr(h, vcpu, vmx, ev);
+    case VMDL_X86_EVENT_MOV_TO_CR:
+        if (ev->cr == 3)
+            return l2_cr3_write(h, vcpu, vmx, ev);
+        return tpr_shadow(h, vcpu, vmx, ev);
     default:
         return tpr_shadow(h, vcpu, vmx, ev);
     }
+}
+
+/* A #DB trap (single step, data breakpoint) after the instruction the MTF
+ * waited for: the MTF exit wins and the trap stays pending in vmcs12's
+ * pending debug exceptions (KVM: vmx_is_low_priority_db_trap,
+ * nested_vmx_update_pending_dbg), whether or not L1 wants #DB. */
+static bool mtf_exception(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                          const struct vmdl_x86_event *ev)
+{
+    uint64_t trap = ev->dr6 & 0x1400Full;
+    if (ev->vector != 1 || !trap || !mtf_due(h, vcpu))
+        return false;
+    struct vmdl_vmx *vmx = vmx_of(h, vcpu);
+    h->l2[vmdl_vcpu_index(vcpu)].pending_dbg = trap;
+    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_MTF};
+    reflect(h, vcpu, vmx, &info);
+    return true;
 }
 
 /* An L2 event from the machine: exit to L1 when vmcs12 says L1 wants it,
@@ -650,8 +752,15 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
     }
     if (!to_l2_event(ev, &l2))
         return false;
+    if (ev->kind == VMDL_X86_EVENT_EXCEPTION && mtf_exception(h, vcpu, ev))
+        return true;
     struct vmdl_vmx_exit_info info;
     bool wants = vmdl_vmx_l1_wants(vmx, &l2, &info);
+    /* An exception the machine delivers to L2 under MTF: the exit comes
+     * before the first instruction of its handler (SDM 26.5.2). */
+    if (ev->kind == VMDL_X86_EVENT_EXCEPTION && !wants &&
+        h->mtf[vmdl_vcpu_index(vcpu)] != MTF_OFF)
+        mtf_arm(h, vcpu, vmx, MTF_NOW);
     /* An interrupt window also opens for a pending virtual interrupt,
      * which is recognized only without interrupt-window exiting. */
     if (ev->probe)
@@ -790,6 +899,7 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
     for (unsigned i = 0; i < h->n; i++) {
         vmdl_vmx_reset(h->vcpu[i]);
         h->timer_at[i] = UINT64_MAX;
+        h->mtf[i] = MTF_OFF;
         vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
 }
@@ -830,6 +940,7 @@ static void vmx_free(void *opaque)
     struct vmdl_vmx_attach *h = opaque;
     free(h->l2);
     free(h->timer_at);
+    free(h->mtf);
     free(h->shadow);
     free(h->l1_nmi_blocked);
     for (unsigned i = 0; i < h->n; i++)
@@ -913,18 +1024,20 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
     h->feature_control = feature_control;
     h->l2 = calloc(n ? n : 1, sizeof(*h->l2));
     h->timer_at = malloc((n ? n : 1) * sizeof(*h->timer_at));
+    h->mtf = calloc(n ? n : 1, sizeof(*h->mtf));
     h->shadow = malloc((n ? n : 1) * sizeof(*h->shadow));
     h->l1_nmi_blocked = calloc(n ? n : 1, sizeof(*h->l1_nmi_blocked));
     for (unsigned i = 0; h->timer_at && h->shadow && i < n; i++) {
         h->timer_at[i] = UINT64_MAX;
         vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
-    err = h->l2 && h->timer_at && h->shadow && h->l1_nmi_blocked
+    err = h->l2 && h->timer_at && h->mtf && h->shadow && h->l1_nmi_blocked
               ? vmdl_vmx_model_create(&c, &h->model)
               : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     if (err) {
         free(h->l2);
         free(h->timer_at);
+        free(h->mtf);
         free(h->shadow);
         free(h->l1_nmi_blocked);
         free(h);

@@ -131,3 +131,28 @@ bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
     vmdl_ept_exit_info(&r, &o, info);
     return true;
 }
+
+/* SDM 28.3.4: a VM exit from a PAE-paging L2 under EPT stores the PDPTEs
+ * in GUEST_PDPTR0-3 (KVM copies vmcs02's).  The engine keeps no PDPTE
+ * registers (QEMU reads them at each walk), so they come from L2's table
+ * at CR3 through L1's EPT, read without setting accessed flags. */
+void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                               const struct vmdl_vmx_cpu *l2)
+{
+    struct vmdl_ept_config cfg;
+    bool pae = (l2->cr0 & (1ull << 31)) && (l2->cr4 & (1ull << 5)) &&
+               !(l2->efer & (1ull << 10));
+    if (!pae || !vmdl_vmx_ept_config(vmx, &cfg))
+        return;
+    cfg.eptp &= ~VMDL_EPTP_AD;
+    struct vmdl_ept_request r = {.gpa = l2->cr3 & 0xFFFFFFE0ull, .access = VMDL_EPT_ACC_READ};
+    struct vmdl_ept_result o;
+    const struct vmdl_guest_mem *mem = vmdl_vm_guest_mem(vmdl_vcpu_vm(vcpu));
+    uint64_t pdpte[4];
+    if (vmdl_ept_walk(mem, &cfg, &r, &o) || o.outcome != VMDL_EPT_OK ||
+        vmdl_guest_read(mem, o.hpa, pdpte, sizeof(pdpte)))
+        return;
+    for (unsigned i = 0; i < 4; i++)
+        vmdl_vmx_poke(vmx, (uint16_t)(vmdl_vmcs_field_by_name("GUEST_PDPTR0")->encoding + 2 * i),
+                      pdpte[i]);
+}

@@ -60,5 +60,9 @@ void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, struct vmdl__vmx_ept_shadow *s)
 bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
                          struct vmdl__vmx_ept_shadow *s, const struct vmdl_x86_npf *npf,
                          struct vmdl_vmx_exit_info *info);
+/* At a VM exit from a PAE-paging L2 under EPT: its PDPTEs into vmcs12's
+ * GUEST_PDPTR0-3 (SDM 28.3.4). */
+void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                               const struct vmdl_vmx_cpu *l2);
 
 #endif

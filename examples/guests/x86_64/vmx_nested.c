@@ -23,6 +23,9 @@
  *   write of l2_page          EPT violation again (write, readable); L1
  *                             adds write permission, and L2's value lands
  *                             in L1's page
+ *   VMCALL (RAX = 2)          L1 sets the monitor trap flag: L2 runs one
+ *                             instruction (a 1-byte NOP), then exits
+ *                             (reason 37) with RIP right after it
  *   HLT                       HLT exiting (reason 12): L2 is done
  *
  * The machine runs nested guests on its hosted vCPU (the one real guests
@@ -239,6 +242,8 @@ __asm__(
 /* ---- L2 ---- */
 
 #define L2_VECTOR 0x40
+#define VMCALL_INJECT 1
+#define VMCALL_MTF 2
 #define CPUID_HELLO 0x4c320000u     /* "L2" */
 #define CPUID_FROM_HANDLER 0x4c320040u
 
@@ -300,12 +305,13 @@ void l2_main(void)
     rt_printf("  L2: inw(0x511) = 0x%x\n", w);
     rt_printf("  L2: rdmsr(0xc0000103) = 0x%lx\n", rdmsr(0xC0000103));
     rt_printf("  L2: rdmsr(0x174) = 0x%lx (not in the MSR bitmap)\n", rdmsr(0x174));
-    __asm__ volatile("vmcall" ::: "memory");
+    __asm__ volatile("vmcall" : : "a"(VMCALL_INJECT) : "memory");
     rt_printf("  L2: back from VMCALL, %u interrupt(s) taken\n", l2_interrupts);
     volatile uint64_t *p = (volatile uint64_t *)l2_page;
     uint64_t seen = *p;
     rt_printf("  L2: read 0x%lx from l2_page\n", seen);
     *p = L2_WRITE;
+    __asm__ volatile("vmcall; nop; nop" : : "a"(VMCALL_MTF) : "memory");
     for (;;)
         hlt();
 }
@@ -487,6 +493,7 @@ static const char *reason_name(uint32_t r)
     case 31: return "RDMSR";
     case 48: return "EPT violation";
     case 49: return "EPT misconfiguration";
+    case 37: return "monitor trap flag";
     case 32: return "WRMSR";
     default: return "?";
     }
@@ -530,8 +537,17 @@ static void on_rdmsr(void)
     skip_insn();
 }
 
+static uint64_t mtf_from;
+
 static void on_vmcall(void)
 {
+    if (l2_regs.rax == VMCALL_MTF) {
+        skip_insn();
+        mtf_from = vmread(GUEST_RIP);
+        rt_printf("L1: exit 18 VMCALL: monitor trap flag for one instruction\n");
+        vmwrite(PROC_CTLS, vmread(PROC_CTLS) | (1u << 27));
+        return;
+    }
     rt_printf("L1: exit 18 VMCALL: inject interrupt vector 0x%x at the next entry\n",
               L2_VECTOR);
     skip_insn();
@@ -609,6 +625,12 @@ int main(void)
         case 31: on_rdmsr(); break;
         case 18: on_vmcall(); break;
         case 48: on_ept_violation(); break;
+        case 37:
+            /* SDM 26.5.2: after one instruction; RIP is the next one. */
+            rt_printf("L1: exit 37 MTF: L2 ran %lu byte(s) of code\n",
+                      vmread(GUEST_RIP) - mtf_from);
+            vmwrite(PROC_CTLS, vmread(PROC_CTLS) & ~(1u << 27));
+            break;
         case 12:
             rt_printf("L1: exit 12 HLT: L2 is done after %u exits\n", exits);
             CHECK(l2_interrupts == 1, "the injected interrupt ran %u times\n",
