@@ -32,14 +32,27 @@
  *    launch state unchanged; an entry that enters passes every check on
  *    its own, loads GUEST_RIP and is launched; the exit that follows (with
  *    a fuzzed L2 event through the exit decision) leaves L2, loads the host
- *    state and consumes the entry event; INVEPT/INVVPID fail only with 28.
+ *    state and consumes the entry event; INVEPT/INVVPID fail only with 28;
+ *  - APIC virtualization (op 4, vmx_vapic.h) on fuzzed vmcs12 controls,
+ *    guest interrupt status, virtual-APIC page address and page contents:
+ *    no virtual interrupt pends without virtual-interrupt delivery, a
+ *    delivery gives the vector that was pending and leaves it in SVI, an
+ *    x2APIC MSR access exits only with reason 43 or 45 and faults only on
+ *    a write, PPR virtualization stores the VPPR it returns;
+ *  - the EPT walk of the current vmcs12 with page-modification logging
+ *    (op 4) on fuzzed EPTP, tables, PML address and index: GUEST_PML_INDEX
+ *    moves by at most one, only down, only on a translation; a log-full
+ *    event only with an index of 512 or more; the preemption timer's
+ *    deadline and value agree (vmdl_vmx_preempt_deadline/_value).
  */
 #include "fuzz_util.h"
 
 #include "virtmodel/error.h"
 #include "virtmodel/guest_mem.h"
 #include "virtmodel/vmx.h"
+#include "virtmodel/vmx_ept.h"
 #include "virtmodel/vmx_nested.h"
+#include "virtmodel/vmx_vapic.h"
 
 #define NPAGES 16
 #define PAGE 4096u
@@ -635,10 +648,155 @@ static void do_inv(struct run *r, struct fz *f)
         FZ_CHECK(type < 4, "INV* type %llu accepted", (unsigned long long)type);
 }
 
+
+/* Fuzzed APIC-virtualization controls and state, then a few vapic calls. */
+static void do_vapic(struct run *r, struct fz *f)
+{
+    if (vmdl_vmx_current_vmptr(r->vmx) == VMDL_VMX_INVALID_PTR)
+        return;
+    if (fz_bool(f)) {
+        poke_name(r, "CPU_BASED_VM_EXEC_CONTROL",
+                  peek0(r, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_TPR_SHADOW |
+                      (fz_bool(f) ? VMDL_PROC_SECONDARY : 0));
+        poke_name(r, "SECONDARY_VM_EXEC_CONTROL", fz_u32(f));
+        poke_name(r, "VIRTUAL_APIC_PAGE_ADDR", pick_ptr(f));
+        poke_name(r, "GUEST_INTR_STATUS", fz_u16(f));
+        poke_name(r, "TPR_THRESHOLD", fz_u8(f));
+        poke_name(r, "EOI_EXIT_BITMAP0", fz_u64(f));
+    }
+    uint64_t page = peek0(r, "VIRTUAL_APIC_PAGE_ADDR");
+    for (unsigned n = fz_u8(f) & 7; n; n--) {       /* VIRR/VISR/VTPR bytes */
+        uint64_t a = page + (fz_u16(f) & 0x3FF);
+        if (a < MEM_SIZE) {
+            mem_buf[a] = fz_u8(f);
+            clobber(a, 1);
+        }
+    }
+    clobber(vmdl_vmx_current_vmptr(r->vmx), 1);
+    clobber(page, PAGE);
+    bool vid = vmdl_vmx_vapic_vid(r->vmx);
+    FZ_TRACE("vapic: virtual-interrupt delivery %d\n", vid);
+    for (unsigned n = 1 + (fz_u8(f) & 7); n; n--) {
+        switch (fz_u8(f) % 5) {
+        case 0: {
+            uint8_t vppr = vmdl_vmx_vapic_update_ppr(r->vmx);
+            uint8_t stored;
+            if (page + 0xA0 < MEM_SIZE) {
+                memcpy(&stored, mem_buf + page + 0xA0, 1);
+                FZ_CHECK(stored == vppr, "VPPR 0x%x returned, 0x%x stored", vppr, stored);
+            }
+            break;
+        }
+        case 1: {
+            int pend = vmdl_vmx_vapic_pending(r->vmx);
+            FZ_CHECK(pend >= -1 && pend < 256 && (vid || pend < 0), "pending %d", pend);
+            int got = vmdl_vmx_vapic_deliver(r->vmx);
+            FZ_CHECK(got == pend, "delivered %d, %d was pending", got, pend);
+            if (got >= 0)
+                FZ_CHECK(((peek0(r, "GUEST_INTR_STATUS") >> 8) & 0xFF) == (uint64_t)got,
+                         "SVI not the delivered vector");
+            break;
+        }
+        case 2:
+        case 3: {
+            bool write = fz_bool(f);
+            uint32_t msr = fz_bool(f) ? 0x800 + fz_u8(f) : fz_u32(f);
+            uint64_t v = fz_value(f);
+            struct vmdl_vmx_exit_info ex;
+            memset(&ex, 0, sizeof(ex));
+            enum vmdl_vapic_outcome o = vmdl_vmx_vapic_msr(r->vmx, write, msr, &v, &ex);
+            FZ_CHECK(o <= VMDL_VAPIC_FAULT, "vapic outcome %d", o);
+            FZ_CHECK(o != VMDL_VAPIC_EXIT || ex.reason == 43 || ex.reason == 45,
+                     "vapic exit reason %u", ex.reason);
+            FZ_CHECK(o != VMDL_VAPIC_FAULT || write, "a virtualized read faulted");
+            break;
+        }
+        default:
+            (void)vmdl_vmx_vapic_tpr_write(r->vmx, fz_u8(f));
+            break;
+        }
+    }
+}
+
+/* The EPT walk of the current vmcs12, with PML, on fuzzed tables. */
+static void do_ept(struct run *r, struct fz *f)
+{
+    if (vmdl_vmx_current_vmptr(r->vmx) == VMDL_VMX_INVALID_PTR)
+        return;
+    if (fz_bool(f)) {
+        /* (One input byte per statement: the order is the input's.) */
+        poke_name(r, "CPU_BASED_VM_EXEC_CONTROL",
+                  peek0(r, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+        uint32_t sec = VMDL_PROC2_EPT | (fz_bool(f) ? VMDL_PROC2_PML : 0);
+        sec |= fz_u32(f);
+        poke_name(r, "SECONDARY_VM_EXEC_CONTROL", sec);
+        uint64_t eptp;
+        if (fz_bool(f)) {
+            eptp = fz_u64(f);
+        } else {
+            eptp = (uint64_t)fz_pick(f, NPAGES) * PAGE | 6 | 3 << 3;
+            eptp |= fz_bool(f) ? VMDL_EPTP_AD : 0;
+        }
+        poke_name(r, "EPT_POINTER", eptp);
+        poke_name(r, "PML_ADDRESS", pick_ptr(f));
+        uint64_t idx = fz_bool(f) ? fz_u16(f) : fz_u16(f) % 520;
+        poke_name(r, "GUEST_PML_INDEX", idx);
+        clobber(vmdl_vmx_current_vmptr(r->vmx), 1);
+    }
+    for (unsigned n = fz_u8(f) & 15; n; n--) {       /* table entries */
+        uint64_t a = (uint64_t)fz_u16(f) % (MEM_SIZE / 8) * 8, v = fz_u64(f);
+        memcpy(mem_buf + a, &v, 8);
+        clobber(a, 8);
+    }
+    struct vmdl_ept_request req = {0};
+    req.gpa = fz_bool(f) ? fz_u64(f) : fz_u32(f) % (2 * MEM_SIZE);
+    req.access = (enum vmdl_ept_access)(1u << fz_pick(f, 3));
+    req.paging_structure = fz_bool(f);
+    req.gla_valid = fz_bool(f);
+    req.gla = fz_u64(f);
+    req.user = fz_bool(f);
+    uint64_t before = peek0(r, "GUEST_PML_INDEX");
+    bool pml = (peek0(r, "SECONDARY_VM_EXEC_CONTROL") & VMDL_PROC2_PML) &&
+               (peek0(r, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_SECONDARY);
+    struct vmdl_ept_result o;
+    int err = vmdl_vmx_ept_translate(r->vmx, &req, &o);
+    FZ_TRACE("ept walk of 0x%llx -> err %d outcome %d, PML index %llu\n",
+             (unsigned long long)req.gpa, err, err ? -1 : (int)o.outcome,
+             (unsigned long long)before);
+    /* The walk may set A/D flags and log anywhere in memory. */
+    memset(shadow_live, 0, sizeof(shadow_live));
+    FZ_CHECK(err == 0 || err == VMDL_ENOTSUP || err == VMDL_EINVAL, "translate: %s",
+             vmdl_last_error());
+    uint64_t after = peek0(r, "GUEST_PML_INDEX");
+    if (err) {
+        FZ_CHECK(after == before, "PML index moved without a walk");
+        return;
+    }
+    FZ_CHECK(o.outcome <= VMDL_EPT_PML_FULL, "outcome %d", o.outcome);
+    FZ_CHECK(after == before || (pml && o.outcome == VMDL_EPT_OK && before < 512 &&
+                                 after == ((before - 1) & 0xFFFF)),
+             "PML index %llu -> %llu", (unsigned long long)before, (unsigned long long)after);
+    FZ_CHECK(o.outcome != VMDL_EPT_PML_FULL || (pml && before >= 512), "log full at %llu",
+             (unsigned long long)before);
+    uint32_t value = fz_u32(f);
+    unsigned rate = fz_u8(f) & 31;
+    uint64_t tsc = fz_u64(f), d = vmdl_vmx_preempt_deadline(tsc, value, rate);
+    FZ_CHECK(d >= ((tsc >> rate) << rate), "deadline before the entry");
+    FZ_CHECK(vmdl_vmx_preempt_value(d, d, rate) == 0, "timer not zero at its deadline");
+    if (d != UINT64_MAX)
+        FZ_CHECK(vmdl_vmx_preempt_value(tsc, d, rate) == value, "timer value %u lost", value);
+}
+
 static void do_nested(struct run *r, struct fz *f)
 {
     uint64_t cur = vmdl_vmx_current_vmptr(r->vmx);
-    switch (fz_u8(f) & 3) {
+    switch (fz_u8(f) % 6) {
+    case 4:
+        do_vapic(r, f);
+        break;
+    case 5:
+        do_ept(r, f);
+        break;
     case 0:
         if (cur != VMDL_VMX_INVALID_PTR) {
             const struct vmdl_vmcs_field *e =
@@ -887,6 +1045,60 @@ static void write_seeds(const char *dir)
         fz_put8(&o, 4); fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 1);
         fz_put8(&o, 2); fz_put16(&o, 0x200);
         snprintf(name, sizeof(name), "nested%u", prof);
+        fz_save_out(dir, name, &o);
+        /* APIC virtualization and the EPT walk with PML on a valid vmcs12:
+         * the virtual-APIC page and the EPT tables in pages 4-7. */
+        memset(&o, 0, sizeof(o));
+        fz_put8(&o, prof);
+        fz_put8(&o, 0xc0);
+        fz_put16(&o, 0xffff);
+        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
+        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
+        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
+        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
+        for (unsigned k = 0; k < 3; k++) {
+            fz_put8(&o, 4); fz_put8(&o, 4); fz_put8(&o, 1);   /* vapic, new controls */
+            fz_put8(&o, 1); fz_put32(&o, VMDL_PROC2_VID | VMDL_PROC2_X2APIC_MODE |
+                                         VMDL_PROC2_APIC_REG_VIRT);
+            fz_put8(&o, 1); fz_put8(&o, 4);                  /* page 4 */
+            fz_put16(&o, (uint16_t)(0x3051 + k)); fz_put8(&o, 0x20); fz_put8(&o, 0);
+            fz_put8(&o, 2);
+            fz_put16(&o, 0x200 + 0x30 * k); fz_put8(&o, 0x80);
+            fz_put16(&o, 0x80); fz_put8(&o, 0x10);
+            fz_put8(&o, 4);
+            for (unsigned i = 0; i < 4; i++) {
+                fz_put8(&o, (uint8_t)i); fz_put8(&o, (uint8_t)(i * 3));
+                fz_put8(&o, 1); fz_put8(&o, 8); fz_putval(&o, 0x30 + k);
+            }
+        }
+        snprintf(name, sizeof(name), "apicv%u", prof);
+        fz_save_out(dir, name, &o);
+        memset(&o, 0, sizeof(o));
+        fz_put8(&o, prof);
+        fz_put8(&o, 0xc0);
+        fz_put16(&o, 0xffff);
+        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
+        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
+        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
+        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
+        for (unsigned k = 0; k < 3; k++) {
+            fz_put8(&o, 4); fz_put8(&o, 5); fz_put8(&o, 1);   /* EPT, PML on */
+            fz_put8(&o, 1); fz_put32(&o, 0);
+            fz_put8(&o, 0); fz_put8(&o, 5); fz_put8(&o, 1);   /* EPTP page 5, A/D */
+            fz_put8(&o, 1); fz_put8(&o, 7); fz_put8(&o, 0);   /* log in page 7 */
+            fz_put8(&o, 0); fz_put16(&o, (uint16_t)(k == 2 ? 512 : 511 - k));
+            fz_put8(&o, 3);                                  /* PML4E, PDPTE, PDE */
+            fz_put16(&o, 5 * 512); fz_put64(&o, 6 * 4096 + 7);
+            fz_put16(&o, 6 * 512); fz_put64(&o, 0x87 | 6 << 3);
+            fz_put16(&o, 7 * 512 + 1); fz_put64(&o, 0);
+            fz_put8(&o, 0); fz_put32(&o, 0x1000 * k);       /* gpa */
+            fz_put8(&o, 1);                                  /* a write */
+            fz_put8(&o, 0); fz_put8(&o, 1); fz_put64(&o, 0x1000); fz_put8(&o, 0);
+            fz_put32(&o, 1000); fz_put8(&o, 5); fz_put64(&o, 0x12345);
+        }
+        snprintf(name, sizeof(name), "ept_pml%u", prof);
         fz_save_out(dir, name, &o);
     }
 }
