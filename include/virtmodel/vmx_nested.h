@@ -344,10 +344,15 @@ uint64_t vmdl_vmx_l2_tsc(const struct vmdl_vmx *vmx, uint64_t l1_tsc);
 /* The VMX-preemption timer (SDM 26.5.1) counts down by one each time bit
  * `rate` (IA32_VMX_MISC[4:0]) of the TSC changes.  Loaded with `value` at
  * TSC `tsc`, it reaches zero at the TSC returned ((tsc >> rate) + value)
- * << rate, saturated at UINT64_MAX); at TSC `now` it holds
- * vmdl_vmx_preempt_value (0 once the deadline is reached).  KVM's hrtimer
- * starts the count at the entry's TSC instead of the last bit change, so
- * it can fire up to 2^rate - 1 ticks later than this. */
+ * << rate, saturated at UINT64_MAX).  KVM's hrtimer starts the count at
+ * the entry's TSC instead of the last bit change, so it can fire up to
+ * 2^rate - 1 ticks later than this.  vmdl_vmx_preempt_value is what "save
+ * VMX-preemption timer value" stores at TSC `now`: KVM's
+ * vmx_get_preemption_timer_value, the ticks left to the deadline >> rate
+ * (0 once reached), which is one less than the SDM's count of bit changes
+ * still to come whenever `now` is not a multiple of 2^rate: with VM
+ * entries and exits that take no virtual time, the SDM's count would store
+ * the loaded value back after a short run of L2. */
 uint64_t vmdl_vmx_preempt_deadline(uint64_t tsc, uint32_t value, unsigned rate);
 uint32_t vmdl_vmx_preempt_value(uint64_t now, uint64_t deadline, unsigned rate);
 

@@ -401,7 +401,7 @@ uint32_t vmdl_vmx_preempt_value(uint64_t now, uint64_t deadline, unsigned rate)
         rate = 31;
     if (now >= deadline)
         return 0;
-    uint64_t left = (deadline >> rate) - (now >> rate);
+    uint64_t left = (deadline - now) >> rate;
     return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
 }
 

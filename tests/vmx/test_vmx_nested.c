@@ -1558,14 +1558,18 @@ static void test_preempt_timer_grid(void **state)
     assert_int_equal(vmdl_vmx_preempt_deadline(UINT64_MAX - 40, 0xFFFFFFFFu, 5),
                      UINT64_MAX);                                    /* saturates */
     assert_int_equal(vmdl_vmx_preempt_deadline(UINT64_MAX - 2, 5, 0), UINT64_MAX);
-    /* The value "save VMX-preemption timer value" stores: decrements left. */
-    uint64_t d = vmdl_vmx_preempt_deadline(0x1007, 3, 5);
-    assert_int_equal(vmdl_vmx_preempt_value(0x1007, d, 5), 3);
-    assert_int_equal(vmdl_vmx_preempt_value(0x101F, d, 5), 3);
+    /* The value "save VMX-preemption timer value" stores (KVM's
+     * vmx_get_preemption_timer_value): the ticks left >> rate. */
+    uint64_t d = vmdl_vmx_preempt_deadline(0x1000, 3, 5);
+    assert_int_equal(vmdl_vmx_preempt_value(0x1000, d, 5), 3);
+    assert_int_equal(vmdl_vmx_preempt_value(0x1001, d, 5), 2);    /* any tick */
     assert_int_equal(vmdl_vmx_preempt_value(0x1020, d, 5), 2);
-    assert_int_equal(vmdl_vmx_preempt_value(d - 1, d, 5), 1);
+    assert_int_equal(vmdl_vmx_preempt_value(0x1021, d, 5), 1);
+    assert_int_equal(vmdl_vmx_preempt_value(d - 1, d, 5), 0);
     assert_int_equal(vmdl_vmx_preempt_value(d, d, 5), 0);
     assert_int_equal(vmdl_vmx_preempt_value(d + 100, d, 5), 0);
+    d = vmdl_vmx_preempt_deadline(0x1007, 3, 5);                    /* 0x1060 */
+    assert_int_equal(vmdl_vmx_preempt_value(0x1007, d, 5), 2);
 }
 
 static void test_invept(void **state)
