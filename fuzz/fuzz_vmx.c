@@ -991,22 +991,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* Every seed's start: the profile, locked FEATURE_CONTROL, revision ids in
+ * every page, VMXON [0x100] -> page 1, VMPTRLD [0x108] -> page 2. */
+static void seed_start(struct fz_out *o, unsigned prof)
+{
+    const unsigned VMXON = 0, VMPTRLD = 3;
+    memset(o, 0, sizeof(*o));
+    fz_put8(o, prof);
+    fz_put8(o, 0xc0);
+    fz_put16(o, 0xffff);
+    fz_put8(o, 3); fz_put8(o, VMXON); fz_put8(o, 1); fz_put16(o, 0x100);
+    fz_put8(o, 3); fz_put8(o, 1); fz_put8(o, 0);
+    fz_put8(o, 3); fz_put8(o, VMPTRLD); fz_put8(o, 1); fz_put16(o, 0x108);
+    fz_put8(o, 3); fz_put8(o, 2); fz_put8(o, 0);
+}
+
 static void write_seeds(const char *dir)
 {
     struct fz_out o;
-    const unsigned VMXON = 0, VMXOFF = 1, VMCLEAR = 2, VMPTRLD = 3,
-                   VMPTRST = 4, VMREAD = 5, VMWRITE = 6, VMLAUNCH = 7;
+    const unsigned VMXOFF = 1, VMCLEAR = 2, VMPTRST = 4, VMREAD = 5, VMWRITE = 6,
+                   VMLAUNCH = 7;
     for (unsigned prof = 0; prof < vmdl_vmx_profile_count() && prof < MAX_PROFILES;
          prof++) {
-        memset(&o, 0, sizeof(o));
-        fz_put8(&o, prof);
-        fz_put8(&o, 0xc0);
-        fz_put16(&o, 0xffff);
-        /* VMXON [0x100] -> page 1; VMPTRLD [0x108] -> page 2 */
-        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
-        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
-        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
-        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        seed_start(&o, prof);
         /* VMWRITE / VMREAD a run of table fields */
         for (unsigned i = 0; i < 24; i++) {
             unsigned idx = (i * 7 + prof) % vmdl_vmcs_field_count();
@@ -1030,14 +1037,7 @@ static void write_seeds(const char *dir)
         fz_save_out(dir, name, &o);
         /* Nested: a valid vmcs12, then a VMLAUNCH that enters and exits,
          * then a VMRESUME after one fuzzed field. */
-        memset(&o, 0, sizeof(o));
-        fz_put8(&o, prof);
-        fz_put8(&o, 0xc0);
-        fz_put16(&o, 0xffff);
-        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
-        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
-        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
-        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        seed_start(&o, prof);
         fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
         fz_put8(&o, 4); fz_put8(&o, 2); fz_put8(&o, 1); fz_put8(&o, 0);
         for (unsigned i = 0; i < 48; i++)              /* the L2 event and exit */
@@ -1051,14 +1051,7 @@ static void write_seeds(const char *dir)
         fz_save_out(dir, name, &o);
         /* APIC virtualization and the EPT walk with PML on a valid vmcs12:
          * the virtual-APIC page and the EPT tables in pages 4-7. */
-        memset(&o, 0, sizeof(o));
-        fz_put8(&o, prof);
-        fz_put8(&o, 0xc0);
-        fz_put16(&o, 0xffff);
-        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
-        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
-        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
-        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        seed_start(&o, prof);
         fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
         for (unsigned k = 0; k < 3; k++) {
             fz_put8(&o, 4); fz_put8(&o, 4); fz_put8(&o, 1);   /* vapic, new controls */
@@ -1077,14 +1070,7 @@ static void write_seeds(const char *dir)
         }
         snprintf(name, sizeof(name), "apicv%u", prof);
         fz_save_out(dir, name, &o);
-        memset(&o, 0, sizeof(o));
-        fz_put8(&o, prof);
-        fz_put8(&o, 0xc0);
-        fz_put16(&o, 0xffff);
-        fz_put8(&o, 3); fz_put8(&o, VMXON); fz_put8(&o, 1); fz_put16(&o, 0x100);
-        fz_put8(&o, 3); fz_put8(&o, 1); fz_put8(&o, 0);
-        fz_put8(&o, 3); fz_put8(&o, VMPTRLD); fz_put8(&o, 1); fz_put16(&o, 0x108);
-        fz_put8(&o, 3); fz_put8(&o, 2); fz_put8(&o, 0);
+        seed_start(&o, prof);
         fz_put8(&o, 4); fz_put8(&o, 1);                 /* make valid */
         for (unsigned k = 0; k < 3; k++) {
             fz_put8(&o, 4); fz_put8(&o, 5); fz_put8(&o, 1);   /* EPT, PML on */
