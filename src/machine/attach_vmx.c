@@ -419,7 +419,7 @@ static uint64_t timer_next(void *opaque, struct vmdl_vcpu *vcpu)
     /* An MTF exit after an event's delivery: due at once (the engine stops
      * before the handler's first instruction). */
     if (h->mtf[i] == MTF_NOW)
-        return vmdl_vcpu_insns(vcpu);
+        return vmdl_vcpu_vtime(vcpu);
     return h->timer_at[i];
 }
 
