@@ -21,25 +21,12 @@
 #define IMG 0x200
 #define CODE 0x20
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* An a.out-kludge multiboot image: the whole file at LOAD, entry at CODE. */
 static struct vmdl_vm *boot(const uint8_t *code, size_t n)
 {
     static uint8_t b[IMG];
     memset(b, 0xF4, IMG);
-    put32(b, VMDL_MB_HEADER_MAGIC);
-    put32(b + 4, VMDL_MB_FLAG_AOUT_KLUDGE);
-    put32(b + 8, (uint32_t)-(VMDL_MB_HEADER_MAGIC + VMDL_MB_FLAG_AOUT_KLUDGE));
-    put32(b + 12, LOAD);
-    put32(b + 16, LOAD);
-    put32(b + 20, 0);             /* load_end: the whole file */
-    put32(b + 24, 0);             /* no bss */
-    put32(b + 28, LOAD + CODE);
+    mb_aout_header(b, LOAD, LOAD + CODE);
     memcpy(b + CODE, code, n);
     struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20};
     struct vmdl_vm *vm;
