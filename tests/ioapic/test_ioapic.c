@@ -559,7 +559,7 @@ static void test_state_refuses_impossible(void **state)
     assert_int_equal(vmdl_ioapic_export(f->io, &b, &n), 0);
     /* an IOAPIC of the other version refuses it */
     struct fx *g;
-    void *gs;
+    void *gs = NULL;
     assert_int_equal(setup_v20(&gs), 0);
     g = gs;
     assert_int_equal(vmdl_ioapic_import(g->io, b, n), VMDL_EBADBLOB);

@@ -265,7 +265,7 @@ static int parse_iommu(const char *props, struct vmdl_vtd_config *c)
         size_t klen = eq ? (size_t)(eq - props) : len;
         const char *val = eq ? eq + 1 : "";
         size_t vlen = eq ? len - klen - 1 : 0;
-        bool b;
+        bool b = false;
         int bad = 0;
         if (klen == 8 && !strncmp(props, "intremap", 8))
             bad = on_off(val, vlen, &b), c->intremap = b;
@@ -415,7 +415,7 @@ static int plug_bridge(struct pc_pci *p)
 
 int vmdl_vm_set_machine(struct vmdl_vm *vm, const char *type)
 {
-    struct pc_pci *p;
+    struct pc_pci *p = NULL;
     if (!type || (strcmp(type, "pc") && strcmp(type, "q35")))
         return vmdl_fail(VMDL_EINVAL, "machine '%s': pc or q35", type ? type : "(null)");
     int err = pci_create(vm, &p);
@@ -429,7 +429,7 @@ int vmdl_vm_set_machine(struct vmdl_vm *vm, const char *type)
 
 int vmdl_vm_add_device(struct vmdl_vm *vm, const char *spec)
 {
-    struct pc_pci *p;
+    struct pc_pci *p = NULL;
     if (!spec)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_add_device: NULL spec");
     int err = pci_create(vm, &p);
