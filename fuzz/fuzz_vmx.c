@@ -37,8 +37,12 @@
  *    guest interrupt status, virtual-APIC page address and page contents:
  *    no virtual interrupt pends without virtual-interrupt delivery, a
  *    delivery gives the vector that was pending and leaves it in SVI, an
- *    x2APIC MSR access exits only with reason 43 or 45 and faults only on
- *    a write, PPR virtualization stores the VPPR it returns;
+ *    x2APIC MSR access exits only with reason 43, 45 or 56 (SELF IPI) and
+ *    faults only on a write, PPR virtualization stores the VPPR it
+ *    returns; an access to the APIC-access page (fuzzed address, size,
+ *    type) exits with reason 44 and its type in the qualification, is
+ *    virtualized only as a linear read or write inside one register's low
+ *    4 bytes, and its APIC-write emulation exits only with 43, 45 or 56;
  *  - the EPT walk of the current vmcs12 with page-modification logging
  *    (op 4) on fuzzed EPTP, tables, PML address and index: GUEST_PML_INDEX
  *    moves by at most one, only down, only on a translation; a log-full
@@ -650,6 +654,49 @@ static void do_inv(struct run *r, struct fz *f)
 }
 
 
+/* One access to the APIC-access page (fuzzed address, size and type): an
+ * exit is reason 44 with the type in bits 15:12 and nothing above; a
+ * virtualized access is at most 32 bits inside one register's low 4
+ * bytes; a write exits only with 43, 45 or 56. */
+static void do_apic_access(struct run *r, struct fz *f)
+{
+    if (fz_bool(f))
+        poke_name(r, "APIC_ACCESS_ADDR", pick_ptr(f));
+    uint64_t base = peek0(r, "APIC_ACCESS_ADDR") & ~0xFFFull;
+    struct vmdl_vmx_apic_access a = {
+        .pa = fz_bool(f) ? base + (fz_u16(f) & 0xFFF) : fz_u64(f),
+        .size = fz_u8(f) & 15,
+        .type = (enum vmdl_apic_access_type)(fz_u8(f) & 15),
+    };
+    struct vmdl_vmx_exit_info ex;
+    memset(&ex, 0, sizeof(ex));
+    bool on_page = vmdl_vmx_apic_access_page(r->vmx, a.pa);
+    bool virt = vmdl_vmx_apic_access_virtualized(r->vmx, &a, &ex);
+    FZ_TRACE("apic access pa 0x%llx size %u type %u: page %d virtualized %d\n",
+             (unsigned long long)a.pa, a.size, a.type, on_page, virt);
+    if (on_page && !virt)
+        FZ_CHECK(ex.reason == 44 && ex.qualification >> 16 == 0 &&
+                     (ex.qualification >> 12) == (uint64_t)a.type,
+                 "APIC-access exit %u qualification 0x%llx", ex.reason,
+                 (unsigned long long)ex.qualification);
+    if (virt)
+        FZ_CHECK(on_page && a.size >= 1 && (a.pa & 0xF) + a.size <= 4 &&
+                     (a.type == VMDL_APIC_ACC_LINEAR_READ || a.type == VMDL_APIC_ACC_LINEAR_WRITE),
+                 "virtualized access pa 0x%llx size %u type %u",
+                 (unsigned long long)a.pa, a.size, a.type);
+    uint32_t got = vmdl_vmx_apic_access_read(r->vmx, &a);
+    FZ_CHECK(virt || got == 0, "read of an access not virtualized gave 0x%x", got);
+    if (a.size < 4)
+        FZ_CHECK(got >> (8 * a.size) == 0, "read of %u bytes gave 0x%x", a.size, got);
+    memset(&ex, 0, sizeof(ex));
+    enum vmdl_vapic_outcome o = vmdl_vmx_apic_access_write(r->vmx, &a, fz_u32(f), &ex);
+    FZ_CHECK(o == VMDL_VAPIC_NOT_VIRTUALIZED || (virt && a.type == VMDL_APIC_ACC_LINEAR_WRITE),
+             "write outcome %d for a %s access", o, virt ? "virtualized" : "non-virtualized");
+    FZ_CHECK(o != VMDL_VAPIC_EXIT || ex.reason == 43 || ex.reason == 45 ||
+                 (ex.reason == 56 && ex.qualification == (a.pa & 0xFFF)),
+             "APIC-write emulation exit %u", ex.reason);
+}
+
 /* Fuzzed APIC-virtualization controls and state, then a few vapic calls. */
 static void do_vapic(struct run *r, struct fz *f)
 {
@@ -678,7 +725,7 @@ static void do_vapic(struct run *r, struct fz *f)
     bool vid = vmdl_vmx_vapic_vid(r->vmx);
     FZ_TRACE("vapic: virtual-interrupt delivery %d\n", vid);
     for (unsigned n = 1 + (fz_u8(f) & 7); n; n--) {
-        switch (fz_u8(f) % 5) {
+        switch (fz_u8(f) % 6) {
         case 0: {
             uint8_t vppr = vmdl_vmx_vapic_update_ppr(r->vmx);
             uint8_t stored;
@@ -707,11 +754,15 @@ static void do_vapic(struct run *r, struct fz *f)
             memset(&ex, 0, sizeof(ex));
             enum vmdl_vapic_outcome o = vmdl_vmx_vapic_msr(r->vmx, write, msr, &v, &ex);
             FZ_CHECK(o <= VMDL_VAPIC_FAULT, "vapic outcome %d", o);
-            FZ_CHECK(o != VMDL_VAPIC_EXIT || ex.reason == 43 || ex.reason == 45,
+            FZ_CHECK(o != VMDL_VAPIC_EXIT || ex.reason == 43 || ex.reason == 45 ||
+                         (ex.reason == 56 && ex.qualification == 0x3F0),
                      "vapic exit reason %u", ex.reason);
             FZ_CHECK(o != VMDL_VAPIC_FAULT || write, "a virtualized read faulted");
             break;
         }
+        case 4:
+            do_apic_access(r, f);
+            break;
         default:
             (void)vmdl_vmx_vapic_tpr_write(r->vmx, fz_u8(f));
             break;

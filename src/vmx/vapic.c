@@ -13,6 +13,10 @@
 #define VAPIC_PPR 0xA0u
 #define VAPIC_ISR 0x100u
 #define VAPIC_IRR 0x200u
+#define VAPIC_EOI 0xB0u
+#define VAPIC_ICR_LO 0x300u
+#define VAPIC_ICR_HI 0x310u
+#define VAPIC_SELF_IPI 0x3F0u
 
 #define MSR_X2APIC_FIRST 0x800u
 #define MSR_X2APIC_LAST 0x8FFu
@@ -172,6 +176,15 @@ static enum vmdl_vapic_outcome vapic_write(struct vmdl_vmx *vmx, uint32_t msr, u
     if (vid && msr == MSR_X2APIC_SELF_IPI) {
         if (v >> 8)
             return VMDL_VAPIC_FAULT;
+        /* The value is stored at 3F0H (30.5); a vector below 16 is left to
+         * L1 through an APIC-write exit (30.4.3.2), as the ICR's is. */
+        wr32(vmx, VAPIC_SELF_IPI, (uint32_t)v);
+        wr32(vmx, VAPIC_SELF_IPI + 4, 0);
+        if (v < 16) {
+            *exit = (struct vmdl_vmx_exit_info){.reason = VMDL_VMX_EXIT_APIC_WRITE,
+                                                .qualification = VAPIC_SELF_IPI};
+            return VMDL_VAPIC_EXIT;
+        }
         virtual_self_ipi(vmx, (uint8_t)v);
         return VMDL_VAPIC_DONE;
     }
@@ -194,4 +207,145 @@ enum vmdl_vapic_outcome vmdl_vmx_vapic_msr(struct vmdl_vmx *vmx, bool write, uin
     unsigned off = (msr & 0xFFu) << 4;
     *value = rd32(vmx, off) | (uint64_t)rd32(vmx, off + 4) << 32;
     return VMDL_VAPIC_DONE;
+}
+
+/* ---------------- the APIC-access page (30.4) ---------------- */
+
+bool vmdl_vmx_apic_access_page(const struct vmdl_vmx *vmx, uint64_t pa)
+{
+    if (!vmx || !vmdl__vmx_has_current(vmx) || !(secondary(vmx) & VMDL_PROC2_APIC_ACCESS))
+        return false;
+    return (pa & ~0xFFFull) == (vmdl__v12(vmx, V12_APIC_ACCESS_ADDR) & ~0xFFFull);
+}
+
+/* Registers (offsets of their first byte) whose reads APIC-register
+ * virtualization serves from the virtual-APIC page (30.4.2). */
+static bool reg_virt_readable(unsigned reg)
+{
+    switch (reg) {
+    case 0x20: case 0x30: case 0x80: case 0xB0: case 0xD0: case 0xE0: case 0xF0:
+    case 0x280: case 0x300: case 0x310: case 0x380: case 0x3E0:
+        return true;
+    default:                    /* ISR, TMR, IRR; the six LVT entries */
+        return (reg >= 0x100 && reg <= 0x270) || (reg >= 0x320 && reg <= 0x370);
+    }
+}
+
+/* ... and whose writes it virtualizes (30.4.3.1): not the read-only ones. */
+static bool reg_virt_writable(unsigned reg)
+{
+    if (reg == 0x30 || (reg >= 0x100 && reg <= 0x270))
+        return false;
+    return reg_virt_readable(reg);
+}
+
+static bool access_virtualized(const struct vmdl_vmx *vmx, const struct vmdl_vmx_apic_access *a)
+{
+    bool read = a->type == VMDL_APIC_ACC_LINEAR_READ;
+    bool write = a->type == VMDL_APIC_ACC_LINEAR_WRITE;
+    unsigned off = (unsigned)(a->pa & 0xFFF), reg = off & ~0xFu;
+    /* Instruction fetches, accesses during event delivery (model choice:
+     * their type does not say read or write), guest-physical accesses,
+     * more than 32 bits, or beyond the low 4 bytes of a 16-byte register
+     * always exit. */
+    if (!(read || write) || !a->size ||
+        a->size > 4 || (off & 0xF) + a->size > 4 ||
+        !(vmdl__v12(vmx, V12_CPU_BASED_VM_EXEC_CONTROL) & VMDL_PROC_TPR_SHADOW))
+        return false;
+    uint32_t proc2 = secondary(vmx);
+    if (proc2 & VMDL_PROC2_APIC_REG_VIRT)
+        return write ? reg_virt_writable(reg) : reg_virt_readable(reg);
+    if (off == VAPIC_TPR)
+        return true;
+    /* Without it, virtual-interrupt delivery adds the writes of EOI and
+     * ICR low; the read of VTPR is all that is left for reads. */
+    return write && (proc2 & VMDL_PROC2_VID) && (off == VAPIC_EOI || off == VAPIC_ICR_LO);
+}
+
+bool vmdl_vmx_apic_access_virtualized(const struct vmdl_vmx *vmx,
+                                      const struct vmdl_vmx_apic_access *a,
+                                      struct vmdl_vmx_exit_info *exit)
+{
+    if (!vmx || !a || !vmdl_vmx_apic_access_page(vmx, a->pa))
+        return false;
+    if (access_virtualized(vmx, a))
+        return true;
+    if (exit) {
+        bool gpa = a->type == VMDL_APIC_ACC_GPA_EVENT || a->type == VMDL_APIC_ACC_GPA_INSN;
+        *exit = (struct vmdl_vmx_exit_info){
+            .reason = VMDL_VMX_EXIT_APIC_ACCESS,
+            .qualification = (gpa ? 0 : (a->pa & 0xFFF)) | ((uint64_t)(a->type & 0xF) << 12),
+        };
+    }
+    return false;
+}
+
+uint32_t vmdl_vmx_apic_access_read(const struct vmdl_vmx *vmx,
+                                   const struct vmdl_vmx_apic_access *a)
+{
+    if (!vmdl_vmx_apic_access_virtualized(vmx, a, NULL))
+        return 0;
+    uint8_t b[4] = {0};
+    (void)vmdl_guest_read(&vmx->mem, page(vmx) + (a->pa & 0xFFF), b, a->size);
+    return (uint32_t)get_le(b, 4);
+}
+
+/* A fixed, edge-triggered self IPI of vector 16 or more, nothing reserved
+ * or pending set: the ICR value self-IPI virtualization takes (30.4.3.2). */
+static bool self_ipi_icr(uint32_t icr)
+{
+    const uint32_t must_be_zero = 0xFFF00000u | 0x30000u | 1u << 15 | 1u << 13 |
+                                  1u << 12 | 0x700u;
+    return !(icr & must_be_zero) && ((icr >> 18) & 3u) == 1u && (icr & 0xFFu) >= 16;
+}
+
+/* APIC-write emulation after a virtualized write at off (30.4.3.2). */
+static enum vmdl_vapic_outcome write_emulation(struct vmdl_vmx *vmx, unsigned off,
+                                               struct vmdl_vmx_exit_info *exit)
+{
+    bool vid = secondary(vmx) & VMDL_PROC2_VID;
+    switch (off & ~0xFu) {
+    case VAPIC_TPR: {
+        uint8_t vtpr = (uint8_t)rd32(vmx, VAPIC_TPR);
+        wr32(vmx, VAPIC_TPR, vtpr);
+        if (!vmdl_vmx_vapic_tpr_write(vmx, vtpr))
+            return VMDL_VAPIC_DONE;
+        *exit = (struct vmdl_vmx_exit_info){.reason = VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD};
+        return VMDL_VAPIC_EXIT;
+    }
+    case VAPIC_EOI:
+        if (vid)
+            return virtual_eoi(vmx, exit) ? VMDL_VAPIC_EXIT : VMDL_VAPIC_DONE;
+        break;
+    case VAPIC_ICR_LO: {
+        uint32_t icr = rd32(vmx, VAPIC_ICR_LO);
+        if (vid && self_ipi_icr(icr)) {
+            virtual_self_ipi(vmx, (uint8_t)icr);
+            return VMDL_VAPIC_DONE;
+        }
+        break;
+    }
+    case VAPIC_ICR_HI:
+        wr32(vmx, VAPIC_ICR_HI, rd32(vmx, VAPIC_ICR_HI) & 0xFF000000u);
+        return VMDL_VAPIC_DONE;
+    default:
+        break;
+    }
+    *exit = (struct vmdl_vmx_exit_info){.reason = VMDL_VMX_EXIT_APIC_WRITE, .qualification = off};
+    return VMDL_VAPIC_EXIT;
+}
+
+enum vmdl_vapic_outcome vmdl_vmx_apic_access_write(struct vmdl_vmx *vmx,
+                                                   const struct vmdl_vmx_apic_access *a,
+                                                   uint32_t value,
+                                                   struct vmdl_vmx_exit_info *exit)
+{
+    if (!exit || !vmdl_vmx_apic_access_virtualized(vmx, a, NULL) ||
+        a->type == VMDL_APIC_ACC_LINEAR_READ)
+        return VMDL_VAPIC_NOT_VIRTUALIZED;
+    unsigned off = (unsigned)(a->pa & 0xFFF);
+    uint8_t b[4];
+    put_le(b, value, 4);
+    (void)vmdl_guest_write(&vmx->mem, page(vmx) + off, b, a->size);
+    return write_emulation(vmx, off, exit);
 }

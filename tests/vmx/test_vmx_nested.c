@@ -1516,6 +1516,315 @@ static void test_vapic_tpr_and_self_ipi(void **state)
     fx_close(&f);
 }
 
+/* x2APIC SELF IPI (83FH) under virtual-interrupt delivery with a vector
+ * below 16: the value lands at 3F0H and APIC-write emulation ends in an
+ * APIC-write exit (56, trap-like, qualification 3F0H) instead of a self-IPI. */
+static void test_vapic_self_ipi_low_vector(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, VMDL_PROC2_VID);
+    put32(&f, VAPIC + 0x3F0, 0xFFFFFFFF);
+    struct vmdl_vmx_exit_info ex;
+    uint64_t v = 0x0F;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_WRITE);
+    assert_int_equal(ex.qualification, 0x3F0);
+    assert_int_equal(get32v(&f, VAPIC + 0x3F0), 0x0F);
+    assert_false(vbit(&f, 0x200, 0x0F));                /* no self-IPI */
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS") & 0xFF, 0);
+    v = 0;
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(get32v(&f, VAPIC + 0x3F0), 0);
+    v = 0x10;                                           /* lowest vector that is virtualized */
+    assert_int_equal(vmdl_vmx_vapic_msr(f.vmx, true, 0x83F, &v, &ex), VMDL_VAPIC_DONE);
+    assert_true(vbit(&f, 0x200, 0x10));
+    fx_close(&f);
+}
+
+/* ---- the APIC-access page (SDM Vol. 3C 30.4, "virtualize APIC accesses") ---- */
+
+#define APIC_ACC 0xB000u
+
+/* Virtualize APIC accesses with the given primary and secondary extras. */
+static void access_setup(struct fx *f, uint32_t proc, uint32_t proc2)
+{
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL",
+       (pe(f, "CPU_BASED_VM_EXEC_CONTROL") & ~VMDL_PROC_TPR_SHADOW) | VMDL_PROC_SECONDARY | proc);
+    pk(f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_APIC_ACCESS | proc2);
+    pk(f, "VIRTUAL_APIC_PAGE_ADDR", VAPIC);
+    pk(f, "APIC_ACCESS_ADDR", APIC_ACC);
+    pk(f, "TPR_THRESHOLD", 0);
+    pk(f, "GUEST_INTR_STATUS", 0);
+    memset(f->ram + VAPIC, 0, 4096);
+}
+
+static struct vmdl_vmx_apic_access acc(unsigned off, unsigned size,
+                                       enum vmdl_apic_access_type type)
+{
+    return (struct vmdl_vmx_apic_access){.pa = APIC_ACC + off, .size = size, .type = type};
+}
+
+/* Virtualized (true) or an APIC-access exit with this qualification. */
+static bool virtualized(struct fx *f, unsigned off, unsigned size,
+                        enum vmdl_apic_access_type type, uint64_t *qual)
+{
+    struct vmdl_vmx_apic_access a = acc(off, size, type);
+    struct vmdl_vmx_exit_info ex;
+    memset(&ex, 0xAA, sizeof(ex));
+    bool v = vmdl_vmx_apic_access_virtualized(f->vmx, &a, &ex);
+    if (!v) {
+        assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_ACCESS);
+        *qual = ex.qualification;
+    }
+    return v;
+}
+
+static void test_apic_access_page_in_force(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, 0, 0);
+    assert_true(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC));
+    assert_true(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC + 0xFFF));
+    assert_false(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC - 1));
+    assert_false(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC + 0x1000));
+    /* the control off, or the secondary controls not active: plain memory */
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", 0);
+    assert_false(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC));
+    access_setup(&f, 0, 0);
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(&f, "CPU_BASED_VM_EXEC_CONTROL") & ~VMDL_PROC_SECONDARY);
+    assert_false(vmdl_vmx_apic_access_page(f.vmx, APIC_ACC));
+    assert_false(vmdl_vmx_apic_access_page(NULL, APIC_ACC));
+    fx_close(&f);
+}
+
+/* Without "use TPR shadow" every access exits: qualification = offset |
+ * access type << 12 (table "Exit Qualification for APIC-Access VM Exits"). */
+static void test_apic_access_exits_without_tpr_shadow(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, 0, VMDL_PROC2_APIC_REG_VIRT);
+    uint64_t q = 0;
+    assert_false(virtualized(&f, 0x80, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+    assert_int_equal(q, 0x080);
+    assert_false(virtualized(&f, 0x20, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_int_equal(q, 0x1020);
+    assert_false(virtualized(&f, 0x3F0, 1, VMDL_APIC_ACC_LINEAR_FETCH, &q));
+    assert_int_equal(q, 0x23F0);
+    assert_false(virtualized(&f, 0x104, 2, VMDL_APIC_ACC_LINEAR_EVENT, &q));
+    assert_int_equal(q, 0x3104);
+    /* guest-physical accesses: the offset is undefined, reported as 0 */
+    assert_false(virtualized(&f, 0x80, 8, VMDL_APIC_ACC_GPA_EVENT, &q));
+    assert_int_equal(q, 0xA000);
+    assert_false(virtualized(&f, 0x80, 8, VMDL_APIC_ACC_GPA_INSN, &q));
+    assert_int_equal(q, 0xF000);
+    fx_close(&f);
+}
+
+/* "use TPR shadow" without APIC-register virtualization: only VTPR at
+ * offset 080H, at most 32 bits, within the low 4 bytes of its 16. */
+static void test_apic_access_tpr_only(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, VMDL_PROC_TPR_SHADOW, 0);
+    uint64_t q = 0;
+    assert_true(virtualized(&f, 0x80, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+    assert_true(virtualized(&f, 0x80, 1, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_false(virtualized(&f, 0x81, 1, VMDL_APIC_ACC_LINEAR_READ, &q));
+    assert_int_equal(q, 0x081);
+    assert_false(virtualized(&f, 0x80, 8, VMDL_APIC_ACC_LINEAR_READ, &q));
+    assert_false(virtualized(&f, 0x20, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+    assert_int_equal(q, 0x020);
+    assert_false(virtualized(&f, 0xB0, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_int_equal(q, 0x10B0);
+    assert_false(virtualized(&f, 0x80, 4, VMDL_APIC_ACC_LINEAR_FETCH, &q));
+    assert_int_equal(q, 0x2080);
+    assert_false(virtualized(&f, 0x80, 4, VMDL_APIC_ACC_LINEAR_EVENT, &q));
+    assert_int_equal(q, 0x3080);
+    /* reads return the virtual-APIC page */
+    put32(&f, VAPIC + 0x80, 0x12345678);
+    struct vmdl_vmx_apic_access a = acc(0x80, 4, VMDL_APIC_ACC_LINEAR_READ);
+    assert_int_equal(vmdl_vmx_apic_access_read(f.vmx, &a), 0x12345678);
+    a.size = 1;
+    assert_int_equal(vmdl_vmx_apic_access_read(f.vmx, &a), 0x78);
+    /* a write: bytes 3:1 of VTPR cleared, then the TPR threshold (trap-like 43) */
+    struct vmdl_vmx_exit_info ex;
+    a = acc(0x80, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    pk(&f, "TPR_THRESHOLD", 3);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0xABCD0050, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(get32v(&f, VAPIC + 0x80), 0x50);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x20, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD);
+    assert_int_equal(get32v(&f, VAPIC + 0x80), 0x20);
+    /* a write that is not virtualized changes nothing */
+    a = acc(0x20, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 7, &ex), VMDL_VAPIC_NOT_VIRTUALIZED);
+    assert_int_equal(get32v(&f, VAPIC + 0x20), 0);
+    fx_close(&f);
+}
+
+/* APIC-register virtualization: the read list (30.4.2) and the write list
+ * (30.4.3.1); offsets off the lists exit. */
+static void test_apic_access_reg_virt_lists(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, VMDL_PROC_TPR_SHADOW, VMDL_PROC2_APIC_REG_VIRT);
+    static const unsigned rd_ok[] = {0x20, 0x30, 0x80, 0xB0, 0xD0, 0xE0, 0xF0, 0x100, 0x170,
+                                     0x180, 0x1F0, 0x200, 0x270, 0x280, 0x300, 0x310, 0x320,
+                                     0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3E0};
+    static const unsigned rd_exit[] = {0x00, 0x10, 0x40, 0x50, 0x60, 0x70, 0x90, 0xA0, 0xC0,
+                                       0x290, 0x2F0, 0x390, 0x3A0, 0x3F0, 0x400, 0xFF0};
+    static const unsigned wr_ok[] = {0x20, 0x80, 0xB0, 0xD0, 0xE0, 0xF0, 0x280, 0x300, 0x310,
+                                     0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x3E0};
+    static const unsigned wr_exit[] = {0x30, 0x90, 0xA0, 0x100, 0x180, 0x200, 0x270, 0x2F0,
+                                       0x390, 0x3F0};
+    uint64_t q = 0;
+    for (unsigned i = 0; i < sizeof(rd_ok) / sizeof(rd_ok[0]); i++) {
+        assert_true(virtualized(&f, rd_ok[i], 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+        assert_true(virtualized(&f, rd_ok[i] + 3, 1, VMDL_APIC_ACC_LINEAR_READ, &q));
+        assert_false(virtualized(&f, rd_ok[i] + 4, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+        assert_false(virtualized(&f, rd_ok[i] + 2, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+    }
+    for (unsigned i = 0; i < sizeof(rd_exit) / sizeof(rd_exit[0]); i++) {
+        assert_false(virtualized(&f, rd_exit[i], 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+        assert_int_equal(q, rd_exit[i]);
+    }
+    for (unsigned i = 0; i < sizeof(wr_ok) / sizeof(wr_ok[0]); i++)
+        assert_true(virtualized(&f, wr_ok[i], 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    for (unsigned i = 0; i < sizeof(wr_exit) / sizeof(wr_exit[0]); i++) {
+        assert_false(virtualized(&f, wr_exit[i], 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+        assert_int_equal(q, 0x1000 | wr_exit[i]);
+    }
+    fx_close(&f);
+}
+
+/* APIC-write emulation (30.4.3.2) with APIC-register virtualization and
+ * without virtual-interrupt delivery: the data lands on the virtual-APIC
+ * page, then an APIC-write exit (56, qualification = the offset) for
+ * everything but VTPR and ICR high (whose bytes 2:0 are cleared). */
+static void test_apic_access_write_emulation(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, VMDL_PROC_TPR_SHADOW, VMDL_PROC2_APIC_REG_VIRT);
+    struct vmdl_vmx_exit_info ex;
+    struct vmdl_vmx_apic_access a = acc(0x20, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x12345678, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_WRITE);
+    assert_int_equal(ex.qualification, 0x20);
+    assert_int_equal(get32v(&f, VAPIC + 0x20), 0x12345678);
+    a = acc(0x22, 1, VMDL_APIC_ACC_LINEAR_WRITE);        /* a byte: its offset */
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0xEE, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.qualification, 0x22);
+    assert_int_equal(get32v(&f, VAPIC + 0x20), 0x12EE5678);
+    /* EOI and ICR low without virtual-interrupt delivery: APIC-write exits */
+    a = acc(0xB0, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_WRITE);
+    assert_int_equal(ex.qualification, 0xB0);
+    a = acc(0x300, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x40041, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.qualification, 0x300);
+    assert_int_equal(get32v(&f, VAPIC + 0x300), 0x40041);
+    /* ICR high: bytes 2:0 cleared, no exit */
+    a = acc(0x310, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x12345678, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(get32v(&f, VAPIC + 0x310), 0x12000000);
+    /* VTPR: no exit with the threshold at 0 */
+    a = acc(0x80, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x12345678, &ex), VMDL_VAPIC_DONE);
+    assert_int_equal(get32v(&f, VAPIC + 0x80), 0x78);
+    fx_close(&f);
+}
+
+/* Virtual-interrupt delivery without APIC-register virtualization: writes
+ * of VTPR, EOI (EOI virtualization, EOI-induced exit 45 per the bitmap)
+ * and ICR low (self-IPI virtualization when the ICR is a fixed, edge,
+ * self IPI of vector 16 or more, else an APIC-write exit). */
+static void test_apic_access_vid_writes(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, VMDL_PROC_TPR_SHADOW, VMDL_PROC2_VID);
+    uint64_t q = 0;
+    assert_true(virtualized(&f, 0xB0, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_true(virtualized(&f, 0x300, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_false(virtualized(&f, 0x310, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_false(virtualized(&f, 0x20, 4, VMDL_APIC_ACC_LINEAR_WRITE, &q));
+    assert_false(virtualized(&f, 0xB0, 4, VMDL_APIC_ACC_LINEAR_READ, &q));
+    struct vmdl_vmx_exit_info ex;
+    /* self IPI, vector 0x41 */
+    struct vmdl_vmx_apic_access a = acc(0x300, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x44041, &ex), VMDL_VAPIC_DONE);
+    assert_true(vbit(&f, 0x200, 0x41));
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS") & 0xFF, 0x41);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), 0x41);
+    /* not a self IPI: no shorthand, level trigger, NMI, delivery status,
+     * a reserved bit, vector below 16 */
+    static const uint32_t not_self[] = {0x00041, 0x4C041, 0x40441, 0x41041, 0x140041, 0x4000F};
+    for (unsigned i = 0; i < sizeof(not_self) / sizeof(not_self[0]); i++) {
+        assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, not_self[i], &ex),
+                         VMDL_VAPIC_EXIT);
+        assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_WRITE);
+        assert_int_equal(ex.qualification, 0x300);
+    }
+    assert_false(vbit(&f, 0x200, 0x0F));
+    /* bit 14 (level) and bit 11 (destination mode) do not matter */
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x44842, &ex), VMDL_VAPIC_DONE);
+    assert_true(vbit(&f, 0x200, 0x42));
+    /* EOI virtualization */
+    assert_int_equal(vmdl_vmx_vapic_deliver(f.vmx), 0x42);
+    a = acc(0xB0, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0, &ex), VMDL_VAPIC_DONE);
+    assert_false(vbit(&f, 0x100, 0x42));
+    assert_int_equal(vmdl_vmx_vapic_deliver(f.vmx), 0x41);
+    pk(&f, "EOI_EXIT_BITMAP1", 1ull << (0x41 - 64));
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0, &ex), VMDL_VAPIC_EXIT);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_EOI_INDUCED);
+    assert_int_equal(ex.qualification, 0x41);
+    fx_close(&f);
+}
+
+/* Hostile requests: misuse is refused without touching anything. */
+static void test_apic_access_hostile(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    access_setup(&f, VMDL_PROC_TPR_SHADOW, VMDL_PROC2_APIC_REG_VIRT | VMDL_PROC2_VID);
+    uint64_t q = 0;
+    struct vmdl_vmx_exit_info ex;
+    /* size 0, off the page, unknown access type */
+    assert_false(virtualized(&f, 0x80, 0, VMDL_APIC_ACC_LINEAR_READ, &q));
+    struct vmdl_vmx_apic_access a = {.pa = 0x1000, .size = 4, .type = VMDL_APIC_ACC_LINEAR_READ};
+    assert_false(vmdl_vmx_apic_access_virtualized(f.vmx, &a, &ex));
+    assert_int_equal(vmdl_vmx_apic_access_read(f.vmx, &a), 0);
+    a = acc(0x80, 4, (enum vmdl_apic_access_type)7);
+    assert_false(vmdl_vmx_apic_access_virtualized(f.vmx, &a, &ex));
+    assert_false(vmdl_vmx_apic_access_virtualized(NULL, &a, &ex));
+    assert_false(vmdl_vmx_apic_access_virtualized(f.vmx, NULL, &ex));
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, NULL, 0, &ex), VMDL_VAPIC_NOT_VIRTUALIZED);
+    /* a virtual-APIC page outside RAM: reads 0, writes dropped */
+    pk(&f, "VIRTUAL_APIC_PAGE_ADDR", RAM_SIZE + 0x1000);
+    a = acc(0x20, 4, VMDL_APIC_ACC_LINEAR_READ);
+    assert_int_equal(vmdl_vmx_apic_access_read(f.vmx, &a), 0);
+    a.type = VMDL_APIC_ACC_LINEAR_WRITE;
+    assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 5, &ex), VMDL_VAPIC_EXIT);
+    fx_close(&f);
+}
+
 /* What RDTSC / RDTSCP / RDMSR(IA32_TSC) read in L2 (SDM 26.3 "TSC
  * offsetting and TSC scaling"): L1's TSC, times the multiplier (48
  * fractional bits) with TSC scaling, plus the offset. */
@@ -1886,6 +2195,14 @@ int main(void)
         cmocka_unit_test(test_vapic_deliver_and_eoi),
         cmocka_unit_test(test_vapic_msr_reads),
         cmocka_unit_test(test_vapic_tpr_and_self_ipi),
+        cmocka_unit_test(test_vapic_self_ipi_low_vector),
+        cmocka_unit_test(test_apic_access_page_in_force),
+        cmocka_unit_test(test_apic_access_exits_without_tpr_shadow),
+        cmocka_unit_test(test_apic_access_tpr_only),
+        cmocka_unit_test(test_apic_access_reg_virt_lists),
+        cmocka_unit_test(test_apic_access_write_emulation),
+        cmocka_unit_test(test_apic_access_vid_writes),
+        cmocka_unit_test(test_apic_access_hostile),
         cmocka_unit_test(test_l2_tsc),
         cmocka_unit_test(test_preempt_timer_grid),
         cmocka_unit_test(test_invept),
