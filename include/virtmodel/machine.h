@@ -484,6 +484,16 @@ struct vmdl_x86_npf {
     bool gla_valid;
     uint64_t gla;
     bool user;                  /* CPL 3 */
+    bool delivery;              /* during an event's delivery (the event is in
+                                 * the event's idt_info/idt_error) */
+    unsigned size;              /* bytes of the memory operand, 0 unknown */
+    unsigned insn_len;          /* bytes of the instruction at RIP, 0 unknown */
+    /* The instruction is a MOV (MOVZX) between this memory operand and a
+     * general-purpose register, or a MOV of an immediate to it, which the
+     * hook may complete without the memory (vmdl_vcpu_x86_npf_complete_mov);
+     * for a store, the value it writes. */
+    bool mov;
+    uint64_t store;
 };
 struct vmdl_x86_event {
     enum vmdl_x86_event_kind kind;
@@ -593,6 +603,12 @@ int vmdl_vcpu_x86_npt_map(struct vmdl_vcpu *vcpu, uint64_t gpa, uint64_t pa,
                           unsigned prot);
 /* Drop every mapping (and what the engine cached from them). */
 int vmdl_vcpu_x86_npt_flush(struct vmdl_vcpu *vcpu);
+/* Complete the MOV an NPF event described (npf.mov) as if its memory
+ * operand had been accessed: a load writes `loaded` (the operand's bytes,
+ * zero-extended) to its register with the usual width rules; RIP moves
+ * past the instruction.  VMDL_EINVAL when the instruction at RIP is not
+ * such a MOV. */
+int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *vcpu, uint64_t loaded);
 
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */

@@ -133,6 +133,12 @@ bool vmdl_vmx_apic_access_virtualized(const struct vmdl_vmx *vmx,
                                       const struct vmdl_vmx_apic_access *a,
                                       struct vmdl_vmx_exit_info *exit);
 
+/* The APIC-access exit of an access (reason 44, qualification as above),
+ * whether or not the rules would virtualize it: for a caller that cannot
+ * complete a virtualized access. */
+void vmdl_vmx_apic_access_exit(const struct vmdl_vmx_apic_access *a,
+                               struct vmdl_vmx_exit_info *exit);
+
 /* A virtualized read: the size bytes at the same offset of the
  * virtual-APIC page, zero-extended (0 for an access not virtualized or a
  * page outside RAM). */

@@ -745,9 +745,21 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
         return false;
     if (ev->kind == VMDL_X86_EVENT_NPF) {
         struct vmdl_vmx_exit_info info;
-        if (vmdl__vmx_ept_fault(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)], &ev->npf,
-                                &info))
+        uint64_t pa = 0;
+        switch (vmdl__vmx_ept_fault(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)], &ev->npf,
+                                    &info, &pa)) {
+        case VMDL_VMX_NPF_EXIT:
+            info.idt_info = ev->idt_info;
+            info.idt_error = ev->idt_error;
             reflect(h, vcpu, vmx, &info);
+            break;
+        case VMDL_VMX_NPF_APIC_ACCESS:
+            if (vmdl__vmx_apic_access(vcpu, vmx, ev, pa, &info))
+                reflect(h, vcpu, vmx, &info);
+            break;
+        default:
+            break;
+        }
         return true;
     }
     if (!to_l2_event(ev, &l2))

@@ -15,6 +15,7 @@
 void vmdl__vmx_ept_watch_reset(struct vmdl__vmx_ept_shadow *s)
 {
     s->eptp = VMDL_VMX_EPT_NO_SHADOW;
+    s->apic_access = UINT64_MAX;
     s->n = 0;
     s->overflow = false;
 }
@@ -58,22 +59,38 @@ void vmdl__vmx_ept_flush(struct vmdl_vcpu *vcpu, struct vmdl__vmx_ept_shadow *s)
     (void)vmdl_vcpu_x86_npt_flush(vcpu);
 }
 
+/* The APIC-access page of the current vmcs12 when "virtualize APIC
+ * accesses" is in force, else UINT64_MAX. */
+static uint64_t apic_access_page(const struct vmdl_vmx *vmx)
+{
+    uint64_t pa = 0;
+    const struct vmdl_vmcs_field *f = vmdl_vmcs_field_by_name("APIC_ACCESS_ADDR");
+    if (!f || vmdl_vmx_peek(vmx, f->encoding, &pa) || !vmdl_vmx_apic_access_page(vmx, pa))
+        return UINT64_MAX;
+    return pa & ~0xFFFull;
+}
+
 void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
                          struct vmdl__vmx_ept_shadow *s)
 {
     struct vmdl_ept_config cfg;
-    if (!vmdl_vmx_ept_config(vmx, &cfg)) {
+    bool ept = vmdl_vmx_ept_config(vmx, &cfg);
+    uint64_t acc = apic_access_page(vmx);
+    if (!ept && acc == UINT64_MAX) {
         (void)vmdl_vcpu_set_x86_npt(vcpu, false);
         return;
     }
     if (vmdl_vcpu_set_x86_npt(vcpu, true))
         return;
-    /* The shadow belongs to one EPTP (KVM keys its shadow pages by it) and
-     * to the entries it was built from. */
-    if (s->eptp != cfg.eptp ||
+    /* The shadow belongs to one EPTP (KVM keys its shadow pages by it), to
+     * the APIC-access page it leaves out and to the entries it was built
+     * from. */
+    uint64_t key = ept ? cfg.eptp : VMDL_VMX_EPT_IDENTITY;
+    if (s->eptp != key || s->apic_access != acc ||
         vmdl__vmx_ept_stale(s, vmdl_vm_guest_mem(vmdl_vcpu_vm(vcpu)))) {
         vmdl__vmx_ept_flush(vcpu, s);
-        s->eptp = cfg.eptp;
+        s->eptp = key;
+        s->apic_access = acc;
     }
 }
 
@@ -101,9 +118,25 @@ static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
     return prot;
 }
 
-bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
-                         struct vmdl__vmx_ept_shadow *s, const struct vmdl_x86_npf *npf,
-                         struct vmdl_vmx_exit_info *info)
+/* The 4 KiB page of L1-physical pa into the shadow, unless it is the
+ * APIC-access page: those accesses are virtualized or exit (SDM 30.4),
+ * after the EPT walk that produced pa (an EPT violation comes first). */
+static enum vmdl__vmx_npf_outcome map_or_apic(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
+                                              uint64_t gpa, uint64_t pa, unsigned prot,
+                                              uint64_t *apic_pa)
+{
+    if (vmdl_vmx_apic_access_page(vmx, pa)) {
+        *apic_pa = pa;
+        return VMDL_VMX_NPF_APIC_ACCESS;
+    }
+    (void)vmdl_vcpu_x86_npt_map(vcpu, gpa, pa, prot);
+    return VMDL_VMX_NPF_MAPPED;
+}
+
+enum vmdl__vmx_npf_outcome vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                                               struct vmdl__vmx_ept_shadow *s,
+                                               const struct vmdl_x86_npf *npf,
+                                               struct vmdl_vmx_exit_info *info, uint64_t *apic_pa)
 {
     struct vmdl_ept_config cfg;
     struct vmdl_ept_request r = {
@@ -119,16 +152,53 @@ bool vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
     if (!vmdl_vmx_ept_config(vmx, &cfg) || vmdl_vmx_ept_translate(vmx, &r, &o)) {
         /* No EPT in force (the entry checked the EPTP): L2's addresses
          * are L1's. */
-        (void)vmdl_vcpu_x86_npt_map(vcpu, npf->gpa, npf->gpa,
-                                    VMDL_NPT_WRITE | VMDL_NPT_EXEC);
-        return false;
+        return map_or_apic(vcpu, vmx, npf->gpa, npf->gpa, VMDL_NPT_WRITE | VMDL_NPT_EXEC,
+                           apic_pa);
     }
     if (o.outcome == VMDL_EPT_OK) {
         vmdl__vmx_ept_watch(s, &o);
-        (void)vmdl_vcpu_x86_npt_map(vcpu, npf->gpa, o.hpa, shadow_prot(&cfg, &r, &o));
-        return false;
+        return map_or_apic(vcpu, vmx, npf->gpa, o.hpa, shadow_prot(&cfg, &r, &o), apic_pa);
     }
     vmdl_ept_exit_info(&r, &o, info);
+    return VMDL_VMX_NPF_EXIT;
+}
+
+/* The access type of the qualification: an L2 paging-structure entry is
+ * a guest-physical access (with EPT the SDM's case; without EPT it is a
+ * physical access, for which the SDM allows an exit with an undefined
+ * qualification, and the machine reports it the same way). */
+static enum vmdl_apic_access_type access_type(const struct vmdl_x86_npf *n)
+{
+    if (n->walk)
+        return n->delivery ? VMDL_APIC_ACC_GPA_EVENT : VMDL_APIC_ACC_GPA_INSN;
+    if (n->delivery)
+        return VMDL_APIC_ACC_LINEAR_EVENT;
+    if (n->fetch)
+        return VMDL_APIC_ACC_LINEAR_FETCH;
+    return n->write ? VMDL_APIC_ACC_LINEAR_WRITE : VMDL_APIC_ACC_LINEAR_READ;
+}
+
+bool vmdl__vmx_apic_access(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                           const struct vmdl_x86_event *ev, uint64_t pa,
+                           struct vmdl_vmx_exit_info *info)
+{
+    const struct vmdl_x86_npf *n = &ev->npf;
+    struct vmdl_vmx_apic_access a = {.pa = pa, .size = n->size, .type = access_type(n)};
+    if (vmdl_vmx_apic_access_virtualized(vmx, &a, info)) {
+        /* Only a MOV is completed here; any other instruction the rules
+         * would virtualize (read-modify-write, string, ...) exits instead. */
+        bool read = a.type == VMDL_APIC_ACC_LINEAR_READ;
+        uint64_t loaded = read ? vmdl_vmx_apic_access_read(vmx, &a) : 0;
+        if (n->mov && !vmdl_vcpu_x86_npf_complete_mov(vcpu, loaded))
+            return !read && vmdl_vmx_apic_access_write(vmx, &a, (uint32_t)n->store, info) ==
+                                VMDL_VAPIC_EXIT;
+        vmdl_vmx_apic_access_exit(&a, info);
+    }
+    /* The APIC-access exit is fault-like: RIP stays at the instruction,
+     * whose length L1 may use to skip it. */
+    info->insn_len = n->insn_len;
+    info->idt_info = ev->idt_info;
+    info->idt_error = ev->idt_error;
     return true;
 }
 

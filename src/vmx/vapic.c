@@ -270,14 +270,20 @@ bool vmdl_vmx_apic_access_virtualized(const struct vmdl_vmx *vmx,
         return false;
     if (access_virtualized(vmx, a))
         return true;
-    if (exit) {
-        bool gpa = a->type == VMDL_APIC_ACC_GPA_EVENT || a->type == VMDL_APIC_ACC_GPA_INSN;
-        *exit = (struct vmdl_vmx_exit_info){
-            .reason = VMDL_VMX_EXIT_APIC_ACCESS,
-            .qualification = (gpa ? 0 : (a->pa & 0xFFF)) | ((uint64_t)(a->type & 0xF) << 12),
-        };
-    }
+    vmdl_vmx_apic_access_exit(a, exit);
     return false;
+}
+
+void vmdl_vmx_apic_access_exit(const struct vmdl_vmx_apic_access *a,
+                               struct vmdl_vmx_exit_info *exit)
+{
+    if (!a || !exit)
+        return;
+    bool gpa = a->type == VMDL_APIC_ACC_GPA_EVENT || a->type == VMDL_APIC_ACC_GPA_INSN;
+    *exit = (struct vmdl_vmx_exit_info){
+        .reason = VMDL_VMX_EXIT_APIC_ACCESS,
+        .qualification = (gpa ? 0 : (a->pa & 0xFFF)) | ((uint64_t)(a->type & 0xF) << 12),
+    };
 }
 
 uint32_t vmdl_vmx_apic_access_read(const struct vmdl_vmx *vmx,

@@ -225,6 +225,86 @@ static cs_insn *decode_at(struct vmdl_vcpu *v, uint64_t rip, csh *own)
     return in;
 }
 
+/* A MOV (MOVZX) between a memory operand and a GPR, or of an immediate to
+ * memory: the register operand (NULL for the immediate store), the memory
+ * operand and whether it stores.  False for anything else. */
+static bool mov_form(const cs_insn *in, const cs_x86_op **reg, const cs_x86_op **mem,
+                     bool *store)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if ((in->id != X86_INS_MOV && in->id != X86_INS_MOVZX) || x->op_count != 2 ||
+        x->prefix[0] == X86_PREFIX_LOCK)
+        return false;
+    const cs_x86_op *a = &x->operands[0], *b = &x->operands[1];
+    if (a->type == X86_OP_REG && b->type == X86_OP_MEM) {
+        *reg = a, *mem = b, *store = false;
+        return true;
+    }
+    if (a->type == X86_OP_MEM && in->id == X86_INS_MOV &&
+        (b->type == X86_OP_REG || b->type == X86_OP_IMM)) {
+        *reg = b->type == X86_OP_REG ? b : NULL, *mem = a, *store = true;
+        return true;
+    }
+    return false;
+}
+
+/* The MOV's register operand as a GPR (index, bytes, AH-BH). */
+static bool mov_gpr(struct vmdl_vcpu *v, const cs_x86_op *reg, int *idx, int *size, bool *high)
+{
+    return vmdl__x86_cs_gpr(v->vm->cs, reg->reg, idx, size, high) && *idx >= 0 && *idx < 16;
+}
+
+/* Fill the MOV description of an NPF (size, mov, store). */
+static void describe_mov(struct vmdl_vcpu *v, const cs_insn *in, struct vmdl_x86_npf *f)
+{
+    const cs_x86_op *reg = NULL, *mem = NULL;
+    bool store = false;
+    int idx = 0, size = 0;
+    bool high = false;
+    if (!mov_form(in, &reg, &mem, &store) || store != f->write || f->walk)
+        return;
+    if (reg && !mov_gpr(v, reg, &idx, &size, &high))
+        return;
+    f->mov = true;
+    if (!store)
+        return;
+    f->store = reg ? vmdl__x86_reg_value(v, reg->reg, in->address + in->size)
+                   : (uint64_t)in->detail->x86.operands[1].imm;
+    if (mem->size < 8)
+        f->store &= (1ull << (8 * mem->size)) - 1;
+}
+
+int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *v, uint64_t loaded)
+{
+    int err = hosted_only(v, "vmdl_vcpu_x86_npf_complete_mov");
+    if (err)
+        return err;
+    csh own;
+    cs_insn *in = decode_at(v, rd(v, UC_X86_REG_RIP), &own);
+    const cs_x86_op *reg = NULL, *mem = NULL;
+    bool store = false;
+    int idx = 0, size = 0;
+    bool high = false;
+    if (!in || !mov_form(in, &reg, &mem, &store) || (reg && !mov_gpr(v, reg, &idx, &size, &high))) {
+        if (in)
+            cs_free(in, 1);
+        if (own)
+            cs_close(&own);
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_npf_complete_mov: not a MOV with "
+                         "a memory operand at RIP");
+    }
+    if (!store) {
+        if (mem->size < 8)
+            loaded &= (1ull << (8 * mem->size)) - 1;
+        vmdl__x86_write_gpr_sized(v, idx, size, high, loaded);  /* MOVZX: zero-extended */
+    }
+    wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + in->size);
+    cs_free(in, 1);
+    if (own)
+        cs_close(&own);
+    return VMDL_OK;
+}
+
 /* Attribute the fault to a linear address: a fetch to RIP; a data access
  * to the instruction's memory operand (a write fault on an instruction
  * that writes no memory comes from the walk of the guest's page tables,
@@ -246,6 +326,7 @@ static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
             cs_close(&own);
         return;
     }
+    f->insn_len = in->size;
     const cs_x86 *x = &in->detail->x86;
     const cs_x86_op *rd_op = NULL, *wr_op = NULL;
     for (unsigned i = 0; i < x->op_count; i++) {
@@ -265,6 +346,9 @@ static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
     if (op) {
         f->gla_valid = true;
         f->gla = vmdl__x86_mem_addr(v, in, op);
+        f->size = op->size;
+        if (!f->delivery)       /* else the access is not the instruction's */
+            describe_mov(v, in, f);
     } else if (f->walk) {
         f->gla_valid = true;    /* the fetch's own translation */
         f->gla = rip;
@@ -285,6 +369,13 @@ int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)
                          " refused by the engine (reserved bits)", ev.npf.gpa);
     ev.npf.fetch = info & NPF_ID;
     ev.npf.write = (info & NPF_RW) && !ev.npf.fetch;
+    /* A miss of the delivery's own accesses (hosted_deliver.c): the event
+     * being delivered, as for an exception during delivery. */
+    if (X86(v)->h_vectoring) {
+        ev.npf.delivery = true;
+        ev.idt_info = X86(v)->h_vectoring;
+        ev.idt_error = X86(v)->h_vectoring_err;
+    }
     classify(v, &ev.npf);
     char out[64];
     snprintf(out, sizeof(out), "gpa 0x%" PRIx64 "%s%s%s", ev.npf.gpa,
