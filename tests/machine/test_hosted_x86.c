@@ -1220,6 +1220,68 @@ static void test_npt_remaps_and_faults(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* The page at 0xA00000 is never mapped: each access is described (MOV,
+ * size, stored value, length) and a MOV is completed without memory, as
+ * the vmx glue does for the APIC-access page; anything else is skipped. */
+static struct vmdl_x86_npf dev_npf[8];
+static unsigned dev_n;
+static bool take_dev_npf(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    if (ev->kind != VMDL_X86_EVENT_NPF || (ev->npf.gpa & ~0xFFFull) != 0xA00000)
+        return take_npf(opaque, vcpu, ev);
+    if (dev_n < 8)
+        dev_npf[dev_n++] = ev->npf;
+    if (ev->npf.mov)
+        return !vmdl_vcpu_x86_npf_complete_mov(vcpu, 0xCAFEBABEull);
+    assert_int_equal(vmdl_vcpu_x86_npf_complete_mov(vcpu, 0), VMDL_EINVAL);
+    uint64_t rip = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vcpu, VMDL_X86_RIP, &rip), 0);
+    return !vmdl_vcpu_set_reg(vcpu, VMDL_X86_RIP, rip + ev->npf.insn_len);
+}
+
+static void test_npf_describes_and_completes_mov(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0xBB, 0x44, 0x33, 0x22, 0x11,               /* mov ebx, 0x11223344 */
+        0x8B, 0x05, 0x10, 0x00, 0xA0, 0x00,         /* mov eax, [0xA00010] */
+        0xC7, 0x05, 0x20, 0x00, 0xA0, 0x00, 0x34, 0x12, 0x00, 0x00, /* mov dword [0xA00020], 0x1234 */
+        0x88, 0x1D, 0x30, 0x00, 0xA0, 0x00,         /* mov [0xA00030], bl */
+        0x0F, 0xB7, 0x0D, 0x40, 0x00, 0xA0, 0x00,   /* movzx ecx, word [0xA00040] */
+        0x01, 0x05, 0x50, 0x00, 0xA0, 0x00,         /* add [0xA00050], eax */
+        0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    dev_n = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_dev_npf, NULL), 0);
+    run_to_hlt(vm);
+    assert_int_equal(dev_n, 5);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0xCAFEBABE);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), 0xBABE);
+    assert_true(dev_npf[0].mov && !dev_npf[0].write);
+    assert_int_equal(dev_npf[0].size, 4);
+    assert_int_equal(dev_npf[0].insn_len, 6);
+    assert_int_equal(dev_npf[0].gpa, 0xA00010);
+    assert_true(dev_npf[1].mov && dev_npf[1].write);
+    assert_int_equal(dev_npf[1].store, 0x1234);
+    assert_int_equal(dev_npf[1].insn_len, 10);
+    assert_true(dev_npf[2].mov && dev_npf[2].write);
+    assert_int_equal(dev_npf[2].size, 1);
+    assert_int_equal(dev_npf[2].store, 0x44);
+    assert_true(dev_npf[3].mov && !dev_npf[3].write);
+    assert_int_equal(dev_npf[3].size, 2);
+    assert_false(dev_npf[4].mov);                   /* read-modify-write */
+    assert_int_equal(dev_npf[4].insn_len, 6);
+    for (unsigned i = 0; i < dev_n; i++)
+        assert_false(dev_npf[i].delivery);
+    uint32_t w = 0;                                 /* nothing reached memory */
+    assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), 0xA00020, &w, 4), 0);
+    assert_int_equal(w, 0);
+    assert_int_equal(vmdl_vcpu_x86_npf_complete_mov(NULL, 0), VMDL_EINVAL);
+    (void)v;
+    vmdl_vm_destroy(vm);
+}
+
 /* Turned off, the same guest reads its own page again. */
 static void test_npt_off_is_identity(void **state)
 {
@@ -2345,6 +2407,7 @@ int main(void)
         cmocka_unit_test(test_nested_nmi_window),
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
+        cmocka_unit_test(test_npf_describes_and_completes_mov),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1664,6 +1664,11 @@ static void test_apic_access_tpr_only(void **state)
     assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 0x20, &ex), VMDL_VAPIC_EXIT);
     assert_int_equal(ex.reason, VMDL_VMX_EXIT_TPR_BELOW_THRESHOLD);
     assert_int_equal(get32v(&f, VAPIC + 0x80), 0x20);
+    /* the exit a caller that cannot complete an access reports */
+    a = acc(0x80, 4, VMDL_APIC_ACC_LINEAR_WRITE);
+    vmdl_vmx_apic_access_exit(&a, &ex);
+    assert_int_equal(ex.reason, VMDL_VMX_EXIT_APIC_ACCESS);
+    assert_int_equal(ex.qualification, 0x1080);
     /* a write that is not virtualized changes nothing */
     a = acc(0x20, 4, VMDL_APIC_ACC_LINEAR_WRITE);
     assert_int_equal(vmdl_vmx_apic_access_write(f.vmx, &a, 7, &ex), VMDL_VAPIC_NOT_VIRTUALIZED);
