@@ -169,6 +169,59 @@ static void test_lmsw_memory_operand_page_fault(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* A supervisor write to a read-only 4 MiB page under 32-bit paging with
+ * CR0.WP: #PF with P|W (error code 3) at the MOV, and CR2 the linear
+ * address written (SDM vol. 3A 4.7), not QEMU's TLB sentinel.  The first
+ * 4 MiB (code, stack, IDT) stay writable. */
+static void test_pse_write_to_read_only_4m_page_cr2(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x10, 0x0F, 0x22, 0xE0, /* CR4.PSE */
+        0xB8, 0x00, 0x10, 0x10, 0x00,             /* mov eax, LOAD + PD */
+        0xC7, 0x00, 0x83, 0x00, 0x00, 0x00,       /* PDE 0: 4 MiB at 0, P|RW|PS */
+        0xC7, 0x40, 0x04, 0x81, 0x00, 0x40, 0x00, /* PDE 1: 4 MiB at 4 MiB, P|PS */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x01, 0x80,
+        0x0F, 0x22, 0xC0,                         /* CR0.PG|WP */
+        0xBB, 0x34, 0x12, 0x50, 0x00,             /* mov ebx, 0x501234 */
+        0x8B, 0x0B,                               /* mov ecx, [ebx]: readable */
+        0xC7, 0x03, 0x01, 0x00, 0x00, 0x00,       /* mov dword [ebx], 1 */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 14);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 3);          /* write, supervisor, present */
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17 + 48);   /* the MOV */
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x501234);
+    vmdl_vm_destroy(vm);
+}
+
+/* The same with a not-present 4 MiB page: every #PF under 32-bit paging
+ * lost its CR2 (Unicorn's end-of-run walk of 0x7fffffffffffffff faulted
+ * too, on the unmapped 0xFFFFFFFF, and overwrote EXITINFO2). */
+static void test_pse_write_to_not_present_page_cr2(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x10, 0x0F, 0x22, 0xE0, /* CR4.PSE */
+        0xB8, 0x00, 0x10, 0x10, 0x00,             /* mov eax, LOAD + PD */
+        0xC7, 0x00, 0x83, 0x00, 0x00, 0x00,       /* PDE 0: 4 MiB at 0, P|RW|PS */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80,
+        0x0F, 0x22, 0xC0,                         /* CR0.PG */
+        0xBB, 0x08, 0x00, 0x90, 0x00,             /* mov ebx, 0x900008 */
+        0x89, 0x0B,                               /* mov [ebx], ecx */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 14);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), 2);          /* write, not present */
+    assert_int_equal(reg(vm, VMDL_X86_RBP), LOAD + CODE + 17 + 39);
+    assert_int_equal(reg(vm, VMDL_X86_CR2), 0x900008);
+    vmdl_vm_destroy(vm);
+}
+
 static void test_smsw_stores_cr0(void **state)
 {
     (void)state;
@@ -450,6 +503,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lmsw_memory_operand),
         cmocka_unit_test(test_lmsw_memory_operand_page_fault),
+        cmocka_unit_test(test_pse_write_to_read_only_4m_page_cr2),
+        cmocka_unit_test(test_pse_write_to_not_present_page_cr2),
         cmocka_unit_test(test_smsw_stores_cr0),
         cmocka_unit_test(test_pushf_image_has_no_rf),
         cmocka_unit_test(test_pic_interrupt_through_lint0_extint),

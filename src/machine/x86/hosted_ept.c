@@ -77,14 +77,9 @@ int vmdl_vcpu_set_x86_npt(struct vmdl_vcpu *v, bool on)
         return err;
     struct x86h_npt *n = &X86(v)->npt;
     if (on && !n->pool) {
-        /* Unicorn ends every uc_emu_start by invalidating the code at
-         * until - 1 through the guest's translation; with nested paging
-         * that walk raises an NPF outside any run (measured: the bogus
-         * fault then comes back on every entry).  The hosted vCPU never
-         * stops at `until` (2^63 is not canonical), so an empty exit list
-         * replaces it. */
-        if (uc_ctl_exits_enable(v->uc) ||
-            uc_mem_map(v->uc, H_NPT_BASE, H_NPT_PAGES * 4096ull, UC_PROT_ALL))
+        /* (The end-of-run walk of `until` - 1, which would raise an NPF
+         * outside any run, is off for every hosted vCPU: hosted_setup.c.) */
+        if (uc_mem_map(v->uc, H_NPT_BASE, H_NPT_PAGES * 4096ull, UC_PROT_ALL))
             return vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_x86_npt: mapping the table pool");
         n->pool = true;
         flush(v);

@@ -214,6 +214,15 @@ int vmdl__x86h_enable(struct vmdl_vcpu *v)
     }
     if (uc_ctl_tlb_mode(v->uc, UC_TLB_CPU))
         return hfail("switching to the guest's own page tables (UC_TLB_CPU)");
+    /* Unicorn ends every uc_emu_start by invalidating the code at until - 1
+     * through the guest's translation.  The hosted vCPU never stops at
+     * `until` (2^63), so that walk translates 0x7fffffffffffffff: under
+     * 32-bit paging (the address truncated to 0xFFFFFFFF) or with nested
+     * paging it faults outside any run, and QEMU's #PF intercept writes
+     * that address over the EXITINFO2 (CR2) of the fault that really
+     * stopped the run.  An empty exit list replaces `until` for good. */
+    if (uc_ctl_exits_enable(v->uc))
+        return hfail("turning off the stop address (UC_CTL_UC_USE_EXITS)");
     if (!X86(v)->h_mem) {
         X86(v)->h_mem = aligned_alloc(0x1000, H_SIZE);
         if (!X86(v)->h_mem)

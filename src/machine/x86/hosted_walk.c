@@ -197,12 +197,9 @@ void vmdl__x86h_walk_sync(struct vmdl_vcpu *v)
         find_pkru(v);
     if (want == x->h_walk)
         return;
-    /* Unicorn ends each run by invalidating the code at `until` - 1
-     * through the current translation: with the C walk a refused fill
-     * there would raise outside any run.  The hosted vCPU never stops at
-     * `until`; an empty exit list turns that off (as hosted_ept.c). */
-    if (want)
-        uc_ctl_exits_enable(v->uc);
+    /* (Unicorn's end-of-run walk of `until` - 1, where a refused fill
+     * would raise outside any run, is off for every hosted vCPU:
+     * hosted_setup.c.) */
     uc_ctl_tlb_mode(v->uc, want ? UC_TLB_VIRTUAL : UC_TLB_CPU);
     uc_ctl_flush_tlb(v->uc);
     x->h_walk = want;
