@@ -105,6 +105,9 @@ struct vmdl_arch_ops {
     /* Does the instruction stall virtual time when it retires in the
      * engine (enum vmdl__stall_kind: x86 PAUSE; vtime.c)?  NULL: none. */
     int (*insn_stall)(const cs_insn *insn);
+    /* The Capstone handle for code the vCPU runs now (x86: by the code
+     * segment's size on the hosted vCPU); NULL: the VM's handle. */
+    csh (*code_cs)(struct vmdl_vcpu *vcpu);
 
     /* Checkpoints: the architectural words of a vCPU record.  save writes
      * them, load reads and checks them into words[] (at most

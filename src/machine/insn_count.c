@@ -78,8 +78,13 @@ static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
         b->ninsns = 1;
         return b;
     }
+    /* Decoded in the size of the code that runs it (16-, 32- or 64-bit):
+     * the block is entered in that mode now.  The cache is keyed by
+     * address and size only; code run in two modes at one address with
+     * one block size keeps the first decoding (docs/architecture.md). */
+    csh h = vm->arch_ops->code_cs ? vm->arch_ops->code_cs(vcpu) : vm->cs;
     cs_insn *insns = NULL;
-    size_t n = cs_disasm(vm->cs, code, size, addr, 0, &insns);
+    size_t n = cs_disasm(h, code, size, addr, 0, &insns);
     b->offsets = calloc(n ? n : 1, sizeof(uint16_t));
     if (!b->offsets) {
         cs_free(insns, n);
@@ -362,21 +367,6 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         if (b->ends_in_shadow && pc == b->addr + b->size)
             vcpu->shadow_at = pc;
     }
-    vmdl__count_forget_block(vcpu);
-}
-
-/*
- * The engine left at the start of the current block, which stays counted
- * (the hosted VMRUN stub counts the VMRUN and the first guest block,
- * hosted_state.c): its stall did not happen.  The block is forgotten, as
- * the next entry would.
- */
-void vmdl__count_unstall_entry(struct vmdl_vcpu *vcpu, uint64_t pc)
-{
-    struct block_info *b = vcpu->cur_block;
-    if (!vcpu->block_hook_on || !b || pc != b->addr)
-        return;
-    unstall_tail(vcpu, b, 0);
     vmdl__count_forget_block(vcpu);
 }
 

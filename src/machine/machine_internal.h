@@ -388,7 +388,6 @@ static inline void vmdl__count_forget_block(struct vmdl_vcpu *vcpu)
 }
 void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc);
-void vmdl__count_unstall_entry(struct vmdl_vcpu *vcpu, uint64_t pc);
 bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline);
 void vmdl__count_free(struct vmdl_vcpu *vcpu);
 bool vmdl__last_insn_was_shadow(struct vmdl_vcpu *vcpu, uint64_t pc);

@@ -2148,6 +2148,70 @@ static void test_ap_starts_on_init_then_sipi(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* Retired instructions of the BSP (32-bit protected mode, as multiboot
+ * starts it) running mov ecx, n; 1: dec ecx; jnz 1b; hlt. */
+static uint64_t insns_of_32bit_loop(uint32_t n)
+{
+    const uint8_t code[] = { PROLOGUE,
+        0xB9, IMM32(n),                                   /* mov ecx, n */
+        0x49, 0x75, 0xFD,                                 /* 1: dec ecx; jnz 1b */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    vmdl_vcpu_need_insn_count(vmdl_vm_vcpu(vm, 0), true);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RCX), 0);
+    uint64_t insns = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 0));
+    vmdl_vm_destroy(vm);
+    return insns;
+}
+
+/* In 32-bit code 0x49 is DEC ECX, an instruction of its own (in 64-bit
+ * code the same byte is a REX prefix): the loop retires two instructions
+ * per turn, so 1000 more turns are 2000 more instructions.  The whole
+ * run: the prologue's two, MOV, 2n, and the HLT (which retires when the
+ * halt is taken, as on hardware). */
+static void test_insn_count_32bit_loop(void **state)
+{
+    (void)state;
+    uint64_t a = insns_of_32bit_loop(10), b = insns_of_32bit_loop(1010);
+    assert_int_equal(b - a, 2000);
+    assert_int_equal(a, 2 + 1 + 2 * 10 + 1);
+}
+
+/* The AP's retired instructions when it runs, in real mode after SIPI:
+ * mov cx, n; 1: dec cx; jnz 1b; hlt (16-bit code: B9 takes an imm16). */
+static uint64_t insns_of_real_mode_loop(uint16_t n)
+{
+    static const uint8_t code[] = { PROLOGUE, X2APIC_EN,
+        0xBA, IMM32(1u),                                  /* edx: APIC ID 1 */
+        ICR_LO(0x4500u), ICR_LO(0x4600u | AP_VECTOR),     /* INIT, SIPI */
+        SPIN(20000), 0xF4 };
+    struct vmdl_vm *vm = boot_smp(code, sizeof(code), 2);
+    const uint8_t ap[] = { 0xB9, (uint8_t)n, (uint8_t)(n >> 8),   /* mov cx, n */
+                           0x49, 0x75, 0xFD,                      /* dec cx; jnz */
+                           0xF4 };
+    memcpy(vmdl_vm_ram_ptr(vm, AP_VECTOR << 12, sizeof(ap)), ap, sizeof(ap));
+    assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    run_to_hlt(vm);
+    uint64_t rip = 0, rcx = 0;
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 1), VMDL_X86_RIP, &rip), 0);
+    assert_int_equal(vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 1), VMDL_X86_RCX, &rcx), 0);
+    assert_int_equal(rip, sizeof(ap));                    /* after its HLT */
+    assert_int_equal(rcx & 0xFFFF, 0);
+    uint64_t insns = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 1));
+    vmdl_vm_destroy(vm);
+    return insns;
+}
+
+/* The same loop in real mode (the AP after SIPI): MOV, 2n, HLT. */
+static void test_insn_count_real_mode_loop(void **state)
+{
+    (void)state;
+    uint64_t a = insns_of_real_mode_loop(10), b = insns_of_real_mode_loop(3010);
+    assert_int_equal(b - a, 6000);
+    assert_int_equal(a, 1 + 2 * 10 + 1);
+}
+
 /* What one run of the halted-AP RDTSC loop below leaves. */
 struct smp_tsc_run {
     uint64_t eax, edx, rip, insns0, insns1, exits, entries;
@@ -2382,6 +2446,8 @@ int main(void)
         cmocka_unit_test(test_vmcall_is_kvm_hypercall),
         cmocka_unit_test(test_aps_wait_for_sipi_at_power_on),
         cmocka_unit_test(test_ap_starts_on_init_then_sipi),
+        cmocka_unit_test(test_insn_count_32bit_loop),
+        cmocka_unit_test(test_insn_count_real_mode_loop),
         cmocka_unit_test(test_vmcall_pv_send_ipi),
         cmocka_unit_test(test_halted_vcpu_keeps_intercepts_in_engine),
         cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),

@@ -247,6 +247,25 @@ static void test_debug_exit_counts_the_block_before_it(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* The 64-bit counterpart of the hosted vCPU's 16- and 32-bit loop tests:
+ * mov ecx, n; 1: dec ecx (FF C9: 0x49 is a REX prefix here); jnz 1b;
+ * xor eax, eax; out 0xf4, al.  MOV, 2n, XOR and the OUT retire. */
+static void test_insn_count_64bit_loop(void **state)
+{
+    (void)state;
+    for (uint32_t n = 10; n <= 1010; n += 1000) {
+        const uint8_t code[] = { 0xB9, (uint8_t)n, (uint8_t)(n >> 8), 0, 0,
+                                 0xFF, 0xC9, 0x75, 0xFC, 0x31, 0xC0, 0xE6, 0xF4 };
+        struct vmdl_vm *vm = vm_with_code(VMDL_ARCH_X86_64, code, sizeof(code), NULL);
+        struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+        vmdl_vcpu_need_insn_count(v, true);
+        struct vmdl_exit e = run(vm);
+        assert_int_equal(e.reason, VMDL_EXIT_SHUTDOWN);
+        assert_int_equal(vmdl_vcpu_insns(v), 1 + 2 * n + 2);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 /* mov ebx, 0xd0000000; mov eax, [rbx]; out 0xf4, al;
  * then: mov [rbx], eax; out 0xf4, al */
 static const uint8_t mmio_rw[] = {
@@ -1282,6 +1301,7 @@ int main(void)
         cmocka_unit_test(test_io_in_tight_loop_exits_every_time),
         cmocka_unit_test(test_complete_fault_triple_fault_says_why),
         cmocka_unit_test(test_debug_exit_counts_the_block_before_it),
+        cmocka_unit_test(test_insn_count_64bit_loop),
         cmocka_unit_test(test_branch_to_noncanonical_faults_on_branch),
         cmocka_unit_test(test_mmio_read_and_write_exits),
         cmocka_unit_test(test_mmio_string_element_exits),

@@ -244,8 +244,8 @@ static void test_hlt_skips_to_the_deadline_in_virtual_time(void **state)
 }
 
 /* An instruction budget counts retired instructions, not stall cycles:
- * a PAUSE loop stops after exactly that many instructions (not after a
- * thousandth of them, as a budget in virtual time would). */
+ * a PAUSE loop stops after that many instructions, to the block (not
+ * after a thousandth of them, as a budget in virtual time would). */
 static void test_budget_counts_instructions(void **state)
 {
     (void)state;
@@ -258,7 +258,10 @@ static void test_budget_counts_instructions(void **state)
     assert_int_equal(vmdl_vm_run(vm, &e), 0);
     assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
-    assert_int_equal(vmdl_vcpu_insns(v), 1000);
+    /* The budget is checked between translation blocks (x86 lands no
+     * event inside one): the block begun at 999 ([inc; pause]) ends at
+     * 1001. */
+    assert_true(vmdl_vcpu_insns(v) >= 1000 && vmdl_vcpu_insns(v) <= 1001);
     /* QEMU ends a block at PAUSE, so the engine stopped after one: EBX
      * counts the PAUSEs retired. */
     uint64_t pauses = reg(vm, VMDL_X86_RBX);

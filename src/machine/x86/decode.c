@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "x86.h"
+#include "hosted.h"
 #include "virtmodel/error.h"
 
 
@@ -130,13 +131,52 @@ static const char *seam_name(const uint8_t *code, size_t n)
     return s ? s->name : NULL;
 }
 
+/*
+ * The Capstone handle for the code the vCPU runs now.  The VM's own handle
+ * decodes 64-bit code; a hosted vCPU may run 16- or 32-bit code, where the
+ * same bytes are other instructions (0x40-0x4F are INC/DEC there, REX
+ * prefixes in 64-bit mode), so its VM keeps a handle per size.  On the
+ * hosted vCPU finding the size costs a copy of the engine's state: callers
+ * that decode many instructions of one stretch ask once.
+ */
+csh vmdl__x86_cs_for_bits(struct vmdl_vm *vm, unsigned bits)
+{
+    if (bits == 64 || !vm->x86h)
+        return vm->cs;
+    csh h = bits == 32 ? vm->x86h->cs32 : vm->x86h->cs16;
+    return h ? h : vm->cs;
+}
+
+csh vmdl__x86_cs(struct vmdl_vcpu *v)
+{
+    if (!X86(v)->hosted)
+        return v->vm->cs;       /* the deprivileged vCPU runs long mode only */
+    return vmdl__x86_cs_for_bits(v->vm, vmdl__x86h_code_bits(v));
+}
+
+/* One instruction at rip with handle h (length, or -1; *out to cs_free). */
+int vmdl__x86_decode_with(struct vmdl_vcpu *v, csh h, uint64_t rip, cs_insn **out)
+{
+    uint8_t code[15];
+    size_t n = vmdl__fetch(v, rip, code, sizeof(code));
+    cs_insn *in = NULL;
+    if (!n || cs_disasm(h, code, n, rip, 1, &in) != 1)
+        return -1;
+    int len = in->size;
+    if (out)
+        *out = in;
+    else
+        cs_free(in, 1);
+    return len;
+}
+
 int vmdl__x86_insn_length(struct vmdl_vcpu *v, uint64_t rip, char *text,
                           size_t text_len, cs_insn **out)
 {
     uint8_t code[15];
     size_t n = vmdl__fetch(v, rip, code, sizeof(code));
     cs_insn *in = NULL;
-    if (!n || cs_disasm(v->vm->cs, code, n, rip, 1, &in) != 1)
+    if (!n || cs_disasm(vmdl__x86_cs(v), code, n, rip, 1, &in) != 1)
         return -1;
     if (text)
         snprintf(text, text_len, "%s %s", in->mnemonic, in->op_str);
@@ -153,7 +193,7 @@ void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len)
     uint8_t code[15];
     size_t n = vmdl__fetch(v, pc, code, sizeof(code));
     cs_insn *in = NULL;
-    if (n && cs_disasm(v->vm->cs, code, n, pc, 1, &in) == 1) {
+    if (n && cs_disasm(vmdl__x86_cs(v), code, n, pc, 1, &in) == 1) {
         snprintf(buf, len, "%s %s", in->mnemonic, in->op_str);
         cs_free(in, 1);
         return;

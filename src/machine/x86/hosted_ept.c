@@ -185,33 +185,17 @@ void vmdl__x86h_npt_prepare(struct vmdl_vcpu *v)
     }
 }
 
-/* The instruction at the linear RIP, decoded in the guest's code size (the
- * VM's Capstone handle, shared by the vCPUs, is 64-bit: other sizes get a
- * handle of their own in *own, which the caller closes). */
-static cs_insn *decode_at(struct vmdl_vcpu *v, uint64_t rip, csh *own)
+/* The instruction at the linear RIP, decoded in the guest's code size. */
+static cs_insn *decode_at(struct vmdl_vcpu *v, uint64_t rip)
 {
-    *own = 0;
     uint8_t code[15];
     size_t n = sizeof(code);
     while (n && !vmdl__x86h_lin_rw(v, rip, code, n, false))
         n--;
     if (!n)
         return NULL;
-    uc_context_save(v->uc, X86(v)->ctx);
-    struct seg cs;
-    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
-    cs_mode mode = lma && (cs.flags & DESC_L) ? CS_MODE_64
-                   : (cs.flags & DESC_B)      ? CS_MODE_32 : CS_MODE_16;
-    csh h = v->vm->cs;
-    if (mode != CS_MODE_64) {
-        if (cs_open(CS_ARCH_X86, mode, own) != CS_ERR_OK)
-            return NULL;
-        cs_option(*own, CS_OPT_DETAIL, CS_OPT_ON);
-        h = *own;
-    }
     cs_insn *in = NULL;
-    size_t got = cs_disasm(h, code, n, rip, 1, &in);
+    size_t got = cs_disasm(vmdl__x86_cs(v), code, n, rip, 1, &in);
     if (got != 1 || !in->detail) {
         if (got)
             cs_free(in, got);
@@ -313,12 +297,9 @@ static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
         f->gla = rip;
         return;
     }
-    csh own;
-    cs_insn *in = decode_at(v, rip, &own);
+    cs_insn *in = decode_at(v, rip);
     if (!in) {
         f->walk = f->write;
-        if (own)
-            cs_close(&own);
         return;
     }
     f->insn_len = in->size;
@@ -349,8 +330,6 @@ static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
         f->gla = rip;
     }
     cs_free(in, 1);
-    if (own)
-        cs_close(&own);
 }
 
 int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)

@@ -573,7 +573,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
                      vmdl__debug_count(v, count));   /* debug.h */
         vmdl__engine_leave(v);
         vmdl__x86h_tpr_in(v);
-        vmdl__count_at_stop(v, rd(v, UC_X86_REG_RIP));
+        vmdl__count_at_stop(v, vmdl__x86h_count_pc(v));
         X86(v)->h_shadow_at = UINT64_MAX;  /* the shadowed instruction ran */
     }
     if (X86(v)->h_iret_step)

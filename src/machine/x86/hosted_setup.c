@@ -198,19 +198,42 @@ void vmdl__x86h_free(struct vmdl_vcpu *v)
     X86(v)->h_mem = NULL;
 }
 
+static void hosted_vm_free(void *opaque)
+{
+    struct vmdl_x86_hosted_vm *h = opaque;
+    if (h->cs16)
+        cs_close(&h->cs16);
+    if (h->cs32)
+        cs_close(&h->cs32);
+    free(h);
+}
+
+/* Capstone for the 16- and 32-bit code a hosted guest runs (decode.c). */
+static int open_decoders(struct vmdl_x86_hosted_vm *h)
+{
+    if (cs_open(CS_ARCH_X86, CS_MODE_16, &h->cs16) != CS_ERR_OK ||
+        cs_open(CS_ARCH_X86, CS_MODE_32, &h->cs32) != CS_ERR_OK)
+        return vmdl_fail(VMDL_EBACKEND, "hosted x86 vCPU: Capstone cs_open failed");
+    cs_option(h->cs16, CS_OPT_DETAIL, CS_OPT_ON);
+    cs_option(h->cs32, CS_OPT_DETAIL, CS_OPT_ON);
+    return VMDL_OK;
+}
+
 int vmdl__x86h_enable(struct vmdl_vcpu *v)
 {
     struct vmdl_vm *vm = v->vm;
     if (!vm->x86h) {
-        vm->x86h = calloc(1, sizeof(*vm->x86h));
-        if (!vm->x86h)
+        struct vmdl_x86_hosted_vm *h = calloc(1, sizeof(*h));
+        if (!h)
             return vmdl_fail(VMDL_ENOMEM, "hosted x86 vCPU: out of memory");
-        int e = vmdl__add_destroy_hook(vm, free, vm->x86h);
+        int e = vmdl__add_destroy_hook(vm, hosted_vm_free, h);
         if (e) {
-            free(vm->x86h);
-            vm->x86h = NULL;
+            free(h);
             return e;
         }
+        vm->x86h = h;
+        if ((e = open_decoders(h)))
+            return e;
     }
     if (uc_ctl_tlb_mode(v->uc, UC_TLB_CPU))
         return hfail("switching to the guest's own page tables (UC_TLB_CPU)");

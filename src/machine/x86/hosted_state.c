@@ -147,8 +147,8 @@ void vmdl__x86h_save_and_splice(struct vmdl_vcpu *v)
  * (measured: the handler ran on), and the whole cache is flushed first and
  * again by the next run without a count.  Unicorn 2.1.1 zeroes its code
  * buffer (1 GiB by default) on every flush (tcg_region_assign): that was
- * most of the cost of an event (docs/performance.md).  Both ways count the
- * VMRUN and the first guest block.
+ * most of the cost of an event (docs/performance.md).  Neither way counts
+ * the VMRUN or the first guest block (until it runs).
  */
 void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
 {
@@ -156,8 +156,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     v->stop = STOP_NONE;
     X86(v)->h_walk_stub = true;        /* hosted_walk.c */
     X86(v)->h_walk_refused = false;
-    /* What a stub run without the hook would have left uncounted. */
-    bool was_counting = v->block_hook_on;
+    /* The counts before the stub: it retires no guest instruction. */
     uint64_t insns = v->insns, branches = v->branches, stall = v->stall;
     if (!v->block_hook_on) {
         if (!X86(v)->h_counts) {
@@ -175,14 +174,13 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
         v->kick_deadline = deadline;
         if (v->stop == STOP_KICK)
             v->stop = STOP_NONE;
-        if (!was_counting) {
-            v->insns = insns;
-            v->branches = branches;
-            v->stall = stall;
-            v->cur_block = NULL;
-        } else {
-            vmdl__count_unstall_entry(v, rd(v, UC_X86_REG_RIP));
-        }
+        /* The VMRUN is the machine's, not the guest's, and the first
+         * guest block, counted as the engine stopped before it, is counted
+         * again when the next run enters it: neither has retired. */
+        v->insns = insns;
+        v->branches = branches;
+        v->stall = stall;
+        vmdl__count_forget_block(v);
     } else {
         uc_ctl_flush_tb(v->uc);
         uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
@@ -392,6 +390,31 @@ void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
     /* A completed instruction clears RF (SDM vol. 3, 18.3.1.1). */
     if (rflags & (1ull << 16))
         wr(v, UC_X86_REG_RFLAGS, rflags & ~(1ull << 16));
+}
+
+/*
+ * Where the vCPU stopped, as the block hook names code: the linear address
+ * CS.base + RIP (RIP in 64-bit mode, where CS.base is 0 for fetches).  The
+ * instruction counter places a stop in its current block with it; with
+ * RIP alone a stop in real-mode code (CS.base = CS << 4) looked like the
+ * end of a block that had not run (its instructions counted twice).  Flat
+ * code, where RIP falls inside the current block, costs nothing; real mode
+ * costs two register reads, a based protected-mode segment a state copy.
+ */
+uint64_t vmdl__x86h_count_pc(struct vmdl_vcpu *v)
+{
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    const struct block_info *b = v->cur_block;
+    if (!b || (rip >= b->addr && rip < b->addr + b->size))
+        return rip;
+    if (!(rd(v, UC_X86_REG_CR0) & 1))                   /* real mode */
+        return ((rd(v, UC_X86_REG_CS) & 0xFFFF) << 4) + (rip & 0xFFFF);
+    uc_context_save(v->uc, X86(v)->ctx);
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    if ((vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)) && (cs.flags & DESC_L))
+        return rip;
+    return (uint32_t)(cs.base + rip);
 }
 
 /* The code size of the current mode: 64 in 64-bit mode, else CS.D (32 or

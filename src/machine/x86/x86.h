@@ -73,6 +73,7 @@ struct vmdl_x86_hosted_vm {
     bool irq0;                   /* IRQ 0's level as the controllers saw it */
     bool fw_lapic;               /* the BSP's APIC still needs the BIOS's set-up */
     struct pc_pci *pci;          /* PCI host and devices (pci.c), NULL: none */
+    csh cs16, cs32;              /* Capstone for 16- and 32-bit code (decode.c) */
 };
 
 /* Outcome of handling a trapped instruction or access.  EMU_FAULT: a fault
@@ -386,6 +387,9 @@ void vmdl__x86_write_gpr_sized(struct vmdl_vcpu *v, int idx, int size, bool high
                                uint64_t val);
 uint64_t vmdl__x86_reg_value(struct vmdl_vcpu *v, unsigned cs_reg, uint64_t next_rip);
 uint64_t vmdl__x86_mem_addr(struct vmdl_vcpu *v, const cs_insn *in, const cs_x86_op *op);
+csh vmdl__x86_cs(struct vmdl_vcpu *v);
+csh vmdl__x86_cs_for_bits(struct vmdl_vm *vm, unsigned bits);
+int vmdl__x86_decode_with(struct vmdl_vcpu *v, csh h, uint64_t rip, cs_insn **out);
 int vmdl__x86_insn_length(struct vmdl_vcpu *v, uint64_t rip, char *text,
                           size_t text_len, cs_insn **out);
 int vmdl__x86_decode_special(struct vmdl_vcpu *v, uint64_t rip,

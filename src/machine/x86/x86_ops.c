@@ -87,6 +87,7 @@ const struct vmdl_arch_ops vmdl__x86_ops = {
     .guest_clock = vmdl__x86_guest_clock,
     .insn_is_shadow = vmdl__x86_insn_is_shadow,
     .insn_stall = vmdl__x86_insn_stall,
+    .code_cs = vmdl__x86_cs,
     .save_state = vmdl__x86_save_state,
     .load_state = vmdl__x86_load_state,
     .apply_state = vmdl__x86_apply_state,
