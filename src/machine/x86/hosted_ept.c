@@ -258,8 +258,7 @@ int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *v, uint64_t loaded)
     int err = hosted_only(v, "vmdl_vcpu_x86_npf_complete_mov");
     if (err)
         return err;
-    csh own;
-    cs_insn *in = decode_at(v, rd(v, UC_X86_REG_RIP), &own);
+    cs_insn *in = decode_at(v, rd(v, UC_X86_REG_RIP));
     const cs_x86_op *reg = NULL, *mem = NULL;
     bool store = false;
     int idx = 0, size = 0;
@@ -267,8 +266,6 @@ int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *v, uint64_t loaded)
     if (!in || !mov_form(in, &reg, &mem, &store) || (reg && !mov_gpr(v, reg, &idx, &size, &high))) {
         if (in)
             cs_free(in, 1);
-        if (own)
-            cs_close(&own);
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_npf_complete_mov: not a MOV with "
                          "a memory operand at RIP");
     }
@@ -279,8 +276,6 @@ int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *v, uint64_t loaded)
     }
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + in->size);
     cs_free(in, 1);
-    if (own)
-        cs_close(&own);
     return VMDL_OK;
 }
 
