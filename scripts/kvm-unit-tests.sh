@@ -274,6 +274,17 @@ run_entry() {
                 [[ ,$v, == *,-x2apic,* ]] && cmd+=(--no-x2apic)
                 notes+=("-cpu $v"); ((i++)) ;;
             -device) cmd+=(--device "$v"); ((i++)) ;;
+            -rtc)
+                # base=DATE sets the RTC's start; utc / localtime (the
+                # host's clock) and clock= / driftfix= are noted: the RTC
+                # runs on virtual time from its fixed default.
+                local base=${v#*base=}; base=${base%%,*}
+                if [[ $v == *base=* && $base != utc && $base != localtime ]]; then
+                    cmd+=(--rtc-base "$base")
+                else
+                    notes+=("-rtc $v")
+                fi
+                ((i++)) ;;
             -machine|-M)
                 # The machine type (pc, q35) picks the PCI host bridge;
                 # properties (kernel-irqchip=split, pit=off, ...) are noted.

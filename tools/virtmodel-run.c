@@ -21,6 +21,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/models.h"
 #include "virtmodel/multiboot.h"
+#include "virtmodel/pc_rtc.h"
 #include "virtmodel/attach_pci.h"
 #include "virtmodel/progress.h"
 #include "virtmodel/trace.h"
@@ -91,6 +92,9 @@ static void usage(FILE *f)
 "                      x86-64)\n"
 "  --vendor V          x86 CPUID vendor: intel (default) or amd\n"
 "  --machine TYPE      multiboot: pc (default, i440FX host bridge) or q35\n"
+"  --rtc-base DATE     multiboot: the CMOS RTC's date at the start,\n"
+"                      YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD, UTC (QEMU's -rtc\n"
+"                      base=; default 2026-01-01T00:00:00: runs repeat)\n"
 "  --device SPEC       multiboot: add a PCI device, QEMU's -device syntax:\n"
 "                      edu, intel-iommu[,intremap=on|off][,eim=on|off]\n"
 "                      [,aw-bits=39|48] (repeatable; docs/pci.md)\n"
@@ -177,6 +181,8 @@ struct options {
     const char *gdb;  /* --gdb HOST:PORT */
     int gdb_wait;
     enum vmdl_x86_vendor vendor;
+    bool rtc_base_set;
+    int64_t rtc_base;
     struct vmdl_model_options mopts;
     const char *machine;
     const char *devices[MAX_DEVICES];
@@ -190,7 +196,7 @@ static int parse_args(int argc, char **argv, struct options *o)
            O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
            O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
            O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT, O_MACHINE, O_DEVICE,
-           O_PAUSE_CYC, O_EXIT_CYC };
+           O_PAUSE_CYC, O_EXIT_CYC, O_RTC_BASE };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -210,6 +216,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"load-addr", required_argument, 0, O_LOAD},
         {"vendor", required_argument, 0, O_VENDOR},
         {"machine", required_argument, 0, O_MACHINE},
+        {"rtc-base", required_argument, 0, O_RTC_BASE},
         {"device", required_argument, 0, O_DEVICE},
         {"append", required_argument, 0, O_APPEND},
         {"initrd", required_argument, 0, O_INITRD},
@@ -318,6 +325,15 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
             break;
         case O_MSR: o->msr_exits = 1; break;
+        case O_RTC_BASE:
+            /* QEMU's spelling, -rtc base=DATE, is taken as well */
+            if (vmdl_rtc_parse_time(strncmp(optarg, "base=", 5) ? optarg : optarg + 5,
+                                    &o->rtc_base)) {
+                fprintf(stderr, "virtmodel-run: --rtc-base: %s\n", vmdl_last_error());
+                return -1;
+            }
+            o->rtc_base_set = true;
+            break;
         case O_MACHINE: o->machine = optarg; break;
         case O_DEVICE:
             if (o->nr_devices == MAX_DEVICES) {
@@ -776,6 +792,8 @@ int main(int argc, char **argv)
         .nr_vcpus = (unsigned)o.vcpus,
         .quantum = o.quantum,
         .msr_exits_to_caller = o.msr_exits,
+        .rtc_base_set = o.rtc_base_set,
+        .rtc_base = o.rtc_base,
         .console = console_out,
         .console_opaque = &con,
     };

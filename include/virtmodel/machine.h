@@ -101,6 +101,14 @@ struct vmdl_vm_config {
      */
     bool vtime_set;
     struct vmdl_vtime_weights vtime;
+    /*
+     * x86 PC guests: the CMOS RTC's date at virtual time 0, in seconds
+     * since 1970-01-01T00:00:00 UTC (vmdl_rtc_parse_time reads the usual
+     * spelling), used when rtc_base_set; otherwise VMDL_RTC_DEFAULT_BASE
+     * (2026-01-01T00:00:00), never the host's clock, so runs repeat.
+     */
+    bool rtc_base_set;
+    int64_t rtc_base;
 };
 
 int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out);

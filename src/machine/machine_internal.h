@@ -124,6 +124,7 @@ enum stop_kind {
     STOP_FAULT,         /* a handler asked for a fault: deliver it */
     STOP_SITE,          /* x86: a trap-site hook handled an instruction and
                            left the rest (fault, exit) to the loop */
+    STOP_SLEEP,         /* the guest put the VM to sleep (ACPI S3) */
 };
 
 /*
@@ -226,6 +227,12 @@ struct vmdl_vm {
     unsigned next_vcpu;     /* round-robin cursor */
     bool quantum_defaulted; /* cfg.quantum was 0 (a loader may pick another) */
     csh cs;                 /* Capstone handle */
+    /* A sleeping VM (ACPI S3, x86/rtc.c): no vCPU runs; virtual time skips
+     * to wake_at (UINT64_MAX: nothing wakes it), where wake() resumes it
+     * (run.c). */
+    bool suspended;
+    uint64_t wake_at;
+    void (*wake)(struct vmdl_vm *vm, uint64_t now);
 
     /* Routing tables (registry.c). */
     struct msr_range msrs[MAX_HANDLERS];

@@ -57,6 +57,8 @@ static uint64_t total_insns(struct vmdl_vm *vm)
  * halted one. */
 static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
 {
+    if (vm->suspended)
+        return vm->wake_at;        /* only the wake event: the CPUs are off */
     uint64_t best = UINT64_MAX;
     if (vm->irqchip && vm->irqchip->next_event)
         best = vm->irqchip->next_event(vm->irqchip_opaque, v);
@@ -72,6 +74,13 @@ static uint64_t next_wake_event(struct vmdl_vm *vm, struct vmdl_vcpu *v)
 
 static bool vcpu_runnable(struct vmdl_vcpu *vcpu);
 
+/* May a runnable vCPU run now: not halted, or something wakes it, and the
+ * VM is not asleep. */
+static bool awake(struct vmdl_vcpu *u)
+{
+    return !u->vm->suspended && (!u->halted || u->vm->arch_ops->can_wake(u));
+}
+
 /* Would the loop pick another vCPU if this one's slice ended?  (A halted
  * one only if something could wake it now.) */
 static bool other_can_run(struct vmdl_vcpu *vcpu)
@@ -79,7 +88,7 @@ static bool other_can_run(struct vmdl_vcpu *vcpu)
     struct vmdl_vm *vm = vcpu->vm;
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         struct vmdl_vcpu *u = vm->vcpus[i];
-        if (u != vcpu && vcpu_runnable(u) && (!u->halted || vm->arch_ops->can_wake(u)))
+        if (u != vcpu && vcpu_runnable(u) && awake(u))
             return true;
     }
     return false;
@@ -128,6 +137,10 @@ static void advance_time(struct vmdl_vcpu *vcpu)
     uint64_t now = vmdl__vtime(vcpu);
     if (vcpu->kick_at <= now)
         vcpu->kick_at = UINT64_MAX; /* reached: the models get control now */
+    if (vm->suspended && now >= vm->wake_at) {
+        vm->suspended = false;
+        vm->wake(vm, now);
+    }
     for (unsigned i = 0; i < vm->nr_times; i++)
         if (vm->times[i].ops->advance)
             vm->times[i].ops->advance(vm->times[i].opaque, vcpu, now);
@@ -221,7 +234,7 @@ static bool picked_again(struct vmdl_vcpu *vcpu)
         if (!vcpu_runnable(u))
             continue;
         advance_time(u);
-        if (u->halted && !vm->arch_ops->can_wake(u))
+        if (!awake(u))
             continue;
         return false;
     }
@@ -246,7 +259,7 @@ static bool picked_again(struct vmdl_vcpu *vcpu)
 bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vm->dbg || vcpu->halted || !vcpu_runnable(vcpu) ||
+    if (vm->dbg || vcpu->halted || vm->suspended || !vcpu_runnable(vcpu) ||
         (vm->max_insns && total_insns(vm) >= vm->max_insns))
         return false;
     if (vm->timeout_s > 0 && (atomic_load(&vm->timed_out) ||
@@ -331,7 +344,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
             if (!vcpu_runnable(v))
                 continue;
             advance_time(v);
-            if (v->halted && !vm->arch_ops->can_wake(v))
+            if (!awake(v))
                 continue;
             vcpu = v;
             break;

@@ -8,7 +8,14 @@
 
 #define HEADER_LEN 36
 #define FACS_LEN 64
-#define DSDT_LEN HEADER_LEN
+/* The DSDT's AML: Name (_S3_, Package (4) {1, 1, 0, 0}) and Name (_S5_,
+ * Package (4) {0, 0, 0, 0}), the sleep types QEMU's PIIX4 DSDT declares
+ * (NameOp, NameSeg, PackageOp, PkgLength 6, NumElements 4, One/Zero). */
+static const uint8_t dsdt_aml[] = {
+    0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x01, 0x00, 0x00,
+    0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+};
+#define DSDT_LEN (HEADER_LEN + sizeof(dsdt_aml))
 #define MAX_TABLES 3         /* FADT, MADT and an extra one in the RSDT and XSDT */
 
 static void put(uint8_t *p, uint64_t v, unsigned n)
@@ -147,6 +154,7 @@ int vmdl_acpi_build_pc(const struct vmdl_acpi_pc_config *cfg, uint8_t **out, siz
     build_sdts(b, cfg->base, extra_off);
     build_fadt(b + VMDL_ACPI_OFF_FADT, cfg->base, pm);
     header(b + VMDL_ACPI_OFF_DSDT, "DSDT", DSDT_LEN, 2);
+    memcpy(b + VMDL_ACPI_OFF_DSDT + HEADER_LEN, dsdt_aml, sizeof(dsdt_aml));
     seal(b + VMDL_ACPI_OFF_DSDT, DSDT_LEN);
     memcpy(b + VMDL_ACPI_OFF_MADT, cfg->madt, mlen);
     if (cfg->extra)

@@ -122,6 +122,97 @@ static void test_fadt_pm_blocks_and_facs(void **state)
     free(b);
 }
 
+/* The DSDT declares the sleep types the PM1a control register acts on:
+ * \_S3 = 1 (suspend), \_S5 = 0 (power off), as QEMU's PIIX4 DSDT. */
+static void test_dsdt_sleep_packages(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *b = build(1, 0xFEC00000u, &len);
+    const uint8_t *d = b + VMDL_ACPI_OFF_DSDT;
+    uint32_t n = le32(d + 4);
+    assert_true(n > 36 && VMDL_ACPI_OFF_DSDT + n <= VMDL_ACPI_OFF_MADT);
+    static const uint8_t s3[] = {0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x01};
+    static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00};
+    bool f3 = false, f5 = false;
+    for (uint32_t i = 36; i + sizeof(s3) <= n; i++) {
+        f3 |= !memcmp(d + i, s3, sizeof(s3));
+        f5 |= !memcmp(d + i, s5, sizeof(s5));
+    }
+    assert_true(f3 && f5);
+    assert_int_equal(VMDL_ACPI_SLP_TYP_S3, 1);
+    assert_int_equal(VMDL_ACPI_SLP_TYP_S5, 0);
+    free(b);
+}
+
+/* PM1 status: write-1-to-clear, each bit alone; a wake sets WAK_STS and
+ * its source's bit after resetting the rest, as QEMU's wakeup. */
+static void test_pm1_status_write_one_to_clear(void **state)
+{
+    (void)state;
+    struct vmdl_acpi_pm pm;
+    vmdl_acpi_pm_reset(&pm, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 0), 0);
+    vmdl_acpi_pm_write(&pm, 2, 2, 0x0521, 0);              /* enables */
+    vmdl_acpi_pm_write(&pm, 4, 2, 0x0400, 0);              /* SLP_TYP 1, no SLP_EN */
+    vmdl_acpi_pm_wake(&pm, VMDL_ACPI_PM1_RTC_STS, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 0), 0x8400);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 2, 2, 0), 0);   /* reset by the wake */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 4, 2, 0), 1);   /* SCI_EN */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 4, 0), 0x8400);
+    vmdl_acpi_pm_write(&pm, 0, 2, 0x0000, 0);              /* zeros clear nothing */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 0), 0x8400);
+    vmdl_acpi_pm_write(&pm, 0, 2, 0x0400, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 0), 0x8000);
+    vmdl_acpi_pm_write(&pm, 1, 1, 0x80, 0);                /* byte write */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 0), 0);
+    /* a 4-byte write reaches status and enable */
+    vmdl_acpi_pm_wake(&pm, VMDL_ACPI_PM1_RTC_STS, 0);
+    vmdl_acpi_pm_write(&pm, 0, 4, 0x04008400, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 4, 0), 0x04000000);
+    vmdl_acpi_pm_write(&pm, 3, 1, 0x00, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 2, 2, 0), 0);
+}
+
+/* TMR_STS: set when bit 23 of the timer changes (every 2^23 ticks at
+ * 3.579545 MHz, 2.3435 s), cleared by writing 1, then set again. */
+static void test_pm1_timer_status(void **state)
+{
+    (void)state;
+    struct vmdl_acpi_pm pm;
+    vmdl_acpi_pm_reset(&pm, 0);
+    const uint64_t flip = 2343485000ull;   /* just past 2^23 / 3579545 s */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, flip - 1000000) & 1, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, flip) & 1, 1);
+    vmdl_acpi_pm_write(&pm, 0, 2, 0x0001, flip);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, flip) & 1, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 2 * flip - 1000000) & 1, 0);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 0, 2, 2 * flip) & 1, 1);
+    /* the timer itself through the block */
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 8, 4, 1000000000ull), 3579545);
+    vmdl_acpi_pm_write(&pm, 8, 4, 0, 0);                   /* read-only */
+}
+
+/* PM1a_CNT: SLP_EN is write-only and acts on SLP_TYP: \_S3's 1 suspends,
+ * \_S5's 0 and QEMU's S4 value 2 power off, others do nothing. */
+static void test_pm1_control_sleep_types(void **state)
+{
+    (void)state;
+    struct vmdl_acpi_pm pm;
+    vmdl_acpi_pm_reset(&pm, 0);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 4, 2, 0x2400, 0), VMDL_ACPI_PM_SUSPEND);
+    assert_int_equal(vmdl_acpi_pm_read(&pm, 4, 2, 0), 0x0401);   /* SLP_EN not kept */
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 4, 2, 0x2000, 0), VMDL_ACPI_PM_POWER_OFF);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 4, 2, 0x2800, 0), VMDL_ACPI_PM_POWER_OFF);
+    for (unsigned typ = 3; typ < 8; typ++)
+        assert_int_equal(vmdl_acpi_pm_write(&pm, 4, 2, 0x2000 | typ << 10, 0),
+                         VMDL_ACPI_PM_NONE);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 4, 2, 0x0400, 0), VMDL_ACPI_PM_NONE);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 5, 1, 0x24, 0), VMDL_ACPI_PM_SUSPEND);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 0, 2, 0x2400, 0), VMDL_ACPI_PM_NONE);
+    assert_int_equal(vmdl_acpi_pm_write(&pm, 6, 2, 0x2400, 0), VMDL_ACPI_PM_NONE);
+}
+
 static void test_madt_has_cpus_ioapic_overrides(void **state)
 {
     (void)state;
@@ -426,6 +517,10 @@ int main(void)
         cmocka_unit_test(test_uart_thr_empty_interrupt),
         cmocka_unit_test(test_uart_receive_fifo_and_overrun),
         cmocka_unit_test(test_uart_loopback),
+        cmocka_unit_test(test_dsdt_sleep_packages),
+        cmocka_unit_test(test_pm1_status_write_one_to_clear),
+        cmocka_unit_test(test_pm1_timer_status),
+        cmocka_unit_test(test_pm1_control_sleep_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

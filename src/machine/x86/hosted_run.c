@@ -613,6 +613,9 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     case STOP_NONE:
     case STOP_KICK:
         return VMDL_OK;
+    case STOP_SLEEP:            /* ACPI S3: the loop waits for the wake */
+        vmdl__x86_sleep_done(v);
+        return VMDL_OK;
     case STOP_INVALID:
         err = invalid_or_int6(v, &triple);
         break;

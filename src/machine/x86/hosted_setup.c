@@ -297,19 +297,24 @@ static void boot_pm32(struct vmdl_vcpu *v, uint64_t entry)
     wr(v, UC_X86_REG_RBX, b->ebx);
 }
 
-/* Real mode at vector:0000, as an AP leaves wait-for-SIPI. */
-static void boot_real(struct vmdl_vcpu *v, uint8_t vector)
+/* Real mode at sel:ip with the segment base sel << 4. */
+static void boot_real_at(struct vmdl_vcpu *v, uint16_t sel, uint16_t ip)
 {
-    vmcb_seg(v, S_CS, (uint16_t)(vector << 8), 0x00009B00u, 0xFFFF,
-             (uint64_t)vector << 12);
+    vmcb_seg(v, S_CS, sel, 0x00009B00u, 0xFFFF, (uint64_t)sel << 4);
     vmcb_seg(v, S_SS, 0, 0x00009300u, 0xFFFF, 0);
     vmcb_seg(v, S_DS, 0, 0x00009300u, 0xFFFF, 0);
     vmcb_seg(v, S_ES, 0, 0x00009300u, 0xFFFF, 0);
     pw64(v, H_VMCB + S_GDTR + 8, 0);
     pw32(v, H_VMCB + S_GDTR + 4, 0xFFFF);
     pw64(v, H_VMCB + S_CR0, 0x60000010);          /* CD | NW | ET */
-    pw64(v, H_VMCB + S_RIP, 0);
+    pw64(v, H_VMCB + S_RIP, ip);
     pw64(v, H_VMCB + S_RAX, 0);
+}
+
+/* Real mode at vector:0000, as an AP leaves wait-for-SIPI. */
+static void boot_real(struct vmdl_vcpu *v, uint8_t vector)
+{
+    boot_real_at(v, (uint16_t)(vector << 8), 0);
 }
 
 static void boot_common(struct vmdl_vcpu *v)
@@ -367,6 +372,16 @@ int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry)
     X86(v)->misc_enable = MISC_ENABLE_RESET;
     X86(v)->debugctl = 0;
     vmdl__x86h_mce_reset(&X86(v)->mce);
+    return VMDL_OK;
+}
+
+int vmdl__x86h_wake(struct vmdl_vcpu *v, uint32_t vector)
+{
+    int err = vmdl__x86h_reset(v, vector);
+    if (err)
+        return err;
+    boot_real_at(v, (uint16_t)(vector >> 4), (uint16_t)(vector & 0xF));
+    wr(v, UC_X86_REG_RBX, 0);            /* no multiboot information */
     return VMDL_OK;
 }
 

@@ -108,10 +108,8 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
         vmdl__x86_set_stop(v, STOP_SHUTDOWN);
         return;
     }
-    if (port == 0x604 && size == 2 && (value & 0x2000)) {
-        X86(v)->stop_port = (uint16_t)port;
-        v->stop_status = 0; /* ACPI PM1a: SLP_EN, QEMU's power-off */
-        vmdl__x86_set_stop(v, STOP_SHUTDOWN);
+    if (port == 0x604 && size == 2 && (value & 0x2000) && !(vm->x86h && vm->x86h->pc_devices)) {
+        vmdl__x86_power_off(v, (uint16_t)port);  /* no PM block: QEMU's S5 anyway */
         return;
     }
     if ((port == 0xCF9 && (value & 0x04)) || (port == 0x64 && value == 0xFE)) {
@@ -127,6 +125,14 @@ void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
         return;
     if (!X86(v)->hosted)
         io_exit(v, (uint16_t)port, size, true, value);
+}
+
+/* The guest powered the VM off through `port` (ACPI S5): status 0. */
+void vmdl__x86_power_off(struct vmdl_vcpu *v, uint16_t port)
+{
+    X86(v)->stop_port = port;
+    v->stop_status = 0;
+    vmdl__x86_set_stop(v, STOP_SHUTDOWN);
 }
 
 static bool insn_matches(struct vmdl_vcpu *v, const cs_insn *in,

@@ -4,7 +4,8 @@
  * expects besides isa-debug-exit of io.c: QEMU's fw_cfg on ports
  * 0x510/0x511 (src/core/fw_cfg.c holds the items), the ACPI tables in the
  * BIOS area with the PM block at 0x600 (PM1a event, PM1a control, the PM
- * timer at 0x608, as QEMU's pc and q35 machines place it), COM1 as a
+ * timer at 0x608, as QEMU's pc and q35 machines place it), the CMOS RTC
+ * (rtc.c), COM1 as a
  * 16550 (io.c routes its ports), pc-testdev (testdev.c).  See docs/pc.md.
  */
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 /* Where the tables go: the BIOS area below 1 MiB, reserved in the multiboot
  * memory map, where kvm-unit-tests and Linux scan for "RSD PTR ". */
-#define ACPI_BASE 0xE0000ull
+#define ACPI_BASE VMDL_X86_ACPI_BASE
 
 static vmdl_fault fw_cfg_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                               unsigned size, uint32_t *value)
@@ -48,38 +49,35 @@ static const struct vmdl_io_ops fw_cfg_ops = { fw_cfg_read, fw_cfg_write };
 
 /* ---- ACPI PM block: PM1a_EVT (0x600), PM1a_CNT (0x604), PM_TMR (0x608) ---- */
 
+/* The PM timer and TMR_STS read the reading vCPU's virtual time, one
+ * instruction per ns (the local APIC's clock). */
 static vmdl_fault pm_read(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                           unsigned size, uint32_t *value)
 {
     struct vmdl_x86_hosted_vm *h = opaque;
-    unsigned off = port - VMDL_ACPI_PM_BASE;
-    uint32_t v = 0;
-    if (off >= VMDL_ACPI_PM_TMR_OFF) {
-        /* Virtual time of the reading vCPU, one instruction per ns (the
-         * local APIC's clock). */
-        v = vmdl_acpi_pm_timer(vmdl_vcpu_vtime(vcpu)) >> (8 * (off - VMDL_ACPI_PM_TMR_OFF));
-    } else if (off >= VMDL_ACPI_PM1_CNT_OFF) {
-        /* No SMI command port: always in ACPI mode, SCI_EN reads 1. */
-        v = (h->pm1_cnt | VMDL_ACPI_PM1_SCI_EN) >> (8 * (off - VMDL_ACPI_PM1_CNT_OFF));
-    } else {
-        /* PM1 status 0 (no event source), enable as written */
-        v = (uint32_t)h->pm1_en << 16 >> (8 * off);
-    }
-    *value = size >= 4 ? v : v & ((1u << (8 * size)) - 1);
+    *value = vmdl_acpi_pm_read(&h->pm, port - VMDL_ACPI_PM_BASE, size,
+                               vmdl_vcpu_vtime(vcpu));
     return VMDL_FAULT_NONE;
 }
 
+/* SLP_EN: \_S5 powers off (as QEMU, the run ends with status 0), \_S3
+ * puts the VM to sleep (rtc.c). */
 static vmdl_fault pm_write(void *opaque, struct vmdl_vcpu *vcpu, uint16_t port,
                            unsigned size, uint32_t value)
 {
-    (void)vcpu;
     struct vmdl_x86_hosted_vm *h = opaque;
-    unsigned off = port - VMDL_ACPI_PM_BASE;
-    if (off == 2 && size == 2)
-        h->pm1_en = (uint16_t)value;
-    else if (off == VMDL_ACPI_PM1_CNT_OFF && size >= 2)
-        h->pm1_cnt = (uint16_t)(value & ~VMDL_ACPI_PM1_SLP_EN);  /* SLP_EN: io.c */
-    return VMDL_FAULT_NONE;   /* status (write-1-to-clear) and the timer: nothing */
+    switch (vmdl_acpi_pm_write(&h->pm, port - VMDL_ACPI_PM_BASE, size, value,
+                               vmdl_vcpu_vtime(vcpu))) {
+    case VMDL_ACPI_PM_POWER_OFF:
+        vmdl__x86_power_off(vcpu, port);
+        break;
+    case VMDL_ACPI_PM_SUSPEND:
+        vmdl__x86_suspend(vcpu);
+        break;
+    default:
+        break;
+    }
+    return VMDL_FAULT_NONE;
 }
 
 static const struct vmdl_io_ops pm_ops = { pm_read, pm_write };
@@ -198,6 +196,8 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm)
         err = place_acpi(vm);
     if (!err)
         err = vmdl__x86_pic_devices(vm);
+    if (!err)
+        err = vmdl__x86_rtc_devices(vm);
     struct vmdl_uart_ops com1 = {com1_tx, com1_irq, vm};
     vmdl_uart_init(&vm->x86h->com1, &com1);
     if (!err)

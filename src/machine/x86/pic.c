@@ -172,29 +172,38 @@ static bool extint_reachable(struct vmdl_vm *vm)
     return false;
 }
 
-/* Can IRQ 0 be taken anywhere?  Unmasked at an initialised 8259 master
- * whose INTR reaches an APIC, or on I/O APIC pin 2.  (Otherwise its edges
- * would keep an idle VM that nothing else can wake skipping time.) */
-static bool irq0_wanted(struct vmdl_vm *vm)
+/* Can ISA IRQ `irq` be taken anywhere?  Unmasked at an initialised 8259
+ * (for the slave's, with the cascade open at the master) whose INTR
+ * reaches an APIC, or on its I/O APIC pin.  (Otherwise its edges would
+ * keep an idle VM that nothing else can wake skipping time.) */
+bool vmdl__x86_isa_irq_wanted(struct vmdl_vm *vm, unsigned irq)
 {
-    const struct vmdl_pic_chip *m = &vm->x86h->pic.chip[0];
-    if (m->init_state == 0 && m->irq_base && !(m->imr & 1) && extint_reachable(vm))
+    const struct vmdl_pic_chip *m = &vm->x86h->pic.chip[0], *s = &vm->x86h->pic.chip[1];
+    const struct vmdl_pic_chip *c = irq < 8 ? m : s;
+    bool open = c->init_state == 0 && c->irq_base && !(c->imr & (1u << (irq & 7)));
+    if (irq >= 8)
+        open = open && m->init_state == 0 && !(m->imr & (1u << VMDL_PIC_CASCADE_IRQ));
+    if (open && extint_reachable(vm))
         return true;
     struct vmdl_ioapic *io = vmdl_vm_ioapic(vm);
-    return io && !(vmdl_ioapic_redir(io, 2) & VMDL_IOAPIC_RTE_MASKED);
+    return io && !(vmdl_ioapic_redir(io, irq == 0 ? 2 : irq) & VMDL_IOAPIC_RTE_MASKED);
 }
 
-/* The next change of IRQ 0, while anything listens to it.  A vCPU halted
- * with interrupts disabled cannot take it: no event for it, so that an
- * idle VM that nothing can wake still ends (run.c's idle_skip). */
+/* A vCPU halted with interrupts disabled cannot take a device's IRQ: no
+ * event for it, so that an idle VM that nothing can wake still ends
+ * (run.c's idle_skip). */
+bool vmdl__x86_halted_masked(struct vmdl_vcpu *vcpu)
+{
+    uint64_t rflags = 0;
+    return vcpu->halted && !vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &rflags) &&
+           !(rflags & (1u << 9));
+}
+
+/* The next change of IRQ 0, while anything listens to it. */
 static uint64_t pit_next(void *opaque, struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = opaque;
-    uint64_t rflags = 0;
-    if (vcpu->halted && !vmdl_vcpu_get_reg(vcpu, VMDL_X86_RFLAGS, &rflags) &&
-        !(rflags & (1u << 9)))
-        return UINT64_MAX;
-    if (!irq0_wanted(vm))
+    if (vmdl__x86_halted_masked(vcpu) || !vmdl__x86_isa_irq_wanted(vm, 0))
         return UINT64_MAX;
     return vmdl_pit_next_change(&vm->x86h->pit, 0, vm->x86h->pit_now);
 }

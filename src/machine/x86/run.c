@@ -239,6 +239,9 @@ static int dispatch(struct vmdl_vcpu *v, uc_err e, struct vmdl_exit *exit,
     case STOP_RESET:
         *to_caller = true;
         return on_reset(v, exit, rip);
+    case STOP_SLEEP:
+        vmdl__x86_sleep_done(v);
+        return VMDL_OK;
     default:
         break;
     }

@@ -27,7 +27,9 @@
 #define VMDL_X86_H
 
 #include "../arch_ops.h"
+#include "virtmodel/pc_acpi.h"
 #include "virtmodel/pc_pit.h"
+#include "virtmodel/pc_rtc.h"
 #include "virtmodel/pc_uart.h"
 #include "virtmodel/pic8259.h"
 #include "walk.h"
@@ -66,7 +68,12 @@ struct vmdl_x86_hosted_vm {
     uint64_t gdt_addr;   /* flat code 0x10 / data 0x18, as QEMU's ROM leaves */
     bool pc_devices;     /* fw_cfg, pc-testdev, ... registered (pc.c) */
     struct vmdl_uart com1;       /* COM1 of a PC guest (pc.c, io.c) */
-    uint16_t pm1_en, pm1_cnt;    /* ACPI PM1a enable and control (pc.c) */
+    struct vmdl_acpi_pm pm;      /* ACPI PM1a event/control, PM timer (pc.c) */
+    struct vmdl_rtc rtc;         /* the CMOS RTC (rtc.c) */
+    uint64_t rtc_now;            /* virtual time the RTC is synced to */
+    bool irq8;                   /* IRQ 8's level as the controllers saw it */
+    bool sleep_ro;               /* RAM write-protected in the engine of the
+                                    vCPU that entered S3 (rtc.c) */
     struct vmdl_pic8259 pic;     /* the 8259A pair (pic.c) */
     struct vmdl_pit pit;         /* the 8254 (pic.c) */
     uint64_t pit_now;            /* virtual time the PIT's IRQ 0 is synced to */
@@ -263,6 +270,8 @@ bool vmdl__x86h_in_vmcb(struct vmdl_vcpu *v, int reg);
 vmdl_fault vmdl__x86h_msr(struct vmdl_vcpu *v, bool write, uint32_t idx, uint64_t *val);
 int vmdl__x86h_reset(struct vmdl_vcpu *v, uint64_t entry);
 int vmdl__x86h_sipi(struct vmdl_vcpu *v, uint8_t vector);
+/* Resume from S3: reset, then real mode at the waking vector (rtc.c). */
+int vmdl__x86h_wake(struct vmdl_vcpu *v, uint32_t vector);
 int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller);
 int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev);
 /* CR0/CR2/CR3/CR4/EFER of a hosted vCPU; false for other registers. */
@@ -282,6 +291,16 @@ int vmdl__x86_pc_acpi_table(struct vmdl_vm *vm, const uint8_t *table, size_t len
 int vmdl__x86_testdev(struct vmdl_vm *vm);     /* testdev.c: QEMU's pc-testdev */
 /* pic.c: the 8259A pair, the 8254, ISA IRQ routing, the BIOS's state */
 int vmdl__x86_pic_devices(struct vmdl_vm *vm);
+bool vmdl__x86_isa_irq_wanted(struct vmdl_vm *vm, unsigned irq);
+bool vmdl__x86_halted_masked(struct vmdl_vcpu *vcpu);
+/* Where pc.c puts the ACPI tables (the BIOS area). */
+#define VMDL_X86_ACPI_BASE 0xE0000ull
+/* rtc.c: the CMOS RTC on 0x70/0x71 and IRQ 8, ACPI S3 sleep and wake */
+int vmdl__x86_rtc_devices(struct vmdl_vm *vm);
+void vmdl__x86_suspend(struct vmdl_vcpu *v);
+void vmdl__x86_sleep_done(struct vmdl_vcpu *v);
+/* io.c: ACPI power-off through `port` (a shutdown exit, status 0) */
+void vmdl__x86_power_off(struct vmdl_vcpu *v, uint16_t port);
 void vmdl__x86_isa_irq(struct vmdl_vm *vm, unsigned irq, bool level);
 void vmdl__x86_pc_firmware(struct vmdl_vcpu *v);
 /* emulate.c: the CR4 bits a guest may set (CPUID-dependent, as KVM) */
