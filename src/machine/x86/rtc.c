@@ -81,12 +81,25 @@ static uint64_t rtc_next(void *opaque, struct vmdl_vcpu *vcpu)
 
 static const struct vmdl_time_ops rtc_time = { rtc_advance, rtc_next };
 
+static void protect_ram(struct vmdl_vcpu *v, uint32_t perms);
+
+/* The engine that entered S3 writes RAM again (idempotent). */
+static void release_ram(struct vmdl_vm *vm)
+{
+    struct vmdl_x86_hosted_vm *h = vm->x86h;
+    if (h->sleep_ro) {
+        protect_ram(h->sleep_ro, UC_PROT_ALL);
+        h->sleep_ro = NULL;
+    }
+}
+
 /* A machine reset: the RTC's RESET input and the PM registers, as QEMU's
  * machine reset (the clock and NVRAM keep going). */
 static void rtc_reset_hook(void *opaque, struct vmdl_vm *vm)
 {
     (void)opaque;
     struct vmdl_x86_hosted_vm *h = vm->x86h;
+    release_ram(vm);
     vmdl_rtc_reset(&h->rtc, h->rtc_now);
     vmdl_acpi_pm_reset(&h->pm, h->rtc_now);
     h->irq8 = false;
@@ -154,17 +167,19 @@ void vmdl__x86_suspend(struct vmdl_vcpu *v)
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         vm->vcpus[i]->halted = true;
     protect_ram(v, UC_PROT_READ | UC_PROT_EXEC);
-    h->sleep_ro = true;
+    h->sleep_ro = v;
+    /* (A kick asked for earlier in this block gives way: the run step
+     * must see the sleep to lift the protection.) */
+    if (v->stop == STOP_KICK)
+        v->stop = STOP_NONE;
     vmdl__x86_set_stop(v, STOP_SLEEP);
 }
 
 /* The engine returned from the run that entered S3. */
 void vmdl__x86_sleep_done(struct vmdl_vcpu *v)
 {
-    if (!v->vm->x86h->sleep_ro)
-        return;
-    protect_ram(v, UC_PROT_ALL);
-    v->vm->x86h->sleep_ro = false;
+    if (v->vm->x86h->sleep_ro == v)
+        release_ram(v->vm);
 }
 
 int vmdl__x86_rtc_devices(struct vmdl_vm *vm)

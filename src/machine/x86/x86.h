@@ -72,8 +72,9 @@ struct vmdl_x86_hosted_vm {
     struct vmdl_rtc rtc;         /* the CMOS RTC (rtc.c) */
     uint64_t rtc_now;            /* virtual time the RTC is synced to */
     bool irq8;                   /* IRQ 8's level as the controllers saw it */
-    bool sleep_ro;               /* RAM write-protected in the engine of the
-                                    vCPU that entered S3 (rtc.c) */
+    struct vmdl_vcpu *sleep_ro;  /* the vCPU that entered S3, its engine's
+                                    RAM write-protected until its run
+                                    returns (rtc.c), or NULL */
     struct vmdl_pic8259 pic;     /* the 8259A pair (pic.c) */
     struct vmdl_pit pit;         /* the 8254 (pic.c) */
     uint64_t pit_now;            /* virtual time the PIT's IRQ 0 is synced to */
