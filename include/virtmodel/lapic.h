@@ -226,6 +226,15 @@ void vmdl_lapic_bus_set_guest_mem(struct vmdl_lapic_bus *bus,
  */
 void vmdl_lapic_vcpu_exit(struct vmdl_lapic *apic);
 void vmdl_lapic_vcpu_entry(struct vmdl_lapic *apic);
+/*
+ * True when an exit and entry now would do nothing but what the timer's
+ * next event says (vmdl_lapic_next_event): no PV-EOI flag is offered to the
+ * guest (one it cleared would be an EOI to perform) and no posted-interrupt
+ * descriptor lives in guest memory (the guest could have changed it).  A
+ * machine may then complete an instruction KVM runs without a VM exit
+ * (VMREAD/VMWRITE through the shadow VMCS) without the exit's work.
+ */
+bool vmdl_lapic_exit_quiet(const struct vmdl_lapic *apic);
 
 /* ---- guest accesses ---- */
 /* xAPIC MMIO at offset 0..0xFFF of the APIC base; size 1, 2, 4 or 8. */

@@ -322,6 +322,11 @@ struct vmdl_irqchip_ops {
      * unknown (-KVM_ENOSYS). */
     int64_t (*pv_send_ipi)(void *opaque, struct vmdl_vcpu *vcpu, const uint64_t a[4],
                            bool op_64_bit);
+    /* x86: would an exit now, before next_event, change nothing here (no
+     * per-exit work such as a PV-EOI flag to take back)?  Then an
+     * instruction KVM runs without a VM exit may skip the between-exits
+     * work.  NULL: never quiet. */
+    bool (*exit_quiet)(void *opaque, struct vmdl_vcpu *vcpu);
 };
 
 /*
@@ -346,6 +351,13 @@ int vmdl_vcpu_device_ppi(struct vmdl_vcpu *vcpu, unsigned ppi, bool level);
 /* From inside a handler: leave the engine soon (at the end of the current
  * translation block) so that the run loop re-evaluates interrupts. */
 void vmdl_vcpu_request_exit(struct vmdl_vcpu *vcpu);
+
+/* From inside an instruction handler (VMX/SEAM): the instruction it
+ * completes is one KVM runs without a VM exit (VMREAD/VMWRITE of L1 through
+ * the shadow VMCS), and it changed nothing but its own model's state (no
+ * timer, no interrupt, no mode).  The machine may then skip the work it does
+ * between exits when that work would find nothing (it checks). */
+void vmdl_vcpu_insn_no_exit(struct vmdl_vcpu *vcpu);
 
 /* ------------------------------------------------------------------ */
 /* Handlers: the in-kernel side of an exit.  Models declare theirs in a  */

@@ -446,6 +446,11 @@ static void pv_eoi_sync_to_guest(struct vmdl_lapic *a)
     a->pv_eoi_pending = true;
 }
 
+bool vmdl_lapic_exit_quiet(const struct vmdl_lapic *a)
+{
+    return a && !a->pv_eoi_pending && !(a->bus->cfg.apicv && a->v.pi_in_guest);
+}
+
 void vmdl_lapic_vcpu_entry(struct vmdl_lapic *a)
 {
     if (!a)

@@ -161,6 +161,11 @@ static void chip_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
     update_counting_of(g, vcpu, a);
 }
 
+static bool chip_exit_quiet(void *opaque, struct vmdl_vcpu *vcpu)
+{
+    return vmdl_lapic_exit_quiet(apic_of(opaque, vcpu));
+}
+
 static uint64_t chip_next_event(void *opaque, struct vmdl_vcpu *vcpu)
 {
     return vmdl_lapic_next_event(apic_of(opaque, vcpu));
@@ -210,6 +215,7 @@ static const struct vmdl_irqchip_ops chip_ops = {
     .set_cr8 = chip_set_cr8,
     .pmi = chip_pmi,
     .pv_send_ipi = chip_pv_send_ipi,
+    .exit_quiet = chip_exit_quiet,
 };
 
 /* ---- bus events ---- */

@@ -879,6 +879,10 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         return VMDL_FAULT_UD;
     if (res.rflags != ctx.rflags)   /* VMsucceed often leaves them as they were */
         vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
+    /* L1's VMREAD/VMWRITE touch only vmcs12 (no timer, no interrupt state)
+     * and KVM runs them through the shadow VMCS without an exit. */
+    if (kind == VMDL_VMX_INSN_VMREAD || kind == VMDL_VMX_INSN_VMWRITE)
+        vmdl_vcpu_insn_no_exit(vcpu);
     return VMDL_FAULT_NONE;
 }
 

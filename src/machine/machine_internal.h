@@ -174,6 +174,10 @@ struct vmdl_vcpu {
     uint64_t branches;
     int count_users;
     bool code_hooks;        /* address-bounded code hooks exist (x86 trap sites) */
+    /* Set by an instruction handler that completed an instruction KVM runs
+     * without a VM exit and that changed nothing the between-exits work
+     * looks at (an L1 VMREAD/VMWRITE: the shadow VMCS); vmdl__hook_no_exit. */
+    bool insn_no_exit;
     uint64_t kick_at;       /* stop when virtual time reaches this */
     uint64_t slice_end;     /* scheduler quantum end (retired instructions) */
     /* When the block hook stops the engine, in retired instructions: the
@@ -408,6 +412,7 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
  * entry, and whether the engine may run on (run.c). */
 bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu);
 bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
+bool vmdl__hook_no_exit(struct vmdl_vcpu *vcpu);
 /* Instructions retired before `pc`, inside the block that runs now (from a
  * hook that does not stop the engine); vcpu->insns outside one. */
 uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);

@@ -102,12 +102,13 @@ static void site_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
         return;
     site->hits++;
     vmdl_fault f = VMDL_FAULT_NONE;
+    v->insn_no_exit = false;
     enum emu_result r = msr ? vmdl__x86_msr_access(v, code[1] == 0x30, addr, 2, &f)
                             : vmdl__x86_special_access(v, addr, insn, &f);
-    if (r == EMU_DONE)
-        site_resume(v);
-    else
+    if (r != EMU_DONE)
         site_stop(v, r, f);
+    else if (!v->insn_no_exit || !vmdl__hook_no_exit(v))
+        site_resume(v);
 }
 
 static bool site_add(struct vmdl_vcpu *v, struct x86_site *site, uint64_t rip)
