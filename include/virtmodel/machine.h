@@ -549,6 +549,10 @@ struct vmdl_x86_event {
      * (single-step, as KVM's kvm_vcpu_do_singlestep) rather than the CPU. */
     uint64_t dr6;
     bool synthesized;
+    /* EXCEPTION 3 / 4 raised by INT3 / INTO: a software exception (VMX
+     * interruption type 6), RIP at the instruction, insn_len its length.
+     * INT n is a software interrupt and never offered. */
+    bool soft;
     struct vmdl_x86_npf npf;    /* NPF */
 };
 typedef bool (*vmdl_x86_event_fn)(void *opaque, struct vmdl_vcpu *vcpu,

@@ -519,7 +519,7 @@ static bool to_l2_event(const struct vmdl_x86_event *ev, struct vmdl_vmx_l2_even
     l2->desc = ev->desc;
     l2->disp = ev->disp;
     l2->vector = (uint8_t)ev->vector;
-    l2->type = VMDL_INTR_TYPE_HW_EXCEPTION;
+    l2->type = ev->soft ? VMDL_INTR_TYPE_SOFT_EXCEPTION : VMDL_INTR_TYPE_HW_EXCEPTION;
     l2->has_error = ev->has_error;
     l2->error_code = ev->error_code;
     return true;
@@ -733,6 +733,16 @@ static bool mtf_exception(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     return true;
 }
 
+/* IDT-vectoring information of a software interrupt or exception: the
+ * exit reports the instruction length (SDM 28.2.4). */
+static bool idt_soft(uint32_t idt_info)
+{
+    unsigned type = (idt_info >> 8) & 7;
+    return (idt_info & VMDL_INTR_INFO_VALID) &&
+           (type == VMDL_INTR_TYPE_SOFT_INTR || type == VMDL_INTR_TYPE_PRIV_SW_EXCEPTION ||
+            type == VMDL_INTR_TYPE_SOFT_EXCEPTION);
+}
+
 /* An L2 event from the machine: exit to L1 when vmcs12 says L1 wants it,
  * else let the machine handle it for L2 (L0 emulation).  A probe only
  * answers. */
@@ -784,6 +794,8 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
         *ev->ack = info.intr_info & VMDL_INTR_INFO_VALID;
     info.idt_info = ev->idt_info;
     info.idt_error = ev->idt_error;
+    if (idt_soft(ev->idt_info))
+        info.insn_len = ev->insn_len;
     if (ev->kind == VMDL_X86_EVENT_EXCEPTION && ev->vector == 1)
         pending_debug_into_db(h, vcpu, ev, &info);
     reflect(h, vcpu, vmx, &info);

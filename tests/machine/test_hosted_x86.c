@@ -771,6 +771,106 @@ static void test_nested_inject_event(void **state)
     }
 }
 
+static struct { unsigned vector, len; bool soft; uint64_t rip; } soft_seen[4];
+static unsigned soft_n, other_n;
+static bool soft_decline;
+
+/* Takes #BP and #OF (an L1 with bits 3 and 4 in its exception bitmap):
+ * note the event and where L2 stood, go on after the instruction. */
+static bool take_soft(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_EXCEPTION || (ev->vector != 3 && ev->vector != 4)) {
+        other_n++;
+        return false;
+    }
+    if (soft_decline || soft_n >= 4)
+        return false;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    soft_seen[soft_n].vector = ev->vector;
+    soft_seen[soft_n].len = ev->insn_len;
+    soft_seen[soft_n].soft = ev->soft;
+    soft_seen[soft_n++].rip = st.rip;
+    st.rip += ev->insn_len;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+/* INT3 and INTO in a nested guest are software exceptions (VMX type 6)
+ * that L1's exception bitmap catches (SDM 26.2): offered with RIP at the
+ * instruction and its length 1; INTO with OF clear raises nothing; INT 3
+ * (CD 03) is a software interrupt, which no bitmap catches. */
+static void test_nested_int3_into_offered(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xCC,                                   /* int3 */
+        0x90, 0xF4,                             /* nop; hlt: RIP right */
+        0x31, 0xC0,                             /* xor eax, eax: OF = 0 */
+        0xCE,                                   /* into: nothing */
+        0xB0, 0x7F, 0x00, 0xC0,                 /* mov al, 0x7f; add al, al: OF */
+        0xCE,                                   /* into: #OF */
+        0xCD, 0x03,                             /* int 3: through gate 3 */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint8_t *idt = vmdl_vm_ram_ptr(vm, LOAD + IDT, 48 * 8);
+    assert_non_null(idt);
+    gate32(idt, 3, LOAD + IRQ_HANDLER);
+    soft_n = other_n = 0;
+    soft_decline = false;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_soft, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    /* The intercepts after a taken INT3 report their own RIP (QEMU keeps
+     * the software interrupt's return address for them otherwise). */
+    run_to_hlt(vm);
+    assert_int_equal(soft_n, 1);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 15);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    st.activity = 0;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    run_to_hlt(vm);
+    assert_int_equal(soft_n, 2);
+    assert_int_equal(soft_seen[0].vector, 3);
+    assert_true(soft_seen[0].soft);
+    assert_int_equal(soft_seen[0].len, 1);
+    assert_int_equal(soft_seen[0].rip, LOAD + CODE + 12);
+    assert_int_equal(soft_seen[1].vector, 4);
+    assert_true(soft_seen[1].soft);
+    assert_int_equal(soft_seen[1].len, 1);
+    assert_int_equal(soft_seen[1].rip, LOAD + CODE + 22);
+    /* INT 3 went through the IDT, return address past it */
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 25);
+    vmdl_vm_destroy(vm);
+}
+
+/* A software exception L1 does not take is delivered through L2's IDT as
+ * before: a trap frame returning past the INT3. */
+static void test_nested_int3_declined_delivered(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0xCC, 0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint8_t *idt = vmdl_vm_ram_ptr(vm, LOAD + IDT, 48 * 8);
+    assert_non_null(idt);
+    gate32(idt, 3, LOAD + IRQ_HANDLER);
+    soft_n = other_n = 0;
+    soft_decline = true;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_soft, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal(soft_n, 0);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + IRQ_HANDLER + 2);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 13);
+    vmdl_vm_destroy(vm);
+}
+
 static enum vmdl_x86_event_kind kinds_seen[8];
 static unsigned kinds_n;
 
@@ -2463,6 +2563,8 @@ int main(void)
         cmocka_unit_test(test_nested_io_exits),
         cmocka_unit_test(test_nested_cr0_shadow),
         cmocka_unit_test(test_nested_inject_event),
+        cmocka_unit_test(test_nested_int3_into_offered),
+        cmocka_unit_test(test_nested_int3_declined_delivered),
         cmocka_unit_test(test_nested_inject_refused),
         cmocka_unit_test(test_nested_triple_fault),
         cmocka_unit_test(test_step_next),

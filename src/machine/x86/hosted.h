@@ -350,6 +350,7 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err,
                        uint32_t err, bool *triple);
 int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple);
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
+void vmdl__x86h_end_soft_int(struct vmdl_vcpu *v);
 
 /* hosted_irq.c */
 /* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */

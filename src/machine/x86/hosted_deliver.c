@@ -239,12 +239,36 @@ static int softint_deliver(struct vmdl_vcpu *v, unsigned vec, bool *triple)
     return vmdl__x86h_deliver(v, vec, false, 0, triple);
 }
 
+/* INT3 (CC) or INTO (CE) in a nested guest: a software exception that
+ * L1's exception bitmap may take as a VM exit (SDM 26.2), with RIP at the
+ * instruction and its length (SDM 28.2.4), before any delivery check.
+ * True when taken; RIP is left past the instruction otherwise. */
+static bool nested_soft_exception(struct vmdl_vcpu *v, unsigned vec, uint64_t start)
+{
+    uint64_t next = rd(v, UC_X86_REG_RIP);
+    if (!X86(v)->nested || (vec != 3 && vec != 4) || next - start != 1)
+        return false;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_EXCEPTION, .vector = vec,
+                                .soft = true, .insn_len = 1};
+    wr(v, UC_X86_REG_RIP, start);
+    if (vmdl__x86h_event(v, &ev)) {
+        vmdl__x86h_end_soft_int(v);
+        return true;
+    }
+    wr(v, UC_X86_REG_RIP, next);
+    return false;
+}
+
 /* A software interrupt: a fault while checking or delivering it is
  * reported on the instruction (SDM vol. 3, 6.4.2), a successful delivery
  * returns past it. */
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
 {
-    X86(v)->h_soft_rip = softint_start(v, vec);
+    uint64_t start = softint_start(v, vec);
+    if (nested_soft_exception(v, vec, start))
+        return VMDL_OK;
+    X86(v)->h_soft_rip = start;
+    X86(v)->h_soft_len = (unsigned)(rd(v, UC_X86_REG_RIP) - start);
     int err = softint_deliver(v, vec, triple);
     X86(v)->h_soft_rip = 0;
     return err;

@@ -742,6 +742,7 @@ static int deliver_injected(struct vmdl_vcpu *v, bool *triple)
     if (type >= 4) {                    /* software: push the next RIP */
         uint64_t rip = rd(v, UC_X86_REG_RIP);
         x->h_soft_rip = rip;
+        x->h_soft_len = x->h_inj.len;
         wr(v, UC_X86_REG_RIP, rip + x->h_inj.len);
     }
     if (type == 2) {                    /* NMI: blocked until IRET */
@@ -878,7 +879,9 @@ void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err
     struct x86_vcpu *x = X86(v);
     if (!x->nested || x->h_vectoring)
         return;
-    unsigned type = x->h_soft_rip ? (vec == 3 || vec == 4 ? 6 : 4)
+    /* INT3 / INTO (one byte) are software exceptions, INT n (CD ib, also
+     * INT 3) software interrupts. */
+    unsigned type = x->h_soft_rip ? ((vec == 3 || vec == 4) && x->h_soft_len == 1 ? 6 : 4)
                     : vec == 2 ? 2 : vec < 32 ? 3 : 0;
     x->h_vectoring = (1u << 31) | type << 8 | vec | (has_err ? 1u << 11 : 0);
     x->h_vectoring_err = err;
@@ -897,6 +900,11 @@ bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_
                                 .error_code = err, .cr2 = cr2,
                                 .idt_info = x->h_vectoring,
                                 .idt_error = x->h_vectoring_err};
+    /* Delivering a software interrupt or exception: the exit reports the
+     * instruction's length (SDM 28.2.4). */
+    unsigned type = (x->h_vectoring >> 8) & 7;
+    if (type == 4 || type == 5 || type == 6)
+        ev.insn_len = x->h_soft_len;
     if (!vmdl__x86h_event(v, &ev))
         return false;
     x->h_vectoring = 0;

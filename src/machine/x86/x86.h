@@ -191,6 +191,7 @@ struct x86_vcpu {
     bool h_step_next;           /* ... or whatever comes next (a nested
                                    guest's monitor trap flag) */
     uint64_t h_soft_rip;        /* the INT n being delivered starts here (or 0) */
+    unsigned h_soft_len;        /* ... and is this long (IDT-vectoring exits) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
     bool h_cr2_set;
