@@ -272,6 +272,50 @@ static void test_budget_counts_instructions(void **state)
 
 /* The defaults: a VM made by vmdl_vm_create has no weights; a multiboot
  * kernel gets the hardware-like profile unless weights were chosen. */
+/* A nested guest's WBINVD, which L1 does not intercept, is still an exit
+ * to L0 under KVM (WBINVD exiting): the machine completes it for L2 and
+ * charges it like L1's. */
+static void test_nested_wbinvd_costs_an_exit(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, START, 0x0F, 0x09, DIFF };
+    struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                              (struct vmdl_vtime_weights){ 0, EXIT_W }, false);
+    struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_INVD};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), 0);
+    run_to_hlt(vm);
+    assert_int_equal((uint32_t)reg(vm, VMDL_X86_RAX), 3 + EXIT_W);
+    vmdl_vm_destroy(vm);
+}
+
+/* A nested VM exit (L2 -> L0 -> L1: the exit, KVM's emulation of it into
+ * vmcs12 and the entry into L1) costs two exit weights, the VM entry KVM
+ * emulates after L1's VMLAUNCH/VMRESUME (itself an exit, charged as a VMX
+ * instruction) one more; reconfiguring a running nested guest, or leaving
+ * when not nested, costs nothing, nor does anything with weight 0. */
+static void test_nested_transitions_cost_exits(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4 };
+    for (unsigned w = 0; w <= EXIT_W; w += EXIT_W) {
+        struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                                  (struct vmdl_vtime_weights){ 0, w }, false);
+        struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+        struct vmdl_x86_nested_ctl ctl = {0};
+        uint64_t t0 = vmdl_vcpu_vtime(v);
+        assert_int_equal(vmdl_vcpu_set_x86_nested(v, NULL), 0);
+        assert_int_equal(vmdl_vcpu_vtime(v), t0);
+        assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+        assert_int_equal(vmdl_vcpu_vtime(v), t0 + w);
+        ctl.intercept = VMDL_X86_NESTED_CPUID;
+        assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+        assert_int_equal(vmdl_vcpu_vtime(v), t0 + w);
+        assert_int_equal(vmdl_vcpu_set_x86_nested(v, NULL), 0);
+        assert_int_equal(vmdl_vcpu_vtime(v), t0 + 3 * w);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -460,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_tsc_deadline_fires_in_virtual_time),
         cmocka_unit_test(test_hlt_skips_to_the_deadline_in_virtual_time),
         cmocka_unit_test(test_budget_counts_instructions),
+        cmocka_unit_test(test_nested_wbinvd_costs_an_exit),
+        cmocka_unit_test(test_nested_transitions_cost_exits),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),

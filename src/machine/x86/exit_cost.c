@@ -24,32 +24,46 @@
 
 static const struct {
     const char *name;
-    bool exits;     /* KVM/VMX takes a VM exit with default features */
+    unsigned exits;     /* VM exits' worth under KVM with default features */
 } kinds[VMDL_XK_NR] = {
     /* Unconditional exits (SDM 26.1.2). */
-    [VMDL_XK_CPUID] = {"cpuid", true},
-    [VMDL_XK_XSETBV] = {"xsetbv", true},
-    [VMDL_XK_CACHE] = {"invd/wbinvd", true},      /* WBINVD exiting: KVM sets it */
-    [VMDL_XK_VMX] = {"vmx-insn", true},           /* VMCALL, VMLAUNCH, VMPTRLD ... */
+    [VMDL_XK_CPUID] = {"cpuid", 1},
+    [VMDL_XK_XSETBV] = {"xsetbv", 1},
+    [VMDL_XK_CACHE] = {"invd/wbinvd", 1},         /* WBINVD exiting: KVM sets it */
+    [VMDL_XK_VMX] = {"vmx-insn", 1},              /* VMCALL, VMLAUNCH, VMPTRLD ... */
     /* Exits KVM asks for. */
-    [VMDL_XK_HLT] = {"hlt", true},
-    [VMDL_XK_IO] = {"io", true},                  /* unconditional I/O exiting */
-    [VMDL_XK_MMIO] = {"mmio", true},              /* emulated device (EPT misconfig) */
-    [VMDL_XK_MSR] = {"msr", true},                /* intercepted in the MSR bitmap */
-    [VMDL_XK_CR_WRITE] = {"mov-to-cr0/cr4", true},/* a host-owned bit changes */
-    [VMDL_XK_RDPMC] = {"rdpmc", true},            /* RDPMC exiting */
-    [VMDL_XK_DR] = {"mov-dr", true},              /* MOV-DR exiting until the guest
+    [VMDL_XK_HLT] = {"hlt", 1},
+    [VMDL_XK_IO] = {"io", 1},                     /* unconditional I/O exiting */
+    [VMDL_XK_MMIO] = {"mmio", 1},                 /* emulated device (EPT misconfig) */
+    [VMDL_XK_MSR] = {"msr", 1},                   /* intercepted in the MSR bitmap */
+    [VMDL_XK_CR_WRITE] = {"mov-to-cr0/cr4", 1},   /* a host-owned bit changes */
+    [VMDL_XK_RDPMC] = {"rdpmc", 1},               /* RDPMC exiting */
+    [VMDL_XK_DR] = {"mov-dr", 1},                 /* MOV-DR exiting until the guest
                                                    * owns DR7 (KVM_DEBUGREG_WONT_EXIT) */
-    [VMDL_XK_HYPERCALL] = {"hypercall", true},
+    [VMDL_XK_HYPERCALL] = {"hypercall", 1},
     /* No exit under KVM: guest-owned state, or the hosted vCPU's own
      * bookkeeping that hardware does natively. */
-    [VMDL_XK_MSR_PASS] = {"msr-passthrough", false},
-    [VMDL_XK_CR_OWNED] = {"mov-to-cr (guest-owned bits)", false},
-    [VMDL_XK_CR_READ] = {"mov-from-cr0/cr4", false},   /* read shadow */
-    [VMDL_XK_CR8] = {"mov-cr8", false},           /* TPR shadow */
-    [VMDL_XK_RDTSC] = {"rdtsc/rdtscp", false},    /* TSC offsetting */
-    [VMDL_XK_VMREAD_VMWRITE] = {"vmread/vmwrite", false}, /* shadow VMCS */
-    [VMDL_XK_INTERNAL] = {"internal", false},     /* PUSHF, IRET, STAC/CLAC, ... */
+    [VMDL_XK_MSR_PASS] = {"msr-passthrough", 0},
+    [VMDL_XK_CR_OWNED] = {"mov-to-cr (guest-owned bits)", 0},
+    [VMDL_XK_CR_READ] = {"mov-from-cr0/cr4", 0},  /* read shadow */
+    [VMDL_XK_CR8] = {"mov-cr8", 0},               /* TPR shadow */
+    [VMDL_XK_RDTSC] = {"rdtsc/rdtscp", 0},        /* TSC offsetting */
+    [VMDL_XK_VMREAD_VMWRITE] = {"vmread/vmwrite", 0}, /* shadow VMCS */
+    [VMDL_XK_INTERNAL] = {"internal", 0},         /* PUSHF, IRET, STAC/CLAC, ... */
+    /*
+     * Nested VMX transitions, which KVM (L0) emulates for L1 (nested.c).
+     * Entering L2: L1's VMLAUNCH/VMRESUME exits to L0 (charged as a VMX
+     * instruction), then nested_vmx_run checks vmcs12 and builds vmcs02
+     * (prepare_vmcs02) and enters L2: one exit's worth more.  Leaving L2
+     * for L1 (nested_vmx_vmexit: sync_vmcs02_to_vmcs12, the exit
+     * information, load_vmcs12_host_state, then the entry into L1): two
+     * exits' worth, on top of what the trap that caused it costs.  A
+     * nested round trip is thus several times a plain exit, as measured
+     * nested CPUID exits are (several thousand cycles against about a
+     * thousand).
+     */
+    [VMDL_XK_NESTED_ENTRY] = {"nested-vm-entry", 1},
+    [VMDL_XK_NESTED_EXIT] = {"nested-vm-exit", 2},
 };
 
 const char *vmdl__x86_exit_kind_name(enum vmdl_x86_exit_kind k)
@@ -64,9 +78,9 @@ bool vmdl__x86_exit_kind_exits(enum vmdl_x86_exit_kind k)
 
 void vmdl__x86_exit_cost(struct vmdl_vcpu *v, enum vmdl_x86_exit_kind k)
 {
-    uint32_t c = v->vm->cfg.vtime.exit_cycles;
+    uint64_t c = v->vm->cfg.vtime.exit_cycles;
     if (c && vmdl__x86_exit_kind_exits(k))
-        vmdl__stall_add(v, c);
+        vmdl__stall_add(v, c * kinds[k].exits);
 }
 
 /* MSRs vmx_create_vcpu passes through (read and write unless noted). */

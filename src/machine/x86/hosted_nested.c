@@ -226,6 +226,10 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
         return err;
     static const struct vmdl_x86_nested_ctl none;
     const struct vmdl_x86_nested_ctl *c = ctl ? ctl : &none;
+    /* Entering or leaving the nested guest: KVM's emulated transition
+     * (exit_cost.c). */
+    if (X86(v)->nested != (ctl != NULL))
+        vmdl__x86_exit_cost(v, ctl ? VMDL_XK_NESTED_ENTRY : VMDL_XK_NESTED_EXIT);
     X86(v)->nested = ctl != NULL;
     X86(v)->nctl = *c;
     X86(v)->h_io_pass = false;

@@ -198,6 +198,8 @@ static void charge(struct vmdl_vcpu *v, unsigned code)
     case X_HLT: k = VMDL_XK_HLT; break;
     case X_RDPMC: k = VMDL_XK_RDPMC; break;
     case X_VMMCALL: k = VMDL_XK_HYPERCALL; break;
+    case X_INVD:        /* a nested guest's (the engine runs L1's) */
+    case X_WBINVD: k = VMDL_XK_CACHE; break;
     case X_MSR:
         if (vmdl__x86h_opcode_at(v, op, &rex) >= 0)
             k = vmdl__x86_msr_kind((uint32_t)rd(v, UC_X86_REG_RCX), op[1] == 0x30);

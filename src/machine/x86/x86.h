@@ -427,7 +427,7 @@ enum vmdl_x86_exit_kind {
     VMDL_XK_IO, VMDL_XK_MMIO, VMDL_XK_MSR, VMDL_XK_CR_WRITE, VMDL_XK_RDPMC,
     VMDL_XK_DR, VMDL_XK_HYPERCALL, VMDL_XK_MSR_PASS, VMDL_XK_CR_OWNED,
     VMDL_XK_CR_READ, VMDL_XK_CR8, VMDL_XK_RDTSC, VMDL_XK_VMREAD_VMWRITE,
-    VMDL_XK_INTERNAL, VMDL_XK_NR
+    VMDL_XK_INTERNAL, VMDL_XK_NESTED_ENTRY, VMDL_XK_NESTED_EXIT, VMDL_XK_NR
 };
 const char *vmdl__x86_exit_kind_name(enum vmdl_x86_exit_kind k);
 bool vmdl__x86_exit_kind_exits(enum vmdl_x86_exit_kind k);
