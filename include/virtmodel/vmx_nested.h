@@ -226,6 +226,15 @@ struct vmdl_vmx_entry {
  * entry (reason 33), and L2 gets the value masked with the set. */
 int vmdl_vmx_set_debugctl_supported(struct vmdl_vmx *vmx, uint64_t bits);
 
+/* Whether the vCPU's CPU supports 5-level paging (CPUID.(EAX=7,ECX=0):
+ * ECX[16]; false by default).  The canonical checks of VM entry follow
+ * current KVM (is_noncanonical_msr_address / _base_address): host and
+ * guest SYSENTER_ESP/EIP and segment, GDTR, IDTR, TR bases are 57-bit
+ * canonical with it, 48-bit without, whatever CR4.LA57; HOST_RIP follows
+ * L1's CR4.LA57 (KVM: is_noncanonical_address with the vCPU's mode) and a
+ * 64-bit GUEST_RIP GUEST_CR4.LA57, both only with the support. */
+int vmdl_vmx_set_la57(struct vmdl_vmx *vmx, bool supported);
+
 /*
  * VMLAUNCH (resume false) or VMRESUME from L1.  cpu: L1's state on input
  * (CR0/CR4 for the instruction checks, EFER.LMA for the address-space-size

@@ -814,6 +814,15 @@ static void entry_without_l2(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
     vmdl_vmx_entry_failed(vmx, err ? err : VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD, res);
 }
 
+/* 5-level paging support as the VM's CPUID reports it (leaf 7, ECX bit
+ * 16): the width of VM entry's and INVVPID's canonical checks. */
+static void sync_la57(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
+{
+    struct vmdl_cpuid_entry e;
+    bool la57 = !vmdl_vm_get_cpuid(vmdl_vcpu_vm(vcpu), 7, 0, &e) && (e.ecx & (1u << 16));
+    vmdl_vmx_set_la57(vmx, la57);
+}
+
 static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
                            const struct vmdl_x86_insn *insn)
 {
@@ -869,6 +878,9 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         reflect(h, vcpu, vmx, &info);
         return VMDL_FAULT_NONE;
     }
+    if (kind == VMDL_VMX_INSN_VMLAUNCH || kind == VMDL_VMX_INSN_VMRESUME ||
+        kind == VMDL_VMX_INSN_INVVPID)
+        sync_la57(vcpu, vmx);
     if ((kind == VMDL_VMX_INSN_VMLAUNCH || kind == VMDL_VMX_INSN_VMRESUME) &&
         enter_l2(h, vcpu, vmx, &ctx, kind == VMDL_VMX_INSN_VMRESUME, &res)) {
         if (res.fault != VMDL_FAULT_NONE)
@@ -1031,6 +1043,19 @@ static int set_vmx_cpuid(struct vmdl_vm *vm, const struct vmdl_vmx_caps *c)
     return vmdl_vm_set_cpuid(vm, &e);
 }
 
+/* "Load CET state" (exit control 28, entry control 20) only when the VM's
+ * CPUID has shadow stacks (7.0:ECX[7]) or IBT (7.0:EDX[20]): KVM clears
+ * both controls without either (setup_vmcs_config / hardware_setup), and
+ * without them the vCPU has no CET MSRs to load. */
+static void cet_follows_cpuid(struct vmdl_vm *vm, struct vmdl_vmx_caps *c)
+{
+    struct vmdl_cpuid_entry e;
+    if (!vmdl_vm_get_cpuid(vm, 7, 0, &e) && ((e.ecx & (1u << 7)) || (e.edx & (1u << 20))))
+        return;
+    vmdl_vmx_caps_set_allowed1(c, VMDL_VMX_CTL_EXIT, 28, false);
+    vmdl_vmx_caps_set_allowed1(c, VMDL_VMX_CTL_ENTRY, 20, false);
+}
+
 int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
                        const char *profile_name_or_null, uint64_t feature_control,
                        struct vmdl_vmx_attach **handle)
@@ -1045,6 +1070,7 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         c = *caps;
     else if ((err = parse_profile(profile_name_or_null, &c)))
         return err;
+    cet_follows_cpuid(vm, &c);
     unsigned n = vmdl_vm_nr_vcpus(vm);
     struct vmdl_vmx_attach *h = calloc(1, sizeof(*h) + n * sizeof(h->vcpu[0]));
     if (!h)

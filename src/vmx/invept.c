@@ -85,7 +85,10 @@ static int invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
         return VMDL_OK;
     uint64_t vpid = d[0], gla = d[1];
     /* Descriptor bits 63:16 are reserved. */
-    bool bad = (vpid >> 16) || (type == 0 && (!vpid || !vmdl_is_canonical48(gla))) ||
+    /* The address: 57-bit canonical on a CPU with 5-level paging (KVM's
+     * is_noncanonical_invlpg_address), whatever CR4.LA57. */
+    bool bad = (vpid >> 16) ||
+               (type == 0 && (!vpid || !vmdl_is_canonical(gla, vmx->la57 ? 57 : 48))) ||
                ((type == 1 || type == 3) && !vpid);
     if (bad)
         return vmdl__vmx_vmfail(vmx, res, VMDL_VMXERR_INVALID_OPERAND_INVEPT_INVVPID);

@@ -381,7 +381,7 @@ int vmdl_vmx_nested_enter(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     int err = vmdl_vmx_vmlaunch(vmx, ctx, resume, res);
     if (err || res->fault != VMDL_FAULT_NONE || res->status != VMDL_VMX_ENTRY)
         return err;
-    uint32_t e = vmdl_vmx_check_entry_vmfail(vmx, cpu->efer, &out->check);
+    uint32_t e = vmdl__vmx_check_vmfail(vmx, cpu->efer, cpu->cr4, &out->check);
     if (e)
         return vmdl_vmx_entry_failed(vmx, e, res);
     uint32_t g = vmdl_vmx_check_entry_guest(vmx, &out->check);

@@ -23,6 +23,7 @@
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
 #define CR4_PCIDE (1ull << 17)
+#define CR4_LA57 (1ull << 12)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 /* EFER bits an Intel vCPU may set: SCE, LME, LMA, NXE (kvm_valid_efer with
@@ -41,7 +42,7 @@ struct chk {
     const struct vmdl_vmx *vmx;
     const struct vmdl_vmx_caps *caps;
     uint32_t pin, proc, proc2, exit, entry;
-    uint64_t l1_efer;
+    uint64_t l1_efer, l1_cr4;
 };
 
 typedef bool (*rule_fn)(const struct chk *c);
@@ -77,9 +78,18 @@ static bool ctl_bad(uint32_t v, uint64_t msr)
     return ((v & high) | low) != v;
 }
 
-static bool non_canonical(uint64_t a)
+/* Bases and MSR addresses: the CPU's linear-address width (KVM's
+ * max_host_virt_addr_bits), whatever CR4.LA57. */
+static bool non_canonical_base(const struct chk *c, uint64_t a)
 {
-    return !vmdl_is_canonical48(a);
+    return !vmdl_is_canonical(a, c->vmx->la57 ? 57 : 48);
+}
+
+/* An instruction pointer: the width of the paging mode it runs in (CR4
+ * given), 57 bits only on a CPU with 5-level paging. */
+static bool non_canonical_ip(const struct chk *c, uint64_t a, uint64_t cr4)
+{
+    return !vmdl_is_canonical(a, c->vmx->la57 && (cr4 & CR4_LA57) ? 57 : 48);
 }
 
 static bool pat_bad(uint64_t pat)
@@ -400,8 +410,8 @@ static bool r_host_cr3(const struct chk *c)
 }
 static bool r_host_sysenter(const struct chk *c)
 {
-    return non_canonical(f(c, V12_HOST_IA32_SYSENTER_ESP)) ||
-           non_canonical(f(c, V12_HOST_IA32_SYSENTER_EIP));
+    return non_canonical_base(c, f(c, V12_HOST_IA32_SYSENTER_ESP)) ||
+           non_canonical_base(c, f(c, V12_HOST_IA32_SYSENTER_EIP));
 }
 static bool r_host_pat(const struct chk *c)
 {
@@ -433,10 +443,12 @@ static bool r_host_selectors(const struct chk *c)
 }
 static bool r_host_bases(const struct chk *c)
 {
-    return non_canonical(f(c, V12_HOST_FS_BASE)) || non_canonical(f(c, V12_HOST_GS_BASE)) ||
-           non_canonical(f(c, V12_HOST_GDTR_BASE)) ||
-           non_canonical(f(c, V12_HOST_IDTR_BASE)) ||
-           non_canonical(f(c, V12_HOST_TR_BASE)) || non_canonical(f(c, V12_HOST_RIP));
+    return non_canonical_base(c, f(c, V12_HOST_FS_BASE)) ||
+           non_canonical_base(c, f(c, V12_HOST_GS_BASE)) ||
+           non_canonical_base(c, f(c, V12_HOST_GDTR_BASE)) ||
+           non_canonical_base(c, f(c, V12_HOST_IDTR_BASE)) ||
+           non_canonical_base(c, f(c, V12_HOST_TR_BASE)) ||
+           non_canonical_ip(c, f(c, V12_HOST_RIP), c->l1_cr4);
 }
 static bool r_host_efer(const struct chk *c)
 {
@@ -521,7 +533,7 @@ static bool r_guest_bndcfgs(const struct chk *c)
 {
     uint64_t b = f(c, V12_GUEST_BNDCFGS);
     return (c->entry & VMDL_ENTRYCTL_LOAD_BNDCFGS) &&
-           (non_canonical(b & ~PAGE_MASK_4K) || (b & BNDCFGS_RSVD));
+           (non_canonical_base(c, b & ~PAGE_MASK_4K) || (b & BNDCFGS_RSVD));
 }
 static bool r_guest_activity(const struct chk *c)
 {
@@ -711,16 +723,17 @@ static bool r_seg_limits(const struct chk *c)
 }
 static bool r_guest_sysenter(const struct chk *c)
 {
-    return non_canonical(f(c, V12_GUEST_SYSENTER_ESP)) ||
-           non_canonical(f(c, V12_GUEST_SYSENTER_EIP));
+    return non_canonical_base(c, f(c, V12_GUEST_SYSENTER_ESP)) ||
+           non_canonical_base(c, f(c, V12_GUEST_SYSENTER_EIP));
 }
 static bool r_seg_bases(const struct chk *c)
 {
     static const unsigned canon[] = {VMDL_VMX_SEG_FS, VMDL_VMX_SEG_GS, VMDL_VMX_SEG_TR};
     for (size_t i = 0; i < 3; i++)
-        if (non_canonical(seg_base(c, canon[i])))
+        if (non_canonical_base(c, seg_base(c, canon[i])))
             return true;
-    if (usable(seg_ar(c, VMDL_VMX_SEG_LDTR)) && non_canonical(seg_base(c, VMDL_VMX_SEG_LDTR)))
+    if (usable(seg_ar(c, VMDL_VMX_SEG_LDTR)) &&
+        non_canonical_base(c, seg_base(c, VMDL_VMX_SEG_LDTR)))
         return true;
     static const unsigned low[] = {VMDL_VMX_SEG_CS, VMDL_VMX_SEG_SS,
                                    VMDL_VMX_SEG_DS, VMDL_VMX_SEG_ES};
@@ -732,8 +745,8 @@ static bool r_seg_bases(const struct chk *c)
 }
 static bool r_dtr(const struct chk *c)
 {
-    return non_canonical(f(c, V12_GUEST_GDTR_BASE)) ||
-           non_canonical(f(c, V12_GUEST_IDTR_BASE)) ||
+    return non_canonical_base(c, f(c, V12_GUEST_GDTR_BASE)) ||
+           non_canonical_base(c, f(c, V12_GUEST_IDTR_BASE)) ||
            (f(c, V12_GUEST_GDTR_LIMIT) >> 16) || (f(c, V12_GUEST_IDTR_LIMIT) >> 16);
 }
 static bool r_rip(const struct chk *c)
@@ -741,7 +754,7 @@ static bool r_rip(const struct chk *c)
     uint64_t rip = f(c, V12_GUEST_RIP);
     bool l = seg_ar(c, VMDL_VMX_SEG_CS) & (1u << 13);
     if (ia32e(c) && l)
-        return non_canonical(rip);
+        return non_canonical_ip(c, rip, f(c, V12_GUEST_CR4));
     return rip >> 32;
 }
 static bool r_rflags(const struct chk *c)
@@ -823,7 +836,7 @@ static const char *first_bad(const struct rule *r, size_t n, const struct chk *c
     return NULL;
 }
 
-static void chk_init(struct chk *c, const struct vmdl_vmx *vmx, uint64_t efer)
+static void chk_init(struct chk *c, const struct vmdl_vmx *vmx, uint64_t efer, uint64_t cr4)
 {
     memset(c, 0, sizeof(*c));
     c->vmx = vmx;
@@ -834,10 +847,17 @@ static void chk_init(struct chk *c, const struct vmdl_vmx *vmx, uint64_t efer)
     c->exit = (uint32_t)f(c, V12_VM_EXIT_CONTROLS);
     c->entry = (uint32_t)f(c, V12_VM_ENTRY_CONTROLS);
     c->l1_efer = efer;
+    c->l1_cr4 = cr4;
 }
 
 uint32_t vmdl_vmx_check_entry_vmfail(const struct vmdl_vmx *vmx, uint64_t l1_efer,
                                      const char **check)
+{
+    return vmdl__vmx_check_vmfail(vmx, l1_efer, 0, check);
+}
+
+uint32_t vmdl__vmx_check_vmfail(const struct vmdl_vmx *vmx, uint64_t l1_efer,
+                                uint64_t l1_cr4, const char **check)
 {
     const char *dummy;
     if (!check)
@@ -846,7 +866,7 @@ uint32_t vmdl_vmx_check_entry_vmfail(const struct vmdl_vmx *vmx, uint64_t l1_efe
     if (!vmx || !vmdl__vmx_has_current(vmx))
         return 0;
     struct chk c;
-    chk_init(&c, vmx, l1_efer);
+    chk_init(&c, vmx, l1_efer, l1_cr4);
     if ((*check = first_bad(control_rules, sizeof(control_rules) / sizeof(control_rules[0]), &c)))
         return VMDL_VMXERR_ENTRY_INVALID_CONTROL_FIELD;
     if ((*check = first_bad(host_rules, sizeof(host_rules) / sizeof(host_rules[0]), &c)))
@@ -880,7 +900,7 @@ uint32_t vmdl_vmx_check_entry_guest(const struct vmdl_vmx *vmx, const char **che
     if (!vmx || !vmdl__vmx_has_current(vmx))
         return 0;
     struct chk c;
-    chk_init(&c, vmx, 0);
+    chk_init(&c, vmx, 0, 0);
     /* KVM's order: CR0, CR4, debug, PAT, then the link pointer. */
     if ((*check = first_bad(guest_rules, 4, &c)))
         return VMDL_ENTRY_FAIL_DEFAULT + 1;

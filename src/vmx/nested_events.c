@@ -76,6 +76,14 @@ int vmdl_vmx_set_debugctl_supported(struct vmdl_vmx *vmx, uint64_t bits)
     return VMDL_OK;
 }
 
+int vmdl_vmx_set_la57(struct vmdl_vmx *vmx, bool supported)
+{
+    if (!vmx)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_set_la57: NULL vmx");
+    vmx->la57 = supported;
+    return VMDL_OK;
+}
+
 int vmdl_vmx_set_quirk_block_ebusy_exits(struct vmdl_vmx *vmx, bool old)
 {
     if (!vmx)

@@ -30,6 +30,7 @@ struct vmdl_vmx {
     bool guest_mode;            /* L2 active */
     bool quirk_block_ebusy;     /* pre-ead63640d4e7 vcpu_block */
     uint64_t debugctl_ok;       /* IA32_DEBUGCTL bits the vCPU implements */
+    bool la57;                  /* the CPU supports 5-level paging */
     enum vmdl_vmx_mp_state mp_state;
     struct vmdl_vmx_vcpu_events ev;
     uint8_t cache[VMDL_VMCS12_SIZE];
@@ -91,6 +92,9 @@ void vmdl__v12_set(struct vmdl_vmx *vmx, uint16_t enc, uint64_t v);
 /* Shared helpers of vmx.c. */
 bool vmdl__vmx_page_ok(const struct vmdl_vmx *vmx, uint64_t p);
 bool vmdl__vmx_has_current(const struct vmdl_vmx *vmx);
+/* The control and host-state checks with L1's CR4 (HOST_RIP's width). */
+uint32_t vmdl__vmx_check_vmfail(const struct vmdl_vmx *vmx, uint64_t l1_efer,
+                                uint64_t l1_cr4, const char **check);
 void vmdl__vmx_result_init(struct vmdl_vmx_result *res, const struct vmdl_vmx_ctx *ctx);
 int vmdl__vmx_fault(struct vmdl_vmx_result *res, vmdl_fault f);
 int vmdl__vmx_succeed(struct vmdl_vmx_result *res);

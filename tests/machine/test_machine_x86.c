@@ -768,6 +768,39 @@ static void test_cpuid_maxphyaddr_follows_vmx_profile(void **state)
     }
 }
 
+/* "Load CET state" (exit control bit 28, entry control bit 20) is offered
+ * only when the VM's CPUID has shadow stacks or IBT: KVM clears both
+ * controls without either (its vmcs_config), and the machine's vCPU has no
+ * CET MSRs for them to load. */
+static void test_vmx_load_cet_follows_cpuid(void **state)
+{
+    (void)state;
+    for (int cet = 0; cet < 2; cet++) {
+        struct vmdl_vm *vm;
+        struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64};
+        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+        struct vmdl_cpuid_entry e = {.leaf = 7};
+        if (!vmdl_vm_get_cpuid(vm, 7, 0, &e)) {
+            assert_int_equal(e.ecx & (1u << 7), 0);       /* no SHSTK */
+            assert_int_equal(e.edx & (1u << 20), 0);      /* no IBT */
+        }
+        if (cet) {
+            e.edx |= 1u << 20;
+            assert_int_equal(vmdl_vm_set_cpuid(vm, &e), 0);
+        }
+        struct vmdl_vmx_attach *h = NULL;
+        assert_int_equal(vmdl_attach_vmx_ex(vm, NULL, "sapphire-rapids",
+                                            VMDL_VMX_ATTACH_FEATURE_CONTROL, &h), 0);
+        struct vmdl_vmx_caps c;
+        assert_int_equal(vmdl_vmx_profile_get("sapphire-rapids", &c), 0);
+        assert_true(vmdl_vmx_caps_allowed1(&c, VMDL_VMX_CTL_EXIT, 28));
+        const struct vmdl_vmx_caps *got = vmdl_vmx_model_caps(vmdl_vmx_attach_model(h));
+        assert_int_equal(vmdl_vmx_caps_allowed1(got, VMDL_VMX_CTL_EXIT, 28), cet);
+        assert_int_equal(vmdl_vmx_caps_allowed1(got, VMDL_VMX_CTL_ENTRY, 20), cet);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -1389,6 +1422,7 @@ int main(void)
         cmocka_unit_test(test_cpuid_table),
         cmocka_unit_test(test_cpuid_follows_table_changes_and_subleaves),
         cmocka_unit_test(test_cpuid_maxphyaddr_follows_vmx_profile),
+        cmocka_unit_test(test_vmx_load_cet_follows_cpuid),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_ram_split_around_pci_hole),
         cmocka_unit_test(test_guest_exceptions_through_idt),

@@ -514,6 +514,65 @@ static void test_entry_host_state_errors(void **state)
     }
 }
 
+/* Canonical checks with 5-level paging (KVM's is_noncanonical_msr/
+ * base_address: 57 bits when the CPU supports LA57, whatever CR4.LA57;
+ * host RIP per L1's CR4.LA57; the processor's checks on the guest bases
+ * the same way, guest RIP per GUEST_CR4.LA57). */
+#define LA57_CANON 0xff55555555000000ull    /* 57-bit canonical only */
+#define CR4_LA57 (1ull << 12)
+
+static void entry_la57(const char *field, uint64_t val, bool la57, uint64_t l1_cr4_or,
+                       uint64_t guest_cr4_or, enum vmdl_vmx_entry_outcome want)
+{
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    assert_int_equal(vmdl_vmx_set_la57(f.vmx, la57), 0);
+    pk(&f, field, val);
+    f.l1.cr4 |= l1_cr4_or;
+    pk(&f, "GUEST_CR4", pe(&f, "GUEST_CR4") | guest_cr4_or);
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(&f, false, &r);
+    if (e.outcome != want)
+        fail_msg("%s = 0x%llx, LA57 %d: outcome %d (error %u, check %s), want %d", field,
+                 (unsigned long long)val, la57, e.outcome, r.error, e.check ? e.check : "-",
+                 want);
+    if (want == VMDL_VMX_ENTRY_VMFAIL)
+        assert_int_equal(r.error, 8);
+    if (want == VMDL_VMX_ENTRY_FAIL_EXIT)
+        assert_int_equal(pe(&f, "VM_EXIT_REASON"), 33 | 0x80000000u);
+    fx_close(&f);
+}
+
+static void test_entry_canonical_la57(void **state)
+{
+    (void)state;
+    static const char *host[] = {"HOST_IA32_SYSENTER_ESP", "HOST_IA32_SYSENTER_EIP",
+                                 "HOST_FS_BASE", "HOST_GS_BASE", "HOST_GDTR_BASE",
+                                 "HOST_IDTR_BASE", "HOST_TR_BASE"};
+    for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++) {
+        entry_la57(host[i], LA57_CANON, false, 0, 0, VMDL_VMX_ENTRY_VMFAIL);
+        entry_la57(host[i], LA57_CANON, true, 0, 0, VMDL_VMX_ENTRY_ENTERED);
+        entry_la57(host[i], 1ull << 56, true, 0, 0, VMDL_VMX_ENTRY_VMFAIL);
+    }
+    /* HOST_RIP: L1's current paging mode. */
+    entry_la57("HOST_RIP", LA57_CANON, true, 0, 0, VMDL_VMX_ENTRY_VMFAIL);
+    entry_la57("HOST_RIP", LA57_CANON, true, CR4_LA57, 0, VMDL_VMX_ENTRY_ENTERED);
+    entry_la57("HOST_RIP", LA57_CANON, false, CR4_LA57, 0, VMDL_VMX_ENTRY_VMFAIL);
+    static const char *guest[] = {"GUEST_FS_BASE", "GUEST_GS_BASE", "GUEST_TR_BASE",
+                                  "GUEST_GDTR_BASE", "GUEST_IDTR_BASE",
+                                  "GUEST_SYSENTER_ESP", "GUEST_SYSENTER_EIP"};
+    for (size_t i = 0; i < sizeof(guest) / sizeof(guest[0]); i++) {
+        entry_la57(guest[i], LA57_CANON, false, 0, 0, VMDL_VMX_ENTRY_FAIL_EXIT);
+        entry_la57(guest[i], LA57_CANON, true, 0, 0, VMDL_VMX_ENTRY_ENTERED);
+        entry_la57(guest[i], 1ull << 56, true, 0, 0, VMDL_VMX_ENTRY_FAIL_EXIT);
+    }
+    /* GUEST_RIP of a 64-bit L2: L2's paging mode (GUEST_CR4.LA57). */
+    entry_la57("GUEST_RIP", LA57_CANON, true, 0, 0, VMDL_VMX_ENTRY_FAIL_EXIT);
+    entry_la57("GUEST_RIP", LA57_CANON, true, 0, CR4_LA57, VMDL_VMX_ENTRY_ENTERED);
+    entry_la57("GUEST_RIP", LA57_CANON, false, 0, CR4_LA57, VMDL_VMX_ENTRY_FAIL_EXIT);
+    assert_int_equal(vmdl_vmx_set_la57(NULL, true), VMDL_EINVAL);
+}
+
 static void test_entry_host_efer_and_pat(void **state)
 {
     (void)state;
@@ -1968,6 +2027,16 @@ static void test_invvpid(void **state)
                      : r.status != VMDL_VMX_SUCCEED)
             fail_msg("%s: status %d error %u", c[i].why, r.status, r.error);
     }
+    /* With 5-level paging support the individual address is 57-bit
+     * canonical (KVM's is_noncanonical_invlpg_address). */
+    assert_int_equal(vmdl_vmx_set_la57(f.vmx, true), 0);
+    put64(&f, DESC_PA, 1);
+    put64(&f, DESC_PA + 8, 0x0000800000000000ull);
+    assert_int_equal(vmdl_vmx_invvpid(f.vmx, &f.ctx, 0, DESC_PA, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    put64(&f, DESC_PA + 8, 1ull << 56);
+    assert_int_equal(vmdl_vmx_invvpid(f.vmx, &f.ctx, 0, DESC_PA, &r), 0);
+    assert_int_equal(r.error, 28);
     fx_close(&f);
 }
 
@@ -2178,6 +2247,7 @@ int main(void)
         cmocka_unit_test(test_entry_valid_eptp_and_vpid),
         cmocka_unit_test(test_eptp_rules),
         cmocka_unit_test(test_entry_host_state_errors),
+        cmocka_unit_test(test_entry_canonical_la57),
         cmocka_unit_test(test_entry_host_efer_and_pat),
         cmocka_unit_test(test_entry_32bit_host),
         cmocka_unit_test(test_entry_check_order),
