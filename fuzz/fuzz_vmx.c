@@ -601,6 +601,10 @@ static void do_enter(struct run *r, struct fz *f)
     struct vmdl_vmx_cpu before = cpu;
     uint32_t word = vmdl_vmx_launch_state(r->vmx);
     bool resume = fz_bool(f);
+    /* The canonical checks' width: 5-level paging support, L1's CR4.LA57. */
+    FZ_CHECK(vmdl_vmx_set_la57(r->vmx, fz_bool(f)) == 0, "set_la57");
+    cpu.cr4 = fz_bool(f) ? 1ull << 12 : 0;
+    before.cr4 = cpu.cr4;
     struct vmdl_vmx_result res;
     struct vmdl_vmx_entry e;
     FZ_CHECK(vmdl_vmx_nested_enter(r->vmx, &r->ctx, resume, &cpu, NULL, &res, &e) == 0,
