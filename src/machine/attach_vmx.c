@@ -818,7 +818,7 @@ static void entry_without_l2(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
  * 16): the width of VM entry's and INVVPID's canonical checks. */
 static void sync_la57(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
 {
-    struct vmdl_cpuid_entry e;
+    struct vmdl_cpuid_entry e = {0};
     bool la57 = !vmdl_vm_get_cpuid(vmdl_vcpu_vm(vcpu), 7, 0, &e) && (e.ecx & (1u << 16));
     vmdl_vmx_set_la57(vmx, la57);
 }
@@ -1049,7 +1049,7 @@ static int set_vmx_cpuid(struct vmdl_vm *vm, const struct vmdl_vmx_caps *c)
  * without them the vCPU has no CET MSRs to load. */
 static void cet_follows_cpuid(struct vmdl_vm *vm, struct vmdl_vmx_caps *c)
 {
-    struct vmdl_cpuid_entry e;
+    struct vmdl_cpuid_entry e = {0};
     if (!vmdl_vm_get_cpuid(vm, 7, 0, &e) && ((e.ecx & (1u << 7)) || (e.edx & (1u << 20))))
         return;
     vmdl_vmx_caps_set_allowed1(c, VMDL_VMX_CTL_EXIT, 28, false);
