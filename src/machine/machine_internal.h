@@ -413,6 +413,7 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu);
 bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu);
 bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu);
 bool vmdl__hook_no_exit(struct vmdl_vcpu *vcpu);
+bool vmdl__hook_quiet(struct vmdl_vcpu *vcpu);
 /* Instructions retired before `pc`, inside the block that runs now (from a
  * hook that does not stop the engine); vcpu->insns outside one. */
 uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);
@@ -461,6 +462,8 @@ struct vmdl_vcpu *vmdl__debug_before(struct vmdl_vm *vm, struct vmdl_exit *exit,
 bool vmdl__debug_after(struct vmdl_vcpu *vcpu, struct vmdl_exit *exit, bool to_caller);
 /* progress.c: report progress if the interval has passed */
 void vmdl__progress_poll(struct vmdl_vm *vm);
+/* Is a progress report due (the poll would call the callback)? */
+bool vmdl__progress_due(struct vmdl_vm *vm);
 /* trace_json.c: the VMDL_TRACE_JSONL record of one exit */
 void vmdl__trace_json(struct vmdl_vcpu *vcpu, const char *what, uint64_t pc,
                       const char *outcome);

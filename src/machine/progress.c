@@ -51,6 +51,11 @@ int vmdl_vm_set_progress(struct vmdl_vm *vm, double interval_s,
     return VMDL_OK;
 }
 
+bool vmdl__progress_due(struct vmdl_vm *vm)
+{
+    return coarse_now() >= vm->progress_next;
+}
+
 void vmdl__progress_poll(struct vmdl_vm *vm)
 {
     double now = coarse_now();

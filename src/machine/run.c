@@ -288,6 +288,32 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
 }
 
 /*
+ * An instruction that KVM runs without a VM exit and that touches nothing a
+ * model owns (RDTSC: the TSC is virtual time) was completed inside an
+ * engine hook.  May the engine go on without vmdl__hook_reenter's
+ * between-exits work?  Yes when that work would find nothing to do, so
+ * that the guest sees the same either way (and the same as with every
+ * intercept leaving the engine): no deadline reached (the vCPU's timer
+ * events, kicks, the instruction budget, and the slice end whenever another
+ * vCPU could run are all in kick_deadline: advancing time would fire
+ * nothing), the slice not over (the loop would renew it or switch), no
+ * world-switch hooks or debugger to call, no timeout, no progress report
+ * due.  Whether another vCPU can run changes only at an exit of this one or
+ * an advance of time, neither of which happened since kick_deadline was
+ * computed.  (Without the block hook nothing was counted: the loop
+ * decides.)  The caller counts the exit, as the loop would.
+ */
+bool vmdl__hook_quiet(struct vmdl_vcpu *vcpu)
+{
+    struct vmdl_vm *vm = vcpu->vm;
+    if (!vcpu->block_hook_on || vcpu->insns >= vcpu->kick_deadline ||
+        vcpu->insns >= vcpu->slice_end || vm->nr_switches || vm->dbg || atomic_load(&vm->timed_out) ||
+        (vm->progress_fn && vmdl__progress_due(vm)))
+        return false;
+    return true;
+}
+
+/*
  * After vmdl__hook_reenter: may the engine run on under the block hook it
  * has?  The deadline is recomputed as an entry would; false when the hook
  * would have to be added or removed, when the new deadline has already

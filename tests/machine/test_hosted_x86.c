@@ -2380,6 +2380,72 @@ static void test_halted_vcpu_keeps_intercepts_in_engine(void **state)
     assert_true(fast.entries < 100);
 }
 
+/* What a one-shot APIC timer interrupting an RDTSC loop leaves. */
+struct timer_tsc_run {
+    uint64_t rip, esi, edi, eax, edx, insns, vtime, exits;
+};
+
+/* x2APIC on; LVT timer = IRQ_VEC (one-shot), divide by 1, TMICT = count;
+ * sti; mov edi, 3000; 1: rdtsc; sub edi, 1; jnz 1b; hlt.  The interrupt
+ * handler stores the interrupted EIP in ESI and halts. */
+static void run_timer_in_rdtsc_loop(bool slow, uint32_t count, struct timer_tsc_run *out)
+{
+    static uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        0xB9, IMM32(0x832u), MOV_EAX(IRQ_VEC), 0x0F, 0x30,  /* LVT timer */
+        0xB9, IMM32(0x83Eu), MOV_EAX(0xBu), 0x0F, 0x30,     /* TDCR: 1 */
+        0xBF, IMM32(3000u), 0xFB,                           /* mov edi; sti */
+        0xB9, IMM32(0x838u), MOV_EAX(0u), 0x0F, 0x30,       /* TMICT */
+        0x0F, 0x31, 0x83, 0xEF, 0x01, 0x75, 0xF9,           /* the loop */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    put32(code + sizeof(code) - 14, count);       /* TMICT's MOV EAX */
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .no_fast_traps = slow };
+    struct vmdl_vm *vm = boot_cfg(code, sizeof(code), &cfg);
+    assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
+    run_to_hlt(vm);
+    out->rip = reg(vm, VMDL_X86_RIP);
+    out->esi = reg(vm, VMDL_X86_RSI);
+    out->edi = reg(vm, VMDL_X86_RDI);
+    out->eax = reg(vm, VMDL_X86_RAX);
+    out->edx = reg(vm, VMDL_X86_RDX);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    out->insns = vmdl_vcpu_insns(v);
+    out->vtime = vmdl_vcpu_vtime(v);
+    struct vmdl_vm_stats st;
+    assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+    out->exits = st.exits;
+    vmdl_vm_destroy(vm);
+}
+
+/* RDTSCs completed in the engine without the loop's between-exits work
+ * (nothing reached a deadline) leave a timer interrupt where every RDTSC
+ * leaving the engine puts it: the same interrupted instruction, loop count,
+ * last TSC reading, retired instructions and exits, for expiries landing
+ * on each instruction of the three-instruction loop, right after an RDTSC
+ * included. */
+static void test_timer_lands_alike_with_quiet_rdtsc(void **state)
+{
+    (void)state;
+    const uint64_t loop = LOAD + CODE + 84;        /* the RDTSC */
+    for (uint32_t count = 2000; count < 2003; count++) {
+        struct timer_tsc_run fast, slow;
+        run_timer_in_rdtsc_loop(false, count, &fast);
+        run_timer_in_rdtsc_loop(true, count, &slow);
+        assert_int_equal(slow.rip, LOAD + IRQ_HANDLER + 2);
+        assert_true(slow.esi >= loop && slow.esi <= loop + 5);
+        assert_true(slow.edi > 0 && slow.edi < 3000);
+        assert_int_equal(fast.rip, slow.rip);
+        assert_int_equal(fast.esi, slow.esi);
+        assert_int_equal(fast.edi, slow.edi);
+        assert_int_equal(fast.eax, slow.eax);
+        assert_int_equal(fast.edx, slow.edx);
+        assert_int_equal(fast.insns, slow.insns);
+        assert_int_equal(fast.vtime, slow.vtime);
+        assert_int_equal(fast.exits, slow.exits);
+    }
+}
+
 /* ---- paging bits that flush the TLB but keep translated code ---------- */
 
 #define PD 0x200000u       /* page directory (4 MiB pages) */
@@ -2550,6 +2616,7 @@ int main(void)
         cmocka_unit_test(test_insn_count_real_mode_loop),
         cmocka_unit_test(test_vmcall_pv_send_ipi),
         cmocka_unit_test(test_halted_vcpu_keeps_intercepts_in_engine),
+        cmocka_unit_test(test_timer_lands_alike_with_quiet_rdtsc),
         cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),
         cmocka_unit_test(test_cr4_pge_toggle_drops_global_translations),
         cmocka_unit_test(test_refusals),

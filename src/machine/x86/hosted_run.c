@@ -8,13 +8,19 @@
 
 #include "hosted.h"
 
-static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
+/* RDTSC/RDTSCP's results: EDX:EAX = the guest's TSC, ECX = TSC_AUX. */
+static void tsc_results(struct vmdl_vcpu *v, bool rdtscp)
 {
     uint64_t tsc = vmdl__x86_guest_tsc(v);
     wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
     wr(v, UC_X86_REG_RDX, tsc >> 32);
     if (rdtscp)
         wr(v, UC_X86_REG_RCX, (uint32_t)vmdl__x86h_rdmsr(v, 0xC0000103));
+}
+
+static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
+{
+    tsc_results(v, rdtscp);
     vmdl__x86h_retire(v, rdtscp ? 3 : 2);
 }
 
@@ -349,14 +355,58 @@ static bool entry_has_work(struct vmdl_vcpu *v)
             vm->irqchip->pending(vm->irqchip_opaque, v) >= 0);
 }
 
+/*
+ * RDTSC/RDTSCP, which KVM runs without a VM exit (TSC offsetting), read
+ * virtual time and change nothing a model owns: when the loop's
+ * between-exits work would find nothing to do (vmdl__hook_quiet), the
+ * engine goes on without it, as the instruction would run on hardware.
+ * About a third of the host time of an in-hook RDTSC was that work (the
+ * time sources' advance, the scheduling scan, the deadline recomputed;
+ * docs/performance.md).  False, with nothing done, otherwise.
+ */
+static bool tsc_quiet(struct vmdl_vcpu *v, bool rdtscp, uint64_t pc, uint64_t rflags)
+{
+    /* After the retire the vCPU is one instruction on; the quiet check is
+     * about that point, as the loop's would be. */
+    v->insns++;
+    bool quiet = vmdl__hook_quiet(v);
+    v->insns--;
+    if (!quiet)
+        return false;
+    /* An event hook (a nested guest's VM exit) may take it, as offer()
+     * would give it (without building the event each time); the engine then
+     * stops as on the general path.  (The APIC's TPR is read back from
+     * V_TPR at that stop, after the hook: no hook reads it for RDTSC.) */
+    static const struct vmdl_x86_event ev_rdtsc = {.kind = VMDL_X86_EVENT_RDTSC,
+                                                   .insn_len = 2};
+    static const struct vmdl_x86_event ev_rdtscp = {.kind = VMDL_X86_EVENT_RDTSCP,
+                                                    .insn_len = 3};
+    if (vmdl__x86h_event(v, rdtscp ? &ev_rdtscp : &ev_rdtsc)) {
+        vmdl__x86_set_stop(v, STOP_KICK);
+        return true;
+    }
+    /* handle_tsc with the registers the caller read: TF is clear; RF is
+     * cleared as vmdl__x86h_retire does.  (The guest's own instructions run
+     * next: no emulated instruction ends a shadow.) */
+    v->nr_exits++;
+    tsc_results(v, rdtscp);
+    wr(v, UC_X86_REG_RIP, pc + (rdtscp ? 3 : 2));
+    if (rflags & (1ull << 16))
+        wr(v, UC_X86_REG_RFLAGS, rflags & ~(1ull << 16));
+    v->insns++;
+    return true;
+}
+
 bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
 {
     struct x86_vcpu *x = X86(v);
     unsigned code = intno - EXCP_VMEXIT;
     if (intno < EXCP_VMEXIT || !in_hook_code(code) || v->stop != STOP_NONE ||
         v->vm->cfg.no_fast_traps || v->vm->dbg || x->nested || x->hosted_vmrun ||
-        x->h_gif || x->h_iret_step || x->h_desc_step || x->h_shadow_step || x->h_ss_trap ||
-        (rd(v, UC_X86_REG_RFLAGS) & (1ull << 8)))
+        x->h_gif || x->h_iret_step || x->h_desc_step || x->h_shadow_step || x->h_ss_trap)
+        return false;
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
+    if (rflags & (1ull << 8))
         return false;
     /* In an STI / MOV SS shadow QEMU's inhibit flag is still set: the loop
      * clears it (vmdl__x86h_in_shadow). */
@@ -364,6 +414,8 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     if (v->shadow_at == pc || !vmdl__count_at_insn(v, pc))
         return false;
     charge(v, code);
+    if ((code == X_RDTSC || code == X_RDTSCP) && tsc_quiet(v, code == X_RDTSCP, pc, rflags))
+        return true;
     vmdl__x86h_tpr_in(v);
     vmdl_fault f = VMDL_FAULT_NONE;
     if (offer(v, code)) {
