@@ -297,8 +297,8 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
  * events, kicks, the instruction budget, and the slice end whenever another
  * vCPU could run are all in kick_deadline: advancing time would fire
  * nothing), the slice not over (the loop would renew it or switch), no
- * world-switch hooks or debugger to call, no timeout, no progress report
- * due.  Whether another vCPU can run changes only at an exit of this one or
+ * world-switch hooks or debugger to call, the VM not asleep (S3), no
+ * timeout, no progress report due.  Whether another vCPU can run changes only at an exit of this one or
  * an advance of time, neither of which happened since kick_deadline was
  * computed.  (Without the block hook nothing was counted: the loop
  * decides.)  The caller counts the exit, as the loop would.
@@ -307,8 +307,8 @@ bool vmdl__hook_quiet(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     if (!vcpu->block_hook_on || vcpu->insns >= vcpu->kick_deadline ||
-        vcpu->insns >= vcpu->slice_end || vm->nr_switches || vm->dbg || atomic_load(&vm->timed_out) ||
-        (vm->progress_fn && vmdl__progress_due(vm)))
+        vcpu->insns >= vcpu->slice_end || vm->suspended || vm->nr_switches || vm->dbg ||
+        atomic_load(&vm->timed_out) || (vm->progress_fn && vmdl__progress_due(vm)))
         return false;
     return true;
 }
