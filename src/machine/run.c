@@ -310,7 +310,11 @@ bool vmdl__hook_quiet(struct vmdl_vcpu *vcpu)
         vcpu->insns >= vcpu->slice_end || vm->suspended || vm->nr_switches || vm->dbg ||
         atomic_load(&vm->timed_out) || (vm->progress_fn && vmdl__progress_due(vm)))
         return false;
-    return true;
+    /* An interrupt controller with per-exit work of its own (PV EOI) wants
+     * the exit, as for vmdl__hook_no_exit (its one-vCPU counterpart for
+     * VMREAD/VMWRITE). */
+    return !vm->irqchip || (vm->irqchip->exit_quiet &&
+                            vm->irqchip->exit_quiet(vm->irqchip_opaque, vcpu));
 }
 
 /*
