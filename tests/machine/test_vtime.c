@@ -316,6 +316,46 @@ static void test_nested_transitions_cost_exits(void **state)
     }
 }
 
+static uint64_t vmx_seen_vtime;
+
+static vmdl_fault note_vtime(void *opaque, struct vmdl_vcpu *vcpu,
+                             const struct vmdl_x86_insn *insn)
+{
+    (void)opaque;
+    (void)insn;
+    vmx_seen_vtime = vmdl_vcpu_vtime(vcpu);
+    return VMDL_FAULT_NONE;
+}
+
+/* A VMX instruction costs an exit.  In a nested guest it is a VM exit to
+ * L1 whose MSR-store list records the TSC of the moment of the exit (KVM
+ * stores the value the CPU captured at the L2 -> L0 exit,
+ * nested_vmx_get_vmexit_msr_value), so the handler sees the time before
+ * the cost; L1's own VMX instructions are handled after it. */
+static void test_vmx_insn_cost_after_a_nested_exit(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, 0x0F, 0x01, 0xC1, 0xF4 };   /* vmcall */
+    for (int nested = 0; nested < 2; nested++) {
+        struct vmdl_vm *vm = boot(code, sizeof(code), true,
+                                  (struct vmdl_vtime_weights){ 0, EXIT_W }, false);
+        struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+        assert_int_equal(vmdl_vm_set_vmx_handler(vm, note_vtime, NULL), 0);
+        struct vmdl_x86_nested_ctl ctl = {0};
+        if (nested)
+            assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+        vmx_seen_vtime = 0;
+        run_to_hlt(vm);
+        uint64_t end = vmdl_vcpu_vtime(v);
+        /* After the handler: the HLT (an exit) and a few ticks, plus the
+         * VMCALL's own exit when it was a nested guest's. */
+        uint64_t after = (nested ? 2 : 1) * (uint64_t)EXIT_W;
+        assert_true(end >= vmx_seen_vtime + after);
+        assert_true(end < vmx_seen_vtime + after + 8);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -506,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_budget_counts_instructions),
         cmocka_unit_test(test_nested_wbinvd_costs_an_exit),
         cmocka_unit_test(test_nested_transitions_cost_exits),
+        cmocka_unit_test(test_vmx_insn_cost_after_a_nested_exit),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),

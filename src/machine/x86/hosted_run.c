@@ -99,12 +99,22 @@ static bool emulate_vmx(struct vmdl_vcpu *v, int *err, bool *triple)
         insn.kind >= VMDL_INSN_SEAMCALL)
         return false;
     insn.code_bits = vmdl__x86h_code_bits(v);
-    vmdl__x86_exit_cost(v, insn.kind == VMDL_INSN_VMREAD || insn.kind == VMDL_INSN_VMWRITE
-                               ? VMDL_XK_VMREAD_VMWRITE : VMDL_XK_VMX);
+    enum vmdl_x86_exit_kind cost = insn.kind == VMDL_INSN_VMREAD ||
+                                   insn.kind == VMDL_INSN_VMWRITE
+                                       ? VMDL_XK_VMREAD_VMWRITE : VMDL_XK_VMX;
+    /* A nested guest's VMX instruction is a VM exit to L1, whose MSR-store
+     * list records the TSC of the moment of the exit (KVM stores what the
+     * CPU captured at the L2 -> L0 exit, nested_vmx_get_vmexit_msr_value):
+     * its cost comes after the handler.  L1's is handled after it. */
+    bool from_l2 = X86(v)->nested;
+    if (!from_l2)
+        vmdl__x86_exit_cost(v, cost);
     /* Only VM entries care (VMfail 26); the others stay cheap. */
     if (insn.kind == VMDL_INSN_VMLAUNCH || insn.kind == VMDL_INSN_VMRESUME)
         insn.mov_ss_shadow = vmdl__x86h_in_mov_ss_shadow(v);
     vmdl_fault f = h->fn(h->opaque, v, &insn);
+    if (from_l2)
+        vmdl__x86_exit_cost(v, cost);
     /* VMCALL outside a nested guest is KVM's hypercall, not a #UD. */
     if (f == VMDL_FAULT_UD && insn.kind == VMDL_INSN_VMCALL && vmdl__x86h_hypercall(v))
         return true;
