@@ -701,6 +701,48 @@ static void do_apic_access(struct run *r, struct fz *f)
              "APIC-write emulation exit %u", ex.reason);
 }
 
+/* Posted-interrupt processing on a fuzzed descriptor: only with the pin
+ * control; the vectors taken end up in VIRR, PIR and ON are cleared, RVI
+ * is at least the highest vector taken. */
+static void do_posted(struct run *r, struct fz *f)
+{
+    if (fz_bool(f)) {
+        poke_name(r, "PIN_BASED_VM_EXEC_CONTROL",
+                  peek0(r, "PIN_BASED_VM_EXEC_CONTROL") ^ VMDL_PIN_POSTED_INTR);
+        poke_name(r, "POSTED_INTR_DESC_ADDR", fz_bool(f) ? pick_ptr(f) + (fz_u8(f) & 0xC0)
+                                                         : fz_u64(f));
+        poke_name(r, "POSTED_INTR_NV", fz_u16(f));
+    }
+    uint64_t desc = peek0(r, "POSTED_INTR_DESC_ADDR");
+    if (desc < MEM_SIZE - 64) {
+        for (unsigned i = 0; i < 33; i++)
+            mem_buf[desc + i] = fz_u8(f);
+        clobber(desc, 64);
+    }
+    bool pin = (peek0(r, "PIN_BASED_VM_EXEC_CONTROL") & VMDL_PIN_POSTED_INTR) &&
+               vmdl_vmx_vapic_vid(r->vmx) &&
+               vmdl_vmx_model_field_supported(vmdl_vmx_get_model(r->vmx),
+                                              vmdl_vmcs_field_by_name("POSTED_INTR_DESC_ADDR")->encoding);
+    unsigned nv = fz_u8(f);
+    FZ_CHECK(vmdl_vmx_vapic_notification(r->vmx, nv) ==
+                 (pin && nv == (peek0(r, "POSTED_INTR_NV") & 0xFF)),
+             "notification vector 0x%x", nv);
+    int got = vmdl_vmx_vapic_posted(r->vmx);
+    FZ_TRACE("posted: pin %d -> %d\n", pin, got);
+    FZ_CHECK(pin ? got >= 0 && got < 256 : got == -1, "posted %d (pin %d)", got, pin);
+    /* (unless the descriptor shares the virtual-APIC page VIRR lands on) */
+    if (got > 0 && desc < MEM_SIZE - 64 &&
+        (desc >> 12) != (peek0(r, "VIRTUAL_APIC_PAGE_ADDR") >> 12)) {
+        for (unsigned i = 0; i < 32; i++)
+            FZ_CHECK(mem_buf[desc + i] == 0, "PIR byte %u left", i);
+        FZ_CHECK(!(mem_buf[desc + 32] & 1), "ON left set");
+        uint64_t gis = 0;        /* (a profile without the field keeps no RVI) */
+        if (!vmdl_vmx_peek(r->vmx, vmdl_vmcs_field_by_name("GUEST_INTR_STATUS")->encoding, &gis))
+            FZ_CHECK((gis & 0xFF) >= (uint64_t)got, "RVI 0x%x below %d",
+                     (unsigned)(gis & 0xFF), got);
+    }
+}
+
 /* Fuzzed APIC-virtualization controls and state, then a few vapic calls. */
 static void do_vapic(struct run *r, struct fz *f)
 {
@@ -729,11 +771,11 @@ static void do_vapic(struct run *r, struct fz *f)
     bool vid = vmdl_vmx_vapic_vid(r->vmx);
     FZ_TRACE("vapic: virtual-interrupt delivery %d\n", vid);
     for (unsigned n = 1 + (fz_u8(f) & 7); n; n--) {
-        switch (fz_u8(f) % 6) {
+        switch (fz_u8(f) % 7) {
         case 0: {
             uint8_t vppr = vmdl_vmx_vapic_update_ppr(r->vmx);
             uint8_t stored;
-            if (page + 0xA0 < MEM_SIZE) {
+            if (page < MEM_SIZE - 0xA0) {       /* (page + 0xA0 may wrap) */
                 memcpy(&stored, mem_buf + page + 0xA0, 1);
                 FZ_CHECK(stored == vppr, "VPPR 0x%x returned, 0x%x stored", vppr, stored);
             }
@@ -766,6 +808,9 @@ static void do_vapic(struct run *r, struct fz *f)
         }
         case 4:
             do_apic_access(r, f);
+            break;
+        case 6:
+            do_posted(r, f);
             break;
         default:
             (void)vmdl_vmx_vapic_tpr_write(r->vmx, fz_u8(f));

@@ -458,6 +458,12 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *vcpu, const struct vmdl_x86_sys_stat
 int vmdl_vcpu_x86_msr(struct vmdl_vcpu *vcpu, bool write, uint32_t index,
                       uint64_t *value, vmdl_fault *fault);
 
+/* Acknowledge `vector` at the VM's interrupt controller for this vCPU
+ * (IRR -> ISR), as the CPU's interrupt-acknowledge cycle: for an event
+ * hook that consumes an external interrupt itself (posted-interrupt
+ * processing).  VMDL_ENOTSUP without an x86 interrupt controller. */
+int vmdl_vcpu_x86_irq_ack(struct vmdl_vcpu *vcpu, int vector);
+
 /* Events of a hosted vCPU offered to the VM's event hook before the machine
  * handles them; the hook returns true when it took the event (a VM exit to
  * L1 replaced the vCPU's state with vmdl_vcpu_set_x86_sys).  RIP is at the

@@ -80,6 +80,24 @@ enum vmdl_vapic_outcome vmdl_vmx_vapic_msr(struct vmdl_vmx *vmx, bool write, uin
 bool vmdl_vmx_vapic_tpr_write(struct vmdl_vmx *vmx, uint8_t vtpr);
 
 /*
+ * Posted-interrupt processing for L2 (30.6).  With "process posted
+ * interrupts" (pin-based control 7, with virtual-interrupt delivery as VM
+ * entry requires, on a profile that has both) an external interrupt whose
+ * acknowledged vector is POSTED_INTR_NV is not a VM exit: the caller
+ * acknowledges it and writes EOI to L1's local APIC, then
+ * vmdl_vmx_vapic_posted takes the descriptor at POSTED_INTR_DESC_ADDR:
+ * ON (bit 256) cleared, PIR (bits 255:0) ORed into VIRR and cleared, RVI
+ * raised to the highest vector taken; the caller then evaluates pending
+ * virtual interrupts.  As KVM's vmx_complete_nested_posted_interrupt, a
+ * descriptor with ON clear gives nothing (the SDM merges PIR whatever
+ * ON says).
+ */
+bool vmdl_vmx_vapic_notification(const struct vmdl_vmx *vmx, unsigned vector);
+/* The highest vector taken from PIR (0: none, ON clear, or a descriptor
+ * outside RAM), -1 when posted-interrupt processing is not in force. */
+int vmdl_vmx_vapic_posted(struct vmdl_vmx *vmx);
+
+/*
  * The APIC-access page (30.4): with "virtualize APIC accesses" (secondary
  * control 0, the secondary controls active) an access whose physical
  * address -- L1's guest-physical address, after L1's EPT when L2 has one

@@ -8,6 +8,7 @@
 
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
+#include "virtmodel/inspect.h"
 #include "virtmodel/model.h"
 #include "virtmodel/models.h"
 #include "virtmodel/vmx_nested.h"
@@ -743,6 +744,37 @@ static bool idt_soft(uint32_t idt_info)
             type == VMDL_INTR_TYPE_SOFT_EXCEPTION);
 }
 
+/* L1's local APIC ends the interrupt in service (the EOI posted-interrupt
+ * processing writes): the x2APIC EOI MSR, or the xAPIC page's EOI
+ * register at IA32_APIC_BASE. */
+static void l1_apic_eoi(struct vmdl_vcpu *vcpu)
+{
+    uint64_t base = 0, zero = 0;
+    vmdl_fault f = VMDL_FAULT_NONE;
+    if (vmdl_vcpu_x86_msr(vcpu, false, 0x1B, &base, &f) || f)
+        return;
+    if (base & (1ull << 10))
+        (void)vmdl_vcpu_x86_msr(vcpu, true, 0x80B, &zero, &f);
+    else
+        (void)vmdl_vcpu_mmio_write(vcpu, (base & ~0xFFFull) + 0xB0, 4, 0);
+}
+
+/* Posted-interrupt processing (SDM 30.6): the notification vector is
+ * acknowledged and dismissed with an EOI and the descriptor's PIR moves to
+ * the virtual-APIC page; the pending virtual interrupt is then delivered
+ * where the machine next looks at L2's interrupt window (before its next
+ * instruction, or ending its HLT), as after any virtualized write. */
+static bool posted_interrupt(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
+                             const struct vmdl_x86_event *ev)
+{
+    if (ev->kind != VMDL_X86_EVENT_EXT_INTR || !vmdl_vmx_vapic_notification(vmx, ev->vector) ||
+        vmdl_vcpu_x86_irq_ack(vcpu, (int)ev->vector))
+        return false;
+    l1_apic_eoi(vcpu);
+    (void)vmdl_vmx_vapic_posted(vmx);
+    return true;
+}
+
 /* An L2 event from the machine: exit to L1 when vmcs12 says L1 wants it,
  * else let the machine handle it for L2 (L0 emulation).  A probe only
  * answers. */
@@ -790,6 +822,8 @@ static bool vmx_event(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x8
                          vmdl_vmx_vapic_pending(vmx) >= 0);
     if (!wants)
         return l0_handles(h, vcpu, vmx, ev);
+    if (posted_interrupt(vcpu, vmx, ev))
+        return true;
     if (ev->kind == VMDL_X86_EVENT_EXT_INTR && ev->ack)
         *ev->ack = info.intr_info & VMDL_INTR_INFO_VALID;
     info.idt_info = ev->idt_info;

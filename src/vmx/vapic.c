@@ -355,3 +355,51 @@ enum vmdl_vapic_outcome vmdl_vmx_apic_access_write(struct vmdl_vmx *vmx,
     (void)vmdl_guest_write(&vmx->mem, page(vmx) + off, b, a->size);
     return write_emulation(vmx, off, exit);
 }
+
+/* ---------------- posted-interrupt processing (30.6) ---------------- */
+
+/* "process posted interrupts" in force: the pin control with
+ * virtual-interrupt delivery (which VM entry requires with it) on a
+ * profile that has both (else vmcs12 holds no RVI to update). */
+static bool posted_on(const struct vmdl_vmx *vmx)
+{
+    return vmdl_vmx_vapic_vid(vmx) &&
+           (vmdl__v12(vmx, V12_PIN_BASED_VM_EXEC_CONTROL) & VMDL_PIN_POSTED_INTR) &&
+           vmdl_vmx_model_field_supported(vmx->model, V12_GUEST_INTR_STATUS) &&
+           vmdl_vmx_model_field_supported(vmx->model, V12_POSTED_INTR_DESC_ADDR);
+}
+
+bool vmdl_vmx_vapic_notification(const struct vmdl_vmx *vmx, unsigned vector)
+{
+    return posted_on(vmx) && vector == (vmdl__v12(vmx, V12_POSTED_INTR_NV) & 0xFFu);
+}
+
+int vmdl_vmx_vapic_posted(struct vmdl_vmx *vmx)
+{
+    if (!posted_on(vmx))
+        return -1;
+    uint64_t desc = vmdl__v12(vmx, V12_POSTED_INTR_DESC_ADDR);
+    uint8_t d[33];
+    if (vmdl_guest_read(&vmx->mem, desc, d, sizeof(d)) || !(d[32] & 1u))
+        return 0;                   /* KVM: nothing to do without ON */
+    d[32] &= (uint8_t)~1u;          /* ON cleared first */
+    uint8_t zero[32] = {0};
+    if (vmdl_guest_write(&vmx->mem, desc + 32, &d[32], 1) ||
+        vmdl_guest_write(&vmx->mem, desc, zero, sizeof(zero)))
+        return 0;
+    int highest = 0;
+    for (unsigned w = 0; w < 8; w++) {
+        uint32_t pir = (uint32_t)get_le(d + 4 * w, 4);
+        if (!pir)
+            continue;
+        wr32(vmx, VAPIC_IRR + 0x10u * w, rd32(vmx, VAPIC_IRR + 0x10u * w) | pir);
+        for (int b = 31; b >= 0; b--)
+            if (pir >> b & 1u) {
+                highest = (int)(32 * w) + b;
+                break;
+            }
+    }
+    if (highest > (int)(uint8_t)gis(vmx))
+        set_gis(vmx, (uint8_t)(gis(vmx) >> 8), (uint8_t)highest);
+    return highest;
+}

@@ -1469,7 +1469,34 @@ static void test_irq_wakes_hlt_in_sti_shadow(void **state)
     vmdl_vm_destroy(vm);
 }
 
-/* mov dword [addr], imm32 */
+/* vmdl_vcpu_x86_irq_ack: the interrupt-acknowledge cycle an event hook
+ * performs itself (IRR -> ISR at the local APIC). */
+static void test_irq_ack_by_hook(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, X2APIC_ON,
+        SELF_IPI(0x40000u | IRQ_VEC), 0xF4 };          /* pending, IF = 0 */
+    struct vmdl_vm *vm = boot_lapic(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    run_to_hlt(vm);
+    uint64_t irr = 0, isr = 0;
+    assert_int_equal(vmdl_vcpu_msr_read(v, 0x820 + IRQ_VEC / 32, &irr), 0);
+    assert_true(irr >> (IRQ_VEC % 32) & 1);
+    assert_int_equal(vmdl_vcpu_x86_irq_ack(v, IRQ_VEC), 0);
+    assert_int_equal(vmdl_vcpu_msr_read(v, 0x820 + IRQ_VEC / 32, &irr), 0);
+    assert_int_equal(vmdl_vcpu_msr_read(v, 0x810 + IRQ_VEC / 32, &isr), 0);
+    assert_false(irr >> (IRQ_VEC % 32) & 1);
+    assert_true(isr >> (IRQ_VEC % 32) & 1);
+    assert_int_equal(vmdl_vcpu_x86_irq_ack(NULL, IRQ_VEC), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_x86_irq_ack(v, 256), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_x86_irq_ack(v, -1), VMDL_EINVAL);
+    vmdl_vm_destroy(vm);
+    vm = boot(code, sizeof(code));                     /* no interrupt controller */
+    assert_int_equal(vmdl_vcpu_x86_irq_ack(vmdl_vm_vcpu(vm, 0), IRQ_VEC), VMDL_ENOTSUP);
+    vmdl_vm_destroy(vm);
+}
+
+/* mov dword [addr], imm32 *//* mov dword [addr], imm32 */
 #define MOV_MEM(addr, imm) 0xC7, 0x05, (uint8_t)(addr), (uint8_t)((addr) >> 8), \
     (uint8_t)((addr) >> 16), (uint8_t)((addr) >> 24), (uint8_t)(imm), \
     (uint8_t)((imm) >> 8), (uint8_t)((imm) >> 16), (uint8_t)((imm) >> 24)
@@ -2586,6 +2613,7 @@ int main(void)
         cmocka_unit_test(test_single_step_after_emulated_insn),
         cmocka_unit_test(test_irq_taken_after_sti_shadow),
         cmocka_unit_test(test_irq_wakes_hlt_in_sti_shadow),
+        cmocka_unit_test(test_irq_ack_by_hook),
         cmocka_unit_test(test_ioapic_edge_through_testdev),
         cmocka_unit_test(test_ioapic_level_eoi_clears_remote_irr),
         cmocka_unit_test(test_unassigned_and_testdev_memory),

@@ -1602,6 +1602,66 @@ static void test_vapic_self_ipi_low_vector(void **state)
     fx_close(&f);
 }
 
+/* Posted-interrupt processing for L2 (SDM 30.6, KVM's
+ * vmx_complete_nested_posted_interrupt): the notification vector with
+ * "process posted interrupts"; ON cleared, PIR ORed into VIRR and cleared,
+ * RVI raised to the highest posted vector; with ON clear nothing moves
+ * (KVM; the SDM would merge PIR anyway). */
+#define PI_DESC 0xC000u
+static void test_vapic_posted_interrupts(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vapic_setup(&f, VMDL_PROC2_VID);
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL",
+       pe(&f, "PIN_BASED_VM_EXEC_CONTROL") | VMDL_PIN_EXT_INTR | VMDL_PIN_POSTED_INTR);
+    pk(&f, "POSTED_INTR_NV", 0xF2);
+    pk(&f, "POSTED_INTR_DESC_ADDR", PI_DESC);
+    memset(f.ram + PI_DESC, 0, 64);
+    assert_true(vmdl_vmx_vapic_notification(f.vmx, 0xF2));
+    assert_false(vmdl_vmx_vapic_notification(f.vmx, 0xF1));
+    set_vbit(&f, 0x200, 0x30);                          /* already in VIRR */
+    pk(&f, "GUEST_INTR_STATUS", 0x30);
+    /* ON clear: nothing is taken from PIR */
+    put32(&f, PI_DESC + 4 * (0x61 / 32), 1u << (0x61 % 32));
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), 0);
+    assert_false(vbit(&f, 0x200, 0x61));
+    /* ON set: PIR 0x61 and 0x25 move */
+    put32(&f, PI_DESC + 4 * (0x25 / 32), 1u << (0x25 % 32));
+    f.ram[PI_DESC + 32] = 1;
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), 0x61);
+    assert_true(vbit(&f, 0x200, 0x61));
+    assert_true(vbit(&f, 0x200, 0x25));
+    assert_true(vbit(&f, 0x200, 0x30));
+    for (unsigned i = 0; i < 32; i++)
+        assert_int_equal(f.ram[PI_DESC + i], 0);
+    assert_int_equal(f.ram[PI_DESC + 32] & 1, 0);
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS") & 0xFF, 0x61);
+    assert_int_equal(vmdl_vmx_vapic_pending(f.vmx), 0x61);
+    /* a lower vector leaves RVI alone */
+    put32(&f, PI_DESC, 1u << 0x12);
+    f.ram[PI_DESC + 32] = 1;
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), 0x12);
+    assert_int_equal(pe(&f, "GUEST_INTR_STATUS") & 0xFF, 0x61);
+    /* a descriptor outside RAM: nothing happens */
+    pk(&f, "POSTED_INTR_DESC_ADDR", RAM_SIZE + 0x40);
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), 0);
+    /* without virtual-interrupt delivery (VM entry would refuse it) */
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_X2APIC_MODE);
+    assert_false(vmdl_vmx_vapic_notification(f.vmx, 0xF2));
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), -1);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_X2APIC_MODE | VMDL_PROC2_VID);
+    /* without the pin control: no notification, no processing */
+    pk(&f, "PIN_BASED_VM_EXEC_CONTROL",
+       pe(&f, "PIN_BASED_VM_EXEC_CONTROL") & ~VMDL_PIN_POSTED_INTR);
+    assert_false(vmdl_vmx_vapic_notification(f.vmx, 0xF2));
+    assert_int_equal(vmdl_vmx_vapic_posted(f.vmx), -1);
+    assert_false(vmdl_vmx_vapic_notification(NULL, 0xF2));
+    assert_int_equal(vmdl_vmx_vapic_posted(NULL), -1);
+    fx_close(&f);
+}
+
 /* ---- the APIC-access page (SDM Vol. 3C 30.4, "virtualize APIC accesses") ---- */
 
 #define APIC_ACC 0xB000u
@@ -2271,6 +2331,7 @@ int main(void)
         cmocka_unit_test(test_vapic_msr_reads),
         cmocka_unit_test(test_vapic_tpr_and_self_ipi),
         cmocka_unit_test(test_vapic_self_ipi_low_vector),
+        cmocka_unit_test(test_vapic_posted_interrupts),
         cmocka_unit_test(test_apic_access_page_in_force),
         cmocka_unit_test(test_apic_access_exits_without_tpr_shadow),
         cmocka_unit_test(test_apic_access_tpr_only),

@@ -146,6 +146,18 @@ static int deliver_nmi(struct vmdl_vcpu *v, bool *triple)
     return vmdl__x86h_deliver(v, 2, false, 0, triple) ? -1 : 1;
 }
 
+int vmdl_vcpu_x86_irq_ack(struct vmdl_vcpu *v, int vector)
+{
+    if (!v || v->vm->arch != VMDL_ARCH_X86_64 || vector < 0 || vector > 255)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_irq_ack: not an x86 vCPU or vector %d",
+                         vector);
+    struct vmdl_vm *vm = v->vm;
+    if (!vm->irqchip || !vm->irqchip->ack)
+        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vcpu_x86_irq_ack: no interrupt controller");
+    vm->irqchip->ack(vm->irqchip_opaque, v, vector);
+    return VMDL_OK;
+}
+
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
 {
     struct vmdl_vm *vm = v->vm;
