@@ -743,6 +743,50 @@ static void do_posted(struct run *r, struct fz *f)
     }
 }
 
+/* VMREAD/VMWRITE by L2 on the shadow VMCS (fuzzed shadowing control,
+ * link pointer, bitmaps, field, value): a field with bits 63:15 set always
+ * exits; the instruction ends in VMsucceed, VMfailInvalid or VMfailValid
+ * with 12/13, and VMsucceed only for a field the model supports. */
+static void do_shadow_access(struct run *r, struct fz *f)
+{
+    if (fz_bool(f)) {
+        poke_name(r, "CPU_BASED_VM_EXEC_CONTROL",
+                  peek0(r, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+        poke_name(r, "SECONDARY_VM_EXEC_CONTROL",
+                  peek0(r, "SECONDARY_VM_EXEC_CONTROL") ^ (fz_bool(f) ? VMDL_PROC2_SHADOW_VMCS : 0));
+        poke_name(r, "VMCS_LINK_POINTER", fz_bool(f) ? pick_ptr(f) : fz_u64(f));
+        poke_name(r, "VMREAD_BITMAP", pick_ptr(f));
+        poke_name(r, "VMWRITE_BITMAP", pick_ptr(f));
+    }
+    bool write = fz_bool(f);
+    uint64_t field = fz_bool(f) ? fz_u16(f) : fz_u64(f);
+    bool exits = vmdl_vmx_l2_vmcs_access_exits(r->vmx, write, field);
+    FZ_CHECK(exits || field < 0x8000, "field 0x%llx does not exit", (unsigned long long)field);
+    struct vmdl_vmx_operand fld = {.kind = VMDL_VMX_OPND_REG, .value = field};
+    struct vmdl_vmx_operand val = {.kind = VMDL_VMX_OPND_REG, .value = fz_u64(f)};
+    struct vmdl_vmx_result res;
+    int err = write ? vmdl_vmx_exec_shadow(r->vmx, &r->ctx, VMDL_VMX_INSN_VMWRITE, &fld, &val, &res)
+                    : vmdl_vmx_exec_shadow(r->vmx, &r->ctx, VMDL_VMX_INSN_VMREAD, &val, &fld, &res);
+    uint64_t link = peek0(r, "VMCS_LINK_POINTER");
+    if (link < MEM_SIZE)
+        clobber(link, PAGE);
+    FZ_TRACE("shadow %s 0x%llx exits %d -> err %d status %d error %u\n", write ? "vmwrite" : "vmread",
+             (unsigned long long)field, exits, err, res.status, res.error);
+    FZ_CHECK(err == 0, "exec_shadow: %s", vmdl_last_error());
+    if (res.fault != VMDL_FAULT_NONE)
+        return;
+    FZ_CHECK(res.status == VMDL_VMX_SUCCEED || res.status == VMDL_VMX_FAIL_INVALID ||
+                 (res.status == VMDL_VMX_FAIL_VALID && (res.error == 12 || res.error == 13)),
+             "shadow access status %d error %u", res.status, res.error);
+    if (res.status == VMDL_VMX_SUCCEED)
+        FZ_CHECK(vmdl_vmx_model_field_supported(vmdl_vmx_get_model(r->vmx), field),
+                 "unsupported field 0x%llx accessed", (unsigned long long)field);
+    /* The error number went to the current VMCS (what VMREAD reads next). */
+    int pg = page_of(vmdl_vmx_current_vmptr(r->vmx));
+    if (res.status == VMDL_VMX_FAIL_VALID && pg >= 0)
+        shadow_store_pg(pg, r->err_enc, res.error);
+}
+
 /* Fuzzed APIC-virtualization controls and state, then a few vapic calls. */
 static void do_vapic(struct run *r, struct fz *f)
 {
@@ -771,7 +815,7 @@ static void do_vapic(struct run *r, struct fz *f)
     bool vid = vmdl_vmx_vapic_vid(r->vmx);
     FZ_TRACE("vapic: virtual-interrupt delivery %d\n", vid);
     for (unsigned n = 1 + (fz_u8(f) & 7); n; n--) {
-        switch (fz_u8(f) % 7) {
+        switch (fz_u8(f) % 8) {
         case 0: {
             uint8_t vppr = vmdl_vmx_vapic_update_ppr(r->vmx);
             uint8_t stored;
@@ -783,6 +827,9 @@ static void do_vapic(struct run *r, struct fz *f)
         }
         case 1: {
             int pend = vmdl_vmx_vapic_pending(r->vmx);
+            /* (vid again: the shadow-VMCS op may have set the secondary
+             * controls active) */
+            vid = vmdl_vmx_vapic_vid(r->vmx);
             FZ_CHECK(pend >= -1 && pend < 256 && (vid || pend < 0), "pending %d", pend);
             int got = vmdl_vmx_vapic_deliver(r->vmx);
             FZ_CHECK(got == pend, "delivered %d, %d was pending", got, pend);
@@ -811,6 +858,9 @@ static void do_vapic(struct run *r, struct fz *f)
             break;
         case 6:
             do_posted(r, f);
+            break;
+        case 7:
+            do_shadow_access(r, f);
             break;
         default:
             (void)vmdl_vmx_vapic_tpr_write(r->vmx, fz_u8(f));

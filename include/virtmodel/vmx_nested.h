@@ -440,6 +440,24 @@ enum vmdl_vmx_block_outcome {
 enum vmdl_vmx_block_outcome vmdl_vmx_vcpu_block(struct vmdl_vmx *vmx,
                                                 struct vmdl_vmx_exit_info *info);
 
+/*
+ * VMREAD/VMWRITE executed by L2 (SDM 25.1.3, 24.10 "VMCS shadowing"):
+ * vmdl_vmx_l2_vmcs_access_exits says whether L1 takes it (VM exit 23 /
+ * 25), as KVM's nested_vmx_exit_handled_vmcs_access: without "VMCS
+ * shadowing" (secondary control 14), for a field with bits 63:15 set, an
+ * unreadable bitmap, or the field's bit set in the VMREAD / VMWRITE bitmap
+ * (field bits 14:0 index the 4-KiB bitmap).  Otherwise vmdl_vmx_exec_shadow
+ * runs it on the shadow VMCS at the VMCS link pointer (in vmcs12's layout,
+ * as KVM's cached shadow vmcs12): VMfailInvalid when the link pointer is
+ * all ones or the region is not RAM; the field rules, errors 12/13 and the
+ * operand handling are VMREAD/VMWRITE's, the error number goes to the
+ * current VMCS (L1's vmcs12 of L2), a VMWRITE lands in the shadow region.
+ */
+bool vmdl_vmx_l2_vmcs_access_exits(const struct vmdl_vmx *vmx, bool write, uint64_t field);
+int vmdl_vmx_exec_shadow(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                         enum vmdl_vmx_insn insn, struct vmdl_vmx_operand *op0,
+                         struct vmdl_vmx_operand *op1, struct vmdl_vmx_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -857,6 +857,24 @@ static void sync_la57(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
     vmdl_vmx_set_la57(vmx, la57);
 }
 
+/* The outcome of an instruction the model ran: its fault, or the
+ * register destination and RFLAGS written back. */
+static vmdl_fault finish_insn(struct vmdl_vcpu *vcpu, const struct vmdl_x86_insn *insn,
+                              const struct vmdl_vmx_ctx *ctx,
+                              const struct vmdl_vmx_operand *op0, int err,
+                              const struct vmdl_vmx_result *res)
+{
+    if (err)
+        return VMDL_FAULT_UD;
+    if (res->fault != VMDL_FAULT_NONE)
+        return res->fault;
+    if (op0->written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op0->value))
+        return VMDL_FAULT_UD;
+    if (res->rflags != ctx->rflags)  /* VMsucceed often leaves them as they were */
+        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res->rflags);
+    return VMDL_FAULT_NONE;
+}
+
 static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
                            const struct vmdl_x86_insn *insn)
 {
@@ -906,7 +924,13 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
             return VMDL_FAULT_UD;
     struct vmdl_vmx_result res;
     if (vmdl_vmx_in_guest_mode(vmx)) {
-        /* Every VMX instruction (and VMCALL) in L2 exits to L1. */
+        /* VMREAD/VMWRITE L1 lets L2 do on its shadow VMCS; every other VMX
+         * instruction (and VMCALL) in L2 exits to L1. */
+        bool rd = kind == VMDL_VMX_INSN_VMREAD, access = rd || kind == VMDL_VMX_INSN_VMWRITE;
+        if (access && !vmdl_vmx_l2_vmcs_access_exits(vmx, !rd, rd ? op[1].value : op[0].value))
+            return finish_insn(vcpu, insn, &ctx, &op[0],
+                               vmdl_vmx_exec_shadow(vmx, &ctx, kind, &op[0], &op[1], &res),
+                               &res);
         struct vmdl_vmx_exit_info info = {.reason = vmx_exit_reason(insn->kind),
                                           .insn_len = insn->length};
         reflect(h, vcpu, vmx, &info);
@@ -933,15 +957,12 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
     if ((kind == VMDL_VMX_INSN_INVEPT && res.status == VMDL_VMX_SUCCEED) ||
         (kind == VMDL_VMX_INSN_VMXOFF && !vmdl_vmx_in_vmx_operation(vmx)))
         vmdl__vmx_ept_flush(vcpu, &h->shadow[vmdl_vcpu_index(vcpu)]);
-    if (op[0].written && vmdl_vcpu_set_reg(vcpu, insn->op[0].reg, op[0].value))
-        return VMDL_FAULT_UD;
-    if (res.rflags != ctx.rflags)   /* VMsucceed often leaves them as they were */
-        vmdl_vcpu_set_reg(vcpu, VMDL_X86_RFLAGS, res.rflags);
+    vmdl_fault fin = finish_insn(vcpu, insn, &ctx, &op[0], 0, &res);
     /* L1's VMREAD/VMWRITE touch only vmcs12 (no timer, no interrupt state)
      * and KVM runs them through the shadow VMCS without an exit. */
-    if (kind == VMDL_VMX_INSN_VMREAD || kind == VMDL_VMX_INSN_VMWRITE)
+    if (fin == VMDL_FAULT_NONE && (kind == VMDL_VMX_INSN_VMREAD || kind == VMDL_VMX_INSN_VMWRITE))
         vmdl_vcpu_insn_no_exit(vcpu);
-    return VMDL_FAULT_NONE;
+    return fin;
 }
 
 static vmdl_fault msr_read(void *opaque, struct vmdl_vcpu *vcpu, uint32_t index,

@@ -11,6 +11,7 @@
 #include "virtmodel/blob.h"
 #include "virtmodel/error.h"
 #include "virtmodel/vmx.h"
+#include "virtmodel/vmx_nested.h"
 
 #include "vmx_priv.h"
 
@@ -640,6 +641,66 @@ int vmdl_vmx_exec(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
                              op1->addr, op1->stack, res);
     }
     return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_exec: unknown instruction %d", (int)insn);
+}
+
+/* ---- VMREAD/VMWRITE in L2 with VMCS shadowing (SDM 25.1.3, 24.10) ---- */
+
+bool vmdl_vmx_l2_vmcs_access_exits(const struct vmdl_vmx *vmx, bool write, uint64_t field)
+{
+    if (!vmx || !vmdl__vmx_has_current(vmx))
+        return true;
+    uint64_t proc = vmdl__v12(vmx, V12_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc2 = (proc & VMDL_PROC_SECONDARY) ? vmdl__v12(vmx, V12_SECONDARY_VM_EXEC_CONTROL)
+                                                  : 0;
+    /* KVM's nested_vmx_exit_handled_vmcs_access: no shadowing, a field
+     * beyond the 32-KiB bitmap, an unreadable bitmap, or its bit set. */
+    if (!(proc2 & VMDL_PROC2_SHADOW_VMCS) || (field >> 15))
+        return true;
+    uint64_t bitmap = vmdl__v12(vmx, write ? V12_VMWRITE_BITMAP : V12_VMREAD_BITMAP);
+    uint8_t b = 0;
+    if (vmdl_guest_read(&vmx->mem, bitmap + field / 8, &b, 1))
+        return true;
+    return (b >> (field & 7)) & 1u;
+}
+
+/* The instruction runs on the shadow VMCS (the 4-KiB region at the VMCS
+ * link pointer, in vmcs12's layout, as KVM's cached_shadow_vmcs12): swapped
+ * in for the current VMCS's cache, so that the field table, the
+ * read-only rule and the AR-bytes mask are VMREAD/VMWRITE's own.  A
+ * VMfailValid error goes to the current VMCS (KVM's nested_vmx_fail on
+ * get_vmcs12), a successful VMWRITE to the shadow region. */
+int vmdl_vmx_exec_shadow(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
+                         enum vmdl_vmx_insn insn, struct vmdl_vmx_operand *op0,
+                         struct vmdl_vmx_operand *op1, struct vmdl_vmx_result *res)
+{
+    int err = vmdl__vmx_check_args(vmx, ctx, res, "vmdl_vmx_exec_shadow");
+    if (err)
+        return err;
+    if (insn != VMDL_VMX_INSN_VMREAD && insn != VMDL_VMX_INSN_VMWRITE)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vmx_exec_shadow: only VMREAD and VMWRITE");
+    vmdl__vmx_result_init(res, ctx);
+    if (vmdl__vmx_common_checks(vmx, ctx, res))
+        return VMDL_OK;
+    uint64_t link = vmdl__v12(vmx, V12_VMCS_LINK_POINTER);
+    uint8_t current[VMDL_VMCS12_SIZE];
+    if (link == UINT64_MAX || !vmdl__vmx_has_current(vmx) ||
+        vmdl_guest_read(&vmx->mem, link, current, sizeof(current)))
+        return vmdl__vmx_fail_invalid(res);
+    /* current <-> cache: the shadow's bytes now in the cache. */
+    uint8_t *cache = vmx->cache;
+    for (size_t i = 0; i < VMDL_VMCS12_SIZE; i++) {
+        uint8_t t = cache[i];
+        cache[i] = current[i];
+        current[i] = t;
+    }
+    err = vmdl_vmx_exec(vmx, ctx, insn, op0, op1, res);
+    if (!err && res->fault == VMDL_FAULT_NONE && res->status == VMDL_VMX_SUCCEED &&
+        insn == VMDL_VMX_INSN_VMWRITE)
+        (void)vmdl_guest_write(&vmx->mem, link, cache, VMDL_VMCS12_SIZE);
+    memcpy(cache, current, VMDL_VMCS12_SIZE);
+    if (!err && res->fault == VMDL_FAULT_NONE && res->status == VMDL_VMX_FAIL_VALID)
+        put_le(cache + vmx->err_offset, res->error, 4);
+    return err;
 }
 
 /* ---- MSRs ---- */

@@ -1662,6 +1662,104 @@ static void test_vapic_posted_interrupts(void **state)
     fx_close(&f);
 }
 
+/* ---- VMREAD/VMWRITE in L2 with VMCS shadowing (SDM 25.1.3, 24.10) ---- */
+
+#define RD_BM 0xD000u
+#define WR_BM 0xE000u
+
+static void shadowing_setup(struct fx *f)
+{
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL", pe(f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_SHADOW_VMCS);
+    pk(f, "VMREAD_BITMAP", RD_BM);
+    pk(f, "VMWRITE_BITMAP", WR_BM);
+    pk(f, "VMCS_LINK_POINTER", LINK_PA);
+    memset(f->ram + RD_BM, 0, 4096);
+    memset(f->ram + WR_BM, 0, 4096);
+}
+
+/* KVM's nested_vmx_exit_handled_vmcs_access: exits without shadowing, for
+ * fields with bits 63:15 set, unreadable bitmaps, set bitmap bits. */
+static void test_l2_vmcs_access_exits(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    const uint64_t rip = 0x681E;                        /* GUEST_RIP */
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, false, rip));     /* no shadowing */
+    shadowing_setup(&f);
+    assert_false(vmdl_vmx_l2_vmcs_access_exits(f.vmx, false, rip));
+    assert_false(vmdl_vmx_l2_vmcs_access_exits(f.vmx, true, rip));
+    f.ram[RD_BM + rip / 8] |= 1u << (rip & 7);
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, false, rip));
+    assert_false(vmdl_vmx_l2_vmcs_access_exits(f.vmx, true, rip)); /* the other bitmap */
+    f.ram[WR_BM + 0x7FFF / 8] |= 0x80;
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, true, 0x7FFF));
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, true, 0x8000));  /* bits 63:15 */
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, false, 1ull << 40));
+    pk(&f, "VMWRITE_BITMAP", RAM_SIZE + 0x1000);       /* not RAM */
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, true, 0));
+    /* the secondary controls off: no shadowing */
+    shadowing_setup(&f);
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+       pe(&f, "CPU_BASED_VM_EXEC_CONTROL") & ~VMDL_PROC_SECONDARY);
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(f.vmx, false, rip));
+    assert_true(vmdl_vmx_l2_vmcs_access_exits(NULL, false, rip));
+    fx_close(&f);
+}
+
+/* The instruction on the shadow VMCS: values in the link-pointer region,
+ * error numbers in the current VMCS, VMfailInvalid without a shadow. */
+static void test_l2_vmcs_shadow_exec(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    shadowing_setup(&f);
+    const struct vmdl_vmcs_field *rip = vmdl_vmcs_field_by_name("GUEST_RIP");
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_operand fld = {.kind = VMDL_VMX_OPND_REG, .value = rip->encoding};
+    struct vmdl_vmx_operand val = {.kind = VMDL_VMX_OPND_REG, .value = 0x1122334455667788ull};
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMWRITE, &fld, &val, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    uint64_t in_region;
+    memcpy(&in_region, f.ram + LINK_PA + rip->offset, 8);
+    assert_int_equal(in_region, 0x1122334455667788ull);
+    assert_int_equal(pe(&f, "GUEST_RIP"), 0x500000);   /* the current VMCS is untouched */
+    struct vmdl_vmx_operand dst = {.kind = VMDL_VMX_OPND_REG};
+    fld.value = rip->encoding;
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMREAD, &dst, &fld, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    assert_true(dst.written);
+    assert_int_equal(dst.value, 0x1122334455667788ull);
+    /* an unsupported field: error 12 in the current VMCS, the region unchanged */
+    uint8_t before[4096];
+    memcpy(before, f.ram + LINK_PA, sizeof(before));
+    fld.value = 0x6C1C + 0x100;
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMWRITE, &fld, &val, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_FAIL_VALID);
+    assert_int_equal(r.error, 12);
+    assert_int_equal(pe(&f, "VM_INSTRUCTION_ERROR"), 12);
+    assert_memory_equal(before, f.ram + LINK_PA, sizeof(before));
+    /* a read-only field with IA32_VMX_MISC bit 29 (KVM's profiles) */
+    fld.value = vmdl_vmcs_field_by_name("EXIT_QUALIFICATION")->encoding;
+    val.value = 0x77;
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMWRITE, &fld, &val, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_SUCCEED);
+    /* the link pointer all ones: VMfailInvalid (CF), nothing written */
+    pk(&f, "VMCS_LINK_POINTER", UINT64_MAX);
+    pk(&f, "VM_INSTRUCTION_ERROR", 0);
+    fld.value = rip->encoding;
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMREAD, &dst, &fld, &r), 0);
+    assert_int_equal(r.status, VMDL_VMX_FAIL_INVALID);
+    assert_true(r.rflags & 1);
+    assert_int_equal(pe(&f, "VM_INSTRUCTION_ERROR"), 0);
+    /* not VMREAD/VMWRITE: refused */
+    assert_int_equal(vmdl_vmx_exec_shadow(f.vmx, &f.ctx, VMDL_VMX_INSN_VMPTRLD, &dst, &fld, &r),
+                     VMDL_EINVAL);
+    fx_close(&f);
+}
+
 /* ---- the APIC-access page (SDM Vol. 3C 30.4, "virtualize APIC accesses") ---- */
 
 #define APIC_ACC 0xB000u
@@ -2331,6 +2429,8 @@ int main(void)
         cmocka_unit_test(test_vapic_msr_reads),
         cmocka_unit_test(test_vapic_tpr_and_self_ipi),
         cmocka_unit_test(test_vapic_self_ipi_low_vector),
+        cmocka_unit_test(test_l2_vmcs_access_exits),
+        cmocka_unit_test(test_l2_vmcs_shadow_exec),
         cmocka_unit_test(test_vapic_posted_interrupts),
         cmocka_unit_test(test_apic_access_page_in_force),
         cmocka_unit_test(test_apic_access_exits_without_tpr_shadow),
