@@ -37,8 +37,8 @@ static void put_vcpu_time(struct vmdl_blob_writer *w, struct vmdl_vcpu *v, bool 
     vmdl_blob_put_u32(w, (uint32_t)v->queued_irq);
     if (!with_time)
         return;
-    vmdl_blob_put_u64(w, v->insns);
-    vmdl_blob_put_u64(w, v->branches);
+    vmdl_blob_put_u64(w, vmdl__insns(v));
+    vmdl_blob_put_u64(w, vmdl__branches(v));
     vmdl_blob_put_u64(w, v->kick_at);
     vmdl_blob_put_u64(w, v->slice_end);
     vmdl_blob_put_u64(w, v->shadow_at);
@@ -89,8 +89,8 @@ static void apply_vcpu(struct vmdl_vcpu *v, const struct vcpu_rec *c)
     v->nmi_pending = c->nmi_pending;
     v->irq_line = c->irq_line;
     v->queued_irq = c->queued_irq;
-    v->insns = c->insns;
-    v->branches = c->branches;
+    vmdl__insns_set(v, c->insns);
+    vmdl__branches_set(v, c->branches);
     v->kick_at = c->kick_at;
     v->slice_end = c->slice_end;
     v->shadow_at = c->shadow_at;

@@ -132,6 +132,7 @@ static struct block_info *lookup_block(struct vmdl_vcpu *vcpu, uint64_t addr,
  */
 static void set_cur_block(struct vmdl_vcpu *vcpu, struct block_info *b)
 {
+    vmdl__count_fold(vcpu);
     vcpu->cur_block = b;
     if (b && !b->no_fast && !vcpu->shadow_at && !vcpu->irq_window) {
         vcpu->fast_addr = b->addr;
@@ -151,13 +152,35 @@ static void set_cur_block(struct vmdl_vcpu *vcpu, struct block_info *b)
  */
 static uint64_t block_base(const struct vmdl_vcpu *vcpu)
 {
-    return vcpu->insns - vcpu->cur_block->ninsns;
+    return vmdl__insns(vcpu) - vcpu->cur_block->ninsns;
 }
 
 void vmdl__count_no_fast(struct vmdl_vcpu *vcpu)
 {
+    vmdl__count_fold(vcpu);
     vcpu->fast_addr = VMDL_FAST_NONE;
     vcpu->fast_size = 0;
+}
+
+/*
+ * The fast path takes an entry of the current block while the count after
+ * it stays at or below kick_deadline (block_slow decides the entry that
+ * would pass it): with I retired now, floor((kick_deadline - I) / n) more
+ * entries of an n-instruction block.  It counts down from one more than
+ * that, so that the entry which brings fast_left to 0 is the first one
+ * refused.  Without a fast block the countdown is idle (1).
+ */
+void vmdl__count_rearm(struct vmdl_vcpu *vcpu)
+{
+    uint64_t n = vmdl__insns(vcpu), d = vcpu->kick_deadline, left = 0;
+    if (vcpu->fast_size && vcpu->fast_ninsns && d > n) {
+        left = (d - n) / vcpu->fast_ninsns;
+        if (left > UINT64_MAX / 2)
+            left = UINT64_MAX / 2;
+    }
+    vcpu->insns_done = n;
+    vcpu->branches_done = vmdl__branches(vcpu);
+    vcpu->fast_left = vcpu->fast_mark = left + 1;
 }
 
 /*
@@ -173,7 +196,7 @@ static bool exact_stop_needed(struct vmdl_vcpu *vcpu, const struct block_info *b
 {
     uint64_t d = vcpu->kick_deadline;
     if (!vcpu->vm->arch_ops->exact_events || !b || !b->offsets || base >= d ||
-        vcpu->insns <= d || d != vcpu->event_deadline || d == vcpu->exact_refused)
+        vmdl__insns(vcpu) <= d || d != vcpu->event_deadline || d == vcpu->exact_refused)
         return false;
     uint64_t at = b->addr + b->offsets[d - base];
     if (vcpu->exact_placed && vcpu->exact_pc == at && vcpu->exact_at == d)
@@ -189,7 +212,7 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
 {
     struct block_info *prev = vcpu->cur_block;
     if (prev && prev->ends_in_branch)
-        vcpu->branches++;
+        vcpu->branches_done++;
     /* A block that ends in STI / MOV SS leaves the next instruction in the
      * interrupt shadow. */
     vcpu->shadow_at = prev && prev->ends_in_shadow && addr == prev->addr + prev->size
@@ -198,9 +221,9 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
                                ? prev : lookup_block(vcpu, addr, size);
     if (b)
         vcpu->recent[recent_slot(addr)] = b;
-    uint64_t base = vcpu->insns;
+    uint64_t base = vcpu->insns_done;
     set_cur_block(vcpu, b);
-    vcpu->insns += b ? b->ninsns : 1;
+    vcpu->insns_done += b ? b->ninsns : 1;
     /* Stop before running a block that would cross the deadline, or when an
      * interrupt that waited for IF can now be taken (STI ends a block). */
     bool window_open = false;
@@ -219,6 +242,7 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
      * stall is taken after the block. */
     if (b && b->stall)
         vmdl__stall_add(vcpu, b->stall);
+    vmdl__count_rearm(vcpu);
     if (stop) {
         if (vcpu->stop == STOP_NONE)
             vcpu->stop = STOP_KICK;
@@ -241,7 +265,11 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
                                                   uint32_t size, void *user)
 {
     struct vmdl_vcpu *vcpu = user;
-    uint64_t n = vcpu->insns;
+    /* The entry that brought the countdown to 0 was not taken. */
+    if (!vcpu->fast_left)
+        vcpu->fast_left = 1;
+    vmdl__count_fold(vcpu);
+    uint64_t n = vcpu->insns_done;
     /*
      * A loop of several blocks: the next block is another one, seen
      * recently.  With the current block fast (no shadow, no window) and the
@@ -256,13 +284,14 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
         struct block_info *b = vcpu->recent[recent_slot(addr)];
         if (b && b->addr == addr && b->size == size && !b->no_fast &&
             n + b->ninsns <= vcpu->kick_deadline) {
-            vcpu->branches += vcpu->fast_branch;
+            vcpu->branches_done += vcpu->fast_branch;
             vcpu->cur_block = b;
             vcpu->fast_addr = addr;
             vcpu->fast_size = size;
             vcpu->fast_ninsns = b->ninsns;
             vcpu->fast_branch = b->ends_in_branch;
-            vcpu->insns = n + b->ninsns;
+            vcpu->insns_done = n + b->ninsns;
+            vmdl__count_rearm(vcpu);
             return;
         }
     }
@@ -282,16 +311,13 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
 static void block_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct vmdl_vcpu *vcpu = user;
-    /* (n + this block's count, not n: a deadline inside the block is
-     * block_slow's to see, for architectures that land events exactly.) */
-    if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size, 1)) {
-        uint64_t n = vcpu->insns + vcpu->fast_ninsns;
-        if (__builtin_expect(n <= vcpu->kick_deadline, 1)) {
-            vcpu->branches += vcpu->fast_branch;
-            vcpu->insns = n;
-            return;
-        }
-    }
+    /* The entry is counted by being taken: insns and branches are folded in
+     * by whoever reads them (vmdl__insns).  The countdown refuses the entry
+     * whose count would pass kick_deadline (a deadline inside the block is
+     * block_slow's to see, for architectures that land events exactly). */
+    if (__builtin_expect(addr == vcpu->fast_addr && size == vcpu->fast_size &&
+                         --vcpu->fast_left != 0, 1))
+        return;
     block_other(uc, addr, size, user);
 }
 
@@ -310,7 +336,7 @@ bool vmdl__count_needed(struct vmdl_vcpu *vcpu, uint64_t deadline)
 
 void vmdl__count_update_hook(struct vmdl_vcpu *vcpu)
 {
-    vcpu->kick_deadline = vmdl__next_deadline(vcpu);
+    vmdl__set_kick(vcpu, vmdl__next_deadline(vcpu));
     bool need = vmdl__count_needed(vcpu, vcpu->kick_deadline);
     vmdl__count_forget_block(vcpu);
     if (need == vcpu->block_hook_on)
@@ -350,6 +376,7 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
 {
     struct block_info *b = vcpu->cur_block;
     vcpu->ran_block = NULL;
+    vmdl__count_fold(vcpu);
     if (!vcpu->block_hook_on || !b)
         return;
     if (pc >= b->addr && pc < b->addr + b->size) {
@@ -357,12 +384,12 @@ void vmdl__count_at_stop(struct vmdl_vcpu *vcpu, uint64_t pc)
         uint32_t i = 0;
         while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
             i++;
-        vcpu->insns = block_base(vcpu) + i;
+        vcpu->insns_done = block_base(vcpu) + i;
         unstall_tail(vcpu, b, i);
     } else {
         /* The whole block ran, including its final instruction. */
         if (b->ends_in_branch)
-            vcpu->branches++;
+            vcpu->branches_done++;
         vcpu->ran_block = b;
         if (b->ends_in_shadow && pc == b->addr + b->size)
             vcpu->shadow_at = pc;
@@ -384,11 +411,12 @@ bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
     struct block_info *b = vcpu->cur_block;
     if (!b || pc < b->addr || pc >= b->addr + b->size)
         return false;
+    vmdl__count_fold(vcpu);
     /* vmdl__count_at_stop's case of a stop inside the block. */
     uint32_t i = 0;
     while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
         i++;
-    vcpu->insns = block_base(vcpu) + i;
+    vcpu->insns_done = block_base(vcpu) + i;
     unstall_tail(vcpu, b, i);
     vcpu->ran_block = NULL;
     vmdl__count_forget_block(vcpu);
@@ -411,7 +439,7 @@ uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc)
 {
     struct block_info *b = vcpu->cur_block;
     if (!vcpu->block_hook_on || !b || pc < b->addr || pc >= b->addr + b->size)
-        return vcpu->insns;
+        return vmdl__insns(vcpu);
     uint32_t i = 0;
     while (i < b->ninsns && b->offsets && b->addr + b->offsets[i] < pc)
         i++;
@@ -425,8 +453,10 @@ bool vmdl__count_unretire_branch(struct vmdl_vcpu *vcpu, uint64_t *branch_pc)
     if (!b || !b->ends_in_branch || !b->offsets || !b->ninsns)
         return false;
     *branch_pc = b->addr + b->offsets[b->ninsns - 1];
-    vcpu->insns--;
-    vcpu->branches--;
+    vmdl__count_fold(vcpu);
+    vcpu->insns_done--;
+    vcpu->branches_done--;
+    vmdl__count_rearm(vcpu);
     return true;
 }
 

@@ -169,9 +169,12 @@ struct vmdl_vcpu {
 
     /* Virtual time (docs/architecture.md, "Virtual time"): retired
      * instructions plus stall cycles (PAUSE, VM-exit-like traps). */
-    uint64_t insns;         /* retired instructions, exact at exits */
+    /* Retired instructions and branches: read them with vmdl__insns /
+     * vmdl__branches, change them with vmdl__insns_set / _add (the block
+     * hook's fast path leaves its entries to be folded in: fast_left). */
+    uint64_t insns_done;
     uint64_t stall;         /* stall cycles, exact at exits (vtime.c) */
-    uint64_t branches;
+    uint64_t branches_done;
     int count_users;
     bool code_hooks;        /* address-bounded code hooks exist (x86 trap sites) */
     /* Set by an instruction handler that completed an instruction KVM runs
@@ -183,7 +186,7 @@ struct vmdl_vcpu {
     /* When the block hook stops the engine, in retired instructions: the
      * min of the quantum, the budget and vt_deadline converted at the
      * current stall (lowered whenever the stall grows, vmdl__stall_add). */
-    uint64_t kick_deadline;
+    uint64_t kick_deadline;  /* written through vmdl__set_kick */
     uint64_t vt_deadline;   /* its virtual-time part: kick_at and timers */
     uint64_t event_deadline; /* the timers' part of it (vmdl__next_deadline) */
     uint64_t exact_pc;      /* stop right before this instruction once the */
@@ -202,6 +205,13 @@ struct vmdl_vcpu {
     uint32_t fast_size;
     uint32_t fast_ninsns;
     uint64_t fast_branch;
+    /* The fast path's countdown: it takes an entry of the current block
+     * while --fast_left stays above 0, i.e. fast_left - 1 more entries fit
+     * before kick_deadline (vmdl__count_rearm), and counts nothing itself:
+     * the fast_mark - fast_left entries since the last fold are not in
+     * insns_done / branches_done yet (vmdl__insns adds them). */
+    uint64_t fast_left;
+    uint64_t fast_mark;
     struct block_info *ran_block; /* ran to its end right before the stop */
     uint64_t shadow_at;     /* PC right after an interrupt-shadow insn ending a block */
     struct block_info *blocks[BLOCK_HASH_SIZE];
@@ -387,12 +397,68 @@ void vmdl__count_update_hook(struct vmdl_vcpu *vcpu);
 /* The block hook's fast path is off until the next block is looked up
  * (an interrupt window opened while a block runs). */
 void vmdl__count_no_fast(struct vmdl_vcpu *vcpu);
-/* No block is current any more (a stop, an entry, a restore). */
 #define VMDL_FAST_NONE UINT64_MAX
 #define VMDL_FAST_BETWEEN (UINT64_MAX - 1)
 
+/* Entries the block hook's fast path took since the last fold. */
+static inline uint64_t vmdl__fast_pending(const struct vmdl_vcpu *vcpu)
+{
+    return vcpu->fast_mark - vcpu->fast_left;
+}
+
+/* Retired instructions / taken branches, exact at any time. */
+static inline uint64_t vmdl__insns(const struct vmdl_vcpu *vcpu)
+{
+    return vcpu->insns_done + vmdl__fast_pending(vcpu) * vcpu->fast_ninsns;
+}
+
+static inline uint64_t vmdl__branches(const struct vmdl_vcpu *vcpu)
+{
+    return vcpu->branches_done + vmdl__fast_pending(vcpu) * vcpu->fast_branch;
+}
+
+/* Put the fast path's entries into insns_done / branches_done. */
+static inline void vmdl__count_fold(struct vmdl_vcpu *vcpu)
+{
+    uint64_t p = vmdl__fast_pending(vcpu);
+    vcpu->insns_done += p * vcpu->fast_ninsns;
+    vcpu->branches_done += p * vcpu->fast_branch;
+    vcpu->fast_mark = vcpu->fast_left;
+}
+
+/* The fast path's countdown for the count and deadline as they are now
+ * (insn_count.c); call after either changed. */
+void vmdl__count_rearm(struct vmdl_vcpu *vcpu);
+
+static inline void vmdl__insns_set(struct vmdl_vcpu *vcpu, uint64_t n)
+{
+    vmdl__count_fold(vcpu);
+    vcpu->insns_done = n;
+    vmdl__count_rearm(vcpu);
+}
+
+static inline void vmdl__insns_add(struct vmdl_vcpu *vcpu, uint64_t n)
+{
+    vmdl__insns_set(vcpu, vmdl__insns(vcpu) + n);
+}
+
+static inline void vmdl__branches_set(struct vmdl_vcpu *vcpu, uint64_t n)
+{
+    vmdl__count_fold(vcpu);
+    vcpu->branches_done = n;
+}
+
+static inline void vmdl__set_kick(struct vmdl_vcpu *vcpu, uint64_t d)
+{
+    vmdl__count_fold(vcpu);
+    vcpu->kick_deadline = d;
+    vmdl__count_rearm(vcpu);
+}
+
+/* No block is current any more (a stop, an entry, a restore). */
 static inline void vmdl__count_forget_block(struct vmdl_vcpu *vcpu)
 {
+    vmdl__count_fold(vcpu);
     vcpu->cur_block = NULL;
     vcpu->fast_addr = VMDL_FAST_NONE;
     vcpu->fast_size = 0;
@@ -421,7 +487,7 @@ uint64_t vmdl__count_exact(struct vmdl_vcpu *vcpu, uint64_t pc);
 /* vtime.c: virtual time = retired instructions + stall cycles */
 static inline uint64_t vmdl__vtime(const struct vmdl_vcpu *vcpu)
 {
-    return vcpu->insns + vcpu->stall;
+    return vmdl__insns(vcpu) + vcpu->stall;
 }
 /* An absolute virtual time as a retired-instruction count at the current
  * stall (0 when already passed). */

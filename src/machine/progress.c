@@ -25,7 +25,7 @@ int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out)
     *out = (struct vmdl_vm_stats){ .nr_vcpus = vm->nr_vcpus, .exact = true };
     for (unsigned i = 0; i < vm->nr_vcpus; i++) {
         const struct vmdl_vcpu *v = vm->vcpus[i];
-        out->insns += v->insns;
+        out->insns += vmdl__insns(v);
         if (vmdl__vtime(v) > out->vtime)
             out->vtime = vmdl__vtime(v);
         out->exits += v->nr_exits;

@@ -48,7 +48,7 @@ static uint64_t total_insns(struct vmdl_vm *vm)
 {
     uint64_t t = 0;
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
-        t += vm->vcpus[i]->insns;
+        t += vmdl__insns(vm->vcpus[i]);
     return t;
 }
 
@@ -114,8 +114,8 @@ uint64_t vmdl__next_deadline(struct vmdl_vcpu *vcpu)
     if (vm->max_insns) {
         uint64_t t = total_insns(vm);
         uint64_t left = t >= vm->max_insns ? 0 : vm->max_insns - t;
-        if (vcpu->insns + left < d)
-            d = vcpu->insns + left;
+        if (vmdl__insns(vcpu) + left < d)
+            d = vmdl__insns(vcpu) + left;
     }
     return d;
 }
@@ -194,7 +194,7 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
         uint64_t skip = best_ev > now ? best_ev - now : 0;
         if (vm->max_insns && total_insns(vm) + skip > vm->max_insns)
             skip = vm->max_insns - total_insns(vm);
-        best->insns += skip;
+        vmdl__insns_add(best, skip);
         advance_time(best);
         return 1;
     }
@@ -223,7 +223,7 @@ static int idle_skip(struct vmdl_vm *vm, struct vmdl_exit *exit)
 static bool picked_again(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (vcpu->insns >= vcpu->slice_end) {
+    if (vmdl__insns(vcpu) >= vcpu->slice_end) {
         vcpu->slice_end = 0;
         vm->next_vcpu = (vcpu->index + 1) % vm->nr_vcpus;
     }
@@ -238,8 +238,8 @@ static bool picked_again(struct vmdl_vcpu *vcpu)
             continue;
         return false;
     }
-    if (vcpu->slice_end <= vcpu->insns)
-        vcpu->slice_end = vcpu->insns + vm->cfg.quantum;
+    if (vcpu->slice_end <= vmdl__insns(vcpu))
+        vcpu->slice_end = vmdl__insns(vcpu) + vm->cfg.quantum;
     return true;
 }
 
@@ -328,9 +328,9 @@ bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu)
     if (vcpu->kick_deadline == 0)
         return false;
     uint64_t d = vmdl__next_deadline(vcpu);
-    if (vmdl__count_needed(vcpu, d) != vcpu->block_hook_on || d <= vcpu->insns)
+    if (vmdl__count_needed(vcpu, d) != vcpu->block_hook_on || d <= vmdl__insns(vcpu))
         return false;
-    vcpu->kick_deadline = d;
+    vmdl__set_kick(vcpu, d);
     return true;
 }
 
@@ -356,7 +356,7 @@ bool vmdl__hook_no_exit(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
     if (vm->nr_vcpus != 1 || vm->dbg || vm->progress_fn || vm->nr_switches ||
-        vcpu->irq_window || vcpu->shadow_at || vcpu->insns >= vcpu->kick_deadline)
+        vcpu->irq_window || vcpu->shadow_at || vmdl__insns(vcpu) >= vcpu->kick_deadline)
         return false;
     if (vm->irqchip && (!vm->irqchip->exit_quiet ||
                         !vm->irqchip->exit_quiet(vm->irqchip_opaque, vcpu)))
@@ -416,8 +416,8 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
                 continue;
             return VMDL_OK;
         }
-        if (vm->nr_vcpus > 1 && vcpu->slice_end <= vcpu->insns)
-            vcpu->slice_end = vcpu->insns + vm->cfg.quantum;
+        if (vm->nr_vcpus > 1 && vcpu->slice_end <= vmdl__insns(vcpu))
+            vcpu->slice_end = vmdl__insns(vcpu) + vm->cfg.quantum;
         else if (vm->nr_vcpus == 1)
             vcpu->slice_end = UINT64_MAX;
         bool to_caller = false;
@@ -431,7 +431,7 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
         advance_time(vcpu);
         if (vm->progress_fn)
             vmdl__progress_poll(vm);
-        if (vm->nr_vcpus > 1 && (vcpu->insns >= vcpu->slice_end || vcpu->halted ||
+        if (vm->nr_vcpus > 1 && (vmdl__insns(vcpu) >= vcpu->slice_end || vcpu->halted ||
                                  !vcpu_runnable(vcpu))) {
             vcpu->slice_end = 0;
             vm->next_vcpu = (vcpu->index + 1) % vm->nr_vcpus;
@@ -500,8 +500,8 @@ int vmdl_vcpu_set_reg(struct vmdl_vcpu *vcpu, enum vmdl_reg reg, uint64_t val)
     return vcpu->vm->arch_ops->set_reg(vcpu, reg, val);
 }
 
-uint64_t vmdl_vcpu_insns(struct vmdl_vcpu *vcpu) { return vcpu->insns; }
-uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu) { return vcpu->branches; }
+uint64_t vmdl_vcpu_insns(struct vmdl_vcpu *vcpu) { return vmdl__insns(vcpu); }
+uint64_t vmdl_vcpu_branches(struct vmdl_vcpu *vcpu) { return vmdl__branches(vcpu); }
 
 int vmdl_vcpu_device_ppi(struct vmdl_vcpu *vcpu, unsigned ppi, bool level)
 {
@@ -567,5 +567,5 @@ void vmdl_vcpu_request_exit(struct vmdl_vcpu *vcpu)
      * (virtual time in use), stops cleanly at the next block boundary; else
      * the interrupt is taken at the next exit.
      */
-    vcpu->kick_deadline = 0;
+    vmdl__set_kick(vcpu, 0);
 }

@@ -62,7 +62,7 @@ void vmdl__trace_json(struct vmdl_vcpu *v, const char *what, uint64_t pc,
     vmdl_json_write_string(f, text);
     fputs(",\"outcome\":", f);
     vmdl_json_write_string(f, outcome);
-    fprintf(f, ",\"insns\":%" PRIu64 ",\"exact\":%s", v->insns,
+    fprintf(f, ",\"insns\":%" PRIu64 ",\"exact\":%s", vmdl__insns(v),
             v->block_hook_on ? "true" : "false");
     if (v->vm->arch_ops->guest_clock)
         fprintf(f, ",\"tsc\":%" PRIu64, v->vm->arch_ops->guest_clock(v));

@@ -18,7 +18,7 @@ void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles)
     vcpu->stall += cycles;
     uint64_t d = vmdl__vt_to_insns(vcpu, vcpu->vt_deadline);
     if (d < vcpu->kick_deadline)
-        vcpu->kick_deadline = d;
+        vmdl__set_kick(vcpu, d);
 }
 
 /* The cycles a block's PAUSEs add at this VM's weight, and whether the

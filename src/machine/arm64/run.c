@@ -31,7 +31,7 @@ int vmdl__arm64_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_complete: nothing to complete");
     }
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     return VMDL_OK;
 }
 

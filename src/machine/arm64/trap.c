@@ -77,7 +77,7 @@ static void handle_sysreg_in_hook(struct vmdl_vcpu *v, uint64_t pc,
      * instruction itself have retired. */
     vmdl__count_at_insn(v, pc);
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     vmdl__arm64_irq_recheck(v);
 }
 
@@ -100,7 +100,7 @@ void vmdl__arm64_stop_fault(struct vmdl_vcpu *v, const struct vmdl_sysreg_access
 void vmdl__arm64_irq_recheck(struct vmdl_vcpu *v)
 {
     if (v->block_hook_on)
-        v->kick_deadline = vmdl__next_deadline(v);
+        vmdl__set_kick(v, vmdl__next_deadline(v));
     if (!vmdl__irq_asserted(v)) {
         v->irq_window = false; /* acknowledged (CDIA) or withdrawn */
         return;
@@ -141,10 +141,10 @@ uint32_t vmdl__arm64_sysreg_insn_cb(uc_engine *uc, uc_arm64_reg reg,
         return 0;
     if (a.is_write)
         a.value = cp->val;
-    uint64_t insns = v->insns;
-    v->insns = vmdl__count_exact(v, pc);
+    uint64_t insns = vmdl__insns(v);
+    vmdl__insns_set(v, vmdl__count_exact(v, pc));
     vmdl_fault f = vmdl__route_sysreg(v, &a);
-    v->insns = insns;
+    vmdl__insns_set(v, insns);
     if (f == VMDL_FAULT_UNCLAIMED || (f != VMDL_FAULT_NONE && !a.is_write))
         return 0;
     if (f != VMDL_FAULT_NONE) {
@@ -243,7 +243,7 @@ enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc)
     bool smc = v->exit.u.hypercall.is_smc;
     uint32_t fn = (uint32_t)vmdl__arm64_read_x(v, 0);
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc + 4);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     if (imm == 0 && fn == VMDL_HC_EXIT) {
         v->stop_status = (int)(vmdl__arm64_read_x(v, 1) & 0xFF);
         return HC_SHUTDOWN;
@@ -255,7 +255,7 @@ enum hc_result vmdl__arm64_hypercall(struct vmdl_vcpu *v, uint64_t pc)
         return HC_DONE;
     /* Nobody claimed it: the caller completes it (x0 = its value). */
     vmdl__arm64_wr(v, UC_ARM64_REG_PC, pc);
-    v->insns--;
+    vmdl__insns_set(v, vmdl__insns(v) - 1);
     memset(&v->exit, 0, sizeof(v->exit));
     v->exit.reason = VMDL_EXIT_HYPERCALL;
     v->exit.pc = pc;

@@ -134,7 +134,7 @@ int vmdl__arm64_deliver_sync(struct vmdl_vcpu *v, uint64_t pc, uint32_t esr)
 {
     vmdl__arm64_take_exception(v, pc, 0x000, true,
                                esr ? esr : (ESR_EC_UNKNOWN << 26) | ESR_IL);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     return VMDL_OK;
 }
 

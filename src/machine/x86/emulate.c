@@ -343,7 +343,7 @@ enum emu_result vmdl__x86_special_access(struct vmdl_vcpu *v, uint64_t rip,
     }
     /* The instruction is at rip: retire it without reading RIP back. */
     wr(v, UC_X86_REG_RIP, rip + insn->length);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     return EMU_DONE;
 }
 

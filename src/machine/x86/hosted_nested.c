@@ -49,9 +49,9 @@ static int hosted_x86(struct vmdl_vcpu *v, const void *st, const char *fn)
 static void enter_now(struct vmdl_vcpu *v)
 {
     uint64_t deadline = v->kick_deadline;
-    v->kick_deadline = UINT64_MAX;
+    vmdl__set_kick(v, UINT64_MAX);
     vmdl__x86h_enter(v);
-    v->kick_deadline = deadline;
+    vmdl__set_kick(v, deadline);
 }
 
 int vmdl_vcpu_get_x86_sys(struct vmdl_vcpu *v, struct vmdl_x86_sys_state *st)

@@ -575,8 +575,8 @@ static size_t step_budget(struct vmdl_vcpu *v, bool block_step, bool insn_step)
     if (!block_step && !insn_step)
         return 0;
     if (!insn_step && v->block_hook_on) {
-        if (v->kick_deadline > v->insns + 1)
-            v->kick_deadline = v->insns + 1;
+        if (v->kick_deadline > vmdl__insns(v) + 1)
+            vmdl__set_kick(v, vmdl__insns(v) + 1);
         return 0;
     }
     uc_ctl_flush_tb(v->uc);

@@ -157,7 +157,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     X86(v)->h_walk_stub = true;        /* hosted_walk.c */
     X86(v)->h_walk_refused = false;
     /* The counts before the stub: it retires no guest instruction. */
-    uint64_t insns = v->insns, branches = v->branches, stall = v->stall;
+    uint64_t insns = vmdl__insns(v), branches = vmdl__branches(v), stall = v->stall;
     if (!v->block_hook_on) {
         if (!X86(v)->h_counts) {
             X86(v)->h_counts = true;
@@ -169,16 +169,16 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     vmdl__x86h_tpr_vmcb(v);
     if (v->block_hook_on) {
         uint64_t deadline = v->kick_deadline;
-        v->kick_deadline = v->insns + 1;
+        vmdl__set_kick(v, vmdl__insns(v) + 1);
         uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 0);
-        v->kick_deadline = deadline;
+        vmdl__set_kick(v, deadline);
         if (v->stop == STOP_KICK)
             v->stop = STOP_NONE;
         /* The VMRUN is the machine's, not the guest's, and the first
          * guest block, counted as the engine stopped before it, is counted
          * again when the next run enters it: neither has retired. */
-        v->insns = insns;
-        v->branches = branches;
+        vmdl__insns_set(v, insns);
+        vmdl__branches_set(v, branches);
         v->stall = stall;
         vmdl__count_forget_block(v);
     } else {
@@ -403,7 +403,7 @@ void vmdl__x86h_restore_kseg(struct vmdl_vcpu *v)
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len)
 {
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     X86(v)->h_emulated = true;    /* ends an interrupt shadow (hosted_irq.c) */
     uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
     if (rflags & (1ull << 8))

@@ -105,8 +105,8 @@ static bool find_pkru(struct vmdl_vcpu *v)
     struct vmdl_vm *vm = v->vm;
     size_t size = uc_context_size(v->uc);
     char *keep = malloc(size), *a = malloc(size), *b = malloc(size);
-    uint64_t insns = v->insns, branches = v->branches, deadline = v->kick_deadline;
-    v->kick_deadline = UINT64_MAX;
+    uint64_t insns = vmdl__insns(v), branches = vmdl__branches(v), deadline = v->kick_deadline;
+    vmdl__set_kick(v, UINT64_MAX);
     int found = 0;
     if (keep && a && b) {
         uc_context_save(v->uc, X86(v)->ctx);
@@ -122,9 +122,9 @@ static bool find_pkru(struct vmdl_vcpu *v)
     free(keep);
     free(a);
     free(b);
-    v->insns = insns;
-    v->branches = branches;
-    v->kick_deadline = deadline;
+    vmdl__insns_set(v, insns);
+    vmdl__branches_set(v, branches);
+    vmdl__set_kick(v, deadline);
     v->cur_block = NULL;
     v->stop = STOP_NONE;
     uc_ctl_flush_tlb(v->uc);          /* the host's entries from the runs */

@@ -213,7 +213,7 @@ enum emu_result vmdl__x86_msr_access(struct vmdl_vcpu *v, bool is_write, uint64_
     }
     /* The instruction is at rip: retire it without reading RIP back. */
     wr(v, UC_X86_REG_RIP, rip + len);
-    v->insns++;
+    vmdl__insns_add(v, 1);
     return EMU_DONE;
 }
 

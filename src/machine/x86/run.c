@@ -12,7 +12,7 @@
 void vmdl__x86_retire(struct vmdl_vcpu *v, unsigned len)
 {
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + len);
-    v->insns++;
+    vmdl__insns_add(v, 1);
 }
 
 int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
