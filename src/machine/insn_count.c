@@ -162,19 +162,28 @@ void vmdl__count_no_fast(struct vmdl_vcpu *vcpu)
     vcpu->fast_size = 0;
 }
 
+/* ceil(log2 n): (d >> block_shift(n)) <= d / n, without a division. */
+static inline unsigned block_shift(uint32_t n)
+{
+    return n > 1 ? 64u - (unsigned)__builtin_clzll(n - 1) : 0u;
+}
+
 /*
  * The fast path takes an entry of the current block while the count after
  * it stays at or below kick_deadline (block_slow decides the entry that
  * would pass it): with I retired now, floor((kick_deadline - I) / n) more
- * entries of an n-instruction block.  It counts down from one more than
- * that, so that the entry which brings fast_left to 0 is the first one
- * refused.  Without a fast block the countdown is idle (1).
+ * entries of an n-instruction block.  The countdown allows at most that
+ * many: (kick_deadline - I) shifted right by ceil(log2 n), no division on
+ * this path (a multi-block loop rearms at every block).  Fewer than that
+ * only sends an entry to block_other, which decides exactly and rearms.
+ * It counts down from one more, so that the entry which brings fast_left
+ * to 0 is the first one refused.  Without a fast block it is idle (1).
  */
 void vmdl__count_rearm(struct vmdl_vcpu *vcpu)
 {
     uint64_t n = vmdl__insns(vcpu), d = vcpu->kick_deadline, left = 0;
     if (vcpu->fast_size && vcpu->fast_ninsns && d > n) {
-        left = (d - n) / vcpu->fast_ninsns;
+        left = (d - n) >> block_shift(vcpu->fast_ninsns);
         if (left > UINT64_MAX / 2)
             left = UINT64_MAX / 2;
     }
@@ -290,8 +299,11 @@ static __attribute__((noinline)) void block_other(uc_engine *uc, uint64_t addr,
             vcpu->fast_size = size;
             vcpu->fast_ninsns = b->ninsns;
             vcpu->fast_branch = b->ends_in_branch;
-            vcpu->insns_done = n + b->ninsns;
-            vmdl__count_rearm(vcpu);
+            n += b->ninsns;
+            vcpu->insns_done = n;
+            /* vmdl__count_rearm, inline: n <= kick_deadline here. */
+            vcpu->fast_left = vcpu->fast_mark =
+                ((vcpu->kick_deadline - n) >> block_shift(b->ninsns)) + 1;
             return;
         }
     }

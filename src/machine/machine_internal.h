@@ -421,6 +421,8 @@ static inline uint64_t vmdl__branches(const struct vmdl_vcpu *vcpu)
 static inline void vmdl__count_fold(struct vmdl_vcpu *vcpu)
 {
     uint64_t p = vmdl__fast_pending(vcpu);
+    if (!p)
+        return;
     vcpu->insns_done += p * vcpu->fast_ninsns;
     vcpu->branches_done += p * vcpu->fast_branch;
     vcpu->fast_mark = vcpu->fast_left;
@@ -430,8 +432,14 @@ static inline void vmdl__count_fold(struct vmdl_vcpu *vcpu)
  * (insn_count.c); call after either changed. */
 void vmdl__count_rearm(struct vmdl_vcpu *vcpu);
 
+/* (Without a fast block, fast_size 0, nothing is pending: whoever ends
+ * the fast path folds first, vmdl__count_no_fast / _forget_block.) */
 static inline void vmdl__insns_set(struct vmdl_vcpu *vcpu, uint64_t n)
 {
+    if (!vcpu->fast_size) {
+        vcpu->insns_done = n;
+        return;
+    }
     vmdl__count_fold(vcpu);
     vcpu->insns_done = n;
     vmdl__count_rearm(vcpu);
@@ -450,9 +458,11 @@ static inline void vmdl__branches_set(struct vmdl_vcpu *vcpu, uint64_t n)
 
 static inline void vmdl__set_kick(struct vmdl_vcpu *vcpu, uint64_t d)
 {
-    vmdl__count_fold(vcpu);
     vcpu->kick_deadline = d;
-    vmdl__count_rearm(vcpu);
+    if (vcpu->fast_size) {
+        vmdl__count_fold(vcpu);
+        vmdl__count_rearm(vcpu);
+    }
 }
 
 /* No block is current any more (a stop, an entry, a restore). */

@@ -330,7 +330,8 @@ bool vmdl__hook_deadline_ok(struct vmdl_vcpu *vcpu)
     uint64_t d = vmdl__next_deadline(vcpu);
     if (vmdl__count_needed(vcpu, d) != vcpu->block_hook_on || d <= vmdl__insns(vcpu))
         return false;
-    vmdl__set_kick(vcpu, d);
+    if (d != vcpu->kick_deadline)
+        vmdl__set_kick(vcpu, d);
     return true;
 }
 
