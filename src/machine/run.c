@@ -306,8 +306,8 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
 bool vmdl__hook_quiet(struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vm *vm = vcpu->vm;
-    if (!vcpu->block_hook_on || vcpu->insns >= vcpu->kick_deadline ||
-        vcpu->insns >= vcpu->slice_end || vm->suspended || vm->nr_switches || vm->dbg ||
+    if (!vcpu->block_hook_on || vmdl__insns(vcpu) >= vcpu->kick_deadline ||
+        vmdl__insns(vcpu) >= vcpu->slice_end || vm->suspended || vm->nr_switches || vm->dbg ||
         atomic_load(&vm->timed_out) || (vm->progress_fn && vmdl__progress_due(vm)))
         return false;
     /* An interrupt controller with per-exit work of its own (PV EOI) wants

@@ -378,9 +378,9 @@ static bool tsc_quiet(struct vmdl_vcpu *v, bool rdtscp, uint64_t pc, uint64_t rf
 {
     /* After the retire the vCPU is one instruction on; the quiet check is
      * about that point, as the loop's would be. */
-    v->insns++;
+    vmdl__insns_add(v, 1);
     bool quiet = vmdl__hook_quiet(v);
-    v->insns--;
+    vmdl__insns_set(v, vmdl__insns(v) - 1);
     if (!quiet)
         return false;
     /* An event hook (a nested guest's VM exit) may take it, as offer()
@@ -403,7 +403,7 @@ static bool tsc_quiet(struct vmdl_vcpu *v, bool rdtscp, uint64_t pc, uint64_t rf
     wr(v, UC_X86_REG_RIP, pc + (rdtscp ? 3 : 2));
     if (rflags & (1ull << 16))
         wr(v, UC_X86_REG_RFLAGS, rflags & ~(1ull << 16));
-    v->insns++;
+    vmdl__insns_add(v, 1);
     return true;
 }
 
