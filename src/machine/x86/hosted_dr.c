@@ -209,15 +209,16 @@ void vmdl__x86h_dr_reset(struct vmdl_vcpu *v)
     rearm(v);
 }
 
-/* The engine's own debug registers: nothing QEMU could match. */
+/* The engine's own debug registers: nothing QEMU could match but the
+ * I/O stop's breakpoint on DR0, idle until a port hook arms it (io.c). */
 void vmdl__x86h_dr_disarm(struct vmdl_vcpu *v)
 {
     static const int dr[4] = { UC_X86_REG_DR0, UC_X86_REG_DR1, UC_X86_REG_DR2,
                                UC_X86_REG_DR3 };
     for (unsigned i = 0; i < 4; i++)
-        wr(v, dr[i], DR_NOWHERE);
+        wr(v, dr[i], i ? DR_NOWHERE : X86_IO_STOP_IDLE);
     wr(v, UC_X86_REG_DR6, DR6_ACTIVE_LOW);
-    wr(v, UC_X86_REG_DR7, DR7_FIXED_1);
+    wr(v, UC_X86_REG_DR7, X86_IO_STOP_DR7);
 }
 
 /*

@@ -155,7 +155,7 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
     /* The debug registers are virtual (hosted_dr.c): VMRUN loads the
      * engine's disarmed DR7. */
     vmdl__x86h_set_dr7(v, st->dr7);
-    pw64(v, H_VMCB + S_DR7, 0x400);
+    pw64(v, H_VMCB + S_DR7, X86_IO_STOP_DR7);     /* the engine's (io.c) */
     X86(v)->debugctl = st->debugctl & vmdl__x86_debugctl_supported(v->vm);
     pw64(v, H_VMCB + S_RFLAGS, st->rflags | 2);
     pw64(v, H_VMCB + S_RIP, st->rip);
@@ -652,9 +652,7 @@ bool vmdl__x86h_io_probe(struct vmdl_vcpu *v, uint16_t port, int size, bool in)
     v->exit.u.io.size = (uint8_t)size;
     v->exit.u.io.is_write = !in;
     uc_context_save(v->uc, X86(v)->io_ctx);
-    if (v->stop == STOP_NONE || v->stop == STOP_KICK)
-        v->stop = STOP_IO_EXIT;
-    uc_emu_stop(v->uc);
+    vmdl__x86_io_stop(v, STOP_IO_EXIT, port);
     return true;
 }
 
@@ -712,11 +710,16 @@ int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple)
     bool in = !v->exit.u.io.is_write;
     struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_IO, .port = v->exit.u.io.port,
                                 .size = v->exit.u.io.size, .in = in};
+    bool precise = X86(v)->io_precise;
     if (!vmdl__x86_rewind_io_exit(v) || !io_decode(v, &ev)) {
         *triple = true;
         return vmdl_fail(VMDL_ESTATE, "nested I/O exit: the IN/OUT at port 0x%x "
                          "was not found", ev.port);
     }
+    /* The stop came right after the access, which the counter took as
+     * retired: it has not (L1 completes it, or it runs again). */
+    if (precise && v->block_hook_on && v->insns)
+        v->insns--;
     v->pending = PENDING_NONE;
     if (!vmdl__x86h_event(v, &ev))
         X86(v)->h_io_pass = true;       /* run it for the machine this time */

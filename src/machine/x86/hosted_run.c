@@ -632,11 +632,14 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
         X86(v)->h_step_next = false;
         v->stop = STOP_NONE;
         vmdl__x86h_tpr_out(v);
+        vmdl__x86_io_entry(v);
         vmdl__engine_enter(v);
         uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
                      vmdl__debug_count(v, count));   /* debug.h */
         vmdl__engine_leave(v);
+        vmdl__x86_io_after_run(v);
         vmdl__x86h_tpr_in(v);
+        X86(v)->stop_block = v->cur_block ? v->cur_block->addr : 0;  /* (io.c) */
         vmdl__count_at_stop(v, vmdl__x86h_count_pc(v));
         X86(v)->h_shadow_at = UINT64_MAX;  /* the shadowed instruction ran */
     }
@@ -670,7 +673,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     case STOP_SHUTDOWN:
         memset(exit, 0, sizeof(*exit));
         exit->reason = VMDL_EXIT_SHUTDOWN;
-        exit->pc = rd(v, UC_X86_REG_RIP);
+        exit->pc = vmdl__x86_rewind_power_off(v);
         exit->u.shutdown.status = v->stop_status;
         *to_caller = true;
         return VMDL_OK;

@@ -344,7 +344,7 @@ static void boot_common(struct vmdl_vcpu *v)
     pw64(v, H_VMCB + S_CR4, 0);
     pw64(v, H_VMCB + S_EFER, 0);
     pw64(v, H_VMCB + S_DR6, 0xFFFF0FF0);
-    pw64(v, H_VMCB + S_DR7, 0x400);
+    pw64(v, H_VMCB + S_DR7, X86_IO_STOP_DR7);     /* the engine's (io.c) */
     pw64(v, H_VMCB + S_RFLAGS, 2);
     pw64(v, H_VMCB + S_RSP, 0);
     uint8_t cpl = 0;

@@ -78,7 +78,7 @@ void vmdl__x86h_save_guest(struct vmdl_vcpu *v)
     /* The guest's debug registers are virtual (hosted_dr.c): the engine
      * keeps DR7 disarmed. */
     pw64(v, H_VMCB + S_DR6, 0xFFFF0FF0);
-    pw64(v, H_VMCB + S_DR7, 0x400);
+    pw64(v, H_VMCB + S_DR7, X86_IO_STOP_DR7);     /* the engine's (io.c) */
     pw64(v, H_VMCB + S_RFLAGS, rflags);
     pw64(v, H_VMCB + S_RIP, rd(v, UC_X86_REG_RIP));
     pw64(v, H_VMCB + S_RSP, rd(v, UC_X86_REG_RSP));

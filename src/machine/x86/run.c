@@ -45,11 +45,10 @@ int vmdl__x86_complete(struct vmdl_vcpu *v, uint64_t value, vmdl_fault fault)
         break;
     case PENDING_IO_IN:
         /* The IN has not executed (rewound): it retires with the value. */
-        vmdl__x86_write_gpr_sized(v, 0, v->pending_size, false, value);
-        vmdl__x86_retire(v, v->pending_len);
+        vmdl__x86_complete_io(v, value, true);
         break;
     case PENDING_IO_OUT:
-        vmdl__x86_retire(v, v->pending_len);
+        vmdl__x86_complete_io(v, 0, false);
         break;
     case PENDING_MMIO_READ: {
         unsigned sz = v->exit.u.mmio.size;
@@ -176,9 +175,14 @@ static int on_reset(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
 }
 
 /* The OUT that powered the guest off retired, and every instruction of its
- * block before it (the engine stopped with RIP stale, inside the block). */
+ * block before it: the engine stopped right after it (io.c), or else with
+ * RIP stale, inside the block. */
 static void count_shutdown(struct vmdl_vcpu *v, uint64_t rip)
 {
+    if (X86(v)->io_precise) {
+        vmdl__count_at_stop(v, rip);
+        return;
+    }
     struct locate_want w = {.io = true, .is_write = true, .port = X86(v)->stop_port};
     uint64_t at = vmdl__x86_locate_port(v, &w);
     if (!at) {
@@ -192,6 +196,7 @@ static void count_shutdown(struct vmdl_vcpu *v, uint64_t rip)
 static void on_shutdown(struct vmdl_vcpu *v, struct vmdl_exit *exit, uint64_t rip)
 {
     count_shutdown(v, rip);
+    rip = vmdl__x86_rewind_power_off(v);
     memset(exit, 0, sizeof(*exit));
     exit->reason = VMDL_EXIT_SHUTDOWN;
     exit->pc = rip;
@@ -290,12 +295,14 @@ int vmdl__x86_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     size_t count = 0;
     if (inj < 0)
         shadow_step(v, rip, &until, &count);
+    vmdl__x86_io_entry(v);
     vmdl__engine_enter(v);
     if (vmdl__debug_stepping(v))
         until = 0;   /* one instruction (debug.h) */
     count = vmdl__debug_count(v, count);
     uc_err e = uc_emu_start(v->uc, rip, until, 0, count);
     vmdl__engine_leave(v);
+    vmdl__x86_io_after_run(v);
     if (X86(v)->exc_dirty)
         vmdl__x86_clear_exception_state(v);
     if (v->code_hooks && atomic_load(&v->vm->timed_out))

@@ -42,6 +42,8 @@ static void intr_cb(uc_engine *uc, uint32_t intno, void *user)
 {
     (void)uc;
     struct vmdl_vcpu *v = user;
+    if (X86(v)->io_armed && vmdl__x86_io_stop_hit(v, intno))
+        return;                 /* the stop right after an IN/OUT (io.c) */
     if (X86(v)->hosted && vmdl__x86h_intr_hook(v, intno))
         return;
     X86(v)->exc_dirty = true;
@@ -298,6 +300,8 @@ int vmdl__x86_vcpu_init(struct vmdl_vcpu *v)
             return err;
         v->nr_hooks++;
     }
+    if ((err = vmdl__x86_io_setup(v)))
+        return err;
     /* The ring-0 state before deprivileging: where a hosted vCPU's VMRUN
      * stub starts from (hosted_setup.c). */
     if ((err = uc_check(uc_context_alloc(v->uc, &X86(v)->hctx), "uc_context_alloc")))

@@ -40,6 +40,7 @@
 #define HIDDEN_GDT (HIDDEN_BASE + 0x0)
 #define HIDDEN_IRETQ (HIDDEN_BASE + 0x100)
 #define HIDDEN_HLT (HIDDEN_BASE + 0x110)
+#define HIDDEN_IOSTOP (HIDDEN_BASE + 0x120)  /* the I/O-stop set-up (io.c) */
 #define HIDDEN_STACK (HIDDEN_BASE + 0x8000)
 #define SEL_USER_CS 0x1B
 #define SEL_USER_SS 0x23
@@ -92,6 +93,16 @@ enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE, EMU_FAU
  * one time (site.c), and of those waiting for a place. */
 #define X86_MAX_SITES 16
 #define X86_MAX_SITE_CANDIDATES 16
+
+/*
+ * The engine's DR7 and idle DR0 (io.c): one enabled global I/O breakpoint
+ * (DR0, R/W 10b, one byte; bit 10 reads as 1), which QEMU checks right after
+ * every IN, OUT, INS and OUTS (helper_bpt_io), on a port no instruction
+ * reaches until an I/O hook arms it.  Global, so that a task switch (which
+ * clears the local enables) keeps it.
+ */
+#define X86_IO_STOP_DR7 0x20402ull
+#define X86_IO_STOP_IDLE 0x20000ull
 
 struct vmdl_vcpu;
 
@@ -210,6 +221,13 @@ struct x86_vcpu {
     bool h_counts;              /* counts instructions for its VMRUN stops */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
+    bool io_armed;              /* an I/O hook armed DR0: #DB after the insn */
+    bool io_precise;            /* ... and it came: RIP is right after it */
+    bool io_calib;              /* the set-up's OUT is running (io.c) */
+    bool io_string, io_rep;     /* the exit's instruction: INS/OUTS, REP */
+    uint8_t io_asz;             /* ... its address size in bytes */
+    uint64_t io_dr6;            /* the engine's DR6 before the arming */
+    uint64_t io_from;           /* RIP (stale) in the hook that armed it */
     bool exc_dirty;             /* an exception was raised: clear QEMU's state */
     bool stop_rip_exact;        /* RIP is at the faulting access (TLB fill) */
     uint64_t stop_block;        /* start of the block that stopped (0: unknown) */
@@ -379,6 +397,13 @@ uint32_t vmdl__x86_in_cb(uc_engine *uc, uint32_t port, int size, void *user);
 void vmdl__x86_out_cb(uc_engine *uc, uint32_t port, int size, uint32_t value,
                       void *user);
 bool vmdl__x86_rewind_io_exit(struct vmdl_vcpu *v);
+void vmdl__x86_io_stop(struct vmdl_vcpu *v, enum stop_kind k, uint16_t port);
+uint64_t vmdl__x86_rewind_power_off(struct vmdl_vcpu *v);
+bool vmdl__x86_io_stop_hit(struct vmdl_vcpu *v, uint32_t intno);
+void vmdl__x86_io_entry(struct vmdl_vcpu *v);
+void vmdl__x86_io_after_run(struct vmdl_vcpu *v);
+void vmdl__x86_complete_io(struct vmdl_vcpu *v, uint64_t value, bool in);
+int vmdl__x86_io_setup(struct vmdl_vcpu *v);
 /* Hook results are unreliable after a stop was requested (tail mode). */
 bool vmdl__x86_in_tail(struct vmdl_vcpu *v);
 
@@ -397,6 +422,7 @@ struct locate_want {
     uint16_t port;
     unsigned size;
     uint64_t addr;       /* memory: the faulting address */
+    uint64_t end;        /* where the instruction ends, if known (else 0) */
 };
 uint64_t vmdl__x86_locate_insn(struct vmdl_vcpu *v, uint64_t from,
                                const struct locate_want *w);
