@@ -718,8 +718,8 @@ int vmdl__x86h_nested_io(struct vmdl_vcpu *v, bool *triple)
     }
     /* The stop came right after the access, which the counter took as
      * retired: it has not (L1 completes it, or it runs again). */
-    if (precise && v->block_hook_on && v->insns)
-        v->insns--;
+    if (precise && v->block_hook_on && vmdl__insns(v))
+        vmdl__insns_set(v, vmdl__insns(v) - 1);
     v->pending = PENDING_NONE;
     if (!vmdl__x86h_event(v, &ev))
         X86(v)->h_io_pass = true;       /* run it for the machine this time */

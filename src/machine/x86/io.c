@@ -431,7 +431,7 @@ void vmdl__x86_complete_io(struct vmdl_vcpu *v, uint64_t value, bool in)
         uint64_t count = (rd(v, UC_X86_REG_RCX) - 1) & m;
         write_asz(v, UC_X86_REG_RCX, x->io_asz, count);
         if (count) {
-            v->insns++;
+            vmdl__insns_add(v, 1);
             return;
         }
     }
