@@ -651,8 +651,16 @@ static void do_inv(struct run *r, struct fz *f)
     if (res.fault != VMDL_FAULT_NONE)
         FZ_CHECK(res.fault == VMDL_FAULT_UD || res.fault == VMDL_FAULT_GP ||
                  res.fault == VMDL_FAULT_PF, "INV* fault %d", res.fault);
-    else if (res.status == VMDL_VMX_FAIL_VALID)
+    else if (res.status == VMDL_VMX_FAIL_VALID) {
         FZ_CHECK(res.error == 28, "INV* error %u", res.error);
+        /* VMfailValid wrote the error into the current VMCS: a later
+         * VMREAD of VM_INSTRUCTION_ERROR reads 28, not the last VMWRITE. */
+        struct snap now;
+        snap(r->vmx, &now);
+        int pg = page_of(now.cur);
+        if (pg >= 0)
+            shadow_store_pg(pg, r->err_enc, res.error);
+    }
     if (res.status == VMDL_VMX_SUCCEED && res.fault == VMDL_FAULT_NONE)
         FZ_CHECK(type < 4, "INV* type %llu accepted", (unsigned long long)type);
 }
