@@ -108,6 +108,16 @@ struct vmdl_arch_ops {
     /* The Capstone handle for code the vCPU runs now (x86: by the code
      * segment's size on the hosted vCPU); NULL: the VM's handle. */
     csh (*code_cs)(struct vmdl_vcpu *vcpu);
+    /* Instructions the machine checks right before they run, with a code
+     * hook bounded to each (x86: aligned-SSE operands, hosted_align.c):
+     * which ones, and the hooks for a block's (true: some were added, the
+     * engine leaves before the block so that it is translated with them).
+     * NULL: none. */
+    bool (*insn_checked)(const cs_insn *insn);
+    bool (*arm_checks)(struct vmdl_vcpu *vcpu, const uint64_t *at, unsigned n);
+    /* While vcpu->block_watch: a look at every block entry (no fast path);
+     * true leaves before the block. */
+    bool (*block_watch)(struct vmdl_vcpu *vcpu, uint64_t addr);
 
     /* Checkpoints: the architectural words of a vCPU record.  save writes
      * them, load reads and checks them into words[] (at most

@@ -62,6 +62,22 @@ static void find_stalls(struct vmdl_vm *vm, struct block_info *b, const cs_insn 
     }
 }
 
+/* Where the block's checked instructions are (arch_ops->insn_checked).
+ * Without memory for the list, none is checked. */
+static void find_checks(struct vmdl_vm *vm, struct block_info *b, const cs_insn *insns,
+                        size_t n)
+{
+    bool (*checked)(const cs_insn *) = vm->arch_ops->insn_checked;
+    unsigned nc = 0;
+    for (size_t i = 0; checked && i < n && i < UINT16_MAX; i++)
+        nc += checked(&insns[i]);
+    if (!nc || !(b->checks = calloc(nc, sizeof(*b->checks))))
+        return;
+    for (size_t i = 0; i < n && b->nchecks < nc; i++)
+        if (checked(&insns[i]))
+            b->checks[b->nchecks++] = insns[i].address;
+}
+
 static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
                                       uint32_t size)
 {
@@ -101,6 +117,7 @@ static struct block_info *build_block(struct vmdl_vcpu *vcpu, uint64_t addr,
                             vm->arch_ops->insn_is_shadow(&insns[n - 1]);
     }
     find_stalls(vm, b, insns, n);
+    find_checks(vm, b, insns, n);
     vmdl__block_weigh(vm, b);
     cs_free(insns, n);
     free(code);
@@ -134,7 +151,7 @@ static void set_cur_block(struct vmdl_vcpu *vcpu, struct block_info *b)
 {
     vmdl__count_fold(vcpu);
     vcpu->cur_block = b;
-    if (b && !b->no_fast && !vcpu->shadow_at && !vcpu->irq_window) {
+    if (b && !b->no_fast && !vcpu->shadow_at && !vcpu->irq_window && !vcpu->block_watch) {
         vcpu->fast_addr = b->addr;
         vcpu->fast_size = b->size;
         vcpu->fast_ninsns = b->ninsns;
@@ -244,6 +261,17 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
     }
     bool stop = base >= vcpu->kick_deadline || window_open ||
                 exact_stop_needed(vcpu, b, base);
+    /* A block with instructions checked before they run is entered once
+     * without their hooks: leave before it, it is translated again with
+     * them.  (Checked and watched blocks are rare: the checks are the
+     * architecture's, hosted_align.c.) */
+    const struct vmdl_arch_ops *ops = vcpu->vm->arch_ops;
+    if (b && b->nchecks && !b->checks_armed) {
+        b->checks_armed = true;
+        stop |= ops->arm_checks && ops->arm_checks(vcpu, b->checks, b->nchecks);
+    }
+    if (vcpu->block_watch && ops->block_watch && ops->block_watch(vcpu, addr))
+        stop = true;
     /* The block's PAUSEs (and the like) stall it (vtime.c).  Added even when the engine
      * leaves before the block: vmdl__count_at_stop takes back what did not
      * run, as for the instruction count.  The stop above was decided on the
@@ -439,7 +467,7 @@ bool vmdl__count_at_insn(struct vmdl_vcpu *vcpu, uint64_t pc)
      * the same for it.  Whoever opens a window from the hook turns this
      * off (vmdl__count_no_fast).  Measured: a block_slow call per trap
      * site (docs/performance.md, fifth round). */
-    if (!vcpu->shadow_at && !vcpu->irq_window) {
+    if (!vcpu->shadow_at && !vcpu->irq_window && !vcpu->block_watch) {
         vcpu->fast_addr = VMDL_FAST_BETWEEN;
         vcpu->fast_size = 0;
         vcpu->fast_branch = 0;
@@ -485,6 +513,7 @@ void vmdl__count_free(struct vmdl_vcpu *vcpu)
             struct block_info *n = b->next;
             free(b->offsets);
             free(b->stalls);
+            free(b->checks);
             free(b);
             b = n;
         }

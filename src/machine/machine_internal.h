@@ -90,6 +90,11 @@ struct block_info {
     uint16_t nstall;
     struct block_stall { uint16_t idx; uint8_t kind; } *stalls; /* ascending idx */
     uint64_t stall;        /* stall cycles the block adds at the VM's weights */
+    /* Instructions checked before they run (arch_ops->insn_checked), and
+     * whether their hooks were asked for. */
+    uint16_t nchecks;
+    bool checks_armed;
+    uint64_t *checks;
     struct block_info *next;
 };
 
@@ -166,6 +171,7 @@ struct vmdl_vcpu {
     bool irq_line;          /* caller-asserted IRQ line (no irqchip) */
     bool irq_window;        /* an interrupt waits for the guest to unmask */
     bool window_hook_kept;  /* the block hook stays once a window needed it */
+    bool block_watch;       /* every block entry goes to arch_ops->block_watch */
 
     /* Virtual time (docs/architecture.md, "Virtual time"): retired
      * instructions plus stall cycles (PAUSE, VM-exit-like traps). */

@@ -40,6 +40,7 @@
  *   hosted_desc.c     LGDT/LIDT/LLDT/LTR: canonical bases
  *   hosted_msr.c      RDMSR/WRMSR intercepts
  *   hosted_dr.c       debug registers (kept virtual), #DB, ICEBP
+ *   hosted_align.c    #AC and the aligned-SSE #GP (checks QEMU 5.0 lacks)
  */
 #ifndef VMDL_X86_HOSTED_H
 #define VMDL_X86_HOSTED_H
@@ -180,6 +181,8 @@
 #define EXCP_DEBUG_HIT 0x10000002u
 /* ... and for a fault an in-engine completion left to the loop (h_fault). */
 #define EXCP_HFAULT 0x10000003u
+/* ... and for an alignment check's fault (hosted_align.c, h_align_vec). */
+#define EXCP_ALIGN 0x10000004u
 
 /* QEMU's segment-cache flag bits. */
 #define DESC_DPL_SHIFT 13
@@ -420,6 +423,10 @@ void vmdl__x86h_nested_vectoring(struct vmdl_vcpu *v, unsigned vec, bool has_err
                                  uint32_t err);
 bool vmdl__x86h_nested_delivery_fault(struct vmdl_vcpu *v, unsigned vec, uint32_t err,
                                       uint64_t cr2);
+
+/* hosted_align.c: #AC and the aligned-SSE #GP QEMU 5.0 does not raise */
+void vmdl__x86h_align_sync(struct vmdl_vcpu *v);
+int vmdl__x86h_align_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_hc.c: KVM's hypercall (VMCALL / VMMCALL); true when handled */
 bool vmdl__x86h_hypercall(struct vmdl_vcpu *v);

@@ -623,6 +623,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
     bool shadow_step = X86(v)->h_nmi_shadow;
     X86(v)->h_nmi_shadow = false;
     if (v->stop == STOP_NONE) {
+        vmdl__x86h_align_sync(v);       /* CR0.AM: watch blocks for #AC */
         vmdl__count_update_hook(v);
         /* An entry-installed shadow's instruction (h_shadow_step) may
          * share its block: counted like a descriptor-table load. */
@@ -661,6 +662,8 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
             err = do_sysenter(v, &triple);
         else if (intno == EXCP_DEBUG_HIT)
             err = vmdl__x86h_bp_exit(v, &triple);
+        else if (intno == EXCP_ALIGN)
+            err = vmdl__x86h_align_exit(v, &triple);
         else if (intno == EXCP_HFAULT)
             err = vmdl__x86h_fault(v, X86(v)->h_fault, &triple);
         else if (intno >= EXCP_VMEXIT)

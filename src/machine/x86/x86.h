@@ -92,6 +92,8 @@ enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE, EMU_FAU
 /* Addresses of RDMSR/WRMSR/VMREAD/VMWRITE completed inside the engine at
  * one time (site.c), and of those waiting for a place. */
 #define X86_MAX_SITES 16
+/* Aligned-SSE instructions checked by a code hook each (hosted_align.c). */
+#define X86_MAX_ALIGN_SITES 64
 #define X86_MAX_SITE_CANDIDATES 16
 
 /*
@@ -218,6 +220,13 @@ struct x86_vcpu {
                                               as of the last sync */
     uint64_t h_walk_fills;      /* pages the walk installed (bench) */
     vmdl_fault h_fault;         /* a fault found in the hook (EXCP_HFAULT) */
+    /* hosted_align.c: alignment checks QEMU 5.0 does not make */
+    bool h_ac_on;               /* the current block runs at CPL 3 with AC */
+    bool h_ac_want;             /* ... and the #AC hook must be installed */
+    uc_hook h_ac_hook;          /* the per-instruction #AC check (0: none) */
+    unsigned h_align_vec;       /* the fault a check found (EXCP_ALIGN) */
+    unsigned h_sse_n;           /* aligned-SSE instructions with a hook */
+    uint64_t h_sse_at[X86_MAX_ALIGN_SITES];
     bool h_counts;              /* counts instructions for its VMRUN stops */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
@@ -446,6 +455,13 @@ bool vmdl__x86_decode_vmrw(struct vmdl_vcpu *v, const uint8_t *code, size_t n,
 void vmdl__x86_disasm(struct vmdl_vcpu *v, uint64_t pc, char *buf, size_t len);
 bool vmdl__x86_insn_is_shadow(const cs_insn *in);
 int vmdl__x86_insn_stall(const cs_insn *in);
+/* hosted_align.c: a legacy-SSE instruction whose 16-byte memory operand
+ * must be aligned; hooks for such instructions of a block (true: added,
+ * the block must be translated again); the block hook's look at each
+ * block while CR0.AM is set (true: leave before the block). */
+bool vmdl__x86_insn_align_checked(const cs_insn *in);
+bool vmdl__x86_arm_checks(struct vmdl_vcpu *v, const uint64_t *at, unsigned n);
+bool vmdl__x86_block_watch(struct vmdl_vcpu *v, uint64_t addr);
 
 /* exit_cost.c: which trapped operations cost a VM exit in virtual time */
 enum vmdl_x86_exit_kind {
