@@ -118,6 +118,9 @@ struct vmdl_arch_ops {
     /* While vcpu->block_watch: a look at every block entry (no fast path);
      * true leaves before the block. */
     bool (*block_watch)(struct vmdl_vcpu *vcpu, uint64_t addr);
+    /* Put the PC at the start of the block at addr (the block hook's
+     * address) after leaving before it; NULL: the PC register is addr. */
+    void (*set_block_pc)(struct vmdl_vcpu *vcpu, uint64_t addr);
 
     /* Checkpoints: the architectural words of a vCPU record.  save writes
      * them, load reads and checks them into words[] (at most

@@ -286,8 +286,10 @@ static __attribute__((noinline)) void block_slow(uc_engine *uc, uint64_t addr,
         /* The engine leaves before running this block.  Unicorn puts the
          * PC back at the block's start only while no code hook exists;
          * with trap sites (x86/site.c) it would keep a stale one. */
-        if (vcpu->code_hooks)
-            vcpu->vm->arch_ops->set_reg(vcpu, vcpu->vm->arch_ops->pc_reg, addr);
+        if (vcpu->code_hooks && ops->set_block_pc)
+            ops->set_block_pc(vcpu, addr);
+        else if (vcpu->code_hooks)
+            ops->set_reg(vcpu, ops->pc_reg, addr);
         uc_emu_stop(uc);
     }
 }

@@ -398,6 +398,7 @@ void vmdl__x86h_dr_disarm(struct vmdl_vcpu *v);
 void vmdl__x86h_set_dr7(struct vmdl_vcpu *v, uint64_t val);
 unsigned vmdl__x86h_code_bits(struct vmdl_vcpu *v);
 uint64_t vmdl__x86h_count_pc(struct vmdl_vcpu *v);
+uint64_t vmdl__x86h_block_rip(struct vmdl_vcpu *v, uint64_t la);
 int vmdl__x86h_dr_exit(struct vmdl_vcpu *v, unsigned code, bool *triple);
 int vmdl__x86h_db_exit(struct vmdl_vcpu *v, bool *triple);
 bool vmdl__x86h_at_icebp(struct vmdl_vcpu *v);

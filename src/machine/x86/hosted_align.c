@@ -404,6 +404,11 @@ static bool at_cpl3(struct vmdl_vcpu *v, uint64_t rflags)
     return (rflags & RFLAGS_VM) || (rd(v, UC_X86_REG_CS) & 3) == 3;
 }
 
+void vmdl__x86_set_block_pc(struct vmdl_vcpu *v, uint64_t addr)
+{
+    wr(v, UC_X86_REG_RIP, X86(v)->hosted ? vmdl__x86h_block_rip(v, addr) : addr);
+}
+
 bool vmdl__x86_block_watch(struct vmdl_vcpu *v, uint64_t addr)
 {
     struct x86_vcpu *x = X86(v);

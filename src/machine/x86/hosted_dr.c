@@ -164,9 +164,8 @@ static void unhook(struct vmdl_vcpu *v, uc_hook *h)
  * as hooks are compiled into it.  Once a code hook existed, a stop before a
  * block leaves a stale PC until Unicorn drops the deleted hook at the end
  * of its next run (HOOK_EXISTS sees it until then): the loop must put the
- * PC back itself (code_hooks, insn_count.c), as for the debugger's hooks.
- * (It puts back the block's linear address: right for flat code segments,
- * not for real-mode code with DR0-DR3 breakpoints.) */
+ * PC back itself (code_hooks, insn_count.c), as for the debugger's hooks
+ * (at the block's linear address less CS.base, vmdl__x86_set_block_pc). */
 static void rearm(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);

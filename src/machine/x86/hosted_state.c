@@ -450,6 +450,19 @@ unsigned vmdl__x86h_code_bits(struct vmdl_vcpu *v)
     return (cs.flags & DESC_B) ? 32 : 16;
 }
 
+/* The RIP of a block that starts at linear address la (the block hook's
+ * address is CS.base + RIP outside 64-bit code). */
+uint64_t vmdl__x86h_block_rip(struct vmdl_vcpu *v, uint64_t la)
+{
+    unsigned bits = vmdl__x86h_code_bits(v);        /* saves the context */
+    if (bits == 64)
+        return la;
+    struct seg cs;
+    seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
+    uint64_t rip = la - cs.base;
+    return bits == 32 ? (uint32_t)rip : (uint16_t)rip;
+}
+
 /* QEMU's hflags bits (target/i386/cpu.h). */
 #define HF_LMA (1u << 14)
 #define HF_CS64 (1u << 15)

@@ -462,6 +462,8 @@ int vmdl__x86_insn_stall(const cs_insn *in);
 bool vmdl__x86_insn_align_checked(const cs_insn *in);
 bool vmdl__x86_arm_checks(struct vmdl_vcpu *v, const uint64_t *at, unsigned n);
 bool vmdl__x86_block_watch(struct vmdl_vcpu *v, uint64_t addr);
+/* After leaving before the block at linear address addr: RIP at it. */
+void vmdl__x86_set_block_pc(struct vmdl_vcpu *v, uint64_t addr);
 
 /* exit_cost.c: which trapped operations cost a VM exit in virtual time */
 enum vmdl_x86_exit_kind {

@@ -91,6 +91,7 @@ const struct vmdl_arch_ops vmdl__x86_ops = {
     .insn_checked = vmdl__x86_insn_align_checked,
     .arm_checks = vmdl__x86_arm_checks,
     .block_watch = vmdl__x86_block_watch,
+    .set_block_pc = vmdl__x86_set_block_pc,
     .save_state = vmdl__x86_save_state,
     .load_state = vmdl__x86_load_state,
     .apply_state = vmdl__x86_apply_state,
