@@ -81,6 +81,9 @@ static uint64_t ram_u64(struct vmdl_vm *vm, uint64_t pa)
     return x;
 }
 
+/* Called after the image is loaded, before the run (NULL: none). */
+static void (*before_run)(struct vmdl_vm *vm);
+
 /* Run the payload in mode; data[] starts with 0x11 0x22 ... so that a
  * store that was (wrongly) done shows.  The caller destroys o.vm. */
 static struct outcome run_case(unsigned mode, const uint8_t *code, size_t n)
@@ -102,6 +105,8 @@ static struct outcome run_case(unsigned mode, const uint8_t *code, size_t n)
     assert_non_null(d);
     for (unsigned i = 0; i < 64; i++)
         d[i] = (uint8_t)(0x11 * (i + 1));
+    if (before_run)
+        before_run(o.vm);
     run_to_hlt(o.vm);
     const uint8_t *r = vmdl_vm_ram_ptr(o.vm, RESULT, 24);
     assert_non_null(r);
@@ -435,6 +440,87 @@ static void test_sse_many_sites(void **state)
     expect_fault(M_LONG, code, n, 13, 0);
 }
 
+/* ---- in a nested guest: offered to L1 first ---------------------------- */
+
+static struct { unsigned vector, n; bool has_error; uint32_t error; uint64_t rip; } seen;
+static bool take_align;
+static unsigned skip_len;
+
+/* An L1 with bits 13 and 17 in its exception bitmap: note the exception
+ * and where the guest stood, go on after the instruction. */
+static bool l1_hook(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_EXCEPTION || (ev->vector != 17 && ev->vector != 13) ||
+        !take_align)
+        return false;
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(vcpu, &st), 0);
+    seen.vector = ev->vector;
+    seen.has_error = ev->has_error;
+    seen.error = ev->error_code;
+    seen.rip = st.rip;
+    seen.n++;
+    st.rip += skip_len;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(vcpu, &st), 0);
+    return true;
+}
+
+static void as_nested(struct vmdl_vm *vm)
+{
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, l1_hook, NULL), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), 0);
+}
+
+static void test_nested_ac_and_gp_offered(void **state)
+{
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    take_align = true;
+    skip_len = 8;                               /* the misaligned MOV */
+    before_run = as_nested;
+    struct outcome o = run_case(M_LONG | AC_ON, st64_mis, sizeof(st64_mis));
+    before_run = NULL;
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.vector, 17);
+    assert_true(seen.has_error);
+    assert_int_equal(seen.error, 0);
+    assert_int_equal(seen.rip, PAYLOAD64);
+    assert_int_equal(o.vec, V_DONE);            /* L2 went on after it */
+    assert_untouched(o.vm, 4);
+    vmdl_vm_destroy(o.vm);
+
+    memset(&seen, 0, sizeof(seen));
+    skip_len = 4;                               /* the misaligned MOVAPS */
+    before_run = as_nested;
+    o = run_case(M_LONG, movaps_st_mis, sizeof(movaps_st_mis));
+    before_run = NULL;
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.vector, 13);
+    assert_int_equal(seen.error, 0);
+    assert_int_equal(seen.rip, PAYLOAD64);
+    assert_int_equal(o.vec, V_DONE);
+    assert_untouched(o.vm, 8);
+    vmdl_vm_destroy(o.vm);
+}
+
+/* Not in L1's bitmap: delivered through L2's own IDT. */
+static void test_nested_ac_declined_delivered(void **state)
+{
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    take_align = false;
+    before_run = as_nested;
+    struct outcome o = run_case(M_LONG | AC_ON, st64_mis, sizeof(st64_mis));
+    before_run = NULL;
+    assert_int_equal(seen.n, 0);
+    assert_int_equal(o.vec, 17);
+    assert_int_equal(o.err, 0);
+    assert_int_equal(o.rip, PAYLOAD64);
+    vmdl_vm_destroy(o.vm);
+}
+
 /* Hostile: random instruction bytes, many of them SSE opcodes with
  * memory operands, run at CPL 3 with #AC enabled and at CPL 0, 64- and
  * 32-bit.  Whatever the bytes do, the run ends (in the guest's handler,
@@ -517,6 +603,8 @@ int main(void)
         cmocka_unit_test(test_sse_32bit),
         cmocka_unit_test(test_sse_loop_misaligned_later),
         cmocka_unit_test(test_sse_many_sites),
+        cmocka_unit_test(test_nested_ac_and_gp_offered),
+        cmocka_unit_test(test_nested_ac_declined_delivered),
         cmocka_unit_test(test_random_code),
     };
     return cmocka_run_group_tests(tests, load_guest, free_guest);
