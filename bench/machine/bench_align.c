@@ -22,6 +22,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
 #include "machine/hosted_lm64.h"
+#include "machine/lm64_run.h"
 
 #define TRIES 3
 #define IMG (LM64_PAYLOAD + 0x100)
@@ -74,39 +75,13 @@ static void payload(uint8_t *c, bool am, enum body body, uint32_t n)
     *p = 0xF4;
 }
 
-static double cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static double run_ns(bool am, enum body body, uint32_t n)
 {
     static uint8_t img[IMG];
     memset(img, 0, sizeof(img));
     memcpy(img, lm64, sizeof(lm64));
     payload(img + LM64_PAYLOAD, am, body, n);
-    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .ram_size = 32 << 20};
-    struct vmdl_vm *vm;
-    struct vmdl_mb_boot mb = {"bench", NULL, 0};
-    if (vmdl_vm_create(&cfg, &vm) || vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb)) {
-        fprintf(stderr, "bench_align: %s\n", vmdl_last_error());
-        exit(1);
-    }
-    struct vmdl_exit e;
-    double t0 = cpu_ns();
-    int err = vmdl_vm_run(vm, &e);
-    double t = cpu_ns() - t0;
-    uint64_t r13 = 1;
-    vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_R13, &r13);
-    if (err || e.reason != VMDL_EXIT_HLT || r13) {
-        fprintf(stderr, "bench_align: the guest ended with %s, vector %" PRIu64 " (%s)\n",
-                vmdl_exit_reason_name(e.reason), r13, err ? vmdl_last_error() : "");
-        exit(1);
-    }
-    vmdl_vm_destroy(vm);
-    return t;
+    return lm64_run_ns("bench_align", img, sizeof(img));
 }
 
 static double per_iter_ns(bool am, enum body body, uint32_t n)

@@ -24,6 +24,7 @@
 #include "virtmodel/machine.h"
 #include "virtmodel/multiboot.h"
 #include "machine/hosted_lm64.h"
+#include "machine/lm64_run.h"
 
 #define PAGES 2048u             /* 8 MiB from 4 MiB: more than the TLB holds */
 #define HOT_PAGES 32u           /* few enough to stay in the TLB */
@@ -73,39 +74,13 @@ static size_t payload(uint8_t *c, bool pks, bool flush, uint32_t pages, uint32_t
     return (size_t)(p - c);
 }
 
-static double cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static double run_ns(bool pks, bool flush, uint32_t pages, uint32_t rounds)
 {
     static uint8_t img[IMG];
     memset(img, 0, sizeof(img));
     memcpy(img, lm64, sizeof(lm64));
     payload(img + LM64_PAYLOAD, pks, flush, pages, rounds);
-    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 32 << 20 };
-    struct vmdl_vm *vm;
-    struct vmdl_mb_boot mb = { "bench", NULL, 0 };
-    if (vmdl_vm_create(&cfg, &vm) || vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb)) {
-        fprintf(stderr, "bench_pks: %s\n", vmdl_last_error());
-        exit(1);
-    }
-    struct vmdl_exit e;
-    double t0 = cpu_ns();
-    int err = vmdl_vm_run(vm, &e);
-    double t = cpu_ns() - t0;
-    uint64_t r13 = 1;
-    vmdl_vcpu_get_reg(vmdl_vm_vcpu(vm, 0), VMDL_X86_R13, &r13);
-    if (err || e.reason != VMDL_EXIT_HLT || r13) {
-        fprintf(stderr, "bench_pks: the guest ended with %s, vector %" PRIu64 " (%s)\n",
-                vmdl_exit_reason_name(e.reason), r13, err ? vmdl_last_error() : "");
-        exit(1);
-    }
-    vmdl_vm_destroy(vm);
-    return t;
+    return lm64_run_ns("bench_pks", img, sizeof(img));
 }
 
 static double per_read_ns(bool pks, bool flush, uint32_t pages, uint32_t rounds)
