@@ -2544,6 +2544,153 @@ static void test_cr4_pge_toggle_drops_global_translations(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- CR0/CR4 accesses completed inside the engine --------------------- */
+
+/* What one run of a CR loop leaves. */
+struct cr_run {
+    uint64_t rax, rbx, rcx, rdi, rsi, rip, cr0, cr4, insns, exits, entries;
+};
+
+static void run_cr_code(const uint8_t *code, size_t n, uint32_t pde1, bool slow,
+                        struct cr_run *out)
+{
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .no_fast_traps = slow };
+    struct vmdl_vm *vm = boot_cfg(code, n, &cfg);
+    uint8_t *pd = vmdl_vm_ram_ptr(vm, PD, 8);
+    put32(pd, 0x00000083u);                          /* P, RW, PS */
+    put32(pd + 4, pde1);
+    gate32(vmdl_vm_ram_ptr(vm, LOAD + IDT, 48 * 8), 14, LOAD + HANDLER);
+    put32(vmdl_vm_ram_ptr(vm, RO_PAGE, 4), 0xAAAAu);
+    put32(vmdl_vm_ram_ptr(vm, 0x800000, 4), 0xBBBBu);
+    run_to_hlt(vm);
+    out->rax = reg(vm, VMDL_X86_RAX);
+    out->rbx = reg(vm, VMDL_X86_RBX);
+    out->rcx = reg(vm, VMDL_X86_RCX);
+    out->rdi = reg(vm, VMDL_X86_RDI);
+    out->rsi = reg(vm, VMDL_X86_RSI);
+    out->rip = reg(vm, VMDL_X86_RIP);
+    out->cr0 = reg(vm, VMDL_X86_CR0);
+    out->cr4 = reg(vm, VMDL_X86_CR4);
+    out->insns = vmdl_vcpu_insns(vmdl_vm_vcpu(vm, 0));
+    struct vmdl_vm_stats st;
+    assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+    out->exits = st.exits;
+    out->entries = st.entries;
+    vmdl_vm_destroy(vm);
+}
+
+/* The same guest with and without in-engine completion (no_fast_traps):
+ * the same registers, counts and exits. */
+static void run_cr_both(const uint8_t *code, size_t n, uint32_t pde1,
+                        struct cr_run *fast, struct cr_run *slow)
+{
+    run_cr_code(code, n, pde1, false, fast);
+    run_cr_code(code, n, pde1, true, slow);
+    assert_int_equal(fast->rax, slow->rax);
+    assert_int_equal(fast->rbx, slow->rbx);
+    assert_int_equal(fast->rcx, slow->rcx);
+    assert_int_equal(fast->rdi, slow->rdi);
+    assert_int_equal(fast->rsi, slow->rsi);
+    assert_int_equal(fast->rip, slow->rip);
+    assert_int_equal(fast->cr0, slow->cr0);
+    assert_int_equal(fast->cr4, slow->cr4);
+    assert_int_equal(fast->insns, slow->insns);
+    assert_int_equal(fast->exits, slow->exits);
+}
+
+/* 200 rounds of MOV from CR0, CR0.WP toggled, CR4.PGE toggled (the
+ * kvm-unit-tests vmexit toggle_cr0_wp / toggle_cr4_pge pattern): each
+ * access is an intercept, completed inside the engine (a few engine
+ * entries in all, not one per MOV), with the same outcome as on the exit
+ * path. */
+static void test_cr_toggles_complete_in_engine(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xBF, IMM32(200u),                                /* mov edi, 200 */
+        0x0F, 0x20, 0xC0, 0x35, IMM32(0x10000u), 0x0F, 0x22, 0xC0,  /* CR0.WP ^= 1 */
+        0x0F, 0x20, 0xE3, 0x81, 0xF3, IMM32(0x80u), 0x0F, 0x22, 0xE3, /* CR4.PGE ^= 1 */
+        0x0F, 0x20, 0xC1,                                 /* mov ecx, cr0 */
+        0x83, 0xEF, 0x01, 0x75, 0xE1,                     /* sub edi, 1; jnz */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct cr_run fast, slow;
+    run_cr_both(code, sizeof(code), 0, &fast, &slow);
+    assert_int_equal(fast.rip, LOAD + CODE + sizeof(code));
+    assert_int_equal(fast.rdi, 0);
+    assert_int_equal(fast.cr0 & 0x10000u, 0);             /* toggled 200 times */
+    assert_int_equal(fast.cr4 & 0x80u, 0);
+    assert_int_equal(fast.rcx, fast.cr0 & 0xFFFFFFFFu);
+    assert_true(slow.entries >= 600);
+    assert_true(fast.entries < 20);
+}
+
+/* A MOV to CR0 that sets NW without CD, and a MOV to CR4 with a reserved
+ * bit (bit 31), in a loop whose WP toggles complete in the engine: both
+ * still raise #GP(0) at the MOV and leave the register as it was (KVM's
+ * kvm_set_cr0 / kvm_is_valid_cr4). */
+static void test_cr_reserved_bits_gp_beside_fast_toggles(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xBF, IMM32(50u),
+        0x0F, 0x20, 0xC0, 0x35, IMM32(0x10000u), 0x0F, 0x22, 0xC0,  /* WP ^= 1 */
+        0x83, 0xEF, 0x01, 0x75, 0xF0,
+        0x0F, 0x20, 0xE3, 0x81, 0xCB, IMM32(0x80000000u), /* or ebx, bit 31 */
+        0x0F, 0x22, 0xE3,                                 /* mov cr4, ebx: #GP */
+        0xF4 };
+    static const uint8_t code_nw[] = { PROLOGUE,
+        0xBF, IMM32(50u),
+        0x0F, 0x20, 0xC0, 0x35, IMM32(0x10000u), 0x0F, 0x22, 0xC0,
+        0x83, 0xEF, 0x01, 0x75, 0xF0,
+        0x0F, 0x20, 0xC0, 0x25, IMM32(~0x40000000u),      /* CD off */
+        0x0D, IMM32(0x20000000u), 0x0F, 0x22, 0xC0,       /* NW on: #GP */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code_nw) <= HANDLER, "code runs into the handlers");
+    struct cr_run fast, slow;
+    run_cr_both(code, sizeof(code), 0, &fast, &slow);
+    assert_int_equal(fast.rip, LOAD + HANDLER + 3);
+    assert_int_equal(fast.rdi, 0);                        /* error code */
+    assert_int_equal(fast.rsi, LOAD + CODE + sizeof(code) - 4);
+    assert_int_equal(fast.cr4 >> 31, 0);
+    assert_true(fast.entries < slow.entries);
+    run_cr_both(code_nw, sizeof(code_nw), 0, &fast, &slow);
+    assert_int_equal(fast.rip, LOAD + HANDLER + 3);
+    assert_int_equal(fast.rdi, 0);
+    assert_int_equal(fast.rsi, LOAD + CODE + sizeof(code_nw) - 4);
+    assert_int_equal(fast.cr0 & 0x20000000u, 0);
+    assert_true(fast.entries < slow.entries);
+}
+
+/* CR0.PG toggled 20 times in a loop (paging with the page directory of
+ * boot_paged: VA RO_PAGE maps PA 8 MiB): every change of PG drops the
+ * translated code and leaves the engine (drops_code), and each read of
+ * VA RO_PAGE goes through the mode just set: the physical page with PG
+ * clear, the mapped one with PG set. */
+static void test_cr0_pg_toggles_take_the_exit_path(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        CR4_ON(0x10u), CR3_PD, CR0_ON(0x80000000u),       /* PSE; PG */
+        0xBF, IMM32(20u), 0x31, 0xDB, 0x31, 0xC9,         /* edi = 20; ebx = ecx = 0 */
+        0x0F, 0x20, 0xC0, 0x35, IMM32(0x80000000u), 0x0F, 0x22, 0xC0,  /* PG off */
+        0x03, 0x1D, IMM32(RO_PAGE),                       /* add ebx, [va] */
+        0x0F, 0x20, 0xC0, 0x35, IMM32(0x80000000u), 0x0F, 0x22, 0xC0,  /* PG on */
+        0x03, 0x0D, IMM32(RO_PAGE),                       /* add ecx, [va] */
+        0x83, 0xEF, 0x01, 0x75, 0xD9,
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct cr_run fast, slow;
+    run_cr_both(code, sizeof(code), 0x00800083u, &fast, &slow);
+    assert_int_equal(fast.rip, LOAD + CODE + sizeof(code));
+    assert_int_equal(fast.rbx, 20 * 0xAAAAu);             /* PA 4 MiB */
+    assert_int_equal(fast.rcx, 20 * 0xBBBBu);             /* PA 8 MiB */
+    assert_int_equal(fast.cr0 >> 31, 1);
+    assert_true(fast.entries >= 40);                      /* one per PG change */
+    assert_true(slow.entries >= 80);                      /* and per CR0 read */
+}
+
 /* KVM_HC_SEND_IPI (kvm_pv_send_ipi) through the APIC model: a bitmap
  * from min = 0xFFFFFFFF reaches nobody (0, kvm-unit-tests' apic test),
  * bit 0 from min 0 is this vCPU's APIC (1), and the interrupt is taken. */
@@ -2641,6 +2788,9 @@ int main(void)
         cmocka_unit_test(test_timer_lands_alike_with_quiet_rdtsc),
         cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),
         cmocka_unit_test(test_cr4_pge_toggle_drops_global_translations),
+        cmocka_unit_test(test_cr_toggles_complete_in_engine),
+        cmocka_unit_test(test_cr_reserved_bits_gp_beside_fast_toggles),
+        cmocka_unit_test(test_cr0_pg_toggles_take_the_exit_path),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sys_state_round_trip),
         cmocka_unit_test(test_debugctl_kvm_rules),

@@ -375,6 +375,18 @@ uint64_t vmdl__x86h_desc_intercepts(void);
 
 /* hosted_cr.c */
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple);
+/* A CR0/CR4 access completed inside the engine (MOV to CR0/CR4 that keeps
+ * the translated code, MOV from CR0): decoded first, so that the hook can
+ * decline before it counts anything, then done. */
+struct x86h_cr_op {
+    unsigned cr, len, gpr;
+    bool wide;                  /* MOV from CR0: 64-bit destination */
+    uint64_t val, old;          /* MOV to CR: the new and the old value */
+};
+bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_op *op);
+vmdl_fault vmdl__x86h_cr_fast_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op);
+bool vmdl__x86h_cr0_read_decode(struct vmdl_vcpu *v, struct x86h_cr_op *op);
+void vmdl__x86h_cr0_read_fast(struct vmdl_vcpu *v, const struct x86h_cr_op *op);
 /* Put back the CR4 bits of cr4 QEMU's CPU model dropped (SMAP, PKE). */
 void vmdl__x86h_cr4_keep(struct vmdl_vcpu *v, uint64_t cr4);
 int vmdl__x86h_cr0_read(struct vmdl_vcpu *v, uint64_t cr0, bool *triple);

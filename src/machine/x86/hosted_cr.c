@@ -26,12 +26,13 @@ static vmdl_fault check_cr0(struct vmdl_vcpu *v, uint64_t val)
         return VMDL_FAULT_GP;                          /* PG without PE */
     if (!(cur & (1ull << 31)) && (val & (1ull << 31)) && lme && !(cr4 & (1ull << 5)))
         return VMDL_FAULT_GP;                          /* long mode needs PAE */
+    if (!(cur & (1ull << 31)) || (val & (1ull << 31)))
+        return VMDL_FAULT_NONE;
+    /* Paging off: not in 64-bit code (the only check needing CS). */
     uc_context_save(v->uc, X86(v)->ctx);
     struct seg cs;
     seg_from_ctx(v, (const char *)X86(v)->ctx, R_CS, &cs);
-    if ((cur & (1ull << 31)) && !(val & (1ull << 31)) && (cs.flags & DESC_L))
-        return VMDL_FAULT_GP;                          /* paging off in 64-bit code */
-    return VMDL_FAULT_NONE;
+    return (cs.flags & DESC_L) ? VMDL_FAULT_GP : VMDL_FAULT_NONE;
 }
 
 static vmdl_fault check_cr4(struct vmdl_vcpu *v, uint64_t val)
@@ -179,50 +180,125 @@ static bool drops_code(unsigned cr, uint64_t old, uint64_t val)
     return !changed || (changed & ~tlb_only);
 }
 
+/* MOV CRn, reg (0F 22 /n): the value (32 bits outside 64-bit mode, SDM
+ * vol. 2, MOV--Move to/from Control Registers) and the length.  False for
+ * another encoding. */
+static bool mov_to_cr_value(struct vmdl_vcpu *v, const struct hinsn *in, unsigned cr,
+                            uint64_t *val, unsigned *len)
+{
+    if (in->op[0] != 0x0F || in->op[1] != 0x22 || ((in->op[2] >> 3) & 7) != cr)
+        return false;
+    *val = rd(v, vmdl__x86_gpr_uc[(in->op[2] & 7) | ((in->rex & 1) << 3)]);
+    if (in->bits != 64)
+        *val = (uint32_t)*val;
+    *len = in->pfx + 3;
+    return true;
+}
+
+/*
+ * The write itself, once the value is known: KVM's checks, then the value
+ * in the engine, the softmmu TLB flush, the code drop where drops_code
+ * asks for it, and the instruction retired.  The fault, or none.
+ */
+static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsigned len)
+{
+    vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
+    if (v->vm->trace) {
+        char out[48];
+        snprintf(out, sizeof(out), "cr%u <- 0x%llx%s", cr, (unsigned long long)val,
+                 f ? " #GP" : "");
+        vmdl__trace_exit(v, "mov-cr", rd(v, UC_X86_REG_RIP), out);
+    }
+    if (f)
+        return f;
+    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
+    if (cr == 4)
+        vmdl__x86h_cr4_keep(v, val);
+    /* A WP or PGE toggle: QEMU's own load (cpu_x86_update_cr0/cr4) has
+     * just flushed the TLB for it; a second flush would clear QEMU's
+     * 4096-entry jump cache once more (tlb_flush_by_mmuidx_async_work). */
+    if (drops_code(cr, old, val)) {
+        uc_ctl_flush_tlb(v->uc);
+        uc_ctl_flush_tb(v->uc);
+    }
+    vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
+    vmdl__x86h_retire(v, len);
+    return VMDL_FAULT_NONE;
+}
+
 int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 {
-    uint8_t op[3], rex;
-    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
+    struct hinsn in;
     uint64_t val = 0;
     unsigned len = 0;
-    if (pfx < 0 || op[0] != 0x0F)
+    if (vmdl__x86h_fetch_insn(v, &in) || in.op[0] != 0x0F)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
-    if (op[1] == 0x22) {                               /* MOV CRn, reg */
-        val = rd(v, vmdl__x86_gpr_uc[(op[2] & 7) | ((rex & 1) << 3)]);
-        len = 3;
-    } else if (op[1] == 0x06 && cr == 0) {            /* CLTS */
+    if (mov_to_cr_value(v, &in, cr, &val, &len)) {
+        /* MOV CRn, reg */
+    } else if (in.op[1] == 0x06 && cr == 0) {          /* CLTS */
         val = rd(v, UC_X86_REG_CR0) & ~(1ull << 3);
-        len = 2;
-    } else if (op[1] == 0x01 && ((op[2] >> 3) & 7) == 6 && cr == 0) { /* LMSW */
+        len = in.pfx + 2;
+    } else if (in.op[1] == 0x01 && ((in.op[2] >> 3) & 7) == 6 && cr == 0) { /* LMSW */
         int r = lmsw_source(v, &val, &len, triple);
         if (r <= 0)
             return r;
         uint64_t cur = rd(v, UC_X86_REG_CR0);
         val = (cur & ~0xEull) | (val & 0xF) | (cur & 1);   /* cannot clear PE */
-        len -= (unsigned)pfx;                  /* lmsw_source counted them */
     } else {
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     }
-    if (!(rex & 8) && !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
-        val = (uint32_t)val;
     val = vmdl__x86h_nested_cr(v, cr, val);     /* bits a nested L1 owns */
-    vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
-    char out[48];
-    snprintf(out, sizeof(out), "cr%u <- 0x%llx%s", cr, (unsigned long long)val,
-             f ? " #GP" : "");
-    vmdl__trace_exit(v, "mov-cr", rd(v, UC_X86_REG_RIP), out);
-    if (f)
-        return vmdl__x86h_fault(v, f, triple);
-    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
-    wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
-    if (cr == 4)
-        vmdl__x86h_cr4_keep(v, val);
-    uc_ctl_flush_tlb(v->uc);
-    if (drops_code(cr, old, val))
-        uc_ctl_flush_tb(v->uc);
-    vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
-    vmdl__x86h_retire(v, len + (unsigned)pfx);
-    return VMDL_OK;
+    vmdl_fault f = cr_apply(v, cr, val, len);
+    return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
+}
+
+/*
+ * Inside the engine (hosted_run.c, vmdl__x86h_complete_in_hook): a MOV to
+ * CR0/CR4 from a register that keeps the translated code (drops_code: a
+ * CR0.WP or CR4.PGE toggle) is done in the interrupt hook, with the same
+ * checks and effects as on the exit path; the engine goes on at the next
+ * instruction.  QEMU's CR0/CR4 load (cpu_x86_update_cr0/cr4) and its TLB
+ * flush run synchronously there, and the RIP write makes cpu_exec look
+ * the next block up under the new flags.  A write that drops code (mode
+ * changes, CR0.PG/PE, every other bit) or another encoding (CLTS, LMSW)
+ * takes the exit path: false, nothing decoded is kept.
+ */
+bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_op *op)
+{
+    struct hinsn in;
+    if (vmdl__x86h_fetch_insn(v, &in) || !mov_to_cr_value(v, &in, cr, &op->val, &op->len))
+        return false;
+    op->cr = cr;
+    op->old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    return !drops_code(cr, op->old, op->val);
+}
+
+vmdl_fault vmdl__x86h_cr_fast_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
+{
+    return cr_apply(v, op->cr, op->val, op->len);
+}
+
+/* MOV r, CR0 (0F 20 /0) inside the engine, outside a nested guest (whose
+ * read shadow the exit path applies); SMSW takes the exit path. */
+bool vmdl__x86h_cr0_read_decode(struct vmdl_vcpu *v, struct x86h_cr_op *op)
+{
+    struct hinsn in;
+    if (vmdl__x86h_fetch_insn(v, &in) || in.op[0] != 0x0F || in.op[1] != 0x20 ||
+        ((in.op[2] >> 3) & 7) != 0)
+        return false;
+    op->cr = 0;
+    op->gpr = (in.op[2] & 7) | ((in.rex & 1) << 3);
+    op->wide = in.bits == 64;
+    op->len = in.pfx + 3;
+    return true;
+}
+
+void vmdl__x86h_cr0_read_fast(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
+{
+    uint64_t cr0 = rd(v, UC_X86_REG_CR0);
+    wr(v, vmdl__x86_gpr_uc[op->gpr], op->wide ? cr0 : (uint32_t)cr0);
+    vmdl__x86h_retire(v, op->len);
 }
 
 /* MOV to/from CR8: the APIC's TPR (bits 7:4) through the irqchip, as KVM.

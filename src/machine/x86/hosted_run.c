@@ -331,7 +331,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 /*
  * Intercepts completed inside the engine.  Every intercept used to end
  * uc_emu_start and come back through the run loop; for the instructions the
- * machine answers itself (RDMSR/WRMSR, RDTSC/RDTSCP, MOV from/to CR8) the
+ * machine answers itself (RDMSR/WRMSR, RDTSC/RDTSCP, MOV from/to CR8, MOV
+ * from CR0, MOV to CR0/CR4 that keeps the translated code) the
  * UC_HOOK_INTR hook now does what handle_exit would, writes RIP past the
  * instruction and returns: QEMU's cpu_exec then goes on at the new RIP in
  * a new block without leaving uc_emu_start (an SVM intercept clears QEMU's
@@ -352,7 +353,20 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
 static bool in_hook_code(unsigned code)
 {
     return code == X_MSR || code == X_RDTSC || code == X_RDTSCP ||
-           code == X_CR8_READ || code == X_CR8_WRITE;
+           code == X_CR8_READ || code == X_CR8_WRITE || code == X_CR0_WRITE ||
+           code == X_CR4_WRITE || code == X_CR0_READ;
+}
+
+/* CR0/CR4 accesses are completed in the engine only in their simple forms
+ * (hosted_cr.c): decoded before anything is counted, so that the hook can
+ * still decline.  True for the other intercepts. */
+static bool cr_fast_decode(struct vmdl_vcpu *v, unsigned code, struct x86h_cr_op *op)
+{
+    if (code == X_CR0_WRITE || code == X_CR4_WRITE)
+        return vmdl__x86h_cr_fast_decode(v, code - X_CR0_WRITE, op);
+    if (code == X_CR0_READ)
+        return vmdl__x86h_cr0_read_decode(v, op);
+    return true;
 }
 
 /* Would the next entry do more than resume the guest? */
@@ -421,9 +435,14 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
     /* In an STI / MOV SS shadow QEMU's inhibit flag is still set: the loop
      * clears it (vmdl__x86h_in_shadow). */
     uint64_t pc = rd(v, UC_X86_REG_RIP);
-    if (v->shadow_at == pc || !vmdl__count_at_insn(v, pc))
+    struct x86h_cr_op crop = {0};
+    if (v->shadow_at == pc || !cr_fast_decode(v, code, &crop) ||
+        !vmdl__count_at_insn(v, pc))
         return false;
-    charge(v, code);
+    if (code == X_CR0_WRITE || code == X_CR4_WRITE)
+        vmdl__x86_exit_cost(v, vmdl__x86_cr_write_kind(crop.cr, crop.old, crop.val));
+    else
+        charge(v, code);
     if ((code == X_RDTSC || code == X_RDTSCP) && tsc_quiet(v, code == X_RDTSCP, pc, rflags))
         return true;
     vmdl__x86h_tpr_in(v);
@@ -437,6 +456,10 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         f = vmdl__x86h_msr_do(v);
     else if (code == X_RDTSC || code == X_RDTSCP)
         handle_tsc(v, code == X_RDTSCP);
+    else if (code == X_CR0_WRITE || code == X_CR4_WRITE)
+        f = vmdl__x86h_cr_fast_write(v, &crop);
+    else if (code == X_CR0_READ)
+        vmdl__x86h_cr0_read_fast(v, &crop);
     else
         f = vmdl__x86h_cr8_do(v, code == X_CR8_WRITE);
     if (f) {
