@@ -7,7 +7,8 @@
  * Format (little-endian; the outer container is a state blob, blob.h):
  *   magic "VMCK", version VMDL_CHECKPOINT_VERSION, payload length, CRC-32
  *   config    arch, vendor, RAM base and size, vCPUs, quantum, virtual-time
- *             weights (PAUSE and exit cycles; version 3)
+ *             weights (PAUSE and exit cycles since version 3, serializing
+ *             control-register writes since version 4)
  *   image     CRC-32 of the loaded image bytes and the entry point
  *   vm        scheduler cursor, reset count
  *   ram       number of non-zero 4 KiB pages, then (page index, 4096 bytes)
@@ -33,8 +34,10 @@ extern "C" {
 
 /* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...).
  * 3: the config carries the virtual-time weights (vtime.h), each vCPU record
- *    its stall cycles.  Version 2 is still read (as weights and stall 0). */
-#define VMDL_CHECKPOINT_VERSION 3
+ *    its stall cycles.
+ * 4: the config carries the serialize weight too.  Versions 2 and 3 are
+ *    still read (as the weights they lack 0, stall 0 for version 2). */
+#define VMDL_CHECKPOINT_VERSION 4
 
 int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
 int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len);

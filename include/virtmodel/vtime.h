@@ -9,14 +9,17 @@
  * (vmdl_vcpu_insns: the PMU's instructions-retired event, the scheduler
  * quantum, instruction budgets) keep their meaning.
  *
- * Stall cycles come from two weights:
+ * Stall cycles come from three weights:
  *  - pause_cycles: each retired x86 PAUSE (a spin-loop hint whose latency
  *    the architecture leaves to the implementation);
  *  - exit_cycles: each trapped operation that KVM on Intel VMX, with its
  *    default features, takes as a VM exit (CPUID, port I/O, HLT, intercepted
  *    MSRs, ...; the table is in src/machine/x86/exit_cost.c).  The hosted
- *    vCPU's own intercepts that KVM would not exit on cost nothing.
- * Both 0 (the default of vmdl_vm_create): one tick per instruction, as
+ *    vCPU's own intercepts that KVM would not exit on cost nothing;
+ *  - serialize_cycles: each x86 MOV to CR0, CR3 or CR4 that is no VM exit
+ *    (a serializing instruction: the pipeline drains before it and the
+ *    processor fetches anew after it; an exiting one costs exit_cycles).
+ * All 0 (the default of vmdl_vm_create): one tick per instruction, as
  * before the weights existed.
  */
 #ifndef VIRTMODEL_VTIME_H
@@ -34,6 +37,7 @@ struct vmdl_vcpu;
 struct vmdl_vtime_weights {
     uint32_t pause_cycles;   /* per PAUSE; 0: none */
     uint32_t exit_cycles;    /* per VM-exit-like trap; 0: none */
+    uint32_t serialize_cycles; /* per MOV to CR0/CR3/CR4 that does not exit; 0: none */
 };
 
 /* The largest weight accepted (10^6 cycles: beyond any PAUSE or exit). */
@@ -45,12 +49,16 @@ struct vmdl_vtime_weights {
  * and IA-32 Architectures Optimization Reference Manual, "Pause latency in
  * Skylake microarchitecture"), a VM exit and re-entry with KVM's handling
  * of a simple exit on a recent Intel server core (about 1,200 cycles;
- * docs/architecture.md says where the figure comes from).
+ * docs/architecture.md says where the figure comes from), a serializing
+ * control-register write that does not exit (about 100 cycles: Linux's
+ * Documentation/arch/x86/pti.rst gives "on the order of a hundred
+ * cycles" for a MOV to CR3).
  */
 #define VMDL_VTIME_HW_PAUSE_CYCLES 140u
 #define VMDL_VTIME_HW_EXIT_CYCLES 1200u
+#define VMDL_VTIME_HW_SERIALIZE_CYCLES 100u
 
-/* Set the weights (both <= VMDL_VTIME_MAX_WEIGHT, else VMDL_EINVAL).  They
+/* Set the weights (each <= VMDL_VTIME_MAX_WEIGHT, else VMDL_EINVAL).  They
  * apply from the next instruction on; a later multiboot load keeps them. */
 int vmdl_vm_set_vtime_weights(struct vmdl_vm *vm, const struct vmdl_vtime_weights *w);
 void vmdl_vm_get_vtime_weights(const struct vmdl_vm *vm, struct vmdl_vtime_weights *w);

@@ -145,6 +145,7 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
     vmdl_blob_put_u64(&w, vm->cfg.quantum);
     vmdl_blob_put_u32(&w, vm->cfg.vtime.pause_cycles);
     vmdl_blob_put_u32(&w, vm->cfg.vtime.exit_cycles);
+    vmdl_blob_put_u32(&w, vm->cfg.vtime.serialize_cycles);
     vmdl_blob_put_u32(&w, image_crc(vm));
     vmdl_blob_put_u64(&w, vm->entry);
     vmdl_blob_put_u32(&w, vm->next_vcpu);
@@ -207,9 +208,11 @@ static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r, uint32_t
     uint64_t ram_base = vmdl_blob_get_u64(r), ram_size = vmdl_blob_get_u64(r);
     uint32_t nr_vcpus = vmdl_blob_get_u32(r);
     uint64_t quantum = vmdl_blob_get_u64(r);
-    /* Version 2 came before the weights: one tick per instruction. */
+    /* Version 2 came before the weights (one tick per instruction), version
+     * 3 before the serialize weight. */
     uint32_t pause = version >= 3 ? vmdl_blob_get_u32(r) : 0;
     uint32_t exit_c = version >= 3 ? vmdl_blob_get_u32(r) : 0;
+    uint32_t ser = version >= 4 ? vmdl_blob_get_u32(r) : 0;
     uint32_t icrc = vmdl_blob_get_u32(r);
     uint64_t entry = vmdl_blob_get_u64(r);
     if (r->err)
@@ -218,12 +221,16 @@ static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r, uint32_t
         ram_size != vm->ram_size || nr_vcpus != vm->nr_vcpus || quantum != vm->cfg.quantum)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken from a VM with another "
                          "configuration (architecture, vendor, RAM, vCPUs or quantum)");
-    if (pause != vm->cfg.vtime.pause_cycles || exit_c != vm->cfg.vtime.exit_cycles)
+    const struct vmdl_vtime_weights *w = &vm->cfg.vtime;
+    if (pause != w->pause_cycles || exit_c != w->exit_cycles || ser != w->serialize_cycles)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with virtual-time weights pause "
-                         "%u / exit %u cycles, this VM has %u / %u%s", pause, exit_c,
-                         vm->cfg.vtime.pause_cycles, vm->cfg.vtime.exit_cycles,
+                         "%u / exit %u / serialize %u cycles, this VM has %u / %u / %u%s",
+                         pause, exit_c, ser, w->pause_cycles, w->exit_cycles,
+                         w->serialize_cycles,
                          version < 3 ? " (a version 2 checkpoint predates the weights: "
-                         "restore it with both 0)" : "");
+                         "restore it with all 0)" :
+                         version < 4 ? " (a version 3 checkpoint predates the serialize "
+                         "weight: restore it with that one 0)" : "");
     if (icrc != image_crc(vm) || entry != vm->entry)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
     return VMDL_OK;
@@ -350,15 +357,15 @@ int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
     struct vmdl_blob_reader r;
     struct staged st = { .version = VMDL_CHECKPOINT_VERSION };
     int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
-    /* Version 2 is read as well: it lacks only the virtual-time weights
-     * and stall cycles, which were zero then. */
-    if (err == VMDL_EVERSION) {
-        st.version = 2;
+    /* Versions 3 and 2 are read as well: they lack only weights (and, for
+     * 2, the stall cycles), which were zero then. */
+    for (uint32_t older = 3; err == VMDL_EVERSION && older >= 2; older--) {
+        st.version = older;
         err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
-        if (err == VMDL_EVERSION)
-            return vmdl_fail(err, "checkpoint: unsupported format version (this "
-                             "library reads versions 2 and %d)", VMDL_CHECKPOINT_VERSION);
     }
+    if (err == VMDL_EVERSION)
+        return vmdl_fail(err, "checkpoint: unsupported format version (this "
+                         "library reads versions 2, 3 and %d)", VMDL_CHECKPOINT_VERSION);
     if (err || (err = check_header(vm, &r, st.version)))
         return err;
     err = stage(vm, &r, &st);

@@ -515,8 +515,11 @@ static inline uint64_t vmdl__vt_to_insns(const struct vmdl_vcpu *vcpu, uint64_t 
 void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles);
 void vmdl__block_weigh(const struct vmdl_vm *vm, struct block_info *b);
 /* What stalls: enum vmdl__stall_kind, the weight of one of them. */
-enum vmdl__stall_kind { VMDL_STALL_NONE, VMDL_STALL_PAUSE, VMDL_STALL_EXIT };
+enum vmdl__stall_kind { VMDL_STALL_NONE, VMDL_STALL_PAUSE, VMDL_STALL_EXIT,
+                         VMDL_STALL_SERIALIZE };
 uint64_t vmdl__stall_weight(const struct vmdl_vm *vm, enum vmdl__stall_kind k);
+/* Every weight at most VMDL_VTIME_MAX_WEIGHT? */
+bool vmdl__vtime_weights_ok(const struct vmdl_vtime_weights *w);
 
 /* trace.c: one line per exit when a trace is on.  The check is inline:
  * the call is on every trapped instruction, and a trace is rarely on. */

@@ -21,6 +21,12 @@ void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles)
         vmdl__set_kick(vcpu, d);
 }
 
+bool vmdl__vtime_weights_ok(const struct vmdl_vtime_weights *w)
+{
+    return w->pause_cycles <= VMDL_VTIME_MAX_WEIGHT && w->exit_cycles <= VMDL_VTIME_MAX_WEIGHT &&
+           w->serialize_cycles <= VMDL_VTIME_MAX_WEIGHT;
+}
+
 /* The cycles a block's PAUSEs add at this VM's weight, and whether the
  * block may take the block hook's fast paths (which add no stall). */
 uint64_t vmdl__stall_weight(const struct vmdl_vm *vm, enum vmdl__stall_kind k)
@@ -28,6 +34,7 @@ uint64_t vmdl__stall_weight(const struct vmdl_vm *vm, enum vmdl__stall_kind k)
     switch (k) {
     case VMDL_STALL_PAUSE: return vm->cfg.vtime.pause_cycles;
     case VMDL_STALL_EXIT: return vm->cfg.vtime.exit_cycles;
+    case VMDL_STALL_SERIALIZE: return vm->cfg.vtime.serialize_cycles;
     default: return 0;
     }
 }
@@ -44,10 +51,11 @@ int vmdl_vm_set_vtime_weights(struct vmdl_vm *vm, const struct vmdl_vtime_weight
 {
     if (!vm || !w)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: NULL argument");
-    if (w->pause_cycles > VMDL_VTIME_MAX_WEIGHT || w->exit_cycles > VMDL_VTIME_MAX_WEIGHT)
-        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: pause %u / exit %u "
-                         "cycles: each weight must be at most %u",
-                         w->pause_cycles, w->exit_cycles, VMDL_VTIME_MAX_WEIGHT);
+    if (!vmdl__vtime_weights_ok(w))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: pause %u / exit %u / "
+                         "serialize %u cycles: each weight must be at most %u",
+                         w->pause_cycles, w->exit_cycles, w->serialize_cycles,
+                         VMDL_VTIME_MAX_WEIGHT);
     vm->cfg.vtime = *w;
     vm->cfg.vtime_set = true;
     /* Blocks already decoded carry the old weight. */

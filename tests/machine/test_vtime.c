@@ -36,11 +36,12 @@
 #define IDTR 0x1F0
 #define PAUSE_W 140u
 #define EXIT_W 1200u
+#define SER_W 100u
 
 /* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
  * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
-static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
-                            struct vmdl_vtime_weights w, bool lapic)
+static struct vmdl_vm *boot_ex(const uint8_t *code, size_t n, bool set,
+                               struct vmdl_vtime_weights w, bool lapic, bool slow)
 {
     static uint8_t b[IMG];
     memset(b, 0xF4, IMG);
@@ -60,7 +61,7 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
     static const uint8_t handler[] = { 0x0F, 0x31, 0xF4 };
     memcpy(b + HANDLER, handler, sizeof(handler));
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
-                                  .vtime_set = set, .vtime = w };
+                                  .vtime_set = set, .vtime = w, .no_fast_traps = slow };
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     struct vmdl_mb_boot mb = { "", NULL, 0 };
@@ -68,6 +69,12 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
     if (lapic)
         assert_int_equal(vmdl_attach_lapic(vm, NULL), 0);
     return vm;
+}
+
+static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
+                            struct vmdl_vtime_weights w, bool lapic)
+{
+    return boot_ex(code, n, set, w, lapic, false);
 }
 
 /* mov esp, LOAD + 0x8000; lidt [LOAD + IDTR] */
@@ -79,19 +86,23 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n, bool set,
 
 /* EAX of the guest "START; body; DIFF": the TSC ticks from the first
  * RDTSC to the second, with the given weights. */
-static uint32_t ticks(const uint8_t *body, size_t n, uint32_t pause, uint32_t exit_c)
+static uint32_t ticks_w(const uint8_t *body, size_t n, struct vmdl_vtime_weights w)
 {
     uint8_t code[128] = { PROLOGUE, START };
     size_t at = 12 + 4;
     memcpy(code + at, body, n);
     static const uint8_t diff[] = { DIFF };
     memcpy(code + at + n, diff, sizeof(diff));
-    struct vmdl_vm *vm = boot(code, at + n + sizeof(diff), true,
-                              (struct vmdl_vtime_weights){ pause, exit_c }, false);
+    struct vmdl_vm *vm = boot(code, at + n + sizeof(diff), true, w, false);
     run_to_hlt(vm);
     uint32_t t = (uint32_t)reg(vm, VMDL_X86_RAX);
     vmdl_vm_destroy(vm);
     return t;
+}
+
+static uint32_t ticks(const uint8_t *body, size_t n, uint32_t pause, uint32_t exit_c)
+{
+    return ticks_w(body, n, (struct vmdl_vtime_weights){ pause, exit_c, 0 });
 }
 
 /* The first RDTSC reads before it retires: RDTSC, MOV and the body's
@@ -159,7 +170,7 @@ static uint32_t de_ticks(uint32_t pause)
         0xF7, 0xF1,                                    /* div ecx: #DE */
         0xF3, 0x90 };                                  /* pause (not run) */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ pause, 0 }, false);
+                              (struct vmdl_vtime_weights){ pause, 0, 0 }, false);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 0);
@@ -199,7 +210,7 @@ static void test_tsc_deadline_fires_in_virtual_time(void **state)
     static const uint8_t code[] = { PROLOGUE, X2APIC_ON, ARM_DEADLINE(DEADLINE),
         0xF3, 0x90, 0xEB, 0xFC };                      /* 1: pause; jmp 1b */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ PAUSE_W, 0 }, true);
+                              (struct vmdl_vtime_weights){ PAUSE_W, 0, 0 }, true);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
     uint32_t late = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RDI);
@@ -232,10 +243,10 @@ static void test_hlt_skips_to_the_deadline_in_virtual_time(void **state)
 {
     (void)state;
     uint64_t stall;
-    uint32_t late = hlt_wake_late((struct vmdl_vtime_weights){ 0, 0 }, &stall);
+    uint32_t late = hlt_wake_late((struct vmdl_vtime_weights){ 0, 0, 0 }, &stall);
     assert_int_equal(stall, 0);
     assert_true(late < 8);
-    assert_int_equal(hlt_wake_late((struct vmdl_vtime_weights){ PAUSE_W, EXIT_W }, &stall),
+    assert_int_equal(hlt_wake_late((struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0 }, &stall),
                      late);
     /* Exits: five MSR accesses (APIC base read and write, SVR, LVT
      * timer, TSC deadline), CPUID, the HLT that waited and the handler's
@@ -252,7 +263,7 @@ static void test_budget_counts_instructions(void **state)
     static const uint8_t code[] = { PROLOGUE, 0x31, 0xDB,   /* xor ebx, ebx */
         0x43, 0xF3, 0x90, 0xEB, 0xFB };               /* 1: inc ebx; pause; jmp 1b */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W }, false);
+                              (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0 }, false);
     vmdl_vm_set_limits(vm, 1000, 0);
     struct vmdl_exit e;
     assert_int_equal(vmdl_vm_run(vm, &e), 0);
@@ -361,19 +372,21 @@ static void test_defaults(void **state)
     (void)state;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64 };
     struct vmdl_vm *vm;
-    struct vmdl_vtime_weights w = { 1, 1 };
+    struct vmdl_vtime_weights w = { 1, 1, 1 };
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);
     assert_int_equal(w.exit_cycles, 0);
+    assert_int_equal(w.serialize_cycles, 0);
     vmdl_vm_destroy(vm);
     static const uint8_t code[] = { 0xF4 };
-    vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0 }, false);
+    vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0, 0 }, false);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, VMDL_VTIME_HW_PAUSE_CYCLES);
     assert_int_equal(w.exit_cycles, VMDL_VTIME_HW_EXIT_CYCLES);
+    assert_int_equal(w.serialize_cycles, VMDL_VTIME_HW_SERIALIZE_CYCLES);
     vmdl_vm_destroy(vm);
-    vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0 }, false);
+    vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0, 0 }, false);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);
     assert_int_equal(w.exit_cycles, 0);
@@ -384,21 +397,79 @@ static void test_bad_weights_refused(void **state)
 {
     (void)state;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .vtime_set = true,
-                                  .vtime = { VMDL_VTIME_MAX_WEIGHT + 1, 0 } };
+                                  .vtime = { VMDL_VTIME_MAX_WEIGHT + 1, 0, 0 } };
     struct vmdl_vm *vm = NULL;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_EINVAL);
     assert_null(vm);
     assert_non_null(strstr(vmdl_last_error(), "at most"));
-    cfg.vtime = (struct vmdl_vtime_weights){ 0, 0 };
+    cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0 };
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
-    struct vmdl_vtime_weights w = { 5, VMDL_VTIME_MAX_WEIGHT + 1 };
+    struct vmdl_vtime_weights w = { 5, VMDL_VTIME_MAX_WEIGHT + 1, 0 };
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, &w), VMDL_EINVAL);
     assert_non_null(strstr(vmdl_last_error(), "at most"));
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);               /* unchanged */
+    w = (struct vmdl_vtime_weights){ 0, 0, VMDL_VTIME_MAX_WEIGHT + 1 };
+    assert_int_equal(vmdl_vm_set_vtime_weights(vm, &w), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "serialize"));
+    vmdl_vm_get_vtime_weights(vm, &w);
+    assert_int_equal(w.serialize_cycles, 0);
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, NULL), VMDL_EINVAL);
     assert_int_equal(vmdl_vm_set_vtime_weights(NULL, &w), VMDL_EINVAL);
     vmdl_vm_destroy(vm);
+}
+
+/* MOV to CR0/CR3/CR4 that is no VM exit costs the serialize weight once
+ * it took effect (a WP or PGE toggle, completed inside the engine; a MOV to
+ * CR3, which runs natively and is charged with its block); one that exits
+ * (CR0.MP) costs the exit weight alone; CLTS and MOV from CR0 cost
+ * nothing; with the weight 0 every one is one tick. */
+static void test_serializing_cr_writes_add_their_weight(void **state)
+{
+    (void)state;
+    const struct vmdl_vtime_weights ser = { PAUSE_W, EXIT_W, SER_W };
+    static const uint8_t wp[] = { 0x0F, 0x20, 0xC0,                   /* mov eax, cr0 */
+                                  0x35, 0x00, 0x00, 0x01, 0x00,       /* xor eax, WP */
+                                  0x0F, 0x22, 0xC0 };                 /* mov cr0, eax */
+    assert_int_equal(ticks(wp, sizeof(wp), PAUSE_W, EXIT_W), 5);
+    assert_int_equal(ticks_w(wp, sizeof(wp), ser), 5 + SER_W);
+    static const uint8_t mp[] = { 0x0F, 0x20, 0xC0,
+                                  0x83, 0xF0, 0x02,                   /* xor eax, MP */
+                                  0x0F, 0x22, 0xC0 };
+    assert_int_equal(ticks_w(mp, sizeof(mp), ser), 5 + EXIT_W);
+    static const uint8_t pge[] = { 0x0F, 0x20, 0xE0,                  /* mov eax, cr4 */
+                                   0x35, 0x80, 0x00, 0x00, 0x00,      /* xor eax, PGE */
+                                   0x0F, 0x22, 0xE0 };                /* mov cr4, eax */
+    assert_int_equal(ticks_w(pge, sizeof(pge), ser), 5 + SER_W);
+    static const uint8_t cr3[] = { 0x0F, 0x20, 0xD8,                  /* mov eax, cr3 */
+                                   0x0F, 0x22, 0xD8,                  /* mov cr3, eax */
+                                   0x0F, 0x22, 0xD8 };
+    assert_int_equal(ticks(cr3, sizeof(cr3), PAUSE_W, EXIT_W), 5);
+    assert_int_equal(ticks_w(cr3, sizeof(cr3), ser), 5 + 2 * SER_W);
+    static const uint8_t clts[] = { 0x0F, 0x06, 0x0F, 0x20, 0xC0 };   /* clts; mov eax, cr0 */
+    assert_int_equal(ticks_w(clts, sizeof(clts), ser), 4);
+}
+
+/* The same with every intercept leaving the engine (no_fast_traps): the
+ * serialize weight does not depend on where the write was completed. */
+static void test_serialize_weight_same_on_the_exit_path(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, START,
+        0x0F, 0x20, 0xC0, 0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0,  /* WP */
+        0x0F, 0x20, 0xE0, 0x35, 0x80, 0x00, 0x00, 0x00, 0x0F, 0x22, 0xE0,  /* PGE */
+        DIFF };
+    uint32_t t[2];
+    for (int slow = 0; slow < 2; slow++) {
+        struct vmdl_vm *vm = boot_ex(code, sizeof(code), true,
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W },
+                                     false, slow);
+        run_to_hlt(vm);
+        t[slow] = (uint32_t)reg(vm, VMDL_X86_RAX);
+        vmdl_vm_destroy(vm);
+    }
+    assert_int_equal(t[0], 2 + 6 + 2 * SER_W);
+    assert_int_equal(t[1], t[0]);
 }
 
 /* ---- the deprivileged 64-bit vCPU: counts and checkpoints ---- */
@@ -407,16 +478,22 @@ static void test_bad_weights_refused(void **state)
 static const uint8_t spin[] = { 0xB9, 0xF4, 0x01, 0x00, 0x00,
                                 0xF3, 0x90, 0xFF, 0xC9, 0x75, 0xFA, 0xF4 };
 
-static struct vmdl_vm *raw_vm(uint32_t pause, uint32_t exit_c)
+static struct vmdl_vm *raw_vm_code(const uint8_t *code, size_t n,
+                                    struct vmdl_vtime_weights w)
 {
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
-                                  .vtime_set = true, .vtime = { pause, exit_c } };
+                                  .vtime_set = true, .vtime = w };
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
-    assert_int_equal(vmdl_vm_load_raw(vm, spin, sizeof(spin), VMDL_X86_DEFAULT_LOAD), 0);
+    assert_int_equal(vmdl_vm_load_raw(vm, code, n, VMDL_X86_DEFAULT_LOAD), 0);
     /* A budget keeps instructions counted exactly (insn_count.c). */
     vmdl_vm_set_limits(vm, 1000000, 0);
     return vm;
+}
+
+static struct vmdl_vm *raw_vm(uint32_t pause, uint32_t exit_c)
+{
+    return raw_vm_code(spin, sizeof(spin), (struct vmdl_vtime_weights){ pause, exit_c, 0 });
 }
 
 /* Weight 0 is one tick per instruction: the counts are those of a VM
@@ -474,15 +551,15 @@ static void test_checkpoint_keeps_the_stall(void **state)
     /* A version this library does not read is refused by number. */
     blob[4] = 99;
     assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EVERSION);
-    assert_non_null(strstr(vmdl_last_error(), "versions 2 and"));
+    assert_non_null(strstr(vmdl_last_error(), "versions 2, 3 and"));
     free(blob);
     vmdl_vm_destroy(a);
     vmdl_vm_destroy(b);
     vmdl_vm_destroy(c);
 }
 
-/* A version 2 checkpoint (before the weights): the version 3 one of a VM
- * without weights and models, less the two weights after the quantum and
+/* A version 2 checkpoint (before the weights): the version 4 one of a VM
+ * without weights and models, less the three weights after the quantum and
  * the stall at the end of the one vCPU record, re-sealed. */
 static uint8_t *as_version2(const uint8_t *blob, size_t len, size_t *out_len)
 {
@@ -494,8 +571,8 @@ static uint8_t *as_version2(const uint8_t *blob, size_t len, size_t *out_len)
     size_t n = 0;
     memcpy(v2, blob, weights_at);
     n = weights_at;
-    memcpy(v2 + n, blob + weights_at + 8, len - 12 - (weights_at + 8));
-    n += len - 12 - (weights_at + 8);
+    memcpy(v2 + n, blob + weights_at + 12, len - 12 - (weights_at + 12));
+    n += len - 12 - (weights_at + 12);
     memcpy(v2 + n, blob + len - 4, 4);
     n += 4;
     put_le32(v2 + 4, 2);
@@ -533,6 +610,78 @@ static void test_checkpoint_version2_is_read(void **state)
     vmdl_vm_destroy(c);
 }
 
+/* The deprivileged vCPU traps every MOV to CR: MOV to CR3 and to CR0 (an
+ * unchanged value, no exit) cost the serialize weight once each, although
+ * the block decoder had counted the MOV to CR3 before the trap took it
+ * back; MOV from CR costs nothing. */
+static void test_serialize_weight_on_the_deprivileged_vcpu(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0x0F, 0x20, 0xD8, 0x0F, 0x22, 0xD8,   /* cr3 */
+                                    0x0F, 0x20, 0xC0, 0x0F, 0x22, 0xC0,   /* cr0 */
+                                    0xF4 };
+    struct vmdl_vm *vm = raw_vm_code(code, sizeof(code),
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W });
+    run_to_hlt(vm);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_vcpu_insns(v), 5);
+    assert_int_equal(vmdl_vcpu_stall(v), 2 * SER_W + EXIT_W);      /* HLT exits */
+    vmdl_vm_destroy(vm);
+    vm = raw_vm_code(code, sizeof(code), (struct vmdl_vtime_weights){ 0, 0, 0 });
+    run_to_hlt(vm);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 0);
+    assert_int_equal(vmdl_vcpu_vtime(vmdl_vm_vcpu(vm, 0)), 5);
+    vmdl_vm_destroy(vm);
+}
+
+/* A version 3 checkpoint (before the serialize weight): the version 4
+ * one less the weight after the exit weight, re-sealed. */
+static uint8_t *as_version3(const uint8_t *blob, size_t len, size_t *out_len)
+{
+    const size_t hdr = VMDL_BLOB_HEADER_SIZE, ser_at = hdr + 4 + 4 + 8 + 8 + 4 + 8 + 8;
+    uint8_t *v3 = malloc(len);
+    assert_non_null(v3);
+    memcpy(v3, blob, ser_at);
+    memcpy(v3 + ser_at, blob + ser_at + 4, len - ser_at - 4);
+    size_t n = len - 4;
+    put_le32(v3 + 4, 3);
+    put_le32(v3 + 8, (uint32_t)(n - hdr));
+    put_le32(v3 + 12, vmdl_crc32(0, v3 + hdr, n - hdr));
+    *out_len = n;
+    return v3;
+}
+
+/* Version 3 checkpoints are still read, as serialize weight 0; a VM with
+ * that weight refuses them, saying why, and a version 4 checkpoint taken
+ * with another serialize weight is refused. */
+static void test_checkpoint_version3_is_read(void **state)
+{
+    (void)state;
+    struct vmdl_vm *a = raw_vm(PAUSE_W, EXIT_W);
+    vmdl_vm_set_limits(a, 301, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(a, &e), 0);
+    uint8_t *blob;
+    size_t len, len3;
+    assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
+    uint8_t *v3 = as_version3(blob, len, &len3);
+    struct vmdl_vm *b = raw_vm(PAUSE_W, EXIT_W);
+    assert_int_equal(vmdl_vm_checkpoint_restore(b, v3, len3), 0);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 100ull * PAUSE_W);
+    assert_int_equal(vmdl_vm_state_digest(b), vmdl_vm_state_digest(a));
+    struct vmdl_vm *c = raw_vm_code(spin, sizeof(spin),
+                                    (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, SER_W });
+    assert_int_equal(vmdl_vm_checkpoint_restore(c, v3, len3), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "predates the serialize"));
+    assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "serialize 0"));
+    free(v3);
+    free(blob);
+    vmdl_vm_destroy(a);
+    vmdl_vm_destroy(b);
+    vmdl_vm_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +697,10 @@ int main(void)
         cmocka_unit_test(test_nested_transitions_cost_exits),
         cmocka_unit_test(test_vmx_insn_cost_after_a_nested_exit),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_serializing_cr_writes_add_their_weight),
+        cmocka_unit_test(test_serialize_weight_same_on_the_exit_path),
+        cmocka_unit_test(test_serialize_weight_on_the_deprivileged_vcpu),
+        cmocka_unit_test(test_checkpoint_version3_is_read),
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),
         cmocka_unit_test(test_checkpoint_keeps_the_stall),

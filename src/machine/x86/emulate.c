@@ -80,7 +80,10 @@ static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
         return EMU_DONE;
     }
     uint64_t val = rd(v, vmdl__x86_gpr_uc[idx]);
+    uint64_t old = n == 0 ? X86(v)->cr0 : n == 3 ? X86(v)->cr3 : n == 4 ? X86(v)->cr4 : 0;
     vmdl_fault f = VMDL_FAULT_NONE;
+    if (n == 0 || n == 4)
+        vmdl__x86_exit_cost(v, vmdl__x86_cr_write_kind((unsigned)n, old, val));
     switch (n) {
     case 0:
         /* As KVM's kvm_set_cr0: bits 63:32 fault, reserved bits 31:0 are
@@ -120,6 +123,7 @@ static enum emu_result emu_mov_cr(struct vmdl_vcpu *v, const cs_insn *in,
     vmdl__trace_exit(v, "mov-cr", rip, out);
     if (f)
         return vmdl__x86_raise(v, f, rip);
+    vmdl__x86_serialize_cost(v, (unsigned)n, old, val);
     vmdl__x86_retire(v, in->size);
     return EMU_DONE;
 }

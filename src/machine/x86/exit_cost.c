@@ -129,6 +129,33 @@ enum vmdl_x86_exit_kind vmdl__x86_cr_write_kind(unsigned cr, uint64_t old, uint6
     return ((old ^ val) & ~owned) ? VMDL_XK_CR_WRITE : VMDL_XK_CR_OWNED;
 }
 
+/*
+ * MOV to CR0, CR3 or CR4 is serializing (SDM vol. 3A, "Serializing
+ * Instructions": the processor finishes every earlier instruction and
+ * drains its buffered writes before it, and fetches anew after it), so it
+ * costs cycles even when it is no VM exit: the serialize weight, charged
+ * once the write took effect.  One that exits costs the exit weight
+ * instead.  (Other serializing instructions, IRET, LGDT/LIDT, INVLPG, are
+ * not weighted.)
+ */
+void vmdl__x86_serialize_cost(struct vmdl_vcpu *v, unsigned cr, uint64_t old, uint64_t val)
+{
+    uint32_t c = v->vm->cfg.vtime.serialize_cycles;
+    if (c && (cr == 0 || cr == 3 || cr == 4) &&
+        !vmdl__x86_exit_kind_exits(vmdl__x86_cr_write_kind(cr, old, val)))
+        vmdl__stall_add(v, c);
+}
+
+/* MOV CR3, reg (0F 22 /3) runs natively on the hosted vCPU: its block
+ * carries the serialize weight (a trap at it takes the stall back, and the
+ * handler charges it). */
+static bool is_mov_to_cr3(const cs_insn *in)
+{
+    const uint8_t *b = in->bytes;
+    return in->id == X86_INS_MOV && in->size >= 3 && b[in->size - 3] == 0x0F &&
+           b[in->size - 2] == 0x22 && ((b[in->size - 1] >> 3) & 7) == 3;
+}
+
 /* xAPIC page with APICv (SDM 29.4, 29.5): reads are virtualized but for
  * the timer's current count; writes to TPR, EOI and the self-IPI register
  * are virtualized, others exit (APIC-write exit).  Other MMIO exits. */
@@ -148,12 +175,13 @@ void vmdl__x86_mmio_cost(struct vmdl_vcpu *v, uint64_t gpa, bool write)
 }
 
 /* Instructions the engine runs natively that KVM exits on: charged when
- * their block runs (insn_count.c); PAUSE is the spin-loop stall. */
+ * their block runs (insn_count.c); PAUSE is the spin-loop stall, MOV to
+ * CR3 the serializing one. */
 int vmdl__x86_insn_stall(const cs_insn *in)
 {
     switch (in->id) {
     case X86_INS_PAUSE: return VMDL_STALL_PAUSE;
     case X86_INS_INVD: case X86_INS_WBINVD: case X86_INS_XSETBV: return VMDL_STALL_EXIT;
-    default: return VMDL_STALL_NONE;
+    default: return is_mov_to_cr3(in) ? VMDL_STALL_SERIALIZE : VMDL_STALL_NONE;
     }
 }

@@ -298,6 +298,7 @@ void vmdl__x86h_note_kseg(struct vmdl_vcpu *v);
 void vmdl__x86h_restore_kseg(struct vmdl_vcpu *v);
 void vmdl__x86h_retire(struct vmdl_vcpu *v, unsigned len);
 int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex);
+unsigned vmdl__x86h_saved_code_bits(struct vmdl_vcpu *v);
 
 /* Linear access with the guest's paging rights at CPL cpl (n <= 4096):
  * false with the #PF error code and address when it faults. */

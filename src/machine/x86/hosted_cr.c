@@ -16,18 +16,18 @@
  */
 static vmdl_fault check_cr0(struct vmdl_vcpu *v, uint64_t val)
 {
-    uint64_t cur = rd(v, UC_X86_REG_CR0), cr4 = rd(v, UC_X86_REG_CR4);
-    bool lme = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 8);
+    uint64_t cur = rd(v, UC_X86_REG_CR0);
     if (val >> 32)
         return VMDL_FAULT_GP;
     if ((val & (1ull << 29)) && !(val & (1ull << 30)))
         return VMDL_FAULT_GP;                          /* NW without CD */
     if ((val & (1ull << 31)) && !(val & 1))
         return VMDL_FAULT_GP;                          /* PG without PE */
-    if (!(cur & (1ull << 31)) && (val & (1ull << 31)) && lme && !(cr4 & (1ull << 5)))
-        return VMDL_FAULT_GP;                          /* long mode needs PAE */
-    if (!(cur & (1ull << 31)) || (val & (1ull << 31)))
-        return VMDL_FAULT_NONE;
+    if (!((cur ^ val) & (1ull << 31)))
+        return VMDL_FAULT_NONE;                        /* PG unchanged */
+    if (val & (1ull << 31))                            /* long mode needs PAE */
+        return (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 8)) &&
+               !(rd(v, UC_X86_REG_CR4) & (1ull << 5)) ? VMDL_FAULT_GP : VMDL_FAULT_NONE;
     /* Paging off: not in 64-bit code (the only check needing CS). */
     uc_context_save(v->uc, X86(v)->ctx);
     struct seg cs;
@@ -38,13 +38,12 @@ static vmdl_fault check_cr0(struct vmdl_vcpu *v, uint64_t val)
 static vmdl_fault check_cr4(struct vmdl_vcpu *v, uint64_t val)
 {
     uint64_t cur = rd(v, UC_X86_REG_CR4);
-    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10);
     if (val & ~vmdl__x86_cr4_allowed(v))
         return VMDL_FAULT_GP;
-    if (lma && !(val & (1ull << 5)))
-        return VMDL_FAULT_GP;                          /* PAE stays in long mode */
-    if (lma && ((val ^ cur) & (1ull << 12)))
-        return VMDL_FAULT_GP;                          /* LA57 fixed in long mode */
+    /* In long mode PAE stays set and LA57 fixed (EFER read only then). */
+    if ((!(val & (1ull << 5)) || ((val ^ cur) & (1ull << 12))) &&
+        (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10)))
+        return VMDL_FAULT_GP;
     return VMDL_FAULT_NONE;
 }
 
@@ -200,7 +199,8 @@ static bool mov_to_cr_value(struct vmdl_vcpu *v, const struct hinsn *in, unsigne
  * in the engine, the softmmu TLB flush, the code drop where drops_code
  * asks for it, and the instruction retired.  The fault, or none.
  */
-static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsigned len)
+static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsigned len,
+                           bool mov)
 {
     vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
     if (v->vm->trace) {
@@ -223,6 +223,8 @@ static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsig
         uc_ctl_flush_tb(v->uc);
     }
     vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
+    if (mov)
+        vmdl__x86_serialize_cost(v, cr, old, val);
     vmdl__x86h_retire(v, len);
     return VMDL_FAULT_NONE;
 }
@@ -234,7 +236,8 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
     unsigned len = 0;
     if (vmdl__x86h_fetch_insn(v, &in) || in.op[0] != 0x0F)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
-    if (mov_to_cr_value(v, &in, cr, &val, &len)) {
+    bool mov = mov_to_cr_value(v, &in, cr, &val, &len);
+    if (mov) {
         /* MOV CRn, reg */
     } else if (in.op[1] == 0x06 && cr == 0) {          /* CLTS */
         val = rd(v, UC_X86_REG_CR0) & ~(1ull << 3);
@@ -249,7 +252,7 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     }
     val = vmdl__x86h_nested_cr(v, cr, val);     /* bits a nested L1 owns */
-    vmdl_fault f = cr_apply(v, cr, val, len);
+    vmdl_fault f = cr_apply(v, cr, val, len, mov);
     return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }
 
@@ -266,31 +269,37 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
  */
 bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_op *op)
 {
-    struct hinsn in;
-    if (vmdl__x86h_fetch_insn(v, &in) || !mov_to_cr_value(v, &in, cr, &op->val, &op->len))
+    uint8_t o[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, o, &rex);
+    if (pfx < 0 || o[0] != 0x0F || o[1] != 0x22 || ((o[2] >> 3) & 7) != cr)
         return false;
     op->cr = cr;
+    op->gpr = (o[2] & 7) | ((rex & 1) << 3);
+    op->val = rd(v, vmdl__x86_gpr_uc[op->gpr]);
+    if (vmdl__x86h_saved_code_bits(v) != 64)
+        op->val = (uint32_t)op->val;
+    op->len = (unsigned)pfx + 3;
     op->old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
     return !drops_code(cr, op->old, op->val);
 }
 
 vmdl_fault vmdl__x86h_cr_fast_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
 {
-    return cr_apply(v, op->cr, op->val, op->len);
+    return cr_apply(v, op->cr, op->val, op->len, true);
 }
 
 /* MOV r, CR0 (0F 20 /0) inside the engine, outside a nested guest (whose
  * read shadow the exit path applies); SMSW takes the exit path. */
 bool vmdl__x86h_cr0_read_decode(struct vmdl_vcpu *v, struct x86h_cr_op *op)
 {
-    struct hinsn in;
-    if (vmdl__x86h_fetch_insn(v, &in) || in.op[0] != 0x0F || in.op[1] != 0x20 ||
-        ((in.op[2] >> 3) & 7) != 0)
+    uint8_t o[3], rex;
+    int pfx = vmdl__x86h_opcode_at(v, o, &rex);
+    if (pfx < 0 || o[0] != 0x0F || o[1] != 0x20 || ((o[2] >> 3) & 7) != 0)
         return false;
     op->cr = 0;
-    op->gpr = (in.op[2] & 7) | ((in.rex & 1) << 3);
-    op->wide = in.bits == 64;
-    op->len = in.pfx + 3;
+    op->gpr = (o[2] & 7) | ((rex & 1) << 3);
+    op->wide = vmdl__x86h_saved_code_bits(v) == 64;
+    op->len = (unsigned)pfx + 3;
     return true;
 }
 

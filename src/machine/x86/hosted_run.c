@@ -188,6 +188,16 @@ static bool offer(struct vmdl_vcpu *v, unsigned code)
     return vmdl__x86h_event(v, &ev);
 }
 
+/* offer() for a MOV to CR0/CR4 decoded already (in the engine). */
+static bool offer_cr_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
+{
+    if (!v->vm->x86_event.fn)
+        return false;
+    struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_MOV_TO_CR, .cr = op->cr,
+                                .gpr = op->gpr, .value = op->val, .insn_len = op->len};
+    return vmdl__x86h_event(v, &ev);
+}
+
 /* MOV to CR0/CR4 (or CLTS, LMSW) at RIP: does it change a bit KVM owns? */
 static enum vmdl_x86_exit_kind cr_write_kind(struct vmdl_vcpu *v, unsigned cr)
 {
@@ -447,7 +457,8 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         return true;
     vmdl__x86h_tpr_in(v);
     vmdl_fault f = VMDL_FAULT_NONE;
-    if (offer(v, code)) {
+    if (code == X_CR0_WRITE || code == X_CR4_WRITE ? offer_cr_write(v, &crop)
+                                                    : offer(v, code)) {
         /* A nested guest's VM exit installed L1's state: enter it. */
         vmdl__x86_set_stop(v, STOP_KICK);
         return true;

@@ -467,6 +467,18 @@ uint64_t vmdl__x86h_block_rip(struct vmdl_vcpu *v, uint64_t la)
 #define HF_LMA (1u << 14)
 #define HF_CS64 (1u << 15)
 
+/* The code size (64, 32, 16) in the context vmdl__x86h_opcode_at just
+ * saved (no second copy). */
+unsigned vmdl__x86h_saved_code_bits(struct vmdl_vcpu *v)
+{
+    const char *ctx = (const char *)X86(v)->ctx;
+    if (ctx_u32(v, ctx, v->vm->x86h->segs_off - 8) & HF_CS64)
+        return 64;
+    struct seg cs;
+    seg_from_ctx(v, ctx, R_CS, &cs);
+    return (cs.flags & DESC_B) ? 32 : 16;
+}
+
 /* The intercepted instruction's opcode bytes after its prefixes: QEMU's
  * exit_info_1 (read or write) proved unreliable across vCPUs, the bytes
  * are not. Returns the prefix count, -1 if RIP cannot be read.  On the hot

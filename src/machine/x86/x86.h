@@ -479,6 +479,9 @@ bool vmdl__x86_exit_kind_exits(enum vmdl_x86_exit_kind k);
 void vmdl__x86_exit_cost(struct vmdl_vcpu *v, enum vmdl_x86_exit_kind k);
 enum vmdl_x86_exit_kind vmdl__x86_msr_kind(uint32_t idx, bool write);
 enum vmdl_x86_exit_kind vmdl__x86_cr_write_kind(unsigned cr, uint64_t old, uint64_t val);
+/* The serialize weight of a MOV to CR0/CR3/CR4 that took effect without a
+ * VM exit (vtime.h). */
+void vmdl__x86_serialize_cost(struct vmdl_vcpu *v, unsigned cr, uint64_t old, uint64_t val);
 enum vmdl_x86_exit_kind vmdl__x86_mmio_kind(uint64_t gpa, bool write);
 void vmdl__x86_mmio_cost(struct vmdl_vcpu *v, uint64_t gpa, bool write);
 bool vmdl__x86_insn_is_branch(const cs_insn *in);
