@@ -291,7 +291,7 @@ static void test_nested_wbinvd_costs_an_exit(void **state)
     (void)state;
     static const uint8_t code[] = { PROLOGUE, START, 0x0F, 0x09, DIFF };
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ 0, EXIT_W }, false);
+                              (struct vmdl_vtime_weights){ 0, EXIT_W, 0 }, false);
     struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_INVD};
     assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), 0);
     run_to_hlt(vm);
@@ -310,7 +310,7 @@ static void test_nested_transitions_cost_exits(void **state)
     static const uint8_t code[] = { 0xF4 };
     for (unsigned w = 0; w <= EXIT_W; w += EXIT_W) {
         struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                                  (struct vmdl_vtime_weights){ 0, w }, false);
+                                  (struct vmdl_vtime_weights){ 0, w, 0 }, false);
         struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
         struct vmdl_x86_nested_ctl ctl = {0};
         uint64_t t0 = vmdl_vcpu_vtime(v);
