@@ -349,7 +349,7 @@ static void test_vmx_insn_cost_after_a_nested_exit(void **state)
     static const uint8_t code[] = { PROLOGUE, 0x0F, 0x01, 0xC1, 0xF4 };   /* vmcall */
     for (int nested = 0; nested < 2; nested++) {
         struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                                  (struct vmdl_vtime_weights){ 0, EXIT_W }, false);
+                                  (struct vmdl_vtime_weights){ 0, EXIT_W, 0 }, false);
         struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
         assert_int_equal(vmdl_vm_set_vmx_handler(vm, note_vtime, NULL), 0);
         struct vmdl_x86_nested_ctl ctl = {0};
