@@ -9,9 +9,12 @@
  * (vmdl_vcpu_insns: the PMU's instructions-retired event, the scheduler
  * quantum, instruction budgets) keep their meaning.
  *
- * Stall cycles come from three weights:
+ * Stall cycles come from four weights:
  *  - pause_cycles: each retired x86 PAUSE (a spin-loop hint whose latency
  *    the architecture leaves to the implementation);
+ *  - rdtsc_cycles: each x86 RDTSC/RDTSCP beyond its one tick (a microcoded
+ *    read of the time-stamp counter, far slower than one cycle, which KVM
+ *    runs without a VM exit);
  *  - exit_cycles: each trapped operation that KVM on Intel VMX, with its
  *    default features, takes as a VM exit (CPUID, port I/O, HLT, intercepted
  *    MSRs, ...; the table is in src/machine/x86/exit_cost.c).  The hosted
@@ -38,6 +41,7 @@ struct vmdl_vtime_weights {
     uint32_t pause_cycles;   /* per PAUSE; 0: none */
     uint32_t exit_cycles;    /* per VM-exit-like trap; 0: none */
     uint32_t serialize_cycles; /* per MOV to CR0/CR3/CR4 that does not exit; 0: none */
+    uint32_t rdtsc_cycles;   /* per RDTSC/RDTSCP beyond its tick; 0: none */
 };
 
 /* The largest weight accepted (10^6 cycles: beyond any PAUSE or exit). */
@@ -57,6 +61,11 @@ struct vmdl_vtime_weights {
 #define VMDL_VTIME_HW_PAUSE_CYCLES 140u
 #define VMDL_VTIME_HW_EXIT_CYCLES 1200u
 #define VMDL_VTIME_HW_SERIALIZE_CYCLES 100u
+/* RDTSC's cost on Intel cores: microcoded (about 20 uops), one every 25
+ * cycles on Skylake (Agner Fog's instruction tables; 25-35 cycles of
+ * latency measured by J. McCalpin, Intel developer forum "Latency of RDTSC
+ * and RDTSCP instructions"); 24 cycles on top of its tick. */
+#define VMDL_VTIME_HW_RDTSC_CYCLES 24u
 
 /* Set the weights (each <= VMDL_VTIME_MAX_WEIGHT, else VMDL_EINVAL).  They
  * apply from the next instruction on; a later multiboot load keeps them. */

@@ -514,6 +514,8 @@ static inline uint64_t vmdl__vt_to_insns(const struct vmdl_vcpu *vcpu, uint64_t 
 /* Add stall cycles, bringing the block hook's deadline closer by as much. */
 void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles);
 void vmdl__block_weigh(const struct vmdl_vm *vm, struct block_info *b);
+/* Every weight within VMDL_VTIME_MAX_WEIGHT? */
+bool vmdl__vtime_weights_ok(const struct vmdl_vtime_weights *w);
 /* What stalls: enum vmdl__stall_kind, the weight of one of them. */
 enum vmdl__stall_kind { VMDL_STALL_NONE, VMDL_STALL_PAUSE, VMDL_STALL_EXIT,
                          VMDL_STALL_SERIALIZE };

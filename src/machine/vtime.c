@@ -24,7 +24,8 @@ void vmdl__stall_add(struct vmdl_vcpu *vcpu, uint64_t cycles)
 bool vmdl__vtime_weights_ok(const struct vmdl_vtime_weights *w)
 {
     return w->pause_cycles <= VMDL_VTIME_MAX_WEIGHT && w->exit_cycles <= VMDL_VTIME_MAX_WEIGHT &&
-           w->serialize_cycles <= VMDL_VTIME_MAX_WEIGHT;
+           w->serialize_cycles <= VMDL_VTIME_MAX_WEIGHT &&
+           w->rdtsc_cycles <= VMDL_VTIME_MAX_WEIGHT;
 }
 
 /* The cycles a block's PAUSEs add at this VM's weight, and whether the
@@ -53,8 +54,8 @@ int vmdl_vm_set_vtime_weights(struct vmdl_vm *vm, const struct vmdl_vtime_weight
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: NULL argument");
     if (!vmdl__vtime_weights_ok(w))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: pause %u / exit %u / "
-                         "serialize %u cycles: each weight must be at most %u",
-                         w->pause_cycles, w->exit_cycles, w->serialize_cycles,
+                         "serialize %u / rdtsc %u cycles: each weight must be at most %u",
+                         w->pause_cycles, w->exit_cycles, w->serialize_cycles, w->rdtsc_cycles,
                          VMDL_VTIME_MAX_WEIGHT);
     vm->cfg.vtime = *w;
     vm->cfg.vtime_set = true;

@@ -2407,6 +2407,24 @@ static void test_halted_vcpu_keeps_intercepts_in_engine(void **state)
     assert_true(fast.entries < 100);
 }
 
+/* A multiboot kernel's RDTSC costs VMDL_VTIME_HW_RDTSC_CYCLES beyond its
+ * tick (vtime.h): a second RDTSC reads the first one's tick and weight and
+ * the MOV's tick on, completed in the engine or not. */
+static void test_rdtsc_weight_on_hosted_vcpu(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0x0F, 0x31, 0x89, 0xC6, 0x0F, 0x31, 0x29, 0xF0, 0xF4 };
+    for (int slow = 0; slow < 2; slow++) {
+        struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                      .no_fast_traps = slow };
+        struct vmdl_vm *vm = boot_cfg(code, sizeof(code), &cfg);
+        run_to_hlt(vm);
+        assert_int_equal(reg(vm, VMDL_X86_RAX) & 0xFFFFFFFFu, 2 + VMDL_VTIME_HW_RDTSC_CYCLES);
+        vmdl_vm_destroy(vm);
+    }
+}
+
 /* What a one-shot APIC timer interrupting an RDTSC loop leaves. */
 struct timer_tsc_run {
     uint64_t rip, esi, edi, eax, edx, insns, vtime, exits;
@@ -2786,6 +2804,7 @@ int main(void)
         cmocka_unit_test(test_vmcall_pv_send_ipi),
         cmocka_unit_test(test_halted_vcpu_keeps_intercepts_in_engine),
         cmocka_unit_test(test_timer_lands_alike_with_quiet_rdtsc),
+        cmocka_unit_test(test_rdtsc_weight_on_hosted_vcpu),
         cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),
         cmocka_unit_test(test_cr4_pge_toggle_drops_global_translations),
         cmocka_unit_test(test_cr_toggles_complete_in_engine),

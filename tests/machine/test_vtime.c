@@ -37,6 +37,7 @@
 #define PAUSE_W 140u
 #define EXIT_W 1200u
 #define SER_W 100u
+#define RDTSC_W 24u
 
 /* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
  * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
@@ -372,12 +373,13 @@ static void test_defaults(void **state)
     (void)state;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64 };
     struct vmdl_vm *vm;
-    struct vmdl_vtime_weights w = { 1, 1, 1 };
+    struct vmdl_vtime_weights w = { 1, 1, 1, 1 };
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);
     assert_int_equal(w.exit_cycles, 0);
     assert_int_equal(w.serialize_cycles, 0);
+    assert_int_equal(w.rdtsc_cycles, 0);
     vmdl_vm_destroy(vm);
     static const uint8_t code[] = { 0xF4 };
     vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0, 0 }, false);
@@ -385,6 +387,7 @@ static void test_defaults(void **state)
     assert_int_equal(w.pause_cycles, VMDL_VTIME_HW_PAUSE_CYCLES);
     assert_int_equal(w.exit_cycles, VMDL_VTIME_HW_EXIT_CYCLES);
     assert_int_equal(w.serialize_cycles, VMDL_VTIME_HW_SERIALIZE_CYCLES);
+    assert_int_equal(w.rdtsc_cycles, VMDL_VTIME_HW_RDTSC_CYCLES);
     vmdl_vm_destroy(vm);
     vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0, 0 }, false);
     vmdl_vm_get_vtime_weights(vm, &w);
@@ -496,6 +499,35 @@ static struct vmdl_vm *raw_vm(uint32_t pause, uint32_t exit_c)
     return raw_vm_code(spin, sizeof(spin), (struct vmdl_vtime_weights){ pause, exit_c, 0 });
 }
 
+/* rdtsc; mov esi, eax; rdtsc; sub eax, esi; hlt */
+static const uint8_t two_rdtsc[] = { 0x0F, 0x31, 0x89, 0xC6, 0x0F, 0x31, 0x29, 0xF0, 0xF4 };
+
+static struct vmdl_vm *raw_vm_rdtsc(uint32_t rdtsc)
+{
+    return raw_vm_code(two_rdtsc, sizeof(two_rdtsc),
+                       (struct vmdl_vtime_weights){ .rdtsc_cycles = rdtsc });
+}
+
+/* RDTSC's weight: the TSC a second RDTSC reads is on by the first one's
+ * tick and weight and the MOV's tick (the first read does not include its
+ * own cycles); two weights of stall at the end.  Weight 0: two ticks. */
+static void test_rdtsc_adds_its_weight(void **state)
+{
+    (void)state;
+    for (uint32_t w = 0; w <= RDTSC_W; w += RDTSC_W) {
+        struct vmdl_vm *vm = raw_vm_rdtsc(w);
+        run_to_hlt(vm);
+        assert_int_equal(reg(vm, VMDL_X86_RAX) & 0xFFFFFFFFu, 2 + w);
+        assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 2ull * w);
+        vmdl_vm_destroy(vm);
+    }
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .vtime_set = true,
+                                  .vtime = { .rdtsc_cycles = VMDL_VTIME_MAX_WEIGHT + 1 } };
+    struct vmdl_vm *vm = NULL;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "rdtsc"));
+}
+
 /* Weight 0 is one tick per instruction: the counts are those of a VM
  * without weights (1 + 3 * 500 instructions, then the HLT, which retires
  * and exits). */
@@ -558,33 +590,37 @@ static void test_checkpoint_keeps_the_stall(void **state)
     vmdl_vm_destroy(c);
 }
 
-/* A version 2 checkpoint (before the weights): the version 4 one of a VM
- * without weights and models, less the three weights after the quantum and
- * the stall at the end of the one vCPU record, re-sealed. */
-static uint8_t *as_version2(const uint8_t *blob, size_t len, size_t *out_len)
+/* An older checkpoint of a VM without models: version 3 (before the
+ * serialize and RDTSC weights) is the version 4 one less those two weights
+ * after the quantum's pause and exit weights; version 2 (before the
+ * weights) less all four and the stall at the end of the one vCPU record.
+ * Re-sealed. */
+static uint8_t *as_version(const uint8_t *blob, size_t len, uint32_t version,
+                           size_t *out_len)
 {
     const size_t hdr = VMDL_BLOB_HEADER_SIZE, weights_at = hdr + 4 + 4 + 8 + 8 + 4 + 8;
     assert_true(len > hdr + 64);
     assert_memory_equal(blob + len - 4, "\0\0\0\0", 4);      /* no models */
-    uint8_t *v2 = malloc(len);
-    assert_non_null(v2);
-    size_t n = 0;
-    memcpy(v2, blob, weights_at);
-    n = weights_at;
-    memcpy(v2 + n, blob + weights_at + 12, len - 12 - (weights_at + 12));
-    n += len - 12 - (weights_at + 12);
-    memcpy(v2 + n, blob + len - 4, 4);
+    size_t cut_at = version == 3 ? weights_at + 8 : weights_at;
+    size_t cut = version == 3 ? 8 : 16, stall = version == 3 ? 0 : 8;
+    uint8_t *old = malloc(len);
+    assert_non_null(old);
+    memcpy(old, blob, cut_at);
+    size_t n = cut_at, rest = len - 4 - stall - (cut_at + cut);
+    memcpy(old + n, blob + cut_at + cut, rest);
+    n += rest;
+    memcpy(old + n, blob + len - 4, 4);
     n += 4;
-    put_le32(v2 + 4, 2);
-    put_le32(v2 + 8, (uint32_t)(n - hdr));
-    put_le32(v2 + 12, vmdl_crc32(0, v2 + hdr, n - hdr));
+    put_le32(old + 4, version);
+    put_le32(old + 8, (uint32_t)(n - hdr));
+    put_le32(old + 12, vmdl_crc32(0, old + hdr, n - hdr));
     *out_len = n;
-    return v2;
+    return old;
 }
 
-/* Version 2 checkpoints are still read, as no weights and no stall; a VM
- * with weights refuses them, saying why. */
-static void test_checkpoint_version2_is_read(void **state)
+/* Version 2 and 3 checkpoints are still read, as the weights (and stall)
+ * they lack 0; a VM with those weights refuses them, saying why. */
+static void test_checkpoint_older_versions_are_read(void **state)
 {
     (void)state;
     struct vmdl_vm *a = raw_vm(0, 0);
@@ -594,20 +630,23 @@ static void test_checkpoint_version2_is_read(void **state)
     uint8_t *blob;
     size_t len, len2;
     assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
-    uint8_t *v2 = as_version2(blob, len, &len2);
-    struct vmdl_vm *b = raw_vm(0, 0);
-    assert_int_equal(vmdl_vm_checkpoint_restore(b, v2, len2), 0);
-    assert_int_equal(vmdl_vcpu_insns(vmdl_vm_vcpu(b, 0)), 301);
-    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 0);
-    assert_int_equal(vmdl_vm_state_digest(b), vmdl_vm_state_digest(a));
-    struct vmdl_vm *c = raw_vm(PAUSE_W, EXIT_W);
-    assert_int_equal(vmdl_vm_checkpoint_restore(c, v2, len2), VMDL_EINVAL);
-    assert_non_null(strstr(vmdl_last_error(), "predates the weights"));
-    free(v2);
+    for (uint32_t version = 2; version <= 3; version++) {
+        uint8_t *old = as_version(blob, len, version, &len2);
+        struct vmdl_vm *b = raw_vm(0, 0);
+        assert_int_equal(vmdl_vm_checkpoint_restore(b, old, len2), 0);
+        assert_int_equal(vmdl_vcpu_insns(vmdl_vm_vcpu(b, 0)), 301);
+        assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 0);
+        assert_int_equal(vmdl_vm_state_digest(b), vmdl_vm_state_digest(a));
+        struct vmdl_vm *c = version == 2 ? raw_vm(PAUSE_W, EXIT_W) : raw_vm_rdtsc(RDTSC_W);
+        assert_int_equal(vmdl_vm_checkpoint_restore(c, old, len2), VMDL_EINVAL);
+        assert_non_null(strstr(vmdl_last_error(), version == 2 ? "predates the weights"
+                                                               : "predates the serialize"));
+        free(old);
+        vmdl_vm_destroy(b);
+        vmdl_vm_destroy(c);
+    }
     free(blob);
     vmdl_vm_destroy(a);
-    vmdl_vm_destroy(b);
-    vmdl_vm_destroy(c);
 }
 
 /* The deprivileged vCPU traps every MOV to CR: MOV to CR3 and to CR0 (an
@@ -634,23 +673,6 @@ static void test_serialize_weight_on_the_deprivileged_vcpu(void **state)
     vmdl_vm_destroy(vm);
 }
 
-/* A version 3 checkpoint (before the serialize weight): the version 4
- * one less the weight after the exit weight, re-sealed. */
-static uint8_t *as_version3(const uint8_t *blob, size_t len, size_t *out_len)
-{
-    const size_t hdr = VMDL_BLOB_HEADER_SIZE, ser_at = hdr + 4 + 4 + 8 + 8 + 4 + 8 + 8;
-    uint8_t *v3 = malloc(len);
-    assert_non_null(v3);
-    memcpy(v3, blob, ser_at);
-    memcpy(v3 + ser_at, blob + ser_at + 4, len - ser_at - 4);
-    size_t n = len - 4;
-    put_le32(v3 + 4, 3);
-    put_le32(v3 + 8, (uint32_t)(n - hdr));
-    put_le32(v3 + 12, vmdl_crc32(0, v3 + hdr, n - hdr));
-    *out_len = n;
-    return v3;
-}
-
 /* Version 3 checkpoints are still read, as serialize weight 0; a VM with
  * that weight refuses them, saying why, and a version 4 checkpoint taken
  * with another serialize weight is refused. */
@@ -664,7 +686,7 @@ static void test_checkpoint_version3_is_read(void **state)
     uint8_t *blob;
     size_t len, len3;
     assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
-    uint8_t *v3 = as_version3(blob, len, &len3);
+    uint8_t *v3 = as_version(blob, len, 3, &len3);
     struct vmdl_vm *b = raw_vm(PAUSE_W, EXIT_W);
     assert_int_equal(vmdl_vm_checkpoint_restore(b, v3, len3), 0);
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 100ull * PAUSE_W);
@@ -704,7 +726,8 @@ int main(void)
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),
         cmocka_unit_test(test_checkpoint_keeps_the_stall),
-        cmocka_unit_test(test_checkpoint_version2_is_read),
+        cmocka_unit_test(test_checkpoint_older_versions_are_read),
+        cmocka_unit_test(test_rdtsc_adds_its_weight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,9 +9,8 @@
 #include "hosted.h"
 
 /* RDTSC/RDTSCP's results: EDX:EAX = the guest's TSC, ECX = TSC_AUX. */
-static void tsc_results(struct vmdl_vcpu *v, bool rdtscp)
+static void tsc_results(struct vmdl_vcpu *v, bool rdtscp, uint64_t tsc)
 {
-    uint64_t tsc = vmdl__x86_guest_tsc(v);
     wr(v, UC_X86_REG_RAX, (uint32_t)tsc);
     wr(v, UC_X86_REG_RDX, tsc >> 32);
     if (rdtscp)
@@ -20,8 +19,9 @@ static void tsc_results(struct vmdl_vcpu *v, bool rdtscp)
 
 static void handle_tsc(struct vmdl_vcpu *v, bool rdtscp)
 {
-    tsc_results(v, rdtscp);
+    tsc_results(v, rdtscp, vmdl__x86_guest_tsc(v));
     vmdl__x86h_retire(v, rdtscp ? 3 : 2);
+    vmdl__x86_rdtsc_stall(v);
 }
 
 /*
@@ -400,13 +400,13 @@ static bool entry_has_work(struct vmdl_vcpu *v)
  */
 static bool tsc_quiet(struct vmdl_vcpu *v, bool rdtscp, uint64_t pc, uint64_t rflags)
 {
-    /* After the retire the vCPU is one instruction on; the quiet check is
-     * about that point, as the loop's would be. */
+    /* handle_tsc's order: the TSC read, then the retire and the RDTSC's own
+     * cycles; the quiet check is about the point after them, as the loop's
+     * would be.  Undone when the general path takes over. */
+    uint64_t tsc = vmdl__x86_guest_tsc(v);
+    uint32_t own = v->vm->cfg.vtime.rdtsc_cycles;
     vmdl__insns_add(v, 1);
-    bool quiet = vmdl__hook_quiet(v);
-    vmdl__insns_set(v, vmdl__insns(v) - 1);
-    if (!quiet)
-        return false;
+    vmdl__x86_rdtsc_stall(v);
     /* An event hook (a nested guest's VM exit) may take it, as offer()
      * would give it (without building the event each time); the engine then
      * stops as on the general path.  (The APIC's TPR is read back from
@@ -415,19 +415,22 @@ static bool tsc_quiet(struct vmdl_vcpu *v, bool rdtscp, uint64_t pc, uint64_t rf
                                                    .insn_len = 2};
     static const struct vmdl_x86_event ev_rdtscp = {.kind = VMDL_X86_EVENT_RDTSCP,
                                                     .insn_len = 3};
-    if (vmdl__x86h_event(v, rdtscp ? &ev_rdtscp : &ev_rdtsc)) {
-        vmdl__x86_set_stop(v, STOP_KICK);
-        return true;
+    bool quiet = vmdl__hook_quiet(v);
+    if (!quiet || vmdl__x86h_event(v, rdtscp ? &ev_rdtscp : &ev_rdtsc)) {
+        vmdl__insns_set(v, vmdl__insns(v) - 1);
+        v->stall -= own;
+        if (quiet)
+            vmdl__x86_set_stop(v, STOP_KICK);
+        return quiet;
     }
     /* handle_tsc with the registers the caller read: TF is clear; RF is
      * cleared as vmdl__x86h_retire does.  (The guest's own instructions run
      * next: no emulated instruction ends a shadow.) */
     v->nr_exits++;
-    tsc_results(v, rdtscp);
+    tsc_results(v, rdtscp, tsc);
     wr(v, UC_X86_REG_RIP, pc + (rdtscp ? 3 : 2));
     if (rflags & (1ull << 16))
         wr(v, UC_X86_REG_RFLAGS, rflags & ~(1ull << 16));
-    vmdl__insns_add(v, 1);
     return true;
 }
 

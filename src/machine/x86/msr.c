@@ -258,6 +258,13 @@ enum emu_result vmdl__x86_emu_rdpmc(struct vmdl_vcpu *v, uint64_t rip, unsigned 
     return EMU_DONE;
 }
 
+void vmdl__x86_rdtsc_stall(struct vmdl_vcpu *v)
+{
+    uint32_t c = v->vm->cfg.vtime.rdtsc_cycles;
+    if (c)
+        vmdl__stall_add(v, c);
+}
+
 enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in)
 {
     /* Read before retiring: the TSC does not include this RDTSC. */
@@ -267,5 +274,6 @@ enum emu_result vmdl__x86_emu_rdtsc(struct vmdl_vcpu *v, const cs_insn *in)
     if (in->id == X86_INS_RDTSCP)
         wr(v, UC_X86_REG_RCX, v->index); /* IA32_TSC_AUX: the vCPU */
     vmdl__x86_retire(v, in->size);
+    vmdl__x86_rdtsc_stall(v);
     return EMU_DONE;
 }

@@ -336,6 +336,9 @@ void vmdl__x86_pc_firmware(struct vmdl_vcpu *v);
 uint64_t vmdl__x86_cr4_allowed(struct vmdl_vcpu *v);
 /* msr.c: the guest's TSC (virtual time) */
 uint64_t vmdl__x86_guest_tsc(struct vmdl_vcpu *v);
+/* After an RDTSC/RDTSCP retired: its cycles beyond its tick (the RDTSC
+ * weight, vtime.h), which the TSC it returned does not include. */
+void vmdl__x86_rdtsc_stall(struct vmdl_vcpu *v);
 
 /* vcpu.c */
 int vmdl__x86_vcpu_init(struct vmdl_vcpu *v);
