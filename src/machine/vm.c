@@ -165,7 +165,7 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
     vm->cfg.nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
     vm->quantum_defaulted = !vm->cfg.quantum;
     if (!vm->cfg.vtime_set)
-        vm->cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0 };
+        vm->cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0, 0 };
     if (!vm->cfg.quantum)
         vm->cfg.quantum = 100000;
     if (!vm->cfg.console)
