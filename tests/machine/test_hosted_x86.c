@@ -2644,6 +2644,30 @@ static void test_cr_toggles_complete_in_engine(void **state)
     assert_true(fast.entries < 20);
 }
 
+/* CR0.ET is hardwired to 1 (SDM vol. 3A, 2.5; KVM's kvm_set_cr0 sets it in
+ * every value): a MOV to CR0 from a source without ET leaves it set, and
+ * MOV from CR0 and SMSW read it back, in the engine as on the exit path. */
+static void test_cr0_et_reads_as_one(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE,
+        0xB8, IMM32(0x10001u), 0x0F, 0x22, 0xC0,          /* cr0 = PE | WP */
+        0x0F, 0x20, 0xC3,                                 /* mov ebx, cr0 */
+        0x35, IMM32(0x10000u), 0x0F, 0x22, 0xC0,          /* cr0 = PE */
+        0x0F, 0x20, 0xC1,                                 /* mov ecx, cr0 */
+        0x0F, 0x01, 0xE6,                                 /* smsw esi */
+        0xF4 };
+    _Static_assert(CODE + sizeof(code) <= HANDLER, "code runs into the handlers");
+    struct cr_run fast, slow;
+    run_cr_both(code, sizeof(code), 0, &fast, &slow);
+    assert_int_equal(fast.rip, LOAD + CODE + sizeof(code));
+    assert_int_equal(fast.rax, 0x1u);
+    assert_int_equal(fast.rbx & 0xFFFFFFFFu, 0x10011u);
+    assert_int_equal(fast.rcx & 0xFFFFFFFFu, 0x11u);
+    assert_int_equal(fast.rsi & 0xFFFFFFFFu, 0x11u);
+    assert_int_equal(fast.cr0 & 0xFFFFFFFFu, 0x11u);
+}
+
 /* A MOV to CR0 that sets NW without CD, and a MOV to CR4 with a reserved
  * bit (bit 31), in a loop whose WP toggles complete in the engine: both
  * still raise #GP(0) at the MOV and leave the register as it was (KVM's
@@ -2808,6 +2832,7 @@ int main(void)
         cmocka_unit_test(test_cr0_wp_toggle_rechecks_supervisor_writes),
         cmocka_unit_test(test_cr4_pge_toggle_drops_global_translations),
         cmocka_unit_test(test_cr_toggles_complete_in_engine),
+        cmocka_unit_test(test_cr0_et_reads_as_one),
         cmocka_unit_test(test_cr_reserved_bits_gp_beside_fast_toggles),
         cmocka_unit_test(test_cr0_pg_toggles_take_the_exit_path),
         cmocka_unit_test(test_refusals),

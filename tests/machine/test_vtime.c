@@ -649,6 +649,49 @@ static void test_checkpoint_older_versions_are_read(void **state)
     vmdl_vm_destroy(a);
 }
 
+/* CR0.ET is hardwired to 1 (SDM vol. 3A, 2.5) and KVM's kvm_set_cr0 sets
+ * it in every value, so the read shadow holds ET: a MOV to CR0 whose source
+ * lacks ET differs from the shadow in a host-owned bit and is a VM exit
+ * (SDM 26.1.3), each time, however often it toggles WP (the value the
+ * guest reads back has ET again).  The same source with ET set only
+ * toggles a guest-owned bit: the serialize weight.  Both paths alike. */
+static void test_cr0_write_without_et_exits_each_time(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, START,
+        0x0F, 0x20, 0xC0, 0x83, 0xE0, 0xEF,                          /* eax = cr0 & ~ET */
+        0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0,             /* WP on */
+        0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0,             /* WP off */
+        0x0F, 0x20, 0xC0, 0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0, /* ET kept */
+        DIFF };
+    for (int slow = 0; slow < 2; slow++) {
+        struct vmdl_vm *vm = boot_ex(code, sizeof(code), true,
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 },
+                                     false, slow);
+        run_to_hlt(vm);
+        assert_int_equal((uint32_t)reg(vm, VMDL_X86_RAX), 2 + 9 + 2 * EXIT_W + SER_W);
+        assert_int_equal(reg(vm, VMDL_X86_CR0) & 0x10010u, 0x10010u);
+        vmdl_vm_destroy(vm);
+    }
+}
+
+/* The deprivileged vCPU: the same write without ET exits, and CR0 reads
+ * back with ET. */
+static void test_cr0_et_on_the_deprivileged_vcpu(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0x0F, 0x20, 0xC0, 0x83, 0xE0, 0xEF,  /* eax = cr0 & ~ET */
+                                    0x0F, 0x22, 0xC0, 0x0F, 0x20, 0xC3,  /* cr0 = eax; ebx = cr0 */
+                                    0xF4 };
+    struct vmdl_vm *vm = raw_vm_code(code, sizeof(code),
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 });
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX) & 0x10u, 0x10u);
+    assert_int_equal(reg(vm, VMDL_X86_RAX) & 0x10u, 0);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 2 * EXIT_W);   /* and HLT */
+    vmdl_vm_destroy(vm);
+}
+
 /* The deprivileged vCPU traps every MOV to CR: MOV to CR3 and to CR0 (an
  * unchanged value, no exit) cost the serialize weight once each, although
  * the block decoder had counted the MOV to CR3 before the trap took it
@@ -722,6 +765,8 @@ int main(void)
         cmocka_unit_test(test_serializing_cr_writes_add_their_weight),
         cmocka_unit_test(test_serialize_weight_same_on_the_exit_path),
         cmocka_unit_test(test_serialize_weight_on_the_deprivileged_vcpu),
+        cmocka_unit_test(test_cr0_write_without_et_exits_each_time),
+        cmocka_unit_test(test_cr0_et_on_the_deprivileged_vcpu),
         cmocka_unit_test(test_checkpoint_version3_is_read),
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),

@@ -149,6 +149,23 @@ int vmdl__x86h_cr0_read(struct vmdl_vcpu *v, uint64_t cr0, bool *triple)
 }
 
 /*
+ * CR0.ET (bit 4) is hardwired to 1 on every processor since the P6 (SDM
+ * vol. 3A, 2.5: "reserved and hardcoded to 1"), and KVM's kvm_set_cr0 sets
+ * it in every value it accepts, so a write whose source lacks it leaves it
+ * set and reads (MOV from CR0, SMSW, KVM's read shadow) return it.  The
+ * engine would take the source as it is: Unicorn 2.1.1's CR0 register
+ * write stores the raw value after QEMU's own CR0 load had added ET.  The
+ * source operand stays what decides whether KVM exits (exit_cost.c: it is
+ * compared with the read shadow, which has ET).
+ */
+#define CR0_ET (1ull << 4)
+
+static uint64_t cr_value(unsigned cr, uint64_t src)
+{
+    return cr == 0 ? src | CR0_ET : src;
+}
+
+/*
  * After a MOV to CR0/CR4 (or CLTS, LMSW) the machine flushes QEMU's
  * softmmu TLB, which every paging bit needs: CR0.WP changes the rights a
  * supervisor write is checked against (an entry filled under the other
@@ -211,7 +228,8 @@ static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsig
     }
     if (f)
         return f;
-    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
+    uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4), src = val;
+    val = cr_value(cr, src);
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
     if (cr == 4)
         vmdl__x86h_cr4_keep(v, val);
@@ -224,7 +242,7 @@ static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsig
     }
     vmdl__x86h_walk_sync(v);           /* CR4.PKS, paging, long mode */
     if (mov)
-        vmdl__x86_serialize_cost(v, cr, old, val);
+        vmdl__x86_serialize_cost(v, cr, old, src);
     vmdl__x86h_retire(v, len);
     return VMDL_FAULT_NONE;
 }
@@ -280,7 +298,7 @@ bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_
         op->val = (uint32_t)op->val;
     op->len = (unsigned)pfx + 3;
     op->old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
-    return !drops_code(cr, op->old, op->val);
+    return !drops_code(cr, op->old, cr_value(cr, op->val));
 }
 
 vmdl_fault vmdl__x86h_cr_fast_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
