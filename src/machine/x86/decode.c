@@ -20,37 +20,47 @@ const int vmdl__x86_gpr_uc[16] = {
     UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
 };
 
-/* Map a Capstone register to (GPR index, size in bytes, high-byte). */
+/* Map a Capstone register to (GPR index, size in bytes, high-byte): by
+ * Capstone 4's register numbers (a name comparison cost a string compare
+ * per register on every decoded memory operand). */
 bool vmdl__x86_cs_gpr(csh cs, unsigned reg, int *idx, int *size, bool *high)
 {
-    static const char *const n64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-                                        "rsi", "rdi"};
-    const char *name = cs_reg_name(cs, reg);
-    if (!name)
-        return false;
+    (void)cs;
+    static const uint16_t by_size[4][8] = {
+        {X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX, X86_REG_RSP, X86_REG_RBP,
+         X86_REG_RSI, X86_REG_RDI},
+        {X86_REG_EAX, X86_REG_ECX, X86_REG_EDX, X86_REG_EBX, X86_REG_ESP, X86_REG_EBP,
+         X86_REG_ESI, X86_REG_EDI},
+        {X86_REG_AX, X86_REG_CX, X86_REG_DX, X86_REG_BX, X86_REG_SP, X86_REG_BP,
+         X86_REG_SI, X86_REG_DI},
+        {X86_REG_AL, X86_REG_CL, X86_REG_DL, X86_REG_BL, X86_REG_SPL, X86_REG_BPL,
+         X86_REG_SIL, X86_REG_DIL},
+    };
+    static const uint16_t high8[4] = {X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH};
+    static const int bytes[4] = {8, 4, 2, 1};
     *high = false;
-    for (int i = 0; i < 8; i++) {
-        const char *r = n64[i];
-        char e32[4] = {'e', r[1], r[2], 0}, r16[3] = {r[1], r[2], 0};
-        if (!strcmp(name, r)) { *idx = i; *size = 8; return true; }
-        if (!strcmp(name, e32)) { *idx = i; *size = 4; return true; }
-        if (!strcmp(name, r16)) { *idx = i; *size = 2; return true; }
-    }
-    static const char *const low8[8] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil"};
-    static const char *const high8[4] = {"ah", "ch", "dh", "bh"};
-    for (int i = 0; i < 8; i++)
-        if (!strcmp(name, low8[i])) { *idx = i; *size = 1; return true; }
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 8; i++)
+            if (reg == by_size[k][i]) {
+                *idx = i;
+                *size = bytes[k];
+                return true;
+            }
     for (int i = 0; i < 4; i++)
-        if (!strcmp(name, high8[i])) { *idx = i; *size = 1; *high = true; return true; }
-    if (name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
-        int n = atoi(name + 1);
-        if (n < 8 || n > 15)
-            return false;
-        const char *suffix = name + (n >= 10 ? 3 : 2);
-        *idx = n;
-        *size = !*suffix ? 8 : *suffix == 'd' ? 4 : *suffix == 'w' ? 2 : 1;
-        return true;
-    }
+        if (reg == high8[i]) {
+            *idx = i;
+            *size = 1;
+            *high = true;
+            return true;
+        }
+    static const struct { uint16_t first; int size; } ext[4] = {
+        {X86_REG_R8, 8}, {X86_REG_R8D, 4}, {X86_REG_R8W, 2}, {X86_REG_R8B, 1}};
+    for (int k = 0; k < 4; k++)
+        if (reg >= ext[k].first && reg < ext[k].first + 8u) {
+            *idx = 8 + (int)(reg - ext[k].first);
+            *size = ext[k].size;
+            return true;
+        }
     return false;
 }
 

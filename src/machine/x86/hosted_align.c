@@ -415,6 +415,11 @@ bool vmdl__x86_block_watch(struct vmdl_vcpu *v, uint64_t addr)
     x->h_ac_on = false;
     if (!x->hosted || private_code(addr))
         return false;
+    /* CS.RPL is the CPL in protected mode: most blocks are decided by it
+     * alone (reading RFLAGS computes QEMU's lazy flags).  Only legacy
+     * protected mode has virtual-8086 mode, CPL 3 whatever CS holds. */
+    if (!x->h_ac_vm86 && (rd(v, UC_X86_REG_CS) & 3) != 3)
+        return false;
     uint64_t fl = rd(v, UC_X86_REG_RFLAGS);
     if (!(fl & RFLAGS_AC) || !at_cpl3(v, fl))
         return false;
@@ -432,6 +437,11 @@ void vmdl__x86h_align_sync(struct vmdl_vcpu *v)
     struct x86_vcpu *x = X86(v);
     uint64_t cr0 = x->hosted_vmrun ? pr64(v, H_VMCB + S_CR0) : rd(v, UC_X86_REG_CR0);
     bool am = cr0 & CR0_AM;
+    if (am) {
+        uint64_t efer = x->hosted_vmrun ? pr64(v, H_VMCB + S_EFER)
+                                        : vmdl__x86h_rdmsr(v, MSR_EFER);
+        x->h_ac_vm86 = (cr0 & 1) && !(efer & (1ull << 10));
+    }
     if (v->block_watch != am) {
         v->block_watch = am;
         vmdl__count_no_fast(v);

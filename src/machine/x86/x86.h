@@ -223,6 +223,7 @@ struct x86_vcpu {
     /* hosted_align.c: alignment checks QEMU 5.0 does not make */
     bool h_ac_on;               /* the current block runs at CPL 3 with AC */
     bool h_ac_want;             /* ... and the #AC hook must be installed */
+    bool h_ac_vm86;             /* virtual-8086 mode possible (legacy mode) */
     uc_hook h_ac_hook;          /* the per-instruction #AC check (0: none) */
     unsigned h_align_vec;       /* the fault a check found (EXCP_ALIGN) */
     unsigned h_sse_n;           /* aligned-SSE instructions with a hook */
