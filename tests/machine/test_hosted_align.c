@@ -419,6 +419,22 @@ static void test_sse_loop_misaligned_later(void **state)
     vmdl_vm_destroy(o.vm);
 }
 
+/* The guest rewrites a checked MOVAPS's displacement (16 -> 8) after it
+ * ran once: the hook decodes the new bytes, not its kept decoding. */
+static void test_sse_patched_site_decoded_again(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0x0F, 0x29, 0x43, 0x10,                     /* 0: movaps [rbx + 16], xmm0 */
+        0x41, 0xFF, 0xC0,                           /* inc r8d */
+        0x41, 0x83, 0xF8, 0x02,                     /* cmp r8d, 2 */
+        0x74, 0x09,                                 /* je 22 */
+        0xC6, 0x05, 0xEF, 0xFF, 0xFF, 0xFF, 0x08,   /* mov byte [rip - 17], 8: offset 3 */
+        0xEB, 0xEA,                                 /* jmp 0 */
+        DONE};
+    expect_fault(M_LONG, code, sizeof(code), 13, 0);
+}
+
 /* More aligned-SSE instructions than the machine hooks: the guest still
  * runs (the first X86_MAX_ALIGN_SITES are checked). */
 static void test_sse_many_sites(void **state)
@@ -602,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_sse_gp_not_ac_at_cpl3),
         cmocka_unit_test(test_sse_32bit),
         cmocka_unit_test(test_sse_loop_misaligned_later),
+        cmocka_unit_test(test_sse_patched_site_decoded_again),
         cmocka_unit_test(test_sse_many_sites),
         cmocka_unit_test(test_nested_ac_and_gp_offered),
         cmocka_unit_test(test_nested_ac_declined_delivered),

@@ -45,7 +45,8 @@
  * address is), CMPXCHG16B (QEMU's #GP), more than X86_MAX_ALIGN_SITES
  * aligned-SSE instructions (the first ones keep their hooks), and code
  * patched after its block was decoded (the block cache keeps the first
- * decoding; a hooked site decodes its bytes again every time).
+ * decoding, so a new aligned-SSE instruction there gets no hook; a hooked
+ * one is decoded again when its bytes or the mode change, sse_check).
  */
 #include <stdio.h>
 #include <string.h>
@@ -114,17 +115,21 @@ struct align_ctx {
     struct seg segs[6];      /* outside 64-bit mode: every segment's base */
 };
 
+/* Up to 15 instruction bytes at la (fewer at the end of a mapped page). */
+static size_t read_code(struct vmdl_vcpu *v, uint64_t la, uint8_t b[15])
+{
+    if (vmdl__x86h_lin_rw(v, la, b, 15, false))
+        return 15;
+    size_t n = 0x1000 - (la & 0xFFF);
+    return n < 15 && vmdl__x86h_lin_rw(v, la, b, n, false) ? n : 0;
+}
+
 static cs_insn *decode_at(struct vmdl_vcpu *v, uint64_t la, uint64_t ip)
 {
     uint8_t b[15];
-    size_t n = sizeof(b);
-    if (!vmdl__x86h_lin_rw(v, la, b, n, false)) {
-        n = 0x1000 - (la & 0xFFF);
-        if (n >= sizeof(b) || !vmdl__x86h_lin_rw(v, la, b, n, false))
-            return NULL;
-    }
+    size_t n = read_code(v, la, b);
     cs_insn *in = NULL;
-    if (cs_disasm(vmdl__x86_cs(v), b, n, ip, 1, &in) != 1)
+    if (!n || cs_disasm(vmdl__x86_cs(v), b, n, ip, 1, &in) != 1)
         return NULL;
     if (!in->detail) {
         cs_free(in, 1);
@@ -183,26 +188,107 @@ static uint64_t mem_linear(struct align_ctx *c, const cs_x86_op *op)
 
 /* ---- #GP(0) for an aligned-SSE operand ----------------------------------- */
 
-static unsigned sse_check(struct vmdl_vcpu *v, uint64_t la)
+static int8_t site_reg(unsigned cs_reg, uint8_t *size)
+{
+    int idx = -1, sz = 8;
+    bool high = false;
+    if (cs_reg == X86_REG_INVALID)
+        return -1;
+    if (cs_reg == X86_REG_RIP || cs_reg == X86_REG_EIP) {
+        *size = cs_reg == X86_REG_RIP ? 8 : 4;
+        return X86_ALIGN_RIP;
+    }
+    if (!vmdl__x86_cs_gpr(0, cs_reg, &idx, &sz, &high) || high)
+        return -1;
+    *size = (uint8_t)sz;
+    return (int8_t)idx;
+}
+
+/* Decode the site's instruction (bytes b, the mode now) into its cache. */
+static void site_decode(struct vmdl_vcpu *v, struct x86_align_site *s, const uint8_t *b,
+                        size_t n, uint16_t sel, bool lma, bool pe)
+{
+    s->decoded = true;
+    s->checked = false;
+    s->cs_sel = sel;
+    s->lma = lma;
+    s->pe = pe;
+    s->bits = (uint8_t)vmdl__x86h_code_bits(v);
+    cs_insn *in = NULL;
+    if (cs_disasm(vmdl__x86_cs_for_bits(v->vm, s->bits), b, n, rd(v, UC_X86_REG_RIP), 1,
+                  &in) != 1) {
+        s->len = 0;
+        return;
+    }
+    s->len = (uint8_t)in->size;
+    memcpy(s->bytes, b, in->size);
+    const cs_x86 *x = in->detail ? &in->detail->x86 : NULL;
+    for (unsigned i = 0; x && vmdl__x86_insn_align_checked(in) && i < x->op_count; i++) {
+        const cs_x86_op *op = &x->operands[i];
+        if (op->type != X86_OP_MEM || op->size != 16)
+            continue;
+        s->base = site_reg(op->mem.base, &s->base_size);
+        s->index = site_reg(op->mem.index, &s->index_size);
+        s->scale = (uint8_t)op->mem.scale;
+        s->disp = op->mem.disp;
+        s->asize = x->addr_size;
+        bool stack = op->mem.base == X86_REG_RSP || op->mem.base == X86_REG_ESP ||
+                     op->mem.base == X86_REG_SP || op->mem.base == X86_REG_RBP ||
+                     op->mem.base == X86_REG_EBP || op->mem.base == X86_REG_BP;
+        s->seg = (int8_t)(op->mem.segment != X86_REG_INVALID ? seg_of(op->mem.segment)
+                                                             : stack ? R_SS : R_DS);
+        /* a base or index the table does not know: not checked */
+        s->checked = (op->mem.base == X86_REG_INVALID || s->base >= 0) &&
+                     (op->mem.index == X86_REG_INVALID || s->index >= 0);
+        break;
+    }
+    cs_free(in, 1);
+}
+
+static uint64_t site_reg_value(struct vmdl_vcpu *v, int8_t r, uint8_t size, uint64_t next)
+{
+    if (r < 0)
+        return 0;
+    uint64_t x = r == X86_ALIGN_RIP ? next : rd(v, vmdl__x86_gpr_uc[r]);
+    return x & addr_mask(size);
+}
+
+/* The linear address of the site's 16-byte operand now. */
+static uint64_t site_linear(struct vmdl_vcpu *v, const struct x86_align_site *s)
+{
+    uint64_t next = rd(v, UC_X86_REG_RIP) + s->len;
+    uint64_t ea = site_reg_value(v, s->base, s->base_size, next) +
+                  site_reg_value(v, s->index, s->index_size, next) * s->scale +
+                  (uint64_t)s->disp;
+    ea &= addr_mask(s->asize);
+    struct align_ctx c = {.v = v, .bits = s->bits};
+    uint64_t la = seg_base(&c, s->seg) + ea;
+    return s->bits == 64 ? la : (uint32_t)la;
+}
+
+/*
+ * Is the site's instruction, about to run, an aligned-SSE one with a
+ * misaligned operand?  Its decoding is kept with its bytes and the mode
+ * (CS selector, EFER.LMA, CR0.PE) and made again when either differs; a
+ * mode change that keeps all three (a far jump to the same selector after
+ * its descriptor was rewritten) would keep the old decoding.
+ */
+static bool sse_check(struct vmdl_vcpu *v, struct x86_align_site *s, uint64_t la)
 {
     /* #UD (EM, no OSFXSR) and #NM (TS) come first: QEMU raises them. */
     uint64_t cr0 = rd(v, UC_X86_REG_CR0);
     if ((cr0 & (CR0_EM | CR0_TS)) || !(rd(v, UC_X86_REG_CR4) & CR4_OSFXSR))
-        return 0;
-    struct align_ctx c = {.v = v, .bits = vmdl__x86h_code_bits(v)};
-    c.in = decode_at(v, la, rd(v, UC_X86_REG_RIP));
-    if (!c.in)
-        return 0;
-    unsigned vec = 0;
-    if (vmdl__x86_insn_align_checked(c.in)) {
-        const cs_x86 *x = &c.in->detail->x86;
-        for (unsigned i = 0; i < x->op_count && !vec; i++)
-            if (x->operands[i].type == X86_OP_MEM && x->operands[i].size == 16 &&
-                (mem_linear(&c, &x->operands[i]) & 15))
-                vec = 13;
-    }
-    cs_free(c.in, 1);
-    return vec;
+        return false;
+    uint8_t b[15];
+    size_t n = read_code(v, la, b);
+    if (!n)
+        return false;
+    uint16_t sel = (uint16_t)rd(v, UC_X86_REG_CS);
+    bool lma = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10), pe = cr0 & 1;
+    if (!s->decoded || sel != s->cs_sel || lma != s->lma || pe != s->pe || !s->len ||
+        n < s->len || memcmp(b, s->bytes, s->len))
+        site_decode(v, s, b, n, sel, lma, pe);
+    return s->checked && (site_linear(v, s) & 15);
 }
 
 /* ---- #AC(0) ----------------------------------------------------------- */
@@ -352,13 +438,13 @@ static void align_stop(uc_engine *uc, struct vmdl_vcpu *v, unsigned vec)
 
 static void sse_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    struct vmdl_vcpu *v = user;
+    struct x86_align_site *site = user;
+    struct vmdl_vcpu *v = site->v;
     (void)size;
     if (v->stop != STOP_NONE || private_code(addr))
         return;
-    unsigned vec = sse_check(v, addr);
-    if (vec)
-        align_stop(uc, v, vec);
+    if (sse_check(v, site, addr))
+        align_stop(uc, v, 13);
 }
 
 static void ac_cb(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
@@ -381,14 +467,16 @@ bool vmdl__x86_arm_checks(struct vmdl_vcpu *v, const uint64_t *at, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         bool have = false;
         for (unsigned k = 0; k < x->h_sse_n && !have; k++)
-            have = x->h_sse_at[k] == at[i];
+            have = x->h_sse[k].la == at[i];
         if (have || x->h_sse_n >= X86_MAX_ALIGN_SITES || private_code(at[i]))
             continue;
+        struct x86_align_site *site = &x->h_sse[x->h_sse_n];
+        *site = (struct x86_align_site){.v = v, .la = at[i]};
         uc_hook h = 0;
-        if (uc_hook_add(v->uc, &h, UC_HOOK_CODE, UC_CB(sse_cb), v, at[i], at[i]) !=
+        if (uc_hook_add(v->uc, &h, UC_HOOK_CODE, UC_CB(sse_cb), site, at[i], at[i]) !=
             UC_ERR_OK)
             continue;
-        x->h_sse_at[x->h_sse_n++] = at[i];
+        x->h_sse_n++;
         v->code_hooks = true;
         /* Blocks carry their hooks from translation: this one again. */
         uc_ctl_remove_cache(v->uc, at[i], at[i] + 1);

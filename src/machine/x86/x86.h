@@ -94,6 +94,22 @@ enum emu_result { EMU_DONE, EMU_TO_CALLER, EMU_NOT_EMULATED, EMU_TRIPLE, EMU_FAU
 #define X86_MAX_SITES 16
 /* Aligned-SSE instructions checked by a code hook each (hosted_align.c). */
 #define X86_MAX_ALIGN_SITES 64
+/* One of them: where, and its last decoding (the bytes and the mode it
+ * was decoded in, its 16-byte operand's address parts). */
+struct x86_align_site {
+    struct vmdl_vcpu *v;
+    uint64_t la;
+    bool decoded, checked;      /* decoded; an aligned-SSE memory operand */
+    uint8_t len, bits, asize, scale;
+    uint8_t bytes[15];
+    uint16_t cs_sel;            /* the mode: CS selector, EFER.LMA, CR0.PE */
+    bool lma, pe;
+    int8_t base, index;         /* GPR number, -1 none, X86_ALIGN_RIP */
+    uint8_t base_size, index_size;
+    int8_t seg;                 /* R_ES ... R_GS (hosted.h) */
+    int64_t disp;
+};
+#define X86_ALIGN_RIP 16
 #define X86_MAX_SITE_CANDIDATES 16
 
 /*
@@ -227,7 +243,7 @@ struct x86_vcpu {
     uc_hook h_ac_hook;          /* the per-instruction #AC check (0: none) */
     unsigned h_align_vec;       /* the fault a check found (EXCP_ALIGN) */
     unsigned h_sse_n;           /* aligned-SSE instructions with a hook */
-    uint64_t h_sse_at[X86_MAX_ALIGN_SITES];
+    struct x86_align_site h_sse[X86_MAX_ALIGN_SITES];
     bool h_counts;              /* counts instructions for its VMRUN stops */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
