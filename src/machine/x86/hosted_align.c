@@ -520,6 +520,9 @@ bool vmdl__x86_block_watch(struct vmdl_vcpu *v, uint64_t addr)
     return true;
 }
 
+/* Before every entry: CR0.AM as the guest will run (a MOV to CR0 that
+ * changes AM is never completed inside the engine: it drops the translated
+ * code, hosted_cr.c, so the next entry comes here). */
 void vmdl__x86h_align_sync(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
