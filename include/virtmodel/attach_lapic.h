@@ -10,7 +10,8 @@
  *   next_event (virtual time = the vCPU's retired instructions), runnable
  *   (INIT/SIPI), CR8 <-> TPR;
  * - INIT and SIPI IPIs reset / start the target vCPU through
- *   vmdl_vcpu_x86_init / vmdl_vcpu_x86_sipi;
+ *   vmdl_vcpu_x86_init / vmdl_vcpu_x86_sipi, or are held for the init sink
+ *   (vmdl_lapic_set_init_sink: VMX operation latches INIT);
  * - CPUID.1: EDX bit 9 (APIC), ECX bit 21 (x2APIC, unless no_x2apic),
  *   ECX bit 24 (TSC-deadline timer, unless no_tsc_deadline); KVM's leaves
  *   0x40000000 ("KVMKVMKVM") and 0x40000001 EAX bit 6 (KVM_FEATURE_PV_EOI,
@@ -66,6 +67,19 @@ struct vmdl_lapic_eoi_sink {
     void *opaque;
 };
 int vmdl_lapic_set_eoi_sink(struct vmdl_vm *vm, const struct vmdl_lapic_eoi_sink *sink);
+
+/*
+ * Who decides whether an APIC holds INIT and SIPI (the bus op
+ * hold_init_sipi; the vmx glue sets it at the first VMXON): `hold` true for
+ * APIC `apic` keeps them pending in the APIC for the sink's owner
+ * (vmdl_lapic_pending_events ...).  Without a sink they act on arrival.
+ * Replaces an earlier sink.
+ */
+struct vmdl_lapic_init_sink {
+    bool (*hold)(void *opaque, unsigned apic);
+    void *opaque;
+};
+int vmdl_lapic_set_init_sink(struct vmdl_vm *vm, const struct vmdl_lapic_init_sink *sink);
 
 #ifdef __cplusplus
 }

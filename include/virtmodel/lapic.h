@@ -161,6 +161,14 @@ struct vmdl_lapic_bus_ops {
      * forwards an EOI only for the vectors the I/O APIC handles for this
      * APIC (kvm_ioapic_handles_vector); true: broadcast this one. */
     bool (*eoi_wanted)(void *opaque, unsigned index, uint8_t vector);
+    /* Optional (NULL: INIT and SIPI act on arrival).  True: APIC `index`
+     * holds INIT and SIPI pending (KVM's apic->pending_events) instead of
+     * acting on them, because its vCPU is where INIT is latched (VMX root
+     * operation, KVM's vmx_apic_init_signal_blocked) or where INIT/SIPI are
+     * VM exits (VMX non-root operation); the owner takes them with
+     * vmdl_lapic_pending_events / vmdl_lapic_clear_events /
+     * vmdl_lapic_accept_events.  `kick` is called for a held one. */
+    bool (*hold_init_sipi)(void *opaque, unsigned index);
 };
 
 struct vmdl_lapic_bus_config {
@@ -278,6 +286,26 @@ bool vmdl_lapic_take_nmi(struct vmdl_lapic *apic);
 enum vmdl_lapic_mp_state vmdl_lapic_mp_state(const struct vmdl_lapic *apic);
 /* The vCPU started after SIPI; returns the SIPI vector or -1 if none. */
 int vmdl_lapic_take_sipi(struct vmdl_lapic *apic);
+
+/*
+ * INIT and SIPI held pending (bus op hold_init_sipi), as KVM's
+ * apic->pending_events: an INIT replaces whatever was pending (a SIPI
+ * before it is lost), a SIPI adds to an INIT and its vector replaces an
+ * earlier SIPI's.  vmdl_lapic_pending_events returns the VMDL_LAPIC_EV_*
+ * bits (and the SIPI vector when SIPI is set); vmdl_lapic_clear_events
+ * drops some (a VM exit consumed them).  vmdl_lapic_accept_events is KVM's
+ * kvm_apic_accept_events after the nested-event check: with INIT not
+ * allowed (`init_allowed` false: VMX root operation) a pending SIPI is
+ * dropped and INIT stays latched; otherwise INIT is performed (APIC INIT
+ * reset, the BSP runnable, an AP waiting for SIPI, bus op init_sipi), then
+ * a SIPI starts a CPU that waits for one and is dropped by any other.
+ * RESET clears both.
+ */
+#define VMDL_LAPIC_EV_INIT 1u
+#define VMDL_LAPIC_EV_SIPI 2u
+unsigned vmdl_lapic_pending_events(const struct vmdl_lapic *apic, uint8_t *sipi_vector);
+void vmdl_lapic_clear_events(struct vmdl_lapic *apic, unsigned events);
+void vmdl_lapic_accept_events(struct vmdl_lapic *apic, bool init_allowed);
 
 /*
  * Deliver an interrupt message to the bus as the I/O APIC or an MSI would:

@@ -725,6 +725,12 @@ bool vmdl_vcpu_in_long_mode(struct vmdl_vcpu *vcpu);
  * SIPI, then start it in real-mode-like 64-bit entry at vector << 12. */
 int vmdl_vcpu_x86_init(struct vmdl_vcpu *vcpu);
 int vmdl_vcpu_x86_sipi(struct vmdl_vcpu *vcpu, uint8_t vector);
+/* The vCPU waits for SIPI (runs nothing, not even its time hooks) or no
+ * longer does, with its state untouched: a nested guest entered in the
+ * wait-for-SIPI activity state, whose SIPI is a VM exit to L1 rather than
+ * a restart (vmdl_vcpu_x86_sipi ignores a SIPI to a vCPU that does not
+ * wait). */
+int vmdl_vcpu_x86_set_wait_for_sipi(struct vmdl_vcpu *vcpu, bool wait);
 
 /* Trace: one line per exit to the stream (NULL: off). */
 void vmdl_vm_set_trace(struct vmdl_vm *vm, void *stream /* FILE * */);

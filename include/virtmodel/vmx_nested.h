@@ -171,6 +171,12 @@ struct vmdl_vmx_segment {
     uint32_t ar;
 };
 
+/* The guest activity state (SDM 24.4.2). */
+#define VMDL_VMX_ACTIVITY_ACTIVE 0u
+#define VMDL_VMX_ACTIVITY_HLT 1u
+#define VMDL_VMX_ACTIVITY_SHUTDOWN 2u
+#define VMDL_VMX_ACTIVITY_WAIT_SIPI 3u
+
 struct vmdl_vmx_cpu {
     uint64_t cr0, cr3, cr4, dr7;
     uint64_t rsp, rip, rflags;

@@ -228,6 +228,32 @@ const struct lapic_backend vmdl_lapic_sw_backend = {
 };
 
 /* ------------------------------------------------------------------ */
+/* INIT performed (KVM's kvm_apic_accept_events after the INIT bit): APIC
+ * INIT reset, the BSP runnable again, an AP waiting for SIPI. */
+static void do_init(struct vmdl_lapic *a)
+{
+    const struct vmdl_lapic_bus_ops *ops = &a->bus->cfg.ops;
+    vmdl_lapic_reset(a, true);
+    a->mp_state = (a->apic_base & VMDL_APIC_BASE_BSP) ? VMDL_LAPIC_MP_RUNNABLE
+                                                      : VMDL_LAPIC_MP_WAIT_SIPI;
+    if (ops->init_sipi)
+        ops->init_sipi(ops->opaque, a->index, false, 0);
+}
+
+/* A SIPI starts a CPU waiting for one; any other drops it (false). */
+static bool do_sipi(struct vmdl_lapic *a, uint8_t vec)
+{
+    const struct vmdl_lapic_bus_ops *ops = &a->bus->cfg.ops;
+    if (a->mp_state != VMDL_LAPIC_MP_WAIT_SIPI)
+        return false;
+    a->st.sipis++;
+    a->sipi_vector = vec;
+    a->mp_state = VMDL_LAPIC_MP_RUNNABLE;
+    if (ops->init_sipi)
+        ops->init_sipi(ops->opaque, a->index, true, vec);
+    return true;
+}
+
 /* Errors (ESR) and local delivery                                     */
 
 static int accept_irq(struct vmdl_lapic *a, unsigned dm, unsigned vec,
@@ -315,22 +341,21 @@ static int accept_irq(struct vmdl_lapic *a, unsigned dm, unsigned vec,
         if (trig_level && !level_assert)
             return 0;
         a->st.inits++;
-        vmdl_lapic_reset(a, true);
-        /* KVM: the BSP is runnable again after INIT, APs wait for SIPI. */
-        a->mp_state = (a->apic_base & VMDL_APIC_BASE_BSP)
-                          ? VMDL_LAPIC_MP_RUNNABLE
-                          : VMDL_LAPIC_MP_WAIT_SIPI;
-        if (ops->init_sipi)
-            ops->init_sipi(ops->opaque, a->index, false, 0);
+        if (ops->hold_init_sipi && ops->hold_init_sipi(ops->opaque, a->index))
+            a->held_events = VMDL_LAPIC_EV_INIT;   /* KVM: replaces a SIPI */
+        else
+            do_init(a);
         break;
     case VMDL_LAPIC_DM_SIPI:
-        if (a->mp_state != VMDL_LAPIC_MP_WAIT_SIPI)
+        if (ops->hold_init_sipi && ops->hold_init_sipi(ops->opaque, a->index)) {
+            /* KVM accepts every SIPI; whether it starts anything is
+             * decided when it is taken (vmdl_lapic_accept_events). */
+            a->held_events |= VMDL_LAPIC_EV_SIPI;
+            a->held_sipi_vector = (uint8_t)vec;
+            break;
+        }
+        if (!do_sipi(a, (uint8_t)vec))
             return 0;
-        a->st.sipis++;
-        a->sipi_vector = (int)vec;
-        a->mp_state = VMDL_LAPIC_MP_RUNNABLE;
-        if (ops->init_sipi)
-            ops->init_sipi(ops->opaque, a->index, true, (uint8_t)vec);
         break;
     default:
         /* ExtINT comes from a PIC this model does not have. */
@@ -719,6 +744,7 @@ void vmdl_lapic_reset(struct vmdl_lapic *a, bool init_event)
         a->apic_base = v;
         a->mp_state = VMDL_LAPIC_MP_RUNNABLE;
         a->sipi_vector = -1;
+        a->held_events = 0;
         memset(&a->st, 0, sizeof(a->st));
     }
     timer_cancel(a);
@@ -1154,6 +1180,37 @@ enum vmdl_lapic_mp_state vmdl_lapic_mp_state(const struct vmdl_lapic *a)
     return a ? a->mp_state : VMDL_LAPIC_MP_RUNNABLE;
 }
 
+unsigned vmdl_lapic_pending_events(const struct vmdl_lapic *a, uint8_t *sipi_vector)
+{
+    if (!a)
+        return 0;
+    if (sipi_vector && (a->held_events & VMDL_LAPIC_EV_SIPI))
+        *sipi_vector = a->held_sipi_vector;
+    return a->held_events;
+}
+
+void vmdl_lapic_clear_events(struct vmdl_lapic *a, unsigned events)
+{
+    if (a)
+        a->held_events &= ~events;
+}
+
+void vmdl_lapic_accept_events(struct vmdl_lapic *a, bool init_allowed)
+{
+    if (!a || !a->held_events)
+        return;
+    if (!init_allowed) {
+        a->held_events &= ~VMDL_LAPIC_EV_SIPI;
+        return;
+    }
+    unsigned ev = a->held_events;
+    a->held_events = 0;
+    if (ev & VMDL_LAPIC_EV_INIT)
+        do_init(a);
+    if (ev & VMDL_LAPIC_EV_SIPI)
+        (void)do_sipi(a, a->held_sipi_vector);
+}
+
 int vmdl_lapic_take_sipi(struct vmdl_lapic *a)
 {
     if (!a || a->sipi_vector < 0)
@@ -1230,8 +1287,10 @@ void vmdl_lapic_set_inhibits(struct vmdl_lapic *a, unsigned inhibits)
 
 #define LAPIC_BLOB_MAGIC VMDL_BLOB_MAGIC('L', 'A', 'P', 'C')
 /* Version 2 (issue 16) appends the PV-EOI state; version 1 blobs are still
- * read, as "PV EOI off, no ISR cache". */
-#define LAPIC_BLOB_VERSION 2
+ * read, as "PV EOI off, no ISR cache".  Version 3 appends the held INIT /
+ * SIPI (VMDL_LAPIC_EV_* and the SIPI vector); versions 1 and 2 are read as
+ * "none held". */
+#define LAPIC_BLOB_VERSION 3
 
 int vmdl_lapic_export(const struct vmdl_lapic *a, uint8_t **blob, size_t *len)
 {
@@ -1263,6 +1322,8 @@ int vmdl_lapic_export(const struct vmdl_lapic *a, uint8_t **blob, size_t *len)
     vmdl_blob_put_u64(&w, a->pv_eoi_msr);
     vmdl_blob_put_u8(&w, (uint8_t)((a->pv_eoi_pending ? 1 : 0) |
                                    (a->isr_cache_valid ? 2 : 0)));
+    vmdl_blob_put_u8(&w, (uint8_t)a->held_events);
+    vmdl_blob_put_u8(&w, a->held_sipi_vector);
     return vmdl_blob_finish(&w, blob, len);
 }
 
@@ -1277,8 +1338,8 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
     if (blob && len >= 8) {
         uint32_t v;
         memcpy(&v, (const uint8_t *)blob + 4, 4);
-        if (v == 1)
-            version = 1;
+        if (v == 1 || v == 2)
+            version = v;
     }
     int err = vmdl_blob_open(&r, blob, len, LAPIC_BLOB_MAGIC, version,
                              "lapic state");
@@ -1313,6 +1374,12 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
         t->pv_eoi_msr = vmdl_blob_get_u64(&r);
         pv_flags = vmdl_blob_get_u8(&r);
     }
+    t->held_events = 0;
+    t->held_sipi_vector = 0;
+    if (version >= 3) {
+        t->held_events = vmdl_blob_get_u8(&r);
+        t->held_sipi_vector = vmdl_blob_get_u8(&r);
+    }
     t->pv_eoi_pending = pv_flags & 1;
     t->isr_cache_valid = (pv_flags & 2) != 0;
     if (!r.err) {
@@ -1331,6 +1398,8 @@ int vmdl_lapic_import(struct vmdl_lapic *a, const uint8_t *blob, size_t len)
             vmdl_blob_reject(&r, "TPR threshold has reserved bits");
         else if (lapic_get(t, VMDL_LAPIC_TDCR) & ~0xBu)
             vmdl_blob_reject(&r, "TDCR has reserved bits");
+        else if (t->held_events & ~(VMDL_LAPIC_EV_INIT | VMDL_LAPIC_EV_SIPI))
+            vmdl_blob_reject(&r, "unknown held INIT/SIPI bits");
         else if (pv_flags & ~3u)
             vmdl_blob_reject(&r, "unknown PV-EOI flags");
         else if (t->pv_eoi_msr & 2)

@@ -84,6 +84,8 @@ struct vmdl_lapic {
     unsigned nmi_pending;
     enum vmdl_lapic_mp_state mp_state;
     int sipi_vector;               /* -1: none to take */
+    unsigned held_events;          /* VMDL_LAPIC_EV_*: held INIT / SIPI */
+    uint8_t held_sipi_vector;
     unsigned apicv_inhibits;
     const struct lapic_backend *be;
     struct lapic_apicv_state v;

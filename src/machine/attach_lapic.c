@@ -17,6 +17,7 @@ struct lapic_glue {
     struct vmdl_lapic_bus *bus;
     bool counting[VMDL_MAX_VCPUS]; /* holds vmdl_vcpu_need_insn_count */
     struct vmdl_lapic_eoi_sink sink; /* an I/O APIC's side of level EOIs */
+    struct vmdl_lapic_init_sink init_sink; /* VMX: INIT/SIPI held */
 };
 
 /* An APIC's ID, logical ID or mode changed: an I/O APIC recomputes which
@@ -242,6 +243,12 @@ static void on_eoi(void *opaque, unsigned index, uint8_t vector)
         g->sink.eoi(g->sink.opaque, index, vector);
 }
 
+static bool on_hold_init_sipi(void *opaque, unsigned index)
+{
+    struct lapic_glue *g = opaque;
+    return g->init_sink.hold && g->init_sink.hold(g->init_sink.opaque, index);
+}
+
 static bool on_eoi_wanted(void *opaque, unsigned index, uint8_t vector)
 {
     struct lapic_glue *g = opaque;
@@ -264,6 +271,17 @@ int vmdl_lapic_set_eoi_sink(struct vmdl_vm *vm, const struct vmdl_lapic_eoi_sink
     if (!sink)
         return vmdl_fail(VMDL_EINVAL, "vmdl_lapic_set_eoi_sink: NULL sink");
     g->sink = *sink;
+    return VMDL_OK;
+}
+
+int vmdl_lapic_set_init_sink(struct vmdl_vm *vm, const struct vmdl_lapic_init_sink *sink)
+{
+    struct lapic_glue *g = vmdl_vm_find_model(vm, &vmdl_lapic_model);
+    if (!g)
+        return vmdl_fail(VMDL_ENOENT, "vmdl_lapic_set_init_sink: no local APIC attached");
+    if (!sink)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_lapic_set_init_sink: NULL sink");
+    g->init_sink = *sink;
     return VMDL_OK;
 }
 
@@ -387,7 +405,8 @@ int vmdl_attach_lapic_ex(struct vmdl_vm *vm, const struct vmdl_lapic_options *op
         .min_timer_period_us = opts->min_timer_period_us,
         .no_pv_eoi = opts->no_pv_eoi,
         .ops = {.init_sipi = on_init_sipi, .eoi_broadcast = on_eoi,
-                .eoi_wanted = on_eoi_wanted, .opaque = g},
+                .eoi_wanted = on_eoi_wanted, .opaque = g,
+                .hold_init_sipi = on_hold_init_sipi},
     };
     struct vmdl_cpuid_entry v0;
     if (!vmdl_vm_get_cpuid(vm, 0, 0, &v0) && v0.ebx == 0x68747541u) /* "Auth" */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtmodel/attach_lapic.h"
 #include "virtmodel/attach_vmx.h"
 #include "virtmodel/error.h"
 #include "virtmodel/inspect.h"
@@ -18,6 +19,10 @@
 
 struct vmdl_vmx_attach {
     struct vmdl_vmx_model *model;
+    struct vmdl_vm *vm;
+    /* The local APICs, once bound (the first VMXON): they hold INIT and
+     * SIPI for a vCPU in VMX operation (hold_init_sipi). */
+    struct vmdl_lapic_bus *bus;
     uint64_t feature_control;
     unsigned n;
     /* Per vCPU: L2's state fields the machine does not switch live
@@ -33,6 +38,8 @@ struct vmdl_vmx_attach {
     /* Per vCPU: L1's NMI blocking at the entry, which L1 has again after
      * the exit (KVM keeps it in vmcs01). */
     bool *l1_nmi_blocked;
+    /* Per vCPU: its APIC may hold INIT/SIPI to take at the next advance. */
+    bool *look;
     struct vmdl_vmx *vcpu[];
 };
 
@@ -411,6 +418,107 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
     return true;
 }
 
+/* ---- INIT and SIPI (KVM: kvm_apic_accept_events, vmx_check_nested_events) ---- */
+
+/* Asked by the APIC bus in the sender's context: a vCPU in VMX operation
+ * holds INIT and SIPI (KVM latches INIT in VMX root operation, and in
+ * non-root operation both are VM exits); its own next advance takes them.
+ * Only an L2 in wait-for-SIPI waits for SIPI in VMX operation: it runs
+ * again for that. */
+static bool hold_init_sipi(void *opaque, unsigned index)
+{
+    struct vmdl_vmx_attach *h = opaque;
+    if (index >= h->n || !vmdl_vmx_in_vmx_operation(h->vcpu[index]))
+        return false;
+    h->look[index] = true;
+    vmdl_vcpu_x86_set_wait_for_sipi(vmdl_vm_vcpu(h->vm, index), false);
+    return true;
+}
+
+/* Once, when VMX operation starts (or its state is loaded): without local
+ * APICs nothing sends INIT or SIPI. */
+static void bind_lapic(struct vmdl_vmx_attach *h)
+{
+    if (h->bus || !(h->bus = vmdl_vm_lapic_bus(h->vm)))
+        return;
+    struct vmdl_lapic_init_sink sink = {hold_init_sipi, h};
+    (void)vmdl_lapic_set_init_sink(h->vm, &sink);
+}
+
+static struct vmdl_lapic *apic_of(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu)
+{
+    return h->bus ? vmdl_lapic_bus_get(h->bus, vmdl_vcpu_index(vcpu)) : NULL;
+}
+
+/* KVM's INIT_RECEIVED with L2 active (entered in wait-for-SIPI): the vCPU
+ * runs nothing until INIT or SIPI reaches it.  For a vCPU in VMX
+ * operation only. */
+static void park_wfs(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx)
+{
+    vmdl_vcpu_x86_set_wait_for_sipi(vcpu, vmdl_vmx_in_guest_mode(vmx) &&
+                                              vmdl_vmx_get_mp_state(vmx) ==
+                                                  VMDL_MP_INIT_RECEIVED);
+}
+
+/* The held INIT/SIPI as L2's events: a VM exit (INIT: 3; SIPI in
+ * wait-for-SIPI: 4 with the vector), or consumed without one (INIT in
+ * wait-for-SIPI, SIPI otherwise).  False for KVM's -EBUSY: an event being
+ * delivered into L2 holds them until it is. */
+static bool nested_init_sipi(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                             struct vmdl_vmx *vmx, struct vmdl_lapic *a)
+{
+    if (vmdl_vcpu_x86_injection_pending(vcpu))
+        return false;
+    uint8_t vec = 0;
+    unsigned held = vmdl_lapic_pending_events(a, &vec);
+    struct vmdl_vmx_vcpu_events e;
+    vmdl_vmx_get_vcpu_events(vmx, &e);
+    e.init_pending = held & VMDL_LAPIC_EV_INIT;
+    e.sipi_pending = held & VMDL_LAPIC_EV_SIPI;
+    e.sipi_vector = vec;
+    vmdl_vmx_set_vcpu_events(vmx, &e);
+    struct vmdl_vmx_exit_info info;
+    enum vmdl_vmx_nested_check r = vmdl_vmx_check_nested_events(vmx, &info);
+    vmdl_vmx_get_vcpu_events(vmx, &e);
+    unsigned left = (e.init_pending ? VMDL_LAPIC_EV_INIT : 0) |
+                    (e.sipi_pending ? VMDL_LAPIC_EV_SIPI : 0);
+    vmdl_lapic_clear_events(a, held & ~left);
+    e.init_pending = e.sipi_pending = false;   /* the APIC keeps what is left */
+    vmdl_vmx_set_vcpu_events(vmx, &e);
+    if (r == VMDL_NESTED_EXIT)
+        reflect(h, vcpu, vmx, &info);
+    return r != VMDL_NESTED_EBUSY;
+}
+
+/* KVM's kvm_apic_accept_events, in the vCPU's own context: L2's exits
+ * first, then INIT is latched in VMX root operation (a SIPI dropped) and
+ * performed outside VMX operation (an AP then waits for SIPI). */
+static void take_init_sipi(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                           struct vmdl_vmx *vmx)
+{
+    struct vmdl_lapic *a = apic_of(h, vcpu);
+    if (a && vmdl_lapic_pending_events(a, NULL) && vmdl_vmx_in_guest_mode(vmx) &&
+        !nested_init_sipi(h, vcpu, vmx, a))
+        return;
+    h->look[vmdl_vcpu_index(vcpu)] = false;
+    bool vmx_op = vmdl_vmx_in_vmx_operation(vmx);
+    vmdl_lapic_accept_events(a, !vmx_op || vmdl_vmx_in_guest_mode(vmx));
+    if (vmx_op)
+        park_wfs(vcpu, vmx);
+}
+
+/* After a VM entry or VMXOFF: what the APIC holds is looked at before the
+ * next instruction; else an L2 entered in wait-for-SIPI waits. */
+static void init_sipi_after(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                            struct vmdl_vmx *vmx)
+{
+    struct vmdl_lapic *a = apic_of(h, vcpu);
+    if (a && vmdl_lapic_pending_events(a, NULL))
+        h->look[vmdl_vcpu_index(vcpu)] = true;
+    else if (vmdl_vmx_in_vmx_operation(vmx))
+        park_wfs(vcpu, vmx);
+}
+
 static uint64_t timer_next(void *opaque, struct vmdl_vcpu *vcpu)
 {
     struct vmdl_vmx_attach *h = opaque;
@@ -433,15 +541,15 @@ static void timer_advance(void *opaque, struct vmdl_vcpu *vcpu, uint64_t now)
     unsigned i = vmdl_vcpu_index(vcpu);
     /* (The deadlines first: this runs at every exit, and neither is
      * usually armed.) */
-    if (i >= h->n || (now < h->timer_at[i] && h->mtf[i] == MTF_OFF))
+    if (i >= h->n || (now < h->timer_at[i] && h->mtf[i] == MTF_OFF && !h->look[i]))
         return;
     struct vmdl_vmx *vmx = vmx_of(h, vcpu);
-    if (!vmx || !vmdl_vmx_in_guest_mode(vmx))
+    if (h->look[i])
+        take_init_sipi(h, vcpu, vmx);
+    if (!vmx || !vmdl_vmx_in_guest_mode(vmx) || vmdl_vcpu_x86_injection_pending(vcpu))
         return;
-    /* The exit comes after the entry's event is delivered (SDM 27.7.4):
-     * the engine stops before L2's first instruction, then it is taken. */
-    if (vmdl_vcpu_x86_injection_pending(vcpu))
-        return;
+    /* (An event being delivered: the exit comes after it, SDM 27.7.4;
+     * the engine stops before L2's first instruction, then it is taken.) */
     bool mtf = mtf_due(h, vcpu);
     if (!mtf && now < h->timer_at[i])
         return;
@@ -941,6 +1049,7 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         sync_la57(vcpu, vmx);
     if ((kind == VMDL_VMX_INSN_VMLAUNCH || kind == VMDL_VMX_INSN_VMRESUME) &&
         enter_l2(h, vcpu, vmx, &ctx, kind == VMDL_VMX_INSN_VMRESUME, &res)) {
+        init_sipi_after(h, vcpu, vmx);
         if (res.fault != VMDL_FAULT_NONE)
             return res.fault;
         if (res.status != VMDL_VMX_ENTRY)
@@ -953,6 +1062,10 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
         return res.fault;
     if (res.status == VMDL_VMX_ENTRY)
         entry_without_l2(vcpu, vmx, &res);
+    if (kind == VMDL_VMX_INSN_VMXON && vmdl_vmx_in_vmx_operation(vmx))
+        bind_lapic(h);
+    if (kind == VMDL_VMX_INSN_VMXOFF && !vmdl_vmx_in_vmx_operation(vmx))
+        init_sipi_after(h, vcpu, vmx);
     /* INVEPT of any type and VMXOFF drop the EPT shadow. */
     if ((kind == VMDL_VMX_INSN_INVEPT && res.status == VMDL_VMX_SUCCEED) ||
         (kind == VMDL_VMX_INSN_VMXOFF && !vmdl_vmx_in_vmx_operation(vmx)))
@@ -995,6 +1108,7 @@ static void vmx_reset(void *opaque, struct vmdl_vm *vm)
         vmdl_vmx_reset(h->vcpu[i]);
         h->timer_at[i] = UINT64_MAX;
         h->mtf[i] = MTF_OFF;
+        h->look[i] = false;
         vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
 }
@@ -1027,6 +1141,10 @@ static int vmx_state_load(void *opaque, const uint8_t *blob, size_t len)
     for (unsigned i = 0; !err && i < h->n; i++)
         err = vmdl_vmx_load(h->vcpu[i], items[i].blob, items[i].len);
     free(items);
+    /* The APICs' held INIT/SIPI are looked at again. */
+    bind_lapic(h);
+    for (unsigned i = 0; !err && i < h->n; i++)
+        h->look[i] = true;
     return err;
 }
 
@@ -1038,6 +1156,7 @@ static void vmx_free(void *opaque)
     free(h->mtf);
     free(h->shadow);
     free(h->l1_nmi_blocked);
+    free(h->look);
     for (unsigned i = 0; i < h->n; i++)
         vmdl_vmx_destroy(h->vcpu[i]);
     vmdl_vmx_model_destroy(h->model);
@@ -1136,11 +1255,13 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
     h->mtf = calloc(n ? n : 1, sizeof(*h->mtf));
     h->shadow = malloc((n ? n : 1) * sizeof(*h->shadow));
     h->l1_nmi_blocked = calloc(n ? n : 1, sizeof(*h->l1_nmi_blocked));
+    h->look = calloc(n ? n : 1, sizeof(*h->look));
+    h->vm = vm;
     for (unsigned i = 0; h->timer_at && h->shadow && i < n; i++) {
         h->timer_at[i] = UINT64_MAX;
         vmdl__vmx_ept_watch_reset(&h->shadow[i]);
     }
-    err = h->l2 && h->timer_at && h->mtf && h->shadow && h->l1_nmi_blocked
+    err = h->l2 && h->timer_at && h->mtf && h->shadow && h->l1_nmi_blocked && h->look
               ? vmdl_vmx_model_create(&c, &h->model)
               : vmdl_fail(VMDL_ENOMEM, "vmdl_attach_vmx: out of memory");
     if (err) {
@@ -1149,6 +1270,7 @@ int vmdl_attach_vmx_ex(struct vmdl_vm *vm, const struct vmdl_vmx_caps *caps,
         free(h->mtf);
         free(h->shadow);
         free(h->l1_nmi_blocked);
+        free(h->look);
         free(h);
         return err;
     }

@@ -234,7 +234,7 @@ static bool picked_again(struct vmdl_vcpu *vcpu)
         if (!vcpu_runnable(u))
             continue;
         advance_time(u);
-        if (!awake(u))
+        if (!vcpu_runnable(u) || !awake(u))
             continue;
         return false;
     }
@@ -280,7 +280,7 @@ bool vmdl__hook_reenter(struct vmdl_vcpu *vcpu)
         vmdl__progress_poll(vm);
         advance_time(vcpu);
     }
-    bool again = vm->nr_vcpus == 1 || picked_again(vcpu);
+    bool again = vcpu_runnable(vcpu) && (vm->nr_vcpus == 1 || picked_again(vcpu));
     vmdl__world_switch(vcpu, true);
     if (!again)
         vcpu->nr_exits--;   /* the loop counts this exit when the engine returns */
@@ -405,8 +405,9 @@ int vmdl_vm_run(struct vmdl_vm *vm, struct vmdl_exit *exit)
             struct vmdl_vcpu *v = vm->vcpus[(vm->next_vcpu + k) % vm->nr_vcpus];
             if (!vcpu_runnable(v))
                 continue;
+            /* (Time may stop it: a latched INIT taken after VMXOFF.) */
             advance_time(v);
-            if (!awake(v))
+            if (!vcpu_runnable(v) || !awake(v))
                 continue;
             vcpu = v;
             break;

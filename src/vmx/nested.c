@@ -401,6 +401,11 @@ int vmdl_vmx_nested_enter(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
     *cpu = l2;
     pending_event(vmx, &out->inject);
     vmx->guest_mode = true;
+    /* KVM's nested_vmx_run: an L2 entered in wait-for-SIPI leaves the vCPU
+     * in INIT_RECEIVED, where only INIT and SIPI reach it
+     * (vmdl_vmx_check_nested_events). */
+    if (cpu->activity == VMDL_VMX_ACTIVITY_WAIT_SIPI)
+        vmx->mp_state = VMDL_MP_INIT_RECEIVED;
     vmdl_vmx_entry_done(vmx);
     out->outcome = VMDL_VMX_ENTRY_ENTERED;
     return VMDL_OK;
@@ -429,6 +434,12 @@ int vmdl_vmx_nested_exit(struct vmdl_vmx *vmx, const struct vmdl_vmx_exit_info *
     if (!vmx->guest_mode || !vmdl__vmx_has_current(vmx))
         return vmdl_fail(VMDL_ESTATE, "vmdl_vmx_nested_exit: L2 is not active");
     bool ok = true;
+    /* KVM's sync_vmcs02_to_vmcs12 saves the activity state from the MP
+     * state; the caller's (HLT or active) stands for a runnable vCPU. */
+    if (vmx->mp_state == VMDL_MP_INIT_RECEIVED)
+        cpu->activity = VMDL_VMX_ACTIVITY_WAIT_SIPI;
+    else if (vmx->mp_state == VMDL_MP_HALTED)
+        cpu->activity = VMDL_VMX_ACTIVITY_HLT;
     save_guest_state(vmx, cpu);
     write_exit_info(vmx, info);
     /* SDM 28.2.3 / KVM prepare_vmcs12: the entry event is consumed. */
@@ -438,6 +449,7 @@ int vmdl_vmx_nested_exit(struct vmdl_vmx *vmx, const struct vmdl_vmx_exit_info *
                     vmdl__v12(vmx, V12_VM_EXIT_MSR_STORE_COUNT), cpu, msrs);
     vmx->guest_mode = false;
     vmx->ev.nested_run_pending = false;
+    vmx->mp_state = VMDL_MP_RUNNABLE;   /* nested_vmx_vmexit: L1 runs */
     if (!to_host(vmx, cpu, msrs))
         ok = false;
     /* KVM (nested_vmx_abort) requests a triple fault and writes no VMX

@@ -215,6 +215,105 @@ static void test_init_sipi(void **state)
     assert_int_equal(vmdl_lapic_mp_state(ap[1]), VMDL_LAPIC_MP_RUNNABLE);
 }
 
+/* INIT held (KVM's pending_events while INIT is latched in VMX root
+ * operation): nothing happens to the APIC until the owner accepts it; a
+ * SIPI held alongside is dropped while INIT is not allowed. */
+static void test_init_held_until_accepted(void **state)
+{
+    (void)state;
+    ev.hold_mask = 1u << 3;
+    wr(ap[3], VMDL_LAPIC_TPR, 0x50);
+    unsigned k = ev.kicks;
+    send(ap[0], 3, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_LEVEL | VMDL_LAPIC_ICR_ASSERT);
+    assert_int_equal(ev.inits, 0);
+    assert_int_equal(ev.kicks, k + 1);              /* the owner must look */
+    assert_int_equal(vmdl_lapic_mp_state(ap[3]), VMDL_LAPIC_MP_RUNNABLE);
+    assert_int_equal(rd(ap[3], VMDL_LAPIC_TPR), 0x50);
+    uint8_t v = 0;
+    assert_int_equal(vmdl_lapic_pending_events(ap[3], &v), VMDL_LAPIC_EV_INIT);
+    /* a SIPI is held too; not allowed: dropped, INIT stays latched */
+    send(ap[0], 3, (VMDL_LAPIC_DM_SIPI << 8) | 0x10);
+    assert_int_equal(vmdl_lapic_pending_events(ap[3], &v),
+                     VMDL_LAPIC_EV_INIT | VMDL_LAPIC_EV_SIPI);
+    assert_int_equal(v, 0x10);
+    vmdl_lapic_accept_events(ap[3], false);
+    assert_int_equal(vmdl_lapic_pending_events(ap[3], NULL), VMDL_LAPIC_EV_INIT);
+    assert_int_equal(ev.inits, 0);
+    assert_int_equal(rd(ap[3], VMDL_LAPIC_TPR), 0x50);
+    /* a later SIPI's vector wins; allowed: INIT, then the SIPI starts it */
+    send(ap[0], 3, (VMDL_LAPIC_DM_SIPI << 8) | 0x21);
+    send(ap[0], 3, (VMDL_LAPIC_DM_SIPI << 8) | 0x22);
+    vmdl_lapic_accept_events(ap[3], true);
+    assert_int_equal(ev.inits, 1);
+    assert_int_equal(ev.sipis, 1);
+    assert_int_equal(ev.last_sipi, 0x22);
+    assert_int_equal(rd(ap[3], VMDL_LAPIC_TPR), 0);
+    assert_int_equal(vmdl_lapic_mp_state(ap[3]), VMDL_LAPIC_MP_RUNNABLE);
+    assert_int_equal(vmdl_lapic_take_sipi(ap[3]), 0x22);
+    assert_int_equal(vmdl_lapic_pending_events(ap[3], NULL), 0);
+    /* other APICs are not held */
+    send(ap[0], 4, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_ASSERT);
+    assert_int_equal(ev.inits, 2);
+    assert_int_equal(vmdl_lapic_mp_state(ap[4]), VMDL_LAPIC_MP_WAIT_SIPI);
+}
+
+/* KVM's INIT sets pending_events to INIT alone: a held SIPI before it is
+ * lost.  A held SIPI to a CPU that is not waiting for one starts nothing;
+ * INIT de-assert is not held; a consumed event (a VM exit) is gone; RESET
+ * forgets what was held. */
+static void test_held_events_rules(void **state)
+{
+    (void)state;
+    ev.hold_mask = 1u << 2;
+    send(ap[0], 2, (VMDL_LAPIC_DM_SIPI << 8) | 0x30);
+    send(ap[0], 2, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_ASSERT);
+    assert_int_equal(vmdl_lapic_pending_events(ap[2], NULL), VMDL_LAPIC_EV_INIT);
+    vmdl_lapic_clear_events(ap[2], VMDL_LAPIC_EV_INIT);
+    vmdl_lapic_accept_events(ap[2], true);
+    assert_int_equal(ev.inits, 0);
+    assert_int_equal(vmdl_lapic_mp_state(ap[2]), VMDL_LAPIC_MP_RUNNABLE);
+    send(ap[0], 2, (VMDL_LAPIC_DM_SIPI << 8) | 0x31);
+    vmdl_lapic_accept_events(ap[2], true);
+    assert_int_equal(ev.sipis, 0);
+    assert_int_equal(vmdl_lapic_take_sipi(ap[2]), -1);
+    send(ap[0], 2, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_LEVEL);
+    assert_int_equal(vmdl_lapic_pending_events(ap[2], NULL), 0);
+    send(ap[0], 2, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_ASSERT);
+    vmdl_lapic_reset(ap[2], false);
+    assert_int_equal(vmdl_lapic_pending_events(ap[2], NULL), 0);
+    /* NULL is harmless */
+    assert_int_equal(vmdl_lapic_pending_events(NULL, NULL), 0);
+    vmdl_lapic_clear_events(NULL, VMDL_LAPIC_EV_INIT);
+    vmdl_lapic_accept_events(NULL, true);
+}
+
+/* Held events travel in the state blob (version 3); unknown bits are
+ * refused. */
+static void test_held_events_in_blob(void **state)
+{
+    (void)state;
+    ev.hold_mask = 1u << 5;
+    send(ap[0], 5, (VMDL_LAPIC_DM_INIT << 8) | VMDL_LAPIC_ICR_ASSERT);
+    send(ap[0], 5, (VMDL_LAPIC_DM_SIPI << 8) | 0x44);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(vmdl_lapic_export(ap[5], &blob, &len), 0);
+    assert_int_equal(blob[4], 3);
+    vmdl_lapic_reset(ap[5], false);
+    assert_int_equal(vmdl_lapic_import(ap[5], blob, len), 0);
+    uint8_t v = 0;
+    assert_int_equal(vmdl_lapic_pending_events(ap[5], &v),
+                     VMDL_LAPIC_EV_INIT | VMDL_LAPIC_EV_SIPI);
+    assert_int_equal(v, 0x44);
+    blob[len - 2] |= 0x80;
+    uint32_t crc = vmdl_crc32(0, blob + 16, (uint32_t)(len - 16));
+    memcpy(blob + 12, &crc, 4);
+    assert_int_equal(vmdl_lapic_import(ap[5], blob, len), VMDL_EBADBLOB);
+    assert_int_equal(vmdl_lapic_pending_events(ap[5], NULL),
+                     VMDL_LAPIC_EV_INIT | VMDL_LAPIC_EV_SIPI);
+    free(blob);
+}
+
 static void test_disabled_targets_and_kicks(void **state)
 {
     (void)state;
@@ -294,6 +393,8 @@ int main(void)
         T(test_x2apic_destinations),    T(test_lowest_priority_kvm_hashing),
         cmocka_unit_test_setup_teardown(test_lowest_priority_ppr, setup_ppr, teardown),
         T(test_nmi_ipi),                T(test_init_sipi),
+        T(test_init_held_until_accepted), T(test_held_events_rules),
+        T(test_held_events_in_blob),
         T(test_disabled_targets_and_kicks), T(test_external_messages),
         T(test_pv_send_ipi),
     };

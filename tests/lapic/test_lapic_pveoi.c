@@ -212,8 +212,9 @@ static void test_not_offered(void **state)
     vmdl_lapic_bus_destroy(bus);
 }
 
-/* State: version 2 carries the MSR and the pending flag; version 1 blobs
- * still load, as "PV EOI off". */
+/* State: version 2 added the MSR and the pending flag (version 3 then
+ * appends the two bytes of held INIT/SIPI); version 1 blobs still load, as
+ * "PV EOI off". */
 static void test_state(void **state)
 {
     (void)state;
@@ -223,7 +224,7 @@ static void test_state(void **state)
     uint8_t *blob;
     size_t len;
     assert_int_equal(vmdl_lapic_export(a, &blob, &len), 0);
-    assert_int_equal(blob[4], 2);
+    assert_int_equal(blob[4], 3);
     vmdl_lapic_reset(a, false);
     assert_int_equal(vmdl_lapic_import(a, blob, len), 0);
     ram[0x100] = 0;                 /* the restored vCPU's guest EOIs */
@@ -231,16 +232,16 @@ static void test_state(void **state)
     assert_false(lapic_isr_has(a, 0x41));
     assert_int_equal(rd_msr(a), FLAG_GPA | 1);
 
-    /* a version 1 blob: the same payload without the last 9 bytes */
-    uint8_t *v1 = malloc(len - 9);
+    /* a version 1 blob: the same payload without the last 11 bytes */
+    uint8_t *v1 = malloc(len - 11);
     assert_non_null(v1);
-    memcpy(v1, blob, len - 9);
-    uint32_t one = 1, plen = (uint32_t)(len - 9 - 16);
+    memcpy(v1, blob, len - 11);
+    uint32_t one = 1, plen = (uint32_t)(len - 11 - 16);
     memcpy(v1 + 4, &one, 4);
     memcpy(v1 + 8, &plen, 4);
     uint32_t crc = vmdl_crc32(0, v1 + 16, plen);
     memcpy(v1 + 12, &crc, 4);
-    assert_int_equal(vmdl_lapic_import(a, v1, len - 9), 0);
+    assert_int_equal(vmdl_lapic_import(a, v1, len - 11), 0);
     assert_int_equal(rd_msr(a), 0);
     assert_true(lapic_isr_has(a, 0x41));
     vmdl_lapic_vcpu_entry(a);       /* no cache after import of v1 */
@@ -254,11 +255,11 @@ static void test_state(void **state)
     for (unsigned k = 0; k < 3; k++) {
         memcpy(bad, blob, len);
         if (tweaks[k][0] == 1)
-            bad[len - 1] |= tweaks[k][1];           /* flags byte */
+            bad[len - 3] |= tweaks[k][1];           /* flags byte */
         else if (tweaks[k][0] == 9)
-            bad[len - 9] |= 2;                      /* MSR bit 1 */
+            bad[len - 11] |= 2;                     /* MSR bit 1 */
         else
-            bad[len - 9] &= (uint8_t)~1u;           /* MSR disabled */
+            bad[len - 11] &= (uint8_t)~1u;          /* MSR disabled */
         uint32_t c2 = vmdl_crc32(0, bad + 16, len - 16);
         memcpy(bad + 12, &c2, 4);
         assert_int_equal(vmdl_lapic_import(a, bad, len), VMDL_EBADBLOB);

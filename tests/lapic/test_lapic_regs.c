@@ -423,9 +423,9 @@ static void test_state_refuses_bad_blobs(void **state)
     assert_non_null(strstr(vmdl_last_error(), "checksum"));
     blob[100] ^= 1;
     /* wrong version */
-    blob[4] = 3;
+    blob[4] = 4;
     assert_int_equal(vmdl_lapic_import(a, blob, len), VMDL_EVERSION);
-    blob[4] = 2;
+    blob[4] = 3;
     /* wrong magic */
     blob[0] ^= 0x20;
     assert_int_equal(vmdl_lapic_import(a, blob, len), VMDL_EBADBLOB);

@@ -22,6 +22,7 @@
 
 struct events {
     unsigned inits, sipis, kicks, bcasts;
+    unsigned hold_mask;         /* APICs whose INIT/SIPI are held */
     int last_index;
     uint8_t last_sipi, last_bcast;
 };
@@ -52,6 +53,11 @@ static inline void ev_bcast(void *o, unsigned idx, uint8_t v)
     e->last_bcast = v;
 }
 
+static inline bool ev_hold(void *o, unsigned idx)
+{
+    return (((struct events *)o)->hold_mask >> idx) & 1;
+}
+
 /* A bus of n APICs with x2APIC and TSC-deadline, APICv per `apicv`. */
 static inline struct vmdl_lapic_bus *mkbus_ex(unsigned n, bool apicv,
                                               unsigned flags,
@@ -63,7 +69,9 @@ static inline struct vmdl_lapic_bus *mkbus_ex(unsigned n, bool apicv,
     };
     if (ev) {
         memset(ev, 0, sizeof(*ev));
-        c.ops = (struct vmdl_lapic_bus_ops){ev_init_sipi, ev_kick, ev_bcast, ev, NULL};
+        c.ops = (struct vmdl_lapic_bus_ops){.init_sipi = ev_init_sipi, .kick = ev_kick,
+                                            .eoi_broadcast = ev_bcast, .opaque = ev,
+                                            .hold_init_sipi = ev_hold};
     }
     struct vmdl_lapic_bus *bus = NULL;
     assert_int_equal(vmdl_lapic_bus_create(&c, &bus), 0);

@@ -2305,6 +2305,78 @@ static void test_nested_event_priority(void **state)
     fx_close(&f);
 }
 
+/* L2 entered in the wait-for-SIPI activity state (IA32_VMX_MISC bit 8,
+ * which KVM advertises): KVM puts the vCPU in INIT_RECEIVED.  An INIT is
+ * consumed without a VM exit (KVM drops it; the SDM holds it blocked), a
+ * SIPI exits with reason 4 and the vector in the qualification, the
+ * activity state is saved as wait-for-SIPI and the vCPU is runnable in L1
+ * after the exit (nested_vmx_vmexit). */
+static void test_wait_for_sipi_l2_takes_sipi_exit(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    assert_true(f.caps.misc & VMDL_VMX_MISC_ACTIVITY_WAIT_SIPI);
+    pk(&f, "GUEST_ACTIVITY_STATE", 3);
+    entered(&f);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_INIT_RECEIVED);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_vcpu_events ev = {.init_pending = true, .mtf_pending = true};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_NO_EXIT);
+    assert_int_equal(vmdl_vmx_get_vcpu_events(f.vmx, &ev), 0);
+    assert_false(ev.init_pending);
+    assert_false(ev.mtf_pending);          /* MTF is discarded in WFS (KVM) */
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_INIT_RECEIVED);
+    ev = (struct vmdl_vmx_vcpu_events){.sipi_pending = true, .sipi_vector = 0x9a};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 4);
+    assert_int_equal(i.qualification, 0x9a);
+    bool abort = true;
+    f.l1.activity = 0;                     /* what a machine reports */
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &i, &f.l1, NULL, &abort), 0);
+    assert_false(abort);
+    assert_int_equal(pe(&f, "GUEST_ACTIVITY_STATE"), 3);
+    assert_int_equal(pe(&f, "VM_EXIT_REASON"), 4);
+    assert_int_equal(pe(&f, "EXIT_QUALIFICATION"), 0x9a);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_RUNNABLE);
+    assert_int_equal(f.l1.activity, 0);
+    fx_close(&f);
+}
+
+/* A SIPI reaching an L2 that is not waiting for one is dropped without a
+ * VM exit; an INIT exits with reason 3 (SDM 26.2); a pending VM entry or
+ * an injected event holds both (-EBUSY). */
+static void test_active_l2_init_exit_sipi_dropped(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    entered(&f);
+    assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_RUNNABLE);
+    struct vmdl_vmx_exit_info i;
+    struct vmdl_vmx_vcpu_events ev = {.sipi_pending = true, .sipi_vector = 0x10};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_NO_EXIT);
+    assert_int_equal(vmdl_vmx_get_vcpu_events(f.vmx, &ev), 0);
+    assert_false(ev.sipi_pending);
+    ev = (struct vmdl_vmx_vcpu_events){.init_pending = true, .interrupt_injected = true,
+                                       .interrupt_vector = 0x30};
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EBUSY);
+    ev.interrupt_injected = false;
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f.vmx, &ev), 0);
+    assert_int_equal(vmdl_vmx_check_nested_events(f.vmx, &i), VMDL_NESTED_EXIT);
+    assert_int_equal(i.reason, 3);
+    assert_int_equal(i.qualification, 0);
+    bool abort = true;
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &i, &f.l1, NULL, &abort), 0);
+    assert_int_equal(pe(&f, "GUEST_ACTIVITY_STATE"), 0);
+    assert_int_equal(pe(&f, "VM_EXIT_REASON"), 3);
+    fx_close(&f);
+}
+
 static void test_mp_state_and_events_api(void **state)
 {
     (void)state;
@@ -2448,6 +2520,8 @@ int main(void)
         cmocka_unit_test(test_block_without_injected_event_exits_to_l1),
         cmocka_unit_test(test_block_stays_halted_without_events),
         cmocka_unit_test(test_nested_event_priority),
+        cmocka_unit_test(test_wait_for_sipi_l2_takes_sipi_exit),
+        cmocka_unit_test(test_active_l2_init_exit_sipi_dropped),
         cmocka_unit_test(test_mp_state_and_events_api),
         cmocka_unit_test(test_state_blob_keeps_l2),
     };

@@ -378,6 +378,14 @@ int vmdl_vcpu_x86_sipi(struct vmdl_vcpu *v, uint8_t vector)
     return VMDL_OK;
 }
 
+int vmdl_vcpu_x86_set_wait_for_sipi(struct vmdl_vcpu *v, bool wait)
+{
+    if (!v || v->vm->arch != VMDL_ARCH_X86_64)
+        return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_set_wait_for_sipi: not an x86 vCPU");
+    v->wait_for_sipi = wait;
+    return VMDL_OK;
+}
+
 void vmdl__x86_vcpu_free(struct vmdl_vcpu *v)
 {
     if (X86(v)->ctx)
