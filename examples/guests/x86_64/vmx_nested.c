@@ -27,6 +27,11 @@
  *                             instruction (a 1-byte NOP), then exits
  *                             (reason 37) with RIP right after it
  *   HLT                       HLT exiting (reason 12): L2 is done
+ *   INIT (with a local APIC)  L1 sends INIT to its own APIC: latched in VMX
+ *                             root operation (SDM 24.8), L1 runs on; the
+ *                             next VM entry exits at once (reason 3),
+ *                             before L2 runs an instruction, and the INIT
+ *                             is gone: VMXOFF then leaves L1 running
  *
  * The machine runs nested guests on its hosted vCPU (the one real guests
  * use), so this guest is a multiboot kernel: the loader starts it in
@@ -487,6 +492,7 @@ static const char *reason_name(uint32_t r)
     switch (r) {
     case 0: return "exception";
     case 10: return "CPUID";
+    case 3: return "INIT signal";
     case 12: return "HLT";
     case 18: return "VMCALL";
     case 30: return "I/O";
@@ -588,6 +594,34 @@ static void on_ept_violation(void)
     invept_single();
 }
 
+/* INIT to this CPU's own xAPIC (physical destination: its APIC ID). */
+#define APIC 0xFEE00000ull
+static void self_init(void)
+{
+    uint32_t id = *(volatile uint32_t *)(APIC + 0x20) >> 24;
+    *(volatile uint32_t *)(APIC + 0x310) = id << 24;
+    *(volatile uint32_t *)(APIC + 0x300) = (5u << 8) | (1u << 14);
+}
+
+static uint64_t init_at;
+
+/* L2 is done: with a local APIC, INIT is next (true: carry on). */
+static bool on_hlt(unsigned exits, bool apic)
+{
+    rt_printf("L1: exit 12 HLT: L2 is done after %u exits\n", exits);
+    CHECK(l2_interrupts == 1, "the injected interrupt ran %u times\n", l2_interrupts);
+    rt_printf("L1: L2's write reached 0x%lx: 0x%lx (l2_page itself holds 0x%lx)\n",
+              (uint64_t)l1_backing, l1_backing[0], *(uint64_t *)l2_page);
+    CHECK(l1_backing[0] == L2_WRITE, "L2's write went elsewhere\n");
+    if (!apic)
+        return false;
+    skip_insn();
+    init_at = vmread(GUEST_RIP);
+    self_init();
+    rt_printf("L1: sent INIT to itself in VMX root operation: latched, L1 runs on\n");
+    return true;
+}
+
 int main(void)
 {
     uint32_t a, b, c, d;
@@ -596,6 +630,7 @@ int main(void)
         rt_puts("no VMX (run with --models vmx)\n");
         return 2;
     }
+    bool apic = d & (1u << 9);
     load_tr();
     uint64_t basic = rdmsr(0x480);
     *(uint32_t *)vmxon_region = (uint32_t)basic & 0x7FFFFFFF;
@@ -632,13 +667,16 @@ int main(void)
             vmwrite(PROC_CTLS, vmread(PROC_CTLS) & ~(1u << 27));
             break;
         case 12:
-            rt_printf("L1: exit 12 HLT: L2 is done after %u exits\n", exits);
-            CHECK(l2_interrupts == 1, "the injected interrupt ran %u times\n",
-                  l2_interrupts);
-            rt_printf("L1: L2's write reached 0x%lx: 0x%lx (l2_page itself holds 0x%lx)\n",
-                      (uint64_t)l1_backing, l1_backing[0], *(uint64_t *)l2_page);
-            CHECK(l1_backing[0] == L2_WRITE, "L2's write went elsewhere\n");
+            if (on_hlt(exits, apic))
+                break;
             __asm__ volatile("vmxoff" ::: "cc");
+            return 0;
+        case 3:
+            /* SDM 26.2: no register state changes; L2 ran nothing. */
+            rt_printf("L1: exit 3 INIT signal at the VM entry, L2 %s\n",
+                      vmread(GUEST_RIP) == init_at ? "ran no instruction" : "ran on");
+            __asm__ volatile("vmxoff" ::: "cc");
+            rt_printf("L1: VMXOFF: the INIT was consumed by the VM exit, L1 runs on\n");
             return 0;
         default:
             rt_printf("L1: unexpected exit %u (%s) at 0x%lx, interruption 0x%lx, "
