@@ -32,7 +32,33 @@ struct run {
     struct vmdl_lapic_bus *bus;
     struct vmdl_lapic_bus_config cfg;
     unsigned n;
+    unsigned hold_mask;         /* APICs whose INIT/SIPI are held */
 };
+
+static bool fz_hold(void *opaque, unsigned index)
+{
+    return (((struct run *)opaque)->hold_mask >> index) & 1;
+}
+
+/* Held INIT/SIPI (a VMX owner's view): which APICs hold them, then take,
+ * drop or consume them; what is held never has unknown bits, and taking
+ * them while allowed leaves nothing. */
+static void do_held_events(struct run *r, struct vmdl_lapic *a, struct fz *f)
+{
+    r->hold_mask = fz_u8(f);
+    unsigned k = fz_u8(f) % 3;
+    bool allowed = fz_bool(f);
+    if (k == 0)
+        vmdl_lapic_accept_events(a, allowed);
+    else if (k == 1)
+        vmdl_lapic_clear_events(a, fz_u8(f) & 3u);
+    uint8_t v = 0;
+    unsigned ev = vmdl_lapic_pending_events(a, &v);
+    FZ_TRACE("apic %u held events op %u -> 0x%x\n", vmdl_lapic_index(a), k, ev);
+    FZ_CHECK(!(ev & ~(VMDL_LAPIC_EV_INIT | VMDL_LAPIC_EV_SIPI)), "unknown held events");
+    FZ_CHECK(!(k == 0 && allowed && ev), "accepted events still held");
+    FZ_CHECK(!(k == 0 && !allowed && (ev & VMDL_LAPIC_EV_SIPI)), "SIPI kept while blocked");
+}
 
 static struct vmdl_lapic *pick_apic(struct run *r, struct fz *f)
 {
@@ -239,6 +265,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   ((b1 & 0x10u) ? VMDL_LAPIC_F_NO_MIN_PERIOD : 0);
     r.cfg.no_pv_eoi = (b1 & 0x20u) != 0;
     r.cfg.min_timer_period_us = (b1 & 0x40u) ? 1 : 0;
+    r.cfg.ops.hold_init_sipi = fz_hold;
+    r.cfg.ops.opaque = &r;
     FZ_CHECK(vmdl_lapic_bus_create(&r.cfg, &r.bus) == 0, "bus: %s", vmdl_last_error());
     static uint8_t pi_mem[4096];
     memset(pi_mem, 0, sizeof(pi_mem));
@@ -403,7 +431,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 13:
-            do_roundtrip(a);
+            if (op & 0x10)
+                do_held_events(&r, a, &f);
+            else
+                do_roundtrip(a);
             break;
         default:
             reg_write(a, VMDL_LAPIC_ICR, pick_icr(&f));

@@ -498,8 +498,13 @@ static void take_init_sipi(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
 {
     struct vmdl_lapic *a = apic_of(h, vcpu);
     if (a && vmdl_lapic_pending_events(a, NULL) && vmdl_vmx_in_guest_mode(vmx) &&
-        !nested_init_sipi(h, vcpu, vmx, a))
+        !nested_init_sipi(h, vcpu, vmx, a)) {
+        /* Looked at again once the event is delivered; an L2 entered in
+         * wait-for-SIPI with an event to inject never delivers it, and
+         * waits on (KVM's -EBUSY keeps its SIPI pending for good). */
+        park_wfs(vcpu, vmx);
         return;
+    }
     h->look[vmdl_vcpu_index(vcpu)] = false;
     bool vmx_op = vmdl_vmx_in_vmx_operation(vmx);
     vmdl_lapic_accept_events(a, !vmx_op || vmdl_vmx_in_guest_mode(vmx));
