@@ -64,6 +64,9 @@ static void usage(FILE *f)
 "                      100 for a multiboot kernel)\n"
 "  --rdtsc-cycles N    virtual time an RDTSC/RDTSCP adds beyond its one tick,\n"
 "                      0 = off (default 0; 24 for a multiboot kernel)\n"
+"  --flush-cycles N    virtual time a MOV to CR4 toggling PGE that is no VM\n"
+"                      exit adds beyond the serialize weight (a TLB flush),\n"
+"                      0 = off (default 0; 600 for a multiboot kernel)\n"
 "  --trace             one line per exit on stderr: vCPU, reason, PC,\n"
 "                      disassembly, outcome\n"
 "  --trace-format F    text (default) or jsonl: one JSON object per exit with\n"
@@ -172,7 +175,7 @@ struct options {
     const char *image;
     const char *models;
     uint64_t vcpus, quantum, ram_mib, max_insns, load_addr;
-    int64_t pause_cycles, exit_cycles, serialize_cycles, rdtsc_cycles; /* -1: the image's default */
+    int64_t pause_cycles, exit_cycles, serialize_cycles, rdtsc_cycles, flush_cycles; /* -1: default */
     double timeout;
     int trace, stats, count, msr_exits, digest;
     enum vmdl_trace_format trace_format;
@@ -201,7 +204,7 @@ static int parse_args(int argc, char **argv, struct options *o)
            O_APPEND, O_INITRD, O_DTB, O_DUMPDTB, O_NOSTATUS,
            O_CKPT, O_CKPT_AT, O_RESTORE, O_DIGEST, O_HELP, O_MODEL,
            O_TRACEF, O_TRACEFILE, O_PROGRESS, O_GDB, O_GDB_WAIT, O_MACHINE, O_DEVICE,
-           O_PAUSE_CYC, O_EXIT_CYC, O_SER_CYC, O_RDTSC_CYC, O_RTC_BASE };
+           O_PAUSE_CYC, O_EXIT_CYC, O_SER_CYC, O_RDTSC_CYC, O_FLUSH_CYC, O_RTC_BASE };
     static const struct option fixed[] = {
         {"models", required_argument, 0, O_MODELS},
         {"vcpus", required_argument, 0, O_VCPUS},
@@ -211,6 +214,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"exit-cycles", required_argument, 0, O_EXIT_CYC},
         {"serialize-cycles", required_argument, 0, O_SER_CYC},
         {"rdtsc-cycles", required_argument, 0, O_RDTSC_CYC},
+        {"flush-cycles", required_argument, 0, O_FLUSH_CYC},
         {"trace", no_argument, 0, O_TRACE},
         {"trace-format", required_argument, 0, O_TRACEF},
         {"trace-file", required_argument, 0, O_TRACEFILE},
@@ -256,6 +260,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->ram_mib = 64;
     o->load_addr = UINT64_MAX;
     o->pause_cycles = o->exit_cycles = o->serialize_cycles = o->rdtsc_cycles = -1;
+    o->flush_cycles = -1;
     opterr = 0;
     int c;
     int idx = 0;
@@ -287,6 +292,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_RDTSC_CYC:
             if (parse_weight(optarg, &o->rdtsc_cycles, "--rdtsc-cycles"))
                 return -1;
+            break;
+        case O_FLUSH_CYC:
+            if (parse_weight(optarg, &o->flush_cycles, "--flush-cycles")) return -1;
             break;
         case O_TRACE: o->trace = 1; break;
         case O_TRACEF:
@@ -436,7 +444,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int set_weights(struct vmdl_vm *vm, const struct options *o)
 {
     if (o->pause_cycles < 0 && o->exit_cycles < 0 && o->serialize_cycles < 0 &&
-        o->rdtsc_cycles < 0)
+        o->rdtsc_cycles < 0 && o->flush_cycles < 0)
         return 0;
     struct vmdl_vtime_weights w;
     vmdl_vm_get_vtime_weights(vm, &w);
@@ -448,6 +456,8 @@ static int set_weights(struct vmdl_vm *vm, const struct options *o)
         w.serialize_cycles = (uint32_t)o->serialize_cycles;
     if (o->rdtsc_cycles >= 0)
         w.rdtsc_cycles = (uint32_t)o->rdtsc_cycles;
+    if (o->flush_cycles >= 0)
+        w.flush_cycles = (uint32_t)o->flush_cycles;
     return vmdl_vm_set_vtime_weights(vm, &w);
 }
 

@@ -8,7 +8,8 @@
  *   magic "VMCK", version VMDL_CHECKPOINT_VERSION, payload length, CRC-32
  *   config    arch, vendor, RAM base and size, vCPUs, quantum, virtual-time
  *             weights (PAUSE and exit cycles since version 3, serializing
- *             control-register writes and RDTSC cycles since version 4)
+ *             control-register writes, RDTSC cycles and TLB flushes since
+ *             version 4)
  *   image     CRC-32 of the loaded image bytes and the entry point
  *   vm        scheduler cursor, reset count
  *   ram       number of non-zero 4 KiB pages, then (page index, 4096 bytes)
@@ -35,7 +36,7 @@ extern "C" {
 /* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...).
  * 3: the config carries the virtual-time weights (vtime.h), each vCPU record
  *    its stall cycles.
- * 4: the config carries the serialize and RDTSC weights too.  Versions 2
+ * 4: the config carries the serialize, RDTSC and flush weights too.  Versions 2
  *    and 3 are still read (as the weights they lack 0, stall 0 for
  *    version 2). */
 #define VMDL_CHECKPOINT_VERSION 4

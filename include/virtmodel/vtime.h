@@ -9,7 +9,7 @@
  * (vmdl_vcpu_insns: the PMU's instructions-retired event, the scheduler
  * quantum, instruction budgets) keep their meaning.
  *
- * Stall cycles come from four weights:
+ * Stall cycles come from five weights:
  *  - pause_cycles: each retired x86 PAUSE (a spin-loop hint whose latency
  *    the architecture leaves to the implementation);
  *  - rdtsc_cycles: each x86 RDTSC/RDTSCP beyond its one tick (a microcoded
@@ -21,7 +21,10 @@
  *    vCPU's own intercepts that KVM would not exit on cost nothing;
  *  - serialize_cycles: each x86 MOV to CR0, CR3 or CR4 that is no VM exit
  *    (a serializing instruction: the pipeline drains before it and the
- *    processor fetches anew after it; an exiting one costs exit_cycles).
+ *    processor fetches anew after it; an exiting one costs exit_cycles);
+ *  - flush_cycles: each such non-exiting MOV to CR4 that changes CR4.PGE,
+ *    on top of serialize_cycles (it invalidates every TLB entry, global
+ *    ones included, and every paging-structure cache entry).
  * All 0 (the default of vmdl_vm_create): one tick per instruction, as
  * before the weights existed.
  */
@@ -42,6 +45,7 @@ struct vmdl_vtime_weights {
     uint32_t exit_cycles;    /* per VM-exit-like trap; 0: none */
     uint32_t serialize_cycles; /* per MOV to CR0/CR3/CR4 that does not exit; 0: none */
     uint32_t rdtsc_cycles;   /* per RDTSC/RDTSCP beyond its tick; 0: none */
+    uint32_t flush_cycles;   /* per non-exiting CR4.PGE toggle, beyond serialize; 0: none */
 };
 
 /* The largest weight accepted (10^6 cycles: beyond any PAUSE or exit). */
@@ -66,6 +70,12 @@ struct vmdl_vtime_weights {
  * latency measured by J. McCalpin, Intel developer forum "Latency of RDTSC
  * and RDTSCP instructions"); 24 cycles on top of its tick. */
 #define VMDL_VTIME_HW_RDTSC_CYCLES 24u
+/* A MOV to CR4 toggling PGE flushes the whole TLB and the paging-structure
+ * caches: Linux commit d8bced79af1d measured saving RFLAGS, two such writes
+ * and restoring RFLAGS at about 539 ns on a Skylake laptop, some 270 ns a
+ * write, 700 cycles or more at 2.6 GHz and above; 600 on top of the
+ * serialize weight. */
+#define VMDL_VTIME_HW_FLUSH_CYCLES 600u
 
 /* Set the weights (each <= VMDL_VTIME_MAX_WEIGHT, else VMDL_EINVAL).  They
  * apply from the next instruction on; a later multiboot load keeps them. */

@@ -51,7 +51,8 @@ CONSOLE_FN = CFUNCTYPE(None, c_void_p, POINTER(c_char), c_size_t)
 
 class VtimeWeights(Structure):
     _fields_ = [("pause_cycles", c_uint32), ("exit_cycles", c_uint32),
-                ("serialize_cycles", c_uint32), ("rdtsc_cycles", c_uint32)]
+                ("serialize_cycles", c_uint32), ("rdtsc_cycles", c_uint32),
+                ("flush_cycles", c_uint32)]
 
 
 # Mirrors struct vmdl_vm_config field for field (machine.h): the library

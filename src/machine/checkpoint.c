@@ -147,6 +147,7 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
     vmdl_blob_put_u32(&w, vm->cfg.vtime.exit_cycles);
     vmdl_blob_put_u32(&w, vm->cfg.vtime.serialize_cycles);
     vmdl_blob_put_u32(&w, vm->cfg.vtime.rdtsc_cycles);
+    vmdl_blob_put_u32(&w, vm->cfg.vtime.flush_cycles);
     vmdl_blob_put_u32(&w, image_crc(vm));
     vmdl_blob_put_u64(&w, vm->entry);
     vmdl_blob_put_u32(&w, vm->next_vcpu);
@@ -215,6 +216,7 @@ static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r, uint32_t
     uint32_t exit_c = version >= 3 ? vmdl_blob_get_u32(r) : 0;
     uint32_t ser = version >= 4 ? vmdl_blob_get_u32(r) : 0;
     uint32_t rdtsc = version >= 4 ? vmdl_blob_get_u32(r) : 0;
+    uint32_t flush = version >= 4 ? vmdl_blob_get_u32(r) : 0;
     uint32_t icrc = vmdl_blob_get_u32(r);
     uint64_t entry = vmdl_blob_get_u64(r);
     if (r->err)
@@ -225,15 +227,16 @@ static int check_header(struct vmdl_vm *vm, struct vmdl_blob_reader *r, uint32_t
                          "configuration (architecture, vendor, RAM, vCPUs or quantum)");
     const struct vmdl_vtime_weights *w = &vm->cfg.vtime;
     if (pause != w->pause_cycles || exit_c != w->exit_cycles || ser != w->serialize_cycles ||
-        rdtsc != w->rdtsc_cycles)
+        rdtsc != w->rdtsc_cycles || flush != w->flush_cycles)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with virtual-time weights pause "
-                         "%u / exit %u / serialize %u / rdtsc %u cycles, this VM has "
-                         "%u / %u / %u / %u%s", pause, exit_c, ser, rdtsc, w->pause_cycles,
-                         w->exit_cycles, w->serialize_cycles, w->rdtsc_cycles,
+                         "%u / exit %u / serialize %u / rdtsc %u / flush %u cycles, this VM "
+                         "has %u / %u / %u / %u / %u%s", pause, exit_c, ser, rdtsc, flush,
+                         w->pause_cycles, w->exit_cycles, w->serialize_cycles,
+                         w->rdtsc_cycles, w->flush_cycles,
                          version < 3 ? " (a version 2 checkpoint predates the weights: "
                          "restore it with all 0)" :
-                         version < 4 ? " (a version 3 checkpoint predates the serialize "
-                         "and RDTSC weights: restore it with those 0)" : "");
+                         version < 4 ? " (a version 3 checkpoint predates the serialize, "
+                         "RDTSC and flush weights: restore it with those 0)" : "");
     if (icrc != image_crc(vm) || entry != vm->entry)
         return vmdl_fail(VMDL_EINVAL, "checkpoint: taken with another guest image");
     return VMDL_OK;

@@ -87,10 +87,10 @@ static int check_config(const struct vmdl_vm_config *cfg,
                          n, VMDL_MAX_VCPUS);
     if (cfg->vtime_set && !vmdl__vtime_weights_ok(&cfg->vtime))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_create: virtual-time weights pause %u / "
-                         "exit %u / serialize %u / rdtsc %u cycles: each must be at most %u",
-                         cfg->vtime.pause_cycles, cfg->vtime.exit_cycles,
+                         "exit %u / serialize %u / rdtsc %u / flush %u cycles: each must be "
+                         "at most %u", cfg->vtime.pause_cycles, cfg->vtime.exit_cycles,
                          cfg->vtime.serialize_cycles, cfg->vtime.rdtsc_cycles,
-                         VMDL_VTIME_MAX_WEIGHT);
+                         cfg->vtime.flush_cycles, VMDL_VTIME_MAX_WEIGHT);
     *size = cfg->ram_size ? cfg->ram_size : VMDL_DEFAULT_RAM_SIZE;
     *base = cfg->ram_base ? cfg->ram_base : ops->default_ram_base;
     /* The upper bound is the architecture's layout (check_layout): x86 RAM
@@ -165,7 +165,7 @@ int vmdl_vm_create(const struct vmdl_vm_config *cfg, struct vmdl_vm **out)
     vm->cfg.nr_vcpus = cfg->nr_vcpus ? cfg->nr_vcpus : 1;
     vm->quantum_defaulted = !vm->cfg.quantum;
     if (!vm->cfg.vtime_set)
-        vm->cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0, 0 };
+        vm->cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 };
     if (!vm->cfg.quantum)
         vm->cfg.quantum = 100000;
     if (!vm->cfg.console)

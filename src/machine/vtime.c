@@ -25,7 +25,7 @@ bool vmdl__vtime_weights_ok(const struct vmdl_vtime_weights *w)
 {
     return w->pause_cycles <= VMDL_VTIME_MAX_WEIGHT && w->exit_cycles <= VMDL_VTIME_MAX_WEIGHT &&
            w->serialize_cycles <= VMDL_VTIME_MAX_WEIGHT &&
-           w->rdtsc_cycles <= VMDL_VTIME_MAX_WEIGHT;
+           w->rdtsc_cycles <= VMDL_VTIME_MAX_WEIGHT && w->flush_cycles <= VMDL_VTIME_MAX_WEIGHT;
 }
 
 /* The cycles a block's PAUSEs add at this VM's weight, and whether the
@@ -54,8 +54,9 @@ int vmdl_vm_set_vtime_weights(struct vmdl_vm *vm, const struct vmdl_vtime_weight
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: NULL argument");
     if (!vmdl__vtime_weights_ok(w))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_set_vtime_weights: pause %u / exit %u / "
-                         "serialize %u / rdtsc %u cycles: each weight must be at most %u",
-                         w->pause_cycles, w->exit_cycles, w->serialize_cycles, w->rdtsc_cycles,
+                         "serialize %u / rdtsc %u / flush %u cycles: each weight must be at "
+                         "most %u", w->pause_cycles, w->exit_cycles, w->serialize_cycles,
+                         w->rdtsc_cycles, w->flush_cycles,
                          VMDL_VTIME_MAX_WEIGHT);
     vm->cfg.vtime = *w;
     vm->cfg.vtime_set = true;

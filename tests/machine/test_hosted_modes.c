@@ -327,7 +327,7 @@ static void test_pit_irq0_wakes_hlt(void **state)
     struct vmdl_vm *vm = boot(code, sizeof(code));
     /* One tick per instruction (no weights): the PIT's rate is tested, not
      * the exits' stall (test_vtime). */
-    const struct vmdl_vtime_weights none = { 0, 0, 0, 0 };
+    const struct vmdl_vtime_weights none = { 0, 0, 0, 0, 0 };
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, &none), 0);
     assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
     const uint8_t *ivt = vmdl_vm_ram_ptr(vm, 8 * 4, 4);

@@ -1597,7 +1597,7 @@ static void test_acpi_rsdp_and_pm_timer(void **state)
     struct vmdl_vm *vm = boot(code, sizeof(code));
     /* One tick per instruction (no weights): the timer's rate is tested,
      * not the port reads' exit stall (test_vtime). */
-    const struct vmdl_vtime_weights none = { 0, 0, 0, 0 };
+    const struct vmdl_vtime_weights none = { 0, 0, 0, 0, 0 };
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, &none), 0);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RDI), 0x20445352u);   /* "RSD " */

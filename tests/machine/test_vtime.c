@@ -38,6 +38,7 @@
 #define EXIT_W 1200u
 #define SER_W 100u
 #define RDTSC_W 24u
+#define FLUSH_W 600u
 
 /* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
  * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
@@ -103,7 +104,7 @@ static uint32_t ticks_w(const uint8_t *body, size_t n, struct vmdl_vtime_weights
 
 static uint32_t ticks(const uint8_t *body, size_t n, uint32_t pause, uint32_t exit_c)
 {
-    return ticks_w(body, n, (struct vmdl_vtime_weights){ pause, exit_c, 0, 0 });
+    return ticks_w(body, n, (struct vmdl_vtime_weights){ pause, exit_c, 0, 0, 0 });
 }
 
 /* The first RDTSC reads before it retires: RDTSC, MOV and the body's
@@ -171,7 +172,7 @@ static uint32_t de_ticks(uint32_t pause)
         0xF7, 0xF1,                                    /* div ecx: #DE */
         0xF3, 0x90 };                                  /* pause (not run) */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ pause, 0, 0, 0 }, false);
+                              (struct vmdl_vtime_weights){ pause, 0, 0, 0, 0 }, false);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 0);
@@ -211,7 +212,7 @@ static void test_tsc_deadline_fires_in_virtual_time(void **state)
     static const uint8_t code[] = { PROLOGUE, X2APIC_ON, ARM_DEADLINE(DEADLINE),
         0xF3, 0x90, 0xEB, 0xFC };                      /* 1: pause; jmp 1b */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ PAUSE_W, 0, 0, 0 }, true);
+                              (struct vmdl_vtime_weights){ PAUSE_W, 0, 0, 0, 0 }, true);
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
     uint32_t late = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RDI);
@@ -244,10 +245,10 @@ static void test_hlt_skips_to_the_deadline_in_virtual_time(void **state)
 {
     (void)state;
     uint64_t stall;
-    uint32_t late = hlt_wake_late((struct vmdl_vtime_weights){ 0, 0, 0, 0 }, &stall);
+    uint32_t late = hlt_wake_late((struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 }, &stall);
     assert_int_equal(stall, 0);
     assert_true(late < 8);
-    assert_int_equal(hlt_wake_late((struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0, 0 }, &stall),
+    assert_int_equal(hlt_wake_late((struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0, 0, 0 }, &stall),
                      late);
     /* Exits: five MSR accesses (APIC base read and write, SVR, LVT
      * timer, TSC deadline), CPUID, the HLT that waited and the handler's
@@ -264,7 +265,7 @@ static void test_budget_counts_instructions(void **state)
     static const uint8_t code[] = { PROLOGUE, 0x31, 0xDB,   /* xor ebx, ebx */
         0x43, 0xF3, 0x90, 0xEB, 0xFB };               /* 1: inc ebx; pause; jmp 1b */
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0, 0 }, false);
+                              (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, 0, 0, 0 }, false);
     vmdl_vm_set_limits(vm, 1000, 0);
     struct vmdl_exit e;
     assert_int_equal(vmdl_vm_run(vm, &e), 0);
@@ -292,7 +293,7 @@ static void test_nested_wbinvd_costs_an_exit(void **state)
     (void)state;
     static const uint8_t code[] = { PROLOGUE, START, 0x0F, 0x09, DIFF };
     struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                              (struct vmdl_vtime_weights){ 0, EXIT_W, 0, 0 }, false);
+                              (struct vmdl_vtime_weights){ 0, EXIT_W, 0, 0, 0 }, false);
     struct vmdl_x86_nested_ctl ctl = {.intercept = VMDL_X86_NESTED_INVD};
     assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), 0);
     run_to_hlt(vm);
@@ -311,7 +312,7 @@ static void test_nested_transitions_cost_exits(void **state)
     static const uint8_t code[] = { 0xF4 };
     for (unsigned w = 0; w <= EXIT_W; w += EXIT_W) {
         struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                                  (struct vmdl_vtime_weights){ 0, w, 0, 0 }, false);
+                                  (struct vmdl_vtime_weights){ 0, w, 0, 0, 0 }, false);
         struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
         struct vmdl_x86_nested_ctl ctl = {0};
         uint64_t t0 = vmdl_vcpu_vtime(v);
@@ -350,7 +351,7 @@ static void test_vmx_insn_cost_after_a_nested_exit(void **state)
     static const uint8_t code[] = { PROLOGUE, 0x0F, 0x01, 0xC1, 0xF4 };   /* vmcall */
     for (int nested = 0; nested < 2; nested++) {
         struct vmdl_vm *vm = boot(code, sizeof(code), true,
-                                  (struct vmdl_vtime_weights){ 0, EXIT_W, 0, 0 }, false);
+                                  (struct vmdl_vtime_weights){ 0, EXIT_W, 0, 0, 0 }, false);
         struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
         assert_int_equal(vmdl_vm_set_vmx_handler(vm, note_vtime, NULL), 0);
         struct vmdl_x86_nested_ctl ctl = {0};
@@ -373,23 +374,25 @@ static void test_defaults(void **state)
     (void)state;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64 };
     struct vmdl_vm *vm;
-    struct vmdl_vtime_weights w = { 1, 1, 1, 1 };
+    struct vmdl_vtime_weights w = { 1, 1, 1, 1, 1 };
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);
     assert_int_equal(w.exit_cycles, 0);
     assert_int_equal(w.serialize_cycles, 0);
     assert_int_equal(w.rdtsc_cycles, 0);
+    assert_int_equal(w.flush_cycles, 0);
     vmdl_vm_destroy(vm);
     static const uint8_t code[] = { 0xF4 };
-    vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0, 0, 0 }, false);
+    vm = boot(code, sizeof(code), false, (struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 }, false);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, VMDL_VTIME_HW_PAUSE_CYCLES);
     assert_int_equal(w.exit_cycles, VMDL_VTIME_HW_EXIT_CYCLES);
     assert_int_equal(w.serialize_cycles, VMDL_VTIME_HW_SERIALIZE_CYCLES);
     assert_int_equal(w.rdtsc_cycles, VMDL_VTIME_HW_RDTSC_CYCLES);
+    assert_int_equal(w.flush_cycles, VMDL_VTIME_HW_FLUSH_CYCLES);
     vmdl_vm_destroy(vm);
-    vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0, 0, 0 }, false);
+    vm = boot(code, sizeof(code), true, (struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 }, false);
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);
     assert_int_equal(w.exit_cycles, 0);
@@ -400,19 +403,19 @@ static void test_bad_weights_refused(void **state)
 {
     (void)state;
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .vtime_set = true,
-                                  .vtime = { VMDL_VTIME_MAX_WEIGHT + 1, 0, 0, 0 } };
+                                  .vtime = { VMDL_VTIME_MAX_WEIGHT + 1, 0, 0, 0, 0 } };
     struct vmdl_vm *vm = NULL;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_EINVAL);
     assert_null(vm);
     assert_non_null(strstr(vmdl_last_error(), "at most"));
-    cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0, 0 };
+    cfg.vtime = (struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 };
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
-    struct vmdl_vtime_weights w = { 5, VMDL_VTIME_MAX_WEIGHT + 1, 0, 0 };
+    struct vmdl_vtime_weights w = { 5, VMDL_VTIME_MAX_WEIGHT + 1, 0, 0, 0 };
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, &w), VMDL_EINVAL);
     assert_non_null(strstr(vmdl_last_error(), "at most"));
     vmdl_vm_get_vtime_weights(vm, &w);
     assert_int_equal(w.pause_cycles, 0);               /* unchanged */
-    w = (struct vmdl_vtime_weights){ 0, 0, VMDL_VTIME_MAX_WEIGHT + 1, 0 };
+    w = (struct vmdl_vtime_weights){ 0, 0, VMDL_VTIME_MAX_WEIGHT + 1, 0, 0 };
     assert_int_equal(vmdl_vm_set_vtime_weights(vm, &w), VMDL_EINVAL);
     assert_non_null(strstr(vmdl_last_error(), "serialize"));
     vmdl_vm_get_vtime_weights(vm, &w);
@@ -430,7 +433,7 @@ static void test_bad_weights_refused(void **state)
 static void test_serializing_cr_writes_add_their_weight(void **state)
 {
     (void)state;
-    const struct vmdl_vtime_weights ser = { PAUSE_W, EXIT_W, SER_W, 0 };
+    const struct vmdl_vtime_weights ser = { PAUSE_W, EXIT_W, SER_W, 0, 0 };
     static const uint8_t wp[] = { 0x0F, 0x20, 0xC0,                   /* mov eax, cr0 */
                                   0x35, 0x00, 0x00, 0x01, 0x00,       /* xor eax, WP */
                                   0x0F, 0x22, 0xC0 };                 /* mov cr0, eax */
@@ -465,7 +468,7 @@ static void test_serialize_weight_same_on_the_exit_path(void **state)
     uint32_t t[2];
     for (int slow = 0; slow < 2; slow++) {
         struct vmdl_vm *vm = boot_ex(code, sizeof(code), true,
-                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 },
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, 0 },
                                      false, slow);
         run_to_hlt(vm);
         t[slow] = (uint32_t)reg(vm, VMDL_X86_RAX);
@@ -496,7 +499,7 @@ static struct vmdl_vm *raw_vm_code(const uint8_t *code, size_t n,
 
 static struct vmdl_vm *raw_vm(uint32_t pause, uint32_t exit_c)
 {
-    return raw_vm_code(spin, sizeof(spin), (struct vmdl_vtime_weights){ pause, exit_c, 0, 0 });
+    return raw_vm_code(spin, sizeof(spin), (struct vmdl_vtime_weights){ pause, exit_c, 0, 0, 0 });
 }
 
 /* rdtsc; mov esi, eax; rdtsc; sub eax, esi; hlt */
@@ -591,9 +594,9 @@ static void test_checkpoint_keeps_the_stall(void **state)
 }
 
 /* An older checkpoint of a VM without models: version 3 (before the
- * serialize and RDTSC weights) is the version 4 one less those two weights
- * after the quantum's pause and exit weights; version 2 (before the
- * weights) less all four and the stall at the end of the one vCPU record.
+ * serialize, RDTSC and flush weights) is the version 4 one less those three
+ * weights after the quantum's pause and exit weights; version 2 (before the
+ * weights) less all five and the stall at the end of the one vCPU record.
  * Re-sealed. */
 static uint8_t *as_version(const uint8_t *blob, size_t len, uint32_t version,
                            size_t *out_len)
@@ -602,7 +605,7 @@ static uint8_t *as_version(const uint8_t *blob, size_t len, uint32_t version,
     assert_true(len > hdr + 64);
     assert_memory_equal(blob + len - 4, "\0\0\0\0", 4);      /* no models */
     size_t cut_at = version == 3 ? weights_at + 8 : weights_at;
-    size_t cut = version == 3 ? 8 : 16, stall = version == 3 ? 0 : 8;
+    size_t cut = version == 3 ? 12 : 20, stall = version == 3 ? 0 : 8;
     uint8_t *old = malloc(len);
     assert_non_null(old);
     memcpy(old, blob, cut_at);
@@ -666,7 +669,7 @@ static void test_cr0_write_without_et_exits_each_time(void **state)
         DIFF };
     for (int slow = 0; slow < 2; slow++) {
         struct vmdl_vm *vm = boot_ex(code, sizeof(code), true,
-                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 },
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, 0 },
                                      false, slow);
         run_to_hlt(vm);
         assert_int_equal((uint32_t)reg(vm, VMDL_X86_RAX), 2 + 9 + 2 * EXIT_W + SER_W);
@@ -684,12 +687,51 @@ static void test_cr0_et_on_the_deprivileged_vcpu(void **state)
                                     0x0F, 0x22, 0xC0, 0x0F, 0x20, 0xC3,  /* cr0 = eax; ebx = cr0 */
                                     0xF4 };
     struct vmdl_vm *vm = raw_vm_code(code, sizeof(code),
-                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 });
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, 0 });
     run_to_hlt(vm);
     assert_int_equal(reg(vm, VMDL_X86_RBX) & 0x10u, 0x10u);
     assert_int_equal(reg(vm, VMDL_X86_RAX) & 0x10u, 0);
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 2 * EXIT_W);   /* and HLT */
     vmdl_vm_destroy(vm);
+}
+
+/* A MOV to CR4 that changes PGE flushes every TLB entry, global ones too
+ * (SDM vol. 3A, 4.10.4.1): the flush weight on top of the serialize
+ * weight, in the engine and on the exit path alike; a CR4 write that
+ * changes another guest-owned bit (OSXMMEXCPT) and a CR0.WP toggle cost the
+ * serialize weight alone.  Flush weight 0: as before. */
+static void test_pge_toggle_adds_the_flush_weight(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { PROLOGUE, START,
+        0x0F, 0x20, 0xE0, 0x35, 0x80, 0x00, 0x00, 0x00, 0x0F, 0x22, 0xE0,  /* PGE */
+        0x35, 0x80, 0x04, 0x00, 0x00, 0x0F, 0x22, 0xE0,                    /* PGE, OSXMMEXCPT */
+        0x35, 0x00, 0x04, 0x00, 0x00, 0x0F, 0x22, 0xE0,                    /* OSXMMEXCPT */
+        0x0F, 0x20, 0xC0, 0x35, 0x00, 0x00, 0x01, 0x00, 0x0F, 0x22, 0xC0,  /* WP */
+        DIFF };
+    for (int slow = 0; slow < 2; slow++)
+        for (uint32_t fw = 0; fw <= FLUSH_W; fw += FLUSH_W) {
+            struct vmdl_vm *vm = boot_ex(code, sizeof(code), true,
+                                         (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, fw },
+                                         false, slow);
+            run_to_hlt(vm);
+            assert_int_equal((uint32_t)reg(vm, VMDL_X86_RAX), 2 + 10 + 4 * SER_W + 2 * fw);
+            vmdl_vm_destroy(vm);
+        }
+    /* The deprivileged vCPU: PGE toggled twice (its CR4 has PAE and PGE). */
+    static const uint8_t raw[] = { 0x0F, 0x20, 0xE0, 0x35, 0x80, 0x00, 0x00, 0x00,
+                                   0x0F, 0x22, 0xE0, 0x35, 0x80, 0x00, 0x00, 0x00,
+                                   0x0F, 0x22, 0xE0, 0xF4 };
+    struct vmdl_vm *vm = raw_vm_code(raw, sizeof(raw),
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, FLUSH_W });
+    run_to_hlt(vm);
+    assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 2 * (SER_W + FLUSH_W) + EXIT_W);
+    vmdl_vm_destroy(vm);
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .vtime_set = true,
+                                  .vtime = { .flush_cycles = VMDL_VTIME_MAX_WEIGHT + 1 } };
+    vm = NULL;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "flush"));
 }
 
 /* The deprivileged vCPU traps every MOV to CR: MOV to CR3 and to CR0 (an
@@ -703,13 +745,13 @@ static void test_serialize_weight_on_the_deprivileged_vcpu(void **state)
                                     0x0F, 0x20, 0xC0, 0x0F, 0x22, 0xC0,   /* cr0 */
                                     0xF4 };
     struct vmdl_vm *vm = raw_vm_code(code, sizeof(code),
-                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0 });
+                                     (struct vmdl_vtime_weights){ 0, EXIT_W, SER_W, 0, 0 });
     run_to_hlt(vm);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     assert_int_equal(vmdl_vcpu_insns(v), 5);
     assert_int_equal(vmdl_vcpu_stall(v), 2 * SER_W + EXIT_W);      /* HLT exits */
     vmdl_vm_destroy(vm);
-    vm = raw_vm_code(code, sizeof(code), (struct vmdl_vtime_weights){ 0, 0, 0, 0 });
+    vm = raw_vm_code(code, sizeof(code), (struct vmdl_vtime_weights){ 0, 0, 0, 0, 0 });
     run_to_hlt(vm);
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(vm, 0)), 0);
     assert_int_equal(vmdl_vcpu_vtime(vmdl_vm_vcpu(vm, 0)), 5);
@@ -735,7 +777,7 @@ static void test_checkpoint_version3_is_read(void **state)
     assert_int_equal(vmdl_vcpu_stall(vmdl_vm_vcpu(b, 0)), 100ull * PAUSE_W);
     assert_int_equal(vmdl_vm_state_digest(b), vmdl_vm_state_digest(a));
     struct vmdl_vm *c = raw_vm_code(spin, sizeof(spin),
-                                    (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, SER_W, 0 });
+                                    (struct vmdl_vtime_weights){ PAUSE_W, EXIT_W, SER_W, 0, 0 });
     assert_int_equal(vmdl_vm_checkpoint_restore(c, v3, len3), VMDL_EINVAL);
     assert_non_null(strstr(vmdl_last_error(), "predates the serialize"));
     assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EINVAL);
@@ -767,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_serialize_weight_on_the_deprivileged_vcpu),
         cmocka_unit_test(test_cr0_write_without_et_exits_each_time),
         cmocka_unit_test(test_cr0_et_on_the_deprivileged_vcpu),
+        cmocka_unit_test(test_pge_toggle_adds_the_flush_weight),
         cmocka_unit_test(test_checkpoint_version3_is_read),
         cmocka_unit_test(test_bad_weights_refused),
         cmocka_unit_test(test_zero_weights_keep_the_counts),

@@ -136,11 +136,21 @@ enum vmdl_x86_exit_kind vmdl__x86_cr_write_kind(unsigned cr, uint64_t old, uint6
  * costs cycles even when it is no VM exit: the serialize weight, charged
  * once the write took effect.  One that exits costs the exit weight
  * instead.  (Other serializing instructions, IRET, LGDT/LIDT, INVLPG, are
- * not weighted.)
+ * not weighted.)  One that changes CR4.PGE also invalidates every TLB
+ * entry, global ones included, and the paging-structure caches (SDM vol.
+ * 3A, 4.10.4.1): the flush weight on top, a cost the processor pays with
+ * EPT as without (the TLB refills after it are part of the measured
+ * figure, vtime.h).  CR4.PGE is guest-owned under KVM with EPT, so such a
+ * toggle normally does not exit.
  */
+#define CR4_PGE (1ull << 7)
+
 void vmdl__x86_serialize_cost(struct vmdl_vcpu *v, unsigned cr, uint64_t old, uint64_t val)
 {
-    uint32_t c = v->vm->cfg.vtime.serialize_cycles;
+    const struct vmdl_vtime_weights *w = &v->vm->cfg.vtime;
+    uint64_t c = w->serialize_cycles;
+    if (cr == 4 && ((old ^ val) & CR4_PGE))
+        c += w->flush_cycles;
     if (c && (cr == 0 || cr == 3 || cr == 4) &&
         !vmdl__x86_exit_kind_exits(vmdl__x86_cr_write_kind(cr, old, val)))
         vmdl__stall_add(v, c);

@@ -73,7 +73,8 @@ int vmdl_vm_load_multiboot(struct vmdl_vm *vm, const void *data, size_t size,
         struct vmdl_vtime_weights hw = { VMDL_VTIME_HW_PAUSE_CYCLES,
                                          VMDL_VTIME_HW_EXIT_CYCLES,
                                          VMDL_VTIME_HW_SERIALIZE_CYCLES,
-                                         VMDL_VTIME_HW_RDTSC_CYCLES };
+                                         VMDL_VTIME_HW_RDTSC_CYCLES,
+                                         VMDL_VTIME_HW_FLUSH_CYCLES };
         if ((err = vmdl_vm_set_vtime_weights(vm, &hw)))
             return err;
     }
