@@ -17,6 +17,7 @@
 
 #include "hosted_test_util.h"
 
+#include "virtmodel/checkpoint.h"
 #include "virtmodel/error.h"
 #include "virtmodel/loader.h"
 #include "virtmodel/machine.h"
@@ -78,6 +79,9 @@ static void make_idt(uint8_t *b)
 
 /* Applied to the next image boot() builds, then cleared. */
 static void (*patch_image)(uint8_t *img);
+/* The next VM boot() makes has no in-engine completions (no_fast_traps:
+ * every intercept and interrupt takes the general path), then cleared. */
+static bool boot_slow;
 
 static struct vmdl_vm *boot(const uint8_t *code, size_t n)
 {
@@ -99,7 +103,9 @@ static struct vmdl_vm *boot(const uint8_t *code, size_t n)
     if (patch_image)
         patch_image(img);
     patch_image = NULL;
-    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20 };
+    struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                  .no_fast_traps = boot_slow };
+    boot_slow = false;
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     struct vmdl_mb_boot mb = { "-x", NULL, 0 };
@@ -498,6 +504,109 @@ static void test_noncanonical_jmp_faults_on_branch(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* Into 64-bit mode (long_mode_tables), then lidt: l64 is at CODE + 0x49. */
+#define TO_LONG_MODE \
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x20, 0x0F, 0x22, 0xE0,   /* CR4.PAE */ \
+        0xB8, 0x00, 0x10, 0x10, 0x00, 0x0F, 0x22, 0xD8,         /* CR3 */ \
+        0xB9, 0x80, 0x00, 0x00, 0xC0, 0x0F, 0x32,               /* EFER.LME */ \
+        0x0D, 0x00, 0x01, 0x00, 0x00, 0x0F, 0x30, \
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80, 0x0F, 0x22, 0xC0,  /* CR0.PG */ \
+        0x0F, 0x01, 0x15, 0xA0, 0x03, 0x10, 0x00,               /* lgdt */ \
+        0xEA, 0x69, 0x00, 0x10, 0x00, 0x08, 0x00,               /* jmp 0x08:l64 */ \
+        0x0F, 0x01, 0x1C, 0x25, 0xB0, 0x03, 0x10, 0x00          /* l64: lidt */
+
+#define IRQ_VEC 0x30
+static uint32_t irq_gate_type, irq_gate_sel;
+
+/* long_mode_tables with a 64-bit IDT at 0x400 holding only IRQ_VEC's gate
+ * (type irq_gate_type, selector irq_gate_sel) to a handler at 0x980 that
+ * copies the frame (RIP, CS, RFLAGS, RSP, SS) to RDI, R8, RSI, R10, R9,
+ * RSP to RBP, its own RFLAGS to R11 and CS to R12, then halts (IF clear:
+ * the BIOS's PIT keeps ticking through LINT0); GDT entry
+ * 0x10 is a second 64-bit code segment. */
+static void irq_tables(uint8_t *img)
+{
+    long_mode_tables(img);
+    put32(img + 0x3C0 + 16, 0xFFFF);
+    put32(img + 0x3C0 + 20, 0x00AF9A00);
+    put32(img + 0x3B0, ((LOAD + 0x400) << 16) | (16 * (IRQ_VEC + 1) - 1));
+    img[0x3B4] = (uint8_t)((LOAD + 0x400) >> 16);
+    img[0x3B5] = 0;
+    memset(img + 0x400, 0, 16 * (IRQ_VEC + 1));
+    uint32_t h = LOAD + 0x980;
+    put32(img + 0x400 + IRQ_VEC * 16, (h & 0xFFFF) | (irq_gate_sel << 16));
+    put32(img + 0x400 + IRQ_VEC * 16 + 4, (h & 0xFFFF0000u) | 0x8000u | (irq_gate_type << 8));
+    static const uint8_t handler[] = {
+        0x48, 0x8B, 0x3C, 0x24, 0x4C, 0x8B, 0x44, 0x24, 0x08,   /* rdi, r8 */
+        0x48, 0x8B, 0x74, 0x24, 0x10, 0x4C, 0x8B, 0x54, 0x24, 0x18,   /* rsi, r10 */
+        0x4C, 0x8B, 0x4C, 0x24, 0x20, 0x48, 0x89, 0xE5,         /* r9; mov rbp, rsp */
+        0x9C, 0x41, 0x5B, 0x41, 0x8C, 0xCC, 0xFA, 0xF4 };       /* r11, r12; cli; hlt */
+    memcpy(img + 0x980, handler, sizeof(handler));
+}
+
+struct irq_run {
+    uint64_t r[10];
+    uint64_t digest;
+};
+
+/* x2APIC on, self-IPI IRQ_VEC while IF is clear, RSP 8 off a 16-byte
+ * boundary, then sti; nop: the interrupt is taken after the nop. */
+static void run_self_ipi(uint32_t type, uint32_t sel, bool slow, struct irq_run *out)
+{
+    static const uint8_t code[] = { PROLOGUE, TO_LONG_MODE,
+        0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32,               /* APIC_BASE */
+        0x0D, 0x00, 0x0C, 0x00, 0x00, 0x0F, 0x30,               /* EN | EXTD */
+        0xB9, 0x0F, 0x08, 0x00, 0x00, 0xB8, 0xFF, 0x01, 0x00, 0x00,
+        0x31, 0xD2, 0x0F, 0x30,                                 /* SVR: on */
+        0x48, 0xC7, 0xC4, 0xF8, 0x7F, 0x10, 0x00,               /* mov rsp */
+        0xB9, 0x3F, 0x08, 0x00, 0x00, 0xB8, IRQ_VEC, 0x00, 0x00, 0x00,
+        0x0F, 0x30,                                             /* SELF IPI */
+        0xFB, 0x90, 0xF4 };                                     /* sti; nop */
+    irq_gate_type = type;
+    irq_gate_sel = sel;
+    patch_image = irq_tables;
+    boot_slow = slow;
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
+    run_to_hlt(vm);
+    static const enum vmdl_reg regs[10] = {
+        VMDL_X86_RDI, VMDL_X86_R8, VMDL_X86_RSI, VMDL_X86_R10, VMDL_X86_R9,
+        VMDL_X86_RBP, VMDL_X86_R11, VMDL_X86_R12, VMDL_X86_RIP, VMDL_X86_RSP };
+    for (unsigned i = 0; i < 10; i++)
+        out->r[i] = reg(vm, regs[i]);
+    out->digest = vmdl_vm_state_digest(vm);
+    vmdl_vm_destroy(vm);
+}
+
+/* An external interrupt in 64-bit mode at CPL 0, delivered without the
+ * VMRUN stub where the gate targets the current code segment: the frame
+ * (SDM vol. 3A 6.14.2: RSP aligned to 16, SS, RSP, RFLAGS, CS, RIP), the
+ * flags (IF cleared by an interrupt gate only), CS and the whole state
+ * digest as QEMU's delivery through the stub gives them (no_fast_traps);
+ * a gate to another selector takes the stub and loads that CS. */
+static void test_irq_delivery_in_64bit_mode(void **state)
+{
+    (void)state;
+    static const struct { uint32_t type, sel; } cases[] = {
+        { 0xE, 0x08 }, { 0xF, 0x08 }, { 0xE, 0x10 } };
+    for (unsigned i = 0; i < 3; i++) {
+        struct irq_run fast, slow;
+        run_self_ipi(cases[i].type, cases[i].sel, false, &fast);
+        run_self_ipi(cases[i].type, cases[i].sel, true, &slow);
+        for (unsigned j = 0; j < 10; j++)
+            assert_int_equal(fast.r[j], slow.r[j]);
+        assert_int_equal(fast.digest, slow.digest);
+        assert_int_equal(fast.r[0], LOAD + CODE + 17 + 64 + 49);   /* after the nop */
+        assert_int_equal(fast.r[1], 0x08);                         /* CS */
+        assert_int_equal(fast.r[2] & 0x200, 0x200);                /* IF in the frame */
+        assert_int_equal(fast.r[3], 0x107FF8);                     /* old RSP */
+        assert_int_equal(fast.r[5], 0x107FF0 - 40);                /* aligned frame */
+        assert_int_equal(fast.r[6] & 0x200, cases[i].type == 0xF ? 0x200 : 0);
+        assert_int_equal(fast.r[7], cases[i].sel);
+        assert_int_equal(fast.r[8], LOAD + 0x980 + 35);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_not_present_gate_ext_bit),
         cmocka_unit_test(test_int6_is_a_software_interrupt),
         cmocka_unit_test(test_noncanonical_jmp_faults_on_branch),
+        cmocka_unit_test(test_irq_delivery_in_64bit_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,6 +352,9 @@ void vmdl__x86h_write_intercepts(struct vmdl_vcpu *v);
 bool vmdl__x86h_has_error(unsigned vec);
 int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err,
                        uint32_t err, bool *triple);
+/* An external interrupt: directly where that is a few stores (64-bit mode
+ * at CPL 0, hosted_deliver.c), else through vmdl__x86h_deliver. */
+int vmdl__x86h_deliver_irq(struct vmdl_vcpu *v, unsigned vec, bool *triple);
 int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple);
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
 void vmdl__x86h_end_soft_int(struct vmdl_vcpu *v);

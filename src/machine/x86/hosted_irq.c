@@ -184,8 +184,7 @@ int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple)
     if (vm->irqchip->ack)
         vm->irqchip->ack(vm->irqchip_opaque, v, vec);
     vmdl__trace_exit(v, "interrupt", rd(v, UC_X86_REG_RIP), "delivered");
-    X86(v)->h_not_fault = true;
-    return vmdl__x86h_deliver(v, (unsigned)vec, false, 0, triple) ? -1 : 1;
+    return vmdl__x86h_deliver_irq(v, (unsigned)vec, triple) ? -1 : 1;
 }
 
 /*
