@@ -551,9 +551,10 @@ struct irq_run {
 
 /* x2APIC on, self-IPI IRQ_VEC while IF is clear, RSP 8 off a 16-byte
  * boundary, then sti; nop: the interrupt is taken after the nop. */
-static void run_self_ipi(uint32_t type, uint32_t sel, bool slow, struct irq_run *out)
+static void run_self_ipi_at(uint32_t type, uint32_t sel, bool slow, uint32_t rsp,
+                            struct irq_run *out, enum vmdl_exit_reason *reason)
 {
-    static const uint8_t code[] = { PROLOGUE, TO_LONG_MODE,
+    uint8_t code[] = { PROLOGUE, TO_LONG_MODE,
         0xB9, 0x1B, 0x00, 0x00, 0x00, 0x0F, 0x32,               /* APIC_BASE */
         0x0D, 0x00, 0x0C, 0x00, 0x00, 0x0F, 0x30,               /* EN | EXTD */
         0xB9, 0x0F, 0x08, 0x00, 0x00, 0xB8, 0xFF, 0x01, 0x00, 0x00,
@@ -566,9 +567,12 @@ static void run_self_ipi(uint32_t type, uint32_t sel, bool slow, struct irq_run 
     irq_gate_sel = sel;
     patch_image = irq_tables;
     boot_slow = slow;
+    put32(code + 17 + 64 + 31, rsp);                        /* mov rsp's imm32 */
     struct vmdl_vm *vm = boot(code, sizeof(code));
     assert_int_equal(vmdl_attach_models(vm, "lapic", NULL), 0);
-    run_to_hlt(vm);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    *reason = e.reason;
     static const enum vmdl_reg regs[10] = {
         VMDL_X86_RDI, VMDL_X86_R8, VMDL_X86_RSI, VMDL_X86_R10, VMDL_X86_R9,
         VMDL_X86_RBP, VMDL_X86_R11, VMDL_X86_R12, VMDL_X86_RIP, VMDL_X86_RSP };
@@ -576,6 +580,13 @@ static void run_self_ipi(uint32_t type, uint32_t sel, bool slow, struct irq_run 
         out->r[i] = reg(vm, regs[i]);
     out->digest = vmdl_vm_state_digest(vm);
     vmdl_vm_destroy(vm);
+}
+
+static void run_self_ipi(uint32_t type, uint32_t sel, bool slow, struct irq_run *out)
+{
+    enum vmdl_exit_reason reason;
+    run_self_ipi_at(type, sel, slow, 0x107FF8, out, &reason);
+    assert_int_equal(reason, VMDL_EXIT_HLT);
 }
 
 /* An external interrupt in 64-bit mode at CPL 0, delivered without the
@@ -607,6 +618,24 @@ static void test_irq_delivery_in_64bit_mode(void **state)
     }
 }
 
+/* Hostile: the interrupt's stack is not mapped (3 MiB, past the 2 MiB the
+ * tables map): the direct path's push faults and it gives up before any
+ * change; the stub's delivery raises the #PF, which has no gate here, so
+ * the run ends in a triple fault, the same state either way. */
+static void test_irq_delivery_to_an_unmapped_stack(void **state)
+{
+    (void)state;
+    struct irq_run fast, slow;
+    enum vmdl_exit_reason rf, rs;
+    run_self_ipi_at(0xE, 0x08, false, 0x300008, &fast, &rf);
+    run_self_ipi_at(0xE, 0x08, true, 0x300008, &slow, &rs);
+    assert_int_equal(rf, VMDL_EXIT_FAULT_LOOP);
+    assert_int_equal(rs, rf);
+    for (unsigned j = 0; j < 10; j++)
+        assert_int_equal(fast.r[j], slow.r[j]);
+    assert_int_equal(fast.digest, slow.digest);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_int6_is_a_software_interrupt),
         cmocka_unit_test(test_noncanonical_jmp_faults_on_branch),
         cmocka_unit_test(test_irq_delivery_in_64bit_mode),
+        cmocka_unit_test(test_irq_delivery_to_an_unmapped_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
