@@ -508,8 +508,12 @@ struct vmdl_x86_npf {
     bool write, fetch;
     bool walk;                  /* an access to a guest paging-structure entry */
     bool gla_valid;
-    uint64_t gla;
-    bool user;                  /* CPL 3 */
+    uint64_t gla;               /* the linear address being translated */
+    /* The final access (walk false): the linear address's rights over its
+     * paging-structure entries: U/S set in all of them (a user-mode
+     * address), R/W set in all, XD set in one (with EFER.NXE); false with
+     * paging off, and for a paging-structure access. */
+    bool user, writable, xd;
     bool delivery;              /* during an event's delivery (the event is in
                                  * the event's idt_info/idt_error) */
     unsigned size;              /* bytes of the memory operand, 0 unknown */
@@ -618,10 +622,13 @@ bool vmdl_vcpu_x86_step_pending(const struct vmdl_vcpu *vcpu);
  * (or a write to a read-only one, a fetch from a non-executable one) is
  * offered to the event hook as VMDL_X86_EVENT_NPF, with RIP at the
  * instruction; the hook maps the page and returns true (the instruction is
- * retried), or replaces the state (a VM exit).  A fault nobody takes stops
- * the run with VMDL_ESTATE.  Unicorn 2.1.1's QEMU translates the
- * addresses of a guest with CR0.PG clear as well.  The mappings stay until
- * vmdl_vcpu_x86_npt_flush.
+ * retried), or replaces the state (a VM exit).  The guest's own page walk
+ * reads its paging-structure entries through the table too (walk set, the
+ * entry's exact guest-physical address): reading needs the page mapped,
+ * setting an accessed or dirty flag needs it writable.  A fault nobody
+ * takes stops the run with VMDL_ESTATE.  A guest with CR0.PG clear is
+ * translated as well (its linear addresses are its guest-physical ones).
+ * The mappings stay until vmdl_vcpu_x86_npt_flush.
  * VMDL_ENOTSUP on a deprivileged vCPU.
  */
 #define VMDL_NPT_WRITE 1u

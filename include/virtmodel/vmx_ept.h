@@ -114,7 +114,8 @@ struct vmdl_ept_config {
 struct vmdl_ept_request {
     uint64_t gpa;
     enum vmdl_ept_access access;
-    bool paging_structure;      /* an access to a guest paging-structure entry */
+    bool paging_structure;      /* an access to a guest paging-structure entry:
+                                 * READ reads it, WRITE sets its A/D flags */
     bool gla_valid;             /* a guest linear address goes with it */
     uint64_t gla;
     bool user;                  /* user-mode linear address (MBEC, bit 9) */

@@ -100,18 +100,20 @@ void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu)
 }
 
 /* What the shadow may grant for a page the walk allowed: W only once the
- * dirty flag is set (a write walk) when L1 enabled A/D flags, so that the
- * first write walks again and sets it; the walk of L2's own page tables
- * needs W in the engine (QEMU walks them as writes) whenever R is given. */
+ * dirty flag is set when L1 enabled A/D flags (a write, or any access to
+ * a paging-structure entry, 29.3.5), so that the first write walks again
+ * and sets it.  X for either execute right: under mode-based execute
+ * control the shadow cannot tell user from supervisor fetches, so a page
+ * with only one of XS/XU executes for both once mapped (the first fetch
+ * was checked by the EPT model with the right one). */
 static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
                             const struct vmdl_ept_request *r,
                             const struct vmdl_ept_result *o)
 {
     unsigned prot = 0;
     bool ad = cfg->eptp & VMDL_EPTP_AD;
-    if ((o->perms & VMDL_EPT_PERM_W) && (!ad || r->access == VMDL_EPT_ACC_WRITE))
-        prot |= VMDL_NPT_WRITE;
-    if (r->paging_structure && (o->perms & VMDL_EPT_PERM_R))
+    if ((o->perms & VMDL_EPT_PERM_W) &&
+        (!ad || r->access == VMDL_EPT_ACC_WRITE || r->paging_structure))
         prot |= VMDL_NPT_WRITE;
     if (o->perms & (VMDL_EPT_PERM_X | VMDL_EPT_PERM_XU))
         prot |= VMDL_NPT_EXEC;
@@ -142,11 +144,13 @@ enum vmdl__vmx_npf_outcome vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vm
     struct vmdl_ept_request r = {
         .gpa = npf->gpa,
         .access = npf->fetch ? VMDL_EPT_ACC_FETCH
-                  : npf->write && !npf->walk ? VMDL_EPT_ACC_WRITE : VMDL_EPT_ACC_READ,
+                  : npf->write ? VMDL_EPT_ACC_WRITE : VMDL_EPT_ACC_READ,
         .paging_structure = npf->walk,
         .gla_valid = npf->gla_valid,
         .gla = npf->gla,
         .user = npf->user,
+        .guest_rw = npf->writable,
+        .guest_nx = npf->xd,
     };
     struct vmdl_ept_result o;
     if (!vmdl_vmx_ept_config(vmx, &cfg) || vmdl_vmx_ept_translate(vmx, &r, &o)) {

@@ -476,6 +476,43 @@ static void test_paging_structure_access(void **state)
     twiddle(1, 0, RWX);
 }
 
+/* An accessed/dirty update of a guest paging-structure entry is a read
+ * and a write (the locked update of the entry): without EPT A/D flags it
+ * needs W and reports bits 0 and 1, as hardware does for kvm-unit-tests'
+ * ept_access_test_paddr_read_only_ad_disabled (a PTE page L1 made
+ * read-only, the guest's A flag clear).  It leaves EPT's dirty flag alone
+ * when A/D flags are off, and sets it when they are on. */
+static void test_paging_structure_ad_update(void **state)
+{
+    (void)state;
+    struct vmdl_ept_config c = cfg4(false);
+    struct vmdl_ept_request r = rq(GPA, VMDL_EPT_ACC_WRITE);
+    r.paging_structure = true;
+    twiddle(1, VMDL_EPTE_W | VMDL_EPTE_X, 0);           /* read-only leaf */
+    struct vmdl_ept_result o = walk(&c, &r);
+    assert_int_equal(o.outcome, VMDL_EPT_VIOLATION);
+    assert_int_equal(o.qualification, VMDL_EPT_QUAL_READ | VMDL_EPT_QUAL_WRITE |
+                                      VMDL_EPT_QUAL_R | VMDL_EPT_QUAL_GLA_VALID);
+    /* The entry read alone is allowed. */
+    r.access = VMDL_EPT_ACC_READ;
+    assert_int_equal(walk(&c, &r).outcome, VMDL_EPT_OK);
+    twiddle(1, 0, VMDL_EPTE_W | VMDL_EPTE_X);
+    r.access = VMDL_EPT_ACC_WRITE;
+    assert_int_equal(walk(&c, &r).outcome, VMDL_EPT_OK);
+    assert_false(get(entry_addr(1)) & (VMDL_EPTE_A | VMDL_EPTE_D));
+    c = cfg4(true);
+    assert_int_equal(walk(&c, &r).outcome, VMDL_EPT_OK);
+    assert_true(get(entry_addr(1)) & VMDL_EPTE_D);
+    twiddle(1, VMDL_EPTE_W | VMDL_EPTE_A | VMDL_EPTE_D, 0);
+    for (unsigned level = 2; level <= 4; level++)
+        twiddle(level, VMDL_EPTE_A, 0);
+    o = walk(&c, &r);
+    assert_int_equal(o.qualification, VMDL_EPT_QUAL_READ | VMDL_EPT_QUAL_WRITE |
+                                      VMDL_EPT_QUAL_R | VMDL_EPT_QUAL_X |
+                                      VMDL_EPT_QUAL_GLA_VALID);
+    twiddle(1, 0, VMDL_EPTE_W);
+}
+
 static void test_linear_address_bits(void **state)
 {
     (void)state;
@@ -858,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_accessed_dirty),
         cmocka_unit_test(test_accessed_dirty_large_leaf),
         cmocka_unit_test(test_paging_structure_access),
+        cmocka_unit_test(test_paging_structure_ad_update),
         cmocka_unit_test(test_linear_address_bits),
         cmocka_unit_test(test_mbec),
         cmocka_unit_test(test_unbacked_table_and_gpa),

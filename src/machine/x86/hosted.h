@@ -448,13 +448,24 @@ int vmdl__x86h_align_exit(struct vmdl_vcpu *v, bool *triple);
 /* hosted_hc.c: KVM's hypercall (VMCALL / VMMCALL); true when handled */
 bool vmdl__x86h_hypercall(struct vmdl_vcpu *v);
 
-/* hosted_ept.c: the second-stage table before a VMRUN, and its faults */
-void vmdl__x86h_npt_prepare(struct vmdl_vcpu *v);
-int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple);
-
-/* hosted_walk.c: the C page walk while CR4.PKS is on */
+/* hosted_walk.c: the C page walk while CR4.PKS is on or the second
+ * stage is */
 struct vmdl__x86_paging;
 struct vmdl__x86_pmem;
+struct vmdl__x86_xlate;
+
+/* hosted_ept.c: the second stage.  _pmem: guest-physical memory for the
+ * guest's walk through the table (a refused entry access is recorded in
+ * npt.miss); _final: the walk's result through it for the access itself
+ * (the physical page, the rights *prot keeps), or false with the miss
+ * recorded; _npf_exit: the recorded miss as the NPF event. */
+void vmdl__x86h_npt_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
+bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
+                          const struct vmdl__x86_xlate *xl, unsigned access,
+                          uint64_t *pa, uc_prot *prot);
+int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple);
+void vmdl__x86h_npt_free(struct vmdl_vcpu *v);
+
 void vmdl__x86h_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
 void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p);
 void vmdl__x86h_walk_sync(struct vmdl_vcpu *v);

@@ -3,50 +3,39 @@
  * A second stage of address translation for the hosted x86 vCPU (machine.h,
  * vmdl_vcpu_set_x86_npt): how a nested guest's EPT runs.
  *
- * QEMU's TCG implements SVM nested paging: with NP_ENABLE in the VMCB,
- * VMRUN makes every guest-physical address of a paged guest go through an
- * AMD64 page table at nCR3 (QEMU's get_hphys), and a miss stops the engine
- * with exit code NPF (0x400): exit_info_2 (the guest-physical address) is
- * written to the VMCB, exit_info_1 (P, R/W, U/S, RSVD, I/D) stays in QEMU's
- * error code, truncated to 32 bits, so its "final translation / page walk"
- * bits 32-33 are lost.  The table here is a shadow that the event hook
- * fills page by page (the vmx glue from L1's EPT through the EPT model):
- * 4 KiB leaves in a pool of private pages, dropped whole when the pool is
- * full or the caller flushes.
+ * The table is a shadow that the event hook fills page by page (the vmx
+ * glue from L1's EPT through the EPT model): 4 KiB leaves in AMD64 format
+ * in a pool of table pages in C memory, dropped whole when the pool is full
+ * or the caller flushes.  While it is on, the engine translates through the
+ * machine's C walk (hosted_walk.c, UC_TLB_VIRTUAL): the guest's own page
+ * walk reads its paging-structure entries through this table (an A/D
+ * update needs W there) and the walk's result goes through it once more
+ * for the access itself.  An access it refuses stops the engine before the
+ * instruction (RIP at it) with everything the NPF event says: the exact
+ * guest-physical address of a paging-structure entry, or the page of the
+ * final access with its linear address and rights.
  *
- * Measured facts this relies on (Unicorn 2.1.1, docs/unicorn.md):
- *  - VMRUN sets the nested-paging flag but nothing clears it (Unicorn never
- *    runs do_vmexit); every re-entry splices the host's hflags2 back
- *    (vmdl__x86h_splice_host), which clears it, so NP_ENABLE of the VMCB
- *    decides it at each VMRUN;
- *  - the nested walk takes PAE/LMA from the host and NXE from the EFER
- *    that is live when the stub runs (the guest's): with LMA set, NXE is
- *    set there before the stub so that NX in the shadow means "no fetch";
- *  - table entries must stay below QEMU's 40 physical address bits (the
- *    walk treats higher bits as reserved), hence the pool below 1 TiB;
- *  - the walk of the guest's own page tables reaches the nested table as
- *    a write (QEMU may set accessed flags), so table pages need W.
+ * Why not QEMU's own nested paging (SVM NP_ENABLE, which this file drove
+ * before): Unicorn 2.1.1's get_hphys clears PAGE_EXEC through a NULL
+ * pointer when a page the guest's walk reads is mapped with NX (the walk
+ * passes no rights to restrict), which killed the process with SIGSEGV as
+ * soon as L1 gave an L2 page-table page no execute right; its NPF also
+ * loses the "final translation / paging structure" bits (QEMU's error code
+ * is an int) and it walks the guest's tables as writes (docs/unicorn.md).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hosted.h"
+#include "walk.h"
 
-/* The pool: 256 table pages just below 2^40, above any guest RAM. */
-#define H_NPT_BASE 0xFFFFF00000ull
 #define H_NPT_PAGES 256u
 #define PTE_P 1ull
 #define PTE_W 2ull
-#define PTE_U 4ull
-#define PTE_A 0x20ull
-#define PTE_D 0x40ull
 #define PTE_NX (1ull << 63)
 #define ADDR_MASK 0x000FFFFFFFFFF000ull
-/* exit_info_1 of an NPF, low bits (AMD APM vol. 2, 15.25.6). */
-#define NPF_P 1u
-#define NPF_RW 2u
-#define NPF_RSVD 8u
-#define NPF_ID 16u
 
 static int hosted_only(struct vmdl_vcpu *v, const char *fn)
 {
@@ -57,16 +46,11 @@ static int hosted_only(struct vmdl_vcpu *v, const char *fn)
     return VMDL_OK;
 }
 
-static void clear_page(struct vmdl_vcpu *v, uint64_t pa)
-{
-    static const uint8_t zero[4096];
-    pw(v, pa, zero, sizeof(zero));
-}
-
 static void flush(struct vmdl_vcpu *v)
 {
-    clear_page(v, H_NPT_BASE);
-    X86(v)->npt.used = 1;
+    struct x86h_npt *n = &X86(v)->npt;
+    memset(n->pool, 0, 4096);
+    n->used = 1;
     uc_ctl_flush_tlb(v->uc);
 }
 
@@ -77,22 +61,13 @@ int vmdl_vcpu_set_x86_npt(struct vmdl_vcpu *v, bool on)
         return err;
     struct x86h_npt *n = &X86(v)->npt;
     if (on && !n->pool) {
-        /* (The end-of-run walk of `until` - 1, which would raise an NPF
-         * outside any run, is off for every hosted vCPU: hosted_setup.c.) */
-        if (uc_mem_map(v->uc, H_NPT_BASE, H_NPT_PAGES * 4096ull, UC_PROT_ALL))
-            return vmdl_fail(VMDL_EBACKEND, "vmdl_vcpu_set_x86_npt: mapping the table pool");
-        n->pool = true;
+        n->pool = calloc(H_NPT_PAGES, 4096);
+        if (!n->pool)
+            return vmdl_fail(VMDL_ENOMEM, "vmdl_vcpu_set_x86_npt: the table pool");
         flush(v);
     }
-    if (n->on == on)
-        return VMDL_OK;
+    /* The translation mode follows at the next run (vmdl__x86h_walk_sync). */
     n->on = on;
-    /* NP_ENABLE is read at VMRUN: re-enter through it, from the live state
-     * unless a new state is already waiting in the VMCB. */
-    if (!X86(v)->hosted_vmrun) {
-        vmdl__x86h_save_guest(v);
-        X86(v)->hosted_vmrun = true;
-    }
     return VMDL_OK;
 }
 
@@ -106,36 +81,52 @@ int vmdl_vcpu_x86_npt_flush(struct vmdl_vcpu *v)
     return VMDL_OK;
 }
 
-/* The table page an entry points to, made when absent; 0 when the pool is
- * exhausted. */
-static uint64_t next_table(struct vmdl_vcpu *v, uint64_t entry_pa)
+void vmdl__x86h_npt_free(struct vmdl_vcpu *v)
 {
-    uint64_t e = pr64(v, entry_pa);
-    if (e & PTE_P)
-        return e & ADDR_MASK;
-    struct x86h_npt *n = &X86(v)->npt;
-    if (n->used >= H_NPT_PAGES)
-        return 0;
-    uint64_t t = H_NPT_BASE + 4096ull * n->used++;
-    clear_page(v, t);
-    pw64(v, entry_pa, t | PTE_P | PTE_W | PTE_U | PTE_A);
-    return t;
+    free(X86(v)->npt.pool);
+    X86(v)->npt.pool = NULL;
+    X86(v)->npt.on = false;
+}
+
+/* The entry of the table page at index `table` for gpa at level (4 .. 1). */
+static uint64_t *slot(struct x86h_npt *n, uint64_t table, uint64_t gpa, unsigned level)
+{
+    return n->pool + table * 512 + ((gpa >> (12 + 9 * (level - 1))) & 0x1FF);
+}
+
+/* The leaf for gpa (0 when none).  A table entry holds the index of the
+ * next table page in its address field. */
+static uint64_t lookup(struct x86h_npt *n, uint64_t gpa)
+{
+    uint64_t table = 0;
+    for (unsigned level = 4; level >= 2; level--) {
+        uint64_t e = *slot(n, table, gpa, level);
+        if (!(e & PTE_P))
+            return 0;
+        table = (e & ADDR_MASK) >> 12;
+    }
+    return *slot(n, table, gpa, 1);
 }
 
 static bool map_once(struct vmdl_vcpu *v, uint64_t gpa, uint64_t pa, unsigned prot)
 {
-    uint64_t table = H_NPT_BASE;
+    struct x86h_npt *n = &X86(v)->npt;
+    uint64_t table = 0;
     for (unsigned level = 4; level >= 2; level--) {
-        table = next_table(v, table + ((gpa >> (12 + 9 * (level - 1))) & 0x1FF) * 8);
-        if (!table)
-            return false;
+        uint64_t *e = slot(n, table, gpa, level);
+        if (!(*e & PTE_P)) {
+            if (n->used >= H_NPT_PAGES)
+                return false;
+            memset(n->pool + (uint64_t)n->used * 512, 0, 4096);
+            *e = ((uint64_t)n->used++ << 12) | PTE_P | PTE_W;
+        }
+        table = (*e & ADDR_MASK) >> 12;
     }
-    uint64_t leaf = table + ((gpa >> 12) & 0x1FF) * 8;
-    uint64_t old = pr64(v, leaf);
-    uint64_t e = (pa & ADDR_MASK) | PTE_P | PTE_U | PTE_A | PTE_D |
-                 ((prot & VMDL_NPT_WRITE) ? PTE_W : 0) |
-                 (!(prot & VMDL_NPT_EXEC) && X86(v)->npt.nx ? PTE_NX : 0);
-    pw64(v, leaf, e);
+    uint64_t *leaf = slot(n, table, gpa, 1);
+    uint64_t old = *leaf;
+    uint64_t e = (pa & ADDR_MASK) | PTE_P | ((prot & VMDL_NPT_WRITE) ? PTE_W : 0) |
+                 ((prot & VMDL_NPT_EXEC) ? 0 : PTE_NX);
+    *leaf = e;
     /* Fewer rights than before: what the engine cached from the old entry
      * must go (more rights refill on the next access by themselves). */
     if ((old & PTE_P) && ((old & ~e & PTE_W) || (e & ~old & PTE_NX) ||
@@ -151,7 +142,7 @@ int vmdl_vcpu_x86_npt_map(struct vmdl_vcpu *v, uint64_t gpa, uint64_t pa, unsign
         return err;
     if (!X86(v)->npt.pool)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vcpu_x86_npt_map: second stage never enabled");
-    if ((gpa >> 48) || (pa >> 40) || (prot & ~(VMDL_NPT_WRITE | VMDL_NPT_EXEC)))
+    if ((gpa >> 48) || (pa >> 52) || (prot & ~(VMDL_NPT_WRITE | VMDL_NPT_EXEC)))
         return vmdl_fail(VMDL_EINVAL, "vmdl_vcpu_x86_npt_map: gpa 0x%" PRIx64 " pa 0x%" PRIx64
                          " prot 0x%x out of range", gpa, pa, prot);
     if (map_once(v, gpa, pa, prot))
@@ -161,28 +152,74 @@ int vmdl_vcpu_x86_npt_map(struct vmdl_vcpu *v, uint64_t gpa, uint64_t pa, unsign
     return VMDL_OK;
 }
 
-/* Before each VMRUN (after the host state is spliced in): NP_ENABLE and
- * nCR3 for this entry, and NXE for the nested walk. */
-void vmdl__x86h_npt_prepare(struct vmdl_vcpu *v)
+/* ---- the guest's walk through the table (hosted_walk.c) ----------------- */
+
+static bool miss(struct vmdl_vcpu *v, uint64_t gpa, bool write)
+{
+    X86(v)->npt.miss = (struct x86h_npf_miss){ .pending = true, .gpa = gpa, .write = write,
+                                               .walk = true };
+    return false;
+}
+
+/* A paging-structure entry: readable when mapped, an A/D update needs W. */
+static bool through(struct vmdl_vcpu *v, uint64_t gpa, bool write, uint64_t *pa)
 {
     struct x86h_npt *n = &X86(v)->npt;
-    pw64(v, H_VMCB + C_NP_ENABLE, n->on ? 1 : 0);
-    if (!n->on)
-        return;
-    pw64(v, H_VMCB + C_NCR3, H_NPT_BASE);
-    uint64_t efer = vmdl__x86h_rdmsr(v, MSR_EFER);
-    /* LMA cannot be written: only with it set may EFER be rewritten without
-     * taking the host out of long mode.  The write recomputes the engine's
-     * SVME flag, which the stub's VMRUN needs. */
-    if ((efer & (1ull << 10)) && !(efer & (1ull << 11))) {
-        vmdl__x86h_wrmsr(v, MSR_EFER, efer | (1ull << 11) | EFER_SVME);
-        efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+    uint64_t e = (gpa >> 48) ? 0 : lookup(n, gpa);
+    if (!(e & PTE_P) || (write && !(e & PTE_W)))
+        return miss(v, gpa, write);
+    *pa = (e & ADDR_MASK) | (gpa & 0xFFF);
+    return true;
+}
+
+static bool npt_read(void *opaque, uint64_t gpa, void *buf, unsigned n)
+{
+    struct vmdl_vcpu *v = opaque;
+    struct vmdl__x86_pmem m;
+    uint64_t pa = 0;
+    vmdl__x86h_pmem(v, &m);
+    return through(v, gpa, false, &pa) && m.read(m.opaque, pa, buf, n);
+}
+
+static bool npt_write(void *opaque, uint64_t gpa, const void *buf, unsigned n)
+{
+    struct vmdl_vcpu *v = opaque;
+    struct vmdl__x86_pmem m;
+    uint64_t pa = 0;
+    vmdl__x86h_pmem(v, &m);
+    return through(v, gpa, true, &pa) && m.write(m.opaque, pa, buf, n);
+}
+
+void vmdl__x86h_npt_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m)
+{
+    X86(v)->npt.miss.pending = false;
+    m->read = npt_read;
+    m->write = npt_write;
+    m->opaque = v;
+}
+
+bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
+                          const struct vmdl__x86_xlate *xl, unsigned access,
+                          uint64_t *pa, uc_prot *prot)
+{
+    struct x86h_npt *n = &X86(v)->npt;
+    uint64_t gpa = xl->pa & ~0xFFFull;
+    uint64_t e = (gpa >> 48) ? 0 : lookup(n, gpa);
+    bool write = access & VMDL_WALK_WRITE, fetch = access & VMDL_WALK_FETCH;
+    if (!(e & PTE_P) || (write && !(e & PTE_W)) || (fetch && (e & PTE_NX))) {
+        bool paged = p->cr0 & VMDL_X86_CR0_PG;
+        n->miss = (struct x86h_npf_miss){
+            .pending = true, .gpa = gpa, .write = write, .fetch = fetch,
+            .user = paged && xl->user, .writable = xl->writable, .xd = paged && xl->xd,
+        };
+        return false;
     }
-    bool nx = efer & (1ull << 11);
-    if (nx != n->nx) {
-        n->nx = nx;
-        flush(v);
-    }
+    *pa = e & ADDR_MASK;
+    if (!(e & PTE_W))
+        *prot &= ~(uc_prot)UC_PROT_WRITE;
+    if (e & PTE_NX)
+        *prot &= ~(uc_prot)UC_PROT_EXEC;
+    return true;
 }
 
 /* The instruction at the linear RIP, decoded in the guest's code size. */
@@ -279,24 +316,16 @@ int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *v, uint64_t loaded)
     return VMDL_OK;
 }
 
-/* Attribute the fault to a linear address: a fetch to RIP; a data access
- * to the instruction's memory operand (a write fault on an instruction
- * that writes no memory comes from the walk of the guest's page tables,
- * which QEMU performs as writes). */
-static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
+/* What the instruction at RIP says about a data access it missed: its
+ * length, the memory operand's size and, for a MOV, what completing it
+ * takes (fetches and paging-structure accesses have no operand). */
+static void describe_insn(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
 {
-    uint64_t rip = rd(v, UC_X86_REG_RIP);
-    f->user = (rd(v, UC_X86_REG_CS) & 3) == 3;
-    if (f->fetch) {
-        f->gla_valid = true;
-        f->gla = rip;
+    if (f->fetch)
         return;
-    }
-    cs_insn *in = decode_at(v, rip);
-    if (!in) {
-        f->walk = f->write;
+    cs_insn *in = decode_at(v, rd(v, UC_X86_REG_RIP));
+    if (!in)
         return;
-    }
     f->insn_len = in->size;
     const cs_x86 *x = &in->detail->x86;
     const cs_x86_op *rd_op = NULL, *wr_op = NULL;
@@ -309,35 +338,37 @@ static void classify(struct vmdl_vcpu *v, struct vmdl_x86_npf *f)
         if (!rd_op)
             rd_op = op;
     }
-    const cs_x86_op *op = f->write ? wr_op : rd_op;
-    if (f->write && !wr_op) {
-        f->walk = true;
-        op = rd_op;
-    }
-    if (op) {
-        f->gla_valid = true;
-        f->gla = vmdl__x86_mem_addr(v, in, op);
+    const cs_x86_op *op = f->write && wr_op ? wr_op : rd_op;
+    if (op && !f->walk) {
         f->size = op->size;
         if (!f->delivery)       /* else the access is not the instruction's */
             describe_mov(v, in, f);
-    } else if (f->walk) {
-        f->gla_valid = true;    /* the fetch's own translation */
-        f->gla = rip;
     }
     cs_free(in, 1);
 }
 
+/* The access the C walk refused (hosted_walk.c): the event for the hook,
+ * with the linear address the refused fill was for (EXIT_INFO2: exact for
+ * fetches and operands found at RIP, else the page; a delivery's access
+ * keeps the page). */
 int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)
 {
     (void)triple;
-    uint32_t info = (uint32_t)vmdl__x86h_err_code(v);
+    struct x86h_npf_miss *ms = &X86(v)->npt.miss;
+    if (!ms->pending)
+        return vmdl_fail(VMDL_ESTATE, "second-stage fault without a refused access");
+    ms->pending = false;
+    uint64_t la = pr64(v, H_VMCB + C_EXIT_INFO2);
     struct vmdl_x86_event ev = {.kind = VMDL_X86_EVENT_NPF};
-    ev.npf.gpa = pr64(v, H_VMCB + C_EXIT_INFO2);
-    if (info & NPF_RSVD)
-        return vmdl_fail(VMDL_ESTATE, "second-stage entry for GPA 0x%" PRIx64
-                         " refused by the engine (reserved bits)", ev.npf.gpa);
-    ev.npf.fetch = info & NPF_ID;
-    ev.npf.write = (info & NPF_RW) && !ev.npf.fetch;
+    ev.npf.gpa = ms->walk ? ms->gpa : ms->gpa | (la & 0xFFF);
+    ev.npf.write = ms->write;
+    ev.npf.fetch = ms->fetch;
+    ev.npf.walk = ms->walk;
+    ev.npf.gla_valid = true;
+    ev.npf.gla = la;
+    ev.npf.user = ms->user;
+    ev.npf.writable = ms->writable;
+    ev.npf.xd = ms->xd;
     /* A miss of the delivery's own accesses (hosted_deliver.c): the event
      * being delivered, as for an exception during delivery. */
     if (X86(v)->h_vectoring) {
@@ -345,17 +376,17 @@ int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)
         ev.idt_info = X86(v)->h_vectoring;
         ev.idt_error = X86(v)->h_vectoring_err;
     }
-    classify(v, &ev.npf);
+    describe_insn(v, &ev.npf);
     char out[64];
     snprintf(out, sizeof(out), "gpa 0x%" PRIx64 "%s%s%s", ev.npf.gpa,
              ev.npf.write ? " write" : "", ev.npf.fetch ? " fetch" : "",
              ev.npf.walk ? " walk" : "");
     vmdl__trace_exit(v, "npf", rd(v, UC_X86_REG_RIP), out);
-    /* Taken: the instruction runs again from RIP (the engine stays in
-     * guest mode, the new entry refills its TLB), or a VM exit replaced
-     * the state. */
+    /* Taken: the instruction runs again from RIP (the new fill walks
+     * again), or a VM exit replaced the state. */
     if (vmdl__x86h_event(v, &ev))
         return VMDL_OK;
-    return vmdl_fail(VMDL_ESTATE, "nested page fault at GPA 0x%" PRIx64
-                     " (exit_info_1 0x%x) that no model handles", ev.npf.gpa, info);
+    return vmdl_fail(VMDL_ESTATE, "nested page fault at GPA 0x%" PRIx64 "%s%s%s that no "
+                     "model handles", ev.npf.gpa, ev.npf.write ? " (write)" : "",
+                     ev.npf.fetch ? " (fetch)" : "", ev.npf.walk ? " (page walk)" : "");
 }

@@ -191,6 +191,7 @@ static int calibrate_error_code(struct vmdl_vcpu *v)
 /* Before the engine closes: the private pages it maps are the vCPU's. */
 void vmdl__x86h_free(struct vmdl_vcpu *v)
 {
+    vmdl__x86h_npt_free(v);
     if (!X86(v)->h_mem)
         return;
     uc_mem_unmap(v->uc, H_BASE, H_SIZE);

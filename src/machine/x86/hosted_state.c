@@ -110,7 +110,6 @@ static void splice_saved(struct vmdl_vcpu *v)
     memcpy(cur + vm->x86h->segs_off + R_FS * SEGCACHE, keep, sizeof(keep));
     uc_context_restore(v->uc, X86(v)->ctx);
     uc_ctl_flush_tlb(v->uc);
-    vmdl__x86h_npt_prepare(v);
 }
 
 void vmdl__x86h_splice_host(struct vmdl_vcpu *v)
@@ -156,6 +155,9 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     v->stop = STOP_NONE;
     X86(v)->h_walk_stub = true;        /* hosted_walk.c */
     X86(v)->h_walk_refused = false;
+    /* The translation mode of the guest the VMRUN enters (a second stage
+     * turned on since the run began, hosted_nested.c's reload). */
+    vmdl__x86h_walk_sync(v);
     /* The counts before the stub: it retires no guest instruction. */
     uint64_t insns = vmdl__insns(v), branches = vmdl__branches(v), stall = v->stall;
     if (!v->block_hook_on) {

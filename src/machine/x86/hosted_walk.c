@@ -29,6 +29,7 @@
  * privilege or a changed key register comes back through the hook:
  * PKRS writes (hosted_msr.c) and WRPKRU (QEMU's helper) flush the TLB.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,22 +179,23 @@ void vmdl__x86h_walk_sync(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);
     /* A state waiting in the VMCB is the one the guest runs in next (the
-     * engine may hold the host's, spliced for the VMRUN stub). */
-    bool vmcb = x->hosted_vmrun;
+     * engine may hold the host's, spliced for the VMRUN stub, which loads
+     * it from there). */
+    bool vmcb = x->hosted_vmrun || x->h_walk_stub;
     uint64_t cr4 = vmcb ? pr64(v, H_VMCB + S_CR4) : rd(v, UC_X86_REG_CR4);
-    if (!(cr4 & VMDL_X86_CR4_PKS) && !x->h_walk)
+    if (!(cr4 & VMDL_X86_CR4_PKS) && !x->h_walk && !x->npt.on)
         return;
     uint64_t cr0 = vmcb ? pr64(v, H_VMCB + S_CR0) : rd(v, UC_X86_REG_CR0);
     uint64_t efer = vmcb ? pr64(v, H_VMCB + S_EFER) : vmdl__x86h_rdmsr(v, MSR_EFER);
-    bool want = (cr4 & VMDL_X86_CR4_PKS) && (cr0 & VMDL_X86_CR0_PG) && (efer & VMDL_X86_EFER_LMA) &&
-                !x->nested && !x->npt.on;
+    bool want = ((cr4 & VMDL_X86_CR4_PKS) && (cr0 & VMDL_X86_CR0_PG) &&
+                 (efer & VMDL_X86_EFER_LMA) && !x->nested) || x->npt.on;
     struct vmdl__x86_paging *cached = &x->h_walk_paging;
     memset(cached, 0, sizeof(*cached));
     paging_base(v, cached);          /* CPUID's address width, 1 GiB pages */
     cached->cr0 = cr0;
     cached->cr4 = cr4;
     cached->efer = efer;
-    if (want && !v->vm->x86h->pkru_off)
+    if (want && (cr4 & (VMDL_X86_CR4_PKS | VMDL_X86_CR4_PKE)) && !v->vm->x86h->pkru_off)
         find_pkru(v);
     if (want == x->h_walk)
         return;
@@ -277,20 +279,42 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
     unsigned access = access_of(v, page, type);
     struct vmdl__x86_xlate xl;
     struct vmdl__x86_pmem m;
-    vmdl__x86h_pmem(v, &m);
+    bool two = x->npt.on;            /* through the second stage (hosted_ept.c) */
+    if (two)
+        vmdl__x86h_npt_pmem(v, &m);
+    else
+        vmdl__x86h_pmem(v, &m);
     /* PKRU costs a state copy: read it only for a user page's data (a
      * first walk without checks or updates finds which page it is). */
     if ((p.cr4 & VMDL_X86_CR4_PKE) && !(access & VMDL_WALK_FETCH) &&
         vmdl__x86_walk(&p, &m, page, 0, &xl) && xl.user)
         p.pkru = pkru_now(v);
+    if (two)
+        x->npt.miss.pending = false;     /* the real walk decides */
     if (vmdl__x86_walk(&p, &m, page, access, &xl)) {
-        entry->paddr = xl.pa;
-        entry->perms = prot_of(&p, &xl, access);
-        x->h_walk_fills++;
-        return true;
+        uint64_t pa = xl.pa;
+        uc_prot perms = prot_of(&p, &xl, access);
+        if (!two || vmdl__x86h_npt_final(v, &p, &xl, access, &pa, &perms)) {
+            entry->paddr = pa;
+            entry->perms = perms;
+            x->h_walk_fills++;
+            return true;
+        }
     }
     if (v->stop != STOP_NONE && v->stop != STOP_KICK)
         return false;
+    if (two && x->npt.miss.pending) {
+        /* A second-stage fault, before any #PF the walk would raise: the
+         * NPF event (vmdl__x86h_npf_exit), with the linear address
+         * worked out as for a #PF's CR2 (vmdl__x86h_walk_cr2). */
+        pw64(v, H_VMCB + C_EXIT_INFO2, page);
+        x->h_walk_refused = true;
+        x->h_walk_page = page;
+        x->h_walk_fetch = type == UC_MEM_FETCH;
+        v->stop = STOP_INTR;
+        v->stop_vector = EXCP_VMEXIT + X_NPF;
+        return false;
+    }
     /* What an intercepted #PF leaves, so that every path that handles one
      * (the run loop, a fault while delivering, a descriptor-table step)
      * takes this one too; CR2 is the page until vmdl__x86h_walk_cr2. */

@@ -200,18 +200,21 @@ static bool walk64(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem
     return false;
 }
 
-/* A on every entry used, D on the leaf for a write (SDM 4.8). */
-static void set_ad(const struct vmdl__x86_pmem *m, const struct used *u, bool write,
+/* A on every entry used, D on the leaf for a write (SDM 4.8), top down.
+ * False when memory refuses an update (a second stage that does not let
+ * the entry be written): the updates after it are not made. */
+static bool set_ad(const struct vmdl__x86_pmem *m, const struct used *u, bool write,
                    struct vmdl__x86_xlate *x)
 {
     for (unsigned i = 0; i < u->n; i++) {
         uint64_t e = u->e[i] | E_A;
         if (i == u->n - 1 && write)
             e |= E_D;
-        if (e != u->e[i] && m->write)
-            m->write(m->opaque, u->pa[i], &e, u->width);
+        if (e != u->e[i] && m->write && !m->write(m->opaque, u->pa[i], &e, u->width))
+            return false;
     }
     x->dirty = x->dirty || write;
+    return true;
 }
 
 bool vmdl__x86_walk(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
@@ -239,7 +242,5 @@ bool vmdl__x86_walk(const struct vmdl__x86_paging *p, const struct vmdl__x86_pme
         }
     }
     x->pfec = 0;
-    if (access & VMDL_WALK_SET_AD)
-        set_ad(m, &u, access & VMDL_WALK_WRITE, x);
-    return true;
+    return !(access & VMDL_WALK_SET_AD) || set_ad(m, &u, access & VMDL_WALK_WRITE, x);
 }

@@ -77,7 +77,9 @@ struct vmdl__x86_xlate {
 /* Translate la for access (VMDL_WALK_*).  False when the access faults
  * (x->pfec: P clear for a not-present entry, RSVD for a reserved bit, PK
  * when a protection key forbids it) or, without VMDL_WALK_CHECK, when an
- * entry is not present.  A/D bits change only for an allowed access. */
+ * entry is not present, and when memory refuses to read an entry or to
+ * write an A/D update (the caller's pmem knows which: a second stage).
+ * A/D bits change only for an allowed access. */
 bool vmdl__x86_walk(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
                     uint64_t la, unsigned access, struct vmdl__x86_xlate *x);
 

@@ -146,12 +146,24 @@ struct x86_site_candidate {
     uint64_t traps;     /* traps (halved now and then, site.c) */
 };
 
-/* The second-stage table of a hosted vCPU (hosted_ept.c). */
+/* A guest-physical access the second stage refused: recorded by the C
+ * walk's fill (hosted_walk.c), turned into the NPF event (hosted_ept.c). */
+struct x86h_npf_miss {
+    bool pending;
+    uint64_t gpa;               /* a paging-structure entry's own address; the
+                                 * page of a final access */
+    bool write, fetch;          /* the refused access (an A/D update writes) */
+    bool walk;                  /* to a paging-structure entry of the guest */
+    bool user, writable, xd;    /* final access: the linear address's rights */
+};
+
+/* The second-stage table of a hosted vCPU (hosted_ept.c): AMD64-format
+ * tables in C memory, read by the machine's walk (never by the engine). */
 struct x86h_npt {
     bool on;                    /* requested for the next entries */
-    bool pool;                  /* the table pages are mapped in the engine */
-    bool nx;                    /* the nested walk honours NX (EFER.NXE) */
-    unsigned used;              /* table pages in use (the root is page 0) */
+    uint64_t *pool;             /* table pages (512 entries each), page 0 the root */
+    unsigned used;              /* table pages in use */
+    struct x86h_npf_miss miss;
 };
 
 struct x86_vcpu {
