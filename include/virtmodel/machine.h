@@ -632,7 +632,12 @@ bool vmdl_vcpu_x86_step_pending(const struct vmdl_vcpu *vcpu);
  * VMDL_ENOTSUP on a deprivileged vCPU.
  */
 #define VMDL_NPT_WRITE 1u
-#define VMDL_NPT_EXEC 2u
+/* Fetches through supervisor-mode / user-mode linear addresses (U/S set in
+ * every entry of the guest's walk; supervisor-mode with paging off), as
+ * EPT's mode-based execute control tells them apart. */
+#define VMDL_NPT_EXEC_SUPER 2u
+#define VMDL_NPT_EXEC_USER 4u
+#define VMDL_NPT_EXEC (VMDL_NPT_EXEC_SUPER | VMDL_NPT_EXEC_USER)
 int vmdl_vcpu_set_x86_npt(struct vmdl_vcpu *vcpu, bool on);
 /* Map the 4 KiB guest-physical page of gpa to the physical page of pa
  * (VMDL_NPT_* permissions; always readable). */

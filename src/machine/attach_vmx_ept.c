@@ -102,10 +102,9 @@ void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu)
 /* What the shadow may grant for a page the walk allowed: W only once the
  * dirty flag is set when L1 enabled A/D flags (a write, or any access to
  * a paging-structure entry, 29.3.5), so that the first write walks again
- * and sets it.  X for either execute right: under mode-based execute
- * control the shadow cannot tell user from supervisor fetches, so a page
- * with only one of XS/XU executes for both once mapped (the first fetch
- * was checked by the EPT model with the right one). */
+ * and sets it.  Under mode-based execute control X (XS) allows fetches
+ * through supervisor-mode linear addresses and XU through user-mode ones;
+ * without it X allows both. */
 static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
                             const struct vmdl_ept_request *r,
                             const struct vmdl_ept_result *o)
@@ -115,8 +114,12 @@ static unsigned shadow_prot(const struct vmdl_ept_config *cfg,
     if ((o->perms & VMDL_EPT_PERM_W) &&
         (!ad || r->access == VMDL_EPT_ACC_WRITE || r->paging_structure))
         prot |= VMDL_NPT_WRITE;
-    if (o->perms & (VMDL_EPT_PERM_X | VMDL_EPT_PERM_XU))
-        prot |= VMDL_NPT_EXEC;
+    if (!cfg->mbec)
+        return prot | ((o->perms & VMDL_EPT_PERM_X) ? VMDL_NPT_EXEC : 0);
+    if (o->perms & VMDL_EPT_PERM_X)
+        prot |= VMDL_NPT_EXEC_SUPER;
+    if (o->perms & VMDL_EPT_PERM_XU)
+        prot |= VMDL_NPT_EXEC_USER;
     return prot;
 }
 

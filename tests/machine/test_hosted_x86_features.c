@@ -611,8 +611,9 @@ static unsigned n_mapped;
 
 /* Identity.  The page directory's page is first mapped read-only and not
  * executable (an L1 EPT giving an L2 page-table page R only), NPT_CODE
- * writable but not executable; any second fault on a page maps it with
- * every right. */
+ * executable for supervisor-mode addresses only (mode-based execute
+ * control: XS without XU) while the guest reaches it through a user-mode
+ * one; any second fault on a page maps it with every right. */
 static bool npt_hook(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
 {
     (void)opaque;
@@ -627,7 +628,7 @@ static bool npt_hook(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86
     if (page == NPT_PD && !again)
         prot = 0;
     if (page == NPT_CODE && !again)
-        prot = VMDL_NPT_WRITE;
+        prot = VMDL_NPT_WRITE | VMDL_NPT_EXEC_SUPER;
     if (!again && n_mapped < NPT_MAX)
         npt_mapped[n_mapped++] = page;
     return !vmdl_vcpu_x86_npt_map(vcpu, page, page, prot);
@@ -705,8 +706,10 @@ static void test_npt_guest_walk_through_second_stage(void **state)
     vmdl_vm_destroy(vm);
 }
 
-/* A fetch from a page the second stage maps without execute right is a
- * fetch fault at RIP (not a walk); mapped again with it, the code runs. */
+/* A fetch from a page the second stage maps without execute right for
+ * this kind of linear address (user-mode here: U/S set at every level,
+ * whatever the CPL) is a fetch fault at RIP, not a walk; mapped again
+ * with it, the code runs. */
 static void test_npt_fetch_needs_exec(void **state)
 {
     (void)state;
@@ -722,7 +725,7 @@ static void test_npt_fetch_needs_exec(void **state)
         assert_true(npfs[i].user);                  /* a user page, run at CPL 0 */
         fetches++;
     }
-    assert_int_equal(fetches, 2);                   /* not mapped; not executable */
+    assert_int_equal(fetches, 2);                   /* not mapped; supervisor only */
     vmdl_vm_destroy(vm);
 }
 

@@ -34,7 +34,9 @@
 #define H_NPT_PAGES 256u
 #define PTE_P 1ull
 #define PTE_W 2ull
-#define PTE_NX (1ull << 63)
+#define PTE_NX (1ull << 63)       /* no fetch through a supervisor-mode address */
+#define PTE_NXU (1ull << 62)      /* no fetch through a user-mode address (a
+                                   * bit of the C table only) */
 #define ADDR_MASK 0x000FFFFFFFFFF000ull
 
 static int hosted_only(struct vmdl_vcpu *v, const char *fn)
@@ -125,11 +127,12 @@ static bool map_once(struct vmdl_vcpu *v, uint64_t gpa, uint64_t pa, unsigned pr
     uint64_t *leaf = slot(n, table, gpa, 1);
     uint64_t old = *leaf;
     uint64_t e = (pa & ADDR_MASK) | PTE_P | ((prot & VMDL_NPT_WRITE) ? PTE_W : 0) |
-                 ((prot & VMDL_NPT_EXEC) ? 0 : PTE_NX);
+                 ((prot & VMDL_NPT_EXEC_SUPER) ? 0 : PTE_NX) |
+                 ((prot & VMDL_NPT_EXEC_USER) ? 0 : PTE_NXU);
     *leaf = e;
     /* Fewer rights than before: what the engine cached from the old entry
      * must go (more rights refill on the next access by themselves). */
-    if ((old & PTE_P) && ((old & ~e & PTE_W) || (e & ~old & PTE_NX) ||
+    if ((old & PTE_P) && ((old & ~e & PTE_W) || (e & ~old & (PTE_NX | PTE_NXU)) ||
                           (old & ADDR_MASK) != (e & ADDR_MASK)))
         uc_ctl_flush_tlb(v->uc);
     return true;
@@ -206,18 +209,19 @@ bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
     uint64_t gpa = xl->pa & ~0xFFFull;
     uint64_t e = (gpa >> 48) ? 0 : lookup(n, gpa);
     bool write = access & VMDL_WALK_WRITE, fetch = access & VMDL_WALK_FETCH;
-    if (!(e & PTE_P) || (write && !(e & PTE_W)) || (fetch && (e & PTE_NX))) {
-        bool paged = p->cr0 & VMDL_X86_CR0_PG;
+    bool paged = p->cr0 & VMDL_X86_CR0_PG, user = paged && xl->user;
+    uint64_t nx = user ? PTE_NXU : PTE_NX;      /* the page's user-ness is fixed */
+    if (!(e & PTE_P) || (write && !(e & PTE_W)) || (fetch && (e & nx))) {
         n->miss = (struct x86h_npf_miss){
             .pending = true, .gpa = gpa, .write = write, .fetch = fetch,
-            .user = paged && xl->user, .writable = xl->writable, .xd = paged && xl->xd,
+            .user = user, .writable = xl->writable, .xd = paged && xl->xd,
         };
         return false;
     }
     *pa = e & ADDR_MASK;
     if (!(e & PTE_W))
         *prot &= ~(uc_prot)UC_PROT_WRITE;
-    if (e & PTE_NX)
+    if (e & nx)
         *prot &= ~(uc_prot)UC_PROT_EXEC;
     return true;
 }
