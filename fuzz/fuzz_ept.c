@@ -73,11 +73,14 @@ static void check_violation(const struct vmdl_ept_config *c,
                             const struct vmdl_ept_result *o)
 {
     uint64_t q = o->qualification;
-    uint64_t acc = r->access == VMDL_EPT_ACC_WRITE ? VMDL_EPT_QUAL_WRITE
-                   : r->access == VMDL_EPT_ACC_FETCH ? VMDL_EPT_QUAL_FETCH
-                   : (r->paging_structure && (c->eptp & VMDL_EPTP_AD))
-                       ? VMDL_EPT_QUAL_READ | VMDL_EPT_QUAL_WRITE
-                       : VMDL_EPT_QUAL_READ;
+    /* A paging-structure entry's A/D update (WRITE) reads and writes it;
+     * with A/D flags every entry access does. */
+    bool entry_rw = r->paging_structure && r->access != VMDL_EPT_ACC_FETCH &&
+                    (r->access == VMDL_EPT_ACC_WRITE || (c->eptp & VMDL_EPTP_AD));
+    uint64_t acc = r->access == VMDL_EPT_ACC_FETCH ? VMDL_EPT_QUAL_FETCH
+                   : entry_rw ? VMDL_EPT_QUAL_READ | VMDL_EPT_QUAL_WRITE
+                   : r->access == VMDL_EPT_ACC_WRITE ? VMDL_EPT_QUAL_WRITE
+                                                     : VMDL_EPT_QUAL_READ;
     FZ_CHECK((q & 7) == acc, "access bits 0x%llx want 0x%llx", (unsigned long long)q,
              (unsigned long long)acc);
     FZ_CHECK(((q >> 3) & 7) == (o->perms & 7), "permission bits 0x%llx perms 0x%x",

@@ -100,12 +100,13 @@ static uint64_t violation_qual(const struct vmdl_ept_config *cfg,
     /* A guest paging-structure entry is read, and its A/D update (a write
      * request) read and written: bits 0 and 1 both, also for every entry
      * access when EPT A/D flags make them all writes (29.3.5). */
-    if (r->paging_structure && (r->access == VMDL_EPT_ACC_WRITE || (cfg->eptp & VMDL_EPTP_AD)))
+    if (r->access == VMDL_EPT_ACC_FETCH)
+        q |= VMDL_EPT_QUAL_FETCH;
+    else if (r->paging_structure &&
+             (r->access == VMDL_EPT_ACC_WRITE || (cfg->eptp & VMDL_EPTP_AD)))
         q |= VMDL_EPT_QUAL_READ | VMDL_EPT_QUAL_WRITE;
     else if (r->access == VMDL_EPT_ACC_WRITE)
         q |= VMDL_EPT_QUAL_WRITE;
-    else if (r->access == VMDL_EPT_ACC_FETCH)
-        q |= VMDL_EPT_QUAL_FETCH;
     else
         q |= VMDL_EPT_QUAL_READ;
     q |= (uint64_t)(perms & 7) << 3;

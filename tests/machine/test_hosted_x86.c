@@ -1395,6 +1395,8 @@ static void test_npt_off_is_identity(void **state)
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0x55);
     assert_int_equal(npf_count, 0);
     assert_int_equal(vmdl_vcpu_x86_npt_map(v, 1ull << 48, 0, 0), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_x86_npt_map(v, 0, 1ull << 52, 0), VMDL_EINVAL);
+    assert_int_equal(vmdl_vcpu_x86_npt_map(v, 0, 0, 8), VMDL_EINVAL);       /* unknown right */
     vmdl_vm_destroy(vm);
 }
 
