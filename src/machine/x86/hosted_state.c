@@ -335,7 +335,7 @@ uint64_t vmdl__x86h_err_code(struct vmdl_vcpu *v)
 void vmdl__x86h_note_err_code(struct vmdl_vcpu *v, uint32_t intno)
 {
     bool exc = intno >= EXCP_VMEXIT + X_EXCP && intno < EXCP_VMEXIT + X_EXCP + 32;
-    if (!exc && intno != EXCP_VMEXIT + X_NPF)       /* NPF: its exit_info_1 */
+    if (!exc)
         return;
     uc_context_save(v->uc, X86(v)->ctx);
     X86(v)->h_exc_err = ctx_u32(v, (const char *)X86(v)->ctx, v->vm->x86h->err_off);
