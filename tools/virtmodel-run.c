@@ -937,10 +937,14 @@ int main(int argc, char **argv)
             insns += vmdl_vcpu_insns(vmdl_vm_vcpu(vm, i));
             branches += vmdl_vcpu_branches(vmdl_vm_vcpu(vm, i));
         }
+        struct vmdl_vm_stats st;
+        vmdl_vm_get_stats(vm, &st);
         fprintf(stderr, "virtmodel-run: %u vCPU(s), %" PRIu64 " exits to this "
                 "program, %" PRIu64 " resets, %" PRIu64 " instructions counted, "
-                "%" PRIu64 " taken branches counted, status %d\n",
-                vmdl_vm_nr_vcpus(vm), exits, resets, insns, branches, status);
+                "%" PRIu64 " taken branches counted, %" PRIu64 " machine exits, %"
+                PRIu64 " engine entries, %" PRIu64 " events delivered directly, "
+                "status %d\n", vmdl_vm_nr_vcpus(vm), exits, resets, insns, branches,
+                st.exits, st.entries, st.direct_events, status);
     }
     if (o.digest)
         fprintf(stderr, "virtmodel-run: state digest %08x\n", vmdl_vm_state_digest(vm));

@@ -36,6 +36,10 @@ struct vmdl_vm_stats {
                             engine (x86 RDMSR/WRMSR/RDTSC, arm64 system
                             registers) does not count; the difference to
                             exits is what stayed in the engine */
+    uint64_t direct_events; /* x86 events (exceptions, INT n, interrupts)
+                            a hosted vCPU in 64-bit mode delivered through
+                            its IDT by itself, without QEMU's VMRUN
+                            (docs/architecture.md) */
 };
 
 int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out);

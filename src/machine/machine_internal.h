@@ -226,6 +226,7 @@ struct vmdl_vcpu {
     /* Cost statistics. */
     uint64_t nr_exits;
     uint64_t nr_entries;    /* run-loop entries (vmdl_vm_stats.entries) */
+    uint64_t direct_events; /* vmdl_vm_stats.direct_events */
 };
 
 struct vmdl_arch_ops;

@@ -30,6 +30,7 @@ int vmdl_vm_get_stats(struct vmdl_vm *vm, struct vmdl_vm_stats *out)
             out->vtime = vmdl__vtime(v);
         out->exits += v->nr_exits;
         out->entries += v->nr_entries;
+        out->direct_events += v->direct_events;
         out->exact = out->exact && v->block_hook_on;
     }
     out->wall_s = vm->limits_armed ? vmdl__now() - vm->run_started : 0;

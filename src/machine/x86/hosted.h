@@ -359,6 +359,11 @@ int vmdl__x86h_fault(struct vmdl_vcpu *v, vmdl_fault f, bool *triple);
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple);
 void vmdl__x86h_end_soft_int(struct vmdl_vcpu *v);
 
+/* hosted_deliver64.c: delivery through a 64-bit gate without VMRUN; false
+ * (nothing changed) when the case is QEMU's to handle. */
+bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t err,
+                          bool fault, bool soft);
+
 /* hosted_irq.c */
 /* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple);
@@ -468,6 +473,7 @@ void vmdl__x86h_npt_free(struct vmdl_vcpu *v);
 
 void vmdl__x86h_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
 void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p);
+int vmdl__x86h_pkru_off(struct vmdl_vcpu *v);
 void vmdl__x86h_walk_sync(struct vmdl_vcpu *v);
 void vmdl__x86h_walk_cr2(struct vmdl_vcpu *v);
 

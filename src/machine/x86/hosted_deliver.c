@@ -122,6 +122,8 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
     bool fault = fault_class(vec) && !X86(v)->h_not_fault;
     X86(v)->h_not_fault = false;
     vmdl__x86h_restore_kseg(v);
+    if (vmdl__x86h_deliver64(v, vec, has_err, err, fault, false))
+        return VMDL_OK;
     for (int depth = 0; depth < 3; depth++) {
         pw32(v, H_VMCB + C_EVENTINJ, (1u << 31) | vec);
         vmdl__x86h_save_and_splice(v);
@@ -265,6 +267,13 @@ static bool nested_soft_exception(struct vmdl_vcpu *v, unsigned vec, uint64_t st
  * returns past it. */
 int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
 {
+    /* The common case first: a 64-bit gate the INT may use, delivered by
+     * the machine (the checks that fault are left to the path below). */
+    if (!X86(v)->nested) {
+        vmdl__x86h_restore_kseg(v);
+        if (vmdl__x86h_deliver64(v, vec, false, 0, false, true))
+            return VMDL_OK;
+    }
     uint64_t start = softint_start(v, vec);
     if (nested_soft_exception(v, vec, start))
         return VMDL_OK;

@@ -285,9 +285,11 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
             vmdl__x86_unbranch(v, rip);
         if (vec == 14)
             vmdl__x86h_set_cr2(v, pr64(v, H_VMCB + C_EXIT_INFO2));
-        char out[48];
-        snprintf(out, sizeof(out), "vector %u error 0x%x to guest", vec, e);
-        vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), out);
+        if (vm->trace) {         /* (the text costs: one exit per #PF) */
+            char out[48];
+            snprintf(out, sizeof(out), "vector %u error 0x%x to guest", vec, e);
+            vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), out);
+        }
         return vmdl__x86h_deliver(v, vec, vmdl__x86h_has_error(vec), e, triple);
     }
     switch (code) {

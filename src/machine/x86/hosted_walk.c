@@ -142,6 +142,16 @@ static uint32_t pkru_now(struct vmdl_vcpu *v)
     return ctx_u32(v, (const char *)X86(v)->ctx, off);
 }
 
+/* Where PKRU is in a saved engine state (found by calibration the first
+ * time; the calibration runs in the engine, so call it before saving a
+ * state to read); -1 when unknown. */
+int vmdl__x86h_pkru_off(struct vmdl_vcpu *v)
+{
+    if (!v->vm->x86h->pkru_off)
+        find_pkru(v);
+    return v->vm->x86h->pkru_off > 0 ? v->vm->x86h->pkru_off : -1;
+}
+
 /* ---- the paging state --------------------------------------------------- */
 
 static void paging_base(struct vmdl_vcpu *v, struct vmdl__x86_paging *p)
