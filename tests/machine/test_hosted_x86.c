@@ -2278,6 +2278,35 @@ static void deliver64_run(bool slow, uint64_t *direct)
     vmdl_vm_destroy(vm);
 }
 
+/* The same guest with TSS.RSP0 on a page that is not present: the #PF
+ * from CPL 3 cannot push its frame, which the machine's delivery sees
+ * before it changes anything; QEMU's then raises the #PF of the push
+ * (#DF: a #PF while delivering a #PF), and with no gate 8 the vCPU triple
+ * faults, the same with either path. */
+static void test_deliver64_unwritable_stack_is_double_fault(void **state)
+{
+    (void)state;
+    for (int slow = 0; slow < 2; slow++) {
+        static uint8_t img[sizeof(deliver64_guest)];
+        memcpy(img, deliver64_guest, sizeof(img));
+        put_le32(img + 0x160 + 4, 0x301000);          /* tss.rsp0: not present */
+        struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
+                                      .no_fast_traps = slow };
+        struct vmdl_vm *vm;
+        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+        struct vmdl_mb_boot mb = { "d64", NULL, 0 };
+        assert_int_equal(vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb), 0);
+        struct vmdl_exit e;
+        assert_int_equal(vmdl_vm_run(vm, &e), 0);
+        assert_int_equal(e.reason, VMDL_EXIT_FAULT_LOOP);
+        assert_non_null(strstr(e.u.internal.message, "triple fault"));
+        struct vmdl_vm_stats st;
+        assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+        assert_int_equal(st.direct_events, slow ? 0 : 2);  /* the two INTs */
+        vmdl_vm_destroy(vm);
+    }
+}
+
 static void test_deliver64_frames_match_qemu_delivery(void **state)
 {
     (void)state;
@@ -3016,6 +3045,7 @@ int main(void)
         cmocka_unit_test(test_patched_code_runs_after_mov_cr0),
         cmocka_unit_test(test_iret_to_cpl3_keeps_gs_base),
         cmocka_unit_test(test_deliver64_frames_match_qemu_delivery),
+        cmocka_unit_test(test_deliver64_unwritable_stack_is_double_fault),
         cmocka_unit_test(test_cr8_and_apic_tpr_agree),
         cmocka_unit_test(test_vmcall_is_kvm_hypercall),
         cmocka_unit_test(test_aps_wait_for_sipi_at_power_on),
