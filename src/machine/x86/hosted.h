@@ -364,6 +364,10 @@ void vmdl__x86h_end_soft_int(struct vmdl_vcpu *v);
 bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t err,
                           bool fault, bool soft);
 
+/* hosted_iret.c: IRETQ keeping the FS/GS bases QEMU's IRET would zero */
+void vmdl__x86h_iret_policy(struct vmdl_vcpu *v);
+bool vmdl__x86h_iret_emulate(struct vmdl_vcpu *v, uint64_t count_pc);
+
 /* hosted_irq.c */
 /* 1 delivered, 0 nothing deliverable, -1 the delivery failed. */
 int vmdl__x86h_inject_irq(struct vmdl_vcpu *v, bool *triple);

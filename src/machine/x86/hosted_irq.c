@@ -252,4 +252,5 @@ void vmdl__x86h_iret_done(struct vmdl_vcpu *v)
 {
     X86(v)->h_iret_step = false;
     X86(v)->h_nmi_blocked = false;
+    vmdl__x86h_restore_kseg(v);       /* QEMU's IRET zeroed a nulled FS/GS base */
 }

@@ -322,8 +322,8 @@ static int handle_exit(struct vmdl_vcpu *v, unsigned code, bool *triple)
         return vmdl__x86h_icebp_exit(v, triple);
     case X_VINTR:
         return VMDL_OK;           /* the window opened: injected on entry */
-    case X_IRET:
-        return vmdl__x86h_iret_exit(v);
+    case X_IRET:          /* an FS/GS base at risk, or NMI blocking */
+        return vmdl__x86h_iret_emulate(v, UINT64_MAX) ? VMDL_OK : vmdl__x86h_iret_exit(v);
     case X_IDTR_READ + 4:       /* IDTR, GDTR, LDTR, TR writes */
     case X_IDTR_READ + 5:
     case X_IDTR_READ + 6:
@@ -366,7 +366,7 @@ static bool in_hook_code(unsigned code)
 {
     return code == X_MSR || code == X_RDTSC || code == X_RDTSCP ||
            code == X_CR8_READ || code == X_CR8_WRITE || code == X_CR0_WRITE ||
-           code == X_CR4_WRITE || code == X_CR0_READ;
+           code == X_CR4_WRITE || code == X_CR0_READ || code == X_IRET;
 }
 
 /* CR0/CR4 accesses are completed in the engine only in their simple forms
@@ -451,9 +451,13 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
      * clears it (vmdl__x86h_in_shadow). */
     uint64_t pc = rd(v, UC_X86_REG_RIP);
     struct x86h_cr_op crop = {0};
-    if (v->shadow_at == pc || !cr_fast_decode(v, code, &crop) ||
-        !vmdl__count_at_insn(v, pc))
+    if (code == X_IRET) {                 /* performed, or left to the loop */
+        if (v->shadow_at == pc || !vmdl__x86h_iret_emulate(v, pc))
+            return false;
+    } else if (v->shadow_at == pc || !cr_fast_decode(v, code, &crop) ||
+               !vmdl__count_at_insn(v, pc)) {
         return false;
+    }
     if (code == X_CR0_WRITE || code == X_CR4_WRITE)
         vmdl__x86_exit_cost(v, vmdl__x86_cr_write_kind(crop.cr, crop.old, crop.val));
     else
@@ -476,7 +480,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         f = vmdl__x86h_cr_fast_write(v, &crop);
     else if (code == X_CR0_READ)
         vmdl__x86h_cr0_read_fast(v, &crop);
-    else
+    else if (code != X_IRET)
         f = vmdl__x86h_cr8_do(v, code == X_CR8_WRITE);
     if (f) {
         x->h_fault = f;
@@ -493,6 +497,7 @@ bool vmdl__x86h_complete_in_hook(struct vmdl_vcpu *v, uint32_t intno)
         /* What an entry does before the guest's own instructions run. */
         x->h_emulated = false;
         vmdl__x86h_note_kseg(v);
+        vmdl__x86h_iret_policy(v);
         vmdl__x86h_tpr_out(v);
     }
     return true;
@@ -671,6 +676,7 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
                                        X86(v)->h_step_next);
         X86(v)->h_step_next = false;
         v->stop = STOP_NONE;
+        vmdl__x86h_iret_policy(v);
         vmdl__x86h_tpr_out(v);
         vmdl__x86_io_entry(v);
         vmdl__engine_enter(v);
