@@ -61,13 +61,13 @@
 
 /* ---- when the intercept is on ------------------------------------------ */
 
-static bool kseg_at_risk(struct vmdl_vcpu *v)
+/* The risk without the IA-32e condition (register reads only). */
+static bool kseg_loaded(struct vmdl_vcpu *v)
 {
     if ((rd(v, UC_X86_REG_CS) & 3) == 3)
         return false;
-    bool fs = (rd(v, UC_X86_REG_FS) & 0xFFFC) && rd(v, UC_X86_REG_FS_BASE);
-    bool gs = (rd(v, UC_X86_REG_GS) & 0xFFFC) && rd(v, UC_X86_REG_GS_BASE);
-    return (fs || gs) && (vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10));
+    return ((rd(v, UC_X86_REG_FS) & 0xFFFC) && rd(v, UC_X86_REG_FS_BASE)) ||
+           ((rd(v, UC_X86_REG_GS) & 0xFFFC) && rd(v, UC_X86_REG_GS_BASE));
 }
 
 /*
@@ -82,9 +82,12 @@ void vmdl__x86h_iret_policy(struct vmdl_vcpu *v)
     int crw = v->vm->x86h->crw_off;
     if (x->nested || x->h_nmi_blocked || x->h_iret_step || x->hosted_vmrun || crw <= 0)
         return;
-    bool want = kseg_at_risk(v);
+    /* Run after every exit: EFER (an MSR read) only when the bit would
+     * change, which a guest does not switch modes often enough for. */
     uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
-    if (((ic >> I_IRET) & 1) == want)
+    bool on = (ic >> I_IRET) & 1, want = kseg_loaded(v);
+    if (want == on ||
+        (want && !(vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 10))))
         return;
     ic = want ? ic | (1ull << I_IRET) : ic & ~(1ull << I_IRET);
     pw64(v, H_VMCB + C_INTERCEPT, ic);
@@ -267,6 +270,7 @@ bool vmdl__x86h_iret_emulate(struct vmdl_vcpu *v, uint64_t count_pc)
     wr(v, UC_X86_REG_RIP, pl.rip);
     wr(v, UC_X86_REG_RFLAGS, rflags);
     vmdl__insns_add(v, 1);
+    vmdl__branches_set(v, vmdl__branches(v) + 1);   /* IRET is a taken branch */
     x->h_emulated = true;
     vmdl__trace_exit(v, "iret", rd(v, UC_X86_REG_RIP), "performed, FS/GS bases kept");
     return true;
