@@ -184,10 +184,38 @@
 /* ... and for an alignment check's fault (hosted_align.c, h_align_vec). */
 #define EXCP_ALIGN 0x10000004u
 
-/* QEMU's segment-cache flag bits. */
+/* QEMU's segment-cache flag bits (a descriptor's high dword). */
+#define DESC_A (1u << 8)
+#define DESC_W (1u << 9)        /* writable (data) / readable (code) */
+#define DESC_E (1u << 10)       /* expand-down (data) / conforming (code) */
+#define DESC_CODE (1u << 11)
+#define DESC_S (1u << 12)
 #define DESC_DPL_SHIFT 13
-#define DESC_B (1u << 22)
+#define DESC_P (1u << 15)
 #define DESC_L (1u << 21)
+#define DESC_B (1u << 22)
+#define DESC_G (1u << 23)
+
+/* RFLAGS bits. */
+#define RFL_ARITH 0x8D5ull          /* CF PF AF ZF SF OF */
+#define RFL_TF (1ull << 8)
+#define RFL_IF (1ull << 9)
+#define RFL_DF (1ull << 10)
+#define RFL_IOPL (3ull << 12)
+#define RFL_NT (1ull << 14)
+#define RFL_RF (1ull << 16)
+#define RFL_VM (1ull << 17)
+#define RFL_AC (1ull << 18)
+#define RFL_ID (1ull << 21)
+
+/* QEMU 5.0's hflags bits (target/i386/cpu.h); the CPL is SS's DPL. */
+#define HF_CPL_MASK 3u
+#define HF_INHIBIT_IRQ (1u << 3)
+#define HF_CS32 (1u << 4)
+#define HF_SS32 (1u << 5)
+#define HF_ADDSEG (1u << 6)
+#define HF_LMA (1u << 14)
+#define HF_CS64 (1u << 15)
 
 /* SegmentCache is {u32 selector; u64 base; u32 limit; u32 flags} = 24 bytes;
  * CPUX86State keeps segs[6], ldt, tr, gdt, idt, then cr[5] (QEMU 5.0). */
@@ -257,6 +285,16 @@ static inline void seg_from_ctx(const struct vmdl_vcpu *v, const char *ctx, int 
     memcpy(&s->limit, p + 16, 4);
     memcpy(&s->flags, p + 20, 4);
     s->sel = (uint16_t)sel;
+}
+
+static inline void seg_to_ctx(const struct vmdl_vcpu *v, char *ctx, int r, uint32_t sel,
+                              uint64_t base, uint32_t limit, uint32_t flags)
+{
+    char *p = ctx + v->vm->x86h->segs_off + r * SEGCACHE;
+    memcpy(p, &sel, 4);
+    memcpy(p + 8, &base, 8);
+    memcpy(p + 16, &limit, 4);
+    memcpy(p + 20, &flags, 4);
 }
 
 static inline uint32_t ctx_u32(const struct vmdl_vcpu *v, const char *ctx, int off)

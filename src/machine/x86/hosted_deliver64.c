@@ -44,31 +44,6 @@
 #include "hosted.h"
 #include "walk.h"
 
-/* QEMU's hflags bits (target/i386/cpu.h, QEMU 5.0). */
-#define HF_CPL_MASK 3u
-#define HF_INHIBIT_IRQ (1u << 3)
-#define HF_CS32 (1u << 4)
-#define HF_SS32 (1u << 5)
-#define HF_ADDSEG (1u << 6)
-#define HF_LMA (1u << 14)
-#define HF_CS64 (1u << 15)
-
-#define RF_TF (1ull << 8)
-#define RF_IF (1ull << 9)
-#define RF_NT (1ull << 14)
-#define RF_RF (1ull << 16)
-#define RF_VM (1ull << 17)
-#define RF_AC (1ull << 18)
-
-/* Descriptor high-dword bits (the segment cache's flags are that dword). */
-#define D_S (1u << 12)
-#define D_CODE (1u << 11)
-#define D_CONFORMING (1u << 10)
-#define D_P (1u << 15)
-#define D_L (1u << 21)
-#define D_DB (1u << 22)
-#define D_G (1u << 23)
-
 struct sysmem {
     struct vmdl__x86_paging p;
     struct vmdl__x86_pmem m;
@@ -146,16 +121,6 @@ static bool eligible(struct vmdl_vcpu *v)
            !x->h_iret_step && !x->h_desc_step && v->vm->x86h->crw_off > 0;
 }
 
-static void seg_to_ctx(struct vmdl_vcpu *v, char *ctx, int r, uint32_t sel, uint64_t base,
-                       uint32_t limit, uint32_t flags)
-{
-    char *p = ctx + v->vm->x86h->segs_off + r * SEGCACHE;
-    memcpy(p, &sel, 4);
-    memcpy(p + 8, &base, 8);
-    memcpy(p + 16, &limit, 4);
-    memcpy(p + 20, &flags, 4);
-}
-
 struct target {
     uint64_t rip, rsp;
     uint32_t cs_sel, cs_limit, cs_flags;
@@ -176,7 +141,7 @@ static bool find_target(struct vmdl_vcpu *v, const struct sysmem *s, const char 
         !sys_rw(v, s, idtr.base + (uint64_t)vec * 16, g, 16, false))
         return false;
     unsigned type = (g[1] >> 8) & 0x1F, ist = g[1] & 7;
-    if (!(g[1] & D_P) || (type != 0x0E && type != 0x0F) || ((g[3] >> 8) & 0x1F) ||
+    if (!(g[1] & DESC_P) || (type != 0x0E && type != 0x0F) || ((g[3] >> 8) & 0x1F) ||
         (soft && ((g[1] >> 13) & 3) < cpl))      /* INT n below the gate's DPL */
         return false;
     uint32_t sel = g[0] >> 16;
@@ -189,13 +154,13 @@ static bool find_target(struct vmdl_vcpu *v, const struct sysmem *s, const char 
     if (!sys_rw(v, s, gdtr.base + (sel & ~7u), d, 8, false))
         return false;
     unsigned dpl = (d[1] >> 13) & 3;
-    if ((d[1] & (D_S | D_CODE | D_P | D_L | D_DB)) != (D_S | D_CODE | D_P | D_L) || dpl > cpl)
+    if ((d[1] & (DESC_S | DESC_CODE | DESC_P | DESC_L | DESC_B)) != (DESC_S | DESC_CODE | DESC_P | DESC_L) || dpl > cpl)
         return false;
-    t->cpl = (d[1] & D_CONFORMING) ? cpl : dpl;
+    t->cpl = (d[1] & DESC_E) ? cpl : dpl;
     t->cs_sel = (sel & ~3u) | t->cpl;
     t->cs_base = (d[0] >> 16) | ((uint64_t)(d[1] & 0xFF) << 16) | (d[1] & 0xFF000000u);
     t->cs_limit = (d[0] & 0xFFFF) | (d[1] & 0x000F0000u);
-    if (d[1] & D_G)
+    if (d[1] & DESC_G)
         t->cs_limit = (t->cs_limit << 12) | 0xFFF;
     t->cs_flags = d[1];
     t->rsp = rd(v, UC_X86_REG_RSP);
@@ -206,7 +171,7 @@ static bool find_target(struct vmdl_vcpu *v, const struct sysmem *s, const char 
         seg_from_ctx(v, ctx, 7, &tr);                /* ES..GS, LDTR, TR */
         unsigned off = ist ? 36 + (ist - 1) * 8 : 4 + t->cpl * 8;
         unsigned tr_type = (tr.flags >> 8) & 0x1F;   /* 64-bit TSS, busy or not */
-        if (!(tr.flags & D_P) || (tr_type != 0x09 && tr_type != 0x0B) || off + 7 > tr.limit ||
+        if (!(tr.flags & DESC_P) || (tr_type != 0x09 && tr_type != 0x0B) || off + 7 > tr.limit ||
             !sys_rw(v, s, tr.base + off, &t->rsp, 8, false) || !canonical(s, t->rsp))
             return false;
     }
@@ -237,7 +202,7 @@ bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint3
     unsigned cpl = hflags & HF_CPL_MASK;
     uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
     s.access = VMDL_WALK_CHECK | VMDL_WALK_SET_AD |
-               (cpl == 3 ? VMDL_WALK_IMPLICIT : (rflags & RF_AC) ? VMDL_WALK_AC : 0);
+               (cpl == 3 ? VMDL_WALK_IMPLICIT : (rflags & RFL_AC) ? VMDL_WALK_AC : 0);
     struct target t;
     if (!find_target(v, &s, ctx, vec, cpl, soft, &t))
         return false;
@@ -250,7 +215,7 @@ bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint3
         frame[n++] = err;
     frame[n++] = rd(v, UC_X86_REG_RIP);
     frame[n++] = cs.sel;
-    frame[n++] = fault ? rflags | RF_RF : rflags;
+    frame[n++] = fault ? rflags | RFL_RF : rflags;
     frame[n++] = rd(v, UC_X86_REG_RSP);
     frame[n++] = ss.sel;
     uint64_t sp = t.rsp - 8 * n;
@@ -277,7 +242,7 @@ bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint3
     uc_context_restore(v->uc, X86(v)->ctx);
     wr(v, UC_X86_REG_RSP, sp);
     wr(v, UC_X86_REG_RIP, t.rip);
-    uint64_t clear = RF_TF | RF_NT | RF_RF | RF_VM | (t.trap_gate ? 0 : RF_IF);
+    uint64_t clear = RFL_TF | RFL_NT | RFL_RF | RFL_VM | (t.trap_gate ? 0 : RFL_IF);
     wr(v, UC_X86_REG_RFLAGS, rflags & ~clear);
     vmdl__count_forget_block(v);
     X86(v)->h_vectoring = 0;

@@ -11,14 +11,6 @@
 
 #include "hosted.h"
 
-#define HF_LMA (1u << 14)
-#define HF_CS64 (1u << 15)
-#define DESC_P (1u << 15)
-#define DESC_S (1u << 12)
-#define DESC_CODE (1u << 11)
-#define DESC_E (1u << 10)       /* expand-down (data) / conforming (code) */
-#define DESC_W (1u << 9)        /* writable (data) / readable (code) */
-
 static bool is_prefix(uint8_t b, bool lma)
 {
     return b == 0x66 || b == 0x67 || b == 0xF0 || b == 0xF2 || b == 0xF3 || b == 0x2E ||

@@ -31,34 +31,6 @@
 #include "hosted.h"
 #include "walk.h"
 
-#define HF_CPL_MASK 3u
-#define HF_INHIBIT_IRQ (1u << 3)
-#define HF_CS32 (1u << 4)
-#define HF_SS32 (1u << 5)
-#define HF_ADDSEG (1u << 6)
-#define HF_LMA (1u << 14)
-#define HF_CS64 (1u << 15)
-
-#define D_A (1u << 8)
-#define D_W (1u << 9)
-#define D_CONFORMING (1u << 10)
-#define D_CODE (1u << 11)
-#define D_S (1u << 12)
-#define D_P (1u << 15)
-#define D_L (1u << 21)
-#define D_DB (1u << 22)
-#define D_G (1u << 23)
-
-#define FL_ARITH 0x8D5ull           /* CF PF AF ZF SF OF */
-#define FL_TF (1ull << 8)
-#define FL_IF (1ull << 9)
-#define FL_DF (1ull << 10)
-#define FL_IOPL (3ull << 12)
-#define FL_NT (1ull << 14)
-#define FL_RF (1ull << 16)
-#define FL_AC (1ull << 18)
-#define FL_ID (1ull << 21)
-
 /* ---- when the intercept is on ------------------------------------------ */
 
 /* The risk without the IA-32e condition (register reads only). */
@@ -113,7 +85,7 @@ static uint64_t desc_base(const uint32_t d[2])
 static uint32_t desc_limit(const uint32_t d[2])
 {
     uint32_t l = (d[0] & 0xFFFF) | (d[1] & 0x000F0000u);
-    return (d[1] & D_G) ? (l << 12) | 0xFFF : l;
+    return (d[1] & DESC_G) ? (l << 12) | 0xFFF : l;
 }
 
 /* A GDT descriptor through the guest's paging, or false. */
@@ -142,7 +114,7 @@ static bool plan_iret(struct vmdl_vcpu *v, const char *ctx, struct iret_plan *pl
     uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
     if (pfx != 1 || op[0] != 0xCF || !(rex & 8) ||
         (hflags & (HF_LMA | HF_CS64)) != (HF_LMA | HF_CS64) ||
-        (rflags & (FL_NT | FL_TF)))
+        (rflags & (RFL_NT | RFL_TF)))
         return false;
     pl->cpl = hflags & HF_CPL_MASK;
     struct vmdl__x86_paging p;
@@ -151,7 +123,7 @@ static bool plan_iret(struct vmdl_vcpu *v, const char *ctx, struct iret_plan *pl
     vmdl__x86h_pmem(v, &m);
     uint64_t frame[5], rsp = rd(v, UC_X86_REG_RSP);
     struct vmdl__x86_xlate x;
-    unsigned acc = VMDL_WALK_CHECK | VMDL_WALK_SET_AD | ((rflags & FL_AC) ? VMDL_WALK_AC : 0);
+    unsigned acc = VMDL_WALK_CHECK | VMDL_WALK_SET_AD | ((rflags & RFL_AC) ? VMDL_WALK_AC : 0);
     if ((rsp & 0xFFF) > 0x1000 - sizeof(frame) || !vmdl__x86_walk(&p, &m, rsp, acc, &x) ||
         !m.read(m.opaque, x.pa, frame, sizeof(frame)))
         return false;                   /* (a frame across pages: QEMU's) */
@@ -165,8 +137,8 @@ static bool plan_iret(struct vmdl_vcpu *v, const char *ctx, struct iret_plan *pl
         return false;
     uint32_t e2 = pl->cs_d[1];
     unsigned dpl = (e2 >> 13) & 3;
-    if ((e2 & (D_S | D_CODE | D_P | D_L | D_DB)) != (D_S | D_CODE | D_P | D_L) ||
-        ((e2 & D_CONFORMING) ? dpl > pl->rpl : dpl != pl->rpl))
+    if ((e2 & (DESC_S | DESC_CODE | DESC_P | DESC_L | DESC_B)) != (DESC_S | DESC_CODE | DESC_P | DESC_L) ||
+        ((e2 & DESC_E) ? dpl > pl->rpl : dpl != pl->rpl))
         return false;
     uint64_t top = pl->rip >> 47;
     if (top && top != 0x1FFFF)
@@ -181,18 +153,8 @@ static bool plan_iret(struct vmdl_vcpu *v, const char *ctx, struct iret_plan *pl
     if ((pl->ss & 3) != pl->rpl || !gdt_desc(v, &p, &m, pl->ss, pl->ss_d))
         return false;
     e2 = pl->ss_d[1];
-    return (e2 & (D_S | D_CODE | D_W | D_P)) == (D_S | D_W | D_P) &&
+    return (e2 & (DESC_S | DESC_CODE | DESC_W | DESC_P)) == (DESC_S | DESC_W | DESC_P) &&
            ((e2 >> 13) & 3) == pl->rpl;
-}
-
-static void seg_to_ctx(struct vmdl_vcpu *v, char *ctx, int r, uint32_t sel, uint64_t base,
-                       uint32_t limit, uint32_t flags)
-{
-    char *p = ctx + v->vm->x86h->segs_off + r * SEGCACHE;
-    memcpy(p, &sel, 4);
-    memcpy(p + 8, &base, 8);
-    memcpy(p + 16, &limit, 4);
-    memcpy(p + 20, &flags, 4);
 }
 
 /* IRET's rule for ES, DS, FS, GS at the new CPL: a data or non-conforming
@@ -204,9 +166,9 @@ static void null_outer_seg(struct vmdl_vcpu *v, char *ctx, int r, unsigned cpl)
     seg_from_ctx(v, ctx, r, &s);
     if (!(s.sel & 0xFFFC) && (r == R_FS || r == R_GS))
         return;
-    bool conforming_code = (s.flags & D_CODE) && (s.flags & D_CONFORMING);
+    bool conforming_code = (s.flags & DESC_CODE) && (s.flags & DESC_E);
     if (!conforming_code && ((s.flags >> 13) & 3) < cpl)
-        seg_to_ctx(v, ctx, r, 0, s.base, s.limit, s.flags & ~D_P);
+        seg_to_ctx(v, ctx, r, 0, s.base, s.limit, s.flags & ~DESC_P);
 }
 
 static void commit_iret(struct vmdl_vcpu *v, char *ctx, const struct iret_plan *pl)
@@ -218,7 +180,7 @@ static void commit_iret(struct vmdl_vcpu *v, char *ctx, const struct iret_plan *
         seg_to_ctx(v, ctx, R_SS, pl->ss, desc_base(pl->ss_d), desc_limit(pl->ss_d), ss_flags);
     } else {
         /* a null SS below CPL 3, as QEMU loads it in long mode */
-        ss_flags = D_G | DESC_B | D_P | D_S | (pl->rpl << DESC_DPL_SHIFT) | D_W | D_A;
+        ss_flags = DESC_G | DESC_B | DESC_P | DESC_S | (pl->rpl << DESC_DPL_SHIFT) | DESC_W | DESC_A;
         seg_to_ctx(v, ctx, R_SS, pl->ss, 0, 0xFFFFFFFFu, ss_flags);
     }
     static const int data_segs[4] = { R_ES, R_DS, R_FS, R_GS };
@@ -237,11 +199,11 @@ static void commit_iret(struct vmdl_vcpu *v, char *ctx, const struct iret_plan *
  * reserved bits kept. */
 static uint64_t iret_rflags(uint64_t cur, uint64_t popped, unsigned cpl)
 {
-    uint64_t mask = FL_TF | FL_AC | FL_ID | FL_RF | FL_NT | FL_ARITH | FL_DF;
+    uint64_t mask = RFL_TF | RFL_AC | RFL_ID | RFL_RF | RFL_NT | RFL_ARITH | RFL_DF;
     if (cpl == 0)
-        mask |= FL_IOPL;
-    if (cpl <= ((cur & FL_IOPL) >> 12))
-        mask |= FL_IF;
+        mask |= RFL_IOPL;
+    if (cpl <= ((cur & RFL_IOPL) >> 12))
+        mask |= RFL_IF;
     return (cur & ~mask) | (popped & mask) | 2;
 }
 

@@ -26,7 +26,6 @@
 #define V_IRQ (1u << 8)
 #define V_IGN_TPR (1u << 20)
 #define HF2_GIF 1u
-#define HF_INHIBIT_IRQ (1u << 3)
 
 static void set_intercept(struct vmdl_vcpu *v, unsigned bit, bool on)
 {

@@ -15,7 +15,6 @@
 
 #include "hosted.h"
 
-#define DESC_P (1u << 15)
 
 static struct vmdl_x86_segment seg_out(const struct seg *s)
 {

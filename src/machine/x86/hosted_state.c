@@ -465,10 +465,6 @@ uint64_t vmdl__x86h_block_rip(struct vmdl_vcpu *v, uint64_t la)
     return bits == 32 ? (uint32_t)rip : (uint16_t)rip;
 }
 
-/* QEMU's hflags bits (target/i386/cpu.h). */
-#define HF_LMA (1u << 14)
-#define HF_CS64 (1u << 15)
-
 /* The code size (64, 32, 16) in the context vmdl__x86h_opcode_at just
  * saved (no second copy). */
 unsigned vmdl__x86h_saved_code_bits(struct vmdl_vcpu *v)
