@@ -170,11 +170,12 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
     X86(v)->h_shadow_at = (st->interruptibility & 3) ? st->rip : UINT64_MAX;
     X86(v)->h_shadow_movss = st->interruptibility & 2;
     bool nmi = st->interruptibility & 8;
-    if (nmi != X86(v)->h_nmi_blocked) {
-        X86(v)->h_nmi_blocked = nmi;
-        uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
-        pw64(v, H_VMCB + C_INTERCEPT, nmi ? ic | (1ull << I_IRET) : ic & ~(1ull << I_IRET));
-    }
+    X86(v)->h_nmi_blocked = nmi;
+    /* (Also drops an IRET intercept the outgoing state's FS/GS bases
+     * wanted, hosted_iret.c: its policy decides again for a non-nested
+     * state; a nested guest's IRETs are L2's own.) */
+    uint64_t ic = pr64(v, H_VMCB + C_INTERCEPT);
+    pw64(v, H_VMCB + C_INTERCEPT, nmi ? ic | (1ull << I_IRET) : ic & ~(1ull << I_IRET));
     X86(v)->hosted_vmrun = true;
     X86(v)->h_emulated = false;        /* the new state's shadow holds */
     /* A VM exit out of a halted L2 wakes it; an entry with activity state
