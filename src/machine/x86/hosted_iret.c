@@ -108,21 +108,23 @@ static bool gdt_desc(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
  * would fault or is not the case handled here. */
 static bool plan_iret(struct vmdl_vcpu *v, const char *ctx, struct iret_plan *pl)
 {
-    uint8_t op[3], rex;
-    int pfx = vmdl__x86h_opcode_at(v, op, &rex);
     uint32_t hflags = ctx_u32(v, ctx, v->vm->x86h->segs_off - 8);
-    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
-    if (pfx != 1 || op[0] != 0xCF || !(rex & 8) ||
-        (hflags & (HF_LMA | HF_CS64)) != (HF_LMA | HF_CS64) ||
-        (rflags & (RFL_NT | RFL_TF)))
+    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS), rip = rd(v, UC_X86_REG_RIP);
+    if ((hflags & (HF_LMA | HF_CS64)) != (HF_LMA | HF_CS64) || (rflags & (RFL_NT | RFL_TF)))
         return false;
     pl->cpl = hflags & HF_CPL_MASK;
     struct vmdl__x86_paging p;
     struct vmdl__x86_pmem m;
     vmdl__x86h_paging_now(v, &p);
     vmdl__x86h_pmem(v, &m);
-    uint64_t frame[5], rsp = rd(v, UC_X86_REG_RSP);
+    /* The instruction: REX.W IRET (48-4F, CF) alone, within one page (in
+     * 64-bit mode its linear address is RIP; QEMU fetched it already). */
+    uint8_t op[2];
     struct vmdl__x86_xlate x;
+    if ((rip & 0xFFF) == 0xFFF || !vmdl__x86_walk(&p, &m, rip, 0, &x) ||
+        !m.read(m.opaque, x.pa, op, 2) || (op[0] & 0xF8) != 0x48 || op[1] != 0xCF)
+        return false;
+    uint64_t frame[5], rsp = rd(v, UC_X86_REG_RSP);
     unsigned acc = VMDL_WALK_CHECK | VMDL_WALK_SET_AD | ((rflags & RFL_AC) ? VMDL_WALK_AC : 0);
     if ((rsp & 0xFFF) > 0x1000 - sizeof(frame) || !vmdl__x86_walk(&p, &m, rsp, acc, &x) ||
         !m.read(m.opaque, x.pa, frame, sizeof(frame)))
@@ -224,8 +226,6 @@ bool vmdl__x86h_iret_emulate(struct vmdl_vcpu *v, uint64_t count_pc)
         (count_pc != UINT64_MAX && !vmdl__count_at_insn(v, count_pc)))
         return false;
     uint64_t rflags = iret_rflags(rd(v, UC_X86_REG_RFLAGS), pl.rflags, pl.cpl);
-    /* (plan_iret's walks may have saved the state again: take it now.) */
-    uc_context_save(v->uc, x->ctx);
     commit_iret(v, (char *)x->ctx, &pl);
     uc_context_restore(v->uc, x->ctx);
     wr(v, UC_X86_REG_RSP, pl.rsp);
