@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "hosted.h"
-#include "walk.h"
 
 /* ---- event delivery ------------------------------------------------- */
 
@@ -284,151 +283,17 @@ int vmdl__x86h_softint(struct vmdl_vcpu *v, unsigned vec, bool *triple)
     return err;
 }
 
-/* The architecture interface's delivery (a fault a model or the caller
- * raised): through QEMU's delivery like every other event. */
-/* ---- an external interrupt without the VMRUN stub ------------------- */
-
-/*
- * The common case of an external interrupt, delivered here instead of by
- * QEMU through the VMRUN stub (whose VMRUN reloads CR3 and so flushes
- * QEMU's TLB and jump cache: most of the cost of waking a halted vCPU,
- * docs/performance.md).  Taken only where the delivery is a few stores:
- * IA-32e mode at CPL 0, no nested guest or second stage, no debugger, TF
- * and CR4.CET clear, and a present 64-bit interrupt or trap gate without
- * IST whose target is a DPL-0 64-bit code segment that is the current one
- * (same selector, and the GDT descriptor gives the same cached base, limit
- * and attributes; the cache takes the descriptor's flags, as a reload).  Then, as SDM vol. 3A 6.14.2 and QEMU's do_interrupt64
- * do it: RSP aligned down to 16, SS, RSP, RFLAGS, CS and RIP pushed as
- * implicit supervisor writes, TF, NT and RF cleared (IF too for an
- * interrupt gate), RIP from the gate.  The IDT and GDT reads and the
- * pushes walk the guest's tables with its rights and set accessed and
- * dirty bits (walk.c), as QEMU's fresh walks after the stub's flush do.
- * Anything else, a fault on the way included, returns false before any
- * register changed, and the stub delivers the interrupt (repeating the
- * walk's accessed-bit updates, which are idempotent).
- */
-#define RF_TF (1ull << 8)
-#define RF_IF (1ull << 9)
-#define RF_NT (1ull << 14)
-#define RF_RF (1ull << 16)
-#define RF_VM (1ull << 17)
-#define CR4_CET (1ull << 23)
-
-/* An implicit supervisor access to n bytes at la (at most two pages, the
- * higher page walked first as the pushes go). */
-static bool sup_rw(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
-                   const struct vmdl__x86_pmem *m, uint64_t la, void *buf, unsigned n,
-                   bool write)
-{
-    unsigned access = VMDL_WALK_CHECK | VMDL_WALK_IMPLICIT | VMDL_WALK_SET_AD |
-                      (write ? VMDL_WALK_WRITE : 0);
-    uint64_t split = (la | 0xFFF) + 1;
-    unsigned lo = la + n > split ? (unsigned)(split - la) : n;
-    struct vmdl__x86_xlate hi_x = {0}, lo_x;
-    if (lo < n && !vmdl__x86_walk(p, m, split, access, &hi_x))
-        return false;
-    if (!vmdl__x86_walk(p, m, la, access, &lo_x))
-        return false;
-    uint8_t *b = buf;
-    uc_err e = write ? uc_mem_write(v->uc, lo_x.pa, b, lo) : uc_mem_read(v->uc, lo_x.pa, b, lo);
-    if (!e && lo < n)
-        e = write ? uc_mem_write(v->uc, hi_x.pa, b + lo, n - lo)
-                  : uc_mem_read(v->uc, hi_x.pa, b + lo, n - lo);
-    return !e;
-}
-
-static bool canonical(const struct vmdl__x86_paging *p, uint64_t la)
-{
-    unsigned bits = (p->cr4 & VMDL_X86_CR4_LA57) ? 57 : 48;
-    int64_t s = (int64_t)(la << (64 - bits)) >> (64 - bits);
-    return (uint64_t)s == la;
-}
-
-/* Bits of the cached segment flags that hold no attribute: the limit's
- * 19:16 as the descriptor has them (a VMRUN's load from the VMCB clears
- * them, a descriptor load keeps them). */
-#define FLAGS_LIMIT_HI 0x000F0000u
-
-/* The gate's target: the current CS (selector, and a descriptor giving
- * the cached base, limit and attributes); *flags the flags loading it
- * caches. */
-static bool gate_target_is_cs(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
-                              const struct vmdl__x86_pmem *m, uint16_t sel,
-                              const struct seg *cs, uint32_t *flags)
-{
-    uc_x86_mmr gdtr;
-    uc_reg_read(v->uc, UC_X86_REG_GDTR, &gdtr);
-    uint32_t d[2];
-    if (!(sel & 0xFFFC) || (sel & 7) || sel != cs->sel || (uint32_t)(sel | 7) > gdtr.limit ||
-        !sup_rw(v, p, m, gdtr.base + (sel & ~7u), d, 8, false))
-        return false;
-    uint64_t base = (d[0] >> 16) | ((uint64_t)(d[1] & 0xFF) << 16) | (d[1] & 0xFF000000u);
-    uint32_t limit = (d[0] & 0xFFFF) | (d[1] & 0x000F0000u);
-    if (d[1] & (1u << 23))                          /* G */
-        limit = (limit << 12) | 0xFFF;
-    bool code = (d[1] & (1u << 12)) && (d[1] & (1u << 11));   /* S, code */
-    unsigned dpl = (d[1] >> DESC_DPL_SHIFT) & 3;
-    *flags = d[1];
-    return code && dpl == 0 && (d[1] & (1u << 15)) && (d[1] & DESC_L) && !(d[1] & DESC_B) &&
-           base == cs->base && limit == cs->limit &&
-           !((d[1] ^ cs->flags) & ~FLAGS_LIMIT_HI);
-}
-
-static bool deliver_irq_direct(struct vmdl_vcpu *v, unsigned vec)
-{
-    struct x86_vcpu *x = X86(v);
-    if (x->nested || x->npt.on || v->vm->dbg || v->vm->cfg.no_fast_traps)
-        return false;
-    struct vmdl__x86_paging p;
-    struct vmdl__x86_pmem m;
-    vmdl__x86h_paging_now(v, &p);
-    vmdl__x86h_pmem(v, &m);
-    uint64_t rflags = rd(v, UC_X86_REG_RFLAGS);
-    if (!(p.efer & VMDL_X86_EFER_LMA) || (p.cr4 & CR4_CET) || (rflags & (RF_TF | RF_VM)))
-        return false;
-    uc_context_save(v->uc, x->ctx);
-    struct seg cs, ss;
-    seg_from_ctx(v, (const char *)x->ctx, R_CS, &cs);
-    seg_from_ctx(v, (const char *)x->ctx, R_SS, &ss);
-    if (vmdl__x86h_cpl(&ss, p.cr0, rflags) != 0 || !(cs.flags & DESC_L))
-        return false;
-    uc_x86_mmr idtr;
-    uc_reg_read(v->uc, UC_X86_REG_IDTR, &idtr);
-    uint32_t g[4];
-    if (vec * 16u + 15 > idtr.limit || !sup_rw(v, &p, &m, idtr.base + vec * 16u, g, 16, false))
-        return false;
-    unsigned type = (g[1] >> 8) & 0x1F;
-    uint32_t cs_flags;
-    if ((type != 14 && type != 15) || !(g[1] & (1u << 15)) || (g[1] & 7) ||
-        !gate_target_is_cs(v, &p, &m, (uint16_t)(g[0] >> 16), &cs, &cs_flags))
-        return false;
-    uint64_t rsp = rd(v, UC_X86_REG_RSP) & ~0xFull, top = rsp - 40;
-    uint64_t frame[5] = { rd(v, UC_X86_REG_RIP), cs.sel, rflags, rd(v, UC_X86_REG_RSP),
-                          ss.sel };
-    if (!canonical(&p, top) || !canonical(&p, rsp - 1) ||
-        !sup_rw(v, &p, &m, top, frame, sizeof(frame), true))
-        return false;
-    if (cs_flags != cs.flags) {         /* CS reloaded: the descriptor's flags */
-        memcpy((char *)x->ctx + v->vm->x86h->segs_off + R_CS * SEGCACHE + 20, &cs_flags, 4);
-        uc_context_restore(v->uc, x->ctx);
-    }
-    rflags &= ~(RF_TF | RF_NT | RF_RF | RF_VM | (type == 14 ? RF_IF : 0));
-    wr(v, UC_X86_REG_RFLAGS, rflags);
-    wr(v, UC_X86_REG_RSP, top);
-    wr(v, UC_X86_REG_RIP, ((uint64_t)g[2] << 32) | (g[1] & 0xFFFF0000u) | (g[0] & 0xFFFF));
-    x->h_not_fault = false;
-    x->h_vectoring = 0;
-    return true;
-}
-
+/* An external interrupt: the machine's own 64-bit delivery when it can
+ * (hosted_deliver64.c: no VMRUN, so QEMU keeps its TLB and jump cache),
+ * else QEMU's through the VMRUN stub. */
 int vmdl__x86h_deliver_irq(struct vmdl_vcpu *v, unsigned vec, bool *triple)
 {
-    if (deliver_irq_direct(v, vec))
-        return VMDL_OK;
     X86(v)->h_not_fault = true;
     return vmdl__x86h_deliver(v, vec, false, 0, triple);
 }
 
+/* The architecture interface's delivery (a fault a model or the caller
+ * raised): the same paths as every other event. */
 int vmdl__x86h_deliver_event(struct vmdl_vcpu *v, const struct vmdl_arch_event *ev)
 {
     bool triple = false;
