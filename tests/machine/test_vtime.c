@@ -41,7 +41,7 @@
 #define FLUSH_W 600u
 
 /* A multiboot (a.out kludge) image: code at CODE, a 32-bit IDT whose #DE
- * (0) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
+ * (0), #DB (1) and IRQ_VEC gates go to HANDLER: rdtsc; hlt. */
 static struct vmdl_vm *boot_ex(const uint8_t *code, size_t n, bool set,
                                struct vmdl_vtime_weights w, bool lapic, bool slow)
 {
@@ -54,8 +54,8 @@ static struct vmdl_vm *boot_ex(const uint8_t *code, size_t n, bool set,
     b[IDTR + 1] = 0x01;
     put_le32(b + IDTR + 2, LOAD + IDT);
     memset(b + IDT, 0, 0x21 * 8);
-    static const unsigned vecs[] = { 0, IRQ_VEC };
-    for (unsigned i = 0; i < 2; i++) {
+    static const unsigned vecs[] = { 0, 1, IRQ_VEC };
+    for (unsigned i = 0; i < 3; i++) {
         uint8_t *g = b + IDT + vecs[i] * 8;
         put_le32(g, ((LOAD + HANDLER) & 0xFFFF) | (0x10u << 16));
         put_le32(g + 4, ((LOAD + HANDLER) & 0xFFFF0000u) | 0x8E00u);
@@ -281,6 +281,46 @@ static void test_budget_counts_instructions(void **state)
     assert_true(pauses > 300);
     assert_int_equal(vmdl_vcpu_stall(v), pauses * PAUSE_W);
     vmdl_vm_destroy(vm);
+}
+
+/* The TSC ticks from "rdtsc; mov esi, eax" to the #DB handler's RDTSC
+ * (HANDLER: rdtsc; hlt) for a body that raises #DB. */
+static uint32_t ticks_to_db(const uint8_t *body, size_t n, uint32_t exit_c)
+{
+    uint8_t code[128] = { PROLOGUE, START };
+    size_t at = 12 + 4;
+    memcpy(code + at, body, n);
+    code[at + n] = 0xF4;                      /* not reached: the #DB halts */
+    struct vmdl_vm *vm = boot(code, at + n + 1, true,
+                              (struct vmdl_vtime_weights){ 0, exit_c, 0, 0, 0 }, false);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + HANDLER + 3);
+    uint32_t t = (uint32_t)reg(vm, VMDL_X86_RAX) - (uint32_t)reg(vm, VMDL_X86_RSI);
+    vmdl_vm_destroy(vm);
+    return t;
+}
+
+/* KVM intercepts #DB unconditionally (vmx_update_exception_bitmap, since
+ * the #DB-loop fix of CVE-2015-8104) and re-injects it: a single-step trap
+ * the CPU raises, or ICEBP's, costs an exit.  The single-step trap after an
+ * instruction KVM emulated (CPUID here) is queued by that exit's handler
+ * (kvm_vcpu_do_singlestep) and costs nothing more. */
+static void test_db_exception_costs_an_exit(void **state)
+{
+    (void)state;
+    /* pushf; or dword [esp], 0x100; popf; nop: the trap after the NOP */
+    static const uint8_t tf[] = { 0x9C, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00,
+                                  0x9D, 0x90 };
+    assert_int_equal(ticks_to_db(tf, sizeof(tf), EXIT_W),
+                     ticks_to_db(tf, sizeof(tf), 0) + EXIT_W);
+    static const uint8_t icebp[] = { 0xF1 };
+    assert_int_equal(ticks_to_db(icebp, sizeof(icebp), EXIT_W),
+                     ticks_to_db(icebp, sizeof(icebp), 0) + EXIT_W);
+    /* ...; xor eax, eax; cpuid: CPUID's exit alone */
+    static const uint8_t tf_cpuid[] = { 0x9C, 0x81, 0x0C, 0x24, 0x00, 0x01, 0x00, 0x00,
+                                        0x9D, 0x31, 0xC0, 0x0F, 0xA2 };
+    uint32_t none = ticks_to_db(tf_cpuid, sizeof(tf_cpuid), 0);
+    assert_int_equal(ticks_to_db(tf_cpuid, sizeof(tf_cpuid), EXIT_W), none + EXIT_W);
 }
 
 /* The defaults: a VM made by vmdl_vm_create has no weights; a multiboot
@@ -800,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_tsc_deadline_fires_in_virtual_time),
         cmocka_unit_test(test_hlt_skips_to_the_deadline_in_virtual_time),
         cmocka_unit_test(test_budget_counts_instructions),
+        cmocka_unit_test(test_db_exception_costs_an_exit),
         cmocka_unit_test(test_nested_wbinvd_costs_an_exit),
         cmocka_unit_test(test_nested_transitions_cost_exits),
         cmocka_unit_test(test_vmx_insn_cost_after_a_nested_exit),

@@ -41,6 +41,12 @@ static const struct {
     [VMDL_XK_DR] = {"mov-dr", 1},                 /* MOV-DR exiting until the guest
                                                    * owns DR7 (KVM_DEBUGREG_WONT_EXIT) */
     [VMDL_XK_HYPERCALL] = {"hypercall", 1},
+    /* #DB the CPU raises (single-step, breakpoints, ICEBP): KVM intercepts
+     * it whatever the guest does (the exception bitmap always has #DB,
+     * since the fix for CVE-2015-8104) and re-injects it.  The single-step
+     * trap after an instruction KVM emulated is queued by that exit's
+     * handler (kvm_vcpu_do_singlestep): not charged again. */
+    [VMDL_XK_DB] = {"#db", 1},
     /* No exit under KVM: guest-owned state, or the hosted vCPU's own
      * bookkeeping that hardware does natively. */
     [VMDL_XK_MSR_PASS] = {"msr-passthrough", 0},

@@ -249,6 +249,7 @@ int vmdl__x86h_db_exit(struct vmdl_vcpu *v, bool *triple)
     wr(v, UC_X86_REG_DR6, DR6_ACTIVE_LOW);
     uint64_t payload = (engine & ~DR6_ACTIVE_LOW) & DR6_VOLATILE & ~DR6_TRAP_BITS;
     vmdl__trace_exit(v, "exception", rd(v, UC_X86_REG_RIP), "#DB (single-step)");
+    vmdl__x86_exit_cost(v, VMDL_XK_DB);
     return debug_exception(v, payload, false, triple);
 }
 
@@ -351,6 +352,7 @@ int vmdl__x86h_icebp_exit(struct vmdl_vcpu *v, bool *triple)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     wr(v, UC_X86_REG_RIP, rd(v, UC_X86_REG_RIP) + 1 + (unsigned)pfx);
     vmdl__trace_exit(v, "icebp", rd(v, UC_X86_REG_RIP), "#DB");
+    vmdl__x86_exit_cost(v, VMDL_XK_DB);
     uint64_t owed = X86(v)->h_wp_hit;              /* after MOV SS: one #DB */
     X86(v)->h_wp_hit = 0;
     return debug_exception(v, owed, false, triple);
@@ -377,6 +379,7 @@ int vmdl__x86h_bp_exit(struct vmdl_vcpu *v, bool *triple)
     char out[32];
     snprintf(out, sizeof(out), "#DB (DR6 B 0x%x)", (unsigned)payload);
     vmdl__trace_exit(v, "breakpoint", rd(v, UC_X86_REG_RIP), out);
+    vmdl__x86_exit_cost(v, VMDL_XK_DB);
     return debug_exception(v, payload, false, triple);
 }
 
