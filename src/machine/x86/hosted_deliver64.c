@@ -117,7 +117,7 @@ static bool intercepts_loaded(struct vmdl_vcpu *v, const char *ctx)
 static bool eligible(struct vmdl_vcpu *v)
 {
     const struct x86_vcpu *x = X86(v);
-    return !v->vm->cfg.no_fast_traps && !x->nested && !x->hosted_vmrun && !x->h_walk &&
+    return !v->vm->cfg.no_fast_traps && !(x->nested && x->npt.on) && !x->hosted_vmrun && !x->h_walk &&
            !x->h_iret_step && !x->h_desc_step && v->vm->x86h->crw_off > 0;
 }
 
