@@ -79,7 +79,7 @@ static double run_ns(bool am, enum body body, uint32_t n)
 {
     static uint8_t img[IMG];
     memset(img, 0, sizeof(img));
-    memcpy(img, lm64, sizeof(lm64));
+    memcpy(img, hosted_lm64_image, sizeof(hosted_lm64_image));
     payload(img + LM64_PAYLOAD, am, body, n);
     return lm64_run_ns("bench_align", img, sizeof(img));
 }

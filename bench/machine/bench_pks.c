@@ -78,7 +78,7 @@ static double run_ns(bool pks, bool flush, uint32_t pages, uint32_t rounds)
 {
     static uint8_t img[IMG];
     memset(img, 0, sizeof(img));
-    memcpy(img, lm64, sizeof(lm64));
+    memcpy(img, hosted_lm64_image, sizeof(hosted_lm64_image));
     payload(img + LM64_PAYLOAD, pks, flush, pages, rounds);
     return lm64_run_ns("bench_pks", img, sizeof(img));
 }

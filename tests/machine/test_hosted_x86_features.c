@@ -72,7 +72,7 @@ static uint8_t img[IMG_SIZE];
 static void image(const uint8_t *payload, size_t n, uint64_t data)
 {
     memset(img, 0, sizeof(img));
-    memcpy(img, lm64, sizeof(lm64));
+    memcpy(img, hosted_lm64_image, sizeof(hosted_lm64_image));
     gate64(img, 6, LOAD + UD_HANDLER);
     gate64(img, 13, LOAD + GP_HANDLER);
     gate64(img, 14, LOAD + PF_HANDLER);

@@ -401,7 +401,7 @@ static void test_hosted_long_mode_power_off_is_last(void **state)
     (void)state;
     static uint8_t img[0x600];
     memset(img, 0, sizeof(img));
-    memcpy(img, lm64, sizeof(lm64));
+    memcpy(img, hosted_lm64_image, sizeof(hosted_lm64_image));
     static const uint8_t payload[] = {
         0x8B, 0x1C, 0x25, 0x00, 0x00, 0x30, 0x00,       /* mov ebx, [HMEM] */
         0xB8, 0x21, 0x00, 0x00, 0x00,                   /* mov eax, 0x21 */

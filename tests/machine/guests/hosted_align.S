@@ -20,10 +20,8 @@
         .set DATA, 0x140000
         .set PML4, 0x200000
 
-        .code32
-        .org 0
-hdr:    .long 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000)
-        .long 0x100000, 0x100000, 0, 0, 0x100050
+        .include "lm64.inc"
+        mb_header 0x100050
         .org 0x20
 mode:   .long 0
         .org 0x30
@@ -148,18 +146,7 @@ long_setup:
         inc %ecx
         cmp $512, %ecx
         jne 1b
-        mov $PML4, %eax
-        mov %eax, %cr3
-        mov %cr4, %eax
-        or $0x20, %eax                  /* PAE */
-        mov %eax, %cr4
-        mov $0xC0000080, %ecx
-        rdmsr
-        or $0x100, %eax                 /* LME */
-        wrmsr
-        mov %cr0, %eax
-        or $0x80000001, %eax
-        mov %eax, %cr0
+        long_mode_on PML4
         ljmp $0x08, $long64
         .code64
 long64: lidt idtr64
@@ -272,5 +259,5 @@ payload64:
         .org 0x1000
 idt32:  .fill 0x41, 8, 0
         .org 0x1400
-idt64:  .fill 0x41, 16, 0
-        .org 0x1800
+idt64:  .fill 0x82, 8, 0                 /* 0x41 16-byte gates (.fill takes at most 8-byte units) */
+        .org 0x1810

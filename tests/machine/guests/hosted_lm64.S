@@ -3,11 +3,11 @@
  * 64-bit IDT whose #GP/#PF/#UD gates go to handlers that record
  * (vector, error code, RIP) in R13/R14/R15 and halt; then the test's
  * 64-bit payload at 0x100400 runs. */
-        .code32
-        .org 0
-hdr:    .long 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000)
-        .long 0x100000, 0x100000, 0, 0, 0x100020
+        .include "lm64.inc"
+        mb_header 0x100020
         .org 0x20
+        .globl _start
+_start:
 start:  mov $0x180000, %esp
         movl $0x201007, 0x200000          /* PML4[0] -> PDPT */
         movl $0x202007, 0x201000          /* PDPT[0] -> PD */
@@ -23,25 +23,7 @@ start:  mov $0x180000, %esp
         inc %ecx
         cmp $512, %ecx
         jne 1b
-        mov $0x200000, %eax
-        mov %eax, %cr3
-        mov %cr4, %eax
-        or $0x20, %eax                    /* PAE */
-        mov %eax, %cr4
-        mov $0xC0000080, %ecx
-        rdmsr
-        or $0x100, %eax                   /* LME */
-        wrmsr
-        mov %cr0, %eax
-        or $0x80000001, %eax
-        mov %eax, %cr0
-        lgdt gdtr
-        ljmp $0x08, $long64
-        .code64
-long64: mov $0x10, %eax
-        mov %eax, %ds
-        mov %eax, %es
-        mov %eax, %ss
+        enter_long64 0x200000, gdtr
         lidt idtr
         mov $0x100400, %eax
         jmp *%rax
