@@ -250,6 +250,24 @@ static void do_rdmsr(struct run *r, struct fz *f)
                  (unsigned long long)v);
 }
 
+/*
+ * What a live counter must add (AMD APM vol. 2, 13.2.1: with a counter
+ * mask the counter adds one per cycle in which the event occurred at
+ * least CMASK times, or fewer times with INV).  The model retires one
+ * instruction per cycle and an event at most once in it, so CMASK 1 counts
+ * the events, a larger CMASK nothing, and INV the other cycles.
+ */
+static uint64_t expected_count(uint64_t ctl, const struct vmdl_amd_pmu_event *ev,
+                               uint64_t insns, uint64_t branches)
+{
+    uint64_t events = ev->source == VMDL_AMD_PMU_SRC_BRANCHES ? branches : insns;
+    unsigned cmask = (unsigned)((ctl >> 24) & 0xFF);
+    if (cmask == 0)
+        return events;
+    uint64_t cycles_at_cmask = cmask == 1 ? events : 0;
+    return (ctl & VMDL_AMD_EVTSEL_INV) ? insns - cycles_at_cmask : cycles_at_cmask;
+}
+
 static void do_retire(struct run *r, struct fz *f)
 {
     uint64_t insns, branches;
@@ -285,7 +303,7 @@ static void do_retire(struct run *r, struct fz *f)
         const struct vmdl_amd_pmu_event *ev = vmdl_amd_pmu_event_of(ctl);
         FZ_CHECK(ev && ev->source != VMDL_AMD_PMU_SRC_NONE, "live counter %u "
                  "without a countable event", i);
-        uint64_t n = ev->source == VMDL_AMD_PMU_SRC_BRANCHES ? branches : insns;
+        uint64_t n = expected_count(ctl, ev, insns, branches);
         FZ_CHECK(after.ctr[i] == ((before.ctr[i] + n) & VMDL_AMD_PMU_COUNTER_MASK),
                  "counter %u: 0x%llx + %llu -> 0x%llx", i,
                  (unsigned long long)before.ctr[i], (unsigned long long)n,
