@@ -564,6 +564,12 @@ static void make_valid(struct run *r)
     poke_name(r, "GUEST_LDTR_AR_BYTES", 0x10000);
     poke_name(r, "GUEST_TR_AR_BYTES", 0x8b);
     poke_name(r, "GUEST_TR_SELECTOR", 0x18);
+    /* Page-granular segments need limits with bits 11:0 set (SDM 27.3.1.2). */
+    static const char *const lim[] = {"GUEST_CS_LIMIT", "GUEST_SS_LIMIT", "GUEST_DS_LIMIT",
+                                      "GUEST_ES_LIMIT", "GUEST_FS_LIMIT", "GUEST_GS_LIMIT"};
+    for (unsigned i = 0; i < sizeof(lim) / sizeof(lim[0]); i++)
+        poke_name(r, lim[i], 0xffffffff);
+    poke_name(r, "GUEST_TR_LIMIT", 0x67);
     poke_name(r, "VMCS_LINK_POINTER", UINT64_MAX);
 }
 
@@ -592,6 +598,52 @@ static void do_exit(struct run *r, struct fz *f, struct vmdl_vmx_cpu *cpu)
     FZ_CHECK(cpu->rip == peek0(r, "HOST_RIP") && cpu->rflags == 2, "host state not loaded");
     FZ_CHECK(peek0(r, "VM_EXIT_REASON") == info.reason, "exit reason not stored");
     FZ_CHECK(!(peek0(r, "VM_ENTRY_INTR_INFO_FIELD") >> 31), "entry event not consumed");
+}
+
+/* VMFUNC with fuzzed EAX/ECX (and sometimes a fuzzed EPTP-list entry):
+ * #UD exactly without VM functions or with EAX > 63 (always outside L2);
+ * an exit is reason 59 with the length and changes nothing; a switch is
+ * function 0 enabled with EPT, to the list entry, a valid EPTP. */
+static void do_vmfunc(struct run *r, struct fz *f)
+{
+    uint64_t rax = fz_pick(f, 4) == 0 ? fz_u64(f) : fz_u8(f);
+    rax = rax < 192 ? rax & 3 : rax;   /* mostly functions 0-3, sometimes > 63 */
+    uint64_t rcx = fz_pick(f, 4) == 0 ? fz_u64(f) : fz_u16(f) & 0x3ff;
+    uint64_t list = peek0(r, "EPTP_LIST_ADDRESS") & ~0xFFFull;
+    bool in_mem = list < MEM_SIZE && 8ull * (uint32_t)rcx + 8 <= MEM_SIZE - list;
+    if (fz_bool(f) && in_mem) {
+        uint64_t v = fz_value(f);
+        memcpy(mem_buf + list + 8 * (uint32_t)rcx, &v, 8);
+        clobber(list + 8 * (uint32_t)rcx, 8);
+    }
+    uint64_t eptp = peek0(r, "EPT_POINTER");
+    bool l2 = vmdl_vmx_in_guest_mode(r->vmx);
+    bool on = (peek0(r, "CPU_BASED_VM_EXEC_CONTROL") & VMDL_PROC_SECONDARY) &&
+              (peek0(r, "SECONDARY_VM_EXEC_CONTROL") & VMDL_PROC2_VMFUNC);
+    struct vmdl_vmx_vmfunc o;
+    FZ_CHECK(vmdl_vmx_vmfunc(r->vmx, rax, rcx, 3, &o) == 0, "vmfunc: %s", vmdl_last_error());
+    FZ_TRACE("vmfunc eax 0x%llx ecx 0x%llx -> %d (%s)\n", (unsigned long long)rax,
+             (unsigned long long)rcx, o.outcome, o.why ? o.why : "-");
+    FZ_CHECK((o.outcome == VMDL_VMFUNC_UD) == (!l2 || !on || (uint32_t)rax > 63),
+             "VMFUNC #UD %d in L2 %d with VM functions %d", o.outcome, l2, on);
+    FZ_CHECK(vmdl_vmx_in_guest_mode(r->vmx) == l2, "VMFUNC left L2");
+    if (o.outcome != VMDL_VMFUNC_DONE) {
+        FZ_CHECK(!o.eptp_changed && peek0(r, "EPT_POINTER") == eptp, "EPTP changed");
+        FZ_CHECK(o.outcome != VMDL_VMFUNC_EXIT ||
+                 (o.exit.reason == 59 && o.exit.insn_len == 3 && !o.exit.qualification),
+                 "VMFUNC exit %u", o.exit.reason);
+        return;
+    }
+    uint64_t now = peek0(r, "EPT_POINTER"), entry = 0;
+    FZ_CHECK((uint32_t)rax == 0 && (peek0(r, "VM_FUNCTION_CONTROL") & 1) &&
+             (peek0(r, "SECONDARY_VM_EXEC_CONTROL") & VMDL_PROC2_EPT) &&
+             (uint32_t)rcx < 512, "EPTP switched without function 0, EPT or index");
+    FZ_CHECK(in_mem, "EPTP switched through a list entry outside memory");
+    memcpy(&entry, mem_buf + list + 8 * (uint32_t)rcx, 8);
+    FZ_CHECK(now == entry && o.eptp_changed == (now != eptp) &&
+             (now == eptp || vmdl_vmx_eptp_valid(r->model, now)),
+             "EPTP 0x%llx after a switch from 0x%llx", (unsigned long long)now,
+             (unsigned long long)eptp);
 }
 
 static void do_enter(struct run *r, struct fz *f)
@@ -633,6 +685,9 @@ static void do_enter(struct run *r, struct fz *f)
         FZ_CHECK(vmdl_vmx_check_entry_vmfail(r->vmx, before.efer, NULL) == 0 &&
                  vmdl_vmx_check_entry_guest(r->vmx, NULL) == 0, "entered past a failing check");
         FZ_CHECK(cpu.rip == peek0(r, "GUEST_RIP"), "GUEST_RIP not loaded");
+        /* (fz_pick reads 0 once the input is exhausted.) */
+        while (fz_more(f) && fz_pick(f, 3) == 0)
+            do_vmfunc(r, f);
         do_exit(r, f, &cpu);
         return;
     }
@@ -969,6 +1024,16 @@ static void do_nested(struct run *r, struct fz *f)
     case 1:
         if (cur != VMDL_VMX_INVALID_PTR) {
             make_valid(r);
+            if (fz_bool(f)) {
+                /* EPT (page 4) and EPTP switching (list in page 5), where
+                 * the profile has them. */
+                poke_name(r, "CPU_BASED_VM_EXEC_CONTROL",
+                          peek0(r, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+                poke_name(r, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT | VMDL_PROC2_VMFUNC);
+                poke_name(r, "EPT_POINTER", 4 * PAGE | 0x1e);
+                poke_name(r, "VM_FUNCTION_CONTROL", 1);
+                poke_name(r, "EPTP_LIST_ADDRESS", 5 * PAGE);
+            }
             clobber(cur, 1);
         }
         break;
@@ -977,6 +1042,12 @@ static void do_nested(struct run *r, struct fz *f)
         if (cur != VMDL_VMX_INVALID_PTR)
             clobber(cur, 1);
         break;
+    case 3:
+        if (fz_bool(f)) {
+            do_vmfunc(r, f);
+            break;
+        }
+        __attribute__((fallthrough));
     default:
         do_inv(r, f);
         break;
@@ -1246,6 +1317,23 @@ static void write_seeds(const char *dir)
             fz_put32(&o, 1000); fz_put8(&o, 5); fz_put64(&o, 0x12345);
         }
         snprintf(name, sizeof(name), "ept_pml%u", prof);
+        fz_save_out(dir, name, &o);
+        /* EPT with EPTP switching: enter, VMFUNC to a list entry written
+         * first (valid), to an empty one (the exit), with EAX 200 (#UD). */
+        seed_start(&o, prof);
+        fz_put8(&o, 4); fz_put8(&o, 1); fz_put8(&o, 1);  /* valid, EPT + VMFUNC */
+        fz_put8(&o, 4); fz_put8(&o, 2);                  /* VMLAUNCH */
+        fz_put8(&o, 1); fz_put8(&o, 0); fz_put8(&o, 0); fz_put8(&o, 0);
+        fz_put8(&o, 0); fz_put8(&o, 1); fz_put8(&o, 0); fz_put8(&o, 1); fz_put16(&o, 3);
+        fz_put8(&o, 1); fz_put8(&o, 0); fz_put64(&o, 6 * PAGE | 0x5e);
+        fz_put8(&o, 0); fz_put8(&o, 1); fz_put8(&o, 0); fz_put8(&o, 1); fz_put16(&o, 4);
+        fz_put8(&o, 0);
+        fz_put8(&o, 0); fz_put8(&o, 1); fz_put8(&o, 200); fz_put8(&o, 1); fz_put16(&o, 3);
+        fz_put8(&o, 0);
+        fz_put8(&o, 1);                                  /* no more VMFUNC */
+        for (unsigned i = 0; i < 48; i++)               /* the L2 event and exit */
+            fz_put8(&o, (uint8_t)(i * 29 + prof));
+        snprintf(name, sizeof(name), "vmfunc%u", prof);
         fz_save_out(dir, name, &o);
     }
 }

@@ -17,7 +17,8 @@
  *   passes them would enter L2, which this vCPU cannot run: it completes
  *   with VMfailValid(7) and leaves the launch state unchanged.
  * - INVEPT and INVVPID go to the model (types, descriptor, error 28).
- * - VMFUNC (outside VMX non-root operation) and VMCALL raise #UD.
+ * - VMFUNC: #UD in L1; in L2 EPTP switching or VM exit 59 (vmx_nested.h).
+ * - VMCALL outside L2 raises #UD (the machine then tries a KVM hypercall).
  * - MSRs 0x3A (IA32_FEATURE_CONTROL) and 0x480-0x492 are claimed.
  * - CPUID.1:ECX bit 5 (VMX) is set, which also lets the guest set CR4.VMXE.
  * - A VM reset puts every vCPU outside VMX operation and restores

@@ -390,6 +390,33 @@ int vmdl_vmx_invvpid(struct vmdl_vmx *vmx, const struct vmdl_vmx_ctx *ctx,
 /* Would this EPTP pass KVM's nested_vmx_check_eptp against the profile? */
 bool vmdl_vmx_eptp_valid(const struct vmdl_vmx_model *m, uint64_t eptp);
 
+/* ---- VMFUNC (SDM Vol. 3C 26.5.6; KVM's handle_vmfunc) ---- */
+enum vmdl_vmx_vmfunc_outcome {
+    VMDL_VMFUNC_UD = 1,         /* #UD: not in L2, "enable VM functions" off, or
+                                 * EAX > 63 (raised in L2, under L1's
+                                 * exception bitmap) */
+    VMDL_VMFUNC_DONE,           /* performed: the caller skips the instruction */
+    VMDL_VMFUNC_EXIT,           /* VM exit 59 to L1 (fault-like): exit */
+};
+struct vmdl_vmx_vmfunc {
+    enum vmdl_vmx_vmfunc_outcome outcome;
+    bool eptp_changed;          /* DONE: EPT_POINTER now new_eptp; whatever was
+                                 * cached for old_eptp must go */
+    uint64_t old_eptp, new_eptp;
+    struct vmdl_vmx_exit_info exit; /* EXIT: reason 59, the instruction length */
+    const char *why;            /* UD / EXIT: the check that decided */
+};
+/*
+ * VMFUNC with EAX = rax, ECX = rcx (the upper halves ignored).  KVM
+ * emulates only function 0, EPTP switching (bit 0 of IA32_VMX_VMFUNC):
+ * with its bit set in the VM-function controls, EPT on, ECX < 512, the
+ * 8-byte entry ECX of the EPTP list (L1-physical, read through the
+ * model's guest memory) readable and a valid EPTP (vmdl_vmx_eptp_valid),
+ * EPT_POINTER becomes that entry; any other case is the VM exit.
+ */
+int vmdl_vmx_vmfunc(struct vmdl_vmx *vmx, uint64_t rax, uint64_t rcx, uint32_t insn_len,
+                    struct vmdl_vmx_vmfunc *out);
+
 /* ---- vCPU events around a nested guest (KVM_SET_MP_STATE/VCPU_EVENTS) ---- */
 enum vmdl_vmx_mp_state {
     VMDL_MP_RUNNABLE = 0, VMDL_MP_UNINITIALIZED = 1, VMDL_MP_INIT_RECEIVED = 2,

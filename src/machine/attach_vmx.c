@@ -992,6 +992,52 @@ static vmdl_fault finish_insn(struct vmdl_vcpu *vcpu, const struct vmdl_x86_insn
     return VMDL_FAULT_NONE;
 }
 
+/* A #UD in L2 for an instruction the glue completes: a VM exit when L1's
+ * exception bitmap has #UD, else the caller delivers it in L2. */
+static vmdl_fault l2_ud(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                        struct vmdl_vmx *vmx)
+{
+    struct vmdl_vmx_l2_event ev = {.kind = VMDL_L2_EXCEPTION, .vector = 6,
+                                   .type = VMDL_INTR_TYPE_HW_EXCEPTION};
+    struct vmdl_vmx_exit_info info;
+    if (!vmdl_vmx_in_guest_mode(vmx))
+        return VMDL_FAULT_UD;
+    if (!vmdl_vmx_l1_wants(vmx, &ev, &info)) {
+        /* The MTF exit comes after the delivery, at the handler. */
+        if (h->mtf[vmdl_vcpu_index(vcpu)] != MTF_OFF)
+            mtf_arm(h, vcpu, vmx, MTF_NOW);
+        return VMDL_FAULT_UD;
+    }
+    reflect(h, vcpu, vmx, &info);
+    return VMDL_FAULT_NONE;
+}
+
+/* VMFUNC (KVM's handle_vmfunc): #UD, a VM exit 59 to L1, or EPTP
+ * switching, after which the second stage follows the new EPTP (the
+ * shadow of the old one is dropped with the engine's TLB, as KVM loads a
+ * new shadow EPT MMU). */
+static vmdl_fault l2_vmfunc(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
+                            struct vmdl_vmx *vmx, const struct vmdl_x86_insn *insn)
+{
+    uint64_t rax = 0, rcx = 0;
+    struct vmdl_vmx_vmfunc out;
+    if (vmdl_vcpu_get_reg(vcpu, VMDL_X86_RAX, &rax) ||
+        vmdl_vcpu_get_reg(vcpu, VMDL_X86_RCX, &rcx) ||
+        vmdl_vmx_vmfunc(vmx, rax, rcx, insn->length, &out))
+        return VMDL_FAULT_UD;
+    switch (out.outcome) {
+    case VMDL_VMFUNC_EXIT:
+        reflect(h, vcpu, vmx, &out.exit);
+        return VMDL_FAULT_NONE;
+    case VMDL_VMFUNC_DONE:
+        if (out.eptp_changed)
+            vmdl__vmx_ept_enter(vcpu, vmx, &h->shadow[vmdl_vcpu_index(vcpu)]);
+        return VMDL_FAULT_NONE;
+    default:
+        return l2_ud(h, vcpu, vmx);
+    }
+}
+
 static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
                            const struct vmdl_x86_insn *insn)
 {
@@ -1012,9 +1058,11 @@ static vmdl_fault vmx_insn(void *opaque, struct vmdl_vcpu *vcpu,
     case VMDL_INSN_VMRESUME: kind = VMDL_VMX_INSN_VMRESUME; break;
     case VMDL_INSN_INVEPT: kind = VMDL_VMX_INSN_INVEPT; break;
     case VMDL_INSN_INVVPID: kind = VMDL_VMX_INSN_INVVPID; break;
+    case VMDL_INSN_VMFUNC:
+        return l2_vmfunc(h, vcpu, vmx, insn);
     default:
-        /* VMCALL/VMFUNC in L2 exit to L1; outside non-root operation VMFUNC
-         * is #UD, and VMCALL from L1 (a KVM hypercall) is not modelled. */
+        /* VMCALL in L2 exits to L1; VMCALL from L1 (a KVM hypercall) is
+         * not modelled. */
         if (vmdl_vmx_in_guest_mode(vmx)) {
             struct vmdl_vmx_exit_info info = {.reason = vmx_exit_reason(insn->kind),
                                               .insn_len = insn->length};

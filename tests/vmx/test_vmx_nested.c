@@ -483,6 +483,251 @@ static void test_eptp_rules(void **state)
     vmdl_vmx_model_destroy(m);
 }
 
+/* ---- VMFUNC: EPTP switching (KVM's handle_vmfunc) ---- */
+
+#define EPTP_LIST 0xa000u
+#define EPTP_A (0x100000ull | 0x5e)     /* WB, 4 levels, A/D */
+#define EPTP_B (0x200000ull | 0x1e)     /* WB, 4 levels, no A/D */
+
+/* vmcs12 with EPT (EPTP_A), VM functions with these controls and the
+ * EPTP list at EPTP_LIST (entries 0 and 1: EPTP_A, EPTP_B). */
+static void vmfunc_vmcs(struct fx *f, uint64_t fnctl)
+{
+    pk(f, "CPU_BASED_VM_EXEC_CONTROL", pe(f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT | VMDL_PROC2_VMFUNC);
+    pk(f, "EPT_POINTER", EPTP_A);
+    pk(f, "VM_FUNCTION_CONTROL", fnctl);
+    pk(f, "EPTP_LIST_ADDRESS", EPTP_LIST);
+    put64(f, EPTP_LIST, EPTP_A);
+    put64(f, EPTP_LIST + 8, EPTP_B);
+}
+
+static void enter_l2_ok(struct fx *f)
+{
+    struct vmdl_vmx_result r;
+    struct vmdl_vmx_entry e = enter(f, false, &r);
+    if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
+        fail_msg("outcome %d error %u check %s", e.outcome, r.error, e.check);
+}
+
+static struct vmdl_vmx_vmfunc vmfunc(struct fx *f, uint64_t rax, uint64_t rcx)
+{
+    struct vmdl_vmx_vmfunc o;
+    assert_int_equal(vmdl_vmx_vmfunc(f->vmx, rax, rcx, 3, &o), 0);
+    return o;
+}
+
+/* VM entry: the VM-function controls against IA32_VMX_VMFUNC, EPTP
+ * switching only with EPT and a page-aligned list inside MAXPHYADDR
+ * (KVM's nested_vmx_check_vmfunc_controls), error 7. */
+/* The fixture again over f->caps (a custom profile). */
+static void fx_reopen(struct fx *f)
+{
+    struct vmdl_vmx_result r;
+    vmdl_vmx_destroy(f->vmx);
+    vmdl_vmx_model_destroy(f->model);
+    assert_int_equal(vmdl_vmx_model_create(&f->caps, &f->model), 0);
+    assert_int_equal(vmdl_vmx_create(f->model, &f->mem, &f->vmx), 0);
+    assert_int_equal(vmdl_vmx_set_feature_control(f->vmx, 5), 0);
+    assert_int_equal(vmdl_vmx_vmxon(f->vmx, &f->ctx, VMXON_PA, &r), 0);
+    assert_int_equal(vmdl_vmx_vmptrld(f->vmx, &f->ctx, VMCS_A, &r), 0);
+    valid_vmcs(f);
+}
+
+static void test_vmfunc_entry_checks(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vmfunc_vmcs(&f, 1);
+    pk(&f, "VM_FUNCTION_CONTROL", 2);           /* function 1: not offered */
+    expect_vmfail(&f, 7, "VM function 1");
+    pk(&f, "VM_FUNCTION_CONTROL", 1);
+    pk(&f, "EPTP_LIST_ADDRESS", EPTP_LIST | 8);
+    expect_vmfail(&f, 7, "EPTP list not page aligned");
+    pk(&f, "EPTP_LIST_ADDRESS", 1ull << 46);
+    expect_vmfail(&f, 7, "EPTP list beyond MAXPHYADDR");
+    pk(&f, "EPTP_LIST_ADDRESS", EPTP_LIST);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_VMFUNC);
+    expect_vmfail(&f, 7, "EPTP switching without EPT");
+    /* VM functions on, no function: nothing else is checked. */
+    pk(&f, "VM_FUNCTION_CONTROL", 0);
+    pk(&f, "EPTP_LIST_ADDRESS", 3);
+    enter_l2_ok(&f);
+    fx_close(&f);
+    /* A profile without VM functions (nehalem): the secondary control is
+     * not allowed-1. */
+    fx_open(&f, "nehalem");
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_SECONDARY);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT | VMDL_PROC2_VMFUNC);
+    pk(&f, "EPT_POINTER", EPTP_B);
+    expect_vmfail(&f, 7, "VM functions on nehalem");
+    fx_close(&f);
+}
+
+static void test_vmfunc_eptp_switching(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vmfunc_vmcs(&f, 1);
+    enter_l2_ok(&f);
+    struct vmdl_vmx_vmfunc o = vmfunc(&f, 0, 1);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_true(o.eptp_changed);
+    assert_int_equal(o.old_eptp, EPTP_A);
+    assert_int_equal(o.new_eptp, EPTP_B);
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_B);
+    assert_true(vmdl_vmx_in_guest_mode(f.vmx));
+    /* Back, with the A/D bit of the list entry (a new A/D setting). */
+    o = vmfunc(&f, 0, 0);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_true(o.eptp_changed);
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_A);
+    /* To the current EPTP: done, nothing to drop. */
+    o = vmfunc(&f, 0, 0);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_false(o.eptp_changed);
+    /* EAX and ECX: the upper halves of RAX and RCX are ignored. */
+    o = vmfunc(&f, 0xffffffff00000000ull, 0x500000001ull);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_B);
+    /* The last entry of the list; bits 11:0 of the list address are not
+     * an offset (KVM reads the list's page by frame number). */
+    put64(&f, EPTP_LIST + 511 * 8, 0x300000 | 0x18);     /* UC */
+    o = vmfunc(&f, 0, 511);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_int_equal(pe(&f, "EPT_POINTER"), 0x300018);
+    /* Bits 11:0 of the list address (writable under a running L2) do not
+     * move the entries. */
+    pk(&f, "EPTP_LIST_ADDRESS", EPTP_LIST | 8);
+    put64(&f, EPTP_LIST + 16, 0x400000 | 0x1e);
+    o = vmfunc(&f, 0, 1);
+    assert_int_equal(o.outcome, VMDL_VMFUNC_DONE);
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_B);
+    /* The exit that follows reports L1's EPTP as L2 left it. */
+    bool abort = false;
+    struct vmdl_vmx_exit_info info = {.reason = VMDL_VMX_EXIT_CPUID, .insn_len = 2};
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &info, &f.l1, NULL, &abort), 0);
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_B);
+    fx_close(&f);
+}
+
+static void expect_vmfunc_exit(struct fx *f, uint64_t rax, uint64_t rcx, const char *why)
+{
+    uint64_t eptp = pe(f, "EPT_POINTER");
+    struct vmdl_vmx_vmfunc o = vmfunc(f, rax, rcx);
+    if (o.outcome != VMDL_VMFUNC_EXIT)
+        fail_msg("%s: outcome %d (%s), want the VM exit", why, o.outcome, o.why ? o.why : "-");
+    assert_int_equal(o.exit.reason, VMDL_VMX_EXIT_VMFUNC);
+    assert_int_equal(o.exit.qualification, 0);
+    assert_int_equal(o.exit.insn_len, 3);
+    assert_false(o.eptp_changed);
+    assert_int_equal(pe(f, "EPT_POINTER"), eptp);
+    assert_true(vmdl_vmx_in_guest_mode(f->vmx));
+}
+
+static void test_vmfunc_exits(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vmfunc_vmcs(&f, 1);
+    enter_l2_ok(&f);
+    expect_vmfunc_exit(&f, 1, 0, "function 1 (bit clear in the controls)");
+    expect_vmfunc_exit(&f, 63, 0, "function 63");
+    put64(&f, EPTP_LIST + 512 * 8, EPTP_B);   /* the next page holds a valid one */
+    expect_vmfunc_exit(&f, 0, 512, "index 512");
+    expect_vmfunc_exit(&f, 0, 0xffffffffull, "index 0xffffffff");
+    /* Entries that fail the EPTP checks of VM entry. */
+    static const uint64_t bad[] = {
+        0x300000 | 0x19,                /* memory type 1 */
+        0x300000 | 0x16,                /* walk length 3 */
+        0x300000 | 0x1e | 0x80,         /* bit 7 */
+        (1ull << 46) | 0x1e,            /* beyond MAXPHYADDR */
+        0,                              /* memory type UC, walk length 1 */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        put64(&f, EPTP_LIST + 16, bad[i]);
+        char why[48];
+        snprintf(why, sizeof(why), "EPTP 0x%llx", (unsigned long long)bad[i]);
+        expect_vmfunc_exit(&f, 0, 2, why);
+    }
+    /* A list outside RAM: the entry cannot be read. */
+    pk(&f, "EPTP_LIST_ADDRESS", RAM_SIZE);
+    expect_vmfunc_exit(&f, 0, 0, "EPTP list outside RAM");
+    pk(&f, "EPTP_LIST_ADDRESS", EPTP_LIST);
+    /* Turning EPT off under a running L2 (not reachable through VM entry,
+     * KVM warns): still the exit. */
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_VMFUNC);
+    expect_vmfunc_exit(&f, 0, 1, "EPTP switching without EPT");
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT | VMDL_PROC2_VMFUNC);
+    /* The reflected exit as L1 reads it. */
+    struct vmdl_vmx_vmfunc o = vmfunc(&f, 1, 0);
+    bool abort = false;
+    assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &o.exit, &f.l1, NULL, &abort), 0);
+    assert_int_equal(pe(&f, "VM_EXIT_REASON"), 59);
+    assert_int_equal(pe(&f, "EXIT_QUALIFICATION"), 0);
+    assert_int_equal(pe(&f, "VM_EXIT_INSTRUCTION_LEN"), 3);
+    assert_int_equal(pe(&f, "VM_EXIT_INTR_INFO"), 0);
+    fx_close(&f);
+    /* EPT without A/D flags: an entry with bit 6 exits. */
+    fx_open(&f, "sapphire-rapids");
+    f.caps.ept_vpid_cap &= ~(1ull << 21);
+    fx_reopen(&f);
+    vmfunc_vmcs(&f, 1);
+    pk(&f, "EPT_POINTER", EPTP_B);
+    enter_l2_ok(&f);
+    expect_vmfunc_exit(&f, 0, 0, "A/D without EPT_VPID_CAP bit 21");
+    fx_close(&f);
+    /* A profile offering function 1 too: KVM emulates only function 0. */
+    fx_open(&f, "sapphire-rapids");
+    f.caps.vmfunc = 3;
+    fx_reopen(&f);
+    vmfunc_vmcs(&f, 3);
+    enter_l2_ok(&f);
+    expect_vmfunc_exit(&f, 1, 0, "function 1 not emulated");
+    fx_close(&f);
+}
+
+static void expect_vmfunc_ud(struct fx *f, uint64_t rax, const char *why)
+{
+    struct vmdl_vmx_vmfunc o = vmfunc(f, rax, 1);
+    if (o.outcome != VMDL_VMFUNC_UD)
+        fail_msg("%s: outcome %d (%s), want #UD", why, o.outcome, o.why ? o.why : "-");
+    assert_false(o.eptp_changed);
+}
+
+static void test_vmfunc_ud(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_open(&f, "sapphire-rapids");
+    vmfunc_vmcs(&f, 1);
+    /* L1 (VMX root operation) and outside VMX operation. */
+    expect_vmfunc_ud(&f, 0, "VMX root operation");
+    enter_l2_ok(&f);
+    expect_vmfunc_ud(&f, 64, "EAX 64");
+    expect_vmfunc_ud(&f, 0xffffffff, "EAX 0xffffffff");
+    /* The secondary controls inactive: VM functions are off. */
+    uint64_t proc = pe(&f, "CPU_BASED_VM_EXEC_CONTROL");
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", proc & ~(uint64_t)VMDL_PROC_SECONDARY);
+    expect_vmfunc_ud(&f, 0, "secondary controls off");
+    pk(&f, "CPU_BASED_VM_EXEC_CONTROL", proc);
+    pk(&f, "SECONDARY_VM_EXEC_CONTROL", VMDL_PROC2_EPT);
+    expect_vmfunc_ud(&f, 0, "enable VM functions off");
+    assert_int_equal(pe(&f, "EPT_POINTER"), EPTP_A);
+    struct vmdl_vmx_result r;
+    assert_int_equal(vmdl_vmx_set_guest_mode(f.vmx, false), 0);
+    assert_int_equal(vmdl_vmx_vmxoff(f.vmx, &f.ctx, &r), 0);
+    expect_vmfunc_ud(&f, 0, "outside VMX operation");
+    /* API misuse. */
+    struct vmdl_vmx_vmfunc o;
+    assert_int_equal(vmdl_vmx_vmfunc(NULL, 0, 0, 3, &o), VMDL_EINVAL);
+    assert_int_equal(vmdl_vmx_vmfunc(f.vmx, 0, 0, 3, NULL), VMDL_EINVAL);
+    fx_close(&f);
+}
+
 /* ---- VMfailValid(8): host state ---- */
 
 static void test_entry_host_state_errors(void **state)
@@ -2515,6 +2760,10 @@ int main(void)
         cmocka_unit_test(test_preempt_timer_grid),
         cmocka_unit_test(test_invept),
         cmocka_unit_test(test_invvpid),
+        cmocka_unit_test(test_vmfunc_entry_checks),
+        cmocka_unit_test(test_vmfunc_eptp_switching),
+        cmocka_unit_test(test_vmfunc_exits),
+        cmocka_unit_test(test_vmfunc_ud),
         cmocka_unit_test(test_block_ebusy_ignored),
         cmocka_unit_test(test_block_ebusy_quirk_exits_unknown),
         cmocka_unit_test(test_block_without_injected_event_exits_to_l1),

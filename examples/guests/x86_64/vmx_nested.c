@@ -23,6 +23,13 @@
  *   write of l2_page          EPT violation again (write, readable); L1
  *                             adds write permission, and L2's value lands
  *                             in L1's page
+ *   VMFUNC 0 (EPTP switching) L2 switches to entry 1 of L1's EPTP list
+ *                             without an exit: a second EPT (with A/D
+ *                             flags) maps l2_page onto another L1 page;
+ *                             entry 0 switches back; entry 2 (an invalid
+ *                             EPTP) and function 1 (not enabled) exit
+ *                             (reason 59) and L1 skips them; EAX = 64 is
+ *                             #UD, which L1's exception bitmap takes
  *   VMCALL (RAX = 2)          L1 sets the monitor trap flag: L2 runs one
  *                             instruction (a 1-byte NOP), then exits
  *                             (reason 37) with RIP right after it
@@ -127,7 +134,8 @@ enum {
     HOST_SS_SEL = 0x0C04, HOST_DS_SEL = 0x0C06, HOST_FS_SEL = 0x0C08,
     HOST_GS_SEL = 0x0C0A, HOST_TR_SEL = 0x0C0C,
     IO_BITMAP_A = 0x2000, IO_BITMAP_B = 0x2002, MSR_BITMAP = 0x2004,
-    EPT_POINTER = 0x201A, GUEST_PHYS_ADDR = 0x2400, VMCS_LINK = 0x2800,
+    VM_FUNCTION_CONTROL = 0x2018, EPT_POINTER = 0x201A, EPTP_LIST_ADDRESS = 0x2024,
+    GUEST_PHYS_ADDR = 0x2400, VMCS_LINK = 0x2800,
     PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXC_BITMAP = 0x4004, PROC_CTLS2 = 0x401E,
     EXIT_CTLS = 0x400C, ENTRY_CTLS = 0x4012, ENTRY_INTR_INFO = 0x4016,
     VM_INSN_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR_INFO = 0x4404,
@@ -259,8 +267,13 @@ static uint8_t l2_stack[16384] __attribute__((aligned(16)));
  * that backs it once L1 has handled the violation. */
 #define L1_PATTERN 0x11aa22bb33cc44ddull
 #define L2_WRITE 0x5eedull
+#define L1_ALT_PATTERN 0x0a1e0a1e0a1e0a1eull
 static uint8_t l2_page[4096] __attribute__((aligned(4096)));
 static uint64_t l1_backing[512] __attribute__((aligned(4096)));
+/* What l2_page maps onto under the second EPT (EPTP-list entry 1). */
+static uint64_t l1_alt[512] __attribute__((aligned(4096)));
+/* L1 offers L2 EPTP switching (IA32_VMX_VMFUNC bit 0). */
+static volatile bool l2_vmfunc;
 
 struct gate64 {
     uint16_t off_lo, sel;
@@ -297,6 +310,27 @@ __asm__(
     "    pop %rdi; pop %rsi; pop %rbx; pop %rdx; pop %rcx; pop %rax\n"
     "    iretq\n");
 
+/* VMFUNC: EAX the function, ECX its argument (the EPTP-list index). */
+static void l2_vmfunc_call(uint32_t fn, uint32_t index)
+{
+    __asm__ volatile("vmfunc" : : "a"(fn), "c"(index) : "memory");
+}
+
+/* EPTP switching without a VM exit, then two VMFUNCs that exit. */
+static void l2_switch_eptp(volatile uint64_t *p)
+{
+    if (!l2_vmfunc)
+        return;
+    l2_vmfunc_call(0, 1);
+    uint64_t other = *p;
+    l2_vmfunc_call(0, 0);
+    rt_printf("  L2: VMFUNC 0 to EPTP-list entry 1: l2_page reads 0x%lx; back to entry 0: "
+              "0x%lx\n", other, *p);
+    l2_vmfunc_call(0, 2);
+    l2_vmfunc_call(1, 0);
+    l2_vmfunc_call(64, 0);
+}
+
 void l2_main(void);
 void l2_main(void)
 {
@@ -316,6 +350,7 @@ void l2_main(void)
     uint64_t seen = *p;
     rt_printf("  L2: read 0x%lx from l2_page\n", seen);
     *p = L2_WRITE;
+    l2_switch_eptp(p);
     __asm__ volatile("vmcall; nop; nop" : : "a"(VMCALL_MTF) : "memory");
     for (;;)
         hlt();
@@ -370,6 +405,54 @@ static uint64_t setup_ept(void)
     ept_pml4[0] = (uint64_t)ept_pdpt | EPT_RWX;
     /* EPTP: write-back (6), 4-level walk (3 in bits 5:3), no A/D flags. */
     return (uint64_t)ept_pml4 | 6 | 3 << 3;
+}
+
+/* The second EPT (EPTP-list entry 1): the same identity map, except that
+ * l2_page goes read-only onto l1_alt; with accessed/dirty flags (EPTP bit
+ * 6), so the walks under it mark its entries.  Its PDPT shares the PDs of
+ * the other GiBs with the first EPT. */
+static uint64_t ept2_pml4[512] __attribute__((aligned(4096)));
+static uint64_t ept2_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t ept2_pd[512] __attribute__((aligned(4096)));
+static uint64_t ept2_pt[512] __attribute__((aligned(4096)));
+static uint64_t eptp_list[512] __attribute__((aligned(4096)));
+#define EPT_ACCESSED (1ull << 8)
+
+static uint64_t *l2_page_pte2(void)
+{
+    return &ept2_pt[((uint64_t)l2_page >> 12) & 511];
+}
+
+static uint64_t setup_ept2(void)
+{
+    uint64_t region = (uint64_t)l2_page >> 21, gib = region >> 9;
+    for (uint64_t i = 0; i < 512; i++) {
+        ept2_pd[i] = ept_pd[gib * 512 + i];
+        ept2_pt[i] = ept_pt[i];
+    }
+    ept2_pd[region & 511] = (uint64_t)ept2_pt | EPT_RWX;
+    *l2_page_pte2() = (uint64_t)l1_alt | EPT_WB | EPT_R;
+    l1_alt[0] = L1_ALT_PATTERN;
+    for (uint64_t i = 0; i < 4; i++)
+        ept2_pdpt[i] = i == gib ? (uint64_t)ept2_pd | EPT_RWX : ept_pdpt[i];
+    ept2_pml4[0] = (uint64_t)ept2_pdpt | EPT_RWX;
+    return (uint64_t)ept2_pml4 | 6 | 3 << 3 | 1 << 6;
+}
+
+/* VM functions when the capability MSRs offer EPTP switching: the list
+ * holds the first EPTP, the second, and an invalid one (memory type 1). */
+static void setup_vmfunc(uint64_t eptp0)
+{
+    uint64_t ctls2 = rdmsr(0x48B);
+    if (!((ctls2 >> 32) & (1u << 13)) || !(rdmsr(0x491) & 1))
+        return;
+    eptp_list[0] = eptp0;
+    eptp_list[1] = setup_ept2();
+    eptp_list[2] = (uint64_t)ept2_pml4 | 1 | 3 << 3;
+    vmwrite(PROC_CTLS2, vmread(PROC_CTLS2) | (1u << 13));
+    vmwrite(VM_FUNCTION_CONTROL, 1);
+    vmwrite(EPTP_LIST_ADDRESS, (uint64_t)eptp_list);
+    l2_vmfunc = true;
 }
 
 /* INVEPT single-context (type 1) for the current EPTP (SDM 30.3). */
@@ -438,6 +521,7 @@ static void setup_vmcs(void)
     vmwrite(PROC_CTLS, adjust(0x48E, (1u << 7) | (1u << 25) | (1u << 28) | (1u << 31)));
     vmwrite(PROC_CTLS2, adjust(0x48B, 1u << 1));    /* enable EPT */
     vmwrite(EPT_POINTER, setup_ept());
+    setup_vmfunc(vmread(EPT_POINTER));
     vmwrite(EXIT_CTLS, adjust(0x48F, 1u << 9));
     vmwrite(ENTRY_CTLS, adjust(0x490, 1u << 9));
     vmwrite(EXC_BITMAP, 0xFFFFFFFFu);       /* any L2 exception: an exit */
@@ -500,6 +584,7 @@ static const char *reason_name(uint32_t r)
     case 48: return "EPT violation";
     case 49: return "EPT misconfiguration";
     case 37: return "monitor trap flag";
+    case 59: return "VMFUNC";
     case 32: return "WRMSR";
     default: return "?";
     }
@@ -594,6 +679,33 @@ static void on_ept_violation(void)
     invept_single();
 }
 
+/* A VMFUNC that failed (SDM 26.5.6): function 0 with an invalid EPTP at
+ * the index, or a function L1 did not enable.  L2's switches before it
+ * took no exit; the walks under the second EPT set its accessed flags. */
+static void on_vmfunc(void)
+{
+    rt_printf("L1: exit 59 VMFUNC eax=%lu ecx=%lu: qualification 0x%lx, length %lu; "
+              "EPTP still 0x%lx\n", l2_regs.rax, l2_regs.rcx, vmread(EXIT_QUAL),
+              vmread(EXIT_INSN_LEN), vmread(EPT_POINTER));
+    if (l2_regs.rax == 0)
+        rt_printf("L1: the second EPT's entry for l2_page is %saccessed\n",
+                  *l2_page_pte2() & EPT_ACCESSED ? "" : "not ");
+    skip_insn();
+}
+
+/* An exception in L2 (every vector is in the bitmap): only the #UD of
+ * VMFUNC with EAX > 63 is expected; L1 skips the instruction. */
+static bool on_exception(void)
+{
+    uint32_t info = (uint32_t)vmread(EXIT_INTR_INFO);
+    if ((info & 0x7FF) != 0x306 || l2_regs.rax <= 63)
+        return false;
+    rt_printf("L1: exit 0 exception: interruption 0x%x (#UD) from VMFUNC eax=%lu\n", info,
+              l2_regs.rax);
+    vmwrite(GUEST_RIP, vmread(GUEST_RIP) + 3);
+    return true;
+}
+
 /* INIT to this CPU's own xAPIC (physical destination: its APIC ID). */
 #define APIC 0xFEE00000ull
 static void self_init(void)
@@ -660,6 +772,11 @@ int main(void)
         case 31: on_rdmsr(); break;
         case 18: on_vmcall(); break;
         case 48: on_ept_violation(); break;
+        case 59: on_vmfunc(); break;
+        case 0:
+            if (on_exception())
+                break;
+            __attribute__((fallthrough));
         case 37:
             /* SDM 26.5.2: after one instruction; RIP is the next one. */
             rt_printf("L1: exit 37 MTF: L2 ran %lu byte(s) of code\n",
