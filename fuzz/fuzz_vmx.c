@@ -4,7 +4,8 @@
  * memory of 16 pages.
  *
  * Input: byte 0 picks the capability profile (and the field policy, the
- * AR-bytes rule and the launch-state rule), byte 1 the host's
+ * AR-bytes rule, the launch-state rule and, bit 7, the SDM options for
+ * INIT and event injection around wait-for-SIPI), byte 1 the host's
  * IA32_FEATURE_CONTROL, byte 2 which
  * pages hold a valid revision id; then operations until the input ends.
  *
@@ -65,7 +66,7 @@
 #define MAX_PROFILES 8
 
 static uint8_t mem_buf[MEM_SIZE];
-static struct vmdl_vmx_model *models[MAX_PROFILES][2][2][2];
+static struct vmdl_vmx_model *models[MAX_PROFILES][2][2][2][2];
 
 /* What the fuzzer knows about the fields of each VMCS region (by page):
  * the value of the full 64-bit slot and which bits of it are known. */
@@ -90,9 +91,9 @@ static bool sdm_error(uint32_t e)
 }
 
 static struct vmdl_vmx_model *get_model(unsigned prof, unsigned policy,
-                                        unsigned ar, unsigned launch_any)
+                                        unsigned ar, unsigned launch_any, unsigned sdm)
 {
-    struct vmdl_vmx_model **slot = &models[prof][policy][ar][launch_any];
+    struct vmdl_vmx_model **slot = &models[prof][policy][ar][launch_any][sdm];
     if (*slot)
         return *slot;
     struct vmdl_vmx_caps caps;
@@ -105,6 +106,8 @@ static struct vmdl_vmx_model *get_model(unsigned prof, unsigned policy,
         caps.field_policy = VMDL_VMX_FIELDS_ARCH;
     caps.ar_bytes_drop_reserved = ar;
     caps.launch_state_any_nonzero = launch_any;
+    caps.sdm_init_blocked_in_wait_for_sipi = sdm;
+    caps.sdm_activity_blocks_injection = sdm;
     FZ_CHECK(vmdl_vmx_model_create(&caps, slot) == 0, "model %s: %s",
              caps.name, vmdl_last_error());
     /* Table-level invariants, once per model. */
@@ -1157,7 +1160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nprof = MAX_PROFILES;
     unsigned b0 = fz_u8(&f);
     struct run r = {0};
-    r.model = get_model(b0 % nprof, (b0 >> 4) & 1, !((b0 >> 5) & 1), (b0 >> 6) & 1);
+    r.model = get_model(b0 % nprof, (b0 >> 4) & 1, !((b0 >> 5) & 1), (b0 >> 6) & 1, b0 >> 7);
     memset(mem_buf, 0, sizeof(mem_buf));
     memset(shadow_live, 0, sizeof(shadow_live));
     struct vmdl_flat_mem flat = {mem_buf, 0, MEM_SIZE};

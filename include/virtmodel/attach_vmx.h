@@ -41,9 +41,13 @@ extern "C" {
 #define VMDL_VMX_ATTACH_FEATURE_CONTROL (VMDL_FEAT_CTL_LOCKED | VMDL_FEAT_CTL_VMX_OUTSIDE_SMX)
 
 /*
- * Attach the vmx model with a named profile (NULL: "sapphire-rapids").  A
- * suffix ":arch" selects the architectural field policy, ":kvm" (default)
- * KVM's, e.g. "skylake:arch".
+ * Attach the vmx model with a named profile (NULL: "sapphire-rapids").
+ * Suffixes, each after a ':': "arch" selects the architectural field
+ * policy, "kvm" KVM's (the default except for the -bare profiles);
+ * "sdm-init" and "sdm-inject" the SDM's behaviour where KVM's is the
+ * default (vmx_caps.h: sdm_init_blocked_in_wait_for_sipi,
+ * sdm_activity_blocks_injection), e.g. "skylake:arch" or
+ * "sapphire-rapids:sdm-init:sdm-inject".
  */
 int vmdl_attach_vmx(struct vmdl_vm *vm, const char *profile_name_or_null);
 

@@ -128,6 +128,21 @@ struct vmdl_vmx_caps {
      * passes both.  true: any non-zero word counts as launched (VMLAUNCH
      * of such a region fails with error 4). */
     bool launch_state_any_nonzero;
+    /* Where KVM and the SDM differ on an L2 in the wait-for-SIPI activity
+     * state (KVM the default, the SDM's behaviour named here):
+     *  - sdm_init_blocked_in_wait_for_sipi: an INIT reaching it stays
+     *    pending, blocked (SDM Vol. 3C 26.2: INIT is blocked in
+     *    wait-for-SIPI and causes no VM exit), so it is a VM exit once L2
+     *    is active again, or acts after VMXOFF.  false (KVM's
+     *    vmx_check_nested_events): the INIT is consumed without an exit.
+     *  - sdm_activity_blocks_injection: VM entry checks the event to
+     *    inject against the activity state (SDM 27.3.1.5): none in
+     *    wait-for-SIPI; in HLT only an external interrupt, NMI, #DB, #MC
+     *    or a pending MTF VM exit; else VM-entry failure, reason 33,
+     *    qualification 0.  false (KVM's nested_check_guest_non_reg_state
+     *    checks only the state's value): such entries enter. */
+    bool sdm_init_blocked_in_wait_for_sipi;
+    bool sdm_activity_blocks_injection;
 };
 
 /* ---- named profiles ---- */

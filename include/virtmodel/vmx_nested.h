@@ -456,6 +456,11 @@ enum vmdl_vmx_nested_check {
 enum vmdl_vmx_nested_check vmdl_vmx_check_nested_events(struct vmdl_vmx *vmx,
                                                         struct vmdl_vmx_exit_info *info);
 
+/* Is INIT blocked (held pending, no VM exit, not performed)?  In VMX root
+ * operation (KVM's vmx_apic_init_signal_blocked, SDM 24.8), and for an L2
+ * in wait-for-SIPI under caps.sdm_init_blocked_in_wait_for_sipi. */
+bool vmdl_vmx_init_blocked(const struct vmdl_vmx *vmx);
+
 /* Quirk: KVM before commit ead63640d4e7 ("KVM: x86: Ignore -EBUSY when
  * checking nested events from vcpu_block()") exits to userspace with
  * KVM_EXIT_UNKNOWN on -EBUSY.  Default off (current KVM: ignore -EBUSY). */

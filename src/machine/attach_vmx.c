@@ -509,9 +509,10 @@ static void take_init_sipi(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
         return;
     }
     h->look[vmdl_vcpu_index(vcpu)] = false;
-    bool vmx_op = vmdl_vmx_in_vmx_operation(vmx);
-    vmdl_lapic_accept_events(a, !vmx_op || vmdl_vmx_in_guest_mode(vmx));
-    if (vmx_op)
+    /* (Blocked: VMX root operation, or an L2 in wait-for-SIPI under the
+     * SDM option, whose INIT then stays latched.) */
+    vmdl_lapic_accept_events(a, !vmdl_vmx_init_blocked(vmx));
+    if (vmdl_vmx_in_vmx_operation(vmx))
         park_wfs(vcpu, vmx);
 }
 
@@ -1224,30 +1225,44 @@ extern const struct vmdl_model_desc vmdl_vmx_model;
 
 /* "name[:arch|:kvm]" -> caps; without a suffix the profile's own policy
  * (KVM's field set, architectural for the "-bare" profiles). */
+/* One ':' suffix of a profile spec: the field policy, or an SDM option
+ * where KVM (the default) and the SDM differ. */
+static int apply_suffix(const char *opt, struct vmdl_vmx_caps *caps)
+{
+    if (!strcmp(opt, "arch"))
+        caps->field_policy = VMDL_VMX_FIELDS_ARCH;
+    else if (!strcmp(opt, "kvm"))
+        caps->field_policy = VMDL_VMX_FIELDS_KVM;
+    else if (!strcmp(opt, "sdm-init"))
+        caps->sdm_init_blocked_in_wait_for_sipi = true;
+    else if (!strcmp(opt, "sdm-inject"))
+        caps->sdm_activity_blocks_injection = true;
+    else
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: profile suffix ':%s' is none of "
+                         "':kvm', ':arch', ':sdm-init', ':sdm-inject'", opt);
+    return VMDL_OK;
+}
+
+/* "name[:suffix]...", e.g. "skylake:arch" or "sapphire-rapids:sdm-init". */
 static int parse_profile(const char *spec, struct vmdl_vmx_caps *caps)
 {
-    char name[64];
+    char buf[128];
+    if (spec && strlen(spec) >= sizeof(buf))
+        return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: profile spec too long");
     const char *colon = spec ? strchr(spec, ':') : NULL;
-    int pol = -1;
-    if (colon) {
-        size_t len = (size_t)(colon - spec);
-        if (len >= sizeof(name))
-            return vmdl_fail(VMDL_EINVAL, "vmdl_attach_vmx: profile name too long");
-        memcpy(name, spec, len);
-        name[len] = '\0';
-        if (!strcmp(colon + 1, "arch"))
-            pol = VMDL_VMX_FIELDS_ARCH;
-        else if (!strcmp(colon + 1, "kvm"))
-            pol = VMDL_VMX_FIELDS_KVM;
-        else
-            return vmdl_fail(VMDL_EINVAL,
-                             "vmdl_attach_vmx: profile suffix '%s' is neither "
-                             "':kvm' nor ':arch'", colon);
-        spec = name;
+    if (!colon)
+        return vmdl_vmx_profile_get(spec, caps);
+    memcpy(buf, spec, strlen(spec) + 1);
+    char *rest = buf + (colon - spec);
+    *rest++ = '\0';
+    int err = vmdl_vmx_profile_get(buf, caps);
+    while (!err && rest) {
+        char *next = strchr(rest, ':');
+        if (next)
+            *next++ = '\0';
+        err = apply_suffix(rest, caps);
+        rest = next;
     }
-    int err = vmdl_vmx_profile_get(spec, caps);
-    if (!err && pol >= 0)
-        caps->field_policy = (enum vmdl_vmx_field_policy)pol;
     return err;
 }
 
@@ -1381,7 +1396,9 @@ static const struct vmdl_msr_range vmx_msrs[] = {
 
 static const struct vmdl_model_option vmx_options[] = {
     {"vmx-profile", "NAME", "VMX capability profile (sapphire-rapids, skylake, "
-     "broadwell, nehalem, core2; suffix :kvm or :arch picks the field policy)"},
+     "broadwell, nehalem, core2, skylake-bare, core2-bare; suffixes: :kvm or :arch "
+     "the field policy, :sdm-init and :sdm-inject the SDM's INIT/wait-for-SIPI "
+     "rules instead of KVM's)"},
     {NULL, NULL, NULL},
 };
 

@@ -776,6 +776,29 @@ static bool r_activity_supported(const struct chk *c)
     /* HLT needs SS.DPL 0. */
     return a == 1 && ((seg_ar(c, VMDL_VMX_SEG_SS) >> 5) & 3);
 }
+/* SDM 27.3.1.5, the option sdm_activity_blocks_injection (KVM checks only
+ * the state's value): the event to inject must be one the activity state
+ * lets through. */
+static bool r_activity_injection(const struct chk *c)
+{
+    uint32_t ii = (uint32_t)f(c, V12_VM_ENTRY_INTR_INFO_FIELD);
+    uint64_t a = f(c, V12_GUEST_ACTIVITY_STATE);
+    if (!c->caps->sdm_activity_blocks_injection || !(ii & VMDL_INTR_INFO_VALID) || !a)
+        return false;
+    unsigned type = (ii >> 8) & 7, vec = ii & 0xff;
+    bool nmi_mc = type == VMDL_INTR_TYPE_NMI ||
+                  (type == VMDL_INTR_TYPE_HW_EXCEPTION && vec == 18);
+    switch (a) {
+    case VMDL_VMX_ACTIVITY_HLT:
+        return !(nmi_mc || type == VMDL_INTR_TYPE_EXT_INTR ||
+                 (type == VMDL_INTR_TYPE_HW_EXCEPTION && vec == 1) ||
+                 (type == VMDL_INTR_TYPE_OTHER && vec == 0));
+    case VMDL_VMX_ACTIVITY_SHUTDOWN:
+        return !nmi_mc;
+    default:                    /* wait-for-SIPI: nothing */
+        return true;
+    }
+}
 static bool r_interruptibility(const struct chk *c)
 {
     uint64_t i = f(c, V12_GUEST_INTERRUPTIBILITY_INFO);
@@ -824,6 +847,7 @@ static const struct rule cpu_guest_rules[] = {
     {"RIP (SDM)", r_rip},
     {"RFLAGS (SDM)", r_rflags},
     {"activity state vs IA32_VMX_MISC / SS.DPL (SDM)", r_activity_supported},
+    {"event injection vs activity state (SDM option)", r_activity_injection},
     {"interruptibility state (SDM)", r_interruptibility},
     {"pending debug exceptions (SDM)", r_pending_dbg},
 };

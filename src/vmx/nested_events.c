@@ -84,6 +84,16 @@ int vmdl_vmx_set_la57(struct vmdl_vmx *vmx, bool supported)
     return VMDL_OK;
 }
 
+bool vmdl_vmx_init_blocked(const struct vmdl_vmx *vmx)
+{
+    if (!vmx || !vmx->vmxon)
+        return false;
+    if (!vmx->guest_mode)
+        return true;
+    return vmx->mp_state == VMDL_MP_INIT_RECEIVED &&
+           vmdl_vmx_model_caps(vmx->model)->sdm_init_blocked_in_wait_for_sipi;
+}
+
 int vmdl_vmx_set_quirk_block_ebusy_exits(struct vmdl_vmx *vmx, bool old)
 {
     if (!vmx)
@@ -138,7 +148,10 @@ enum vmdl_vmx_nested_check vmdl_vmx_check_nested_events(struct vmdl_vmx *vmx,
     bool block_exc = e->nested_run_pending;
     bool block = block_exc || e->exception_injected || e->interrupt_injected ||
                  e->nmi_injected;
-    if (e->init_pending) {
+    /* The SDM option: blocked INIT stays pending and does not hold back
+     * what follows (a SIPI exit). */
+    bool init_blocked = vmdl_vmx_init_blocked(vmx);
+    if (e->init_pending && !init_blocked) {
         if (block)
             return VMDL_NESTED_EBUSY;
         e->init_pending = false;

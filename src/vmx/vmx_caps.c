@@ -584,7 +584,14 @@ int vmdl_vmx_model_create(const struct vmdl_vmx_caps *caps,
     uint32_t extra[4] = {m->caps.phys_addr_bits, (uint32_t)m->caps.field_policy,
                          m->caps.ar_bytes_drop_reserved,
                          m->caps.launch_state_any_nonzero};
-    m->fingerprint = vmdl_crc32(crc, extra, sizeof(extra));
+    crc = vmdl_crc32(crc, extra, sizeof(extra));
+    /* The SDM options only when one is set: the fingerprints of KVM's
+     * behaviour (and the blobs that carry them) stay as they were. */
+    uint32_t sdm[2] = {m->caps.sdm_init_blocked_in_wait_for_sipi,
+                       m->caps.sdm_activity_blocks_injection};
+    if (sdm[0] || sdm[1])
+        crc = vmdl_crc32(crc, sdm, sizeof(sdm));
+    m->fingerprint = crc;
     *out = m;
     return VMDL_OK;
 }

@@ -768,6 +768,45 @@ static void test_cpuid_maxphyaddr_follows_vmx_profile(void **state)
     }
 }
 
+/* Profile suffixes: the field policy and the SDM options, in any order;
+ * unknown or empty ones are refused. */
+static void test_vmx_profile_suffixes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec;
+        int err;
+        enum vmdl_vmx_field_policy pol;
+        bool init, inject;
+    } c[] = {
+        {"skylake", 0, VMDL_VMX_FIELDS_KVM, false, false},
+        {"skylake:arch", 0, VMDL_VMX_FIELDS_ARCH, false, false},
+        {"skylake:sdm-init", 0, VMDL_VMX_FIELDS_KVM, true, false},
+        {"skylake:sdm-inject:arch", 0, VMDL_VMX_FIELDS_ARCH, false, true},
+        {"sapphire-rapids:sdm-init:sdm-inject", 0, VMDL_VMX_FIELDS_KVM, true, true},
+        {"skylake:", VMDL_EINVAL, 0, false, false},
+        {"skylake:sdm", VMDL_EINVAL, 0, false, false},
+        {"skylake:arch:", VMDL_EINVAL, 0, false, false},
+        {"nosuch:arch", VMDL_ENOENT, 0, false, false},
+    };
+    for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct vmdl_vm *vm;
+        struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64};
+        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+        struct vmdl_vmx_attach *h = NULL;
+        int err = vmdl_attach_vmx_ex(vm, NULL, c[i].spec, VMDL_VMX_ATTACH_FEATURE_CONTROL, &h);
+        if (err != c[i].err)
+            fail_msg("%s: %d (%s), want %d", c[i].spec, err, vmdl_last_error(), c[i].err);
+        if (!err) {
+            const struct vmdl_vmx_caps *m = vmdl_vmx_model_caps(vmdl_vmx_attach_model(h));
+            assert_int_equal(m->field_policy, c[i].pol);
+            assert_int_equal(m->sdm_init_blocked_in_wait_for_sipi, c[i].init);
+            assert_int_equal(m->sdm_activity_blocks_injection, c[i].inject);
+        }
+        vmdl_vm_destroy(vm);
+    }
+}
+
 /* "Load CET state" (exit control bit 28, entry control bit 20) is offered
  * only when the VM's CPUID has shadow stacks or IBT: KVM clears both
  * controls without either (its vmcs_config), and the machine's vCPU has no
@@ -1422,6 +1461,7 @@ int main(void)
         cmocka_unit_test(test_cpuid_table),
         cmocka_unit_test(test_cpuid_follows_table_changes_and_subleaves),
         cmocka_unit_test(test_cpuid_maxphyaddr_follows_vmx_profile),
+        cmocka_unit_test(test_vmx_profile_suffixes),
         cmocka_unit_test(test_vmx_load_cet_follows_cpuid),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_ram_split_around_pci_hole),

@@ -2622,6 +2622,144 @@ static void test_active_l2_init_exit_sipi_dropped(void **state)
     fx_close(&f);
 }
 
+/* ---- INIT/SIPI and wait-for-SIPI: KVM (default) and the SDM options ---- */
+
+static void fx_open_sdm(struct fx *f, bool init_opt, bool inject_opt)
+{
+    fx_open(f, "sapphire-rapids");
+    if (!init_opt && !inject_opt)
+        return;
+    f->caps.sdm_init_blocked_in_wait_for_sipi = init_opt;
+    f->caps.sdm_activity_blocks_injection = inject_opt;
+    fx_reopen(f);
+}
+
+static enum vmdl_vmx_nested_check check_with(struct fx *f, struct vmdl_vmx_vcpu_events ev,
+                                             struct vmdl_vmx_exit_info *i,
+                                             struct vmdl_vmx_vcpu_events *after)
+{
+    assert_int_equal(vmdl_vmx_set_vcpu_events(f->vmx, &ev), 0);
+    enum vmdl_vmx_nested_check r = vmdl_vmx_check_nested_events(f->vmx, i);
+    assert_int_equal(vmdl_vmx_get_vcpu_events(f->vmx, after), 0);
+    return r;
+}
+
+/* An INIT reaching an L2 in wait-for-SIPI: KVM consumes it without an
+ * exit (and drops a pending MTF); the SDM blocks it: it stays pending,
+ * does not hold back a SIPI exit (nor wait for an injected event), and
+ * exits (reason 3) once L2 is active again. */
+static void test_wfs_init_kvm_and_sdm(void **state)
+{
+    (void)state;
+    for (int sdm = 0; sdm < 2; sdm++) {
+        struct fx f;
+        fx_open_sdm(&f, sdm, false);
+        assert_true(vmdl_vmx_init_blocked(f.vmx));         /* VMX root operation */
+        pk(&f, "GUEST_ACTIVITY_STATE", 3);
+        entered(&f);
+        assert_int_equal(vmdl_vmx_get_mp_state(f.vmx), VMDL_MP_INIT_RECEIVED);
+        assert_int_equal(vmdl_vmx_init_blocked(f.vmx), sdm);
+        struct vmdl_vmx_exit_info i;
+        struct vmdl_vmx_vcpu_events ev;
+        /* (KVM drops a pending MTF with the INIT it consumes.) */
+        assert_int_equal(check_with(&f, (struct vmdl_vmx_vcpu_events){.init_pending = true,
+                                                                      .mtf_pending = !sdm},
+                                    &i, &ev),
+                         VMDL_NESTED_NO_EXIT);
+        assert_int_equal(ev.init_pending, sdm);
+        assert_false(ev.mtf_pending);
+        /* With an event being injected: KVM's -EBUSY for the INIT; a
+         * blocked INIT is no event to deliver. */
+        assert_int_equal(check_with(&f, (struct vmdl_vmx_vcpu_events){.init_pending = true,
+                                                                      .interrupt_injected = true,
+                                                                      .interrupt_vector = 0x30},
+                                    &i, &ev),
+                         sdm ? VMDL_NESTED_NO_EXIT : VMDL_NESTED_EBUSY);
+        assert_true(ev.init_pending);
+        /* The SIPI: exit 4 either way; the blocked INIT stays. */
+        assert_int_equal(check_with(&f, (struct vmdl_vmx_vcpu_events){.init_pending = sdm,
+                                                                      .sipi_pending = true,
+                                                                      .sipi_vector = 0x9a},
+                                    &i, &ev),
+                         VMDL_NESTED_EXIT);
+        assert_int_equal(i.reason, 4);
+        assert_int_equal(i.qualification, 0x9a);
+        assert_false(ev.sipi_pending);
+        assert_int_equal(ev.init_pending, sdm);
+        bool abort = true;
+        f.l1.activity = 0;
+        assert_int_equal(vmdl_vmx_nested_exit(f.vmx, &i, &f.l1, NULL, &abort), 0);
+        assert_true(vmdl_vmx_init_blocked(f.vmx));         /* root again */
+        /* The next entry into an active L2: the held INIT is exit 3. */
+        pk(&f, "GUEST_ACTIVITY_STATE", 0);
+        struct vmdl_vmx_result r;
+        assert_int_equal(enter(&f, true, &r).outcome, VMDL_VMX_ENTRY_ENTERED);
+        assert_false(vmdl_vmx_init_blocked(f.vmx));
+        assert_int_equal(check_with(&f, ev, &i, &ev),
+                         sdm ? VMDL_NESTED_EXIT : VMDL_NESTED_NO_EXIT);
+        if (sdm)
+            assert_int_equal(i.reason, 3);
+        assert_false(ev.init_pending);
+        fx_close(&f);
+    }
+    assert_false(vmdl_vmx_init_blocked(NULL));
+}
+
+/* VM entry with an event to inject into a non-active L2 (SDM 27.3.1.5):
+ * KVM checks only the activity state's value; the SDM option refuses
+ * events the state blocks (entry failure 33, qualification 0). */
+static void test_entry_activity_injection_kvm_and_sdm(void **state)
+{
+    (void)state;
+    static const struct {
+        uint32_t activity, info, error, len;
+        bool mtf, sdm_ok;
+        const char *why;
+    } c[] = {
+        {3, VMDL_INTR_INFO_VALID | 0x30, 0, 0, false, false, "wait-for-SIPI + interrupt"},
+        {3, VMDL_INTR_INFO_VALID | 2u << 8 | 2, 0, 0, false, false, "wait-for-SIPI + NMI"},
+        {1, VMDL_INTR_INFO_VALID | 0x30, 0, 0, false, true, "HLT + interrupt"},
+        {1, VMDL_INTR_INFO_VALID | 2u << 8 | 2, 0, 0, false, true, "HLT + NMI"},
+        {1, VMDL_INTR_INFO_VALID | 3u << 8 | 1, 0, 0, false, true, "HLT + #DB"},
+        {1, VMDL_INTR_INFO_VALID | 3u << 8 | 18, 0, 0, false, true, "HLT + #MC"},
+        {1, VMDL_INTR_INFO_VALID | 7u << 8, 0, 0, true, true, "HLT + pending MTF"},
+        {1, VMDL_INTR_INFO_VALID | VMDL_INTR_INFO_HAS_ERROR | 3u << 8 | 13, 0, 0, false, false,
+         "HLT + #GP"},
+        {1, VMDL_INTR_INFO_VALID | 4u << 8 | 0x80, 0, 2, false, false,
+         "HLT + software interrupt"},
+        {1, VMDL_INTR_INFO_VALID | 6u << 8 | 3, 0, 1, false, false, "HLT + INT3"},
+        {0, VMDL_INTR_INFO_VALID | VMDL_INTR_INFO_HAS_ERROR | 3u << 8 | 13, 0, 0, false, true,
+         "active + #GP"},
+        {3, 0, 0, 0, false, true, "wait-for-SIPI, nothing to inject"},
+    };
+    for (int sdm = 0; sdm < 2; sdm++) {
+        for (unsigned k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+            struct fx f;
+            fx_open_sdm(&f, false, sdm);
+            pk(&f, "GUEST_RFLAGS", 0x202);
+            pk(&f, "GUEST_ACTIVITY_STATE", c[k].activity);
+            pk(&f, "VM_ENTRY_INTR_INFO_FIELD", c[k].info);
+            pk(&f, "VM_ENTRY_EXCEPTION_ERROR_CODE", c[k].error);
+            pk(&f, "VM_ENTRY_INSTRUCTION_LEN", c[k].len);
+            if (c[k].mtf)
+                pk(&f, "CPU_BASED_VM_EXEC_CONTROL",
+                   pe(&f, "CPU_BASED_VM_EXEC_CONTROL") | VMDL_PROC_MTF);
+            struct vmdl_vmx_result r;
+            struct vmdl_vmx_entry e = enter(&f, false, &r);
+            bool ok = !sdm || c[k].sdm_ok;
+            if (e.outcome != (ok ? VMDL_VMX_ENTRY_ENTERED : VMDL_VMX_ENTRY_FAIL_EXIT))
+                fail_msg("%s (SDM option %d): outcome %d error %u check %s", c[k].why, sdm,
+                         e.outcome, r.error, e.check ? e.check : "-");
+            if (!ok) {
+                assert_int_equal(pe(&f, "VM_EXIT_REASON"), 33u | 0x80000000u);
+                assert_int_equal(pe(&f, "EXIT_QUALIFICATION"), 0);
+                assert_int_equal(vmdl_vmx_launch_state(f.vmx), 0);
+            }
+            fx_close(&f);
+        }
+    }
+}
+
 static void test_mp_state_and_events_api(void **state)
 {
     (void)state;
@@ -2771,6 +2909,8 @@ int main(void)
         cmocka_unit_test(test_nested_event_priority),
         cmocka_unit_test(test_wait_for_sipi_l2_takes_sipi_exit),
         cmocka_unit_test(test_active_l2_init_exit_sipi_dropped),
+        cmocka_unit_test(test_wfs_init_kvm_and_sdm),
+        cmocka_unit_test(test_entry_activity_injection_kvm_and_sdm),
         cmocka_unit_test(test_mp_state_and_events_api),
         cmocka_unit_test(test_state_blob_keeps_l2),
     };
