@@ -2045,16 +2045,21 @@ static void test_iretq_to_cpl3_user_reads_through_gs_base(void **state)
  * tests/machine/guests/hosted_deliver64.S.
  */
 
-static void deliver64_run(bool slow, uint64_t *direct)
+/* The guest image (or a patched copy) loaded in a new VM. */
+static struct vmdl_vm *d64_vm(bool slow, const uint8_t *img, size_t n)
 {
     struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
                                   .no_fast_traps = slow };
     struct vmdl_vm *vm;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
     struct vmdl_mb_boot mb = { "d64", NULL, 0 };
-    assert_int_equal(vmdl_vm_load_multiboot(vm, hosted_deliver64_image,
-                                            sizeof(hosted_deliver64_image), &mb), 0);
-    run_to_hlt(vm);
+    assert_int_equal(vmdl_vm_load_multiboot(vm, img, n, &mb), 0);
+    return vm;
+}
+
+/* What the handlers saw of the three frames. */
+static void d64_assert_frames(struct vmdl_vm *vm)
+{
     assert_int_equal(reg(vm, VMDL_X86_R8), 0x106000 - 40);   /* INT 0x41: same stack */
     assert_true(reg(vm, VMDL_X86_R9) & 0x200);               /* trap gate: IF kept */
     assert_int_equal(reg(vm, VMDL_X86_R9) & 0x10100, 0);     /* TF, RF clear */
@@ -2071,6 +2076,13 @@ static void deliver64_run(bool slow, uint64_t *direct)
     assert_int_equal(reg(vm, VMDL_X86_RBX), 0x300000);       /* CR2 */
     assert_int_equal(reg(vm, VMDL_X86_RBP), 0x2);            /* interrupt gate: IF off */
     assert_int_equal(reg(vm, VMDL_X86_RSI), 0);
+}
+
+static void deliver64_run(bool slow, uint64_t *direct)
+{
+    struct vmdl_vm *vm = d64_vm(slow, hosted_deliver64_image, sizeof(hosted_deliver64_image));
+    run_to_hlt(vm);
+    d64_assert_frames(vm);
     struct vmdl_vm_stats st;
     assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
     *direct = st.direct_events;
@@ -2089,12 +2101,7 @@ static void test_deliver64_unwritable_stack_is_double_fault(void **state)
         static uint8_t img[sizeof(hosted_deliver64_image)];
         memcpy(img, hosted_deliver64_image, sizeof(img));
         put_le32(img + 0x160 + 4, 0x301000);          /* tss.rsp0: not present */
-        struct vmdl_vm_config cfg = { .arch = VMDL_ARCH_X86_64, .ram_size = 16 << 20,
-                                      .no_fast_traps = slow };
-        struct vmdl_vm *vm;
-        assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
-        struct vmdl_mb_boot mb = { "d64", NULL, 0 };
-        assert_int_equal(vmdl_vm_load_multiboot(vm, img, sizeof(img), &mb), 0);
+        struct vmdl_vm *vm = d64_vm(slow, img, sizeof(img));
         struct vmdl_exit e;
         assert_int_equal(vmdl_vm_run(vm, &e), 0);
         assert_int_equal(e.reason, VMDL_EXIT_FAULT_LOOP);
@@ -2114,6 +2121,154 @@ static void test_deliver64_frames_match_qemu_delivery(void **state)
     deliver64_run(true, &slow);
     assert_int_equal(fast, 3);          /* INT 0x41, INT 0x42, #PF */
     assert_int_equal(slow, 0);
+}
+
+/*
+ * The same guest as a nested guest (L2) whose physical addresses go
+ * through a second stage (L1's EPT, vmdl_vcpu_set_x86_npt) that maps the
+ * first 4 MiB ahead of time, identity except three pages L1 put elsewhere:
+ * the IDT page and the two stack pages the #PF and the IST delivery push
+ * to.  The gate, the TSS stack pointers and the frames go through L2's
+ * page walk and then the second stage (SDM 29.3: every guest-physical
+ * address, implicit supervisor accesses too), so the frames land in the
+ * remapped pages and nothing is written at the pages' own numbers.  The
+ * machine's own delivery and QEMU's (no_fast_traps) must agree, and with
+ * every page mapped the machine's delivers all three events.
+ */
+#define D64_REMAP 0x400000u
+static const uint64_t d64_remapped[] = { 0x107000, 0x109000, 0x110000 };
+static uint64_t d64_refused = UINT64_MAX;       /* a page the hook will not map */
+static struct vmdl_x86_event d64_npf[4];
+static unsigned d64_n_npf;
+
+static uint64_t d64_host_page(uint64_t gpa)
+{
+    for (size_t i = 0; i < sizeof(d64_remapped) / sizeof(d64_remapped[0]); i++)
+        if ((gpa & ~0xFFFull) == d64_remapped[i])
+            return d64_remapped[i] + D64_REMAP;
+    return gpa & ~0xFFFull;
+}
+
+/* L1: declines every exception and HLT (L2 handles them), maps a missing
+ * page unless it is the refused one, whose EPT violation stays L1's: the
+ * hook does not take it and the run stops. */
+static bool d64_l1(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_NPF)
+        return false;
+    if (d64_n_npf < 4)
+        d64_npf[d64_n_npf++] = *ev;
+    uint64_t page = ev->npf.gpa & ~0xFFFull;
+    return page != d64_refused &&
+           !vmdl_vcpu_x86_npt_map(vcpu, page, d64_host_page(page),
+                                  VMDL_NPT_WRITE | VMDL_NPT_EXEC);
+}
+
+/* The guest with its STI made a HLT: there, in long mode with paging on
+ * and its IDT loaded, it becomes L2 under the second stage (IDT page
+ * copied to where L1 put it), and runs on with IF set. */
+static struct vmdl_vm *d64_nested_ept_vm(bool slow)
+{
+    static uint8_t img[sizeof(hosted_deliver64_image)];
+    memcpy(img, hosted_deliver64_image, sizeof(img));
+    assert_int_equal(img[0xBA], 0xFB);
+    img[0xBA] = 0xF4;
+    struct vmdl_vm *vm = d64_vm(slow, img, sizeof(img));
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), 0x1000BB);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    st.activity = 0;                                /* run on from the HLT */
+    st.rflags |= 0x200;                             /* the STI's IF */
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+    static uint8_t idt[0x1000];
+    assert_int_equal(vmdl_guest_read(m, 0x110000, idt, sizeof(idt)), 0);
+    assert_int_equal(vmdl_guest_write(m, D64_REMAP + 0x110000, idt, sizeof(idt)), 0);
+    memset(idt, 0, sizeof(idt));
+    assert_int_equal(vmdl_guest_write(m, 0x110000, idt, sizeof(idt)), 0);
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, d64_l1, NULL), 0);
+    struct vmdl_x86_nested_ctl ctl = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_npt(v, true), 0);
+    for (uint64_t page = 0; page < D64_REMAP; page += 0x1000)
+        if (page != d64_refused)
+            assert_int_equal(vmdl_vcpu_x86_npt_map(v, page, d64_host_page(page),
+                                                   VMDL_NPT_WRITE | VMDL_NPT_EXEC), 0);
+    d64_n_npf = 0;
+    return vm;
+}
+
+static void test_deliver64_nested_ept_frames_match(void **state)
+{
+    (void)state;
+    for (int slow = 0; slow < 2; slow++) {
+        d64_refused = UINT64_MAX;
+        struct vmdl_vm *vm = d64_nested_ept_vm(slow);
+        run_to_hlt(vm);
+        d64_assert_frames(vm);
+        assert_int_equal(d64_n_npf, 0);
+        /* The frames are in L1's pages, nothing at the pages' own numbers. */
+        const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+        uint64_t frame[6], zero[6] = { 0 };
+        assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x108000 - 48, frame, 48), 0);
+        assert_int_equal(frame[0], 4);
+        assert_int_equal(frame[1], 0x1000D4);
+        assert_int_equal(frame[2], 0x1B);
+        assert_int_equal(frame[3], 0x10202);
+        assert_int_equal(frame[4], 0x107000);
+        assert_int_equal(frame[5], 0x23);
+        assert_int_equal(vmdl_guest_read(m, 0x108000 - 48, frame, 48), 0);
+        assert_memory_equal(frame, zero, 48);
+        assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x10A000 - 40, frame, 40), 0);
+        assert_int_equal(frame[1], 0x1B);                        /* IST1 frame: CS */
+        assert_int_equal(vmdl_guest_read(m, 0x10A000 - 40, frame, 40), 0);
+        assert_memory_equal(frame, zero, 40);
+        struct vmdl_vm_stats st;
+        assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+        assert_int_equal(st.direct_events, slow ? 0 : 3);       /* INT 0x41, 0x42, #PF */
+        vmdl_vm_destroy(vm);
+    }
+}
+
+/*
+ * The second stage refuses the page of TSS.RSP0 (L1's EPT has no entry for
+ * it): the #PF from CPL 3 cannot push its frame.  That is an EPT violation
+ * during event delivery (SDM 27.2.4): the NPF event for the write of the
+ * frame's first slot, with the #PF being delivered (hardware exception,
+ * vector 14, error code 4) as IDT-vectoring information, not a #DF; the
+ * same with either delivery, the machine's leaving it to QEMU's from an
+ * unchanged state.
+ */
+static void test_deliver64_nested_ept_refused_stack(void **state)
+{
+    (void)state;
+    for (int slow = 0; slow < 2; slow++) {
+        d64_refused = 0x107000;
+        struct vmdl_vm *vm = d64_nested_ept_vm(slow);
+        struct vmdl_exit e;
+        assert_int_not_equal(vmdl_vm_run(vm, &e), 0);       /* L1 did not take it */
+        assert_int_equal(d64_n_npf, 1);
+        const struct vmdl_x86_event *ev = &d64_npf[0];
+        assert_int_equal(ev->npf.gpa & ~0xFFFull, 0x107000);
+        assert_true(ev->npf.write);
+        assert_false(ev->npf.fetch);
+        assert_false(ev->npf.walk);
+        assert_true(ev->npf.delivery);
+        assert_true(ev->npf.gla_valid);
+        assert_int_equal(ev->npf.gla & ~0xFFFull, 0x107000);
+        assert_int_equal(ev->idt_info, 0x80000B0Eu);        /* valid, error, HW exc., #PF */
+        assert_int_equal(ev->idt_error, 4);
+        assert_int_equal(reg(vm, VMDL_X86_RIP), 0x1000D4);  /* at the faulting MOV */
+        assert_int_equal(reg(vm, VMDL_X86_RSP), 0x107000);  /* still L2's user stack */
+        struct vmdl_vm_stats st;
+        assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
+        assert_int_equal(st.direct_events, slow ? 0 : 2);   /* the two INTs */
+        vmdl_vm_destroy(vm);
+        d64_refused = UINT64_MAX;
+    }
 }
 
 /*
@@ -2787,6 +2942,8 @@ int main(void)
         cmocka_unit_test(test_iretq_to_cpl3_user_reads_through_gs_base),
         cmocka_unit_test(test_deliver64_frames_match_qemu_delivery),
         cmocka_unit_test(test_deliver64_unwritable_stack_is_double_fault),
+        cmocka_unit_test(test_deliver64_nested_ept_frames_match),
+        cmocka_unit_test(test_deliver64_nested_ept_refused_stack),
         cmocka_unit_test(test_cr8_and_apic_tpr_agree),
         cmocka_unit_test(test_vmcall_is_kvm_hypercall),
         cmocka_unit_test(test_aps_wait_for_sipi_at_power_on),

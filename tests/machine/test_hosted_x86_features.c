@@ -729,6 +729,36 @@ static void test_npt_fetch_needs_exec(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * PUSHF, which the machine completes itself (the flags image without RF
+ * and VM), writes the guest's stack through the second stage too: to a
+ * page the table does not map yet that is the NPF event of a write at the
+ * exact linear and guest-physical address, after which (the page mapped)
+ * the instruction runs again and pushes the image there.
+ */
+static void test_npt_emulated_pushf_goes_through_second_stage(void **state)
+{
+    (void)state;
+    /* hlt; mov esp, 0x500000; pushfq; pop rax; hlt */
+    static const uint8_t p[] = { 0xF4, 0xBC, 0x00, 0x00, 0x50, 0x00, 0x9C, 0x58, 0xF4 };
+    struct vmdl_vm *vm = npt_run(p, sizeof(p), 0);
+    assert_int_equal(reg(vm, VMDL_X86_RAX) & 0x30002, 0x2);   /* bit 1, no RF or VM */
+    assert_int_equal(reg(vm, VMDL_X86_RSP), 0x500000);
+    unsigned pushes = 0;
+    for (unsigned i = 0; i < n_npf; i++) {
+        if ((npfs[i].gpa & ~0xFFFull) != 0x4FF000)
+            continue;
+        assert_npf(i, 0x4FFFF8, false, true, false, 0x4FFFF8);
+        assert_true(npfs[i].user && npfs[i].writable);
+        pushes++;
+    }
+    assert_int_equal(pushes, 1);
+    uint64_t image = 0;
+    assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), 0x4FFFF8, &image, 8), 0);
+    assert_int_equal(image, reg(vm, VMDL_X86_RAX));
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_pf_error_code_not_present_write),
         cmocka_unit_test(test_npt_guest_walk_through_second_stage),
         cmocka_unit_test(test_npt_fetch_needs_exec),
+        cmocka_unit_test(test_npt_emulated_pushf_goes_through_second_stage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

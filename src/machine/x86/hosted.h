@@ -339,7 +339,10 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex);
 unsigned vmdl__x86h_saved_code_bits(struct vmdl_vcpu *v);
 
 /* Linear access with the guest's paging rights at CPL cpl (n <= 4096):
- * false with the #PF error code and address when it faults. */
+ * false with the #PF error code and address when it faults; with the
+ * error code VMDL__X86H_PF_NPF when the second stage refused it (the miss
+ * recorded for vmdl__x86h_npf_exit, the address the linear one). */
+#define VMDL__X86H_PF_NPF 0x80000000u
 bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                            bool write, unsigned cpl, uint32_t *pf_err,
                            uint64_t *pf_addr);
@@ -364,6 +367,7 @@ struct hmodrm {
     int seg;                /* effective segment of a memory operand */
     uint64_t off;           /* its offset (RIP-relative: from the next insn) */
 };
+#define HFAULT_NPF 0x100u      /* not an exception: the second stage refused */
 struct hfault {
     unsigned vec;
     bool has_err;
@@ -507,6 +511,17 @@ struct vmdl__x86_xlate;
  * (the physical page, the rights *prot keeps), or false with the miss
  * recorded; _npf_exit: the recorded miss as the NPF event. */
 void vmdl__x86h_npt_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
+/* _guest_pmem: the guest's physical memory for the machine's own accesses:
+ * through the second stage while it is on (a page it does not map, or maps
+ * read-only for a write, fails the access and records no NPF), else
+ * vmdl__x86h_pmem.  _npt_xlate: one guest-physical address through the
+ * table, the same way (the table need not be on). */
+void vmdl__x86h_guest_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
+bool vmdl__x86h_npt_xlate(struct vmdl_vcpu *v, uint64_t gpa, bool write, uint64_t *pa);
+/* _npt_data: the final data access of a walk's result xl through the table
+ * (*pa), or false with the miss recorded as _final records it. */
+bool vmdl__x86h_npt_data(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
+                         const struct vmdl__x86_xlate *xl, bool write, uint64_t *pa);
 bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
                           const struct vmdl__x86_xlate *xl, unsigned access,
                           uint64_t *pa, uc_prot *prot);

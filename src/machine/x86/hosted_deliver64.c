@@ -46,7 +46,9 @@
 
 struct sysmem {
     struct vmdl__x86_paging p;
-    struct vmdl__x86_pmem m;
+    struct vmdl__x86_pmem m;    /* for the walk (through the second stage) */
+    struct vmdl__x86_pmem phys; /* for the bytes, at the final address */
+    bool two;                   /* a second stage: guest-physical -> physical */
     unsigned access;            /* VMDL_WALK_* of an implicit supervisor access */
 };
 
@@ -59,13 +61,13 @@ static bool canonical(const struct sysmem *s, uint64_t la)
 
 /*
  * n bytes at la (at most two pages), every page translated and checked
- * before a byte moves: false when an access would fault (the slow path
- * then raises that fault).  A and D bits are set as the walk allows.
+ * before a byte moves: false when an access would fault in either stage
+ * (the slow path then raises that fault, or takes the second stage's NPF).
+ * A and D bits are set as the walk allows.
  */
 static bool sys_rw(struct vmdl_vcpu *v, const struct sysmem *s, uint64_t la, void *buf,
                    unsigned n, bool write)
 {
-    (void)v;
     uint64_t pa[2] = { 0, 0 };
     unsigned len[2];
     len[0] = 0x1000u - (unsigned)(la & 0xFFF);
@@ -77,14 +79,15 @@ static bool sys_rw(struct vmdl_vcpu *v, const struct sysmem *s, uint64_t la, voi
         if (!len[i])
             break;
         if (!canonical(s, at) || !canonical(s, at + len[i] - 1) ||
-            !vmdl__x86_walk(&s->p, &s->m, at, s->access | (write ? VMDL_WALK_WRITE : 0), &x))
+            !vmdl__x86_walk(&s->p, &s->m, at, s->access | (write ? VMDL_WALK_WRITE : 0), &x) ||
+            (s->two && !vmdl__x86h_npt_xlate(v, x.pa, write, &x.pa)))
             return false;
         pa[i] = x.pa;
     }
     uint8_t *b = buf;
     for (unsigned i = 0; i < 2 && len[i]; i++) {
-        bool ok = write ? s->m.write(s->m.opaque, pa[i], b, len[i])
-                        : s->m.read(s->m.opaque, pa[i], b, len[i]);
+        bool ok = write ? s->phys.write(s->phys.opaque, pa[i], b, len[i])
+                        : s->phys.read(s->phys.opaque, pa[i], b, len[i]);
         if (!ok)
             return false;
         b += len[i];
@@ -113,11 +116,13 @@ static bool intercepts_loaded(struct vmdl_vcpu *v, const char *ctx)
     return live_ic == vmcb_ic && live_exc == vmcb_exc && !memcmp(live_cr, vmcb_cr, 8);
 }
 
-/* May this vCPU take the fast delivery at all right now? */
+/* May this vCPU take the fast delivery at all right now?  The C walk's
+ * translation mode only while it is the second stage's (CR4.PKS alone
+ * keeps QEMU's delivery). */
 static bool eligible(struct vmdl_vcpu *v)
 {
     const struct x86_vcpu *x = X86(v);
-    return !v->vm->cfg.no_fast_traps && !(x->nested && x->npt.on) && !x->hosted_vmrun && !x->h_walk &&
+    return !v->vm->cfg.no_fast_traps && !x->hosted_vmrun && (!x->h_walk || x->npt.on) &&
            !x->h_iret_step && !x->h_desc_step && v->vm->x86h->crw_off > 0;
 }
 
@@ -186,7 +191,9 @@ bool vmdl__x86h_deliver64(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint3
         return false;
     struct sysmem s;
     vmdl__x86h_paging_now(v, &s.p);
-    vmdl__x86h_pmem(v, &s.m);
+    vmdl__x86h_guest_pmem(v, &s.m);
+    vmdl__x86h_pmem(v, &s.phys);
+    s.two = X86(v)->npt.on;
     int pkru_off = (s.p.cr4 & VMDL_X86_CR4_PKE) ? vmdl__x86h_pkru_off(v) : 0;
     if (pkru_off < 0)
         return false;

@@ -232,7 +232,7 @@ bool vmdl__x86h_seg_access(struct vmdl_vcpu *v, bool lma64, int seg, uint64_t of
     uint32_t err;
     uint64_t addr;
     if (!vmdl__x86h_lin_access(v, la, buf, n, write, cpl, &err, &addr)) {
-        f->vec = 14;
+        f->vec = err == VMDL__X86H_PF_NPF ? HFAULT_NPF : 14;
         f->err = err;
         f->cr2 = addr;
         return false;
@@ -242,6 +242,12 @@ bool vmdl__x86h_seg_access(struct vmdl_vcpu *v, bool lma64, int seg, uint64_t of
 
 int vmdl__x86h_raise(struct vmdl_vcpu *v, const struct hfault *f, bool *triple)
 {
+    if (f->vec == HFAULT_NPF) {
+        /* The NPF event, with RIP still at the instruction: mapped, it
+         * runs (and is completed) again. */
+        pw64(v, H_VMCB + C_EXIT_INFO2, f->cr2);
+        return vmdl__x86h_npf_exit(v, triple);
+    }
     if (f->vec == 14)
         vmdl__x86h_set_cr2(v, f->cr2);
     return vmdl__x86h_deliver(v, f->vec, f->has_err, f->err, triple);

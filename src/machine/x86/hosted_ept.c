@@ -164,15 +164,20 @@ static bool miss(struct vmdl_vcpu *v, uint64_t gpa, bool write)
     return false;
 }
 
+bool vmdl__x86h_npt_xlate(struct vmdl_vcpu *v, uint64_t gpa, bool write, uint64_t *pa)
+{
+    struct x86h_npt *n = &X86(v)->npt;
+    uint64_t e = (gpa >> 48) || !n->pool ? 0 : lookup(n, gpa);
+    if (!(e & PTE_P) || (write && !(e & PTE_W)))
+        return false;
+    *pa = (e & ADDR_MASK) | (gpa & 0xFFF);
+    return true;
+}
+
 /* A paging-structure entry: readable when mapped, an A/D update needs W. */
 static bool through(struct vmdl_vcpu *v, uint64_t gpa, bool write, uint64_t *pa)
 {
-    struct x86h_npt *n = &X86(v)->npt;
-    uint64_t e = (gpa >> 48) ? 0 : lookup(n, gpa);
-    if (!(e & PTE_P) || (write && !(e & PTE_W)))
-        return miss(v, gpa, write);
-    *pa = (e & ADDR_MASK) | (gpa & 0xFFF);
-    return true;
+    return vmdl__x86h_npt_xlate(v, gpa, write, pa) || miss(v, gpa, write);
 }
 
 static bool npt_read(void *opaque, uint64_t gpa, void *buf, unsigned n)
@@ -201,6 +206,40 @@ void vmdl__x86h_npt_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m)
     m->opaque = v;
 }
 
+/* The same without a miss recorded: the machine's own accesses (a
+ * delivery's checks, reading an instruction), which report a refusal as
+ * a failed access and leave the fault, if any, to the engine's path. */
+static bool quiet_rw(struct vmdl_vcpu *v, uint64_t gpa, void *buf, unsigned n, bool write)
+{
+    struct vmdl__x86_pmem m;
+    uint64_t pa = 0;
+    vmdl__x86h_pmem(v, &m);
+    if ((gpa & 0xFFF) + n > 0x1000 || !vmdl__x86h_npt_xlate(v, gpa, write, &pa))
+        return false;
+    return write ? m.write(m.opaque, pa, buf, n) : m.read(m.opaque, pa, buf, n);
+}
+
+static bool quiet_read(void *opaque, uint64_t gpa, void *buf, unsigned n)
+{
+    return quiet_rw(opaque, gpa, buf, n, false);
+}
+
+static bool quiet_write(void *opaque, uint64_t gpa, const void *buf, unsigned n)
+{
+    return quiet_rw(opaque, gpa, (void *)buf, n, true);
+}
+
+void vmdl__x86h_guest_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m)
+{
+    if (!X86(v)->npt.on) {
+        vmdl__x86h_pmem(v, m);
+        return;
+    }
+    m->read = quiet_read;
+    m->write = quiet_write;
+    m->opaque = v;
+}
+
 bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
                           const struct vmdl__x86_xlate *xl, unsigned access,
                           uint64_t *pa, uc_prot *prot)
@@ -224,6 +263,19 @@ bool vmdl__x86h_npt_final(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
     if (e & nx)
         *prot &= ~(uc_prot)UC_PROT_EXEC;
     return true;
+}
+
+bool vmdl__x86h_npt_data(struct vmdl_vcpu *v, const struct vmdl__x86_paging *p,
+                         const struct vmdl__x86_xlate *xl, bool write, uint64_t *pa)
+{
+    if (vmdl__x86h_npt_xlate(v, xl->pa, write, pa))
+        return true;
+    bool paged = p->cr0 & VMDL_X86_CR0_PG;
+    X86(v)->npt.miss = (struct x86h_npf_miss){
+        .pending = true, .gpa = xl->pa & ~0xFFFull, .write = write,
+        .user = paged && xl->user, .writable = xl->writable, .xd = paged && xl->xd,
+    };
+    return false;
 }
 
 /* The instruction at the linear RIP, decoded in the guest's code size. */

@@ -233,16 +233,17 @@ static bool walk_with(const struct vmdl__x86_paging *p, const struct vmdl__x86_p
     return true;
 }
 
-/* Linear to physical with the guest's current paging mode (walk.c), no
- * rights checked and no A/D updates: reading the IDT and writing an error
- * code (accesses the delivery itself just made), fetching the instruction
- * of an intercept. */
+/* Linear to (the guest's) physical with the guest's current paging mode
+ * (walk.c), no rights checked and no A/D updates: reading the IDT and
+ * writing an error code (accesses the delivery itself just made), fetching
+ * the instruction of an intercept.  A nested guest's tables are read
+ * through the second stage while it is on. */
 static bool walk(struct vmdl_vcpu *v, uint64_t la, uint64_t *pa)
 {
     struct vmdl__x86_paging p;
     struct vmdl__x86_pmem m;
     paging_regs(v, &p);
-    vmdl__x86h_pmem(v, &m);
+    vmdl__x86h_guest_pmem(v, &m);
     return walk_with(&p, &m, la, pa);
 }
 
@@ -258,7 +259,8 @@ bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n, bo
         uint64_t pa;
         size_t chunk = 0x1000 - (la & 0xFFF);
         chunk = chunk < n ? chunk : n;
-        if (!walk(v, la, &pa))
+        if (!walk(v, la, &pa) ||
+            (X86(v)->npt.on && !vmdl__x86h_npt_xlate(v, pa, write, &pa)))
             return false;
         uc_err e = write ? uc_mem_write(v->uc, pa, p, chunk)
                          : uc_mem_read(v->uc, pa, p, chunk);
@@ -283,8 +285,12 @@ bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n
 {
     struct vmdl__x86_paging p;
     struct vmdl__x86_pmem m;
+    bool two = X86(v)->npt.on;          /* a nested guest's second stage */
     vmdl__x86h_paging_now(v, &p);
-    vmdl__x86h_pmem(v, &m);
+    if (two)
+        vmdl__x86h_npt_pmem(v, &m);
+    else
+        vmdl__x86h_pmem(v, &m);
     unsigned access = VMDL_WALK_CHECK | (write ? VMDL_WALK_WRITE : 0) |
                       (cpl == 3 ? VMDL_WALK_USER : 0) |
                       ((rd(v, UC_X86_REG_RFLAGS) & (1ull << 18)) ? VMDL_WALK_AC : 0);
@@ -297,8 +303,11 @@ bool vmdl__x86h_lin_access(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n
         struct vmdl__x86_xlate x;
         if (i && first == n)
             break;
-        if (!vmdl__x86_walk(&p, &m, at, access, &x)) {
-            *pf_err = x.pfec;
+        bool ok = vmdl__x86_walk(&p, &m, at, access, &x);
+        if (ok && two)
+            ok = vmdl__x86h_npt_data(v, &p, &x, write, &x.pa);
+        if (!ok) {
+            *pf_err = two && X86(v)->npt.miss.pending ? VMDL__X86H_PF_NPF : x.pfec;
             *pf_addr = at;
             return false;
         }
