@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Event delivery through a 64-bit IDT gate done by the machine itself, for
- * the common case of the hosted x86 vCPU: a guest in 64-bit mode, not
- * nested, whose engine state is the one it runs in.
+ * the common case of the hosted x86 vCPU: a guest in 64-bit mode (or a
+ * nested guest's, once L1 declined the event) whose engine state is the
+ * one it runs in.
  *
  * Why: QEMU's own delivery (hosted_deliver.c) needs a VMRUN from the host
  * state, and that costs three flushes of QEMU's softmmu TLB and its
@@ -23,12 +24,18 @@
  * RF and VM cleared, IF too for an interrupt gate, SS null with RPL = the
  * new CPL on a privilege change.  Every access is an implicit supervisor
  * access through the guest's paging (walk.c: rights, SMAP, protection
- * keys, A/D bits set as the processor sets them).
+ * keys, A/D bits set as the processor sets them).  In a nested guest
+ * under the second stage (L1's EPT: hosted_ept.c) every one of those
+ * guest-physical addresses, the walk's own entry reads and A/D updates
+ * included, then goes through the second stage's table (SDM 29.3.2).
  *
  * Anything else is left to QEMU's delivery, untouched: a gate or segment
  * that would fault (the #GP/#NP/#TS/#SS/#PF and the double-fault rules
- * stay QEMU's and hosted_deliver.c's), an LDT code segment, compatibility
- * mode, a nested guest, a state waiting in the VMCB, or an intercept set
+ * stay QEMU's and hosted_deliver.c's), an access the second stage's table
+ * does not allow yet (that delivery then takes the NPF event: a fill, or
+ * L1's EPT violation with the event as IDT-vectoring information, SDM
+ * 27.2.4), an LDT code segment, compatibility mode, the C walk's mode for
+ * CR4.PKS alone, a state waiting in the VMCB, or an intercept set
  * in the VMCB that the engine does not have yet (NMI blocking's IRET
  * intercept, a descriptor-table load's step: they are loaded by the next
  * VMRUN, which the slow delivery provides).  The check is made before
