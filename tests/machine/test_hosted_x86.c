@@ -1387,6 +1387,118 @@ static void test_npf_describes_and_completes_mov(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * Paging turned on while the second stage is on (an L2 under EPT in
+ * unrestricted-guest mode, booting): the guest starts in protected mode
+ * without paging under the second stage, loads CR3, sets CR4.PSE and
+ * CR0.PG, reloads its GDT (one instruction run alone, a descriptor-table
+ * load) and reads the remapped page.  Its page directory is at another
+ * host frame than its guest-physical address: only a walk through the
+ * second stage finds it.  Until the fix, the entry after the GDT load
+ * walked the page of that load with the VMCB's CR0 (paging on) and the
+ * host's CR3 (0) and recorded an NPF that no access made.
+ */
+#define PD_FRAME 0xA00000u
+static bool take_shifted_pd(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    if (ev->kind == VMDL_X86_EVENT_NPF && (ev->npf.gpa & ~0xFFFull) == NPT_PD) {
+        npf_count++;
+        npf_walks += ev->npf.walk;
+        return !vmdl_vcpu_x86_npt_map(vcpu, NPT_PD, PD_FRAME, VMDL_NPT_WRITE);
+    }
+    return take_npf(opaque, vcpu, ev);
+}
+
+static void test_npt_paging_turned_on_32bit(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = {
+        0xB8, 0x00, 0x00, 0x20, 0x00,             /* mov eax, NPT_PD */
+        0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x10,       /* mov eax, cr4; or eax, 0x10 (PSE) */
+        0x0F, 0x22, 0xE0,                         /* mov cr4, eax */
+        0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80, /* mov eax, cr0; or eax, PG */
+        0x0F, 0x22, 0xC0,                         /* mov cr0, eax */
+        0x0F, 0x01, 0x05, 0xC0, 0x03, 0x10, 0x00, /* sgdt [LOAD + DATA] */
+        0x0F, 0x01, 0x15, 0xC0, 0x03, 0x10, 0x00, /* lgdt [LOAD + DATA] */
+        0xA1, 0x00, 0x00, 0x80, 0x00,             /* mov eax, [0x800000] */
+        0xF4 };
+    struct vmdl_vm *vm = boot(code, sizeof(code));
+    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+    for (uint32_t i = 0; i < 4; i++) {          /* 16 MiB identity, PSE */
+        uint32_t pde = (i << 22) | 0x87;
+        assert_int_equal(vmdl_guest_write(m, PD_FRAME + 4 * i, &pde, 4), 0);
+    }
+    uint32_t v1 = 0x55, v2 = 0x11223344;
+    assert_int_equal(vmdl_guest_write(m, 0x800000, &v1, 4), 0);
+    assert_int_equal(vmdl_guest_write(m, 0x900000, &v2, 4), 0);
+    npf_count = npf_walks = 0;
+    npf_refuse = false;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_shifted_pd, NULL), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_npt(vmdl_vm_vcpu(vm, 0), true), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0x11223344);
+    assert_true(reg(vm, VMDL_X86_CR0) & 0x80000000u);
+    assert_int_equal(npf_walks, 1);             /* the directory, once */
+    uint32_t pde = 0;                           /* its accessed flag, there */
+    assert_int_equal(vmdl_guest_read(m, PD_FRAME + 8, &pde, 4), 0);
+    assert_true(pde & 0x20);
+    vmdl_vm_destroy(vm);
+}
+
+/*
+ * A second-stage change after an instruction run alone: the stepped
+ * instruction (jmp to another page, which the second stage does not map
+ * yet) runs by itself, the fetch at its target faults, and the hook maps
+ * the target and takes every right from the page of the jmp.  The guest
+ * never fetches that page again: no NPF for it may follow.  Unicorn's
+ * next run without an instruction count used to look the stepped block's
+ * page up first (dropping its counting hook) and recorded the refusal as
+ * an NPF, which the target's fill then cleared: the run ended with
+ * "second-stage fault without a refused access".
+ */
+#define STEP_TARGET 0x300000u
+static unsigned code_page_npfs;
+static bool take_and_revoke(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    if (ev->kind != VMDL_X86_EVENT_NPF)
+        return false;
+    uint64_t page = ev->npf.gpa & ~0xFFFull;
+    if (page == LOAD)
+        code_page_npfs++;
+    if (page != STEP_TARGET)
+        return take_npf(opaque, vcpu, ev);
+    return !vmdl_vcpu_x86_npt_map(vcpu, STEP_TARGET, STEP_TARGET, VMDL_NPT_EXEC) &&
+           !vmdl_vcpu_x86_npt_map(vcpu, LOAD, LOAD, 0);
+}
+
+static void test_npt_change_after_step_no_stray_fault(void **state)
+{
+    (void)state;
+    /* hlt; mov eax, STEP_TARGET; hlt; jmp eax (there: mov ebx, 0x77; hlt) */
+    static const uint8_t code[] = { 0xF4, 0xB8, 0x00, 0x00, 0x30, 0x00, 0xF4, 0xFF, 0xE0 };
+    static const uint8_t there[] = { 0xBB, 0x77, 0x00, 0x00, 0x00, 0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    assert_int_equal(vmdl_guest_write(vmdl_vm_guest_mem(vm), STEP_TARGET, there,
+                                      sizeof(there)), 0);
+    run_to_hlt(vm);                             /* mapped the code page */
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + 7);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    st.activity = 0;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    code_page_npfs = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_and_revoke, NULL), 0);
+    assert_int_equal(vmdl_vcpu_x86_step_next(v, true), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0x77);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), STEP_TARGET + sizeof(there));
+    assert_int_equal(code_page_npfs, 0);
+    vmdl_vm_destroy(vm);
+}
+
 /* Turned off, the same guest reads its own page again. */
 static void test_npt_off_is_identity(void **state)
 {
@@ -2984,6 +3096,8 @@ int main(void)
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
         cmocka_unit_test(test_npf_describes_and_completes_mov),
+        cmocka_unit_test(test_npt_paging_turned_on_32bit),
+        cmocka_unit_test(test_npt_change_after_step_no_stray_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

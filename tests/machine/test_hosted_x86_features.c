@@ -759,6 +759,72 @@ static void test_npt_emulated_pushf_goes_through_second_stage(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/*
+ * Paging turned on while the second stage is already on, as an L2 under
+ * EPT in unrestricted-guest mode boots (real or protected mode without
+ * paging, then its own tables, CR3, CR4.PAE, EFER.LME, CR0.PG): the guest
+ * runs from its first instruction under the second stage.  The guest's
+ * tables and the data page live at other host frames than their
+ * guest-physical addresses, so a table read or a final access that missed
+ * the second stage would find zeros.  The GDT load after the CR0 write
+ * runs alone (an instruction count); the VMRUN stub's entry after it looked
+ * the page of that load up with the host's CR3 and the guest's CR0 and
+ * recorded an NPF that no access made (docs/vmx.md).
+ */
+#define SHIFT 0x800000u           /* host frame = GPA + SHIFT for the pages below */
+static unsigned npt_boot_faults;
+
+static bool shifted(uint64_t page)
+{
+    return (page >= NPT_PML4 && page <= NPT_PD) || page == 0x400000;
+}
+
+static bool npt_boot_hook(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_event *ev)
+{
+    (void)opaque;
+    if (ev->kind != VMDL_X86_EVENT_NPF)
+        return false;
+    npt_boot_faults++;
+    uint64_t page = ev->npf.gpa & ~0xFFFull;
+    if (n_npf < NPT_MAX)
+        npfs[n_npf++] = ev->npf;
+    return !vmdl_vcpu_x86_npt_map(vcpu, page, shifted(page) ? page + SHIFT : page,
+                                  VMDL_NPT_WRITE | VMDL_NPT_EXEC);
+}
+
+static void test_npt_paging_turned_on_under_second_stage(void **state)
+{
+    (void)state;
+    /* mov rax, [0x400010]; hlt */
+    static const uint8_t p[] = { 0x48, 0x8B, 0x04, 0x25, 0x10, 0x00, 0x40, 0x00, 0xF4 };
+    image(p, sizeof(p), 0);
+    struct vmdl_vm *vm = boot();
+    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+    uint64_t there = 0x1122334455667788ull, here = 0xDEADull;
+    assert_int_equal(vmdl_guest_write(m, 0x400010 + SHIFT, &there, 8), 0);
+    assert_int_equal(vmdl_guest_write(m, 0x400010, &here, 8), 0);
+    n_npf = npt_boot_faults = 0;
+    assert_int_equal(vmdl_vm_set_x86_event_hook(vm, npt_boot_hook, NULL), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_npt(vmdl_vm_vcpu(vm, 0), true), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_R13), 0);          /* no #PF, #GP, #UD */
+    assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + PAYLOAD + sizeof(p));
+    assert_int_equal(reg(vm, VMDL_X86_RAX), there);
+    assert_true(reg(vm, VMDL_X86_CR0) & 0x80000000u);
+    assert_true(reg(vm, VMDL_X86_EFER) & 0x400);         /* LMA */
+    /* The tables the guest built are at the shifted frames only. */
+    uint64_t e = 0;
+    assert_int_equal(vmdl_guest_read(m, NPT_PML4 + SHIFT, &e, 8), 0);
+    assert_int_equal(e & ~0x60ull, 0x201007);            /* A (and D) may be set */
+    assert_int_equal(vmdl_guest_read(m, NPT_PML4, &e, 8), 0);
+    assert_int_equal(e, 0);
+    /* The guest's stores mapped its table pages before CR0.PG: no walk
+     * faults (one at GPA 0 would be a walk from CR3 0). */
+    for (unsigned i = 0; i < n_npf; i++)
+        assert_false(npfs[i].walk);
+    vmdl_vm_destroy(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_npt_guest_walk_through_second_stage),
         cmocka_unit_test(test_npt_fetch_needs_exec),
         cmocka_unit_test(test_npt_emulated_pushf_goes_through_second_stage),
+        cmocka_unit_test(test_npt_paging_turned_on_under_second_stage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,7 @@ void vmdl__x86h_save_guest(struct vmdl_vcpu *v);
 void vmdl__x86h_splice_host(struct vmdl_vcpu *v);
 void vmdl__x86h_save_and_splice(struct vmdl_vcpu *v);
 void vmdl__x86h_run_stub(struct vmdl_vcpu *v);
+size_t vmdl__x86h_emu_count(struct vmdl_vcpu *v, size_t count);
 void vmdl__x86h_enter(struct vmdl_vcpu *v);
 bool vmdl__x86h_lin_rw(struct vmdl_vcpu *v, uint64_t la, void *buf, size_t n,
                        bool write);

@@ -675,13 +675,14 @@ int vmdl__x86h_run(struct vmdl_vcpu *v, struct vmdl_exit *exit, bool *to_caller)
                                    X86(v)->h_desc_step || X86(v)->h_shadow_step ||
                                        X86(v)->h_step_next);
         X86(v)->h_step_next = false;
+        count = vmdl__x86h_emu_count(v, vmdl__debug_count(v, count));   /* debug.h */
         v->stop = STOP_NONE;
+        X86(v)->h_walk_refused = false;
         vmdl__x86h_iret_policy(v);
         vmdl__x86h_tpr_out(v);
         vmdl__x86_io_entry(v);
         vmdl__engine_enter(v);
-        uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0,
-                     vmdl__debug_count(v, count));   /* debug.h */
+        uc_emu_start(v->uc, rd(v, UC_X86_REG_RIP), 1ull << 63, 0, count);
         vmdl__engine_leave(v);
         vmdl__x86_io_after_run(v);
         vmdl__x86h_tpr_in(v);

@@ -128,6 +128,58 @@ void vmdl__x86h_save_and_splice(struct vmdl_vcpu *v)
 
 
 /*
+ * Unicorn's counting hook against the fill hook.  uc_emu_start with a
+ * count compiles a hook of Unicorn's own into every block it translates;
+ * the next uc_emu_start without a count deletes it first, and the
+ * deletion invalidates those blocks by their linear addresses
+ * (uc_hook_del -> uc_invalidate_tb -> get_page_addr_code) before anything
+ * runs: TLB fills in whatever state the engine holds then, through the C
+ * walk while it is on (hosted_walk.c), else through QEMU's.  None of them
+ * is an access of the guest's, but a refused one recorded a #PF or NPF the
+ * guest never made.  Before the VMRUN stub the engine holds the host's
+ * state (no paging, CR3 0) while the walk has the guest's CR0/CR4/EFER
+ * from the VMCB: after a step (a descriptor-table load, one instruction of
+ * an interrupt shadow), the stub's entry refused the stepped page of any
+ * guest with paging on, and the next fill of the run overwrote the
+ * record (docs/vmx.md, "Paging turned on under the second stage").  In
+ * the guest's own state, a page the second stage unmapped since the step
+ * was refused the same way; QEMU's walk (UC_TLB_CPU) would take its #PF
+ * path for such a page.
+ *
+ * So the counting hook goes away in a run of its own that executes
+ * nothing: every fill is refused without a trace (h_fill_quiet, through
+ * the C walk's hook for the run), Unicorn ignores a refused lookup and
+ * flushes all translated code right after, and with the softmmu TLB
+ * flushed the fetch at RIP misses too, which ends the run.  The count to
+ * pass to uc_emu_start is returned.
+ */
+size_t vmdl__x86h_emu_count(struct vmdl_vcpu *v, size_t count)
+{
+    struct x86_vcpu *x = X86(v);
+    if (count || !x->h_uc_counted) {
+        x->h_uc_counted = x->h_uc_counted || count;
+        return count;
+    }
+    x->h_uc_counted = false;
+    enum stop_kind stop = v->stop;
+    unsigned vector = v->stop_vector;
+    uint64_t rip = rd(v, UC_X86_REG_RIP);
+    x->h_fill_quiet = true;
+    if (!x->h_walk)
+        uc_ctl_tlb_mode(v->uc, UC_TLB_VIRTUAL);
+    uc_ctl_flush_tlb(v->uc);
+    uc_emu_start(v->uc, rip, 1ull << 63, 0, 0);
+    if (!x->h_walk)
+        uc_ctl_tlb_mode(v->uc, UC_TLB_CPU);
+    x->h_fill_quiet = false;
+    uc_ctl_flush_tlb(v->uc);
+    wr(v, UC_X86_REG_RIP, rip);
+    v->stop = stop;
+    v->stop_vector = vector;
+    return 0;
+}
+
+/*
  * Run the VMRUN stub (after vmdl__x86h_splice_host) and stop before the
  * guest's first instruction: the event it injects has been delivered then,
  * and an exception during the delivery has stopped the engine at the VMRUN.
@@ -172,7 +224,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
     if (v->block_hook_on) {
         uint64_t deadline = v->kick_deadline;
         vmdl__set_kick(v, vmdl__insns(v) + 1);
-        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 0);
+        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, vmdl__x86h_emu_count(v, 0));
         vmdl__set_kick(v, deadline);
         if (v->stop == STOP_KICK)
             v->stop = STOP_NONE;
@@ -185,7 +237,7 @@ void vmdl__x86h_run_stub(struct vmdl_vcpu *v)
         vmdl__count_forget_block(v);
     } else {
         uc_ctl_flush_tb(v->uc);
-        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, 1);
+        uc_emu_start(v->uc, H_STUB, 1ull << 63, 0, vmdl__x86h_emu_count(v, 1));
     }
     X86(v)->h_walk_stub = false;
     vmdl__x86h_vmrun_done(v);

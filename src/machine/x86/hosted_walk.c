@@ -93,7 +93,7 @@ static int pkru_run(struct vmdl_vcpu *v, uint32_t val, char *snap)
     memcpy(ctx + vm->x86h->cr_end_off - 8, &cr4, 8);
     uc_context_restore(v->uc, X86(v)->ctx);
     v->stop = STOP_NONE;
-    uc_emu_start(v->uc, H_CALIB, 1ull << 63, 0, 0);       /* to the HLT */
+    uc_emu_start(v->uc, H_CALIB, 1ull << 63, 0, vmdl__x86h_emu_count(v, 0)); /* to the HLT */
     if (rd(v, UC_X86_REG_RIP) != H_CALIB + sizeof(code))
         return -1;
     uc_context_save(v->uc, X86(v)->ctx);
@@ -283,6 +283,12 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
         entry->perms = UC_PROT_EXEC;
         return true;
     }
+    /* The first refused access of a run is the one it reports (hardware
+     * stops at the faulting access): a later fill, one Unicorn makes for
+     * itself or one the walk would allow, is refused as well and leaves the
+     * record (the #PF's page and error code, the NPF's miss) as it is. */
+    if (x->h_walk_refused && v->stop == STOP_INTR)
+        return false;
     struct vmdl__x86_paging p = x->h_walk_paging;
     p.cr3 = rd(v, UC_X86_REG_CR3);
     p.pkrs = x->pkrs;

@@ -174,6 +174,8 @@ static bool tlb_fill_cb(uc_engine *uc, uint64_t vaddr, uc_mem_type type,
 {
     (void)uc;
     struct vmdl_vcpu *v = user;
+    if (X86(v)->h_fill_quiet)
+        return false;             /* Unicorn's own lookups (hosted_state.c) */
     if (X86(v)->h_walk)
         return vmdl__x86h_walk_fill(v, vaddr, type, entry);
     if (vmdl_is_canonical48(vaddr)) {

@@ -257,6 +257,9 @@ struct x86_vcpu {
     unsigned h_sse_n;           /* aligned-SSE instructions with a hook */
     struct x86_align_site h_sse[X86_MAX_ALIGN_SITES];
     bool h_counts;              /* counts instructions for its VMRUN stops */
+    bool h_uc_counted;          /* Unicorn's own counting hook exists (a run
+                                   with a count: hosted_state.c) */
+    bool h_fill_quiet;          /* every TLB fill refused, nothing recorded */
     uc_context *ctx;            /* scratch for the exception-state fix */
     uc_context *io_ctx;         /* registers at an I/O exit (io.c) */
     bool io_armed;              /* an I/O hook armed DR0: #DB after the insn */
