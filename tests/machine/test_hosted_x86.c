@@ -1259,18 +1259,25 @@ static bool take_npf(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86
     return true;
 }
 
-static struct vmdl_vm *paged_guest(const uint8_t *code, size_t n)
+/* A page directory at pd_frame mapping 16 MiB 1:1 with 4 MiB pages, and
+ * the words the remapped page (0x800000 -> 0x900000) reads on both sides. */
+static void npt_memory(struct vmdl_vm *vm, uint32_t pd_frame)
 {
-    struct vmdl_vm *vm = boot(code, n);
-    run_to_hlt(vm);
     const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
-    for (uint32_t i = 0; i < 4; i++) {          /* 16 MiB identity, PSE */
+    for (uint32_t i = 0; i < 4; i++) {
         uint32_t pde = (i << 22) | 0x87;
-        assert_int_equal(vmdl_guest_write(m, NPT_PD + 4 * i, &pde, 4), 0);
+        assert_int_equal(vmdl_guest_write(m, pd_frame + 4 * i, &pde, 4), 0);
     }
     uint32_t v1 = 0x55, v2 = 0x11223344;
     assert_int_equal(vmdl_guest_write(m, 0x800000, &v1, 4), 0);
     assert_int_equal(vmdl_guest_write(m, 0x900000, &v2, 4), 0);
+}
+
+static struct vmdl_vm *paged_guest(const uint8_t *code, size_t n)
+{
+    struct vmdl_vm *vm = boot(code, n);
+    run_to_hlt(vm);
+    npt_memory(vm, NPT_PD);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
@@ -1424,14 +1431,7 @@ static void test_npt_paging_turned_on_32bit(void **state)
         0xA1, 0x00, 0x00, 0x80, 0x00,             /* mov eax, [0x800000] */
         0xF4 };
     struct vmdl_vm *vm = boot(code, sizeof(code));
-    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
-    for (uint32_t i = 0; i < 4; i++) {          /* 16 MiB identity, PSE */
-        uint32_t pde = (i << 22) | 0x87;
-        assert_int_equal(vmdl_guest_write(m, PD_FRAME + 4 * i, &pde, 4), 0);
-    }
-    uint32_t v1 = 0x55, v2 = 0x11223344;
-    assert_int_equal(vmdl_guest_write(m, 0x800000, &v1, 4), 0);
-    assert_int_equal(vmdl_guest_write(m, 0x900000, &v2, 4), 0);
+    npt_memory(vm, PD_FRAME);
     npf_count = npf_walks = 0;
     npf_refuse = false;
     assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_shifted_pd, NULL), 0);
@@ -1442,7 +1442,7 @@ static void test_npt_paging_turned_on_32bit(void **state)
     assert_true(reg(vm, VMDL_X86_CR0) & 0x80000000u);
     assert_int_equal(npf_walks, 1);             /* the directory, once */
     uint32_t pde = 0;                           /* its accessed flag, there */
-    assert_int_equal(vmdl_guest_read(m, PD_FRAME + 8, &pde, 4), 0);
+    assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), PD_FRAME + 8, &pde, 4), 0);
     assert_true(pde & 0x20);
     vmdl_vm_destroy(vm);
 }
