@@ -12,7 +12,10 @@
 #include "machine_test_util.h"
 #include "virtmodel/blob.h"
 #include "virtmodel/checkpoint.h"
+#include "virtmodel/attach_vmx.h"
 #include "virtmodel/models.h"
+#include "virtmodel/multiboot.h"
+#include "virtmodel/vmx_nested.h"
 
 static struct vmdl_vm *guest_vm(const char *rel, unsigned vcpus, const char *models,
                                 struct console_buf *con)
@@ -108,6 +111,104 @@ static void test_split_gicv5(void **state)
     split_equals_whole("arm64/gicv5_ppi.elf", 1, "gicv5", 300);
 }
 
+/* ---- a checkpoint while L2 runs (examples/guests/x86_64/vmx_nested.c) ---- */
+
+/* The example L1 hypervisor is a multiboot kernel on the hosted vCPU. */
+static struct vmdl_vm *nested_vm(struct console_buf *con, struct vmdl_vmx_attach **h)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/x86_64/vmx_nested.elf", VMDL_GUEST_DIR);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(vmdl_read_file(path, &data, &size), 0);
+    struct vmdl_vm_config cfg = {.arch = VMDL_ARCH_X86_64, .console = console_capture,
+                                 .console_opaque = con};
+    struct vmdl_vm *vm = NULL;
+    assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
+    struct vmdl_mb_boot mb = {"vmx_nested", NULL, 0};
+    assert_int_equal(vmdl_vm_load_multiboot(vm, data, size, &mb), 0);
+    free(data);
+    assert_int_equal(vmdl_attach_vmx_ex(vm, NULL, NULL, VMDL_VMX_ATTACH_FEATURE_CONTROL,
+                                        h), 0);
+    return vm;
+}
+
+#define NESTED_POINTS 24
+
+struct nested_point {
+    uint8_t *blob;
+    size_t len;
+    size_t console_at;          /* output before the checkpoint */
+    uint64_t insns;
+};
+
+/*
+ * Step the example through its run in strides, checkpointing at every stop
+ * where L2 is running (in guest mode): entries, exits, the injected
+ * interrupt, the EPT violations and the monitor trap flag fall between the
+ * stops.  Each checkpoint restored into a fresh VM must print the rest of
+ * the output and end with the digest of the uninterrupted run.
+ */
+static void test_split_while_l2_runs(void **state)
+{
+    (void)state;
+    static struct console_buf whole, stepped, rest;
+    memset(&whole, 0, sizeof(whole));
+    memset(&stepped, 0, sizeof(stepped));
+    struct vmdl_vmx_attach *h;
+    struct vmdl_vm *vm = nested_vm(&whole, &h);
+    int status = run_to_end(vm);
+    uint32_t digest = vmdl_vm_state_digest(vm);
+    vmdl_vm_destroy(vm);
+
+    static struct nested_point pts[NESTED_POINTS];
+    unsigned npts = 0;
+    vm = nested_vm(&stepped, &h);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    int end = -1;
+    for (uint64_t n = 211; end < 0; n += 211) {
+        vmdl_vm_set_limits(vm, n, 0);
+        struct vmdl_exit e;
+        assert_int_equal(vmdl_vm_run(vm, &e), 0);
+        if (e.reason == VMDL_EXIT_SHUTDOWN) {
+            end = e.u.shutdown.status;
+            break;
+        }
+        assert_int_equal(e.reason, VMDL_EXIT_MAX_INSNS);
+        if (!vmdl_vmx_in_guest_mode(vmdl_vmx_attach_vcpu(h, 0)) || npts == NESTED_POINTS)
+            continue;
+        struct nested_point *p = &pts[npts++];
+        assert_int_equal(vmdl_vm_checkpoint_save(vm, &p->blob, &p->len), 0);
+        p->console_at = stepped.len;
+        p->insns = vmdl_vcpu_insns(v);
+    }
+    /* Stopping and saving did not disturb the run. */
+    assert_int_equal(end, status);
+    assert_string_equal(stepped.data, whole.data);
+    assert_int_equal(vmdl_vm_state_digest(vm), digest);
+    vmdl_vm_destroy(vm);
+    assert_true(npts >= 8);
+
+    for (unsigned i = 0; i < npts; i++) {
+        memset(&rest, 0, sizeof(rest));
+        vm = nested_vm(&rest, &h);
+        if (vmdl_vm_checkpoint_restore(vm, pts[i].blob, pts[i].len))
+            fail_msg("restore at %llu: %s", (unsigned long long)pts[i].insns,
+                     vmdl_last_error());
+        assert_true(vmdl_vmx_in_guest_mode(vmdl_vmx_attach_vcpu(h, 0)));
+        int s = run_to_end(vm);
+        if (strcmp(rest.data, whole.data + pts[i].console_at) || s != status ||
+            vmdl_vm_state_digest(vm) != digest)
+            fail_msg("checkpoint at %llu instructions: status %d (want %d), digest "
+                     "%08x (want %08x), output after it:\n%s\n--- want:\n%s",
+                     (unsigned long long)pts[i].insns, s, status,
+                     vmdl_vm_state_digest(vm), digest, rest.data,
+                     whole.data + pts[i].console_at);
+        vmdl_vm_destroy(vm);
+        free(pts[i].blob);
+    }
+}
+
 /* A restore leaves exactly the checkpoint's RAM: pages it does not hold
  * read as zero afterwards, whatever the VM had there (they are given back
  * to the host, not written: docs/performance.md). */
@@ -199,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_split_lapic_timer),
         cmocka_unit_test(test_split_vmx),
         cmocka_unit_test(test_split_gicv5),
+        cmocka_unit_test(test_split_while_l2_runs),
         cmocka_unit_test(test_refuses_bad_files),
         cmocka_unit_test(test_restore_zeroes_pages_not_in_the_checkpoint),
     };
