@@ -16,6 +16,9 @@
  *   vcpus     per vCPU: architectural registers, the machine's virtual
  *             state (control registers, descriptor tables, pending events,
  *             halted, instruction and branch counts, stall cycles)
+ *   arch      (version 5) the architecture's own section as a nested blob,
+ *             empty when it has none: x86 hosted vCPUs (multiboot kernels)
+ *             and their PC platform (docs/architecture.md, "Checkpoints")
  *   models    count, then (name, nested state blob) per registered model
  * A truncated, corrupted or version-mismatched file, or one taken from a VM
  * with another configuration, image or model set, is refused before
@@ -36,10 +39,12 @@ extern "C" {
 /* 2: arm64 vCPU records carry the EL1 MMU controls (SCTLR, TCR, TTBRn, MAIR...).
  * 3: the config carries the virtual-time weights (vtime.h), each vCPU record
  *    its stall cycles.
- * 4: the config carries the serialize, RDTSC and flush weights too.  Versions 2
- *    and 3 are still read (as the weights they lack 0, stall 0 for
- *    version 2). */
-#define VMDL_CHECKPOINT_VERSION 4
+ * 4: the config carries the serialize, RDTSC and flush weights too.
+ * 5: the architecture's section (hosted x86 vCPUs, the PC platform) between
+ *    the vCPU records and the models, and the vmx glue's running-L2 state.
+ * Versions 2 to 4 are still read (as the weights they lack 0, stall 0 for
+ * version 2, no architecture section: they never held a hosted vCPU). */
+#define VMDL_CHECKPOINT_VERSION 5
 
 int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
 int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len);

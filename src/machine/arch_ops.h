@@ -128,6 +128,14 @@ struct vmdl_arch_ops {
     void (*save_state)(struct vmdl_vcpu *vcpu, struct vmdl_blob_writer *w);
     void (*load_state)(struct vmdl_blob_reader *r, uint64_t *words);
     void (*apply_state)(struct vmdl_vcpu *vcpu, const uint64_t *words);
+    /* The architecture's own section of a checkpoint (x86: hosted vCPUs
+     * and the PC platform; format 5): save gives a blob (empty: none),
+     * stage parses and checks one (*staged NULL for an empty one), apply
+     * puts what stage checked into the VM, free drops it.  NULL: none. */
+    int (*ext_save)(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
+    int (*ext_stage)(struct vmdl_vm *vm, const uint8_t *blob, size_t len, void **staged);
+    void (*ext_apply)(struct vmdl_vm *vm, const void *staged);
+    void (*ext_free)(void *staged);
 };
 
 #define VMDL_ARCH_STATE_WORDS 192

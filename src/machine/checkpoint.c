@@ -128,13 +128,15 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
         return vmdl_fail(VMDL_EINVAL, "vmdl_vm_checkpoint_save: NULL argument");
     if (!vm->entry_set)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: no guest loaded");
-    if (vm->x86h)
-        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vm_checkpoint_save: checkpoints of "
-                         "hosted x86 vCPUs (multiboot guests) are not supported yet");
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         if (vm->vcpus[i]->pending != PENDING_NONE)
             return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_save: vCPU %u has "
                              "an exit that was not completed", i);
+    uint8_t *ext = NULL;
+    size_t ext_len = 0;
+    int e = vm->arch_ops->ext_save ? vm->arch_ops->ext_save(vm, &ext, &ext_len) : VMDL_OK;
+    if (e)
+        return e;
     struct vmdl_blob_writer w;
     vmdl_blob_begin(&w, CKPT_MAGIC, VMDL_CHECKPOINT_VERSION);
     vmdl_blob_put_u32(&w, vm->arch);
@@ -165,6 +167,8 @@ int vmdl_vm_checkpoint_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len)
     }
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         put_vcpu(&w, vm->vcpus[i]);
+    vmdl_blob_put_blob(&w, ext, ext_len);
+    free(ext);
     vmdl_blob_put_u32(&w, vm->nr_states);
     for (unsigned i = 0; i < vm->nr_states; i++) {
         struct state_hook *h = &vm->states[i];
@@ -194,13 +198,31 @@ struct staged {
     uint64_t reset_count;
     const uint8_t **pages;             /* per RAM page: its bytes, or NULL (zero) */
     struct vcpu_rec *recs;
+    void *ext;                         /* the architecture's section, checked */
     struct { const uint8_t *p; size_t n; } mods[MAX_HANDLERS];
 };
 
-static void staged_free(struct staged *st)
+static void staged_free(struct vmdl_vm *vm, struct staged *st)
 {
     free(st->pages);
     free(st->recs);
+    if (st->ext && vm->arch_ops->ext_free)
+        vm->arch_ops->ext_free(st->ext);
+}
+
+/* Version 5's architecture section (older files have none: a VM that needs
+ * one refuses them through ext_stage). */
+static void stage_ext(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *st)
+{
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (st->version >= 5)
+        vmdl_blob_get_blob(r, &p, &n);
+    if (r->err || !vm->arch_ops->ext_stage)
+        return;
+    int err = vm->arch_ops->ext_stage(vm, p, n, &st->ext);
+    if (err)
+        r->err = err;           /* its message stands */
 }
 
 /* The header: the same VM configuration and image as this VM's. */
@@ -295,6 +317,7 @@ static int stage(struct vmdl_vm *vm, struct vmdl_blob_reader *r, struct staged *
     stage_ram(vm, r, st);
     for (unsigned i = 0; i < vm->nr_vcpus && !r->err; i++)
         get_vcpu(r, vm, &st->recs[i], st->version);
+    stage_ext(vm, r, st);
     stage_models(vm, r, st);
     return vmdl_blob_close(r);
 }
@@ -336,6 +359,8 @@ static int apply(struct vmdl_vm *vm, const struct staged *st)
         apply_vcpu(vm->vcpus[i], &st->recs[i]);
         uc_ctl_flush_tlb(vm->vcpus[i]->uc); /* code in RAM changed */
     }
+    if (st->ext)
+        vm->arch_ops->ext_apply(vm, st->ext);
     for (uint32_t i = 0; i < vm->nr_states; i++) {
         struct state_hook *h = &vm->states[i];
         int err = h->load(h->opaque, st->mods[i].p, st->mods[i].n);
@@ -357,27 +382,25 @@ int vmdl_vm_checkpoint_restore(struct vmdl_vm *vm, const void *blob, size_t len)
     if (!vm->entry_set)
         return vmdl_fail(VMDL_ESTATE, "vmdl_vm_checkpoint_restore: load the same "
                          "image into the VM first");
-    if (vm->x86h)
-        return vmdl_fail(VMDL_ENOTSUP, "vmdl_vm_checkpoint_restore: checkpoints of "
-                         "hosted x86 vCPUs (multiboot guests) are not supported yet");
     struct vmdl_blob_reader r;
     struct staged st = { .version = VMDL_CHECKPOINT_VERSION };
     int err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
-    /* Versions 3 and 2 are read as well: they lack only weights (and, for
-     * 2, the stall cycles), which were zero then. */
-    for (uint32_t older = 3; err == VMDL_EVERSION && older >= 2; older--) {
+    /* Versions 4 to 2 are read as well: they lack only weights (and, for
+     * 2, the stall cycles), which were zero then, and the architecture
+     * section, which no VM they were taken from had. */
+    for (uint32_t older = 4; err == VMDL_EVERSION && older >= 2; older--) {
         st.version = older;
         err = vmdl_blob_open(&r, blob, len, CKPT_MAGIC, st.version, "checkpoint");
     }
     if (err == VMDL_EVERSION)
         return vmdl_fail(err, "checkpoint: unsupported format version (this "
-                         "library reads versions 2, 3 and %d)", VMDL_CHECKPOINT_VERSION);
+                         "library reads versions 2 to %d)", VMDL_CHECKPOINT_VERSION);
     if (err || (err = check_header(vm, &r, st.version)))
         return err;
     err = stage(vm, &r, &st);
     if (!err)
         err = apply(vm, &st);
-    staged_free(&st);
+    staged_free(vm, &st);
     return err;
 }
 

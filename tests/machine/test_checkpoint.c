@@ -178,7 +178,8 @@ static void test_split_while_l2_runs(void **state)
         if (!vmdl_vmx_in_guest_mode(vmdl_vmx_attach_vcpu(h, 0)) || npts == NESTED_POINTS)
             continue;
         struct nested_point *p = &pts[npts++];
-        assert_int_equal(vmdl_vm_checkpoint_save(vm, &p->blob, &p->len), 0);
+        if (vmdl_vm_checkpoint_save(vm, &p->blob, &p->len))
+            fail_msg("save at %llu: %s", (unsigned long long)n, vmdl_last_error());
         p->console_at = stepped.len;
         p->insns = vmdl_vcpu_insns(v);
     }

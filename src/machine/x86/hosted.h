@@ -462,6 +462,7 @@ int vmdl__x86h_rdpmc_exit(struct vmdl_vcpu *v, bool *triple);
 
 /* hosted_dr.c */
 void vmdl__x86h_dr_reset(struct vmdl_vcpu *v);
+void vmdl__x86h_dr_rearm(struct vmdl_vcpu *v);
 void vmdl__x86h_dr_disarm(struct vmdl_vcpu *v);
 void vmdl__x86h_set_dr7(struct vmdl_vcpu *v, uint64_t val);
 unsigned vmdl__x86h_code_bits(struct vmdl_vcpu *v);

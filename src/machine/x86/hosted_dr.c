@@ -197,6 +197,12 @@ static void rearm(struct vmdl_vcpu *v)
     uc_ctl_flush_tb(v->uc);
 }
 
+/* After a checkpoint restored DR0-DR3 and DR7: their hooks. */
+void vmdl__x86h_dr_rearm(struct vmdl_vcpu *v)
+{
+    rearm(v);
+}
+
 void vmdl__x86h_dr_reset(struct vmdl_vcpu *v)
 {
     struct x86_vcpu *x = X86(v);

@@ -190,6 +190,7 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm)
     }
     err = vmdl_vm_add_io_range(vm, VMDL_FW_CFG_PORT_SEL, VMDL_FW_CFG_PORT_DATA,
                                &fw_cfg_ops, f);
+    vm->x86h->fw_cfg = f;
     if (!err)
         err = vmdl__x86_testdev(vm);
     if (!err)

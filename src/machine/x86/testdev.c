@@ -100,6 +100,8 @@ int vmdl__x86_testdev(struct vmdl_vm *vm)
         free(t);
         return err;
     }
+    if (vm->x86h)
+        vm->x86h->testdev = t;
     err = vmdl_vm_add_io_range(vm, TESTDEV_PORT, TESTDEV_FLUSH + 3, &port_ops, t);
     if (!err)
         err = vmdl_vm_add_io_range(vm, TESTDEV_IRQ, TESTDEV_IRQ + TESTDEV_IRQS - 1,
@@ -107,4 +109,49 @@ int vmdl__x86_testdev(struct vmdl_vm *vm)
     if (!err && TESTDEV_IOMEM >= vm->ram_base + vm->ram_size)
         err = vmdl_vm_add_mmio(vm, TESTDEV_IOMEM, TESTDEV_IOMEM_LEN, &iomem_ops, t);
     return err;
+}
+
+/* ---- checkpoints (hosted_ckpt.c) ---- */
+
+/* The port's data word, then the iomem bytes (their whole range: a guest
+ * uses it as scratch memory). */
+int vmdl__x86_testdev_save(struct vmdl_vm *vm, struct vmdl_blob_writer *w)
+{
+    struct testdev *t = vm->x86h->testdev;
+    vmdl_blob_put_u8(w, t != NULL);
+    if (t) {
+        vmdl_blob_put_u32(w, t->port_data);
+        vmdl_blob_put_blob(w, t->iomem, sizeof(t->iomem));
+    }
+    return VMDL_OK;
+}
+
+/* *p: the saved port word and iomem (4 + TESTDEV_IOMEM_LEN bytes), NULL
+ * when the checkpoint's VM had no testdev. */
+void vmdl__x86_testdev_stage(struct vmdl_blob_reader *r, const uint8_t **p, size_t *n)
+{
+    *p = NULL;
+    *n = 0;
+    uint8_t has = vmdl_blob_get_u8(r);
+    if (has > 1)
+        vmdl_blob_reject(r, "pc-testdev flag out of range");
+    if (has != 1)
+        return;
+    *p = r->p + r->pos;
+    (void)vmdl_blob_get_u32(r);
+    const uint8_t *mem;
+    size_t len = 0;
+    vmdl_blob_get_blob(r, &mem, &len);
+    if (!r->err && len != TESTDEV_IOMEM_LEN)
+        vmdl_blob_reject(r, "pc-testdev state of the wrong size");
+    *n = r->err ? 0 : 4 + 4 + len;   /* the word, the blob's length, its bytes */
+}
+
+void vmdl__x86_testdev_apply(struct vmdl_vm *vm, const uint8_t *p, size_t n)
+{
+    struct testdev *t = vm->x86h->testdev;
+    if (!t || !p || n != 8 + TESTDEV_IOMEM_LEN)
+        return;
+    memcpy(&t->port_data, p, 4);
+    memcpy(t->iomem, p + 8, TESTDEV_IOMEM_LEN);
 }

@@ -82,6 +82,8 @@ struct vmdl_x86_hosted_vm {
     bool irq0;                   /* IRQ 0's level as the controllers saw it */
     bool fw_lapic;               /* the BSP's APIC still needs the BIOS's set-up */
     struct pc_pci *pci;          /* PCI host and devices (pci.c), NULL: none */
+    struct vmdl_fw_cfg *fw_cfg;  /* fw_cfg's selection (pc.c), NULL: none */
+    struct testdev *testdev;     /* pc-testdev (testdev.c), NULL: none */
     csh cs16, cs32;              /* Capstone for 16- and 32-bit code (decode.c) */
 };
 
@@ -350,6 +352,17 @@ int vmdl__x86_pc_devices(struct vmdl_vm *vm);
 /* Rebuild the PC's ACPI tables with one more table (the DMAR of pci.c). */
 int vmdl__x86_pc_acpi_table(struct vmdl_vm *vm, const uint8_t *table, size_t len);
 int vmdl__x86_testdev(struct vmdl_vm *vm);     /* testdev.c: QEMU's pc-testdev */
+/* ... its state in a checkpoint's hosted section (hosted_ckpt.c) */
+int vmdl__x86_testdev_save(struct vmdl_vm *vm, struct vmdl_blob_writer *w);
+void vmdl__x86_testdev_stage(struct vmdl_blob_reader *r, const uint8_t **p, size_t *n);
+void vmdl__x86_testdev_apply(struct vmdl_vm *vm, const uint8_t *p, size_t n);
+/* hosted_ckpt.c: hosted vCPUs and the PC platform in a checkpoint */
+/* (struct vmdl_arch_ops ext_*: an empty section for a VM without them) */
+int vmdl__x86_ckpt_save(struct vmdl_vm *vm, uint8_t **blob, size_t *len);
+int vmdl__x86_ckpt_stage(struct vmdl_vm *vm, const uint8_t *blob, size_t len,
+                         void **staged);
+void vmdl__x86_ckpt_apply(struct vmdl_vm *vm, const void *staged);
+void vmdl__x86_ckpt_free(void *staged);
 /* pic.c: the 8259A pair, the 8254, ISA IRQ routing, the BIOS's state */
 int vmdl__x86_pic_devices(struct vmdl_vm *vm);
 bool vmdl__x86_isa_irq_wanted(struct vmdl_vm *vm, unsigned irq);

@@ -95,4 +95,8 @@ const struct vmdl_arch_ops vmdl__x86_ops = {
     .save_state = vmdl__x86_save_state,
     .load_state = vmdl__x86_load_state,
     .apply_state = vmdl__x86_apply_state,
+    .ext_save = vmdl__x86_ckpt_save,
+    .ext_stage = vmdl__x86_ckpt_stage,
+    .ext_apply = vmdl__x86_ckpt_apply,
+    .ext_free = vmdl__x86_ckpt_free,
 };
