@@ -606,6 +606,9 @@ int vmdl_vcpu_inject_x86_event(struct vmdl_vcpu *vcpu, unsigned type, unsigned v
 /* An event vmdl_vcpu_inject_x86_event queued is not delivered yet (false
  * for a vCPU that is not hosted x86). */
 bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *vcpu);
+/* The vCPU runs a nested guest (vmdl_vcpu_set_x86_nested with a control
+ * and not NULL since); false for a vCPU that is not hosted x86. */
+bool vmdl_vcpu_x86_nested_active(const struct vmdl_vcpu *vcpu);
 /* Hosted x86 vCPU: the next run step that enters the engine runs one
  * instruction alone (even inside a translation block) and the run loop
  * regains control after it (a monitor trap flag); off again after that

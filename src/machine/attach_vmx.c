@@ -15,6 +15,7 @@
 #include "virtmodel/vmx_nested.h"
 #include "virtmodel/vmx_vapic.h"
 #include "attach_vmx_ept.h"
+#include "attach_vmx_state.h"
 #include "glue_state.h"
 
 struct vmdl_vmx_attach {
@@ -1183,26 +1184,117 @@ static int vmx_save_one(void *ctx, unsigned i, uint8_t **b, size_t *n,
     return vmdl_vmx_save(h->vcpu[i], b, n);
 }
 
+/* Version 2 wraps version 1's items (the models' blobs) and adds each
+ * vCPU's running-L2 record (attach_vmx_state.h). */
 static int vmx_state_save(void *opaque, uint8_t **blob, size_t *len)
 {
     struct vmdl_vmx_attach *h = opaque;
-    return glue_save_items(VMX_GLUE_MAGIC, h->n, vmx_save_one, h, blob, len);
+    uint8_t *items = NULL;
+    size_t n = 0;
+    int err = glue_save_items(VMX_GLUE_MAGIC, h->n, vmx_save_one, h, &items, &n);
+    if (err)
+        return err;
+    struct vmdl_blob_writer w;
+    vmdl_blob_begin(&w, VMX_GLUE_MAGIC, VMDL_VMX_GLUE_STATE_VERSION);
+    vmdl_blob_put_blob(&w, items, n);
+    free(items);
+    for (unsigned i = 0; i < h->n; i++) {
+        struct vmdl__vmx_l2_rec r = {
+            .active = vmdl_vmx_in_guest_mode(h->vcpu[i]), .l2 = h->l2[i],
+            .timer_at = h->timer_at[i], .mtf = h->mtf[i],
+            .l1_nmi_blocked = h->l1_nmi_blocked[i], .look = h->look[i]};
+        vmdl__vmx_put_l2_rec(&w, &r);
+    }
+    return vmdl_blob_finish(&w, blob, len);
+}
+
+/* A running L2 needs all three to agree: the glue's record, the model's
+ * state (in guest mode) and the machine's vCPU (a nested guest on). */
+static int check_l2_record(struct vmdl_vmx_attach *h, unsigned i, const struct glue_item *it,
+                           const struct vmdl__vmx_l2_rec *r)
+{
+    struct vmdl_vmx *scratch = NULL;
+    int err = vmdl_vmx_create(h->model, vmdl_vm_guest_mem(h->vm), &scratch);
+    if (!err)
+        err = vmdl_vmx_load(scratch, it->blob, it->len);
+    bool guest = !err && vmdl_vmx_in_guest_mode(scratch);
+    vmdl_vmx_destroy(scratch);
+    if (err)
+        return err;
+    bool machine = vmdl_vcpu_x86_nested_active(vmdl_vm_vcpu(h->vm, i));
+    if (guest != r->active || machine != r->active)
+        return vmdl_fail(VMDL_EBADBLOB, "vmx state: vCPU %u: the glue's record says L2 "
+                         "%s, the model's state %s, the vCPU %s", i,
+                         r->active ? "runs" : "does not run", guest ? "is in guest mode"
+                         : "is not in guest mode", machine ? "runs a nested guest"
+                         : "runs none");
+    return VMDL_OK;
+}
+
+/* The record into the glue; a running L2's timer counts again and its
+ * (empty) EPT shadow belongs to the current EPTP. */
+static void apply_l2_record(struct vmdl_vmx_attach *h, unsigned i,
+                            const struct vmdl__vmx_l2_rec *r)
+{
+    struct vmdl_vcpu *vcpu = vmdl_vm_vcpu(h->vm, i);
+    h->l2[i] = r->l2;
+    h->timer_at[i] = r->timer_at;
+    if (r->timer_at != UINT64_MAX)
+        vmdl_vcpu_need_insn_count(vcpu, true);
+    h->mtf[i] = r->mtf;
+    h->l1_nmi_blocked[i] = r->l1_nmi_blocked;
+    h->look[i] = r->look;
+    if (r->active)
+        vmdl__vmx_ept_rekey(h->vcpu[i], &h->shadow[i]);
+    else
+        vmdl__vmx_ept_watch_reset(&h->shadow[i]);
+}
+
+static int load_items(struct vmdl_vmx_attach *h, const uint8_t *blob, size_t len,
+                      const struct vmdl__vmx_l2_rec *recs)
+{
+    struct glue_item *items = calloc(h->n ? h->n : 1, sizeof(*items));
+    if (!items)
+        return vmdl_fail(VMDL_ENOMEM, "vmx state: out of memory");
+    int err = glue_parse_items(VMX_GLUE_MAGIC, blob, len, h->n, items, "vmx state");
+    for (unsigned i = 0; !err && recs && i < h->n; i++)
+        err = check_l2_record(h, i, &items[i], &recs[i]);
+    for (unsigned i = 0; !err && i < h->n; i++)
+        err = vmdl_vmx_load(h->vcpu[i], items[i].blob, items[i].len);
+    free(items);
+    return err;
 }
 
 static int vmx_state_load(void *opaque, const uint8_t *blob, size_t len)
 {
     struct vmdl_vmx_attach *h = opaque;
-    struct glue_item *items = calloc(h->n ? h->n : 1, sizeof(*items));
-    if (!items)
-        return vmdl_fail(VMDL_ENOMEM, "vmx state: out of memory");
-    int err = glue_parse_items(VMX_GLUE_MAGIC, blob, len, h->n, items, "vmx state");
-    for (unsigned i = 0; !err && i < h->n; i++)
-        err = vmdl_vmx_load(h->vcpu[i], items[i].blob, items[i].len);
-    free(items);
-    /* The APICs' held INIT/SIPI are looked at again. */
+    struct vmdl_blob_reader r;
+    int err = vmdl_blob_open(&r, blob, len, VMX_GLUE_MAGIC, VMDL_VMX_GLUE_STATE_VERSION,
+                             "vmx state");
+    struct vmdl__vmx_l2_rec *recs = NULL;
+    const uint8_t *items = blob;
+    size_t items_len = len;
+    if (!err) {
+        recs = calloc(h->n ? h->n : 1, sizeof(*recs));
+        if (!recs)
+            return vmdl_fail(VMDL_ENOMEM, "vmx state: out of memory");
+        vmdl_blob_get_blob(&r, &items, &items_len);
+        for (unsigned i = 0; i < h->n && !r.err; i++)
+            vmdl__vmx_get_l2_rec(&r, &recs[i], MTF_NOW + 1);
+        err = vmdl_blob_close(&r);
+    } else if (err == VMDL_EVERSION) {
+        err = VMDL_OK;     /* version 1: the items alone, no L2 ever ran */
+    }
+    if (!err)
+        err = load_items(h, items, items_len, recs);
     bind_lapic(h);
-    for (unsigned i = 0; !err && i < h->n; i++)
-        h->look[i] = true;
+    for (unsigned i = 0; !err && i < h->n; i++) {
+        if (recs)
+            apply_l2_record(h, i, &recs[i]);
+        else    /* (version 1) the APICs' held INIT/SIPI are looked at again */
+            h->look[i] = true;
+    }
+    free(recs);
     return err;
 }
 

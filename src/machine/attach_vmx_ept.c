@@ -94,6 +94,18 @@ void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
     }
 }
 
+void vmdl__vmx_ept_rekey(const struct vmdl_vmx *vmx, struct vmdl__vmx_ept_shadow *s)
+{
+    vmdl__vmx_ept_watch_reset(s);
+    struct vmdl_ept_config cfg;
+    bool ept = vmdl_vmx_ept_config(vmx, &cfg);
+    uint64_t acc = apic_access_page(vmx);
+    if (!ept && acc == UINT64_MAX)
+        return;
+    s->eptp = ept ? cfg.eptp : VMDL_VMX_EPT_IDENTITY;
+    s->apic_access = acc;
+}
+
 void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu)
 {
     (void)vmdl_vcpu_set_x86_npt(vcpu, false);

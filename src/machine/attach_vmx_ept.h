@@ -56,6 +56,9 @@ bool vmdl__vmx_ept_stale(const struct vmdl__vmx_ept_shadow *s,
  * APIC-access page and no watched entry changed; else off. */
 void vmdl__vmx_ept_enter(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
                          struct vmdl__vmx_ept_shadow *s);
+/* After a checkpoint restored a running L2: the shadow (empty, rebuilt
+ * page by page) keyed as vmdl__vmx_ept_enter keyed it for this vmcs12. */
+void vmdl__vmx_ept_rekey(const struct vmdl_vmx *vmx, struct vmdl__vmx_ept_shadow *s);
 /* At a VM exit to L1: the second stage off (the shadow stays). */
 void vmdl__vmx_ept_leave(struct vmdl_vcpu *vcpu);
 /* INVEPT (any type), VMXOFF or a reset: the shadow is dropped. */

@@ -133,7 +133,7 @@ static struct vmdl_vm *nested_vm(struct console_buf *con, struct vmdl_vmx_attach
     return vm;
 }
 
-#define NESTED_POINTS 24
+#define NESTED_POINTS 40
 
 struct nested_point {
     uint8_t *blob;
@@ -166,7 +166,7 @@ static void test_split_while_l2_runs(void **state)
     vm = nested_vm(&stepped, &h);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     int end = -1;
-    for (uint64_t n = 211; end < 0; n += 211) {
+    for (uint64_t n = 131; end < 0; n += 131) {
         vmdl_vm_set_limits(vm, n, 0);
         struct vmdl_exit e;
         assert_int_equal(vmdl_vm_run(vm, &e), 0);
@@ -208,6 +208,150 @@ static void test_split_while_l2_runs(void **state)
         vmdl_vm_destroy(vm);
         free(pts[i].blob);
     }
+}
+
+/* ---- hostile checkpoints of a running L2 ---- */
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* The nested state blob with this magic and version (its header). */
+static size_t find_blob(const uint8_t *b, size_t len, uint32_t magic, uint32_t version)
+{
+    for (size_t i = VMDL_BLOB_HEADER_SIZE; i + VMDL_BLOB_HEADER_SIZE <= len; i++)
+        if (get_le32(b + i) == magic && get_le32(b + i + 4) == version)
+            return i;
+    fail_msg("no blob %08x version %u in the checkpoint", magic, version);
+    return 0;
+}
+
+/* A nested blob's CRC, then the container's, as if the file had been
+ * written that way (so that the checks behind the CRCs are reached). */
+static void fix_crcs(uint8_t *b, size_t len, size_t inner)
+{
+    size_t at[2] = {inner, 0};
+    for (unsigned k = 0; k < 2; k++) {
+        uint32_t n = at[k] ? get_le32(b + at[k] + 8) : (uint32_t)(len - VMDL_BLOB_HEADER_SIZE);
+        uint32_t crc = vmdl_crc32(0, b + at[k] + VMDL_BLOB_HEADER_SIZE, n);
+        for (int i = 0; i < 4; i++)
+            b[at[k] + 12 + i] = (uint8_t)(crc >> (8 * i));
+    }
+}
+
+static uint8_t *nested_checkpoint_in_l2(size_t *len)
+{
+    static struct console_buf con;
+    memset(&con, 0, sizeof(con));
+    struct vmdl_vmx_attach *h;
+    struct vmdl_vm *vm = nested_vm(&con, &h);
+    vmdl_vm_set_limits(vm, 43500, 0);
+    struct vmdl_exit e;
+    assert_int_equal(vmdl_vm_run(vm, &e), 0);
+    assert_true(vmdl_vmx_in_guest_mode(vmdl_vmx_attach_vcpu(h, 0)));
+    uint8_t *blob;
+    assert_int_equal(vmdl_vm_checkpoint_save(vm, &blob, len), 0);
+    vmdl_vm_destroy(vm);
+    return blob;
+}
+
+/* The vmx glue's record claims what the model's state and the vCPU do not:
+ * refused with the reason, never half-applied silently. */
+static void test_nested_glue_record_must_agree(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *blob = nested_checkpoint_in_l2(&len);
+    size_t g = find_blob(blob, len, VMDL_BLOB_MAGIC('G', 'V', 'M', 'X'), 2);
+    /* After the header: the items blob (u32 length, bytes), then vCPU 0's
+     * record, whose first byte is "L2 runs". */
+    size_t active = g + VMDL_BLOB_HEADER_SIZE + 4 + get_le32(blob + g + VMDL_BLOB_HEADER_SIZE);
+    assert_int_equal(blob[active], 1);
+    static const struct { uint8_t val; const char *why; } cases[] = {
+        {0, "says L2 does not run, the model's state is in guest mode"},
+        {2, "out of range"},
+    };
+    for (unsigned i = 0; i < 2; i++) {
+        struct console_buf con = {0};
+        struct vmdl_vmx_attach *h;
+        struct vmdl_vm *vm = nested_vm(&con, &h);
+        blob[active] = cases[i].val;
+        fix_crcs(blob, len, g);
+        assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EBADBLOB);
+        if (!strstr(vmdl_last_error(), cases[i].why))
+            fail_msg("'%s' lacks '%s'", vmdl_last_error(), cases[i].why);
+        vmdl_vm_destroy(vm);
+    }
+    free(blob);
+}
+
+/*
+ * Damage of every kind a file can have: cut anywhere, a bit flipped (the
+ * CRC), a newer format, another engine layout, and bytes of the hosted and
+ * glue sections changed behind valid CRCs.  Each is refused or restores;
+ * nothing crashes, and a VM that saw all of them still restores the good
+ * file and finishes exactly as the uninterrupted run.
+ */
+static void test_nested_hostile_checkpoints(void **state)
+{
+    (void)state;
+    static struct console_buf whole, con;
+    memset(&whole, 0, sizeof(whole));
+    struct vmdl_vmx_attach *h;
+    struct vmdl_vm *vm = nested_vm(&whole, &h);
+    int status = run_to_end(vm);
+    uint32_t digest = vmdl_vm_state_digest(vm);
+    vmdl_vm_destroy(vm);
+    size_t len;
+    uint8_t *blob = nested_checkpoint_in_l2(&len);
+    memset(&con, 0, sizeof(con));
+    vm = nested_vm(&con, &h);
+
+    for (size_t n = 0; n < len; n += len / 61 + 1)
+        assert_int_not_equal(vmdl_vm_checkpoint_restore(vm, blob, n), 0);
+    for (size_t i = VMDL_BLOB_HEADER_SIZE; i < len; i += len / 53 + 1) {
+        blob[i] ^= 0x04;
+        assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EBADBLOB);
+        blob[i] ^= 0x04;
+    }
+    blob[4] = VMDL_CHECKPOINT_VERSION + 1;
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EVERSION);
+    assert_non_null(strstr(vmdl_last_error(), "reads versions 2 to"));
+    blob[4] = VMDL_CHECKPOINT_VERSION;
+
+    size_t x = find_blob(blob, len, VMDL_BLOB_MAGIC('X', 'H', 'C', 'K'), 1);
+    blob[x + VMDL_BLOB_HEADER_SIZE] ^= 8;           /* the saved context's size */
+    fix_crcs(blob, len, x);
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EBADBLOB);
+    assert_non_null(strstr(vmdl_last_error(), "another engine build"));
+    blob[x + VMDL_BLOB_HEADER_SIZE] ^= 8;
+
+    /* Every byte of the glue section and a spread of the hosted one,
+     * changed behind valid CRCs. */
+    size_t g = find_blob(blob, len, VMDL_BLOB_MAGIC('G', 'V', 'M', 'X'), 2);
+    size_t glen = VMDL_BLOB_HEADER_SIZE + get_le32(blob + g + 8);
+    size_t xlen = VMDL_BLOB_HEADER_SIZE + get_le32(blob + x + 8);
+    for (size_t i = 0; i < glen + xlen; i += i < glen ? 1 : 37) {
+        size_t at = i < glen ? g + i : x + (i - glen);
+        size_t inner = i < glen ? g : x;
+        if (at < inner + VMDL_BLOB_HEADER_SIZE)
+            continue;
+        blob[at] ^= 0xA5;
+        fix_crcs(blob, len, inner);
+        (void)vmdl_vm_checkpoint_restore(vm, blob, len);
+        blob[at] ^= 0xA5;
+    }
+    fix_crcs(blob, len, g);
+    fix_crcs(blob, len, x);
+
+    memset(&con, 0, sizeof(con));
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), 0);
+    assert_int_equal(run_to_end(vm), status);
+    assert_int_equal(vmdl_vm_state_digest(vm), digest);
+    vmdl_vm_destroy(vm);
+    free(blob);
 }
 
 /* A restore leaves exactly the checkpoint's RAM: pages it does not hold
@@ -302,6 +446,8 @@ int main(void)
         cmocka_unit_test(test_split_vmx),
         cmocka_unit_test(test_split_gicv5),
         cmocka_unit_test(test_split_while_l2_runs),
+        cmocka_unit_test(test_nested_glue_record_must_agree),
+        cmocka_unit_test(test_nested_hostile_checkpoints),
         cmocka_unit_test(test_refuses_bad_files),
         cmocka_unit_test(test_restore_zeroes_pages_not_in_the_checkpoint),
     };

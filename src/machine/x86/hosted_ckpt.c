@@ -22,7 +22,6 @@
  * again by the next entry's interrupt-window check), trap sites.
  */
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,7 +160,6 @@ static int layout_of(struct vmdl_vcpu *v, struct xh_layout *l)
         dr[i] = rd(v, drs[i]);
     uc_context_save(v->uc, X86(v)->ctx);
     int d = find_bytes(ctx, l->size, dr, sizeof(dr));
-    fprintf(stderr, "DBG env %d dr %d exc %d segs %d\n", env, d, X86(v)->exc_offset, h->segs_off);
     if (env < 0 || d < 0 || X86(v)->exc_offset != d + 64 + 32 || env >= h->segs_off)
         return vmdl_fail(VMDL_ENOTSUP, "checkpoint: the engine's state layout is not "
                          "QEMU 5.0's (registers, DR0-DR7, breakpoint pointers, "

@@ -278,6 +278,12 @@ bool vmdl_vcpu_x86_injection_pending(const struct vmdl_vcpu *v)
     return v && v->vm->arch == VMDL_ARCH_X86_64 && x->hosted && x->h_inj.valid;
 }
 
+bool vmdl_vcpu_x86_nested_active(const struct vmdl_vcpu *v)
+{
+    const struct x86_vcpu *x = (const struct x86_vcpu *)v;
+    return v && v->vm->arch == VMDL_ARCH_X86_64 && x->hosted && x->nested;
+}
+
 int vmdl_vcpu_x86_step_next(struct vmdl_vcpu *v, bool on)
 {
     if (!v)
