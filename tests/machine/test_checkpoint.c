@@ -328,6 +328,21 @@ static void test_nested_hostile_checkpoints(void **state)
     assert_non_null(strstr(vmdl_last_error(), "another engine build"));
     blob[x + VMDL_BLOB_HEADER_SIZE] ^= 8;
 
+    /* As version 4 (no architecture section): a hosted VM needs one. */
+    size_t xl = VMDL_BLOB_HEADER_SIZE + get_le32(blob + x + 8);
+    uint8_t *v4 = malloc(len);
+    assert_non_null(v4);
+    memcpy(v4, blob, x - 4);
+    memcpy(v4 + x - 4, blob + x + xl, len - (x + xl));
+    size_t v4len = len - 4 - xl;
+    v4[4] = 4;
+    for (int i = 0; i < 4; i++)
+        v4[8 + i] = (uint8_t)((v4len - VMDL_BLOB_HEADER_SIZE) >> (8 * i));
+    fix_crcs(v4, v4len, 0);
+    assert_int_equal(vmdl_vm_checkpoint_restore(vm, v4, v4len), VMDL_EINVAL);
+    assert_non_null(strstr(vmdl_last_error(), "without hosted x86 vCPUs"));
+    free(v4);
+
     /* Every byte of the glue section and a spread of the hosted one,
      * changed behind valid CRCs. */
     size_t g = find_blob(blob, len, VMDL_BLOB_MAGIC('G', 'V', 'M', 'X'), 2);

@@ -626,30 +626,32 @@ static void test_checkpoint_keeps_the_stall(void **state)
     /* A version this library does not read is refused by number. */
     blob[4] = 99;
     assert_int_equal(vmdl_vm_checkpoint_restore(c, blob, len), VMDL_EVERSION);
-    assert_non_null(strstr(vmdl_last_error(), "versions 2, 3 and"));
+    assert_non_null(strstr(vmdl_last_error(), "versions 2 to"));
     free(blob);
     vmdl_vm_destroy(a);
     vmdl_vm_destroy(b);
     vmdl_vm_destroy(c);
 }
 
-/* An older checkpoint of a VM without models: version 3 (before the
- * serialize, RDTSC and flush weights) is the version 4 one less those three
- * weights after the quantum's pause and exit weights; version 2 (before the
- * weights) less all five and the stall at the end of the one vCPU record.
- * Re-sealed. */
+/* An older checkpoint of a VM without models: version 4 (before the
+ * architecture section) is the version 5 one less that section (an empty
+ * blob, its length 0, before the model count); version 3 (before the
+ * serialize, RDTSC and flush weights) also less those three weights after
+ * the quantum's pause and exit weights; version 2 (before the weights) less
+ * all five and the stall at the end of the one vCPU record.  Re-sealed. */
 static uint8_t *as_version(const uint8_t *blob, size_t len, uint32_t version,
                            size_t *out_len)
 {
     const size_t hdr = VMDL_BLOB_HEADER_SIZE, weights_at = hdr + 4 + 4 + 8 + 8 + 4 + 8;
     assert_true(len > hdr + 64);
-    assert_memory_equal(blob + len - 4, "\0\0\0\0", 4);      /* no models */
-    size_t cut_at = version == 3 ? weights_at + 8 : weights_at;
-    size_t cut = version == 3 ? 12 : 20, stall = version == 3 ? 0 : 8;
+    /* no architecture section, no models */
+    assert_memory_equal(blob + len - 8, "\0\0\0\0\0\0\0\0", 8);
+    size_t cut_at = version >= 3 ? weights_at + 8 : weights_at;
+    size_t cut = version == 4 ? 0 : version == 3 ? 12 : 20, stall = version >= 3 ? 0 : 8;
     uint8_t *old = malloc(len);
     assert_non_null(old);
     memcpy(old, blob, cut_at);
-    size_t n = cut_at, rest = len - 4 - stall - (cut_at + cut);
+    size_t n = cut_at, rest = len - 8 - stall - (cut_at + cut);
     memcpy(old + n, blob + cut_at + cut, rest);
     n += rest;
     memcpy(old + n, blob + len - 4, 4);
@@ -661,7 +663,7 @@ static uint8_t *as_version(const uint8_t *blob, size_t len, uint32_t version,
     return old;
 }
 
-/* Version 2 and 3 checkpoints are still read, as the weights (and stall)
+/* Version 2, 3 and 4 checkpoints are still read, as the weights (and stall)
  * they lack 0; a VM with those weights refuses them, saying why. */
 static void test_checkpoint_older_versions_are_read(void **state)
 {
@@ -673,7 +675,7 @@ static void test_checkpoint_older_versions_are_read(void **state)
     uint8_t *blob;
     size_t len, len2;
     assert_int_equal(vmdl_vm_checkpoint_save(a, &blob, &len), 0);
-    for (uint32_t version = 2; version <= 3; version++) {
+    for (uint32_t version = 2; version <= 4; version++) {
         uint8_t *old = as_version(blob, len, version, &len2);
         struct vmdl_vm *b = raw_vm(0, 0);
         assert_int_equal(vmdl_vm_checkpoint_restore(b, old, len2), 0);
@@ -683,7 +685,8 @@ static void test_checkpoint_older_versions_are_read(void **state)
         struct vmdl_vm *c = version == 2 ? raw_vm(PAUSE_W, EXIT_W) : raw_vm_rdtsc(RDTSC_W);
         assert_int_equal(vmdl_vm_checkpoint_restore(c, old, len2), VMDL_EINVAL);
         assert_non_null(strstr(vmdl_last_error(), version == 2 ? "predates the weights"
-                                                               : "predates the serialize"));
+                                                  : version == 3 ? "predates the serialize"
+                                                                 : "virtual-time weights"));
         free(old);
         vmdl_vm_destroy(b);
         vmdl_vm_destroy(c);
