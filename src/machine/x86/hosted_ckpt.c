@@ -356,7 +356,8 @@ static void get_pc(struct vmdl_blob_reader *r, struct vmdl_vm *vm, struct xh_pc 
     get_pit(r, &pc->pit);
     pc->rtc_now = vmdl_blob_get_u64(r);
     pc->pit_now = vmdl_blob_get_u64(r);
-    uint8_t f[3] = {vmdl_blob_get_u8(r), vmdl_blob_get_u8(r), vmdl_blob_get_u8(r)};
+    uint8_t f[3];
+    vmdl_blob_get_bytes(r, f, sizeof(f));
     if (f[0] > 1 || f[1] > 1 || f[2] > 1)
         vmdl_blob_reject(r, "PC platform flags out of range");
     pc->irq8 = f[0] & 1, pc->irq0 = f[1] & 1, pc->fw_lapic = f[2] & 1;
