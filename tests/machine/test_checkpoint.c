@@ -133,7 +133,7 @@ static struct vmdl_vm *nested_vm(struct console_buf *con, struct vmdl_vmx_attach
     return vm;
 }
 
-#define NESTED_POINTS 40
+#define NESTED_POINTS 32
 
 struct nested_point {
     uint8_t *blob;
@@ -166,7 +166,7 @@ static void test_split_while_l2_runs(void **state)
     vm = nested_vm(&stepped, &h);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     int end = -1;
-    for (uint64_t n = 131; end < 0; n += 131) {
+    for (uint64_t n = 211; end < 0; n += 211) {
         vmdl_vm_set_limits(vm, n, 0);
         struct vmdl_exit e;
         assert_int_equal(vmdl_vm_run(vm, &e), 0);
@@ -343,12 +343,12 @@ static void test_nested_hostile_checkpoints(void **state)
     assert_non_null(strstr(vmdl_last_error(), "without hosted x86 vCPUs"));
     free(v4);
 
-    /* Every byte of the glue section and a spread of the hosted one,
-     * changed behind valid CRCs. */
+    /* Every byte of the glue's L2 record, a spread of its model blobs and
+     * of the hosted section, changed behind valid CRCs. */
     size_t g = find_blob(blob, len, VMDL_BLOB_MAGIC('G', 'V', 'M', 'X'), 2);
+    size_t rec = VMDL_BLOB_HEADER_SIZE + 4 + get_le32(blob + g + VMDL_BLOB_HEADER_SIZE);
     size_t glen = VMDL_BLOB_HEADER_SIZE + get_le32(blob + g + 8);
-    size_t xlen = VMDL_BLOB_HEADER_SIZE + get_le32(blob + x + 8);
-    for (size_t i = 0; i < glen + xlen; i += i < glen ? 1 : 37) {
+    for (size_t i = VMDL_BLOB_HEADER_SIZE; i < glen + xl; i += i < rec ? 97 : i < glen ? 1 : 997) {
         size_t at = i < glen ? g + i : x + (i - glen);
         size_t inner = i < glen ? g : x;
         if (at < inner + VMDL_BLOB_HEADER_SIZE)
