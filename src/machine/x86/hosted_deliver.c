@@ -129,6 +129,17 @@ int vmdl__x86h_deliver(struct vmdl_vcpu *v, unsigned vec, bool has_err, uint32_t
         vmdl__x86h_run_stub(v);
         pw32(v, H_VMCB + C_EVENTINJ, 0);
         unsigned code = v->stop == STOP_INTR ? v->stop_vector : 0;
+        /* A fetch the second stage refused after the delivery completed
+         * (RIP at the handler: its first block was being translated) is
+         * the handler's own fault, not the delivery's: the delivery stands
+         * and the fetch faults again, with no event being delivered, when
+         * the guest runs (its page not in the shadow yet: an EPT rebuilt
+         * after INVEPT or a checkpoint's restore). */
+        if (code == EXCP_VMEXIT + X_NPF &&
+            (X86(v)->npt.miss.fetch || rd(v, UC_X86_REG_RIP) != pr64(v, H_VMCB + S_RIP))) {
+            X86(v)->npt.miss.pending = false;
+            code = 0;
+        }
         if (code == EXCP_VMEXIT + X_NPF) {
             /* The delivery's own access missed the second stage: fill it
              * and deliver again, unless it became a VM exit. */
