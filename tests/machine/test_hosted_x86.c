@@ -2239,9 +2239,9 @@ static void test_deliver64_frames_match_qemu_delivery(void **state)
 /*
  * The same guest as a nested guest (L2) whose physical addresses go
  * through a second stage (L1's EPT, vmdl_vcpu_set_x86_npt) that maps the
- * first 4 MiB ahead of time, identity except three pages L1 put elsewhere:
- * the IDT page and the two stack pages the #PF and the IST delivery push
- * to.  The gate, the TSS stack pointers and the frames go through L2's
+ * first 4 MiB ahead of time, identity except four pages L1 put elsewhere:
+ * the IDT page and the three stack pages the INT 0x41, the #PF and the IST
+ * delivery push to.  The gate, the TSS stack pointers and the frames go through L2's
  * page walk and then the second stage (SDM 29.3: every guest-physical
  * address, implicit supervisor accesses too), so the frames land in the
  * remapped pages and nothing is written at the pages' own numbers.  The
@@ -2249,7 +2249,7 @@ static void test_deliver64_frames_match_qemu_delivery(void **state)
  * every page mapped the machine's delivers all three events.
  */
 #define D64_REMAP 0x400000u
-static const uint64_t d64_remapped[] = { 0x107000, 0x109000, 0x110000 };
+static const uint64_t d64_remapped[] = { 0x105000, 0x107000, 0x109000, 0x110000 };
 static uint64_t d64_refused = UINT64_MAX;       /* a page the hook will not map */
 static struct vmdl_x86_event d64_npf[4];
 static unsigned d64_n_npf;
@@ -2338,6 +2338,10 @@ static void test_deliver64_nested_ept_frames_match(void **state)
         assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x10A000 - 40, frame, 40), 0);
         assert_int_equal(frame[1], 0x1B);                        /* IST1 frame: CS */
         assert_int_equal(vmdl_guest_read(m, 0x10A000 - 40, frame, 40), 0);
+        assert_memory_equal(frame, zero, 40);
+        assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x106000 - 40, frame, 40), 0);
+        assert_int_equal(frame[1], 0x1B);   /* over INT 0x41's: the IRETQ frame's CS */
+        assert_int_equal(vmdl_guest_read(m, 0x106000 - 40, frame, 40), 0);
         assert_memory_equal(frame, zero, 40);
         struct vmdl_vm_stats st;
         assert_int_equal(vmdl_vm_get_stats(vm, &st), 0);
