@@ -2278,30 +2278,24 @@ static bool d64_l1(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86_e
                                   VMDL_NPT_WRITE | VMDL_NPT_EXEC);
 }
 
-/* The guest with its STI made a HLT: there, in long mode with paging on
- * and its IDT loaded, it becomes L2 under the second stage (IDT page
- * copied to where L1 put it), and runs on with IF set. */
+/* The guest with its CLD made a HLT (DF is clear from the boot already):
+ * there, in long mode with paging on, it becomes L2 under the second
+ * stage and runs on: its copies of the gates land in the IDT page L1 put
+ * elsewhere, and it loads IDTR as L2. */
 static struct vmdl_vm *d64_nested_ept_vm(bool slow)
 {
     static uint8_t img[sizeof(hosted_deliver64_image)];
     memcpy(img, hosted_deliver64_image, sizeof(img));
-    assert_int_equal(img[0xBA], 0xFB);
-    img[0xBA] = 0xF4;
+    assert_int_equal(img[0x8F], 0xFC);
+    img[0x8F] = 0xF4;
     struct vmdl_vm *vm = d64_vm(slow, img, sizeof(img));
     run_to_hlt(vm);
-    assert_int_equal(reg(vm, VMDL_X86_RIP), 0x1000BB);
+    assert_int_equal(reg(vm, VMDL_X86_RIP), 0x100090);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
     st.activity = 0;                                /* run on from the HLT */
-    st.rflags |= 0x200;                             /* the STI's IF */
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
-    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
-    static uint8_t idt[0x1000];
-    assert_int_equal(vmdl_guest_read(m, 0x110000, idt, sizeof(idt)), 0);
-    assert_int_equal(vmdl_guest_write(m, D64_REMAP + 0x110000, idt, sizeof(idt)), 0);
-    memset(idt, 0, sizeof(idt));
-    assert_int_equal(vmdl_guest_write(m, 0x110000, idt, sizeof(idt)), 0);
     assert_int_equal(vmdl_vm_set_x86_event_hook(vm, d64_l1, NULL), 0);
     struct vmdl_x86_nested_ctl ctl = {0};
     assert_int_equal(vmdl_vcpu_set_x86_nested(v, &ctl), 0);
@@ -2339,6 +2333,11 @@ static void test_deliver64_nested_ept_frames_match(void **state)
         assert_int_equal(frame[1], 0x1B);                        /* IST1 frame: CS */
         assert_int_equal(vmdl_guest_read(m, 0x10A000 - 40, frame, 40), 0);
         assert_memory_equal(frame, zero, 40);
+        uint32_t gate = 0;                                       /* 0x41: h41, selector 8 */
+        assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x110000 + 0x41 * 16, &gate, 4), 0);
+        assert_int_equal(gate, 0x000800DDu);
+        assert_int_equal(vmdl_guest_read(m, 0x110000 + 0x41 * 16, &gate, 4), 0);
+        assert_int_equal(gate, 0);
         assert_int_equal(vmdl_guest_read(m, D64_REMAP + 0x106000 - 40, frame, 40), 0);
         assert_int_equal(frame[1], 0x1B);   /* over INT 0x41's: the IRETQ frame's CS */
         assert_int_equal(vmdl_guest_read(m, 0x106000 - 40, frame, 40), 0);
