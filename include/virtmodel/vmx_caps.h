@@ -149,10 +149,13 @@ struct vmdl_vmx_caps {
 unsigned vmdl_vmx_profile_count(void);
 const char *vmdl_vmx_profile_name(unsigned i);
 /* Copy a named profile into *caps (NULL = "sapphire-rapids").  What a KVM
- * L1 sees on such a host: "sapphire-rapids", "skylake", "broadwell",
- * "nehalem", "core2".  What the bare hardware reports (architectural field
- * set, the CPU's own IA32_VMX_MISC and IA32_VMX_BASIC): "skylake-bare",
- * "core2-bare". */
+ * L1 sees on such a host (KVM's BASIC and MISC, the part's controls):
+ * "sapphire-rapids", "skylake", "broadwell", "nehalem", "core2".  What the
+ * bare hardware reports (architectural field set, the CPU's own
+ * IA32_VMX_MISC and IA32_VMX_BASIC): "skylake-bare", "core2-bare".  Every
+ * MSR as KVM's nested_vmx_setup_ctls_msrs computes it for L1 on the
+ * sapphire-rapids host (fewer secondary controls and EPT/VPID features,
+ * no tertiary controls): "sapphire-rapids-l1". */
 int vmdl_vmx_profile_get(const char *name, struct vmdl_vmx_caps *caps);
 
 /* ---- custom profile builder ---- */

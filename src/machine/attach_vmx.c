@@ -1488,7 +1488,7 @@ static const struct vmdl_msr_range vmx_msrs[] = {
 
 static const struct vmdl_model_option vmx_options[] = {
     {"vmx-profile", "NAME", "VMX capability profile (sapphire-rapids, skylake, "
-     "broadwell, nehalem, core2, skylake-bare, core2-bare; suffixes: :kvm or :arch "
+     "broadwell, nehalem, core2, skylake-bare, core2-bare, sapphire-rapids-l1; suffixes: :kvm or :arch "
      "the field policy, :sdm-init and :sdm-inject the SDM's INIT/wait-for-SIPI "
      "rules instead of KVM's)"},
     {NULL, NULL, NULL},

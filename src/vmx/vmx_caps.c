@@ -108,10 +108,13 @@ uint64_t vmdl_vmx_kvm_misc(uint64_t host_misc)
  * Named profiles.  The first five are plausible parts as a KVM L1 sees them
  * (KVM's revision id and 4 KiB VMCS size, IA32_VMX_BASIC with TRUE_CTLS and
  * IA32_VMX_MISC as nested_vmx_setup_basic / nested_vmx_setup_misc_data
- * build them).  The "-bare" ones are what the hardware itself reports: its
- * own MISC (CR3-target values, no VMWRITE to read-only fields on Core 2),
- * no TRUE MSRs on Core 2, and the architectural field set.  Values are
- * modelled, not dumps of a specific stepping.
+ * build them; the controls are the part's).  The "-bare" ones are what the
+ * hardware itself reports: its own MISC (CR3-target values, no VMWRITE to
+ * read-only fields on Core 2), no TRUE MSRs on Core 2, and the
+ * architectural field set.  The last, "sapphire-rapids-l1", has every MSR
+ * as KVM computes it for L1 from the first.  Values are modelled, not
+ * dumps of a specific stepping.  (New profiles go at the end: fuzz seeds
+ * and tests refer to them by index.)
  */
 static const struct vmdl_vmx_caps profiles[] = {
     {
@@ -219,6 +222,46 @@ static const struct vmdl_vmx_caps profiles[] = {
         .field_policy = VMDL_VMX_FIELDS_ARCH,
         CORE2_CTLS,
     },
+    {
+        /* What KVM's nested_vmx_setup_ctls_msrs (arch/x86/kvm/vmx/nested.c)
+         * gives L1 on the sapphire-rapids host above (EPT with A/D bits,
+         * VPID, unrestricted guest, flexpriority, APICv and SGX enabled):
+         * the controls KVM implements for L1, not the host's.  Primary:
+         * no tertiary controls (KVM offers none).  Secondary: KVM's list
+         * (descriptor-table exiting, RDTSCP, x2APIC mode, WBINVD exiting,
+         * APIC-register virtualization, virtual-interrupt delivery,
+         * RDRAND/RDSEED exiting, INVPCID, VM functions, XSAVES, TSC
+         * scaling, user wait/pause) filtered by the host, plus what it
+         * emulates or adds (shadow VMCS, EPT, PML, VPID, unrestricted
+         * guest, APIC-access virtualization, ENCLS exiting); not PAUSE-loop
+         * exiting, EPT-violation #VE, the PT controls, mode-based execute
+         * control, sub-page write permissions or ENCLV exiting.
+         * EPT_VPID_CAP: (execute-only, 4- and 5-level walks, WB, INVEPT)
+         * of the host, single-context and global INVEPT, 2 MiB and 1 GiB
+         * pages, A/D flags; no UC EPTP and no advanced EPT-violation
+         * information (bit 22); INVVPID with all four types whatever the
+         * host.  Exit/entry: KVM's lists (host address-space size, PAT,
+         * EFER, preemption-timer save, acknowledge interrupt, PERF_GLOBAL
+         * load, CET state; IA-32e guest, debug controls free), no MPX. */
+        .name = "sapphire-rapids-l1",
+        .basic = BASIC(VMDL_VMX_BASIC_TRUE_CTLS | VMDL_VMX_BASIC_NO_HW_ERRCODE),
+        .pinbased = CTL(PIN_LOW, 0xffu),
+        .procbased = CTL(PROC_LOW, 0xfff9fffeu),
+        .exit = CTL(EXIT_LOW, 0x107fffffu),
+        .entry = CTL(ENTRY_LOW, 0x0010f3ffu),
+        .true_pinbased = CTL(PIN_LOW, 0xffu),
+        .true_procbased = CTL(TRUE_PROC_LOW, 0xfff9fffeu),
+        .true_exit = CTL(TRUE_EXIT_LOW, 0x107fffffu),
+        .true_entry = CTL(TRUE_ENTRY_LOW, 0x0010f3ffu),
+        .misc = KVM_MISC(MISC_HW_MODERN),
+        .cr0_fixed0 = 0x80000021u, .cr0_fixed1 = 0xffffffffu,
+        .cr4_fixed0 = 0x2000u, .cr4_fixed1 = 0x1ff7fffu,
+        .procbased2 = CTL(0, 0x0613fbffu),
+        .ept_vpid_cap = 0x00000f01063340c1ull,
+        .vmfunc = 1,
+        .phys_addr_bits = 46,
+        .ar_bytes_drop_reserved = true,
+    },
 };
 
 unsigned vmdl_vmx_profile_count(void)
@@ -246,7 +289,7 @@ int vmdl_vmx_profile_get(const char *name, struct vmdl_vmx_caps *caps)
     return vmdl_fail(VMDL_ENOENT,
                      "vmdl_vmx_profile_get: no VMX profile named '%s' "
                      "(sapphire-rapids, skylake, broadwell, nehalem, core2, "
-                     "skylake-bare, core2-bare)",
+                     "skylake-bare, core2-bare, sapphire-rapids-l1)",
                      name);
 }
 

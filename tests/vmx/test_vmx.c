@@ -276,7 +276,7 @@ static void test_vmcs_enum_per_profile(void **state)
 {
     (void)state;
     unsigned nr;
-    assert_int_equal(vmdl_vmx_profile_count(), 7);
+    assert_int_equal(vmdl_vmx_profile_count(), 8);
     assert_int_equal(enum_of("sapphire-rapids", VMDL_VMX_FIELDS_KVM, &nr), 0x32);
     assert_int_equal(nr, 184);
     assert_int_equal(enum_of("skylake", VMDL_VMX_FIELDS_KVM, &nr), 0x32);
@@ -308,6 +308,87 @@ static void test_vmcs_enum_per_profile(void **state)
     assert_false(vmdl_vmx_model_field_supported(m, E_TSC_MULTIPLIER));
     assert_false(vmdl_vmx_model_field_supported(m, E_TSC_MULTIPLIER | 1));
     vmdl_vmx_model_destroy(m);
+}
+
+static uint64_t bits_of(const unsigned *b, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= 1ull << b[i];
+    return v;
+}
+#define BITS(...) bits_of((const unsigned[]){__VA_ARGS__}, \
+                          sizeof((const unsigned[]){__VA_ARGS__}) / sizeof(unsigned))
+
+/* sapphire-rapids-l1 is KVM's nested_vmx_setup_ctls_msrs applied to the
+ * sapphire-rapids host: each MSR recomputed here from the host's by KVM's
+ * rules (KVM with EPT + A/D, VPID, unrestricted guest, flexpriority, APICv,
+ * SGX), then what follows for L1. */
+static void test_kvm_l1_profile(void **state)
+{
+    (void)state;
+    struct vmdl_vmx_caps h, l1;
+    assert_int_equal(vmdl_vmx_profile_get("sapphire-rapids", &h), 0);
+    assert_int_equal(vmdl_vmx_profile_get("sapphire-rapids-l1", &l1), 0);
+    /* EPT: the host's execute-only (0), 4/5-level walks (6, 7), WB (14) and
+     * INVEPT (20); always single-context/global INVEPT (25, 26), 2 MiB /
+     * 1 GiB pages (16, 17), A/D (21); INVVPID (32) with all four types. */
+    uint64_t ept = (h.ept_vpid_cap & BITS(0, 6, 7, 14, 20)) | BITS(16, 17, 21, 25, 26) |
+                   BITS(32, 40, 41, 42, 43);
+    assert_int_equal(l1.ept_vpid_cap, ept);
+    assert_int_equal(ept & BITS(8, 22), 0);             /* no UC, no bit 22 */
+    /* Secondary: KVM's list filtered by the host, then what it adds. */
+    uint64_t sec = ((h.procbased2 >> 32) & BITS(2, 3, 4, 6, 8, 9, 11, 12, 13, 16, 20, 25, 26)) |
+                   BITS(0, 1, 5, 7, 14, 15, 17);
+    assert_int_equal(l1.procbased2, sec << 32);
+    assert_false(vmdl_vmx_caps_allowed1(&l1, VMDL_VMX_CTL_PROCBASED2, 22)); /* MBEC */
+    assert_false(vmdl_vmx_caps_allowed1(&l1, VMDL_VMX_CTL_PROCBASED2, 10)); /* PLE */
+    assert_true(vmdl_vmx_caps_allowed1(&h, VMDL_VMX_CTL_PROCBASED2, 22));
+    /* Primary: the list, the always-on bits, MSR bitmaps; CR3 exiting free. */
+    uint64_t pri = ((h.procbased >> 32) &
+                    BITS(2, 3, 7, 9, 10, 11, 12, 15, 16, 19, 20, 21, 22, 23, 24, 25, 27, 29,
+                         30, 31)) | 0x0401e172u | BITS(28);
+    assert_int_equal(l1.procbased >> 32, pri);
+    assert_int_equal(l1.true_procbased, pri << 32 | 0x04006172u);
+    assert_false(vmdl_vmx_caps_allowed1(&l1, VMDL_VMX_CTL_PROCBASED, 17)); /* tertiary */
+    assert_int_equal(l1.procbased3, 0);
+    /* Pin-based: external interrupts, NMIs, virtual NMIs, posted
+     * interrupts of the host; the preemption timer KVM emulates. */
+    assert_int_equal(l1.pinbased >> 32, ((h.pinbased >> 32) & BITS(0, 3, 5, 7)) | 0x16 |
+                                            BITS(6));
+    /* Exit / entry: KVM's lists; BNDCFGS only with MPX (the host's entry
+     * control 16). */
+    bool mpx = vmdl_vmx_caps_allowed1(&h, VMDL_VMX_CTL_ENTRY, 16);
+    uint64_t ex = ((h.exit >> 32) & (BITS(9, 18, 19, 28) | (mpx ? BITS(23) : 0))) |
+                  0x36dffu | BITS(12, 15, 20, 21, 22);
+    assert_int_equal(l1.exit >> 32, ex);
+    assert_int_equal(l1.true_exit, ex << 32 | 0x36dfbu);
+    uint64_t en = ((h.entry >> 32) & BITS(9, 14, 16, 20)) | 0x11ffu | BITS(13, 15);
+    assert_int_equal(l1.entry >> 32, en);
+    assert_int_equal(l1.true_entry, en << 32 | 0x11fbu);
+    /* Unchanged: BASIC, MISC, fixed bits, VMFUNC, MAXPHYADDR. */
+    assert_int_equal(l1.basic, h.basic);
+    assert_int_equal(l1.misc, h.misc);
+    assert_int_equal(l1.cr0_fixed0, h.cr0_fixed0);
+    assert_int_equal(l1.cr4_fixed1, h.cr4_fixed1);
+    assert_int_equal(l1.vmfunc, 1);
+    assert_int_equal(l1.phys_addr_bits, h.phys_addr_bits);
+    /* What L1 then sees: a UC EPTP refused, no tertiary MSR, the same
+     * field set. */
+    struct vmdl_vmx_model *m, *mh;
+    assert_int_equal(vmdl_vmx_model_create(&l1, &m), 0);
+    assert_int_equal(vmdl_vmx_model_create(&h, &mh), 0);
+    assert_false(vmdl_vmx_eptp_valid(m, 0x1000 | 0x18));
+    assert_true(vmdl_vmx_eptp_valid(mh, 0x1000 | 0x18));
+    assert_true(vmdl_vmx_eptp_valid(m, 0x1000 | 0x5e));
+    uint64_t v = 0;
+    assert_int_equal(vmdl_vmx_model_msr(m, VMDL_MSR_VMX_PROCBASED_CTLS3, &v), VMDL_ENOENT);
+    assert_int_equal(vmdl_vmx_model_msr(m, VMDL_MSR_VMX_EPT_VPID_CAP, &v), 0);
+    assert_int_equal(v, ept);
+    assert_int_equal(vmdl_vmx_model_nr_supported(m), vmdl_vmx_model_nr_supported(mh));
+    assert_int_equal(vmdl_vmx_model_vmcs_enum(m), 0x32);
+    vmdl_vmx_model_destroy(m);
+    vmdl_vmx_model_destroy(mh);
 }
 
 static void test_unsupported_fields_per_profile(void **state)
@@ -1424,6 +1505,7 @@ int main(void)
         cmocka_unit_test(test_encoding_derivation),
         cmocka_unit_test(test_rol16_index),
         cmocka_unit_test(test_vmcs_enum_per_profile),
+        cmocka_unit_test(test_kvm_l1_profile),
         cmocka_unit_test(test_unsupported_fields_per_profile),
         cmocka_unit_test(test_unsupported_fails_like_unknown),
         cmocka_unit_test(test_profile_validation),
