@@ -1417,13 +1417,14 @@ static bool take_shifted_pd(void *opaque, struct vmdl_vcpu *vcpu, const struct v
     return take_npf(opaque, vcpu, ev);
 }
 
-static void test_npt_paging_turned_on_32bit(void **state)
+/* Load CR3 (NPT_PD), set cr4_bit (PSE or PAE), turn paging on, reload the
+ * GDT, read the remapped word: to the HLT. */
+static struct vmdl_vm *paging_on_run(uint8_t cr4_bit, void (*tables)(struct vmdl_vm *))
 {
-    (void)state;
-    static const uint8_t code[] = {
+    uint8_t code[] = {
         0xB8, 0x00, 0x00, 0x20, 0x00,             /* mov eax, NPT_PD */
         0x0F, 0x22, 0xD8,                         /* mov cr3, eax */
-        0x0F, 0x20, 0xE0, 0x83, 0xC8, 0x10,       /* mov eax, cr4; or eax, 0x10 (PSE) */
+        0x0F, 0x20, 0xE0, 0x83, 0xC8, cr4_bit,    /* mov eax, cr4; or eax, cr4_bit */
         0x0F, 0x22, 0xE0,                         /* mov cr4, eax */
         0x0F, 0x20, 0xC0, 0x0D, 0x00, 0x00, 0x00, 0x80, /* mov eax, cr0; or eax, PG */
         0x0F, 0x22, 0xC0,                         /* mov cr0, eax */
@@ -1432,7 +1433,7 @@ static void test_npt_paging_turned_on_32bit(void **state)
         0xA1, 0x00, 0x00, 0x80, 0x00,             /* mov eax, [0x800000] */
         0xF4 };
     struct vmdl_vm *vm = boot(code, sizeof(code));
-    npt_memory(vm, PD_FRAME);
+    tables(vm);
     npf_count = npf_walks = 0;
     npf_refuse = false;
     assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_shifted_pd, NULL), 0);
@@ -1441,9 +1442,50 @@ static void test_npt_paging_turned_on_32bit(void **state)
     assert_int_equal(reg(vm, VMDL_X86_RIP), LOAD + CODE + sizeof(code));
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0x11223344);
     assert_true(reg(vm, VMDL_X86_CR0) & 0x80000000u);
+    return vm;
+}
+
+static void pse_tables(struct vmdl_vm *vm)
+{
+    npt_memory(vm, PD_FRAME);
+}
+
+static void test_npt_paging_turned_on_32bit(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = paging_on_run(0x10, pse_tables);
     assert_int_equal(npf_walks, 1);             /* the directory, once */
     uint32_t pde = 0;                           /* its accessed flag, there */
     assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), PD_FRAME + 8, &pde, 4), 0);
+    assert_true(pde & 0x20);
+    vmdl_vm_destroy(vm);
+}
+
+/* PAE paging (no long mode): the page-directory-pointer table in the page
+ * at NPT_PD (host frame PD_FRAME), its first entry pointing to a directory
+ * of 2 MiB pages at 0x201000 (1:1 in the second stage). */
+#define PAE_PD 0x201000u
+static void pae_tables(struct vmdl_vm *vm)
+{
+    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+    npt_memory(vm, PD_FRAME);                   /* the words; the PDEs are overwritten */
+    uint64_t zero[512] = {0}, pdpte = PAE_PD | 1;
+    assert_int_equal(vmdl_guest_write(m, PD_FRAME, zero, sizeof(zero)), 0);
+    assert_int_equal(vmdl_guest_write(m, PD_FRAME, &pdpte, 8), 0);
+    for (uint64_t i = 0; i < 8; i++) {          /* 16 MiB 1:1 */
+        uint64_t pde = (i << 21) | 0x83;
+        assert_int_equal(vmdl_guest_write(m, PAE_PD + 8 * i, &pde, 8), 0);
+    }
+}
+
+static void test_npt_paging_turned_on_pae(void **state)
+{
+    (void)state;
+    struct vmdl_vm *vm = paging_on_run(0x20, pae_tables);
+    assert_false(reg(vm, VMDL_X86_EFER) & 0x400);         /* not IA-32e */
+    assert_int_equal(npf_walks, 2);             /* the PDPT's page, the directory's */
+    uint64_t pde = 0;                           /* PDE 4 (0x800000): accessed */
+    assert_int_equal(vmdl_guest_read(vmdl_vm_guest_mem(vm), PAE_PD + 32, &pde, 8), 0);
     assert_true(pde & 0x20);
     vmdl_vm_destroy(vm);
 }
@@ -3107,6 +3149,7 @@ int main(void)
         cmocka_unit_test(test_npt_off_is_identity),
         cmocka_unit_test(test_npf_describes_and_completes_mov),
         cmocka_unit_test(test_npt_paging_turned_on_32bit),
+        cmocka_unit_test(test_npt_paging_turned_on_pae),
         cmocka_unit_test(test_npt_change_after_step_no_stray_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
