@@ -38,15 +38,7 @@
  *                             root operation (SDM 24.8), L1 runs on; the
  *                             next VM entry exits at once (reason 3),
  *                             before L2 runs an instruction, and the INIT
- *                             is gone
- *
- * Then a second L2 on a vmcs12 of its own, entered as an "unrestricted
- * guest" (secondary control 7, under the same EPT): 32-bit protected mode
- * without paging, as a kernel starts.  It builds a page directory (4 MiB
- * pages, with an alias of one frame at 0xC0000000), loads CR3, sets
- * CR4.PSE and CR0.PG, reloads its GDT and CS, reads a word L1 left for it
- * through the alias and passes it up with CPUID (reason 10; L1 checks that
- * L2's CR0 has PG), then halts (reason 12).  VMXOFF ends L1.
+ *                             is gone: VMXOFF then leaves L1 running
  *
  * The machine runs nested guests on its hosted vCPU (the one real guests
  * use), so this guest is a multiboot kernel: the loader starts it in
@@ -517,42 +509,13 @@ static void set_guest_seg(unsigned i, uint16_t sel, uint32_t limit, uint32_t ar)
     vmwrite(GUEST_ES_BASE + 2 * i, i == 7 ? (uint64_t)tss : 0);
 }
 
-/* Host: this L1 (VM exits come back to vmx_run's exit point). */
-static void setup_host(void)
-{
-    uint64_t cr3;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-    struct dtr g = sgdt(), i = sidt();
-    vmwrite(HOST_CR0, read_cr0());
-    vmwrite(HOST_CR3, cr3);
-    vmwrite(HOST_CR4, read_cr4());
-    vmwrite(HOST_CS_SEL, 0x08);
-    vmwrite(HOST_SS_SEL, 0x10);
-    vmwrite(HOST_DS_SEL, 0x10);
-    vmwrite(HOST_ES_SEL, 0x10);
-    vmwrite(HOST_FS_SEL, 0x10);
-    vmwrite(HOST_GS_SEL, 0x10);
-    vmwrite(HOST_TR_SEL, 0x18);
-    vmwrite(HOST_FS_BASE, 0);
-    vmwrite(HOST_GS_BASE, 0);
-    vmwrite(HOST_TR_BASE, (uint64_t)tss);
-    vmwrite(HOST_GDTR_BASE, g.base);
-    vmwrite(HOST_IDTR_BASE, i.base);
-    vmwrite(VMCS_LINK, ~0ull);
-    vmwrite(GUEST_DR7, 0x400);
-    vmwrite(GUEST_RFLAGS, 2);
-    vmwrite(GUEST_INTERRUPTIBILITY, 0);
-    vmwrite(GUEST_ACTIVITY, 0);
-}
-
 static void setup_vmcs(void)
 {
     uint64_t cr0, cr3, cr4;
     __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
     cr0 = read_cr0();
     cr4 = read_cr4();
-    struct dtr g = sgdt();
-    setup_host();
+    struct dtr g = sgdt(), i = sidt();
     /* Controls: HLT exiting, I/O bitmaps, MSR bitmaps; 64-bit host, IA-32e guest. */
     vmwrite(PIN_CTLS, adjust(0x48D, 0));
     vmwrite(PROC_CTLS, adjust(0x48E, (1u << 7) | (1u << 25) | (1u << 28) | (1u << 31)));
@@ -565,9 +528,26 @@ static void setup_vmcs(void)
     vmwrite(IO_BITMAP_A, (uint64_t)io_bitmap_a);
     vmwrite(IO_BITMAP_B, (uint64_t)io_bitmap_b);
     vmwrite(MSR_BITMAP, (uint64_t)msr_bitmap);
+    vmwrite(VMCS_LINK, ~0ull);
     io_bitmap_a[0x510 / 8] |= 1u << (0x510 % 8);
     io_bitmap_a[0x511 / 8] |= 1u << (0x511 % 8);
     msr_bitmap[1024 + 0x103 / 8] |= 1u << (0x103 % 8);   /* read 0xC0000103 */
+    /* Host: this L1. */
+    vmwrite(HOST_CR0, cr0);
+    vmwrite(HOST_CR3, cr3);
+    vmwrite(HOST_CR4, cr4);
+    vmwrite(HOST_CS_SEL, 0x08);
+    vmwrite(HOST_SS_SEL, 0x10);
+    vmwrite(HOST_DS_SEL, 0x10);
+    vmwrite(HOST_ES_SEL, 0x10);
+    vmwrite(HOST_FS_SEL, 0x10);
+    vmwrite(HOST_GS_SEL, 0x10);
+    vmwrite(HOST_TR_SEL, 0x18);
+    vmwrite(HOST_FS_BASE, 0);
+    vmwrite(HOST_GS_BASE, 0);
+    vmwrite(HOST_TR_BASE, (uint64_t)tss);
+    vmwrite(HOST_GDTR_BASE, g.base);
+    vmwrite(HOST_IDTR_BASE, i.base);
     /* Guest: the same flat segments, its own IDT and stack. */
     for (unsigned s = 0; s < 6; s++)
         set_guest_seg(s, s == 1 ? 0x08 : 0x10, 0xFFFFFFFF, s == 1 ? 0xA09B : 0xC093);
@@ -583,8 +563,12 @@ static void setup_vmcs(void)
     vmwrite(GUEST_CR0, cr0);
     vmwrite(GUEST_CR3, cr3);
     vmwrite(GUEST_CR4, cr4);
+    vmwrite(GUEST_DR7, 0x400);
     vmwrite(GUEST_RSP, (uint64_t)l2_stack + sizeof(l2_stack) - 8);
     vmwrite(GUEST_RIP, (uint64_t)l2_entry);
+    vmwrite(GUEST_RFLAGS, 2);
+    vmwrite(GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(GUEST_ACTIVITY, 0);
 }
 
 static const char *reason_name(uint32_t r)
@@ -750,143 +734,6 @@ static bool on_hlt(unsigned exits, bool apic)
     return true;
 }
 
-/* ---- the second L2: an unrestricted guest that turns paging on ---- */
-
-#define CPUID_PAGED 0x4c325047u      /* "L2PG" */
-#define UG_WORD 0x75670000u          /* "ug" */
-#define UG_ALIAS 0xC0000000u         /* linear 4 MiB page L2 maps onto ug_word's */
-#define CR0_PE 1u
-#define CR0_ET (1u << 4)
-#define CR0_NE (1u << 5)
-#define CR0_PG (1u << 31)
-
-static uint8_t vmcs_ug[4096] __attribute__((aligned(4096)));
-static uint32_t ug_pd[1024] __attribute__((aligned(4096), used));
-static uint8_t ug_stack[4096] __attribute__((aligned(16)));
-static volatile uint32_t ug_word __attribute__((used));
-static struct gprs ug_regs;
-
-/*
- * 32-bit protected mode, paging off.  The page directory: 4 MiB pages
- * mapping 4 GiB 1:1 (CR4.PSE), PDE 0x300 (UG_ALIAS) onto the frame of
- * ug_word.  After CR0.PG: a new GDT (the same descriptors, loaded again)
- * and CS through a far jump, ug_word read through the alias, CPUID.
- */
-extern uint64_t ug_gdt[3];
-void ug_entry(void);
-__asm__(
-    ".data\n"
-    ".balign 8\n"
-    ".globl ug_gdt\n"
-    "ug_gdt: .quad 0, 0x00CF9B000000FFFF, 0x00CF93000000FFFF\n"
-    "ug_gdtr: .word 23\n"
-    "    .long ug_gdt\n"
-    ".text\n"
-    ".code32\n"
-    ".globl ug_entry\n"
-    "ug_entry:\n"
-    "    mov $ug_pd, %edi\n"
-    "    xor %ecx, %ecx\n"
-    "1:  mov %ecx, %eax\n"
-    "    shl $22, %eax\n"
-    "    or $0x83, %eax\n"                 /* present, writable, 4 MiB */
-    "    mov %eax, (%edi,%ecx,4)\n"
-    "    inc %ecx\n"
-    "    cmp $1024, %ecx\n"
-    "    jb 1b\n"
-    "    mov $ug_word, %eax\n"
-    "    and $0xFFC00000, %eax\n"
-    "    or $0x83, %eax\n"
-    "    mov %eax, 0xC00(%edi)\n"          /* PDE 0x300: UG_ALIAS */
-    "    mov %edi, %cr3\n"
-    "    mov %cr4, %eax\n"
-    "    or $0x10, %eax\n"                 /* PSE */
-    "    mov %eax, %cr4\n"
-    "    mov %cr0, %eax\n"
-    "    or $0x80000000, %eax\n"           /* PG */
-    "    mov %eax, %cr0\n"
-    "    lgdt ug_gdtr\n"
-    "    ljmp $0x08, $2f\n"
-    "2:  mov $ug_word, %ebx\n"
-    "    and $0x3FFFFF, %ebx\n"
-    "    or $0xC0000000, %ebx\n"
-    "    mov (%ebx), %ebx\n"
-    "    mov $0x4c325047, %eax\n"          /* CPUID_PAGED */
-    "    cpuid\n"
-    "3:  hlt\n"
-    "    jmp 3b\n"
-    ".code64\n");
-
-static void setup_vmcs_ug(uint64_t eptp)
-{
-    setup_host();
-    vmwrite(PIN_CTLS, adjust(0x48D, 0));
-    vmwrite(PROC_CTLS, adjust(0x48E, (1u << 7) | (1u << 31)));   /* HLT, secondary */
-    vmwrite(PROC_CTLS2, adjust(0x48B, (1u << 1) | (1u << 7)));    /* EPT, unrestricted */
-    vmwrite(EPT_POINTER, eptp);
-    vmwrite(EXIT_CTLS, adjust(0x48F, 1u << 9));
-    vmwrite(ENTRY_CTLS, adjust(0x490, 0));                        /* not IA-32e */
-    vmwrite(EXC_BITMAP, 0xFFFFFFFFu);
-    for (unsigned s = 0; s < 6; s++)
-        set_guest_seg(s, s == 1 ? 0x08 : 0x10, 0xFFFFFFFF, s == 1 ? 0xC09B : 0xC093);
-    set_guest_seg(6, 0, 0, 1u << 16);
-    set_guest_seg(7, 0x18, 0x67, 0x8B);              /* busy 32-bit TSS */
-    vmwrite(GUEST_GDTR_BASE, (uint64_t)ug_gdt);
-    vmwrite(GUEST_GDTR_LIMIT, sizeof(ug_gdt) - 1);
-    vmwrite(GUEST_IDTR_BASE, 0);
-    vmwrite(GUEST_IDTR_LIMIT, 0);
-    vmwrite(GUEST_CR0, CR0_PE | CR0_ET | CR0_NE);     /* PG clear: unrestricted */
-    vmwrite(GUEST_CR3, 0);
-    vmwrite(GUEST_CR4, 1u << 13);                     /* VMXE (CR4_FIXED0) */
-    vmwrite(GUEST_RSP, (uint64_t)ug_stack + sizeof(ug_stack));
-    vmwrite(GUEST_RIP, (uint64_t)ug_entry);
-}
-
-static void unrestricted_l2(void)
-{
-    if (!((rdmsr(0x48B) >> 32) & (1u << 7))) {
-        rt_puts("L1: no unrestricted guest in IA32_VMX_PROCBASED_CTLS2: skipped\n");
-        return;
-    }
-    uint64_t eptp = vmread(EPT_POINTER);
-    *(uint32_t *)vmcs_ug = (uint32_t)rdmsr(0x480) & 0x7FFFFFFF;
-    uint64_t pa = (uint64_t)vmcs_ug;
-    CHECK(!vmx_op(1, &pa) && !vmx_op(2, &pa), "VMCLEAR/VMPTRLD of the second vmcs12 failed\n");
-    setup_vmcs_ug(eptp);
-    ug_word = UG_WORD;
-    rt_printf("L1: entering an unrestricted L2 in protected mode, CR0 0x%lx (no paging)\n",
-              vmread(GUEST_CR0));
-    for (int launched = 0;; launched = 1) {
-        if (vmx_run(&ug_regs, launched)) {
-            CHECK(0, "VM entry of the unrestricted L2 failed, error %lu\n",
-                  vmread(VM_INSN_ERROR));
-            return;
-        }
-        uint32_t reason = (uint32_t)vmread(EXIT_REASON) & 0xFFFF;
-        uint64_t cr0 = vmread(GUEST_CR0);
-        if (reason == 10 && (uint32_t)ug_regs.rax == CPUID_PAGED) {
-            rt_printf("L1: exit 10 CPUID eax=0x%x from the unrestricted L2: CR0 0x%lx, "
-                      "CR3 0x%lx, it read 0x%lx through its alias\n", CPUID_PAGED, cr0,
-                      vmread(GUEST_CR3), ug_regs.rbx);
-            CHECK(cr0 & CR0_PG, "L2's CR0 has no PG\n");
-            CHECK(vmread(GUEST_CR3) == (uint64_t)ug_pd, "L2's CR3 is not its directory\n");
-            CHECK((uint32_t)ug_regs.rbx == UG_WORD, "L2 read the wrong word\n");
-            ug_regs.rax = ug_regs.rbx = ug_regs.rcx = ug_regs.rdx = 0;
-            skip_insn();
-        } else if (reason == 12) {
-            rt_printf("L1: exit 12 HLT: the unrestricted L2 is done\n");
-            return;
-        } else {
-            rt_printf("L1: unexpected exit %u (%s) from the unrestricted L2 at 0x%lx, "
-                      "interruption 0x%lx, qualification 0x%lx\n", reason,
-                      reason_name(reason), vmread(GUEST_RIP), vmread(EXIT_INTR_INFO),
-                      vmread(EXIT_QUAL));
-            CHECK(0, "the unrestricted L2 failed\n");
-            return;
-        }
-    }
-}
-
 int main(void)
 {
     uint32_t a, b, c, d;
@@ -939,14 +786,12 @@ int main(void)
         case 12:
             if (on_hlt(exits, apic))
                 break;
-            unrestricted_l2();
             __asm__ volatile("vmxoff" ::: "cc");
             return 0;
         case 3:
             /* SDM 26.2: no register state changes; L2 ran nothing. */
             rt_printf("L1: exit 3 INIT signal at the VM entry, L2 %s\n",
                       vmread(GUEST_RIP) == init_at ? "ran no instruction" : "ran on");
-            unrestricted_l2();
             __asm__ volatile("vmxoff" ::: "cc");
             rt_printf("L1: VMXOFF: the INIT was consumed by the VM exit, L1 runs on\n");
             return 0;
