@@ -168,6 +168,8 @@ struct x86h_npt {
     struct x86h_npf_miss miss;
 };
 
+/* A hosted field a run depends on (not a cache the machine rebuilds) also
+ * goes into hosted_ckpt.c's table, or checkpoints lose it. */
 struct x86_vcpu {
     struct vmdl_vcpu common;    /* first: a struct vmdl_vcpu * points here */
     /* hosted_*.c: the guest runs at its own privilege level as an SVM guest */
