@@ -655,6 +655,30 @@ int vmdl_vcpu_x86_npt_flush(struct vmdl_vcpu *vcpu);
  * such a MOV. */
 int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *vcpu, uint64_t loaded);
 
+/*
+ * PAE paging's four PDPTE registers (SDM vol. 3, 4.4.1) of a hosted x86
+ * vCPU.  A processor in PAE paging walks from them, not from the 32-byte
+ * table at CR3; VM entry with EPT loads them from the VMCS's
+ * GUEST_PDPTR0-3 (SDM 27.3.2.4) and VM exit stores them there (28.3.4),
+ * which is what the VMX glue uses this for.  Set: every walk of the guest
+ * (the engine's, and the machine's own for decode, operands and event
+ * delivery) takes its PDPTEs from pdpte[] until the guest writes CR3 or a
+ * paging bit of CR0 (PG, CD, NW) or CR4 (PAE, PGE, PSE, SMEP), a new
+ * state is installed (vmdl_vcpu_set_x86_sys) or the vCPU resets; then the
+ * table at CR3 is read again at every walk (the machine keeps no copy of
+ * what that reload would load).  CR3 itself is not changed.  NULL: off
+ * now.  VMDL_ESTATE outside PAE paging (CR0.PG, CR4.PAE, not IA-32e),
+ * VMDL_ENOTSUP on a deprivileged vCPU.
+ */
+int vmdl_vcpu_set_x86_pdptes(struct vmdl_vcpu *vcpu, const uint64_t pdpte[4]);
+/* The registers in force: true with pdpte[] filled while set by the call
+ * above and not reloaded since; false when the walks read the table at
+ * CR3 (and for any vCPU that is not a hosted x86 one).  Part of the
+ * vCPU's state next to vmdl_vcpu_get_x86_sys (which does not carry them):
+ * whoever saves and restores a vCPU in PAE paging saves these too and
+ * sets them after vmdl_vcpu_set_x86_sys. */
+bool vmdl_vcpu_x86_pdptes(struct vmdl_vcpu *vcpu, uint64_t pdpte[4]);
+
 /* arm64 HVC/SMC handlers: return true when claimed (x0.. updated through the
  * register API).  PSCI SYSTEM_OFF/SYSTEM_RESET are built in. */
 typedef bool (*vmdl_hypercall_fn)(void *opaque, struct vmdl_vcpu *vcpu,

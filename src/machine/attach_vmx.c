@@ -397,6 +397,7 @@ static bool enter_l2(struct vmdl_vmx_attach *h, struct vmdl_vcpu *vcpu,
         switch_to(vcpu, vmx, c, e.outcome == VMDL_VMX_ENTRY_ENTERED);
     if (e.outcome != VMDL_VMX_ENTRY_ENTERED)
         return true;
+    vmdl__vmx_ept_load_pdptes(vcpu, vmx, c);
     h->l1_nmi_blocked[vmdl_vcpu_index(vcpu)] = l1_nmi;
     /* A pending MTF VM exit injected (type 7, vector 0): the exit comes
      * right after the entry, before any instruction (SDM 27.6.4). */

@@ -221,18 +221,50 @@ bool vmdl__vmx_apic_access(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
     return true;
 }
 
-/* SDM 28.3.4: a VM exit from a PAE-paging L2 under EPT stores the PDPTEs
- * in GUEST_PDPTR0-3 (KVM copies vmcs02's).  The engine keeps no PDPTE
- * registers (QEMU reads them at each walk), so they come from L2's table
- * at CR3 through L1's EPT, read without setting accessed flags. */
+static bool pae_paging(const struct vmdl_vmx_cpu *c)
+{
+    return (c->cr0 & (1ull << 31)) && (c->cr4 & (1ull << 5)) && !(c->efer & (1ull << 10));
+}
+
+static uint16_t pdptr_field(unsigned i)
+{
+    return (uint16_t)(vmdl_vmcs_field_by_name("GUEST_PDPTR0")->encoding + 2 * i);
+}
+
+/* SDM 27.3.2.4: VM entry into a PAE-paging L2 with EPT loads the PDPTE
+ * registers from GUEST_PDPTR0-3, not from the table at CR3 (KVM's
+ * nested_vmx_load_cr3 calls load_pdptrs only without EPT; prepare_vmcs02
+ * copies the four fields into vmcs02).  The entry checks have refused
+ * reserved bits in them already (nested_checks.c). */
+void vmdl__vmx_ept_load_pdptes(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
+                               const struct vmdl_vmx_cpu *l2)
+{
+    struct vmdl_ept_config cfg;
+    if (!pae_paging(l2) || !vmdl_vmx_ept_config(vmx, &cfg))
+        return;
+    uint64_t pdpte[4] = {0};
+    for (unsigned i = 0; i < 4; i++)
+        (void)vmdl_vmx_peek(vmx, pdptr_field(i), &pdpte[i]);
+    (void)vmdl_vcpu_set_x86_pdptes(vcpu, pdpte);
+}
+
+/* SDM 28.3.4: a VM exit from a PAE-paging L2 under EPT stores the PDPTE
+ * registers in GUEST_PDPTR0-3 (KVM copies vmcs02's): the ones the entry
+ * loaded while L2 has not reloaded them (vmdl_vcpu_x86_pdptes), else what
+ * L2's last reload read; the machine keeps no copy of that, so L2's
+ * table at CR3 through L1's EPT, read without setting accessed flags. */
 void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
                                const struct vmdl_vmx_cpu *l2)
 {
     struct vmdl_ept_config cfg;
-    bool pae = (l2->cr0 & (1ull << 31)) && (l2->cr4 & (1ull << 5)) &&
-               !(l2->efer & (1ull << 10));
-    if (!pae || !vmdl_vmx_ept_config(vmx, &cfg))
+    if (!pae_paging(l2) || !vmdl_vmx_ept_config(vmx, &cfg))
         return;
+    uint64_t regs[4] = {0};
+    if (vmdl_vcpu_x86_pdptes(vcpu, regs)) {
+        for (unsigned i = 0; i < 4; i++)
+            vmdl_vmx_poke(vmx, pdptr_field(i), regs[i]);
+        return;
+    }
     cfg.eptp &= ~VMDL_EPTP_AD;
     struct vmdl_ept_request r = {.gpa = l2->cr3 & 0xFFFFFFE0ull, .access = VMDL_EPT_ACC_READ};
     struct vmdl_ept_result o;
@@ -242,6 +274,5 @@ void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
         vmdl_guest_read(mem, o.hpa, pdpte, sizeof(pdpte)))
         return;
     for (unsigned i = 0; i < 4; i++)
-        vmdl_vmx_poke(vmx, (uint16_t)(vmdl_vmcs_field_by_name("GUEST_PDPTR0")->encoding + 2 * i),
-                      pdpte[i]);
+        vmdl_vmx_poke(vmx, pdptr_field(i), pdpte[i]);
 }

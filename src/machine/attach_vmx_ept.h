@@ -83,8 +83,12 @@ enum vmdl__vmx_npf_outcome vmdl__vmx_ept_fault(struct vmdl_vcpu *vcpu, struct vm
 bool vmdl__vmx_apic_access(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
                            const struct vmdl_x86_event *ev, uint64_t pa,
                            struct vmdl_vmx_exit_info *info);
-/* At a VM exit from a PAE-paging L2 under EPT: its PDPTEs into vmcs12's
- * GUEST_PDPTR0-3 (SDM 28.3.4). */
+/* At a VM entry into a PAE-paging L2 under EPT: the PDPTE registers from
+ * vmcs12's GUEST_PDPTR0-3 (SDM 27.3.2.4).  Right after the state switch. */
+void vmdl__vmx_ept_load_pdptes(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vmx,
+                               const struct vmdl_vmx_cpu *l2);
+/* At a VM exit from a PAE-paging L2 under EPT: its PDPTE registers into
+ * vmcs12's GUEST_PDPTR0-3 (SDM 28.3.4).  Before the state switch. */
 void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
                                const struct vmdl_vmx_cpu *l2);
 

@@ -1560,6 +1560,168 @@ static void test_npt_off_is_identity(void **state)
     vmdl_vm_destroy(vm);
 }
 
+/* ---- PAE's PDPTE registers (vmdl_vcpu_set_x86_pdptes) ---- */
+
+/*
+ * PAE tables: CR3's (0x300000) directory maps 16 MiB identity with 2 MiB
+ * pages except the alias window at 0xC00000 (not present); the directory
+ * of the registers (0x302000) maps linear 0x400000 to 0x600000 and the
+ * window to the low 2 MiB (the code).  The words at 0x400000 and 0x600000
+ * tell which was used.
+ */
+#define PAE_CR3 0x300000u
+#define PAE_ALIAS 0xC00000u
+static void pae_tables(struct vmdl_vm *vm, uint64_t regs[4])
+{
+    const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
+    uint64_t pdpt = 0x301000 | 1;
+    assert_int_equal(vmdl_guest_write(m, PAE_CR3, &pdpt, 8), 0);
+    for (uint64_t j = 0; j < 8; j++) {
+        uint64_t a = j == 6 ? 0 : (j << 21) | 0x83;
+        uint64_t b = (j == 2 ? 0x600000 : j == 6 ? 0 : j << 21) | 0x83;
+        assert_int_equal(vmdl_guest_write(m, 0x301000 + 8 * j, &a, 8), 0);
+        assert_int_equal(vmdl_guest_write(m, 0x302000 + 8 * j, &b, 8), 0);
+    }
+    uint32_t own = 0xAAAA0000, other = 0xBBBB0000;
+    assert_int_equal(vmdl_guest_write(m, 0x400000, &own, 4), 0);
+    assert_int_equal(vmdl_guest_write(m, 0x600000, &other, 4), 0);
+    regs[0] = 0x302000 | 1;
+    regs[1] = regs[2] = regs[3] = 0;
+}
+
+/* Into PAE paging with CR3 at the table above (CR4.PGE as asked). */
+static void enter_pae(struct vmdl_vcpu *v, bool pge)
+{
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    st.cr3 = PAE_CR3;
+    st.cr4 = (st.cr4 | 0x20) & ~0x80ull;
+    if (pge)
+        st.cr4 |= 0x80;
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+}
+
+/*
+ * The guest reads 0x400000 through the registers, runs a MOV to CR4 (no
+ * paging bit) from the alias window that only the registers map (the
+ * fetch and the machine's decode of the intercepted write both walk
+ * through them), reads CR3 (its own value), reloads CR3 (the table at it
+ * from now on: SDM 4.4.1) and reads 0x400000 again.  With the second
+ * stage on (a nested guest under EPT) and without it.
+ */
+static void pdpte_until_cr3_write(bool second_stage)
+{
+    enum { ALIAS_AT = 24, BACK = 43 };
+    uint32_t alias = PAE_ALIAS + LOAD + CODE + ALIAS_AT, back = LOAD + CODE + BACK;
+    const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
+        0xBA, (uint8_t)alias, (uint8_t)(alias >> 8), (uint8_t)(alias >> 16),
+        (uint8_t)(alias >> 24), 0xFF, 0xE2,                     /* mov edx, alias; jmp edx */
+        0x90, 0x90, 0x90, 0x90,
+        /* ALIAS_AT: mov ecx, cr4; or ecx, OSFXSR; mov cr4, ecx */
+        0x0F, 0x20, 0xE1, 0x81, 0xC9, 0x00, 0x02, 0x00, 0x00, 0x0F, 0x22, 0xE1,
+        0xBA, (uint8_t)back, (uint8_t)(back >> 8), (uint8_t)(back >> 16),
+        (uint8_t)(back >> 24), 0xFF, 0xE2,                      /* mov edx, back; jmp edx */
+        /* BACK: mov ecx, cr3; mov cr3, ecx; mov ebx, [0x400000]; mov esi, cr4 */
+        0x0F, 0x20, 0xD9, 0x0F, 0x22, 0xD9, 0x8B, 0x1D, 0x00, 0x00, 0x40, 0x00,
+        0x0F, 0x20, 0xE6, 0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    if (!second_stage)
+        assert_int_equal(vmdl_vcpu_set_x86_npt(v, false), 0);
+    uint64_t regs[4], got[4];
+    pae_tables(vm, regs);
+    /* Not in PAE paging yet (32-bit paging with PSE): refused. */
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), VMDL_ESTATE);
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    enter_pae(v, false);
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    assert_true(vmdl_vcpu_x86_pdptes(v, got));
+    assert_memory_equal(got, regs, sizeof(got));
+    assert_int_equal(reg(vm, VMDL_X86_CR3), PAE_CR3);      /* CR3 unchanged */
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0xBBBB0000);   /* the registers */
+    assert_int_equal(reg(vm, VMDL_X86_RCX), PAE_CR3);
+    assert_int_equal(reg(vm, VMDL_X86_RBX), 0xAAAA0000);   /* CR3's table */
+    assert_true(reg(vm, VMDL_X86_RSI) & 0x200);            /* the MOV to CR4 ran */
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_int_equal(reg(vm, VMDL_X86_CR3), PAE_CR3);
+    vmdl_vm_destroy(vm);
+}
+
+static void test_pdpte_registers_until_cr3_write(void **state)
+{
+    (void)state;
+    pdpte_until_cr3_write(true);
+}
+
+static void test_pdpte_registers_without_second_stage(void **state)
+{
+    (void)state;
+    pdpte_until_cr3_write(false);
+}
+
+/* A write of CR4.PGE (a paging bit) reloads the PDPTEs from CR3's table;
+ * a new state ends them too; NULL turns them off; bad calls refused. */
+static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x0F, 0x20, 0xE1, 0x81, 0xC9, 0x80, 0x00, 0x00, 0x00,   /* mov ecx, cr4; or ecx, PGE */
+        0x0F, 0x22, 0xE1,                                       /* mov cr4, ecx */
+        0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
+        0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint64_t regs[4], got[4];
+    pae_tables(vm, regs);
+    enter_pae(v, false);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0xAAAA0000);
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    /* A new state (a VM entry or exit) ends them. */
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    struct vmdl_x86_sys_state st;
+    assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, NULL), 0);
+    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(NULL, regs), VMDL_EINVAL);
+    assert_false(vmdl_vcpu_x86_pdptes(NULL, got));
+    vmdl_vm_destroy(vm);
+}
+
+/* A CR4 write that changes no paging bit (OSXMMEXCPT) keeps them, and so
+ * does a CR0 write of a bit that is not CD, NW or PG (MP); the guest reads
+ * through the registers after both. */
+static void test_pdpte_registers_kept_by_other_cr_writes(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x0F, 0x20, 0xE1, 0x81, 0xC9, 0x00, 0x04, 0x00, 0x00,   /* mov ecx, cr4; or ecx, 0x400 */
+        0x0F, 0x22, 0xE1,                                       /* mov cr4, ecx */
+        0x0F, 0x20, 0xC1, 0x83, 0xC9, 0x02,                     /* mov ecx, cr0; or ecx, MP */
+        0x0F, 0x22, 0xC1,                                       /* mov cr0, ecx */
+        0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
+        0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint64_t regs[4], got[4];
+    pae_tables(vm, regs);
+    enter_pae(v, true);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0xBBBB0000);
+    assert_true(reg(vm, VMDL_X86_CR0) & 2);
+    assert_true(vmdl_vcpu_x86_pdptes(v, got));
+    assert_memory_equal(got, regs, sizeof(got));
+    vmdl_vm_destroy(vm);
+}
+
 static void test_sys_state_refused_off_hosted(void **state)
 {
     (void)state;
@@ -1575,6 +1737,9 @@ static void test_sys_state_refused_off_hosted(void **state)
     assert_int_equal(vmdl_vcpu_set_x86_nested(vmdl_vm_vcpu(vm, 0), &ctl), VMDL_ENOTSUP);
     assert_int_equal(vmdl_vcpu_inject_x86_event(vmdl_vm_vcpu(vm, 0), 0, 32, false, 0, 0),
                      VMDL_ENOTSUP);
+    uint64_t regs[4] = {0};
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(vmdl_vm_vcpu(vm, 0), regs), VMDL_ENOTSUP);
+    assert_false(vmdl_vcpu_x86_pdptes(vmdl_vm_vcpu(vm, 0), regs));
     vmdl_vm_destroy(vm);
     cfg.arch = VMDL_ARCH_ARM64;
     assert_int_equal(vmdl_vm_create(&cfg, &vm), 0);
@@ -3147,6 +3312,10 @@ int main(void)
         cmocka_unit_test(test_nested_nmi_window),
         cmocka_unit_test(test_npt_remaps_and_faults),
         cmocka_unit_test(test_npt_off_is_identity),
+        cmocka_unit_test(test_pdpte_registers_until_cr3_write),
+        cmocka_unit_test(test_pdpte_registers_without_second_stage),
+        cmocka_unit_test(test_pdpte_registers_end_at_cr4_paging_write),
+        cmocka_unit_test(test_pdpte_registers_kept_by_other_cr_writes),
         cmocka_unit_test(test_npf_describes_and_completes_mov),
         cmocka_unit_test(test_npt_paging_turned_on_32bit),
         cmocka_unit_test(test_npt_paging_turned_on_pae),

@@ -180,6 +180,44 @@ static void test_keys_only_in_ia32e(void **state)
     assert_int_equal(x.pfec, 0x0B);
 }
 
+/* PAE with PDPTE registers (SDM 4.4.1): the walk takes the entry from
+ * them, never from the table at CR3, with the same reserved-bit check;
+ * a register not present faults as a not-present entry.  Outside PAE
+ * paging (IA-32e) they are ignored. */
+static void test_pae_pdpte_registers(void **state)
+{
+    (void)state;
+    memset(mem, 0, 0x20000);
+    put(PDPT, 0x7000 | 1);                 /* the table at CR3: another PD */
+    put(0x7000 + 2 * 8, 0x400000 | 0x83);  /* ... mapping LA to itself (2 MiB) */
+    put(PD + 2 * 8, PT | 7);
+    put(PT, PAGE | 3);
+    uint64_t regs[4] = { PD | 1, 0, 0, 0 };
+    struct vmdl__x86_paging p = { .cr0 = CR0_PG_PE_WP, .cr3 = PDPT,
+                                  .cr4 = VMDL_X86_CR4_PAE, .efer = 0x800, .phys_bits = 40 };
+    struct vmdl__x86_xlate x;
+    assert_true(vmdl__x86_walk(&p, &pmem, LA + 8, VMDL_WALK_CHECK, &x));
+    assert_int_equal(x.pa, 0x400008);                  /* the table at CR3 */
+    p.pdpte = regs;
+    assert_true(vmdl__x86_walk(&p, &pmem, LA + 8, VMDL_WALK_CHECK, &x));
+    assert_int_equal(x.pa, PAGE + 8);                  /* the registers */
+    assert_int_equal(get(PDPT), 0x7000 | 1);           /* the table untouched */
+    /* PDPTE 1 not present in the registers (present in the table) */
+    put(PDPT + 8, 0x7000 | 1);
+    assert_false(vmdl__x86_walk(&p, &pmem, LA + 0x40000000ull, VMDL_WALK_CHECK, &x));
+    assert_int_equal(x.pfec, 0);
+    /* a reserved bit (bit 1) in the register */
+    regs[0] |= 2;
+    assert_false(vmdl__x86_walk(&p, &pmem, LA, VMDL_WALK_CHECK | VMDL_WALK_WRITE, &x));
+    assert_int_equal(x.pfec, 0x0B);
+    /* IA-32e: CR3 is the PML4, the registers play no part */
+    map4(2);
+    p = lm(0, 0, 0);
+    p.pdpte = regs;
+    assert_true(vmdl__x86_walk(&p, &pmem, LA + 8, VMDL_WALK_CHECK, &x));
+    assert_int_equal(x.pa, PAGE + 8);
+}
+
 static void test_not_present(void **state)
 {
     (void)state;
@@ -293,6 +331,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rights_table),
         cmocka_unit_test(test_keys_only_in_ia32e),
+        cmocka_unit_test(test_pae_pdpte_registers),
         cmocka_unit_test(test_not_present),
         cmocka_unit_test(test_accessed_dirty),
         cmocka_unit_test(test_large_pages_and_levels),

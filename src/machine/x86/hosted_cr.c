@@ -230,6 +230,7 @@ static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsig
         return f;
     uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4), src = val;
     val = cr_value(cr, src);
+    vmdl__x86h_pdpte_cr_write(v, cr, old, val);
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
     if (cr == 4)
         vmdl__x86h_cr4_keep(v, val);

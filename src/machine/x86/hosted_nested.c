@@ -132,6 +132,7 @@ int vmdl_vcpu_set_x86_sys(struct vmdl_vcpu *v, const struct vmdl_x86_sys_state *
     int err = hosted_x86(v, st, "vmdl_vcpu_set_x86_sys");
     if (err)
         return err;
+    vmdl__x86h_pdpte_off(v);           /* the new state's CR3 from now on */
     load_live_segs(v, st);
     vmdl__x86h_wrmsr(v, 0x277, st->pat);
     vmdl__x86h_wrmsr(v, 0x174, st->sysenter_cs);
@@ -250,7 +251,7 @@ int vmdl_vcpu_set_x86_nested(struct vmdl_vcpu *v, const struct vmdl_x86_nested_c
     set_bit16(v, C_CR_RD, 0, true);
     set_bit16(v, C_CR_RD, 4, c->cr4_mask != 0);
     set_bit16(v, C_CR_RD, 3, n & VMDL_X86_NESTED_CR3_READ);
-    set_bit16(v, C_CR_WR, 3, n & VMDL_X86_NESTED_CR3_WRITE);
+    vmdl__x86h_cr3_intercept(v);       /* L1's, or the PDPTE registers' */
     return vmdl_vcpu_set_x86_cpuid_events(v, n & VMDL_X86_NESTED_CPUID);
 }
 
@@ -367,11 +368,12 @@ static bool cr_access(struct vmdl_vcpu *v, unsigned cr, bool write, int *err,
                                               : VMDL_X86_EVENT_MOV_FROM_CR,
                                 .cr = cr, .gpr = gpr, .insn_len = 3 + (unsigned)pfx};
     ev.value = rd(v, vmdl__x86_gpr_uc[gpr]);
-    if (offer_ev(v, &ev))
+    if (X86(v)->nested && offer_ev(v, &ev))
         return true;
     if (cr == 8)
         return false;                   /* the APIC's TPR (hosted_cr.c) */
     if (write) {
+        vmdl__x86h_pdpte_off(v);        /* the new table from now on */
         wr(v, UC_X86_REG_CR3, code64(v) ? ev.value : (uint32_t)ev.value);
         uc_ctl_flush_tlb(v->uc);
     } else {
@@ -529,8 +531,10 @@ static bool dr_access(struct vmdl_vcpu *v, unsigned code)
 bool vmdl__x86h_nested_exit(struct vmdl_vcpu *v, unsigned code, int *err, bool *triple)
 {
     *err = VMDL_OK;
+    /* Outside a nested guest MOV to CR3 is intercepted for the PDPTE
+     * registers (hosted_pdpte.c), or left on from then: performed. */
     if (!X86(v)->nested)
-        return false;
+        return code == X_CR3_WRITE && cr_access(v, 3, true, err, triple);
     switch (code) {
     case X_CR0_READ:
     case X_CR4_READ:

@@ -327,6 +327,7 @@ static void boot_common(struct vmdl_vcpu *v)
     uc_context_restore(v->uc, X86(v)->hctx);
     uc_ctl_flush_tlb(v->uc);
     X86(v)->npt.on = false;     /* no second stage after a reset */
+    X86(v)->h_pdpte_on = false; /* nor PDPTE registers (hosted_pdpte.c) */
     X86(v)->pkrs = 0;
     if (X86(v)->h_walk) {       /* QEMU's own walk again (hosted_walk.c) */
         uc_ctl_tlb_mode(v->uc, UC_TLB_CPU);

@@ -273,6 +273,7 @@ static void paging_regs(struct vmdl_vcpu *v, struct vmdl__x86_paging *p)
     p->cr3 = rd(v, UC_X86_REG_CR3);
     p->cr4 = rd(v, UC_X86_REG_CR4);
     p->efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+    p->pdpte = vmdl__x86h_pdptes(v);
 }
 
 static bool walk_with(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
@@ -558,6 +559,7 @@ int vmdl__x86h_opcode_at(struct vmdl_vcpu *v, uint8_t op[3], uint8_t *rex)
     memcpy(&p.cr0, cr, 8);
     memcpy(&p.cr3, cr + 3 * 8, 8);
     memcpy(&p.cr4, cr + 4 * 8, 8);
+    p.pdpte = vmdl__x86h_pdptes(v);
     uint64_t la = (hflags & HF_CS64) ? rip : cs.base + rip;
     uint64_t pa;
     size_t first = 0x1000 - (la & 0xFFF);

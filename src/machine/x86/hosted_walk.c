@@ -173,6 +173,7 @@ void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p)
     p->cr3 = rd(v, UC_X86_REG_CR3);
     p->cr4 = rd(v, UC_X86_REG_CR4);
     p->efer = vmdl__x86h_rdmsr(v, MSR_EFER);
+    p->pdpte = vmdl__x86h_pdptes(v);
     if ((p->cr4 & VMDL_X86_CR4_PKE) && (p->cr4 & VMDL_X86_CR4_PKS))
         p->pkru = pkru_now(v);
 }
@@ -193,12 +194,13 @@ void vmdl__x86h_walk_sync(struct vmdl_vcpu *v)
      * it from there). */
     bool vmcb = x->hosted_vmrun || x->h_walk_stub;
     uint64_t cr4 = vmcb ? pr64(v, H_VMCB + S_CR4) : rd(v, UC_X86_REG_CR4);
-    if (!(cr4 & VMDL_X86_CR4_PKS) && !x->h_walk && !x->npt.on)
+    if (!(cr4 & VMDL_X86_CR4_PKS) && !x->h_walk && !x->npt.on && !x->h_pdpte_on)
         return;
     uint64_t cr0 = vmcb ? pr64(v, H_VMCB + S_CR0) : rd(v, UC_X86_REG_CR0);
     uint64_t efer = vmcb ? pr64(v, H_VMCB + S_EFER) : vmdl__x86h_rdmsr(v, MSR_EFER);
     bool want = ((cr4 & VMDL_X86_CR4_PKS) && (cr0 & VMDL_X86_CR0_PG) &&
-                 (efer & VMDL_X86_EFER_LMA) && !x->nested) || x->npt.on;
+                 (efer & VMDL_X86_EFER_LMA) && !x->nested) || x->npt.on ||
+                x->h_pdpte_on;          /* QEMU's walk knows no PDPTE registers */
     struct vmdl__x86_paging *cached = &x->h_walk_paging;
     memset(cached, 0, sizeof(*cached));
     paging_base(v, cached);          /* CPUID's address width, 1 GiB pages */
@@ -291,6 +293,7 @@ bool vmdl__x86h_walk_fill(struct vmdl_vcpu *v, uint64_t page, uc_mem_type type,
         return false;
     struct vmdl__x86_paging p = x->h_walk_paging;
     p.cr3 = rd(v, UC_X86_REG_CR3);
+    p.pdpte = vmdl__x86h_pdptes(v);
     p.pkrs = x->pkrs;
     unsigned access = access_of(v, page, type);
     struct vmdl__x86_xlate xl;

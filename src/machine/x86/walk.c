@@ -151,12 +151,14 @@ static uint64_t rsvd_bits(const struct vmdl__x86_paging *p, int l, bool ps)
     return r;
 }
 
-/* PAE paging's PDPTE (no rights, no A/D): the table of level 2 or 0. */
+/* PAE paging's PDPTE (no rights, no A/D): the table of level 2 or 0.
+ * From the registers when the caller has them, else from CR3's table. */
 static bool pae_pdpte(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
                       uint64_t la, bool check, struct vmdl__x86_xlate *x, uint64_t *table)
 {
-    uint64_t e;
-    if (!read_entry(m, (p->cr3 & 0xFFFFFFE0u) + ((la >> 30) & 3) * 8, 8, &e) || !(e & E_P))
+    unsigned i = (unsigned)((la >> 30) & 3);
+    uint64_t e = p->pdpte ? p->pdpte[i] : 0;
+    if ((!p->pdpte && !read_entry(m, (p->cr3 & 0xFFFFFFE0u) + i * 8, 8, &e)) || !(e & E_P))
         return false;
     uint64_t r = (p->phys_bits < 52 ? (~0ull << p->phys_bits) & ((1ull << 52) - 1) : 0) |
                  0x1E6ull | E_XD;

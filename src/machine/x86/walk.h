@@ -55,6 +55,9 @@ struct vmdl__x86_paging {
     uint32_t pkru, pkrs;
     unsigned phys_bits;       /* MAXPHYADDR: entry bits from it to 51 reserved */
     bool gb_pages;            /* 1-GByte pages (CPUID.80000001H:EDX[26]) */
+    const uint64_t *pdpte;    /* PAE paging: the four PDPTE registers the
+                                 processor walks from (SDM 4.4.1), or NULL
+                                 to read the 32-byte table at CR3 */
 };
 
 /* Guest-physical memory (entries are read and written 4 or 8 bytes). */

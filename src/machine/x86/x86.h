@@ -239,6 +239,10 @@ struct x86_vcpu {
     unsigned h_soft_len;        /* ... and is this long (IDT-vectoring exits) */
     bool h_not_fault;           /* the next delivery is an interrupt or INT n */
     struct x86h_npt npt;        /* second-stage translation (hosted_ept.c) */
+    /* hosted_pdpte.c: PAE's PDPTE registers, set by the caller (a VM entry
+     * under EPT loads GUEST_PDPTR0-3) and in force until a reload */
+    bool h_pdpte_on;
+    uint64_t h_pdpte[4];
     bool h_cr2_set;
     uint32_t pkrs;              /* IA32_PKRS (hosted_msr.c) */
     /* hosted_walk.c: the C page walk (UC_TLB_VIRTUAL) while CR4.PKS is on */
