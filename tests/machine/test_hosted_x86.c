@@ -1662,6 +1662,19 @@ static void test_pdpte_registers_without_second_stage(void **state)
     pdpte_until_cr3_write(false);
 }
 
+/* The code run to its HLT in PAE paging (CR4.PGE as asked) with the
+ * registers of pae_tables in force from the start. */
+static struct vmdl_vm *pae_run(const uint8_t *code, size_t n, bool pge, uint64_t regs[4])
+{
+    struct vmdl_vm *vm = paged_guest(code, n);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    pae_tables(vm, regs);
+    enter_pae(v, pge);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    run_to_hlt(vm);
+    return vm;
+}
+
 /* A write of CR4.PGE (a paging bit) reloads the PDPTEs from CR3's table;
  * a new state ends them too; NULL turns them off; bad calls refused. */
 static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
@@ -1672,13 +1685,9 @@ static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
         0x0F, 0x22, 0xE1,                                       /* mov cr4, ecx */
         0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
         0xF4 };
-    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
-    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     uint64_t regs[4], got[4];
-    pae_tables(vm, regs);
-    enter_pae(v, false);
-    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
-    run_to_hlt(vm);
+    struct vmdl_vm *vm = pae_run(code, sizeof(code), false, regs);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0xAAAA0000);
     assert_false(vmdl_vcpu_x86_pdptes(v, got));
     /* A new state (a VM entry or exit) ends them. */
@@ -1708,13 +1717,9 @@ static void test_pdpte_registers_kept_by_other_cr_writes(void **state)
         0x0F, 0x22, 0xC1,                                       /* mov cr0, ecx */
         0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
         0xF4 };
-    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
-    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     uint64_t regs[4], got[4];
-    pae_tables(vm, regs);
-    enter_pae(v, true);
-    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
-    run_to_hlt(vm);
+    struct vmdl_vm *vm = pae_run(code, sizeof(code), true, regs);
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0xBBBB0000);
     assert_true(reg(vm, VMDL_X86_CR0) & 2);
     assert_true(vmdl_vcpu_x86_pdptes(v, got));
