@@ -181,7 +181,8 @@ void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p)
 /*
  * The engine's translation mode for the state the guest is in now: the C
  * walk while CR4.PKS is on in IA-32e mode (and no nested guest runs: L2's
- * tables and keys are its own), QEMU's otherwise.  Called after every
+ * tables and keys are its own), while the second stage is on, and while
+ * PDPTE registers are in force (hosted_pdpte.c), QEMU's otherwise.  Called after every
  * CR0/CR4/EFER change the machine sees and before each entry once the
  * guest has set CR4.PKS; it also refreshes the cached CR0/CR4/EFER the
  * fill hook uses (they change only through intercepts).
