@@ -163,12 +163,9 @@ static bool on_vmcall(unsigned n)
 
 int main(void)
 {
-    uint32_t a, b, c, d;
-    cpuid_count(1, 0, &a, &b, &c, &d);
-    if (!(c & (1u << 5))) {
-        rt_puts("no VMX (run with --models vmx)\n");
+    uint32_t d;
+    if (!vmx_offered(&d))
         return 2;
-    }
     vmx_start();
     l2_tables();
     setup_vmcs();

@@ -290,6 +290,16 @@ static inline void vmx_host_state(void)
     vmwrite(HOST_IDTR_BASE, i.base);
 }
 
+/* CPUID.1:ECX.VMX, or a line saying how to get it; *edx: CPUID.1:EDX. */
+static inline bool vmx_offered(uint32_t *edx)
+{
+    uint32_t a, b, c;
+    cpuid_count(1, 0, &a, &b, &c, edx);
+    if (!(c & (1u << 5)))
+        rt_puts("no VMX (run with --models vmx)\n");
+    return c & (1u << 5);
+}
+
 /* VMX operation (CR0.NE and CR4.VMXE as IA32_VMX_CR0/CR4_FIXED0 ask,
  * VMXON), then vmcs current (VMCLEAR, VMPTRLD); the TSS loaded first.
  * Returns vmcs's address. */
