@@ -662,18 +662,21 @@ int vmdl_vcpu_x86_npf_complete_mov(struct vmdl_vcpu *vcpu, uint64_t loaded);
  * GUEST_PDPTR0-3 (SDM 27.3.2.4) and VM exit stores them there (28.3.4),
  * which is what the VMX glue uses this for.  Set: every walk of the guest
  * (the engine's, and the machine's own for decode, operands and event
- * delivery) takes its PDPTEs from pdpte[] until the guest writes CR3 or a
- * paging bit of CR0 (PG, CD, NW) or CR4 (PAE, PGE, PSE, SMEP), a new
- * state is installed (vmdl_vcpu_set_x86_sys) or the vCPU resets; then the
- * table at CR3 is read again at every walk (the machine keeps no copy of
- * what that reload would load).  CR3 itself is not changed.  NULL: off
- * now.  VMDL_ESTATE outside PAE paging (CR0.PG, CR4.PAE, not IA-32e),
- * VMDL_ENOTSUP on a deprivileged vCPU.
+ * delivery) takes its PDPTEs from pdpte[]; a MOV to CR3 and a write of a
+ * paging bit of CR0 (PG, CD, NW) or CR4 (PAE, PGE, PSE, SMEP) reload them
+ * from the table at CR3 as a processor does (through the second stage:
+ * an NPF event without a linear address when it has no mapping for the
+ * table; #GP for a present entry with a reserved bit).  They end when a
+ * write leaves PAE paging, a new state is installed
+ * (vmdl_vcpu_set_x86_sys) or the vCPU resets; a guest without them is
+ * walked from the table at CR3 at each walk.  CR3 itself is not changed.
+ * NULL: off now.  VMDL_ESTATE outside PAE paging (CR0.PG, CR4.PAE, not
+ * IA-32e), VMDL_ENOTSUP on a deprivileged vCPU.
  */
 int vmdl_vcpu_set_x86_pdptes(struct vmdl_vcpu *vcpu, const uint64_t pdpte[4]);
 /* The registers in force: true with pdpte[] filled while set by the call
- * above and not reloaded since; false when the walks read the table at
- * CR3 (and for any vCPU that is not a hosted x86 one).  Part of the
+ * above (or reloaded since); false when the walks read the table at CR3
+ * (and for any vCPU that is not a hosted x86 one).  Part of the
  * vCPU's state next to vmdl_vcpu_get_x86_sys (which does not carry them):
  * whoever saves and restores a vCPU in PAE paging saves these too and
  * sets them after vmdl_vcpu_set_x86_sys. */

@@ -250,9 +250,11 @@ void vmdl__vmx_ept_load_pdptes(struct vmdl_vcpu *vcpu, const struct vmdl_vmx *vm
 
 /* SDM 28.3.4: a VM exit from a PAE-paging L2 under EPT stores the PDPTE
  * registers in GUEST_PDPTR0-3 (KVM copies vmcs02's): the ones the entry
- * loaded while L2 has not reloaded them (vmdl_vcpu_x86_pdptes), else what
- * L2's last reload read; the machine keeps no copy of that, so L2's
- * table at CR3 through L1's EPT, read without setting accessed flags. */
+ * loaded or L2's MOV to CR3 / paging-bit write reloaded since
+ * (vmdl_vcpu_x86_pdptes).  Without registers (L2 entered without paging
+ * and turned PAE paging on itself: kvm-unit-tests vmx_mtf_pdpte_test)
+ * they are read from L2's table at CR3 through L1's EPT, without setting
+ * accessed flags. */
 void vmdl__vmx_ept_save_pdptes(struct vmdl_vcpu *vcpu, struct vmdl_vmx *vmx,
                                const struct vmdl_vmx_cpu *l2)
 {

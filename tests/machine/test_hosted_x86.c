@@ -1239,6 +1239,7 @@ static void test_step_next(void **state)
 #define NPT_PD 0x200000u        /* the guest's page directory (4 MiB pages) */
 static unsigned npf_count, npf_walks;
 static struct vmdl_x86_npf npf_last;
+static struct vmdl_x86_npf npf_pdpt;   /* the last one at 0x300000 (PAE's PDPT) */
 static bool npf_refuse;
 
 /* Identity, except GPA page 0x800000 -> 0x900000; 0x801000 is read-only
@@ -1253,6 +1254,8 @@ static bool take_npf(void *opaque, struct vmdl_vcpu *vcpu, const struct vmdl_x86
     uint64_t page = ev->npf.gpa & ~0xFFFull;
     if (page == 0x800000 || page == 0x801000)
         npf_last = ev->npf;
+    if (page == 0x300000)
+        npf_pdpt = ev->npf;
     uint64_t pa = page == 0x800000 ? 0x900000 : page;
     unsigned prot = VMDL_NPT_EXEC | (page == 0x801000 && !ev->npf.write ? 0 : VMDL_NPT_WRITE);
     if (vmdl_vcpu_x86_npt_map(vcpu, page, pa, prot))
@@ -1291,6 +1294,7 @@ static struct vmdl_vm *paged_guest(const uint8_t *code, size_t n)
     npf_count = npf_walks = 0;
     npf_refuse = false;
     memset(&npf_last, 0, sizeof(npf_last));
+    memset(&npf_pdpt, 0, sizeof(npf_pdpt));
     assert_int_equal(vmdl_vm_set_x86_event_hook(vm, take_npf, NULL), 0);
     assert_int_equal(vmdl_vcpu_set_x86_npt(v, true), 0);
     return vm;
@@ -1605,9 +1609,11 @@ static void enter_pae(struct vmdl_vcpu *v, bool pge)
  * The guest reads 0x400000 through the registers, runs a MOV to CR4 (no
  * paging bit) from the alias window that only the registers map (the
  * fetch and the machine's decode of the intercepted write both walk
- * through them), reads CR3 (its own value), reloads CR3 (the table at it
- * from now on: SDM 4.4.1) and reads 0x400000 again.  With the second
- * stage on (a nested guest under EPT) and without it.
+ * through them), reads CR3 (its own value), reloads CR3 (the registers
+ * from the table at it: SDM 4.4.1) and reads 0x400000 again.  With the
+ * second stage on (a nested guest under EPT), where the reload's read of
+ * the table, never walked before, is an NPF of a paging-structure access
+ * without a linear address (SDM 28.2.1), and without it.
  */
 static void pdpte_until_cr3_write(bool second_stage)
 {
@@ -1645,8 +1651,15 @@ static void pdpte_until_cr3_write(bool second_stage)
     assert_int_equal(reg(vm, VMDL_X86_RCX), PAE_CR3);
     assert_int_equal(reg(vm, VMDL_X86_RBX), 0xAAAA0000);   /* CR3's table */
     assert_true(reg(vm, VMDL_X86_RSI) & 0x200);            /* the MOV to CR4 ran */
-    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_true(vmdl_vcpu_x86_pdptes(v, got));              /* reloaded */
+    assert_int_equal(got[0], 0x301001);
+    assert_int_equal(got[1] | got[2] | got[3], 0);
     assert_int_equal(reg(vm, VMDL_X86_CR3), PAE_CR3);
+    if (second_stage) {
+        assert_int_equal(npf_pdpt.gpa, PAE_CR3);
+        assert_true(npf_pdpt.walk && !npf_pdpt.write && !npf_pdpt.fetch);
+        assert_false(npf_pdpt.gla_valid);
+    }
     vmdl_vm_destroy(vm);
 }
 
@@ -1676,7 +1689,7 @@ static struct vmdl_vm *pae_run(const uint8_t *code, size_t n, bool pge, uint64_t
 }
 
 /* A write of CR4.PGE (a paging bit) reloads the PDPTEs from CR3's table;
- * a new state ends them too; NULL turns them off; bad calls refused. */
+ * a new state ends them; NULL turns them off; bad calls refused. */
 static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
 {
     (void)state;
@@ -1689,9 +1702,9 @@ static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
     struct vmdl_vm *vm = pae_run(code, sizeof(code), false, regs);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     assert_int_equal(reg(vm, VMDL_X86_RAX), 0xAAAA0000);
-    assert_false(vmdl_vcpu_x86_pdptes(v, got));
+    assert_true(vmdl_vcpu_x86_pdptes(v, got));
+    assert_int_equal(got[0], 0x301001);
     /* A new state (a VM entry or exit) ends them. */
-    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
     struct vmdl_x86_sys_state st;
     assert_int_equal(vmdl_vcpu_get_x86_sys(v, &st), 0);
     assert_int_equal(vmdl_vcpu_set_x86_sys(v, &st), 0);
@@ -1701,6 +1714,52 @@ static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
     assert_false(vmdl_vcpu_x86_pdptes(v, got));
     assert_int_equal(vmdl_vcpu_set_x86_pdptes(NULL, regs), VMDL_EINVAL);
     assert_false(vmdl_vcpu_x86_pdptes(NULL, got));
+    vmdl_vm_destroy(vm);
+}
+
+/* A reload from a table with a reserved bit in a present entry (bit 1 of
+ * PDPTE 1) is #GP (SDM 4.4.1) at the MOV to CR3, which changes nothing:
+ * CR3 and the registers stay; the #GP handler gets EIP of the MOV. */
+static void test_pdpte_reload_reserved_bit_is_gp(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        PROLOGUE,
+        0x0F, 0x20, 0xD9, 0xBF, 0x11, 0x11, 0x11, 0x11,          /* mov ecx, cr3; mov edi, .. */
+        0x0F, 0x22, 0xD9,                                       /* mov cr3, ecx: #GP */
+        0xF4 };
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
+    uint64_t regs[4], got[4];
+    pae_tables(vm, regs);
+    uint64_t bad = 0x301000 | 3;
+    assert_int_equal(vmdl_guest_write(vmdl_vm_guest_mem(vm), PAE_CR3 + 8, &bad, 8), 0);
+    enter_pae(v, false);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
+    run_to_hlt(vm);
+    assert_int_equal(reg(vm, VMDL_X86_RSI), LOAD + CODE + 8 + 12 + 8);
+    assert_int_equal(reg(vm, VMDL_X86_RDI), 0);             /* the error code */
+    assert_int_equal(reg(vm, VMDL_X86_CR3), PAE_CR3);
+    assert_true(vmdl_vcpu_x86_pdptes(v, got));
+    assert_memory_equal(got, regs, sizeof(got));
+    vmdl_vm_destroy(vm);
+}
+
+/* Paging turned off ends them (nothing to walk); the guest's read is
+ * physical then. */
+static void test_pdpte_registers_end_with_paging(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0x0F, 0x20, 0xC1, 0x81, 0xE1, 0xFF, 0xFF, 0xFF, 0x7F,   /* mov ecx, cr0; and ecx, ~PG */
+        0x0F, 0x22, 0xC1,                                       /* mov cr0, ecx */
+        0xA1, 0x00, 0x00, 0x60, 0x00,                           /* mov eax, [0x600000] */
+        0xF4 };
+    uint64_t regs[4], got[4];
+    struct vmdl_vm *vm = pae_run(code, sizeof(code), false, regs);
+    assert_int_equal(reg(vm, VMDL_X86_RAX), 0xBBBB0000);
+    assert_false(reg(vm, VMDL_X86_CR0) & 0x80000000u);
+    assert_false(vmdl_vcpu_x86_pdptes(vmdl_vm_vcpu(vm, 0), got));
     vmdl_vm_destroy(vm);
 }
 
@@ -3321,6 +3380,8 @@ int main(void)
         cmocka_unit_test(test_pdpte_registers_without_second_stage),
         cmocka_unit_test(test_pdpte_registers_end_at_cr4_paging_write),
         cmocka_unit_test(test_pdpte_registers_kept_by_other_cr_writes),
+        cmocka_unit_test(test_pdpte_reload_reserved_bit_is_gp),
+        cmocka_unit_test(test_pdpte_registers_end_with_paging),
         cmocka_unit_test(test_npf_describes_and_completes_mov),
         cmocka_unit_test(test_npt_paging_turned_on_32bit),
         cmocka_unit_test(test_npt_paging_turned_on_pae),

@@ -534,16 +534,21 @@ void vmdl__x86h_pmem(struct vmdl_vcpu *v, struct vmdl__x86_pmem *m);
 void vmdl__x86h_paging_now(struct vmdl_vcpu *v, struct vmdl__x86_paging *p);
 /* hosted_pdpte.c: PAE's PDPTE registers (vmdl_vcpu_set_x86_pdptes).  Every
  * paging state the machine builds for a walk of the guest takes pdpte
- * from vmdl__x86h_pdptes (NULL: the table at CR3).  _off: a reload (MOV
- * to CR3, a new state); _cr_write: a MOV to CR0/CR4 from old to val, which
- * reloads when it changes a paging bit; _cr3_intercept: MOV to CR3
- * intercepted as the registers and a nested guest's controls ask. */
+ * from vmdl__x86h_pdptes (NULL: the table at CR3).  _off: they end (a new
+ * state, a reset); _reload: a MOV to CR3 of cr3 while they are in force
+ * (the fault to raise instead, e.g. #GP for a reserved bit, or *npf: the
+ * second stage's fault of reading the table, recorded); _cr_write: a
+ * MOV to CR0/CR4 from old to val, which reloads when it changes a paging
+ * bit; _cr3_intercept: MOV to CR3 intercepted as the registers and a
+ * nested guest's controls ask. */
 static inline const uint64_t *vmdl__x86h_pdptes(struct vmdl_vcpu *v)
 {
     return X86(v)->h_pdpte_on ? X86(v)->h_pdpte : NULL;
 }
 void vmdl__x86h_pdpte_off(struct vmdl_vcpu *v);
-void vmdl__x86h_pdpte_cr_write(struct vmdl_vcpu *v, unsigned cr, uint64_t old, uint64_t val);
+vmdl_fault vmdl__x86h_pdpte_reload(struct vmdl_vcpu *v, uint64_t cr3, bool *npf);
+vmdl_fault vmdl__x86h_pdpte_cr_write(struct vmdl_vcpu *v, unsigned cr, uint64_t old,
+                                     uint64_t val, bool *npf);
 void vmdl__x86h_cr3_intercept(struct vmdl_vcpu *v);
 int vmdl__x86h_pkru_off(struct vmdl_vcpu *v);
 void vmdl__x86h_walk_sync(struct vmdl_vcpu *v);

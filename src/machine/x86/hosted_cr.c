@@ -212,12 +212,14 @@ static bool mov_to_cr_value(struct vmdl_vcpu *v, const struct hinsn *in, unsigne
 }
 
 /*
- * The write itself, once the value is known: KVM's checks, then the value
- * in the engine, the softmmu TLB flush, the code drop where drops_code
- * asks for it, and the instruction retired.  The fault, or none.
+ * The write itself, once the value is known: KVM's checks, the PDPTE
+ * registers' reload (*npf: the second stage's fault of reading them, the
+ * write not made), then the value in the engine, the softmmu TLB flush,
+ * the code drop where drops_code asks for it, and the instruction
+ * retired.  The fault, or none.
  */
 static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsigned len,
-                           bool mov)
+                           bool mov, bool *npf)
 {
     vmdl_fault f = cr == 0 ? check_cr0(v, val) : check_cr4(v, val);
     if (v->vm->trace) {
@@ -230,7 +232,9 @@ static vmdl_fault cr_apply(struct vmdl_vcpu *v, unsigned cr, uint64_t val, unsig
         return f;
     uint64_t old = rd(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4), src = val;
     val = cr_value(cr, src);
-    vmdl__x86h_pdpte_cr_write(v, cr, old, val);
+    f = vmdl__x86h_pdpte_cr_write(v, cr, old, val, npf);   /* PDPTEs reloaded */
+    if (f || (npf && *npf))
+        return f;
     wr(v, cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4, val);
     if (cr == 4)
         vmdl__x86h_cr4_keep(v, val);
@@ -271,7 +275,10 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
         return vmdl__x86h_fault(v, VMDL_FAULT_UD, triple);
     }
     val = vmdl__x86h_nested_cr(v, cr, val);     /* bits a nested L1 owns */
-    vmdl_fault f = cr_apply(v, cr, val, len, mov);
+    bool npf = false;
+    vmdl_fault f = cr_apply(v, cr, val, len, mov, &npf);
+    if (npf)
+        return vmdl__x86h_npf_exit(v, triple);
     return f ? vmdl__x86h_fault(v, f, triple) : VMDL_OK;
 }
 
@@ -289,6 +296,10 @@ int vmdl__x86h_cr_write(struct vmdl_vcpu *v, unsigned cr, bool *triple)
 bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_op *op)
 {
     uint8_t o[3], rex;
+    /* (PDPTE registers in force: a reload may need the NPF of reading
+     * them, which only the exit path raises.) */
+    if (X86(v)->h_pdpte_on)
+        return false;
     int pfx = vmdl__x86h_opcode_at(v, o, &rex);
     if (pfx < 0 || o[0] != 0x0F || o[1] != 0x22 || ((o[2] >> 3) & 7) != cr)
         return false;
@@ -304,7 +315,7 @@ bool vmdl__x86h_cr_fast_decode(struct vmdl_vcpu *v, unsigned cr, struct x86h_cr_
 
 vmdl_fault vmdl__x86h_cr_fast_write(struct vmdl_vcpu *v, const struct x86h_cr_op *op)
 {
-    return cr_apply(v, op->cr, op->val, op->len, true);
+    return cr_apply(v, op->cr, op->val, op->len, true, NULL);
 }
 
 /* MOV r, CR0 (0F 20 /0) inside the engine, outside a nested guest (whose

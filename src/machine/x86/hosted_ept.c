@@ -420,8 +420,8 @@ int vmdl__x86h_npf_exit(struct vmdl_vcpu *v, bool *triple)
     ev.npf.write = ms->write;
     ev.npf.fetch = ms->fetch;
     ev.npf.walk = ms->walk;
-    ev.npf.gla_valid = true;
-    ev.npf.gla = la;
+    ev.npf.gla_valid = !ms->pdpte_load;
+    ev.npf.gla = ms->pdpte_load ? 0 : la;
     ev.npf.user = ms->user;
     ev.npf.writable = ms->writable;
     ev.npf.xd = ms->xd;

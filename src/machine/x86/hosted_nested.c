@@ -373,15 +373,19 @@ static bool cr_access(struct vmdl_vcpu *v, unsigned cr, bool write, int *err,
     if (cr == 8)
         return false;                   /* the APIC's TPR (hosted_cr.c) */
     if (write) {
-        vmdl__x86h_pdpte_off(v);        /* the new table from now on */
-        wr(v, UC_X86_REG_CR3, code64(v) ? ev.value : (uint32_t)ev.value);
+        uint64_t cr3 = code64(v) ? ev.value : (uint32_t)ev.value;
+        bool npf = false;
+        vmdl_fault f = vmdl__x86h_pdpte_reload(v, cr3, &npf);     /* SDM 4.4.1 */
+        if (f || npf) {
+            *err = f ? vmdl__x86h_fault(v, f, triple) : vmdl__x86h_npf_exit(v, triple);
+            return true;
+        }
+        wr(v, UC_X86_REG_CR3, cr3);
         uc_ctl_flush_tlb(v->uc);
     } else {
         write_gpr(v, gpr, rd(v, UC_X86_REG_CR3));
     }
     vmdl__x86h_retire(v, ev.insn_len);
-    (void)err;
-    (void)triple;
     return true;
 }
 

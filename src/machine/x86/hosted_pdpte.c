@@ -18,17 +18,21 @@
  * stage), the machine's own walks for instruction decode, operands and
  * event delivery (vmdl__x86h_paging_now, hosted_state.c), and the VMX
  * glue's store at VM exit (vmdl_vcpu_x86_pdptes).  MOV to CR3 is
- * intercepted meanwhile.  A MOV to CR3, a write of one of the paging bits
- * above, a new state (vmdl_vcpu_set_x86_sys: VM entry and exit) or a
- * reset ends them: from then on the walks read the table at CR3, as they
- * do for every PAE guest the caller gave no registers (the machine does
- * not cache what the processor's reload would: a guest that rewrites its
- * PDPT without reloading CR3 sees the change at once, a processor would
- * not; docs/vmx.md).
+ * intercepted meanwhile, and it and a write of one of the paging bits
+ * above reload them as the processor does: from the table at the (new)
+ * CR3, through the second stage when it is on (an NPF without a linear
+ * address when it has no mapping for the table yet: SDM 28.2.1; the
+ * instruction runs again once the glue mapped it or L1 took the EPT
+ * violation), #GP for a present entry with a reserved bit.  A write that
+ * leaves PAE paging, a new state (vmdl_vcpu_set_x86_sys: VM entry and
+ * exit) or a reset ends them.  A PAE guest the caller gave no registers
+ * (L1, an L2 without EPT, any real guest) is walked by QEMU, which reads
+ * the table at CR3 at each walk (docs/architecture.md).
  */
 #include <string.h>
 
 #include "hosted.h"
+#include "walk.h"
 
 /* CR0.PG, CD, NW; CR4.PSE, PAE, PGE, SMEP: the writes that reload the
  * PDPTEs (SDM 4.4.1; KVM's X86_CR0_PDPTR_BITS and X86_CR4_PDPTR_BITS). */
@@ -125,8 +129,58 @@ void vmdl__x86h_pdpte_off(struct vmdl_vcpu *v)
     vmdl__x86h_cr3_intercept(v);
 }
 
-void vmdl__x86h_pdpte_cr_write(struct vmdl_vcpu *v, unsigned cr, uint64_t old, uint64_t val)
+/*
+ * A reload while the registers are in force (SDM 4.4.1): the four entries
+ * of the 32-byte table at cr3, read through the second stage when it is
+ * on.  A present entry with a reserved bit is #GP, and nothing changes
+ * (the caller writes no register either).  A table the second stage does
+ * not map yet is the NPF of that read when the caller can take one (*npf
+ * set, the miss recorded: the MOV runs again once it is mapped); without
+ * npf the registers end: the walks read the table at CR3 from then on and
+ * reach it through their own NPFs.
+ */
+vmdl_fault vmdl__x86h_pdpte_reload(struct vmdl_vcpu *v, uint64_t cr3, bool *npf)
 {
-    if (X86(v)->h_pdpte_on && ((old ^ val) & (cr == 0 ? CR0_RELOAD : CR4_RELOAD)))
+    struct x86_vcpu *x = X86(v);
+    if (!x->h_pdpte_on)
+        return VMDL_FAULT_NONE;
+    struct vmdl__x86_pmem m;
+    if (x->npt.on)
+        vmdl__x86h_npt_pmem(v, &m);
+    else
+        vmdl__x86h_pmem(v, &m);
+    uint64_t e[4] = {0};
+    bool read = m.read(m.opaque, cr3 & 0xFFFFFFE0u, e, sizeof(e));
+    if (!read && npf && x->npt.miss.pending) {
+        x->npt.miss.pdpte_load = true;
+        *npf = true;
+        return VMDL_FAULT_NONE;
+    }
+    x->npt.miss.pending = false;
+    if (!read) {
         vmdl__x86h_pdpte_off(v);
+        return VMDL_FAULT_NONE;
+    }
+    /* (MAXPHYADDR as the walks have it: vmdl__x86h_walk_sync ran at the
+     * start of the run, the registers being in force.) */
+    for (unsigned i = 0; i < 4; i++)
+        if (vmdl__x86_pdpte_reserved(&x->h_walk_paging, e[i]))
+            return VMDL_FAULT_GP;
+    memcpy(x->h_pdpte, e, sizeof(e));
+    uc_ctl_flush_tlb(v->uc);
+    return VMDL_FAULT_NONE;
+}
+
+vmdl_fault vmdl__x86h_pdpte_cr_write(struct vmdl_vcpu *v, unsigned cr, uint64_t old,
+                                     uint64_t val, bool *npf)
+{
+    if (!X86(v)->h_pdpte_on || !((old ^ val) & (cr == 0 ? CR0_RELOAD : CR4_RELOAD)))
+        return VMDL_FAULT_NONE;
+    uint64_t cr0 = cr == 0 ? val : rd(v, UC_X86_REG_CR0);
+    uint64_t cr4 = cr == 4 ? val : rd(v, UC_X86_REG_CR4);
+    bool lme = vmdl__x86h_rdmsr(v, MSR_EFER) & (1ull << 8);
+    if ((cr0 & (1ull << 31)) && (cr4 & (1ull << 5)) && !lme)
+        return vmdl__x86h_pdpte_reload(v, rd(v, UC_X86_REG_CR3), npf);
+    vmdl__x86h_pdpte_off(v);           /* no PAE paging after the write */
+    return VMDL_FAULT_NONE;
 }

@@ -151,6 +151,13 @@ static uint64_t rsvd_bits(const struct vmdl__x86_paging *p, int l, bool ps)
     return r;
 }
 
+bool vmdl__x86_pdpte_reserved(const struct vmdl__x86_paging *p, uint64_t e)
+{
+    uint64_t r = (p->phys_bits < 52 ? (~0ull << p->phys_bits) & ((1ull << 52) - 1) : 0) |
+                 0x1E6ull | E_XD;
+    return (e & E_P) && (e & r);
+}
+
 /* PAE paging's PDPTE (no rights, no A/D): the table of level 2 or 0.
  * From the registers when the caller has them, else from CR3's table. */
 static bool pae_pdpte(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
@@ -160,9 +167,7 @@ static bool pae_pdpte(const struct vmdl__x86_paging *p, const struct vmdl__x86_p
     uint64_t e = p->pdpte ? p->pdpte[i] : 0;
     if ((!p->pdpte && !read_entry(m, (p->cr3 & 0xFFFFFFE0u) + i * 8, 8, &e)) || !(e & E_P))
         return false;
-    uint64_t r = (p->phys_bits < 52 ? (~0ull << p->phys_bits) & ((1ull << 52) - 1) : 0) |
-                 0x1E6ull | E_XD;
-    if (check && (e & r)) {
+    if (check && vmdl__x86_pdpte_reserved(p, e)) {
         x->pfec |= VMDL_PF_P | VMDL_PF_RSVD;
         return false;
     }

@@ -86,6 +86,10 @@ struct vmdl__x86_xlate {
 bool vmdl__x86_walk(const struct vmdl__x86_paging *p, const struct vmdl__x86_pmem *m,
                     uint64_t la, unsigned access, struct vmdl__x86_xlate *x);
 
+/* A present PAE PDPTE with a reserved bit set (2:1, 8:5, MAXPHYADDR..63;
+ * SDM 4.4.1, KVM's pdptr_rsvd_bits). */
+bool vmdl__x86_pdpte_reserved(const struct vmdl__x86_paging *p, uint64_t e);
+
 /* The rights check alone: 0 when the translation x allows access, else
  * the #PF error code. */
 uint32_t vmdl__x86_access_fault(const struct vmdl__x86_paging *p,

@@ -156,6 +156,8 @@ struct x86h_npf_miss {
                                  * page of a final access */
     bool write, fetch;          /* the refused access (an A/D update writes) */
     bool walk;                  /* to a paging-structure entry of the guest */
+    bool pdpte_load;            /* ... the PDPTEs MOV to CR3 loads (no linear
+                                 * address: SDM 28.2.1) */
     bool user, writable, xd;    /* final access: the linear address's rights */
 };
 
