@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the L1 hypervisor guests that run L2 share (vmx_nested.c, and
- * tests/guests/x86_64/vmx_pae.c): the multiboot entry into 4 GiB of
+ * An L1 hypervisor guest that runs L2 (tests/guests/x86_64/vmx_pae.c;
+ * vmx_nested.c keeps its own copy of the same, as its checkpoint ctests
+ * split it at fixed instruction counts): the multiboot entry into 4 GiB of
  * identity-mapped long mode (the machine runs nested guests on its hosted
  * vCPU, the one multiboot kernels get), the VMX instructions and the
  * vmcs12 field encodings, vmx_run (L2's registers in, VMLAUNCH/VMRESUME,
