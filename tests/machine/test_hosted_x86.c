@@ -1575,7 +1575,7 @@ static void test_npt_off_is_identity(void **state)
  */
 #define PAE_CR3 0x300000u
 #define PAE_ALIAS 0xC00000u
-static void pae_tables(struct vmdl_vm *vm, uint64_t regs[4])
+static void pdpte_tables(struct vmdl_vm *vm, uint64_t regs[4])
 {
     const struct vmdl_guest_mem *m = vmdl_vm_guest_mem(vm);
     uint64_t pdpt = 0x301000 | 1;
@@ -1636,7 +1636,7 @@ static void pdpte_until_cr3_write(bool second_stage)
     if (!second_stage)
         assert_int_equal(vmdl_vcpu_set_x86_npt(v, false), 0);
     uint64_t regs[4], got[4];
-    pae_tables(vm, regs);
+    pdpte_tables(vm, regs);
     /* Not in PAE paging yet (32-bit paging with PSE): refused. */
     assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), VMDL_ESTATE);
     assert_false(vmdl_vcpu_x86_pdptes(v, got));
@@ -1676,12 +1676,12 @@ static void test_pdpte_registers_without_second_stage(void **state)
 }
 
 /* The code run to its HLT in PAE paging (CR4.PGE as asked) with the
- * registers of pae_tables in force from the start. */
+ * registers of pdpte_tables in force from the start. */
 static struct vmdl_vm *pae_run(const uint8_t *code, size_t n, bool pge, uint64_t regs[4])
 {
     struct vmdl_vm *vm = paged_guest(code, n);
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
-    pae_tables(vm, regs);
+    pdpte_tables(vm, regs);
     enter_pae(v, pge);
     assert_int_equal(vmdl_vcpu_set_x86_pdptes(v, regs), 0);
     run_to_hlt(vm);
@@ -1731,7 +1731,7 @@ static void test_pdpte_reload_reserved_bit_is_gp(void **state)
     struct vmdl_vm *vm = paged_guest(code, sizeof(code));
     struct vmdl_vcpu *v = vmdl_vm_vcpu(vm, 0);
     uint64_t regs[4], got[4];
-    pae_tables(vm, regs);
+    pdpte_tables(vm, regs);
     uint64_t bad = 0x301000 | 3;
     assert_int_equal(vmdl_guest_write(vmdl_vm_guest_mem(vm), PAE_CR3 + 8, &bad, 8), 0);
     enter_pae(v, false);
