@@ -321,7 +321,7 @@ static void test_nested_hostile_checkpoints(void **state)
     assert_non_null(strstr(vmdl_last_error(), "reads versions 2 to"));
     blob[4] = VMDL_CHECKPOINT_VERSION;
 
-    size_t x = find_blob(blob, len, VMDL_BLOB_MAGIC('X', 'H', 'C', 'K'), 1);
+    size_t x = find_blob(blob, len, VMDL_BLOB_MAGIC('X', 'H', 'C', 'K'), 2);
     blob[x + VMDL_BLOB_HEADER_SIZE] ^= 8;           /* the saved context's size */
     fix_crcs(blob, len, x);
     assert_int_equal(vmdl_vm_checkpoint_restore(vm, blob, len), VMDL_EBADBLOB);

@@ -1688,6 +1688,34 @@ static struct vmdl_vm *pae_run(const uint8_t *code, size_t n, bool pge, uint64_t
     return vm;
 }
 
+/* The PDPTE registers are part of a hosted vCPU's checkpoint: a fresh VM
+ * restored from it reads 0x400000 through the registers, not through the
+ * table at CR3 (which maps 0xAAAA0000 there). */
+static void test_pdpte_registers_survive_checkpoint(void **state)
+{
+    (void)state;
+    static const uint8_t code[] = { 0xF4, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+        0xA1, 0x00, 0x00, 0x40, 0x00,                           /* mov eax, [0x400000] */
+        0xF4 };
+    uint64_t regs[4], got[4];
+    struct vmdl_vm *vm = paged_guest(code, sizeof(code));
+    pdpte_tables(vm, regs);
+    enter_pae(vmdl_vm_vcpu(vm, 0), false);
+    assert_int_equal(vmdl_vcpu_set_x86_pdptes(vmdl_vm_vcpu(vm, 0), regs), 0);
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(vmdl_vm_checkpoint_save(vm, &blob, &len), 0);
+    vmdl_vm_destroy(vm);
+    struct vmdl_vm *again = paged_guest(code, sizeof(code));
+    assert_int_equal(vmdl_vm_checkpoint_restore(again, blob, len), 0);
+    free(blob);
+    assert_true(vmdl_vcpu_x86_pdptes(vmdl_vm_vcpu(again, 0), got));
+    assert_memory_equal(got, regs, sizeof(got));
+    run_to_hlt(again);
+    assert_int_equal(reg(again, VMDL_X86_RAX), 0xBBBB0000);   /* the registers */
+    vmdl_vm_destroy(again);
+}
+
 /* A write of CR4.PGE (a paging bit) reloads the PDPTEs from CR3's table;
  * a new state ends them; NULL turns them off; bad calls refused. */
 static void test_pdpte_registers_end_at_cr4_paging_write(void **state)
@@ -3380,6 +3408,7 @@ int main(void)
         cmocka_unit_test(test_pdpte_registers_without_second_stage),
         cmocka_unit_test(test_pdpte_registers_end_at_cr4_paging_write),
         cmocka_unit_test(test_pdpte_registers_kept_by_other_cr_writes),
+        cmocka_unit_test(test_pdpte_registers_survive_checkpoint),
         cmocka_unit_test(test_pdpte_reload_reserved_bit_is_gp),
         cmocka_unit_test(test_pdpte_registers_end_with_paging),
         cmocka_unit_test(test_npf_describes_and_completes_mov),

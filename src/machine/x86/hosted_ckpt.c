@@ -30,7 +30,7 @@
 #include "virtmodel/fw_cfg.h"
 
 #define XH_MAGIC VMDL_BLOB_MAGIC('X', 'H', 'C', 'K')
-#define XH_VERSION 1
+#define XH_VERSION 2         /* 2: PDPTE registers (1: never released) */
 #define XH_MEM (H_CODE - H_BASE)    /* the private data pages, not the code */
 
 /* ---- the C fields a hosted vCPU's run depends on ------------------------ */
@@ -64,7 +64,8 @@ static const struct xh_field xh_fields[] = {
     XB(h_shadow_step), XB(h_step_next), XF(h_soft_rip, 0), XF(h_soft_len, 15),
     XB(h_not_fault), XB(npt.on),
     XB(npt.miss.pending), XF(npt.miss.gpa, 0), XB(npt.miss.write), XB(npt.miss.fetch),
-    XB(npt.miss.walk), XB(npt.miss.user), XB(npt.miss.writable), XB(npt.miss.xd),
+    XB(npt.miss.walk), XB(npt.miss.pdpte_load), XB(npt.miss.user), XB(npt.miss.writable),
+    XB(npt.miss.xd), XB(h_pdpte_on), XA(h_pdpte, 4),
     XB(h_cr2_set), XF(pkrs, 0), XB(h_counts),
 };
 
